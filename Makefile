@@ -1,0 +1,93 @@
+# verto — build, test and demo. See README.md.
+#
+#   make            library (static + shared), the verto tool and examples
+#   make test       every test (installs missing packages first)
+#   make test-asan  the C test suite under AddressSanitizer + UBSan
+#   make demo       the main job on the data shipped in the repository
+#   make fuzz       short libFuzzer runs of every parser of outside input
+
+CC      ?= gcc
+BUILD   ?= build
+PYTHON  ?= python3
+WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+OPT     ?= -O3 -march=native
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -fPIC $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
+LDLIBS   = -ldnnl -lcjson -lutf8proc -lm -lpthread
+LDFLAGS_ALL = -fopenmp $(EXTRA_LDFLAGS)
+
+LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_SUPPORT := $(wildcard tests/support/*.c)
+HEADERS  := $(wildcard include/verto/*.h) $(shell find src -name '*.h')
+
+.PHONY: all deps deps-python test test-c test-asan demo fuzz clean
+all: $(BUILD)/libverto.a $(BUILD)/libverto.so $(if $(CLI_SRC),$(BUILD)/verto) $(EXAMPLES)
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libverto.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libverto.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/verto: $(CLI_OBJ) $(BUILD)/libverto.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libverto.a $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libverto.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libverto.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(BUILD)/libverto.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/support $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(BUILD)/libverto.a $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/ensure-deps.sh
+
+deps-python:
+	@scripts/ensure-deps.sh --python
+
+# Reference data from PyTorch / transformers, regenerated when its scripts change.
+$(BUILD)/ref/.stamp: $(wildcard tests/ref/*.py)
+	@mkdir -p $(BUILD)/ref
+	@for s in $(wildcard tests/ref/gen_*.py); do echo "ref: $$s"; $(PYTHON) $$s $(BUILD)/ref || exit 1; done
+	@touch $@
+
+test: deps deps-python
+	@$(MAKE) --no-print-directory all $(TESTS)
+	@$(MAKE) --no-print-directory $(BUILD)/ref/.stamp
+	@VT_REF_DIR=$(BUILD)/ref VT_BUILD=$(BUILD) tests/run-tests.sh $(TESTS)
+
+# Everything the C tests need, built with sanitizers in their own folder.
+test-asan: deps deps-python
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" all \
+	  $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+	@$(MAKE) --no-print-directory $(BUILD)/ref/.stamp
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  VT_REF_DIR=$(BUILD)/ref VT_BUILD=build-asan VT_SANITIZED=1 \
+	  tests/run-tests.sh $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh $(BUILD)
+
+FUZZERS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -fopenmp \
+	  -o $@ $< $(LIB_SRC) $(LDLIBS)
+fuzz: deps $(FUZZERS)
+	@scripts/fuzz.sh $(FUZZERS)
+
+clean:
+	rm -rf build build-asan

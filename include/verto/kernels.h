@@ -1,0 +1,161 @@
+/* Compute kernels: the numeric heart under the layers.
+ *
+ * Conventions (every kernel):
+ * - float32, contiguous row-major; shapes are given in the comment beside each
+ *   pointer, e.g. `x (rows, cols)`.
+ * - Backward kernels ACCUMULATE (+=) into every gradient they write (input and
+ *   parameter gradients alike); callers zero gradients before a backward pass.
+ *   This is what lets a tensor feed several consumers.
+ * - Kernels do not allocate (the GEMM's primitive cache aside) and are
+ *   parallelised with OpenMP inside; call them from one thread.
+ * - Kernels trust their sizes; validation happens when layers are built. The
+ *   one exception is data-dependent: token ids out of range in an embedding. */
+#ifndef VERTO_KERNELS_H
+#define VERTO_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "verto/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- matrix multiplication (oneDNN) ---------------------------------- */
+
+/* C (M, N) = op(A) @ op(B) + bias + beta * C, where op(A) is (M, K) and
+ * op(B) is (K, N). A is stored (M, K), or (K, M) when trans_a; B is stored
+ * (K, N), or (N, K) when trans_b. bias (N) may be NULL. beta is 0 (overwrite)
+ * or 1 (accumulate). oneDNN primitives are created once per distinct
+ * (M, N, K, trans_a, trans_b, bias?, beta) and cached (thread-safe).
+ * Returns VT_OK, or an error if oneDNN refuses (the message says why). */
+vt_status vt_matmul(const float *A, const float *B, const float *bias, float *C,
+                    int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
+
+/* db (N) += sum over rows of dy (M, N): the bias gradient. */
+void vt_sum_rows(const float *dy, float *db, int64_t M, int64_t N);
+
+/* ---- element-wise activations ------------------------------------------ */
+
+typedef enum vt_activation {
+    VT_ACT_LINEAR = 0,
+    VT_ACT_RELU,
+    VT_ACT_GELU,      /* x * Phi(x), the exact erf form */
+    VT_ACT_GELU_TANH, /* the tanh approximation ("gelu_new", "gelu_pytorch_tanh") */
+    VT_ACT_TANH,
+    VT_ACT_SIGMOID,
+    VT_ACT_SOFTMAX,   /* over the last dimension (cols) */
+} vt_activation;
+
+/* Keras/HF name of an activation ("linear", "relu", "gelu", "gelu_tanh", ...). */
+const char *vt_activation_name(vt_activation act);
+/* Parses a name (also HF's "gelu_new", "gelu_pytorch_tanh"); false if unknown. */
+bool vt_activation_parse(const char *name, vt_activation *out);
+
+/* y (rows, cols) = act(x (rows, cols)); y may equal x (in place). */
+void vt_activation_forward(vt_activation act, const float *x, float *y, int64_t rows, int64_t cols);
+
+/* dx (rows, cols) += dy * act'(x), given the input x and the output y of the
+ * forward pass (each kernel reads whichever it needs; both must be valid). */
+void vt_activation_backward(vt_activation act, const float *x, const float *y, const float *dy,
+                            float *dx, int64_t rows, int64_t cols);
+
+/* ---- layer normalisation ------------------------------------------------ */
+
+/* y (rows, cols) = (x - mean) * rstd * gamma (cols) + beta (cols);
+ * saves mean (rows) and rstd (rows) = 1 / sqrt(var + eps) for the backward. */
+void vt_layernorm_forward(const float *x, const float *gamma, const float *beta, float *y,
+                          float *mean, float *rstd, int64_t rows, int64_t cols, float eps);
+
+/* dx (rows, cols) +=, dgamma (cols) +=, dbeta (cols) +=. */
+void vt_layernorm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
+                           const float *rstd, float *dx, float *dgamma, float *dbeta,
+                           int64_t rows, int64_t cols);
+
+/* ---- embedding ----------------------------------------------------------- */
+
+/* out (n, dim) = table (vocab, dim)[ids (n)]. Fails with VT_ERR_INVALID_ARG,
+ * naming the position and id, if an id is outside [0, vocab). */
+vt_status vt_embedding_forward(const int32_t *ids, const float *table, float *out,
+                               int64_t n, int64_t vocab, int64_t dim);
+
+/* dtable (vocab, dim) += scatter of dout (n, dim) by ids (n) (ids already checked). */
+void vt_embedding_backward(const int32_t *ids, const float *dout, float *dtable, int64_t n, int64_t dim);
+
+/* ---- dropout --------------------------------------------------------------- */
+
+/* y (n) = x * keep / (1 - rate), keep drawn from vt_hash_uniform(seed, i) >= rate,
+ * recorded in mask (n) as 0/1. rate in [0, 1). y may equal x. */
+void vt_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);
+
+/* dx (n) += dy * mask / (1 - rate). */
+void vt_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate);
+
+/* ---- fused multi-head attention -------------------------------------------- */
+
+typedef enum vt_mask_kind {
+    VT_MASK_NONE = 0,
+    VT_MASK_KEYS,  /* mask (batch, kv_len): 1 = attend to that key, 0 = padding */
+    VT_MASK_FULL,  /* mask (batch, q_len, kv_len): 1 = query may attend to key */
+} vt_mask_kind;
+
+typedef struct vt_attention_dims {
+    int64_t batch, q_len, kv_len, heads, key_dim, value_dim;
+    /* Distance in floats between consecutive tokens of q, k, v, out and their
+     * gradients; lets q, k, v live side by side in one fused projection. Head h
+     * of token t is at base + (b * len + t) * stride + h * dim. */
+    int64_t q_stride, k_stride, v_stride, out_stride;
+} vt_attention_dims;
+
+typedef struct vt_attention_opts {
+    float scale;         /* usually 1 / sqrt(key_dim) */
+    bool causal;         /* query t attends only to keys <= t (needs q_len == kv_len) */
+    vt_mask_kind mask_kind;
+    const int32_t *mask; /* per mask_kind, NULL for VT_MASK_NONE */
+    float dropout_rate;  /* on the attention probabilities; 0 for none / inference */
+    uint64_t dropout_seed;
+} vt_attention_opts;
+
+/* For every (b, h): P = softmax(scale * Q K^T + mask) (q_len, kv_len), then
+ * out = dropout(P) V. A query whose keys are all masked gets P = 0 (out = 0).
+ * q (batch, q_len, heads, key_dim), k (batch, kv_len, heads, key_dim),
+ * v (batch, kv_len, heads, value_dim), out (batch, q_len, heads, value_dim);
+ * probs (batch, heads, q_len, kv_len) keeps P (before dropout) and
+ * drop_mask (batch, heads, q_len, kv_len) the dropout mask (NULL if rate 0). */
+void vt_attention_forward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
+                          const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out);
+
+/* dq +=, dk +=, dv += (same layouts and strides as q, k, v), from dout and
+ * the probs / drop_mask saved by the forward. */
+void vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
+                           const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
+                           const float *dout, float *dq, float *dk, float *dv);
+
+/* ---- losses -----------------------------------------------------------------
+ * Each returns the mean loss over the rows that count and, when the gradient
+ * pointer is non-NULL, writes (overwrites) d_input = grad_scale * d(mean loss)/d_input. */
+
+/* Sparse categorical cross-entropy from logits (n, classes) and labels (n);
+ * a label < 0 is ignored (not counted). class_weights (classes) may be NULL;
+ * with weights, the mean is weighted as PyTorch's CrossEntropyLoss does.
+ * *counted (may be NULL) gets the number of counted rows, *correct (may be
+ * NULL) how many of them have argmax == label. A label >= classes is an error
+ * reported through the return value NaN and vt_error. */
+double vt_softmax_xent(const float *logits, const int32_t *labels, int64_t n, int64_t classes,
+                       const float *class_weights, float *dlogits, float grad_scale,
+                       int64_t *counted, int64_t *correct);
+
+/* Binary cross-entropy, targets (n) in [0, 1]. from_logits: x are logits
+ * (stable log-sigmoid form); otherwise x are probabilities, clipped to
+ * [1e-7, 1 - 1e-7] as Keras does. */
+double vt_binary_xent(const float *x, const float *targets, int64_t n, bool from_logits,
+                      float *dx, float grad_scale);
+
+/* Mean squared error over n values. */
+double vt_mse(const float *pred, const float *targets, int64_t n, float *dpred, float grad_scale);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
