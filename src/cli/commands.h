@@ -1,0 +1,18 @@
+/* The verto subcommands. Each takes the arguments after its name (argv[0] is
+ * the subcommand name), prints its results, and returns the process exit
+ * status: 0 on success, non-zero after printing one "error: ..." line. */
+#ifndef VERTO_CLI_COMMANDS_H
+#define VERTO_CLI_COMMANDS_H
+
+typedef int (*vt_cli_fn)(int argc, char **argv);
+
+typedef struct vt_cli_command {
+    const char *name;
+    const char *summary; /* one line for `verto --help` */
+    vt_cli_fn run;
+} vt_cli_command;
+
+/* Prints "error: <message>" to stderr and returns 1; for `return cli_fail(...)`. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,40 @@
+/* verto: the command-line tool. Dispatches to one subcommand per file. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+/* One line per subcommand; each lives in src/cli/cmd_<name>.c. */
+static const vt_cli_command COMMANDS[] = {
+    {NULL, NULL, NULL},
+};
+
+int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: verto <command> [options]   (verto <command> --help for its options)\n\ncommands:\n");
+    for (const vt_cli_command *c = COMMANDS; c->name; c++) fprintf(out, "  %-22s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (const vt_cli_command *c = COMMANDS; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    return cli_fail("unknown command '%s' (see verto --help)", argv[1]);
+}

@@ -1,0 +1,82 @@
+#include "vt_test.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verto/error.h"
+
+vt_st_file *ref_open(const char *file) {
+    const char *dir = getenv("VT_REF_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "build/ref", file);
+    vt_st_file *f = vt_st_open(path);
+    if (!f) fail_msg("cannot open reference %s: %s (run `make test`, which generates it)", path, vt_last_error());
+    return f;
+}
+
+float *ref_f32(const vt_st_file *f, const char *name, int64_t *numel) {
+    const vt_st_tensor *t = vt_st_find(f, name);
+    if (!t) fail_msg("reference tensor %s missing", name);
+    float *out = malloc((size_t)(t->numel ? t->numel : 1) * sizeof(float));
+    assert_non_null(out);
+    if (vt_st_to_f32(t, out) != VT_OK) fail_msg("reference tensor %s: %s", name, vt_last_error());
+    if (numel) *numel = t->numel;
+    return out;
+}
+
+int32_t *ref_i32(const vt_st_file *f, const char *name, int64_t *numel) {
+    const vt_st_tensor *t = vt_st_find(f, name);
+    if (!t) fail_msg("reference tensor %s missing", name);
+    int32_t *out = malloc((size_t)(t->numel ? t->numel : 1) * sizeof(int32_t));
+    assert_non_null(out);
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (t->dtype == VT_ST_I64) {
+            int64_t v;
+            memcpy(&v, (const char *)t->data + i * 8, 8);
+            out[i] = (int32_t)v;
+        } else if (t->dtype == VT_ST_I32) {
+            memcpy(&out[i], (const char *)t->data + i * 4, 4);
+        } else {
+            fail_msg("reference tensor %s is not an integer tensor", name);
+        }
+    }
+    if (numel) *numel = t->numel;
+    return out;
+}
+
+double rel_max_diff(const float *got, const float *want, int64_t n) {
+    double diff = 0, scale = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (!(d <= diff)) diff = d; /* NaN propagates */
+        if (fabs(want[i]) > scale) scale = fabs(want[i]);
+    }
+    return diff / (scale > 1e-12 ? scale : 1e-12);
+}
+
+void assert_close_rel(const char *what, const float *got, const float *want, int64_t n, double tol) {
+    double r = rel_max_diff(got, want, n);
+    printf("    %-40s rel max diff %.3g (tol %.1g)\n", what, r, tol);
+    if (!(r <= tol)) fail_msg("%s: relative max difference %g exceeds %g", what, r, tol);
+}
+
+void assert_close_abs(const char *what, const float *got, const float *want, int64_t n, double tol) {
+    double diff = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        if (!(d <= diff)) diff = d;
+    }
+    printf("    %-40s max abs diff %.3g (tol %.1g)\n", what, diff, tol);
+    if (!(diff <= tol)) fail_msg("%s: max abs difference %g exceeds %g", what, diff, tol);
+}
+
+char *test_tmpdir(void) {
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/verto-test-XXXXXX", base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    if (!d) fail_msg("mkdtemp failed");
+    return strdup(d);
+}

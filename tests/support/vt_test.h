@@ -1,0 +1,41 @@
+/* Helpers shared by the C tests (cmocka).
+ *
+ * Reference data comes from tests/ref/gen_*.py, which write safetensors files
+ * into $VT_REF_DIR (make test sets it). A missing reference file fails the
+ * test: it is never skipped. */
+#ifndef VT_TEST_H
+#define VT_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "verto/safetensors.h"
+
+/* Opens $VT_REF_DIR/<file> (fails the test if it cannot). Close with vt_st_close. */
+vt_st_file *ref_open(const char *file);
+
+/* Tensor `name` of `f` converted to float32 in a new malloc'd buffer (free it);
+ * fails the test if absent. *numel (may be NULL) receives the element count. */
+float *ref_f32(const vt_st_file *f, const char *name, int64_t *numel);
+
+/* Tensor `name` (I32 or I64 in the file) as int32 in a new malloc'd buffer. */
+int32_t *ref_i32(const vt_st_file *f, const char *name, int64_t *numel);
+
+/* Largest |got - want| divided by max(1e-12, max |want|): the error relative
+ * to the reference tensor's scale. */
+double rel_max_diff(const float *got, const float *want, int64_t n);
+
+/* Fails the test unless rel_max_diff(got, want, n) <= tol; prints the figure
+ * either way (tests report what they measured). */
+void assert_close_rel(const char *what, const float *got, const float *want, int64_t n, double tol);
+
+/* Fails the test unless max |got - want| <= tol (absolute). */
+void assert_close_abs(const char *what, const float *got, const float *want, int64_t n, double tol);
+
+/* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); caller frees. */
+char *test_tmpdir(void);
+
+#endif
