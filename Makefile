@@ -22,6 +22,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_SUPPORT := $(wildcard tests/support/*.c)
+SCRIPT_TESTS := $(wildcard tests/scripts/test_*.sh)
 HEADERS  := $(wildcard include/verto/*.h) $(shell find src -name '*.h')
 
 .PHONY: all deps deps-python test test-c test-asan demo fuzz clean
@@ -64,7 +65,7 @@ $(BUILD)/ref/.stamp: $(wildcard tests/ref/*.py)
 test: deps deps-python
 	@$(MAKE) --no-print-directory all $(TESTS)
 	@$(MAKE) --no-print-directory $(BUILD)/ref/.stamp
-	@VT_REF_DIR=$(BUILD)/ref VT_BUILD=$(BUILD) tests/run-tests.sh $(TESTS)
+	@VT_REF_DIR=$(BUILD)/ref VT_BUILD=$(BUILD) tests/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
 
 # Everything the C tests need, built with sanitizers in their own folder.
 test-asan: deps deps-python
@@ -75,7 +76,7 @@ test-asan: deps deps-python
 	@$(MAKE) --no-print-directory $(BUILD)/ref/.stamp
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  VT_REF_DIR=$(BUILD)/ref VT_BUILD=build-asan VT_SANITIZED=1 \
-	  tests/run-tests.sh $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
+	  tests/run-tests.sh $(patsubst $(BUILD)/%,build-asan/%,$(TESTS)) $(SCRIPT_TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
