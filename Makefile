@@ -30,7 +30,8 @@ all: $(BUILD)/libverto.a $(BUILD)/libverto.so $(if $(CLI_SRC),$(BUILD)/verto) $(
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/libverto.a: $(LIB_OBJ)
 	@rm -f $@

@@ -1,0 +1,158 @@
+/* BERT: the encoder, its pretraining and task heads, and Hugging Face model
+ * directories.
+ *
+ * A vt_bert holds a BertConfig, all parameters in one flat buffer (and the
+ * gradients in another) with Hugging Face's names and shapes (Linear weights
+ * are (out_features, in_features)), and the activation arena of the last batch
+ * shape. The compute is written directly on libverto's kernels (oneDNN
+ * matmul, fused attention, layernorm, GELU) with the backward beside the
+ * forward, in src/bert/. */
+#ifndef VERTO_BERT_H
+#define VERTO_BERT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "verto/error.h"
+#include "verto/kernels.h"
+#include "verto/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VT_BERT_MAX_LABELS 256
+#define VT_BERT_LABEL_MAX 64
+
+/* Which heads the model carries (Hugging Face's class of the same name). */
+typedef enum vt_bert_arch {
+    VT_BERT_MODEL = 0,              /* BertModel: encoder + pooler */
+    VT_BERT_FOR_PRETRAINING,        /* + MLM head + NSP head */
+    VT_BERT_FOR_MASKED_LM,          /* + MLM head */
+    VT_BERT_FOR_SEQUENCE_CLASSIFICATION, /* + dropout + classifier on the pooled output */
+    VT_BERT_FOR_TOKEN_CLASSIFICATION,    /* + dropout + classifier on every token */
+} vt_bert_arch;
+
+/* "BertForPreTraining", ...; and back (false if unknown). */
+const char *vt_bert_arch_name(vt_bert_arch arch);
+bool vt_bert_arch_parse(const char *name, vt_bert_arch *out);
+
+typedef struct vt_bert_config {
+    int64_t vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size;
+    int64_t max_position_embeddings, type_vocab_size, pad_token_id;
+    vt_activation hidden_act;       /* VT_ACT_GELU ("gelu") or VT_ACT_GELU_TANH ("gelu_new") */
+    float layer_norm_eps, hidden_dropout_prob, attention_probs_dropout_prob, initializer_range;
+    float classifier_dropout;       /* < 0: use hidden_dropout_prob (HF's null) */
+    vt_bert_arch arch;
+    int num_labels;                 /* classification heads; 1 means regression */
+    char id2label[VT_BERT_MAX_LABELS][VT_BERT_LABEL_MAX];
+} vt_bert_config;
+
+/* Hugging Face's BertConfig defaults (bert-base-uncased) with the given
+ * architecture, 2 labels named LABEL_0, LABEL_1. */
+void vt_bert_config_default(vt_bert_config *c, vt_bert_arch arch);
+
+/* Named sizes: "tiny" L2/H128/A2, "mini" L4/H256/A4, "small" L4/H512/A8,
+ * "medium" L8/H512/A8, "base" L12/H768/A12 (intermediate 4H, 512
+ * positions, 2 token types). VT_ERR_INVALID_ARG for other names. */
+vt_status vt_bert_config_preset(vt_bert_config *c, const char *name, int64_t vocab_size);
+
+/* Reads config.json (strict: types and ranges checked; unknown keys are
+ * accepted, as transformers does, since real configs carry many). Errors
+ * name the file and key. */
+vt_status vt_bert_config_read(const char *path, vt_bert_config *c);
+/* Parses config JSON text; `label` names it in errors (the fuzzer's entry). */
+vt_status vt_bert_config_parse(const char *json, size_t len, const char *label, vt_bert_config *c);
+/* Writes config.json as transformers does (atomically). */
+vt_status vt_bert_config_write(const char *path, const vt_bert_config *c);
+/* Consistency: sizes positive, hidden divisible by heads, known activation. */
+vt_status vt_bert_config_check(const vt_bert_config *c, const char *label);
+
+typedef struct vt_bert vt_bert;
+
+/* A model with freshly initialised weights: normal(0, initializer_range)
+ * for matrices and embeddings, zeros for biases, LayerNorm 1 and 0, the
+ * padding token's embedding row zero (as transformers' _init_weights). */
+vt_bert *vt_bert_new(const vt_bert_config *c, uint64_t seed);
+void vt_bert_free(vt_bert *b);
+const vt_bert_config *vt_bert_get_config(const vt_bert *b);
+
+/* Loads DIR/config.json + DIR/model.safetensors. `arch` overrides the
+ * architecture in the config (-1 keeps it): loading a pretraining checkpoint
+ * as a classifier drops the unused heads and initialises the new one from
+ * `seed`, as from_pretrained(num_labels=...) does (num_labels > 0 overrides).
+ * Accepts the real-world name variants: a "bert." prefix or none,
+ * LayerNorm.gamma/beta, a missing tied decoder, position_ids buffers, F32/F16/
+ * BF16 tensors. Missing or mis-shaped tensors are errors naming file and tensor. */
+vt_bert *vt_bert_load(const char *dir, int arch, int num_labels, uint64_t seed);
+/* Writes DIR/config.json and DIR/model.safetensors (HF names, atomically),
+ * loadable by transformers' from_pretrained with no missing or unexpected keys. */
+vt_status vt_bert_save(const vt_bert *b, const char *dir);
+
+/* ---- parameters ---- */
+
+typedef struct vt_bert_param {
+    char name[96];     /* HF name without the "bert." prefix, e.g. "encoder.layer.0.attention.self.query.weight" */
+    int ndim;
+    int64_t shape[2];
+    float *data, *grad;
+    bool no_decay;     /* bias or LayerNorm: excluded from weight decay */
+} vt_bert_param;
+
+size_t vt_bert_param_count(const vt_bert *b);
+vt_bert_param *vt_bert_param_at(vt_bert *b, size_t i);
+vt_bert_param *vt_bert_param_find(vt_bert *b, const char *name);
+/* The flat buffers (n floats each). */
+float *vt_bert_params(vt_bert *b, int64_t *n);
+float *vt_bert_grads(vt_bert *b, int64_t *n);
+/* Slices for the optimizer (names as above; no_decay ones listed so a
+ * vt_optimizer_config can exclude them by the "bias"/"LayerNorm" patterns). */
+const vt_param_info *vt_bert_param_infos(const vt_bert *b, size_t *n);
+/* Freezes the embeddings and the first k encoder layers (k <= 0: none). */
+void vt_bert_freeze_layers(vt_bert *b, int k);
+/* Prints the Keras-style table of the model's layers and parameter counts. */
+void vt_bert_summary(const vt_bert *b, FILE *out);
+
+/* ---- running ---- */
+
+typedef struct vt_bert_batch {
+    int64_t batch, seq_len;         /* B, T (each batch padded to its own longest) */
+    const int32_t *input_ids;       /* (B, T) */
+    const int32_t *token_type_ids;  /* (B, T) or NULL for zeros */
+    const int32_t *attention_mask;  /* (B, T) 1 = token, 0 = padding; NULL for all ones */
+    /* Labels (NULL where not used): */
+    const int32_t *mlm_labels;      /* (B, T): the original id at masked positions, -100 elsewhere */
+    const int32_t *nsp_labels;      /* (B): 0 = B follows A, 1 = random */
+    const int32_t *labels;          /* (B) classes, or (B, T) for token classification (-100 ignored) */
+    const float *regression_targets;/* (B) when num_labels == 1 */
+    const float *class_weights;     /* (num_labels) or NULL */
+} vt_bert_batch;
+
+typedef struct vt_bert_outputs {
+    const float *last_hidden_state; /* (B, T, H) */
+    const float *pooled;            /* (B, H) or NULL without a pooler */
+    const float *mlm_logits;        /* (B, T, V) all positions, or (P, V) masked positions only (see below) */
+    int64_t mlm_rows;               /* rows of mlm_logits */
+    const float *nsp_logits;        /* (B, 2) */
+    const float *logits;            /* (B, num_labels) or (B, T, num_labels) */
+    double loss, mlm_loss, nsp_loss; /* with labels given; NaN otherwise */
+    int64_t mlm_correct, mlm_count, nsp_correct, correct; /* accuracy counters */
+} vt_bert_outputs;
+
+/* Runs the model on a batch. training enables dropout (seeded by `seed`).
+ * With mlm_labels given, the MLM head runs only at labelled positions (the
+ * decoder over the vocabulary is the costliest matmul); without, at all
+ * positions. Losses are computed for whichever labels are given; total loss =
+ * mlm + nsp for pretraining, the task loss otherwise. Outputs point into the
+ * model's arena, valid until the next call. */
+vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool training, uint64_t seed, vt_bert_outputs *out);
+
+/* Backpropagates the loss of the last forward (which must have had labels)
+ * into the gradient buffer, which it zeroes first unless `accumulate`. */
+vt_status vt_bert_backward(vt_bert *b, bool accumulate);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,165 @@
+/* BERT backward: the reverse of forward.c, step by step, accumulating into
+ * the gradient buffer. Scratch: dA..dD (B*T, H), dI1/dI2 (B*T, I), dQKV. */
+#include <math.h>
+#include <string.h>
+
+#include "bert/bert_internal.h"
+#include "verto/rng.h"
+
+void bert_attention_setup(const vt_bert *b, const vt_bert_batch *in, float attn_drop, uint64_t seed, int64_t layer,
+                          vt_attention_dims *d, vt_attention_opts *o);
+
+void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate) {
+    if (rate > 0) {
+        vt_dropout_backward(dy, mask, dx, n, rate);
+        return;
+    }
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
+}
+
+void bert_linear_param_grads(const float *x, const float *dy, float *dW, float *db, int64_t rows, int64_t in,
+                             int64_t out) {
+    vt_matmul(dy, x, NULL, dW, out, in, rows, true, false, 1.0f); /* dW (out, in) += dy^T x */
+    vt_sum_rows(dy, db, rows, out);
+}
+
+static void zero(float *p, int64_t n) { memset(p, 0, (size_t)n * sizeof(float)); }
+
+/* dx (rows, in) (+)= dy (rows, out) W (out, in). */
+static void linear_input_grad(const float *dy, const float *W, float *dx, int64_t rows, int64_t in, int64_t out,
+                              float beta) {
+    vt_matmul(dy, W, NULL, dx, rows, in, out, false, false, beta);
+}
+
+/* Gradient of the heads' losses w.r.t. the final hidden state, into dA. */
+static void heads_backward(vt_bert *b, float drop) {
+    const vt_bert_config *c = &b->cfg;
+    const vt_bert_batch *in = &b->last;
+    int64_t B = in->batch, T = in->seq_len, H = c->hidden_size, V = c->vocab_size, L = c->num_labels, BT = B * T;
+    int64_t Lyr = c->num_hidden_layers;
+    const float *hidden = Lyr ? b->acts[Lyr - 1].output : b->emb_out;
+    float *d_hidden = b->dA;
+    bool pooled_grad = false;
+    zero(d_hidden, BT * H);
+    zero(b->d_pool_a, B * H);
+    if (b->w.mlm_w && in->mlm_labels && b->mlm_p) {
+        int64_t P = b->mlm_p;
+        linear_input_grad(b->d_mlm_logits, b->w.word_emb, b->mlm_da, P, H, V, 0.0f); /* d mlm_ln */
+        bert_linear_param_grads(b->mlm_ln, b->d_mlm_logits, b->g.word_emb, b->g.mlm_bias, P, H, V);
+        zero(b->mlm_db, P * H);
+        vt_layernorm_backward(b->mlm_da, b->mlm_act, b->w.mlm_ln_g, b->mlm_mean, b->mlm_rstd, b->mlm_db, b->g.mlm_ln_g,
+                              b->g.mlm_ln_b, P, H);
+        zero(b->mlm_da, P * H);
+        vt_activation_backward(c->hidden_act, b->mlm_pre, b->mlm_act, b->mlm_db, b->mlm_da, P, H);
+        bert_linear_param_grads(b->mlm_in, b->mlm_da, b->g.mlm_w, b->g.mlm_b, P, H, H);
+        linear_input_grad(b->mlm_da, b->w.mlm_w, b->mlm_db, P, H, H, 0.0f);
+        for (int64_t i = 0; i < P; i++) {
+            float *restrict dst = d_hidden + (int64_t)b->mlm_pos[i] * H;
+            const float *restrict src = b->mlm_db + i * H;
+            for (int64_t h = 0; h < H; h++) dst[h] += src[h];
+        }
+    }
+    if (b->w.nsp_w && in->nsp_labels) {
+        bert_linear_param_grads(b->pooled, b->d_nsp, b->g.nsp_w, b->g.nsp_b, B, H, 2);
+        linear_input_grad(b->d_nsp, b->w.nsp_w, b->d_pool_a, B, H, 2, 1.0f);
+        pooled_grad = true;
+    }
+    if (b->w.cls_w && (in->labels || in->regression_targets)) {
+        float *d_cls_in = b->cls_rows == B ? b->d_pool_b : b->dB;
+        bert_linear_param_grads(b->cls_in, b->d_logits, b->g.cls_w, b->g.cls_b, b->cls_rows, H, L);
+        linear_input_grad(b->d_logits, b->w.cls_w, d_cls_in, b->cls_rows, H, L, 0.0f);
+        float rate = !b->last_training ? 0 : c->classifier_dropout >= 0 ? c->classifier_dropout : drop;
+        if (c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) {
+            bert_dropout_backward(d_cls_in, b->cls_drop, d_hidden, BT * H, rate);
+        } else {
+            bert_dropout_backward(d_cls_in, b->cls_drop, b->d_pool_a, B * H, rate);
+            pooled_grad = true;
+        }
+    }
+    if (pooled_grad) { /* pooled = tanh(first tokens W^T + b) */
+        zero(b->d_pool_b, B * H);
+        vt_activation_backward(VT_ACT_TANH, NULL, b->pooled, b->d_pool_a, b->d_pool_b, B, H);
+        bert_linear_param_grads(b->pool_in, b->d_pool_b, b->g.pool_w, b->g.pool_b, B, H, H);
+        linear_input_grad(b->d_pool_b, b->w.pool_w, b->d_pool_a, B, H, H, 0.0f);
+        for (int64_t i = 0; i < B; i++) {
+            float *restrict dst = d_hidden + i * T * H;
+            const float *restrict src = b->d_pool_a + i * H;
+            for (int64_t h = 0; h < H; h++) dst[h] += src[h];
+        }
+    }
+    (void)hidden;
+}
+
+/* dA holds d loss / d output of layer l; leaves d loss / d input in dA. */
+static void layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop) {
+    const vt_bert_config *c = &b->cfg;
+    const vt_bert_batch *in = &b->last;
+    const bert_layer_params *p = &b->w.layers[l];
+    bert_layer_params *g = &b->g.layers[l];
+    bert_layer_acts *a = &b->acts[l];
+    int64_t H = c->hidden_size, I = c->intermediate_size, BT = in->batch * in->seq_len;
+    /* output = LN2(res2), res2 = h1 + drop(inter W2^T + b2) */
+    zero(b->dB, BT * H);
+    vt_layernorm_backward(b->dA, a->res2, p->ln2_g, a->ln2_mean, a->ln2_rstd, b->dB, g->ln2_g, g->ln2_b, BT, H);
+    zero(b->dC, BT * H);
+    bert_dropout_backward(b->dB, a->drop2, b->dC, BT * H, drop);
+    bert_linear_param_grads(a->inter, b->dC, g->out_w, g->out_b, BT, I, H);
+    linear_input_grad(b->dC, p->out_w, b->dI1, BT, I, H, 0.0f);
+    zero(b->dI2, BT * I);
+    vt_activation_backward(c->hidden_act, a->inter_pre, a->inter, b->dI1, b->dI2, BT, I);
+    bert_linear_param_grads(a->h1, b->dI2, g->inter_w, g->inter_b, BT, H, I);
+    linear_input_grad(b->dI2, p->inter_w, b->dB, BT, H, I, 1.0f); /* dB = d h1 (residual + FFN) */
+    /* h1 = LN1(res1), res1 = x + drop(ctx Wo^T + bo) */
+    zero(b->dA, BT * H);
+    vt_layernorm_backward(b->dB, a->res1, p->ln1_g, a->ln1_mean, a->ln1_rstd, b->dA, g->ln1_g, g->ln1_b, BT, H);
+    zero(b->dC, BT * H);
+    bert_dropout_backward(b->dA, a->drop1, b->dC, BT * H, drop);
+    bert_linear_param_grads(a->ctx, b->dC, g->attn_out_w, g->attn_out_b, BT, H, H);
+    linear_input_grad(b->dC, p->attn_out_w, b->dD, BT, H, H, 0.0f);
+    zero(b->dQKV, BT * 3 * H);
+    vt_attention_dims d;
+    vt_attention_opts o;
+    bert_attention_setup(b, in, attn_drop, b->last_seed, l, &d, &o);
+    vt_attention_backward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, b->dD, b->dQKV,
+                          b->dQKV + H, b->dQKV + 2 * H);
+    bert_linear_param_grads(a->input, b->dQKV, g->qkv_w, g->qkv_b, BT, H, 3 * H);
+    linear_input_grad(b->dQKV, p->qkv_w, b->dA, BT, H, 3 * H, 1.0f); /* dA = d x (residual + attention) */
+}
+
+static void embeddings_backward(vt_bert *b, float drop) {
+    const vt_bert_config *c = &b->cfg;
+    const vt_bert_batch *in = &b->last;
+    int64_t T = in->seq_len, H = c->hidden_size, BT = in->batch * T;
+    zero(b->dB, BT * H);
+    bert_dropout_backward(b->dA, b->emb_drop, b->dB, BT * H, drop);
+    zero(b->dC, BT * H);
+    vt_layernorm_backward(b->dB, b->emb_sum, b->w.emb_ln_g, b->emb_mean, b->emb_rstd, b->dC, b->g.emb_ln_g,
+                          b->g.emb_ln_b, BT, H);
+    vt_embedding_backward(in->input_ids, b->dC, b->g.word_emb, BT, H);
+    /* Positions and types: each thread owns a slice of the hidden dimension. */
+#pragma omp parallel for schedule(static)
+    for (int64_t h = 0; h < H; h++) {
+        for (int64_t r = 0; r < BT; r++) {
+            float v = b->dC[r * H + h];
+            b->g.pos_emb[(r % T) * H + h] += v;
+            b->g.type_emb[(in->token_type_ids ? in->token_type_ids[r] : 0) * H + h] += v;
+        }
+    }
+}
+
+vt_status vt_bert_backward(vt_bert *b, bool accumulate) {
+    if (!b->planned || !b->last_has_loss)
+        return vt_error(VT_ERR_STATE, "vt_bert_backward needs a forward with labels first");
+    const vt_bert_config *c = &b->cfg;
+    if (!accumulate) zero(b->grads, b->n_floats);
+    float drop = b->last_training ? c->hidden_dropout_prob : 0;
+    float attn_drop = b->last_training ? c->attention_probs_dropout_prob : 0;
+    heads_backward(b, drop);
+    for (int64_t l = c->num_hidden_layers - 1; l >= 0; l--) {
+        if (l < b->frozen_layers) return VT_OK; /* nothing below needs gradients */
+        layer_backward(b, l, drop, attn_drop);
+    }
+    if (b->frozen_layers == 0) embeddings_backward(b, drop);
+    return VT_OK;
+}

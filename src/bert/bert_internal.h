@@ -1,0 +1,111 @@
+/* Internal layout of a vt_bert (see verto/bert.h). */
+#ifndef VERTO_BERT_INTERNAL_H
+#define VERTO_BERT_INTERNAL_H
+
+#include "verto/arena.h"
+#include "verto/bert.h"
+#include "verto/optim.h"
+
+/* Pointers into the flat buffers for one encoder layer. Query, key and value
+ * weights are adjacent, so together they form one (3H, H) matrix, and so are
+ * their biases (3H): the projection is a single matmul. */
+typedef struct bert_layer_params {
+    float *qkv_w, *qkv_b;         /* (3H, H), (3H) */
+    float *attn_out_w, *attn_out_b; /* (H, H), (H) */
+    float *ln1_g, *ln1_b;         /* (H) attention.output.LayerNorm */
+    float *inter_w, *inter_b;     /* (I, H), (I) */
+    float *out_w, *out_b;         /* (H, I), (H) */
+    float *ln2_g, *ln2_b;         /* (H) output.LayerNorm */
+} bert_layer_params;
+
+typedef struct bert_weights {
+    float *word_emb, *pos_emb, *type_emb; /* (V, H), (P, H), (T, H) */
+    float *emb_ln_g, *emb_ln_b;           /* (H) */
+    bert_layer_params *layers;            /* (L) */
+    float *pool_w, *pool_b;               /* (H, H), (H); NULL for token classification */
+    float *mlm_w, *mlm_b, *mlm_ln_g, *mlm_ln_b, *mlm_bias; /* (H, H), (H), (H), (H), (V) */
+    float *nsp_w, *nsp_b;                 /* (2, H), (2) */
+    float *cls_w, *cls_b;                 /* (num_labels, H), (num_labels) */
+} bert_weights;
+
+/* Saved activations of one encoder layer for the backward. */
+typedef struct bert_layer_acts {
+    float *input;        /* (B*T, H) the layer's input */
+    float *qkv;          /* (B*T, 3H) */
+    float *probs;        /* (B, A, T, T) */
+    uint8_t *attn_drop;  /* (B, A, T, T) or NULL */
+    float *ctx;          /* (B*T, H) attention output before its projection */
+    uint8_t *drop1;      /* (B*T, H) dropout after the attention projection */
+    float *res1;         /* (B*T, H) input + dropout(attn_out): LayerNorm 1's input */
+    float *ln1_mean, *ln1_rstd; /* (B*T) */
+    float *h1;           /* (B*T, H) LayerNorm 1's output */
+    float *inter_pre;    /* (B*T, I) before the activation */
+    float *inter;        /* (B*T, I) after it */
+    uint8_t *drop2;      /* (B*T, H) */
+    float *res2;         /* (B*T, H) h1 + dropout(ffn_out): LayerNorm 2's input */
+    float *ln2_mean, *ln2_rstd; /* (B*T) */
+    float *output;       /* (B*T, H) LayerNorm 2's output: the next layer's input */
+} bert_layer_acts;
+
+struct vt_bert {
+    vt_bert_config cfg;
+    float *params, *grads;        /* (n_floats) each */
+    int64_t n_floats;
+    vt_bert_param *table;         /* (n_params) named views */
+    vt_param_info *infos;         /* (n_params) for the optimizer */
+    size_t n_params;
+    bert_weights w, g;            /* views into params and grads */
+    int frozen_layers;            /* embeddings + this many layers get no updates */
+
+    /* Activations of the last forward, planned per (B, T, P masked positions). */
+    vt_arena arena;
+    int64_t plan_b, plan_t, plan_p;
+    bool planned;
+    float *emb_sum;               /* (B*T, H) word + position + type */
+    float *emb_mean, *emb_rstd;   /* (B*T) */
+    float *emb_ln;                /* (B*T, H) */
+    uint8_t *emb_drop;            /* (B*T, H) */
+    float *emb_out;               /* (B*T, H) after dropout: layer 0's input */
+    bert_layer_acts *acts;        /* (L); the last one's output is the final hidden state */
+    float *tmp;                   /* (B*T, H) scratch for projections before dropout */
+    float *dA, *dB, *dC, *dD;     /* (B*T, H) gradient scratch */
+    float *dI1, *dI2;             /* (B*T, I) */
+    float *dQKV;                  /* (B*T, 3H) */
+    float *pool_in, *pooled;      /* (B, H) first tokens; tanh(dense(first tokens)) */
+    float *d_pool_a, *d_pool_b;   /* (B, H) */
+    uint8_t *cls_drop;            /* (cls_rows, H) dropout before the classifier */
+    float *cls_in;                /* (cls_rows, H) the classifier's input after dropout */
+    float *logits, *d_logits;     /* (cls_rows, num_labels) */
+    int64_t cls_rows;             /* B for sequence, B*T for token classification */
+    int32_t *mlm_pos;             /* (P) flat positions b*T+t the MLM head runs at */
+    int32_t *mlm_targets;         /* (P) their labels */
+    float *mlm_in, *mlm_pre, *mlm_act, *mlm_ln; /* (P, H) */
+    float *mlm_mean, *mlm_rstd;   /* (P) */
+    float *mlm_da, *mlm_db;       /* (P, H) gradient scratch */
+    float *mlm_logits, *d_mlm_logits; /* (P, V) */
+    float *nsp_logits, *d_nsp;    /* (B, 2) */
+
+    /* The last forward, for the backward. */
+    vt_bert_batch last;
+    bool last_training, last_has_loss;
+    uint64_t last_seed;
+    int64_t mlm_p;                /* positions the MLM head ran at in the last batch */
+};
+
+/* Layout of the parameters for a config (params.c). */
+vt_status bert_build_params(vt_bert *b);
+/* Reserves the activations for (B, T, P) (plan.c). */
+vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_positions);
+
+/* Dropout that is an identity (a copy) when rate is 0, and its backward. */
+void bert_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);
+void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate);
+/* dW (out, in) += dy^T (rows, out) x (rows, in); db (out) += column sums of dy. */
+void bert_linear_param_grads(const float *x, const float *dy, float *dW, float *db, int64_t rows, int64_t in,
+                             int64_t out);
+
+/* Seeds of the dropout sites, distinct per layer and site. */
+enum { SITE_EMBEDDINGS = 1, SITE_CLASSIFIER = 2, SITE_LAYER0 = 16 };
+static inline uint64_t bert_site(int64_t layer, int which) { return (uint64_t)(SITE_LAYER0 + 4 * layer + which); }
+
+#endif

@@ -1,0 +1,89 @@
+/* The activation arena of a BERT step, planned once per (B, T, P). */
+#include <stdlib.h>
+
+#include "bert/bert_internal.h"
+
+#define F32(count) vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(float))
+#define U8(count) vt_arena_alloc(&b->arena, (size_t)(count))
+#define I32(count) vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(int32_t))
+
+static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
+    const vt_bert_config *c = &b->cfg;
+    int64_t H = c->hidden_size, I = c->intermediate_size, A = c->num_attention_heads, V = c->vocab_size;
+    int64_t BT = B * T, L = c->num_hidden_layers, labels = c->num_labels;
+    bool attn_dropout = c->attention_probs_dropout_prob > 0, hidden_dropout = c->hidden_dropout_prob > 0;
+    b->emb_sum = F32(BT * H);
+    b->emb_mean = F32(BT);
+    b->emb_rstd = F32(BT);
+    b->emb_ln = F32(BT * H);
+    b->emb_drop = hidden_dropout ? U8(BT * H) : NULL;
+    b->emb_out = F32(BT * H);
+    for (int64_t l = 0; l < L; l++) {
+        bert_layer_acts *a = &b->acts[l];
+        a->input = l ? b->acts[l - 1].output : b->emb_out;
+        a->qkv = F32(BT * 3 * H);
+        a->probs = F32(B * A * T * T);
+        a->attn_drop = attn_dropout ? U8(B * A * T * T) : NULL;
+        a->ctx = F32(BT * H);
+        a->drop1 = hidden_dropout ? U8(BT * H) : NULL;
+        a->res1 = F32(BT * H);
+        a->ln1_mean = F32(BT);
+        a->ln1_rstd = F32(BT);
+        a->h1 = F32(BT * H);
+        a->inter_pre = F32(BT * I);
+        a->inter = F32(BT * I);
+        a->drop2 = hidden_dropout ? U8(BT * H) : NULL;
+        a->res2 = F32(BT * H);
+        a->ln2_mean = F32(BT);
+        a->ln2_rstd = F32(BT);
+        a->output = F32(BT * H);
+    }
+    b->tmp = F32(BT * H);
+    b->dA = F32(BT * H);
+    b->dB = F32(BT * H);
+    b->dC = F32(BT * H);
+    b->dD = F32(BT * H);
+    b->dI1 = F32(BT * I);
+    b->dI2 = F32(BT * I);
+    b->dQKV = F32(BT * 3 * H);
+    b->pool_in = F32(B * H);
+    b->pooled = F32(B * H);
+    b->d_pool_a = F32(B * H);
+    b->d_pool_b = F32(B * H);
+    b->cls_rows = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? BT : B;
+    b->cls_drop = U8(b->cls_rows * H);
+    b->cls_in = F32(b->cls_rows * H);
+    b->logits = F32(b->cls_rows * labels);
+    b->d_logits = F32(b->cls_rows * labels);
+    b->mlm_pos = I32(P);
+    b->mlm_targets = I32(P);
+    b->mlm_in = F32(P * H);
+    b->mlm_pre = F32(P * H);
+    b->mlm_act = F32(P * H);
+    b->mlm_ln = F32(P * H);
+    b->mlm_mean = F32(P);
+    b->mlm_rstd = F32(P);
+    b->mlm_da = F32(P * H);
+    b->mlm_db = F32(P * H);
+    b->mlm_logits = F32(P * V);
+    b->d_mlm_logits = F32(P * V);
+    b->nsp_logits = F32(B * 2);
+    b->d_nsp = F32(B * 2);
+}
+
+vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_positions) {
+    if (b->planned && b->plan_b == batch && b->plan_t == seq_len && b->plan_p == mlm_positions) return VT_OK;
+    if (!b->acts && !(b->acts = calloc((size_t)b->cfg.num_hidden_layers + 1, sizeof *b->acts)))
+        return vt_error(VT_ERR_NOMEM, "out of memory planning BERT activations");
+    b->planned = false;
+    vt_arena_begin_measure(&b->arena);
+    reserve(b, batch, seq_len, mlm_positions);
+    vt_status st = vt_arena_commit(&b->arena);
+    if (st != VT_OK) return st;
+    reserve(b, batch, seq_len, mlm_positions);
+    b->plan_b = batch;
+    b->plan_t = seq_len;
+    b->plan_p = mlm_positions;
+    b->planned = true;
+    return VT_OK;
+}
