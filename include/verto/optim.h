@@ -39,8 +39,15 @@ typedef struct vt_optimizer_config {
     int64_t warmup_steps, total_steps; /* VT_SCHED_LINEAR_WARMUP_DECAY */
 } vt_optimizer_config;
 
-/* Keras-like defaults: "sgd" (lr 0.01), "adam" (lr 0.001, 0.9, 0.999, 1e-7),
- * "adamw" (as adam, weight decay 0.004). Unknown name: VT_ERR_INVALID_ARG. */
+/* Keras-like defaults: "sgd" (lr 0.01, momentum 0), "adam" (lr 0.001, 0.9,
+ * 0.999, 1e-7), "adamw" (as adam, weight decay 0.004, no exclusions); constant
+ * schedule, no clipping. Unknown name: VT_ERR_INVALID_ARG.
+ * vt_optimizer_new rejects (VT_ERR_INVALID_ARG, message naming the field):
+ * a negative or non-finite lr, weight_decay or clip_norm; sgd momentum outside
+ * [0, 1); adam/adamw with momentum != 0, beta1 or beta2 outside [0, 1) or
+ * epsilon <= 0; weight_decay != 0 for anything but adamw; NULL or empty
+ * no_decay entries; warmup_steps != 0 with the constant schedule; for the
+ * linear schedule total_steps < 1 or warmup_steps outside [0, total_steps]. */
 vt_status vt_optimizer_config_default(const char *name, vt_optimizer_config *out);
 
 /* A named slice of the flat parameter buffer. */
@@ -54,7 +61,10 @@ typedef struct vt_param_info {
 typedef struct vt_optimizer vt_optimizer;
 
 /* Makes an optimizer for `n_floats` parameters described by `params`
- * (copied). Allocates its state (zeros). NULL on a bad config. */
+ * (copied). Allocates its state (zeros). NULL on a bad config, on a slice
+ * outside [0, n_floats) or on overlapping trainable slices. With n_params 0
+ * the whole buffer is one trainable, decayed parameter. Floats no trainable
+ * slice covers are never read or written by vt_optimizer_step. */
 vt_optimizer *vt_optimizer_new(const vt_optimizer_config *cfg, int64_t n_floats,
                                const vt_param_info *params, size_t n_params);
 void vt_optimizer_free(vt_optimizer *o);
@@ -65,20 +75,27 @@ int64_t vt_optimizer_steps_done(const vt_optimizer *o);
 
 /* One update of params (n_floats) from grads (n_floats): clips grads in place
  * if configured, applies the schedule and the rule, advances the step.
- * *grad_norm (may be NULL) receives the global norm before clipping.
- * A non-finite gradient norm returns VT_ERR_NUMERIC and changes nothing. */
+ * *grad_norm (may be NULL) receives the global norm before clipping, taken
+ * over the trainable slices only (as PyTorch sees only parameters with grads).
+ * A non-finite gradient norm returns VT_ERR_NUMERIC and changes nothing
+ * (params, grads, state, step). Never allocates. */
 vt_status vt_optimizer_step(vt_optimizer *o, float *params, float *grads, float *grad_norm);
 
 /* Global L2 norm of g (n); scales g so the norm is at most max_norm
- * (PyTorch's clip_grad_norm_: factor max_norm / (norm + 1e-6)). Returns the
- * norm before clipping. */
+ * (PyTorch's clip_grad_norm_: factor max_norm / (norm + 1e-6), applied only
+ * when below 1). Returns the norm before clipping. max_norm <= 0 or a
+ * non-finite norm: g is left unchanged. */
 float vt_clip_global_norm(float *g, int64_t n, float max_norm);
 
-/* The schedule's learning-rate factor for the 0-based update index `step`. */
+/* The schedule's learning-rate factor for the 0-based update index `step`:
+ * 1 for VT_SCHED_CONSTANT; for the linear schedule step / max(1, warmup)
+ * while step < warmup, then max(0, (total - step) / max(1, total - warmup)).
+ * Negative steps count as 0. Does not check cfg. */
 float vt_schedule_factor(const vt_optimizer_config *cfg, int64_t step);
 
 /* Optimizer state for checkpoints: the moment buffers (NULL if the rule has
- * none; each n_floats long) and the step counter. */
+ * none, e.g. SGD without momentum, or `which` is not 0 or 1; each n_floats
+ * long, owned by the optimizer) and the step counter (negative: ignored). */
 float *vt_optimizer_state(vt_optimizer *o, int which /* 0: m or momentum, 1: v */);
 void vt_optimizer_set_steps_done(vt_optimizer *o, int64_t steps);
 
