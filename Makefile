@@ -9,7 +9,7 @@
 CC      ?= gcc
 BUILD   ?= build
 PYTHON  ?= python3
-WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers
 OPT     ?= -O3 -march=native
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -fPIC $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 LDLIBS   = -ldnnl -lcjson -lutf8proc -lm -lpthread

@@ -123,6 +123,7 @@ typedef struct vt_bert_batch {
     const int32_t *attention_mask;  /* (B, T) 1 = token, 0 = padding; NULL for all ones */
     /* Labels (NULL where not used): */
     const int32_t *mlm_labels;      /* (B, T): the original id at masked positions, -100 elsewhere */
+    const int32_t *mlm_select;      /* (B, T) without labels: non-zero where the MLM head should run; NULL: everywhere */
     const int32_t *nsp_labels;      /* (B): 0 = B follows A, 1 = random */
     const int32_t *labels;          /* (B) classes, or (B, T) for token classification (-100 ignored) */
     const float *regression_targets;/* (B) when num_labels == 1 */
@@ -142,8 +143,9 @@ typedef struct vt_bert_outputs {
 
 /* Runs the model on a batch. training enables dropout (seeded by `seed`).
  * With mlm_labels given, the MLM head runs only at labelled positions (the
- * decoder over the vocabulary is the costliest matmul); without, at all
- * positions. Losses are computed for whichever labels are given; total loss =
+ * decoder over the vocabulary is the costliest matmul); without, at the
+ * positions mlm_select marks, or at all. mlm_logits row i belongs to the i-th
+ * such position in (b, t) order. Losses are computed for whichever labels are given; total loss =
  * mlm + nsp for pretraining, the task loss otherwise. Outputs point into the
  * model's arena, valid until the next call. */
 vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool training, uint64_t seed, vt_bert_outputs *out);

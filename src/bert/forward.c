@@ -126,11 +126,11 @@ static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
     return VT_OK;
 }
 
-/* Chooses the MLM positions: the labelled ones, or all when there are no labels. */
+/* Chooses the MLM positions: the labelled ones, else the selected ones, else all. */
 static int64_t choose_mlm_positions(const vt_bert_batch *in, int32_t *pos, int32_t *targets) {
     int64_t BT = in->batch * in->seq_len, P = 0;
     for (int64_t r = 0; r < BT; r++) {
-        if (in->mlm_labels && in->mlm_labels[r] == IGNORE_INDEX) continue;
+        if (in->mlm_labels ? in->mlm_labels[r] == IGNORE_INDEX : in->mlm_select && !in->mlm_select[r]) continue;
         if (pos) {
             pos[P] = (int32_t)r;
             targets[P] = in->mlm_labels ? in->mlm_labels[r] : IGNORE_INDEX;

@@ -1,0 +1,54 @@
+#include "cli/model_dir.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verto/fileio.h"
+
+#define MAX_VOCAB_BYTES (256u << 20)
+
+const char *cli_path(char *buf, size_t size, const char *dir, const char *name) {
+    snprintf(buf, size, "%s/%s", dir, name);
+    return buf;
+}
+
+static vt_status write_json(const char *path, cJSON *obj) {
+    char *text = obj ? cJSON_Print(obj) : NULL;
+    cJSON_Delete(obj);
+    if (!text) return vt_error(VT_ERR_NOMEM, "out of memory writing %s", path);
+    vt_status st = vt_write_file_atomic(path, text, strlen(text));
+    free(text);
+    return st;
+}
+
+vt_status cli_write_tokenizer_files(const char *dir, const char *vocab_path, bool lowercase, int64_t max_length) {
+    char path[4096];
+    char *vocab;
+    size_t len;
+    vt_status st = vt_read_file(vocab_path, MAX_VOCAB_BYTES, &vocab, &len);
+    if (st != VT_OK) return st;
+    st = vt_write_file_atomic(cli_path(path, sizeof path, dir, "vocab.txt"), vocab, len);
+    free(vocab);
+    if (st != VT_OK) return st;
+
+    static const char *const SPECIAL[][2] = {{"unk_token", "[UNK]"}, {"sep_token", "[SEP]"}, {"pad_token", "[PAD]"},
+                                             {"cls_token", "[CLS]"}, {"mask_token", "[MASK]"}};
+    cJSON *config = cJSON_CreateObject();
+    cJSON_AddBoolToObject(config, "do_lower_case", lowercase);
+    cJSON_AddNumberToObject(config, "model_max_length", (double)max_length);
+    cJSON_AddStringToObject(config, "tokenizer_class", "BertTokenizer");
+    cJSON_AddBoolToObject(config, "tokenize_chinese_chars", true);
+    cJSON_AddNullToObject(config, "strip_accents");
+    cJSON *map = cJSON_CreateObject();
+    for (size_t i = 0; i < sizeof SPECIAL / sizeof *SPECIAL; i++) {
+        cJSON_AddStringToObject(config, SPECIAL[i][0], SPECIAL[i][1]);
+        cJSON_AddStringToObject(map, SPECIAL[i][0], SPECIAL[i][1]);
+    }
+    if ((st = write_json(cli_path(path, sizeof path, dir, "tokenizer_config.json"), config)) != VT_OK) {
+        cJSON_Delete(map);
+        return st;
+    }
+    return write_json(cli_path(path, sizeof path, dir, "special_tokens_map.json"), map);
+}

@@ -1,0 +1,19 @@
+/* Helpers the subcommands share for model directories. */
+#ifndef VERTO_CLI_MODEL_DIR_H
+#define VERTO_CLI_MODEL_DIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "verto/error.h"
+
+/* Writes DIR/vocab.txt (a copy of vocab_path), DIR/tokenizer_config.json
+ * (do_lower_case, model_max_length) and DIR/special_tokens_map.json, each
+ * atomically, as transformers' BertTokenizer.save_pretrained lays them out. */
+vt_status cli_write_tokenizer_files(const char *dir, const char *vocab_path, bool lowercase, int64_t max_length);
+
+/* "DIR/name" into buf. */
+const char *cli_path(char *buf, size_t size, const char *dir, const char *name);
+
+#endif

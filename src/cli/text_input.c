@@ -1,0 +1,113 @@
+#include "cli/text_input.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static vt_status push(cli_lines *l, const char *text, size_t len, size_t *cap) {
+    if (l->n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        char **t = realloc(l->text, c * sizeof *t);
+        if (t) l->text = t;
+        size_t *n = realloc(l->len, c * sizeof *n);
+        if (n) l->len = n;
+        if (!t || !n) return vt_error(VT_ERR_NOMEM, "out of memory reading input");
+        *cap = c;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return vt_error(VT_ERR_NOMEM, "out of memory reading input");
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    l->text[l->n] = copy;
+    l->len[l->n++] = len;
+    return VT_OK;
+}
+
+vt_status cli_lines_read(const char *path, char **args, int n_args, cli_lines *out) {
+    memset(out, 0, sizeof *out);
+    size_t cap = 0;
+    vt_status st = VT_OK;
+    if (n_args > 0) {
+        for (int i = 0; i < n_args && st == VT_OK; i++) st = push(out, args[i], strlen(args[i]), &cap);
+        return st;
+    }
+    bool is_stdin = !path || !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) return vt_error(VT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t n;
+    while (st == VT_OK && (n = getline(&line, &line_cap, f)) >= 0) {
+        if (n && line[n - 1] == '\n') n--;
+        if (n && line[n - 1] == '\r') n--;
+        st = push(out, line, (size_t)n, &cap);
+    }
+    if (st == VT_OK && ferror(f)) st = vt_error(VT_ERR_IO, "error reading %s: %s", is_stdin ? "stdin" : path, strerror(errno));
+    free(line);
+    if (!is_stdin) fclose(f);
+    return st;
+}
+
+void cli_lines_free(cli_lines *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->text[i]);
+    free(l->text);
+    free(l->len);
+    memset(l, 0, sizeof *l);
+}
+
+vt_status cli_batch_encode(cli_batch *b, const vt_tokenizer *tok, const cli_lines *lines, size_t start, size_t count,
+                           int32_t max_length) {
+    if (count > b->cap) {
+        vt_tok_encoding *e = realloc(b->enc, count * sizeof *e);
+        if (!e) return vt_error(VT_ERR_NOMEM, "out of memory encoding a batch");
+        for (size_t i = b->cap; i < count; i++) vt_tok_encoding_init(&e[i]);
+        b->enc = e;
+        b->cap = count;
+    }
+    vt_tok_encode_opts o;
+    vt_tok_encode_opts_default(&o);
+    o.max_length = max_length;
+    vt_status st = vt_tok_encode_batch(tok, count, (const char *const *)lines->text + start, lines->len + start, NULL,
+                                       NULL, &o, b->enc);
+    if (st != VT_OK) return st;
+    int64_t T = 1;
+    for (size_t i = 0; i < count; i++)
+        if (b->enc[i].len > T) T = b->enc[i].len;
+    size_t cells = count * (size_t)T;
+    free(b->ids);
+    free(b->types);
+    free(b->mask);
+    b->ids = calloc(cells, sizeof *b->ids);
+    b->types = calloc(cells, sizeof *b->types);
+    b->mask = calloc(cells, sizeof *b->mask);
+    if (!b->ids || !b->types || !b->mask) return vt_error(VT_ERR_NOMEM, "out of memory encoding a batch");
+    int32_t pad = vt_tok_special_ids(tok).pad;
+    for (size_t i = 0; i < count; i++) {
+        const vt_tok_encoding *e = &b->enc[i];
+        for (int64_t t = 0; t < T; t++) {
+            size_t k = i * (size_t)T + (size_t)t;
+            bool real = t < e->len;
+            b->ids[k] = real ? e->ids[t] : pad;
+            b->types[k] = real ? e->type_ids[t] : 0;
+            b->mask[k] = real ? e->attention_mask[t] : 0;
+        }
+    }
+    b->B = (int64_t)count;
+    b->T = T;
+    return VT_OK;
+}
+
+void cli_batch_free(cli_batch *b) {
+    for (size_t i = 0; i < b->cap; i++) vt_tok_encoding_free(&b->enc[i]);
+    free(b->enc);
+    free(b->ids);
+    free(b->types);
+    free(b->mask);
+    memset(b, 0, sizeof *b);
+}
+
+vt_bert_batch cli_batch_view(const cli_batch *b) {
+    return (vt_bert_batch){.batch = b->B, .seq_len = b->T, .input_ids = b->ids, .token_type_ids = b->types,
+                           .attention_mask = b->mask};
+}
