@@ -90,6 +90,26 @@ vt_bert *vt_bert_load(const char *dir, int arch, int num_labels, uint64_t seed);
  * loadable by transformers' from_pretrained with no missing or unexpected keys. */
 vt_status vt_bert_save(const vt_bert *b, const char *dir);
 
+/* What a load did besides reading every parameter, for the caller to report
+ * (the library prints nothing): parameters the file lacked and that keep their
+ * fresh initialisation (a new classifier, a pooler or MLM head absent from the
+ * checkpoint: from_pretrained's "newly initialized"), and tensors of heads the
+ * architecture does not use (from_pretrained's "unused weights"). Names are
+ * as in the file; the first VT_BERT_LOAD_NOTES of each are kept. */
+#define VT_BERT_LOAD_NOTES 32
+typedef struct vt_bert_load_info {
+    int n_new, n_unused;
+    char new_params[VT_BERT_LOAD_NOTES][96];
+    char unused[VT_BERT_LOAD_NOTES][96];
+} vt_bert_load_info;
+/* vt_bert_load that also fills *info (may be NULL). */
+vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t seed, vt_bert_load_info *info);
+
+/* Copies the tokenizer files that exist in src_dir (vocab.txt, tokenizer.json,
+ * tokenizer_config.json, special_tokens_map.json, added_tokens.json) into
+ * dst_dir (created if needed), each atomically. Absent ones are skipped. */
+vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir);
+
 /* ---- parameters ---- */
 
 typedef struct vt_bert_param {
