@@ -1,0 +1,77 @@
+/* The training loop shared by pretraining and fine-tuning.
+ *
+ * Each optimizer step takes grad_accum micro-batches of batch_size samples
+ * from the caller's data source (sample k of the run's global order is a pure
+ * function of k, so a resumed run sees exactly the data an uninterrupted one
+ * would), runs forward and backward with dropout seeded by the micro-batch
+ * index, averages the gradients, clips them, and applies AdamW with BERT's
+ * weight-decay exclusions (biases and LayerNorm) under linear warmup and
+ * decay. Around that: metrics as JSON lines in OUT/metrics.jsonl, a progress
+ * bar, periodic evaluation, checkpoints OUT/checkpoint-<step> (keeping the
+ * last K), resume, and a clean stop on SIGINT/SIGTERM with a checkpoint. */
+#ifndef VERTO_TRAINER_H
+#define VERTO_TRAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "verto/bert.h"
+#include "verto/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VT_EVAL_MAX_VALUES 8
+
+/* What an evaluation reports: named values (written to metrics.jsonl and
+ * shown) and one score where higher is better (for best-model selection). */
+typedef struct vt_eval_result {
+    int n;
+    char names[VT_EVAL_MAX_VALUES][32];
+    double values[VT_EVAL_MAX_VALUES];
+    double score;
+} vt_eval_result;
+
+typedef struct vt_trainer_options {
+    const char *out_dir;          /* created if needed */
+    int64_t steps;                /* optimizer steps in all */
+    int64_t batch_size, grad_accum;
+    float lr, weight_decay, clip_norm, adam_epsilon;
+    int64_t warmup_steps;
+    uint64_t seed;
+    int64_t log_every;            /* metrics.jsonl line every N steps (>= 1) */
+    int64_t eval_every;           /* evaluate every N steps (0: never, except at the end if evaluate is set) */
+    int64_t save_every;           /* checkpoint every N steps (0: only on a signal) */
+    int keep_checkpoints;         /* >= 1 */
+    bool resume;                  /* continue from OUT's latest checkpoint (the model passed in is replaced) */
+    bool save_best;               /* write the model to OUT whenever the evaluation score improves */
+    int64_t early_stopping;       /* stop after this many evaluations without improvement (0: never) */
+    bool save_final;              /* write the model to OUT at the end */
+    const char *tokenizer_dir;    /* its tokenizer files are copied into every saved model */
+    const char *args_json;        /* recorded in checkpoints */
+    FILE *log;                    /* progress and messages (NULL: silent) */
+
+    /* Fills *batch with the samples first_sample .. first_sample + batch_size - 1
+     * of the global order and sets *tokens to its real (non-padding) token count. */
+    vt_status (*get_batch)(void *ctx, int64_t first_sample, int64_t batch_size, vt_bert_batch *batch, int64_t *tokens);
+    /* Optional evaluation of the current model. */
+    vt_status (*evaluate)(void *ctx, vt_bert *b, vt_eval_result *result);
+    void *ctx;
+} vt_trainer_options;
+
+/* Fills the defaults: lr 1e-4, weight decay 0.01, clip 1.0, epsilon 1e-6,
+ * batch 32, accumulation 1, log every 10, keep 3 checkpoints, save final. */
+void vt_trainer_options_default(vt_trainer_options *o);
+
+/* Trains *model (which the trainer may replace with the checkpoint it resumes
+ * from). Returns VT_OK when done or stopped by a signal (after saving a
+ * checkpoint; *stopped_early is set), VT_ERR_NUMERIC naming the step if the
+ * loss becomes NaN or infinite (the last good checkpoint is left as it was). */
+vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_early);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
