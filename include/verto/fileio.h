@@ -21,6 +21,7 @@ typedef struct vt_atomic_file {
     FILE *f;          /* write through this between open and commit */
     char *final_path; /* owned */
     char *tmp_path;   /* owned */
+    void *impl;       /* private: descriptor and first write error */
 } vt_atomic_file;
 
 /* Creates the temporary file for `path`. On failure nothing is created. */

@@ -11,6 +11,7 @@
 #ifndef VERTO_SAFETENSORS_H
 #define VERTO_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
