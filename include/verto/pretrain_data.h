@@ -1,0 +1,333 @@
+/* BERT pretraining data: instances made from raw text as Google's
+ * create_pretraining_data.py makes them, stored in checksummed binary shards,
+ * read back (in a seeded shuffled order), masked (statically when written or
+ * dynamically at load time) and laid out as vt_bert_batch.
+ *
+ * ---- the algorithm (vt_pt_prepare) ---------------------------------------
+ * Input: text files with one sentence (or line) per line, documents separated
+ * by blank lines, or JSONL files whose records' `text_field` holds such text.
+ * Each line is WordPiece-tokenized (literal "[CLS]" etc. in the text are plain
+ * text); lines with no tokens are skipped; empty documents are dropped.
+ * For each of dupe_factor passes over the (shuffled) documents, each document
+ * yields instances: max_num_tokens = max_seq_length - 3; the target length is
+ * max_num_tokens, or with probability short_seq_prob a uniform integer in
+ * [2, max_num_tokens] (drawn once per document and pass); lines accumulate
+ * into a chunk until the document's last line or the target length; A = the
+ * first a_end lines of the chunk (a_end uniform in [1, lines-1], 1 for a
+ * one-line chunk); with probability 0.5 (always for a one-line chunk) B is
+ * drawn from a random other document, starting at a random line, up to the
+ * remaining target length, and the chunk's unused lines are put back; else B
+ * is the rest of the chunk. The pair is trimmed to max_num_tokens by removing
+ * tokens from the longer side, at the front or the back with probability 0.5
+ * each, and laid out as [CLS] A [SEP] B [SEP] with segment ids 0 / 1.
+ * Masking: the candidate positions (all but [CLS]/[SEP]; with whole-word
+ * masking a "##" piece joins the group before it) are shuffled;
+ * num_to_predict = min(max_predictions, max(1, round_half_even(n_tokens *
+ * masked_lm_prob))); groups are taken in order, skipping any that would make
+ * the count exceed num_to_predict; each chosen position becomes [MASK] with
+ * probability 0.8, stays with 0.1, becomes a uniform random vocabulary id
+ * with 0.1; labels are sorted by position.
+ *
+ * Bounded memory -- the two places that differ from Google's all-in-memory
+ * script, by design:
+ *  - Windows. Documents are gathered into windows of at most
+ *    window_tokens tokens (default 8M, i.e. 32 MB of ids); each window is
+ *    shuffled and processed (all dupe passes) on its own, and the random-next
+ *    document is drawn from the same window. A corpus smaller than one window
+ *    is processed exactly as Google does. A single document longer than a
+ *    window is split at the window boundary. The end of an input file (and of
+ *    a JSONL record) also ends a document.
+ *  - Shuffle buffer. Instances go through a buffer of shuffle_buffer slots
+ *    (default 100000): once it is full, each new instance replaces a random
+ *    slot, whose instance is written out; at the end the rest is shuffled and
+ *    written. When all instances fit, this is Google's full shuffle.
+ * Random numbers come from one vt_rng seeded with `seed`: the same inputs and
+ * options give byte-identical shards.
+ *
+ * ---- the output directory -----------------------------------------------
+ *   OUT/shard-00000.vtpt, shard-00001.vtpt, ...  (instances_per_shard each, the last fewer)
+ *   OUT/manifest.json  {"format": "verto-pretraining", "version": 1,
+ *       "vocab_size", "vocab_hash" (vt_pt_vocab_hash as 16 hex digits),
+ *       "max_seq_length", "masking": "static"|"dynamic", "whole_word_mask",
+ *       "masked_lm_prob", "max_predictions", "short_seq_prob", "dupe_factor",
+ *       "seed", "lowercase", "documents", "instances", "tokens",
+ *       "shards": [{"file", "instances", "checksum"}]}
+ * Shards are written into a staging folder inside OUT and moved to their
+ * final names only when everything succeeded, the manifest last; a failed run
+ * leaves an earlier run's files untouched (its staging folder removed).
+ *
+ * ---- the shard format (version 1, all integers little-endian) ----------
+ *   offset 0  char[4] magic "VTPT"
+ *          4  u32 version (1)
+ *          8  u32 flags: bit 0 VT_PT_FLAG_MASKED (static masking: tokens
+ *             hold the masked input and every instance has >= 1 label),
+ *             bit 1 VT_PT_FLAG_WHOLE_WORD; other bits must be 0
+ *         12  u32 max_seq_length
+ *         16  u32 vocab_size (every id is < this)
+ *         20  u32 max_predictions
+ *         24  u64 n_instances
+ *         32  instances, each:
+ *               u32 n_tokens (5 .. max_seq_length)
+ *               u32 n_masked (0 .. min(max_predictions, n_tokens))
+ *               u32 is_random_next (0 or 1)
+ *               i32 tokens[n_tokens]          (ids in [0, vocab_size))
+ *               u8  segment_ids[n_tokens]     (0 or 1)
+ *               u32 positions[n_masked]       (strictly increasing, < n_tokens)
+ *               i32 labels[n_masked]          (original ids, < vocab_size)
+ *   end - 8   u64 checksum: FNV-1a 64 of every byte before it.
+ * The file ends exactly after the checksum. Without VT_PT_FLAG_MASKED every
+ * n_masked is 0 (dynamic masking happens at load time).
+ *
+ * All functions report failures through vt_status / NULL and vt_last_error();
+ * none prints or exits. */
+#ifndef VERTO_PRETRAIN_DATA_H
+#define VERTO_PRETRAIN_DATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "verto/bert.h"
+#include "verto/error.h"
+#include "verto/rng.h"
+#include "verto/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VT_PT_MAGIC "VTPT"
+enum { VT_PT_VERSION = 1 };
+enum { VT_PT_HEADER_BYTES = 32, VT_PT_CHECKSUM_BYTES = 8 };
+enum { VT_PT_FLAG_MASKED = 1u << 0, VT_PT_FLAG_WHOLE_WORD = 1u << 1 };
+enum { VT_PT_MAX_SEQ_LENGTH_LIMIT = 65536 };
+#define VT_PT_IGNORE_INDEX (-100)
+
+/* ---- instances -------------------------------------------------------- */
+
+/* One pretraining instance. In a shard reader's instance the pointers are
+ * owned by the reader and valid until it loads another shard. */
+typedef struct vt_pt_instance {
+    int32_t n_tokens;
+    const int32_t *tokens;      /* (n_tokens) [CLS] A [SEP] B [SEP]; masked when static */
+    const uint8_t *segment_ids; /* (n_tokens) 0 up to the first [SEP], 1 after */
+    int32_t is_random_next;     /* 1: B came from another document */
+    int32_t n_masked;           /* 0 for unmasked (dynamic) instances */
+    const int32_t *positions;   /* (n_masked) ascending */
+    const int32_t *labels;      /* (n_masked) original ids at those positions */
+} vt_pt_instance;
+
+/* FNV-1a 64 of `n` bytes, continuing from `h` (start with VT_PT_FNV_INIT). */
+#define VT_PT_FNV_INIT 0xcbf29ce484222325ull
+uint64_t vt_pt_fnv1a(uint64_t h, const void *data, size_t n);
+
+/* Hash of a vocabulary: FNV-1a 64 over every token (id order) followed by
+ * "\n". Stored in the manifest so a different vocabulary is detected. */
+uint64_t vt_pt_vocab_hash(const vt_wp_vocab *v);
+
+/* ---- masking (shared by static and dynamic masking) ------------------- */
+
+typedef struct vt_pt_mask_options {
+    double masked_lm_prob;   /* default 0.15, in (0, 1] */
+    int32_t max_predictions; /* default 20, >= 1 */
+    bool whole_word_mask;    /* default false */
+} vt_pt_mask_options;
+
+void vt_pt_mask_options_default(vt_pt_mask_options *o);
+
+typedef struct vt_pt_masker vt_pt_masker;
+
+/* A masker for `vocab` (not kept: what it needs is copied): looks up [CLS],
+ * [SEP], [MASK] (VT_ERR_FORMAT when one is absent) and, for whole-word
+ * masking, which ids are "##" pieces. Owns scratch buffers sized for
+ * sequences up to max_seq_length tokens, so masking never allocates.
+ * Not thread-safe; one per thread. NULL on failure. */
+vt_pt_masker *vt_pt_masker_new(const vt_wp_vocab *vocab, const vt_pt_mask_options *o, int32_t max_seq_length);
+void vt_pt_masker_free(vt_pt_masker *m);
+
+/* Masks `n` tokens (n <= the masker's max_seq_length) with `rng`:
+ * out_tokens (n) receives the masked input (may equal `tokens`), positions and
+ * labels (each room for max_predictions) the masked positions in ascending
+ * order and their original ids; *n_masked their number. */
+vt_status vt_pt_mask(vt_pt_masker *m, vt_rng *rng, const int32_t *tokens, int32_t n, int32_t *out_tokens,
+                     int32_t *positions, int32_t *labels, int32_t *n_masked);
+
+/* ---- shards: writing -------------------------------------------------- */
+
+typedef struct vt_pt_shard_writer vt_pt_shard_writer;
+
+/* Starts `path` atomically (vt_atomic_open). `flags` is VT_PT_FLAG_*; ids
+ * must be < vocab_size. Nothing appears under `path` before commit. */
+vt_pt_shard_writer *vt_pt_shard_writer_open(const char *path, uint32_t flags, int32_t max_seq_length,
+                                            int32_t vocab_size, int32_t max_predictions);
+
+/* Appends one instance after checking it against the header's bounds. */
+vt_status vt_pt_shard_writer_add(vt_pt_shard_writer *w, const vt_pt_instance *inst);
+
+/* Writes the count and checksum, fsyncs and renames into place. *checksum
+ * (may be NULL) receives the checksum. `w` is released either way. */
+vt_status vt_pt_shard_writer_commit(vt_pt_shard_writer *w, uint64_t *checksum);
+
+/* Drops the temporary file; `w` is released. NULL is fine. */
+void vt_pt_shard_writer_abort(vt_pt_shard_writer *w);
+
+/* ---- shards: reading -------------------------------------------------- */
+
+typedef struct vt_pt_shard vt_pt_shard;
+
+/* Parses and validates a whole shard held in memory (not kept): magic,
+ * version, flags, header values, every count and bound, ids < vocab_size
+ * (the caller's vocabulary size; the header's must equal it; vocab_size <= 0
+ * skips that comparison but ids are still checked against the header), and
+ * the checksum. Errors are VT_ERR_FORMAT naming `label`, the instance index
+ * and the byte offset. NULL on failure. */
+vt_pt_shard *vt_pt_shard_parse(const void *data, size_t len, const char *label, int32_t vocab_size);
+
+/* Reads `path` and parses it as above. */
+vt_pt_shard *vt_pt_shard_load(const char *path, int32_t vocab_size);
+
+void vt_pt_shard_free(vt_pt_shard *s);
+
+int64_t vt_pt_shard_count(const vt_pt_shard *s);
+uint32_t vt_pt_shard_flags(const vt_pt_shard *s);
+int32_t vt_pt_shard_max_seq_length(const vt_pt_shard *s);
+uint64_t vt_pt_shard_checksum(const vt_pt_shard *s);
+
+/* Instance `i` (0 <= i < count); pointers into `s`, valid while it lives. */
+vt_status vt_pt_shard_get(const vt_pt_shard *s, int64_t i, vt_pt_instance *out);
+
+/* ---- a prepared directory (manifest + shards) ------------------------- */
+
+typedef struct vt_pt_info {
+    int32_t vocab_size;
+    uint64_t vocab_hash;
+    int32_t max_seq_length;
+    bool masked;            /* static masking (else dynamic: mask with vt_pt_masker) */
+    bool whole_word_mask;
+    double masked_lm_prob;
+    int32_t max_predictions;
+    double short_seq_prob;
+    int32_t dupe_factor;
+    uint64_t seed;
+    bool lowercase;
+    int64_t documents, instances, tokens;
+    int32_t n_shards;
+} vt_pt_info;
+
+typedef struct vt_pt_dataset vt_pt_dataset;
+
+/* Opens a directory written by vt_pt_prepare: reads manifest.json and each
+ * shard's header (shards themselves are loaded when needed, one at a time).
+ * With `vocab` given, its size and vt_pt_vocab_hash must match the manifest
+ * (VT_ERR_FORMAT "... was prepared with a different vocabulary ..."
+ * otherwise). NULL on failure. */
+vt_pt_dataset *vt_pt_open(const char *dir, const vt_wp_vocab *vocab);
+void vt_pt_close(vt_pt_dataset *ds);
+
+const vt_pt_info *vt_pt_get_info(const vt_pt_dataset *ds);
+
+/* Total number of instances (the sum over shards). */
+int64_t vt_pt_size(const vt_pt_dataset *ds);
+
+/* Instance `i` in file order. Loads (and fully validates) the shard holding
+ * it if it is not the current one; `out` points into that shard and stays
+ * valid until another shard is loaded. */
+vt_status vt_pt_get(vt_pt_dataset *ds, int64_t i, vt_pt_instance *out);
+
+/* Epoch order: shards in a shuffled order, instances shuffled within each
+ * shard, from (seed, epoch) only -- so each shard is loaded once per epoch
+ * and memory stays one shard. Sets the cursor to position 0 of that order. */
+vt_status vt_pt_shuffle(vt_pt_dataset *ds, uint64_t seed, int64_t epoch);
+
+/* Moves the cursor to `position` (0 .. size) of the current epoch order
+ * (file order before any vt_pt_shuffle); for resuming training. */
+vt_status vt_pt_seek(vt_pt_dataset *ds, int64_t position);
+
+/* The cursor: how many instances of the epoch have been returned. */
+int64_t vt_pt_tell(const vt_pt_dataset *ds);
+
+/* The instance at the cursor, then advances it. At the end of the epoch
+ * returns VT_OK with *end = true and `out` untouched. */
+vt_status vt_pt_next(vt_pt_dataset *ds, vt_pt_instance *out, bool *end);
+
+/* ---- batches for vt_bert_batch ---------------------------------------- */
+
+typedef struct vt_pt_batcher vt_pt_batcher;
+
+/* A batch builder for up to max_batch instances of up to max_seq_length
+ * tokens. All arrays are allocated here, once. `masker` (borrowed, may be
+ * NULL) masks instances that carry no labels (dynamic masking); instances
+ * that already carry labels are used as they are. pad_id fills padding. */
+vt_pt_batcher *vt_pt_batcher_new(int64_t max_batch, int32_t max_seq_length, int32_t pad_id, vt_pt_masker *masker);
+void vt_pt_batcher_free(vt_pt_batcher *b);
+
+/* Empties the batch (keeps its memory). */
+void vt_pt_batcher_reset(vt_pt_batcher *b);
+
+/* Copies `inst` in as the next row (the instance need not outlive the call);
+ * masks it with `rng` when it has no labels (needs a masker then).
+ * VT_ERR_INVALID_ARG when the batch is full or the instance too long. */
+vt_status vt_pt_batcher_add(vt_pt_batcher *b, const vt_pt_instance *inst, vt_rng *rng);
+
+/* Rows added since the last reset. */
+int64_t vt_pt_batcher_rows(const vt_pt_batcher *b);
+
+/* Lays the rows out as (B, T), T = the longest row: input_ids (pad_id in
+ * padding), token_type_ids, attention_mask (1 token / 0 padding),
+ * mlm_labels (original id at masked positions, -100 elsewhere) and
+ * nsp_labels (B) = is_random_next; other fields NULL. Arrays belong to the
+ * batcher and stay valid until the next add/reset/finish. No allocation. */
+vt_status vt_pt_batcher_finish(vt_pt_batcher *b, vt_bert_batch *out);
+
+/* Resets `b`, adds up to batch_size instances from vt_pt_next and finishes.
+ * At the end of the epoch the batch may be smaller; out->batch == 0 means
+ * the epoch is over. */
+vt_status vt_pt_next_batch(vt_pt_dataset *ds, vt_pt_batcher *b, int64_t batch_size, vt_rng *rng, vt_bert_batch *out);
+
+/* ---- preparing (the algorithm above) ---------------------------------- */
+
+typedef struct vt_pt_options {
+    int32_t max_seq_length;      /* default 128; 5 .. VT_PT_MAX_SEQ_LENGTH_LIMIT */
+    double short_seq_prob;       /* default 0.1, in [0, 1] */
+    vt_pt_mask_options mask;     /* 0.15, 20, whole-word off */
+    bool dynamic_masking;        /* store unmasked instances (default false) */
+    int32_t dupe_factor;         /* default 10, >= 1 */
+    uint64_t seed;               /* default 12345 */
+    int64_t instances_per_shard; /* default 100000, >= 1 */
+    int64_t window_tokens;       /* default 1 << 23, >= 1 */
+    int64_t shuffle_buffer;      /* default 100000 instances, >= 1 */
+    bool jsonl;                  /* inputs are JSON Lines */
+    const char *text_field;      /* JSONL: the key holding the text (default "text") */
+} vt_pt_options;
+
+void vt_pt_options_default(vt_pt_options *o);
+
+typedef struct vt_pt_stats {
+    int64_t bytes_read, lines, documents;     /* input (documents after window splits) */
+    int64_t instances, tokens, shards;        /* output */
+    int64_t doc_passes, short_target_passes;  /* (document, dupe) passes; those with a short target */
+    int64_t random_next, forced_random_next;  /* instances with a random B; of those, one-line chunks */
+    int64_t masked, masked_as_mask, masked_as_keep, masked_as_random; /* static masking draws */
+} vt_pt_stats;
+
+/* Called now and then with the input bytes consumed so far. */
+typedef void (*vt_pt_progress_fn)(int64_t bytes_done, void *ctx);
+
+/* Runs the algorithm over `files` (n_files >= 1) with tokenizer `tok` (which
+ * needs [MASK] in its vocabulary) and writes `out_dir` (created if missing).
+ * Errors: VT_ERR_IO naming the file (unreadable input, an output directory
+ * that cannot be made or written), VT_ERR_FORMAT "FILE:LINE: ..." (a malformed
+ * JSONL record, a missing or non-string text field), VT_ERR_FORMAT when the
+ * corpus holds no document ("no text in ..."), VT_ERR_INVALID_ARG (options).
+ * On failure nothing under out_dir's final names has changed. `stats` (may
+ * be NULL) receives the counts. */
+vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n_files, const char *out_dir,
+                        const vt_pt_options *o, vt_pt_progress_fn progress, void *progress_ctx, vt_pt_stats *stats);
+
+/* Name of shard `index` ("shard-00000.vtpt") into buf (>= 32 bytes). */
+void vt_pt_shard_name(char *buf, size_t size, int32_t index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
