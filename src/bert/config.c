@@ -359,6 +359,17 @@ vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, 
     memset(x, 0, sizeof *x);
     x->tie_word_embeddings = true;
     x->arch_known = true;
+    /* cJSON takes every byte below 0x20 for whitespace and lets raw controls
+     * into strings; JSON allows only tab, newline and carriage return. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)json[i];
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
+            json_syntax_error(label, json, len, json + i);
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", vt_last_error());
+            return vt_error(VT_ERR_FORMAT, "%s: control byte 0x%02x", msg, ch);
+        }
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json ? json : "", len, &end, false);
     if (!root) return json_syntax_error(label, json ? json : "", len, end);

@@ -170,7 +170,7 @@ static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file,
         } else {
             const vt_bert_config *c = &b->cfg;
             st = vt_error(VT_ERR_FORMAT,
-                          "%s: tensor \"%s\" is not a parameter of the %s that %s describes (%lld layers, hidden %lld); "
+                          "%s: tensor \"%s\" is not a parameter of the %s that %s describes (num_hidden_layers %lld, hidden_size %lld); "
                           "is the file from another model?",
                           file, t->name, vt_bert_arch_name(c->arch), cfg_path, (long long)c->num_hidden_layers,
                           (long long)c->hidden_size);
