@@ -1,0 +1,160 @@
+/* Element-wise activations and the row softmax, forward and backward. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kmath.h"
+#include "verto/kernels.h"
+
+#define GELU_TANH_C 0.7978845608028654f /* sqrt(2 / pi) */
+#define INV_SQRT_2PI 0.3989422804014327f
+
+static const struct {
+    const char *name;
+    vt_activation act;
+} k_names[] = {
+    {"linear", VT_ACT_LINEAR},        {"relu", VT_ACT_RELU},       {"gelu", VT_ACT_GELU},
+    {"gelu_tanh", VT_ACT_GELU_TANH},  {"tanh", VT_ACT_TANH},       {"sigmoid", VT_ACT_SIGMOID},
+    {"softmax", VT_ACT_SOFTMAX},
+    /* aliases accepted when parsing (Hugging Face config names) */
+    {"gelu_new", VT_ACT_GELU_TANH},   {"gelu_pytorch_tanh", VT_ACT_GELU_TANH},
+    {"gelu_fast", VT_ACT_GELU_TANH},  {"identity", VT_ACT_LINEAR},
+};
+
+const char *vt_activation_name(vt_activation act) {
+    for (size_t i = 0; i < sizeof k_names / sizeof k_names[0]; i++)
+        if (k_names[i].act == act) return k_names[i].name;
+    return "unknown";
+}
+
+bool vt_activation_parse(const char *name, vt_activation *out) {
+    if (!name) return false;
+    for (size_t i = 0; i < sizeof k_names / sizeof k_names[0]; i++)
+        if (strcmp(k_names[i].name, name) == 0) {
+            if (out) *out = k_names[i].act;
+            return true;
+        }
+    return false;
+}
+
+static void softmax_rows(const float *x, float *y, int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols; /* may alias yr */
+        float *yr = y + r * cols;
+        float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+        for (int64_t j = 0; j < cols; j++) mx = xr[j] > mx ? xr[j] : mx;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t j = 0; j < cols; j++) {
+            yr[j] = vk_expf(xr[j] - mx);
+            sum += yr[j];
+        }
+        float inv = 1.0f / sum;
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) yr[j] *= inv;
+    }
+}
+
+void vt_activation_forward(vt_activation act,
+                           const float *x, // (rows, cols)
+                           float *y,       // (rows, cols), may equal x
+                           int64_t rows, int64_t cols) {
+    int64_t n = rows * cols;
+    switch (act) {
+    case VT_ACT_LINEAR:
+        if (y != x) memmove(y, x, (size_t)n * sizeof(float));
+        return;
+    case VT_ACT_SOFTMAX:
+        softmax_rows(x, y, rows, cols);
+        return;
+    case VT_ACT_RELU:
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        return;
+    case VT_ACT_GELU:
+#pragma omp parallel for simd schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] * vk_phif(x[i]);
+        return;
+    case VT_ACT_GELU_TANH:
+#pragma omp parallel for simd schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            y[i] = 0.5f * v * (1.0f + vk_tanhf(GELU_TANH_C * (v + 0.044715f * v * v * v)));
+        }
+        return;
+    case VT_ACT_TANH:
+#pragma omp parallel for simd schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++) y[i] = vk_tanhf(x[i]);
+        return;
+    case VT_ACT_SIGMOID:
+#pragma omp parallel for simd schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++) y[i] = vk_sigmoidf(x[i]);
+        return;
+    }
+}
+
+/* dx += y * (dy - sum(dy * y)) per row. */
+static void softmax_rows_backward(const float *y, const float *dy, float *dx, int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict yr = y + r * cols, *restrict gr = dy + r * cols;
+        float *restrict dr = dx + r * cols;
+        float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int64_t j = 0; j < cols; j++) dot += yr[j] * gr[j];
+#pragma omp simd
+        for (int64_t j = 0; j < cols; j++) dr[j] += yr[j] * (gr[j] - dot);
+    }
+}
+
+/* The pointwise kernels read y where it determines the derivative (relu,
+ * tanh, sigmoid, softmax), so an in-place forward (x overwritten) is fine for
+ * them; the two GELUs need the true input x. */
+void vt_activation_backward(vt_activation act,
+                            const float *x,  // (rows, cols) forward input
+                            const float *y,  // (rows, cols) forward output
+                            const float *dy, // (rows, cols)
+                            float *dx,       // (rows, cols) +=
+                            int64_t rows, int64_t cols) {
+    int64_t n = rows * cols;
+    switch (act) {
+    case VT_ACT_LINEAR:
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
+        return;
+    case VT_ACT_SOFTMAX:
+        softmax_rows_backward(y, dy, dx, rows, cols);
+        return;
+    case VT_ACT_RELU:
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+        return;
+    case VT_ACT_GELU:
+        /* d/dx x Phi(x) = Phi(x) + x phi(x) */
+#pragma omp parallel for simd schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            float pdf = INV_SQRT_2PI * vk_expf(-0.5f * v * v);
+            dx[i] += dy[i] * (vk_phif(v) + v * pdf);
+        }
+        return;
+    case VT_ACT_GELU_TANH:
+#pragma omp parallel for simd schedule(static) if (n > 16384)
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            float t = vk_tanhf(GELU_TANH_C * (v + 0.044715f * v * v * v));
+            float du = GELU_TANH_C * (1.0f + 3.0f * 0.044715f * v * v);
+            dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+        }
+        return;
+    case VT_ACT_TANH:
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+        return;
+    case VT_ACT_SIGMOID:
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+        return;
+    }
+}

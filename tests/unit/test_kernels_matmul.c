@@ -1,0 +1,166 @@
+/* vt_matmul (oneDNN) and vt_sum_rows against naive double loops.
+ *
+ * Every combination of trans_a, trans_b, bias and beta in {0, 1}, at sizes
+ * that are not multiples of any vector width. Tolerance: 1e-5 of the result's
+ * largest magnitude; fp32 accumulation over K <= 300 terms of order 1 errs by
+ * about sqrt(K) * 6e-8 ~ 1e-6 relative, and a wrong transpose, bias or beta
+ * errs by O(1). Also: zero sizes, K = 0, negative sizes (an error), primitive
+ * reuse from the cache, and concurrent callers. */
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vt_test.h"
+#include "verto/kernels.h"
+#include "verto/rng.h"
+
+#define MM_TOL 1e-5
+
+static float *fmalloc(int64_t n) {
+    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+static void fill_uniform(vt_rng *r, float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vt_rng_uniform(r) - 1);
+}
+
+/* want (M, N) = op(A) op(B) + bias + beta * C0, in double, rounded to float. */
+static void naive(const float *A, const float *B, const float *bias, const float *C0, float *want, int64_t M,
+                  int64_t N, int64_t K, bool ta, bool tb, float beta) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++)
+                s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
+            if (bias) s += bias[j];
+            if (beta != 0) s += (double)beta * C0[i * N + j];
+            want[i * N + j] = (float)s;
+        }
+}
+
+/* Runs one configuration; returns the relative error (and asserts it). */
+static double check_one(vt_rng *r, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool has_bias, float beta) {
+    float *A = fmalloc(M * K), *B = fmalloc(K * N), *bias = fmalloc(N), *C = fmalloc(M * N), *C0 = fmalloc(M * N),
+          *want = fmalloc(M * N);
+    fill_uniform(r, A, M * K), fill_uniform(r, B, K * N), fill_uniform(r, bias, N), fill_uniform(r, C0, M * N);
+    memcpy(C, C0, (size_t)(M * N) * sizeof(float));
+    assert_int_equal(vt_matmul(A, B, has_bias ? bias : NULL, C, M, N, K, ta, tb, beta), VT_OK);
+    naive(A, B, has_bias ? bias : NULL, C0, want, M, N, K, ta, tb, beta);
+    double err = rel_max_diff(C, want, M * N);
+    if (!(err <= MM_TOL))
+        fail_msg("matmul M=%lld N=%lld K=%lld ta=%d tb=%d bias=%d beta=%g: rel err %g", (long long)M, (long long)N,
+                 (long long)K, ta, tb, has_bias, (double)beta, err);
+    free(A), free(B), free(bias), free(C), free(C0), free(want);
+    return err;
+}
+
+static void test_matmul_combos(void **state) {
+    (void)state;
+    vt_rng r;
+    vt_rng_seed(&r, 21);
+    const int64_t sizes[][3] = {{1, 1, 1}, {7, 5, 3}, {67, 45, 33}, {130, 97, 300}, {1, 300, 17}};
+    double worst = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int combo = 0; combo < 16; combo++) {
+            bool ta = combo & 1, tb = combo & 2, bias = combo & 4;
+            float beta = combo & 8 ? 1.0f : 0.0f;
+            double e = check_one(&r, sizes[s][0], sizes[s][1], sizes[s][2], ta, tb, bias, beta);
+            if (e > worst) worst = e;
+        }
+    printf("    matmul, 5 sizes x 16 (trans_a, trans_b, bias, beta): worst rel err %.2e (tol %.0e)\n", worst, MM_TOL);
+    /* the same shapes again: cached primitives, new data */
+    for (int combo = 0; combo < 16; combo++)
+        check_one(&r, 67, 45, 33, combo & 1, combo & 2, combo & 4, combo & 8 ? 1.0f : 0.0f);
+}
+
+static void test_matmul_degenerate(void **state) {
+    (void)state;
+    float A[6] = {1, 2, 3, 4, 5, 6}, B[6] = {1, 1, 1, 1, 1, 1}, bias[3] = {10, 20, 30};
+    float C[6] = {1, 2, 3, 4, 5, 6};
+    const float C0[6] = {1, 2, 3, 4, 5, 6};
+    /* M or N zero: nothing to do, nothing written */
+    assert_int_equal(vt_matmul(A, B, bias, C, 0, 3, 2, false, false, 0), VT_OK);
+    assert_int_equal(vt_matmul(A, B, bias, C, 2, 0, 2, true, true, 1), VT_OK);
+    assert_memory_equal(C, C0, sizeof C);
+    /* K zero: C = bias + beta C */
+    assert_int_equal(vt_matmul(A, B, bias, C, 2, 3, 0, false, false, 1), VT_OK);
+    for (int i = 0; i < 6; i++) assert_true(C[i] == C0[i] + bias[i % 3]);
+    assert_int_equal(vt_matmul(A, B, NULL, C, 2, 3, 0, false, false, 0), VT_OK);
+    for (int i = 0; i < 6; i++) assert_true(C[i] == 0.0f);
+    /* negative sizes: an error, with a message */
+    vt_clear_error();
+    assert_int_equal(vt_matmul(A, B, NULL, C, -1, 3, 2, false, false, 0), VT_ERR_SHAPE);
+    assert_true(strlen(vt_last_error()) > 0);
+}
+
+typedef struct thread_job {
+    uint64_t seed;
+    int failures;
+} thread_job;
+
+static void *thread_main(void *p) {
+    thread_job *job = p;
+    vt_rng r;
+    vt_rng_seed(&r, job->seed);
+    for (int it = 0; it < 12; it++) {
+        int64_t M = 20 + it % 3, N = 17, K = 9 + it % 2;
+        float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(K * N) * 4), *C = malloc((size_t)(M * N) * 4),
+              *want = malloc((size_t)(M * N) * 4);
+        fill_uniform(&r, A, M * K), fill_uniform(&r, B, K * N);
+        if (vt_matmul(A, B, NULL, C, M, N, K, it & 1, false, 0) != VT_OK) job->failures++;
+        naive(A, B, NULL, NULL, want, M, N, K, it & 1, false, 0);
+        if (!(rel_max_diff(C, want, M * N) <= MM_TOL)) job->failures++;
+        free(A), free(B), free(C), free(want);
+    }
+    return NULL;
+}
+
+/* The primitive cache is shared: callers on several threads at once. */
+static void test_matmul_threads(void **state) {
+    (void)state;
+    pthread_t th[4];
+    thread_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){.seed = 500 + (uint64_t)i};
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].failures, 0);
+    }
+}
+
+static void test_sum_rows(void **state) {
+    (void)state;
+    vt_rng r;
+    vt_rng_seed(&r, 22);
+    const int64_t M = 301, N = 130; /* crosses the 64-column blocks */
+    float *dy = fmalloc(M * N), *db = fmalloc(N);
+    fill_uniform(&r, dy, M * N);
+    for (int64_t j = 0; j < N; j++) db[j] = 0.5f;
+    vt_sum_rows(dy, db, M, N);
+    double worst = 0;
+    for (int64_t j = 0; j < N; j++) {
+        double s = 0.5;
+        for (int64_t i = 0; i < M; i++) s += dy[i * N + j];
+        worst = fmax(worst, fabs(db[j] - s));
+    }
+    printf("    sum_rows (accumulating) max abs err %.2e (tol 1e-4)\n", worst);
+    assert_true(worst <= 1e-4);
+    free(dy), free(db);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_combos),
+        cmocka_unit_test(test_matmul_degenerate),
+        cmocka_unit_test(test_matmul_threads),
+        cmocka_unit_test(test_sum_rows),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
