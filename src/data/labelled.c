@@ -1,0 +1,741 @@
+/* Labelled data sets: TSV, CSV (RFC 4180) and JSONL readers with label maps
+ * (see verto/dataset.h). */
+#include "verto/dataset.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- formats ------------------------------------------------------------ */
+
+const char *vt_data_format_name(vt_data_format f) {
+    switch (f) {
+    case VT_DATA_TSV: return "tsv";
+    case VT_DATA_CSV: return "csv";
+    case VT_DATA_JSONL: return "jsonl";
+    case VT_DATA_AUTO: break;
+    }
+    return "auto";
+}
+
+bool vt_data_format_parse(const char *name, vt_data_format *out) {
+    static const struct { const char *name; vt_data_format f; } NAMES[] = {
+        {"auto", VT_DATA_AUTO}, {"tsv", VT_DATA_TSV},     {"csv", VT_DATA_CSV},
+        {"jsonl", VT_DATA_JSONL}, {"ndjson", VT_DATA_JSONL}, {"json", VT_DATA_JSONL},
+    };
+    if (!name) return false;
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+        if (!strcasecmp(name, NAMES[i].name)) {
+            *out = NAMES[i].f;
+            return true;
+        }
+    return false;
+}
+
+vt_data_format vt_data_format_from_path(const char *path) {
+    if (!path) return VT_DATA_AUTO;
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash : path, '.');
+    vt_data_format f = VT_DATA_AUTO;
+    if (dot && strcasecmp(dot + 1, "auto") && vt_data_format_parse(dot + 1, &f)) return f;
+    return VT_DATA_AUTO;
+}
+
+void vt_labelled_options_default(vt_labelled_options *o) { memset(o, 0, sizeof *o); }
+
+/* ---- UTF-8 -------------------------------------------------------------- */
+
+/* Offset of the first byte of s[0..n) that is not part of well-formed UTF-8
+ * (overlongs, surrogates and code points above U+10FFFF are ill-formed) or
+ * is a NUL, or n if there is none. */
+static size_t utf8_bad_offset(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c >= 0x01 && c < 0x80) {
+            i++;
+            continue;
+        }
+        int need;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0) lo = 0xA0;
+            else if (c == 0xED) hi = 0x9F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0) lo = 0x90;
+            else if (c == 0xF4) hi = 0x8F;
+        } else
+            return i; /* NUL, a continuation byte, C0, C1 or F5..FF */
+        if (n - i <= (size_t)need) return i;
+        for (int k = 1; k <= need; k++) {
+            unsigned b = s[i + (size_t)k];
+            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return i;
+        }
+        i += (size_t)need + 1;
+    }
+    return n;
+}
+
+/* ---- label table (open addressing over indices into a name array) ------- */
+
+typedef struct label_table {
+    char **names;     /* (n) owned */
+    size_t n, cap;
+    int32_t *slots;   /* (nslots) index into names, -1 empty */
+    size_t nslots;    /* power of two */
+} label_table;
+
+static uint64_t hash_bytes(const char *s, size_t len) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+static int32_t table_find(const label_table *t, const char *s, size_t len) {
+    if (!t->nslots) return -1;
+    size_t mask = t->nslots - 1;
+    for (size_t k = (size_t)hash_bytes(s, len) & mask;; k = (k + 1) & mask) {
+        int32_t id = t->slots[k];
+        if (id < 0) return -1;
+        const char *name = t->names[id];
+        if (strlen(name) == len && !memcmp(name, s, len)) return id;
+    }
+}
+
+static vt_status table_rehash(label_table *t, size_t nslots) {
+    int32_t *slots = malloc(nslots * sizeof *slots);
+    if (!slots) return vt_error(VT_ERR_NOMEM, "out of memory for the label map");
+    for (size_t k = 0; k < nslots; k++) slots[k] = -1;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t k = (size_t)hash_bytes(t->names[i], strlen(t->names[i])) & (nslots - 1);
+        while (slots[k] >= 0) k = (k + 1) & (nslots - 1);
+        slots[k] = (int32_t)i;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = nslots;
+    return VT_OK;
+}
+
+/* Appends a new name (not present); returns its id or -1 (error set). */
+static int32_t table_add(label_table *t, const char *s, size_t len) {
+    if (t->n >= (size_t)INT32_MAX - 1) {
+        vt_error(VT_ERR_FORMAT, "more than %d distinct labels", INT32_MAX - 1);
+        return -1;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 16;
+        char **names = realloc(t->names, cap * sizeof *names);
+        if (!names) {
+            vt_error(VT_ERR_NOMEM, "out of memory for the label map");
+            return -1;
+        }
+        t->names = names;
+        t->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        vt_error(VT_ERR_NOMEM, "out of memory for the label map");
+        return -1;
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    t->names[t->n++] = copy;
+    if (2 * t->n > t->nslots) { /* rehashing places the new name too */
+        if (table_rehash(t, t->nslots ? 2 * t->nslots : 32) != VT_OK) {
+            free(t->names[--t->n]);
+            return -1;
+        }
+    } else {
+        size_t mask = t->nslots - 1, k = (size_t)hash_bytes(s, len) & mask;
+        while (t->slots[k] >= 0) k = (k + 1) & mask;
+        t->slots[k] = (int32_t)(t->n - 1);
+    }
+    return (int32_t)(t->n - 1);
+}
+
+static void table_free(label_table *t) {
+    for (size_t i = 0; i < t->n; i++) free(t->names[i]);
+    free(t->names);
+    free(t->slots);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- the builder ---------------------------------------------------------- */
+
+typedef struct builder {
+    const vt_labelled_options *o;
+    const char *name;            /* file name for messages */
+    const char *text_col, *text_b_col, *label_col;
+    bool follow;                 /* labels come from o->id2label */
+    label_table labels;
+    vt_labelled *d;
+    size_t cap;
+    bool any_b;
+} builder;
+
+enum { ROW_OK = 0, ROW_SKIPPED = -1 }; /* else a vt_status */
+
+/* A malformed row: fails, or with skip_bad_rows counts it and keeps a note. */
+__attribute__((format(printf, 3, 4))) static int bad_row(builder *bd, int64_t line, const char *fmt, ...) {
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!bd->o->skip_bad_rows) return (int)vt_error(VT_ERR_FORMAT, "%s:%lld: %s", bd->name, (long long)line, msg);
+    vt_labelled *d = bd->d;
+    if (d->n_notes < VT_LABELLED_NOTES)
+        snprintf(d->notes[d->n_notes++], sizeof d->notes[0], "%s:%lld: %s", bd->name, (long long)line, msg);
+    d->n_skipped++;
+    return ROW_SKIPPED;
+}
+
+/* Checks that raw[0..len) (starting on `line`) is UTF-8 without NULs. */
+static int check_utf8(builder *bd, int64_t line, const char *raw, size_t len) {
+    size_t bad = utf8_bad_offset((const unsigned char *)raw, len);
+    if (bad == len) return ROW_OK;
+    for (size_t i = 0; i < bad; i++) line += raw[i] == '\n';
+    if (raw[bad] == '\0') return bad_row(bd, line, "NUL byte at byte %zu of the row", bad);
+    return bad_row(bd, line, "invalid UTF-8 (byte 0x%02X)", (unsigned)(unsigned char)raw[bad]);
+}
+
+static char *dup_bytes(const char *s, size_t len) {
+    char *c = malloc(len + 1);
+    if (c) {
+        if (len) memcpy(c, s, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
+static vt_status grow(builder *bd) {
+    vt_labelled *d = bd->d;
+    if (d->n < bd->cap) return VT_OK;
+    size_t cap = bd->cap ? 2 * bd->cap : 256;
+#define GROW(field)                                                                  \
+    do {                                                                             \
+        void *p = realloc(d->field, cap * sizeof *d->field);                         \
+        if (!p) return vt_error(VT_ERR_NOMEM, "out of memory reading %s", bd->name); \
+        d->field = p;                                                                \
+    } while (0)
+    GROW(text);
+    GROW(text_len);
+    GROW(text_b);
+    GROW(text_b_len);
+    GROW(line);
+    if (!bd->o->unlabelled) GROW(label);
+#undef GROW
+    bd->cap = cap;
+    return VT_OK;
+}
+
+/* Adds one example (strings already unescaped; validated here). text_b may be
+ * NULL (no second text). Returns ROW_OK, ROW_SKIPPED or an error status. */
+static int add_row(builder *bd, int64_t line, const char *text, size_t tlen, const char *text_b, size_t blen,
+                   const char *label, size_t llen) {
+    int r;
+    if ((r = check_utf8(bd, line, text, tlen)) != ROW_OK) return r;
+    if (text_b && (r = check_utf8(bd, line, text_b, blen)) != ROW_OK) return r;
+    int32_t id = 0;
+    if (!bd->o->unlabelled) {
+        if ((r = check_utf8(bd, line, label, llen)) != ROW_OK) return r;
+        if (!llen) return bad_row(bd, line, "empty label");
+        if (bd->o->max_label_bytes && llen > bd->o->max_label_bytes)
+            return bad_row(bd, line, "label of %zu bytes (at most %zu)", llen, bd->o->max_label_bytes);
+        id = table_find(&bd->labels, label, llen);
+        if (id < 0) {
+            if (bd->follow) return bad_row(bd, line, "label '%.*s' is not in the label map (%d labels)",
+                                           llen > 60 ? 60 : (int)llen, label, bd->o->num_labels);
+            if (bd->o->max_labels > 0 && bd->labels.n >= (size_t)bd->o->max_labels)
+                return (int)vt_error(VT_ERR_FORMAT, "%s:%lld: label '%.*s' makes more than %d distinct labels", bd->name,
+                                     (long long)line, llen > 60 ? 60 : (int)llen, label, bd->o->max_labels);
+            id = table_add(&bd->labels, label, llen);
+            if (id < 0) return (int)vt_last_status();
+        }
+    }
+    vt_status st = grow(bd);
+    if (st != VT_OK) return (int)st;
+    vt_labelled *d = bd->d;
+    char *t = dup_bytes(text, tlen), *b = text_b ? dup_bytes(text_b, blen) : NULL;
+    if (!t || (text_b && !b)) {
+        free(t);
+        free(b);
+        return (int)vt_error(VT_ERR_NOMEM, "out of memory reading %s", bd->name);
+    }
+    d->text[d->n] = t;
+    d->text_len[d->n] = tlen;
+    d->text_b[d->n] = b;
+    d->text_b_len[d->n] = text_b ? blen : 0;
+    if (text_b) bd->any_b = true;
+    if (d->label) d->label[d->n] = id;
+    d->line[d->n] = line;
+    d->n++;
+    return ROW_OK;
+}
+
+/* ---- CSV / TSV ---------------------------------------------------------- */
+
+typedef struct record {
+    char *buf;           /* unescaped field bytes */
+    size_t len, cap;
+    size_t *start, *flen;/* (nf) fields as offsets into buf */
+    size_t nf, fcap;
+} record;
+
+static vt_status rec_byte(record *r, char c) {
+    if (r->len == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 256;
+        char *p = realloc(r->buf, cap);
+        if (!p) return vt_error(VT_ERR_NOMEM, "out of memory parsing a row");
+        r->buf = p;
+        r->cap = cap;
+    }
+    r->buf[r->len++] = c;
+    return VT_OK;
+}
+
+static vt_status rec_bytes(record *r, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (rec_byte(r, s[i]) != VT_OK) return VT_ERR_NOMEM;
+    return VT_OK;
+}
+
+static vt_status rec_field(record *r, size_t start) {
+    if (r->nf == r->fcap) {
+        size_t cap = r->fcap ? 2 * r->fcap : 16;
+        size_t *s = realloc(r->start, cap * sizeof *s);
+        if (s) r->start = s;
+        size_t *l = realloc(r->flen, cap * sizeof *l);
+        if (l) r->flen = l;
+        if (!s || !l) return vt_error(VT_ERR_NOMEM, "out of memory parsing a row");
+        r->fcap = cap;
+    }
+    r->start[r->nf] = start;
+    r->flen[r->nf++] = r->len - start;
+    return VT_OK;
+}
+
+static void rec_free(record *r) {
+    free(r->buf);
+    free(r->start);
+    free(r->flen);
+}
+
+/* A line ends at data[p]: LF, CRLF, or a CR that ends the data. */
+static bool at_eol(const char *data, size_t len, size_t p) {
+    return data[p] == '\n' || (data[p] == '\r' && (p + 1 == len || data[p + 1] == '\n'));
+}
+
+typedef enum rec_result { REC_OK, REC_BLANK, REC_MALFORMED, REC_NOMEM } rec_result;
+
+/* Parses one record starting at data[*pos] on line *line. On return *pos is
+ * past its line end and *line is the line after it; `what` describes a
+ * malformed record and `bad_line` where the problem lies. */
+static rec_result next_record(const char *data, size_t len, size_t *pos, int64_t *line, bool csv, record *r,
+                              const char **what, int64_t *bad_line) {
+    size_t p = *pos;
+    r->len = r->nf = 0;
+    if (p >= len) return REC_BLANK;
+    if (at_eol(data, len, p)) {
+        *pos = p + (data[p] == '\r' && p + 1 < len ? 2 : 1);
+        (*line)++;
+        return REC_BLANK;
+    }
+    if (!csv) { /* TSV: split the physical line on TABs */
+        size_t e = p;
+        while (e < len && data[e] != '\n') e++;
+        size_t end = e, s = p;
+        if (end > p && data[end - 1] == '\r') end--;
+        for (size_t i = p;; i++) {
+            if (i == end || data[i] == '\t') {
+                size_t start = r->len;
+                if (rec_bytes(r, data + s, i - s) != VT_OK || rec_field(r, start) != VT_OK) return REC_NOMEM;
+                s = i + 1;
+                if (i == end) break;
+            }
+        }
+        *pos = e < len ? e + 1 : e;
+        (*line)++;
+        return REC_OK;
+    }
+    int64_t ln = *line;
+    for (;;) { /* one field per iteration */
+        size_t start = r->len;
+        if (p < len && data[p] == '"') {
+            int64_t open_line = ln;
+            p++;
+            for (;;) {
+                if (p >= len) {
+                    *what = "unterminated quoted field";
+                    *bad_line = open_line;
+                    *pos = len;
+                    *line = ln + 1;
+                    return REC_MALFORMED;
+                }
+                char c = data[p];
+                if (c == '"') {
+                    if (p + 1 < len && data[p + 1] == '"') {
+                        if (rec_byte(r, '"') != VT_OK) return REC_NOMEM;
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                if (c == '\n') ln++;
+                if (rec_byte(r, c) != VT_OK) return REC_NOMEM;
+                p++;
+            }
+            if (p < len && data[p] != ',' && !at_eol(data, len, p)) {
+                *what = "unexpected character after a closing quote";
+                *bad_line = ln;
+                while (p < len && data[p] != '\n') p++; /* resume at the next line */
+                *pos = p < len ? p + 1 : p;
+                *line = ln + 1;
+                return REC_MALFORMED;
+            }
+        } else {
+            while (p < len && data[p] != ',' && !at_eol(data, len, p))
+                if (rec_byte(r, data[p++]) != VT_OK) return REC_NOMEM;
+        }
+        if (rec_field(r, start) != VT_OK) return REC_NOMEM;
+        if (p < len && data[p] == ',') {
+            p++;
+            continue;
+        }
+        if (p < len && data[p] == '\r') p++;
+        if (p < len && data[p] == '\n') p++;
+        break;
+    }
+    *pos = p;
+    *line = ln + 1;
+    return REC_OK;
+}
+
+/* Index of column `name` in the header, -1 if absent, -2 if it appears twice. */
+static int find_column(const record *h, const char *name) {
+    int found = -1;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < h->nf; i++)
+        if (h->flen[i] == n && !memcmp(h->buf + h->start[i], name, n)) {
+            if (found >= 0) return -2;
+            found = (int)i;
+        }
+    return found;
+}
+
+static vt_status read_delimited(builder *bd, const char *data, size_t len, bool csv) {
+    record r = {0};
+    size_t pos = 0;
+    int64_t line = 1;
+    const char *what = NULL;
+    int64_t bad_line = 0;
+    vt_status st = VT_OK;
+    rec_result rr;
+    /* the header: the first non-blank record */
+    do rr = next_record(data, len, &pos, &line, csv, &r, &what, &bad_line);
+    while (rr == REC_BLANK && pos < len);
+    if (rr == REC_NOMEM) st = vt_last_status();
+    else if (rr == REC_BLANK) st = vt_error(VT_ERR_FORMAT, "%s:1: no header row (the file is empty)", bd->name);
+    else if (rr == REC_MALFORMED)
+        st = vt_error(VT_ERR_FORMAT, "%s:%lld: header row: %s", bd->name, (long long)bad_line, what);
+    int64_t header_line = line - 1;
+    if (st == VT_OK && utf8_bad_offset((const unsigned char *)r.buf, r.len) != r.len)
+        st = vt_error(VT_ERR_FORMAT, "%s:%lld: header row: invalid UTF-8", bd->name, (long long)header_line);
+    int ct = -1, cb = -1, cl = -1;
+    if (st == VT_OK) {
+        const char *cols[3] = {bd->text_col, bd->text_b_col, bd->label_col};
+        int *idx[3] = {&ct, &cb, &cl};
+        for (int k = 0; k < 3 && st == VT_OK; k++) {
+            if (k == 2 && bd->o->unlabelled) continue;
+            *idx[k] = find_column(&r, cols[k]);
+            if (*idx[k] == -2)
+                st = vt_error(VT_ERR_FORMAT, "%s:%lld: column '%s' appears twice in the header", bd->name,
+                              (long long)header_line, cols[k]);
+            else if (*idx[k] == -1 && (k != 1 || bd->o->text_b_column))
+                st = vt_error(VT_ERR_FORMAT, "%s:%lld: the header has no column '%s' (use --%s-column)", bd->name,
+                              (long long)header_line, cols[k], k == 0 ? "text" : k == 1 ? "text-b" : "label");
+        }
+    }
+    size_t nf = r.nf;
+    while (st == VT_OK && pos < len) {
+        int64_t row_line = line;
+        size_t row_start = pos;
+        rr = next_record(data, len, &pos, &line, csv, &r, &what, &bad_line);
+        int res = ROW_OK;
+        if (rr == REC_BLANK) continue;
+        if (rr == REC_NOMEM) res = (int)vt_last_status();
+        else if (rr == REC_MALFORMED) res = bad_row(bd, bad_line, "%s", what);
+        else if ((res = check_utf8(bd, row_line, data + row_start, pos - row_start)) != ROW_OK) {
+        } else if (r.nf != nf)
+            res = bad_row(bd, row_line, "%zu fields, but the header has %zu", r.nf, nf);
+        else
+            res = add_row(bd, row_line, r.buf + r.start[ct], r.flen[ct], cb >= 0 ? r.buf + r.start[cb] : NULL,
+                          cb >= 0 ? r.flen[cb] : 0, cl >= 0 ? r.buf + r.start[cl] : NULL, cl >= 0 ? r.flen[cl] : 0);
+        if (res > 0) st = (vt_status)res;
+    }
+    rec_free(&r);
+    return st;
+}
+
+/* ---- JSONL -------------------------------------------------------------- */
+
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+static int jsonl_row(builder *bd, int64_t line, const char *s, size_t n) {
+    int r = check_utf8(bd, line, s, n);
+    if (r != ROW_OK) return r;
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    if (!obj) {
+        size_t at = end && end >= s && end <= s + n ? (size_t)(end - s) : 0;
+        return bad_row(bd, line, "invalid JSON (near byte %zu)", at);
+    }
+    while (end < s + n && is_space(*end)) end++;
+    if (end != s + n) {
+        r = bad_row(bd, line, "text after the JSON object (one object per line)");
+    } else if (!cJSON_IsObject(obj)) {
+        r = bad_row(bd, line, "not a JSON object");
+    } else {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, bd->text_col);
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(obj, bd->text_b_col);
+        const cJSON *l = bd->o->unlabelled ? NULL : cJSON_GetObjectItemCaseSensitive(obj, bd->label_col);
+        char num[32];
+        const char *label = NULL;
+        if (l && cJSON_IsString(l)) label = l->valuestring;
+        else if (l && cJSON_IsNumber(l) && l->valuedouble > -9007199254740992.0 && l->valuedouble < 9007199254740992.0
+                 && l->valuedouble == (double)(long long)l->valuedouble) {
+            snprintf(num, sizeof num, "%lld", (long long)l->valuedouble);
+            label = num;
+        }
+        if (!t) r = bad_row(bd, line, "no \"%s\" field", bd->text_col);
+        else if (!cJSON_IsString(t)) r = bad_row(bd, line, "\"%s\" is not a string", bd->text_col);
+        else if (b && !cJSON_IsString(b) && !cJSON_IsNull(b))
+            r = bad_row(bd, line, "\"%s\" is neither a string nor null", bd->text_b_col);
+        else if (!bd->o->unlabelled && !l) r = bad_row(bd, line, "no \"%s\" field", bd->label_col);
+        else if (!bd->o->unlabelled && !label)
+            r = bad_row(bd, line, "\"%s\" is neither a string nor an integer", bd->label_col);
+        else {
+            const char *bs = b && cJSON_IsString(b) ? b->valuestring : NULL;
+            r = add_row(bd, line, t->valuestring, strlen(t->valuestring), bs, bs ? strlen(bs) : 0, label,
+                        label ? strlen(label) : 0);
+        }
+    }
+    cJSON_Delete(obj);
+    return r;
+}
+
+static vt_status read_jsonl(builder *bd, const char *data, size_t len) {
+    size_t pos = 0;
+    int64_t line = 1;
+    while (pos < len) {
+        size_t e = pos;
+        while (e < len && data[e] != '\n') e++;
+        size_t k = pos;
+        while (k < e && is_space(data[k])) k++;
+        if (k < e) {
+            int r = jsonl_row(bd, line, data + pos, e - pos);
+            if (r > 0) return (vt_status)r;
+        }
+        pos = e < len ? e + 1 : e;
+        line++;
+    }
+    return VT_OK;
+}
+
+/* ---- assembling --------------------------------------------------------- */
+
+static bool is_integer_label(const char *s) {
+    size_t i = s[0] == '-', n = strlen(s);
+    if (n == i || n - i > 18) return false;
+    for (; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+static int cmp_bytes(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_numeric(const void *a, const void *b) {
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    long long u = strtoll(x, NULL, 10), v = strtoll(y, NULL, 10); /* at most 18 digits: in range */
+    if (u != v) return u < v ? -1 : 1;
+    return strcmp(x, y); /* "01" and "1" */
+}
+
+/* Renumbers the labels sorted; rewrites d->label. */
+static vt_status sort_labels(builder *bd) {
+    label_table *t = &bd->labels;
+    size_t n = t->n;
+    if (n < 2) return VT_OK;
+    char **sorted = malloc(n * sizeof *sorted);
+    int32_t *remap = malloc(n * sizeof *remap);
+    if (!sorted || !remap) {
+        free(sorted);
+        free(remap);
+        return vt_error(VT_ERR_NOMEM, "out of memory for the label map");
+    }
+    bool numeric = true;
+    for (size_t i = 0; i < n; i++) numeric = numeric && is_integer_label(t->names[i]);
+    memcpy(sorted, t->names, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, numeric ? cmp_numeric : cmp_bytes);
+    for (size_t j = 0; j < n; j++) remap[table_find(t, sorted[j], strlen(sorted[j]))] = (int32_t)j;
+    for (size_t i = 0; i < bd->d->n; i++) bd->d->label[i] = remap[bd->d->label[i]];
+    memcpy(t->names, sorted, n * sizeof *sorted);
+    free(sorted);
+    free(remap);
+    return VT_OK;
+}
+
+void vt_labelled_free(vt_labelled *d) {
+    if (!d) return;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->text) free(d->text[i]);
+        if (d->text_b) free(d->text_b[i]);
+    }
+    free(d->text);
+    free(d->text_len);
+    free(d->text_b);
+    free(d->text_b_len);
+    free(d->label);
+    free(d->line);
+    for (int i = 0; i < d->num_labels; i++) free(d->id2label[i]);
+    free(d->id2label);
+    memset(d, 0, sizeof *d);
+}
+
+vt_status vt_labelled_parse(const char *data, size_t len, const char *name, const vt_labelled_options *opt,
+                            vt_labelled *out) {
+    vt_labelled_options defaults;
+    vt_labelled_options_default(&defaults);
+    const vt_labelled_options *o = opt ? opt : &defaults;
+    if (!out) return vt_error(VT_ERR_INVALID_ARG, "vt_labelled_parse: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!name) name = "<input>";
+    if (!data && len) return vt_error(VT_ERR_INVALID_ARG, "vt_labelled_parse: NULL data");
+    vt_data_format fmt = o->format != VT_DATA_AUTO ? o->format : vt_data_format_from_path(name);
+    if (fmt != VT_DATA_TSV && fmt != VT_DATA_CSV && fmt != VT_DATA_JSONL)
+        return vt_error(VT_ERR_INVALID_ARG, "%s: cannot tell the format from the name (.tsv, .csv or .jsonl); give it",
+                        name);
+    if (o->id2label && (o->num_labels < 1 || o->num_labels >= INT32_MAX))
+        return vt_error(VT_ERR_INVALID_ARG, "a label map needs 1 or more labels (got %d)", o->num_labels);
+
+    builder bd = {.o = o, .name = name, .d = out};
+    bd.text_col = o->text_column ? o->text_column : "text";
+    bd.text_b_col = o->text_b_column ? o->text_b_column : "text_b";
+    bd.label_col = o->label_column ? o->label_column : "label";
+    vt_status st = VT_OK;
+    if (o->id2label && !o->unlabelled) {
+        bd.follow = true;
+        for (int i = 0; i < o->num_labels && st == VT_OK; i++) {
+            const char *lab = o->id2label[i];
+            if (!lab) st = vt_error(VT_ERR_INVALID_ARG, "label map entry %d is NULL", i);
+            else if (table_find(&bd.labels, lab, strlen(lab)) >= 0)
+                st = vt_error(VT_ERR_INVALID_ARG, "label map names '%s' twice", lab);
+            else if (table_add(&bd.labels, lab, strlen(lab)) < 0) st = vt_last_status();
+        }
+    }
+    if (st == VT_OK && len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3)) { /* byte-order mark */
+        data += 3;
+        len -= 3;
+    }
+    if (st == VT_OK) st = fmt == VT_DATA_JSONL ? read_jsonl(&bd, data, len) : read_delimited(&bd, data, len, fmt == VT_DATA_CSV);
+    if (st == VT_OK && out->n == 0) {
+        if (out->n_skipped)
+            st = vt_error(VT_ERR_FORMAT, "%s: every row is malformed (%zu skipped; first: %s)", name, out->n_skipped,
+                          out->notes[0]);
+        else
+            st = vt_error(VT_ERR_FORMAT, "%s:1: no examples%s", name, len ? "" : " (the file is empty)");
+    }
+    if (st == VT_OK && !bd.follow && !o->unlabelled && o->order == VT_LABELS_SORTED) st = sort_labels(&bd);
+    if (st == VT_OK) {
+        if (!bd.any_b) {
+            free(out->text_b);
+            free(out->text_b_len);
+            out->text_b = NULL;
+            out->text_b_len = NULL;
+        }
+        out->format = fmt;
+        if (!o->unlabelled) { /* hand the names over */
+            out->num_labels = (int)bd.labels.n;
+            out->id2label = bd.labels.names;
+            bd.labels.names = NULL;
+            bd.labels.n = 0;
+        }
+    }
+    table_free(&bd.labels);
+    if (st != VT_OK) {
+        vt_status keep = st;
+        vt_labelled_free(out);
+        return keep;
+    }
+    return VT_OK;
+}
+
+/* Reads a whole file ("-": stdin) into a malloc'd buffer. */
+static vt_status read_all(const char *path, size_t max_bytes, char **out, size_t *out_len) {
+    bool is_stdin = !strcmp(path, "-");
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) return vt_error(VT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    vt_status st = buf ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory reading %s", path);
+    while (st == VT_OK) {
+        if (len == cap) {
+            char *p = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!p) {
+                st = vt_error(VT_ERR_NOMEM, "out of memory reading %s", path);
+                break;
+            }
+            buf = p;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (max_bytes && len > max_bytes) st = vt_error(VT_ERR_IO, "%s is larger than %zu bytes", path, max_bytes);
+        if (got == 0) {
+            if (ferror(f)) st = vt_error(VT_ERR_IO, "error reading %s: %s", path, strerror(errno));
+            break;
+        }
+    }
+    if (!is_stdin) fclose(f);
+    if (st != VT_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    *out_len = len;
+    return VT_OK;
+}
+
+vt_status vt_labelled_load(const char *path, const vt_labelled_options *o, vt_labelled *out) {
+    if (!out) return vt_error(VT_ERR_INVALID_ARG, "vt_labelled_load: NULL output");
+    memset(out, 0, sizeof *out);
+    if (!path) return vt_error(VT_ERR_INVALID_ARG, "vt_labelled_load: NULL path");
+    char *data = NULL;
+    size_t len = 0;
+    vt_status st = read_all(path, o ? o->max_file_bytes : 0, &data, &len);
+    if (st != VT_OK) return st;
+    st = vt_labelled_parse(data, len, path, o, out);
+    free(data);
+    return st;
+}
+
+int32_t vt_labelled_label_id(const vt_labelled *d, const char *name) {
+    for (int i = 0; name && i < d->num_labels; i++)
+        if (!strcmp(d->id2label[i], name)) return i;
+    return -1;
+}
+
+void vt_labelled_label_counts(const vt_labelled *d, int64_t *counts) {
+    for (int i = 0; i < d->num_labels; i++) counts[i] = 0;
+    if (!d->label) return;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->label[i] >= 0 && d->label[i] < d->num_labels) counts[d->label[i]]++;
+}
