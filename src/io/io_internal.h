@@ -26,7 +26,8 @@ typedef struct vt_io_jnum {
 const char *vt_io_json_scan(const char *s, size_t n, vt_io_jnum **nums, size_t *n_nums, size_t *at);
 
 /* Copies `s` into buf (size >= 8) for use in an error message: at most
- * size-1 bytes, control characters shown as '?', "..." when cut. */
+ * size-1 bytes, control characters (and every non-ASCII byte if `s` is not
+ * UTF-8) shown as '?', "..." when cut. */
 const char *vt_io_printable(const char *s, char *buf, size_t size);
 
 #endif

@@ -92,6 +92,7 @@ static size_t scan_number(const char *s, size_t n, size_t i, vt_io_jnum *num, co
         if (i >= n || !is_digit(s[i])) goto bad;
         while (i < n && is_digit(s[i])) i++;
     }
+    if (i < n && !is_ws(s[i]) && s[i] != ',' && s[i] != ']' && s[i] != '}') goto bad; /* "01", "1x" */
     num->value = v;
     num->is_uint = !neg && !frac && !exp && !overflow;
     return i;
@@ -152,9 +153,10 @@ fail:
 const char *vt_io_printable(const char *s, char *buf, size_t size) {
     size_t n = strlen(s), keep = n < size ? n : size - 4;
     while (keep < n && keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--; /* whole characters */
+    bool utf8 = vt_io_utf8_valid((const unsigned char *)s, keep);
     for (size_t i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)s[i];
-        buf[i] = (c < 0x20 || c == 0x7F) ? '?' : (char)c;
+        buf[i] = (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) ? '?' : (char)c;
     }
     if (keep < n) memcpy(buf + keep, "...", 4);
     else buf[keep] = '\0';
