@@ -16,6 +16,7 @@ int cmd_init(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_fill_mask(int argc, char **argv);
+int cmd_prepare_pretraining(int argc, char **argv);
 
 /* Prints "error: <message>" to stderr and returns 1; for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

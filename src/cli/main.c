@@ -11,6 +11,7 @@ static const vt_cli_command COMMANDS[] = {
     {"summary", "the layers and parameter counts of a model directory", cmd_summary},
     {"embed", "sentence embeddings, one JSON array per input line", cmd_embed},
     {"fill-mask", "top predictions for each [MASK], one JSON line per input line", cmd_fill_mask},
+    {"prepare-pretraining", "BERT pretraining instances (masked LM + next sentence) from raw text", cmd_prepare_pretraining},
     {NULL, NULL, NULL},
 };
 
