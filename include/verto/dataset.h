@@ -111,7 +111,8 @@ typedef struct vt_labelled {
     char notes[VT_LABELLED_NOTES][256]; /* "FILE:LINE: what is wrong" */
 } vt_labelled;
 
-/* Reads `path` ("-" reads standard input) into *out (zeroed first). `o` NULL
+/* Reads `path` ("-" reads standard input, named "stdin" in messages; give
+ * the format then) into *out (zeroed first). `o` NULL
  * means the defaults. Returns VT_OK, or VT_ERR_IO / VT_ERR_FORMAT /
  * VT_ERR_INVALID_ARG / VT_ERR_NOMEM with *out left empty. Free with
  * vt_labelled_free. */

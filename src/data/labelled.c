@@ -722,7 +722,7 @@ vt_status vt_labelled_load(const char *path, const vt_labelled_options *o, vt_la
     size_t len = 0;
     vt_status st = read_all(path, o ? o->max_file_bytes : 0, &data, &len);
     if (st != VT_OK) return st;
-    st = vt_labelled_parse(data, len, path, o, out);
+    st = vt_labelled_parse(data, len, strcmp(path, "-") ? path : "stdin", o, out);
     free(data);
     return st;
 }
