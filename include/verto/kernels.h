@@ -50,7 +50,8 @@ typedef enum vt_activation {
 
 /* Keras/HF name of an activation ("linear", "relu", "gelu", "gelu_tanh", ...). */
 const char *vt_activation_name(vt_activation act);
-/* Parses a name (also HF's "gelu_new", "gelu_pytorch_tanh"); false if unknown. */
+/* Parses a name (also HF's "gelu_new", "gelu_pytorch_tanh", "gelu_fast" and
+ * "identity"); false if unknown. */
 bool vt_activation_parse(const char *name, vt_activation *out);
 
 /* y (rows, cols) = act(x (rows, cols)); y may equal x (in place). */
@@ -68,7 +69,8 @@ void vt_activation_backward(vt_activation act, const float *x, const float *y, c
 void vt_layernorm_forward(const float *x, const float *gamma, const float *beta, float *y,
                           float *mean, float *rstd, int64_t rows, int64_t cols, float eps);
 
-/* dx (rows, cols) +=, dgamma (cols) +=, dbeta (cols) +=. */
+/* dx (rows, cols) +=, dgamma (cols) +=, dbeta (cols) +=; any of the three may
+ * be NULL (not computed). */
 void vt_layernorm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
                            const float *rstd, float *dx, float *dgamma, float *dbeta,
                            int64_t rows, int64_t cols);
@@ -141,7 +143,9 @@ void vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *
  * with weights, the mean is weighted as PyTorch's CrossEntropyLoss does.
  * *counted (may be NULL) gets the number of counted rows, *correct (may be
  * NULL) how many of them have argmax == label. A label >= classes is an error
- * reported through the return value NaN and vt_error. */
+ * reported through the return value NaN and vt_error. If no row counts (or the
+ * counted rows' class weights sum to 0) the loss is 0 and the gradient zero,
+ * where PyTorch would give NaN. */
 double vt_softmax_xent(const float *logits, const int32_t *labels, int64_t n, int64_t classes,
                        const float *class_weights, float *dlogits, float grad_scale,
                        int64_t *counted, int64_t *correct);

@@ -180,6 +180,8 @@ static void test_activation_names(void **state) {
     vt_activation g;
     assert_true(vt_activation_parse("gelu_new", &g) && g == VT_ACT_GELU_TANH);
     assert_true(vt_activation_parse("gelu_pytorch_tanh", &g) && g == VT_ACT_GELU_TANH);
+    assert_true(vt_activation_parse("gelu_fast", &g) && g == VT_ACT_GELU_TANH);
+    assert_true(vt_activation_parse("identity", &g) && g == VT_ACT_LINEAR);
     assert_false(vt_activation_parse("swish", &g));
     assert_false(vt_activation_parse(NULL, &g));
 }
@@ -556,8 +558,10 @@ static const att_case ATT_CASES[] = {
     {"attn fused qkv h2 T5 keys", 2, 5, 5, 2, 3, 3, false, VT_MASK_KEYS, true, 0, 0},
     {"attn fused qkv causal h3 T7", 1, 7, 7, 3, 2, 2, true, VT_MASK_NONE, true, 0, 0},
     {"attn dropout 0.2 h2 T5 cross Tk7", 2, 5, 7, 2, 3, 4, false, VT_MASK_KEYS, false, 0, 0.2f},
-    /* more keys than the backward's stack block (1024): the two-sweep path */
+    /* long rows: many 16-key blocks */
     {"attn long kv 1100 keys+dropout", 1, 3, 1100, 1, 3, 2, false, VT_MASK_KEYS, false, 0, 0.1f},
+    /* more queries than a 64-query block, and key/value dims over a 64-feature chunk */
+    {"attn Tq67 Tk9 kd66 vd65 full-mask", 1, 67, 9, 1, 66, 65, false, VT_MASK_FULL, false, 0, 0},
 };
 
 static void test_attention(void **state) {
