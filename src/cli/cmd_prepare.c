@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "cli/args.h"
@@ -119,7 +120,8 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     vt_tokenizer *tok = vt_tok_load(vocab_path, &to);
     if (!tok) {
         free(files);
-        return cli_fail("%s", vt_last_error());
+        const char *msg = vt_last_error();
+        return strstr(msg, vocab_path) ? cli_fail("%s", msg) : cli_fail("%s: %s", vocab_path, msg);
     }
     int64_t total = 0;
     for (int i = 0; i < n_files; i++) {
