@@ -1,0 +1,182 @@
+/* The BERT WordPiece tokenizer, identical to Hugging Face BertTokenizerFast
+ * (tokenizers' BertNormalizer + BertPreTokenizer + WordPiece + the
+ * "[CLS] A [SEP] B [SEP]" template).
+ *
+ * Pipeline per input: the special tokens present in the vocabulary ([PAD],
+ * [UNK], [CLS], [SEP], [MASK]) written literally in the text are matched
+ * first, as HF's added-token matching does; the text between them is
+ * normalized (clean text, CJK ideographs isolated, accents stripped by NFD +
+ * dropping Mn marks, lowercase), split on whitespace and punctuation, and each
+ * word is cut greedily into the longest vocabulary pieces ("##" marks a
+ * continuation); a word longer than max_input_chars_per_word characters or
+ * with no cut becomes one [UNK].
+ *
+ * Input is UTF-8. Invalid UTF-8 is never an error: each maximal invalid
+ * subsequence reads as U+FFFD (what Python's errors="replace" decodes), which
+ * clean_text then removes, so invalid bytes vanish without splitting a word.
+ *
+ * Offsets are byte offsets [start, end) into the text of the sequence a token
+ * came from; vt_tok_offsets_to_chars converts them to the character offsets
+ * HF reports. Special and padding tokens have (0, 0).
+ *
+ * Thread safety: a vt_tokenizer is read-only after creation and may be shared;
+ * each thread needs its own vt_tok_encoding. */
+#ifndef VERTO_TOKENIZER_H
+#define VERTO_TOKENIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "verto/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- vocabulary ------------------------------------------------------- */
+
+typedef struct vt_wp_vocab vt_wp_vocab;
+
+/* Loads vocab.txt: one token per line, id = line number (0-based). `path` is
+ * the file or a directory holding vocab.txt. Lines end in "\n" or "\r\n"; a
+ * missing final newline is fine; trailing whitespace of a line is dropped and
+ * empty lines still take an id (as tokenizers' WordPiece::read_file). A token
+ * listed twice maps to its later id, while both ids decode to it. Invalid
+ * UTF-8 or more than INT32_MAX lines: VT_ERR_FORMAT naming file and line.
+ * Returns NULL on failure. Free with vt_wp_vocab_free. */
+vt_wp_vocab *vt_wp_vocab_load(const char *path);
+
+/* The same from a buffer (not kept); `label` names it in errors. */
+vt_wp_vocab *vt_wp_vocab_from_buffer(const char *data, size_t len, const char *label);
+
+void vt_wp_vocab_free(vt_wp_vocab *v);
+
+/* Number of ids (lines). */
+int32_t vt_wp_vocab_size(const vt_wp_vocab *v);
+
+/* Id of the token given by `len` bytes at `tok`, or -1 if absent. */
+int32_t vt_wp_vocab_id(const vt_wp_vocab *v, const char *tok, size_t len);
+
+/* NUL-terminated token of `id`, owned by the vocabulary; NULL if out of range. */
+const char *vt_wp_vocab_token(const vt_wp_vocab *v, int32_t id);
+
+/* ---- tokenizer -------------------------------------------------------- */
+
+typedef struct vt_tok_options {
+    bool lowercase;               /* do_lower_case (default true) */
+    int strip_accents;            /* -1: same as lowercase (default), 0: no, 1: yes */
+    bool tokenize_chinese_chars;  /* default true */
+    bool split_special_tokens;    /* true: "[CLS]" in text is ordinary text (default false) */
+    int32_t max_input_chars_per_word; /* default 100 */
+    int32_t model_max_length;     /* from tokenizer_config.json; default 512; informative */
+} vt_tok_options;
+
+/* Fills the defaults above (bert-base-uncased). */
+void vt_tok_options_default(vt_tok_options *o);
+
+/* Fills *o with the defaults, then applies `dir`/tokenizer_config.json if that
+ * file exists: do_lower_case, strip_accents (bool or null),
+ * tokenize_chinese_chars, model_max_length (clamped to INT32_MAX). `path` may
+ * be the directory or a file inside it (e.g. its vocab.txt). Other keys are
+ * ignored. A malformed file or a key of the wrong type: VT_ERR_FORMAT naming
+ * the file and key. A missing file is not an error. */
+vt_status vt_tok_options_from_config(const char *path, vt_tok_options *o);
+
+typedef struct vt_tokenizer vt_tokenizer;
+
+/* A tokenizer over `vocab`, which it takes over (freed by vt_tok_free, also
+ * when creation fails). The vocabulary must contain [UNK], [CLS], [SEP] and
+ * [PAD] (VT_ERR_FORMAT otherwise). `opt` NULL means vt_tok_options_default. */
+vt_tokenizer *vt_tok_create(vt_wp_vocab *vocab, const vt_tok_options *opt);
+
+/* Loads vocab.txt from `path` (file or directory) and creates the tokenizer.
+ * `opt` NULL means vt_tok_options_from_config(path). NULL on failure. */
+vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt);
+
+void vt_tok_free(vt_tokenizer *t);
+
+const vt_wp_vocab *vt_tok_vocab(const vt_tokenizer *t);
+const vt_tok_options *vt_tok_get_options(const vt_tokenizer *t);
+
+/* Ids of the special tokens ([MASK] may be -1 when absent). */
+typedef struct vt_tok_special {
+    int32_t pad, unk, cls, sep, mask;
+} vt_tok_special;
+vt_tok_special vt_tok_special_ids(const vt_tokenizer *t);
+
+/* ---- encoding --------------------------------------------------------- */
+
+/* One encoded sequence or pair. Arrays have `len` entries (row i = token i);
+ * the struct owns them and keeps its buffers between calls, so reusing one
+ * encoding for many calls does not allocate once it is large enough. */
+typedef struct vt_tok_encoding {
+    int32_t len;
+    int32_t *ids;            /* (len) */
+    int32_t *type_ids;       /* (len) 0 for [CLS] A [SEP], 1 for B [SEP], 0 for padding */
+    int32_t *attention_mask; /* (len) 1 for real tokens, 0 for padding */
+    int32_t *special_mask;   /* (len) 1 for [CLS]/[SEP]/padding, else 0 */
+    int32_t *seq;            /* (len) 0 or 1: the input a token came from; -1 special/pad */
+    int32_t *offsets;        /* (len, 2) byte [start, end) in that input; (0, 0) special/pad */
+    int32_t cap;             /* private: allocated rows */
+    void *scratch;           /* private: working buffers */
+} vt_tok_encoding;
+
+/* Zeroes *e; free with vt_tok_encoding_free. */
+void vt_tok_encoding_init(vt_tok_encoding *e);
+void vt_tok_encoding_free(vt_tok_encoding *e);
+
+typedef struct vt_tok_encode_opts {
+    bool add_special_tokens; /* [CLS] ... [SEP] (default true) */
+    int32_t max_length;      /* > 0: truncate to this many tokens, longest first
+                                (HF truncation=True); 0: no truncation */
+    int32_t pad_to;          /* > 0: pad with [PAD] up to this length (HF
+                                padding="max_length"); 0: no padding */
+} vt_tok_encode_opts;
+
+/* add_special_tokens = true, no truncation, no padding. */
+void vt_tok_encode_opts_default(vt_tok_encode_opts *o);
+
+/* Encodes text `a` (alen bytes) and, when b != NULL, the pair (a, b) into *out
+ * (replacing its contents). Truncation follows tokenizers exactly: the room
+ * left after the special tokens is split longest-first (if both are too long
+ * each gets half, the longer one the odd token); when max_length is smaller
+ * than the number of special tokens nothing is truncated, as in HF.
+ * Errors: VT_ERR_INVALID_ARG (NULL text with non-zero length, negative
+ * lengths, a text over INT32_MAX bytes), VT_ERR_NOMEM. */
+vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                        const vt_tok_encode_opts *o, vt_tok_encoding *out);
+
+/* Encodes n inputs (b / blen may be NULL for single sequences; b[i] NULL means
+ * single for that item) into out[0..n), using OpenMP threads. When o->pad_to
+ * is 0, every encoding is padded to the longest one of the batch (HF
+ * padding=True). On failure returns the first error; `out` stays valid to free. */
+vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,
+                              const char *const *b, const size_t *blen, const vt_tok_encode_opts *o,
+                              vt_tok_encoding *out);
+
+/* Converts `n` byte offsets into `text` (len bytes; each offset in [0, len])
+ * to character offsets, in place, counting each maximal invalid UTF-8
+ * subsequence as one character (Python's errors="replace"). Offsets inside a
+ * character count as that character's start. */
+void vt_tok_offsets_to_chars(const char *text, size_t len, int32_t *offsets, size_t n);
+
+/* ---- decoding --------------------------------------------------------- */
+
+/* Joins the tokens of `ids` as HF's WordPiece decoder does: a "##" piece is
+ * glued to the previous token, other tokens are separated by one space;
+ * with `skip_special` the special tokens are left out; with `cleanup` the
+ * spaces before . ? ! , are removed as clean_up_tokenization_spaces does.
+ * *out receives a malloc'd NUL-terminated string (free it), *out_len (may be
+ * NULL) its length. Unknown ids: VT_ERR_INVALID_ARG. */
+vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, bool cleanup,
+                        char **out, size_t *out_len);
+
+/* Like BertTokenizer.convert_tokens_to_string: tokens joined by spaces with
+ * " ##" removed. `tokens` are NUL-terminated strings. Same output contract. */
+vt_status vt_tok_join_tokens(const char *const *tokens, size_t n, char **out, size_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,44 @@
+/* BertNormalizer + BertPreTokenizer in one pass: turns text into normalized
+ * words, each byte of which remembers the original byte range of the input
+ * character it came from (for offsets). */
+#ifndef VT_TEXT_PRETOK_H
+#define VT_TEXT_PRETOK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "verto/error.h"
+
+typedef struct vt_pretok_cfg {
+    bool lowercase;
+    bool strip_accents; /* NFD, then drop non-spacing marks */
+    bool chinese;       /* isolate CJK ideographs */
+} vt_pretok_cfg;
+
+typedef struct vt_word {
+    const char *s;                /* normalized UTF-8, not NUL-terminated */
+    int32_t len;                  /* bytes */
+    int32_t nchars;               /* code points */
+    const int32_t *ostart, *oend; /* (len) original [start, end) byte range per byte */
+} vt_word;
+
+/* Called per word; a non-VT_OK return stops the run and is returned. */
+typedef vt_status (*vt_word_fn)(void *ud, const vt_word *w);
+
+/* Reusable working memory (zero-initialise; free with vt_pretok_buf_free). */
+typedef struct vt_pretok_buf {
+    char *s;
+    int32_t *ostart, *oend;
+    int32_t len, cap, nchars;
+    int32_t run_start; /* first byte of the current run of non-starters (reordering) */
+} vt_pretok_buf;
+
+void vt_pretok_buf_free(vt_pretok_buf *b);
+
+/* Normalizes and splits text[0..len); original offsets are reported as
+ * base + position. Errors: VT_ERR_NOMEM, or whatever fn returns. */
+vt_status vt_pretok_run(const vt_pretok_cfg *cfg, const char *text, size_t len, int32_t base, vt_pretok_buf *b,
+                        vt_word_fn fn, void *ud);
+
+#endif

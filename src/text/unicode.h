@@ -1,0 +1,37 @@
+/* Per-code-point classes of the BERT normalizer and pre-tokenizer, with the
+ * Unicode data of Hugging Face tokenizers (unicode_tables.c) and utf8proc. */
+#ifndef VT_TEXT_UNICODE_H
+#define VT_TEXT_UNICODE_H
+
+#include <stdint.h>
+
+enum {
+    VT_UC_DROP = 1,    /* removed by clean_text: NUL, U+FFFD, Cc/Cf/Co except \t \n \r */
+    VT_UC_WS = 2,      /* Rust char::is_whitespace (White_Space) */
+    VT_UC_PUNCT = 4,   /* BERT punctuation */
+    VT_UC_CJK = 8,     /* BERT's _is_chinese_char ranges */
+    VT_UC_MN = 16,     /* non-spacing mark removed when stripping accents */
+    VT_UC_DECOMP = 32, /* NFD changes it */
+    VT_UC_LOWER = 64,  /* lowercasing changes it */
+};
+
+/* Flags of code points 0..0x7F (filled by vt_uc_init). */
+extern uint8_t vt_uc_ascii[128];
+
+/* Builds the lookup tables once (thread-safe, cheap after the first call). */
+void vt_uc_init(void);
+
+/* VT_UC_* flags of any code point (vt_uc_init must have run). */
+uint8_t vt_uc_flags(int32_t cp);
+
+/* NFD of cp as tokenizers computes it; writes up to 4 code points (canonical
+ * decompositions are at most 4 long). Returns the count. */
+int vt_uc_nfd(int32_t cp, int32_t out[4]);
+
+/* Rust char::to_lowercase of cp; writes up to 3 code points, returns the count. */
+int vt_uc_lower(int32_t cp, int32_t out[3]);
+
+/* Canonical combining class (utf8proc). */
+int vt_uc_ccc(int32_t cp);
+
+#endif
