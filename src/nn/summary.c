@@ -3,7 +3,7 @@
 
 #include "nn/graph.h"
 
-#define WIDTH 98
+#define WIDTH 110
 
 static void rule(FILE *out, char c) {
     for (int i = 0; i < WIDTH; i++) fputc(c, out);
@@ -56,13 +56,13 @@ void vt_model_summary(const vt_model *m, FILE *out) {
     char shape[64], count[32], cell[2 * VT_NAME_MAX], mem[32];
     fprintf(out, "Model: \"%s\"\n", m->name);
     rule(out, '_');
-    fprintf(out, " %-34s%-26s%14s", "Layer (type)", "Output Shape", "Param #");
+    fprintf(out, " %-44s%-24s%12s", "Layer (type)", "Output Shape", "Param #");
     fprintf(out, connected ? "   Connected to\n" : "\n");
     rule(out, '=');
     for (int i = 0; i < m->n_order; i++) {
         const vt_node *n = m->order[i];
         snprintf(cell, sizeof cell, "%s (%s)", n->name, n->vt->type);
-        fprintf(out, " %-34s%-26s%14s", cell, vt_node_shape_str(n, shape, sizeof shape),
+        fprintf(out, " %-44s%-24s%12s", cell, vt_node_shape_str(n, shape, sizeof shape),
                 with_commas(node_params(n), count, sizeof count));
         if (connected) {
             fputs("   ", out);
