@@ -1,6 +1,7 @@
 /* Thread-local last-error message (see verto/error.h). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "verto/error.h"
 
@@ -16,10 +17,14 @@ void vt_clear_error(void) {
 }
 
 vt_status vt_error(vt_status status, const char *fmt, ...) {
+    /* Format into a copy first: callers may pass vt_last_error() itself as an
+     * argument, to prefix context to a lower layer's message. */
+    char message[sizeof last_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(last_message, message, sizeof message);
     last_status = status;
     return status;
 }

@@ -52,6 +52,7 @@ vt_status vt_loss_compute(vt_model *m, const vt_tensor *labels, bool want_grad, 
     case VT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY: {
         int64_t rows = n / classes, correct = 0;
         if (grad) memset(grad, 0, (size_t)n * sizeof(float));
+        vt_clear_error(); /* a bad label is told from a NaN loss by the error it sets */
         if (m->loss.from_logits || fused)
             value = vt_softmax_xent(logits, vt_i32(labels), rows, classes, NULL, grad, 1.0f, &counted, &correct);
         else {
@@ -74,7 +75,7 @@ vt_status vt_loss_compute(vt_model *m, const vt_tensor *labels, bool want_grad, 
         value = vt_mse(logits, vt_f32(labels), n, grad, 1.0f);
         break;
     }
-    if (!isfinite(value)) return vt_error(VT_ERR_NUMERIC, "model '%s': loss is %g", m->name, value);
+    if (!isfinite(value)) return vt_error(VT_ERR_NUMERIC, "the loss is %g", value);
     *loss = value;
     *metric = m->metric == VT_METRIC_ACCURACY ? acc : NAN;
     if (count) *count = counted;

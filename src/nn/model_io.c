@@ -1,8 +1,10 @@
 /* Saving and loading models: architecture as JSON, weights as safetensors. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nn/graph.h"
 #include "verto/fileio.h"
@@ -37,18 +39,16 @@ static cJSON *architecture_json(const vt_model *m) {
     return root;
 }
 
+/* Both files are staged complete under "<name>.new" (each written atomically)
+ * and only then renamed into place, so a failed save changes neither. */
 vt_status vt_model_save(const vt_model *m, const char *dir) {
     vt_status st = vt_mkdir_p(dir);
     if (st != VT_OK) return st;
-    char path[4096];
-    cJSON *root = architecture_json(m);
-    char *text = root ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) return vt_error(VT_ERR_NOMEM, "out of memory writing the architecture of '%s'", m->name);
-    join_path(path, sizeof path, dir, "model.json");
-    st = vt_write_file_atomic(path, text, strlen(text));
-    free(text);
-    if (st != VT_OK) return st;
+    char arch_new[4200], arch_path[4096], weights_new[4200], weights_path[4096];
+    join_path(arch_path, sizeof arch_path, dir, "model.json");
+    join_path(weights_path, sizeof weights_path, dir, "model.safetensors");
+    snprintf(arch_new, sizeof arch_new, "%s.new", arch_path);
+    snprintf(weights_new, sizeof weights_new, "%s.new", weights_path);
 
     vt_st_entry *entries = calloc(m->n_infos ? m->n_infos : 1, sizeof *entries);
     if (!entries) return vt_error(VT_ERR_NOMEM, "out of memory saving '%s'", m->name);
@@ -60,9 +60,24 @@ vt_status vt_model_save(const vt_model *m, const char *dir) {
                                        .shape = n->params[p].shape, .data = n->params[p].data};
     }
     static const char *const META[] = {"format", MODEL_FORMAT};
-    join_path(path, sizeof path, dir, "model.safetensors");
-    st = vt_st_write(path, entries, m->n_infos, META, 1);
+    st = vt_st_write(weights_new, entries, m->n_infos, META, 1);
     free(entries);
+    if (st != VT_OK) return st;
+
+    cJSON *root = architecture_json(m);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    st = text ? vt_write_file_atomic(arch_new, text, strlen(text))
+              : vt_error(VT_ERR_NOMEM, "out of memory writing the architecture of '%s'", m->name);
+    free(text);
+    if (st == VT_OK && rename(weights_new, weights_path) != 0)
+        st = vt_error(VT_ERR_IO, "cannot rename %s: %s", weights_new, strerror(errno));
+    if (st == VT_OK && rename(arch_new, arch_path) != 0)
+        st = vt_error(VT_ERR_IO, "cannot rename %s: %s", arch_new, strerror(errno));
+    if (st != VT_OK) {
+        unlink(weights_new);
+        unlink(arch_new);
+    }
     return st;
 }
 

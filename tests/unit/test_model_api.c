@@ -283,7 +283,7 @@ static bool has_temp_files(const char *dir) {
     struct dirent *e;
     bool found = false;
     while (d && (e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) found = true;
+        if (strstr(e->d_name, ".tmp.") || strstr(e->d_name, ".new")) found = true;
     if (d) closedir(d);
     return found;
 }
