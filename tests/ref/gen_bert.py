@@ -4,8 +4,8 @@
 Usage:
   gen_bert.py OUT_DIR
       writes the model directories and reference outputs below into OUT_DIR.
-  gen_bert.py --roundtrip MODEL_DIR C_OUTPUTS.safetensors [REF_IO.safetensors|-]
-      loads MODEL_DIR (written by verto) with transformers' from_pretrained,
+  gen_bert.py --roundtrip MODEL_DIR C_OUTPUTS.safetensors REF_IO.safetensors|- [...]
+      for each triple: loads MODEL_DIR (written by verto) with transformers' from_pretrained,
       fails unless there are no missing, unexpected or mismatched keys, runs
       the batch stored in C_OUTPUTS and fails unless every output stored there
       (verto's) agrees with transformers' to ROUNDTRIP_TOL; with REF_IO, also
@@ -308,8 +308,15 @@ def roundtrip(model_dir, c_outputs, ref_io):
 
 
 def main(argv):
-    if len(argv) >= 3 and argv[1] == "--roundtrip":
-        return roundtrip(argv[2], argv[3], argv[4] if len(argv) > 4 else None)
+    if len(argv) >= 2 and argv[1] == "--roundtrip":
+        cases = argv[2:]
+        if not cases or len(cases) % 3:
+            print("--roundtrip needs MODEL_DIR C_OUTPUTS REF_IO triples")
+            return 2
+        status = 0
+        for i in range(0, len(cases), 3):
+            status |= roundtrip(*cases[i:i + 3])
+        return status
     if len(argv) != 2:
         print(__doc__)
         return 2
