@@ -686,7 +686,7 @@ static void test_statistics_parity(void **state) {
     check_stat(ref, "instances", N, 0);
     check_stat(ref, "mean_length", (double)len_sum / N, 0);
     for (int k = 0; k < nb; k++) {
-        char key[16];
+        char key[32];
         snprintf(key, sizeof key, "hist_%d", k);
         check_stat(ref, key, (double)hist[k] / N, N);
     }
