@@ -129,6 +129,9 @@ float *vt_bert_grads(vt_bert *b, int64_t *n);
 /* Slices for the optimizer (names as above; no_decay ones listed so a
  * vt_optimizer_config can exclude them by the "bias"/"LayerNorm" patterns). */
 const vt_param_info *vt_bert_param_infos(const vt_bert *b, size_t *n);
+/* Names the classifier's labels (id2label); n must equal num_labels and each
+ * name fit VT_BERT_LABEL_MAX - 1 bytes. */
+vt_status vt_bert_set_labels(vt_bert *b, const char *const *names, int n);
 /* Freezes the embeddings and the first k encoder layers (k <= 0: none). */
 void vt_bert_freeze_layers(vt_bert *b, int k);
 /* Prints the Keras-style table of the model's layers and parameter counts. */

@@ -49,6 +49,7 @@ typedef struct vt_trainer_options {
     bool save_best;               /* write the model to OUT whenever the evaluation score improves */
     int64_t early_stopping;       /* stop after this many evaluations without improvement (0: never) */
     bool save_final;              /* write the model to OUT at the end */
+    int freeze_layers;            /* freeze the embeddings and this many encoder layers (0: none) */
     const char *tokenizer_dir;    /* its tokenizer files are copied into every saved model */
     const char *args_json;        /* recorded in checkpoints */
     FILE *log;                    /* progress and messages (NULL: silent) */

@@ -217,3 +217,13 @@ void vt_bert_freeze_layers(vt_bert *b, int k) {
         b->infos[i].trainable = !frozen;
     }
 }
+
+vt_status vt_bert_set_labels(vt_bert *b, const char *const *names, int n) {
+    if (n != b->cfg.num_labels)
+        return vt_error(VT_ERR_INVALID_ARG, "%d label names given for a model with %d labels", n, b->cfg.num_labels);
+    for (int i = 0; i < n; i++)
+        if (!names[i] || strlen(names[i]) >= VT_BERT_LABEL_MAX)
+            return vt_error(VT_ERR_INVALID_ARG, "label %d is missing or longer than %d bytes", i, VT_BERT_LABEL_MAX - 1);
+    for (int i = 0; i < n; i++) snprintf(b->cfg.id2label[i], VT_BERT_LABEL_MAX, "%s", names[i]);
+    return VT_OK;
+}

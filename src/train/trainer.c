@@ -159,6 +159,7 @@ static vt_status resume(run *r, vt_bert **model, int64_t *start) {
     if (!b) return vt_last_status();
     vt_bert_free(*model);
     *model = r->b = b;
+    vt_bert_freeze_layers(b, r->o->freeze_layers);
     vt_optimizer_free(r->opt);
     if (!(r->opt = make_optimizer(b, r->o))) return vt_last_status();
     int64_t n;
@@ -173,6 +174,7 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
     if (st != VT_OK) return st;
     if ((st = vt_mkdir_p(o->out_dir)) != VT_OK) return st;
     run r = {.o = o, .b = *model, .best_score = -INFINITY};
+    vt_bert_freeze_layers(r.b, o->freeze_layers);
     if (!(r.opt = make_optimizer(r.b, o))) return vt_last_status();
     int64_t start = 0;
     if (o->resume && (st = resume(&r, model, &start)) != VT_OK) {
