@@ -12,6 +12,8 @@ static const vt_cli_command COMMANDS[] = {
     {"embed", "sentence embeddings, one JSON array per input line", cmd_embed},
     {"fill-mask", "top predictions for each [MASK], one JSON line per input line", cmd_fill_mask},
     {"prepare-pretraining", "BERT pretraining instances (masked LM + next sentence) from raw text", cmd_prepare_pretraining},
+    {"eval", "accuracy, per-class P/R/F1, confusion matrix and ROC-AUC of a classifier on labelled data", cmd_eval},
+    {"predict", "label and class probabilities, one JSON line per input line", cmd_predict},
     {NULL, NULL, NULL},
 };
 

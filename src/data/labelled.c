@@ -621,7 +621,7 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
     if (!data && len) return vt_error(VT_ERR_INVALID_ARG, "vt_labelled_parse: NULL data");
     vt_data_format fmt = o->format != VT_DATA_AUTO ? o->format : vt_data_format_from_path(name);
     if (fmt != VT_DATA_TSV && fmt != VT_DATA_CSV && fmt != VT_DATA_JSONL)
-        return vt_error(VT_ERR_INVALID_ARG, "%s: cannot tell the format from the name (.tsv, .csv or .jsonl); give it",
+        return vt_error(VT_ERR_INVALID_ARG, "%s: cannot tell the format from the name (.tsv, .csv or .jsonl): give the format (--format)",
                         name);
     if (o->id2label && (o->num_labels < 1 || o->num_labels >= INT32_MAX))
         return vt_error(VT_ERR_INVALID_ARG, "a label map needs 1 or more labels (got %d)", o->num_labels);

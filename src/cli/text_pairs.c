@@ -1,0 +1,114 @@
+#include "cli/text_pairs.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+vt_status cli_pair_batch_encode(cli_batch *out, const vt_tokenizer *tok, const char *const *a, const size_t *alen,
+                                const char *const *b, const size_t *blen, size_t count, int32_t max_length) {
+    if (count > out->cap) {
+        vt_tok_encoding *e = realloc(out->enc, count * sizeof *e);
+        if (!e) return vt_error(VT_ERR_NOMEM, "out of memory encoding a batch");
+        for (size_t i = out->cap; i < count; i++) vt_tok_encoding_init(&e[i]);
+        out->enc = e;
+        out->cap = count;
+    }
+    vt_tok_encode_opts o;
+    vt_tok_encode_opts_default(&o);
+    o.max_length = max_length;
+    vt_status st = vt_tok_encode_batch(tok, count, a, alen, b, blen, &o, out->enc);
+    if (st != VT_OK) return st;
+    int64_t T = 1;
+    for (size_t i = 0; i < count; i++)
+        if (out->enc[i].len > T) T = out->enc[i].len;
+    size_t cells = count * (size_t)T;
+    free(out->ids);
+    free(out->types);
+    free(out->mask);
+    out->ids = calloc(cells, sizeof *out->ids);
+    out->types = calloc(cells, sizeof *out->types);
+    out->mask = calloc(cells, sizeof *out->mask);
+    if (!out->ids || !out->types || !out->mask) return vt_error(VT_ERR_NOMEM, "out of memory encoding a batch");
+    int32_t pad = vt_tok_special_ids(tok).pad;
+    for (size_t i = 0; i < count; i++) {
+        const vt_tok_encoding *e = &out->enc[i];
+        for (int64_t t = 0; t < T; t++) {
+            size_t k = i * (size_t)T + (size_t)t;
+            bool real = t < e->len;
+            out->ids[k] = real ? e->ids[t] : pad;
+            out->types[k] = real ? e->type_ids[t] : 0;
+            out->mask[k] = real ? e->attention_mask[t] : 0;
+        }
+    }
+    out->B = (int64_t)count;
+    out->T = T;
+    return VT_OK;
+}
+
+vt_status cli_classify(vt_bert *model, const vt_tokenizer *tok, size_t n, const char *const *a, const size_t *alen,
+                       const char *const *b, const size_t *blen, size_t batch, int32_t max_length, double *probs) {
+    const vt_bert_config *c = vt_bert_get_config(model);
+    size_t K = (size_t)c->num_labels;
+    if (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION || K < 2)
+        return vt_error(VT_ERR_INVALID_ARG, "the model is not a sequence classifier with 2 or more labels");
+    if (batch < 1) batch = 1;
+    cli_batch enc = {0};
+    vt_status st = VT_OK;
+    for (size_t start = 0; st == VT_OK && start < n; start += batch) {
+        size_t count = n - start < batch ? n - start : batch;
+        st = cli_pair_batch_encode(&enc, tok, a + start, alen + start, b ? b + start : NULL, b ? blen + start : NULL,
+                                   count, max_length);
+        vt_bert_outputs out;
+        vt_bert_batch view = cli_batch_view(&enc);
+        if (st == VT_OK) st = vt_bert_forward(model, &view, false, 0, &out);
+        for (size_t i = 0; st == VT_OK && i < count; i++) {
+            const float *l = out.logits + i * K;
+            double *p = probs + (start + i) * K, mx = l[0], sum = 0;
+            for (size_t k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+            for (size_t k = 0; k < K; k++) sum += p[k] = exp((double)l[k] - mx);
+            for (size_t k = 0; k < K; k++) p[k] /= sum;
+            if (!isfinite(sum)) st = vt_error(VT_ERR_NUMERIC, "input %zu: the logits are not finite", start + i);
+        }
+    }
+    cli_batch_free(&enc);
+    return st;
+}
+
+vt_status cli_load_classifier(const char *dir, vt_bert **model, vt_tokenizer **tok) {
+    *model = NULL;
+    *tok = NULL;
+    vt_bert_load_info info;
+    vt_bert *m = vt_bert_load_ex(dir, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 0, 0, &info);
+    if (!m) return vt_last_status();
+    const vt_bert_config *c = vt_bert_get_config(m);
+    vt_status st = VT_OK;
+    for (int i = 0; i < info.n_new && i < VT_BERT_LOAD_NOTES && st == VT_OK; i++)
+        if (strstr(info.new_params[i], "classifier"))
+            st = vt_error(VT_ERR_FORMAT, "%s has no trained classifier (%s is missing): fine-tune it first", dir,
+                          info.new_params[i]);
+    if (st == VT_OK && c->num_labels < 2)
+        st = vt_error(VT_ERR_UNSUPPORTED, "%s has num_labels %d: a classifier with 2 or more labels is needed", dir,
+                      c->num_labels);
+    vt_tokenizer *t = st == VT_OK ? vt_tok_load(dir, NULL) : NULL;
+    if (st == VT_OK && !t) st = vt_last_status();
+    if (st != VT_OK) {
+        vt_bert_free(m);
+        return st;
+    }
+    *model = m;
+    *tok = t;
+    return VT_OK;
+}
+
+void cli_json_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", out);
+        else if (*p == '\t') fputs("\\t", out);
+        else if (*p == '\r') fputs("\\r", out);
+        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
+        else fputc(*p, out);
+    }
+    fputc('"', out);
+}
