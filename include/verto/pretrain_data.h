@@ -7,7 +7,8 @@
  * Input: text files with one sentence (or line) per line, documents separated
  * by blank lines, or JSONL files whose records' `text_field` holds such text.
  * Each line is WordPiece-tokenized (literal "[CLS]" etc. in the text are plain
- * text); lines with no tokens are skipped; empty documents are dropped.
+ * text); a line of only (Unicode) whitespace is blank, as Python's strip()
+ * sees it; other lines with no tokens are skipped; empty documents are dropped.
  * For each of dupe_factor passes over the (shuffled) documents, each document
  * yields instances: max_num_tokens = max_seq_length - 3; the target length is
  * max_num_tokens, or with probability short_seq_prob a uniform integer in
@@ -204,8 +205,8 @@ typedef struct vt_pt_info {
     int32_t max_seq_length;
     bool masked;            /* static masking (else dynamic: mask with vt_pt_masker) */
     bool whole_word_mask;
-    double masked_lm_prob;
-    int32_t max_predictions;
+    double masked_lm_prob;  /* with max_predictions and whole_word_mask: the vt_pt_mask_options */
+    int32_t max_predictions; /* to use for dynamic masking (min(requested, max_seq_length)) */
     double short_seq_prob;
     int32_t dupe_factor;
     uint64_t seed;

@@ -312,6 +312,27 @@ static vt_status end_document(prep *P) {
 
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
+/* Is the line made only of what Python's str.strip() removes (Unicode
+ * whitespace)? Then Google's script reads it as a blank line. */
+static bool only_unicode_space(const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t c;
+        size_t n;
+        if (p[i] < 0x80) c = p[i], n = 1;
+        else if ((p[i] & 0xE0) == 0xC0 && i + 1 < len) c = (uint32_t)(p[i] & 0x1F) << 6 | (p[i + 1] & 0x3F), n = 2;
+        else if ((p[i] & 0xF0) == 0xE0 && i + 2 < len)
+            c = (uint32_t)(p[i] & 0x0F) << 12 | (uint32_t)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F), n = 3;
+        else return false;
+        bool space = (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+                     (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+                     c == 0x3000;
+        if (!space) return false;
+        i += n;
+    }
+    return true;
+}
+
 /* One line of text: a blank line ends the document, others become a segment. */
 static vt_status text_line(prep *P, const char *s, size_t len) {
     P->st.lines++;
@@ -323,7 +344,8 @@ static vt_status text_line(prep *P, const char *s, size_t len) {
     eo.add_special_tokens = false;
     vt_status st = vt_tok_encode(P->tok, s, len, NULL, 0, &eo, &P->enc);
     if (st != VT_OK) return st;
-    if (P->enc.len == 0) return VT_OK; /* a line without tokens is skipped */
+    if (P->enc.len == 0) /* a line without tokens is skipped, unless it is blank to Python */
+        return only_unicode_space(s, len) ? end_document(P) : VT_OK;
     if (!vec_reserve(&P->tokens, (size_t)P->enc.len) || !vec_reserve(&P->seg_off, 1))
         return vt_error(VT_ERR_NOMEM, "out of memory");
     memcpy(VEC_AT(P->tokens, int32_t) + P->tokens.n, P->enc.ids, (size_t)P->enc.len * sizeof(int32_t));
@@ -409,7 +431,9 @@ static vt_status write_manifest(prep *P, const char *out_dir) {
     ok = ok && cJSON_AddStringToObject(j, "masking", o->dynamic_masking ? "dynamic" : "static");
     ok = ok && cJSON_AddBoolToObject(j, "whole_word_mask", o->mask.whole_word_mask);
     ok = ok && cJSON_AddNumberToObject(j, "masked_lm_prob", o->mask.masked_lm_prob);
-    ok = ok && cJSON_AddNumberToObject(j, "max_predictions", P->max_pred);
+    /* for dynamic masking: what the masker at load time should use */
+    int32_t max_pred = o->mask.max_predictions < o->max_seq_length ? o->mask.max_predictions : o->max_seq_length;
+    ok = ok && cJSON_AddNumberToObject(j, "max_predictions", max_pred);
     ok = ok && cJSON_AddNumberToObject(j, "short_seq_prob", o->short_seq_prob);
     ok = ok && cJSON_AddNumberToObject(j, "dupe_factor", o->dupe_factor);
     ok = ok && cJSON_AddNumberToObject(j, "seed", (double)o->seed);

@@ -728,6 +728,27 @@ static void test_statistics_parity(void **state) {
     rm_rf(dir);
 }
 
+/* Lines as Google's script reads them: a line of Unicode whitespace is blank
+ * (a document boundary), a line without tokens is skipped, the end of a file
+ * ends a document. */
+static void test_document_boundaries(void **state) {
+    (void)state;
+    vt_tokenizer *tok = load_tok();
+    char *dir = test_tmpdir(), *in1 = join(dir, "a.txt"), *in2 = join(dir, "b.txt"), *out = join(dir, "out");
+    write_text(in1, "First document.\nIts second line.\n\xc2\xa0\xe3\x80\x80\r\nSecond document.\n\x01\nStill the second.");
+    write_text(in2, "  \nThird document, in another file.\n\n\n");
+    const char *files[] = {in1, in2};
+    vt_pt_options o;
+    vt_pt_options_default(&o);
+    vt_pt_stats s;
+    assert_int_equal(vt_pt_prepare(tok, files, 2, out, &o, NULL, NULL, &s), VT_OK);
+    assert_int_equal(s.documents, 3);
+    assert_int_equal(s.doc_passes, 30);
+    vt_tok_free(tok);
+    free(in1), free(in2), free(out);
+    rm_rf(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shard_round_trip),
@@ -735,6 +756,7 @@ int main(void) {
         cmocka_unit_test(test_masking_rules),
         cmocka_unit_test(test_determinism_and_layout),
         cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_document_boundaries),
         cmocka_unit_test(test_failures_keep_earlier_outputs),
         cmocka_unit_test(test_statistics_parity),
     };
