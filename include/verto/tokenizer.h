@@ -52,6 +52,10 @@ vt_wp_vocab *vt_wp_vocab_from_buffer(const char *data, size_t len, const char *l
 
 void vt_wp_vocab_free(vt_wp_vocab *v);
 
+/* Writes the tokens, one per line with "\n" endings, to `path` atomically
+ * (vt_atomic_open): vt_wp_vocab_load reads the same vocabulary back. */
+vt_status vt_wp_vocab_save(const vt_wp_vocab *v, const char *path);
+
 /* Number of ids (lines). */
 int32_t vt_wp_vocab_size(const vt_wp_vocab *v);
 

@@ -207,3 +207,15 @@ const char *vt_wp_vocab_token(const vt_wp_vocab *v, int32_t id) {
     if (!v || id < 0 || id >= v->n) return NULL;
     return v->arena + v->tok_off[id];
 }
+
+vt_status vt_wp_vocab_save(const vt_wp_vocab *v, const char *path) {
+    if (!v || !path) return vt_error(VT_ERR_INVALID_ARG, "vocabulary: NULL argument to save");
+    vt_atomic_file af;
+    vt_status st = vt_atomic_open(&af, path);
+    if (st != VT_OK) return st;
+    for (int32_t i = 0; i < v->n; i++) {
+        fwrite(v->arena + v->tok_off[i], 1, (size_t)v->tok_len[i], af.f);
+        fputc('\n', af.f);
+    }
+    return vt_atomic_commit(&af);
+}

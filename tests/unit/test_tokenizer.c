@@ -1,0 +1,351 @@
+/* Tokenizer edge cases: vocabulary files, tokenizer_config.json, empty and
+ * blank input, every kind of invalid UTF-8, the per-word character limit,
+ * [UNK], literal special tokens, truncation corner cases, offsets, decoding. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verto/tokenizer.h"
+#include "vt_test.h"
+
+static const char VOCAB[] =
+    "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n"          /* 0-4 */
+    "hello\nworld\nun\n##aff\n##able\n"             /* 5-9 */
+    "a\n##a\n,\n.\n!\n"                             /* 10-14 */
+    "e\n##e\ncafe\né\n中\n"                         /* 15-19 */
+    "x\n##y\nb\n##b\n"                              /* 20-23 */
+    "aaaa\n";                                       /* 24 */
+
+static vt_tokenizer *make_tok(bool lower) {
+    vt_wp_vocab *v = vt_wp_vocab_from_buffer(VOCAB, sizeof VOCAB - 1, "test vocab");
+    assert_non_null(v);
+    vt_tok_options o;
+    vt_tok_options_default(&o);
+    o.lowercase = lower;
+    vt_tokenizer *t = vt_tok_create(v, &o);
+    assert_non_null(t);
+    return t;
+}
+
+/* Encodes s (single, with [CLS]/[SEP]) and compares the ids. */
+static void expect_ids(const vt_tokenizer *t, const char *s, size_t len, const int32_t *want, int32_t n) {
+    vt_tok_encoding e;
+    vt_tok_encoding_init(&e);
+    assert_int_equal(vt_tok_encode(t, s, len, NULL, 0, NULL, &e), VT_OK);
+    if (e.len != n || memcmp(e.ids, want, (size_t)n * sizeof(int32_t))) {
+        printf("  input '%.*s': got", (int)len, s);
+        for (int32_t i = 0; i < e.len; i++) printf(" %d", e.ids[i]);
+        printf(", want");
+        for (int32_t i = 0; i < n; i++) printf(" %d", want[i]);
+        printf("\n");
+        fail_msg("ids differ");
+    }
+    vt_tok_encoding_free(&e);
+}
+#define EXPECT(t, s, ...)                                                                                     \
+    do {                                                                                                      \
+        const int32_t w_[] = {__VA_ARGS__};                                                                   \
+        expect_ids(t, s, sizeof(s) - 1, w_, (int32_t)(sizeof w_ / sizeof *w_));                               \
+    } while (0)
+
+static void write_file(const char *path, const char *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void test_vocab_file_forms(void **state) {
+    const char data[] = "[PAD]\r\n[UNK]\r\ndup\r\n\r\nx  \ndup\nlast";
+    vt_wp_vocab *v = vt_wp_vocab_from_buffer(data, sizeof data - 1, "crlf");
+    assert_non_null(v);
+    assert_int_equal(vt_wp_vocab_size(v), 7);            /* no final newline: "last" counts */
+    assert_int_equal(vt_wp_vocab_id(v, "[UNK]", 5), 1);  /* CRLF stripped */
+    assert_int_equal(vt_wp_vocab_id(v, "x", 1), 4);      /* trailing spaces dropped */
+    assert_int_equal(vt_wp_vocab_id(v, "dup", 3), 5);    /* later id wins */
+    assert_string_equal(vt_wp_vocab_token(v, 2), "dup"); /* both ids decode */
+    assert_string_equal(vt_wp_vocab_token(v, 3), "");    /* empty line keeps its id */
+    assert_string_equal(vt_wp_vocab_token(v, 6), "last");
+    assert_null(vt_wp_vocab_token(v, 7));
+    assert_null(vt_wp_vocab_token(v, -1));
+    assert_int_equal(vt_wp_vocab_id(v, "nope", 4), -1);
+    vt_wp_vocab_free(v);
+
+    v = vt_wp_vocab_from_buffer("", 0, "empty");
+    assert_non_null(v);
+    assert_int_equal(vt_wp_vocab_size(v), 0);
+    vt_wp_vocab_free(v);
+
+    const char bad[] = "ok\nbad\xff\n";
+    assert_null(vt_wp_vocab_from_buffer(bad, sizeof bad - 1, "bad.txt"));
+    assert_int_equal(vt_last_status(), VT_ERR_FORMAT);
+    assert_non_null(strstr(vt_last_error(), "bad.txt:2"));
+}
+
+static void test_vocab_and_config_files(void **state) {
+    char *dir = test_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    write_file(path, VOCAB, sizeof VOCAB - 1);
+    vt_wp_vocab *v = vt_wp_vocab_load(dir); /* a directory means DIR/vocab.txt */
+    assert_non_null(v);
+    assert_int_equal(vt_wp_vocab_size(v), 25);
+    vt_wp_vocab_free(v);
+    assert_non_null(v = vt_wp_vocab_load(path));
+    vt_wp_vocab_free(v);
+
+    vt_tok_options o;
+    assert_int_equal(vt_tok_options_from_config(dir, &o), VT_OK); /* no config: defaults */
+    assert_true(o.lowercase);
+    assert_int_equal(o.strip_accents, -1);
+    assert_int_equal(o.model_max_length, 512);
+
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    const char cfg[] = "{\"do_lower_case\": false, \"strip_accents\": true, \"tokenize_chinese_chars\": false,"
+                       " \"model_max_length\": 1000000000000000019884624838656, \"tokenizer_class\": \"X\"}";
+    write_file(path, cfg, sizeof cfg - 1);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    assert_int_equal(vt_tok_options_from_config(path, &o), VT_OK); /* a file: its directory */
+    assert_false(o.lowercase);
+    assert_int_equal(o.strip_accents, 1);
+    assert_false(o.tokenize_chinese_chars);
+    assert_int_equal(o.model_max_length, INT32_MAX);
+    vt_tokenizer *t = vt_tok_load(dir, NULL);
+    assert_non_null(t);
+    assert_false(vt_tok_get_options(t)->lowercase);
+    vt_tok_free(t);
+
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    write_file(path, "{\"do_lower_case\": \"yes\"}", 24);
+    assert_int_not_equal(vt_tok_options_from_config(dir, &o), VT_OK);
+    assert_non_null(strstr(vt_last_error(), "do_lower_case"));
+    assert_non_null(strstr(vt_last_error(), "tokenizer_config.json"));
+    write_file(path, "{nope", 5);
+    assert_int_equal(vt_tok_options_from_config(dir, &o), VT_ERR_FORMAT);
+    assert_null(vt_tok_load(dir, NULL));
+
+    assert_null(vt_wp_vocab_load("/nonexistent/verto/vocab.txt"));
+    assert_non_null(strstr(vt_last_error(), "/nonexistent/verto/vocab.txt"));
+    free(dir);
+}
+
+static void test_missing_special_tokens(void **state) {
+    vt_wp_vocab *v = vt_wp_vocab_from_buffer("[PAD]\n[CLS]\n[SEP]\n", 18, "nounk");
+    assert_non_null(v);
+    assert_null(vt_tok_create(v, NULL)); /* takes the vocabulary even on failure */
+    assert_non_null(strstr(vt_last_error(), "[UNK]"));
+}
+
+static void test_empty_and_blank(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    EXPECT(t, "", 2, 3);
+    EXPECT(t, "   \t\r\n  ", 2, 3);
+    EXPECT(t, "\x01\x7f\xe2\x80\x8b", 2, 3); /* controls and a zero-width space only */
+    vt_tok_encoding e;
+    vt_tok_encoding_init(&e);
+    assert_int_equal(vt_tok_encode(t, NULL, 0, NULL, 0, NULL, &e), VT_OK);
+    assert_int_equal(e.len, 2);
+    assert_int_equal(vt_tok_encode(t, NULL, 3, NULL, 0, NULL, &e), VT_ERR_INVALID_ARG);
+    vt_tok_encode_opts o = {false, 0, 0};
+    assert_int_equal(vt_tok_encode(t, "", 0, NULL, 0, &o, &e), VT_OK);
+    assert_int_equal(e.len, 0);
+    vt_tok_encoding_free(&e);
+    vt_tok_free(t);
+}
+
+static void test_wordpiece(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    EXPECT(t, "Hello, WORLD!", 2, 5, 12, 6, 14, 3);
+    EXPECT(t, "unaffable", 2, 7, 8, 9, 3);
+    EXPECT(t, "unaffablex", 2, 1, 3);     /* no complete cut: the whole word is [UNK] */
+    EXPECT(t, "xy xyy", 2, 20, 21, 20, 21, 21, 3);
+    EXPECT(t, "Café", 2, 17, 3);          /* accents stripped */
+    EXPECT(t, "a中b", 2, 10, 19, 22, 3);  /* CJK isolated */
+    EXPECT(t, "zzz hello", 2, 1, 5, 3);
+    vt_tok_free(t);
+    t = make_tok(false);                  /* cased: no lowercasing, no stripping */
+    EXPECT(t, "Hello é", 2, 1, 18, 3);
+    vt_tok_free(t);
+}
+
+static void test_max_chars_per_word(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    char buf[512];
+    int32_t want[120];
+    for (int n = 99; n <= 101; n++) { /* "aaaa" + "##a" * (n - 4) */
+        memset(buf, 'a', (size_t)n);
+        int32_t k = 0;
+        want[k++] = 2;
+        if (n <= 100) {
+            want[k++] = 24;
+            for (int i = 4; i < n; i++) want[k++] = 11;
+        } else {
+            want[k++] = 1;
+        }
+        want[k++] = 3;
+        expect_ids(t, buf, (size_t)n, want, k);
+    }
+    /* counted in characters, not bytes: 100 x "é" (200 bytes) still fits */
+    for (int i = 0; i < 100; i++) memcpy(buf + 2 * i, "\xc3\xa9", 2);
+    vt_tok_encoding e;
+    vt_tok_encoding_init(&e);
+    assert_int_equal(vt_tok_encode(t, buf, 200, NULL, 0, NULL, &e), VT_OK);
+    assert_int_equal(e.len, 102); /* e ##e x 99 */
+    assert_int_equal(e.ids[1], 15);
+    assert_int_equal(e.ids[100], 16);
+    assert_int_equal(vt_tok_encode(t, buf, 200 - 2, NULL, 0, NULL, &e), VT_OK);
+    memcpy(buf + 200, "\xc3\xa9", 2);
+    assert_int_equal(vt_tok_encode(t, buf, 202, NULL, 0, NULL, &e), VT_OK);
+    assert_int_equal(e.len, 3);
+    assert_int_equal(e.ids[1], 1);
+    assert_int_equal(e.offsets[2], 0);
+    assert_int_equal(e.offsets[3], 202);
+    vt_tok_encoding_free(&e);
+    vt_tok_free(t);
+}
+
+static void test_invalid_utf8(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    /* each kind vanishes without splitting the word: "a<bad>b" reads "ab" = a ##b */
+    static const char *const bad[] = {
+        "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xf0\x80\x80\xaf", /* overlong */
+        "\xed\xa0\x80", "\xed\xbf\xbf",                             /* surrogates */
+        "\xe2\x82", "\xf0\x9f\x98", "\xc3",                         /* truncated */
+        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf8\x88\x80\x80\x80", "\xfc\x84\x80\x80\x80\x80",
+        "\x80", "\xbf", "\xfe", "\xff", "\xef\xbf\xbd",             /* stray bytes, U+FFFD itself */
+    };
+    const int32_t want[] = {2, 10, 23, 3};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char buf[32];
+        size_t n = (size_t)snprintf(buf, sizeof buf, "a%sb", bad[i]);
+        expect_ids(t, buf, n, want, 4);
+    }
+    /* truncated at the very end of the input */
+    const int32_t want_a[] = {2, 10, 3};
+    expect_ids(t, "a\xe2\x82", 3, want_a, 3);
+    expect_ids(t, "a\xf0", 2, want_a, 3);
+    vt_tok_free(t);
+}
+
+static void test_offsets(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    const char s[] = "\xff Caf\xc3\xa9 xyy";
+    vt_tok_encoding e;
+    vt_tok_encoding_init(&e);
+    assert_int_equal(vt_tok_encode(t, s, sizeof s - 1, NULL, 0, NULL, &e), VT_OK);
+    assert_int_equal(e.len, 6); /* [CLS] cafe x ##y ##y [SEP] */
+    const int32_t bytes[] = {0, 0, 2, 7, 8, 9, 9, 10, 10, 11, 0, 0};
+    assert_memory_equal(e.offsets, bytes, sizeof bytes);
+    const int32_t seq[] = {-1, 0, 0, 0, 0, -1};
+    assert_memory_equal(e.seq, seq, sizeof seq);
+    vt_tok_offsets_to_chars(s, sizeof s - 1, e.offsets, 12);
+    const int32_t chars[] = {0, 0, 2, 6, 7, 8, 8, 9, 9, 10, 0, 0};
+    assert_memory_equal(e.offsets, chars, sizeof chars);
+    vt_tok_encoding_free(&e);
+    vt_tok_free(t);
+}
+
+static void test_special_tokens_in_text(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    EXPECT(t, "hello[MASK]world", 2, 5, 4, 6, 3);
+    EXPECT(t, "[SEP][CLS]", 2, 3, 2, 3);
+    EXPECT(t, "[mask]", 2, 1, 1, 1, 3); /* lowercase: not special ([ and ] are not in VOCAB) */
+    vt_tok_free(t);
+    vt_wp_vocab *v = vt_wp_vocab_from_buffer(VOCAB, sizeof VOCAB - 1, "v");
+    vt_tok_options o;
+    vt_tok_options_default(&o);
+    o.split_special_tokens = true;
+    t = vt_tok_create(v, &o);
+    EXPECT(t, "[MASK]", 2, 1, 1, 1, 3);
+    vt_tok_free(t);
+}
+
+static void encode_pair(const vt_tokenizer *t, const char *a, const char *b, int32_t max, int32_t pad,
+                        vt_tok_encoding *e) {
+    vt_tok_encode_opts o = {true, max, pad};
+    assert_int_equal(vt_tok_encode(t, a, strlen(a), b, b ? strlen(b) : 0, &o, e), VT_OK);
+}
+
+static void test_truncation(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    vt_tok_encoding e;
+    vt_tok_encoding_init(&e);
+    const char *a = "a a a a a a", *b = "b b b";
+    encode_pair(t, a, b, 0, 0, &e);
+    assert_int_equal(e.len, 12);
+    encode_pair(t, a, b, 10, 0, &e); /* room 7: b keeps 3, a gets 4 */
+    const int32_t w1[] = {2, 10, 10, 10, 10, 3, 22, 22, 22, 3};
+    assert_int_equal(e.len, 10);
+    assert_memory_equal(e.ids, w1, sizeof w1);
+    encode_pair(t, a, b, 8, 0, &e); /* room 5: both too long -> 2 and 3, the longer gets the odd one */
+    const int32_t w2[] = {2, 10, 10, 10, 3, 22, 22, 3};
+    assert_int_equal(e.len, 8);
+    assert_memory_equal(e.ids, w2, sizeof w2);
+    const int32_t ty[] = {0, 0, 0, 0, 0, 1, 1, 1};
+    assert_memory_equal(e.type_ids, ty, sizeof ty);
+    encode_pair(t, a, b, 3, 0, &e); /* no room at all */
+    assert_int_equal(e.len, 3);
+    encode_pair(t, a, b, 2, 0, &e); /* below the special tokens: HF truncates nothing */
+    assert_int_equal(e.len, 12);
+    encode_pair(t, a, NULL, 4, 6, &e); /* single, truncated then padded */
+    const int32_t w3[] = {2, 10, 10, 3, 0, 0}, m3[] = {1, 1, 1, 1, 0, 0};
+    assert_int_equal(e.len, 6);
+    assert_memory_equal(e.ids, w3, sizeof w3);
+    assert_memory_equal(e.attention_mask, m3, sizeof m3);
+    vt_tok_encode_opts bad = {true, -1, 0};
+    assert_int_equal(vt_tok_encode(t, "a", 1, NULL, 0, &bad, &e), VT_ERR_INVALID_ARG);
+    vt_tok_encoding_free(&e);
+
+    /* batch: padded to the longest */
+    const char *as[] = {"a", "a a a", "hello world"};
+    size_t al[] = {1, 5, 11};
+    vt_tok_encoding be[3];
+    for (int i = 0; i < 3; i++) vt_tok_encoding_init(&be[i]);
+    assert_int_equal(vt_tok_encode_batch(t, 3, as, al, NULL, NULL, NULL, be), VT_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(be[i].len, 5);
+        vt_tok_encoding_free(&be[i]);
+    }
+    vt_tok_free(t);
+}
+
+static void test_decode(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    const int32_t ids[] = {2, 7, 8, 9, 12, 5, 13, 3, 0};
+    char *s;
+    size_t n;
+    assert_int_equal(vt_tok_decode(t, ids, 9, true, false, &s, &n), VT_OK);
+    assert_string_equal(s, "unaffable, hello.");
+    assert_int_equal(n, strlen(s));
+    free(s);
+    assert_int_equal(vt_tok_decode(t, ids, 9, false, false, &s, NULL), VT_OK);
+    assert_string_equal(s, "[CLS] unaffable, hello. [SEP] [PAD]");
+    free(s);
+    const int32_t oob[] = {5, 99};
+    assert_int_equal(vt_tok_decode(t, oob, 2, true, false, &s, NULL), VT_ERR_INVALID_ARG);
+    const char *toks[] = {"un", "##aff", "##able", "x"};
+    assert_int_equal(vt_tok_join_tokens(toks, 4, &s, NULL), VT_OK);
+    assert_string_equal(s, "unaffable x");
+    free(s);
+    assert_int_equal(vt_tok_decode(t, NULL, 0, true, true, &s, NULL), VT_OK);
+    assert_string_equal(s, "");
+    free(s);
+    vt_tok_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vocab_file_forms),
+        cmocka_unit_test(test_vocab_and_config_files),
+        cmocka_unit_test(test_missing_special_tokens),
+        cmocka_unit_test(test_empty_and_blank),
+        cmocka_unit_test(test_wordpiece),
+        cmocka_unit_test(test_max_chars_per_word),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_special_tokens_in_text),
+        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_decode),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
