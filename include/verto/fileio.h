@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 typedef struct vt_atomic_file {
-    FILE *f;          /* write through this between open and commit */
+    FILE *f;          /* write through this between open and commit (stdio only: no fileno) */
     char *final_path; /* owned */
     char *tmp_path;   /* owned */
     void *impl;       /* private: descriptor and first write error */
