@@ -21,6 +21,8 @@ int cmd_finetune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_prepare_pretraining(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_vocab(int argc, char **argv);
 
 /* Prints "error: <message>" to stderr and returns 1; for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,6 +16,8 @@ static const vt_cli_command COMMANDS[] = {
     {"predict", "label and class probabilities, one JSON line per input line", cmd_predict},
     {"pretrain", "masked-LM + next-sentence pretraining from prepared shards", cmd_pretrain},
     {"finetune", "sequence classification from labelled TSV, CSV or JSONL", cmd_finetune},
+    {"tokenize", "WordPiece ids (or tokens) of each input line, as BertTokenizerFast", cmd_tokenize},
+    {"vocab", "train a WordPiece vocab.txt from text files", cmd_vocab},
     {NULL, NULL, NULL},
 };
 
