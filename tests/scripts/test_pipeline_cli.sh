@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The pipeline end to end on a tiny corpus, as a user runs it:
+# vocab -> init -> prepare-pretraining -> pretrain (loss falls) -> resume
+# (same losses as an uninterrupted run) -> SIGTERM (a loadable checkpoint) ->
+# finetune -> eval -> predict; and the failures that must leave earlier
+# outputs intact: NaN loss, unwritable output, mismatched vocabulary, bad rows.
+set -uo pipefail
+build=${VT_BUILD:-build}
+V="$(pwd)/$build/verto"
+data="$(pwd)/data/spam"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+failures=0
+ok() { echo "  ok: $1"; }
+bad() { echo "  FAILED: $1"; failures=$((failures + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+expect_error() { # what, fragment, command...: non-zero exit and one "error: " line containing fragment
+    local what=$1 fragment=$2; shift 2
+    if "$@" >out.txt 2>err.txt; then bad "$what (exit 0)"; return; fi
+    if grep -q "^error: .*$fragment" err.txt; then ok "$what: $(head -c 150 err.txt)"; else bad "$what: $(cat err.txt)"; fi
+}
+loss_at() { sed -n "s/^{\"step\": $2, \"loss\": \([^,]*\),.*/\1/p" "$1"; }
+
+head -120 "$data/train.jsonl" > train.jsonl
+head -40 "$data/dev.jsonl" > dev.jsonl
+cat > tiny.json <<'JSON'
+{"architectures": ["BertForPreTraining"], "model_type": "bert", "vocab_size": 1500, "hidden_size": 64,
+ "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "max_position_embeddings": 64,
+ "type_vocab_size": 2, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}
+JSON
+python3 -c "
+import json
+for line in open('train.jsonl'):
+    print(json.dumps({'text': json.loads(line)['text']}))" > corpus.jsonl
+
+"$V" vocab --size 1500 -o vocab.txt train.jsonl >/dev/null 2>&1 || python3 -c "
+import json; open('plain.txt','w').write(''.join(json.loads(l)['text'] + '\n' for l in open('train.jsonl')))"
+[ -s vocab.txt ] || "$V" vocab --size 1500 -o vocab.txt plain.txt
+check "vocabulary of 1500 tokens" test "$(wc -l < vocab.txt)" -eq 1500
+check "init" "$V" init --config-json tiny.json --vocab vocab.txt -o init
+check "prepare-pretraining" "$V" prepare-pretraining --vocab vocab.txt -o shards --jsonl --text-field text \
+    --max-seq-length 64 --dupe-factor 2 --seed 7 corpus.jsonl
+
+common=(--init init --data shards --batch-size 8 --lr 1e-3 --warmup-steps 2 --seed 3 --log-every 1 --threads 2)
+check "pretrain 20 steps" "$V" pretrain "${common[@]}" -o run_a --steps 20
+first=$(loss_at run_a/metrics.jsonl 1); last=$(loss_at run_a/metrics.jsonl 20)
+check "pretraining loss falls ($first -> $last)" awk -v a="$first" -v b="$last" 'BEGIN{exit !(b < a - 0.5)}'
+check "pretrained directory loads" "$V" summary --model run_a
+
+# Resume: an interrupted copy of the same run continues with identical losses.
+"$V" pretrain "${common[@]}" -o run_b --steps 20 --save-every 10 >/dev/null
+rm -rf run_b/checkpoint-20 run_b/model.safetensors
+sed -i '/"step": 1[1-9],\|"step": 20,/d' run_b/metrics.jsonl
+check "resume from checkpoint-10" "$V" pretrain "${common[@]}" -o run_b --steps 20 --save-every 10 --resume
+same=1
+for s in $(seq 11 20); do
+    [ "$(loss_at run_a/metrics.jsonl "$s")" = "$(loss_at run_b/metrics.jsonl "$s")" ] || same=0
+done
+check "resumed losses equal the uninterrupted run at steps 11-20" test "$same" -eq 1
+
+# SIGTERM mid-run saves a checkpoint that loads, and exits cleanly.
+"$V" pretrain "${common[@]}" -o run_c --steps 100000 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '"step": 3,' run_c/metrics.jsonl 2>/dev/null && break; sleep 0.2; done
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "SIGTERM: exit status 0 (got $rc)" test "$rc" -eq 0
+ckpt=$(ls -d run_c/checkpoint-* 2>/dev/null | head -1)
+check "SIGTERM: checkpoint ${ckpt:-missing} loads" "$V" summary --model "${ckpt:-none}"
+
+# A NaN in the weights stops at step 1 with an error and writes no model.
+cp -r init init_nan
+python3 - <<'PY'
+import torch
+from safetensors.torch import load_file, save_file
+w = load_file("init_nan/model.safetensors")
+name = next(k for k in w if k.endswith("word_embeddings.weight"))
+w[name][5, 0] = float("nan")
+save_file(w, "init_nan/model.safetensors", metadata={"format": "pt"})
+PY
+expect_error "NaN loss" "step 1: the loss is NaN" "$V" pretrain --init init_nan --data shards -o run_nan --steps 5 --batch-size 8
+check "NaN run wrote no model" test ! -e run_nan/model.safetensors
+
+# Unwritable output, mismatched vocabulary.
+touch afile
+expect_error "pretrain into an unwritable directory" "afile" "$V" pretrain "${common[@]}" -o afile/out --steps 2
+head -1000 vocab.txt > small_vocab.txt
+"$V" init --config-json tiny.json --vocab vocab.txt -o init_other >/dev/null
+cp small_vocab.txt init_other/vocab.txt
+expect_error "shards of another vocabulary" "vocabulary" "$V" pretrain --init init_other --data shards -o run_v --steps 2
+
+# Fine-tune, evaluate, predict.
+check "finetune" "$V" finetune --init run_a --train train.jsonl --dev dev.jsonl -o clf --epochs 2 --batch-size 16 \
+    --lr 1e-3 --max-seq-length 64 --seed 1
+check "classifier config names its labels" grep -q '"spam"' clf/config.json
+check "metrics.jsonl has dev evaluations" grep -q '"eval": true, .*"dev_macro_f1"' clf/metrics.jsonl
+"$V" eval --model clf --data dev.jsonl --json > eval.json
+check "eval --json has accuracy, macro_f1, confusion_matrix, roc_auc" python3 -c "
+import json; r = json.load(open('eval.json'))
+assert {'accuracy', 'macro_f1', 'micro_f1', 'per_class', 'confusion_matrix', 'roc_auc'} <= set(r)
+assert sum(map(sum, r['confusion_matrix'])) == 40"
+python3 -c "import json; [print(json.loads(l)['text'][:300].replace('\n', ' ')) for l in open('dev.jsonl')]" > texts.txt
+"$V" predict --model clf --input texts.txt > predictions.jsonl
+check "predict: one JSON object per line with label, score, probs" python3 -c "
+import json; rows = [json.loads(l) for l in open('predictions.jsonl')]
+assert len(rows) == 40 and all({'label', 'score', 'probs'} <= set(r) for r in rows)
+assert all(abs(sum(r['probs'].values()) - 1) < 1e-5 for r in rows)"
+
+# A failed run leaves the earlier model as it was.
+sum_before=$(md5sum clf/model.safetensors)
+printf '{"text": "fine", "label": "ham"}\n{"text": broken\n' > bad.jsonl
+expect_error "malformed training row" "bad.jsonl:2" "$V" finetune --init run_a --train bad.jsonl --dev dev.jsonl -o clf
+check "the earlier classifier is intact" test "$sum_before" = "$(md5sum clf/model.safetensors)"
+: > empty.txt
+expect_error "empty corpus" "" "$V" prepare-pretraining --vocab vocab.txt -o shards_empty empty.txt
+
+[ "$failures" -eq 0 ]
