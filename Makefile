@@ -35,21 +35,26 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 
 $(BUILD)/libverto.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR  $@"
+	@ar rcs $@ $^
 
 $(BUILD)/libverto.so: $(LIB_OBJ)
-	$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) -shared $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/verto: $(CLI_OBJ) $(BUILD)/libverto.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libverto.a $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libverto.a $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libverto.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libverto.a $(LDLIBS)
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libverto.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(BUILD)/libverto.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/support $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(BUILD)/libverto.a $(LDLIBS) -lcmocka
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS_ALL) -Itests/support $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(BUILD)/libverto.a $(LDLIBS) -lcmocka
 
 deps:
 	@scripts/ensure-deps.sh
