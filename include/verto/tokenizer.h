@@ -146,8 +146,11 @@ void vt_tok_encode_opts_default(vt_tok_encode_opts *o);
  * left after the special tokens is split longest-first (if both are too long
  * each gets half, the longer one the odd token); when max_length is smaller
  * than the number of special tokens nothing is truncated, as in HF.
- * Errors: VT_ERR_INVALID_ARG (NULL text with non-zero length, negative
- * lengths, a text over INT32_MAX bytes), VT_ERR_NOMEM. */
+ * b != NULL with blen 0 is a pair with an empty second text ([CLS] A [SEP]
+ * [SEP]); transformers turns an empty second string into a single sequence,
+ * tokenizers does not. Errors: VT_ERR_INVALID_ARG (NULL text with non-zero
+ * length, negative max_length or pad_to, a text over INT32_MAX bytes),
+ * VT_ERR_NOMEM. */
 vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
                         const vt_tok_encode_opts *o, vt_tok_encoding *out);
 

@@ -10,6 +10,7 @@ void vt_pretok_buf_free(vt_pretok_buf *b) {
     free(b->s);
     free(b->ostart);
     free(b->oend);
+    free(b->run);
     memset(b, 0, sizeof *b);
 }
 
@@ -29,47 +30,16 @@ static vt_status grow(vt_pretok_buf *b, int32_t need) {
     return VT_OK;
 }
 
+static vt_status end_run(vt_pretok_buf *b);
+
 static vt_status flush(vt_pretok_buf *b, vt_word_fn fn, void *ud) {
-    vt_status st = VT_OK;
-    if (b->len > 0) {
+    vt_status st = b->n_run ? end_run(b) : VT_OK;
+    if (st == VT_OK && b->len > 0) {
         vt_word w = {b->s, b->len, b->nchars, b->ostart, b->oend};
         st = fn(ud, &w);
     }
-    b->len = b->nchars = b->run_start = 0;
+    b->len = b->nchars = 0;
     return st;
-}
-
-/* Swaps the adjacent characters [p, q) and [q, e) (e - q <= 4 bytes). */
-static void swap_chars(vt_pretok_buf *b, int32_t p, int32_t q, int32_t e) {
-    int32_t n = e - q, m = q - p;
-    char ts[4];
-    int32_t tos[4], toe[4];
-    memcpy(ts, b->s + q, (size_t)n);
-    memcpy(tos, b->ostart + q, (size_t)n * sizeof(int32_t));
-    memcpy(toe, b->oend + q, (size_t)n * sizeof(int32_t));
-    memmove(b->s + p + n, b->s + p, (size_t)m);
-    memmove(b->ostart + p + n, b->ostart + p, (size_t)m * sizeof(int32_t));
-    memmove(b->oend + p + n, b->oend + p, (size_t)m * sizeof(int32_t));
-    memcpy(b->s + p, ts, (size_t)n);
-    memcpy(b->ostart + p, tos, (size_t)n * sizeof(int32_t));
-    memcpy(b->oend + p, toe, (size_t)n * sizeof(int32_t));
-}
-
-/* Canonical ordering (part of NFD): the character just appended at [q, len)
- * moves before earlier non-starters of its run that have a higher combining
- * class (a stable sort, as the standard asks). */
-static void reorder_last(vt_pretok_buf *b, int32_t q, int ccc) {
-    int32_t e = b->len;
-    while (q > b->run_start) {
-        int32_t p = q - 1;
-        while (p > b->run_start && ((unsigned char)b->s[p] & 0xC0) == 0x80) p--;
-        int adv;
-        int32_t prev = vt_utf8_decode((const unsigned char *)b->s + p, (size_t)(q - p), &adv);
-        if (vt_uc_ccc(prev) <= ccc) break;
-        swap_chars(b, p, q, e);
-        e = p + (e - q);
-        q = p;
-    }
 }
 
 static vt_status append(vt_pretok_buf *b, int32_t cp, int32_t os, int32_t oe) {
@@ -85,6 +55,50 @@ static vt_status append(vt_pretok_buf *b, int32_t cp, int32_t os, int32_t oe) {
     return VT_OK;
 }
 
+/* Canonical ordering (part of NFD). Non-starters (combining class > 0) wait
+ * in b->run, marks to be stripped included, until the next starter. If they
+ * are out of order they are stably sorted by class, and, as tokenizers'
+ * alignment tracking does, the k-th character after sorting takes the
+ * original range of the k-th before. Then the marks are dropped and the rest
+ * joins the word. A counting sort keeps long runs linear. */
+static vt_status end_run(vt_pretok_buf *b) {
+    vt_status st = VT_OK;
+    int32_t n = b->n_run;
+    vt_run_char *r = b->run;
+    if (n > 1 && b->run_dirty) {
+        vt_run_char *sorted = malloc((size_t)n * sizeof *sorted);
+        if (!sorted) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
+        int32_t w = 0;
+        for (int c = 1; c < 256; c++)
+            for (int32_t k = 0; k < n; k++)
+                if (r[k].ccc == c) sorted[w++] = r[k];
+        for (int32_t k = 0; k < n; k++) {
+            sorted[k].os = r[k].os;
+            sorted[k].oe = r[k].oe;
+        }
+        memcpy(r, sorted, (size_t)n * sizeof *r);
+        free(sorted);
+    }
+    for (int32_t k = 0; k < n && st == VT_OK; k++)
+        if (!r[k].mark) st = append(b, r[k].cp, r[k].os, r[k].oe);
+    b->n_run = 0;
+    b->run_dirty = false;
+    return st;
+}
+
+static vt_status run_push(vt_pretok_buf *b, int32_t cp, int ccc, bool mark, int32_t os, int32_t oe) {
+    if (b->n_run == b->cap_run) {
+        int32_t cap = b->cap_run ? b->cap_run * 2 : 16;
+        vt_run_char *r = cap > 0 ? realloc(b->run, (size_t)cap * sizeof *r) : NULL;
+        if (!r) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory for combining marks");
+        b->run = r;
+        b->cap_run = cap;
+    }
+    if (b->n_run > 0 && ccc < b->run[b->n_run - 1].ccc) b->run_dirty = true;
+    b->run[b->n_run++] = (vt_run_char){cp, os, oe, (uint8_t)ccc, mark};
+    return VT_OK;
+}
+
 /* One normalized character: punctuation becomes a word of its own. */
 static vt_status emit(const vt_pretok_cfg *cfg, vt_pretok_buf *b, int32_t cp, int32_t os, int32_t oe,
                       vt_word_fn fn, void *ud) {
@@ -94,14 +108,11 @@ static vt_status emit(const vt_pretok_cfg *cfg, vt_pretok_buf *b, int32_t cp, in
         if ((st = flush(b, fn, ud)) != VT_OK || (st = append(b, cp, os, oe)) != VT_OK) return st;
         return flush(b, fn, ud);
     }
-    int32_t q = b->len;
-    if ((st = append(b, cp, os, oe)) != VT_OK) return st;
-    if (cfg->strip_accents) {
-        int ccc = cp < 0x300 ? 0 : vt_uc_ccc(cp);
-        if (ccc == 0) b->run_start = b->len;
-        else reorder_last(b, q, ccc);
-    }
-    return VT_OK;
+    if (!cfg->strip_accents) return append(b, cp, os, oe);
+    int ccc = cp < 0x300 ? 0 : vt_uc_ccc(cp);
+    if (ccc != 0) return run_push(b, cp, ccc, false, os, oe);
+    if (b->n_run && (st = end_run(b)) != VT_OK) return st;
+    return append(b, cp, os, oe);
 }
 
 /* A non-ASCII character after cleaning: NFD + mark removal, lowercase. */
@@ -113,11 +124,13 @@ static vt_status normalize_char(const vt_pretok_cfg *cfg, vt_pretok_buf *b, int3
     if (cfg->strip_accents && (f & VT_UC_DECOMP)) nd = vt_uc_nfd(cp, d);
     for (int i = 0; i < nd; i++) {
         uint8_t fx = nd == 1 && d[0] == cp ? f : vt_uc_flags(d[i]);
+        vt_status st;
         if (cfg->strip_accents && (fx & VT_UC_MN)) {
-            if (vt_uc_ccc(d[i]) == 0) b->run_start = b->len;
+            int ccc = vt_uc_ccc(d[i]);
+            st = ccc == 0 ? (b->n_run ? end_run(b) : VT_OK) : run_push(b, d[i], ccc, true, os, oe);
+            if (st != VT_OK) return st;
             continue;
         }
-        vt_status st;
         if (cfg->lowercase && (fx & VT_UC_LOWER)) {
             int32_t l[3];
             int nl = vt_uc_lower(d[i], l);
@@ -134,7 +147,8 @@ vt_status vt_pretok_run(const vt_pretok_cfg *cfg, const char *text, size_t len, 
                         vt_word_fn fn, void *ud) {
     vt_uc_init();
     const unsigned char *s = (const unsigned char *)text;
-    b->len = b->nchars = b->run_start = 0;
+    b->len = b->nchars = b->n_run = 0;
+    b->run_dirty = false;
     vt_status st = VT_OK;
     size_t i = 0;
     while (i < len) {
@@ -155,13 +169,13 @@ vt_status vt_pretok_run(const vt_pretok_cfg *cfg, const char *text, size_t len, 
                 continue;
             }
             if (cfg->lowercase && (f & VT_UC_LOWER)) ch += 'a' - 'A';
+            if (b->n_run && (st = end_run(b)) != VT_OK) return st;
             if (b->len >= b->cap && (st = grow(b, 1)) != VT_OK) return st;
             b->s[b->len] = (char)ch;
             b->ostart[b->len] = os;
             b->oend[b->len] = os + 1;
             b->len++;
             b->nchars++;
-            b->run_start = b->len;
             continue;
         }
         int adv;

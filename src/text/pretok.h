@@ -26,12 +26,20 @@ typedef struct vt_word {
 /* Called per word; a non-VT_OK return stops the run and is returned. */
 typedef vt_status (*vt_word_fn)(void *ud, const vt_word *w);
 
+typedef struct vt_run_char {
+    int32_t cp, os, oe;
+    uint8_t ccc;
+    bool mark; /* a non-spacing mark, dropped after ordering */
+} vt_run_char;
+
 /* Reusable working memory (zero-initialise; free with vt_pretok_buf_free). */
 typedef struct vt_pretok_buf {
     char *s;
     int32_t *ostart, *oend;
     int32_t len, cap, nchars;
-    int32_t run_start; /* first byte of the current run of non-starters (reordering) */
+    vt_run_char *run;  /* (n_run) pending non-starters, see pretok.c */
+    int32_t n_run, cap_run;
+    bool run_dirty;    /* the run is out of canonical order */
 } vt_pretok_buf;
 
 void vt_pretok_buf_free(vt_pretok_buf *b);

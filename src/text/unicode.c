@@ -72,7 +72,9 @@ int vt_uc_lower(int32_t cp, int32_t out[3]) {
     return 1;
 }
 
-int vt_uc_ccc(int32_t cp) { return utf8proc_get_property(cp)->combining_class; }
+int vt_uc_ccc(int32_t cp) {
+    return (vt_uc_flags(cp) & VT_UC_NONSTARTER) ? utf8proc_get_property(cp)->combining_class : 0;
+}
 
 static uint8_t compute_flags(int32_t c) {
     uint8_t f = 0;
@@ -81,6 +83,7 @@ static uint8_t compute_flags(int32_t c) {
     if (in_ranges(vt_uc_punct, vt_uc_punct_len, c)) f |= VT_UC_PUNCT;
     if (is_cjk(c)) f |= VT_UC_CJK;
     if (in_ranges(vt_uc_mn, vt_uc_mn_len, c)) f |= VT_UC_MN;
+    if (in_ranges(vt_uc_nonstarter, vt_uc_nonstarter_len, c)) f |= VT_UC_NONSTARTER;
     int32_t d[4], l[3];
     if (c < 0xD800 || c > 0xDFFF) {
         int n = vt_uc_nfd(c, d);

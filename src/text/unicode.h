@@ -13,6 +13,7 @@ enum {
     VT_UC_MN = 16,     /* non-spacing mark removed when stripping accents */
     VT_UC_DECOMP = 32, /* NFD changes it */
     VT_UC_LOWER = 64,  /* lowercasing changes it */
+    VT_UC_NONSTARTER = 128, /* combining class > 0 (canonical reordering) */
 };
 
 /* Flags of code points 0..0x7F (filled by vt_uc_init). */
@@ -31,7 +32,8 @@ int vt_uc_nfd(int32_t cp, int32_t out[4]);
 /* Rust char::to_lowercase of cp; writes up to 3 code points, returns the count. */
 int vt_uc_lower(int32_t cp, int32_t out[3]);
 
-/* Canonical combining class (utf8proc). */
+/* Canonical combining class: utf8proc's, or 0 for characters tokenizers'
+ * NFD does not know. */
 int vt_uc_ccc(int32_t cp);
 
 #endif

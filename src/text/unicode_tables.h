@@ -23,6 +23,8 @@ extern const vt_uc_range vt_uc_mn[];    /* Mn among NFD-stable code points */
 extern const size_t vt_uc_mn_len;
 extern const vt_uc_range vt_uc_punct[]; /* BERT punctuation (ASCII symbols + P*) */
 extern const size_t vt_uc_punct_len;
+extern const vt_uc_range vt_uc_nonstarter[]; /* combining class > 0 in tokenizers' NFD */
+extern const size_t vt_uc_nonstarter_len;
 
 /* Sorted by cp: where tokenizers' NFD / lowercase differ from utf8proc's. */
 extern const vt_uc_map vt_uc_nfd_exc[];

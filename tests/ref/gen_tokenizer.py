@@ -13,6 +13,7 @@ Usage: gen_tokenizer.py OUT_DIR. Writes into OUT_DIR:
   tokenizer_codepoints.safetensors  per code point c, how "a" c "a" normalizes and
       pre-tokenizes (words joined by one space) under the uncased and cased
       settings, listed only where that is not "a" c "a" itself.
+Canonical reordering of surviving marks is covered by a line of mixed.txt.
 Lines are the input files split at b"\\n"; each is decoded with errors="replace".
 """
 import json

@@ -227,6 +227,24 @@ static void test_invalid_utf8(void **state) {
     vt_tok_free(t);
 }
 
+/* Canonical reordering is linear: 100k out-of-order combining characters
+ * (U+1D16D class 226, U+1D165 class 216, alternating) in one word. */
+static void test_long_mark_run(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    size_t n = 1 + 100000 * 4;
+    char *s = malloc(n);
+    s[0] = 'a';
+    for (size_t i = 0; i < 100000; i++) memcpy(s + 1 + 4 * i, i % 2 ? "\xf0\x9d\x85\xa5" : "\xf0\x9d\x85\xad", 4);
+    vt_tok_encoding e;
+    vt_tok_encoding_init(&e);
+    assert_int_equal(vt_tok_encode(t, s, n, NULL, 0, NULL, &e), VT_OK);
+    assert_int_equal(e.len, 3); /* one [UNK] */
+    assert_int_equal(e.offsets[3], (int32_t)n);
+    vt_tok_encoding_free(&e);
+    free(s);
+    vt_tok_free(t);
+}
+
 static void test_offsets(void **state) {
     vt_tokenizer *t = make_tok(true);
     const char s[] = "\xff Caf\xc3\xa9 xyy";
@@ -342,6 +360,7 @@ int main(void) {
         cmocka_unit_test(test_wordpiece),
         cmocka_unit_test(test_max_chars_per_word),
         cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_long_mark_run),
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_special_tokens_in_text),
         cmocka_unit_test(test_truncation),
