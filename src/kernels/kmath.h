@@ -14,9 +14,11 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float vk_expf(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.0f ? 88.0f : x;
+static inline float vk_expf(float x_in) {
+    /* Written so NaN takes the clamped path (keeping the integer conversion
+     * below defined) and is handed back unchanged at the end. */
+    float x = x_in > -87.3f ? x_in : -87.3f;
+    x = x < 88.0f ? x : 88.0f;
     float n = __builtin_rintf(x * 1.44269504088896341f);
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
@@ -27,10 +29,10 @@ static inline float vk_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23; /* 2^n, n in [-126, 127] */
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; /* 2^n, n in [-126, 127] */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return x_in != x_in ? x_in : p * scale;
 }
 
 static inline float vk_tanhf(float x) {
