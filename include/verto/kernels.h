@@ -33,6 +33,19 @@ extern "C" {
 vt_status vt_matmul(const float *A, const float *B, const float *bias, float *C,
                     int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
 
+/* Strides (in floats) of a batch of matrices: element (i, j) of matrix b is
+ * at base + b * batch + i * row + j * col. */
+typedef struct vt_strides {
+    int64_t batch, row, col;
+} vt_strides;
+
+/* For b in [0, batch): C_b (M, N) = alpha * A_b (M, K) B_b (K, N) + beta * C_b,
+ * each operand laid out by its strides (a transpose is a swap of row and col
+ * strides). beta is 0 or 1. Primitives are cached like vt_matmul's. This is
+ * what attention uses for its per-head products. */
+vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, vt_strides sa,
+                            const float *B, vt_strides sb, float beta, float *C, vt_strides sc);
+
 /* db (N) += sum over rows of dy (M, N): the bias gradient. */
 void vt_sum_rows(const float *dy, float *db, int64_t M, int64_t N);
 

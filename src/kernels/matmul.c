@@ -1,10 +1,10 @@
-/* vt_matmul on oneDNN's matmul primitive.
+/* vt_matmul and vt_matmul_strided on oneDNN's matmul primitive.
  *
- * Transposes are expressed as memory strides (no copies), the bias as the
- * primitive's bias argument and beta as a sum post-op. Primitives are cached
- * per (M, N, K, trans_a, trans_b, bias?, beta) in a chained hash table under
- * a mutex; entries live until the process ends. One CPU engine and stream
- * are created on first use. */
+ * Transposes and batches are expressed as memory strides (no copies), the
+ * bias as the primitive's bias argument, alpha as an output scale and beta as
+ * a sum post-op. Primitives are cached per shape, strides, bias?, alpha and
+ * beta in a chained hash table under a mutex; entries live until the process
+ * ends. One CPU engine and stream are created on first use. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +15,10 @@
 #include "verto/kernels.h"
 
 typedef struct mm_key {
-    int64_t M, N, K;
-    float beta;
-    bool trans_a, trans_b, has_bias;
+    int64_t batch, M, N, K;
+    vt_strides sa, sb, sc;
+    float alpha, beta;
+    bool has_bias;
 } mm_key;
 
 typedef struct mm_entry {
@@ -41,40 +42,36 @@ static void init_engine(void) {
     if (g_init_status == dnnl_success) g_init_status = dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags);
 }
 
-static bool key_eq(const mm_key *a, const mm_key *b) {
-    return a->M == b->M && a->N == b->N && a->K == b->K && a->beta == b->beta && a->trans_a == b->trans_a &&
-           a->trans_b == b->trans_b && a->has_bias == b->has_bias;
-}
+static bool key_eq(const mm_key *a, const mm_key *b) { return !memcmp(a, b, sizeof *a); }
 
 static size_t key_hash(const mm_key *k) {
     uint64_t h = 1469598103934665603ull;
-    uint64_t parts[5] = {(uint64_t)k->M, (uint64_t)k->N, (uint64_t)k->K,
-                         (uint64_t)(k->trans_a | k->trans_b << 1 | k->has_bias << 2), 0};
-    memcpy(&parts[4], &k->beta, sizeof k->beta);
-    for (int i = 0; i < 5; i++) h = (h ^ parts[i]) * 1099511628211ull;
+    const unsigned char *p = (const unsigned char *)k;
+    for (size_t i = 0; i < sizeof *k; i++) h = (h ^ p[i]) * 1099511628211ull;
     return (size_t)(h ^ (h >> 29)) % MM_BUCKETS;
 }
 
 static vt_status dnnl_fail(dnnl_status_t s, const char *what, const mm_key *k) {
-    return vt_error(VT_ERR_UNSUPPORTED, "oneDNN %s failed (%s) for matmul M=%lld N=%lld K=%lld%s%s%s beta=%g", what,
-                    dnnl_status2str(s), (long long)k->M, (long long)k->N, (long long)k->K,
-                    k->trans_a ? " trans_a" : "", k->trans_b ? " trans_b" : "", k->has_bias ? " bias" : "",
-                    (double)k->beta);
+    return vt_error(VT_ERR_UNSUPPORTED, "oneDNN %s failed (%s) for matmul batch=%lld M=%lld N=%lld K=%lld%s alpha=%g beta=%g",
+                    what, dnnl_status2str(s), (long long)k->batch, (long long)k->M, (long long)k->N, (long long)k->K,
+                    k->has_bias ? " bias" : "", (double)k->alpha, (double)k->beta);
 }
 
-/* Builds the primitive for k into e (called with g_lock held). */
+/* Builds the primitive for k into e (called with g_lock held). A batch of 1
+ * is described as plain 2-D matrices. */
 static vt_status create_entry(const mm_key *k, mm_entry *e) {
-    dnnl_dims_t a_dims = {k->M, k->K}, a_str = {k->trans_a ? 1 : k->K, k->trans_a ? k->M : 1};
-    dnnl_dims_t b_dims = {k->K, k->N}, b_str = {k->trans_b ? 1 : k->N, k->trans_b ? k->K : 1};
-    dnnl_dims_t c_dims = {k->M, k->N}, c_str = {k->N, 1};
-    dnnl_dims_t bias_dims = {1, k->N}, bias_str = {k->N, 1};
+    int nd = k->batch > 1 ? 3 : 2, o = 3 - nd;
+    dnnl_dims_t a_dims = {k->batch, k->M, k->K}, a_str = {k->sa.batch, k->sa.row, k->sa.col};
+    dnnl_dims_t b_dims = {k->batch, k->K, k->N}, b_str = {k->sb.batch, k->sb.row, k->sb.col};
+    dnnl_dims_t c_dims = {k->batch, k->M, k->N}, c_str = {k->sc.batch, k->sc.row, k->sc.col};
+    dnnl_dims_t bias_dims = {1, 1, k->N}, bias_str = {k->N, k->N, 1};
     dnnl_status_t s;
     memset(e, 0, sizeof *e);
     e->key = *k;
-    if ((s = dnnl_memory_desc_init_by_strides(&e->a_md, 2, a_dims, dnnl_f32, a_str)) ||
-        (s = dnnl_memory_desc_init_by_strides(&e->b_md, 2, b_dims, dnnl_f32, b_str)) ||
-        (s = dnnl_memory_desc_init_by_strides(&e->c_md, 2, c_dims, dnnl_f32, c_str)) ||
-        (k->has_bias && (s = dnnl_memory_desc_init_by_strides(&e->bias_md, 2, bias_dims, dnnl_f32, bias_str))))
+    if ((s = dnnl_memory_desc_init_by_strides(&e->a_md, nd, a_dims + o, dnnl_f32, a_str + o)) ||
+        (s = dnnl_memory_desc_init_by_strides(&e->b_md, nd, b_dims + o, dnnl_f32, b_str + o)) ||
+        (s = dnnl_memory_desc_init_by_strides(&e->c_md, nd, c_dims + o, dnnl_f32, c_str + o)) ||
+        (k->has_bias && (s = dnnl_memory_desc_init_by_strides(&e->bias_md, nd, bias_dims + o, dnnl_f32, bias_str + o))))
         return dnnl_fail(s, "memory descriptor", k);
 
     dnnl_matmul_desc_t desc;
@@ -85,6 +82,10 @@ static vt_status create_entry(const mm_key *k, mm_entry *e) {
     dnnl_post_ops_t ops = NULL;
     dnnl_primitive_desc_t pd = NULL;
     if ((s = dnnl_primitive_attr_create(&attr))) return dnnl_fail(s, "attribute", k);
+    if (k->alpha != 1.0f && (s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha))) {
+        dnnl_primitive_attr_destroy(attr);
+        return dnnl_fail(s, "output scale", k);
+    }
     if (k->beta != 0.0f) {
         if ((s = dnnl_post_ops_create(&ops)) || (s = dnnl_post_ops_append_sum(ops, k->beta)) ||
             (s = dnnl_primitive_attr_set_post_ops(attr, ops))) {
@@ -134,6 +135,49 @@ static void matmul_k0(const float *bias, float *C, int64_t M, int64_t N, float b
     }
 }
 
+/* Keys are hashed and compared bytewise, so their padding must be zero. */
+static mm_key make_key(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, float beta, vt_strides sa,
+                       vt_strides sb, vt_strides sc) {
+    mm_key k;
+    memset(&k, 0, sizeof k);
+    k.batch = batch;
+    k.M = M;
+    k.N = N;
+    k.K = K;
+    k.alpha = alpha;
+    k.beta = beta;
+    k.sa = sa;
+    k.sb = sb;
+    k.sc = sc;
+    return k;
+}
+
+/* Runs the cached primitive for k (M, N, K > 0). */
+static vt_status run(const mm_key *k, const float *A, const float *B, const float *bias, float *C) {
+    pthread_once(&g_once, init_engine);
+    if (g_init_status != dnnl_success)
+        return vt_error(VT_ERR_UNSUPPORTED, "oneDNN CPU engine unavailable (%s)", dnnl_status2str(g_init_status));
+    mm_entry *e = lookup(k);
+    if (!e) return vt_last_status();
+    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
+    dnnl_status_t s;
+    if ((s = dnnl_memory_create(&mem[0], &e->a_md, g_engine, (void *)A)) ||
+        (s = dnnl_memory_create(&mem[1], &e->b_md, g_engine, (void *)B)) ||
+        (s = dnnl_memory_create(&mem[2], &e->c_md, g_engine, C)) ||
+        (bias && (s = dnnl_memory_create(&mem[3], &e->bias_md, g_engine, (void *)bias)))) {
+        for (int i = 0; i < 4; i++)
+            if (mem[i]) dnnl_memory_destroy(mem[i]);
+        return dnnl_fail(s, "memory creation", k);
+    }
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}, {DNNL_ARG_BIAS, mem[3]}};
+    s = dnnl_primitive_execute(e->prim, g_stream, bias ? 4 : 3, args);
+    if (s == dnnl_success) s = dnnl_stream_wait(g_stream);
+    for (int i = 0; i < 4; i++)
+        if (mem[i]) dnnl_memory_destroy(mem[i]);
+    return s == dnnl_success ? VT_OK : dnnl_fail(s, "execution", k);
+}
+
 vt_status vt_matmul(const float *A,    // (M, K), or (K, M) if trans_a
                     const float *B,    // (K, N), or (N, K) if trans_b
                     const float *bias, // (N) or NULL
@@ -147,29 +191,19 @@ vt_status vt_matmul(const float *A,    // (M, K), or (K, M) if trans_a
         matmul_k0(bias, C, M, N, beta);
         return VT_OK;
     }
-    pthread_once(&g_once, init_engine);
-    if (g_init_status != dnnl_success)
-        return vt_error(VT_ERR_UNSUPPORTED, "oneDNN CPU engine unavailable (%s)", dnnl_status2str(g_init_status));
+    mm_key k = make_key(1, M, N, K, 1.0f, beta, (vt_strides){0, trans_a ? 1 : K, trans_a ? M : 1},
+                        (vt_strides){0, trans_b ? 1 : N, trans_b ? K : 1}, (vt_strides){0, N, 1});
+    k.has_bias = bias != NULL;
+    return run(&k, A, B, bias, C);
+}
 
-    mm_key k = {.M = M, .N = N, .K = K, .beta = beta, .trans_a = trans_a, .trans_b = trans_b, .has_bias = bias != NULL};
-    mm_entry *e = lookup(&k);
-    if (!e) return vt_last_status();
-
-    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
-    dnnl_status_t s;
-    if ((s = dnnl_memory_create(&mem[0], &e->a_md, g_engine, (void *)A)) ||
-        (s = dnnl_memory_create(&mem[1], &e->b_md, g_engine, (void *)B)) ||
-        (s = dnnl_memory_create(&mem[2], &e->c_md, g_engine, C)) ||
-        (bias && (s = dnnl_memory_create(&mem[3], &e->bias_md, g_engine, (void *)bias)))) {
-        for (int i = 0; i < 4; i++)
-            if (mem[i]) dnnl_memory_destroy(mem[i]);
-        return dnnl_fail(s, "memory creation", &k);
-    }
-    dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}, {DNNL_ARG_BIAS, mem[3]}};
-    s = dnnl_primitive_execute(e->prim, g_stream, bias ? 4 : 3, args);
-    if (s == dnnl_success) s = dnnl_stream_wait(g_stream);
-    for (int i = 0; i < 4; i++)
-        if (mem[i]) dnnl_memory_destroy(mem[i]);
-    return s == dnnl_success ? VT_OK : dnnl_fail(s, "execution", &k);
+vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, vt_strides sa,
+                            const float *B, vt_strides sb, float beta, float *C, vt_strides sc) {
+    if (batch < 0 || M < 0 || N < 0 || K < 1)
+        return vt_error(VT_ERR_SHAPE, "strided matmul with bad size batch=%lld M=%lld N=%lld K=%lld", (long long)batch,
+                        (long long)M, (long long)N, (long long)K);
+    if (batch == 0 || M == 0 || N == 0) return VT_OK;
+    if (batch == 1) sa.batch = sb.batch = sc.batch = 0; /* unused: one cache entry per 2-D layout */
+    mm_key k = make_key(batch, M, N, K, alpha, beta, sa, sb, sc);
+    return run(&k, A, B, NULL, C);
 }
