@@ -1,0 +1,683 @@
+/* The serving engine: model loading, the dynamic batcher, the inference
+ * worker and the HTTP answers (see verto/serve.h).
+ *
+ * Handler threads parse and tokenize a request on their own thread, append
+ * it to a FIFO of calls and wait on the call's condition variable. The worker
+ * thread (the only one that touches the model) takes the oldest queued inputs,
+ * across calls, up to max_batch, once max_batch are queued or max_wait_ms has
+ * passed since the oldest of them was queued; pads them into one (B, T)
+ * batch; runs the forward pass; writes each input's result into its call; and
+ * wakes the calls that are complete. */
+#include <errno.h>
+#include <limits.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/serve_internal.h"
+#include "verto/bert.h"
+#include "verto/serve.h"
+#include "verto/tokenizer.h"
+
+typedef struct call {
+    vt_serve_request req;
+    int32_t *tokens;  /* input i: ids at tokens + off[i], type ids at tokens + off[i] + len[i] */
+    size_t *off;      /* (n) */
+    int32_t *len;     /* (n) tokens of each input */
+    bool *truncated;  /* (n) */
+    double *probs;    /* (n, K) classify */
+    float *vec;       /* (n, H) embed */
+    size_t next;      /* worker: next input to put in a batch */
+    size_t remaining; /* inputs without a result yet */
+    bool done, failed;
+    char error[256];
+    double queued_at; /* monotonic seconds */
+    pthread_cond_t cv;
+    struct call *next_call;
+} call;
+
+typedef struct item {
+    call *c;
+    size_t i;
+} item;
+
+struct vt_serve {
+    vt_serve_options o;
+    char *dir, *name;
+    vt_serve_metrics *metrics;
+    pthread_mutex_t lock;
+    pthread_cond_t work_cv;  /* worker: a call was queued or stop was asked */
+    pthread_cond_t state_cv; /* the state left LOADING */
+    pthread_t worker;
+    bool worker_started, stop;
+    vt_serve_state state;
+    char failure[1024];
+    /* set by the worker before the state becomes READY, read-only afterwards */
+    vt_bert *model;
+    vt_tokenizer *tok;
+    vt_bert_config cfg;
+    bool can_classify;
+    int32_t maxlen, pad_id;
+    int64_t H, K, n_params;
+    char *model_json;
+    size_t model_json_len;
+    /* the queue (under lock) */
+    call *head, *tail;
+    int64_t queued;
+    int64_t in_flight;
+    /* worker buffers */
+    int32_t *ids, *types, *mask; /* (B, T) */
+    size_t cells;
+    item *items; /* (max_batch) */
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void vt_serve_options_default(vt_serve_options *o) {
+    o->max_batch = 32;
+    o->max_wait_ms = 5;
+    o->max_seq_length = 0;
+    o->threads = 0;
+    o->max_body_bytes = 1048576;
+}
+
+/* ---- loading ---------------------------------------------------------- */
+
+static vt_status build_model_json(vt_serve *s) {
+    const vt_bert_config *c = &s->cfg;
+    vt_sb b = {0};
+    vt_sb_str(&b, "{\"name\": ");
+    vt_sb_json_string(&b, s->name);
+    vt_sb_str(&b, ", \"path\": ");
+    vt_sb_json_string(&b, s->dir);
+    vt_sb_str(&b, ", \"architecture\": ");
+    vt_sb_json_string(&b, vt_bert_arch_name(c->arch));
+    vt_sb_str(&b, s->can_classify ? ", \"endpoints\": [\"/v1/classify\", \"/v1/embed\"], \"labels\": ["
+                                  : ", \"endpoints\": [\"/v1/embed\"], \"labels\": [");
+    for (int k = 0; s->can_classify && k < c->num_labels; k++) {
+        if (k) vt_sb_str(&b, ", ");
+        vt_sb_json_string(&b, c->id2label[k]);
+    }
+    vt_sb_printf(&b, "], \"num_labels\": %d", s->can_classify ? c->num_labels : 0);
+    vt_sb_printf(&b,
+                 ", \"vocab_size\": %lld, \"hidden_size\": %lld, \"num_hidden_layers\": %lld"
+                 ", \"num_attention_heads\": %lld, \"intermediate_size\": %lld, \"max_position_embeddings\": %lld"
+                 ", \"parameters\": %lld, \"max_seq_length\": %d, \"max_batch\": %d, \"max_wait_ms\": %d"
+                 ", \"lowercase\": %s}",
+                 (long long)c->vocab_size, (long long)c->hidden_size, (long long)c->num_hidden_layers,
+                 (long long)c->num_attention_heads, (long long)c->intermediate_size,
+                 (long long)c->max_position_embeddings, (long long)s->n_params, s->maxlen, s->o.max_batch,
+                 s->o.max_wait_ms, vt_tok_get_options(s->tok)->lowercase ? "true" : "false");
+    s->model_json = vt_sb_take(&b, &s->model_json_len);
+    return s->model_json ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory");
+}
+
+static vt_status load(vt_serve *s) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/config.json", s->dir) >= (int)sizeof path)
+        return vt_error(VT_ERR_INVALID_ARG, "model directory name too long");
+    vt_bert_config cfg;
+    vt_status st = vt_bert_config_read(path, &cfg);
+    if (st != VT_OK) return st;
+    s->can_classify = cfg.arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION;
+    vt_bert_load_info info;
+    s->model = vt_bert_load_ex(s->dir, s->can_classify ? VT_BERT_FOR_SEQUENCE_CLASSIFICATION : VT_BERT_MODEL, 0, 0,
+                               &info);
+    if (!s->model) return vt_last_status();
+    s->cfg = *vt_bert_get_config(s->model);
+    if (s->can_classify) { /* as verto predict: a random head would answer nonsense */
+        for (int i = 0; i < info.n_new && i < VT_BERT_LOAD_NOTES; i++)
+            if (strstr(info.new_params[i], "classifier"))
+                return vt_error(VT_ERR_FORMAT, "%s has no trained classifier (%s is missing): fine-tune it first",
+                                s->dir, info.new_params[i]);
+        if (s->cfg.num_labels < 2)
+            return vt_error(VT_ERR_UNSUPPORTED, "%s has num_labels %d: a classifier with 2 or more labels is needed",
+                            s->dir, s->cfg.num_labels);
+    }
+    s->tok = vt_tok_load(s->dir, NULL);
+    if (!s->tok) return vt_last_status();
+    int32_t nv = vt_wp_vocab_size(vt_tok_vocab(s->tok));
+    if (nv > s->cfg.vocab_size)
+        return vt_error(VT_ERR_FORMAT, "%s: vocab.txt has %d tokens but the model's vocab_size is %lld", s->dir, nv,
+                        (long long)s->cfg.vocab_size);
+    int64_t positions = s->cfg.max_position_embeddings;
+    s->maxlen = s->o.max_seq_length > 0 && s->o.max_seq_length < positions ? s->o.max_seq_length
+                                                                          : (int32_t)(positions < INT32_MAX ? positions : INT32_MAX);
+    s->pad_id = vt_tok_special_ids(s->tok).pad;
+    s->H = s->cfg.hidden_size;
+    s->K = s->can_classify ? s->cfg.num_labels : 0;
+    vt_bert_params(s->model, &s->n_params);
+    s->items = calloc((size_t)s->o.max_batch, sizeof *s->items);
+    if (!s->items) return vt_error(VT_ERR_NOMEM, "out of memory");
+    return build_model_json(s);
+}
+
+/* ---- the worker ------------------------------------------------------- */
+
+static void fail_items(item *items, int B, const char *msg) {
+    for (int b = 0; b < B; b++) {
+        call *c = items[b].c;
+        if (!c->failed) snprintf(c->error, sizeof c->error, "%s", msg);
+        c->failed = true;
+    }
+}
+
+/* Runs one batch (no lock held: only the worker touches these calls' result
+ * slots until they are marked done). */
+static void run_batch(vt_serve *s, item *items, int B) {
+    int64_t T = 1;
+    for (int b = 0; b < B; b++)
+        if (items[b].c->len[items[b].i] > T) T = items[b].c->len[items[b].i];
+    size_t cells = (size_t)B * (size_t)T;
+    if (cells > s->cells) {
+        free(s->ids);
+        free(s->types);
+        free(s->mask);
+        s->ids = malloc(cells * sizeof *s->ids);
+        s->types = malloc(cells * sizeof *s->types);
+        s->mask = malloc(cells * sizeof *s->mask);
+        s->cells = s->ids && s->types && s->mask ? cells : 0;
+        if (!s->cells) {
+            fail_items(items, B, "out of memory for a batch");
+            return;
+        }
+    }
+    for (int b = 0; b < B; b++) { /* as verto predict: pad id, type 0, mask 0 after the tokens */
+        const call *c = items[b].c;
+        int64_t n = c->len[items[b].i];
+        const int32_t *ids = c->tokens + c->off[items[b].i], *types = ids + n;
+        for (int64_t t = 0; t < T; t++) {
+            size_t k = (size_t)b * (size_t)T + (size_t)t;
+            s->ids[k] = t < n ? ids[t] : s->pad_id;
+            s->types[k] = t < n ? types[t] : 0;
+            s->mask[k] = t < n;
+        }
+    }
+    vt_bert_batch batch = {.batch = B, .seq_len = T, .input_ids = s->ids, .token_type_ids = s->types,
+                           .attention_mask = s->mask};
+    vt_bert_outputs out;
+    if (vt_bert_forward(s->model, &batch, false, 0, &out) != VT_OK) {
+        fail_items(items, B, vt_last_error());
+        return;
+    }
+    for (int b = 0; b < B; b++) {
+        call *c = items[b].c;
+        size_t i = items[b].i;
+        if (c->req.endpoint == VT_SERVE_CLASSIFY) {
+            if (vt_serve_softmax(out.logits + (size_t)b * (size_t)s->K, (int)s->K, c->probs + i * (size_t)s->K) < 0)
+                fail_items(&items[b], 1, "the logits are not finite");
+        } else {
+            vt_serve_pool(out.last_hidden_state + (size_t)b * (size_t)T * (size_t)s->H, s->mask + (size_t)b * (size_t)T,
+                          T, s->H, c->req.pooling, c->req.normalize, c->vec + i * (size_t)s->H);
+        }
+    }
+}
+
+static void set_state(vt_serve *s, vt_serve_state st) {
+    pthread_mutex_lock(&s->lock);
+    if (!(st == VT_SERVE_READY && s->state == VT_SERVE_DRAINING)) s->state = st;
+    pthread_cond_broadcast(&s->state_cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void *worker_main(void *arg) {
+    vt_serve *s = arg;
+    if (s->o.threads > 0) omp_set_num_threads(s->o.threads);
+    if (load(s) != VT_OK) {
+        snprintf(s->failure, sizeof s->failure, "%s", vt_last_error());
+        set_state(s, VT_SERVE_FAILED);
+        return NULL;
+    }
+    set_state(s, VT_SERVE_READY);
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->head && !s->stop) pthread_cond_wait(&s->work_cv, &s->lock);
+        if (!s->head) break; /* stop asked and nothing queued */
+        if (s->o.max_wait_ms > 0) { /* let the batch fill, up to max_wait_ms after its oldest input */
+            double deadline = s->head->queued_at + s->o.max_wait_ms * 1e-3;
+            struct timespec ts;
+            ts.tv_sec = (time_t)deadline;
+            ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
+            if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+            while (s->queued < s->o.max_batch && !s->stop)
+                if (pthread_cond_timedwait(&s->work_cv, &s->lock, &ts) == ETIMEDOUT) break;
+        }
+        int B = 0;
+        while (s->head && B < s->o.max_batch) {
+            call *c = s->head;
+            s->items[B].c = c;
+            s->items[B++].i = c->next++;
+            if (c->next == c->req.n) {
+                s->head = c->next_call;
+                if (!s->head) s->tail = NULL;
+            }
+        }
+        s->queued -= B;
+        vt_serve_metrics_queue(s->metrics, s->queued);
+        pthread_mutex_unlock(&s->lock);
+        run_batch(s, s->items, B);
+        vt_serve_metrics_batch(s->metrics, B);
+        pthread_mutex_lock(&s->lock);
+        for (int b = 0; b < B; b++) {
+            call *c = s->items[b].c;
+            if (--c->remaining == 0) {
+                c->done = true;
+                pthread_cond_signal(&c->cv);
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---- engine life ------------------------------------------------------ */
+
+vt_serve *vt_serve_start(const char *model_dir, const vt_serve_options *opt) {
+    vt_serve_options o;
+    if (opt) o = *opt;
+    else vt_serve_options_default(&o);
+    if (!model_dir || !*model_dir || o.max_batch < 1 || o.max_batch > 65536 || o.max_wait_ms < 0 ||
+        o.max_wait_ms > 60000 || o.max_seq_length < 0 || o.threads < 0) {
+        vt_error(VT_ERR_INVALID_ARG,
+                 "vt_serve_start: a model directory, max_batch 1..65536, max_wait_ms 0..60000, max_seq_length >= 0 "
+                 "and threads >= 0 are needed");
+        return NULL;
+    }
+    vt_serve *s = calloc(1, sizeof *s);
+    if (!s) goto nomem;
+    s->o = o;
+    s->dir = strdup(model_dir);
+    s->metrics = vt_serve_metrics_new();
+    if (!s->dir || !s->metrics) goto nomem;
+    size_t n = strlen(s->dir);
+    while (n > 1 && s->dir[n - 1] == '/') s->dir[--n] = '\0';
+    const char *slash = strrchr(s->dir, '/');
+    s->name = strdup(slash && slash[1] ? slash + 1 : s->dir);
+    if (!s->name) goto nomem;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->work_cv, &ca);
+    pthread_cond_init(&s->state_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    s->state = VT_SERVE_LOADING;
+    int rc = pthread_create(&s->worker, NULL, worker_main, s);
+    if (rc) {
+        vt_error(VT_ERR_STATE, "cannot start the inference thread: %s", strerror(rc));
+        s->state = VT_SERVE_FAILED;
+        vt_serve_stop(s);
+        return NULL;
+    }
+    s->worker_started = true;
+    return s;
+nomem:
+    if (s) {
+        free(s->dir);
+        free(s->name);
+        vt_serve_metrics_free(s->metrics);
+        free(s);
+    }
+    vt_error(VT_ERR_NOMEM, "out of memory starting the service");
+    return NULL;
+}
+
+vt_serve_state vt_serve_get_state(vt_serve *s) {
+    pthread_mutex_lock(&s->lock);
+    vt_serve_state st = s->state;
+    pthread_mutex_unlock(&s->lock);
+    return st;
+}
+
+vt_serve_state vt_serve_wait_loaded(vt_serve *s, int timeout_ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (s->state == VT_SERVE_LOADING)
+        if (pthread_cond_timedwait(&s->state_cv, &s->lock, &ts) == ETIMEDOUT) break;
+    vt_serve_state st = s->state;
+    pthread_mutex_unlock(&s->lock);
+    return st;
+}
+
+const char *vt_serve_failure(vt_serve *s) { return vt_serve_get_state(s) == VT_SERVE_FAILED ? s->failure : ""; }
+
+void vt_serve_drain(vt_serve *s) {
+    pthread_mutex_lock(&s->lock);
+    if (s->state != VT_SERVE_FAILED) s->state = VT_SERVE_DRAINING;
+    pthread_mutex_unlock(&s->lock);
+}
+
+int64_t vt_serve_in_flight(vt_serve *s) {
+    pthread_mutex_lock(&s->lock);
+    int64_t n = s->in_flight;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void vt_serve_stop(vt_serve *s) {
+    if (!s) return;
+    if (s->worker_started) {
+        pthread_mutex_lock(&s->lock);
+        s->stop = true;
+        pthread_cond_broadcast(&s->work_cv);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->worker, NULL);
+    }
+    pthread_cond_destroy(&s->work_cv);
+    pthread_cond_destroy(&s->state_cv);
+    pthread_mutex_destroy(&s->lock);
+    vt_bert_free(s->model);
+    vt_tok_free(s->tok);
+    vt_serve_metrics_free(s->metrics);
+    free(s->ids);
+    free(s->types);
+    free(s->mask);
+    free(s->items);
+    free(s->model_json);
+    free(s->dir);
+    free(s->name);
+    free(s);
+}
+
+/* ---- answers ---------------------------------------------------------- */
+
+static void respond(vt_serve_response *r, int status, char *body, size_t len, const char *type) {
+    r->status = body ? status : 500;
+    r->body = body;
+    r->len = body ? len : 0;
+    r->content_type = type;
+}
+
+#define JSON_TYPE "application/json"
+
+/* {"error": msg} */
+static void error_response(vt_serve_response *r, int status, const char *msg) {
+    vt_sb b = {0};
+    vt_sb_str(&b, "{\"error\": ");
+    vt_sb_json_string(&b, msg);
+    vt_sb_str(&b, "}");
+    size_t len;
+    char *body = vt_sb_take(&b, &len);
+    respond(r, status, body, len, JSON_TYPE);
+}
+
+/* Something the client sent, fit to quote: short valid UTF-8, else "". */
+static const char *quotable(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    return n && n <= 200 && vt_serve_utf8_valid(s, n, NULL) ? s : "";
+}
+
+static void free_call(call *c) {
+    if (!c) return;
+    vt_serve_request_free(&c->req);
+    free(c->tokens);
+    free(c->off);
+    free(c->len);
+    free(c->truncated);
+    free(c->probs);
+    free(c->vec);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+/* Tokenizes the inputs of c->req into c (as verto predict: truncated to
+ * maxlen tokens, longest first for pairs). Returns an HTTP status (200 ok). */
+static int tokenize(vt_serve *s, call *c, vt_serve_response *resp) {
+    size_t n = c->req.n, used = 0, cap = 0;
+    c->off = malloc(n * sizeof *c->off);
+    c->len = malloc(n * sizeof *c->len);
+    c->truncated = calloc(n, sizeof *c->truncated);
+    if (!c->off || !c->len || !c->truncated) {
+        error_response(resp, 500, "out of memory");
+        return -1;
+    }
+    vt_tok_encoding e;
+    vt_tok_encoding_init(&e);
+    vt_tok_encode_opts o;
+    vt_tok_encode_opts_default(&o);
+    int status = 200;
+    for (size_t i = 0; i < n && status == 200; i++) {
+        const vt_serve_input *in = &c->req.inputs[i];
+        o.max_length = s->maxlen;
+        if (vt_tok_encode(s->tok, in->text, in->text_len, in->text_b, in->text_b_len, &o, &e) != VT_OK) {
+            status = vt_last_status() == VT_ERR_NOMEM ? 500 : 400;
+            break;
+        }
+        if (e.len > s->cfg.max_position_embeddings) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "input %zu has %d tokens, more than the model's %lld positions", i, e.len,
+                     (long long)s->cfg.max_position_embeddings);
+            error_response(resp, 400, msg);
+            status = -1;
+            break;
+        }
+        if (used + 2 * (size_t)e.len > cap) {
+            size_t ncap = cap ? cap : 256;
+            while (ncap < used + 2 * (size_t)e.len) ncap *= 2;
+            int32_t *t = realloc(c->tokens, ncap * sizeof *t);
+            if (!t) {
+                vt_error(VT_ERR_NOMEM, "out of memory");
+                status = 500;
+                break;
+            }
+            c->tokens = t;
+            cap = ncap;
+        }
+        c->off[i] = used;
+        c->len[i] = e.len;
+        memcpy(c->tokens + used, e.ids, (size_t)e.len * sizeof(int32_t));
+        memcpy(c->tokens + used + (size_t)e.len, e.type_ids, (size_t)e.len * sizeof(int32_t));
+        used += 2 * (size_t)e.len;
+        if (e.len == s->maxlen && s->maxlen < INT32_MAX) { /* cut? one more token of room tells */
+            o.max_length = s->maxlen + 1;
+            if (vt_tok_encode(s->tok, in->text, in->text_len, in->text_b, in->text_b_len, &o, &e) != VT_OK) {
+                status = vt_last_status() == VT_ERR_NOMEM ? 500 : 400;
+                break;
+            }
+            c->truncated[i] = e.len > s->maxlen;
+        }
+    }
+    vt_tok_encoding_free(&e);
+    if (status == 400 || status == 500) error_response(resp, status, vt_last_error());
+    return status;
+}
+
+static void classify_object(vt_sb *b, const vt_serve *s, const call *c, size_t i) {
+    const double *p = c->probs + i * (size_t)s->K;
+    int best = 0;
+    for (int k = 1; k < s->K; k++)
+        if (p[k] > p[best]) best = k;
+    vt_sb_str(b, "{\"label\": ");
+    vt_sb_json_string(b, s->cfg.id2label[best]);
+    vt_sb_printf(b, ", \"score\": %.8g, \"probs\": {", p[best]);
+    for (int k = 0; k < s->K; k++) {
+        if (k) vt_sb_str(b, ", ");
+        vt_sb_json_string(b, s->cfg.id2label[k]);
+        vt_sb_printf(b, ": %.8g", p[k]);
+    }
+    vt_sb_printf(b, "}, \"truncated\": %s}", c->truncated[i] ? "true" : "false");
+}
+
+static void embed_object(vt_sb *b, const vt_serve *s, const call *c, size_t i) {
+    const float *v = c->vec + i * (size_t)s->H;
+    vt_sb_str(b, "{\"embedding\": [");
+    for (int64_t h = 0; h < s->H; h++) vt_sb_printf(b, h ? ", %.8g" : "%.8g", v[h]);
+    vt_sb_printf(b, "], \"truncated\": %s}", c->truncated[i] ? "true" : "false");
+}
+
+/* A model request: parse, tokenize, queue, wait, answer. */
+static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, size_t len, vt_serve_response *resp) {
+    call *c = calloc(1, sizeof *c);
+    if (!c) {
+        respond(resp, 500, NULL, 0, JSON_TYPE);
+        return;
+    }
+    pthread_cond_init(&c->cv, NULL);
+    if (vt_serve_request_parse(ep, body, len, &c->req) != VT_OK) {
+        error_response(resp, vt_last_status() == VT_ERR_NOMEM ? 500 : 400, vt_last_error());
+        free_call(c);
+        return;
+    }
+    if (ep == VT_SERVE_CLASSIFY && !s->can_classify) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier: only /v1/embed is served",
+                 vt_bert_arch_name(s->cfg.arch));
+        error_response(resp, 400, msg);
+        free_call(c);
+        return;
+    }
+    int status = tokenize(s, c, resp);
+    size_t n = c->req.n;
+    if (status == 200) {
+        if (ep == VT_SERVE_CLASSIFY) c->probs = malloc(n * (size_t)s->K * sizeof *c->probs);
+        else c->vec = malloc(n * (size_t)s->H * sizeof *c->vec);
+        if (!c->probs && !c->vec) status = 500;
+    }
+    if (status == 500 && !resp->body) error_response(resp, 500, "out of memory");
+    if (status != 200) {
+        free_call(c);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    if (s->state != VT_SERVE_READY) { /* draining began while this one was tokenized */
+        pthread_mutex_unlock(&s->lock);
+        error_response(resp, 503, "the service is shutting down");
+        free_call(c);
+        return;
+    }
+    c->remaining = n;
+    c->queued_at = now_s();
+    if (s->tail) s->tail->next_call = c;
+    else s->head = c;
+    s->tail = c;
+    s->queued += (int64_t)n;
+    vt_serve_metrics_queue(s->metrics, s->queued);
+    pthread_cond_signal(&s->work_cv);
+    while (!c->done) pthread_cond_wait(&c->cv, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    if (c->failed) {
+        error_response(resp, 500, c->error);
+        free_call(c);
+        return;
+    }
+    vt_sb b = {0};
+    if (c->req.batch) vt_sb_str(&b, "{\"results\": [");
+    for (size_t i = 0; i < n; i++) {
+        if (i) vt_sb_str(&b, ", ");
+        if (ep == VT_SERVE_CLASSIFY) classify_object(&b, s, c, i);
+        else embed_object(&b, s, c, i);
+    }
+    if (c->req.batch) vt_sb_str(&b, "]}");
+    vt_sb_str(&b, "\n");
+    size_t blen;
+    char *out = vt_sb_take(&b, &blen);
+    respond(resp, 200, out, blen, JSON_TYPE);
+    free_call(c);
+}
+
+static void route(vt_serve *s, vt_serve_endpoint ep, const char *method, const char *path, const char *body,
+                  size_t len, bool too_large, vt_serve_response *resp) {
+    char msg[512];
+    if (ep == VT_SERVE_OTHER) {
+        const char *q = quotable(path);
+        snprintf(msg, sizeof msg, "no such endpoint%s%s (see /v1/classify, /v1/embed, /v1/model, /healthz, /metrics)",
+                 *q ? ": " : "", q);
+        error_response(resp, 404, msg);
+        return;
+    }
+    bool post = ep == VT_SERVE_CLASSIFY || ep == VT_SERVE_EMBED;
+    bool ok = post ? !strcmp(method, "POST") : !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!ok) {
+        const char *q = quotable(method);
+        snprintf(msg, sizeof msg, "method %s not allowed on %s (use %s)", *q ? q : "(unprintable)",
+                 vt_serve_endpoint_name(ep), post ? "POST" : "GET");
+        error_response(resp, 405, msg);
+        resp->allow = post ? "POST" : "GET, HEAD";
+        return;
+    }
+    if (too_large) {
+        snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes", s->o.max_body_bytes);
+        error_response(resp, 413, msg);
+        return;
+    }
+    vt_serve_state st = vt_serve_get_state(s);
+    const char *why = st == VT_SERVE_LOADING ? "the model is still loading"
+                      : st == VT_SERVE_FAILED ? "the model failed to load"
+                      : st == VT_SERVE_DRAINING ? "the service is shutting down"
+                                                : NULL;
+    if (ep == VT_SERVE_HEALTHZ) {
+        if (!why) {
+            static const char OK_BODY[] = "{\"status\": \"ok\"}\n";
+            respond(resp, 200, strdup(OK_BODY), sizeof OK_BODY - 1, JSON_TYPE);
+        } else {
+            vt_sb b = {0};
+            vt_sb_printf(&b, "{\"status\": \"%s\", \"error\": ",
+                         st == VT_SERVE_LOADING ? "loading" : st == VT_SERVE_FAILED ? "failed" : "shutting down");
+            vt_sb_json_string(&b, st == VT_SERVE_FAILED ? s->failure : why);
+            vt_sb_str(&b, "}\n");
+            size_t blen;
+            char *out = vt_sb_take(&b, &blen);
+            respond(resp, 503, out, blen, JSON_TYPE);
+        }
+        return;
+    }
+    if (ep == VT_SERVE_METRICS) {
+        char *out;
+        size_t olen;
+        if (vt_serve_metrics_render(s->metrics, !why, &out, &olen) != VT_OK) out = NULL;
+        respond(resp, 200, out, olen, "text/plain; version=0.0.4; charset=utf-8");
+        return;
+    }
+    if (why && !(ep == VT_SERVE_MODEL && st == VT_SERVE_DRAINING)) {
+        error_response(resp, 503, why);
+        return;
+    }
+    if (ep == VT_SERVE_MODEL) {
+        char *out = malloc(s->model_json_len + 2);
+        if (out) {
+            memcpy(out, s->model_json, s->model_json_len);
+            memcpy(out + s->model_json_len, "\n", 2);
+        }
+        respond(resp, 200, out, s->model_json_len + 1, JSON_TYPE);
+        return;
+    }
+    model_request(s, ep, body, len, resp);
+}
+
+void vt_serve_handle(vt_serve *s, const char *method, const char *path, const char *body, size_t len,
+                     bool body_too_large, vt_serve_response *resp) {
+    double t0 = now_s();
+    memset(resp, 0, sizeof *resp);
+    vt_serve_endpoint ep = vt_serve_endpoint_of(path);
+    pthread_mutex_lock(&s->lock);
+    s->in_flight++;
+    pthread_mutex_unlock(&s->lock);
+    vt_serve_metrics_in_flight(s->metrics, 1);
+    route(s, ep, method ? method : "", path ? path : "", body, len, body_too_large, resp);
+    if (!resp->content_type) resp->content_type = JSON_TYPE;
+    vt_serve_metrics_request(s->metrics, ep, resp->status, now_s() - t0);
+    vt_serve_metrics_in_flight(s->metrics, -1);
+    pthread_mutex_lock(&s->lock);
+    s->in_flight--;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void vt_serve_response_free(vt_serve_response *r) {
+    if (!r) return;
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}

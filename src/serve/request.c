@@ -1,0 +1,188 @@
+/* The request bodies of /v1/classify and /v1/embed (see verto/serve.h). */
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verto/serve.h"
+
+/* Inputs one request may carry (each needs its own result in the answer). */
+#define MAX_INPUTS 1024
+
+/* cJSON_Parse* writes a global error position on every call: parse one body
+ * at a time (a body of the permitted size parses in well under a millisecond). */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *const ENDPOINT_NAMES[VT_SERVE_N_ENDPOINTS] = {"/v1/classify", "/v1/embed", "/healthz",
+                                                                 "/v1/model",    "/metrics",  "other"};
+
+const char *vt_serve_endpoint_name(vt_serve_endpoint e) {
+    return (unsigned)e < VT_SERVE_N_ENDPOINTS ? ENDPOINT_NAMES[e] : "other";
+}
+
+vt_serve_endpoint vt_serve_endpoint_of(const char *path) {
+    for (int e = 0; e < VT_SERVE_OTHER; e++)
+        if (path && !strcmp(path, ENDPOINT_NAMES[e])) return (vt_serve_endpoint)e;
+    return VT_SERVE_OTHER;
+}
+
+bool vt_serve_utf8_valid(const char *str, size_t len, size_t *bad_at) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < len;) {
+        unsigned c = s[i];
+        size_t need = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 9;
+        bool ok = need != 9 && len - i > need;
+        for (size_t k = 1; ok && k <= need; k++) ok = (s[i + k] & 0xC0) == 0x80;
+        if (ok && need >= 2)
+            ok = !((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) || (c == 0xF0 && s[i + 1] < 0x90) ||
+                   (c == 0xF4 && s[i + 1] > 0x8F));
+        if (!ok) {
+            if (bad_at) *bad_at = i;
+            return false;
+        }
+        i += need + 1;
+    }
+    return true;
+}
+
+/* Whether the (already parsed, hence well-formed) JSON text escapes a NUL
+ * character: cJSON would cut the string there. */
+static bool has_escaped_nul(const char *s, size_t len) {
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] == 'u' && i + 5 < len && !memcmp(s + i + 2, "0000", 4)) return true;
+        i++; /* the escaped character */
+    }
+    return false;
+}
+
+/* A string field: present and a non-empty string (or, when nullable, null:
+ * *out stays NULL). `where` prefixes messages ("" or "inputs[3]."). */
+static vt_status text_field(const cJSON *item, const char *where, bool nullable, const char **out, size_t *len) {
+    if (nullable && cJSON_IsNull(item)) return VT_OK;
+    if (!cJSON_IsString(item) || !item->valuestring)
+        return vt_error(VT_ERR_INVALID_ARG, "\"%s%s\" must be a string", where, item->string);
+    size_t n = strlen(item->valuestring);
+    if (n == 0) return vt_error(VT_ERR_INVALID_ARG, "\"%s%s\" is empty", where, item->string);
+    *out = item->valuestring;
+    *len = n;
+    return VT_OK;
+}
+
+/* Checks the members of `obj` against `allowed` (NULL-terminated): unknown
+ * and repeated names are errors. */
+static vt_status check_members(const cJSON *obj, const char *const *allowed, const char *where) {
+    for (const cJSON *a = obj->child; a; a = a->next) {
+        bool known = false;
+        for (const char *const *k = allowed; *k && !known; k++) known = !strcmp(a->string, *k);
+        if (!known) return vt_error(VT_ERR_INVALID_ARG, "unknown field \"%s%s\"", where, a->string);
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (!strcmp(a->string, b->string))
+                return vt_error(VT_ERR_INVALID_ARG, "field \"%s%s\" appears twice", where, a->string);
+    }
+    return VT_OK;
+}
+
+/* An input object; `top` for the request object itself, whose members were
+ * checked already. */
+static vt_status one_input(const cJSON *obj, const char *where, bool top, vt_serve_input *in) {
+    static const char *const FIELDS[] = {"text", "text_b", NULL};
+    vt_status st = top ? VT_OK : check_members(obj, FIELDS, where);
+    if (st != VT_OK) return st;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "text");
+    if (!t) return vt_error(VT_ERR_INVALID_ARG, "\"%stext\" is missing", where);
+    st = text_field(t, where, false, &in->text, &in->text_len);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(obj, "text_b");
+    if (st == VT_OK && b) st = text_field(b, where, true, &in->text_b, &in->text_b_len);
+    return st;
+}
+
+static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_serve_request *out) {
+    static const char *const CLASSIFY[] = {"text", "text_b", "inputs", NULL};
+    static const char *const EMBED[] = {"text", "text_b", "inputs", "pooling", "normalize", NULL};
+    if (!cJSON_IsObject(root)) return vt_error(VT_ERR_INVALID_ARG, "the body must be a JSON object");
+    vt_status st = check_members(root, endpoint == VT_SERVE_EMBED ? EMBED : CLASSIFY, "");
+    if (st != VT_OK) return st;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
+    const cJSON *text_b = cJSON_GetObjectItemCaseSensitive(root, "text_b");
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+    if (text && inputs) return vt_error(VT_ERR_INVALID_ARG, "give either \"text\" or \"inputs\", not both");
+    if (!text && !inputs) return vt_error(VT_ERR_INVALID_ARG, "\"text\" (or \"inputs\") is missing");
+    if (inputs && text_b) return vt_error(VT_ERR_INVALID_ARG, "\"text_b\" goes with \"text\" or inside each input");
+    if (endpoint == VT_SERVE_EMBED) {
+        const cJSON *pooling = cJSON_GetObjectItemCaseSensitive(root, "pooling");
+        const cJSON *normalize = cJSON_GetObjectItemCaseSensitive(root, "normalize");
+        if (pooling) {
+            const char *p = cJSON_IsString(pooling) ? pooling->valuestring : NULL;
+            if (p && !strcmp(p, "cls")) out->pooling = VT_SERVE_POOL_CLS;
+            else if (p && !strcmp(p, "mean")) out->pooling = VT_SERVE_POOL_MEAN;
+            else return vt_error(VT_ERR_INVALID_ARG, "\"pooling\" must be \"cls\" or \"mean\"");
+        }
+        if (normalize) {
+            if (!cJSON_IsBool(normalize)) return vt_error(VT_ERR_INVALID_ARG, "\"normalize\" must be true or false");
+            out->normalize = cJSON_IsTrue(normalize);
+        }
+    }
+    size_t n = 1;
+    if (inputs) {
+        if (!cJSON_IsArray(inputs)) return vt_error(VT_ERR_INVALID_ARG, "\"inputs\" must be an array of objects");
+        n = (size_t)cJSON_GetArraySize(inputs);
+        if (n == 0) return vt_error(VT_ERR_INVALID_ARG, "\"inputs\" is empty");
+        if (n > MAX_INPUTS)
+            return vt_error(VT_ERR_INVALID_ARG, "\"inputs\" has %zu entries; at most %d per request", n, MAX_INPUTS);
+    }
+    out->inputs = calloc(n, sizeof *out->inputs);
+    if (!out->inputs) return vt_error(VT_ERR_NOMEM, "out of memory");
+    out->n = n;
+    out->batch = inputs != NULL;
+    if (!inputs) return one_input(root, "", true, &out->inputs[0]);
+    size_t i = 0;
+    for (const cJSON *it = inputs->child; it; it = it->next, i++) {
+        char where[32];
+        snprintf(where, sizeof where, "inputs[%zu].", i);
+        if (!cJSON_IsObject(it)) return vt_error(VT_ERR_INVALID_ARG, "inputs[%zu] must be an object", i);
+        if ((st = one_input(it, where, false, &out->inputs[i])) != VT_OK) return st;
+    }
+    return VT_OK;
+}
+
+vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, size_t len, vt_serve_request *out) {
+    memset(out, 0, sizeof *out);
+    out->endpoint = endpoint;
+    if (endpoint != VT_SERVE_CLASSIFY && endpoint != VT_SERVE_EMBED)
+        return vt_error(VT_ERR_INVALID_ARG, "%s takes no request body", vt_serve_endpoint_name(endpoint));
+    if (!body || len == 0) return vt_error(VT_ERR_INVALID_ARG, "the body is empty: a JSON object is expected");
+    size_t bad;
+    if (!vt_serve_utf8_valid(body, len, &bad))
+        return vt_error(VT_ERR_INVALID_ARG, "the body is not valid UTF-8 (byte %zu)", bad);
+    if (memchr(body, '\0', len)) return vt_error(VT_ERR_INVALID_ARG, "the body contains a NUL byte");
+    const char *end = NULL;
+    pthread_mutex_lock(&parse_lock);
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    pthread_mutex_unlock(&parse_lock);
+    if (!root) {
+        size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
+        return vt_error(VT_ERR_INVALID_ARG, "the body is not valid JSON (near byte %zu)", at);
+    }
+    out->priv = root;
+    for (size_t i = end ? (size_t)(end - body) : len; i < len; i++)
+        if (!strchr(" \t\r\n", body[i])) {
+            vt_serve_request_free(out);
+            return vt_error(VT_ERR_INVALID_ARG, "the body is not valid JSON (text after the object at byte %zu)", i);
+        }
+    vt_status st = has_escaped_nul(body, len) ? vt_error(VT_ERR_INVALID_ARG, "the body contains \\u0000")
+                                              : parse_doc(endpoint, root, out);
+    if (st != VT_OK) vt_serve_request_free(out);
+    out->endpoint = endpoint;
+    return st;
+}
+
+void vt_serve_request_free(vt_serve_request *r) {
+    if (!r) return;
+    cJSON_Delete(r->priv);
+    free(r->inputs);
+    vt_serve_endpoint e = r->endpoint;
+    memset(r, 0, sizeof *r);
+    r->endpoint = e;
+}
