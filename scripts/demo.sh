@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 V="$root/$build/verto"
 data="$root/data/spam"
 out="$root/$build/demo"
-steps=${DEMO_PRETRAIN_STEPS:-600}
+steps=${DEMO_PRETRAIN_STEPS:-240}
 epochs=${DEMO_FINETUNE_EPOCHS:-4}
 rm -rf "$out"
 mkdir -p "$out"
