@@ -5,6 +5,7 @@
 #   make test-asan  the C test suite under AddressSanitizer + UBSan
 #   make demo       the main job on the data shipped in the repository
 #   make fuzz       short libFuzzer runs of every parser of outside input
+#   make MPI=0      build without MPI (one process); the default uses Open MPI when installed
 
 CC      ?= gcc
 BUILD   ?= build
@@ -14,6 +15,21 @@ OPT     ?= -O3 -march=native
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -fPIC $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 LDLIBS   = -ldnnl -lcjson -lutf8proc -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(EXTRA_LDFLAGS)
+
+# Data parallelism over MPI (src/train/dist.c): MPI=auto uses Open MPI when its
+# mpicc is installed (Debian: libopenmpi-dev), MPI=1 insists, MPI=0 builds the
+# one-process stub. Switching rebuilds dist.o through the $(BUILD)/.mpi-* stamp.
+MPI     ?= auto
+ifeq ($(MPI),auto)
+  MPI_ON := $(if $(shell command -v mpicc 2>/dev/null),1,0)
+else
+  MPI_ON := $(MPI)
+endif
+ifeq ($(MPI_ON),1)
+  MPI_CFLAGS := -DVT_WITH_MPI $(shell mpicc --showme:compile 2>/dev/null || pkg-config --cflags ompi-c)
+  MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null || pkg-config --libs ompi-c)
+  LDLIBS     += $(MPI_LIBS)
+endif
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -32,6 +48,13 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj/src/train/dist.o: CFLAGS_ALL += $(MPI_CFLAGS)
+$(BUILD)/obj/src/train/dist.o: $(BUILD)/.mpi-$(MPI_ON)
+$(BUILD)/.mpi-%:
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.mpi-*
+	@touch $@
 
 $(BUILD)/libverto.a: $(LIB_OBJ)
 	@rm -f $@

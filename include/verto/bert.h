@@ -177,6 +177,40 @@ vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool training,
  * into the gradient buffer, which it zeroes first unless `accumulate`. */
 vt_status vt_bert_backward(vt_bert *b, bool accumulate);
 
+/* ---- data parallelism (see verto/dist.h) ---- */
+
+/* The denominators of the losses' means over a batch. */
+typedef struct vt_bert_loss_norm {
+    double mlm;  /* MLM: labelled positions (label >= 0) */
+    double nsp;  /* NSP: labelled rows */
+    double task; /* classification: the class weights of the counted rows summed (1 each
+                  * without weights, as PyTorch's weighted mean); regression: rows */
+} vt_bert_loss_norm;
+
+/* The denominators `batch` has on its own (what vt_bert_forward divides by);
+ * zeros for the losses the model or the batch lacks. */
+void vt_bert_loss_norm_of(const vt_bert *b, const vt_bert_batch *batch, vt_bert_loss_norm *out);
+
+/* vt_bert_forward for one part of a larger batch (the other parts on other
+ * ranks): each loss is this part's sum divided by norm's denominator for the
+ * whole batch, so the parts' losses (and gradients) add up to the mean over
+ * the whole batch. A denominator <= 0 gives that loss 0 and no gradient.
+ * norm NULL is exactly vt_bert_forward. The accuracy counters stay this
+ * part's own. */
+vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *batch, bool training, uint64_t seed,
+                             const vt_bert_loss_norm *norm, vt_bert_outputs *out);
+
+/* Called by vt_bert_backward_ex whenever the gradients grads[offset, offset +
+ * count) of the flat buffer are final for this backward: the heads first, then
+ * each encoder layer from the last to the first, then the embeddings (with
+ * the tied MLM decoder). A backward that stops early at frozen layers does not
+ * report the frozen ranges. */
+typedef void (*vt_bert_grad_ready_fn)(void *ctx, int64_t offset, int64_t count);
+
+/* vt_bert_backward that reports finished gradient ranges to ready (may be
+ * NULL), so they can be sent to other ranks while the rest is computed. */
+vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn ready, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

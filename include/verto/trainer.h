@@ -8,7 +8,21 @@
  * weight-decay exclusions (biases and LayerNorm) under linear warmup and
  * decay. Around that: metrics as JSON lines in OUT/metrics.jsonl, a progress
  * bar, periodic evaluation, checkpoints OUT/checkpoint-<step> (keeping the
- * last K), resume, and a clean stop on SIGINT/SIGTERM with a checkpoint. */
+ * last K), resume, and a clean stop on SIGINT/SIGTERM with a checkpoint.
+ *
+ * Under MPI (vt_dist_size() = N > 1) the same loop runs data-parallel: each
+ * global micro-batch is N x batch_size samples of the global order, of which
+ * rank r takes the r-th batch_size; the losses are normalised by the counts
+ * of the whole global micro-batch (vt_bert_forward_ex), so the gradients,
+ * summed over the ranks in buckets while the backward runs, are exactly those
+ * of one process with batch N x batch_size. All ranks step identically
+ * (or, with zero1, each updates its shard of the parameters and the shards
+ * are all-gathered). Rank 0 alone writes metrics, checkpoints and models and
+ * shows progress; checkpoints hold the full state, so a run saved with N
+ * ranks resumes with any other number. Dropout is seeded per rank and
+ * micro-batch, so with dropout on an N-rank run is a different (equally
+ * valid) draw from a 1-rank one. Errors that one rank meets inside a step are
+ * agreed on at the step's end, so every rank returns an error together. */
 #ifndef VERTO_TRAINER_H
 #define VERTO_TRAINER_H
 
@@ -53,9 +67,13 @@ typedef struct vt_trainer_options {
     const char *tokenizer_dir;    /* its tokenizer files are copied into every saved model */
     const char *args_json;        /* recorded in checkpoints */
     FILE *log;                    /* progress and messages (NULL: silent) */
+    /* Data parallelism (verto/dist.h), used when vt_dist_size() > 1: */
+    bool zero1;                   /* shard the optimizer state over the ranks (ZeRO stage 1) */
+    int64_t bucket_floats;        /* gradient bucket size in floats (0: 4M floats = 16 MiB) */
 
     /* Fills *batch with the samples first_sample .. first_sample + batch_size - 1
-     * of the global order and sets *tokens to its real (non-padding) token count. */
+     * of the global order and sets *tokens to its real (non-padding) token count.
+     * Under MPI each rank asks only for its own share of every global micro-batch. */
     vt_status (*get_batch)(void *ctx, int64_t first_sample, int64_t batch_size, vt_bert_batch *batch, int64_t *tokens);
     /* Optional evaluation of the current model. */
     vt_status (*evaluate)(void *ctx, vt_bert *b, vt_eval_result *result);

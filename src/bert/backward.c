@@ -148,18 +148,29 @@ static void embeddings_backward(vt_bert *b, float drop) {
     }
 }
 
-vt_status vt_bert_backward(vt_bert *b, bool accumulate) {
+vt_status vt_bert_backward(vt_bert *b, bool accumulate) { return vt_bert_backward_ex(b, accumulate, NULL, NULL); }
+
+vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn ready, void *ctx) {
     if (!b->planned || !b->last_has_loss)
         return vt_error(VT_ERR_STATE, "vt_bert_backward needs a forward with labels first");
     const vt_bert_config *c = &b->cfg;
     if (!accumulate) zero(b->grads, b->n_floats);
     float drop = b->last_training ? c->hidden_dropout_prob : 0;
     float attn_drop = b->last_training ? c->attention_probs_dropout_prob : 0;
+    /* The flat layout (params.c): embeddings, layer 0 .. L-1, then the heads. */
+    int64_t L = c->num_hidden_layers, H = c->hidden_size;
+    int64_t heads_at = (L ? b->w.layers[L - 1].ln2_b : b->w.emb_ln_b) + H - b->params;
     heads_backward(b, drop);
-    for (int64_t l = c->num_hidden_layers - 1; l >= 0; l--) {
+    if (ready && heads_at < b->n_floats) ready(ctx, heads_at, b->n_floats - heads_at);
+    for (int64_t l = L - 1; l >= 0; l--) {
         if (l < b->frozen_layers) return VT_OK; /* nothing below needs gradients */
         layer_backward(b, l, drop, attn_drop);
+        int64_t lo = b->w.layers[l].qkv_w - b->params, hi = l + 1 < L ? b->w.layers[l + 1].qkv_w - b->params : heads_at;
+        if (ready) ready(ctx, lo, hi - lo);
     }
-    if (b->frozen_layers == 0) embeddings_backward(b, drop);
+    if (b->frozen_layers == 0) {
+        embeddings_backward(b, drop);
+        if (ready) ready(ctx, 0, L ? b->w.layers[0].qkv_w - b->params : heads_at);
+    }
     return VT_OK;
 }

@@ -98,16 +98,44 @@ static vt_status mlm_forward(vt_bert *b, const float *hidden, int64_t P) {
     return linear(b->mlm_ln, b->w.word_emb, b->w.mlm_bias, b->mlm_logits, P, H, c->vocab_size);
 }
 
-/* Mean cross-entropy of logits (rows, classes); NaN (error set) on a bad label. */
+/* Mean cross-entropy of logits (rows, classes), times `scale` (loss and
+ * gradient; 1 for a batch's own mean); an error on a bad label. */
 static vt_status xent(const float *logits, const int32_t *labels, int64_t rows, int64_t classes, const float *weights,
-                      float *dlogits, const char *what, double *loss, int64_t *correct, int64_t *counted) {
+                      float *dlogits, double scale, const char *what, double *loss, int64_t *correct,
+                      int64_t *counted) {
     for (int64_t r = 0; r < rows; r++)
         if (labels[r] != IGNORE_INDEX && (labels[r] < 0 || labels[r] >= classes))
             return vt_error(VT_ERR_INVALID_ARG, "%s: label %d at row %lld is outside [0, %lld)", what, labels[r],
                             (long long)r, (long long)classes);
-    *loss = vt_softmax_xent(logits, labels, rows, classes, weights, dlogits, 1.0f, counted, correct);
+    *loss = vt_softmax_xent(logits, labels, rows, classes, weights, dlogits, (float)scale, counted, correct) * scale;
     if (*counted == 0) *loss = 0; /* nothing to learn from in this batch */
     return VT_OK;
+}
+
+/* Counted labels (>= 0 and below classes) of labels (n), weighted when weights is given. */
+static double label_weight(const int32_t *labels, int64_t n, int64_t classes, const float *weights) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && labels[i] < classes) sum += weights ? (double)weights[labels[i]] : 1.0;
+    return sum;
+}
+
+void vt_bert_loss_norm_of(const vt_bert *b, const vt_bert_batch *in, vt_bert_loss_norm *out) {
+    const vt_bert_config *c = &b->cfg;
+    int64_t B = in->batch, BT = in->batch * in->seq_len, L = c->num_labels;
+    *out = (vt_bert_loss_norm){0};
+    if (b->w.mlm_w && in->mlm_labels) out->mlm = label_weight(in->mlm_labels, BT, c->vocab_size, NULL);
+    if (b->w.nsp_w && in->nsp_labels) out->nsp = label_weight(in->nsp_labels, B, 2, NULL);
+    if (b->w.cls_w && L == 1 && in->regression_targets) out->task = (double)B;
+    else if (b->w.cls_w && in->labels)
+        out->task = label_weight(in->labels, c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? BT : B, L, in->class_weights);
+}
+
+/* The factor that turns a batch's own mean into its share of the whole's:
+ * local / global denominator (1 without a norm, 0 for an empty whole). */
+static double share(const vt_bert_loss_norm *norm, double local, double global) {
+    if (!norm) return 1.0;
+    return global > 0 ? local / global : 0.0;
 }
 
 static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
@@ -141,8 +169,10 @@ static int64_t choose_mlm_positions(const vt_bert_batch *in, int32_t *pos, int32
 }
 
 static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
-                               vt_bert_outputs *out) {
+                               const vt_bert_loss_norm *norm, vt_bert_outputs *out) {
     const vt_bert_config *c = &b->cfg;
+    vt_bert_loss_norm local = {0};
+    if (norm) vt_bert_loss_norm_of(b, in, &local);
     int64_t B = in->batch, T = in->seq_len, H = c->hidden_size, L = c->num_labels;
     const float *hidden = out->last_hidden_state;
     vt_status st;
@@ -159,8 +189,9 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         out->mlm_rows = b->mlm_p;
         if (in->mlm_labels) {
             int64_t counted;
-            if ((st = xent(b->mlm_logits, b->mlm_targets, b->mlm_p, c->vocab_size, NULL, b->d_mlm_logits, "mlm_labels",
-                           &out->mlm_loss, &out->mlm_correct, &counted)) != VT_OK)
+            if ((st = xent(b->mlm_logits, b->mlm_targets, b->mlm_p, c->vocab_size, NULL, b->d_mlm_logits,
+                           share(norm, local.mlm, norm ? norm->mlm : 0), "mlm_labels", &out->mlm_loss,
+                           &out->mlm_correct, &counted)) != VT_OK)
                 return st;
             out->mlm_count = counted;
         }
@@ -169,7 +200,8 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         if ((st = linear(b->pooled, b->w.nsp_w, b->w.nsp_b, b->nsp_logits, B, H, 2)) != VT_OK) return st;
         out->nsp_logits = b->nsp_logits;
         int64_t counted;
-        if (in->nsp_labels && (st = xent(b->nsp_logits, in->nsp_labels, B, 2, NULL, b->d_nsp, "nsp_labels",
+        if (in->nsp_labels && (st = xent(b->nsp_logits, in->nsp_labels, B, 2, NULL, b->d_nsp,
+                                         share(norm, local.nsp, norm ? norm->nsp : 0), "nsp_labels",
                                          &out->nsp_loss, &out->nsp_correct, &counted)) != VT_OK)
             return st;
     }
@@ -180,10 +212,12 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         if ((st = linear(b->cls_in, b->w.cls_w, b->w.cls_b, b->logits, b->cls_rows, H, L)) != VT_OK) return st;
         out->logits = b->logits;
         if (L == 1 && in->regression_targets) {
-            out->loss = vt_mse(b->logits, in->regression_targets, B, b->d_logits, 1.0f);
+            double k = share(norm, local.task, norm ? norm->task : 0);
+            out->loss = vt_mse(b->logits, in->regression_targets, B, b->d_logits, (float)k) * k;
         } else if (in->labels) {
             int64_t counted;
-            if ((st = xent(b->logits, in->labels, b->cls_rows, L, in->class_weights, b->d_logits, "labels", &out->loss,
+            if ((st = xent(b->logits, in->labels, b->cls_rows, L, in->class_weights, b->d_logits,
+                           share(norm, local.task, norm ? norm->task : 0), "labels", &out->loss,
                            &out->correct, &counted)) != VT_OK)
                 return st;
         }
@@ -194,6 +228,11 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
 }
 
 vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed, vt_bert_outputs *out) {
+    return vt_bert_forward_ex(b, in, training, seed, NULL, out);
+}
+
+vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
+                             const vt_bert_loss_norm *norm, vt_bert_outputs *out) {
     const vt_bert_config *c = &b->cfg;
     memset(out, 0, sizeof *out);
     out->loss = out->mlm_loss = out->nsp_loss = NAN;
@@ -207,7 +246,7 @@ vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *in, bool training, ui
     for (int64_t l = 0; l < c->num_hidden_layers; l++)
         if ((st = layer_forward(b, l, in, drop, attn_drop, seed)) != VT_OK) return st;
     out->last_hidden_state = c->num_hidden_layers ? b->acts[c->num_hidden_layers - 1].output : b->emb_out;
-    if ((st = heads_forward(b, in, training, seed, out)) != VT_OK) return st;
+    if ((st = heads_forward(b, in, training, seed, norm, out)) != VT_OK) return st;
     b->last = *in;
     b->last_training = training;
     b->last_seed = seed;

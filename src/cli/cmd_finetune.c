@@ -10,7 +10,37 @@
 #include "verto/metrics.h"
 #include "verto/rng.h"
 #include "verto/tokenizer.h"
+#include "verto/dist.h"
 #include "verto/trainer.h"
+
+/* Under mpirun: joins the job, sets its collective timeout and, unless told,
+ * gives each rank its share of this machine's cores. */
+static vt_status join_job(double timeout, int64_t threads) {
+    vt_status st = vt_dist_init(NULL, NULL);
+    if (st != VT_OK) return st;
+    vt_dist_set_timeout(timeout);
+    if (threads) omp_set_num_threads((int)threads);
+    else if (vt_dist_size() > 1 && !getenv("OMP_NUM_THREADS")) {
+        int per_rank = omp_get_num_procs() / vt_dist_local_size();
+        omp_set_num_threads(per_rank > 1 ? per_rank : 1);
+    }
+    return VT_OK;
+}
+
+/* Reports the outcome: the error (named by rank under MPI, where a failed
+ * rank ends the whole job), then leaves the job. */
+static int leave_job(vt_status st) {
+    int rc = 0;
+    if (st != VT_OK) {
+        rc = vt_dist_size() > 1 ? cli_fail("rank %d of %d: %s", vt_dist_rank(), vt_dist_size(), vt_last_error())
+                                : cli_fail("%s", vt_last_error());
+        fflush(stdout);
+        fflush(stderr);
+        vt_dist_abort(rc);
+    }
+    vt_dist_finalize();
+    return rc;
+}
 
 /* A labelled set, tokenized once. */
 typedef struct encoded_set {
@@ -142,8 +172,8 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
 typedef struct options {
     const char *init, *train, *dev, *out, *class_weights, *text_col, *text_b_col, *label_col;
     int64_t epochs, batch, max_len, early, freeze, seed, threads, max_train;
-    double lr, warmup_ratio, weight_decay;
-    bool skip_bad, resume;
+    double lr, warmup_ratio, weight_decay, dist_timeout;
+    bool skip_bad, resume, zero1;
 } options;
 
 /* Loads train and dev with one label map: the init model's when it is a
@@ -232,12 +262,15 @@ static int run(const options *a) {
             src.class_weights[c] = counts[c] ? (float)((double)train.n / (train.num_labels * (double)counts[c])) : 0.0f;
     }
     if (st == VT_OK) {
-        int64_t steps_per_epoch = ((int64_t)train.n + a->batch - 1) / a->batch, steps = steps_per_epoch * a->epochs;
+        /* An epoch is the training set once over the global batch (batch x ranks). */
+        int64_t ranks = vt_dist_size(), global = a->batch * ranks;
+        int64_t steps_per_epoch = ((int64_t)train.n + global - 1) / global, steps = steps_per_epoch * a->epochs;
+        bool lead = vt_dist_rank() == 0;
         char args[1024];
         snprintf(args, sizeof args,
                  "{\"command\": \"finetune\", \"epochs\": %lld, \"batch_size\": %lld, \"lr\": %g, \"seed\": %lld, "
-                 "\"examples\": %zu}",
-                 (long long)a->epochs, (long long)a->batch, a->lr, (long long)a->seed, train.n);
+                 "\"examples\": %zu, \"ranks\": %lld}",
+                 (long long)a->epochs, (long long)a->batch, a->lr, (long long)a->seed, train.n, (long long)ranks);
         vt_trainer_options o;
         vt_trainer_options_default(&o);
         o.out_dir = a->out;
@@ -254,22 +287,26 @@ static int run(const options *a) {
         o.early_stopping = a->early;
         o.freeze_layers = (int)a->freeze;
         o.resume = a->resume;
+        o.zero1 = a->zero1;
         o.tokenizer_dir = a->init;
         o.args_json = args;
         o.log = stdout;
         o.get_batch = get_batch;
         o.evaluate = evaluate;
         o.ctx = &src;
-        printf("fine-tuning %s: %zu training and %zu dev examples, %d labels, %lld epochs of %lld steps%s\n", a->init,
-               train.n, dev.n, train.num_labels, (long long)a->epochs, (long long)steps_per_epoch,
-               train.n_skipped || dev.n_skipped ? " (bad rows skipped)" : "");
-        if (train.n_skipped || dev.n_skipped)
+        if (lead)
+            printf("fine-tuning %s: %zu training and %zu dev examples, %d labels, %lld epochs of %lld steps%s\n", a->init,
+                   train.n, dev.n, train.num_labels, (long long)a->epochs, (long long)steps_per_epoch,
+                   train.n_skipped || dev.n_skipped ? " (bad rows skipped)" : "");
+        if (lead && ranks > 1)
+            printf("global batch %lld = %lld per rank x %lld ranks\n", (long long)global, (long long)a->batch,
+                   (long long)ranks);
+        if (lead && (train.n_skipped || dev.n_skipped))
             printf("skipped %zu training and %zu dev rows\n", train.n_skipped, dev.n_skipped);
         bool stopped = false;
         st = vt_train(&model, &o, &stopped);
-        if (st == VT_OK) printf("best dev checkpoint in %s\n", a->out);
+        if (st == VT_OK && lead) printf("best dev checkpoint in %s\n", a->out);
     }
-    int rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
     free(src.ids);
     free(src.types);
     free(src.mask);
@@ -282,19 +319,19 @@ static int run(const options *a) {
     vt_labelled_free(&dev);
     vt_bert_free(model);
     vt_tok_free(tok);
-    return rc;
+    return leave_job(st);
 }
 
 int cmd_finetune(int argc, char **argv) {
     options a = {.epochs = 3, .batch = 32, .max_len = 128, .seed = 42, .lr = 5e-5, .warmup_ratio = 0.1,
-                 .weight_decay = 0.01};
+                 .weight_decay = 0.01, .dist_timeout = VT_DIST_DEFAULT_TIMEOUT};
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT directory: pretrained, published, or a classifier"},
         {"--train", CLI_STRING, &a.train, "FILE", "labelled training data (.tsv, .csv or .jsonl)"},
         {"--dev", CLI_STRING, &a.dev, "FILE", "labelled development data; the best epoch on it is kept"},
         {"-o|--output", CLI_STRING, &a.out, "DIR", "output directory (the best model, metrics.jsonl)"},
         {"--epochs", CLI_INT, &a.epochs, "N", "passes over the training data (default 3)", 1, 1e6},
-        {"--batch-size", CLI_INT, &a.batch, "N", "examples per step (default 32)", 1, 4096},
+        {"--batch-size", CLI_INT, &a.batch, "N", "examples per step and rank (default 32)", 1, 4096},
         {"--lr", CLI_FLOAT, &a.lr, "LR", "peak learning rate (default 5e-5)", 1e-12, 10},
         {"--warmup-ratio", CLI_FLOAT, &a.warmup_ratio, "R", "fraction of steps for linear warmup (default 0.1)", 0, 1},
         {"--weight-decay", CLI_FLOAT, &a.weight_decay, "W", "AdamW decay (default 0.01)", 0, 1},
@@ -304,17 +341,20 @@ int cmd_finetune(int argc, char **argv) {
         {"--class-weights", CLI_STRING, &a.class_weights, "auto", "weight the loss by inverse class frequency"},
         {"--max-train-examples", CLI_INT, &a.max_train, "N", "use a seeded random N of the training examples", 1, 1e12},
         {"--seed", CLI_INT, &a.seed, "N", "head initialisation, data order and dropout (default 42)", 0, 9e15},
-        {"--threads", CLI_INT, &a.threads, "N", "OpenMP threads (default: all cores)", 1, 4096},
+        {"--threads", CLI_INT, &a.threads, "N", "OpenMP threads (default: all cores, shared by a machine's ranks)", 1, 4096},
         {"--text-column", CLI_STRING, &a.text_col, "NAME", "TSV/CSV column of the text (default text)"},
         {"--text-b-column", CLI_STRING, &a.text_b_col, "NAME", "column of the second text of pairs (default text_b)"},
         {"--label-column", CLI_STRING, &a.label_col, "NAME", "column of the label (default label)"},
         {"--skip-bad-rows", CLI_FLAG, &a.skip_bad, NULL, "skip and count malformed rows instead of failing"},
         {"--resume", CLI_FLAG, &a.resume, NULL, "continue from the latest checkpoint in the output directory"},
+        {"--zero1", CLI_FLAG, &a.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
+        {"--dist-timeout", CLI_FLOAT, &a.dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto finetune --init DIR --train FILE --dev FILE -o OUT [options]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!a.init || !a.train || !a.dev || !a.out) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (a.class_weights && strcmp(a.class_weights, "auto")) return cli_fail("--class-weights takes only 'auto'");
-    if (a.threads) omp_set_num_threads((int)a.threads);
+    vt_status st = join_job(a.dist_timeout, a.threads);
+    if (st != VT_OK) return leave_job(st);
     return run(&a);
 }

@@ -7,9 +7,39 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "verto/pretrain_data.h"
+#include "verto/dist.h"
 #include "verto/trainer.h"
 
 #define MASK_SALT 0x6d61736bull /* separates masking draws from dropout draws */
+
+/* Under mpirun: joins the job, sets its collective timeout and, unless told,
+ * gives each rank its share of this machine's cores. */
+static vt_status join_job(double timeout, int64_t threads) {
+    vt_status st = vt_dist_init(NULL, NULL);
+    if (st != VT_OK) return st;
+    vt_dist_set_timeout(timeout);
+    if (threads) omp_set_num_threads((int)threads);
+    else if (vt_dist_size() > 1 && !getenv("OMP_NUM_THREADS")) {
+        int per_rank = omp_get_num_procs() / vt_dist_local_size();
+        omp_set_num_threads(per_rank > 1 ? per_rank : 1);
+    }
+    return VT_OK;
+}
+
+/* Reports the outcome: the error (named by rank under MPI, where a failed
+ * rank ends the whole job), then leaves the job. */
+static int leave_job(vt_status st) {
+    int rc = 0;
+    if (st != VT_OK) {
+        rc = vt_dist_size() > 1 ? cli_fail("rank %d of %d: %s", vt_dist_rank(), vt_dist_size(), vt_last_error())
+                                : cli_fail("%s", vt_last_error());
+        fflush(stdout);
+        fflush(stderr);
+        vt_dist_abort(rc);
+    }
+    vt_dist_finalize();
+    return rc;
+}
 
 typedef struct source {
     vt_pt_dataset *train, *eval;
@@ -90,21 +120,21 @@ int cmd_pretrain(int argc, char **argv) {
     const char *init = NULL, *data = NULL, *eval_data = NULL, *out = NULL;
     int64_t steps = 1000, batch = 32, accum = 1, warmup = -1, seed = 42, threads = 0, log_every = 10;
     int64_t eval_every = 0, eval_batches = 20, save_every = 0, keep = 3;
-    double lr = 1e-4, weight_decay = 0.01, clip = 1.0;
-    bool resume = false;
+    double lr = 1e-4, weight_decay = 0.01, clip = 1.0, dist_timeout = VT_DIST_DEFAULT_TIMEOUT;
+    bool resume = false, zero1 = false;
     const cli_option opts[] = {
         {"--init", CLI_STRING, &init, "DIR", "model to start from: a verto init directory or any BERT directory"},
         {"--data", CLI_STRING, &data, "DIR", "shards written by verto prepare-pretraining"},
         {"-o|--output", CLI_STRING, &out, "DIR", "output directory (model, checkpoints, metrics.jsonl)"},
         {"--steps", CLI_INT, &steps, "N", "optimizer steps (default 1000)", 1, 1e12},
-        {"--batch-size", CLI_INT, &batch, "N", "sequences per micro-batch (default 32)", 1, 1e6},
+        {"--batch-size", CLI_INT, &batch, "N", "sequences per micro-batch and rank (default 32)", 1, 1e6},
         {"--grad-accum", CLI_INT, &accum, "N", "micro-batches per step (default 1)", 1, 1e6},
         {"--lr", CLI_FLOAT, &lr, "LR", "peak learning rate (default 1e-4)", 1e-12, 10},
         {"--warmup-steps", CLI_INT, &warmup, "N", "linear warmup (default: 10% of the steps)", 0, 1e12},
         {"--weight-decay", CLI_FLOAT, &weight_decay, "W", "AdamW decay, not on biases/LayerNorm (default 0.01)", 0, 1},
         {"--clip", CLI_FLOAT, &clip, "NORM", "clip the global gradient norm (default 1.0; 0 = off)", 0, 1e6},
         {"--seed", CLI_INT, &seed, "N", "data order, masking and dropout (default 42)", 0, 9e15},
-        {"--threads", CLI_INT, &threads, "N", "OpenMP threads (default: all cores)", 1, 4096},
+        {"--threads", CLI_INT, &threads, "N", "OpenMP threads (default: all cores, shared by a machine's ranks)", 1, 4096},
         {"--eval-data", CLI_STRING, &eval_data, "DIR", "held-out shards for evaluation"},
         {"--eval-every", CLI_INT, &eval_every, "N", "evaluate every N steps (default: at the end)", 0, 1e12},
         {"--eval-batches", CLI_INT, &eval_batches, "N", "batches per evaluation (default 20)", 1, 1e9},
@@ -112,17 +142,21 @@ int cmd_pretrain(int argc, char **argv) {
         {"--keep", CLI_INT, &keep, "K", "checkpoints to keep (default 3)", 1, 1e6},
         {"--log-every", CLI_INT, &log_every, "N", "metrics.jsonl line every N steps (default 10)", 1, 1e12},
         {"--resume", CLI_FLAG, &resume, NULL, "continue from the latest checkpoint in the output directory"},
+        {"--zero1", CLI_FLAG, &zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
+        {"--dist-timeout", CLI_FLOAT, &dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto pretrain --init DIR --data SHARDS -o OUT [options]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!init || !data || !out) return cli_fail("pretrain needs --init DIR, --data SHARDS and -o OUT");
-    if (threads) omp_set_num_threads((int)threads);
+    vt_status st = join_job(dist_timeout, threads);
+    if (st != VT_OK) return leave_job(st);
+    int64_t ranks = vt_dist_size();
 
     source src = {.seed = (uint64_t)seed, .epoch = -1, .eval_batches = eval_batches, .batch_size = batch};
     vt_bert *model = NULL;
     vt_tokenizer *tok = vt_tok_load(init, NULL);
     const vt_wp_vocab *vocab = tok ? vt_tok_vocab(tok) : NULL;
-    vt_status st = tok ? VT_OK : vt_last_status();
+    st = tok ? VT_OK : vt_last_status();
     if (st == VT_OK && !(src.train = vt_pt_open(data, vocab))) st = vt_last_status();
     if (st == VT_OK && eval_data && !(src.eval = vt_pt_open(eval_data, vocab))) st = vt_last_status();
     if (st == VT_OK && vt_pt_size(src.train) == 0) st = vt_error(VT_ERR_INVALID_ARG, "%s holds no instances", data);
@@ -146,8 +180,9 @@ int cmd_pretrain(int argc, char **argv) {
         char args[1024];
         snprintf(args, sizeof args,
                  "{\"command\": \"pretrain\", \"steps\": %lld, \"batch_size\": %lld, \"grad_accum\": %lld, \"lr\": %g, "
-                 "\"seed\": %lld}",
-                 (long long)steps, (long long)batch, (long long)accum, lr, (long long)seed);
+                 "\"seed\": %lld, \"ranks\": %lld, \"global_batch\": %lld}",
+                 (long long)steps, (long long)batch, (long long)accum, lr, (long long)seed, (long long)ranks,
+                 (long long)(batch * ranks * accum));
         vt_trainer_options o;
         vt_trainer_options_default(&o);
         o.out_dir = out;
@@ -164,25 +199,31 @@ int cmd_pretrain(int argc, char **argv) {
         o.save_every = save_every;
         o.keep_checkpoints = (int)keep;
         o.resume = resume;
+        o.zero1 = zero1;
         o.tokenizer_dir = init;
         o.args_json = args;
         o.log = stdout;
         o.get_batch = get_batch;
         o.evaluate = src.eval ? evaluate : NULL;
         o.ctx = &src;
-        printf("pretraining %s on %lld instances: %lld steps of %lld x %lld sequences (global batch %lld)\n", init,
-               (long long)vt_pt_size(src.train), (long long)steps, (long long)batch, (long long)accum,
-               (long long)(batch * accum));
+        bool lead = vt_dist_rank() == 0;
+        if (lead && ranks > 1)
+            printf("pretraining %s on %lld instances: %lld steps of %lld x %lld ranks x %lld sequences (global batch %lld)\n",
+                   init, (long long)vt_pt_size(src.train), (long long)steps, (long long)batch, (long long)ranks,
+                   (long long)accum, (long long)(batch * ranks * accum));
+        else if (lead)
+            printf("pretraining %s on %lld instances: %lld steps of %lld x %lld sequences (global batch %lld)\n", init,
+                   (long long)vt_pt_size(src.train), (long long)steps, (long long)batch, (long long)accum,
+                   (long long)(batch * accum));
         bool stopped = false;
         st = vt_train(&model, &o, &stopped);
-        if (st == VT_OK && !stopped) printf("wrote %s\n", out);
+        if (st == VT_OK && !stopped && lead) printf("wrote %s\n", out);
     }
-    rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
     vt_bert_free(model);
     vt_pt_batcher_free(src.batcher);
     vt_pt_masker_free(src.masker);
     vt_pt_close(src.train);
     vt_pt_close(src.eval);
     vt_tok_free(tok);
-    return rc;
+    return leave_job(st);
 }
