@@ -2,12 +2,19 @@
  * worker and the HTTP answers (see verto/serve.h).
  *
  * Handler threads parse and tokenize a request on their own thread, append
- * it to a FIFO of calls and wait on the call's condition variable. The worker
- * thread (the only one that touches the model) takes the oldest queued inputs,
- * across calls, up to max_batch, once max_batch are queued or max_wait_ms has
- * passed since the oldest of them was queued; pads them into one (B, T)
- * batch; runs the forward pass; writes each input's result into its call; and
- * wakes the calls that are complete. */
+ * its inputs to a FIFO and wait on the call's condition variable. The worker
+ * thread (the only one that touches the model) batches the oldest queued
+ * input with the next queued inputs of the same token length (from any
+ * request), up to max_batch, once max_batch of them are queued or max_wait_ms
+ * has passed since the oldest was queued; runs the forward pass; writes each
+ * input's result into its call; and wakes the calls that are complete.
+ *
+ * Why the same length: the forward pass is not bit-for-bit invariant to
+ * padding (attention over 8 keys and over 16 keys, 8 of them masked, round
+ * differently), so an input padded to a longer neighbour could differ in the
+ * last digit from `verto predict` on that text. Without padding each result is
+ * the one a batch of that input alone gives; rows of a batch do not affect
+ * each other. */
 #include <errno.h>
 #include <limits.h>
 #include <omp.h>
@@ -30,14 +37,21 @@ typedef struct call {
     bool *truncated;  /* (n) */
     double *probs;    /* (n, K) classify */
     float *vec;       /* (n, H) embed */
-    size_t next;      /* worker: next input to put in a batch */
+    struct qnode *nodes; /* (n) the inputs' places in the queue */
     size_t remaining; /* inputs without a result yet */
     bool done, failed;
     char error[256];
     double queued_at; /* monotonic seconds */
     pthread_cond_t cv;
-    struct call *next_call;
 } call;
+
+/* A queued input: the queue is a doubly linked FIFO (under the lock). */
+typedef struct qnode {
+    call *c;
+    size_t i;
+    int32_t len;
+    struct qnode *prev, *next;
+} qnode;
 
 typedef struct item {
     call *c;
@@ -65,7 +79,7 @@ struct vt_serve {
     char *model_json;
     size_t model_json_len;
     /* the queue (under lock) */
-    call *head, *tail;
+    qnode *qhead, *qtail;
     int64_t queued;
     int64_t in_flight;
     /* worker buffers */
@@ -169,13 +183,24 @@ static void fail_items(item *items, int B, const char *msg) {
     }
 }
 
+/* The rows of a batch: the matmul primitives are cached per shape for the
+ * life of the process (src/kernels/matmul.c), so the worker rounds the row
+ * count up to a power of two (at most max_batch), repeating the first row, to
+ * keep the set of shapes small: (log2(max_batch) + 1) x lengths. */
+static int padded_rows(const vt_serve *s, int B) {
+    int b = 1;
+    while (b < B) b *= 2;
+    return b < s->o.max_batch ? b : (B > s->o.max_batch ? B : s->o.max_batch);
+}
+
 /* Runs one batch (no lock held: only the worker touches these calls' result
  * slots until they are marked done). */
 static void run_batch(vt_serve *s, item *items, int B) {
-    int64_t T = 1;
+    int64_t T = 1; /* all inputs have this length (the worker batches equal lengths) */
     for (int b = 0; b < B; b++)
         if (items[b].c->len[items[b].i] > T) T = items[b].c->len[items[b].i];
-    size_t cells = (size_t)B * (size_t)T;
+    int Bp = padded_rows(s, B);
+    size_t cells = (size_t)Bp * (size_t)T;
     if (cells > s->cells) {
         free(s->ids);
         free(s->types);
@@ -189,10 +214,11 @@ static void run_batch(vt_serve *s, item *items, int B) {
             return;
         }
     }
-    for (int b = 0; b < B; b++) { /* as verto predict: pad id, type 0, mask 0 after the tokens */
-        const call *c = items[b].c;
-        int64_t n = c->len[items[b].i];
-        const int32_t *ids = c->tokens + c->off[items[b].i], *types = ids + n;
+    for (int b = 0; b < Bp; b++) { /* (padding after the tokens as verto predict would pad: unused here) */
+        const item *it = &items[b < B ? b : 0];
+        const call *c = it->c;
+        int64_t n = c->len[it->i];
+        const int32_t *ids = c->tokens + c->off[it->i], *types = ids + n;
         for (int64_t t = 0; t < T; t++) {
             size_t k = (size_t)b * (size_t)T + (size_t)t;
             s->ids[k] = t < n ? ids[t] : s->pad_id;
@@ -200,7 +226,7 @@ static void run_batch(vt_serve *s, item *items, int B) {
             s->mask[k] = t < n;
         }
     }
-    vt_bert_batch batch = {.batch = B, .seq_len = T, .input_ids = s->ids, .token_type_ids = s->types,
+    vt_bert_batch batch = {.batch = Bp, .seq_len = T, .input_ids = s->ids, .token_type_ids = s->types,
                            .attention_mask = s->mask};
     vt_bert_outputs out;
     if (vt_bert_forward(s->model, &batch, false, 0, &out) != VT_OK) {
@@ -238,26 +264,32 @@ static void *worker_main(void *arg) {
     set_state(s, VT_SERVE_READY);
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (!s->head && !s->stop) pthread_cond_wait(&s->work_cv, &s->lock);
-        if (!s->head) break; /* stop asked and nothing queued */
+        while (!s->qhead && !s->stop) pthread_cond_wait(&s->work_cv, &s->lock);
+        if (!s->qhead) break; /* stop asked and nothing queued */
+        int32_t L = s->qhead->len;
         if (s->o.max_wait_ms > 0) { /* let the batch fill, up to max_wait_ms after its oldest input */
-            double deadline = s->head->queued_at + s->o.max_wait_ms * 1e-3;
+            double deadline = s->qhead->c->queued_at + s->o.max_wait_ms * 1e-3;
             struct timespec ts;
             ts.tv_sec = (time_t)deadline;
             ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
             if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
-            while (s->queued < s->o.max_batch && !s->stop)
+            while (!s->stop) {
+                int same = 0;
+                for (const qnode *q = s->qhead; q && same < s->o.max_batch; q = q->next) same += q->len == L;
+                if (same >= s->o.max_batch) break;
                 if (pthread_cond_timedwait(&s->work_cv, &s->lock, &ts) == ETIMEDOUT) break;
+            }
         }
         int B = 0;
-        while (s->head && B < s->o.max_batch) {
-            call *c = s->head;
-            s->items[B].c = c;
-            s->items[B++].i = c->next++;
-            if (c->next == c->req.n) {
-                s->head = c->next_call;
-                if (!s->head) s->tail = NULL;
-            }
+        for (qnode *q = s->qhead, *next; q && B < s->o.max_batch; q = next) {
+            next = q->next;
+            if (q->len != L) continue;
+            s->items[B].c = q->c;
+            s->items[B++].i = q->i;
+            if (q->prev) q->prev->next = q->next;
+            else s->qhead = q->next;
+            if (q->next) q->next->prev = q->prev;
+            else s->qtail = q->prev;
         }
         s->queued -= B;
         vt_serve_metrics_queue(s->metrics, s->queued);
@@ -430,6 +462,7 @@ static void free_call(call *c) {
     free(c->truncated);
     free(c->probs);
     free(c->vec);
+    free(c->nodes);
     pthread_cond_destroy(&c->cv);
     free(c);
 }
@@ -545,7 +578,8 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     if (status == 200) {
         if (ep == VT_SERVE_CLASSIFY) c->probs = malloc(n * (size_t)s->K * sizeof *c->probs);
         else c->vec = malloc(n * (size_t)s->H * sizeof *c->vec);
-        if (!c->probs && !c->vec) status = 500;
+        c->nodes = malloc(n * sizeof *c->nodes);
+        if ((!c->probs && !c->vec) || !c->nodes) status = 500;
     }
     if (status == 500 && !resp->body) error_response(resp, 500, "out of memory");
     if (status != 200) {
@@ -561,9 +595,13 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     }
     c->remaining = n;
     c->queued_at = now_s();
-    if (s->tail) s->tail->next_call = c;
-    else s->head = c;
-    s->tail = c;
+    for (size_t i = 0; i < n; i++) {
+        qnode *q = &c->nodes[i];
+        *q = (qnode){.c = c, .i = i, .len = c->len[i], .prev = s->qtail};
+        if (s->qtail) s->qtail->next = q;
+        else s->qhead = q;
+        s->qtail = q;
+    }
     s->queued += (int64_t)n;
     vt_serve_metrics_queue(s->metrics, s->queued);
     pthread_cond_signal(&s->work_cv);

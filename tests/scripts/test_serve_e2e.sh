@@ -8,7 +8,8 @@
 #   - 40 texts (short, long enough to be truncated, non-ASCII) and 12 pairs
 #     sent as 8 concurrent single requests at a time (so that they are batched
 #     with each other) and as one "inputs" request: each result must equal
-#     `verto predict` for the same text, number for number as printed, and
+#     `verto predict` for the same text (run one text per forward pass),
+#     number for number as printed, and
 #     "truncated" must be true exactly for the texts over 64 tokens
 #     (`verto tokenize` counts them); embeddings must equal `verto embed`;
 #   - every kind of bad input gets its 4xx with {"error": "..."} and the
@@ -79,11 +80,36 @@ for name, items in (("texts", [{"text": t} for t in texts]), ("pairs", pairs)):
         json.dump(it, open(f"{tmp}/{name}.{i}.json", "w"))
     json.dump({"inputs": items}, open(f"{tmp}/{name}.batch.json", "w"))
 PY
-"$verto" predict --model "$model" --jsonl --input "$tmp/texts.jsonl" >"$tmp/predict_texts.jsonl"
-"$verto" predict --model "$model" --jsonl --input "$tmp/pairs.jsonl" >"$tmp/predict_pairs.jsonl"
-"$verto" embed --model "$model" --input "$tmp/lines.txt" >"$tmp/embed_cls.txt"
-"$verto" embed --model "$model" --pooling mean --normalize --input "$tmp/lines.txt" >"$tmp/embed_mean.txt"
 "$verto" tokenize --vocab "$model" --input "$tmp/lines.txt" >"$tmp/tokens.txt"
+# No padding in the references: a text padded to a longer neighbour in its
+# batch can round differently in the last digit, so "what verto predict gives
+# for a text" is its result in a batch of its own length. verto predict runs
+# with --batch-size 1; verto embed (batches of 32) gets the texts grouped by
+# token length, each group filled up to a multiple of 32 lines.
+"$verto" predict --model "$model" --batch-size 1 --jsonl --input "$tmp/texts.jsonl" >"$tmp/predict_texts.jsonl"
+"$verto" predict --model "$model" --batch-size 1 --jsonl --input "$tmp/pairs.jsonl" >"$tmp/predict_pairs.jsonl"
+"$py" - "$tmp" <<'PY'
+import json, sys
+tmp = sys.argv[1]
+lines = open(f"{tmp}/lines.txt").read().split("\n")[:-1]
+lengths = [len(l.split()) for l in open(f"{tmp}/tokens.txt")]
+groups = {}
+for i, k in enumerate(lengths): groups.setdefault(k, []).append(i)
+order = []
+for k in sorted(groups):
+    g = groups[k]
+    order += g + [g[0]] * (-len(g) % 32)
+open(f"{tmp}/embed_in.txt", "w").write("".join(lines[i] + "\n" for i in order))
+json.dump({i: order.index(i) for i in range(len(lines))}, open(f"{tmp}/embed_map.json", "w"))
+PY
+"$verto" embed --model "$model" --input "$tmp/embed_in.txt" >"$tmp/embed_cls.grouped"
+"$verto" embed --model "$model" --pooling mean --normalize --input "$tmp/embed_in.txt" >"$tmp/embed_mean.grouped"
+for p in cls mean; do
+    "$py" -c 'import json,sys
+m = json.load(open(sys.argv[1])); out = open(sys.argv[2]).read().split("\n")
+open(sys.argv[3], "w").write("".join(out[m[str(i)]] + "\n" for i in range(len(m))))' \
+        "$tmp/embed_map.json" "$tmp/embed_$p.grouped" "$tmp/embed_$p.txt"
+done
 
 # ---- the server ----
 start_server() { # log, extra options...

@@ -1,0 +1,474 @@
+/* The serving library (verto/serve.h) without HTTP: the request parser on
+ * good and bad bodies, the UTF-8 check, softmax and pooling, the metrics
+ * text, and the engine on a tiny classifier written here (vt_bert_new +
+ * vt_bert_save + a vocab.txt): answers for every endpoint and error, 16
+ * threads at once batched together giving the same bytes as one request at a
+ * time, a model without a classifier, a directory that fails to load, drain. */
+#include "vt_test.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "verto/bert.h"
+#include "verto/serve.h"
+
+/* ---- the parser ------------------------------------------------------- */
+
+static vt_status parse(vt_serve_endpoint e, const char *body, vt_serve_request *r) {
+    return vt_serve_request_parse(e, body, strlen(body), r);
+}
+
+static void test_parse_good(void **state) {
+    (void)state;
+    vt_serve_request r;
+    assert_int_equal(parse(VT_SERVE_CLASSIFY, " {\"text\": \"hello\"}\n", &r), VT_OK);
+    assert_false(r.batch);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.inputs[0].text, "hello");
+    assert_int_equal(r.inputs[0].text_len, 5);
+    assert_null(r.inputs[0].text_b);
+    vt_serve_request_free(&r);
+
+    assert_int_equal(parse(VT_SERVE_CLASSIFY, "{\"text_b\": \"b \\u00e9\\ud83d\\ude00\", \"text\": \"a\\n\\\"q\\\"\"}", &r),
+                     VT_OK);
+    assert_string_equal(r.inputs[0].text, "a\n\"q\"");
+    assert_string_equal(r.inputs[0].text_b, "b \xc3\xa9\xf0\x9f\x98\x80");
+    assert_int_equal(r.inputs[0].text_b_len, 8);
+    vt_serve_request_free(&r);
+
+    assert_int_equal(parse(VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"text_b\": null}", &r), VT_OK);
+    assert_null(r.inputs[0].text_b);
+    vt_serve_request_free(&r);
+
+    assert_int_equal(parse(VT_SERVE_CLASSIFY,
+                           "{\"inputs\": [{\"text\": \"x\"}, {\"text\": \"y\", \"text_b\": \"z\"}, {\"text\": \"w\"}]}", &r),
+                     VT_OK);
+    assert_true(r.batch);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.inputs[1].text_b, "z");
+    assert_string_equal(r.inputs[2].text, "w");
+    vt_serve_request_free(&r);
+
+    assert_int_equal(parse(VT_SERVE_EMBED, "{\"text\": \"x\", \"pooling\": \"mean\", \"normalize\": true}", &r), VT_OK);
+    assert_int_equal(r.pooling, VT_SERVE_POOL_MEAN);
+    assert_true(r.normalize);
+    vt_serve_request_free(&r);
+    assert_int_equal(parse(VT_SERVE_EMBED, "{\"inputs\": [{\"text\": \"x\"}]}", &r), VT_OK);
+    assert_int_equal(r.pooling, VT_SERVE_POOL_CLS);
+    assert_false(r.normalize);
+    vt_serve_request_free(&r);
+}
+
+static void test_parse_bad(void **state) {
+    (void)state;
+    static const struct {
+        vt_serve_endpoint e;
+        const char *body, *message_part;
+    } BAD[] = {
+        {VT_SERVE_CLASSIFY, "", "empty"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"x\"", "not valid JSON"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"x\"} x", "text after"},
+        {VT_SERVE_CLASSIFY, "[]", "JSON object"},
+        {VT_SERVE_CLASSIFY, "\"text\"", "JSON object"},
+        {VT_SERVE_CLASSIFY, "{}", "missing"},
+        {VT_SERVE_CLASSIFY, "{\"text\": 1}", "must be a string"},
+        {VT_SERVE_CLASSIFY, "{\"text\": null}", "must be a string"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"\"}", "is empty"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"text_b\": \"\"}", "\"text_b\" is empty"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"text_b\": 3}", "\"text_b\" must be a string"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"txet\": \"b\"}", "unknown field \"txet\""},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"text\": \"b\"}", "appears twice"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"inputs\": []}", "not both"},
+        {VT_SERVE_CLASSIFY, "{\"inputs\": [], \"text_b\": \"b\"}", "text_b"},
+        {VT_SERVE_CLASSIFY, "{\"inputs\": []}", "\"inputs\" is empty"},
+        {VT_SERVE_CLASSIFY, "{\"inputs\": {}}", "array"},
+        {VT_SERVE_CLASSIFY, "{\"inputs\": [\"a\"]}", "inputs[0] must be an object"},
+        {VT_SERVE_CLASSIFY, "{\"inputs\": [{\"text\": \"a\"}, {}]}", "inputs[1].text\" is missing"},
+        {VT_SERVE_CLASSIFY, "{\"inputs\": [{\"text\": \"a\", \"pooling\": \"cls\"}]}", "inputs[0].pooling"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"pooling\": \"cls\"}", "unknown field \"pooling\""},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\\u0000b\"}", "\\u0000"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"\\udc00\"}", "not valid JSON"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"\xff\"}", "UTF-8 (byte 10)"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"\xe0\x80\xaf\"}", "UTF-8"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"\xf4\x90\x80\x80\"}", "UTF-8"},
+        {VT_SERVE_EMBED, "{\"text\": \"a\", \"pooling\": \"max\"}", "\"cls\" or \"mean\""},
+        {VT_SERVE_EMBED, "{\"text\": \"a\", \"pooling\": 1}", "\"cls\" or \"mean\""},
+        {VT_SERVE_EMBED, "{\"text\": \"a\", \"normalize\": 1}", "true or false"},
+        {VT_SERVE_HEALTHZ, "{\"text\": \"a\"}", "no request body"},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        vt_serve_request r;
+        vt_status st = parse(BAD[i].e, BAD[i].body, &r);
+        if (st != VT_ERR_INVALID_ARG || !strstr(vt_last_error(), BAD[i].message_part))
+            fail_msg("body %zu '%s': status %d, message '%s' (wanted '%s')", i, BAD[i].body, st, vt_last_error(),
+                     BAD[i].message_part);
+        assert_int_equal(r.n, 0);
+        assert_null(r.inputs);
+        vt_serve_request_free(&r);
+    }
+    /* a NUL byte inside the body, and 1025 inputs */
+    vt_serve_request r;
+    assert_int_equal(vt_serve_request_parse(VT_SERVE_CLASSIFY, "{\"text\": \"a\0\"}", 14, &r), VT_ERR_INVALID_ARG);
+    size_t cap = 20 * 1100;
+    char *many = malloc(cap);
+    size_t n = (size_t)snprintf(many, cap, "{\"inputs\": [");
+    for (int i = 0; i < 1025; i++) n += (size_t)snprintf(many + n, cap - n, "%s{\"text\": \"t\"}", i ? "," : "");
+    n += (size_t)snprintf(many + n, cap - n, "]}");
+    assert_int_equal(vt_serve_request_parse(VT_SERVE_CLASSIFY, many, n, &r), VT_ERR_INVALID_ARG);
+    assert_non_null(strstr(vt_last_error(), "at most 1024"));
+    free(many);
+}
+
+static void test_utf8(void **state) {
+    (void)state;
+    size_t at = 99;
+    assert_true(vt_serve_utf8_valid("", 0, &at));
+    assert_true(vt_serve_utf8_valid("a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80", 10, &at));
+    assert_true(vt_serve_utf8_valid("\xef\xbf\xbf\xf4\x8f\xbf\xbf", 7, &at));
+    static const struct {
+        const char *s;
+        size_t len, at;
+    } BAD[] = {
+        {"ab\x80", 3, 2},          {"\xc0\x80", 2, 0},         {"\xc1\xbf", 2, 0},    {"x\xc3", 2, 1},
+        {"\xe0\x9f\xbf", 3, 0},    {"\xed\xa0\x80", 3, 0},     {"\xf0\x8f\xbf\xbf", 4, 0},
+        {"\xf4\x90\x80\x80", 4, 0}, {"\xf5\x80\x80\x80", 4, 0}, {"\xe4\xb8", 2, 0},    {"a\xe4\x41\x41", 4, 1},
+    };
+    for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
+        at = 99;
+        assert_false(vt_serve_utf8_valid(BAD[i].s, BAD[i].len, &at));
+        assert_int_equal(at, BAD[i].at);
+    }
+}
+
+static void test_endpoints_and_math(void **state) {
+    (void)state;
+    assert_int_equal(vt_serve_endpoint_of("/v1/classify"), VT_SERVE_CLASSIFY);
+    assert_int_equal(vt_serve_endpoint_of("/v1/embed"), VT_SERVE_EMBED);
+    assert_int_equal(vt_serve_endpoint_of("/metrics"), VT_SERVE_METRICS);
+    assert_int_equal(vt_serve_endpoint_of("/v1/classify/"), VT_SERVE_OTHER);
+    assert_int_equal(vt_serve_endpoint_of(NULL), VT_SERVE_OTHER);
+    assert_string_equal(vt_serve_endpoint_name(VT_SERVE_OTHER), "other");
+
+    const float logits[3] = {1.0f, 3.0f, -2.0f};
+    double p[3];
+    assert_int_equal(vt_serve_softmax(logits, 3, p), 1);
+    double e0 = exp(1.0 - 3.0), e2 = exp(-5.0), sum = e0 + 1 + e2;
+    assert_true(fabs(p[0] - e0 / sum) < 1e-15 && fabs(p[1] - 1 / sum) < 1e-15 && fabs(p[2] - e2 / sum) < 1e-15);
+    const float bad[2] = {NAN, 0.0f};
+    assert_int_equal(vt_serve_softmax(bad, 2, p), -1);
+
+    /* (T=3, H=2), the last position masked */
+    const float hidden[6] = {1, 2, 3, 4, 100, 100};
+    const int32_t mask[3] = {1, 1, 0};
+    float v[2];
+    vt_serve_pool(hidden, mask, 3, 2, VT_SERVE_POOL_CLS, false, v);
+    assert_true(v[0] == 1 && v[1] == 2);
+    vt_serve_pool(hidden, mask, 3, 2, VT_SERVE_POOL_MEAN, false, v);
+    assert_true(v[0] == 2 && v[1] == 3);
+    vt_serve_pool(hidden, mask, 3, 2, VT_SERVE_POOL_MEAN, true, v);
+    assert_true(fabs(v[0] - 2 / sqrt(13.0)) < 1e-6 && fabs(v[1] - 3 / sqrt(13.0)) < 1e-6);
+}
+
+static void test_metrics(void **state) {
+    (void)state;
+    vt_serve_metrics *m = vt_serve_metrics_new();
+    assert_non_null(m);
+    vt_serve_metrics_request(m, VT_SERVE_CLASSIFY, 200, 0.003);
+    vt_serve_metrics_request(m, VT_SERVE_CLASSIFY, 200, 0.3);
+    vt_serve_metrics_request(m, VT_SERVE_CLASSIFY, 400, 0.0001);
+    vt_serve_metrics_request(m, VT_SERVE_OTHER, 404, 20.0);
+    vt_serve_metrics_request(m, VT_SERVE_EMBED, 999, 0.001);
+    vt_serve_metrics_batch(m, 1);
+    vt_serve_metrics_batch(m, 3);
+    vt_serve_metrics_batch(m, 32);
+    vt_serve_metrics_in_flight(m, 1);
+    vt_serve_metrics_in_flight(m, 1);
+    vt_serve_metrics_in_flight(m, -1);
+    vt_serve_metrics_queue(m, 7);
+    char *text;
+    size_t len;
+    assert_int_equal(vt_serve_metrics_render(m, true, &text, &len), VT_OK);
+    assert_int_equal(strlen(text), len);
+    static const char *const WANT[] = {
+        "# TYPE verto_requests_total counter\n",
+        "verto_requests_total{endpoint=\"/v1/classify\",status=\"200\"} 2\n",
+        "verto_requests_total{endpoint=\"/v1/classify\",status=\"400\"} 1\n",
+        "verto_requests_total{endpoint=\"other\",status=\"404\"} 1\n",
+        "verto_requests_total{endpoint=\"/v1/embed\",status=\"0\"} 1\n",
+        "# TYPE verto_request_duration_seconds histogram\n",
+        "verto_request_duration_seconds_bucket{endpoint=\"/v1/classify\",le=\"0.0005\"} 1\n",
+        "verto_request_duration_seconds_bucket{endpoint=\"/v1/classify\",le=\"0.005\"} 2\n",
+        "verto_request_duration_seconds_bucket{endpoint=\"/v1/classify\",le=\"0.25\"} 2\n",
+        "verto_request_duration_seconds_bucket{endpoint=\"/v1/classify\",le=\"0.5\"} 3\n",
+        "verto_request_duration_seconds_bucket{endpoint=\"/v1/classify\",le=\"+Inf\"} 3\n",
+        "verto_request_duration_seconds_count{endpoint=\"/v1/classify\"} 3\n",
+        "verto_request_duration_seconds_bucket{endpoint=\"other\",le=\"10\"} 0\n",
+        "verto_request_duration_seconds_bucket{endpoint=\"other\",le=\"+Inf\"} 1\n",
+        "verto_request_duration_seconds_sum{endpoint=\"other\"} 20\n",
+        "# TYPE verto_batch_size histogram\n",
+        "verto_batch_size_bucket{le=\"1\"} 1\n",
+        "verto_batch_size_bucket{le=\"2\"} 1\n",
+        "verto_batch_size_bucket{le=\"4\"} 2\n",
+        "verto_batch_size_bucket{le=\"32\"} 3\n",
+        "verto_batch_size_bucket{le=\"+Inf\"} 3\n",
+        "verto_batch_size_sum 36\n",
+        "verto_batch_size_count 3\n",
+        "verto_requests_in_flight 1\n",
+        "verto_queued_inputs 7\n",
+        "verto_model_ready 1\n",
+    };
+    for (size_t i = 0; i < sizeof WANT / sizeof *WANT; i++)
+        if (!strstr(text, WANT[i])) fail_msg("metrics lack '%s':\n%s", WANT[i], text);
+    free(text);
+    assert_int_equal(vt_serve_metrics_render(m, false, &text, &len), VT_OK);
+    assert_non_null(strstr(text, "verto_model_ready 0\n"));
+    free(text);
+    vt_serve_metrics_free(m);
+}
+
+/* ---- the engine on a tiny model --------------------------------------- */
+
+static const char *const WORDS[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "free", "money",
+                                    "offer", "meeting", "tomorrow", "project", "report", "click", "now", "win",
+                                    "lunch", "##s", "##ing", ".", "!", ","};
+
+/* A model directory: arch, 3 labels neg/neutral/pos when a classifier. */
+static char *make_model(vt_bert_arch arch) {
+    char *dir = test_tmpdir();
+    vt_bert_config c;
+    vt_bert_config_default(&c, arch);
+    c.vocab_size = (int64_t)(sizeof WORDS / sizeof *WORDS);
+    c.hidden_size = 16;
+    c.num_hidden_layers = 1;
+    c.num_attention_heads = 2;
+    c.intermediate_size = 32;
+    c.max_position_embeddings = 24;
+    c.num_labels = 3;
+    c.initializer_range = 0.5f;
+    vt_bert *b = vt_bert_new(&c, 5);
+    assert_non_null(b);
+    if (arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION) {
+        const char *labels[3] = {"neg", "neutral", "pos"};
+        assert_int_equal(vt_bert_set_labels(b, labels, 3), VT_OK);
+    }
+    assert_int_equal(vt_bert_save(b, dir), VT_OK);
+    vt_bert_free(b);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (size_t i = 0; i < sizeof WORDS / sizeof *WORDS; i++) fprintf(f, "%s\n", WORDS[i]);
+    fclose(f);
+    return dir;
+}
+
+static void remove_model(char *dir) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+static vt_serve *start(const char *dir, int max_batch, int max_wait_ms, int32_t max_len) {
+    vt_serve_options o;
+    vt_serve_options_default(&o);
+    o.max_batch = max_batch;
+    o.max_wait_ms = max_wait_ms;
+    o.max_seq_length = max_len;
+    vt_serve *s = vt_serve_start(dir, &o);
+    assert_non_null(s);
+    assert_int_equal(vt_serve_wait_loaded(s, 30000), VT_SERVE_READY);
+    return s;
+}
+
+/* Handles one request; returns the status, *body a copy (free it). */
+static int call(vt_serve *s, const char *method, const char *path, const char *body, char **out) {
+    vt_serve_response r;
+    vt_serve_handle(s, method, path, body, body ? strlen(body) : 0, false, &r);
+    assert_non_null(r.body);
+    assert_int_equal(strlen(r.body), r.len);
+    int status = r.status;
+    if (out) *out = strdup(r.body);
+    vt_serve_response_free(&r);
+    return status;
+}
+
+static void expect(vt_serve *s, const char *method, const char *path, const char *body, int status, const char *part) {
+    char *out;
+    int got = call(s, method, path, body, &out);
+    if (got != status || !strstr(out, part))
+        fail_msg("%s %s %s: %d %s (wanted %d with '%s')", method, path, body ? body : "", got, out, status, part);
+    free(out);
+}
+
+static const char *const TEXTS[] = {
+    "free money now !",
+    "the meeting is tomorrow",
+    "click click click to win",
+    "lunch",
+    "a report on the project , the meeting and the lunch offer",
+    "win win win win win win win win win win win win win win win win win win win win win win win win win",
+    "unknownword",
+    "offers , meetings and reports",
+};
+#define N_TEXTS (sizeof TEXTS / sizeof *TEXTS)
+
+typedef struct job {
+    vt_serve *s;
+    const char *path, *body;
+    int status;
+    char *out;
+} job;
+
+static void *run_job(void *arg) {
+    job *j = arg;
+    vt_serve_response r;
+    vt_serve_handle(j->s, "POST", j->path, j->body, strlen(j->body), false, &r);
+    j->status = r.status;
+    j->out = strdup(r.body ? r.body : "");
+    vt_serve_response_free(&r);
+    return NULL;
+}
+
+static void test_engine_answers(void **state) {
+    (void)state;
+    char *dir = make_model(VT_BERT_FOR_SEQUENCE_CLASSIFICATION);
+    vt_serve *s = start(dir, 1, 0, 0);
+    char bodies[2 * N_TEXTS][256], *want[2 * N_TEXTS];
+    for (size_t i = 0; i < 2 * N_TEXTS; i++) { /* one at a time: batches of 1 */
+        if (i < N_TEXTS) snprintf(bodies[i], sizeof bodies[i], "{\"text\": \"%s\"}", TEXTS[i]);
+        else snprintf(bodies[i], sizeof bodies[i], "{\"text\": \"%s\", \"pooling\": \"mean\"}", TEXTS[i - N_TEXTS]);
+        assert_int_equal(call(s, "POST", i < N_TEXTS ? "/v1/classify" : "/v1/embed", bodies[i], &want[i]), 200);
+    }
+    expect(s, "POST", "/v1/classify", bodies[0], 200, "\"probs\": {\"neg\": ");
+    expect(s, "POST", "/v1/classify", bodies[5], 200, "\"truncated\": true}");
+    expect(s, "POST", "/v1/classify", bodies[0], 200, "\"truncated\": false}");
+    expect(s, "POST", "/v1/classify", "{\"text\": \"a\", \"text_b\": \"b\"}", 200, "\"label\": ");
+    expect(s, "POST", "/v1/embed", "{\"text\": \"a\"}", 200, "{\"embedding\": [");
+    expect(s, "GET", "/healthz", NULL, 200, "{\"status\": \"ok\"}");
+    expect(s, "HEAD", "/healthz", NULL, 200, "ok");
+    expect(s, "GET", "/v1/model", NULL, 200, "\"labels\": [\"neg\", \"neutral\", \"pos\"], \"num_labels\": 3");
+    expect(s, "GET", "/v1/model", NULL, 200, "\"hidden_size\": 16");
+    expect(s, "GET", "/v1/model", NULL, 200, "\"max_seq_length\": 24");
+    expect(s, "GET", "/v1/nope", NULL, 404, "no such endpoint: /v1/nope");
+    expect(s, "GET", "/v1/nope\xff", NULL, 404, "no such endpoint (see");
+    expect(s, "GET", "/v1/classify", NULL, 405, "method GET not allowed on /v1/classify");
+    expect(s, "POST", "/healthz", "{}", 405, "use GET");
+    expect(s, "POST", "/v1/classify", "{\"text\": 1}", 400, "{\"error\": \"\\\"text\\\" must be a string\"}");
+    expect(s, "POST", "/v1/classify", NULL, 400, "empty");
+    vt_serve_response r;
+    vt_serve_handle(s, "POST", "/v1/classify", NULL, 0, true, &r);
+    assert_int_equal(r.status, 413);
+    assert_non_null(strstr(r.body, "limit of 1048576 bytes"));
+    vt_serve_response_free(&r);
+    vt_serve_handle(s, "PUT", "/v1/embed", NULL, 0, false, &r);
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "POST");
+    vt_serve_response_free(&r);
+    vt_serve_handle(s, "GET", "/metrics", NULL, 0, false, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.content_type, "text/plain"));
+    assert_non_null(strstr(r.body, "verto_requests_total{endpoint=\"/v1/classify\",status=\"400\"} 2\n"));
+    assert_non_null(strstr(r.body, "verto_batch_size_bucket{le=\"1\"} 21\n"));
+    vt_serve_response_free(&r);
+
+    /* the "inputs" form answers each input as a single request does */
+    char batch_body[2048], *batch_out;
+    size_t n = (size_t)snprintf(batch_body, sizeof batch_body, "{\"inputs\": [");
+    for (size_t i = 0; i < N_TEXTS; i++)
+        n += (size_t)snprintf(batch_body + n, sizeof batch_body - n, "%s{\"text\": \"%s\"}", i ? ", " : "", TEXTS[i]);
+    snprintf(batch_body + n, sizeof batch_body - n, "]}");
+    assert_int_equal(call(s, "POST", "/v1/classify", batch_body, &batch_out), 200);
+    for (size_t i = 0; i < N_TEXTS; i++) {
+        char one[512];
+        snprintf(one, sizeof one, "%s", want[i]);
+        one[strlen(one) - 1] = '\0'; /* drop the newline */
+        if (!strstr(batch_out, one)) fail_msg("inputs answer lacks %s:\n%s", one, batch_out);
+    }
+    free(batch_out);
+    vt_serve_stop(s);
+
+    /* 16 threads at once into a batcher of 8 waiting 50 ms: the same bytes */
+    s = start(dir, 8, 50, 0);
+    job jobs[2 * N_TEXTS];
+    pthread_t th[2 * N_TEXTS];
+    for (size_t i = 0; i < 2 * N_TEXTS; i++) {
+        jobs[i] = (job){s, i < N_TEXTS ? "/v1/classify" : "/v1/embed", bodies[i], 0, NULL};
+        assert_int_equal(pthread_create(&th[i], NULL, run_job, &jobs[i]), 0);
+    }
+    for (size_t i = 0; i < 2 * N_TEXTS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].status, 200);
+        if (strcmp(jobs[i].out, want[i])) fail_msg("batched answer %zu differs:\n%s\n%s", i, jobs[i].out, want[i]);
+        free(jobs[i].out);
+        free(want[i]);
+    }
+    vt_serve_handle(s, "GET", "/metrics", NULL, 0, false, &r);
+    const char *count = strstr(r.body, "verto_batch_size_count ");
+    assert_non_null(count);
+    long batches = strtol(count + strlen("verto_batch_size_count "), NULL, 10);
+    print_message("16 concurrent requests ran in %ld forward passes\n", batches);
+    assert_true(batches >= 2 && batches < 16); /* at most 8 per batch; some were batched together */
+    vt_serve_response_free(&r);
+
+    /* drain: model requests refused, the rest answered */
+    vt_serve_drain(s);
+    assert_int_equal(vt_serve_get_state(s), VT_SERVE_DRAINING);
+    expect(s, "POST", "/v1/classify", bodies[0], 503, "shutting down");
+    expect(s, "GET", "/healthz", NULL, 503, "\"status\": \"shutting down\"");
+    expect(s, "GET", "/v1/model", NULL, 200, "\"labels\"");
+    assert_int_equal(vt_serve_in_flight(s), 0);
+    vt_serve_stop(s);
+
+    /* a shorter --max-seq-length truncates */
+    s = start(dir, 4, 0, 4);
+    expect(s, "POST", "/v1/classify", "{\"text\": \"free money\"}", 200, "\"truncated\": false");
+    expect(s, "POST", "/v1/classify", "{\"text\": \"free money now\"}", 200, "\"truncated\": true");
+    expect(s, "POST", "/v1/classify", "{\"text\": \"free\", \"text_b\": \"now\"}", 200, "\"truncated\": true");
+    vt_serve_stop(s);
+    remove_model(dir);
+}
+
+static void test_engine_embed_only_and_failures(void **state) {
+    (void)state;
+    char *dir = make_model(VT_BERT_FOR_PRETRAINING);
+    vt_serve *s = start(dir, 4, 1, 0);
+    expect(s, "POST", "/v1/classify", "{\"text\": \"a\"}", 400, "no sequence classifier");
+    expect(s, "POST", "/v1/embed", "{\"text\": \"a\", \"normalize\": true}", 200, "\"embedding\": [");
+    expect(s, "GET", "/v1/model", NULL, 200, "\"endpoints\": [\"/v1/embed\"], \"labels\": [], \"num_labels\": 0");
+    vt_serve_stop(s);
+    remove_model(dir);
+
+    vt_serve *f = vt_serve_start("/nonexistent/model", NULL);
+    assert_non_null(f);
+    assert_int_equal(vt_serve_wait_loaded(f, 30000), VT_SERVE_FAILED);
+    assert_non_null(strstr(vt_serve_failure(f), "/nonexistent/model"));
+    expect(f, "GET", "/healthz", NULL, 503, "\"status\": \"failed\"");
+    expect(f, "POST", "/v1/classify", "{\"text\": \"a\"}", 503, "failed to load");
+    expect(f, "GET", "/metrics", NULL, 200, "verto_model_ready 0");
+    vt_serve_stop(f);
+
+    vt_serve_options o;
+    vt_serve_options_default(&o);
+    o.max_batch = 0;
+    assert_null(vt_serve_start("x", &o));
+    assert_int_equal(vt_last_status(), VT_ERR_INVALID_ARG);
+    vt_serve_stop(NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_good),
+        cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_endpoints_and_math),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_engine_answers),
+        cmocka_unit_test(test_engine_embed_only_and_failures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
