@@ -184,6 +184,7 @@ static vt_status evaluate(run *r, int64_t step, bool *stop) {
         fprintf(r->log, "%s[eval] step %" PRId64, r->bar.tty ? "\r\033[K" : "", step);
         for (int i = 0; i < res.n; i++) fprintf(r->log, " - %s: %.4f", res.names[i], res.values[i]);
         fputc('\n', r->log);
+        fflush(r->log); /* visible in a log file as it happens, not at exit */
     }
     if (res.score > r->best_score) {
         r->best_score = res.score;
