@@ -46,15 +46,37 @@ bool vt_serve_utf8_valid(const char *str, size_t len, size_t *bad_at) {
     return true;
 }
 
-/* Whether the (already parsed, hence well-formed) JSON text escapes a NUL
- * character: cJSON would cut the string there. */
-static bool has_escaped_nul(const char *s, size_t len) {
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (s[i] != '\\') continue;
-        if (s[i + 1] == 'u' && i + 5 < len && !memcmp(s + i + 2, "0000", 4)) return true;
-        i++; /* the escaped character */
+/* Checks the strings of a JSON text that cJSON accepted: cJSON lets raw
+ * control characters through (JSON forbids them) and cuts a string at an
+ * escaped NUL. Returns VT_OK or VT_ERR_INVALID_ARG with the message. */
+static vt_status check_strings(const char *s, size_t len) {
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!in_string) {
+            in_string = c == '"';
+        } else if (c == '"') {
+            in_string = false;
+        } else if (c < 0x20) {
+            return vt_error(VT_ERR_INVALID_ARG, "the body is not valid JSON (control character 0x%02x in a string at byte %zu)",
+                            c, i);
+        } else if (c == '\\') {
+            if (i + 5 < len && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
+                return vt_error(VT_ERR_INVALID_ARG, "the body contains \\u0000 (byte %zu)", i);
+            i++; /* the escaped character */
+        }
     }
-    return false;
+    return VT_OK;
+}
+
+/* A field name fit for a one-line message: at most 48 bytes (cut at a
+ * character boundary, "..." added), control characters as '?'. */
+static const char *shown(const char *name, char buf[64]) {
+    size_t n = strlen(name), cut = n > 48 ? 48 : n;
+    while (cut < n && cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80) cut--;
+    for (size_t i = 0; i < cut; i++) buf[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
+    strcpy(buf + cut, cut < n ? "..." : "");
+    return buf;
 }
 
 /* A string field: present and a non-empty string (or, when nullable, null:
@@ -76,7 +98,8 @@ static vt_status check_members(const cJSON *obj, const char *const *allowed, con
     for (const cJSON *a = obj->child; a; a = a->next) {
         bool known = false;
         for (const char *const *k = allowed; *k && !known; k++) known = !strcmp(a->string, *k);
-        if (!known) return vt_error(VT_ERR_INVALID_ARG, "unknown field \"%s%s\"", where, a->string);
+        char buf[64];
+        if (!known) return vt_error(VT_ERR_INVALID_ARG, "unknown field \"%s%s\"", where, shown(a->string, buf));
         for (const cJSON *b = a->next; b; b = b->next)
             if (!strcmp(a->string, b->string))
                 return vt_error(VT_ERR_INVALID_ARG, "field \"%s%s\" appears twice", where, a->string);
@@ -171,8 +194,8 @@ vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, s
             vt_serve_request_free(out);
             return vt_error(VT_ERR_INVALID_ARG, "the body is not valid JSON (text after the object at byte %zu)", i);
         }
-    vt_status st = has_escaped_nul(body, len) ? vt_error(VT_ERR_INVALID_ARG, "the body contains \\u0000")
-                                              : parse_doc(endpoint, root, out);
+    vt_status st = check_strings(body, len);
+    if (st == VT_OK) st = parse_doc(endpoint, root, out);
     if (st != VT_OK) vt_serve_request_free(out);
     out->endpoint = endpoint;
     return st;

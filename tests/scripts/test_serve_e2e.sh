@@ -142,6 +142,11 @@ assert m["architecture"] == "BertForSequenceClassification" and m["name"] == "mo
 ' <(curl -sf "$url/v1/model")
 check "HEAD /healthz is 200" test "$(curl -s -o /dev/null -I -w '%{http_code}' "$url/healthz")" = 200
 
+check "docs/openapi.yaml parses and documents every endpoint" "$py" -c '
+import yaml
+d = yaml.safe_load(open("docs/openapi.yaml"))
+assert d["openapi"].startswith("3.") and set(d["paths"]) == {"/v1/classify", "/v1/embed", "/healthz", "/v1/model", "/metrics"}'
+
 echo "--- results equal verto predict / verto embed"
 for set in texts pairs; do
     n=$(wc -l <"$tmp/$set.jsonl")

@@ -91,6 +91,8 @@ static void test_parse_bad(void **state) {
         {VT_SERVE_CLASSIFY, "{\"inputs\": [{\"text\": \"a\", \"pooling\": \"cls\"}]}", "inputs[0].pooling"},
         {VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"pooling\": \"cls\"}", "unknown field \"pooling\""},
         {VT_SERVE_CLASSIFY, "{\"text\": \"a\\u0000b\"}", "\\u0000"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\nb\"}", "control character 0x0a in a string at byte 11"},
+        {VT_SERVE_CLASSIFY, "{\"text\": \"a\", \"x\\ny\": 1}", "unknown field \"x?y\""},
         {VT_SERVE_CLASSIFY, "{\"text\": \"\\udc00\"}", "not valid JSON"},
         {VT_SERVE_CLASSIFY, "{\"text\": \"\xff\"}", "UTF-8 (byte 10)"},
         {VT_SERVE_CLASSIFY, "{\"text\": \"\xe0\x80\xaf\"}", "UTF-8"},
