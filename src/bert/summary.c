@@ -3,24 +3,12 @@
 #include <string.h>
 
 #include "bert/bert_internal.h"
+#include "core/format.h"
 
 #define WIDTH 98
 
-static void rule(FILE *out, char c) {
-    for (int i = 0; i < WIDTH; i++) fputc(c, out);
-    fputc('\n', out);
-}
+static void rule(FILE *out, char c) { vt_print_rule(out, c, WIDTH); }
 
-static const char *commas(int64_t v, char *buf, size_t size) {
-    char digits[32];
-    int len = snprintf(digits, sizeof digits, "%lld", (long long)v), o = 0;
-    for (int i = 0; i < len && (size_t)o + 2 < size; i++) {
-        if (i && (len - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
 /* Parameters whose names start with `prefix`. */
 static int64_t count_prefix(const vt_bert *b, const char *prefix, bool trainable_only) {
@@ -34,7 +22,7 @@ static int64_t count_prefix(const vt_bert *b, const char *prefix, bool trainable
 static void row(FILE *out, const char *name, const char *type, const char *shape, int64_t params) {
     char cell[160], count[32];
     snprintf(cell, sizeof cell, "%s (%s)", name, type);
-    fprintf(out, " %-44s%-30s%20s\n", cell, shape, commas(params, count, sizeof count));
+    fprintf(out, " %-44s%-30s%20s\n", cell, shape, vt_format_count(params, count, sizeof count));
 }
 
 void vt_bert_summary(const vt_bert *b, FILE *out) {
@@ -67,8 +55,8 @@ void vt_bert_summary(const vt_bert *b, FILE *out) {
     }
     rule(out, '=');
     int64_t total = count_prefix(b, "", false), trainable = count_prefix(b, "", true);
-    fprintf(out, "Total params: %s\n", commas(total, count, sizeof count));
-    fprintf(out, "Trainable params: %s\n", commas(trainable, count, sizeof count));
-    fprintf(out, "Non-trainable params: %s\n", commas(total - trainable, count, sizeof count));
+    fprintf(out, "Total params: %s\n", vt_format_count(total, count, sizeof count));
+    fprintf(out, "Trainable params: %s\n", vt_format_count(trainable, count, sizeof count));
+    fprintf(out, "Non-trainable params: %s\n", vt_format_count(total - trainable, count, sizeof count));
     rule(out, '_');
 }

@@ -6,30 +6,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/text_input.h"
+#include "verto/serve.h"
 
 #define BATCH 32
-
-/* out (H) = pooled hidden states (T, H) of one sequence, optionally L2-normalised. */
-static void pool(const float *hidden, const int32_t *mask, int64_t T, int64_t H, bool mean, bool normalize, float *out) {
-    if (!mean) {
-        memcpy(out, hidden, (size_t)H * sizeof(float));
-    } else { /* average of the real tokens, [CLS] and [SEP] included (sentence-transformers) */
-        double count = 0;
-        memset(out, 0, (size_t)H * sizeof(float));
-        for (int64_t t = 0; t < T; t++) {
-            if (!mask[t]) continue;
-            count++;
-            for (int64_t h = 0; h < H; h++) out[h] += hidden[t * H + h];
-        }
-        for (int64_t h = 0; h < H; h++) out[h] = (float)(out[h] / (count > 0 ? count : 1));
-    }
-    if (normalize) {
-        double norm = 0;
-        for (int64_t h = 0; h < H; h++) norm += (double)out[h] * out[h];
-        norm = sqrt(norm);
-        for (int64_t h = 0; h < H; h++) out[h] = (float)(out[h] / (norm > 1e-12 ? norm : 1e-12));
-    }
-}
 
 int cmd_embed(int argc, char **argv) {
     const char *dir = NULL, *pooling = "cls", *input = NULL;
@@ -67,7 +46,8 @@ int cmd_embed(int argc, char **argv) {
         vt_bert_batch view = cli_batch_view(&batch);
         if (st == VT_OK) st = vt_bert_forward(model, &view, false, 0, &out);
         for (int64_t i = 0; st == VT_OK && i < batch.B; i++) {
-            pool(out.last_hidden_state + i * batch.T * H, batch.mask + i * batch.T, batch.T, H, mean, normalize, vec);
+            vt_serve_pool(out.last_hidden_state + i * batch.T * H, batch.mask + i * batch.T, batch.T, H,
+                          mean ? VT_SERVE_POOL_MEAN : VT_SERVE_POOL_CLS, normalize, vec);
             putchar('[');
             for (int64_t h = 0; h < H; h++) printf(h ? ", %.8g" : "%.8g", vec[h]);
             puts("]");

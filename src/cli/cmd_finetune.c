@@ -10,37 +10,9 @@
 #include "verto/metrics.h"
 #include "verto/rng.h"
 #include "verto/tokenizer.h"
+#include "cli/dist_job.h"
 #include "verto/dist.h"
 #include "verto/trainer.h"
-
-/* Under mpirun: joins the job, sets its collective timeout and, unless told,
- * gives each rank its share of this machine's cores. */
-static vt_status join_job(double timeout, int64_t threads) {
-    vt_status st = vt_dist_init(NULL, NULL);
-    if (st != VT_OK) return st;
-    vt_dist_set_timeout(timeout);
-    if (threads) omp_set_num_threads((int)threads);
-    else if (vt_dist_size() > 1 && !getenv("OMP_NUM_THREADS")) {
-        int per_rank = omp_get_num_procs() / vt_dist_local_size();
-        omp_set_num_threads(per_rank > 1 ? per_rank : 1);
-    }
-    return VT_OK;
-}
-
-/* Reports the outcome: the error (named by rank under MPI, where a failed
- * rank ends the whole job), then leaves the job. */
-static int leave_job(vt_status st) {
-    int rc = 0;
-    if (st != VT_OK) {
-        rc = vt_dist_size() > 1 ? cli_fail("rank %d of %d: %s", vt_dist_rank(), vt_dist_size(), vt_last_error())
-                                : cli_fail("%s", vt_last_error());
-        fflush(stdout);
-        fflush(stderr);
-        vt_dist_abort(rc);
-    }
-    vt_dist_finalize();
-    return rc;
-}
 
 /* A labelled set, tokenized once. */
 typedef struct encoded_set {
@@ -319,7 +291,7 @@ static int run(const options *a) {
     vt_labelled_free(&dev);
     vt_bert_free(model);
     vt_tok_free(tok);
-    return leave_job(st);
+    return cli_leave_job(st);
 }
 
 int cmd_finetune(int argc, char **argv) {
@@ -354,7 +326,7 @@ int cmd_finetune(int argc, char **argv) {
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!a.init || !a.train || !a.dev || !a.out) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (a.class_weights && strcmp(a.class_weights, "auto")) return cli_fail("--class-weights takes only 'auto'");
-    vt_status st = join_job(a.dist_timeout, a.threads);
-    if (st != VT_OK) return leave_job(st);
+    vt_status st = cli_join_job(a.dist_timeout, a.threads);
+    if (st != VT_OK) return cli_leave_job(st);
     return run(&a);
 }

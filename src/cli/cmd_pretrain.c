@@ -7,39 +7,11 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "verto/pretrain_data.h"
+#include "cli/dist_job.h"
 #include "verto/dist.h"
 #include "verto/trainer.h"
 
 #define MASK_SALT 0x6d61736bull /* separates masking draws from dropout draws */
-
-/* Under mpirun: joins the job, sets its collective timeout and, unless told,
- * gives each rank its share of this machine's cores. */
-static vt_status join_job(double timeout, int64_t threads) {
-    vt_status st = vt_dist_init(NULL, NULL);
-    if (st != VT_OK) return st;
-    vt_dist_set_timeout(timeout);
-    if (threads) omp_set_num_threads((int)threads);
-    else if (vt_dist_size() > 1 && !getenv("OMP_NUM_THREADS")) {
-        int per_rank = omp_get_num_procs() / vt_dist_local_size();
-        omp_set_num_threads(per_rank > 1 ? per_rank : 1);
-    }
-    return VT_OK;
-}
-
-/* Reports the outcome: the error (named by rank under MPI, where a failed
- * rank ends the whole job), then leaves the job. */
-static int leave_job(vt_status st) {
-    int rc = 0;
-    if (st != VT_OK) {
-        rc = vt_dist_size() > 1 ? cli_fail("rank %d of %d: %s", vt_dist_rank(), vt_dist_size(), vt_last_error())
-                                : cli_fail("%s", vt_last_error());
-        fflush(stdout);
-        fflush(stderr);
-        vt_dist_abort(rc);
-    }
-    vt_dist_finalize();
-    return rc;
-}
 
 typedef struct source {
     vt_pt_dataset *train, *eval;
@@ -148,8 +120,8 @@ int cmd_pretrain(int argc, char **argv) {
     int rc = cli_parse(argc, argv, opts, "verto pretrain --init DIR --data SHARDS -o OUT [options]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!init || !data || !out) return cli_fail("pretrain needs --init DIR, --data SHARDS and -o OUT");
-    vt_status st = join_job(dist_timeout, threads);
-    if (st != VT_OK) return leave_job(st);
+    vt_status st = cli_join_job(dist_timeout, threads);
+    if (st != VT_OK) return cli_leave_job(st);
     int64_t ranks = vt_dist_size();
 
     source src = {.seed = (uint64_t)seed, .epoch = -1, .eval_batches = eval_batches, .batch_size = batch};
@@ -225,5 +197,5 @@ int cmd_pretrain(int argc, char **argv) {
     vt_pt_close(src.train);
     vt_pt_close(src.eval);
     vt_tok_free(tok);
-    return leave_job(st);
+    return cli_leave_job(st);
 }

@@ -1,26 +1,13 @@
 /* Model.summary(): the Keras table of layers, output shapes and parameter counts. */
 #include <string.h>
 
+#include "core/format.h"
 #include "nn/graph.h"
 
 #define WIDTH 110
 
-static void rule(FILE *out, char c) {
-    for (int i = 0; i < WIDTH; i++) fputc(c, out);
-    fputc('\n', out);
-}
+static void rule(FILE *out, char c) { vt_print_rule(out, c, WIDTH); }
 
-/* 11563280 -> "11,563,280" */
-static const char *with_commas(int64_t v, char *buf, size_t size) {
-    char digits[32];
-    int len = snprintf(digits, sizeof digits, "%lld", (long long)v), o = 0;
-    for (int i = 0; i < len && (size_t)o + 2 < size; i++) {
-        if (i && (len - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
 /* Keras' readable_memory_size of float32 parameters: "44.11 MB". */
 static const char *memory_size(int64_t params, char *buf, size_t size) {
@@ -63,7 +50,7 @@ void vt_model_summary(const vt_model *m, FILE *out) {
         const vt_node *n = m->order[i];
         snprintf(cell, sizeof cell, "%s (%s)", n->name, n->vt->type);
         fprintf(out, " %-44s%-24s%12s", cell, vt_node_shape_str(n, shape, sizeof shape),
-                with_commas(node_params(n), count, sizeof count));
+                vt_format_count(node_params(n), count, sizeof count));
         if (connected) {
             fputs("   ", out);
             if (!n->n_inputs) fputs("-", out);
@@ -73,10 +60,10 @@ void vt_model_summary(const vt_model *m, FILE *out) {
     }
     rule(out, '=');
     int64_t total = vt_model_param_count(m, false), trainable = vt_model_param_count(m, true);
-    fprintf(out, "Total params: %s (%s)\n", with_commas(total, count, sizeof count), memory_size(total, mem, sizeof mem));
-    fprintf(out, "Trainable params: %s (%s)\n", with_commas(trainable, count, sizeof count),
+    fprintf(out, "Total params: %s (%s)\n", vt_format_count(total, count, sizeof count), memory_size(total, mem, sizeof mem));
+    fprintf(out, "Trainable params: %s (%s)\n", vt_format_count(trainable, count, sizeof count),
             memory_size(trainable, mem, sizeof mem));
-    fprintf(out, "Non-trainable params: %s (%s)\n", with_commas(total - trainable, count, sizeof count),
+    fprintf(out, "Non-trainable params: %s (%s)\n", vt_format_count(total - trainable, count, sizeof count),
             memory_size(total - trainable, mem, sizeof mem));
     rule(out, '_');
 }

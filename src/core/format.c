@@ -1,0 +1,17 @@
+#include "core/format.h"
+
+const char *vt_format_count(int64_t v, char *buf, size_t size) {
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%lld", (long long)v), o = 0;
+    for (int i = 0; i < len && (size_t)o + 2 < size; i++) {
+        if (i && (len - i) % 3 == 0 && digits[i - 1] != '-') buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+void vt_print_rule(FILE *out, char c, int width) {
+    for (int i = 0; i < width; i++) fputc(c, out);
+    fputc('\n', out);
+}
