@@ -11,7 +11,7 @@ V="$root/$build/verto"
 data="$root/data/spam"
 out="$root/$build/demo"
 steps=${DEMO_PRETRAIN_STEPS:-240}
-epochs=${DEMO_FINETUNE_EPOCHS:-4}
+epochs=${DEMO_FINETUNE_EPOCHS:-3}
 rm -rf "$out"
 mkdir -p "$out"
 cd "$out"
@@ -34,12 +34,12 @@ stage "2. Pretraining data (masked LM + next sentence), labels unused"
 stage "3. A small BERT (L4/H256/A4) pretrained from scratch"
 "$V" init --config-json "$root/scripts/demo_bert.json" --vocab vocab.txt -o bert-init --seed 1
 "$V" summary --model bert-init
-"$V" pretrain --init bert-init --data shards -o bert-spam --steps "$steps" --batch-size 32 --lr 1e-3 \
+"$V" pretrain --init bert-init --data shards -o bert-spam --steps "$steps" --batch-size 32 --lr 3e-4 \
     --warmup-steps $((steps / 10)) --log-every 20 --seed 1
 
 stage "4. Fine-tuning on the labelled training emails"
 "$V" finetune --init bert-spam --train "$data/train.jsonl" --dev "$data/dev.jsonl" -o spam-classifier \
-    --epochs "$epochs" --batch-size 32 --lr 5e-4 --max-seq-length 128 --seed 1
+    --epochs "$epochs" --batch-size 32 --lr 2e-4 --max-seq-length 128 --seed 1
 
 stage "5. Evaluation on the test emails"
 "$V" eval --model spam-classifier --data "$data/test.jsonl"
