@@ -1,5 +1,7 @@
 #include "cli/text_input.h"
 
+#include "cli/text_pairs.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,44 +60,8 @@ void cli_lines_free(cli_lines *l) {
 
 vt_status cli_batch_encode(cli_batch *b, const vt_tokenizer *tok, const cli_lines *lines, size_t start, size_t count,
                            int32_t max_length) {
-    if (count > b->cap) {
-        vt_tok_encoding *e = realloc(b->enc, count * sizeof *e);
-        if (!e) return vt_error(VT_ERR_NOMEM, "out of memory encoding a batch");
-        for (size_t i = b->cap; i < count; i++) vt_tok_encoding_init(&e[i]);
-        b->enc = e;
-        b->cap = count;
-    }
-    vt_tok_encode_opts o;
-    vt_tok_encode_opts_default(&o);
-    o.max_length = max_length;
-    vt_status st = vt_tok_encode_batch(tok, count, (const char *const *)lines->text + start, lines->len + start, NULL,
-                                       NULL, &o, b->enc);
-    if (st != VT_OK) return st;
-    int64_t T = 1;
-    for (size_t i = 0; i < count; i++)
-        if (b->enc[i].len > T) T = b->enc[i].len;
-    size_t cells = count * (size_t)T;
-    free(b->ids);
-    free(b->types);
-    free(b->mask);
-    b->ids = calloc(cells, sizeof *b->ids);
-    b->types = calloc(cells, sizeof *b->types);
-    b->mask = calloc(cells, sizeof *b->mask);
-    if (!b->ids || !b->types || !b->mask) return vt_error(VT_ERR_NOMEM, "out of memory encoding a batch");
-    int32_t pad = vt_tok_special_ids(tok).pad;
-    for (size_t i = 0; i < count; i++) {
-        const vt_tok_encoding *e = &b->enc[i];
-        for (int64_t t = 0; t < T; t++) {
-            size_t k = i * (size_t)T + (size_t)t;
-            bool real = t < e->len;
-            b->ids[k] = real ? e->ids[t] : pad;
-            b->types[k] = real ? e->type_ids[t] : 0;
-            b->mask[k] = real ? e->attention_mask[t] : 0;
-        }
-    }
-    b->B = (int64_t)count;
-    b->T = T;
-    return VT_OK;
+    return cli_pair_batch_encode(b, tok, (const char *const *)lines->text + start, lines->len + start, NULL, NULL, count,
+                                 max_length);
 }
 
 void cli_batch_free(cli_batch *b) {
