@@ -44,12 +44,19 @@ stage "4. Fine-tuning on the labelled training emails"
 stage "5. Evaluation on the test emails"
 "$V" eval --model spam-classifier --data "$data/test.jsonl"
 
-stage "6. Predictions for a few emails"
-cat > examples.txt <<'TXT'
-Subject: Re: patch for the build script -- I tried your change on my machine and the tests pass now, thanks.
-Subject: YOU HAVE WON $1,000,000!!! Click here now to claim your FREE prize, limited time offer, act now!
-Subject: Meeting moved to Thursday -- Can we move the review to Thursday at 10? The room is booked.
-Subject: Cheap meds online, no prescription needed. Lose weight fast! Unsubscribe here.
-TXT
-paste -d' ' <("$V" predict --model spam-classifier --input examples.txt) <(cut -c1-60 examples.txt)
+stage "6. Predictions for a few test emails (two ham, two spam)"
+python3 - "$data/test.jsonl" <<'PY' > examples.jsonl
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for label in ("ham", "spam"):
+    for r in [r for r in rows if r["label"] == label][:2]:
+        print(json.dumps({"text": r["text"], "label": r["label"]}))
+PY
+"$V" predict --model spam-classifier --jsonl --input examples.jsonl > predictions.jsonl
+python3 - <<'PY'
+import json
+for example, pred in zip(map(json.loads, open("examples.jsonl")), map(json.loads, open("predictions.jsonl"))):
+    subject = next((l for l in example["text"].splitlines() if l.lower().startswith("subject:")), "(no subject)")
+    print(f"true {example['label']:4}  predicted {pred['label']:4} (p={pred['score']:.3f})  {subject[:70]}")
+PY
 printf '\ndemo finished in %d s; models, metrics.jsonl and data are in %s\n' $(( $(date +%s) - start )) "$out"
