@@ -9,6 +9,7 @@
 #include "verto/dataset.h"
 #include "verto/metrics.h"
 #include "verto/rng.h"
+#include "verto/serve.h"
 #include "verto/tokenizer.h"
 #include "cli/dist_job.h"
 #include "verto/dist.h"
@@ -113,14 +114,14 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
         if ((st = vt_bert_forward(b, &batch, false, 0, &out)) != VT_OK) break;
         loss += out.loss * (double)count;
         for (int64_t i = 0; i < count; i++) {
-            const float *z = out.logits + i * s->num_labels;
-            int32_t best = 0;
-            double max = z[0], sum = 0;
-            for (int c = 1; c < s->num_labels; c++)
-                if (z[c] > z[best]) best = c, max = z[c];
-            for (int c = 0; c < s->num_labels; c++) sum += exp(z[c] - max);
+            double p[VT_BERT_MAX_LABELS];
+            int best = vt_serve_softmax(out.logits + i * s->num_labels, s->num_labels, p);
+            if (best < 0) {
+                st = vt_error(VT_ERR_NUMERIC, "dev example %zu: the logits are not finite", first + (size_t)i);
+                break;
+            }
             pred[first + (size_t)i] = best;
-            score[first + (size_t)i] = s->num_labels == 2 ? exp(z[1] - max) / sum : 0;
+            score[first + (size_t)i] = s->num_labels == 2 ? p[1] : 0;
         }
     }
     vt_metrics m = {0};

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/text_input.h"
 #include "cli/text_pairs.h"
+#include "core/format.h"
 #include "verto/dataset.h"
 
 int cmd_predict(int argc, char **argv) {
@@ -73,11 +74,11 @@ int cmd_predict(int argc, char **argv) {
         for (size_t k = 1; k < K; k++)
             if (p[k] > p[best]) best = k;
         fputs("{\"label\": ", stdout);
-        cli_json_string(stdout, c->id2label[best]);
+        vt_print_json_string(stdout, c->id2label[best]);
         printf(", \"score\": %.8g, \"probs\": {", p[best]);
         for (size_t k = 0; k < K; k++) {
             if (k) fputs(", ", stdout);
-            cli_json_string(stdout, c->id2label[k]);
+            vt_print_json_string(stdout, c->id2label[k]);
             printf(": %.8g", p[k]);
         }
         fputs("}}\n", stdout);

@@ -1,5 +1,7 @@
 #include "cli/text_pairs.h"
 
+#include "verto/serve.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +64,8 @@ vt_status cli_classify(vt_bert *model, const vt_tokenizer *tok, size_t n, const 
         vt_bert_batch view = cli_batch_view(&enc);
         if (st == VT_OK) st = vt_bert_forward(model, &view, false, 0, &out);
         for (size_t i = 0; st == VT_OK && i < count; i++) {
-            const float *l = out.logits + i * K;
-            double *p = probs + (start + i) * K, mx = l[0], sum = 0;
-            for (size_t k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
-            for (size_t k = 0; k < K; k++) sum += p[k] = exp((double)l[k] - mx);
-            for (size_t k = 0; k < K; k++) p[k] /= sum;
-            if (!isfinite(sum)) st = vt_error(VT_ERR_NUMERIC, "input %zu: the logits are not finite", start + i);
+            if (vt_serve_softmax(out.logits + i * K, (int)K, probs + (start + i) * K) < 0)
+                st = vt_error(VT_ERR_NUMERIC, "input %zu: the logits are not finite", start + i);
         }
     }
     cli_batch_free(&enc);
@@ -100,15 +98,3 @@ vt_status cli_load_classifier(const char *dir, vt_bert **model, vt_tokenizer **t
     return VT_OK;
 }
 
-void cli_json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", out);
-        else if (*p == '\t') fputs("\\t", out);
-        else if (*p == '\r') fputs("\\r", out);
-        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else fputc(*p, out);
-    }
-    fputc('"', out);
-}

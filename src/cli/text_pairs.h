@@ -27,7 +27,5 @@ vt_status cli_classify(vt_bert *model, const vt_tokenizer *tok, size_t n, const 
  * checkpoint would get a random head) or num_labels < 2. */
 vt_status cli_load_classifier(const char *dir, vt_bert **model, vt_tokenizer **tok);
 
-/* Prints s as a JSON string (quotes and escapes). */
-void cli_json_string(FILE *out, const char *s);
 
 #endif

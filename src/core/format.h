@@ -12,4 +12,7 @@ const char *vt_format_count(int64_t v, char *buf, size_t size);
 /* A line of `width` copies of c. */
 void vt_print_rule(FILE *out, char c, int width);
 
+/* s as a JSON string literal: quoted, with quotes, backslashes and control characters escaped. */
+void vt_print_json_string(FILE *out, const char *s);
+
 #endif

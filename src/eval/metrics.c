@@ -1,6 +1,8 @@
 /* Classification metrics (see verto/metrics.h). */
 #include "verto/metrics.h"
 
+#include "core/format.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -130,19 +132,6 @@ vt_status vt_metrics_compute(const int32_t *y_true, const int32_t *y_pred, const
 
 /* ---- printing ------------------------------------------------------------- */
 
-static void json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", out);
-        else if (*p == '\t') fputs("\\t", out);
-        else if (*p == '\r') fputs("\\r", out);
-        else if (*p < 0x20) fprintf(out, "\\u%04x", *p);
-        else fputc(*p, out);
-    }
-    fputc('"', out);
-}
-
 static void json_number(FILE *out, double x) {
     char buf[32];
     snprintf(buf, sizeof buf, "%.15g", x);
@@ -176,7 +165,7 @@ void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *
     for (int c = 0; c < K; c++) {
         const vt_class_metrics *pc = &m->per_class[c];
         if (c) fputs(", ", out);
-        json_string(out, name_of(names, c, buf, sizeof buf));
+        vt_print_json_string(out, name_of(names, c, buf, sizeof buf));
         fputs(": {\"precision\": ", out);
         json_number(out, pc->precision);
         fputs(", \"recall\": ", out);
@@ -188,7 +177,7 @@ void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *
     fputs("}, \"labels\": [", out);
     for (int c = 0; c < K; c++) {
         if (c) fputs(", ", out);
-        json_string(out, name_of(names, c, buf, sizeof buf));
+        vt_print_json_string(out, name_of(names, c, buf, sizeof buf));
     }
     fputs("], \"confusion_matrix\": [", out);
     for (int t = 0; t < K; t++) {
