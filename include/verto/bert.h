@@ -49,6 +49,11 @@ typedef struct vt_bert_config {
     char id2label[VT_BERT_MAX_LABELS][VT_BERT_LABEL_MAX];
 } vt_bert_config;
 
+/* How many tokens inputs are truncated to: `requested` when > 0, else the
+ * tokenizer's model_max_length (what fine-tuning recorded), never more than
+ * the model's positions. */
+int32_t vt_bert_input_length(const vt_bert_config *c, int64_t requested, int64_t tokenizer_max_length);
+
 /* Hugging Face's BertConfig defaults (bert-base-uncased) with the given
  * architecture, 2 labels named LABEL_0, LABEL_1. */
 void vt_bert_config_default(vt_bert_config *c, vt_bert_arch arch);
@@ -107,8 +112,11 @@ vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t see
 
 /* Copies the tokenizer files that exist in src_dir (vocab.txt, tokenizer.json,
  * tokenizer_config.json, special_tokens_map.json, added_tokens.json) into
- * dst_dir (created if needed), each atomically. Absent ones are skipped. */
-vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir);
+ * dst_dir (created if needed), each atomically. Absent ones are skipped.
+ * config_overrides (NULL: none) is a JSON object whose keys replace or add
+ * those of the copied tokenizer_config.json (written even when src_dir has
+ * none), e.g. {"model_max_length": 128} after fine-tuning at that length. */
+vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir, const char *config_overrides);
 
 /* ---- parameters ---- */
 

@@ -23,10 +23,12 @@ extern "C" {
 #endif
 
 /* Writes OUT/checkpoint-<step> for model b and optimizer o after `step`
- * updates; copies the tokenizer files from tokenizer_dir (may be NULL);
- * `args_json` records the options the run was started with. */
+ * updates; copies the tokenizer files from tokenizer_dir (may be NULL) with
+ * tokenizer_config overrides (JSON object or NULL; see
+ * vt_bert_copy_tokenizer_files); `args_json` records the options the run was
+ * started with. */
 vt_status vt_ckpt_save(const char *out_dir, int64_t step, const vt_bert *b, vt_optimizer *o, const char *tokenizer_dir,
-                       const char *args_json);
+                       const char *tokenizer_config, const char *args_json);
 
 /* Restores the optimizer state of checkpoint directory `dir` into o (whose
  * size must match) and returns the step in *step and a malloc'd copy of the

@@ -118,8 +118,9 @@ void vt_serve_pool(const float *hidden, const int32_t *mask, int64_t T, int64_t 
 typedef struct vt_serve_options {
     int max_batch;          /* inputs per forward pass, >= 1 (default 32) */
     int max_wait_ms;        /* wait for a batch to fill, >= 0 (default 5) */
-    int32_t max_seq_length; /* truncate inputs to this many tokens; 0 or more than the
-                               model's positions: the positions (default 0) */
+    int32_t max_seq_length; /* truncate inputs to this many tokens (at most the model's
+                               positions); 0: the tokenizer's model_max_length, which
+                               fine-tuning sets to its length (default 0) */
     int threads;            /* OpenMP threads of the worker's forward passes; 0: default */
     size_t max_body_bytes;  /* the limit named in 413 answers (default 1 MiB); the
                                transport enforces it and says so by body_too_large */

@@ -74,6 +74,11 @@ typedef struct vt_tok_options {
     bool split_special_tokens;    /* true: "[CLS]" in text is ordinary text (default false) */
     int32_t max_input_chars_per_word; /* default 100 */
     int32_t model_max_length;     /* from tokenizer_config.json; default 512; informative */
+    int32_t keep_tail;            /* truncation: an input cut to n tokens keeps its last min(keep_tail, n)
+                                     tokens and its first n - min(keep_tail, n) ("head + tail", which suits
+                                     long documents whose end matters, e.g. emails); 0 (default): its first
+                                     n only. tokenizer_config.json "keep_tail_tokens", or HF's
+                                     "truncation_side": "left" (INT32_MAX: the last n only) */
 } vt_tok_options;
 
 /* Fills the defaults above (bert-base-uncased). */
@@ -81,7 +86,8 @@ void vt_tok_options_default(vt_tok_options *o);
 
 /* Fills *o with the defaults, then applies `dir`/tokenizer_config.json if that
  * file exists: do_lower_case, strip_accents (bool or null),
- * tokenize_chinese_chars, model_max_length (clamped to INT32_MAX). `path` may
+ * tokenize_chinese_chars, model_max_length (clamped to INT32_MAX),
+ * keep_tail_tokens (a non-negative integer) or truncation_side. `path` may
  * be the directory or a file inside it (e.g. its vocab.txt). Other keys are
  * ignored. A malformed file or a key of the wrong type: VT_ERR_FORMAT naming
  * the file and key. A missing file is not an error. */
@@ -145,7 +151,8 @@ void vt_tok_encode_opts_default(vt_tok_encode_opts *o);
  * (replacing its contents). Truncation follows tokenizers exactly: the room
  * left after the special tokens is split longest-first (if both are too long
  * each gets half, the longer one the odd token); when max_length is smaller
- * than the number of special tokens nothing is truncated, as in HF.
+ * than the number of special tokens nothing is truncated, as in HF. Which
+ * tokens of a cut input stay follows the tokenizer's keep_tail option.
  * b != NULL with blen 0 is a pair with an empty second text ([CLS] A [SEP]
  * [SEP]); transformers turns an empty second string into a single sequence,
  * tokenizers does not. Errors: VT_ERR_INVALID_ARG (NULL text with non-zero

@@ -65,6 +65,7 @@ typedef struct vt_trainer_options {
     bool save_final;              /* write the model to OUT at the end */
     int freeze_layers;            /* freeze the embeddings and this many encoder layers (0: none) */
     const char *tokenizer_dir;    /* its tokenizer files are copied into every saved model */
+    const char *tokenizer_config; /* JSON object merged into their tokenizer_config.json (NULL: none) */
     const char *args_json;        /* recorded in checkpoints */
     FILE *log;                    /* progress and messages (NULL: silent) */
     /* Data parallelism (verto/dist.h), used when vt_dist_size() > 1: */

@@ -679,3 +679,9 @@ vt_status vt_bert_config_write(const char *path, const vt_bert_config *c) {
     free(s.data);
     return st;
 }
+
+int32_t vt_bert_input_length(const vt_bert_config *c, int64_t requested, int64_t tokenizer_max_length) {
+    int64_t n = c->max_position_embeddings, want = requested > 0 ? requested : tokenizer_max_length;
+    if (want > 0 && want < n) n = want;
+    return n > INT32_MAX ? INT32_MAX : (int32_t)n;
+}

@@ -1,6 +1,7 @@
 /* Hugging Face model directories: config.json + model.safetensors read with
  * the name variants real checkpoints carry, and written as transformers'
  * save_pretrained does. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,18 +311,45 @@ done:
     return st;
 }
 
-vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir) {
+/* tokenizer_config.json text (`data`, NULL when the source has none) with the
+ * keys of `overrides` replaced or added, into *out (malloc'd). */
+static vt_status override_config(const char *file, const char *data, size_t len, const char *overrides, char **out) {
+    cJSON *root = data ? cJSON_ParseWithLength(data, len) : cJSON_CreateObject();
+    cJSON *extra = cJSON_Parse(overrides);
+    vt_status st = VT_OK;
+    if (!cJSON_IsObject(root)) st = vt_error(VT_ERR_FORMAT, "%s: not a JSON object", file);
+    else if (!cJSON_IsObject(extra)) st = vt_error(VT_ERR_INVALID_ARG, "tokenizer config overrides: not a JSON object");
+    for (cJSON *e = extra ? extra->child : NULL; st == VT_OK && e; e = e->next) {
+        cJSON *copy = cJSON_Duplicate(e, true);
+        if (!copy) st = vt_error(VT_ERR_NOMEM, "out of memory writing %s", file);
+        else if (cJSON_GetObjectItemCaseSensitive(root, e->string)) cJSON_ReplaceItemInObjectCaseSensitive(root, e->string, copy);
+        else cJSON_AddItemToObject(root, e->string, copy);
+    }
+    if (st == VT_OK && !(*out = cJSON_Print(root))) st = vt_error(VT_ERR_NOMEM, "out of memory writing %s", file);
+    cJSON_Delete(root);
+    cJSON_Delete(extra);
+    return st;
+}
+
+vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir, const char *config_overrides) {
     static const char *const FILES[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
                                         "special_tokens_map.json", "added_tokens.json"};
     if (!src_dir || !dst_dir) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_copy_tokenizer_files: no directory given");
     vt_status st = vt_mkdir_p(dst_dir);
     for (size_t i = 0; i < sizeof FILES / sizeof *FILES && st == VT_OK; i++) {
         char *from = join(src_dir, FILES[i]), *to = join(dst_dir, FILES[i]);
-        char *data = NULL;
+        char *data = NULL, *merged = NULL;
         size_t len = 0;
+        bool present = from && is_file(from), is_config = !strcmp(FILES[i], "tokenizer_config.json");
         if (!from || !to) st = vt_error(VT_ERR_NOMEM, "out of memory copying %s", FILES[i]);
-        else if (is_file(from) && (st = vt_read_file(from, MAX_TOKENIZER_BYTES, &data, &len)) == VT_OK)
+        else if (present) st = vt_read_file(from, MAX_TOKENIZER_BYTES, &data, &len);
+        if (st == VT_OK && is_config && config_overrides) {
+            st = override_config(from, data, len, config_overrides, &merged);
+            if (st == VT_OK) st = vt_write_file_atomic(to, merged, strlen(merged));
+        } else if (st == VT_OK && present) {
             st = vt_write_file_atomic(to, data, len);
+        }
+        free(merged);
         free(data);
         free(from);
         free(to);

@@ -23,7 +23,7 @@ int cmd_eval(int argc, char **argv) {
         {"--skip-bad-rows", CLI_FLAG, &skip_bad, NULL, "leave out malformed rows (counted on stderr) instead of failing"},
         {"--json", CLI_FLAG, &json, NULL, "print one JSON object instead of the table"},
         {"--batch-size", CLI_INT, &batch, "N", "examples per forward pass (default 32)", 1, 65536},
-        {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens (default: the model's positions)", 2, 1e6},
+        {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens (default: the length it was fine-tuned at)", 2, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto eval --model DIR --data FILE [--json]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
@@ -62,8 +62,7 @@ int cmd_eval(int argc, char **argv) {
         score = malloc(d.n * sizeof *score);
         if (!probs || !pred || !score) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu predictions", d.n);
     }
-    int32_t positions = c ? (int32_t)c->max_position_embeddings : 0;
-    int32_t maxlen = max_length && max_length < positions ? (int32_t)max_length : positions;
+    int32_t maxlen = c ? vt_bert_input_length(c, max_length, vt_tok_get_options(tok)->model_max_length) : 0;
     if (st == VT_OK)
         st = cli_classify(model, tok, d.n, (const char *const *)d.text, d.text_len, (const char *const *)d.text_b,
                           d.text_b_len, (size_t)batch, maxlen, probs);

@@ -144,7 +144,7 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
 
 typedef struct options {
     const char *init, *train, *dev, *out, *class_weights, *text_col, *text_b_col, *label_col;
-    int64_t epochs, batch, max_len, early, freeze, seed, threads, max_train;
+    int64_t epochs, batch, max_len, keep_tail, early, freeze, seed, threads, max_train;
     double lr, warmup_ratio, weight_decay, dist_timeout;
     bool skip_bad, resume, zero1;
 } options;
@@ -202,8 +202,12 @@ static int run(const options *a) {
     vt_labelled train = {0}, dev = {0};
     source src = {.seed = (uint64_t)a->seed, .epoch = -1, .eval_batch = 64};
     vt_bert *model = NULL;
-    vt_tokenizer *tok = vt_tok_load(a->init, NULL);
-    vt_status st = tok ? load_data(a, &train, &dev) : vt_last_status();
+    vt_tokenizer *tok = NULL;
+    vt_tok_options to;
+    vt_status st = vt_tok_options_from_config(a->init, &to);
+    if (st == VT_OK && a->keep_tail >= 0) to.keep_tail = (int32_t)a->keep_tail;
+    if (st == VT_OK && !(tok = vt_tok_load(a->init, &to))) st = vt_last_status();
+    if (st == VT_OK) st = load_data(a, &train, &dev);
     if (st == VT_OK) {
         subsample(&train, a->max_train, (uint64_t)a->seed);
         src.num_labels = train.num_labels;
@@ -212,9 +216,10 @@ static int run(const options *a) {
             st = vt_last_status();
     }
     if (st == VT_OK) st = vt_bert_set_labels(model, (const char *const *)train.id2label, train.num_labels);
-    int32_t max_len = (int32_t)a->max_len;
-    if (st == VT_OK && max_len > vt_bert_get_config(model)->max_position_embeddings)
-        max_len = (int32_t)vt_bert_get_config(model)->max_position_embeddings;
+    int32_t max_len = st == VT_OK ? vt_bert_input_length(vt_bert_get_config(model), a->max_len, 0) : 0;
+    /* eval, predict and serve truncate as training did */
+    char tok_config[96];
+    snprintf(tok_config, sizeof tok_config, "{\"model_max_length\": %d, \"keep_tail_tokens\": %d}", max_len, to.keep_tail);
     if (st == VT_OK) st = encode_set(tok, &train, max_len, &src.train);
     if (st == VT_OK) st = encode_set(tok, &dev, max_len, &src.dev);
     src.max_rows = a->batch > src.eval_batch ? a->batch : src.eval_batch;
@@ -262,6 +267,7 @@ static int run(const options *a) {
         o.resume = a->resume;
         o.zero1 = a->zero1;
         o.tokenizer_dir = a->init;
+        o.tokenizer_config = tok_config;
         o.args_json = args;
         o.log = stdout;
         o.get_batch = get_batch;
@@ -296,7 +302,7 @@ static int run(const options *a) {
 }
 
 int cmd_finetune(int argc, char **argv) {
-    options a = {.epochs = 3, .batch = 32, .max_len = 128, .seed = 42, .lr = 5e-5, .warmup_ratio = 0.1,
+    options a = {.epochs = 3, .batch = 32, .max_len = 128, .keep_tail = -1, .seed = 42, .lr = 5e-5, .warmup_ratio = 0.1,
                  .weight_decay = 0.01, .dist_timeout = VT_DIST_DEFAULT_TIMEOUT};
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT directory: pretrained, published, or a classifier"},
@@ -309,6 +315,9 @@ int cmd_finetune(int argc, char **argv) {
         {"--warmup-ratio", CLI_FLOAT, &a.warmup_ratio, "R", "fraction of steps for linear warmup (default 0.1)", 0, 1},
         {"--weight-decay", CLI_FLOAT, &a.weight_decay, "W", "AdamW decay (default 0.01)", 0, 1},
         {"--max-seq-length", CLI_INT, &a.max_len, "N", "truncate inputs to N tokens (default 128)", 3, 1e6},
+        {"--keep-tail", CLI_INT, &a.keep_tail, "N",
+         "an input longer than --max-seq-length keeps its last N tokens and as many first ones as fit (default: as --init, normally 0: the first ones only)",
+         0, 1e9},
         {"--early-stopping", CLI_INT, &a.early, "N", "stop after N epochs without dev improvement (default: off)", 0, 1e6},
         {"--freeze-layers", CLI_INT, &a.freeze, "K", "freeze the embeddings and the first K layers", 0, 1e4},
         {"--class-weights", CLI_STRING, &a.class_weights, "auto", "weight the loss by inverse class frequency"},

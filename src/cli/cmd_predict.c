@@ -20,7 +20,7 @@ int cmd_predict(int argc, char **argv) {
         {"--text-column", CLI_STRING, &text_col, "KEY", "with --jsonl: the text's key (default text)"},
         {"--text-b-column", CLI_STRING, &text_b_col, "KEY", "with --jsonl: the second text's key (default text_b)"},
         {"--batch-size", CLI_INT, &batch, "N", "inputs per forward pass (default 32)", 1, 65536},
-        {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens (default: the model's positions)", 2, 1e6},
+        {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens (default: the length it was fine-tuned at)", 2, 1e6},
         {0}};
     char **args;
     int n_args;
@@ -54,8 +54,7 @@ int cmd_predict(int argc, char **argv) {
     }
     const vt_bert_config *c = model ? vt_bert_get_config(model) : NULL;
     size_t n = jsonl ? rows.n : lines.n, K = c ? (size_t)c->num_labels : 0;
-    int32_t positions = c ? (int32_t)c->max_position_embeddings : 0;
-    int32_t maxlen = max_length && max_length < positions ? (int32_t)max_length : positions;
+    int32_t maxlen = c ? vt_bert_input_length(c, max_length, vt_tok_get_options(tok)->model_max_length) : 0;
     if (st == VT_OK && n) {
         probs = malloc(n * K * sizeof *probs);
         if (!probs) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu predictions", n);

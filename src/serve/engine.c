@@ -161,9 +161,7 @@ static vt_status load(vt_serve *s) {
     if (nv > s->cfg.vocab_size)
         return vt_error(VT_ERR_FORMAT, "%s: vocab.txt has %d tokens but the model's vocab_size is %lld", s->dir, nv,
                         (long long)s->cfg.vocab_size);
-    int64_t positions = s->cfg.max_position_embeddings;
-    s->maxlen = s->o.max_seq_length > 0 && s->o.max_seq_length < positions ? s->o.max_seq_length
-                                                                          : (int32_t)(positions < INT32_MAX ? positions : INT32_MAX);
+    s->maxlen = vt_bert_input_length(&s->cfg, s->o.max_seq_length, vt_tok_get_options(s->tok)->model_max_length);
     s->pad_id = vt_tok_special_ids(s->tok).pad;
     s->H = s->cfg.hidden_size;
     s->K = s->can_classify ? s->cfg.num_labels : 0;

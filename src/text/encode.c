@@ -171,8 +171,12 @@ vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const
         if (k == 1 && !b) break;
         const vt_pieces *p = &s->seq[k];
         int32_t n = k ? n2 : n1;
-        for (int32_t i = 0; i < n; i++)
+        /* a cut input keeps its first `head` pieces and its last n - head */
+        int32_t tail = n < t->opt.keep_tail ? n : t->opt.keep_tail, head = n - tail;
+        for (int32_t j = 0; j < n; j++) {
+            int32_t i = j < head ? j : p->n - (n - j);
             put(out, p->id[i], k, 1, vt_tok_is_special(t, p->id[i]), k, p->start[i], p->end[i]);
+        }
         if (o->add_special_tokens) put(out, t->sp.sep, k, 1, 1, -1, 0, 0);
     }
     return o->pad_to > 0 ? pad_to(t, out, o->pad_to) : VT_OK;

@@ -17,6 +17,24 @@ void vt_tok_options_default(vt_tok_options *o) {
     o->split_special_tokens = false;
     o->max_input_chars_per_word = 100;
     o->model_max_length = 512;
+    o->keep_tail = 0;
+}
+
+/* keep_tail_tokens (verto's head + tail truncation) or HF's truncation_side. */
+static vt_status get_truncation(const cJSON *root, const char *file, int32_t *keep_tail) {
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, "keep_tail_tokens");
+    if (k && !cJSON_IsNull(k)) {
+        if (!cJSON_IsNumber(k) || !(k->valuedouble >= 0) || k->valuedouble != (double)(int64_t)k->valuedouble)
+            return vt_error(VT_ERR_FORMAT, "%s: \"keep_tail_tokens\" must be a non-negative integer", file);
+        *keep_tail = k->valuedouble > INT32_MAX ? INT32_MAX : (int32_t)k->valuedouble;
+        return VT_OK;
+    }
+    const cJSON *side = cJSON_GetObjectItemCaseSensitive(root, "truncation_side");
+    if (!side || cJSON_IsNull(side)) return VT_OK;
+    if (cJSON_IsString(side) && !strcmp(side->valuestring, "right")) *keep_tail = 0;
+    else if (cJSON_IsString(side) && !strcmp(side->valuestring, "left")) *keep_tail = INT32_MAX;
+    else return vt_error(VT_ERR_FORMAT, "%s: \"truncation_side\" must be \"right\" or \"left\"", file);
+    return VT_OK;
 }
 
 static vt_status get_bool(const cJSON *root, const char *key, const char *file, bool *out, bool *is_null) {
@@ -74,6 +92,7 @@ vt_status vt_tok_options_from_config(const char *path, vt_tok_options *o) {
             else
                 o->model_max_length = m->valuedouble > INT32_MAX ? INT32_MAX : (int32_t)m->valuedouble;
         }
+        if (st == VT_OK) st = get_truncation(root, file, &o->keep_tail);
     }
     cJSON_Delete(root);
     free(file);

@@ -42,13 +42,13 @@ static void sync_dir(const char *dir) {
 }
 
 vt_status vt_ckpt_save(const char *out_dir, int64_t step, const vt_bert *b, vt_optimizer *o, const char *tokenizer_dir,
-                       const char *args_json) {
+                       const char *tokenizer_config, const char *args_json) {
     char final_dir[4096], tmp_dir[4200], path[4300], step_text[32];
     snprintf(final_dir, sizeof final_dir, "%s/" PREFIX "%" PRId64, out_dir, step);
     snprintf(tmp_dir, sizeof tmp_dir, "%s.tmp", final_dir);
     remove_tree(tmp_dir); /* leftovers of an interrupted save */
     vt_status st = vt_bert_save(b, tmp_dir);
-    if (st == VT_OK && tokenizer_dir) st = vt_bert_copy_tokenizer_files(tokenizer_dir, tmp_dir);
+    if (st == VT_OK && tokenizer_dir) st = vt_bert_copy_tokenizer_files(tokenizer_dir, tmp_dir, tokenizer_config);
     if (st == VT_OK) {
         int64_t n;
         vt_bert_params((vt_bert *)b, &n);

@@ -113,7 +113,7 @@ static void metrics_line(run *r, const char *fmt, ...) {
 static vt_status save_model(run *r, const char *dir) {
     if (r->rank != 0) return VT_OK;
     vt_status st = vt_bert_save(r->b, dir);
-    if (st == VT_OK && r->o->tokenizer_dir) st = vt_bert_copy_tokenizer_files(r->o->tokenizer_dir, dir);
+    if (st == VT_OK && r->o->tokenizer_dir) st = vt_bert_copy_tokenizer_files(r->o->tokenizer_dir, dir, r->o->tokenizer_config);
     return st;
 }
 
@@ -161,7 +161,7 @@ static vt_status checkpoint(run *r, int64_t step) {
     vt_status st = check_ranks_agree(r, step);
     if (st == VT_OK) st = full_optimizer(r, &full);
     if (st == VT_OK && r->rank == 0) {
-        st = vt_ckpt_save(r->o->out_dir, step, r->b, full, r->o->tokenizer_dir, r->o->args_json);
+        st = vt_ckpt_save(r->o->out_dir, step, r->b, full, r->o->tokenizer_dir, r->o->tokenizer_config, r->o->args_json);
         if (st == VT_OK) st = vt_ckpt_prune(r->o->out_dir, r->o->keep_checkpoints);
     }
     if (full != r->opt) vt_optimizer_free(full);

@@ -107,6 +107,27 @@ import json; rows = [json.loads(l) for l in open('predictions.jsonl')]
 assert len(rows) == 40 and all({'label', 'score', 'probs'} <= set(r) for r in rows)
 assert all(abs(sum(r['probs'].values()) - 1) < 1e-5 for r in rows)"
 
+# Head + tail truncation (--keep-tail): recorded with the model, followed by predict.
+check "finetune --keep-tail" "$V" finetune --init run_a --train train.jsonl --dev dev.jsonl -o clf_ht --epochs 1 \
+    --batch-size 16 --lr 1e-3 --max-seq-length 48 --keep-tail 20 --seed 1
+check "tokenizer_config.json records the length and the tail" python3 -c "
+import json; c = json.load(open('clf_ht/tokenizer_config.json'))
+assert c['model_max_length'] == 48 and c['keep_tail_tokens'] == 20, c"
+python3 - <<'PY' > long.txt
+head, tail = 'the free money and the offer ' * 8, ' you can click here to remove' * 6
+print(head + 'list of business email ' * 40 + tail)       # A M Z
+print(head + 'the time we have to wait ' * 40 + tail)    # A M' Z: another middle
+print(head + 'list of business email ' * 40 + ' and the web site is new' * 6)  # A M Z': another end
+PY
+"$V" predict --model clf_ht --input long.txt > ht.jsonl
+"$V" predict --model clf --input long.txt > head.jsonl
+check "head + tail: the middle of a long input is cut, its end is read" python3 -c "
+rows = open('ht.jsonl').read().splitlines()
+assert rows[0] == rows[1] and rows[0] != rows[2], rows"
+check "head only (the default): the end is cut" python3 -c "
+rows = open('head.jsonl').read().splitlines()
+assert rows[0] == rows[2], rows"
+
 # A failed run leaves the earlier model as it was.
 sum_before=$(md5sum clf/model.safetensors)
 printf '{"text": "fine", "label": "ham"}\n{"text": broken\n' > bad.jsonl

@@ -14,6 +14,7 @@
 #include "verto/error.h"
 #include "verto/fileio.h"
 #include "verto/safetensors.h"
+#include "verto/tokenizer.h"
 
 /* ---- helpers ---- */
 
@@ -724,7 +725,7 @@ static void test_copy_tokenizer_files(void **state) {
     path_in(p, sizeof p, src, "unrelated.txt");
     write_text(p, "no");
     snprintf(q, sizeof q, "%s/sub/dir", dst);
-    assert_int_equal(vt_bert_copy_tokenizer_files(src, q), VT_OK);
+    assert_int_equal(vt_bert_copy_tokenizer_files(src, q, NULL), VT_OK);
     char *text;
     size_t len;
     snprintf(p, sizeof p, "%s/vocab.txt", q);
@@ -737,6 +738,29 @@ static void test_copy_tokenizer_files(void **state) {
     assert_int_not_equal(access(p, F_OK), 0);
     snprintf(p, sizeof p, "%s/unrelated.txt", q);
     assert_int_not_equal(access(p, F_OK), 0);
+
+    /* overrides: written without a source config, merged into one */
+    const char *over = "{\"model_max_length\": 128, \"keep_tail_tokens\": 62}";
+    assert_int_equal(vt_bert_copy_tokenizer_files(src, q, over), VT_OK);
+    vt_tok_options o;
+    assert_int_equal(vt_tok_options_from_config(q, &o), VT_OK);
+    assert_int_equal(o.model_max_length, 128);
+    assert_int_equal(o.keep_tail, 62);
+    path_in(p, sizeof p, src, "tokenizer_config.json");
+    write_text(p, "{\"do_lower_case\": false, \"model_max_length\": 512, \"tokenizer_class\": \"BertTokenizer\"}");
+    assert_int_equal(vt_bert_copy_tokenizer_files(src, q, over), VT_OK);
+    assert_int_equal(vt_tok_options_from_config(q, &o), VT_OK);
+    assert_false(o.lowercase);
+    assert_int_equal(o.model_max_length, 128);
+    assert_int_equal(o.keep_tail, 62);
+    snprintf(p, sizeof p, "%s/tokenizer_config.json", q);
+    assert_int_equal(vt_read_file(p, 1 << 20, &text, &len), VT_OK);
+    assert_non_null(strstr(text, "BertTokenizer")); /* other keys kept */
+    free(text);
+    expect_error_msg(vt_bert_copy_tokenizer_files(src, q, "[1]"), "bad overrides", "overrides", NULL);
+    path_in(p, sizeof p, src, "tokenizer_config.json");
+    write_text(p, "{broken");
+    expect_error_msg(vt_bert_copy_tokenizer_files(src, q, over), "broken source config", "not a JSON object", p);
     remove_dir(src);
     remove_dir(dst);
 }

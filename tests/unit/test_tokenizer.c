@@ -327,6 +327,68 @@ static void test_truncation(void **state) {
     vt_tok_free(t);
 }
 
+/* keep_tail: a cut input keeps its first tokens and its last keep_tail. */
+static void test_head_tail_truncation(void **state) {
+    vt_wp_vocab *v = vt_wp_vocab_from_buffer(VOCAB, sizeof VOCAB - 1, "test vocab");
+    vt_tok_options o;
+    vt_tok_options_default(&o);
+    o.keep_tail = 2;
+    vt_tokenizer *t = vt_tok_create(v, &o);
+    assert_non_null(t);
+    vt_tok_encoding e;
+    vt_tok_encoding_init(&e);
+    const char *text = "hello world a , . ! x b"; /* 5 6 10 12 13 14 20 22 */
+    encode_pair(t, text, NULL, 6, 0, &e);        /* room 4: 2 first, 2 last */
+    const int32_t w1[] = {2, 5, 6, 20, 22, 3};
+    assert_int_equal(e.len, 6);
+    assert_memory_equal(e.ids, w1, sizeof w1);
+    assert_int_equal(e.offsets[2 * 3], 20); /* "x" keeps its place in the text */
+    assert_int_equal(e.offsets[2 * 4 + 1], 23);
+    encode_pair(t, text, NULL, 3, 0, &e); /* room 1: the last one only */
+    const int32_t w2[] = {2, 22, 3};
+    assert_memory_equal(e.ids, w2, sizeof w2);
+    encode_pair(t, "hello world", NULL, 6, 0, &e); /* not cut: unchanged */
+    const int32_t w3[] = {2, 5, 6, 3};
+    assert_int_equal(e.len, 4);
+    assert_memory_equal(e.ids, w3, sizeof w3);
+    /* pairs: the lengths of longest-first truncation, each input cut head + tail */
+    encode_pair(t, "a , . ! hello", "x b b b world", 10, 0, &e); /* room 7: 3 + 4 */
+    const int32_t w4[] = {2, 10, 14, 5, 3, 20, 22, 22, 6, 3};
+    assert_int_equal(e.len, 10);
+    assert_memory_equal(e.ids, w4, sizeof w4);
+    vt_tok_free(t);
+
+    o.keep_tail = INT32_MAX; /* truncation_side "left" */
+    assert_non_null(v = vt_wp_vocab_from_buffer(VOCAB, sizeof VOCAB - 1, "test vocab"));
+    assert_non_null(t = vt_tok_create(v, &o));
+    encode_pair(t, text, NULL, 5, 0, &e);
+    const int32_t w5[] = {2, 14, 20, 22, 3};
+    assert_memory_equal(e.ids, w5, sizeof w5);
+    vt_tok_encoding_free(&e);
+    vt_tok_free(t);
+
+    /* tokenizer_config.json: keep_tail_tokens, or HF's truncation_side */
+    char *dir = test_tmpdir(), path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    static const struct { const char *json; vt_status st; int32_t keep_tail; } cases[] = {
+        {"{\"keep_tail_tokens\": 62}", VT_OK, 62},
+        {"{\"keep_tail_tokens\": 0, \"truncation_side\": \"left\"}", VT_OK, 0},
+        {"{\"truncation_side\": \"left\"}", VT_OK, INT32_MAX},
+        {"{\"truncation_side\": \"right\"}", VT_OK, 0},
+        {"{\"truncation_side\": \"middle\"}", VT_ERR_FORMAT, 0},
+        {"{\"keep_tail_tokens\": -1}", VT_ERR_FORMAT, 0},
+        {"{\"keep_tail_tokens\": 1.5}", VT_ERR_FORMAT, 0},
+        {"{\"keep_tail_tokens\": \"3\"}", VT_ERR_FORMAT, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        write_file(path, cases[i].json, strlen(cases[i].json));
+        assert_int_equal(vt_tok_options_from_config(dir, &o), cases[i].st);
+        if (cases[i].st == VT_OK) assert_int_equal(o.keep_tail, cases[i].keep_tail);
+        else assert_non_null(strstr(vt_last_error(), "tokenizer_config.json"));
+    }
+    free(dir);
+}
+
 static void test_decode(void **state) {
     vt_tokenizer *t = make_tok(true);
     const int32_t ids[] = {2, 7, 8, 9, 12, 5, 13, 3, 0};
@@ -364,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_special_tokens_in_text),
         cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_head_tail_truncation),
         cmocka_unit_test(test_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
