@@ -5,6 +5,7 @@
 #   make test-asan  the C test suite under AddressSanitizer + UBSan
 #   make demo       the main job on the data shipped in the repository
 #   make fuzz       short libFuzzer runs of every parser of outside input
+#   make bench      verto against PyTorch, ONNX Runtime and tokenizers (BENCHMARKS.md; not part of test)
 #   make MPI=0      build without MPI (one process); the default uses Open MPI when installed
 
 CC      ?= gcc
@@ -41,7 +42,7 @@ TEST_SUPPORT := $(wildcard tests/support/*.c)
 SCRIPT_TESTS := $(wildcard tests/scripts/test_*.sh)
 HEADERS  := $(wildcard include/verto/*.h) $(shell find src -name '*.h')
 
-.PHONY: all deps deps-python test test-c test-asan demo fuzz clean
+.PHONY: all deps deps-python test test-c test-asan demo fuzz bench clean
 all: $(BUILD)/libverto.a $(BUILD)/libverto.so $(if $(CLI_SRC),$(BUILD)/verto) $(EXAMPLES)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
@@ -118,6 +119,18 @@ $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS)
 	  -o $@ $< $(LIB_SRC) $(LDLIBS)
 fuzz: deps $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZERS)
+
+# Benchmarks (bench/, BENCHMARKS.md): BENCH_THREADS (default 2), BENCH_REPEATS,
+# BENCH_QUICK=1 (a smoke test) are read by bench/run.py from the environment.
+BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak pretrain_bench infer_bench tok_bench)
+$(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(BUILD)/libverto.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "  LD  $@"
+	@$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< bench/bench_util.c $(BUILD)/libverto.a $(LDLIBS)
+bench: deps
+	@PYTHON=$(PYTHON) scripts/ensure-bench-deps.sh
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@$(PYTHON) bench/run.py --build $(BUILD)
 
 clean:
 	rm -rf build build-asan

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""PyTorch peer of bench/pretrain_bench.c and bench/infer_bench.c.
+
+  bench/peer_torch.py pretrain --config mini|small [--threads 2] [--warmup 2] [--steps 5]
+                               [--batch 32] [--seq-len 128] [--masked 20]
+  bench/peer_torch.py infer --model small|DIR [--name NAME] [--threads 2] [--batch 1]
+                            [--seq-len 128] [--warmup 3] [--iters 20]
+
+pretrain: transformers' BertForPreTraining in train mode (dropout 0.1), the
+same synthetic batches as the C benchmark (exactly `masked` labelled positions
+per row, NSP labels), AdamW (lr 1e-4, betas 0.9/0.999, eps 1e-6, weight decay
+0.01 except biases and LayerNorm), gradient clipping at 1.0 and the linear
+warmup/decay schedule: verto pretrain's defaults. One step = forward with
+labels, backward, clip, optimizer and scheduler step, zero_grad. Note that
+BertForPreTraining computes the MLM decoder at every position (its design),
+where verto computes it at the labelled ones only.
+
+infer: BertForSequenceClassification (2 labels) in eval mode under
+torch.inference_mode(): a fresh `small` BERT, or a directory loaded with
+from_pretrained(num_labels=2) (a fresh head when it has none).
+
+Prints one JSON line (the schema of the C programs' lines)."""
+import argparse
+import json
+import time
+
+import peer_common as pc
+
+
+def pretrain(args):
+    import torch
+    import transformers
+    from transformers import BertForPreTraining, get_linear_schedule_with_warmup
+    baseline_rss = pc.rss_now_mib()
+    torch.manual_seed(42)
+    model = BertForPreTraining(pc.bert_config(args.config))
+    model.train()
+    decay = [p for n, p in model.named_parameters() if not ("bias" in n or "LayerNorm" in n)]
+    no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-4, betas=(0.9, 0.999), eps=1e-6)
+    total = args.warmup + args.steps
+    sched = get_linear_schedule_with_warmup(opt, total // 10, total)
+    gen = torch.Generator().manual_seed(7)
+    batches = [pc.pretraining_batch(args.batch, args.seq_len, args.masked, pc.VOCAB, gen) for _ in range(4)]
+    secs = []
+    for step in range(total):
+        ids, types, mask, labels, nsp = batches[step % len(batches)]
+        t0 = time.perf_counter()
+        out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels, next_sentence_label=nsp)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        dt = time.perf_counter() - t0
+        if step >= args.warmup:
+            secs.append(dt)
+    layers, hidden, heads = pc.PRESETS[args.config]
+    return {"bench": "pretrain", "system": "pytorch", "config": args.config, "threads": torch.get_num_threads(),
+            "batch": args.batch, "seq_len": args.seq_len, "masked_per_seq": args.masked, "vocab": pc.VOCAB,
+            "layers": layers, "hidden": hidden, "heads": heads, "intermediate": 4 * hidden,
+            "warmup_steps": args.warmup, "step_seconds": secs,
+            "tokens_per_s": pc.stats([args.batch * args.seq_len / s for s in secs]),
+            "peak_rss_mib": pc.peak_rss_mib(), "baseline_rss_mib": baseline_rss,
+            "attn_implementation": getattr(model.config, "_attn_implementation", None),
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+
+
+def load_classifier(model_arg):
+    """BertForSequenceClassification with 2 labels: a fresh preset or a directory."""
+    import os
+    import torch
+    from transformers import BertForSequenceClassification
+    torch.manual_seed(42)
+    if os.path.isdir(model_arg):
+        return BertForSequenceClassification.from_pretrained(model_arg, num_labels=2)
+    return BertForSequenceClassification(pc.bert_config(model_arg, num_labels=2))
+
+
+def infer(args):
+    import torch
+    import transformers
+    baseline_rss = pc.rss_now_mib()
+    model = load_classifier(args.model).eval()
+    ids = pc.random_ids(args.batch, args.seq_len, model.config.vocab_size)
+    secs = []
+    with torch.inference_mode():
+        for i in range(args.warmup + args.iters):
+            t0 = time.perf_counter()
+            model(input_ids=ids)
+            dt = time.perf_counter() - t0
+            if i >= args.warmup:
+                secs.append(dt)
+    c = model.config
+    return {"bench": "infer", "system": "pytorch", "model": args.name or args.model, "threads": torch.get_num_threads(),
+            "batch": args.batch, "seq_len": args.seq_len, "layers": c.num_hidden_layers, "hidden": c.hidden_size,
+            "intermediate": c.intermediate_size, "seconds": secs,
+            "ms_per_batch": pc.stats([1e3 * s for s in secs]),
+            "sequences_per_s": pc.stats([args.batch / s for s in secs]),
+            "peak_rss_mib": pc.peak_rss_mib(), "baseline_rss_mib": baseline_rss,
+            "attn_implementation": getattr(c, "_attn_implementation", None),
+            "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+
+
+def main():
+    ap = argparse.ArgumentParser(description="PyTorch peer of the verto benchmarks")
+    sub = ap.add_subparsers(dest="mode", required=True)
+    p = sub.add_parser("pretrain")
+    p.add_argument("--config", default="mini", choices=sorted(pc.PRESETS))
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--masked", type=int, default=20)
+    i = sub.add_parser("infer")
+    i.add_argument("--model", default="small")
+    i.add_argument("--name")
+    i.add_argument("--batch", type=int, default=1)
+    i.add_argument("--warmup", type=int, default=3)
+    i.add_argument("--iters", type=int, default=20)
+    for q in (p, i):
+        q.add_argument("--threads", type=int, default=2)
+        q.add_argument("--seq-len", type=int, default=128)
+    args = ap.parse_args()
+    pc.limit_threads(args.threads)
+    print(json.dumps(pretrain(args) if args.mode == "pretrain" else infer(args)))
+
+
+if __name__ == "__main__":
+    main()

