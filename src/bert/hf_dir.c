@@ -321,9 +321,11 @@ static vt_status override_config(const char *file, const char *data, size_t len,
     else if (!cJSON_IsObject(extra)) st = vt_error(VT_ERR_INVALID_ARG, "tokenizer config overrides: not a JSON object");
     for (cJSON *e = extra ? extra->child : NULL; st == VT_OK && e; e = e->next) {
         cJSON *copy = cJSON_Duplicate(e, true);
-        if (!copy) st = vt_error(VT_ERR_NOMEM, "out of memory writing %s", file);
-        else if (cJSON_GetObjectItemCaseSensitive(root, e->string)) cJSON_ReplaceItemInObjectCaseSensitive(root, e->string, copy);
-        else cJSON_AddItemToObject(root, e->string, copy);
+        cJSON_DeleteItemFromObjectCaseSensitive(root, e->string); /* replaced, or added */
+        if (!copy || !cJSON_AddItemToObject(root, e->string, copy)) {
+            cJSON_Delete(copy);
+            st = vt_error(VT_ERR_NOMEM, "out of memory writing %s", file);
+        }
     }
     if (st == VT_OK && !(*out = cJSON_Print(root))) st = vt_error(VT_ERR_NOMEM, "out of memory writing %s", file);
     cJSON_Delete(root);
