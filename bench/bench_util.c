@@ -100,3 +100,13 @@ void bench_die_verto(const char *what) {
     fprintf(stderr, "bench: %s: %s\n", what, vt_last_error());
     exit(1);
 }
+
+vt_precision bench_opt_precision(int argc, char **argv) {
+    const char *v = bench_opt(argc, argv, "--precision");
+    vt_precision p = VT_PRECISION_FP32;
+    if (v && !vt_precision_parse(v, &p)) {
+        fprintf(stderr, "bench: --precision must be fp32 or bf16, not '%s'\n", v);
+        exit(2);
+    }
+    return p;
+}

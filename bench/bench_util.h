@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "verto/bert.h"
+
 /* Seconds on a monotonic clock. */
 double bench_now(void);
 
@@ -33,6 +35,8 @@ double bench_rss_now_mib(void);
 const char *bench_opt(int argc, char **argv, const char *name);
 int64_t bench_opt_int(int argc, char **argv, const char *name, int64_t def, int64_t lo, int64_t hi);
 void bench_check_opts(int argc, char **argv, const char *const *known);
+/* --precision fp32|bf16 (default fp32); exits with a message on anything else. */
+vt_precision bench_opt_precision(int argc, char **argv);
 
 /* Sets the OpenMP threads (n >= 1) and returns the number in effect. */
 int bench_set_threads(int64_t n);

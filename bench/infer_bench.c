@@ -25,7 +25,7 @@ static bool is_dir(const char *p) {
 
 int main(int argc, char **argv) {
     static const char *const KNOWN[] = {"--model", "--batch", "--seq-len", "--threads", "--warmup",
-                                        "--iters", "--labels", "--name", NULL};
+                                        "--iters", "--labels", "--name", "--precision", NULL};
     bench_check_opts(argc, argv, KNOWN);
     const char *model_arg = bench_opt(argc, argv, "--model");
     if (!model_arg) model_arg = "small";
@@ -50,6 +50,8 @@ int main(int argc, char **argv) {
         model = vt_bert_new(&cfg, 42);
     }
     if (!model) bench_die_verto(model_arg);
+    vt_precision precision = bench_opt_precision(argc, argv);
+    if (vt_bert_set_precision(model, precision) != VT_OK) bench_die_verto("precision");
     const vt_bert_config *cfg = vt_bert_get_config(model);
     if (T > cfg->max_position_embeddings) {
         fprintf(stderr, "bench: --seq-len %lld exceeds the model's %lld positions\n", (long long)T,
@@ -79,9 +81,9 @@ int main(int argc, char **argv) {
         }
     }
     bench_stats s = bench_stats_of(secs, (int)iters);
-    printf("{\"bench\": \"infer\", \"system\": \"verto\", \"model\": \"%s\", \"threads\": %d, \"batch\": %lld, "
+    printf("{\"bench\": \"infer\", \"system\": \"verto\", \"model\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %lld, "
            "\"seq_len\": %lld, \"layers\": %lld, \"hidden\": %lld, \"intermediate\": %lld, ",
-           name, threads, (long long)B, (long long)T, (long long)cfg->num_hidden_layers, (long long)cfg->hidden_size,
+           name, vt_precision_name(precision), threads, (long long)B, (long long)T, (long long)cfg->num_hidden_layers, (long long)cfg->hidden_size,
            (long long)cfg->intermediate_size);
     bench_json_array(stdout, "seconds", secs, (int)iters);
     fputs(", ", stdout);

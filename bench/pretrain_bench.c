@@ -92,7 +92,7 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
 
 int main(int argc, char **argv) {
     static const char *const KNOWN[] = {"--config", "--threads", "--warmup", "--steps", "--batch",
-                                        "--seq-len", "--masked", "--vocab", NULL};
+                                        "--seq-len", "--masked", "--vocab", "--precision", NULL};
     bench_check_opts(argc, argv, KNOWN);
     const char *preset = bench_opt(argc, argv, "--config");
     if (!preset) preset = "mini";
@@ -110,6 +110,8 @@ int main(int argc, char **argv) {
     cfg.arch = VT_BERT_FOR_PRETRAINING; /* dropout 0.1 in hidden and attention: the presets' defaults */
     vt_bert *model = vt_bert_new(&cfg, 42);
     if (!model) bench_die_verto("model");
+    vt_precision precision = bench_opt_precision(argc, argv);
+    if (vt_bert_set_precision(model, precision) != VT_OK) bench_die_verto("precision");
 
     int64_t total = warmup + steps;
     source src = {.B = B, .T = T, .max_steps = total, .step_start = xcalloc((size_t)total + 1, sizeof(double))};
@@ -146,10 +148,10 @@ int main(int argc, char **argv) {
         secs[i] = src.step_start[warmup + i + 1] - src.step_start[warmup + i];
         tps[i] = (double)(B * T) / secs[i];
     }
-    printf("{\"bench\": \"pretrain\", \"system\": \"verto\", \"config\": \"%s\", \"threads\": %d, \"batch\": %lld, "
+    printf("{\"bench\": \"pretrain\", \"system\": \"verto\", \"config\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %lld, "
            "\"seq_len\": %lld, \"masked_per_seq\": %lld, \"vocab\": %lld, \"layers\": %lld, \"hidden\": %lld, "
            "\"heads\": %lld, \"intermediate\": %lld, \"warmup_steps\": %lld, ",
-           preset, threads, (long long)B, (long long)T, (long long)masked, (long long)vocab,
+           preset, vt_precision_name(precision), threads, (long long)B, (long long)T, (long long)masked, (long long)vocab,
            (long long)cfg.num_hidden_layers, (long long)cfg.hidden_size, (long long)cfg.num_attention_heads,
            (long long)cfg.intermediate_size, (long long)warmup);
     bench_json_array(stdout, "step_seconds", secs, (int)steps);

@@ -145,6 +145,26 @@ void vt_bert_freeze_layers(vt_bert *b, int k);
 /* Prints the Keras-style table of the model's layers and parameter counts. */
 void vt_bert_summary(const vt_bert *b, FILE *out);
 
+/* ---- precision ---- */
+
+/* What the dense layers' matrix products run in. bf16 rounds their operands
+ * (weights, inputs and output gradients) to bfloat16 and accumulates in f32;
+ * parameters, gradients, optimizer state, attention, LayerNorm, softmax and
+ * losses stay f32. It roughly halves the time of those products on CPUs with
+ * AVX512-BF16 (or AMX). */
+typedef enum vt_precision { VT_PRECISION_FP32 = 0, VT_PRECISION_BF16 = 1 } vt_precision;
+
+const char *vt_precision_name(vt_precision p);
+/* "fp32"/"float32" or "bf16"/"bfloat16"; false for anything else. */
+bool vt_precision_parse(const char *name, vt_precision *out);
+/* Sets the model's precision (fp32 on creation and load). bf16 keeps a bf16
+ * copy of the parameters, refreshed by the next forward after any call that
+ * hands out parameter memory (vt_bert_params, vt_bert_param_at,
+ * vt_bert_param_find): fetch the pointer again after writing through an old
+ * one. Returns VT_ERR_UNSUPPORTED when this CPU cannot run bf16 matmuls. */
+vt_status vt_bert_set_precision(vt_bert *b, vt_precision p);
+vt_precision vt_bert_get_precision(const vt_bert *b);
+
 /* ---- running ---- */
 
 typedef struct vt_bert_batch {

@@ -33,6 +33,22 @@ extern "C" {
 vt_status vt_matmul(const float *A, const float *B, const float *bias, float *C,
                     int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
 
+/* bfloat16: the upper half of an IEEE float (sign, 8-bit exponent, 7-bit
+ * mantissa): float's range at about 3 significant digits. */
+typedef uint16_t vt_bf16;
+
+/* y (n) = x (n) rounded to the nearest bf16, ties to even; infinities stay
+ * infinite and NaNs stay NaN. */
+void vt_f32_to_bf16(const float *x, vt_bf16 *y, int64_t n);
+/* The float a bf16 stands for (exact). */
+float vt_bf16_to_f32(vt_bf16 v);
+
+/* vt_matmul with A and B in bf16, products accumulated in f32 and C, bias and
+ * beta as vt_matmul's. Needs a CPU oneDNN runs bf16 on (AVX-512 at least);
+ * elsewhere it returns VT_ERR_UNSUPPORTED naming the shape. */
+vt_status vt_matmul_bf16(const vt_bf16 *A, const vt_bf16 *B, const float *bias, float *C,
+                         int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
+
 /* Strides (in floats) of a batch of matrices: element (i, j) of matrix b is
  * at base + b * batch + i * row + j * col. */
 typedef struct vt_strides {

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "verto/bert.h"
 #include "verto/error.h"
 
 #ifdef __cplusplus
@@ -124,6 +125,7 @@ typedef struct vt_serve_options {
     int threads;            /* OpenMP threads of the worker's forward passes; 0: default */
     size_t max_body_bytes;  /* the limit named in 413 answers (default 1 MiB); the
                                transport enforces it and says so by body_too_large */
+    vt_precision precision; /* of the model's matrix products (default fp32) */
 } vt_serve_options;
 
 void vt_serve_options_default(vt_serve_options *o);

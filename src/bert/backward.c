@@ -18,19 +18,7 @@ void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int6
     for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
 }
 
-void bert_linear_param_grads(const float *x, const float *dy, float *dW, float *db, int64_t rows, int64_t in,
-                             int64_t out) {
-    vt_matmul(dy, x, NULL, dW, out, in, rows, true, false, 1.0f); /* dW (out, in) += dy^T x */
-    vt_sum_rows(dy, db, rows, out);
-}
-
 static void zero(float *p, int64_t n) { memset(p, 0, (size_t)n * sizeof(float)); }
-
-/* dx (rows, in) (+)= dy (rows, out) W (out, in). */
-static void linear_input_grad(const float *dy, const float *W, float *dx, int64_t rows, int64_t in, int64_t out,
-                              float beta) {
-    vt_matmul(dy, W, NULL, dx, rows, in, out, false, false, beta);
-}
 
 /* Gradient of the heads' losses w.r.t. the final hidden state, into dA. */
 static void heads_backward(vt_bert *b, float drop) {
@@ -45,15 +33,15 @@ static void heads_backward(vt_bert *b, float drop) {
     zero(b->d_pool_a, B * H);
     if (b->w.mlm_w && in->mlm_labels && b->mlm_p) {
         int64_t P = b->mlm_p;
-        linear_input_grad(b->d_mlm_logits, b->w.word_emb, b->mlm_da, P, H, V, 0.0f); /* d mlm_ln */
-        bert_linear_param_grads(b->mlm_ln, b->d_mlm_logits, b->g.word_emb, b->g.mlm_bias, P, H, V);
+        bert_linear_backward(b, b->mlm_ln, b->mlm_ln16, b->d_mlm_logits, b->w.word_emb, b->g.word_emb, b->g.mlm_bias,
+                             b->mlm_da, 0.0f, P, H, V); /* mlm_da = d mlm_ln */
         zero(b->mlm_db, P * H);
         vt_layernorm_backward(b->mlm_da, b->mlm_act, b->w.mlm_ln_g, b->mlm_mean, b->mlm_rstd, b->mlm_db, b->g.mlm_ln_g,
                               b->g.mlm_ln_b, P, H);
         zero(b->mlm_da, P * H);
         vt_activation_backward(c->hidden_act, b->mlm_pre, b->mlm_act, b->mlm_db, b->mlm_da, P, H);
-        bert_linear_param_grads(b->mlm_in, b->mlm_da, b->g.mlm_w, b->g.mlm_b, P, H, H);
-        linear_input_grad(b->mlm_da, b->w.mlm_w, b->mlm_db, P, H, H, 0.0f);
+        bert_linear_backward(b, b->mlm_in, b->mlm_in16, b->mlm_da, b->w.mlm_w, b->g.mlm_w, b->g.mlm_b, b->mlm_db, 0.0f,
+                             P, H, H);
         for (int64_t i = 0; i < P; i++) {
             float *restrict dst = d_hidden + (int64_t)b->mlm_pos[i] * H;
             const float *restrict src = b->mlm_db + i * H;
@@ -61,14 +49,14 @@ static void heads_backward(vt_bert *b, float drop) {
         }
     }
     if (b->w.nsp_w && in->nsp_labels) {
-        bert_linear_param_grads(b->pooled, b->d_nsp, b->g.nsp_w, b->g.nsp_b, B, H, 2);
-        linear_input_grad(b->d_nsp, b->w.nsp_w, b->d_pool_a, B, H, 2, 1.0f);
+        bert_linear_backward(b, b->pooled, b->pooled16, b->d_nsp, b->w.nsp_w, b->g.nsp_w, b->g.nsp_b, b->d_pool_a,
+                             1.0f, B, H, 2);
         pooled_grad = true;
     }
     if (b->w.cls_w && (in->labels || in->regression_targets)) {
         float *d_cls_in = b->cls_rows == B ? b->d_pool_b : b->dB;
-        bert_linear_param_grads(b->cls_in, b->d_logits, b->g.cls_w, b->g.cls_b, b->cls_rows, H, L);
-        linear_input_grad(b->d_logits, b->w.cls_w, d_cls_in, b->cls_rows, H, L, 0.0f);
+        bert_linear_backward(b, b->cls_in, b->cls_in16, b->d_logits, b->w.cls_w, b->g.cls_w, b->g.cls_b, d_cls_in,
+                             0.0f, b->cls_rows, H, L);
         float rate = !b->last_training ? 0 : c->classifier_dropout >= 0 ? c->classifier_dropout : drop;
         if (c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) {
             bert_dropout_backward(d_cls_in, b->cls_drop, d_hidden, BT * H, rate);
@@ -80,8 +68,8 @@ static void heads_backward(vt_bert *b, float drop) {
     if (pooled_grad) { /* pooled = tanh(first tokens W^T + b) */
         zero(b->d_pool_b, B * H);
         vt_activation_backward(VT_ACT_TANH, NULL, b->pooled, b->d_pool_a, b->d_pool_b, B, H);
-        bert_linear_param_grads(b->pool_in, b->d_pool_b, b->g.pool_w, b->g.pool_b, B, H, H);
-        linear_input_grad(b->d_pool_b, b->w.pool_w, b->d_pool_a, B, H, H, 0.0f);
+        bert_linear_backward(b, b->pool_in, b->pool_in16, b->d_pool_b, b->w.pool_w, b->g.pool_w, b->g.pool_b,
+                             b->d_pool_a, 0.0f, B, H, H);
         for (int64_t i = 0; i < B; i++) {
             float *restrict dst = d_hidden + i * T * H;
             const float *restrict src = b->d_pool_a + i * H;
@@ -104,27 +92,26 @@ static void layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop) {
     vt_layernorm_backward(b->dA, a->res2, p->ln2_g, a->ln2_mean, a->ln2_rstd, b->dB, g->ln2_g, g->ln2_b, BT, H);
     zero(b->dC, BT * H);
     bert_dropout_backward(b->dB, a->drop2, b->dC, BT * H, drop);
-    bert_linear_param_grads(a->inter, b->dC, g->out_w, g->out_b, BT, I, H);
-    linear_input_grad(b->dC, p->out_w, b->dI1, BT, I, H, 0.0f);
+    bert_linear_backward(b, a->inter, a->inter16, b->dC, p->out_w, g->out_w, g->out_b, b->dI1, 0.0f, BT, I, H);
     zero(b->dI2, BT * I);
     vt_activation_backward(c->hidden_act, a->inter_pre, a->inter, b->dI1, b->dI2, BT, I);
-    bert_linear_param_grads(a->h1, b->dI2, g->inter_w, g->inter_b, BT, H, I);
-    linear_input_grad(b->dI2, p->inter_w, b->dB, BT, H, I, 1.0f); /* dB = d h1 (residual + FFN) */
+    bert_linear_backward(b, a->h1, a->h1_16, b->dI2, p->inter_w, g->inter_w, g->inter_b, b->dB, 1.0f, BT, H,
+                         I); /* dB = d h1 (residual + FFN) */
     /* h1 = LN1(res1), res1 = x + drop(ctx Wo^T + bo) */
     zero(b->dA, BT * H);
     vt_layernorm_backward(b->dB, a->res1, p->ln1_g, a->ln1_mean, a->ln1_rstd, b->dA, g->ln1_g, g->ln1_b, BT, H);
     zero(b->dC, BT * H);
     bert_dropout_backward(b->dA, a->drop1, b->dC, BT * H, drop);
-    bert_linear_param_grads(a->ctx, b->dC, g->attn_out_w, g->attn_out_b, BT, H, H);
-    linear_input_grad(b->dC, p->attn_out_w, b->dD, BT, H, H, 0.0f);
+    bert_linear_backward(b, a->ctx, a->ctx16, b->dC, p->attn_out_w, g->attn_out_w, g->attn_out_b, b->dD, 0.0f, BT,
+                         H, H);
     zero(b->dQKV, BT * 3 * H);
     vt_attention_dims d;
     vt_attention_opts o;
     bert_attention_setup(b, in, attn_drop, b->last_seed, l, &d, &o);
     vt_attention_backward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, b->dD, b->dQKV,
                           b->dQKV + H, b->dQKV + 2 * H);
-    bert_linear_param_grads(a->input, b->dQKV, g->qkv_w, g->qkv_b, BT, H, 3 * H);
-    linear_input_grad(b->dQKV, p->qkv_w, b->dA, BT, H, 3 * H, 1.0f); /* dA = d x (residual + attention) */
+    bert_linear_backward(b, a->input, a->input16, b->dQKV, p->qkv_w, g->qkv_w, g->qkv_b, b->dA, 1.0f, BT, H,
+                         3 * H); /* dA = d x (residual + attention) */
 }
 
 static void embeddings_backward(vt_bert *b, float drop) {

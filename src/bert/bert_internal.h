@@ -31,6 +31,7 @@ typedef struct bert_weights {
 /* Saved activations of one encoder layer for the backward. */
 typedef struct bert_layer_acts {
     float *input;        /* (B*T, H) the layer's input */
+    vt_bf16 *input16, *ctx16, *h1_16, *inter16; /* bf16 copies of the dense layers' inputs (bf16 only) */
     float *qkv;          /* (B*T, 3H) */
     float *probs;        /* (B, A, T, T) */
     uint8_t *attn_drop;  /* (B, A, T, T) or NULL */
@@ -55,6 +56,9 @@ struct vt_bert {
     vt_param_info *infos;         /* (n_params) for the optimizer */
     size_t n_params;
     bert_weights w, g;            /* views into params and grads */
+    vt_precision precision;       /* of the dense layers' matrix products */
+    vt_bf16 *params16;            /* (n_floats) bf16 copy of params (bf16 only) */
+    bool params16_fresh;          /* params16 matches params: cleared whenever params are handed out */
     int frozen_layers;            /* embeddings + this many layers get no updates */
 
     /* Activations of the last forward, planned per (B, T, P masked positions). */
@@ -84,6 +88,11 @@ struct vt_bert {
     float *mlm_da, *mlm_db;       /* (P, H) gradient scratch */
     float *mlm_logits, *d_mlm_logits; /* (P, V) */
     float *nsp_logits, *d_nsp;    /* (B, 2) */
+    /* bf16 only: the heads' dense inputs and the output-gradient scratch. */
+    vt_bf16 *mlm_in16, *mlm_ln16; /* (P, H) */
+    vt_bf16 *pool_in16, *pooled16; /* (B, H) */
+    vt_bf16 *cls_in16;            /* (cls_rows, H) */
+    vt_bf16 *dy16;                /* (largest dense output) */
 
     /* The last forward, for the backward. */
     vt_bert_batch last;
@@ -100,9 +109,16 @@ vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_posi
 /* Dropout that is an identity (a copy) when rate is 0, and its backward. */
 void bert_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);
 void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate);
-/* dW (out, in) += dy^T (rows, out) x (rows, in); db (out) += column sums of dy. */
-void bert_linear_param_grads(const float *x, const float *dy, float *dW, float *db, int64_t rows, int64_t in,
-                             int64_t out);
+/* A dense layer (linear.c): y (rows, out) = x (rows, in) W^T + bias, W (out, in)
+ * as Hugging Face stores it. x16 (rows, in) receives x in bf16 (bf16 only). */
+vt_status bert_linear_forward(vt_bert *b, const float *x, vt_bf16 *x16, const float *W, const float *bias, float *y,
+                              int64_t rows, int64_t in, int64_t out);
+/* Its backward: dW (out, in) += dy^T x, db (out) += column sums of dy (each
+ * skipped when NULL), and dx (rows, in) = dy W + dx_beta * dx unless dx is NULL. */
+void bert_linear_backward(vt_bert *b, const float *x, const vt_bf16 *x16, const float *dy, const float *W, float *dW,
+                          float *db, float *dx, float dx_beta, int64_t rows, int64_t in, int64_t out);
+/* Brings params16 up to date with params (bf16 only). */
+void bert_refresh_params16(vt_bert *b);
 
 /* Seeds of the dropout sites, distinct per layer and site. */
 enum { SITE_EMBEDDINGS = 1, SITE_CLASSIFIER = 2, SITE_LAYER0 = 16 };

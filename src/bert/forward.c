@@ -13,12 +13,6 @@ void bert_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, fl
     else if (x != y) memcpy(y, x, (size_t)n * sizeof(float));
 }
 
-/* y (rows, out) = x (rows, in) W^T + bias, W (out, in) as Hugging Face stores it. */
-static vt_status linear(const float *x, const float *W, const float *bias, float *y, int64_t rows, int64_t in,
-                        int64_t out) {
-    return vt_matmul(x, W, bias, y, rows, out, in, false, true, 0.0f);
-}
-
 /* emb_out (B*T, H) = dropout(LayerNorm(word[ids] + position[t] + type[types])). */
 static vt_status embeddings_forward(vt_bert *b, const vt_bert_batch *in, float drop, uint64_t seed) {
     const vt_bert_config *c = &b->cfg;
@@ -64,20 +58,20 @@ static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, f
     const bert_layer_params *p = &b->w.layers[l];
     bert_layer_acts *a = &b->acts[l];
     int64_t H = c->hidden_size, I = c->intermediate_size, BT = in->batch * in->seq_len;
-    vt_status st = linear(a->input, p->qkv_w, p->qkv_b, a->qkv, BT, H, 3 * H);
+    vt_status st = bert_linear_forward(b, a->input, a->input16, p->qkv_w, p->qkv_b, a->qkv, BT, H, 3 * H);
     if (st != VT_OK) return st;
     vt_attention_dims d;
     vt_attention_opts o;
     bert_attention_setup(b, in, attn_drop, seed, l, &d, &o);
     vt_attention_forward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, a->ctx);
-    if ((st = linear(a->ctx, p->attn_out_w, p->attn_out_b, b->tmp, BT, H, H)) != VT_OK) return st;
+    if ((st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, BT, H, H)) != VT_OK) return st;
     bert_dropout_forward(b->tmp, b->tmp, a->drop1, BT * H, drop, vt_hash64(seed, bert_site(l, 1)));
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < BT * H; i++) a->res1[i] = a->input[i] + b->tmp[i];
     vt_layernorm_forward(a->res1, p->ln1_g, p->ln1_b, a->h1, a->ln1_mean, a->ln1_rstd, BT, H, c->layer_norm_eps);
-    if ((st = linear(a->h1, p->inter_w, p->inter_b, a->inter_pre, BT, H, I)) != VT_OK) return st;
+    if ((st = bert_linear_forward(b, a->h1, a->h1_16, p->inter_w, p->inter_b, a->inter_pre, BT, H, I)) != VT_OK) return st;
     vt_activation_forward(c->hidden_act, a->inter_pre, a->inter, BT, I);
-    if ((st = linear(a->inter, p->out_w, p->out_b, b->tmp, BT, I, H)) != VT_OK) return st;
+    if ((st = bert_linear_forward(b, a->inter, a->inter16, p->out_w, p->out_b, b->tmp, BT, I, H)) != VT_OK) return st;
     bert_dropout_forward(b->tmp, b->tmp, a->drop2, BT * H, drop, vt_hash64(seed, bert_site(l, 2)));
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < BT * H; i++) a->res2[i] = a->h1[i] + b->tmp[i];
@@ -90,12 +84,12 @@ static vt_status mlm_forward(vt_bert *b, const float *hidden, int64_t P) {
     const vt_bert_config *c = &b->cfg;
     int64_t H = c->hidden_size;
     for (int64_t i = 0; i < P; i++) memcpy(b->mlm_in + i * H, hidden + (int64_t)b->mlm_pos[i] * H, (size_t)H * sizeof(float));
-    vt_status st = linear(b->mlm_in, b->w.mlm_w, b->w.mlm_b, b->mlm_pre, P, H, H);
+    vt_status st = bert_linear_forward(b, b->mlm_in, b->mlm_in16, b->w.mlm_w, b->w.mlm_b, b->mlm_pre, P, H, H);
     if (st != VT_OK) return st;
     vt_activation_forward(c->hidden_act, b->mlm_pre, b->mlm_act, P, H);
     vt_layernorm_forward(b->mlm_act, b->w.mlm_ln_g, b->w.mlm_ln_b, b->mlm_ln, b->mlm_mean, b->mlm_rstd, P, H,
                          c->layer_norm_eps);
-    return linear(b->mlm_ln, b->w.word_emb, b->w.mlm_bias, b->mlm_logits, P, H, c->vocab_size);
+    return bert_linear_forward(b, b->mlm_ln, b->mlm_ln16, b->w.word_emb, b->w.mlm_bias, b->mlm_logits, P, H, c->vocab_size);
 }
 
 /* Mean cross-entropy of logits (rows, classes), times `scale` (loss and
@@ -178,7 +172,7 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
     vt_status st;
     if (b->w.pool_w) {
         for (int64_t i = 0; i < B; i++) memcpy(b->pool_in + i * H, hidden + i * T * H, (size_t)H * sizeof(float));
-        if ((st = linear(b->pool_in, b->w.pool_w, b->w.pool_b, b->pooled, B, H, H)) != VT_OK) return st;
+        if ((st = bert_linear_forward(b, b->pool_in, b->pool_in16, b->w.pool_w, b->w.pool_b, b->pooled, B, H, H)) != VT_OK) return st;
         vt_activation_forward(VT_ACT_TANH, b->pooled, b->pooled, B, H);
         out->pooled = b->pooled;
     }
@@ -197,7 +191,7 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         }
     }
     if (b->w.nsp_w) {
-        if ((st = linear(b->pooled, b->w.nsp_w, b->w.nsp_b, b->nsp_logits, B, H, 2)) != VT_OK) return st;
+        if ((st = bert_linear_forward(b, b->pooled, b->pooled16, b->w.nsp_w, b->w.nsp_b, b->nsp_logits, B, H, 2)) != VT_OK) return st;
         out->nsp_logits = b->nsp_logits;
         int64_t counted;
         if (in->nsp_labels && (st = xent(b->nsp_logits, in->nsp_labels, B, 2, NULL, b->d_nsp,
@@ -209,7 +203,7 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         const float *x = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? hidden : b->pooled;
         float drop = !training ? 0 : c->classifier_dropout >= 0 ? c->classifier_dropout : c->hidden_dropout_prob;
         bert_dropout_forward(x, b->cls_in, b->cls_drop, b->cls_rows * H, drop, vt_hash64(seed, SITE_CLASSIFIER));
-        if ((st = linear(b->cls_in, b->w.cls_w, b->w.cls_b, b->logits, b->cls_rows, H, L)) != VT_OK) return st;
+        if ((st = bert_linear_forward(b, b->cls_in, b->cls_in16, b->w.cls_w, b->w.cls_b, b->logits, b->cls_rows, H, L)) != VT_OK) return st;
         out->logits = b->logits;
         if (L == 1 && in->regression_targets) {
             double k = share(norm, local.task, norm ? norm->task : 0);
@@ -241,6 +235,7 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     int64_t P = b->w.mlm_w ? choose_mlm_positions(in, NULL, NULL) : 0;
     if ((st = bert_plan(b, in->batch, in->seq_len, P)) != VT_OK) return st;
     b->mlm_p = P;
+    bert_refresh_params16(b);
     float drop = training ? c->hidden_dropout_prob : 0, attn_drop = training ? c->attention_probs_dropout_prob : 0;
     if ((st = embeddings_forward(b, in, drop, seed)) != VT_OK) return st;
     for (int64_t l = 0; l < c->num_hidden_layers; l++)

@@ -170,6 +170,7 @@ void vt_bert_free(vt_bert *b) {
     if (!b) return;
     free(b->params);
     free(b->grads);
+    free(b->params16);
     free(b->table);
     free(b->infos);
     free(b->w.layers);
@@ -181,17 +182,57 @@ void vt_bert_free(vt_bert *b) {
 
 const vt_bert_config *vt_bert_get_config(const vt_bert *b) { return &b->cfg; }
 size_t vt_bert_param_count(const vt_bert *b) { return b->n_params; }
-vt_bert_param *vt_bert_param_at(vt_bert *b, size_t i) { return i < b->n_params ? &b->table[i] : NULL; }
+/* Parameters handed out may be written: the bf16 copy is refreshed before
+ * the next forward uses it. */
+vt_bert_param *vt_bert_param_at(vt_bert *b, size_t i) {
+    b->params16_fresh = false;
+    return i < b->n_params ? &b->table[i] : NULL;
+}
 
 vt_bert_param *vt_bert_param_find(vt_bert *b, const char *name) {
+    b->params16_fresh = false;
     for (size_t i = 0; i < b->n_params; i++)
         if (!strcmp(b->table[i].name, name)) return &b->table[i];
     return NULL;
 }
 
 float *vt_bert_params(vt_bert *b, int64_t *n) {
+    b->params16_fresh = false;
     if (n) *n = b->n_floats;
     return b->params;
+}
+
+vt_status vt_bert_set_precision(vt_bert *b, vt_precision p) {
+    if (p != VT_PRECISION_FP32 && p != VT_PRECISION_BF16)
+        return vt_error(VT_ERR_INVALID_ARG, "unknown precision %d", (int)p);
+    if (p == b->precision) return VT_OK;
+    if (p == VT_PRECISION_BF16) {
+        /* Fails early, with oneDNN's reason, on a CPU without bf16 matmuls. */
+        vt_bf16 one[1] = {0x3f80};
+        float out[1];
+        if (vt_matmul_bf16(one, one, NULL, out, 1, 1, 1, false, false, 0.0f) != VT_OK)
+            return vt_error(VT_ERR_UNSUPPORTED, "bf16 is not available on this CPU: %s", vt_last_error());
+        if (!b->params16 && !(b->params16 = malloc((size_t)b->n_floats * sizeof *b->params16)))
+            return vt_error(VT_ERR_NOMEM, "out of memory for the bf16 copy of %lld parameters", (long long)b->n_floats);
+    } else {
+        free(b->params16);
+        b->params16 = NULL;
+    }
+    b->precision = p;
+    b->params16_fresh = false;
+    b->planned = false; /* the activation plan differs */
+    return VT_OK;
+}
+
+vt_precision vt_bert_get_precision(const vt_bert *b) { return b->precision; }
+
+const char *vt_precision_name(vt_precision p) { return p == VT_PRECISION_BF16 ? "bf16" : "fp32"; }
+
+bool vt_precision_parse(const char *name, vt_precision *out) {
+    if (!strcmp(name, "fp32") || !strcmp(name, "float32")) *out = VT_PRECISION_FP32;
+    else if (!strcmp(name, "bf16") || !strcmp(name, "bfloat16")) *out = VT_PRECISION_BF16;
+    else return false;
+    return true;
 }
 
 float *vt_bert_grads(vt_bert *b, int64_t *n) {

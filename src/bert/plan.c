@@ -5,7 +5,10 @@
 
 #define F32(count) vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(float))
 #define U8(count) vt_arena_alloc(&b->arena, (size_t)(count))
+#define BF16(count) (b->precision == VT_PRECISION_BF16 ? vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(vt_bf16)) : NULL)
 #define I32(count) vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(int32_t))
+
+static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     const vt_bert_config *c = &b->cfg;
@@ -21,6 +24,10 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     for (int64_t l = 0; l < L; l++) {
         bert_layer_acts *a = &b->acts[l];
         a->input = l ? b->acts[l - 1].output : b->emb_out;
+        a->input16 = BF16(BT * H);
+        a->ctx16 = BF16(BT * H);
+        a->h1_16 = BF16(BT * H);
+        a->inter16 = BF16(BT * I);
         a->qkv = F32(BT * 3 * H);
         a->probs = F32(B * A * T * T);
         a->attn_drop = attn_dropout ? U8(B * A * T * T) : NULL;
@@ -69,6 +76,13 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     b->d_mlm_logits = F32(P * V);
     b->nsp_logits = F32(B * 2);
     b->d_nsp = F32(B * 2);
+    b->mlm_in16 = BF16(P * H);
+    b->mlm_ln16 = BF16(P * H);
+    b->pool_in16 = BF16(B * H);
+    b->pooled16 = BF16(B * H);
+    b->cls_in16 = BF16(b->cls_rows * H);
+    int64_t widest = 3 * H > I ? 3 * H : I; /* dy16 holds the largest output gradient of a dense layer */
+    b->dy16 = BF16(max_i64(max_i64(BT * widest, P * V), b->cls_rows * (labels > H ? labels : H)));
 }
 
 vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_positions) {

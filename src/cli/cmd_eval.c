@@ -11,6 +11,7 @@
 
 int cmd_eval(int argc, char **argv) {
     const char *dir = NULL, *data = NULL, *format = NULL, *text_col = NULL, *text_b_col = NULL, *label_col = NULL;
+    const char *precision = "fp32";
     bool json = false, skip_bad = false;
     int64_t batch = 32, max_length = 0;
     const cli_option opts[] = {
@@ -22,12 +23,15 @@ int cmd_eval(int argc, char **argv) {
         {"--label-column", CLI_STRING, &label_col, "NAME", "the label's column or key (default label)"},
         {"--skip-bad-rows", CLI_FLAG, &skip_bad, NULL, "leave out malformed rows (counted on stderr) instead of failing"},
         {"--json", CLI_FLAG, &json, NULL, "print one JSON object instead of the table"},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
         {"--batch-size", CLI_INT, &batch, "N", "examples per forward pass (default 32)", 1, 65536},
         {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens (default: the length it was fine-tuned at)", 2, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto eval --model DIR --data FILE [--json]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!dir || !data) return cli_fail("eval needs --model DIR and --data FILE");
+    vt_precision prec;
+    if (!vt_precision_parse(precision, &prec)) return cli_fail("--precision must be fp32 or bf16, not '%s'", precision);
     vt_labelled_options o;
     vt_labelled_options_default(&o);
     if (format && !vt_data_format_parse(format, &o.format)) return cli_fail("--format must be tsv, csv or jsonl, not '%s'", format);
@@ -44,6 +48,7 @@ int cmd_eval(int argc, char **argv) {
     int32_t *pred = NULL;
     const char *names[VT_BERT_MAX_LABELS];
     vt_status st = cli_load_classifier(dir, &model, &tok);
+    if (st == VT_OK) st = vt_bert_set_precision(model, prec);
     const vt_bert_config *c = model ? vt_bert_get_config(model) : NULL;
     size_t K = c ? (size_t)c->num_labels : 0;
     if (st == VT_OK) { /* the model's label ids */

@@ -143,7 +143,8 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
 }
 
 typedef struct options {
-    const char *init, *train, *dev, *out, *class_weights, *text_col, *text_b_col, *label_col;
+    const char *init, *train, *dev, *out, *class_weights, *text_col, *text_b_col, *label_col, *precision;
+    vt_precision prec;
     int64_t epochs, batch, max_len, keep_tail, early, freeze, seed, threads, max_train;
     double lr, warmup_ratio, weight_decay, dist_timeout;
     bool skip_bad, resume, zero1;
@@ -214,6 +215,7 @@ static int run(const options *a) {
         src.pad_id = vt_tok_special_ids(tok).pad;
         if (!(model = vt_bert_load(a->init, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, train.num_labels, (uint64_t)a->seed)))
             st = vt_last_status();
+        else st = vt_bert_set_precision(model, a->prec);
     }
     if (st == VT_OK) st = vt_bert_set_labels(model, (const char *const *)train.id2label, train.num_labels);
     int32_t max_len = st == VT_OK ? vt_bert_input_length(vt_bert_get_config(model), a->max_len, 0) : 0;
@@ -303,7 +305,7 @@ static int run(const options *a) {
 
 int cmd_finetune(int argc, char **argv) {
     options a = {.epochs = 3, .batch = 32, .max_len = 128, .keep_tail = -1, .seed = 42, .lr = 5e-5, .warmup_ratio = 0.1,
-                 .weight_decay = 0.01, .dist_timeout = VT_DIST_DEFAULT_TIMEOUT};
+                 .weight_decay = 0.01, .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32"};
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT directory: pretrained, published, or a classifier"},
         {"--train", CLI_STRING, &a.train, "FILE", "labelled training data (.tsv, .csv or .jsonl)"},
@@ -323,6 +325,7 @@ int cmd_finetune(int argc, char **argv) {
         {"--class-weights", CLI_STRING, &a.class_weights, "auto", "weight the loss by inverse class frequency"},
         {"--max-train-examples", CLI_INT, &a.max_train, "N", "use a seeded random N of the training examples", 1, 1e12},
         {"--seed", CLI_INT, &a.seed, "N", "head initialisation, data order and dropout (default 42)", 0, 9e15},
+        {"--precision", CLI_STRING, &a.precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
         {"--threads", CLI_INT, &a.threads, "N", "OpenMP threads (default: all cores, shared by a machine's ranks)", 1, 4096},
         {"--text-column", CLI_STRING, &a.text_col, "NAME", "TSV/CSV column of the text (default text)"},
         {"--text-b-column", CLI_STRING, &a.text_b_col, "NAME", "column of the second text of pairs (default text_b)"},
@@ -336,6 +339,7 @@ int cmd_finetune(int argc, char **argv) {
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!a.init || !a.train || !a.dev || !a.out) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (a.class_weights && strcmp(a.class_weights, "auto")) return cli_fail("--class-weights takes only 'auto'");
+    if (!vt_precision_parse(a.precision, &a.prec)) return cli_fail("--precision must be fp32 or bf16, not '%s'", a.precision);
     vt_status st = cli_join_job(a.dist_timeout, a.threads);
     if (st != VT_OK) return cli_leave_job(st);
     return run(&a);

@@ -10,7 +10,7 @@
 #include "verto/dataset.h"
 
 int cmd_predict(int argc, char **argv) {
-    const char *dir = NULL, *input = NULL, *text_col = NULL, *text_b_col = NULL;
+    const char *dir = NULL, *input = NULL, *text_col = NULL, *text_b_col = NULL, *precision = "fp32";
     bool jsonl = false;
     int64_t batch = 32, max_length = 0;
     const cli_option opts[] = {
@@ -19,6 +19,7 @@ int cmd_predict(int argc, char **argv) {
         {"--jsonl", CLI_FLAG, &jsonl, NULL, "input lines are JSON objects with \"text\" and optionally \"text_b\""},
         {"--text-column", CLI_STRING, &text_col, "KEY", "with --jsonl: the text's key (default text)"},
         {"--text-b-column", CLI_STRING, &text_b_col, "KEY", "with --jsonl: the second text's key (default text_b)"},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
         {"--batch-size", CLI_INT, &batch, "N", "inputs per forward pass (default 32)", 1, 65536},
         {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens (default: the length it was fine-tuned at)", 2, 1e6},
         {0}};
@@ -30,6 +31,11 @@ int cmd_predict(int argc, char **argv) {
         free(args);
         return cli_fail("predict needs --model DIR");
     }
+    vt_precision prec;
+    if (!vt_precision_parse(precision, &prec)) {
+        free(args);
+        return cli_fail("--precision must be fp32 or bf16, not '%s'", precision);
+    }
     if (jsonl && n_args) {
         free(args);
         return cli_fail("--jsonl reads --input or standard input, not TEXT arguments");
@@ -40,6 +46,7 @@ int cmd_predict(int argc, char **argv) {
     vt_labelled rows = {0};
     double *probs = NULL;
     vt_status st = cli_load_classifier(dir, &model, &tok);
+    if (st == VT_OK) st = vt_bert_set_precision(model, prec);
     /* all input is read (and checked) before anything is printed */
     if (st == VT_OK && jsonl) {
         vt_labelled_options o;

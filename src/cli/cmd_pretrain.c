@@ -89,7 +89,7 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
 }
 
 int cmd_pretrain(int argc, char **argv) {
-    const char *init = NULL, *data = NULL, *eval_data = NULL, *out = NULL;
+    const char *init = NULL, *data = NULL, *eval_data = NULL, *out = NULL, *precision = "fp32";
     int64_t steps = 1000, batch = 32, accum = 1, warmup = -1, seed = 42, threads = 0, log_every = 10;
     int64_t eval_every = 0, eval_batches = 20, save_every = 0, keep = 3;
     double lr = 1e-4, weight_decay = 0.01, clip = 1.0, dist_timeout = VT_DIST_DEFAULT_TIMEOUT;
@@ -106,6 +106,7 @@ int cmd_pretrain(int argc, char **argv) {
         {"--weight-decay", CLI_FLOAT, &weight_decay, "W", "AdamW decay, not on biases/LayerNorm (default 0.01)", 0, 1},
         {"--clip", CLI_FLOAT, &clip, "NORM", "clip the global gradient norm (default 1.0; 0 = off)", 0, 1e6},
         {"--seed", CLI_INT, &seed, "N", "data order, masking and dropout (default 42)", 0, 9e15},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
         {"--threads", CLI_INT, &threads, "N", "OpenMP threads (default: all cores, shared by a machine's ranks)", 1, 4096},
         {"--eval-data", CLI_STRING, &eval_data, "DIR", "held-out shards for evaluation"},
         {"--eval-every", CLI_INT, &eval_every, "N", "evaluate every N steps (default: at the end)", 0, 1e12},
@@ -120,6 +121,8 @@ int cmd_pretrain(int argc, char **argv) {
     int rc = cli_parse(argc, argv, opts, "verto pretrain --init DIR --data SHARDS -o OUT [options]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!init || !data || !out) return cli_fail("pretrain needs --init DIR, --data SHARDS and -o OUT");
+    vt_precision prec;
+    if (!vt_precision_parse(precision, &prec)) return cli_fail("--precision must be fp32 or bf16, not '%s'", precision);
     vt_status st = cli_join_job(dist_timeout, threads);
     if (st != VT_OK) return cli_leave_job(st);
     int64_t ranks = vt_dist_size();
@@ -133,6 +136,7 @@ int cmd_pretrain(int argc, char **argv) {
     if (st == VT_OK && eval_data && !(src.eval = vt_pt_open(eval_data, vocab))) st = vt_last_status();
     if (st == VT_OK && vt_pt_size(src.train) == 0) st = vt_error(VT_ERR_INVALID_ARG, "%s holds no instances", data);
     if (st == VT_OK && !(model = vt_bert_load(init, VT_BERT_FOR_PRETRAINING, 0, (uint64_t)seed))) st = vt_last_status();
+    if (st == VT_OK) st = vt_bert_set_precision(model, prec);
     int32_t max_len = st == VT_OK ? vt_pt_get_info(src.train)->max_seq_length : 0;
     if (st == VT_OK && max_len > vt_bert_get_config(model)->max_position_embeddings)
         st = vt_error(VT_ERR_INVALID_ARG, "%s has sequences of %d tokens, more than the model's %lld positions", data,

@@ -173,13 +173,14 @@ static int resolve(const char *host, int port, struct sockaddr_storage *addr, so
 }
 
 int cmd_serve(int argc, char **argv) {
-    const char *dir = NULL, *host = "127.0.0.1";
+    const char *dir = NULL, *host = "127.0.0.1", *precision = "fp32";
     int64_t port = 8080, threads = 0, max_batch = 32, max_wait = 5, max_body = 1048576, max_len = 0;
     const cli_option opts[] = {
         {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned classifier (or any BERT directory, for /v1/embed only)"},
         {"--host", CLI_STRING, &host, "ADDR", "address to listen on (default 127.0.0.1: this machine only)"},
         {"--port", CLI_INT, &port, "N", "TCP port (default 8080; 0 picks a free one)", 0, 65535},
         {"--threads", CLI_INT, &threads, "N", "OpenMP threads of the inference worker (default: all cores)", 0, 4096},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
         {"--max-batch", CLI_INT, &max_batch, "N", "inputs per forward pass, across requests (default 32)", 1, 65536},
         {"--max-wait-ms", CLI_INT, &max_wait, "MS", "how long a batch may wait to fill (default 5)", 0, 60000},
         {"--max-body-bytes", CLI_INT, &max_body, "N", "largest request body; larger ones get 413 (default 1048576)", 1,
@@ -191,12 +192,15 @@ int cmd_serve(int argc, char **argv) {
     int n_args;
     int rc = cli_parse(argc, argv, opts,
                        "verto serve --model DIR [--host 127.0.0.1] [--port 8080] [--threads N] [--max-batch 32] "
-                       "[--max-wait-ms 5] [--max-body-bytes 1048576] [--max-seq-length L]",
+                       "[--max-wait-ms 5] [--max-body-bytes 1048576] [--max-seq-length L] [--precision fp32|bf16]",
                        &args, &n_args);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     free(args);
     if (n_args) return cli_fail("serve takes no positional arguments");
     if (!dir) return cli_fail("serve needs --model DIR");
+    vt_serve_options o;
+    vt_serve_options_default(&o);
+    if (!vt_precision_parse(precision, &o.precision)) return cli_fail("--precision must be fp32 or bf16, not '%s'", precision);
     if ((rc = mhd_open())) return rc;
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -211,8 +215,6 @@ int cmd_serve(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    vt_serve_options o;
-    vt_serve_options_default(&o);
     o.max_batch = (int)max_batch;
     o.max_wait_ms = (int)max_wait;
     o.max_seq_length = (int32_t)max_len;

@@ -1,7 +1,7 @@
-/* vt_matmul and vt_matmul_strided on oneDNN's matmul primitive.
+/* vt_matmul, vt_matmul_bf16 and vt_matmul_strided on oneDNN's matmul primitive.
  *
  * Transposes and batches are expressed as memory strides (no copies), the
- * bias as the primitive's bias argument, alpha as an output scale and beta as
+ * bias as the primitive's bias argument (always f32), alpha as an output scale and beta as
  * a sum post-op. Primitives are cached per shape, strides, bias?, alpha and
  * beta in a chained hash table under a mutex; entries live until the process
  * ends. One CPU engine and stream are created on first use. */
@@ -19,6 +19,7 @@ typedef struct mm_key {
     vt_strides sa, sb, sc;
     float alpha, beta;
     bool has_bias;
+    bool bf16; /* A and B in bf16 (C is f32 either way) */
 } mm_key;
 
 typedef struct mm_entry {
@@ -52,9 +53,9 @@ static size_t key_hash(const mm_key *k) {
 }
 
 static vt_status dnnl_fail(dnnl_status_t s, const char *what, const mm_key *k) {
-    return vt_error(VT_ERR_UNSUPPORTED, "oneDNN %s failed (%s) for matmul batch=%lld M=%lld N=%lld K=%lld%s alpha=%g beta=%g",
-                    what, dnnl_status2str(s), (long long)k->batch, (long long)k->M, (long long)k->N, (long long)k->K,
-                    k->has_bias ? " bias" : "", (double)k->alpha, (double)k->beta);
+    return vt_error(VT_ERR_UNSUPPORTED, "oneDNN %s failed (%s) for %s matmul batch=%lld M=%lld N=%lld K=%lld%s alpha=%g beta=%g",
+                    what, dnnl_status2str(s), k->bf16 ? "bf16" : "f32", (long long)k->batch, (long long)k->M,
+                    (long long)k->N, (long long)k->K, k->has_bias ? " bias" : "", (double)k->alpha, (double)k->beta);
 }
 
 /* Builds the primitive for k into e (called with g_lock held). A batch of 1
@@ -65,11 +66,12 @@ static vt_status create_entry(const mm_key *k, mm_entry *e) {
     dnnl_dims_t b_dims = {k->batch, k->K, k->N}, b_str = {k->sb.batch, k->sb.row, k->sb.col};
     dnnl_dims_t c_dims = {k->batch, k->M, k->N}, c_str = {k->sc.batch, k->sc.row, k->sc.col};
     dnnl_dims_t bias_dims = {1, 1, k->N}, bias_str = {k->N, k->N, 1};
+    dnnl_data_type_t ab_type = k->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_status_t s;
     memset(e, 0, sizeof *e);
     e->key = *k;
-    if ((s = dnnl_memory_desc_init_by_strides(&e->a_md, nd, a_dims + o, dnnl_f32, a_str + o)) ||
-        (s = dnnl_memory_desc_init_by_strides(&e->b_md, nd, b_dims + o, dnnl_f32, b_str + o)) ||
+    if ((s = dnnl_memory_desc_init_by_strides(&e->a_md, nd, a_dims + o, ab_type, a_str + o)) ||
+        (s = dnnl_memory_desc_init_by_strides(&e->b_md, nd, b_dims + o, ab_type, b_str + o)) ||
         (s = dnnl_memory_desc_init_by_strides(&e->c_md, nd, c_dims + o, dnnl_f32, c_str + o)) ||
         (k->has_bias && (s = dnnl_memory_desc_init_by_strides(&e->bias_md, nd, bias_dims + o, dnnl_f32, bias_str + o))))
         return dnnl_fail(s, "memory descriptor", k);
@@ -153,7 +155,7 @@ static mm_key make_key(int64_t batch, int64_t M, int64_t N, int64_t K, float alp
 }
 
 /* Runs the cached primitive for k (M, N, K > 0). */
-static vt_status run(const mm_key *k, const float *A, const float *B, const float *bias, float *C) {
+static vt_status run(const mm_key *k, const void *A, const void *B, const float *bias, float *C) {
     pthread_once(&g_once, init_engine);
     if (g_init_status != dnnl_success)
         return vt_error(VT_ERR_UNSUPPORTED, "oneDNN CPU engine unavailable (%s)", dnnl_status2str(g_init_status));
@@ -178,11 +180,9 @@ static vt_status run(const mm_key *k, const float *A, const float *B, const floa
     return s == dnnl_success ? VT_OK : dnnl_fail(s, "execution", k);
 }
 
-vt_status vt_matmul(const float *A,    // (M, K), or (K, M) if trans_a
-                    const float *B,    // (K, N), or (N, K) if trans_b
-                    const float *bias, // (N) or NULL
-                    float *C,          // (M, N)
-                    int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta) {
+/* C (M, N) = op(A) op(B) + bias + beta * C for A and B of either type. */
+static vt_status matmul_2d(bool bf16, const void *A, const void *B, const float *bias, float *C, int64_t M, int64_t N,
+                           int64_t K, bool trans_a, bool trans_b, float beta) {
     if (M < 0 || N < 0 || K < 0)
         return vt_error(VT_ERR_SHAPE, "matmul with negative size M=%lld N=%lld K=%lld", (long long)M, (long long)N,
                         (long long)K);
@@ -194,7 +194,23 @@ vt_status vt_matmul(const float *A,    // (M, K), or (K, M) if trans_a
     mm_key k = make_key(1, M, N, K, 1.0f, beta, (vt_strides){0, trans_a ? 1 : K, trans_a ? M : 1},
                         (vt_strides){0, trans_b ? 1 : N, trans_b ? K : 1}, (vt_strides){0, N, 1});
     k.has_bias = bias != NULL;
+    k.bf16 = bf16;
     return run(&k, A, B, bias, C);
+}
+
+vt_status vt_matmul(const float *A,    // (M, K), or (K, M) if trans_a
+                    const float *B,    // (K, N), or (N, K) if trans_b
+                    const float *bias, // (N) or NULL
+                    float *C,          // (M, N)
+                    int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta) {
+    return matmul_2d(false, A, B, bias, C, M, N, K, trans_a, trans_b, beta);
+}
+
+vt_status vt_matmul_bf16(const vt_bf16 *A, // (M, K), or (K, M) if trans_a
+                         const vt_bf16 *B, // (K, N), or (N, K) if trans_b
+                         const float *bias, float *C, int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b,
+                         float beta) {
+    return matmul_2d(true, A, B, bias, C, M, N, K, trans_a, trans_b, beta);
 }
 
 vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, vt_strides sa,

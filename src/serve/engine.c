@@ -100,6 +100,7 @@ void vt_serve_options_default(vt_serve_options *o) {
     o->max_seq_length = 0;
     o->threads = 0;
     o->max_body_bytes = 1048576;
+    o->precision = VT_PRECISION_FP32;
 }
 
 /* ---- loading ---------------------------------------------------------- */
@@ -145,6 +146,7 @@ static vt_status load(vt_serve *s) {
     s->model = vt_bert_load_ex(s->dir, s->can_classify ? VT_BERT_FOR_SEQUENCE_CLASSIFICATION : VT_BERT_MODEL, 0, 0,
                                &info);
     if (!s->model) return vt_last_status();
+    if ((st = vt_bert_set_precision(s->model, s->o.precision)) != VT_OK) return st;
     s->cfg = *vt_bert_get_config(s->model);
     if (s->can_classify) { /* as verto predict: a random head would answer nonsense */
         for (int i = 0; i < info.n_new && i < VT_BERT_LOAD_NOTES; i++)

@@ -355,10 +355,15 @@ static vt_status resume(run *r, vt_bert **model, int64_t *start) {
     const vt_bert_config *c = vt_bert_get_config(*model);
     vt_bert *b = vt_bert_load(dir, (int)c->arch, c->num_labels, r->o->seed);
     if (!b) return vt_last_status();
+    vt_status st = vt_bert_set_precision(b, vt_bert_get_precision(*model));
+    if (st != VT_OK) {
+        vt_bert_free(b);
+        return st;
+    }
     vt_bert_free(*model);
     *model = r->b = b;
     vt_bert_freeze_layers(b, r->o->freeze_layers);
-    vt_status st = setup_optimizer(r);
+    st = setup_optimizer(r);
     if (st != VT_OK) return st;
     int64_t n;
     vt_bert_params(b, &n);

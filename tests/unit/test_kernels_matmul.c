@@ -5,7 +5,15 @@
  * largest magnitude; fp32 accumulation over K <= 300 terms of order 1 errs by
  * about sqrt(K) * 6e-8 ~ 1e-6 relative, and a wrong transpose, bias or beta
  * errs by O(1). Also: zero sizes, K = 0, negative sizes (an error), primitive
- * reuse from the cache, and concurrent callers. */
+ * reuse from the cache, and concurrent callers.
+ *
+ * bf16: the conversion against hand-worked roundings (ties to even, carries
+ * into the exponent, overflow to infinity, NaN), and vt_matmul_bf16 against
+ * the same double loops run on the bf16-rounded operands, so only the f32
+ * accumulation differs and the fp32 tolerance applies; the error against the
+ * unrounded operands is also checked to be of bf16's size (2^-9 relative per
+ * operand), which a matmul that silently ran in f32 or in bf16 output would
+ * not match. */
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -155,12 +163,91 @@ static void test_sum_rows(void **state) {
     free(dy), free(db);
 }
 
+
+static float bits_to_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void test_bf16_conversion(void **state) {
+    (void)state;
+    struct { uint32_t in; vt_bf16 want; } cases[] = {
+        {0x3f800000u, 0x3f80}, /* 1 exactly */
+        {0x3f808000u, 0x3f80}, /* halfway, even below: down */
+        {0x3f818000u, 0x3f82}, /* halfway, odd below: up to even */
+        {0x3f808001u, 0x3f81}, /* just over halfway: up */
+        {0x3f807fffu, 0x3f80}, /* just under: down */
+        {0x3fffffffu, 0x4000}, /* carry into the exponent */
+        {0x7f7fffffu, 0x7f80}, /* largest float rounds to infinity */
+        {0xff800000u, 0xff80}, /* -inf */
+        {0x80000000u, 0x8000}, /* -0 */
+        {0x00000001u, 0x0000}, /* smallest subnormal rounds to 0 */
+    };
+    int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++) {
+        float x = bits_to_f32(cases[i].in);
+        vt_bf16 got;
+        vt_f32_to_bf16(&x, &got, 1);
+        if (got != cases[i].want) fail_msg("bf16 of 0x%08x: got 0x%04x, want 0x%04x", cases[i].in, got, cases[i].want);
+        if (isfinite(x) && cases[i].in != 0x7f7fffffu && cases[i].in != 0x00000001u)
+            assert_true(fabsf(vt_bf16_to_f32(got) - x) <= fabsf(x) / 256);
+    }
+    float nans[2] = {bits_to_f32(0x7fc00000u), bits_to_f32(0xff800001u)}; /* quiet; signalling with low bits only */
+    vt_bf16 out[2];
+    vt_f32_to_bf16(nans, out, 2);
+    assert_true(isnan(vt_bf16_to_f32(out[0])) && isnan(vt_bf16_to_f32(out[1])));
+    assert_true(signbit(vt_bf16_to_f32(out[1])));
+}
+
+/* vt_matmul_bf16 for one configuration; returns the error against unrounded operands. */
+static double check_one_bf16(vt_rng *r, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool has_bias, float beta) {
+    float *A = fmalloc(M * K), *B = fmalloc(K * N), *bias = fmalloc(N), *C = fmalloc(M * N), *C0 = fmalloc(M * N),
+          *want = fmalloc(M * N), *want_f32 = fmalloc(M * N);
+    vt_bf16 *A16 = calloc((size_t)(M * K), sizeof *A16), *B16 = calloc((size_t)(K * N), sizeof *B16);
+    assert_true(A16 && B16);
+    fill_uniform(r, A, M * K), fill_uniform(r, B, K * N), fill_uniform(r, bias, N), fill_uniform(r, C0, M * N);
+    naive(A, B, has_bias ? bias : NULL, C0, want_f32, M, N, K, ta, tb, beta);
+    vt_f32_to_bf16(A, A16, M * K), vt_f32_to_bf16(B, B16, K * N);
+    for (int64_t i = 0; i < M * K; i++) A[i] = vt_bf16_to_f32(A16[i]);
+    for (int64_t i = 0; i < K * N; i++) B[i] = vt_bf16_to_f32(B16[i]);
+    memcpy(C, C0, (size_t)(M * N) * sizeof(float));
+    assert_int_equal(vt_matmul_bf16(A16, B16, has_bias ? bias : NULL, C, M, N, K, ta, tb, beta), VT_OK);
+    naive(A, B, has_bias ? bias : NULL, C0, want, M, N, K, ta, tb, beta);
+    double err = rel_max_diff(C, want, M * N);
+    if (!(err <= MM_TOL))
+        fail_msg("bf16 matmul M=%lld N=%lld K=%lld ta=%d tb=%d bias=%d beta=%g: rel err %g", (long long)M, (long long)N,
+                 (long long)K, ta, tb, has_bias, (double)beta, err);
+    double rounding = rel_max_diff(C, want_f32, M * N);
+    free(A), free(B), free(bias), free(C), free(C0), free(want), free(want_f32), free(A16), free(B16);
+    return rounding;
+}
+
+static void test_matmul_bf16(void **state) {
+    (void)state;
+    vt_rng r;
+    vt_rng_seed(&r, 7);
+    double worst = 0;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int bias = 0; bias < 2; bias++)
+                for (int beta = 0; beta < 2; beta++) {
+                    double e = check_one_bf16(&r, 37, 53, 129, ta, tb, bias, (float)beta);
+                    if (e > worst) worst = e;
+                }
+    /* Rounding both operands to 8 significant bits: a few 1e-3 of the largest
+     * result over 129 terms; f32 operands would give ~1e-7. */
+    assert_true(worst > 1e-4 && worst < 2e-2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_combos),
         cmocka_unit_test(test_matmul_degenerate),
         cmocka_unit_test(test_matmul_threads),
         cmocka_unit_test(test_sum_rows),
+        cmocka_unit_test(test_bf16_conversion),
+        cmocka_unit_test(test_matmul_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
