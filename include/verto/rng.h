@@ -30,8 +30,19 @@ double vt_rng_normal(vt_rng *r);
 /* Fisher-Yates shuffle of n int64 values. */
 void vt_rng_shuffle_i64(vt_rng *r, int64_t *v, int64_t n);
 
-/* Counter-based: a well-mixed 64-bit value for (seed, index). */
-uint64_t vt_hash64(uint64_t seed, uint64_t index);
+/* splitmix64's finaliser. */
+static inline uint64_t vt_mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Counter-based: a well-mixed 64-bit value for (seed, index), two splitmix64
+ * steps. Inline so that dropout's mask loops vectorise. */
+static inline uint64_t vt_hash64(uint64_t seed, uint64_t index) {
+    const uint64_t golden = 0x9E3779B97F4A7C15ull;
+    return vt_mix64(vt_mix64((seed ^ (index * 0xD1B54A32D192ED03ull)) + golden) + golden);
+}
 /* Counter-based uniform float in [0, 1) for (seed, index). */
 static inline float vt_hash_uniform(uint64_t seed, uint64_t index) {
     return (float)(vt_hash64(seed, index) >> 40) * (1.0f / 16777216.0f);

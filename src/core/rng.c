@@ -54,8 +54,3 @@ void vt_rng_shuffle_i64(vt_rng *r, int64_t *v, int64_t n) {
     }
 }
 
-uint64_t vt_hash64(uint64_t seed, uint64_t index) {
-    uint64_t x = seed ^ (index * 0xD1B54A32D192ED03ull);
-    uint64_t once = splitmix64(&x);
-    return splitmix64(&once);
-}
