@@ -2,9 +2,14 @@
 """PyTorch peer of bench/pretrain_bench.c and bench/infer_bench.c.
 
   bench/peer_torch.py pretrain --config mini|small [--threads 2] [--warmup 2] [--steps 5]
-                               [--batch 32] [--seq-len 128] [--masked 20]
+                               [--batch 32] [--seq-len 128] [--masked 20] [--precision fp32|bf16]
   bench/peer_torch.py infer --model small|DIR [--name NAME] [--threads 2] [--batch 1]
-                            [--seq-len 128] [--warmup 3] [--iters 20]
+                            [--seq-len 128] [--warmup 3] [--iters 20] [--precision fp32|bf16]
+
+--precision bf16 runs the forward (and so its backward) under
+torch.autocast("cpu", dtype=torch.bfloat16): PyTorch's own mixed precision,
+bf16 matrix products with fp32 weights, optimizer and loss — the peer of
+verto's --precision bf16.
 
 pretrain: transformers' BertForPreTraining in train mode (dropout 0.1), the
 same synthetic batches as the C benchmark (exactly `masked` labelled positions
@@ -47,7 +52,9 @@ def pretrain(args):
     for step in range(total):
         ids, types, mask, labels, nsp = batches[step % len(batches)]
         t0 = time.perf_counter()
-        out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels, next_sentence_label=nsp)
+        with autocast(args.precision):
+            out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels,
+                        next_sentence_label=nsp)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -57,7 +64,8 @@ def pretrain(args):
         if step >= args.warmup:
             secs.append(dt)
     layers, hidden, heads = pc.PRESETS[args.config]
-    return {"bench": "pretrain", "system": "pytorch", "config": args.config, "threads": torch.get_num_threads(),
+    return {"bench": "pretrain", "system": "pytorch", "config": args.config, "precision": args.precision,
+            "threads": torch.get_num_threads(),
             "batch": args.batch, "seq_len": args.seq_len, "masked_per_seq": args.masked, "vocab": pc.VOCAB,
             "layers": layers, "hidden": hidden, "heads": heads, "intermediate": 4 * hidden,
             "warmup_steps": args.warmup, "step_seconds": secs,
@@ -65,6 +73,13 @@ def pretrain(args):
             "peak_rss_mib": pc.peak_rss_mib(), "baseline_rss_mib": baseline_rss,
             "attn_implementation": getattr(model.config, "_attn_implementation", None),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+
+
+def autocast(precision):
+    """bf16 autocast on the CPU, or nothing for fp32."""
+    import contextlib
+    import torch
+    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
 
 
 def load_classifier(model_arg):
@@ -85,7 +100,7 @@ def infer(args):
     model = load_classifier(args.model).eval()
     ids = pc.random_ids(args.batch, args.seq_len, model.config.vocab_size)
     secs = []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(args.precision):
         for i in range(args.warmup + args.iters):
             t0 = time.perf_counter()
             model(input_ids=ids)
@@ -93,7 +108,8 @@ def infer(args):
             if i >= args.warmup:
                 secs.append(dt)
     c = model.config
-    return {"bench": "infer", "system": "pytorch", "model": args.name or args.model, "threads": torch.get_num_threads(),
+    return {"bench": "infer", "system": "pytorch", "model": args.name or args.model, "precision": args.precision,
+            "threads": torch.get_num_threads(),
             "batch": args.batch, "seq_len": args.seq_len, "layers": c.num_hidden_layers, "hidden": c.hidden_size,
             "intermediate": c.intermediate_size, "seconds": secs,
             "ms_per_batch": pc.stats([1e3 * s for s in secs]),
@@ -121,6 +137,7 @@ def main():
     for q in (p, i):
         q.add_argument("--threads", type=int, default=2)
         q.add_argument("--seq-len", type=int, default=128)
+        q.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     args = ap.parse_args()
     pc.limit_threads(args.threads)
     print(json.dumps(pretrain(args) if args.mode == "pretrain" else infer(args)))

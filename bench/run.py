@@ -40,6 +40,7 @@ from pathlib import Path
 import flops
 
 BENCH = Path(__file__).resolve().parent
+PRECISIONS = ("fp32", "bf16")
 REPO = BENCH.parent
 PY = sys.executable
 
@@ -153,10 +154,12 @@ def peer_versions(runner):
 def measure(args, runner, s):
     b = Path(args.build) / "bench"
     T = str(s["threads"])
-    gemm = None
+    peaks = {}
     if "gemm" in s["only"]:
-        gemm = runner.run("gemm fp32 peak", [b / "gemm_peak", "--threads", T, "--rounds", s["repeats"],
-                                             "--min-ms", 50 if s["quick"] else 500])
+        for dtype in ("fp32", "bf16"):
+            gemm = runner.run(f"gemm {dtype} peak", [b / "gemm_peak", "--threads", T, "--rounds", s["repeats"],
+                                                     "--min-ms", 50 if s["quick"] else 500, "--dtype", dtype])
+            peaks[dtype] = gemm and gemm["peak_gflops"]
     if "pretrain" in s["only"]:
         measure_pretrain(b, runner, s)
     minilm = minilm_dir()
@@ -164,7 +167,7 @@ def measure(args, runner, s):
         measure_infer(b, runner, s, minilm)
     if "tokenize" in s["only"]:
         measure_tokenize(args, b, runner, s, minilm)
-    return gemm["peak_gflops"] if gemm else None
+    return peaks
 
 
 def measure_pretrain(b, runner, s):
@@ -172,8 +175,10 @@ def measure_pretrain(b, runner, s):
     for config in ("mini", "small"):
         common = ["--config", config, "--threads", T, "--warmup", s["warmup"], "--steps", s["repeats"],
                   "--batch", s["batch"], "--seq-len", 128, "--masked", 20]
-        runner.run(f"pretrain {config} verto", [b / "pretrain_bench", *common])
-        runner.run(f"pretrain {config} pytorch", [PY, BENCH / "peer_torch.py", "pretrain", *common])
+        for precision in PRECISIONS:
+            p = ["--precision", precision]
+            runner.run(f"pretrain {config} {precision} verto", [b / "pretrain_bench", *common, *p])
+            runner.run(f"pretrain {config} {precision} pytorch", [PY, BENCH / "peer_torch.py", "pretrain", *common, *p])
 
 
 def measure_infer(b, runner, s, minilm):
@@ -182,8 +187,11 @@ def measure_infer(b, runner, s, minilm):
         for batch, warmup, iters in ((1, 5, 10 * s["repeats"]), (s["batch"], s["warmup"], s["repeats"])):
             common = ["--model", model, "--name", name, "--threads", T, "--batch", batch, "--seq-len", 128,
                       "--warmup", warmup, "--iters", iters]
-            runner.run(f"infer {name} b{batch} verto", [b / "infer_bench", *common])
-            runner.run(f"infer {name} b{batch} pytorch", [PY, BENCH / "peer_torch.py", "infer", *common])
+            for precision in PRECISIONS:
+                p = ["--precision", precision]
+                runner.run(f"infer {name} b{batch} {precision} verto", [b / "infer_bench", *common, *p])
+                runner.run(f"infer {name} b{batch} {precision} pytorch",
+                           [PY, BENCH / "peer_torch.py", "infer", *common, *p])
             runner.run(f"infer {name} b{batch} onnxruntime", [PY, BENCH / "peer_onnx.py", *common])
 
 
@@ -238,35 +246,45 @@ def ratio(a, b):
     return f"{a / b:.2f}" if b else "—"
 
 
-def build_table(results, peak_gflops, batch):
+def build_table(results, peaks, batch):
     rows = []  # (measurement, unit, verto, pytorch, onnxruntime, verto/pytorch, verto/onnxruntime)
 
     def get(system, **kv):
         return find(results, system=system, **kv)
 
     for config in ("mini", "small"):
-        v, p = get("verto", bench="pretrain", config=config), get("pytorch", bench="pretrain", config=config)
-        vt, pt = v and v["tokens_per_s"], p and p["tokens_per_s"]
-        rows.append((f"pretrain BERT-{config} tokens/s", "higher better", cell(vt), cell(pt), "", ratio(vt, pt), ""))
-        ref = v or p
-        if ref and peak_gflops:
-            fpt = flops.pretrain_flops_per_token(ref["layers"], ref["hidden"], ref["intermediate"], ref["seq_len"],
-                                                 ref["vocab"], ref["masked_per_seq"])
-            mfu = lambda t: t and {k: 100 * fpt * x / (peak_gflops * 1e9) for k, x in t.items()}  # noqa: E731
-            rows.append((f"pretrain BERT-{config} MFU %", f"{fpt / 1e6:.1f} MFLOP/token",
-                         cell(mfu(vt), "{:.1f}"), cell(mfu(pt), "{:.1f}"), "", "", ""))
-        vm, pm = v and v["peak_rss_mib"], p and p["peak_rss_mib"]
-        rows.append((f"pretrain BERT-{config} peak RSS MiB", "lower better", cell(vm), cell(pm), "", ratio(vm, pm), ""))
-        vb, pb = v and vm - v["baseline_rss_mib"], p and pm - p["baseline_rss_mib"]
-        rows.append((f"  … minus RSS before the model", "lower better", cell(vb), cell(pb), "", ratio(vb, pb), ""))
+        fp32_tps = None
+        for precision in PRECISIONS:
+            v, p = (get(s_, bench="pretrain", config=config, precision=precision) for s_ in ("verto", "pytorch"))
+            vt, pt = v and v["tokens_per_s"], p and p["tokens_per_s"]
+            what = f"pretrain BERT-{config} {precision}"
+            rows.append((f"{what} tokens/s", "higher better", cell(vt), cell(pt), "", ratio(vt, pt), ""))
+            if precision == "fp32":
+                fp32_tps = vt
+            else:
+                rows.append((f"  … verto bf16 / verto fp32", "higher better", ratio(vt, fp32_tps), "", "", "", ""))
+            ref, peak = v or p, peaks.get(precision)
+            if ref and peak:
+                fpt = flops.pretrain_flops_per_token(ref["layers"], ref["hidden"], ref["intermediate"],
+                                                     ref["seq_len"], ref["vocab"], ref["masked_per_seq"])
+                mfu = lambda t: t and {k: 100 * fpt * x / (peak * 1e9) for k, x in t.items()}  # noqa: E731
+                rows.append((f"{what} MFU % of the {precision} peak", f"{fpt / 1e6:.1f} MFLOP/token",
+                             cell(mfu(vt), "{:.1f}"), cell(mfu(pt), "{:.1f}"), "", "", ""))
+            vm, pm = v and v["peak_rss_mib"], p and p["peak_rss_mib"]
+            rows.append((f"{what} peak RSS MiB", "lower better", cell(vm), cell(pm), "", ratio(vm, pm), ""))
+            vb, pb = v and vm - v["baseline_rss_mib"], p and pm - p["baseline_rss_mib"]
+            rows.append((f"  … minus RSS before the model", "lower better", cell(vb), cell(pb), "", ratio(vb, pb), ""))
     for name in ("bert-small", "all-MiniLM-L6-v2"):
         for b, key, unit, what in ((1, "ms_per_batch", "lower better", "latency ms"),
                                    (batch, "sequences_per_s", "higher better", "seq/s")):
-            v, p, o = (get(sys_, bench="infer", model=name, batch=b) for sys_ in ("verto", "pytorch", "onnxruntime"))
-            vs, ps, os_ = v and v[key], p and p[key], o and o[key]
-            fmt = "{:.1f}" if key == "ms_per_batch" else "{:.0f}"
-            rows.append((f"{name} b{b} {what}", unit, cell(vs, fmt), cell(ps, fmt), cell(os_, fmt),
-                         ratio(vs, ps), ratio(vs, os_)))
+            o = get("onnxruntime", bench="infer", model=name, batch=b)  # fp32: its CPU provider's BERT path
+            os_ = o and o[key]
+            for precision in PRECISIONS:
+                v, p = (get(s_, bench="infer", model=name, batch=b, precision=precision) for s_ in ("verto", "pytorch"))
+                vs, ps = v and v[key], p and p[key]
+                fmt = "{:.1f}" if key == "ms_per_batch" else "{:.0f}"
+                rows.append((f"{name} b{b} {precision} {what}", unit, cell(vs, fmt), cell(ps, fmt), cell(os_, fmt),
+                             ratio(vs, ps), ratio(vs, os_)))
     v, c, h, hf = ((find(results, bench="tokenize", system=s_, mode=m) or {}).get("mb_per_s") for s_, m in
                    (("verto", "library"), ("verto", "cli"), ("tokenizers", "encode_batch"),
                     ("tokenizers", "encode_batch_fast")))
@@ -278,13 +296,15 @@ def build_table(results, peak_gflops, batch):
     return [r for r in rows if any(x not in ("", "—") for x in r[2:5])]
 
 
-def format_table(rows, peak_gflops, threads, results):
+def format_table(rows, peaks, threads, results):
     head = ("measurement", "unit", "verto", "PyTorch*", "ONNX Runtime", "verto/PyTorch", "verto/ORT")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |"  # noqa: E731
     out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
-    out.append(f"median (min–max) over the repetitions; {threads} thread{'s' if threads != 1 else ''}; fp32 GEMM peak (oneDNN): "
-               f"{peak_gflops if peak_gflops else '—'} GFLOPS")
+    out.append(f"median (min–max) over the repetitions; {threads} thread{'s' if threads != 1 else ''}; GEMM peak "
+               f"(oneDNN): fp32 {peaks.get('fp32') or '—'} GFLOPS, bf16 {peaks.get('bf16') or '—'} GFLOPS")
+    out.append("bf16 rows: verto --precision bf16 and PyTorch under torch.autocast(bf16); ONNX Runtime is fp32 in "
+               "every row")
     out.append("* the tokenizer rows' peer is Hugging Face tokenizers on one thread (encode_batch, which also "
                "computes offsets as verto does; encode_batch_fast, which does not)")
     hf, vt = find(results, system="tokenizers", mode="encode_batch"), find(results, bench="tokenize", mode="library")
@@ -321,15 +341,15 @@ def main():
             sys.exit(f"bench: {args.build}/bench/{exe} is missing (run make bench)")
     runner = Runner(s["threads"])
     t0 = time.monotonic()
-    peak = measure(args, runner, s)
-    rows = build_table(runner.results, peak, s["batch"])
-    table = format_table(rows, peak, s["threads"], runner.results)
+    peaks = measure(args, runner, s)
+    rows = build_table(runner.results, peaks, s["batch"])
+    table = format_table(rows, peaks, s["threads"], runner.results)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out_dir = Path(os.environ.get("BENCH_OUT", BENCH / "results"))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{stamp}{'-quick' if quick else ''}.json"
     report = {"timestamp": stamp, "settings": s, "machine": machine(), "versions": peer_versions(runner),
-              "gemm_peak_gflops": peak, "wall_s": round(time.monotonic() - t0, 1), "table": table,
+              "gemm_peak_gflops": peaks, "wall_s": round(time.monotonic() - t0, 1), "table": table,
               "results": runner.results, "failures": runner.failures}
     path.write_text(json.dumps(report, indent=1) + "\n")
     print(table)

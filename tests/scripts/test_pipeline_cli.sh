@@ -90,6 +90,25 @@ head -1000 vocab.txt > small_vocab.txt
 cp small_vocab.txt init_other/vocab.txt
 expect_error "shards of another vocabulary" "vocabulary" "$V" pretrain --init init_other --data shards -o run_v --steps 2
 
+# bf16: pretraining learns as fp32 does (same steps and seed; losses within
+# 0.15 of fp32's at steps 18-20, where they have fallen by more than 0.3); a
+# bf16 resume continues in bf16 with the uninterrupted run's losses.
+check "pretrain --precision bf16" "$V" pretrain "${common[@]}" -o run_bf16 --steps 20 --precision bf16
+last_bf16=$(mean_loss run_bf16/metrics.jsonl 18 19 20)
+check "bf16 loss falls and tracks fp32 (fp32 $last, bf16 $last_bf16)" awk -v a="$first" -v b="$last_bf16" -v f="$last" \
+    'BEGIN{d = b - f; exit !(b < a - 0.3 && d < 0.15 && d > -0.15)}'
+"$V" pretrain "${common[@]}" -o run_bf16b --steps 20 --save-every 10 --precision bf16 >/dev/null
+rm -rf run_bf16b/checkpoint-20 run_bf16b/model.safetensors
+sed -i '/"step": 1[1-9],\|"step": 20,/d' run_bf16b/metrics.jsonl
+"$V" pretrain "${common[@]}" -o run_bf16b --steps 20 --save-every 10 --resume --precision bf16 >/dev/null
+same=1
+for s in $(seq 11 20); do
+    [ "$(loss_at run_bf16/metrics.jsonl "$s")" = "$(loss_at run_bf16b/metrics.jsonl "$s")" ] || same=0
+done
+check "bf16 resumed losses equal the uninterrupted bf16 run" test "$same" -eq 1
+expect_error "unknown precision" "--precision must be fp32 or bf16" "$V" pretrain "${common[@]}" -o run_x --steps 2 \
+    --precision fp16
+
 # Fine-tune, evaluate, predict.
 check "finetune" "$V" finetune --init run_a --train train.jsonl --dev dev.jsonl -o clf --epochs 2 --batch-size 16 \
     --lr 1e-3 --max-seq-length 64 --seed 1
@@ -106,6 +125,22 @@ check "predict: one JSON object per line with label, score, probs" python3 -c "
 import json; rows = [json.loads(l) for l in open('predictions.jsonl')]
 assert len(rows) == 40 and all({'label', 'score', 'probs'} <= set(r) for r in rows)
 assert all(abs(sum(r['probs'].values()) - 1) < 1e-5 for r in rows)"
+
+"$V" predict --model clf --input texts.txt --precision bf16 > predictions_bf16.jsonl
+check "predict --precision bf16: probabilities within 0.02 of fp32's, same labels where fp32 is sure" python3 -c "
+import json
+a = [json.loads(l) for l in open('predictions.jsonl')]
+b = [json.loads(l) for l in open('predictions_bf16.jsonl')]
+assert len(a) == len(b) == 40
+for x, y in zip(a, b):
+    assert all(abs(x['probs'][k] - y['probs'][k]) < 0.02 for k in x['probs']), (x, y)
+    assert x['score'] < 0.6 or x['label'] == y['label'], (x, y)"
+check "finetune --precision bf16" "$V" finetune --init run_a --train train.jsonl --dev dev.jsonl -o clf_bf16 \
+    --epochs 1 --batch-size 16 --lr 1e-3 --max-seq-length 64 --seed 1 --precision bf16
+"$V" eval --model clf --data dev.jsonl --json --precision bf16 > eval_bf16.json
+check "eval --precision bf16: accuracy within 0.05 of fp32's" python3 -c "
+import json; a = json.load(open('eval.json')); b = json.load(open('eval_bf16.json'))
+assert abs(a['accuracy'] - b['accuracy']) <= 0.05, (a['accuracy'], b['accuracy'])"
 
 # Head + tail truncation (--keep-tail): recorded with the model, followed by predict.
 check "finetune --keep-tail" "$V" finetune --init run_a --train train.jsonl --dev dev.jsonl -o clf_ht --epochs 1 \
