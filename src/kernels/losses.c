@@ -1,5 +1,6 @@
 /* Losses: mean over counted rows, gradient overwritten and scaled. */
 #include <math.h>
+#include <string.h>
 
 #include "kernels/kmath.h"
 #include "verto/kernels.h"
@@ -15,63 +16,60 @@ double vt_softmax_xent(const float *logits,        // (n, classes)
                        const float *class_weights, // (classes) or NULL
                        float *dlogits,             // (n, classes) or NULL, overwritten
                        float grad_scale, int64_t *counted, int64_t *correct) {
-    for (int64_t i = 0; i < n; i++)
+    /* The weights' sum comes first, so that one pass per row (one exp per
+     * logit, kept in dlogits) gives both the loss and the gradient. */
+    double wsum = 0.0;
+    int64_t n_counted = 0;
+    for (int64_t i = 0; i < n; i++) {
         if (labels[i] >= classes) {
             vt_error(VT_ERR_INVALID_ARG, "cross-entropy: label %d at row %lld is not below the %lld classes",
                      (int)labels[i], (long long)i, (long long)classes);
             return NAN;
         }
-    double loss_sum = 0.0, wsum = 0.0;
-    int64_t n_counted = 0, n_correct = 0;
-#pragma omp parallel for schedule(static) reduction(+ : loss_sum, wsum, n_counted, n_correct) if (n * classes > 16384)
-    for (int64_t i = 0; i < n; i++) {
         if (labels[i] < 0) continue;
-        const float *restrict x = logits + i * classes;
-        float mx = -INFINITY;
-        int64_t arg = 0;
-        for (int64_t c = 0; c < classes; c++)
-            if (x[c] > mx) {
-                mx = x[c];
-                arg = c;
-            }
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t c = 0; c < classes; c++) s += vk_expf(x[c] - mx);
-        double w = class_weights ? (double)class_weights[labels[i]] : 1.0;
-        double lse = (double)mx + log((double)s);
-        loss_sum += w * (lse - (double)x[labels[i]]);
-        wsum += w;
+        wsum += class_weights ? (double)class_weights[labels[i]] : 1.0;
         n_counted++;
-        n_correct += arg == labels[i];
     }
-    if (counted) *counted = n_counted;
-    if (correct) *correct = n_correct;
     bool none = n_counted == 0 || wsum == 0.0;
-    if (dlogits) {
-        float inv = none ? 0.0f : (float)(1.0 / wsum);
-#pragma omp parallel for schedule(static) if (n * classes > 16384)
-        for (int64_t i = 0; i < n; i++) {
-            const float *restrict x = logits + i * classes;
-            float *restrict g = dlogits + i * classes;
-            if (labels[i] < 0 || none) {
-                for (int64_t c = 0; c < classes; c++) g[c] = 0.0f;
-                continue;
-            }
-            float f = grad_scale * inv * (class_weights ? class_weights[labels[i]] : 1.0f);
-            float mx = -INFINITY;
-            for (int64_t c = 0; c < classes; c++) mx = x[c] > mx ? x[c] : mx;
-            float s = 0.0f;
+    float inv = none ? 0.0f : (float)(1.0 / wsum);
+    double loss_sum = 0.0;
+    int64_t n_correct = 0;
+#pragma omp parallel for schedule(static) reduction(+ : loss_sum, n_correct) if (n * classes > 16384)
+    for (int64_t i = 0; i < n; i++) {
+        const float *restrict x = logits + i * classes;
+        float *restrict g = dlogits ? dlogits + i * classes : NULL;
+        if (labels[i] < 0) {
+            if (g) memset(g, 0, (size_t)classes * sizeof *g);
+            continue;
+        }
+        float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+        for (int64_t c = 0; c < classes; c++) mx = x[c] > mx ? x[c] : mx;
+        int64_t arg = 0;
+        while (arg < classes - 1 && !(x[arg] == mx)) arg++; /* the first maximum */
+        float s = 0.0f;
+        if (g) {
 #pragma omp simd reduction(+ : s)
             for (int64_t c = 0; c < classes; c++) {
                 g[c] = vk_expf(x[c] - mx);
                 s += g[c];
             }
-            float fs = f / s;
+        } else {
+#pragma omp simd reduction(+ : s)
+            for (int64_t c = 0; c < classes; c++) s += vk_expf(x[c] - mx);
+        }
+        float w = class_weights ? class_weights[labels[i]] : 1.0f;
+        loss_sum += (double)w * ((double)mx + log((double)s) - (double)x[labels[i]]);
+        n_correct += arg == labels[i];
+        if (g) {
+            float f = grad_scale * inv * w, fs = f / s;
 #pragma omp simd
             for (int64_t c = 0; c < classes; c++) g[c] *= fs;
             g[labels[i]] -= f;
         }
     }
+    if (counted) *counted = n_counted;
+    if (correct) *correct = n_correct;
     return none ? 0.0 : loss_sum / wsum;
 }
 
