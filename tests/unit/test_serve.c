@@ -435,6 +435,45 @@ static void test_engine_answers(void **state) {
     remove_model(dir);
 }
 
+/* The "score" of a classify answer. */
+static double score_of(const char *answer) {
+    const char *p = strstr(answer, "\"score\": ");
+    assert_non_null(p);
+    return strtod(p + strlen("\"score\": "), NULL);
+}
+
+/* --precision bf16: the same labels' scores within 0.02 of fp32's (bf16
+ * rounds the matrix products' operands to 8 significant bits). */
+static void test_engine_bf16(void **state) {
+    (void)state;
+    char *dir = make_model(VT_BERT_FOR_SEQUENCE_CLASSIFICATION);
+    vt_serve *s = start(dir, 4, 0, 0);
+    char *want[N_TEXTS];
+    for (size_t i = 0; i < N_TEXTS; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"text\": \"%s\"}", TEXTS[i]);
+        assert_int_equal(call(s, "POST", "/v1/classify", body, &want[i]), 200);
+    }
+    vt_serve_stop(s);
+    vt_serve_options o;
+    vt_serve_options_default(&o);
+    o.precision = VT_PRECISION_BF16;
+    s = vt_serve_start(dir, &o);
+    assert_non_null(s);
+    assert_int_equal(vt_serve_wait_loaded(s, 30000), VT_SERVE_READY);
+    for (size_t i = 0; i < N_TEXTS; i++) {
+        char body[256], *got;
+        snprintf(body, sizeof body, "{\"text\": \"%s\"}", TEXTS[i]);
+        assert_int_equal(call(s, "POST", "/v1/classify", body, &got), 200);
+        double a = score_of(want[i]), b = score_of(got);
+        if (fabs(a - b) > 0.02) fail_msg("bf16 score %g vs fp32 %g:\n%s%s", b, a, got, want[i]);
+        free(got);
+        free(want[i]);
+    }
+    vt_serve_stop(s);
+    remove_model(dir);
+}
+
 static void test_engine_embed_only_and_failures(void **state) {
     (void)state;
     char *dir = make_model(VT_BERT_FOR_PRETRAINING);
@@ -470,6 +509,7 @@ int main(void) {
         cmocka_unit_test(test_endpoints_and_math),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_engine_answers),
+        cmocka_unit_test(test_engine_bf16),
         cmocka_unit_test(test_engine_embed_only_and_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
