@@ -81,10 +81,11 @@ int main(int argc, char **argv) {
         }
     }
     bench_stats s = bench_stats_of(secs, (int)iters);
-    printf("{\"bench\": \"infer\", \"system\": \"verto\", \"model\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %lld, "
-           "\"seq_len\": %lld, \"layers\": %lld, \"hidden\": %lld, \"intermediate\": %lld, ",
-           name, vt_precision_name(precision), threads, (long long)B, (long long)T, (long long)cfg->num_hidden_layers, (long long)cfg->hidden_size,
-           (long long)cfg->intermediate_size);
+    printf("{\"bench\": \"infer\", \"system\": \"verto\", \"model\": \"%s\", \"precision\": \"%s\", "
+           "\"threads\": %d, \"batch\": %lld, \"seq_len\": %lld, \"layers\": %lld, \"hidden\": %lld, "
+           "\"intermediate\": %lld, ",
+           name, vt_precision_name(precision), threads, (long long)B, (long long)T, (long long)cfg->num_hidden_layers,
+           (long long)cfg->hidden_size, (long long)cfg->intermediate_size);
     bench_json_array(stdout, "seconds", secs, (int)iters);
     fputs(", ", stdout);
     bench_json_stats(stdout, "ms_per_batch", (bench_stats){1e3 * s.median, 1e3 * s.min, 1e3 * s.max});

@@ -148,12 +148,12 @@ int main(int argc, char **argv) {
         secs[i] = src.step_start[warmup + i + 1] - src.step_start[warmup + i];
         tps[i] = (double)(B * T) / secs[i];
     }
-    printf("{\"bench\": \"pretrain\", \"system\": \"verto\", \"config\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %lld, "
-           "\"seq_len\": %lld, \"masked_per_seq\": %lld, \"vocab\": %lld, \"layers\": %lld, \"hidden\": %lld, "
-           "\"heads\": %lld, \"intermediate\": %lld, \"warmup_steps\": %lld, ",
-           preset, vt_precision_name(precision), threads, (long long)B, (long long)T, (long long)masked, (long long)vocab,
-           (long long)cfg.num_hidden_layers, (long long)cfg.hidden_size, (long long)cfg.num_attention_heads,
-           (long long)cfg.intermediate_size, (long long)warmup);
+    printf("{\"bench\": \"pretrain\", \"system\": \"verto\", \"config\": \"%s\", \"precision\": \"%s\", "
+           "\"threads\": %d, \"batch\": %lld, \"seq_len\": %lld, \"masked_per_seq\": %lld, \"vocab\": %lld, "
+           "\"layers\": %lld, \"hidden\": %lld, \"heads\": %lld, \"intermediate\": %lld, \"warmup_steps\": %lld, ",
+           preset, vt_precision_name(precision), threads, (long long)B, (long long)T, (long long)masked,
+           (long long)vocab, (long long)cfg.num_hidden_layers, (long long)cfg.hidden_size,
+           (long long)cfg.num_attention_heads, (long long)cfg.intermediate_size, (long long)warmup);
     bench_json_array(stdout, "step_seconds", secs, (int)steps);
     fputs(", ", stdout);
     bench_json_stats(stdout, "tokens_per_s", bench_stats_of(tps, (int)steps));

@@ -64,14 +64,17 @@ static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, f
     vt_attention_opts o;
     bert_attention_setup(b, in, attn_drop, seed, l, &d, &o);
     vt_attention_forward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, a->ctx);
-    if ((st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, BT, H, H)) != VT_OK) return st;
+    st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, BT, H, H);
+    if (st != VT_OK) return st;
     bert_dropout_forward(b->tmp, b->tmp, a->drop1, BT * H, drop, vt_hash64(seed, bert_site(l, 1)));
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < BT * H; i++) a->res1[i] = a->input[i] + b->tmp[i];
     vt_layernorm_forward(a->res1, p->ln1_g, p->ln1_b, a->h1, a->ln1_mean, a->ln1_rstd, BT, H, c->layer_norm_eps);
-    if ((st = bert_linear_forward(b, a->h1, a->h1_16, p->inter_w, p->inter_b, a->inter_pre, BT, H, I)) != VT_OK) return st;
+    st = bert_linear_forward(b, a->h1, a->h1_16, p->inter_w, p->inter_b, a->inter_pre, BT, H, I);
+    if (st != VT_OK) return st;
     vt_activation_forward(c->hidden_act, a->inter_pre, a->inter, BT, I);
-    if ((st = bert_linear_forward(b, a->inter, a->inter16, p->out_w, p->out_b, b->tmp, BT, I, H)) != VT_OK) return st;
+    st = bert_linear_forward(b, a->inter, a->inter16, p->out_w, p->out_b, b->tmp, BT, I, H);
+    if (st != VT_OK) return st;
     bert_dropout_forward(b->tmp, b->tmp, a->drop2, BT * H, drop, vt_hash64(seed, bert_site(l, 2)));
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < BT * H; i++) a->res2[i] = a->h1[i] + b->tmp[i];
@@ -89,7 +92,8 @@ static vt_status mlm_forward(vt_bert *b, const float *hidden, int64_t P) {
     vt_activation_forward(c->hidden_act, b->mlm_pre, b->mlm_act, P, H);
     vt_layernorm_forward(b->mlm_act, b->w.mlm_ln_g, b->w.mlm_ln_b, b->mlm_ln, b->mlm_mean, b->mlm_rstd, P, H,
                          c->layer_norm_eps);
-    return bert_linear_forward(b, b->mlm_ln, b->mlm_ln16, b->w.word_emb, b->w.mlm_bias, b->mlm_logits, P, H, c->vocab_size);
+    return bert_linear_forward(b, b->mlm_ln, b->mlm_ln16, b->w.word_emb, b->w.mlm_bias, b->mlm_logits, P, H,
+                               c->vocab_size);
 }
 
 /* Mean cross-entropy of logits (rows, classes), times `scale` (loss and
@@ -172,7 +176,8 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
     vt_status st;
     if (b->w.pool_w) {
         for (int64_t i = 0; i < B; i++) memcpy(b->pool_in + i * H, hidden + i * T * H, (size_t)H * sizeof(float));
-        if ((st = bert_linear_forward(b, b->pool_in, b->pool_in16, b->w.pool_w, b->w.pool_b, b->pooled, B, H, H)) != VT_OK) return st;
+        st = bert_linear_forward(b, b->pool_in, b->pool_in16, b->w.pool_w, b->w.pool_b, b->pooled, B, H, H);
+        if (st != VT_OK) return st;
         vt_activation_forward(VT_ACT_TANH, b->pooled, b->pooled, B, H);
         out->pooled = b->pooled;
     }
@@ -191,7 +196,8 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         }
     }
     if (b->w.nsp_w) {
-        if ((st = bert_linear_forward(b, b->pooled, b->pooled16, b->w.nsp_w, b->w.nsp_b, b->nsp_logits, B, H, 2)) != VT_OK) return st;
+        st = bert_linear_forward(b, b->pooled, b->pooled16, b->w.nsp_w, b->w.nsp_b, b->nsp_logits, B, H, 2);
+        if (st != VT_OK) return st;
         out->nsp_logits = b->nsp_logits;
         int64_t counted;
         if (in->nsp_labels && (st = xent(b->nsp_logits, in->nsp_labels, B, 2, NULL, b->d_nsp,
@@ -203,7 +209,8 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         const float *x = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? hidden : b->pooled;
         float drop = !training ? 0 : c->classifier_dropout >= 0 ? c->classifier_dropout : c->hidden_dropout_prob;
         bert_dropout_forward(x, b->cls_in, b->cls_drop, b->cls_rows * H, drop, vt_hash64(seed, SITE_CLASSIFIER));
-        if ((st = bert_linear_forward(b, b->cls_in, b->cls_in16, b->w.cls_w, b->w.cls_b, b->logits, b->cls_rows, H, L)) != VT_OK) return st;
+        st = bert_linear_forward(b, b->cls_in, b->cls_in16, b->w.cls_w, b->w.cls_b, b->logits, b->cls_rows, H, L);
+        if (st != VT_OK) return st;
         out->logits = b->logits;
         if (L == 1 && in->regression_targets) {
             double k = share(norm, local.task, norm ? norm->task : 0);

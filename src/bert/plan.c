@@ -5,7 +5,8 @@
 
 #define F32(count) vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(float))
 #define U8(count) vt_arena_alloc(&b->arena, (size_t)(count))
-#define BF16(count) (b->precision == VT_PRECISION_BF16 ? vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(vt_bf16)) : NULL)
+#define BF16(count) \
+    (b->precision == VT_PRECISION_BF16 ? vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(vt_bf16)) : NULL)
 #define I32(count) vt_arena_alloc(&b->arena, (size_t)(count) * sizeof(int32_t))
 
 static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
