@@ -61,6 +61,9 @@ typedef struct vt_strides {
  * what attention uses for its per-head products. */
 vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, vt_strides sa,
                             const float *B, vt_strides sb, float beta, float *C, vt_strides sc);
+/* The same with A and B in bf16 (strides in elements), accumulated in f32. */
+vt_status vt_matmul_strided_bf16(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const vt_bf16 *A,
+                                 vt_strides sa, const vt_bf16 *B, vt_strides sb, float beta, float *C, vt_strides sc);
 
 /* db (N) += sum over rows of dy (M, N): the bias gradient. */
 void vt_sum_rows(const float *dy, float *db, int64_t M, int64_t N);
@@ -146,7 +149,18 @@ typedef struct vt_attention_opts {
     const int32_t *mask; /* per mask_kind, NULL for VT_MASK_NONE */
     float dropout_rate;  /* on the attention probabilities; 0 for none / inference */
     uint64_t dropout_seed;
+    const struct vt_attention_bf16 *bf16; /* NULL: the products in f32 */
 } vt_attention_opts;
+
+/* bf16 operands for the attention's four kinds of matrix products (QK^T,
+ * P V and their gradients), accumulated in f32; the softmax, the dropout
+ * and every gradient stay f32. q, k, v: the inputs rounded to bf16, in the
+ * same layout and strides; probs: (batch, heads, q_len, kv_len), written by
+ * the forward with dropout(P) in bf16 and read by the backward. */
+typedef struct vt_attention_bf16 {
+    const vt_bf16 *q, *k, *v;
+    vt_bf16 *probs;
+} vt_attention_bf16;
 
 /* For every (b, h): P = softmax(scale * Q K^T + mask) (q_len, kv_len), then
  * out = dropout(P) V. A query whose keys are all masked gets P = 0 (out = 0).

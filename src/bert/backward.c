@@ -107,7 +107,9 @@ static void layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop) {
     zero(b->dQKV, BT * 3 * H);
     vt_attention_dims d;
     vt_attention_opts o;
+    vt_attention_bf16 x16;
     bert_attention_setup(b, in, attn_drop, b->last_seed, l, &d, &o);
+    o.bf16 = bert_attention_bf16(b, l, &x16);
     vt_attention_backward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, b->dD, b->dQKV,
                           b->dQKV + H, b->dQKV + 2 * H);
     bert_linear_backward(b, a->input, a->input16, b->dQKV, p->qkv_w, g->qkv_w, g->qkv_b, b->dA, 1.0f, BT, H,

@@ -32,6 +32,8 @@ typedef struct bert_weights {
 typedef struct bert_layer_acts {
     float *input;        /* (B*T, H) the layer's input */
     vt_bf16 *input16, *ctx16, *h1_16, *inter16; /* bf16 copies of the dense layers' inputs (bf16 only) */
+    vt_bf16 *qkv16;      /* (B*T, 3H) and (B, A, T, T) dropout(probs): the attention's bf16 operands */
+    vt_bf16 *probs16;
     float *qkv;          /* (B*T, 3H) */
     float *probs;        /* (B, A, T, T) */
     uint8_t *attn_drop;  /* (B, A, T, T) or NULL */
@@ -119,6 +121,8 @@ void bert_linear_backward(vt_bert *b, const float *x, const vt_bf16 *x16, const 
                           float *db, float *dx, float dx_beta, int64_t rows, int64_t in, int64_t out);
 /* Brings params16 up to date with params (bf16 only). */
 void bert_refresh_params16(vt_bert *b);
+/* The attention's bf16 operands of layer l (its opts->bf16), or NULL in fp32. */
+const vt_attention_bf16 *bert_attention_bf16(const vt_bert *b, int64_t l, vt_attention_bf16 *storage);
 
 /* Seeds of the dropout sites, distinct per layer and site. */
 enum { SITE_EMBEDDINGS = 1, SITE_CLASSIFIER = 2, SITE_LAYER0 = 16 };

@@ -62,7 +62,9 @@ static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, f
     if (st != VT_OK) return st;
     vt_attention_dims d;
     vt_attention_opts o;
+    vt_attention_bf16 x16;
     bert_attention_setup(b, in, attn_drop, seed, l, &d, &o);
+    if ((o.bf16 = bert_attention_bf16(b, l, &x16))) vt_f32_to_bf16(a->qkv, a->qkv16, BT * 3 * H);
     vt_attention_forward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, a->ctx);
     st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, BT, H, H);
     if (st != VT_OK) return st;

@@ -4,7 +4,9 @@
  * take bf16 operands and accumulate in f32: the weights come from the bf16
  * copy of the parameters (refreshed by the forward when they may have
  * changed), the input is rounded into x16 (kept for the weight gradient),
- * and the output gradient is rounded into the shared dy16 scratch. Biases,
+ * and the output gradient is rounded into the shared dy16 scratch. The
+ * attention's products take bf16 too (vt_attention_bf16), from a bf16 copy
+ * of the fused Q, K, V projection. Biases,
  * outputs, gradients and everything outside the matrix products stay f32, so
  * the optimizer updates f32 master weights. */
 #include "bert/bert_internal.h"
@@ -35,4 +37,12 @@ void bert_refresh_params16(vt_bert *b) {
     if (b->precision == VT_PRECISION_FP32 || b->params16_fresh) return;
     vt_f32_to_bf16(b->params, b->params16, b->n_floats);
     b->params16_fresh = true;
+}
+
+const vt_attention_bf16 *bert_attention_bf16(const vt_bert *b, int64_t l, vt_attention_bf16 *storage) {
+    if (b->precision == VT_PRECISION_FP32) return NULL;
+    const bert_layer_acts *a = &b->acts[l];
+    int64_t H = b->cfg.hidden_size;
+    *storage = (vt_attention_bf16){.q = a->qkv16, .k = a->qkv16 + H, .v = a->qkv16 + 2 * H, .probs = a->probs16};
+    return storage;
 }

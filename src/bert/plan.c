@@ -29,6 +29,8 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
         a->ctx16 = BF16(BT * H);
         a->h1_16 = BF16(BT * H);
         a->inter16 = BF16(BT * I);
+        a->qkv16 = BF16(BT * 3 * H);
+        a->probs16 = BF16(B * A * T * T);
         a->qkv = F32(BT * 3 * H);
         a->probs = F32(B * A * T * T);
         a->attn_drop = attn_dropout ? U8(B * A * T * T) : NULL;

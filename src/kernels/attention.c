@@ -8,7 +8,11 @@
  *           dP = dP_drop * keep / (1 - rate), dS = P * (dP - sum_j P dP),
  *           dq += scale dS K, dk += scale dS^T Q.
  * Scratch: two (heads, q_len, kv_len) blocks, kept per thread and grown only
- * when a larger shape arrives, so steady-state steps do not allocate. */
+ * when a larger shape arrives, so steady-state steps do not allocate.
+ *
+ * With opts->bf16 the products take bf16 operands: q, k, v as given, dropout(P)
+ * rounded as the forward writes it (kept for the backward), and dout and dS
+ * rounded by the backward into a second per-thread scratch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,8 @@
 
 static _Thread_local float *scratch_buf;
 static _Thread_local size_t scratch_floats;
+static _Thread_local vt_bf16 *scratch16_buf;
+static _Thread_local size_t scratch16_n;
 
 /* Two blocks of n floats each; NULL (error set) if memory runs out. */
 static float *scratch(size_t n) {
@@ -29,6 +35,25 @@ static float *scratch(size_t n) {
         if (!scratch_buf) vt_error(VT_ERR_NOMEM, "out of memory for attention scratch (%zu floats)", 2 * n);
     }
     return scratch_buf;
+}
+
+/* n bf16 values of scratch; NULL (error set) if memory runs out. */
+static vt_bf16 *scratch16(size_t n) {
+    if (n > scratch16_n) {
+        free(scratch16_buf);
+        scratch16_buf = aligned_alloc(64, (n * sizeof(vt_bf16) + 63) / 64 * 64);
+        scratch16_n = scratch16_buf ? n : 0;
+        if (!scratch16_buf) vt_error(VT_ERR_NOMEM, "out of memory for attention scratch (%zu bf16)", n);
+    }
+    return scratch16_buf;
+}
+
+/* One batched product of the attention: f32 operands, or bf16 ones when A16 is given. */
+static void product(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, const vt_bf16 *A16,
+                    vt_strides sa, const float *B, const vt_bf16 *B16, vt_strides sb, float beta, float *C,
+                    vt_strides sc) {
+    if (A16) vt_matmul_strided_bf16(batch, M, N, K, alpha, A16, sa, B16, sb, beta, C, sc);
+    else vt_matmul_strided(batch, M, N, K, alpha, A, sa, B, sb, beta, C, sc);
 }
 
 static inline bool key_allowed(const vt_attention_dims *d, const vt_attention_opts *o, int64_t b, int64_t i,
@@ -83,51 +108,78 @@ static void apply_dropout(const float *probs, uint8_t *mask, bool draw, int64_t 
     }
 }
 
+/* dropped16 (n) = bf16 of probs, through the dropout as apply_dropout's when mask is given. */
+static void round_probs(const float *probs, uint8_t *mask, int64_t n, int64_t base, float rate, uint64_t seed,
+                        vt_bf16 *dropped16) {
+    if (!mask) {
+        vt_f32_to_bf16(probs, dropped16, n);
+        return;
+    }
+    float scale = 1.0f / (1.0f - rate);
+#pragma omp parallel for simd schedule(static)
+    for (int64_t t = 0; t < n; t++) {
+        mask[t] = vt_hash_uniform(seed, (uint64_t)(base + t)) >= rate;
+        dropped16[t] = vk_bf16(mask[t] ? probs[t] * scale : 0.0f);
+    }
+}
+
 void vt_attention_forward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q, const float *k,
                           const float *v, float *probs, uint8_t *drop_mask, float *out) {
     int64_t H = d->heads, Tq = d->q_len, Tk = d->kv_len, block_n = H * Tq * Tk;
     bool dropout = o->dropout_rate > 0 && drop_mask;
-    float *dropped = dropout ? scratch((size_t)block_n) : NULL;
-    if (dropout && !dropped) return;
+    const vt_attention_bf16 *x16 = o->bf16;
+    float *dropped = dropout && !x16 ? scratch((size_t)block_n) : NULL;
+    if (dropout && !x16 && !dropped) return;
     for (int64_t b = 0; b < d->batch; b++) {
         float *P = probs + b * block_n; /* (H, Tq, Tk) */
-        const float *qb = q + b * Tq * d->q_stride, *kb = k + b * Tk * d->k_stride, *vb = v + b * Tk * d->v_stride;
-        vt_matmul_strided(H, Tq, Tk, d->key_dim, o->scale, qb, heads(d->key_dim, d->q_stride), kb,
-                          (vt_strides){d->key_dim, 1, d->k_stride}, 0.0f, P, block(Tq, Tk, false));
+        int64_t qo = b * Tq * d->q_stride, ko = b * Tk * d->k_stride, vo = b * Tk * d->v_stride;
+        vt_bf16 *P16 = x16 ? x16->probs + b * block_n : NULL;
+        product(H, Tq, Tk, d->key_dim, o->scale, q + qo, x16 ? x16->q + qo : NULL, heads(d->key_dim, d->q_stride),
+                k + ko, x16 ? x16->k + ko : NULL, (vt_strides){d->key_dim, 1, d->k_stride}, 0.0f, P,
+                block(Tq, Tk, false));
         masked_softmax(d, o, b, P);
+        uint8_t *mask = dropout ? drop_mask + b * block_n : NULL;
         const float *Pv = P;
-        if (dropout) {
-            apply_dropout(P, drop_mask + b * block_n, true, block_n, b * block_n, o->dropout_rate, o->dropout_seed, dropped);
+        if (x16) round_probs(P, mask, block_n, b * block_n, o->dropout_rate, o->dropout_seed, P16);
+        else if (dropout) {
+            apply_dropout(P, mask, true, block_n, b * block_n, o->dropout_rate, o->dropout_seed, dropped);
             Pv = dropped;
         }
-        vt_matmul_strided(H, Tq, d->value_dim, Tk, 1.0f, Pv, block(Tq, Tk, false), vb, heads(d->value_dim, d->v_stride),
-                          0.0f, out + b * Tq * d->out_stride, heads(d->value_dim, d->out_stride));
+        product(H, Tq, d->value_dim, Tk, 1.0f, Pv, P16, block(Tq, Tk, false), v + vo, x16 ? x16->v + vo : NULL,
+                heads(d->value_dim, d->v_stride), 0.0f, out + b * Tq * d->out_stride, heads(d->value_dim, d->out_stride));
     }
 }
 
 void vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q, const float *k,
                            const float *v, const float *probs, const uint8_t *drop_mask, const float *dout, float *dq,
                            float *dk, float *dv) {
-    int64_t H = d->heads, Tq = d->q_len, Tk = d->kv_len, block_n = H * Tq * Tk;
+    int64_t H = d->heads, Tq = d->q_len, Tk = d->kv_len, block_n = H * Tq * Tk, out_w = H * d->value_dim;
     bool dropout = o->dropout_rate > 0 && drop_mask;
+    const vt_attention_bf16 *x16 = o->bf16;
     float *dP = scratch((size_t)block_n); /* (H, Tq, Tk), then the second block for dropout(P) */
-    if (!dP) return;
+    vt_bf16 *dS16 = x16 ? scratch16((size_t)(block_n + Tq * out_w)) : NULL; /* (H, Tq, Tk), then dout (Tq, out_w) */
+    if (!dP || (x16 && !dS16)) return;
+    vt_bf16 *dout16 = dS16 ? dS16 + block_n : NULL;
     float *dropped = dP + block_n, keep_scale = dropout ? 1.0f / (1.0f - o->dropout_rate) : 1.0f;
     for (int64_t b = 0; b < d->batch; b++) {
         const float *P = probs + b * block_n;
-        const float *qb = q + b * Tq * d->q_stride, *kb = k + b * Tk * d->k_stride, *vb = v + b * Tk * d->v_stride;
+        int64_t qo = b * Tq * d->q_stride, ko = b * Tk * d->k_stride, vo = b * Tk * d->v_stride;
         const float *dob = dout + b * Tq * d->out_stride;
         vt_strides do_s = heads(d->value_dim, d->out_stride);
+        if (x16) { /* dout rounded into a contiguous (Tq, out_w) block */
+            for (int64_t t = 0; t < Tq; t++) vt_f32_to_bf16(dob + t * d->out_stride, dout16 + t * out_w, out_w);
+            do_s = heads(d->value_dim, out_w);
+        }
         /* dP_drop = dout V^T; dv += dropout(P)^T dout */
-        vt_matmul_strided(H, Tq, Tk, d->value_dim, 1.0f, dob, do_s, vb, (vt_strides){d->value_dim, 1, d->v_stride}, 0.0f,
-                          dP, block(Tq, Tk, false));
+        product(H, Tq, Tk, d->value_dim, 1.0f, dob, dout16, do_s, v + vo, x16 ? x16->v + vo : NULL,
+                (vt_strides){d->value_dim, 1, d->v_stride}, 0.0f, dP, block(Tq, Tk, false));
         const float *Pv = P;
-        if (dropout) {
+        if (dropout && !x16) {
             apply_dropout(P, (uint8_t *)(drop_mask + b * block_n), false, block_n, 0, o->dropout_rate, 0, dropped);
             Pv = dropped;
         }
-        vt_matmul_strided(H, Tk, d->value_dim, Tq, 1.0f, Pv, block(Tq, Tk, true), dob, do_s, 1.0f,
-                          dv + b * Tk * d->v_stride, heads(d->value_dim, d->v_stride));
+        product(H, Tk, d->value_dim, Tq, 1.0f, Pv, x16 ? x16->probs + b * block_n : NULL, block(Tq, Tk, true), dob,
+                dout16, do_s, 1.0f, dv + vo, heads(d->value_dim, d->v_stride));
         /* dS = P * (dP - sum_j P dP), with dP through the dropout mask */
         const uint8_t *mask = dropout ? drop_mask + b * block_n : NULL;
 #pragma omp parallel for schedule(static)
@@ -140,11 +192,13 @@ void vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *
                 dot += p[j] * g[j];
             }
             for (int64_t j = 0; j < Tk; j++) g[j] = p[j] * (g[j] - dot);
+            if (dS16)
+                for (int64_t j = 0; j < Tk; j++) dS16[r * Tk + j] = vk_bf16(g[j]);
         }
         /* dq += scale dS K; dk += scale dS^T Q */
-        vt_matmul_strided(H, Tq, d->key_dim, Tk, o->scale, dP, block(Tq, Tk, false), kb, heads(d->key_dim, d->k_stride),
-                          1.0f, dq + b * Tq * d->q_stride, heads(d->key_dim, d->q_stride));
-        vt_matmul_strided(H, Tk, d->key_dim, Tq, o->scale, dP, block(Tq, Tk, true), qb, heads(d->key_dim, d->q_stride),
-                          1.0f, dk + b * Tk * d->k_stride, heads(d->key_dim, d->k_stride));
+        product(H, Tq, d->key_dim, Tk, o->scale, dP, dS16, block(Tq, Tk, false), k + ko, x16 ? x16->k + ko : NULL,
+                heads(d->key_dim, d->k_stride), 1.0f, dq + qo, heads(d->key_dim, d->q_stride));
+        product(H, Tk, d->key_dim, Tq, o->scale, dP, dS16, block(Tq, Tk, true), q + qo, x16 ? x16->q + qo : NULL,
+                heads(d->key_dim, d->q_stride), 1.0f, dk + ko, heads(d->key_dim, d->k_stride));
     }
 }

@@ -72,4 +72,13 @@ static inline float vk_phif(float x) {
 
 static inline float vk_sigmoidf(float x) { return 1.0f / (1.0f + vk_expf(-x)); }
 
+/* x rounded to the nearest bfloat16 (ties to even; NaN stays a quiet NaN). */
+static inline uint16_t vk_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u); /* overflow carries into inf as it should */
+    return (uint16_t)(u >> 16);
+}
+
 #endif

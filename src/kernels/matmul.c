@@ -1,4 +1,4 @@
-/* vt_matmul, vt_matmul_bf16 and vt_matmul_strided on oneDNN's matmul primitive.
+/* vt_matmul and vt_matmul_strided, f32 and bf16, on oneDNN's matmul primitive.
  *
  * Transposes and batches are expressed as memory strides (no copies), the
  * bias as the primitive's bias argument (always f32), alpha as an output scale and beta as
@@ -213,13 +213,24 @@ vt_status vt_matmul_bf16(const vt_bf16 *A, // (M, K), or (K, M) if trans_a
     return matmul_2d(true, A, B, bias, C, M, N, K, trans_a, trans_b, beta);
 }
 
-vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, vt_strides sa,
-                            const float *B, vt_strides sb, float beta, float *C, vt_strides sc) {
+static vt_status matmul_strided(bool bf16, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const void *A,
+                                vt_strides sa, const void *B, vt_strides sb, float beta, float *C, vt_strides sc) {
     if (batch < 0 || M < 0 || N < 0 || K < 1)
         return vt_error(VT_ERR_SHAPE, "strided matmul with bad size batch=%lld M=%lld N=%lld K=%lld", (long long)batch,
                         (long long)M, (long long)N, (long long)K);
     if (batch == 0 || M == 0 || N == 0) return VT_OK;
     if (batch == 1) sa.batch = sb.batch = sc.batch = 0; /* unused: one cache entry per 2-D layout */
     mm_key k = make_key(batch, M, N, K, alpha, beta, sa, sb, sc);
+    k.bf16 = bf16;
     return run(&k, A, B, NULL, C);
+}
+
+vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, vt_strides sa,
+                            const float *B, vt_strides sb, float beta, float *C, vt_strides sc) {
+    return matmul_strided(false, batch, M, N, K, alpha, A, sa, B, sb, beta, C, sc);
+}
+
+vt_status vt_matmul_strided_bf16(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const vt_bf16 *A,
+                                 vt_strides sa, const vt_bf16 *B, vt_strides sb, float beta, float *C, vt_strides sc) {
+    return matmul_strided(true, batch, M, N, K, alpha, A, sa, B, sb, beta, C, sc);
 }
