@@ -8,6 +8,9 @@
 #   scripts/make_spam_split.py --out SPLIT --no-sample     # the full split
 #   scripts/quality_spam.sh SPLIT WORK [BUILD]             # ~2 hours on 2 cores
 #
+# PRECISION=bf16 pretrains and fine-tunes with --precision bf16;
+# PRETRAIN_STEPS (default 2800) sets the pretraining length.
+#
 # Every stage whose output exists in WORK is skipped, so an interrupted run
 # continues where it stopped. WORK/results.json and WORK/table.md hold the
 # figures; WORK/times.tsv the wall time of each stage.
@@ -17,6 +20,8 @@ mkdir -p "${2:?usage: quality_spam.sh SPLIT WORK [BUILD]}"
 work=$(cd "$2" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 V="$root/${3:-build}/verto"
+precision=${PRECISION:-fp32}
+pt_steps=${PRETRAIN_STEPS:-2800}
 cd "$work"
 
 timed() { # name, command...: runs the command once, recording its wall time
@@ -46,7 +51,8 @@ timed dev_shards "$V" prepare-pretraining --vocab vocab.txt -o dev_shards --max-
     --dupe-factor 1 --seed 2 dev-emails.txt
 timed init "$V" init --config-json "$root/scripts/quality_bert.json" --vocab vocab.txt -o init --seed 1
 timed pretrain "$V" pretrain --init init --data shards --eval-data dev_shards --eval-every 400 -o pretrained \
-    --steps 2800 --batch-size 16 --lr 3e-4 --warmup-steps 280 --save-every 400 --keep 2 --log-every 50 --seed 1
+    --steps "$pt_steps" --batch-size 16 --lr 3e-4 --warmup-steps $((pt_steps / 10)) --save-every 400 --keep 2 \
+    --log-every 50 --seed 1 --precision "$precision"
 
 # 3. Label budgets: a seeded random 100 and 500 of the training emails, and all.
 for n in 100 500; do
@@ -66,7 +72,7 @@ finetune() { # name, init, lr, labels, epochs
     local out="ft-$1-$4"
     [ -s "eval-$1-$4.json" ] && return 0
     timed "finetune-$1-$4" "$V" finetune --init "$2" --train "train-$4.jsonl" --dev "$split/dev.jsonl" -o "$out" \
-        --lr "$3" --epochs "$5" --batch-size 16 --max-seq-length 256 --keep-tail 128 --seed 1
+        --lr "$3" --epochs "$5" --batch-size 16 --max-seq-length 256 --keep-tail 128 --seed 1 --precision "$precision"
     "$V" eval --model "$out" --data "$split/test.jsonl" --json > "eval-$1-$4.json"
 }
 for spec in "100 8" "500 4" "all 3"; do
