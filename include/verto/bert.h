@@ -147,9 +147,10 @@ void vt_bert_summary(const vt_bert *b, FILE *out);
 
 /* ---- precision ---- */
 
-/* What the dense layers' matrix products run in. bf16 rounds their operands
- * (weights, inputs and output gradients) to bfloat16 and accumulates in f32;
- * parameters, gradients, optimizer state, attention, LayerNorm, softmax and
+/* What the matrix products run in (the dense layers' and the attention's).
+ * bf16 rounds their operands (weights, inputs, Q/K/V, attention
+ * probabilities and the output gradients) to bfloat16 and accumulates in
+ * f32; parameters, gradients, optimizer state, LayerNorm, softmax, dropout and
  * losses stay f32. It roughly halves the time of those products on CPUs with
  * AVX512-BF16 (or AMX). */
 typedef enum vt_precision { VT_PRECISION_FP32 = 0, VT_PRECISION_BF16 = 1 } vt_precision;
