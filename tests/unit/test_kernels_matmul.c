@@ -51,20 +51,35 @@ static void naive(const float *A, const float *B, const float *bias, const float
         }
 }
 
-/* Runs one configuration; returns the relative error (and asserts it). */
-static double check_one(vt_rng *r, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool has_bias, float beta) {
+/* Runs one configuration of vt_matmul, or of vt_matmul_bf16 on the operands
+ * rounded to bf16; asserts the relative error against double loops on the
+ * operands it was given, and returns the error against the unrounded ones. */
+static double check_one(vt_rng *r, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool has_bias, float beta,
+                        bool bf16) {
     float *A = fmalloc(M * K), *B = fmalloc(K * N), *bias = fmalloc(N), *C = fmalloc(M * N), *C0 = fmalloc(M * N),
-          *want = fmalloc(M * N);
+          *want = fmalloc(M * N), *want_f32 = fmalloc(M * N);
+    vt_bf16 *A16 = calloc((size_t)(M * K) + 1, sizeof *A16), *B16 = calloc((size_t)(K * N) + 1, sizeof *B16);
+    assert_true(A16 && B16);
     fill_uniform(r, A, M * K), fill_uniform(r, B, K * N), fill_uniform(r, bias, N), fill_uniform(r, C0, M * N);
+    naive(A, B, has_bias ? bias : NULL, C0, want_f32, M, N, K, ta, tb, beta);
+    if (bf16) {
+        vt_f32_to_bf16(A, A16, M * K), vt_f32_to_bf16(B, B16, K * N);
+        for (int64_t i = 0; i < M * K; i++) A[i] = vt_bf16_to_f32(A16[i]);
+        for (int64_t i = 0; i < K * N; i++) B[i] = vt_bf16_to_f32(B16[i]);
+    }
     memcpy(C, C0, (size_t)(M * N) * sizeof(float));
-    assert_int_equal(vt_matmul(A, B, has_bias ? bias : NULL, C, M, N, K, ta, tb, beta), VT_OK);
-    naive(A, B, has_bias ? bias : NULL, C0, want, M, N, K, ta, tb, beta);
+    const float *b = has_bias ? bias : NULL;
+    assert_int_equal(bf16 ? vt_matmul_bf16(A16, B16, b, C, M, N, K, ta, tb, beta)
+                          : vt_matmul(A, B, b, C, M, N, K, ta, tb, beta),
+                     VT_OK);
+    naive(A, B, b, C0, want, M, N, K, ta, tb, beta);
     double err = rel_max_diff(C, want, M * N);
     if (!(err <= MM_TOL))
-        fail_msg("matmul M=%lld N=%lld K=%lld ta=%d tb=%d bias=%d beta=%g: rel err %g", (long long)M, (long long)N,
-                 (long long)K, ta, tb, has_bias, (double)beta, err);
-    free(A), free(B), free(bias), free(C), free(C0), free(want);
-    return err;
+        fail_msg("%s matmul M=%lld N=%lld K=%lld ta=%d tb=%d bias=%d beta=%g: rel err %g", bf16 ? "bf16" : "f32",
+                 (long long)M, (long long)N, (long long)K, ta, tb, has_bias, (double)beta, err);
+    double unrounded = rel_max_diff(C, want_f32, M * N);
+    free(A), free(B), free(bias), free(C), free(C0), free(want), free(want_f32), free(A16), free(B16);
+    return unrounded;
 }
 
 static void test_matmul_combos(void **state) {
@@ -77,13 +92,13 @@ static void test_matmul_combos(void **state) {
         for (int combo = 0; combo < 16; combo++) {
             bool ta = combo & 1, tb = combo & 2, bias = combo & 4;
             float beta = combo & 8 ? 1.0f : 0.0f;
-            double e = check_one(&r, sizes[s][0], sizes[s][1], sizes[s][2], ta, tb, bias, beta);
+            double e = check_one(&r, sizes[s][0], sizes[s][1], sizes[s][2], ta, tb, bias, beta, false);
             if (e > worst) worst = e;
         }
     printf("    matmul, 5 sizes x 16 (trans_a, trans_b, bias, beta): worst rel err %.2e (tol %.0e)\n", worst, MM_TOL);
     /* the same shapes again: cached primitives, new data */
     for (int combo = 0; combo < 16; combo++)
-        check_one(&r, 67, 45, 33, combo & 1, combo & 2, combo & 4, combo & 8 ? 1.0f : 0.0f);
+        check_one(&r, 67, 45, 33, combo & 1, combo & 2, combo & 4, combo & 8 ? 1.0f : 0.0f, false);
 }
 
 static void test_matmul_degenerate(void **state) {
@@ -200,29 +215,6 @@ static void test_bf16_conversion(void **state) {
     assert_true(signbit(vt_bf16_to_f32(out[1])));
 }
 
-/* vt_matmul_bf16 for one configuration; returns the error against unrounded operands. */
-static double check_one_bf16(vt_rng *r, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool has_bias, float beta) {
-    float *A = fmalloc(M * K), *B = fmalloc(K * N), *bias = fmalloc(N), *C = fmalloc(M * N), *C0 = fmalloc(M * N),
-          *want = fmalloc(M * N), *want_f32 = fmalloc(M * N);
-    vt_bf16 *A16 = calloc((size_t)(M * K), sizeof *A16), *B16 = calloc((size_t)(K * N), sizeof *B16);
-    assert_true(A16 && B16);
-    fill_uniform(r, A, M * K), fill_uniform(r, B, K * N), fill_uniform(r, bias, N), fill_uniform(r, C0, M * N);
-    naive(A, B, has_bias ? bias : NULL, C0, want_f32, M, N, K, ta, tb, beta);
-    vt_f32_to_bf16(A, A16, M * K), vt_f32_to_bf16(B, B16, K * N);
-    for (int64_t i = 0; i < M * K; i++) A[i] = vt_bf16_to_f32(A16[i]);
-    for (int64_t i = 0; i < K * N; i++) B[i] = vt_bf16_to_f32(B16[i]);
-    memcpy(C, C0, (size_t)(M * N) * sizeof(float));
-    assert_int_equal(vt_matmul_bf16(A16, B16, has_bias ? bias : NULL, C, M, N, K, ta, tb, beta), VT_OK);
-    naive(A, B, has_bias ? bias : NULL, C0, want, M, N, K, ta, tb, beta);
-    double err = rel_max_diff(C, want, M * N);
-    if (!(err <= MM_TOL))
-        fail_msg("bf16 matmul M=%lld N=%lld K=%lld ta=%d tb=%d bias=%d beta=%g: rel err %g", (long long)M, (long long)N,
-                 (long long)K, ta, tb, has_bias, (double)beta, err);
-    double rounding = rel_max_diff(C, want_f32, M * N);
-    free(A), free(B), free(bias), free(C), free(C0), free(want), free(want_f32), free(A16), free(B16);
-    return rounding;
-}
-
 static void test_matmul_bf16(void **state) {
     (void)state;
     vt_rng r;
@@ -232,7 +224,7 @@ static void test_matmul_bf16(void **state) {
         for (int tb = 0; tb < 2; tb++)
             for (int bias = 0; bias < 2; bias++)
                 for (int beta = 0; beta < 2; beta++) {
-                    double e = check_one_bf16(&r, 37, 53, 129, ta, tb, bias, (float)beta);
+                    double e = check_one(&r, 37, 53, 129, ta, tb, bias, (float)beta, true);
                     if (e > worst) worst = e;
                 }
     /* Rounding both operands to 8 significant bits: a few 1e-3 of the largest
