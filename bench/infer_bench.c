@@ -69,7 +69,8 @@ int main(int argc, char **argv) {
     vt_rng_seed(&rng, 11);
     for (int64_t i = 0; i < B * T; i++)
         ids[i] = (int32_t)(1000 + vt_rng_below(&rng, (uint64_t)(cfg->vocab_size - 1000)));
-    vt_bert_batch batch = {.batch = B, .seq_len = T, .input_ids = ids}; /* token types 0, no padding */
+    vt_bert_batch batch = {.batch = B, .seq_len = T, .input_ids = ids, /* token types 0, no padding */
+                           .cls_only = true};
     vt_bert_outputs out;
     for (int64_t i = 0; i < warmup + iters; i++) {
         double t0 = bench_now();

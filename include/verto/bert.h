@@ -180,10 +180,14 @@ typedef struct vt_bert_batch {
     const int32_t *labels;          /* (B) classes, or (B, T) for token classification (-100 ignored) */
     const float *regression_targets;/* (B) when num_labels == 1 */
     const float *class_weights;     /* (num_labels) or NULL */
+    /* Inference with a sequence classifier or BertModel: the last layer computes
+     * only position 0 of each sequence (all the pooler reads), about 1/L of
+     * the work less. last_hidden_state is then (B, H); no backward follows. */
+    bool cls_only;
 } vt_bert_batch;
 
 typedef struct vt_bert_outputs {
-    const float *last_hidden_state; /* (B, T, H) */
+    const float *last_hidden_state; /* (B, T, H); (B, H) with cls_only */
     const float *pooled;            /* (B, H) or NULL without a pooler */
     const float *mlm_logits;        /* (B, T, V) all positions, or (P, V) masked positions only (see below) */
     int64_t mlm_rows;               /* rows of mlm_logits */

@@ -142,6 +142,7 @@ vt_status vt_bert_backward(vt_bert *b, bool accumulate) { return vt_bert_backwar
 vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn ready, void *ctx) {
     if (!b->planned || !b->last_has_loss)
         return vt_error(VT_ERR_STATE, "vt_bert_backward needs a forward with labels first");
+    if (b->last_cls_only) return vt_error(VT_ERR_STATE, "vt_bert_backward cannot follow a cls_only forward");
     const vt_bert_config *c = &b->cfg;
     if (!accumulate) zero(b->grads, b->n_floats);
     float drop = b->last_training ? c->hidden_dropout_prob : 0;

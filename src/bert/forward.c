@@ -51,36 +51,48 @@ void bert_attention_setup(const vt_bert *b, const vt_bert_batch *in, float attn_
                              .dropout_seed = vt_hash64(seed, bert_site(layer, 0))};
 }
 
-/* One post-LN encoder layer: h1 = LN(x + drop(attn(x))), out = LN(h1 + drop(ffn(h1))). */
+/* One post-LN encoder layer: h1 = LN(x + drop(attn(x))), out = LN(h1 + drop(ffn(h1))).
+ * cls_only (inference, last layer): from the attention on, only position 0 of
+ * each sequence, the row the pooler reads; a->output is then (B, H). */
 static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, float drop, float attn_drop,
-                               uint64_t seed) {
+                               uint64_t seed, bool cls_only) {
     const vt_bert_config *c = &b->cfg;
     const bert_layer_params *p = &b->w.layers[l];
     bert_layer_acts *a = &b->acts[l];
     int64_t H = c->hidden_size, I = c->intermediate_size, BT = in->batch * in->seq_len;
+    int64_t R = cls_only ? in->batch : BT, x_step = cls_only ? in->seq_len * H : H; /* rows kept, their stride in x */
     vt_status st = bert_linear_forward(b, a->input, a->input16, p->qkv_w, p->qkv_b, a->qkv, BT, H, 3 * H);
     if (st != VT_OK) return st;
     vt_attention_dims d;
     vt_attention_opts o;
     vt_attention_bf16 x16;
     bert_attention_setup(b, in, attn_drop, seed, l, &d, &o);
+    if (cls_only) { /* one query per sequence: its row 0 */
+        d.q_len = 1;
+        d.q_stride = in->seq_len * 3 * H;
+    }
     if ((o.bf16 = bert_attention_bf16(b, l, &x16))) vt_f32_to_bf16(a->qkv, a->qkv16, BT * 3 * H);
     vt_attention_forward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, a->ctx);
-    st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, BT, H, H);
+    st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, R, H, H);
     if (st != VT_OK) return st;
-    bert_dropout_forward(b->tmp, b->tmp, a->drop1, BT * H, drop, vt_hash64(seed, bert_site(l, 1)));
+    bert_dropout_forward(b->tmp, b->tmp, a->drop1, R * H, drop, vt_hash64(seed, bert_site(l, 1)));
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < R; r++) {
+        const float *restrict x = a->input + r * x_step, *restrict y = b->tmp + r * H;
+        float *restrict s = a->res1 + r * H;
+#pragma omp simd
+        for (int64_t h = 0; h < H; h++) s[h] = x[h] + y[h];
+    }
+    vt_layernorm_forward(a->res1, p->ln1_g, p->ln1_b, a->h1, a->ln1_mean, a->ln1_rstd, R, H, c->layer_norm_eps);
+    st = bert_linear_forward(b, a->h1, a->h1_16, p->inter_w, p->inter_b, a->inter_pre, R, H, I);
+    if (st != VT_OK) return st;
+    vt_activation_forward(c->hidden_act, a->inter_pre, a->inter, R, I);
+    st = bert_linear_forward(b, a->inter, a->inter16, p->out_w, p->out_b, b->tmp, R, I, H);
+    if (st != VT_OK) return st;
+    bert_dropout_forward(b->tmp, b->tmp, a->drop2, R * H, drop, vt_hash64(seed, bert_site(l, 2)));
 #pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < BT * H; i++) a->res1[i] = a->input[i] + b->tmp[i];
-    vt_layernorm_forward(a->res1, p->ln1_g, p->ln1_b, a->h1, a->ln1_mean, a->ln1_rstd, BT, H, c->layer_norm_eps);
-    st = bert_linear_forward(b, a->h1, a->h1_16, p->inter_w, p->inter_b, a->inter_pre, BT, H, I);
-    if (st != VT_OK) return st;
-    vt_activation_forward(c->hidden_act, a->inter_pre, a->inter, BT, I);
-    st = bert_linear_forward(b, a->inter, a->inter16, p->out_w, p->out_b, b->tmp, BT, I, H);
-    if (st != VT_OK) return st;
-    bert_dropout_forward(b->tmp, b->tmp, a->drop2, BT * H, drop, vt_hash64(seed, bert_site(l, 2)));
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < BT * H; i++) a->res2[i] = a->h1[i] + b->tmp[i];
-    vt_layernorm_forward(a->res2, p->ln2_g, p->ln2_b, a->output, a->ln2_mean, a->ln2_rstd, BT, H, c->layer_norm_eps);
+    for (int64_t i = 0; i < R * H; i++) a->res2[i] = a->h1[i] + b->tmp[i];
+    vt_layernorm_forward(a->res2, p->ln2_g, p->ln2_b, a->output, a->ln2_mean, a->ln2_rstd, R, H, c->layer_norm_eps);
     return VT_OK;
 }
 
@@ -146,6 +158,9 @@ static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
         return vt_error(VT_ERR_INVALID_ARG, "sequence length %lld exceeds max_position_embeddings %lld",
                         (long long)in->seq_len, (long long)c->max_position_embeddings);
     bool classifier = c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION || c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
+    if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
+        return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
+                        vt_bert_arch_name(c->arch));
     if ((in->mlm_labels || in->nsp_labels) && c->arch != VT_BERT_FOR_PRETRAINING &&
         !(c->arch == VT_BERT_FOR_MASKED_LM && !in->nsp_labels))
         return vt_error(VT_ERR_INVALID_ARG, "%s has no pretraining heads for MLM/NSP labels", vt_bert_arch_name(c->arch));
@@ -177,7 +192,8 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
     const float *hidden = out->last_hidden_state;
     vt_status st;
     if (b->w.pool_w) {
-        for (int64_t i = 0; i < B; i++) memcpy(b->pool_in + i * H, hidden + i * T * H, (size_t)H * sizeof(float));
+        int64_t step = b->last_cls_only ? H : T * H; /* between the sequences' rows 0 */
+        for (int64_t i = 0; i < B; i++) memcpy(b->pool_in + i * H, hidden + i * step, (size_t)H * sizeof(float));
         st = bert_linear_forward(b, b->pool_in, b->pool_in16, b->w.pool_w, b->w.pool_b, b->pooled, B, H, H);
         if (st != VT_OK) return st;
         vt_activation_forward(VT_ACT_TANH, b->pooled, b->pooled, B, H);
@@ -241,14 +257,18 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     out->loss = out->mlm_loss = out->nsp_loss = NAN;
     vt_status st = check_batch(b, in);
     if (st != VT_OK) return st;
+    if (in->cls_only && training) return vt_error(VT_ERR_INVALID_ARG, "cls_only is for inference, not training");
     int64_t P = b->w.mlm_w ? choose_mlm_positions(in, NULL, NULL) : 0;
     if ((st = bert_plan(b, in->batch, in->seq_len, P)) != VT_OK) return st;
     b->mlm_p = P;
     bert_refresh_params16(b);
+    int64_t L = c->num_hidden_layers;
+    b->last_cls_only = in->cls_only && L > 0;
+    b->last_has_loss = false; /* (until this forward succeeds) */
     float drop = training ? c->hidden_dropout_prob : 0, attn_drop = training ? c->attention_probs_dropout_prob : 0;
     if ((st = embeddings_forward(b, in, drop, seed)) != VT_OK) return st;
-    for (int64_t l = 0; l < c->num_hidden_layers; l++)
-        if ((st = layer_forward(b, l, in, drop, attn_drop, seed)) != VT_OK) return st;
+    for (int64_t l = 0; l < L; l++)
+        if ((st = layer_forward(b, l, in, drop, attn_drop, seed, b->last_cls_only && l == L - 1)) != VT_OK) return st;
     out->last_hidden_state = c->num_hidden_layers ? b->acts[c->num_hidden_layers - 1].output : b->emb_out;
     if ((st = heads_forward(b, in, training, seed, norm, out)) != VT_OK) return st;
     b->last = *in;

@@ -111,6 +111,7 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
         vt_bert_outputs out;
         layout(s, &s->dev, idx, count, &batch, &tokens);
         batch.class_weights = NULL;
+        batch.cls_only = true;
         if ((st = vt_bert_forward(b, &batch, false, 0, &out)) != VT_OK) break;
         loss += out.loss * (double)count;
         for (int64_t i = 0; i < count; i++) {

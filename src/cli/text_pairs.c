@@ -62,6 +62,7 @@ vt_status cli_classify(vt_bert *model, const vt_tokenizer *tok, size_t n, const 
                                    count, max_length);
         vt_bert_outputs out;
         vt_bert_batch view = cli_batch_view(&enc);
+        view.cls_only = true;
         if (st == VT_OK) st = vt_bert_forward(model, &view, false, 0, &out);
         for (size_t i = 0; st == VT_OK && i < count; i++) {
             if (vt_serve_softmax(out.logits + i * K, (int)K, probs + (start + i) * K) < 0)

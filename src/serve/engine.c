@@ -4,8 +4,8 @@
  * Handler threads parse and tokenize a request on their own thread, append
  * its inputs to a FIFO and wait on the call's condition variable. The worker
  * thread (the only one that touches the model) batches the oldest queued
- * input with the next queued inputs of the same token length (from any
- * request), up to max_batch, once max_batch of them are queued or max_wait_ms
+ * input with the next queued inputs of the same token length and endpoint
+ * (from any request), up to max_batch, once max_batch of them are queued or max_wait_ms
  * has passed since the oldest was queued; runs the forward pass; writes each
  * input's result into its call; and wakes the calls that are complete.
  *
@@ -14,7 +14,9 @@
  * differently), so an input padded to a longer neighbour could differ in the
  * last digit from `verto predict` on that text. Without padding each result is
  * the one a batch of that input alone gives; rows of a batch do not affect
- * each other. */
+ * each other. Why the same endpoint: a classification batch runs the last
+ * layer at position 0 only (cls_only), whose sums round differently from the
+ * full layer's that embeddings need. */
 #include <errno.h>
 #include <limits.h>
 #include <omp.h>
@@ -196,7 +198,7 @@ static int padded_rows(const vt_serve *s, int B) {
 /* Runs one batch (no lock held: only the worker touches these calls' result
  * slots until they are marked done). */
 static void run_batch(vt_serve *s, item *items, int B) {
-    int64_t T = 1; /* all inputs have this length (the worker batches equal lengths) */
+    int64_t T = 1; /* all inputs have this length and endpoint (see the worker) */
     for (int b = 0; b < B; b++)
         if (items[b].c->len[items[b].i] > T) T = items[b].c->len[items[b].i];
     int Bp = padded_rows(s, B);
@@ -227,7 +229,8 @@ static void run_batch(vt_serve *s, item *items, int B) {
         }
     }
     vt_bert_batch batch = {.batch = Bp, .seq_len = T, .input_ids = s->ids, .token_type_ids = s->types,
-                           .attention_mask = s->mask};
+                           .attention_mask = s->mask, /* one endpoint per batch: */
+                           .cls_only = items[0].c->req.endpoint == VT_SERVE_CLASSIFY};
     vt_bert_outputs out;
     if (vt_bert_forward(s->model, &batch, false, 0, &out) != VT_OK) {
         fail_items(items, B, vt_last_error());
@@ -267,6 +270,7 @@ static void *worker_main(void *arg) {
         while (!s->qhead && !s->stop) pthread_cond_wait(&s->work_cv, &s->lock);
         if (!s->qhead) break; /* stop asked and nothing queued */
         int32_t L = s->qhead->len;
+        vt_serve_endpoint E = s->qhead->c->req.endpoint;
         if (s->o.max_wait_ms > 0) { /* let the batch fill, up to max_wait_ms after its oldest input */
             double deadline = s->qhead->c->queued_at + s->o.max_wait_ms * 1e-3;
             struct timespec ts;
@@ -275,7 +279,7 @@ static void *worker_main(void *arg) {
             if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
             while (!s->stop) {
                 int same = 0;
-                for (const qnode *q = s->qhead; q && same < s->o.max_batch; q = q->next) same += q->len == L;
+                for (const qnode *q = s->qhead; q && same < s->o.max_batch; q = q->next) same += q->len == L && q->c->req.endpoint == E;
                 if (same >= s->o.max_batch) break;
                 if (pthread_cond_timedwait(&s->work_cv, &s->lock, &ts) == ETIMEDOUT) break;
             }
@@ -283,7 +287,7 @@ static void *worker_main(void *arg) {
         int B = 0;
         for (qnode *q = s->qhead, *next; q && B < s->o.max_batch; q = next) {
             next = q->next;
-            if (q->len != L) continue;
+            if (q->len != L || q->c->req.endpoint != E) continue;
             s->items[B].c = q->c;
             s->items[B++].i = q->i;
             if (q->prev) q->prev->next = q->next;

@@ -1,0 +1,131 @@
+/* vt_bert_batch.cls_only: the last layer computes only position 0 of each
+ * sequence. Its outputs must be those of the full forward: logits, pooled
+ * output, loss and the position-0 hidden states, with key padding in the
+ * batch, in fp32 and in bf16.
+ *
+ * Tolerance: 1e-5 relative in fp32. The same values go into the same
+ * products, but oneDNN may block a matmul of B rows differently from one of
+ * B*T rows, which reorders the f32 sums (rounding ~1e-7 per term). In bf16 a
+ * reordered sum can round an intermediate (the attention context, the FFN
+ * input) to the neighbouring bf16 value, 2^-8 relative in that element, so
+ * 5e-3 there. Misuse (training, token classification, a backward after it)
+ * is an error. */
+#include <math.h>
+#include <string.h>
+
+#include "verto/bert.h"
+#include "verto/rng.h"
+#include "vt_test.h"
+
+#define B 3
+#define T 12
+#define H 32
+#define LABELS 3
+
+static vt_bert *make_model(vt_bert_arch arch, int64_t layers) {
+    vt_bert_config c;
+    vt_bert_config_default(&c, arch);
+    c.vocab_size = 50;
+    c.hidden_size = H;
+    c.num_hidden_layers = layers;
+    c.num_attention_heads = 4;
+    c.intermediate_size = 64;
+    c.max_position_embeddings = 16;
+    c.num_labels = LABELS;
+    c.initializer_range = 0.1f;
+    vt_bert *m = vt_bert_new(&c, 5);
+    if (!m) fail_msg("vt_bert_new: %s", vt_last_error());
+    return m;
+}
+
+typedef struct batch_data {
+    int32_t ids[B * T], mask[B * T], labels[B];
+    vt_bert_batch batch;
+} batch_data;
+
+static void make_batch(batch_data *d) {
+    vt_rng r;
+    vt_rng_seed(&r, 9);
+    for (int i = 0; i < B * T; i++) {
+        d->ids[i] = (int32_t)vt_rng_below(&r, 50);
+        d->mask[i] = !(i / T == 1 && i % T >= T - 4); /* sequence 1 padded */
+    }
+    for (int i = 0; i < B; i++) d->labels[i] = i % LABELS;
+    d->batch = (vt_bert_batch){.batch = B, .seq_len = T, .input_ids = d->ids, .attention_mask = d->mask,
+                               .labels = d->labels};
+}
+
+static void compare(vt_bert_arch arch, int64_t layers, vt_precision precision, double tol) {
+    vt_bert *m = make_model(arch, layers);
+    assert_int_equal(vt_bert_set_precision(m, precision), VT_OK);
+    batch_data d;
+    make_batch(&d);
+    if (arch == VT_BERT_MODEL) d.batch.labels = NULL;
+    vt_bert_outputs full, cls;
+    assert_int_equal(vt_bert_forward(m, &d.batch, false, 0, &full), VT_OK);
+    float hidden0[B * H], pooled[B * H], logits[B * LABELS];
+    for (int i = 0; i < B; i++) memcpy(hidden0 + i * H, full.last_hidden_state + i * T * H, sizeof(float) * H);
+    memcpy(pooled, full.pooled, sizeof pooled);
+    if (full.logits) memcpy(logits, full.logits, sizeof logits);
+    double loss = full.loss;
+
+    d.batch.cls_only = true;
+    assert_int_equal(vt_bert_forward(m, &d.batch, false, 0, &cls), VT_OK);
+    assert_close_rel("position-0 hidden states", cls.last_hidden_state, hidden0, B * H, tol);
+    assert_close_rel("pooled", cls.pooled, pooled, B * H, tol);
+    if (arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION) {
+        assert_close_rel("logits", cls.logits, logits, B * LABELS, tol);
+        assert_true(fabs(cls.loss - loss) <= tol * fabs(loss));
+        /* The activations behind a backward are not all there. */
+        assert_int_equal(vt_bert_backward(m, false), VT_ERR_STATE);
+    }
+    vt_bert_free(m);
+}
+
+static void test_classifier_fp32(void **state) {
+    (void)state;
+    compare(VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2, VT_PRECISION_FP32, 1e-5);
+    compare(VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 1, VT_PRECISION_FP32, 1e-5);
+}
+
+static void test_classifier_bf16(void **state) {
+    (void)state;
+    vt_bert *probe = make_model(VT_BERT_MODEL, 1);
+    vt_status st = vt_bert_set_precision(probe, VT_PRECISION_BF16);
+    vt_bert_free(probe);
+    if (st == VT_ERR_UNSUPPORTED) fail_msg("this CPU has no bf16 matmuls");
+    compare(VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2, VT_PRECISION_BF16, 5e-3);
+}
+
+static void test_bert_model(void **state) {
+    (void)state;
+    compare(VT_BERT_MODEL, 2, VT_PRECISION_FP32, 1e-5);
+}
+
+static void test_misuse(void **state) {
+    (void)state;
+    batch_data d;
+    make_batch(&d);
+    d.batch.cls_only = true;
+    vt_bert_outputs out;
+    vt_bert *m = make_model(VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2);
+    assert_int_equal(vt_bert_forward(m, &d.batch, true, 1, &out), VT_ERR_INVALID_ARG);
+    vt_bert_free(m);
+    m = make_model(VT_BERT_FOR_TOKEN_CLASSIFICATION, 2);
+    d.batch.labels = NULL;
+    assert_int_equal(vt_bert_forward(m, &d.batch, false, 0, &out), VT_ERR_INVALID_ARG);
+    vt_bert_free(m);
+    m = make_model(VT_BERT_FOR_PRETRAINING, 2);
+    assert_int_equal(vt_bert_forward(m, &d.batch, false, 0, &out), VT_ERR_INVALID_ARG);
+    vt_bert_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classifier_fp32),
+        cmocka_unit_test(test_classifier_bf16),
+        cmocka_unit_test(test_bert_model),
+        cmocka_unit_test(test_misuse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
