@@ -5,9 +5,6 @@
 #include "kernels/kmath.h"
 #include "verto/kernels.h"
 
-#define GELU_TANH_C 0.7978845608028654f /* sqrt(2 / pi) */
-#define INV_SQRT_2PI 0.3989422804014327f
-
 static const struct {
     const char *name;
     vt_activation act;
@@ -74,14 +71,11 @@ void vt_activation_forward(vt_activation act,
         return;
     case VT_ACT_GELU:
 #pragma omp parallel for simd schedule(static) if (n > 16384)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] * vk_phif(x[i]);
+        for (int64_t i = 0; i < n; i++) y[i] = vk_gelu(x[i]);
         return;
     case VT_ACT_GELU_TANH:
 #pragma omp parallel for simd schedule(static) if (n > 16384)
-        for (int64_t i = 0; i < n; i++) {
-            float v = x[i];
-            y[i] = 0.5f * v * (1.0f + vk_tanhf(GELU_TANH_C * (v + 0.044715f * v * v * v)));
-        }
+        for (int64_t i = 0; i < n; i++) y[i] = vk_gelu_tanh(x[i]);
         return;
     case VT_ACT_TANH:
 #pragma omp parallel for simd schedule(static) if (n > 16384)
@@ -131,22 +125,12 @@ void vt_activation_backward(vt_activation act,
         for (int64_t i = 0; i < n; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
         return;
     case VT_ACT_GELU:
-        /* d/dx x Phi(x) = Phi(x) + x phi(x) */
 #pragma omp parallel for simd schedule(static) if (n > 16384)
-        for (int64_t i = 0; i < n; i++) {
-            float v = x[i];
-            float pdf = INV_SQRT_2PI * vk_expf(-0.5f * v * v);
-            dx[i] += dy[i] * (vk_phif(v) + v * pdf);
-        }
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * vk_gelu_grad(x[i]);
         return;
     case VT_ACT_GELU_TANH:
 #pragma omp parallel for simd schedule(static) if (n > 16384)
-        for (int64_t i = 0; i < n; i++) {
-            float v = x[i];
-            float t = vk_tanhf(GELU_TANH_C * (v + 0.044715f * v * v * v));
-            float du = GELU_TANH_C * (1.0f + 3.0f * 0.044715f * v * v);
-            dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
-        }
+        for (int64_t i = 0; i < n; i++) dx[i] += dy[i] * vk_gelu_tanh_grad(x[i]);
         return;
     case VT_ACT_TANH:
 #pragma omp parallel for simd schedule(static) if (n > 65536)

@@ -6,8 +6,7 @@
  *          returns inf or NaN for finite input.
  * vk_tanhf: Cephes tanhf: odd polynomial for |x| < 0.625, else via exp;
  *          a few ulp.
- * vk_erfcf: Numerical Recipes' erfcc (Chebyshev fit), relative error
- *          < 1.2e-7 for x >= 0; used for Phi(x) of the exact GELU. */
+ * vk_phi_pdf: the normal CDF and density of the exact GELU (below). */
 #ifndef VT_KERNELS_KMATH_H
 #define VT_KERNELS_KMATH_H
 
@@ -45,32 +44,43 @@ static inline float vk_tanhf(float x) {
     return a < 0.625f ? small : big;
 }
 
-/* erfc(x) for x >= 0. */
-static inline float vk_erfcf_pos(float x) {
-    float t = 1.0f / (1.0f + 0.5f * x);
-    float p = 0.17087277f;
-    p = p * t - 0.82215223f;
-    p = p * t + 1.48851587f;
-    p = p * t - 1.13520398f;
-    p = p * t + 0.27886807f;
-    p = p * t - 0.18628806f;
-    p = p * t + 0.09678418f;
-    p = p * t + 0.37409196f;
-    p = p * t + 1.00002368f;
-    p = p * t - 1.26551223f;
-    return t * vk_expf(-x * x + p);
-}
+static inline float vk_sigmoidf(float x) { return 1.0f / (1.0f + vk_expf(-x)); }
 
-/* Phi(x), the standard normal CDF = 0.5 * (1 + erf(x / sqrt 2)), computed
- * through erfc so that it stays relatively accurate for negative x. */
-static inline float vk_phif(float x) {
-    float z = x * 0.70710678118654752f;
-    float a = z < 0 ? -z : z;
-    float h = 0.5f * vk_erfcf_pos(a);
+#define VK_GELU_TANH_C 0.7978845608028654f /* sqrt(2 / pi) */
+#define VK_INV_SQRT_2PI 0.3989422804014327f
+
+/* Phi(x) for the GELU and, in *pdf, phi(x) = exp(-x^2 / 2) / sqrt(2 pi),
+ * sharing one exp: erfc(a) = t P(t) exp(-a^2), t = 1 / (1 + p a), a = |x| / sqrt 2
+ * (Abramowitz & Stegun 7.1.26, absolute error < 1.5e-7). */
+static inline float vk_phi_pdf(float x, float *pdf) {
+    float z = x * 0.70710678118654752f, a = z < 0 ? -z : z;
+    float t = 1.0f / (1.0f + 0.3275911f * a);
+    float e = vk_expf(-a * a);
+    float p = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+    float h = 0.5f * p * e; /* Phi(-|x|) */
+    *pdf = VK_INV_SQRT_2PI * e;
     return z < 0 ? h : 1.0f - h;
 }
 
-static inline float vk_sigmoidf(float x) { return 1.0f / (1.0f + vk_expf(-x)); }
+/* GELU x Phi(x) and its derivative Phi(x) + x phi(x). */
+static inline float vk_gelu(float x) {
+    float pdf;
+    return x * vk_phi_pdf(x, &pdf);
+}
+static inline float vk_gelu_grad(float x) {
+    float pdf, phi = vk_phi_pdf(x, &pdf);
+    return phi + x * pdf;
+}
+
+/* The tanh form 0.5 x (1 + tanh(u)), u = c (x + 0.044715 x^3), and its derivative. */
+static inline float vk_gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + vk_tanhf(VK_GELU_TANH_C * (x + 0.044715f * x * x * x)));
+}
+static inline float vk_gelu_tanh_grad(float x) {
+    float t = vk_tanhf(VK_GELU_TANH_C * (x + 0.044715f * x * x * x));
+    float du = VK_GELU_TANH_C * (1.0f + 3.0f * 0.044715f * x * x);
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+}
 
 /* x rounded to the nearest bfloat16 (ties to even; NaN stays a quiet NaN). */
 static inline uint16_t vk_bf16(float x) {
