@@ -180,9 +180,10 @@ typedef struct vt_bert_batch {
     const int32_t *labels;          /* (B) classes, or (B, T) for token classification (-100 ignored) */
     const float *regression_targets;/* (B) when num_labels == 1 */
     const float *class_weights;     /* (num_labels) or NULL */
-    /* Inference with a sequence classifier or BertModel: the last layer computes
-     * only position 0 of each sequence (all the pooler reads), about 1/L of
-     * the work less. last_hidden_state is then (B, H); no backward follows. */
+    /* A sequence classifier or BertModel: the last layer computes only
+     * position 0 of each sequence (all the pooler reads), about 1/L of the
+     * work less, forward and backward; the same logits and gradients.
+     * last_hidden_state is then (B, H). */
     bool cls_only;
 } vt_bert_batch;
 

@@ -6,9 +6,6 @@
 #include "bert/bert_internal.h"
 #include "verto/rng.h"
 
-void bert_attention_setup(const vt_bert *b, const vt_bert_batch *in, float attn_drop, uint64_t seed, int64_t layer,
-                          vt_attention_dims *d, vt_attention_opts *o);
-
 void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate) {
     if (rate > 0) {
         vt_dropout_backward(dy, mask, dx, n, rate);
@@ -70,8 +67,9 @@ static void heads_backward(vt_bert *b, float drop) {
         vt_activation_backward(VT_ACT_TANH, NULL, b->pooled, b->d_pool_a, b->d_pool_b, B, H);
         bert_linear_backward(b, b->pool_in, b->pool_in16, b->d_pool_b, b->w.pool_w, b->g.pool_w, b->g.pool_b,
                              b->d_pool_a, 0.0f, B, H, H);
+        int64_t step = b->last_cls_only ? H : T * H; /* between the sequences' rows 0 */
         for (int64_t i = 0; i < B; i++) {
-            float *restrict dst = d_hidden + i * T * H;
+            float *restrict dst = d_hidden + i * step;
             const float *restrict src = b->d_pool_a + i * H;
             for (int64_t h = 0; h < H; h++) dst[h] += src[h];
         }
@@ -79,36 +77,46 @@ static void heads_backward(vt_bert *b, float drop) {
     (void)hidden;
 }
 
-/* dA holds d loss / d output of layer l; leaves d loss / d input in dA. */
-static void layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop) {
+/* dA holds d loss / d output of layer l; leaves d loss / d input in dA.
+ * cls_only (the last layer of a cls_only forward): from the output down to
+ * the attention there are only the B rows of position 0, and dA comes in as
+ * (B, H); the attention's keys and values, and dA going out, are all B*T rows. */
+static void layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop, bool cls_only) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
     const bert_layer_params *p = &b->w.layers[l];
     bert_layer_params *g = &b->g.layers[l];
     bert_layer_acts *a = &b->acts[l];
-    int64_t H = c->hidden_size, I = c->intermediate_size, BT = in->batch * in->seq_len;
+    int64_t H = c->hidden_size, I = c->intermediate_size, T = in->seq_len, BT = in->batch * T;
+    int64_t R = cls_only ? in->batch : BT; /* rows above the attention */
     /* output = LN2(res2), res2 = h1 + drop(inter W2^T + b2) */
-    zero(b->dB, BT * H);
-    vt_layernorm_backward(b->dA, a->res2, p->ln2_g, a->ln2_mean, a->ln2_rstd, b->dB, g->ln2_g, g->ln2_b, BT, H);
-    zero(b->dC, BT * H);
-    bert_dropout_backward(b->dB, a->drop2, b->dC, BT * H, drop);
-    bert_linear_backward(b, a->inter, a->inter16, b->dC, p->out_w, g->out_w, g->out_b, b->dI1, 0.0f, BT, I, H);
-    zero(b->dI2, BT * I);
-    vt_activation_backward(c->hidden_act, a->inter_pre, a->inter, b->dI1, b->dI2, BT, I);
-    bert_linear_backward(b, a->h1, a->h1_16, b->dI2, p->inter_w, g->inter_w, g->inter_b, b->dB, 1.0f, BT, H,
+    zero(b->dB, R * H);
+    vt_layernorm_backward(b->dA, a->res2, p->ln2_g, a->ln2_mean, a->ln2_rstd, b->dB, g->ln2_g, g->ln2_b, R, H);
+    zero(b->dC, R * H);
+    bert_dropout_backward(b->dB, a->drop2, b->dC, R * H, drop);
+    bert_linear_backward(b, a->inter, a->inter16, b->dC, p->out_w, g->out_w, g->out_b, b->dI1, 0.0f, R, I, H);
+    zero(b->dI2, R * I);
+    vt_activation_backward(c->hidden_act, a->inter_pre, a->inter, b->dI1, b->dI2, R, I);
+    bert_linear_backward(b, a->h1, a->h1_16, b->dI2, p->inter_w, g->inter_w, g->inter_b, b->dB, 1.0f, R, H,
                          I); /* dB = d h1 (residual + FFN) */
     /* h1 = LN1(res1), res1 = x + drop(ctx Wo^T + bo) */
-    zero(b->dA, BT * H);
-    vt_layernorm_backward(b->dB, a->res1, p->ln1_g, a->ln1_mean, a->ln1_rstd, b->dA, g->ln1_g, g->ln1_b, BT, H);
-    zero(b->dC, BT * H);
-    bert_dropout_backward(b->dA, a->drop1, b->dC, BT * H, drop);
-    bert_linear_backward(b, a->ctx, a->ctx16, b->dC, p->attn_out_w, g->attn_out_w, g->attn_out_b, b->dD, 0.0f, BT,
-                         H, H);
+    float *d_res1 = cls_only ? b->dC : b->dA, *d_attn_out = cls_only ? b->dB : b->dC;
+    zero(d_res1, R * H);
+    vt_layernorm_backward(b->dB, a->res1, p->ln1_g, a->ln1_mean, a->ln1_rstd, d_res1, g->ln1_g, g->ln1_b, R, H);
+    if (cls_only) { /* the residual reaches the input at position 0 only */
+        zero(b->dA, BT * H);
+        for (int64_t r = 0; r < R; r++) memcpy(b->dA + r * T * H, d_res1 + r * H, (size_t)H * sizeof(float));
+    }
+    zero(d_attn_out, R * H);
+    bert_dropout_backward(d_res1, a->drop1, d_attn_out, R * H, drop);
+    bert_linear_backward(b, a->ctx, a->ctx16, d_attn_out, p->attn_out_w, g->attn_out_w, g->attn_out_b, b->dD, 0.0f,
+                         R, H, H);
     zero(b->dQKV, BT * 3 * H);
     vt_attention_dims d;
     vt_attention_opts o;
     vt_attention_bf16 x16;
     bert_attention_setup(b, in, attn_drop, b->last_seed, l, &d, &o);
+    if (cls_only) bert_attention_cls_only(in, H, &d);
     o.bf16 = bert_attention_bf16(b, l, &x16);
     vt_attention_backward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, b->dD, b->dQKV,
                           b->dQKV + H, b->dQKV + 2 * H);
@@ -142,7 +150,6 @@ vt_status vt_bert_backward(vt_bert *b, bool accumulate) { return vt_bert_backwar
 vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn ready, void *ctx) {
     if (!b->planned || !b->last_has_loss)
         return vt_error(VT_ERR_STATE, "vt_bert_backward needs a forward with labels first");
-    if (b->last_cls_only) return vt_error(VT_ERR_STATE, "vt_bert_backward cannot follow a cls_only forward");
     const vt_bert_config *c = &b->cfg;
     if (!accumulate) zero(b->grads, b->n_floats);
     float drop = b->last_training ? c->hidden_dropout_prob : 0;
@@ -154,7 +161,7 @@ vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn
     if (ready && heads_at < b->n_floats) ready(ctx, heads_at, b->n_floats - heads_at);
     for (int64_t l = L - 1; l >= 0; l--) {
         if (l < b->frozen_layers) return VT_OK; /* nothing below needs gradients */
-        layer_backward(b, l, drop, attn_drop);
+        layer_backward(b, l, drop, attn_drop, b->last_cls_only && l == L - 1);
         int64_t lo = b->w.layers[l].qkv_w - b->params, hi = l + 1 < L ? b->w.layers[l + 1].qkv_w - b->params : heads_at;
         if (ready) ready(ctx, lo, hi - lo);
     }

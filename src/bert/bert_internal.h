@@ -119,6 +119,11 @@ vt_status bert_linear_forward(vt_bert *b, const float *x, vt_bf16 *x16, const fl
  * skipped when NULL), and dx (rows, in) = dy W + dx_beta * dx unless dx is NULL. */
 void bert_linear_backward(vt_bert *b, const float *x, const vt_bf16 *x16, const float *dy, const float *W, float *dW,
                           float *db, float *dx, float dx_beta, int64_t rows, int64_t in, int64_t out);
+/* The attention of layer l over a batch: dimensions and options (forward.c). */
+void bert_attention_setup(const vt_bert *b, const vt_bert_batch *in, float attn_drop, uint64_t seed, int64_t layer,
+                          vt_attention_dims *d, vt_attention_opts *o);
+/* Narrows d to one query per sequence, its position 0 (cls_only's last layer). */
+void bert_attention_cls_only(const vt_bert_batch *in, int64_t H, vt_attention_dims *d);
 /* Brings params16 up to date with params (bf16 only). */
 void bert_refresh_params16(vt_bert *b);
 /* The attention's bf16 operands of layer l (its opts->bf16), or NULL in fp32. */

@@ -38,6 +38,11 @@ static vt_status embeddings_forward(vt_bert *b, const vt_bert_batch *in, float d
     return VT_OK;
 }
 
+void bert_attention_cls_only(const vt_bert_batch *in, int64_t H, vt_attention_dims *d) {
+    d->q_len = 1; /* one query per sequence, its row 0 */
+    d->q_stride = in->seq_len * 3 * H;
+}
+
 void bert_attention_setup(const vt_bert *b, const vt_bert_batch *in, float attn_drop, uint64_t seed, int64_t layer,
                           vt_attention_dims *d, vt_attention_opts *o) {
     const vt_bert_config *c = &b->cfg;
@@ -67,10 +72,7 @@ static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, f
     vt_attention_opts o;
     vt_attention_bf16 x16;
     bert_attention_setup(b, in, attn_drop, seed, l, &d, &o);
-    if (cls_only) { /* one query per sequence: its row 0 */
-        d.q_len = 1;
-        d.q_stride = in->seq_len * 3 * H;
-    }
+    if (cls_only) bert_attention_cls_only(in, H, &d);
     if ((o.bf16 = bert_attention_bf16(b, l, &x16))) vt_f32_to_bf16(a->qkv, a->qkv16, BT * 3 * H);
     vt_attention_forward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, a->ctx);
     st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, R, H, H);
@@ -257,7 +259,6 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     out->loss = out->mlm_loss = out->nsp_loss = NAN;
     vt_status st = check_batch(b, in);
     if (st != VT_OK) return st;
-    if (in->cls_only && training) return vt_error(VT_ERR_INVALID_ARG, "cls_only is for inference, not training");
     int64_t P = b->w.mlm_w ? choose_mlm_positions(in, NULL, NULL) : 0;
     if ((st = bert_plan(b, in->batch, in->seq_len, P)) != VT_OK) return st;
     b->mlm_p = P;

@@ -74,7 +74,8 @@ static void layout(source *s, const encoded_set *set, const int64_t *idx, int64_
         s->labels[i] = set->labels[idx[i]];
     }
     *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = s->types,
-                         .attention_mask = s->mask, .labels = s->labels, .class_weights = s->class_weights};
+                         .attention_mask = s->mask, .labels = s->labels, .class_weights = s->class_weights,
+                         .cls_only = true}; /* a sequence classifier reads position 0 only */
 }
 
 /* Sample k of the run is example order_e[k % N] of epoch e = k / N. */
@@ -111,7 +112,6 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
         vt_bert_outputs out;
         layout(s, &s->dev, idx, count, &batch, &tokens);
         batch.class_weights = NULL;
-        batch.cls_only = true;
         if ((st = vt_bert_forward(b, &batch, false, 0, &out)) != VT_OK) break;
         loss += out.loss * (double)count;
         for (int64_t i = 0; i < count; i++) {
