@@ -57,8 +57,8 @@ void bert_attention_setup(const vt_bert *b, const vt_bert_batch *in, float attn_
 }
 
 /* One post-LN encoder layer: h1 = LN(x + drop(attn(x))), out = LN(h1 + drop(ffn(h1))).
- * cls_only (inference, last layer): from the attention on, only position 0 of
- * each sequence, the row the pooler reads; a->output is then (B, H). */
+ * cls_only (the last layer of a cls_only batch): from the attention on, only
+ * position 0 of each sequence, the row the pooler reads; a->output is then (B, H). */
 static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, float drop, float attn_drop,
                                uint64_t seed, bool cls_only) {
     const vt_bert_config *c = &b->cfg;
@@ -270,7 +270,7 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     if ((st = embeddings_forward(b, in, drop, seed)) != VT_OK) return st;
     for (int64_t l = 0; l < L; l++)
         if ((st = layer_forward(b, l, in, drop, attn_drop, seed, b->last_cls_only && l == L - 1)) != VT_OK) return st;
-    out->last_hidden_state = c->num_hidden_layers ? b->acts[c->num_hidden_layers - 1].output : b->emb_out;
+    out->last_hidden_state = L ? b->acts[L - 1].output : b->emb_out;
     if ((st = heads_forward(b, in, training, seed, norm, out)) != VT_OK) return st;
     b->last = *in;
     b->last_training = training;
