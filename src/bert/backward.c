@@ -26,7 +26,7 @@ static void heads_backward(vt_bert *b, float drop) {
     const float *hidden = Lyr ? b->acts[Lyr - 1].output : b->emb_out;
     float *d_hidden = b->dA;
     bool pooled_grad = false;
-    zero(d_hidden, BT * H);
+    zero(d_hidden, (b->last_cls_only ? B : BT) * H); /* (B, H) rows of position 0 with cls_only */
     zero(b->d_pool_a, B * H);
     if (b->w.mlm_w && in->mlm_labels && b->mlm_p) {
         int64_t P = b->mlm_p;

@@ -21,32 +21,30 @@
 #include "verto/kernels.h"
 #include "verto/rng.h"
 
-static _Thread_local float *scratch_buf;
-static _Thread_local size_t scratch_floats;
-static _Thread_local vt_bf16 *scratch16_buf;
-static _Thread_local size_t scratch16_n;
+/* A per-thread buffer of at least `bytes`, grown (never shrunk) when a larger
+ * shape arrives; NULL (error set) if memory runs out. */
+typedef struct grow_buf {
+    void *p;
+    size_t bytes;
+} grow_buf;
 
-/* Two blocks of n floats each; NULL (error set) if memory runs out. */
-static float *scratch(size_t n) {
-    if (2 * n > scratch_floats) {
-        free(scratch_buf);
-        scratch_buf = aligned_alloc(64, (2 * n * sizeof(float) + 63) / 64 * 64);
-        scratch_floats = scratch_buf ? 2 * n : 0;
-        if (!scratch_buf) vt_error(VT_ERR_NOMEM, "out of memory for attention scratch (%zu floats)", 2 * n);
+static void *grow(grow_buf *g, size_t bytes) {
+    if (bytes > g->bytes) {
+        free(g->p);
+        g->p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        g->bytes = g->p ? bytes : 0;
+        if (!g->p) vt_error(VT_ERR_NOMEM, "out of memory for attention scratch (%zu bytes)", bytes);
     }
-    return scratch_buf;
+    return g->p;
 }
 
-/* n bf16 values of scratch; NULL (error set) if memory runs out. */
-static vt_bf16 *scratch16(size_t n) {
-    if (n > scratch16_n) {
-        free(scratch16_buf);
-        scratch16_buf = aligned_alloc(64, (n * sizeof(vt_bf16) + 63) / 64 * 64);
-        scratch16_n = scratch16_buf ? n : 0;
-        if (!scratch16_buf) vt_error(VT_ERR_NOMEM, "out of memory for attention scratch (%zu bf16)", n);
-    }
-    return scratch16_buf;
-}
+static _Thread_local grow_buf scratch_f32, scratch_bf16;
+
+/* Two blocks of n floats each. */
+static float *scratch(size_t n) { return grow(&scratch_f32, 2 * n * sizeof(float)); }
+
+/* n bf16 values. */
+static vt_bf16 *scratch16(size_t n) { return grow(&scratch_bf16, n * sizeof(vt_bf16)); }
 
 /* One batched product of the attention: f32 operands, or bf16 ones when A16 is given. */
 static void product(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, const vt_bf16 *A16,
