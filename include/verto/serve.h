@@ -107,6 +107,11 @@ bool vt_serve_utf8_valid(const char *s, size_t len, size_t *bad_at);
  * -1 if the result is not finite. */
 int vt_serve_softmax(const float *logits, int K, double *probs);
 
+/* probs (K) of a text read as m >= 1 windows: the softmax of the mean of
+ * their logits (m, K), in double (m = 1: exactly vt_serve_softmax). Same
+ * return value. */
+int vt_serve_softmax_mean(const float *logits, int m, int K, double *probs);
+
 /* out (H) = pooling of one sequence's final hidden states (T, H) over the
  * positions where mask (T) is non-zero (mean), or its first position (cls);
  * optionally scaled to unit length (norm floored at 1e-12), as verto embed

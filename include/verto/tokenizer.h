@@ -67,6 +67,8 @@ const char *vt_wp_vocab_token(const vt_wp_vocab *v, int32_t id);
 
 /* ---- tokenizer -------------------------------------------------------- */
 
+#define VT_TOK_MAX_WINDOWS 256
+
 typedef struct vt_tok_options {
     bool lowercase;               /* do_lower_case (default true) */
     int strip_accents;            /* -1: same as lowercase (default), 0: no, 1: yes */
@@ -79,6 +81,9 @@ typedef struct vt_tok_options {
                                      long documents whose end matters, e.g. emails); 0 (default): its first
                                      n only. tokenizer_config.json "keep_tail_tokens", or HF's
                                      "truncation_side": "left" (INT32_MAX: the last n only) */
+    int32_t max_windows;          /* how a classifier reads a long single text: as up to this many
+                                     windows (vt_tok_encode_windows) instead of truncated (default 1:
+                                     truncated). tokenizer_config.json "max_windows" */
 } vt_tok_options;
 
 /* Fills the defaults above (bert-base-uncased). */
@@ -87,7 +92,8 @@ void vt_tok_options_default(vt_tok_options *o);
 /* Fills *o with the defaults, then applies `dir`/tokenizer_config.json if that
  * file exists: do_lower_case, strip_accents (bool or null),
  * tokenize_chinese_chars, model_max_length (clamped to INT32_MAX),
- * keep_tail_tokens (a non-negative integer) or truncation_side. `path` may
+ * keep_tail_tokens (a non-negative integer) or truncation_side, max_windows
+ * (an integer 1..VT_TOK_MAX_WINDOWS). `path` may
  * be the directory or a file inside it (e.g. its vocab.txt). Other keys are
  * ignored. A malformed file or a key of the wrong type: VT_ERR_FORMAT naming
  * the file and key. A missing file is not an error. */
@@ -168,6 +174,29 @@ vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const
 vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,
                               const char *const *b, const size_t *blen, const vt_tok_encode_opts *o,
                               vt_tok_encoding *out);
+
+/* Long documents: a single text longer than max_length tokens is read as
+ * windows instead of being truncated. With w = max_length - 2 tokens of the
+ * text per window ([CLS] w tokens [SEP]) and n tokens in all, it gets
+ * m = min(max_windows, ceil(n / w)) windows (callers normally pass the
+ * tokenizer's max_windows option), window j starting at token round(j (n - w) / (m - 1)): every window
+ * is full, the first starts at the text's start, the last ends at its end, and
+ * they cover the whole text when max_windows allows (overlapping a little),
+ * else they are spread evenly over it. A text that fits, a pair (b != NULL),
+ * max_windows 1 or max_length < 3 gives one encoding, exactly vt_tok_encode's
+ * with max_length. `out` must hold max_windows initialised encodings; input
+ * windows go to out[0..*n_windows). *cut (may be NULL) tells whether some
+ * tokens of the input are in no window. No padding. Errors as vt_tok_encode. */
+vt_status vt_tok_encode_windows(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                                int32_t max_length, int32_t max_windows, vt_tok_encoding *out, int32_t *n_windows,
+                                bool *cut);
+
+/* vt_tok_encode_windows over n inputs with OpenMP threads: input i's windows
+ * go to out[i * max_windows ...], n_windows[i] of them; cut (may be NULL) is
+ * (n). On failure returns the first input's error; `out` stays valid to free. */
+vt_status vt_tok_encode_windows_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,
+                                      const char *const *b, const size_t *blen, int32_t max_length, int32_t max_windows,
+                                      vt_tok_encoding *out, int32_t *n_windows, bool *cut);
 
 /* Converts `n` byte offsets into `text` (len bytes; each offset in [0, len])
  * to character offsets, in place, counting each maximal invalid UTF-8

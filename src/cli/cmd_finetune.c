@@ -15,11 +15,15 @@
 #include "verto/dist.h"
 #include "verto/trainer.h"
 
-/* A labelled set, tokenized once. */
+/* A labelled set, tokenized once: its texts' windows are the rows (one per
+ * text unless the tokenizer reads long texts as several windows). */
 typedef struct encoded_set {
     vt_tok_encoding *enc; /* (n) */
-    int32_t *labels;      /* (n) */
+    int32_t *labels;      /* (n) each row's text's label */
+    size_t *text;         /* (n) the text a row belongs to; rows of a text are consecutive */
     size_t n;
+    int32_t *text_labels; /* (texts) */
+    size_t texts;
 } encoded_set;
 
 typedef struct source {
@@ -35,26 +39,47 @@ typedef struct source {
 } source;
 
 static vt_status encode_set(const vt_tokenizer *tok, const vt_labelled *d, int32_t max_len, encoded_set *out) {
-    out->n = d->n;
-    out->enc = calloc(d->n ? d->n : 1, sizeof *out->enc);
-    out->labels = malloc((d->n ? d->n : 1) * sizeof *out->labels);
-    if (!out->enc || !out->labels) return vt_error(VT_ERR_NOMEM, "out of memory tokenizing");
-    for (size_t i = 0; i < d->n; i++) {
-        vt_tok_encoding_init(&out->enc[i]);
-        out->labels[i] = d->label[i];
+    size_t K = (size_t)vt_tok_get_options(tok)->max_windows, slots = (d->n ? d->n : 1) * K;
+    vt_tok_encoding *all = calloc(slots, sizeof *all); /* (texts, K): every text's windows */
+    int32_t *count = calloc(d->n ? d->n : 1, sizeof *count);
+    out->texts = d->n;
+    out->text_labels = malloc((d->n ? d->n : 1) * sizeof *out->text_labels);
+    vt_status st = all && count && out->text_labels ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory tokenizing");
+    if (st == VT_OK) {
+        memcpy(out->text_labels, d->label, d->n * sizeof *d->label);
+        st = vt_tok_encode_windows_batch(tok, d->n, (const char *const *)d->text, d->text_len,
+                                         (const char *const *)d->text_b, d->text_b_len, max_len, (int32_t)K, all, count,
+                                         NULL);
     }
-    vt_tok_encode_opts o;
-    vt_tok_encode_opts_default(&o);
-    o.max_length = max_len;
-    o.pad_to = 1; /* 0 would pad all to the longest; batches are padded to their own longest later */
-    return vt_tok_encode_batch(tok, d->n, (const char *const *)d->text, d->text_len, (const char *const *)d->text_b,
-                               d->text_b_len, &o, out->enc);
+    size_t rows = 0;
+    for (size_t i = 0; st == VT_OK && i < d->n; i++) rows += (size_t)count[i];
+    out->enc = st == VT_OK ? malloc((rows ? rows : 1) * sizeof *out->enc) : NULL;
+    out->labels = st == VT_OK ? malloc((rows ? rows : 1) * sizeof *out->labels) : NULL;
+    out->text = st == VT_OK ? malloc((rows ? rows : 1) * sizeof *out->text) : NULL;
+    if (st == VT_OK && (!out->enc || !out->labels || !out->text)) st = vt_error(VT_ERR_NOMEM, "out of memory tokenizing");
+    /* the windows move to their rows; what is left in `all` (unused slots, or everything on failure) is freed */
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < K; j++) {
+            vt_tok_encoding *e = &all[i * K + j];
+            if (st == VT_OK && j < (size_t)count[i]) {
+                out->enc[out->n] = *e;
+                out->labels[out->n] = d->label[i];
+                out->text[out->n++] = i;
+            } else {
+                vt_tok_encoding_free(e);
+            }
+        }
+    free(all);
+    free(count);
+    return st;
 }
 
 static void free_set(encoded_set *s) {
     for (size_t i = 0; s->enc && i < s->n; i++) vt_tok_encoding_free(&s->enc[i]);
     free(s->enc);
     free(s->labels);
+    free(s->text);
+    free(s->text_labels);
 }
 
 /* Lays out examples idx[0..count) of set as a padded batch. */
@@ -97,39 +122,44 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
     return VT_OK;
 }
 
-/* Dev accuracy, macro F1 and loss; the score is macro F1 (loss breaks ties). */
+/* Dev accuracy, macro F1 and loss of the dev texts (a text read as several
+ * windows is scored by their mean logits, as verto predict does); the score
+ * is macro F1 (loss breaks ties). */
 static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
     source *s = ctx;
-    size_t n = s->dev.n;
-    int32_t *pred = malloc(n * sizeof *pred);
-    double *score = malloc(n * sizeof *score), loss = 0;
-    vt_status st = pred && score ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory evaluating");
+    const encoded_set *dev = &s->dev;
+    size_t K = (size_t)s->num_labels, texts = dev->texts;
+    float *logits = malloc((dev->n ? dev->n : 1) * K * sizeof *logits); /* (rows, K) */
+    int32_t *pred = malloc((texts ? texts : 1) * sizeof *pred);
+    double *score = malloc((texts ? texts : 1) * sizeof *score), loss = 0;
+    vt_status st = logits && pred && score ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory evaluating");
     int64_t idx[4096];
-    for (size_t first = 0; st == VT_OK && first < n; first += (size_t)s->eval_batch) {
-        int64_t count = (int64_t)(n - first < (size_t)s->eval_batch ? n - first : (size_t)s->eval_batch), tokens;
+    for (size_t first = 0; st == VT_OK && first < dev->n; first += (size_t)s->eval_batch) {
+        int64_t count = (int64_t)(dev->n - first < (size_t)s->eval_batch ? dev->n - first : (size_t)s->eval_batch), tokens;
         for (int64_t i = 0; i < count; i++) idx[i] = (int64_t)first + i;
         vt_bert_batch batch;
         vt_bert_outputs out;
-        layout(s, &s->dev, idx, count, &batch, &tokens);
+        layout(s, dev, idx, count, &batch, &tokens);
         batch.class_weights = NULL;
         if ((st = vt_bert_forward(b, &batch, false, 0, &out)) != VT_OK) break;
-        loss += out.loss * (double)count;
-        for (int64_t i = 0; i < count; i++) {
-            double p[VT_BERT_MAX_LABELS];
-            int best = vt_serve_softmax(out.logits + i * s->num_labels, s->num_labels, p);
-            if (best < 0) {
-                st = vt_error(VT_ERR_NUMERIC, "dev example %zu: the logits are not finite", first + (size_t)i);
-                break;
-            }
-            pred[first + (size_t)i] = best;
-            score[first + (size_t)i] = s->num_labels == 2 ? p[1] : 0;
-        }
+        memcpy(logits + first * K, out.logits, (size_t)count * K * sizeof *logits);
+    }
+    for (size_t t = 0, row = 0; st == VT_OK && t < texts; t++) {
+        size_t end = row;
+        while (end < dev->n && dev->text[end] == t) end++;
+        double p[VT_BERT_MAX_LABELS];
+        int best = vt_serve_softmax_mean(logits + row * K, (int)(end - row), (int)K, p);
+        if (best < 0) st = vt_error(VT_ERR_NUMERIC, "dev example %zu: the logits are not finite", t);
+        pred[t] = best;
+        score[t] = K == 2 ? p[1] : 0;
+        loss -= log(p[dev->text_labels[t]] > 1e-300 ? p[dev->text_labels[t]] : 1e-300);
+        row = end;
     }
     vt_metrics m = {0};
-    if (st == VT_OK) st = vt_metrics_compute(s->dev.labels, pred, s->num_labels == 2 ? score : NULL, n, s->num_labels, &m);
+    if (st == VT_OK) st = vt_metrics_compute(dev->text_labels, pred, K == 2 ? score : NULL, texts, (int)K, &m);
     if (st == VT_OK) {
         static const char *const NAMES[] = {"dev_loss", "dev_accuracy", "dev_macro_f1"};
-        double values[] = {loss / (double)n, m.accuracy, m.macro_f1};
+        double values[] = {loss / (double)texts, m.accuracy, m.macro_f1};
         r->n = 3;
         for (int i = 0; i < 3; i++) {
             snprintf(r->names[i], sizeof r->names[i], "%s", NAMES[i]);
@@ -138,6 +168,7 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
         r->score = m.macro_f1 - 1e-6 * values[0];
     }
     vt_metrics_free(&m);
+    free(logits);
     free(pred);
     free(score);
     return st;
@@ -146,7 +177,7 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
 typedef struct options {
     const char *init, *train, *dev, *out, *class_weights, *text_col, *text_b_col, *label_col, *precision;
     vt_precision prec;
-    int64_t epochs, batch, max_len, keep_tail, early, freeze, seed, threads, max_train;
+    int64_t epochs, batch, max_len, keep_tail, max_windows, early, freeze, seed, threads, max_train;
     double lr, warmup_ratio, weight_decay, dist_timeout;
     bool skip_bad, resume, zero1;
 } options;
@@ -208,6 +239,7 @@ static int run(const options *a) {
     vt_tok_options to;
     vt_status st = vt_tok_options_from_config(a->init, &to);
     if (st == VT_OK && a->keep_tail >= 0) to.keep_tail = (int32_t)a->keep_tail;
+    if (st == VT_OK && a->max_windows > 0) to.max_windows = (int32_t)a->max_windows;
     if (st == VT_OK && !(tok = vt_tok_load(a->init, &to))) st = vt_last_status();
     if (st == VT_OK) st = load_data(a, &train, &dev);
     if (st == VT_OK) {
@@ -221,8 +253,9 @@ static int run(const options *a) {
     if (st == VT_OK) st = vt_bert_set_labels(model, (const char *const *)train.id2label, train.num_labels);
     int32_t max_len = st == VT_OK ? vt_bert_input_length(vt_bert_get_config(model), a->max_len, 0) : 0;
     /* eval, predict and serve truncate as training did */
-    char tok_config[96];
-    snprintf(tok_config, sizeof tok_config, "{\"model_max_length\": %d, \"keep_tail_tokens\": %d}", max_len, to.keep_tail);
+    char tok_config[128];
+    snprintf(tok_config, sizeof tok_config, "{\"model_max_length\": %d, \"keep_tail_tokens\": %d, \"max_windows\": %d}",
+             max_len, to.keep_tail, to.max_windows);
     if (st == VT_OK) st = encode_set(tok, &train, max_len, &src.train);
     if (st == VT_OK) st = encode_set(tok, &dev, max_len, &src.dev);
     src.max_rows = a->batch > src.eval_batch ? a->batch : src.eval_batch;
@@ -231,27 +264,28 @@ static int run(const options *a) {
     src.types = malloc(cells * sizeof(int32_t));
     src.mask = malloc(cells * sizeof(int32_t));
     src.labels = malloc((size_t)src.max_rows * sizeof(int32_t));
-    src.order = malloc((train.n ? train.n : 1) * sizeof(int64_t));
+    src.order = malloc((src.train.n ? src.train.n : 1) * sizeof(int64_t));
     if (st == VT_OK && (!src.ids || !src.types || !src.mask || !src.labels || !src.order))
         st = vt_error(VT_ERR_NOMEM, "out of memory");
     if (st == VT_OK && a->class_weights && !strcmp(a->class_weights, "auto")) {
-        /* scikit-learn's "balanced": n / (classes * count of the class). */
+        /* scikit-learn's "balanced": n / (classes * count of the class), over the training rows */
         int64_t counts[VT_BERT_MAX_LABELS] = {0};
-        vt_labelled_label_counts(&train, counts);
+        for (size_t i = 0; i < src.train.n; i++) counts[src.train.labels[i]]++;
         src.class_weights = malloc((size_t)train.num_labels * sizeof(float));
         for (int c = 0; src.class_weights && c < train.num_labels; c++)
-            src.class_weights[c] = counts[c] ? (float)((double)train.n / (train.num_labels * (double)counts[c])) : 0.0f;
+            src.class_weights[c] = counts[c] ? (float)((double)src.train.n / (train.num_labels * (double)counts[c])) : 0.0f;
     }
     if (st == VT_OK) {
         /* An epoch is the training set once over the global batch (batch x ranks). */
         int64_t ranks = vt_dist_size(), global = a->batch * ranks;
-        int64_t steps_per_epoch = ((int64_t)train.n + global - 1) / global, steps = steps_per_epoch * a->epochs;
+        int64_t steps_per_epoch = ((int64_t)src.train.n + global - 1) / global, steps = steps_per_epoch * a->epochs;
         bool lead = vt_dist_rank() == 0;
         char args[1024];
         snprintf(args, sizeof args,
                  "{\"command\": \"finetune\", \"epochs\": %lld, \"batch_size\": %lld, \"lr\": %g, \"seed\": %lld, "
-                 "\"examples\": %zu, \"ranks\": %lld}",
-                 (long long)a->epochs, (long long)a->batch, a->lr, (long long)a->seed, train.n, (long long)ranks);
+                 "\"examples\": %zu, \"rows\": %zu, \"ranks\": %lld}",
+                 (long long)a->epochs, (long long)a->batch, a->lr, (long long)a->seed, train.n, src.train.n,
+                 (long long)ranks);
         vt_trainer_options o;
         vt_trainer_options_default(&o);
         o.out_dir = a->out;
@@ -280,6 +314,9 @@ static int run(const options *a) {
             printf("fine-tuning %s: %zu training and %zu dev examples, %d labels, %lld epochs of %lld steps%s\n", a->init,
                    train.n, dev.n, train.num_labels, (long long)a->epochs, (long long)steps_per_epoch,
                    train.n_skipped || dev.n_skipped ? " (bad rows skipped)" : "");
+        if (lead && (src.train.n != train.n || src.dev.n != dev.n))
+            printf("long texts read as up to %d windows of %d tokens: %zu training and %zu dev windows\n", to.max_windows,
+                   max_len, src.train.n, src.dev.n);
         if (lead && ranks > 1)
             printf("global batch %lld = %lld per rank x %lld ranks\n", (long long)global, (long long)a->batch,
                    (long long)ranks);
@@ -305,7 +342,7 @@ static int run(const options *a) {
 }
 
 int cmd_finetune(int argc, char **argv) {
-    options a = {.epochs = 3, .batch = 32, .max_len = 128, .keep_tail = -1, .seed = 42, .lr = 5e-5, .warmup_ratio = 0.1,
+    options a = {.epochs = 3, .batch = 32, .max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42, .lr = 5e-5, .warmup_ratio = 0.1,
                  .weight_decay = 0.01, .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32"};
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT directory: pretrained, published, or a classifier"},
@@ -321,6 +358,10 @@ int cmd_finetune(int argc, char **argv) {
         {"--keep-tail", CLI_INT, &a.keep_tail, "N",
          "an input longer than --max-seq-length keeps its last N tokens and as many first ones as fit (default: as --init, normally 0: the first ones only)",
          0, 1e9},
+        {"--max-windows", CLI_INT, &a.max_windows, "K",
+         "read an input longer than --max-seq-length as up to K windows of that length spread over it (each a "
+         "training example; predictions average their logits) instead of truncating it (default: as --init, normally 1)",
+         1, VT_TOK_MAX_WINDOWS},
         {"--early-stopping", CLI_INT, &a.early, "N", "stop after N epochs without dev improvement (default: off)", 0, 1e6},
         {"--freeze-layers", CLI_INT, &a.freeze, "K", "freeze the embeddings and the first K layers", 0, 1e4},
         {"--class-weights", CLI_STRING, &a.class_weights, "auto", "weight the loss by inverse class frequency"},

@@ -17,6 +17,24 @@ int vt_serve_softmax(const float *logits, int K, double *probs) {
     return best;
 }
 
+int vt_serve_softmax_mean(const float *logits, int m, int K, double *probs) {
+    if (m == 1) return vt_serve_softmax(logits, K, probs);
+    double mx = -INFINITY, sum = 0;
+    for (int k = 0; k < K; k++) { /* probs first holds the mean logits */
+        probs[k] = 0;
+        for (int j = 0; j < m; j++) probs[k] += logits[(size_t)j * (size_t)K + (size_t)k];
+        probs[k] /= m;
+        mx = probs[k] > mx ? probs[k] : mx;
+    }
+    for (int k = 0; k < K; k++) sum += probs[k] = exp(probs[k] - mx);
+    for (int k = 0; k < K; k++) probs[k] /= sum;
+    if (!isfinite(sum)) return -1;
+    int best = 0;
+    for (int k = 1; k < K; k++)
+        if (probs[k] > probs[best]) best = k;
+    return best;
+}
+
 void vt_serve_pool(const float *hidden, const int32_t *mask, int64_t T, int64_t H, vt_serve_pooling pooling,
                    bool normalize, float *out) {
     if (pooling == VT_SERVE_POOL_CLS) {

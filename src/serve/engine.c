@@ -2,12 +2,14 @@
  * worker and the HTTP answers (see verto/serve.h).
  *
  * Handler threads parse and tokenize a request on their own thread, append
- * its inputs to a FIFO and wait on the call's condition variable. The worker
- * thread (the only one that touches the model) batches the oldest queued
- * input with the next queued inputs of the same token length and endpoint
- * (from any request), up to max_batch, once max_batch of them are queued or max_wait_ms
- * has passed since the oldest was queued; runs the forward pass; writes each
- * input's result into its call; and wakes the calls that are complete.
+ * its rows (its inputs, or a long text's windows) to a FIFO and wait on the
+ * call's condition variable. The worker thread (the only one that touches the
+ * model) batches the oldest queued row with the next queued rows of the same
+ * token length and endpoint (from any request), up to max_batch, once
+ * max_batch of them are queued or max_wait_ms has passed since the oldest was
+ * queued; runs the forward pass; writes each row's result into its call; and
+ * wakes the calls that are complete (whose handlers then turn a classified
+ * text's rows into its probabilities).
  *
  * Why the same length: the forward pass is not bit-for-bit invariant to
  * padding (attention over 8 keys and over 16 keys, 8 of them masked, round
@@ -31,26 +33,32 @@
 #include "verto/serve.h"
 #include "verto/tokenizer.h"
 
+/* A request's inputs become rows, the model's unit of work: one per input,
+ * or (classify, a tokenizer with max_windows > 1) one per window of a long
+ * text, the rows of an input consecutive. */
 typedef struct call {
     vt_serve_request req;
-    int32_t *tokens;  /* input i: ids at tokens + off[i], type ids at tokens + off[i] + len[i] */
-    size_t *off;      /* (n) */
-    int32_t *len;     /* (n) tokens of each input */
+    size_t rows;
+    int32_t *tokens;  /* row r: ids at tokens + off[r], type ids at tokens + off[r] + len[r] */
+    size_t *off;      /* (rows) */
+    int32_t *len;     /* (rows) tokens of each row */
+    int32_t *windows; /* (n) rows of each input */
     bool *truncated;  /* (n) */
-    double *probs;    /* (n, K) classify */
-    float *vec;       /* (n, H) embed */
-    struct qnode *nodes; /* (n) the inputs' places in the queue */
-    size_t remaining; /* inputs without a result yet */
+    float *logits;    /* (rows, K) classify */
+    double *probs;    /* (n, K) classify, from the logits once all rows are done */
+    float *vec;       /* (n, H) embed (rows = n) */
+    struct qnode *nodes; /* (rows) the rows' places in the queue */
+    size_t remaining; /* rows without a result yet */
     bool done, failed;
     char error[256];
     double queued_at; /* monotonic seconds */
     pthread_cond_t cv;
 } call;
 
-/* A queued input: the queue is a doubly linked FIFO (under the lock). */
+/* A queued row: the queue is a doubly linked FIFO (under the lock). */
 typedef struct qnode {
     call *c;
-    size_t i;
+    size_t i; /* the row */
     int32_t len;
     struct qnode *prev, *next;
 } qnode;
@@ -126,11 +134,12 @@ static vt_status build_model_json(vt_serve *s) {
     vt_sb_printf(&b,
                  ", \"vocab_size\": %lld, \"hidden_size\": %lld, \"num_hidden_layers\": %lld"
                  ", \"num_attention_heads\": %lld, \"intermediate_size\": %lld, \"max_position_embeddings\": %lld"
-                 ", \"parameters\": %lld, \"max_seq_length\": %d, \"max_batch\": %d, \"max_wait_ms\": %d"
-                 ", \"lowercase\": %s}",
+                 ", \"parameters\": %lld, \"max_seq_length\": %d, \"max_windows\": %d, \"max_batch\": %d"
+                 ", \"max_wait_ms\": %d, \"lowercase\": %s}",
                  (long long)c->vocab_size, (long long)c->hidden_size, (long long)c->num_hidden_layers,
                  (long long)c->num_attention_heads, (long long)c->intermediate_size,
-                 (long long)c->max_position_embeddings, (long long)s->n_params, s->maxlen, s->o.max_batch,
+                 (long long)c->max_position_embeddings, (long long)s->n_params, s->maxlen,
+                 s->can_classify ? vt_tok_get_options(s->tok)->max_windows : 1, s->o.max_batch,
                  s->o.max_wait_ms, vt_tok_get_options(s->tok)->lowercase ? "true" : "false");
     s->model_json = vt_sb_take(&b, &s->model_json_len);
     return s->model_json ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory");
@@ -240,8 +249,7 @@ static void run_batch(vt_serve *s, item *items, int B) {
         call *c = items[b].c;
         size_t i = items[b].i;
         if (c->req.endpoint == VT_SERVE_CLASSIFY) {
-            if (vt_serve_softmax(out.logits + (size_t)b * (size_t)s->K, (int)s->K, c->probs + i * (size_t)s->K) < 0)
-                fail_items(&items[b], 1, "the logits are not finite");
+            memcpy(c->logits + i * (size_t)s->K, out.logits + (size_t)b * (size_t)s->K, (size_t)s->K * sizeof(float));
         } else {
             vt_serve_pool(out.last_hidden_state + (size_t)b * (size_t)T * (size_t)s->H, s->mask + (size_t)b * (size_t)T,
                           T, s->H, c->req.pooling, c->req.normalize, c->vec + i * (size_t)s->H);
@@ -463,7 +471,9 @@ static void free_call(call *c) {
     free(c->tokens);
     free(c->off);
     free(c->len);
+    free(c->windows);
     free(c->truncated);
+    free(c->logits);
     free(c->probs);
     free(c->vec);
     free(c->nodes);
@@ -471,64 +481,65 @@ static void free_call(call *c) {
     free(c);
 }
 
-/* Tokenizes the inputs of c->req into c (as verto predict: truncated to
- * maxlen tokens, longest first for pairs). Returns an HTTP status (200 ok). */
-static int tokenize(vt_serve *s, call *c, vt_serve_response *resp) {
-    size_t n = c->req.n, used = 0, cap = 0;
-    c->off = malloc(n * sizeof *c->off);
-    c->len = malloc(n * sizeof *c->len);
-    c->truncated = calloc(n, sizeof *c->truncated);
-    if (!c->off || !c->len || !c->truncated) {
-        error_response(resp, 500, "out of memory");
+/* Appends row e of input `input` to c. Returns an HTTP status (200 ok; -1:
+ * resp is already set). */
+static int add_row(const vt_serve *s, call *c, const vt_tok_encoding *e, size_t input, size_t *used, size_t *cap,
+                   size_t *rows_cap, vt_serve_response *resp) {
+    if (e->len > s->cfg.max_position_embeddings) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "input %zu has %d tokens, more than the model's %lld positions", input, e->len,
+                 (long long)s->cfg.max_position_embeddings);
+        error_response(resp, 400, msg);
         return -1;
     }
-    vt_tok_encoding e;
-    vt_tok_encoding_init(&e);
-    vt_tok_encode_opts o;
-    vt_tok_encode_opts_default(&o);
-    int status = 200;
+    if (c->rows == *rows_cap) {
+        size_t ncap = *rows_cap ? 2 * *rows_cap : c->req.n;
+        size_t *off = realloc(c->off, ncap * sizeof *off);
+        if (off) c->off = off;
+        int32_t *len = off ? realloc(c->len, ncap * sizeof *len) : NULL;
+        if (len) c->len = len;
+        if (!len) return vt_error(VT_ERR_NOMEM, "out of memory"), 500;
+        *rows_cap = ncap;
+    }
+    if (*used + 2 * (size_t)e->len > *cap) {
+        size_t ncap = *cap ? *cap : 256;
+        while (ncap < *used + 2 * (size_t)e->len) ncap *= 2;
+        int32_t *t = realloc(c->tokens, ncap * sizeof *t);
+        if (!t) return vt_error(VT_ERR_NOMEM, "out of memory"), 500;
+        c->tokens = t;
+        *cap = ncap;
+    }
+    c->off[c->rows] = *used;
+    c->len[c->rows++] = e->len;
+    memcpy(c->tokens + *used, e->ids, (size_t)e->len * sizeof(int32_t));
+    memcpy(c->tokens + *used + (size_t)e->len, e->type_ids, (size_t)e->len * sizeof(int32_t));
+    *used += 2 * (size_t)e->len;
+    return 200;
+}
+
+/* Tokenizes the inputs of c->req into the rows of c, as verto predict does:
+ * truncated to maxlen tokens (longest first for pairs), or, for a classifier
+ * whose tokenizer reads long texts as windows, their windows. Returns an HTTP
+ * status (200 ok). */
+static int tokenize(vt_serve *s, call *c, vt_serve_response *resp) {
+    size_t n = c->req.n, used = 0, cap = 0, rows_cap = 0;
+    int32_t W = c->req.endpoint == VT_SERVE_CLASSIFY ? vt_tok_get_options(s->tok)->max_windows : 1;
+    vt_tok_encoding *e = calloc((size_t)W, sizeof *e); /* zeroed: initialised */
+    c->windows = malloc(n * sizeof *c->windows);
+    c->truncated = calloc(n, sizeof *c->truncated);
+    int status = e && c->windows && c->truncated ? 200 : (vt_error(VT_ERR_NOMEM, "out of memory"), 500);
     for (size_t i = 0; i < n && status == 200; i++) {
         const vt_serve_input *in = &c->req.inputs[i];
-        o.max_length = s->maxlen;
-        if (vt_tok_encode(s->tok, in->text, in->text_len, in->text_b, in->text_b_len, &o, &e) != VT_OK) {
+        if (vt_tok_encode_windows(s->tok, in->text, in->text_len, in->text_b, in->text_b_len, s->maxlen, W, e,
+                                  &c->windows[i], &c->truncated[i]) != VT_OK) {
             status = vt_last_status() == VT_ERR_NOMEM ? 500 : 400;
             break;
         }
-        if (e.len > s->cfg.max_position_embeddings) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "input %zu has %d tokens, more than the model's %lld positions", i, e.len,
-                     (long long)s->cfg.max_position_embeddings);
-            error_response(resp, 400, msg);
-            status = -1;
-            break;
-        }
-        if (used + 2 * (size_t)e.len > cap) {
-            size_t ncap = cap ? cap : 256;
-            while (ncap < used + 2 * (size_t)e.len) ncap *= 2;
-            int32_t *t = realloc(c->tokens, ncap * sizeof *t);
-            if (!t) {
-                vt_error(VT_ERR_NOMEM, "out of memory");
-                status = 500;
-                break;
-            }
-            c->tokens = t;
-            cap = ncap;
-        }
-        c->off[i] = used;
-        c->len[i] = e.len;
-        memcpy(c->tokens + used, e.ids, (size_t)e.len * sizeof(int32_t));
-        memcpy(c->tokens + used + (size_t)e.len, e.type_ids, (size_t)e.len * sizeof(int32_t));
-        used += 2 * (size_t)e.len;
-        if (e.len == s->maxlen && s->maxlen < INT32_MAX) { /* cut? one more token of room tells */
-            o.max_length = s->maxlen + 1;
-            if (vt_tok_encode(s->tok, in->text, in->text_len, in->text_b, in->text_b_len, &o, &e) != VT_OK) {
-                status = vt_last_status() == VT_ERR_NOMEM ? 500 : 400;
-                break;
-            }
-            c->truncated[i] = e.len > s->maxlen;
-        }
+        for (int32_t j = 0; j < c->windows[i] && status == 200; j++)
+            status = add_row(s, c, &e[j], i, &used, &cap, &rows_cap, resp);
     }
-    vt_tok_encoding_free(&e);
+    for (int32_t j = 0; e && j < W; j++) vt_tok_encoding_free(&e[j]);
+    free(e);
     if (status == 400 || status == 500) error_response(resp, status, vt_last_error());
     return status;
 }
@@ -578,12 +589,16 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
         return;
     }
     int status = tokenize(s, c, resp);
-    size_t n = c->req.n;
+    size_t n = c->req.n, rows = c->rows;
     if (status == 200) {
-        if (ep == VT_SERVE_CLASSIFY) c->probs = malloc(n * (size_t)s->K * sizeof *c->probs);
-        else c->vec = malloc(n * (size_t)s->H * sizeof *c->vec);
-        c->nodes = malloc(n * sizeof *c->nodes);
-        if ((!c->probs && !c->vec) || !c->nodes) status = 500;
+        if (ep == VT_SERVE_CLASSIFY) {
+            c->logits = malloc(rows * (size_t)s->K * sizeof *c->logits);
+            c->probs = malloc(n * (size_t)s->K * sizeof *c->probs);
+        } else {
+            c->vec = malloc(n * (size_t)s->H * sizeof *c->vec);
+        }
+        c->nodes = malloc(rows * sizeof *c->nodes);
+        if ((!(c->logits && c->probs) && !c->vec) || !c->nodes) status = 500;
     }
     if (status == 500 && !resp->body) error_response(resp, 500, "out of memory");
     if (status != 200) {
@@ -597,20 +612,25 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
         free_call(c);
         return;
     }
-    c->remaining = n;
+    c->remaining = rows;
     c->queued_at = now_s();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < rows; i++) {
         qnode *q = &c->nodes[i];
         *q = (qnode){.c = c, .i = i, .len = c->len[i], .prev = s->qtail};
         if (s->qtail) s->qtail->next = q;
         else s->qhead = q;
         s->qtail = q;
     }
-    s->queued += (int64_t)n;
+    s->queued += (int64_t)rows;
     vt_serve_metrics_queue(s->metrics, s->queued);
     pthread_cond_signal(&s->work_cv);
     while (!c->done) pthread_cond_wait(&c->cv, &s->lock);
     pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0, r = 0; ep == VT_SERVE_CLASSIFY && !c->failed && i < n; r += (size_t)c->windows[i++])
+        if (vt_serve_softmax_mean(c->logits + r * (size_t)s->K, c->windows[i], (int)s->K, c->probs + i * (size_t)s->K) < 0) {
+            snprintf(c->error, sizeof c->error, "input %zu: the logits are not finite", i);
+            c->failed = true;
+        }
     if (c->failed) {
         error_response(resp, 500, c->error);
         free_call(c);

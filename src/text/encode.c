@@ -219,6 +219,71 @@ vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const
     return VT_OK;
 }
 
+vt_status vt_tok_encode_windows(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                                int32_t max_length, int32_t max_windows, vt_tok_encoding *out, int32_t *n_windows,
+                                bool *cut) {
+    *n_windows = 0;
+    if (cut) *cut = false;
+    vt_tok_encode_opts o;
+    vt_tok_encode_opts_default(&o);
+    vt_status st = vt_tok_encode(t, a, alen, b, blen, &o, &out[0]); /* the whole input */
+    if (st != VT_OK) return st;
+    *n_windows = 1;
+    int32_t whole = out[0].len, w = max_length - 2, n = whole - 2;
+    if (max_length <= 0 || whole <= max_length) return VT_OK;
+    if (b || max_windows <= 1 || w < 1) { /* truncated, as vt_tok_encode does it */
+        o.max_length = max_length;
+        st = vt_tok_encode(t, a, alen, b, blen, &o, &out[0]);
+        if (cut) *cut = st == VT_OK && out[0].len < whole;
+        return st;
+    }
+    int64_t needed = ((int64_t)n + w - 1) / w, m = needed < max_windows ? needed : max_windows;
+    if (cut) *cut = needed > m;
+    /* out[0] holds [CLS] tokens [SEP]; windows 1.. are copied from it, then
+     * window 0 (which starts at token 0) is out[0] cut short */
+    const vt_tok_encoding *src = &out[0];
+    for (int64_t j = m - 1; j >= 1; j--) {
+        vt_tok_encoding *e = &out[j];
+        int32_t start = (int32_t)((j * (int64_t)(n - w) + (m - 1) / 2) / (m - 1)); /* rounded */
+        e->len = 0;
+        if ((st = reserve(e, w + 2)) != VT_OK) return st;
+        put(e, t->sp.cls, 0, 1, 1, -1, 0, 0);
+        for (int32_t i = 1 + start; i <= start + w; i++)
+            put(e, src->ids[i], 0, 1, src->special_mask[i], src->seq[i], src->offsets[2 * i], src->offsets[2 * i + 1]);
+        put(e, t->sp.sep, 0, 1, 1, -1, 0, 0);
+    }
+    out[0].len = w + 1;
+    put(&out[0], t->sp.sep, 0, 1, 1, -1, 0, 0);
+    *n_windows = (int32_t)m;
+    return VT_OK;
+}
+
+vt_status vt_tok_encode_windows_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,
+                                      const char *const *b, const size_t *blen, int32_t max_length, int32_t max_windows,
+                                      vt_tok_encoding *out, int32_t *n_windows, bool *cut) {
+    if (!t || (n && (!a || !alen || !out || !n_windows)) || (b && !blen))
+        return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to encode_windows_batch");
+    size_t K = max_windows > 1 ? (size_t)max_windows : 1;
+    vt_status first = VT_OK;
+    char msg[512] = "";
+    long long bad = -1;
+#pragma omp parallel for schedule(dynamic, 16)
+    for (long long i = 0; i < (long long)n; i++) {
+        const char *bi = b ? b[i] : NULL;
+        vt_status st = vt_tok_encode_windows(t, a[i], alen[i], bi, bi ? blen[i] : 0, max_length, max_windows, out + (size_t)i * K,
+                                             &n_windows[i], cut ? &cut[i] : NULL);
+        if (st != VT_OK) {
+#pragma omp critical(vt_tok_windows_error)
+            if (bad < 0 || i < bad) {
+                bad = i;
+                first = st;
+                snprintf(msg, sizeof msg, "%s", vt_last_error());
+            }
+        }
+    }
+    return first == VT_OK ? VT_OK : vt_error(first, "batch item %lld: %s", bad, msg);
+}
+
 void vt_tok_offsets_to_chars(const char *text, size_t len, int32_t *offsets, size_t n) {
     /* walk the text once per offset run: offsets are usually ascending */
     size_t byte = 0, chr = 0;

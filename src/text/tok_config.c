@@ -18,6 +18,7 @@ void vt_tok_options_default(vt_tok_options *o) {
     o->max_input_chars_per_word = 100;
     o->model_max_length = 512;
     o->keep_tail = 0;
+    o->max_windows = 1;
 }
 
 /* keep_tail_tokens (verto's head + tail truncation) or HF's truncation_side. */
@@ -93,6 +94,15 @@ vt_status vt_tok_options_from_config(const char *path, vt_tok_options *o) {
                 o->model_max_length = m->valuedouble > INT32_MAX ? INT32_MAX : (int32_t)m->valuedouble;
         }
         if (st == VT_OK) st = get_truncation(root, file, &o->keep_tail);
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "max_windows");
+        if (st == VT_OK && w && !cJSON_IsNull(w)) {
+            if (!cJSON_IsNumber(w) || !(w->valuedouble >= 1 && w->valuedouble <= VT_TOK_MAX_WINDOWS) ||
+                w->valuedouble != (double)(int32_t)w->valuedouble)
+                st = vt_error(VT_ERR_FORMAT, "%s: \"max_windows\" must be an integer from 1 to %d", file,
+                              VT_TOK_MAX_WINDOWS);
+            else
+                o->max_windows = (int32_t)w->valuedouble;
+        }
     }
     cJSON_Delete(root);
     free(file);

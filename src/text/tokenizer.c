@@ -22,6 +22,8 @@ vt_tokenizer *vt_tok_create(vt_wp_vocab *vocab, const vt_tok_options *opt) {
     else vt_tok_options_default(&t->opt);
     if (t->opt.max_input_chars_per_word < 0) t->opt.max_input_chars_per_word = 0;
     if (t->opt.keep_tail < 0) t->opt.keep_tail = 0;
+    if (t->opt.max_windows < 1) t->opt.max_windows = 1;
+    if (t->opt.max_windows > VT_TOK_MAX_WINDOWS) t->opt.max_windows = VT_TOK_MAX_WINDOWS;
     t->cfg.lowercase = t->opt.lowercase;
     t->cfg.strip_accents = t->opt.strip_accents < 0 ? t->opt.lowercase : t->opt.strip_accents != 0;
     t->cfg.chinese = t->opt.tokenize_chinese_chars;

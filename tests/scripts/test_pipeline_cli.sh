@@ -163,6 +163,48 @@ check "head only (the default): the end is cut" python3 -c "
 rows = open('head.jsonl').read().splitlines()
 assert rows[0] == rows[2], rows"
 
+# Long texts read as windows (--max-windows): recorded with the model; predict
+# and eval follow it; the probabilities are those of an independent reading
+# with transformers' tokenizer and model (fp32 both; 1e-4: the two sum the
+# matrix products in different orders).
+check "finetune --max-windows" "$V" finetune --init run_a --train train.jsonl --dev dev.jsonl -o clf_w --epochs 1 \
+    --batch-size 16 --lr 1e-3 --max-seq-length 40 --max-windows 5 --seed 1 > finetune_w.txt
+check "finetune reports the windows" grep -q "read as up to 5 windows of 40 tokens" finetune_w.txt
+check "tokenizer_config.json records the windows" python3 -c "
+import json; c = json.load(open('clf_w/tokenizer_config.json'))
+assert c['model_max_length'] == 40 and c['max_windows'] == 5, c"
+"$V" predict --model clf_w --jsonl --input dev.jsonl > windows.jsonl
+"$V" eval --model clf_w --data dev.jsonl --json > eval_w.json
+check "predict: the softmax of the windows' mean logits, as transformers computes them" python3 - <<'PY'
+import json, torch
+from transformers import BertForSequenceClassification, BertTokenizerFast
+tok = BertTokenizerFast("clf_w/vocab.txt", do_lower_case=True)
+model = BertForSequenceClassification.from_pretrained("clf_w").eval()
+ours = [json.loads(l) for l in open("windows.jsonl")]
+rows = [json.loads(l) for l in open("dev.jsonl")]
+w, K, several, cut = 38, 5, 0, 0
+for row, got in zip(rows, ours):
+    ids = tok(row["text"], add_special_tokens=False)["input_ids"]
+    n = len(ids)
+    m = min(K, -(-n // w))
+    starts = [0] if m == 1 else [(j * (n - w) + (m - 1) // 2) // (m - 1) for j in range(m)]
+    several += m > 1
+    cut += -(-n // w) > K
+    batch = torch.tensor([[tok.cls_token_id] + ids[s:s + w] + [tok.sep_token_id] for s in starts])
+    with torch.no_grad():
+        logits = model(input_ids=batch, attention_mask=torch.ones_like(batch)).logits.double().mean(0)
+    want = torch.softmax(logits, 0).tolist()
+    labels = [model.config.id2label[k] for k in range(len(want))]
+    assert all(abs(got["probs"][l] - p) < 1e-4 for l, p in zip(labels, want)), (got, want)
+assert several >= 10 and cut >= 5, (several, cut)
+PY
+check "eval scores the texts as predict does" python3 -c "
+import json
+pred = [json.loads(l)['label'] for l in open('windows.jsonl')]
+gold = [json.loads(l)['label'] for l in open('dev.jsonl')]
+acc = sum(p == g for p, g in zip(pred, gold)) / len(gold)
+assert abs(json.load(open('eval_w.json'))['accuracy'] - acc) < 1e-12, acc"
+
 # A failed run leaves the earlier model as it was.
 sum_before=$(md5sum clf/model.safetensors)
 printf '{"text": "fine", "label": "ham"}\n{"text": broken\n' > bad.jsonl

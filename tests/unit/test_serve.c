@@ -3,7 +3,7 @@
  * text, and the engine on a tiny classifier written here (vt_bert_new +
  * vt_bert_save + a vocab.txt): answers for every endpoint and error, 16
  * threads at once batched together giving the same bytes as one request at a
- * time, a model without a classifier, a directory that fails to load, drain. */
+ * time, long texts read as windows, a model without a classifier, a directory that fails to load, drain. */
 #include "vt_test.h"
 
 #include <math.h>
@@ -15,6 +15,7 @@
 
 #include "verto/bert.h"
 #include "verto/serve.h"
+#include "verto/tokenizer.h"
 
 /* ---- the parser ------------------------------------------------------- */
 
@@ -474,6 +475,62 @@ static void test_engine_bf16(void **state) {
     remove_model(dir);
 }
 
+/* A classifier whose tokenizer reads long texts as windows: /v1/classify
+ * answers with the softmax of the windows' mean logits (computed here from the
+ * windows' own forward pass), "truncated" when the windows leave tokens out;
+ * /v1/embed still reads one truncated window. */
+static void test_engine_windows(void **state) {
+    (void)state;
+    char *dir = make_model(VT_BERT_FOR_SEQUENCE_CLASSIFICATION), path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"max_windows\": 3}", f);
+    fclose(f);
+    vt_serve *s = start(dir, 4, 0, 6); /* windows of 4 tokens */
+    expect(s, "GET", "/v1/model", NULL, 200, "\"max_seq_length\": 6, \"max_windows\": 3");
+    vt_bert *model = vt_bert_load(dir, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 0, 0);
+    vt_tokenizer *tok = vt_tok_load(dir, NULL);
+    assert_non_null(model);
+    assert_non_null(tok);
+    /* 4 tokens: one window; 10: three covering it; 25: three, some left out */
+    const char *texts[] = {TEXTS[0], "the report on the project , the meeting and lunch", TEXTS[5]};
+    const int32_t n_want[] = {1, 3, 3};
+    const bool cut_want[] = {false, false, true};
+    for (int i = 0; i < 3; i++) {
+        vt_tok_encoding e[3];
+        for (int j = 0; j < 3; j++) vt_tok_encoding_init(&e[j]);
+        int32_t n;
+        bool cut;
+        assert_int_equal(vt_tok_encode_windows(tok, texts[i], strlen(texts[i]), NULL, 0, 6, 3, e, &n, &cut), VT_OK);
+        assert_int_equal(n, n_want[i]);
+        assert_int_equal(cut, cut_want[i]);
+        float logits[3 * 3];
+        for (int32_t j = 0; j < n; j++) { /* each window alone: the rows of a batch do not affect each other */
+            int32_t type[6] = {0}, mask[6];
+            for (int k = 0; k < e[j].len; k++) mask[k] = 1;
+            vt_bert_batch b = {.batch = 1, .seq_len = e[j].len, .input_ids = e[j].ids, .token_type_ids = type,
+                               .attention_mask = mask, .cls_only = true};
+            vt_bert_outputs out;
+            assert_int_equal(vt_bert_forward(model, &b, false, 0, &out), VT_OK);
+            memcpy(logits + 3 * j, out.logits, 3 * sizeof(float));
+        }
+        double p[3];
+        int best = vt_serve_softmax_mean(logits, n, 3, p);
+        char body[256], want[128];
+        snprintf(body, sizeof body, "{\"text\": \"%s\"}", texts[i]);
+        snprintf(want, sizeof want, "\"score\": %.8g, \"probs\": {\"neg\": %.8g", p[best], p[0]);
+        expect(s, "POST", "/v1/classify", body, 200, want);
+        expect(s, "POST", "/v1/classify", body, 200, cut_want[i] ? "\"truncated\": true" : "\"truncated\": false");
+        expect(s, "POST", "/v1/embed", body, 200, i ? "\"truncated\": true" : "\"truncated\": false");
+        for (int j = 0; j < 3; j++) vt_tok_encoding_free(&e[j]);
+    }
+    vt_tok_free(tok);
+    vt_bert_free(model);
+    vt_serve_stop(s);
+    remove_model(dir);
+}
+
 static void test_engine_embed_only_and_failures(void **state) {
     (void)state;
     char *dir = make_model(VT_BERT_FOR_PRETRAINING);
@@ -510,6 +567,7 @@ int main(void) {
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_engine_answers),
         cmocka_unit_test(test_engine_bf16),
+        cmocka_unit_test(test_engine_windows),
         cmocka_unit_test(test_engine_embed_only_and_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -389,6 +389,108 @@ static void test_head_tail_truncation(void **state) {
     free(dir);
 }
 
+/* Windows of a long single text: every window full, the first at the start,
+ * the last at the end, spread evenly; texts that fit, pairs and max_windows 1
+ * are vt_tok_encode's truncation. */
+static void expect_windows(const vt_tokenizer *t, const char *a, const char *b, int32_t max_length,
+                           int32_t max_windows, const int32_t *want, int32_t n_want, int32_t width, bool cut_want) {
+    vt_tok_encoding e[8];
+    for (int i = 0; i < 8; i++) vt_tok_encoding_init(&e[i]);
+    int32_t n;
+    bool cut;
+    assert_int_equal(vt_tok_encode_windows(t, a, strlen(a), b, b ? strlen(b) : 0, max_length, max_windows, e, &n, &cut),
+                     VT_OK);
+    assert_int_equal(n, n_want);
+    assert_int_equal(cut, cut_want);
+    for (int32_t j = 0; j < n; j++) {
+        assert_int_equal(e[j].len, width);
+        assert_memory_equal(e[j].ids, want + j * width, (size_t)width * sizeof(int32_t));
+        for (int32_t k = 0; k < width; k++) assert_int_equal(e[j].attention_mask[k], 1);
+        assert_int_equal(e[j].special_mask[0], 1);
+        assert_int_equal(e[j].special_mask[width - 1], 1);
+    }
+    for (int i = 0; i < 8; i++) vt_tok_encoding_free(&e[i]);
+}
+
+static void test_windows(void **state) {
+    vt_tokenizer *t = make_tok(true);
+    const char *text = "hello world a , . ! x b"; /* 5 6 10 12 13 14 20 22 */
+    /* 8 tokens, 3 per window: 3 windows starting at 0, 3 (2.5 rounded) and 5 */
+    const int32_t w3[] = {2, 5, 6, 10, 3, 2, 12, 13, 14, 3, 2, 14, 20, 22, 3};
+    expect_windows(t, text, NULL, 5, 8, w3, 3, 5, false);
+    /* 2 allowed: the first and the last, the middle left out */
+    const int32_t w2[] = {2, 5, 6, 10, 3, 2, 14, 20, 22, 3};
+    expect_windows(t, text, NULL, 5, 2, w2, 2, 5, true);
+    /* 4 per window: two windows side by side */
+    const int32_t w4[] = {2, 5, 6, 10, 12, 3, 2, 13, 14, 20, 22, 3};
+    expect_windows(t, text, NULL, 6, 8, w4, 2, 6, false);
+    /* max_windows 1: truncated as vt_tok_encode truncates */
+    const int32_t w1[] = {2, 5, 6, 10, 3};
+    expect_windows(t, text, NULL, 5, 1, w1, 1, 5, true);
+    /* a text that fits, and no limit: one encoding, nothing cut */
+    const int32_t fit[] = {2, 5, 6, 3};
+    expect_windows(t, "hello world", NULL, 5, 8, fit, 1, 4, false);
+    const int32_t all[] = {2, 5, 6, 10, 12, 13, 14, 20, 22, 3};
+    expect_windows(t, text, NULL, 0, 8, all, 1, 10, false);
+    /* a pair is truncated longest first, never split into windows */
+    const int32_t pair[] = {2, 10, 12, 13, 3, 20, 22, 22, 22, 3}; /* 3 + 4 */
+    expect_windows(t, "a , . ! hello", "x b b b world", 10, 8, pair, 1, 10, true);
+
+    /* a window's tokens keep their place in the text */
+    vt_tok_encoding e[3];
+    for (int i = 0; i < 3; i++) vt_tok_encoding_init(&e[i]);
+    int32_t n;
+    assert_int_equal(vt_tok_encode_windows(t, text, strlen(text), NULL, 0, 5, 3, e, &n, NULL), VT_OK);
+    assert_int_equal(e[2].offsets[2 * 3], 22); /* "b" */
+    assert_int_equal(e[2].offsets[2 * 3 + 1], 23);
+    assert_int_equal(e[1].offsets[2 * 1], 14); /* "," */
+    assert_int_equal(e[1].seq[1], 0);
+    assert_int_equal(e[1].seq[0], -1);
+
+    /* the batch form gives every input's windows in its own slots */
+    const char *as[] = {text, "hello world", "x b x b x b x"};
+    const size_t al[] = {strlen(as[0]), strlen(as[1]), strlen(as[2])};
+    vt_tok_encoding be[9];
+    int32_t counts[3];
+    bool cuts[3];
+    for (int i = 0; i < 9; i++) vt_tok_encoding_init(&be[i]);
+    assert_int_equal(vt_tok_encode_windows_batch(t, 3, as, al, NULL, NULL, 5, 3, be, counts, cuts), VT_OK);
+    for (int i = 0; i < 3; i++) {
+        bool cut;
+        assert_int_equal(vt_tok_encode_windows(t, as[i], al[i], NULL, 0, 5, 3, e, &n, &cut), VT_OK);
+        assert_int_equal(counts[i], n);
+        assert_int_equal(cuts[i], cut);
+        for (int32_t j = 0; j < n; j++) {
+            assert_int_equal(be[3 * i + j].len, e[j].len);
+            assert_memory_equal(be[3 * i + j].ids, e[j].ids, (size_t)e[j].len * sizeof(int32_t));
+        }
+    }
+    for (int i = 0; i < 9; i++) vt_tok_encoding_free(&be[i]);
+    for (int i = 0; i < 3; i++) vt_tok_encoding_free(&e[i]);
+    vt_tok_free(t);
+
+    /* tokenizer_config.json "max_windows": an integer 1..VT_TOK_MAX_WINDOWS */
+    char *dir = test_tmpdir(), path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    static const struct { const char *json; vt_status st; int32_t windows; } cases[] = {
+        {"{}", VT_OK, 1},
+        {"{\"max_windows\": 4}", VT_OK, 4},
+        {"{\"max_windows\": null}", VT_OK, 1},
+        {"{\"max_windows\": 0}", VT_ERR_FORMAT, 0},
+        {"{\"max_windows\": 257}", VT_ERR_FORMAT, 0},
+        {"{\"max_windows\": 2.5}", VT_ERR_FORMAT, 0},
+        {"{\"max_windows\": \"2\"}", VT_ERR_FORMAT, 0},
+    };
+    vt_tok_options o;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        write_file(path, cases[i].json, strlen(cases[i].json));
+        assert_int_equal(vt_tok_options_from_config(dir, &o), cases[i].st);
+        if (cases[i].st == VT_OK) assert_int_equal(o.max_windows, cases[i].windows);
+        else assert_non_null(strstr(vt_last_error(), "max_windows"));
+    }
+    free(dir);
+}
+
 static void test_decode(void **state) {
     vt_tokenizer *t = make_tok(true);
     const int32_t ids[] = {2, 7, 8, 9, 12, 5, 13, 3, 0};
@@ -427,6 +529,7 @@ int main(void) {
         cmocka_unit_test(test_special_tokens_in_text),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_head_tail_truncation),
+        cmocka_unit_test(test_windows),
         cmocka_unit_test(test_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
