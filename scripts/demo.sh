@@ -12,6 +12,7 @@ data="$root/data/spam"
 out="$root/$build/demo"
 steps=${DEMO_PRETRAIN_STEPS:-240}
 epochs=${DEMO_FINETUNE_EPOCHS:-3}
+windows=${DEMO_WINDOWS:-8} # an email is read as up to 8 windows of 128 tokens
 rm -rf "$out"
 mkdir -p "$out"
 cd "$out"
@@ -39,7 +40,7 @@ stage "3. A small BERT (L4/H256/A4) pretrained from scratch"
 
 stage "4. Fine-tuning on the labelled training emails"
 "$V" finetune --init bert-spam --train "$data/train.jsonl" --dev "$data/dev.jsonl" -o spam-classifier \
-    --epochs "$epochs" --batch-size 32 --lr 2e-4 --max-seq-length 128 --seed 1
+    --epochs "$epochs" --batch-size 32 --lr 2e-4 --max-seq-length 128 --max-windows "$windows" --seed 1
 
 stage "5. Evaluation on the test emails"
 "$V" eval --model spam-classifier --data "$data/test.jsonl"

@@ -83,7 +83,7 @@ finetune() { # name, init, lr, labels, epochs, windows
         --precision "$precision"
     "$V" eval --model "$out" --data "$split/test.jsonl" --json > "eval-$1-$4.json"
 }
-for spec in "100 8 8" "500 4 4" "all 3 1"; do
+for spec in "100 8 8" "500 4 8" "all 3 2"; do
     set -- $spec
     finetune pretrained pretrained 1e-4 "$1" "$([ "$windows" -gt 1 ] && echo "$3" || echo "$2")" "$windows"
     finetune random init 1e-4 "$1" "$2"
