@@ -25,7 +25,7 @@ int cmd_eval(int argc, char **argv) {
         {"--json", CLI_FLAG, &json, NULL, "print one JSON object instead of the table"},
         {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
         {"--batch-size", CLI_INT, &batch, "N", "examples per forward pass (default 32)", 1, 65536},
-        {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens (default: the length it was fine-tuned at)", 2, 1e6},
+        {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens, or read windows of N with a windowed classifier (default: as fine-tuned)", 2, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto eval --model DIR --data FILE [--json]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;

@@ -185,7 +185,7 @@ int cmd_serve(int argc, char **argv) {
         {"--max-wait-ms", CLI_INT, &max_wait, "MS", "how long a batch may wait to fill (default 5)", 0, 60000},
         {"--max-body-bytes", CLI_INT, &max_body, "N", "largest request body; larger ones get 413 (default 1048576)", 1,
          1 << 30},
-        {"--max-seq-length", CLI_INT, &max_len, "L", "truncate inputs to L tokens (default: the length it was fine-tuned at)", 2,
+        {"--max-seq-length", CLI_INT, &max_len, "L", "truncate inputs to L tokens, or read windows of L with a windowed classifier (default: as fine-tuned)", 2,
          1e6},
         {0}};
     char **args;
