@@ -182,6 +182,43 @@ vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const
     return o->pad_to > 0 ? pad_to(t, out, o->pad_to) : VT_OK;
 }
 
+/* The items of a batch: plain encodings (o != NULL) or windows. */
+typedef struct batch_job {
+    const vt_tokenizer *t;
+    const char *const *a, *const *b;
+    const size_t *alen, *blen;
+    const vt_tok_encode_opts *o;
+    int32_t max_length, max_windows;
+    vt_tok_encoding *out; /* (n) plain; (n, max_windows) windows */
+    int32_t *n_windows;
+    bool *cut;
+} batch_job;
+
+/* Encodes the n items with OpenMP threads; returns the first failing item's error. */
+static vt_status encode_items(const batch_job *j, size_t n) {
+    vt_status first = VT_OK;
+    char msg[512] = "";
+    long long bad = -1;
+    size_t K = j->max_windows > 1 ? (size_t)j->max_windows : 1;
+#pragma omp parallel for schedule(dynamic, 16)
+    for (long long i = 0; i < (long long)n; i++) {
+        const char *bi = j->b ? j->b[i] : NULL;
+        size_t blen = bi ? j->blen[i] : 0;
+        vt_status st = j->o ? vt_tok_encode(j->t, j->a[i], j->alen[i], bi, blen, j->o, &j->out[i])
+                            : vt_tok_encode_windows(j->t, j->a[i], j->alen[i], bi, blen, j->max_length, j->max_windows,
+                                                    j->out + (size_t)i * K, &j->n_windows[i], j->cut ? &j->cut[i] : NULL);
+        if (st != VT_OK) {
+#pragma omp critical(vt_tok_batch_error)
+            if (bad < 0 || i < bad) {
+                bad = i;
+                first = st;
+                snprintf(msg, sizeof msg, "%s", vt_last_error());
+            }
+        }
+    }
+    return first == VT_OK ? VT_OK : vt_error(first, "batch item %lld: %s", bad, msg);
+}
+
 vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,
                               const char *const *b, const size_t *blen, const vt_tok_encode_opts *o,
                               vt_tok_encoding *out) {
@@ -192,30 +229,14 @@ vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const
     vt_tok_encode_opts one = o ? *o : def;
     int32_t want = one.pad_to;
     one.pad_to = 0;
-    vt_status first = VT_OK;
-    char msg[512] = "";
-    long long bad = -1;
-#pragma omp parallel for schedule(dynamic, 16)
-    for (long long i = 0; i < (long long)n; i++) {
-        const char *bi = b ? b[i] : NULL;
-        vt_status st = vt_tok_encode(t, a[i], alen[i], bi, bi ? blen[i] : 0, &one, &out[i]);
-        if (st != VT_OK) {
-#pragma omp critical(vt_tok_batch_error)
-            if (bad < 0 || i < bad) {
-                bad = i;
-                first = st;
-                snprintf(msg, sizeof msg, "%s", vt_last_error());
-            }
-        }
-    }
-    if (first != VT_OK) return vt_error(first, "batch item %lld: %s", bad, msg);
+    batch_job j = {.t = t, .a = a, .b = b, .alen = alen, .blen = blen, .o = &one, .out = out};
+    vt_status st = encode_items(&j, n);
+    if (st != VT_OK) return st;
     if (want == 0)
         for (size_t i = 0; i < n; i++)
             if (out[i].len > want) want = out[i].len;
-    for (size_t i = 0; i < n; i++) {
-        vt_status st = pad_to(t, &out[i], want);
-        if (st != VT_OK) return st;
-    }
+    for (size_t i = 0; i < n; i++)
+        if ((st = pad_to(t, &out[i], want)) != VT_OK) return st;
     return VT_OK;
 }
 
@@ -263,25 +284,9 @@ vt_status vt_tok_encode_windows_batch(const vt_tokenizer *t, size_t n, const cha
                                       vt_tok_encoding *out, int32_t *n_windows, bool *cut) {
     if (!t || (n && (!a || !alen || !out || !n_windows)) || (b && !blen))
         return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to encode_windows_batch");
-    size_t K = max_windows > 1 ? (size_t)max_windows : 1;
-    vt_status first = VT_OK;
-    char msg[512] = "";
-    long long bad = -1;
-#pragma omp parallel for schedule(dynamic, 16)
-    for (long long i = 0; i < (long long)n; i++) {
-        const char *bi = b ? b[i] : NULL;
-        vt_status st = vt_tok_encode_windows(t, a[i], alen[i], bi, bi ? blen[i] : 0, max_length, max_windows, out + (size_t)i * K,
-                                             &n_windows[i], cut ? &cut[i] : NULL);
-        if (st != VT_OK) {
-#pragma omp critical(vt_tok_windows_error)
-            if (bad < 0 || i < bad) {
-                bad = i;
-                first = st;
-                snprintf(msg, sizeof msg, "%s", vt_last_error());
-            }
-        }
-    }
-    return first == VT_OK ? VT_OK : vt_error(first, "batch item %lld: %s", bad, msg);
+    batch_job j = {.t = t, .a = a, .b = b, .alen = alen, .blen = blen, .max_length = max_length,
+                   .max_windows = max_windows, .out = out, .n_windows = n_windows, .cut = cut};
+    return encode_items(&j, n);
 }
 
 void vt_tok_offsets_to_chars(const char *text, size_t len, int32_t *offsets, size_t n) {

@@ -327,7 +327,8 @@ static void test_truncation(void **state) {
     vt_tok_free(t);
 }
 
-/* keep_tail: a cut input keeps its first tokens and its last keep_tail. */
+/* keep_tail: a cut input keeps its first tokens and its last keep_tail; the
+ * truncation keys of tokenizer_config.json. */
 static void test_head_tail_truncation(void **state) {
     vt_wp_vocab *v = vt_wp_vocab_from_buffer(VOCAB, sizeof VOCAB - 1, "test vocab");
     vt_tok_options o;
@@ -370,21 +371,32 @@ static void test_head_tail_truncation(void **state) {
     /* tokenizer_config.json: keep_tail_tokens, or HF's truncation_side */
     char *dir = test_tmpdir(), path[4096];
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    static const struct { const char *json; vt_status st; int32_t keep_tail; } cases[] = {
-        {"{\"keep_tail_tokens\": 62}", VT_OK, 62},
-        {"{\"keep_tail_tokens\": 0, \"truncation_side\": \"left\"}", VT_OK, 0},
-        {"{\"truncation_side\": \"left\"}", VT_OK, INT32_MAX},
-        {"{\"truncation_side\": \"right\"}", VT_OK, 0},
-        {"{\"truncation_side\": \"middle\"}", VT_ERR_FORMAT, 0},
-        {"{\"keep_tail_tokens\": -1}", VT_ERR_FORMAT, 0},
-        {"{\"keep_tail_tokens\": 1.5}", VT_ERR_FORMAT, 0},
-        {"{\"keep_tail_tokens\": \"3\"}", VT_ERR_FORMAT, 0},
+    /* and "max_windows": an integer 1..VT_TOK_MAX_WINDOWS */
+    static const struct { const char *json; vt_status st; int32_t keep_tail, windows; } cases[] = {
+        {"{\"keep_tail_tokens\": 62}", VT_OK, 62, 1},
+        {"{\"keep_tail_tokens\": 0, \"truncation_side\": \"left\"}", VT_OK, 0, 1},
+        {"{\"truncation_side\": \"left\"}", VT_OK, INT32_MAX, 1},
+        {"{\"truncation_side\": \"right\"}", VT_OK, 0, 1},
+        {"{\"truncation_side\": \"middle\"}", VT_ERR_FORMAT, 0, 0},
+        {"{\"keep_tail_tokens\": -1}", VT_ERR_FORMAT, 0, 0},
+        {"{\"keep_tail_tokens\": 1.5}", VT_ERR_FORMAT, 0, 0},
+        {"{\"keep_tail_tokens\": \"3\"}", VT_ERR_FORMAT, 0, 0},
+        {"{\"max_windows\": 4}", VT_OK, 0, 4},
+        {"{\"max_windows\": null}", VT_OK, 0, 1},
+        {"{\"max_windows\": 0}", VT_ERR_FORMAT, 0, 0},
+        {"{\"max_windows\": 257}", VT_ERR_FORMAT, 0, 0},
+        {"{\"max_windows\": 2.5}", VT_ERR_FORMAT, 0, 0},
+        {"{\"max_windows\": \"2\"}", VT_ERR_FORMAT, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         write_file(path, cases[i].json, strlen(cases[i].json));
         assert_int_equal(vt_tok_options_from_config(dir, &o), cases[i].st);
-        if (cases[i].st == VT_OK) assert_int_equal(o.keep_tail, cases[i].keep_tail);
-        else assert_non_null(strstr(vt_last_error(), "tokenizer_config.json"));
+        if (cases[i].st == VT_OK) {
+            assert_int_equal(o.keep_tail, cases[i].keep_tail);
+            assert_int_equal(o.max_windows, cases[i].windows);
+        } else {
+            assert_non_null(strstr(vt_last_error(), "tokenizer_config.json"));
+        }
     }
     free(dir);
 }
@@ -468,27 +480,6 @@ static void test_windows(void **state) {
     for (int i = 0; i < 9; i++) vt_tok_encoding_free(&be[i]);
     for (int i = 0; i < 3; i++) vt_tok_encoding_free(&e[i]);
     vt_tok_free(t);
-
-    /* tokenizer_config.json "max_windows": an integer 1..VT_TOK_MAX_WINDOWS */
-    char *dir = test_tmpdir(), path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
-    static const struct { const char *json; vt_status st; int32_t windows; } cases[] = {
-        {"{}", VT_OK, 1},
-        {"{\"max_windows\": 4}", VT_OK, 4},
-        {"{\"max_windows\": null}", VT_OK, 1},
-        {"{\"max_windows\": 0}", VT_ERR_FORMAT, 0},
-        {"{\"max_windows\": 257}", VT_ERR_FORMAT, 0},
-        {"{\"max_windows\": 2.5}", VT_ERR_FORMAT, 0},
-        {"{\"max_windows\": \"2\"}", VT_ERR_FORMAT, 0},
-    };
-    vt_tok_options o;
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        write_file(path, cases[i].json, strlen(cases[i].json));
-        assert_int_equal(vt_tok_options_from_config(dir, &o), cases[i].st);
-        if (cases[i].st == VT_OK) assert_int_equal(o.max_windows, cases[i].windows);
-        else assert_non_null(strstr(vt_last_error(), "max_windows"));
-    }
-    free(dir);
 }
 
 static void test_decode(void **state) {
