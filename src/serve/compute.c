@@ -5,10 +5,12 @@
 
 #include "verto/serve.h"
 
-int vt_serve_softmax(const float *logits, int K, double *probs) {
-    double mx = logits[0], sum = 0;
-    for (int k = 1; k < K; k++) mx = logits[k] > mx ? logits[k] : mx;
-    for (int k = 0; k < K; k++) sum += probs[k] = exp((double)logits[k] - mx);
+/* probs (K) = softmax of the values it holds, in place. Returns the index of
+ * the largest probability (the first on ties), or -1 if not finite. */
+static int softmax_in_place(double *probs, int K) {
+    double mx = probs[0], sum = 0;
+    for (int k = 1; k < K; k++) mx = probs[k] > mx ? probs[k] : mx;
+    for (int k = 0; k < K; k++) sum += probs[k] = exp(probs[k] - mx);
     for (int k = 0; k < K; k++) probs[k] /= sum;
     if (!isfinite(sum)) return -1;
     int best = 0;
@@ -17,22 +19,18 @@ int vt_serve_softmax(const float *logits, int K, double *probs) {
     return best;
 }
 
+int vt_serve_softmax(const float *logits, int K, double *probs) {
+    for (int k = 0; k < K; k++) probs[k] = logits[k];
+    return softmax_in_place(probs, K);
+}
+
 int vt_serve_softmax_mean(const float *logits, int m, int K, double *probs) {
-    if (m == 1) return vt_serve_softmax(logits, K, probs);
-    double mx = -INFINITY, sum = 0;
-    for (int k = 0; k < K; k++) { /* probs first holds the mean logits */
+    for (int k = 0; k < K; k++) { /* the mean logits; one window's are its own, exactly */
         probs[k] = 0;
         for (int j = 0; j < m; j++) probs[k] += logits[(size_t)j * (size_t)K + (size_t)k];
         probs[k] /= m;
-        mx = probs[k] > mx ? probs[k] : mx;
     }
-    for (int k = 0; k < K; k++) sum += probs[k] = exp(probs[k] - mx);
-    for (int k = 0; k < K; k++) probs[k] /= sum;
-    if (!isfinite(sum)) return -1;
-    int best = 0;
-    for (int k = 1; k < K; k++)
-        if (probs[k] > probs[best]) best = k;
-    return best;
+    return softmax_in_place(probs, K);
 }
 
 void vt_serve_pool(const float *hidden, const int32_t *mask, int64_t T, int64_t H, vt_serve_pooling pooling,
