@@ -4,7 +4,13 @@
  * bias as the primitive's bias argument (always f32), alpha as an output scale and beta as
  * a sum post-op. Primitives are cached per shape, strides, bias?, alpha and
  * beta in a chained hash table under a mutex; entries live until the process
- * ends. One CPU engine and stream are created on first use. */
+ * ends. One CPU engine is created on first use.
+ *
+ * Callers on several threads may run the same primitive at once. oneDNN allows
+ * that only when each execution brings its own scratchpad (the library-managed
+ * one is private to the primitive, hence shared by its concurrent runs), so
+ * primitives use the user scratchpad mode and every thread keeps its own
+ * scratchpad buffer and stream, freed when the thread exits. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +31,8 @@ typedef struct mm_key {
 typedef struct mm_entry {
     mm_key key;
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t a_md, b_md, bias_md, c_md;
+    dnnl_memory_desc_t a_md, b_md, bias_md, c_md, scratch_md;
+    size_t scratch_bytes;
     struct mm_entry *next;
 } mm_entry;
 
@@ -33,14 +40,63 @@ typedef struct mm_entry {
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static dnnl_engine_t g_engine;
-static dnnl_stream_t g_stream;
 static dnnl_status_t g_init_status = dnnl_success;
+static pthread_key_t g_thread_key; /* -> thread_state */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static mm_entry *g_buckets[MM_BUCKETS];
 
+/* What one calling thread brings to each execution. */
+typedef struct thread_state {
+    dnnl_stream_t stream;
+    void *scratch; /* scratch_capacity bytes, 64-byte aligned */
+    size_t scratch_capacity;
+} thread_state;
+
+static void free_thread_state(void *p) {
+    thread_state *t = p;
+    dnnl_stream_destroy(t->stream);
+    free(t->scratch);
+    free(t);
+}
+
 static void init_engine(void) {
     g_init_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
-    if (g_init_status == dnnl_success) g_init_status = dnnl_stream_create(&g_stream, g_engine, dnnl_stream_default_flags);
+    if (g_init_status == dnnl_success && pthread_key_create(&g_thread_key, free_thread_state))
+        g_init_status = dnnl_out_of_memory;
+}
+
+/* This thread's state with a scratchpad of at least bytes; NULL with vt_error set. */
+static thread_state *thread_state_for(size_t bytes) {
+    thread_state *t = pthread_getspecific(g_thread_key);
+    if (!t) {
+        dnnl_status_t s;
+        if (!(t = calloc(1, sizeof *t))) {
+            vt_error(VT_ERR_NOMEM, "out of memory for a thread's matmul state");
+            return NULL;
+        }
+        if ((s = dnnl_stream_create(&t->stream, g_engine, dnnl_stream_default_flags))) {
+            free(t);
+            vt_error(VT_ERR_UNSUPPORTED, "oneDNN stream creation failed (%s)", dnnl_status2str(s));
+            return NULL;
+        }
+        if (pthread_setspecific(g_thread_key, t)) {
+            free_thread_state(t);
+            vt_error(VT_ERR_NOMEM, "out of memory for a thread's matmul state");
+            return NULL;
+        }
+    }
+    if (bytes > t->scratch_capacity) {
+        size_t rounded = (bytes + 63) / 64 * 64;
+        void *p = aligned_alloc(64, rounded);
+        if (!p) {
+            vt_error(VT_ERR_NOMEM, "out of memory for a %zu-byte matmul scratchpad", bytes);
+            return NULL;
+        }
+        free(t->scratch);
+        t->scratch = p;
+        t->scratch_capacity = rounded;
+    }
+    return t;
 }
 
 static bool key_eq(const mm_key *a, const mm_key *b) { return !memcmp(a, b, sizeof *a); }
@@ -84,6 +140,10 @@ static vt_status create_entry(const mm_key *k, mm_entry *e) {
     dnnl_post_ops_t ops = NULL;
     dnnl_primitive_desc_t pd = NULL;
     if ((s = dnnl_primitive_attr_create(&attr))) return dnnl_fail(s, "attribute", k);
+    if ((s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user))) {
+        dnnl_primitive_attr_destroy(attr);
+        return dnnl_fail(s, "scratchpad mode", k);
+    }
     if (k->alpha != 1.0f && (s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha))) {
         dnnl_primitive_attr_destroy(attr);
         return dnnl_fail(s, "output scale", k);
@@ -100,6 +160,8 @@ static vt_status create_entry(const mm_key *k, mm_entry *e) {
     s = dnnl_primitive_desc_create(&pd, &desc, attr, g_engine, NULL);
     dnnl_primitive_attr_destroy(attr);
     if (s) return dnnl_fail(s, "primitive descriptor", k);
+    e->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    e->scratch_bytes = dnnl_memory_desc_get_size(&e->scratch_md);
     s = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
     if (s) return dnnl_fail(s, "primitive creation", k);
@@ -161,22 +223,29 @@ static vt_status run(const mm_key *k, const void *A, const void *B, const float 
         return vt_error(VT_ERR_UNSUPPORTED, "oneDNN CPU engine unavailable (%s)", dnnl_status2str(g_init_status));
     mm_entry *e = lookup(k);
     if (!e) return vt_last_status();
-    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
+    thread_state *t = thread_state_for(e->scratch_bytes);
+    if (!t) return vt_last_status();
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, NULL}, {DNNL_ARG_WEIGHTS, NULL}, {DNNL_ARG_DST, NULL}};
+    int n_args = 3;
     dnnl_status_t s;
-    if ((s = dnnl_memory_create(&mem[0], &e->a_md, g_engine, (void *)A)) ||
-        (s = dnnl_memory_create(&mem[1], &e->b_md, g_engine, (void *)B)) ||
-        (s = dnnl_memory_create(&mem[2], &e->c_md, g_engine, C)) ||
-        (bias && (s = dnnl_memory_create(&mem[3], &e->bias_md, g_engine, (void *)bias)))) {
-        for (int i = 0; i < 4; i++)
-            if (mem[i]) dnnl_memory_destroy(mem[i]);
+    if (!(s = dnnl_memory_create(&args[0].memory, &e->a_md, g_engine, (void *)A)) &&
+        !(s = dnnl_memory_create(&args[1].memory, &e->b_md, g_engine, (void *)B)) &&
+        !(s = dnnl_memory_create(&args[2].memory, &e->c_md, g_engine, C)) && bias) {
+        args[n_args] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, NULL};
+        s = dnnl_memory_create(&args[n_args++].memory, &e->bias_md, g_engine, (void *)bias);
+    }
+    if (!s && e->scratch_bytes) {
+        args[n_args] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, NULL};
+        s = dnnl_memory_create(&args[n_args++].memory, &e->scratch_md, g_engine, t->scratch);
+    }
+    if (s) {
+        for (int i = 0; i < n_args; i++)
+            if (args[i].memory) dnnl_memory_destroy(args[i].memory);
         return dnnl_fail(s, "memory creation", k);
     }
-    dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}, {DNNL_ARG_BIAS, mem[3]}};
-    s = dnnl_primitive_execute(e->prim, g_stream, bias ? 4 : 3, args);
-    if (s == dnnl_success) s = dnnl_stream_wait(g_stream);
-    for (int i = 0; i < 4; i++)
-        if (mem[i]) dnnl_memory_destroy(mem[i]);
+    s = dnnl_primitive_execute(e->prim, t->stream, n_args, args);
+    if (s == dnnl_success) s = dnnl_stream_wait(t->stream);
+    for (int i = 0; i < n_args; i++) dnnl_memory_destroy(args[i].memory);
     return s == dnnl_success ? VT_OK : dnnl_fail(s, "execution", k);
 }
 

@@ -130,8 +130,8 @@ static void *thread_main(void *p) {
     thread_job *job = p;
     vt_rng r;
     vt_rng_seed(&r, job->seed);
-    for (int it = 0; it < 12; it++) {
-        int64_t M = 20 + it % 3, N = 17, K = 9 + it % 2;
+    for (int it = 0; it < 100; it++) {
+        int64_t M = 64 + it % 3, N = 48, K = 64 + it % 2;
         float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(K * N) * 4), *C = malloc((size_t)(M * N) * 4),
               *want = malloc((size_t)(M * N) * 4);
         fill_uniform(&r, A, M * K), fill_uniform(&r, B, K * N);
@@ -143,7 +143,9 @@ static void *thread_main(void *p) {
     return NULL;
 }
 
-/* The primitive cache is shared: callers on several threads at once. */
+/* Callers on several threads at once run the same cached primitives (the
+ * shapes repeat) and must each get their own answer; an execution that shares
+ * its scratchpad with another gives wrong sums here within a few hundred runs. */
 static void test_matmul_threads(void **state) {
     (void)state;
     pthread_t th[4];
