@@ -28,7 +28,8 @@ extern "C" {
  * op(B) is (K, N). A is stored (M, K), or (K, M) when trans_a; B is stored
  * (K, N), or (N, K) when trans_b. bias (N) may be NULL. beta is 0 (overwrite)
  * or 1 (accumulate). oneDNN primitives are created once per distinct
- * (M, N, K, trans_a, trans_b, bias?, beta) and cached (thread-safe).
+ * (M, N, K, trans_a, trans_b, bias?, beta) and cached; any number of
+ * threads may call it at once (each brings its own oneDNN scratchpad).
  * Returns VT_OK, or an error if oneDNN refuses (the message says why). */
 vt_status vt_matmul(const float *A, const float *B, const float *bias, float *C,
                     int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
