@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "verto/pretrain_data.h"
 #include "cli/dist_job.h"
+#include "cli/length_groups.h"
 #include "verto/dist.h"
 #include "verto/trainer.h"
 
@@ -17,36 +18,48 @@ typedef struct source {
     vt_pt_dataset *train, *eval;
     vt_pt_batcher *batcher;
     vt_pt_masker *masker;
+    length_groups *groups; /* NULL: batches in sample order */
     uint64_t seed;
     int64_t epoch;        /* of the train order currently set, -1 before any */
     int64_t eval_batches, batch_size;
+    int64_t real_tokens, batch_cells; /* over the training batches: how much is not padding */
 } source;
 
-/* Samples first .. first + count - 1 of the global order: sample k is
- * position k % N of epoch k / N, so the order depends on k alone. */
+/* Sample k of the global order is position k % N of epoch k / N, so the
+ * order depends on k alone. */
+static vt_status read_sample(void *ctx, int64_t k, vt_pt_instance *inst) {
+    source *s = ctx;
+    int64_t n = vt_pt_size(s->train), epoch = k / n, pos = k % n;
+    vt_status st = VT_OK;
+    if (epoch != s->epoch) {
+        st = vt_pt_shuffle(s->train, s->seed, epoch);
+        s->epoch = epoch;
+    }
+    if (st == VT_OK && vt_pt_tell(s->train) != pos) st = vt_pt_seek(s->train, pos);
+    bool end;
+    return st == VT_OK ? vt_pt_next(s->train, inst, &end) : st;
+}
+
+/* Samples first .. first + count - 1, or with length groups the batch that
+ * takes their place. */
 static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *batch, int64_t *tokens) {
     source *s = ctx;
-    int64_t n = vt_pt_size(s->train);
     vt_pt_batcher_reset(s->batcher);
-    for (int64_t k = first; k < first + count; k++) {
-        int64_t epoch = k / n, pos = k % n;
-        vt_status st = VT_OK;
-        if (epoch != s->epoch) {
-            st = vt_pt_shuffle(s->train, s->seed, epoch);
-            s->epoch = epoch;
-        }
-        if (st == VT_OK && vt_pt_tell(s->train) != pos) st = vt_pt_seek(s->train, pos);
+    for (int64_t i = 0; i < count; i++) {
         vt_pt_instance inst;
-        bool end;
-        if (st == VT_OK) st = vt_pt_next(s->train, &inst, &end);
+        int64_t k = first + i;
+        vt_status st = s->groups ? length_groups_get(s->groups, first, i, read_sample, s, &inst, &k)
+                                 : read_sample(s, k, &inst);
         vt_rng rng;
-        vt_rng_seed(&rng, vt_hash64(s->seed ^ MASK_SALT, (uint64_t)k));
+        vt_rng_seed(&rng, vt_hash64(s->seed ^ MASK_SALT, (uint64_t)k)); /* a sample's masks follow it */
         if (st == VT_OK) st = vt_pt_batcher_add(s->batcher, &inst, &rng);
         if (st != VT_OK) return st;
     }
     vt_status st = vt_pt_batcher_finish(s->batcher, batch);
     *tokens = 0;
     for (int64_t i = 0; st == VT_OK && i < batch->batch * batch->seq_len; i++) *tokens += batch->attention_mask[i];
+    s->real_tokens += *tokens;
+    s->batch_cells += batch->batch * batch->seq_len;
     return st;
 }
 
@@ -91,7 +104,7 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
 int cmd_pretrain(int argc, char **argv) {
     const char *init = NULL, *data = NULL, *eval_data = NULL, *out = NULL, *precision = "fp32";
     int64_t steps = 1000, batch = 32, accum = 1, warmup = -1, seed = 42, threads = 0, log_every = 10;
-    int64_t eval_every = 0, eval_batches = 20, save_every = 0, keep = 3;
+    int64_t eval_every = 0, eval_batches = 20, save_every = 0, keep = 3, group_by_length = 0;
     double lr = 1e-4, weight_decay = 0.01, clip = 1.0, dist_timeout = VT_DIST_DEFAULT_TIMEOUT;
     bool resume = false, zero1 = false;
     const cli_option opts[] = {
@@ -106,6 +119,9 @@ int cmd_pretrain(int argc, char **argv) {
         {"--weight-decay", CLI_FLOAT, &weight_decay, "W", "AdamW decay, not on biases/LayerNorm (default 0.01)", 0, 1},
         {"--clip", CLI_FLOAT, &clip, "NORM", "clip the global gradient norm (default 1.0; 0 = off)", 0, 1e6},
         {"--seed", CLI_INT, &seed, "N", "data order, masking and dropout (default 42)", 0, 9e15},
+        {"--group-by-length", CLI_INT, &group_by_length, "G",
+         "read G batches ahead and batch their sequences by length, so that batches pad less (default 0: off)", 0,
+         65536},
         {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
         {"--threads", CLI_INT, &threads, "N", "OpenMP threads (default: all cores, shared by a machine's ranks)", 1, 4096},
         {"--eval-data", CLI_STRING, &eval_data, "DIR", "held-out shards for evaluation"},
@@ -151,14 +167,17 @@ int cmd_pretrain(int argc, char **argv) {
         if (!(src.masker = vt_pt_masker_new(vocab, &mask, max_len))) st = vt_last_status();
         else if (!(src.batcher = vt_pt_batcher_new(batch, max_len, vt_tok_special_ids(tok).pad, src.masker)))
             st = vt_last_status();
+        else if (group_by_length > 1 &&
+                 !(src.groups = length_groups_new(group_by_length, batch, max_len, (uint64_t)seed)))
+            st = vt_last_status();
     }
     if (st == VT_OK) {
         char args[1024];
         snprintf(args, sizeof args,
                  "{\"command\": \"pretrain\", \"steps\": %lld, \"batch_size\": %lld, \"grad_accum\": %lld, \"lr\": %g, "
-                 "\"seed\": %lld, \"ranks\": %lld, \"global_batch\": %lld}",
+                 "\"seed\": %lld, \"ranks\": %lld, \"global_batch\": %lld, \"group_by_length\": %lld}",
                  (long long)steps, (long long)batch, (long long)accum, lr, (long long)seed, (long long)ranks,
-                 (long long)(batch * ranks * accum));
+                 (long long)(batch * ranks * accum), (long long)group_by_length);
         vt_trainer_options o;
         vt_trainer_options_default(&o);
         o.out_dir = out;
@@ -194,7 +213,12 @@ int cmd_pretrain(int argc, char **argv) {
         bool stopped = false;
         st = vt_train(&model, &o, &stopped);
         if (st == VT_OK && !stopped && lead) printf("wrote %s\n", out);
+        if (st == VT_OK && lead && src.batch_cells)
+            printf("padding: %.1f%% of this run's batch positions%s\n",
+                   100.0 * (double)(src.batch_cells - src.real_tokens) / (double)src.batch_cells,
+                   group_by_length > 1 ? "" : " (--group-by-length 64 batches sequences of like length)");
     }
+    length_groups_free(src.groups);
     vt_bert_free(model);
     vt_pt_batcher_free(src.batcher);
     vt_pt_masker_free(src.masker);
