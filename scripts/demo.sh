@@ -36,7 +36,7 @@ stage "3. A small BERT (L4/H256/A4) pretrained from scratch"
 "$V" init --config-json "$root/scripts/demo_bert.json" --vocab vocab.txt -o bert-init --seed 1
 "$V" summary --model bert-init
 "$V" pretrain --init bert-init --data shards -o bert-spam --steps "$steps" --batch-size 32 --lr 3e-4 \
-    --warmup-steps $((steps / 10)) --log-every 20 --seed 1
+    --warmup-steps $((steps / 10)) --log-every 20 --seed 1 --group-by-length 64
 
 stage "4. Fine-tuning on the labelled training emails"
 "$V" finetune --init bert-spam --train "$data/train.jsonl" --dev "$data/dev.jsonl" -o spam-classifier \
