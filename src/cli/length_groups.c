@@ -28,8 +28,9 @@ void length_groups_free(length_groups *g) {
 
 length_groups *length_groups_new(int64_t groups, int64_t count, int32_t max_seq_length, uint64_t seed) {
     if (groups < 1 || count < 1 || max_seq_length < 1 || groups > ((int64_t)1 << 20) / count)
-        return vt_error(VT_ERR_INVALID_ARG, "length groups of %lld batches of %lld: out of range", (long long)groups,
-                        (long long)count),
+        return vt_error(VT_ERR_INVALID_ARG,
+                        "grouping %lld batches of %lld sequences by length: at most 1048576 sequences are read ahead",
+                        (long long)groups, (long long)count),
                NULL;
     length_groups *g = calloc(1, sizeof *g);
     if (!g) return vt_error(VT_ERR_NOMEM, "out of memory for length groups"), NULL;
