@@ -7,6 +7,11 @@
 
 #define GROUP_SALT 0x67726f7570ull /* separates the batch-order draws from the data order's */
 
+typedef struct sized_row {
+    int32_t len;
+    int64_t row;
+} sized_row;
+
 struct length_groups {
     int64_t groups, count, rows; /* rows = groups * count */
     int32_t S;
@@ -17,12 +22,15 @@ struct length_groups {
     uint8_t *segments;                    /* (rows, S) */
     int32_t *n_tokens, *n_masked, *random_next; /* (rows) */
     int64_t *order; /* (rows) the rows batch by batch: sorted by length, the batches shuffled */
+    sized_row *sorted; /* (rows) scratch for a group's sort */
+    int64_t *batch;    /* (groups) scratch for its batch order */
 };
 
 void length_groups_free(length_groups *g) {
     if (!g) return;
     free(g->tokens), free(g->positions), free(g->labels), free(g->segments);
     free(g->n_tokens), free(g->n_masked), free(g->random_next), free(g->order);
+    free(g->sorted), free(g->batch);
     free(g);
 }
 
@@ -45,18 +53,15 @@ length_groups *length_groups_new(int64_t groups, int64_t count, int32_t max_seq_
     g->n_masked = malloc(rows * sizeof *g->n_masked);
     g->random_next = malloc(rows * sizeof *g->random_next);
     g->order = malloc(rows * sizeof *g->order);
+    g->sorted = malloc(rows * sizeof *g->sorted);
+    g->batch = malloc((size_t)groups * sizeof *g->batch);
     if (!g->tokens || !g->positions || !g->labels || !g->segments || !g->n_tokens || !g->n_masked ||
-        !g->random_next || !g->order) {
+        !g->random_next || !g->order || !g->sorted || !g->batch) {
         length_groups_free(g);
         return vt_error(VT_ERR_NOMEM, "out of memory for length groups of %lld rows", (long long)rows), NULL;
     }
     return g;
 }
-
-typedef struct sized_row {
-    int32_t len;
-    int64_t row;
-} sized_row;
 
 static int by_length(const void *a, const void *b) {
     const sized_row *x = a, *y = b;
@@ -84,12 +89,8 @@ static vt_status load(length_groups *g, int64_t group, sample_reader read, void 
         g->n_masked[r] = in.n_masked;
         g->random_next[r] = in.is_random_next;
     }
-    sized_row *sorted = malloc((size_t)g->rows * sizeof *sorted);
-    int64_t *batch = malloc((size_t)g->groups * sizeof *batch);
-    if (!sorted || !batch) {
-        free(sorted), free(batch);
-        return vt_error(VT_ERR_NOMEM, "out of memory grouping by length");
-    }
+    sized_row *sorted = g->sorted;
+    int64_t *batch = g->batch;
     for (int64_t r = 0; r < g->rows; r++) sorted[r] = (sized_row){g->n_tokens[r], r};
     qsort(sorted, (size_t)g->rows, sizeof *sorted, by_length);
     for (int64_t j = 0; j < g->groups; j++) batch[j] = j;
@@ -98,8 +99,6 @@ static vt_status load(length_groups *g, int64_t group, sample_reader read, void 
     vt_rng_shuffle_i64(&rng, batch, g->groups);
     for (int64_t j = 0; j < g->groups; j++)
         for (int64_t i = 0; i < g->count; i++) g->order[j * g->count + i] = sorted[batch[j] * g->count + i].row;
-    free(sorted);
-    free(batch);
     g->loaded = group;
     return VT_OK;
 }
