@@ -6,6 +6,7 @@
 #include "verto/rng.h"
 
 #define GROUP_SALT 0x67726f7570ull /* separates the batch-order draws from the data order's */
+#define MAX_READ_AHEAD ((int64_t)1 << 20) /* sequences held at once: groups * count */
 
 typedef struct sized_row {
     int32_t len;
@@ -35,10 +36,10 @@ void length_groups_free(length_groups *g) {
 }
 
 length_groups *length_groups_new(int64_t groups, int64_t count, int32_t max_seq_length, uint64_t seed) {
-    if (groups < 1 || count < 1 || max_seq_length < 1 || groups > ((int64_t)1 << 20) / count)
+    if (groups < 1 || count < 1 || max_seq_length < 1 || groups > MAX_READ_AHEAD / count)
         return vt_error(VT_ERR_INVALID_ARG,
-                        "grouping %lld batches of %lld sequences by length: at most 1048576 sequences are read ahead",
-                        (long long)groups, (long long)count),
+                        "grouping %lld batches of %lld sequences by length: at most %lld sequences are read ahead",
+                        (long long)groups, (long long)count, (long long)MAX_READ_AHEAD),
                NULL;
     length_groups *g = calloc(1, sizeof *g);
     if (!g) return vt_error(VT_ERR_NOMEM, "out of memory for length groups"), NULL;
