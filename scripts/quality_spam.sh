@@ -100,8 +100,9 @@ finetune() { # name, init, lr, labels, epochs, windows
 }
 for spec in "100 8 8" "500 4 8" "all 3 3"; do
     set -- $spec
-    finetune pretrained "$([ "$1" = all ] && echo pretrained || echo "$few_label_model")" 1e-4 "$1" \
-        "$([ "$windows" -gt 1 ] && echo "$3" || echo "$2")" "$windows"
+    model=$few_label_model
+    if [ "$1" = all ]; then model=pretrained; fi
+    finetune pretrained "$model" 1e-4 "$1" "$([ "$windows" -gt 1 ] && echo "$3" || echo "$2")" "$windows"
     finetune random init 1e-4 "$1" "$2"
 done
 for spec in "100 6" "500 3" "all 1"; do
