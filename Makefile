@@ -1,19 +1,30 @@
 # verto — build, test and demo. See README.md.
 #
 #   make            library (static + shared), the verto tool and examples
-#   make test       every test (installs missing packages first)
+#   make test       every test (installs missing packages first); on an AVX-512 CPU
+#                   every test again with the ISA capped at AVX2 (make test-avx2)
 #   make test-asan  the C test suite under AddressSanitizer + UBSan
 #   make demo       the main job on the data shipped in the repository
 #   make fuzz       short libFuzzer runs of every parser of outside input
 #   make bench      verto against PyTorch, ONNX Runtime and tokenizers (BENCHMARKS.md; not part of test)
 #   make MPI=0      build without MPI (one process); the default uses Open MPI when installed
+#   make NATIVE=1   build for this machine's CPU only (-march=native); the default runs on any
+#                   x86-64 CPU with AVX2 + FMA and picks AVX2 or AVX-512 kernels at run time
 
 CC      ?= gcc
 BUILD   ?= build
 PYTHON  ?= python3
 WARN     = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers
-OPT     ?= -O3 -march=native
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) -fopenmp -fPIC $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
+OPT     ?= -O3
+# The baseline every object is built for; the kernels in KERNEL_ISA_SRC are
+# built a second time for AVX-512 (src/kernels/dispatch.c picks one at run time).
+ifeq ($(NATIVE),1)
+  ARCH  ?= -march=native
+else
+  ARCH  ?= -mavx2 -mfma
+endif
+ARCH_AVX512 = -march=x86-64-v4 -mprefer-vector-width=512
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -fPIC $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 LDLIBS   = -ldnnl -lcjson -lutf8proc -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(EXTRA_LDFLAGS)
 
@@ -34,7 +45,9 @@ endif
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+KERNEL_ISA_SRC := $(addprefix src/kernels/,activations.c attention.c bf16.c dropout.c layernorm.c losses.c \
+                    optim_rules.c sum_rows.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(KERNEL_ISA_SRC:%.c=$(BUILD)/obj/%.avx512.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -42,13 +55,21 @@ TEST_SUPPORT := $(wildcard tests/support/*.c)
 SCRIPT_TESTS := $(wildcard tests/scripts/test_*.sh)
 HEADERS  := $(wildcard include/verto/*.h) $(shell find src -name '*.h')
 
-.PHONY: all deps deps-python test test-c test-asan demo fuzz bench clean
+.PHONY: all deps deps-python test test-avx2 test-c test-asan demo fuzz bench clean
 all: $(BUILD)/libverto.a $(BUILD)/libverto.so $(if $(CLI_SRC),$(BUILD)/verto) $(EXAMPLES)
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
-	@$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.avx512.o: ARCH = $(ARCH_AVX512)
+$(BUILD)/obj/%.avx512.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC  $< (AVX-512)"
+	@$(CC) $(CFLAGS_ALL) -MMD -MP -DVK_ISA_AVX512 -c $< -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 $(BUILD)/obj/src/train/dist.o: CFLAGS_ALL += $(MPI_CFLAGS)
 $(BUILD)/obj/src/train/dist.o: $(BUILD)/.mpi-$(MPI_ON)
@@ -96,6 +117,20 @@ test: deps deps-python
 	@$(MAKE) --no-print-directory all $(TESTS)
 	@$(MAKE) --no-print-directory $(BUILD)/ref/.stamp
 	@VT_REF_DIR=$(BUILD)/ref VT_BUILD=$(BUILD) tests/run-tests.sh $(TESTS) $(SCRIPT_TESTS)
+	@$(MAKE) --no-print-directory test-avx2
+
+# The suite again with verto's and oneDNN's instruction set capped at AVX2, so
+# that an AVX-512 machine also runs what an AVX2-only one does (the AVX2
+# kernels, bf16 products emulated in f32). On an AVX2-only CPU the run above
+# was that run already.
+test-avx2:
+	@if $(BUILD)/verto --version | grep -q '^CPU: .*verto uses: avx2)$$'; then \
+	  echo "tests capped at AVX2: not run again, this CPU has no AVX-512 (the run above used the AVX2 paths)"; \
+	else \
+	  echo "=== the tests again, capped at AVX2 (VERTO_MAX_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2)"; \
+	  VERTO_MAX_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 VT_REF_DIR=$(BUILD)/ref VT_BUILD=$(BUILD) \
+	    tests/run-tests.sh $(TESTS) $(SCRIPT_TESTS); \
+	fi
 
 # Everything the C tests need, built with sanitizers in their own folder.
 test-asan: deps deps-python
@@ -115,7 +150,7 @@ demo: deps
 FUZZERS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -fopenmp \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 $(ARCH) -DVK_SINGLE_ISA -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -fopenmp \
 	  -o $@ $< $(LIB_SRC) $(LDLIBS)
 fuzz: deps $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZERS)

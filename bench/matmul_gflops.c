@@ -68,9 +68,10 @@ int main(void) {
     float *qkv = buf(4096 * 2304), *dqkv = buf(4096 * 2304), *out = buf(4096 * 768), *probs = buf(32 * 12 * 128 * 128);
     uint8_t *mask = malloc(32 * 12 * 128 * 128);
     double t0 = now();
-    vt_attention_forward(&d, &o, qkv, qkv + 768, qkv + 1536, probs, mask, out);
+    if (vt_attention_forward(&d, &o, qkv, qkv + 768, qkv + 1536, probs, mask, out) != VT_OK) return 1;
     double t1 = now();
-    vt_attention_backward(&d, &o, qkv, qkv + 768, qkv + 1536, probs, mask, out, dqkv, dqkv + 768, dqkv + 1536);
+    if (vt_attention_backward(&d, &o, qkv, qkv + 768, qkv + 1536, probs, mask, out, dqkv, dqkv + 768, dqkv + 1536))
+        return 1;
     double t2 = now();
     double fl = 2.0 * 32 * 12 * 128 * 128 * 64;
     printf("attention 32x12x128x64: forward %.1f ms (%.1f GFLOPS), backward %.1f ms (%.1f GFLOPS)\n",

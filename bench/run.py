@@ -100,7 +100,12 @@ class Runner:
         t0, watch = time.monotonic(), CpuWatch()
         proc = subprocess.run([str(c) for c in cmd], env=self.env, capture_output=True, text=True, cwd=REPO)
         wall, other = time.monotonic() - t0, watch.other_cores()
-        lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+        lines = []
+        for l in proc.stdout.splitlines():
+            try:
+                lines += [json.loads(l)] if l.startswith("{") else []
+            except json.JSONDecodeError:  # a line cut short by a failure; the exit status says why
+                pass
         if proc.returncode != 0 or not lines:
             log(f"bench: {label} FAILED (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
             self.failures.append({"label": label, "cmd": [str(c) for c in cmd], "exit": proc.returncode,
@@ -119,7 +124,7 @@ def minilm_dir():
     return str(Path(spec.origin).parent / "model")
 
 
-def machine():
+def machine(build):
     cpu = ""
     try:
         out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
@@ -137,6 +142,7 @@ def machine():
         flags = []
     simd = [f for f in flags if f.startswith(("avx512", "amx")) or f in ("avx2", "fma")]
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "simd": simd,
+            "verto_version": cmd(str(Path(build) / "verto"), "--version").splitlines(),
             "gcc": cmd("gcc", "-dumpfullversion"),
             "onednn": cmd("dpkg-query", "-W", "-f=${Version}", "libdnnl-dev"),
             "verto_commit": cmd("git", "rev-parse", "--short", "HEAD"),
@@ -296,7 +302,18 @@ def build_table(results, peaks, batch):
     return [r for r in rows if any(x not in ("", "—") for x in r[2:5])]
 
 
-def format_table(rows, peaks, threads, results):
+def format_machine(m):
+    """The lines that say which CPU and instruction sets the figures come from."""
+    out = [f"CPU: {m['cpu'] or 'unknown'}, {m['cores']} cores; SIMD flags: {' '.join(m['simd']) or 'none'}"]
+    out += [f"  {line}" for line in m["verto_version"]]
+    return out
+
+
+def bf16_emulated(m):
+    return any(line.startswith("bf16 products: emulated") for line in m["verto_version"])
+
+
+def format_table(rows, peaks, threads, results, emulated):
     head = ("measurement", "unit", "verto", "PyTorch*", "ONNX Runtime", "verto/PyTorch", "verto/ORT")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |"  # noqa: E731
@@ -304,7 +321,8 @@ def format_table(rows, peaks, threads, results):
     out.append(f"median (min–max) over the repetitions; {threads} thread{'s' if threads != 1 else ''}; GEMM peak "
                f"(oneDNN): fp32 {peaks.get('fp32') or '—'} GFLOPS, bf16 {peaks.get('bf16') or '—'} GFLOPS")
     out.append("bf16 rows: verto --precision bf16 and PyTorch under torch.autocast(bf16); ONNX Runtime is fp32 in "
-               "every row")
+               "every row" + ("; this CPU has no bf16 matrix instructions in use, so verto emulates the bf16 products "
+                              "in f32 (bf16's results, no speed-up) and so does PyTorch" if emulated else ""))
     out.append("* the tokenizer rows' peer is Hugging Face tokenizers on one thread (encode_batch, which also "
                "computes offsets as verto does; encode_batch_fast, which does not)")
     hf, vt = find(results, system="tokenizers", mode="encode_batch"), find(results, bench="tokenize", mode="library")
@@ -340,15 +358,18 @@ def main():
         if not (Path(args.build) / "bench" / exe).is_file():
             sys.exit(f"bench: {args.build}/bench/{exe} is missing (run make bench)")
     runner = Runner(s["threads"])
+    m = machine(args.build)
+    print("\n".join(format_machine(m)), flush=True)
     t0 = time.monotonic()
     peaks = measure(args, runner, s)
     rows = build_table(runner.results, peaks, s["batch"])
-    table = format_table(rows, peaks, s["threads"], runner.results)
+    table = "\n".join(format_machine(m)) + "\n\n" + format_table(rows, peaks, s["threads"], runner.results,
+                                                                bf16_emulated(m))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out_dir = Path(os.environ.get("BENCH_OUT", BENCH / "results"))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{stamp}{'-quick' if quick else ''}.json"
-    report = {"timestamp": stamp, "settings": s, "machine": machine(), "versions": peer_versions(runner),
+    report = {"timestamp": stamp, "settings": s, "machine": m, "versions": peer_versions(runner),
               "gemm_peak_gflops": peaks, "wall_s": round(time.monotonic() - t0, 1), "table": table,
               "results": runner.results, "failures": runner.failures}
     path.write_text(json.dumps(report, indent=1) + "\n")

@@ -152,7 +152,9 @@ void vt_bert_summary(const vt_bert *b, FILE *out);
  * probabilities and the output gradients) to bfloat16 and accumulates in
  * f32; parameters, gradients, optimizer state, LayerNorm, softmax, dropout and
  * losses stay f32. It roughly halves the time of those products on CPUs with
- * AVX512-BF16 (or AMX). */
+ * AVX512-BF16 (or AMX); elsewhere the same arithmetic is emulated in f32, at
+ * fp32's speed (vt_bf16_native() in verto/platform.h), so a model trained in
+ * bf16 on one machine can be checked in bf16 on any. */
 typedef enum vt_precision { VT_PRECISION_FP32 = 0, VT_PRECISION_BF16 = 1 } vt_precision;
 
 const char *vt_precision_name(vt_precision p);
@@ -162,7 +164,7 @@ bool vt_precision_parse(const char *name, vt_precision *out);
  * copy of the parameters, refreshed by the next forward after any call that
  * hands out parameter memory (vt_bert_params, vt_bert_param_at,
  * vt_bert_param_find): fetch the pointer again after writing through an old
- * one. Returns VT_ERR_UNSUPPORTED when this CPU cannot run bf16 matmuls. */
+ * one. Fails only when memory for the bf16 copy runs out. */
 vt_status vt_bert_set_precision(vt_bert *b, vt_precision p);
 vt_precision vt_bert_get_precision(const vt_bert *b);
 

@@ -6,8 +6,13 @@
  * - Backward kernels ACCUMULATE (+=) into every gradient they write (input and
  *   parameter gradients alike); callers zero gradients before a backward pass.
  *   This is what lets a tensor feed several consumers.
- * - Kernels do not allocate (the GEMM's primitive cache aside) and are
- *   parallelised with OpenMP inside; call them from one thread.
+ * - Kernels allocate only what they keep per thread and grow to the largest
+ *   shape seen (the GEMM's primitive cache and scratchpads, the attention's
+ *   score blocks), so steady-state calls do not allocate; that can fail, and
+ *   every kernel that allocates returns a vt_status. They are parallelised
+ *   with OpenMP inside, and any number of threads may call them at once.
+ * - Each has an AVX2 and an AVX-512 build; the one for this CPU is chosen at
+ *   run time (verto/platform.h).
  * - Kernels trust their sizes; validation happens when layers are built. The
  *   one exception is data-dependent: token ids out of range in an embedding. */
 #ifndef VERTO_KERNELS_H
@@ -15,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "verto/error.h"
 
@@ -42,13 +48,35 @@ typedef uint16_t vt_bf16;
  * infinite and NaNs stay NaN. */
 void vt_f32_to_bf16(const float *x, vt_bf16 *y, int64_t n);
 /* The float a bf16 stands for (exact). */
-float vt_bf16_to_f32(vt_bf16 v);
+static inline float vt_bf16_to_f32(vt_bf16 v) {
+    uint32_t u = (uint32_t)v << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
 
 /* vt_matmul with A and B in bf16, products accumulated in f32 and C, bias and
- * beta as vt_matmul's. Needs a CPU oneDNN runs bf16 on (AVX-512 at least);
- * elsewhere it returns VT_ERR_UNSUPPORTED naming the shape. */
+ * beta as vt_matmul's. On a CPU where oneDNN has no bf16 matmul (no AVX-512,
+ * or the ISA capped), verto widens the operands to f32, which is exact, and
+ * multiplies those: the same products and f32 sums, at f32's speed
+ * (vt_bf16_native() in verto/platform.h says which). */
 vt_status vt_matmul_bf16(const vt_bf16 *A, const vt_bf16 *B, const float *bias, float *C,
                          int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
+
+/* A dense layer over a batch of sequences, computed so that every sequence
+ * gets the same bits as it would alone: C (n_seq * seq_rows, N) = A (n_seq *
+ * seq_rows, K) W^T + bias, W (N, K) as Hugging Face stores a dense weight,
+ * bias (N) or NULL. Each sequence's seq_rows rows are cut into blocks of at
+ * most 64 rows, sized by seq_rows alone, and every block is one product run
+ * on one thread (the blocks of the batch run in parallel), so neither the
+ * other sequences nor the number of threads change a sequence's result.
+ * (One product over all rows lets the GEMM choose kernels and splits by the
+ * total row count, and on some CPUs that changes the last bits.) */
+vt_status vt_matmul_seqwise(const float *A, const float *W, const float *bias, float *C,
+                            int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K);
+/* The same with A and W in bf16, accumulated in f32. */
+vt_status vt_matmul_seqwise_bf16(const vt_bf16 *A, const vt_bf16 *W, const float *bias, float *C,
+                                 int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K);
 
 /* Strides (in floats) of a batch of matrices: element (i, j) of matrix b is
  * at base + b * batch + i * row + j * col. */
@@ -168,15 +196,17 @@ typedef struct vt_attention_bf16 {
  * q (batch, q_len, heads, key_dim), k (batch, kv_len, heads, key_dim),
  * v (batch, kv_len, heads, value_dim), out (batch, q_len, heads, value_dim);
  * probs (batch, heads, q_len, kv_len) keeps P (before dropout) and
- * drop_mask (batch, heads, q_len, kv_len) the dropout mask (NULL if rate 0). */
-void vt_attention_forward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
-                          const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out);
+ * drop_mask (batch, heads, q_len, kv_len) the dropout mask (NULL if rate 0).
+ * Fails (out of memory for its scratch, or a matrix product refused) with
+ * the error set; out is then undefined. */
+vt_status vt_attention_forward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
+                               const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out);
 
 /* dq +=, dk +=, dv += (same layouts and strides as q, k, v), from dout and
- * the probs / drop_mask saved by the forward. */
-void vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
-                           const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
-                           const float *dout, float *dq, float *dk, float *dv);
+ * the probs / drop_mask saved by the forward. Fails as the forward does. */
+vt_status vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
+                                const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
+                                const float *dout, float *dq, float *dk, float *dv);
 
 /* ---- losses -----------------------------------------------------------------
  * Each returns the mean loss over the rows that count and, when the gradient

@@ -112,13 +112,18 @@ vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_posi
 void bert_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);
 void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate);
 /* A dense layer (linear.c): y (rows, out) = x (rows, in) W^T + bias, W (out, in)
- * as Hugging Face stores it. x16 (rows, in) receives x in bf16 (bf16 only). */
+ * as Hugging Face stores it. x16 (rows, in) receives x in bf16 (bf16 only).
+ * The rows are sequences of seq_rows rows each (the tokens, or 1 for a row per
+ * sequence), or seq_rows is 0 when they belong to no one sequence (the MLM
+ * head's positions): outside training each sequence's rows are computed on
+ * their own (vt_matmul_seqwise), so its outputs do not depend on the batch.
+ * Training (b->last_training) runs one product over all rows. */
 vt_status bert_linear_forward(vt_bert *b, const float *x, vt_bf16 *x16, const float *W, const float *bias, float *y,
-                              int64_t rows, int64_t in, int64_t out);
+                              int64_t rows, int64_t seq_rows, int64_t in, int64_t out);
 /* Its backward: dW (out, in) += dy^T x, db (out) += column sums of dy (each
  * skipped when NULL), and dx (rows, in) = dy W + dx_beta * dx unless dx is NULL. */
-void bert_linear_backward(vt_bert *b, const float *x, const vt_bf16 *x16, const float *dy, const float *W, float *dW,
-                          float *db, float *dx, float dx_beta, int64_t rows, int64_t in, int64_t out);
+vt_status bert_linear_backward(vt_bert *b, const float *x, const vt_bf16 *x16, const float *dy, const float *W,
+                               float *dW, float *db, float *dx, float dx_beta, int64_t rows, int64_t in, int64_t out);
 /* The attention of layer l over a batch: dimensions and options (forward.c). */
 void bert_attention_setup(const vt_bert *b, const vt_bert_batch *in, float attn_drop, uint64_t seed, int64_t layer,
                           vt_attention_dims *d, vt_attention_opts *o);

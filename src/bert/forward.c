@@ -65,8 +65,9 @@ static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, f
     const bert_layer_params *p = &b->w.layers[l];
     bert_layer_acts *a = &b->acts[l];
     int64_t H = c->hidden_size, I = c->intermediate_size, BT = in->batch * in->seq_len;
-    int64_t R = cls_only ? in->batch : BT, x_step = cls_only ? in->seq_len * H : H; /* rows kept, their stride in x */
-    vt_status st = bert_linear_forward(b, a->input, a->input16, p->qkv_w, p->qkv_b, a->qkv, BT, H, 3 * H);
+    int64_t T = in->seq_len, R = cls_only ? in->batch : BT, R_seq = cls_only ? 1 : T; /* rows kept, per sequence */
+    int64_t x_step = cls_only ? T * H : H; /* the kept rows' stride in x */
+    vt_status st = bert_linear_forward(b, a->input, a->input16, p->qkv_w, p->qkv_b, a->qkv, BT, T, H, 3 * H);
     if (st != VT_OK) return st;
     vt_attention_dims d;
     vt_attention_opts o;
@@ -74,8 +75,8 @@ static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, f
     bert_attention_setup(b, in, attn_drop, seed, l, &d, &o);
     if (cls_only) bert_attention_cls_only(in, H, &d);
     if ((o.bf16 = bert_attention_bf16(b, l, &x16))) vt_f32_to_bf16(a->qkv, a->qkv16, BT * 3 * H);
-    vt_attention_forward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, a->ctx);
-    st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, R, H, H);
+    st = vt_attention_forward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->attn_drop, a->ctx);
+    if (st == VT_OK) st = bert_linear_forward(b, a->ctx, a->ctx16, p->attn_out_w, p->attn_out_b, b->tmp, R, R_seq, H, H);
     if (st != VT_OK) return st;
     bert_dropout_forward(b->tmp, b->tmp, a->drop1, R * H, drop, vt_hash64(seed, bert_site(l, 1)));
 #pragma omp parallel for schedule(static)
@@ -86,10 +87,10 @@ static vt_status layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, f
         for (int64_t h = 0; h < H; h++) s[h] = x[h] + y[h];
     }
     vt_layernorm_forward(a->res1, p->ln1_g, p->ln1_b, a->h1, a->ln1_mean, a->ln1_rstd, R, H, c->layer_norm_eps);
-    st = bert_linear_forward(b, a->h1, a->h1_16, p->inter_w, p->inter_b, a->inter_pre, R, H, I);
+    st = bert_linear_forward(b, a->h1, a->h1_16, p->inter_w, p->inter_b, a->inter_pre, R, R_seq, H, I);
     if (st != VT_OK) return st;
     vt_activation_forward(c->hidden_act, a->inter_pre, a->inter, R, I);
-    st = bert_linear_forward(b, a->inter, a->inter16, p->out_w, p->out_b, b->tmp, R, I, H);
+    st = bert_linear_forward(b, a->inter, a->inter16, p->out_w, p->out_b, b->tmp, R, R_seq, I, H);
     if (st != VT_OK) return st;
     bert_dropout_forward(b->tmp, b->tmp, a->drop2, R * H, drop, vt_hash64(seed, bert_site(l, 2)));
 #pragma omp parallel for simd schedule(static)
@@ -103,12 +104,12 @@ static vt_status mlm_forward(vt_bert *b, const float *hidden, int64_t P) {
     const vt_bert_config *c = &b->cfg;
     int64_t H = c->hidden_size;
     for (int64_t i = 0; i < P; i++) memcpy(b->mlm_in + i * H, hidden + (int64_t)b->mlm_pos[i] * H, (size_t)H * sizeof(float));
-    vt_status st = bert_linear_forward(b, b->mlm_in, b->mlm_in16, b->w.mlm_w, b->w.mlm_b, b->mlm_pre, P, H, H);
+    vt_status st = bert_linear_forward(b, b->mlm_in, b->mlm_in16, b->w.mlm_w, b->w.mlm_b, b->mlm_pre, P, 0, H, H);
     if (st != VT_OK) return st;
     vt_activation_forward(c->hidden_act, b->mlm_pre, b->mlm_act, P, H);
     vt_layernorm_forward(b->mlm_act, b->w.mlm_ln_g, b->w.mlm_ln_b, b->mlm_ln, b->mlm_mean, b->mlm_rstd, P, H,
                          c->layer_norm_eps);
-    return bert_linear_forward(b, b->mlm_ln, b->mlm_ln16, b->w.word_emb, b->w.mlm_bias, b->mlm_logits, P, H,
+    return bert_linear_forward(b, b->mlm_ln, b->mlm_ln16, b->w.word_emb, b->w.mlm_bias, b->mlm_logits, P, 0, H,
                                c->vocab_size);
 }
 
@@ -196,7 +197,7 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
     if (b->w.pool_w) {
         int64_t step = b->last_cls_only ? H : T * H; /* between the sequences' rows 0 */
         for (int64_t i = 0; i < B; i++) memcpy(b->pool_in + i * H, hidden + i * step, (size_t)H * sizeof(float));
-        st = bert_linear_forward(b, b->pool_in, b->pool_in16, b->w.pool_w, b->w.pool_b, b->pooled, B, H, H);
+        st = bert_linear_forward(b, b->pool_in, b->pool_in16, b->w.pool_w, b->w.pool_b, b->pooled, B, 1, H, H);
         if (st != VT_OK) return st;
         vt_activation_forward(VT_ACT_TANH, b->pooled, b->pooled, B, H);
         out->pooled = b->pooled;
@@ -216,7 +217,7 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         }
     }
     if (b->w.nsp_w) {
-        st = bert_linear_forward(b, b->pooled, b->pooled16, b->w.nsp_w, b->w.nsp_b, b->nsp_logits, B, H, 2);
+        st = bert_linear_forward(b, b->pooled, b->pooled16, b->w.nsp_w, b->w.nsp_b, b->nsp_logits, B, 1, H, 2);
         if (st != VT_OK) return st;
         out->nsp_logits = b->nsp_logits;
         int64_t counted;
@@ -229,7 +230,8 @@ static vt_status heads_forward(vt_bert *b, const vt_bert_batch *in, bool trainin
         const float *x = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? hidden : b->pooled;
         float drop = !training ? 0 : c->classifier_dropout >= 0 ? c->classifier_dropout : c->hidden_dropout_prob;
         bert_dropout_forward(x, b->cls_in, b->cls_drop, b->cls_rows * H, drop, vt_hash64(seed, SITE_CLASSIFIER));
-        st = bert_linear_forward(b, b->cls_in, b->cls_in16, b->w.cls_w, b->w.cls_b, b->logits, b->cls_rows, H, L);
+        st = bert_linear_forward(b, b->cls_in, b->cls_in16, b->w.cls_w, b->w.cls_b, b->logits, b->cls_rows,
+                                 b->cls_rows == B ? 1 : T, H, L);
         if (st != VT_OK) return st;
         out->logits = b->logits;
         if (L == 1 && in->regression_targets) {
@@ -265,7 +267,8 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     bert_refresh_params16(b);
     int64_t L = c->num_hidden_layers;
     b->last_cls_only = in->cls_only && L > 0;
-    b->last_has_loss = false; /* (until this forward succeeds) */
+    b->last_training = training; /* (the dense layers read it) */
+    b->last_has_loss = false;    /* (until this forward succeeds) */
     float drop = training ? c->hidden_dropout_prob : 0, attn_drop = training ? c->attention_probs_dropout_prob : 0;
     if ((st = embeddings_forward(b, in, drop, seed)) != VT_OK) return st;
     for (int64_t l = 0; l < L; l++)

@@ -207,11 +207,6 @@ vt_status vt_bert_set_precision(vt_bert *b, vt_precision p) {
         return vt_error(VT_ERR_INVALID_ARG, "unknown precision %d", (int)p);
     if (p == b->precision) return VT_OK;
     if (p == VT_PRECISION_BF16) {
-        /* Fails early, with oneDNN's reason, on a CPU without bf16 matmuls. */
-        vt_bf16 one[1] = {0x3f80};
-        float out[1];
-        if (vt_matmul_bf16(one, one, NULL, out, 1, 1, 1, false, false, 0.0f) != VT_OK)
-            return vt_error(VT_ERR_UNSUPPORTED, "bf16 is not available on this CPU: %s", vt_last_error());
         if (!b->params16 && !(b->params16 = malloc((size_t)b->n_floats * sizeof *b->params16)))
             return vt_error(VT_ERR_NOMEM, "out of memory for the bf16 copy of %lld parameters", (long long)b->n_floats);
     } else {

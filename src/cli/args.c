@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "verto/platform.h"
 
 /* Does `arg` name option o (any of its '|'-separated spellings)? */
 static bool matches(const cli_option *o, const char *arg, size_t arg_len) {
@@ -127,4 +128,12 @@ int cli_for_each_line(FILE *in, int (*fn)(const char *line, size_t len, void *ct
     }
     free(line);
     return rc;
+}
+
+int cli_precision(const char *name, vt_precision *out) {
+    if (!vt_precision_parse(name, out)) return cli_fail("--precision must be fp32 or bf16, not '%s'", name);
+    if (*out == VT_PRECISION_BF16 && !vt_bf16_native())
+        fprintf(stderr, "note: this CPU has no bf16 matrix instructions (or VERTO_MAX_ISA caps them): the bf16 products "
+                        "are emulated in f32, with bf16's results and fp32's speed\n");
+    return 0;
 }

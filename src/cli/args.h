@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "verto/bert.h"
+
 typedef enum cli_kind { CLI_FLAG, CLI_STRING, CLI_INT, CLI_FLOAT } cli_kind;
 
 typedef struct cli_option {
@@ -34,6 +36,11 @@ enum { CLI_CONTINUE = -1, CLI_HELP = -2 };
  * none are allowed). Returns CLI_CONTINUE, CLI_HELP after printing usage, or
  * 1 after printing an error. */
 int cli_parse(int argc, char **argv, const cli_option *opts, const char *usage, char ***positional, int *n_positional);
+
+/* Parses --precision (fp32 or bf16) into *out. Returns 0, or 1 after printing
+ * an error. For bf16 on a CPU without bf16 matrix instructions it notes on
+ * stderr that the products are emulated (same arithmetic, no speed-up). */
+int cli_precision(const char *name, vt_precision *out);
 
 /* Reads a whole stream line by line, calling fn for each line (without its
  * newline); stops at the first non-zero return, which it returns. */

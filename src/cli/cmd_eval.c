@@ -31,7 +31,7 @@ int cmd_eval(int argc, char **argv) {
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!dir || !data) return cli_fail("eval needs --model DIR and --data FILE");
     vt_precision prec;
-    if (!vt_precision_parse(precision, &prec)) return cli_fail("--precision must be fp32 or bf16, not '%s'", precision);
+    if (cli_precision(precision, &prec)) return 1;
     vt_labelled_options o;
     vt_labelled_options_default(&o);
     if (format && !vt_data_format_parse(format, &o.format)) return cli_fail("--format must be tsv, csv or jsonl, not '%s'", format);

@@ -381,8 +381,7 @@ int cmd_finetune(int argc, char **argv) {
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!a.init || !a.train || !a.dev || !a.out) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (a.class_weights && strcmp(a.class_weights, "auto")) return cli_fail("--class-weights takes only 'auto'");
-    if (!vt_precision_parse(a.precision, &a.prec))
-        return cli_fail("--precision must be fp32 or bf16, not '%s'", a.precision);
+    if (cli_precision(a.precision, &a.prec)) return 1;
     vt_status st = cli_join_job(a.dist_timeout, a.threads);
     if (st != VT_OK) return cli_leave_job(st);
     return run(&a);

@@ -32,9 +32,9 @@ int cmd_predict(int argc, char **argv) {
         return cli_fail("predict needs --model DIR");
     }
     vt_precision prec;
-    if (!vt_precision_parse(precision, &prec)) {
+    if (cli_precision(precision, &prec)) {
         free(args);
-        return cli_fail("--precision must be fp32 or bf16, not '%s'", precision);
+        return 1;
     }
     if (jsonl && n_args) {
         free(args);

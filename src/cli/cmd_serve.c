@@ -200,8 +200,7 @@ int cmd_serve(int argc, char **argv) {
     if (!dir) return cli_fail("serve needs --model DIR");
     vt_serve_options o;
     vt_serve_options_default(&o);
-    if (!vt_precision_parse(precision, &o.precision))
-        return cli_fail("--precision must be fp32 or bf16, not '%s'", precision);
+    if (cli_precision(precision, &o.precision)) return 1;
     if ((rc = mhd_open())) return rc;
     struct sockaddr_storage addr;
     socklen_t addr_len;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "verto/platform.h"
 
 /* One line per subcommand; each lives in src/cli/cmd_<name>.c. */
 static const vt_cli_command COMMANDS[] = {
@@ -33,15 +34,21 @@ int cli_fail(const char *fmt, ...) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: verto <command> [options]   (verto <command> --help for its options)\n\ncommands:\n");
+    fprintf(out, "usage: verto <command> [options]   (verto <command> --help for its options)\n"
+                 "       verto --version                  (versions, CPU and instruction sets in use)\n\ncommands:\n");
     for (const vt_cli_command *c = COMMANDS; c->name; c++) fprintf(out, "  %-22s %s\n", c->name, c->summary);
 }
 
 int main(int argc, char **argv) {
+    if (!vt_cpu_supported())
+        return cli_fail("this CPU lacks AVX2 or FMA, which this build of verto needs (x86-64 from 2013 on: Intel Haswell, "
+                        "AMD Excavator or newer)");
+    if (vt_isa_check_env() != VT_OK) return cli_fail("%s", vt_last_error());
     if (argc < 2) {
         usage(stderr);
         return 2;
     }
+    if (!strcmp(argv[1], "--version")) return cmd_version(argc - 1, argv + 1);
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;

@@ -3,35 +3,8 @@
 #include <string.h>
 
 #include "kernels/kmath.h"
+#include "kernels/variant.h"
 #include "verto/kernels.h"
-
-static const struct {
-    const char *name;
-    vt_activation act;
-} k_names[] = {
-    {"linear", VT_ACT_LINEAR},        {"relu", VT_ACT_RELU},       {"gelu", VT_ACT_GELU},
-    {"gelu_tanh", VT_ACT_GELU_TANH},  {"tanh", VT_ACT_TANH},       {"sigmoid", VT_ACT_SIGMOID},
-    {"softmax", VT_ACT_SOFTMAX},
-    /* aliases accepted when parsing (Hugging Face config names) */
-    {"gelu_new", VT_ACT_GELU_TANH},   {"gelu_pytorch_tanh", VT_ACT_GELU_TANH},
-    {"gelu_fast", VT_ACT_GELU_TANH},  {"identity", VT_ACT_LINEAR},
-};
-
-const char *vt_activation_name(vt_activation act) {
-    for (size_t i = 0; i < sizeof k_names / sizeof k_names[0]; i++)
-        if (k_names[i].act == act) return k_names[i].name;
-    return "unknown";
-}
-
-bool vt_activation_parse(const char *name, vt_activation *out) {
-    if (!name) return false;
-    for (size_t i = 0; i < sizeof k_names / sizeof k_names[0]; i++)
-        if (strcmp(k_names[i].name, name) == 0) {
-            if (out) *out = k_names[i].act;
-            return true;
-        }
-    return false;
-}
 
 static void softmax_rows(const float *x, float *y, int64_t rows, int64_t cols) {
 #pragma omp parallel for schedule(static) if (rows * cols > 16384)
@@ -53,7 +26,7 @@ static void softmax_rows(const float *x, float *y, int64_t rows, int64_t cols) {
     }
 }
 
-void vt_activation_forward(vt_activation act,
+void VK_FN(vt_activation_forward)(vt_activation act,
                            const float *x, // (rows, cols)
                            float *y,       // (rows, cols), may equal x
                            int64_t rows, int64_t cols) {
@@ -105,7 +78,7 @@ static void softmax_rows_backward(const float *y, const float *dy, float *dx, in
 /* The pointwise kernels read y where it determines the derivative (relu,
  * tanh, sigmoid, softmax), so an in-place forward (x overwritten) is fine for
  * them; the two GELUs need the true input x. */
-void vt_activation_backward(vt_activation act,
+void VK_FN(vt_activation_backward)(vt_activation act,
                             const float *x,  // (rows, cols) forward input
                             const float *y,  // (rows, cols) forward output
                             const float *dy, // (rows, cols)

@@ -1,23 +1,28 @@
-/* Multi-head attention: per batch element, the score and value products of
- * all heads are one strided batched matmul each (oneDNN, reading q, k, v where
- * they lie, fused projections included); the masked softmax, dropout and the
- * softmax backward are plain C over the (head, query) rows.
+/* Multi-head attention, one (sequence, head) pair at a time: the pairs run in
+ * parallel, and each pair's score and value products (oneDNN, reading q, k, v
+ * where they lie, fused projections included) run on its thread alone, with
+ * the masked softmax, dropout and softmax backward as plain C over its rows.
+ * So a sequence's result does not depend on the other sequences of the batch
+ * or on the number of threads.
  *
  * Forward:  S = scale Q K^T, P = softmax(S + mask), out = dropout(P) V.
  * Backward: dP_drop = dout V^T, dv += dropout(P)^T dout,
  *           dP = dP_drop * keep / (1 - rate), dS = P * (dP - sum_j P dP),
  *           dq += scale dS K, dk += scale dS^T Q.
- * Scratch: two (heads, q_len, kv_len) blocks, kept per thread and grown only
- * when a larger shape arrives, so steady-state steps do not allocate.
+ * Each pair writes only its own head's slices of out, dq, dk and dv.
+ * Scratch: (q_len, kv_len) blocks kept per thread and grown only when a
+ * larger shape arrives, so steady-state steps do not allocate.
  *
  * With opts->bf16 the products take bf16 operands: q, k, v as given, dropout(P)
  * rounded as the forward writes it (kept for the backward), and dout and dS
- * rounded by the backward into a second per-thread scratch. */
+ * rounded by the backward into per-thread scratch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/par_error.h"
 #include "kernels/kmath.h"
+#include "kernels/variant.h"
 #include "verto/kernels.h"
 #include "verto/rng.h"
 
@@ -40,19 +45,33 @@ static void *grow(grow_buf *g, size_t bytes) {
 
 static _Thread_local grow_buf scratch_f32, scratch_bf16;
 
-/* Two blocks of n floats each. */
-static float *scratch(size_t n) { return grow(&scratch_f32, 2 * n * sizeof(float)); }
+/* One (sequence b, head h) pair: where its operands start, and its block of
+ * probs (q_len, kv_len). */
+typedef struct pair {
+    int64_t b, qo, ko, vo, oo, po;
+} pair;
 
-/* n bf16 values. */
-static vt_bf16 *scratch16(size_t n) { return grow(&scratch_bf16, n * sizeof(vt_bf16)); }
-
-/* One batched product of the attention: f32 operands, or bf16 ones when A16 is given. */
-static void product(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, const vt_bf16 *A16,
-                    vt_strides sa, const float *B, const vt_bf16 *B16, vt_strides sb, float beta, float *C,
-                    vt_strides sc) {
-    if (A16) vt_matmul_strided_bf16(batch, M, N, K, alpha, A16, sa, B16, sb, beta, C, sc);
-    else vt_matmul_strided(batch, M, N, K, alpha, A, sa, B, sb, beta, C, sc);
+static pair pair_at(const vt_attention_dims *d, int64_t item) {
+    int64_t b = item / d->heads, h = item % d->heads;
+    return (pair){.b = b,
+                  .qo = b * d->q_len * d->q_stride + h * d->key_dim,
+                  .ko = b * d->kv_len * d->k_stride + h * d->key_dim,
+                  .vo = b * d->kv_len * d->v_stride + h * d->value_dim,
+                  .oo = b * d->q_len * d->out_stride + h * d->value_dim,
+                  .po = item * d->q_len * d->kv_len};
 }
+
+/* One product of the attention on this thread: f32 operands, or bf16 ones when A16 is given. */
+static vt_status product(int64_t M, int64_t N, int64_t K, float alpha, const float *A, const vt_bf16 *A16,
+                         vt_strides sa, const float *B, const vt_bf16 *B16, vt_strides sb, float beta, float *C,
+                         vt_strides sc) {
+    if (A16) return vt_matmul_strided_bf16(1, M, N, K, alpha, A16, sa, B16, sb, beta, C, sc);
+    return vt_matmul_strided(1, M, N, K, alpha, A, sa, B, sb, beta, C, sc);
+}
+
+/* A (rows, cols) matrix with rows `stride` apart; transposed: read as (cols, rows). */
+static vt_strides rows_of(int64_t stride) { return (vt_strides){0, stride, 1}; }
+static vt_strides cols_of(int64_t stride) { return (vt_strides){0, 1, stride}; }
 
 static inline bool key_allowed(const vt_attention_dims *d, const vt_attention_opts *o, int64_t b, int64_t i,
                                int64_t j) {
@@ -62,20 +81,11 @@ static inline bool key_allowed(const vt_attention_dims *d, const vt_attention_op
     return true;
 }
 
-/* Strides of head-major views of q/k/v/out: (heads, len, dim) inside rows of `stride`. */
-static vt_strides heads(int64_t dim, int64_t stride) { return (vt_strides){dim, stride, 1}; }
-/* A block of (heads, rows, cols), contiguous; transposed: read as (heads, cols, rows). */
-static vt_strides block(int64_t rows, int64_t cols, bool transposed) {
-    return transposed ? (vt_strides){rows * cols, 1, cols} : (vt_strides){rows * cols, cols, 1};
-}
-
-/* probs (heads, Tq, Tk) of batch element b: masked softmax of the scores in place. */
-static void masked_softmax(const vt_attention_dims *d, const vt_attention_opts *o, int64_t b, float *probs) {
-    int64_t rows = d->heads * d->q_len, Tk = d->kv_len;
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t i = r % d->q_len;
-        float *p = probs + r * Tk, max = -INFINITY;
+/* P (q_len, kv_len) of sequence b: masked softmax of the scores in place. */
+static void masked_softmax(const vt_attention_dims *d, const vt_attention_opts *o, int64_t b, float *P) {
+    int64_t Tk = d->kv_len;
+    for (int64_t i = 0; i < d->q_len; i++) {
+        float *p = P + i * Tk, max = -INFINITY;
         for (int64_t j = 0; j < Tk; j++) {
             if (!key_allowed(d, o, b, i, j)) p[j] = -INFINITY;
             else if (p[j] > max) max = p[j];
@@ -94,109 +104,112 @@ static void masked_softmax(const vt_attention_dims *d, const vt_attention_opts *
     }
 }
 
-/* dropped (n) = probs * keep / (1 - rate); the keep mask comes from the
- * counter hash at the probabilities' flat index, or from `mask` when given. */
-static void apply_dropout(const float *probs, uint8_t *mask, bool draw, int64_t n, int64_t base, float rate,
-                          uint64_t seed, float *dropped) {
+/* dropped (n) = P * keep / (1 - rate) and, in bf16, dropped16 (n) its rounding.
+ * The keep mask is drawn from the counter hash at the probabilities' flat
+ * index base + t (draw), or read from mask. */
+static void apply_dropout(const float *P, uint8_t *mask, bool draw, int64_t n, int64_t base, float rate,
+                          uint64_t seed, float *dropped, vt_bf16 *dropped16) {
     float scale = 1.0f / (1.0f - rate);
-#pragma omp parallel for simd schedule(static)
+#pragma omp simd
     for (int64_t t = 0; t < n; t++) {
         if (draw) mask[t] = vt_hash_uniform(seed, (uint64_t)(base + t)) >= rate;
-        dropped[t] = mask[t] ? probs[t] * scale : 0.0f;
+        float x = mask[t] ? P[t] * scale : 0.0f;
+        if (dropped) dropped[t] = x;
+        if (dropped16) dropped16[t] = vk_bf16(x);
     }
 }
 
-/* dropped16 (n) = bf16 of probs, through the dropout as apply_dropout's when mask is given. */
-static void round_probs(const float *probs, uint8_t *mask, int64_t n, int64_t base, float rate, uint64_t seed,
-                        vt_bf16 *dropped16) {
-    if (!mask) {
-        vt_f32_to_bf16(probs, dropped16, n);
-        return;
-    }
-    float scale = 1.0f / (1.0f - rate);
-#pragma omp parallel for simd schedule(static)
-    for (int64_t t = 0; t < n; t++) {
-        mask[t] = vt_hash_uniform(seed, (uint64_t)(base + t)) >= rate;
-        dropped16[t] = vk_bf16(mask[t] ? probs[t] * scale : 0.0f);
-    }
-}
-
-void vt_attention_forward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q, const float *k,
-                          const float *v, float *probs, uint8_t *drop_mask, float *out) {
-    int64_t H = d->heads, Tq = d->q_len, Tk = d->kv_len, block_n = H * Tq * Tk;
+static vt_status pair_forward(const vt_attention_dims *d, const vt_attention_opts *o, pair x, const float *q,
+                              const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out) {
+    int64_t Tq = d->q_len, Tk = d->kv_len, n = Tq * Tk;
     bool dropout = o->dropout_rate > 0 && drop_mask;
     const vt_attention_bf16 *x16 = o->bf16;
-    float *dropped = dropout && !x16 ? scratch((size_t)block_n) : NULL;
-    if (dropout && !x16 && !dropped) return;
-    for (int64_t b = 0; b < d->batch; b++) {
-        float *P = probs + b * block_n; /* (H, Tq, Tk) */
-        int64_t qo = b * Tq * d->q_stride, ko = b * Tk * d->k_stride, vo = b * Tk * d->v_stride;
-        vt_bf16 *P16 = x16 ? x16->probs + b * block_n : NULL;
-        product(H, Tq, Tk, d->key_dim, o->scale, q + qo, x16 ? x16->q + qo : NULL, heads(d->key_dim, d->q_stride),
-                k + ko, x16 ? x16->k + ko : NULL, (vt_strides){d->key_dim, 1, d->k_stride}, 0.0f, P,
-                block(Tq, Tk, false));
-        masked_softmax(d, o, b, P);
-        uint8_t *mask = dropout ? drop_mask + b * block_n : NULL;
-        const float *Pv = P;
-        if (x16) round_probs(P, mask, block_n, b * block_n, o->dropout_rate, o->dropout_seed, P16);
-        else if (dropout) {
-            apply_dropout(P, mask, true, block_n, b * block_n, o->dropout_rate, o->dropout_seed, dropped);
-            Pv = dropped;
-        }
-        product(H, Tq, d->value_dim, Tk, 1.0f, Pv, P16, block(Tq, Tk, false), v + vo, x16 ? x16->v + vo : NULL,
-                heads(d->value_dim, d->v_stride), 0.0f, out + b * Tq * d->out_stride, heads(d->value_dim, d->out_stride));
+    float *P = probs + x.po;
+    vt_status st = product(Tq, Tk, d->key_dim, o->scale, q + x.qo, x16 ? x16->q + x.qo : NULL, rows_of(d->q_stride),
+                           k + x.ko, x16 ? x16->k + x.ko : NULL, cols_of(d->k_stride), 0.0f, P, rows_of(Tk));
+    if (st != VT_OK) return st;
+    masked_softmax(d, o, x.b, P);
+    const float *Pv = P;                                /* what multiplies V: dropout(P) */
+    vt_bf16 *P16 = x16 ? x16->probs + x.po : NULL;
+    if (dropout) {
+        float *dropped = x16 ? NULL : grow(&scratch_f32, (size_t)n * sizeof(float));
+        if (!x16 && !dropped) return vt_last_status();
+        apply_dropout(P, drop_mask + x.po, true, n, x.po, o->dropout_rate, o->dropout_seed, dropped, P16);
+        if (dropped) Pv = dropped;
+    } else if (P16) {
+        vt_f32_to_bf16(P, P16, n);
     }
+    return product(Tq, d->value_dim, Tk, 1.0f, Pv, P16, rows_of(Tk), v + x.vo, x16 ? x16->v + x.vo : NULL,
+                   rows_of(d->v_stride), 0.0f, out + x.oo, rows_of(d->out_stride));
 }
 
-void vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q, const float *k,
-                           const float *v, const float *probs, const uint8_t *drop_mask, const float *dout, float *dq,
-                           float *dk, float *dv) {
-    int64_t H = d->heads, Tq = d->q_len, Tk = d->kv_len, block_n = H * Tq * Tk, out_w = H * d->value_dim;
-    bool dropout = o->dropout_rate > 0 && drop_mask;
-    const vt_attention_bf16 *x16 = o->bf16;
-    float *dP = scratch((size_t)block_n); /* (H, Tq, Tk), then the second block for dropout(P) */
-    vt_bf16 *dS16 = x16 ? scratch16((size_t)(block_n + Tq * out_w)) : NULL; /* (H, Tq, Tk), then dout (Tq, out_w) */
-    if (!dP || (x16 && !dS16)) return;
-    vt_bf16 *dout16 = dS16 ? dS16 + block_n : NULL;
-    float *dropped = dP + block_n, keep_scale = dropout ? 1.0f / (1.0f - o->dropout_rate) : 1.0f;
-    for (int64_t b = 0; b < d->batch; b++) {
-        const float *P = probs + b * block_n;
-        int64_t qo = b * Tq * d->q_stride, ko = b * Tk * d->k_stride, vo = b * Tk * d->v_stride;
-        const float *dob = dout + b * Tq * d->out_stride;
-        vt_strides do_s = heads(d->value_dim, d->out_stride);
-        if (x16) { /* dout rounded into a contiguous (Tq, out_w) block */
-            for (int64_t t = 0; t < Tq; t++) vt_f32_to_bf16(dob + t * d->out_stride, dout16 + t * out_w, out_w);
-            do_s = heads(d->value_dim, out_w);
-        }
-        /* dP_drop = dout V^T; dv += dropout(P)^T dout */
-        product(H, Tq, Tk, d->value_dim, 1.0f, dob, dout16, do_s, v + vo, x16 ? x16->v + vo : NULL,
-                (vt_strides){d->value_dim, 1, d->v_stride}, 0.0f, dP, block(Tq, Tk, false));
-        const float *Pv = P;
-        if (dropout && !x16) {
-            apply_dropout(P, (uint8_t *)(drop_mask + b * block_n), false, block_n, 0, o->dropout_rate, 0, dropped);
-            Pv = dropped;
-        }
-        product(H, Tk, d->value_dim, Tq, 1.0f, Pv, x16 ? x16->probs + b * block_n : NULL, block(Tq, Tk, true), dob,
-                dout16, do_s, 1.0f, dv + vo, heads(d->value_dim, d->v_stride));
-        /* dS = P * (dP - sum_j P dP), with dP through the dropout mask */
-        const uint8_t *mask = dropout ? drop_mask + b * block_n : NULL;
+vt_status VK_FN(vt_attention_forward)(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
+                                       const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out) {
+    vt_par_error err = {0};
 #pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < H * Tq; r++) {
-            float *g = dP + r * Tk;
-            const float *p = P + r * Tk;
-            float dot = 0;
-            for (int64_t j = 0; j < Tk; j++) {
-                g[j] = mask && !mask[r * Tk + j] ? 0.0f : g[j] * keep_scale;
-                dot += p[j] * g[j];
-            }
-            for (int64_t j = 0; j < Tk; j++) g[j] = p[j] * (g[j] - dot);
-            if (dS16)
-                for (int64_t j = 0; j < Tk; j++) dS16[r * Tk + j] = vk_bf16(g[j]);
-        }
-        /* dq += scale dS K; dk += scale dS^T Q */
-        product(H, Tq, d->key_dim, Tk, o->scale, dP, dS16, block(Tq, Tk, false), k + ko, x16 ? x16->k + ko : NULL,
-                heads(d->key_dim, d->k_stride), 1.0f, dq + qo, heads(d->key_dim, d->q_stride));
-        product(H, Tk, d->key_dim, Tq, o->scale, dP, dS16, block(Tq, Tk, true), q + qo, x16 ? x16->q + qo : NULL,
-                heads(d->key_dim, d->q_stride), 1.0f, dk + ko, heads(d->key_dim, d->k_stride));
+    for (int64_t item = 0; item < d->batch * d->heads; item++)
+        vt_par_error_keep(&err, pair_forward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, out));
+    return vt_par_error_raise(&err);
+}
+
+static vt_status pair_backward(const vt_attention_dims *d, const vt_attention_opts *o, pair x, const float *q,
+                               const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
+                               const float *dout, float *dq, float *dk, float *dv) {
+    int64_t Tq = d->q_len, Tk = d->kv_len, n = Tq * Tk, Dv = d->value_dim;
+    bool dropout = o->dropout_rate > 0 && drop_mask;
+    const vt_attention_bf16 *x16 = o->bf16;
+    const float *P = probs + x.po;
+    const uint8_t *mask = dropout ? drop_mask + x.po : NULL;
+    float *dP = grow(&scratch_f32, 2 * (size_t)n * sizeof(float)); /* dP, then dropout(P) (f32 only) */
+    vt_bf16 *dS16 = x16 ? grow(&scratch_bf16, (size_t)(n + Tq * Dv) * sizeof(vt_bf16)) : NULL; /* dS, then dout */
+    if (!dP || (x16 && !dS16)) return vt_last_status();
+    const float *dob = dout + x.oo;
+    vt_bf16 *dout16 = dS16 ? dS16 + n : NULL;
+    vt_strides do_s = rows_of(d->out_stride);
+    if (x16) { /* this head's dout rounded into a contiguous (Tq, Dv) block */
+        for (int64_t t = 0; t < Tq; t++) vt_f32_to_bf16(dob + t * d->out_stride, dout16 + t * Dv, Dv);
+        do_s = rows_of(Dv);
     }
+    /* dP_drop = dout V^T; dv += dropout(P)^T dout */
+    vt_status st = product(Tq, Tk, Dv, 1.0f, dob, dout16, do_s, v + x.vo, x16 ? x16->v + x.vo : NULL,
+                           cols_of(d->v_stride), 0.0f, dP, rows_of(Tk));
+    if (st != VT_OK) return st;
+    const float *Pv = P;
+    if (dropout && !x16) {
+        Pv = dP + n;
+        apply_dropout(P, (uint8_t *)mask, false, n, 0, o->dropout_rate, 0, dP + n, NULL);
+    }
+    st = product(Tk, Dv, Tq, 1.0f, Pv, x16 ? x16->probs + x.po : NULL, cols_of(Tk), dob, dout16, do_s, 1.0f,
+                 dv + x.vo, rows_of(d->v_stride));
+    if (st != VT_OK) return st;
+    /* dS = P * (dP - sum_j P dP), with dP through the dropout mask */
+    float keep_scale = dropout ? 1.0f / (1.0f - o->dropout_rate) : 1.0f;
+    for (int64_t i = 0; i < Tq; i++) {
+        float *g = dP + i * Tk;
+        const float *p = P + i * Tk;
+        float dot = 0;
+        for (int64_t j = 0; j < Tk; j++) {
+            g[j] = mask && !mask[i * Tk + j] ? 0.0f : g[j] * keep_scale;
+            dot += p[j] * g[j];
+        }
+        for (int64_t j = 0; j < Tk; j++) g[j] = p[j] * (g[j] - dot);
+        if (dS16)
+            for (int64_t j = 0; j < Tk; j++) dS16[i * Tk + j] = vk_bf16(g[j]);
+    }
+    /* dq += scale dS K; dk += scale dS^T Q */
+    st = product(Tq, d->key_dim, Tk, o->scale, dP, dS16, rows_of(Tk), k + x.ko, x16 ? x16->k + x.ko : NULL,
+                 rows_of(d->k_stride), 1.0f, dq + x.qo, rows_of(d->q_stride));
+    if (st != VT_OK) return st;
+    return product(Tk, d->key_dim, Tq, o->scale, dP, dS16, cols_of(Tk), q + x.qo, x16 ? x16->q + x.qo : NULL,
+                   rows_of(d->q_stride), 1.0f, dk + x.ko, rows_of(d->k_stride));
+}
+
+vt_status VK_FN(vt_attention_backward)(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
+                                        const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
+                                        const float *dout, float *dq, float *dk, float *dv) {
+    vt_par_error err = {0};
+#pragma omp parallel for schedule(static)
+    for (int64_t item = 0; item < d->batch * d->heads; item++)
+        vt_par_error_keep(&err, pair_backward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, dout, dq, dk, dv));
+    return vt_par_error_raise(&err);
 }

@@ -1,8 +1,9 @@
 /* Inverted dropout with counter-based masks (the same at every thread count). */
 #include "verto/kernels.h"
+#include "kernels/variant.h"
 #include "verto/rng.h"
 
-void vt_dropout_forward(const float *x, // (n)
+void VK_FN(vt_dropout_forward)(const float *x, // (n)
                         float *y,       // (n), may equal x
                         uint8_t *mask,  // (n) 0/1
                         int64_t n, float rate, uint64_t seed) {
@@ -15,7 +16,7 @@ void vt_dropout_forward(const float *x, // (n)
     }
 }
 
-void vt_dropout_backward(const float *dy,     // (n)
+void VK_FN(vt_dropout_backward)(const float *dy,     // (n)
                          const uint8_t *mask, // (n)
                          float *dx,           // (n) +=
                          int64_t n, float rate) {

@@ -2,8 +2,9 @@
 #include <math.h>
 
 #include "verto/kernels.h"
+#include "kernels/variant.h"
 
-void vt_layernorm_forward(const float *x,     // (rows, cols)
+void VK_FN(vt_layernorm_forward)(const float *x,     // (rows, cols)
                           const float *gamma, // (cols)
                           const float *beta,  // (cols)
                           float *y,           // (rows, cols)
@@ -80,7 +81,7 @@ static void layernorm_dparams(const float *dy, const float *x, const float *mean
     }
 }
 
-void vt_layernorm_backward(const float *dy,    // (rows, cols)
+void VK_FN(vt_layernorm_backward)(const float *dy,    // (rows, cols)
                            const float *x,     // (rows, cols) forward input
                            const float *gamma, // (cols)
                            const float *mean,  // (rows)

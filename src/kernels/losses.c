@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels/kmath.h"
+#include "kernels/variant.h"
 #include "verto/kernels.h"
 
 /* Softmax cross-entropy. Row weight w = class_weights[label] (1 without
@@ -10,7 +11,7 @@
  * ignore_index=); dlogits = grad_scale * w * (softmax - onehot) / sum w.
  * If no row counts (or the weights sum to 0) the loss is 0 and the gradient
  * zero, rather than PyTorch's NaN, so that an all-ignored batch is harmless. */
-double vt_softmax_xent(const float *logits,        // (n, classes)
+double VK_FN(vt_softmax_xent)(const float *logits,        // (n, classes)
                        const int32_t *labels,      // (n), < 0 = ignored
                        int64_t n, int64_t classes,
                        const float *class_weights, // (classes) or NULL
@@ -75,7 +76,7 @@ double vt_softmax_xent(const float *logits,        // (n, classes)
 
 #define KERAS_EPS 1e-7f
 
-double vt_binary_xent(const float *x,       // (n) logits or probabilities
+double VK_FN(vt_binary_xent)(const float *x,       // (n) logits or probabilities
                       const float *targets, // (n) in [0, 1]
                       int64_t n, bool from_logits,
                       float *dx,            // (n) or NULL, overwritten
@@ -108,7 +109,7 @@ double vt_binary_xent(const float *x,       // (n) logits or probabilities
     return sum / (double)n;
 }
 
-double vt_mse(const float *pred,    // (n)
+double VK_FN(vt_mse)(const float *pred,    // (n)
               const float *targets, // (n)
               int64_t n,
               float *dpred,         // (n) or NULL, overwritten

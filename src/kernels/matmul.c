@@ -1,17 +1,26 @@
-/* vt_matmul and vt_matmul_strided, f32 and bf16, on oneDNN's matmul primitive.
+/* vt_matmul and vt_matmul_strided, f32 and bf16, on oneDNN's matmul primitive,
+ * and vt_matmul_seqwise, the dense layer whose rows do not depend on the batch.
  *
  * Transposes and batches are expressed as memory strides (no copies), the
  * bias as the primitive's bias argument (always f32), alpha as an output scale and beta as
- * a sum post-op. Primitives are cached per shape, strides, bias?, alpha and
- * beta in a chained hash table under a mutex; entries live until the process
- * ends. One CPU engine is created on first use.
+ * a sum post-op. Primitives are cached per shape, strides, bias?, alpha, beta
+ * and threading context in a chained hash table under a mutex; entries live
+ * until the process ends. One CPU engine is created on first use.
+ *
+ * bf16 where oneDNN has no bf16 matmul (CPUs without AVX-512, or with the ISA
+ * capped): the operands are widened to f32 (exact) in a per-thread buffer
+ * laid out with the same strides, and the f32 primitive runs on them. The
+ * products of bf16 values are exact in f32 and the sums are f32, as on the
+ * bf16 instructions: the same arithmetic, without the speed.
  *
  * Callers on several threads may run the same primitive at once. oneDNN allows
  * that only when each execution brings its own scratchpad (the library-managed
  * one is private to the primitive, hence shared by its concurrent runs), so
  * primitives use the user scratchpad mode and every thread keeps its own
  * scratchpad buffer and stream, freed when the thread exits. */
+#include <omp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,13 +28,15 @@
 #include <oneapi/dnnl/dnnl_debug.h>
 
 #include "verto/kernels.h"
+#include "verto/platform.h"
 
 typedef struct mm_key {
     int64_t batch, M, N, K;
     vt_strides sa, sb, sc;
     float alpha, beta;
     bool has_bias;
-    bool bf16; /* A and B in bf16 (C is f32 either way) */
+    bool bf16;   /* A and B in bf16 (C is f32 either way) */
+    bool nested; /* run inside an OpenMP parallel region: oneDNN uses the calling thread alone */
 } mm_key;
 
 typedef struct mm_entry {
@@ -33,6 +44,7 @@ typedef struct mm_entry {
     dnnl_primitive_t prim;
     dnnl_memory_desc_t a_md, b_md, bias_md, c_md, scratch_md;
     size_t scratch_bytes;
+    bool widen; /* a bf16 key run as f32 on widened operands (no bf16 matmul in oneDNN here) */
     struct mm_entry *next;
 } mm_entry;
 
@@ -46,20 +58,45 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static mm_entry *g_buckets[MM_BUCKETS];
 
 /* What one calling thread brings to each execution. */
+typedef struct grow_buf {
+    void *p; /* bytes, 64-byte aligned */
+    size_t bytes;
+} grow_buf;
+
 typedef struct thread_state {
     dnnl_stream_t stream;
-    void *scratch; /* scratch_capacity bytes, 64-byte aligned */
-    size_t scratch_capacity;
+    grow_buf scratch;    /* oneDNN's scratchpad */
+    grow_buf wide_a, wide_b; /* bf16 operands widened to f32 */
 } thread_state;
 
 static void free_thread_state(void *p) {
     thread_state *t = p;
     dnnl_stream_destroy(t->stream);
-    free(t->scratch);
+    free(t->scratch.p);
+    free(t->wide_a.p);
+    free(t->wide_b.p);
     free(t);
 }
 
+/* g's memory, grown to at least bytes; NULL with vt_error set. */
+static void *grow(grow_buf *g, size_t bytes) {
+    if (bytes > g->bytes) {
+        size_t rounded = (bytes + 63) / 64 * 64;
+        void *p = aligned_alloc(64, rounded);
+        if (!p) {
+            vt_error(VT_ERR_NOMEM, "out of memory for a %zu-byte matmul buffer", bytes);
+            return NULL;
+        }
+        free(g->p);
+        g->p = p;
+        g->bytes = rounded;
+    }
+    return g->p;
+}
+
 static void init_engine(void) {
+    if (vt_isa_in_use() < VT_ISA_AVX512) /* VERTO_MAX_ISA caps oneDNN too (a no-op if ONEDNN_MAX_CPU_ISA set it) */
+        dnnl_set_max_cpu_isa(dnnl_cpu_isa_avx2);
     g_init_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0);
     if (g_init_status == dnnl_success && pthread_key_create(&g_thread_key, free_thread_state))
         g_init_status = dnnl_out_of_memory;
@@ -85,18 +122,7 @@ static thread_state *thread_state_for(size_t bytes) {
             return NULL;
         }
     }
-    if (bytes > t->scratch_capacity) {
-        size_t rounded = (bytes + 63) / 64 * 64;
-        void *p = aligned_alloc(64, rounded);
-        if (!p) {
-            vt_error(VT_ERR_NOMEM, "out of memory for a %zu-byte matmul scratchpad", bytes);
-            return NULL;
-        }
-        free(t->scratch);
-        t->scratch = p;
-        t->scratch_capacity = rounded;
-    }
-    return t;
+    return bytes && !grow(&t->scratch, bytes) ? NULL : t;
 }
 
 static bool key_eq(const mm_key *a, const mm_key *b) { return !memcmp(a, b, sizeof *a); }
@@ -114,58 +140,64 @@ static vt_status dnnl_fail(dnnl_status_t s, const char *what, const mm_key *k) {
                     (long long)k->N, (long long)k->K, k->has_bias ? " bias" : "", (double)k->alpha, (double)k->beta);
 }
 
-/* Builds the primitive for k into e (called with g_lock held). A batch of 1
- * is described as plain 2-D matrices. */
-static vt_status create_entry(const mm_key *k, mm_entry *e) {
+/* Builds the primitive for k into e (called with g_lock held), with A and B
+ * of type ab_type. A batch of 1 is described as plain 2-D matrices. */
+static dnnl_status_t create_primitive(const mm_key *k, dnnl_data_type_t ab_type, mm_entry *e, const char **what) {
     int nd = k->batch > 1 ? 3 : 2, o = 3 - nd;
     dnnl_dims_t a_dims = {k->batch, k->M, k->K}, a_str = {k->sa.batch, k->sa.row, k->sa.col};
     dnnl_dims_t b_dims = {k->batch, k->K, k->N}, b_str = {k->sb.batch, k->sb.row, k->sb.col};
     dnnl_dims_t c_dims = {k->batch, k->M, k->N}, c_str = {k->sc.batch, k->sc.row, k->sc.col};
     dnnl_dims_t bias_dims = {1, 1, k->N}, bias_str = {k->N, k->N, 1};
-    dnnl_data_type_t ab_type = k->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_status_t s;
-    memset(e, 0, sizeof *e);
-    e->key = *k;
+    *what = "memory descriptor";
     if ((s = dnnl_memory_desc_init_by_strides(&e->a_md, nd, a_dims + o, ab_type, a_str + o)) ||
         (s = dnnl_memory_desc_init_by_strides(&e->b_md, nd, b_dims + o, ab_type, b_str + o)) ||
         (s = dnnl_memory_desc_init_by_strides(&e->c_md, nd, c_dims + o, dnnl_f32, c_str + o)) ||
         (k->has_bias && (s = dnnl_memory_desc_init_by_strides(&e->bias_md, nd, bias_dims + o, dnnl_f32, bias_str + o))))
-        return dnnl_fail(s, "memory descriptor", k);
+        return s;
 
     dnnl_matmul_desc_t desc;
-    if ((s = dnnl_matmul_desc_init(&desc, &e->a_md, &e->b_md, k->has_bias ? &e->bias_md : NULL, &e->c_md)))
-        return dnnl_fail(s, "matmul descriptor", k);
+    *what = "matmul descriptor";
+    if ((s = dnnl_matmul_desc_init(&desc, &e->a_md, &e->b_md, k->has_bias ? &e->bias_md : NULL, &e->c_md))) return s;
 
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    if ((s = dnnl_primitive_attr_create(&attr))) return dnnl_fail(s, "attribute", k);
-    if ((s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user))) {
+    *what = "attribute";
+    if ((s = dnnl_primitive_attr_create(&attr))) return s;
+    if ((s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) ||
+        (k->alpha != 1.0f && (s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha))) ||
+        (k->beta != 0.0f && ((s = dnnl_post_ops_create(&ops)) || (s = dnnl_post_ops_append_sum(ops, k->beta)) ||
+                             (s = dnnl_primitive_attr_set_post_ops(attr, ops))))) {
+        if (ops) dnnl_post_ops_destroy(ops);
         dnnl_primitive_attr_destroy(attr);
-        return dnnl_fail(s, "scratchpad mode", k);
+        return s;
     }
-    if (k->alpha != 1.0f && (s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha))) {
-        dnnl_primitive_attr_destroy(attr);
-        return dnnl_fail(s, "output scale", k);
-    }
-    if (k->beta != 0.0f) {
-        if ((s = dnnl_post_ops_create(&ops)) || (s = dnnl_post_ops_append_sum(ops, k->beta)) ||
-            (s = dnnl_primitive_attr_set_post_ops(attr, ops))) {
-            if (ops) dnnl_post_ops_destroy(ops);
-            dnnl_primitive_attr_destroy(attr);
-            return dnnl_fail(s, "sum post-op", k);
-        }
-        dnnl_post_ops_destroy(ops);
-    }
+    if (ops) dnnl_post_ops_destroy(ops);
+    *what = "primitive descriptor";
     s = dnnl_primitive_desc_create(&pd, &desc, attr, g_engine, NULL);
     dnnl_primitive_attr_destroy(attr);
-    if (s) return dnnl_fail(s, "primitive descriptor", k);
+    if (s) return s;
     e->scratch_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     e->scratch_bytes = dnnl_memory_desc_get_size(&e->scratch_md);
+    *what = "primitive creation";
     s = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
-    if (s) return dnnl_fail(s, "primitive creation", k);
-    return VT_OK;
+    return s;
+}
+
+/* The entry for k: its own primitive, or for a bf16 key that oneDNN cannot
+ * run in bf16 here, the f32 one on widened operands (e->widen). */
+static vt_status create_entry(const mm_key *k, mm_entry *e) {
+    const char *what;
+    memset(e, 0, sizeof *e);
+    e->key = *k;
+    dnnl_status_t s = create_primitive(k, k->bf16 ? dnnl_bf16 : dnnl_f32, e, &what);
+    if (s == dnnl_unimplemented && k->bf16) {
+        e->widen = true;
+        s = create_primitive(k, dnnl_f32, e, &what);
+    }
+    return s ? dnnl_fail(s, what, k) : VT_OK;
 }
 
 /* The cached entry for k, created on first use; NULL with vt_error set. */
@@ -213,7 +245,25 @@ static mm_key make_key(int64_t batch, int64_t M, int64_t N, int64_t K, float alp
     k.sa = sa;
     k.sb = sb;
     k.sc = sc;
+    k.nested = omp_in_parallel();
     return k;
+}
+
+/* Elements from the first of a (batch, rows, cols) operand to its last. */
+static int64_t extent(int64_t batch, int64_t rows, int64_t cols, vt_strides s) {
+    return (batch - 1) * s.batch + (rows - 1) * s.row + (cols - 1) * s.col + 1;
+}
+
+/* x (n) widened to f32 into g, which keeps x's layout; NULL with vt_error set. */
+static const float *widen(grow_buf *g, const vt_bf16 *x, int64_t n) {
+    float *w = grow(g, (size_t)n * sizeof(float));
+    if (!w) return NULL;
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(&w[i], &u, sizeof u);
+    }
+    return w;
 }
 
 /* Runs the cached primitive for k (M, N, K > 0). */
@@ -225,6 +275,9 @@ static vt_status run(const mm_key *k, const void *A, const void *B, const float 
     if (!e) return vt_last_status();
     thread_state *t = thread_state_for(e->scratch_bytes);
     if (!t) return vt_last_status();
+    if (e->widen && (!(A = widen(&t->wide_a, A, extent(k->batch, k->M, k->K, k->sa))) ||
+                     !(B = widen(&t->wide_b, B, extent(k->batch, k->K, k->N, k->sb)))))
+        return vt_last_status();
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, NULL}, {DNNL_ARG_WEIGHTS, NULL}, {DNNL_ARG_DST, NULL}};
     int n_args = 3;
     dnnl_status_t s;
@@ -236,7 +289,7 @@ static vt_status run(const mm_key *k, const void *A, const void *B, const float 
     }
     if (!s && e->scratch_bytes) {
         args[n_args] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, NULL};
-        s = dnnl_memory_create(&args[n_args++].memory, &e->scratch_md, g_engine, t->scratch);
+        s = dnnl_memory_create(&args[n_args++].memory, &e->scratch_md, g_engine, t->scratch.p);
     }
     if (s) {
         for (int i = 0; i < n_args; i++)
@@ -294,6 +347,80 @@ static vt_status matmul_strided(bool bf16, int64_t batch, int64_t M, int64_t N, 
     return run(&k, A, B, NULL, C);
 }
 
+/* Each sequence's rows are cut into blocks of at most this many rows (64:
+ * single-threaded products of 64 rows ran as fast as one product over a whole
+ * batch on 2 AVX2 cores, and smaller blocks lose speed). */
+#define SEQ_BLOCK_ROWS 64
+
+static vt_status seqwise(bool bf16, const void *A, const void *W, const float *bias, float *C, int64_t n_seq,
+                         int64_t seq_rows, int64_t N, int64_t K) {
+    if (n_seq < 0 || seq_rows < 0 || N < 0 || K < 1)
+        return vt_error(VT_ERR_SHAPE, "sequence-wise matmul with bad size sequences=%lld rows=%lld N=%lld K=%lld",
+                        (long long)n_seq, (long long)seq_rows, (long long)N, (long long)K);
+    if (n_seq == 0 || seq_rows == 0 || N == 0) return VT_OK;
+    if (bf16 && !vt_bf16_native()) { /* widen once here rather than in every block */
+        thread_state *t = thread_state_for(0);
+        if (!t || !(A = widen(&t->wide_a, A, n_seq * seq_rows * K)) || !(W = widen(&t->wide_b, W, N * K)))
+            return vt_last_status();
+        bf16 = false;
+    }
+    size_t elem = bf16 ? sizeof(vt_bf16) : sizeof(float);
+    int64_t nblk = (seq_rows + SEQ_BLOCK_ROWS - 1) / SEQ_BLOCK_ROWS;
+    vt_status first = VT_OK;
+    char message[512] = "";
+#pragma omp parallel for schedule(static)
+    for (int64_t item = 0; item < n_seq * nblk; item++) {
+        int64_t seq = item / nblk, blk = item % nblk;
+        int64_t r0 = blk * seq_rows / nblk, r1 = (blk + 1) * seq_rows / nblk, row = seq * seq_rows + r0;
+        vt_status st = matmul_2d(bf16, (const char *)A + (size_t)(row * K) * elem, W, bias, C + row * N, r1 - r0, N, K,
+                                 false, true, 0.0f);
+        if (st != VT_OK) {
+#pragma omp critical(vt_seqwise_error)
+            if (first == VT_OK) {
+                first = st;
+                snprintf(message, sizeof message, "%s", vt_last_error());
+            }
+        }
+    }
+    return first == VT_OK ? VT_OK : vt_error(first, "%s", message);
+}
+
+vt_status vt_matmul_seqwise(const float *A,    // (n_seq * seq_rows, K)
+                            const float *W,    // (N, K)
+                            const float *bias, // (N) or NULL
+                            float *C,          // (n_seq * seq_rows, N)
+                            int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K) {
+    return seqwise(false, A, W, bias, C, n_seq, seq_rows, N, K);
+}
+
+vt_status vt_matmul_seqwise_bf16(const vt_bf16 *A, const vt_bf16 *W, const float *bias, float *C, int64_t n_seq,
+                                 int64_t seq_rows, int64_t N, int64_t K) {
+    return seqwise(true, A, W, bias, C, n_seq, seq_rows, N, K);
+}
+
+static pthread_once_t g_bf16_once = PTHREAD_ONCE_INIT;
+static bool g_bf16_native;
+
+/* Whether oneDNN builds a bf16 matmul here (tried once on a small shape). */
+static void probe_bf16(void) {
+    pthread_once(&g_once, init_engine);
+    if (g_init_status != dnnl_success) return;
+    mm_key k = make_key(1, 16, 16, 16, 1.0f, 0.0f, (vt_strides){0, 16, 1}, (vt_strides){0, 16, 1},
+                        (vt_strides){0, 16, 1});
+    mm_entry e;
+    const char *what;
+    memset(&e, 0, sizeof e);
+    if (create_primitive(&k, dnnl_bf16, &e, &what) == dnnl_success) {
+        g_bf16_native = true;
+        dnnl_primitive_destroy(e.prim);
+    }
+}
+
+bool vt_bf16_native(void) {
+    pthread_once(&g_bf16_once, probe_bf16);
+    return g_bf16_native;
+}
+
 vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, vt_strides sa,
                             const float *B, vt_strides sb, float beta, float *C, vt_strides sc) {
     return matmul_strided(false, batch, M, N, K, alpha, A, sa, B, sb, beta, C, sc);
@@ -302,4 +429,28 @@ vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, floa
 vt_status vt_matmul_strided_bf16(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const vt_bf16 *A,
                                  vt_strides sa, const vt_bf16 *B, vt_strides sb, float beta, float *C, vt_strides sc) {
     return matmul_strided(true, batch, M, N, K, alpha, A, sa, B, sb, beta, C, sc);
+}
+
+const char *vt_onednn_version(void) {
+    static char text[32];
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(text, sizeof text, "%d.%d.%d", v->major, v->minor, v->patch);
+    return text;
+}
+
+const char *vt_onednn_isa(void) {
+    pthread_once(&g_once, init_engine); /* applies verto's cap first */
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "unknown";
+    }
 }

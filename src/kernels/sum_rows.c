@@ -1,7 +1,8 @@
 /* The bias gradient: column sums. */
 #include "verto/kernels.h"
+#include "kernels/variant.h"
 
-void vt_sum_rows(const float *dy, // (M, N)
+void VK_FN(vt_sum_rows)(const float *dy, // (M, N)
                  float *db,       // (N)
                  int64_t M, int64_t N) {
     /* Parallel over column blocks so that no two threads write one db[j]. */

@@ -122,8 +122,8 @@ vt_status vt_exec_backward(vt_model *m, const vt_tensor *labels, double *loss, d
     if (loss) *loss = l;
     if (metric) *metric = acc;
     vt_exec ex = {.training = m->forward_was_training, .seed = m->last_seed};
-    for (int i = m->n_order - 1; i >= 0; i--) m->order[i]->vt->backward(m->order[i], &ex);
-    return VT_OK;
+    for (int i = m->n_order - 1; i >= 0 && st == VT_OK; i--) st = m->order[i]->vt->backward(m->order[i], &ex);
+    return st;
 }
 
 /* ---- the public lower-level API ---- */

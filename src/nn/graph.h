@@ -84,7 +84,7 @@ typedef struct vt_layer_vtable {
     vt_status (*plan)(vt_node *n, vt_arena *arena);
     vt_status (*forward)(vt_node *n, const vt_exec *ex);
     /* Accumulates into the inputs' grads and the params' grads. */
-    void (*backward)(vt_node *n, const vt_exec *ex);
+    vt_status (*backward)(vt_node *n, const vt_exec *ex);
     /* Adds the layer's config fields to obj (save); reads them back (load). */
     void (*save_config)(const vt_node *n, cJSON *obj);
 } vt_layer_vtable;

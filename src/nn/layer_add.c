@@ -23,7 +23,7 @@ static vt_status add_forward(vt_node *n, const vt_exec *ex) {
     return VT_OK;
 }
 
-static void add_backward(vt_node *n, const vt_exec *ex) {
+static vt_status add_backward(vt_node *n, const vt_exec *ex) {
     int64_t count = vt_tensor_numel(&n->out);
     const float *restrict dy = n->grad;
     for (int k = 0; k < 2; k++) {
@@ -32,6 +32,7 @@ static void add_backward(vt_node *n, const vt_exec *ex) {
 #pragma omp parallel for simd schedule(static)
         for (int64_t i = 0; i < count; i++) dx[i] += dy[i];
     }
+    return VT_OK;
 }
 
 static void add_save(const vt_node *n, cJSON *obj) {}

@@ -30,7 +30,7 @@ static vt_status dense_forward(vt_node *n, const vt_exec *ex) {
     return VT_OK;
 }
 
-static void dense_backward(vt_node *n, const vt_exec *ex) {
+static vt_status dense_backward(vt_node *n, const vt_exec *ex) {
     vt_node *in_node = n->inputs[0];
     const vt_tensor *x = &in_node->out;
     int64_t rows = vt_rows(x), in = x->shape[x->ndim - 1], units = n->cfg.units;
@@ -41,12 +41,14 @@ static void dense_backward(vt_node *n, const vt_exec *ex) {
         memset(dz, 0, (size_t)(rows * units) * sizeof(float));
         vt_activation_backward(n->cfg.activation, n->work[DENSE_Z], vt_f32(&n->out), n->grad, dz, rows, units);
     }
+    vt_status st = VT_OK;
     if (n->trainable) {
-        vt_matmul(vt_f32(x), dz, NULL, n->params[0].grad, in, units, rows, true, false, 1.0f); /* dW += x^T dz */
-        vt_sum_rows(dz, n->params[1].grad, rows, units);                                     /* db += sum dz */
+        st = vt_matmul(vt_f32(x), dz, NULL, n->params[0].grad, in, units, rows, true, false, 1.0f); /* dW += x^T dz */
+        vt_sum_rows(dz, n->params[1].grad, rows, units);                                          /* db += sum dz */
     }
-    if (in_node->grad)
-        vt_matmul(dz, n->params[0].data, NULL, in_node->grad, rows, in, units, false, true, 1.0f); /* dx += dz W^T */
+    if (in_node->grad && st == VT_OK)
+        st = vt_matmul(dz, n->params[0].data, NULL, in_node->grad, rows, in, units, false, true, 1.0f); /* dx += dz W^T */
+    return st;
 }
 
 static void dense_save(const vt_node *n, cJSON *obj) {

@@ -26,11 +26,12 @@ static vt_status dropout_forward(vt_node *n, const vt_exec *ex) {
     return VT_OK;
 }
 
-static void dropout_backward(vt_node *n, const vt_exec *ex) {
+static vt_status dropout_backward(vt_node *n, const vt_exec *ex) {
     vt_node *in = n->inputs[0];
-    if (!in->grad) return;
+    if (!in->grad) return VT_OK;
     float rate = ex->training ? n->cfg.rate : 0.0f;
     vt_dropout_backward(n->grad, n->work[DROP_MASK], in->grad, vt_tensor_numel(&n->out), rate);
+    return VT_OK;
 }
 
 static void dropout_save(const vt_node *n, cJSON *obj) { cJSON_AddNumberToObject(obj, "rate", n->cfg.rate); }

@@ -20,10 +20,11 @@ static vt_status embedding_forward(vt_node *n, const vt_exec *ex) {
     return st;
 }
 
-static void embedding_backward(vt_node *n, const vt_exec *ex) {
-    if (!n->trainable) return;
+static vt_status embedding_backward(vt_node *n, const vt_exec *ex) {
+    if (!n->trainable) return VT_OK;
     const vt_tensor *ids = &n->inputs[0]->out;
     vt_embedding_backward(vt_i32(ids), n->grad, n->params[0].grad, vt_tensor_numel(ids), n->cfg.output_dim);
+    return VT_OK;
 }
 
 static void embedding_save(const vt_node *n, cJSON *obj) {

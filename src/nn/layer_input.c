@@ -10,7 +10,7 @@ static vt_status input_plan(vt_node *n, vt_arena *a) {
 
 static vt_status input_forward(vt_node *n, const vt_exec *ex) { return VT_OK; /* the model copies the batch in */ }
 
-static void input_backward(vt_node *n, const vt_exec *ex) {}
+static vt_status input_backward(vt_node *n, const vt_exec *ex) { return VT_OK; }
 
 static void input_save(const vt_node *n, cJSON *obj) {
     cJSON_AddStringToObject(obj, "dtype", n->dtype == VT_I32 ? "int32" : "float32");

@@ -21,7 +21,7 @@ static vt_status layernorm_forward(vt_node *n, const vt_exec *ex) {
     return VT_OK;
 }
 
-static void layernorm_backward(vt_node *n, const vt_exec *ex) {
+static vt_status layernorm_backward(vt_node *n, const vt_exec *ex) {
     vt_node *in = n->inputs[0];
     const vt_tensor *x = &in->out;
     int64_t cols = x->shape[x->ndim - 1];
@@ -29,6 +29,7 @@ static void layernorm_backward(vt_node *n, const vt_exec *ex) {
      * gradient buffer is zeroed each step and the optimizer skips it. */
     vt_layernorm_backward(n->grad, vt_f32(x), n->params[0].data, n->work[LN_MEAN], n->work[LN_RSTD], in->grad,
                           n->params[0].grad, n->params[1].grad, vt_rows(x), cols);
+    return VT_OK;
 }
 
 static void layernorm_save(const vt_node *n, cJSON *obj) { cJSON_AddNumberToObject(obj, "epsilon", n->cfg.epsilon); }

@@ -96,42 +96,46 @@ static vt_status mha_forward(vt_node *n, const vt_exec *ex) {
     vt_attention_dims d;
     vt_attention_opts o;
     attention_setup(n, &io, ex, &d, &o);
-    vt_attention_forward(&d, &o, Q, K, V, n->work[W_PROBS], n->work[W_DROP], O);
+    if ((st = vt_attention_forward(&d, &o, Q, K, V, n->work[W_PROBS], n->work[W_DROP], O))) return st;
     return vt_matmul(O, kernel(n, 3)->data, bias(n, 3), vt_f32(&n->out), rows_q, io.dq, hv, false, false, 0);
 }
 
 /* Backward of one input projection: dW += x^T dP, db += sum dP, dx += dP W^T. */
-static void projection_backward(vt_node *n, int which, vt_node *x, const float *dP, int64_t rows, int64_t in,
-                                int64_t out) {
+static vt_status projection_backward(vt_node *n, int which, vt_node *x, const float *dP, int64_t rows, int64_t in,
+                                     int64_t out) {
     vt_param_slot *w = kernel(n, which);
+    vt_status st = VT_OK;
     if (n->trainable) {
-        vt_matmul(vt_f32(&x->out), dP, NULL, w->grad, in, out, rows, true, false, 1.0f);
+        st = vt_matmul(vt_f32(&x->out), dP, NULL, w->grad, in, out, rows, true, false, 1.0f);
         if (bias_grad(n, which)) vt_sum_rows(dP, bias_grad(n, which), rows, out);
     }
-    if (x->grad) vt_matmul(dP, w->data, NULL, x->grad, rows, in, out, false, true, 1.0f);
+    if (x->grad && st == VT_OK) st = vt_matmul(dP, w->data, NULL, x->grad, rows, in, out, false, true, 1.0f);
+    return st;
 }
 
-static void mha_backward(vt_node *n, const vt_exec *ex) {
+static vt_status mha_backward(vt_node *n, const vt_exec *ex) {
     mha_io io = mha_inputs(n);
     int64_t rows_q = io.batch * io.tq, rows_k = io.batch * io.tk, hk = io.heads * io.kd, hv = io.heads * io.vd;
     float *dQ = n->work[W_DQ], *dK = n->work[W_DK], *dV = n->work[W_DV], *dO = n->work[W_DO];
     /* Output projection. */
-    vt_matmul(n->grad, kernel(n, 3)->data, NULL, dO, rows_q, hv, io.dq, false, true, 0.0f); /* dO = dy Wo^T */
-    if (n->trainable) {
-        vt_matmul(n->work[W_O], n->grad, NULL, kernel(n, 3)->grad, hv, io.dq, rows_q, true, false, 1.0f);
+    vt_status st = vt_matmul(n->grad, kernel(n, 3)->data, NULL, dO, rows_q, hv, io.dq, false, true, 0.0f); /* dy Wo^T */
+    if (n->trainable && st == VT_OK) {
+        st = vt_matmul(n->work[W_O], n->grad, NULL, kernel(n, 3)->grad, hv, io.dq, rows_q, true, false, 1.0f);
         if (bias_grad(n, 3)) vt_sum_rows(n->grad, bias_grad(n, 3), rows_q, io.dq);
     }
+    if (st != VT_OK) return st;
     memset(dQ, 0, (size_t)(rows_q * hk) * sizeof(float));
     memset(dK, 0, (size_t)(rows_k * hk) * sizeof(float));
     memset(dV, 0, (size_t)(rows_k * hv) * sizeof(float));
     vt_attention_dims d;
     vt_attention_opts o;
     attention_setup(n, &io, ex, &d, &o);
-    vt_attention_backward(&d, &o, n->work[W_Q], n->work[W_K], n->work[W_V], n->work[W_PROBS], n->work[W_DROP], dO, dQ,
-                          dK, dV);
-    projection_backward(n, 0, io.query, dQ, rows_q, io.dq, hk);
-    projection_backward(n, 1, io.key, dK, rows_k, io.dk, hk);
-    projection_backward(n, 2, io.value, dV, rows_k, io.dv, hv);
+    if ((st = vt_attention_backward(&d, &o, n->work[W_Q], n->work[W_K], n->work[W_V], n->work[W_PROBS], n->work[W_DROP],
+                                    dO, dQ, dK, dV)) ||
+        (st = projection_backward(n, 0, io.query, dQ, rows_q, io.dq, hk)) ||
+        (st = projection_backward(n, 1, io.key, dK, rows_k, io.dk, hk)))
+        return st;
+    return projection_backward(n, 2, io.value, dV, rows_k, io.dv, hv);
 }
 
 static void mha_save(const vt_node *n, cJSON *obj) {

@@ -3,12 +3,10 @@
  * torch.optim's single-tensor CPU code, operation by operation. */
 #include <math.h>
 #include <omp.h>
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/optim_rules.h"
 #include "train/optim_internal.h"
 
 struct vt_optimizer {
@@ -138,89 +136,7 @@ void vt_optimizer_set_steps_done(vt_optimizer *o, int64_t steps) {
     if (o && steps >= 0) o->steps = steps;
 }
 
-/* Scalars of one update, computed once in double as torch does in Python. */
-typedef struct step_consts {
-    float gscale;      /* clip factor (1: none); scaled grads are stored back */
-    float neg_lr;      /* SGD: -lr */
-    float momentum;    /* SGD */
-    float omega1;      /* Adam: 1 - beta1 (lerp weight) */
-    float beta2, omega2; /* Adam: beta2, 1 - beta2 */
-    float bc2_sqrt;    /* sqrt(1 - beta2^t) */
-    float eps;
-    float neg_step;    /* -lr / (1 - beta1^t) */
-    float keep;        /* AdamW: 1 - lr * weight_decay, for decayed runs */
-} step_consts;
-
-/* SGD on x[a, b) of one run; m is NULL without momentum. */
-static void sgd_run(const step_consts *k, float *restrict p, float *restrict g, float *restrict m,
-                    int64_t a, int64_t b) {
-    const float gs = k->gscale, nlr = k->neg_lr, mu = k->momentum;
-    const bool store = gs != 1.0f;
-    if (m) {
-#pragma omp simd
-        for (int64_t i = a; i < b; i++) {
-            float gi = g[i] * gs;
-            if (store) g[i] = gi;
-            float bi = m[i] * mu + gi; /* buf.mul_(momentum).add_(grad); buf = grad at t = 1 since buf is 0 */
-            m[i] = bi;
-            p[i] = p[i] + nlr * bi;
-        }
-    } else {
-#pragma omp simd
-        for (int64_t i = a; i < b; i++) {
-            float gi = g[i] * gs;
-            if (store) g[i] = gi;
-            p[i] = p[i] + nlr * gi;
-        }
-    }
-}
-
-/* x[i] = sqrt(x[i]) for i < n. Without -fno-math-errno GCC will not
- * vectorise sqrtf (it may set errno), so the wide forms are spelled out; all
- * are IEEE correctly rounded, hence bit-identical to sqrtf. */
-static void sqrt_block(float *x, int n) {
-    int i = 0;
-#if defined(__AVX512F__)
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_sqrt_ps(_mm512_loadu_ps(x + i)));
-#elif defined(__AVX__)
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
-#elif defined(__SSE2__)
-    for (; i + 4 <= n; i += 4) _mm_storeu_ps(x + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
-#endif
-    for (; i < n; i++) x[i] = sqrtf(x[i]);
-}
-
-/* Adam / AdamW on x[a, b) of one run; keep is 1 for runs without decay.
- * Works in blocks so the square roots can go through sqrt_block. */
-#define ADAM_BLOCK 512
-static void adam_run(const step_consts *k, float keep, float *restrict p, float *restrict g, float *restrict m,
-                     float *restrict v, int64_t a, int64_t b) {
-    const float gs = k->gscale, w1 = k->omega1, b2 = k->beta2, w2 = k->omega2;
-    const float bc2s = k->bc2_sqrt, eps = k->eps, nstep = k->neg_step;
-    const bool store = gs != 1.0f;
-    float root[ADAM_BLOCK]; // (block) sqrt of the new second moment
-    for (int64_t c = a; c < b; c += ADAM_BLOCK) {
-        const int n = (int)(b - c < ADAM_BLOCK ? b - c : ADAM_BLOCK);
-        float *restrict pc = p + c, *restrict gc = g + c, *restrict mc = m + c, *restrict vc = v + c;
-#pragma omp simd
-        for (int i = 0; i < n; i++) {
-            float gi = gc[i] * gs;
-            if (store) gc[i] = gi;
-            mc[i] = mc[i] + w1 * (gi - mc[i]);            /* exp_avg.lerp_(grad, 1 - beta1) */
-            float vi = vc[i] * b2 + w2 * gi * gi;         /* exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2) */
-            vc[i] = vi;
-            root[i] = vi;
-        }
-        sqrt_block(root, n);
-#pragma omp simd
-        for (int i = 0; i < n; i++) {
-            float denom = root[i] / bc2s + eps;           /* (exp_avg_sq.sqrt() / bc2_sqrt).add_(eps) */
-            pc[i] = pc[i] * keep + nstep * (mc[i] / denom); /* param.mul_(keep); param.addcdiv_(m, denom, -step) */
-        }
-    }
-}
-
-static void apply_rule(vt_optimizer *o, const step_consts *k, float *params, float *grads) {
+static void apply_rule(vt_optimizer *o, const vt_step_consts *k, float *params, float *grads) {
     const bool adam = o->cfg.kind != VT_OPT_SGD;
     const vt_seg *segs = o->segs;
     const size_t n_segs = o->n_segs;
@@ -235,8 +151,8 @@ static void apply_rule(vt_optimizer *o, const step_consts *k, float *params, flo
             int64_t b = (hi < s->start + s->numel ? hi : s->start + s->numel) - s->start;
             float *p = params + s->offset, *g = grads + s->offset; // (s->numel) each
             float *m = o->m ? o->m + s->offset : NULL, *v = o->v ? o->v + s->offset : NULL;
-            if (adam) adam_run(k, s->decay ? k->keep : 1.0f, p, g, m, v, a, b);
-            else sgd_run(k, p, g, m, a, b);
+            if (adam) vt_optim_adam_run(k, s->decay ? k->keep : 1.0f, p, g, m, v, a, b);
+            else vt_optim_sgd_run(k, p, g, m, a, b);
         }
     }
 }
@@ -256,7 +172,7 @@ vt_status vt_optimizer_step(vt_optimizer *o, float *params, float *grads, float 
     bool adam = c->kind != VT_OPT_SGD;
     double b1 = adam ? c->beta1 : 0.0, b2 = adam ? c->beta2 : 0.0;
     double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
-    step_consts k = {
+    vt_step_consts k = {
         .gscale = c->clip_norm > 0.0f ? vt_clip_coef(norm, c->clip_norm) : 1.0f,
         .neg_lr = (float)-lr,
         .momentum = c->momentum,

@@ -163,10 +163,12 @@ static void test_attention_bf16(void **state) {
     vt_attention_bf16 x16 = {.q = qkv16, .k = qkv16 + W, .v = qkv16 + 2 * W, .probs = probs16};
     for (int pass = 0; pass < 2; pass++) {
         o.bf16 = pass ? &x16 : NULL;
-        vt_attention_forward(&d, &o, qkv, qkv + W, qkv + 2 * W, probs[pass], masks[pass], out[pass]);
+        assert_int_equal(vt_attention_forward(&d, &o, qkv, qkv + W, qkv + 2 * W, probs[pass], masks[pass], out[pass]),
+                         VT_OK);
         memset(grad[pass], 0, sizeof grad[pass]);
-        vt_attention_backward(&d, &o, qkv, qkv + W, qkv + 2 * W, probs[pass], masks[pass], dout, grad[pass],
-                              grad[pass] + W, grad[pass] + 2 * W);
+        assert_int_equal(vt_attention_backward(&d, &o, qkv, qkv + W, qkv + 2 * W, probs[pass], masks[pass], dout,
+                                               grad[pass], grad[pass] + W, grad[pass] + 2 * W),
+                         VT_OK);
     }
     double dout_rel = rel_l2(out[1], out[0], AB * AT * W), dgrad_rel = rel_l2(grad[1], grad[0], AB * AT * ROW);
     print_message("attention bf16: out rel %.2e, q/k/v gradient rel %.2e\n", dout_rel, dgrad_rel);

@@ -381,7 +381,7 @@ typedef struct att_ctx {
 
 static double att_objective(void *p) {
     att_ctx *c = p;
-    vt_attention_forward(&c->d, &c->o, c->q, c->k, c->v, c->probs, c->drop_mask, c->out);
+    assert_int_equal(vt_attention_forward(&c->d, &c->o, c->q, c->k, c->v, c->probs, c->drop_mask, c->out), VT_OK);
     return weighted_sum(c->w, c->out, c->out_n);
 }
 
@@ -493,7 +493,7 @@ static void check_attention_forward(att_ctx *c) {
     assert_non_null(rp), assert_non_null(ro);
     fill_const(c->out, c->out_n, 7.0f); /* padding columns must stay 7 */
     att_reference(c, rp, ro);
-    vt_attention_forward(d, &c->o, c->q, c->k, c->v, c->probs, c->drop_mask, c->out);
+    assert_int_equal(vt_attention_forward(d, &c->o, c->q, c->k, c->v, c->probs, c->drop_mask, c->out), VT_OK);
     double ep = 0, eo = 0;
     for (int64_t i = 0; i < np; i++) ep = fmax(ep, fabs(c->probs[i] - rp[i]));
     for (int64_t i = 0; i < c->out_n; i++) {
@@ -524,8 +524,9 @@ static void run_attention_case(const att_case *tc, uint64_t seed) {
         int64_t n = d->batch * d->q_len * d->q_stride;
         float *g = fmalloc(n);
         fill_const(g, n, ACC_FILL);
-        vt_attention_backward(d, &c.o, c.q, c.k, c.v, c.probs, c.drop_mask, dout, g, g + d->heads * d->key_dim,
-                              g + 2 * d->heads * d->key_dim);
+        assert_int_equal(vt_attention_backward(d, &c.o, c.q, c.k, c.v, c.probs, c.drop_mask, dout, g,
+                                               g + d->heads * d->key_dim, g + 2 * d->heads * d->key_dim),
+                         VT_OK);
         remove_fill(g, n);
         snprintf(what, sizeof what, "%s d(qkv)", tc->name);
         check_grad(what, att_objective, &c, c.buf, g, n, GRAD_EPS, GRAD_TOL);
@@ -535,7 +536,7 @@ static void run_attention_case(const att_case *tc, uint64_t seed) {
                 nv = d->batch * d->kv_len * d->v_stride;
         float *gq = fmalloc(nq), *gk = fmalloc(nk), *gv = fmalloc(nv);
         fill_const(gq, nq, ACC_FILL), fill_const(gk, nk, ACC_FILL), fill_const(gv, nv, ACC_FILL);
-        vt_attention_backward(d, &c.o, c.q, c.k, c.v, c.probs, c.drop_mask, dout, gq, gk, gv);
+        assert_int_equal(vt_attention_backward(d, &c.o, c.q, c.k, c.v, c.probs, c.drop_mask, dout, gq, gk, gv), VT_OK);
         remove_fill(gq, nq), remove_fill(gk, nk), remove_fill(gv, nv);
         snprintf(what, sizeof what, "%s dq", tc->name);
         check_grad(what, att_objective, &c, c.q, gq, nq, GRAD_EPS, GRAD_TOL);

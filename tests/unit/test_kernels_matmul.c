@@ -13,8 +13,17 @@
  * accumulation differs and the fp32 tolerance applies; the error against the
  * unrounded operands is also checked to be of bf16's size (2^-9 relative per
  * operand), which a matmul that silently ran in f32 or in bf16 output would
- * not match. */
+ * not match.
+ *
+ * bf16 runs on every CPU: oneDNN's bf16 kernels where it has them, else f32
+ * products of the widened operands (exact), which the same bounds hold for.
+ *
+ * vt_matmul_seqwise: every sequence's rows, bit for bit, what the sequence
+ * alone gives (whatever the batch around it, at 1 and at 2 threads), and
+ * within the fp32 tolerance of the double loops; at sequence lengths below,
+ * at and across the 64-row blocks. */
 #include <math.h>
+#include <omp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +32,7 @@
 
 #include "vt_test.h"
 #include "verto/kernels.h"
+#include "verto/platform.h"
 #include "verto/rng.h"
 
 #define MM_TOL 1e-5
@@ -234,6 +244,71 @@ static void test_matmul_bf16(void **state) {
     assert_true(worst > 1e-4 && worst < 2e-2);
 }
 
+/* C (n_seq * rows, N) by vt_matmul_seqwise (or its bf16 form on A, W rounded). */
+static void seqwise(bool bf16, const float *A, const float *W, const vt_bf16 *A16, const vt_bf16 *W16,
+                    const float *bias, float *C, int64_t n_seq, int64_t rows, int64_t N, int64_t K) {
+    assert_int_equal(bf16 ? vt_matmul_seqwise_bf16(A16, W16, bias, C, n_seq, rows, N, K)
+                          : vt_matmul_seqwise(A, W, bias, C, n_seq, rows, N, K),
+                     VT_OK);
+}
+
+static void check_seqwise(vt_rng *r, bool bf16, int64_t rows, int64_t N, int64_t K) {
+    enum { SEQS = 9 };
+    int64_t n = SEQS * rows;
+    float *A = fmalloc(n * K), *W = fmalloc(N * K), *bias = fmalloc(N), *C = fmalloc(n * N), *alone = fmalloc(rows * N),
+          *want = fmalloc(rows * N);
+    vt_bf16 *A16 = calloc((size_t)(n * K), sizeof *A16), *W16 = calloc((size_t)(N * K), sizeof *W16);
+    assert_true(A16 && W16);
+    fill_uniform(r, A, n * K), fill_uniform(r, W, N * K), fill_uniform(r, bias, N);
+    vt_f32_to_bf16(A, A16, n * K), vt_f32_to_bf16(W, W16, N * K);
+    if (bf16) { /* the reference works on the rounded operands */
+        for (int64_t i = 0; i < n * K; i++) A[i] = vt_bf16_to_f32(A16[i]);
+        for (int64_t i = 0; i < N * K; i++) W[i] = vt_bf16_to_f32(W16[i]);
+    }
+    int threads = omp_get_max_threads();
+    for (int64_t batch = 1; batch <= SEQS; batch += 2) /* batches of 1, 3, 5, 7, 9 sequences */
+        for (int t = 1; t <= 2; t++) {
+            omp_set_num_threads(t);
+            seqwise(bf16, A, W, A16, W16, bias, C, batch, rows, N, K);
+            for (int64_t s = 0; s < batch; s++) { /* sequence s alone, at the other thread count */
+                omp_set_num_threads(3 - t);
+                seqwise(bf16, A + s * rows * K, W, A16 + s * rows * K, W16, bias, alone, 1, rows, N, K);
+                if (memcmp(alone, C + s * rows * N, (size_t)(rows * N) * sizeof(float)))
+                    fail_msg("%s seqwise rows=%lld N=%lld K=%lld: sequence %lld of %lld (%d threads) differs from "
+                             "itself alone", bf16 ? "bf16" : "f32", (long long)rows, (long long)N, (long long)K,
+                             (long long)s, (long long)batch, t);
+                naive(A + s * rows * K, W, bias, NULL, want, rows, N, K, false, true, 0.0f);
+                double err = rel_max_diff(alone, want, rows * N);
+                if (!(err <= MM_TOL)) fail_msg("seqwise rows=%lld: rel err %g against double loops", (long long)rows, err);
+            }
+        }
+    omp_set_num_threads(threads);
+    free(A), free(W), free(bias), free(C), free(alone), free(want), free(A16), free(W16);
+}
+
+static void test_matmul_seqwise(void **state) {
+    (void)state;
+    vt_rng r;
+    vt_rng_seed(&r, 31);
+    const int64_t shapes[][3] = {{1, 33, 40}, {7, 96, 64}, {64, 48, 130}, {65, 40, 64}, {130, 72, 96}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int bf16 = 0; bf16 < 2; bf16++) check_seqwise(&r, bf16, shapes[i][0], shapes[i][1], shapes[i][2]);
+    float x = 1;
+    vt_clear_error();
+    assert_int_equal(vt_matmul_seqwise(&x, &x, NULL, &x, -1, 1, 1, 1), VT_ERR_SHAPE);
+    assert_true(strlen(vt_last_error()) > 0);
+}
+
+/* Where oneDNN has no bf16 matmul (no AVX-512, or the ISA capped to AVX2),
+ * verto says so, and the bf16 products above ran emulated. */
+static void test_bf16_native_or_emulated(void **state) {
+    (void)state;
+    if (vt_isa_in_use() == VT_ISA_AVX2) assert_false(vt_bf16_native());
+    printf("    bf16 products here: %s (verto kernels %s, oneDNN %s)\n",
+           vt_bf16_native() ? "oneDNN's bf16 kernels" : "emulated in f32", vt_isa_name(vt_isa_in_use()),
+           vt_onednn_isa());
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_combos),
@@ -242,6 +317,8 @@ int main(void) {
         cmocka_unit_test(test_sum_rows),
         cmocka_unit_test(test_bf16_conversion),
         cmocka_unit_test(test_matmul_bf16),
+        cmocka_unit_test(test_matmul_seqwise),
+        cmocka_unit_test(test_bf16_native_or_emulated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,8 +146,8 @@ static void attention_case(const char *name, int64_t B, int64_t Tq, int64_t Tk, 
                            .q_stride = H * E, .k_stride = H * E, .v_stride = H * Ev, .out_stride = H * Ev};
     vt_attention_opts o = {.scale = 1.0f / sqrtf((float)E), .causal = causal, .mask_kind = mk, .mask = mask};
     float *out = filled(no, 0), *probs = filled(np, 0), *dq = filled(nq, 0), *dk = filled(nk, 0), *dv = filled(nv, 0);
-    vt_attention_forward(&d, &o, q, k, v, probs, NULL, out);
-    vt_attention_backward(&d, &o, q, k, v, probs, NULL, dout, dq, dk, dv);
+    assert_int_equal(vt_attention_forward(&d, &o, q, k, v, probs, NULL, out), VT_OK);
+    assert_int_equal(vt_attention_backward(&d, &o, q, k, v, probs, NULL, dout, dq, dk, dv), VT_OK);
     snprintf(what, sizeof what, "%s out", prefix);
     assert_close_rel(what, out, wout, no, REF_TOL);
     snprintf(what, sizeof what, "%s probs", prefix);
