@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "verto/pretrain_data.h"
+#include "core/hash.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!buf) return 0;
     memcpy(buf, data + 1, n);
     if ((ctl & 1) && n >= 8) {
-        uint64_t h = vt_pt_fnv1a(VT_PT_FNV_INIT, buf, n - 8);
+        uint64_t h = vt_fnv1a64(VT_FNV64_INIT, buf, n - 8);
         for (int k = 0; k < 8; k++) buf[n - 8 + (size_t)k] = (uint8_t)(h >> (8 * k));
     }
     int32_t vocab = 0;

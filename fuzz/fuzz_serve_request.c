@@ -13,6 +13,7 @@
 
 #include "verto/error.h"
 #include "verto/serve.h"
+#include "core/utf8.h"
 
 static int valid_utf8(const unsigned char *s, size_t n) {
     for (size_t i = 0; i < n;) {
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vt_serve_endpoint e = (data[0] & 2) ? VT_SERVE_METRICS : (data[0] & 1) ? VT_SERVE_EMBED : VT_SERVE_CLASSIFY;
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
-    if (vt_serve_utf8_valid(body, len, NULL) != (valid_utf8((const unsigned char *)body, len) != 0)) abort();
+    if (vt_utf8_valid(body, len) != (valid_utf8((const unsigned char *)body, len) != 0)) abort();
     vt_serve_request r;
     vt_status st = vt_serve_request_parse(e, body, len, &r);
     if (st == VT_OK) {

@@ -39,8 +39,9 @@ void vt_atomic_abort(vt_atomic_file *af);
 /* Writes `n` bytes to `path` atomically (open + fwrite + commit). */
 vt_status vt_write_file_atomic(const char *path, const void *data, size_t n);
 
-/* Reads a whole file into a NUL-terminated heap buffer (*out, *len without
- * the NUL). Errors name the file. max_bytes bounds what will be read. */
+/* Reads a whole file ("-": standard input) into a NUL-terminated heap buffer
+ * (*out, *len without the NUL). Errors name the file. max_bytes bounds what
+ * will be read. */
 vt_status vt_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
 
 /* mkdir -p for one path; VT_OK if it already exists as a directory. */

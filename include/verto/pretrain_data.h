@@ -118,9 +118,6 @@ typedef struct vt_pt_instance {
     const int32_t *labels;      /* (n_masked) original ids at those positions */
 } vt_pt_instance;
 
-/* FNV-1a 64 of `n` bytes, continuing from `h` (start with VT_PT_FNV_INIT). */
-#define VT_PT_FNV_INIT 0xcbf29ce484222325ull
-uint64_t vt_pt_fnv1a(uint64_t h, const void *data, size_t n);
 
 /* Hash of a vocabulary: FNV-1a 64 over every token (id order) followed by
  * "\n". Stored in the manifest so a different vocabulary is detected. */

@@ -95,11 +95,6 @@ typedef struct vt_serve_request {
 vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, size_t len, vt_serve_request *out);
 void vt_serve_request_free(vt_serve_request *r);
 
-/* True if s[0..len) is valid UTF-8 (shortest forms, no surrogates, at most
- * U+10FFFF); otherwise false with *bad_at (may be NULL) the offset of the first
- * byte of the first invalid sequence. NUL bytes are valid here. */
-bool vt_serve_utf8_valid(const char *s, size_t len, size_t *bad_at);
-
 /* ---- shared computation (also what verto predict / verto embed print) --- */
 
 /* probs (K) = softmax of logits (K) computed in double, as verto predict

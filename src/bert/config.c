@@ -10,6 +10,7 @@
 
 #include "bert/hf_internal.h"
 #include "verto/fileio.h"
+#include "core/json.h"
 
 /* Bounds that keep every size product far inside int64 (V*H <= 2^40). */
 #define MAX_VOCAB (1ll << 24)
@@ -230,11 +231,8 @@ static vt_status read_string(const char *label, const cJSON *root, const char *k
 }
 
 static vt_status no_duplicate_keys(const char *label, const cJSON *obj, const char *where) {
-    for (const cJSON *a = obj->child; a; a = a->next)
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (a->string && b->string && !strcmp(a->string, b->string))
-                return vt_error(VT_ERR_FORMAT, "%s: %skey \"%s\" appears twice", label, where, a->string);
-    return VT_OK;
+    const char *key = vt_json_repeated_key(obj);
+    return key ? vt_error(VT_ERR_FORMAT, "%s: %skey \"%s\" appears twice", label, where, key) : VT_OK;
 }
 
 /* hidden_act names of transformers' ACT2FN that are exactly x * Phi(x) or its
@@ -340,15 +338,14 @@ static vt_status parse_labels(const char *label, const cJSON *root, vt_bert_conf
     return VT_OK;
 }
 
-/* Reports where cJSON stopped as line:column. */
-static vt_status json_syntax_error(const char *label, const char *json, size_t len, const char *end) {
-    size_t off = end && end >= json && end <= json + len ? (size_t)(end - json) : 0;
+/* "label: not valid JSON (why at line L, column C)" for byte offset at of json. */
+static vt_status json_syntax_error(const char *label, const char *json, size_t at, const char *why) {
     size_t line = 1, col = 1;
-    for (size_t i = 0; i < off; i++) {
+    for (size_t i = 0; i < at; i++) {
         if (json[i] == '\n') line++, col = 1;
         else col++;
     }
-    return vt_error(VT_ERR_FORMAT, "%s: not valid JSON (at line %zu, column %zu)", label, line, col);
+    return vt_error(VT_ERR_FORMAT, "%s: not valid JSON (%s at line %zu, column %zu)", label, why, line, col);
 }
 
 vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, vt_bert_config *out,
@@ -359,28 +356,11 @@ vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, 
     memset(x, 0, sizeof *x);
     x->tie_word_embeddings = true;
     x->arch_known = true;
-    /* cJSON takes every byte below 0x20 for whitespace and lets raw controls
-     * into strings; JSON allows only tab, newline and carriage return. */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)json[i];
-        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
-            json_syntax_error(label, json, len, json + i);
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", vt_last_error());
-            return vt_error(VT_ERR_FORMAT, "%s: control byte 0x%02x", msg, ch);
-        }
-    }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json ? json : "", len, &end, false);
-    if (!root) return json_syntax_error(label, json ? json : "", len, end);
-    /* Only whitespace may follow the value. */
-    if (end)
-        while (end < json + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    const char *why;
+    size_t at;
+    cJSON *root = vt_json_parse(json ? json : "", len, &why, &at);
+    if (!root) return json_syntax_error(label, json ? json : "", at, why);
     vt_status st = VT_OK;
-    if (end && end != json + len) {
-        st = json_syntax_error(label, json, len, end);
-        goto done;
-    }
     if (!cJSON_IsObject(root)) {
         st = vt_error(VT_ERR_FORMAT, "%s: expected a JSON object, got %s", label, json_type(root));
         goto done;

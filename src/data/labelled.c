@@ -10,6 +10,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/hash.h"
+#include "core/json.h"
+#include "core/utf8.h"
+#include "verto/fileio.h"
+
 /* ---- formats ------------------------------------------------------------ */
 
 const char *vt_data_format_name(vt_data_format f) {
@@ -47,42 +52,6 @@ vt_data_format vt_data_format_from_path(const char *path) {
 
 void vt_labelled_options_default(vt_labelled_options *o) { memset(o, 0, sizeof *o); }
 
-/* ---- UTF-8 -------------------------------------------------------------- */
-
-/* Offset of the first byte of s[0..n) that is not part of well-formed UTF-8
- * (overlongs, surrogates and code points above U+10FFFF are ill-formed) or
- * is a NUL, or n if there is none. */
-static size_t utf8_bad_offset(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c >= 0x01 && c < 0x80) {
-            i++;
-            continue;
-        }
-        int need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0) lo = 0xA0;
-            else if (c == 0xED) hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0) lo = 0x90;
-            else if (c == 0xF4) hi = 0x8F;
-        } else
-            return i; /* NUL, a continuation byte, C0, C1 or F5..FF */
-        if (n - i <= (size_t)need) return i;
-        for (int k = 1; k <= need; k++) {
-            unsigned b = s[i + (size_t)k];
-            if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return i;
-        }
-        i += (size_t)need + 1;
-    }
-    return n;
-}
-
 /* ---- label table (open addressing over indices into a name array) ------- */
 
 typedef struct label_table {
@@ -92,11 +61,7 @@ typedef struct label_table {
     size_t nslots;    /* power of two */
 } label_table;
 
-static uint64_t hash_bytes(const char *s, size_t len) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
+static uint64_t hash_bytes(const char *s, size_t len) { return vt_fnv1a64(VT_FNV64_INIT, s, len); }
 
 static int32_t table_find(const label_table *t, const char *s, size_t len) {
     if (!t->nslots) return -1;
@@ -200,7 +165,8 @@ __attribute__((format(printf, 3, 4))) static int bad_row(builder *bd, int64_t li
 
 /* Checks that raw[0..len) (starting on `line`) is UTF-8 without NULs. */
 static int check_utf8(builder *bd, int64_t line, const char *raw, size_t len) {
-    size_t bad = utf8_bad_offset((const unsigned char *)raw, len);
+    const char *nul = memchr(raw, '\0', len);
+    size_t bad = vt_utf8_invalid_at(raw, nul ? (size_t)(nul - raw) : len);
     if (bad == len) return ROW_OK;
     for (size_t i = 0; i < bad; i++) line += raw[i] == '\n';
     if (raw[bad] == '\0') return bad_row(bd, line, "NUL byte at byte %zu of the row", bad);
@@ -448,7 +414,7 @@ static vt_status read_delimited(builder *bd, const char *data, size_t len, bool 
     else if (rr == REC_MALFORMED)
         st = vt_error(VT_ERR_FORMAT, "%s:%lld: header row: %s", bd->name, (long long)bad_line, what);
     int64_t header_line = line - 1;
-    if (st == VT_OK && utf8_bad_offset((const unsigned char *)r.buf, r.len) != r.len)
+    if (st == VT_OK && (!vt_utf8_valid(r.buf, r.len) || memchr(r.buf, 0, r.len)))
         st = vt_error(VT_ERR_FORMAT, "%s:%lld: header row: invalid UTF-8", bd->name, (long long)header_line);
     int ct = -1, cb = -1, cl = -1;
     if (st == VT_OK) {
@@ -493,16 +459,11 @@ static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c ==
 static int jsonl_row(builder *bd, int64_t line, const char *s, size_t n) {
     int r = check_utf8(bd, line, s, n);
     if (r != ROW_OK) return r;
-    const char *end = NULL;
-    cJSON *obj = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-    if (!obj) {
-        size_t at = end && end >= s && end <= s + n ? (size_t)(end - s) : 0;
-        return bad_row(bd, line, "invalid JSON (near byte %zu)", at);
-    }
-    while (end < s + n && is_space(*end)) end++;
-    if (end != s + n) {
-        r = bad_row(bd, line, "text after the JSON object (one object per line)");
-    } else if (!cJSON_IsObject(obj)) {
+    const char *why;
+    size_t at;
+    cJSON *obj = vt_json_parse(s, n, &why, &at);
+    if (!obj) return bad_row(bd, line, "invalid JSON (%s, at byte %zu; one object per line)", why, at);
+    if (!cJSON_IsObject(obj)) {
         r = bad_row(bd, line, "not a JSON object");
     } else {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, bd->text_col);
@@ -678,49 +639,14 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
     return VT_OK;
 }
 
-/* Reads a whole file ("-": stdin) into a malloc'd buffer. */
-static vt_status read_all(const char *path, size_t max_bytes, char **out, size_t *out_len) {
-    bool is_stdin = !strcmp(path, "-");
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) return vt_error(VT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    vt_status st = buf ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory reading %s", path);
-    while (st == VT_OK) {
-        if (len == cap) {
-            char *p = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-            if (!p) {
-                st = vt_error(VT_ERR_NOMEM, "out of memory reading %s", path);
-                break;
-            }
-            buf = p;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (max_bytes && len > max_bytes) st = vt_error(VT_ERR_IO, "%s is larger than %zu bytes", path, max_bytes);
-        if (got == 0) {
-            if (ferror(f)) st = vt_error(VT_ERR_IO, "error reading %s: %s", path, strerror(errno));
-            break;
-        }
-    }
-    if (!is_stdin) fclose(f);
-    if (st != VT_OK) {
-        free(buf);
-        return st;
-    }
-    *out = buf;
-    *out_len = len;
-    return VT_OK;
-}
-
 vt_status vt_labelled_load(const char *path, const vt_labelled_options *o, vt_labelled *out) {
     if (!out) return vt_error(VT_ERR_INVALID_ARG, "vt_labelled_load: NULL output");
     memset(out, 0, sizeof *out);
     if (!path) return vt_error(VT_ERR_INVALID_ARG, "vt_labelled_load: NULL path");
     char *data = NULL;
     size_t len = 0;
-    vt_status st = read_all(path, o ? o->max_file_bytes : 0, &data, &len);
+    size_t max = o && o->max_file_bytes ? o->max_file_bytes : SIZE_MAX - 1;
+    vt_status st = vt_read_file(path, max, &data, &len);
     if (st != VT_OK) return st;
     st = vt_labelled_parse(data, len, strcmp(path, "-") ? path : "stdin", o, out);
     free(data);

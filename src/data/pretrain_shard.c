@@ -7,23 +7,15 @@
 
 #include "data/pretrain_internal.h"
 #include "verto/fileio.h"
-
-uint64_t vt_pt_fnv1a(uint64_t h, const void *data, size_t n) {
-    const uint8_t *p = data;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
+#include "core/hash.h"
 
 uint64_t vt_pt_vocab_hash(const vt_wp_vocab *v) {
-    uint64_t h = VT_PT_FNV_INIT;
+    uint64_t h = VT_FNV64_INIT;
     int32_t n = v ? vt_wp_vocab_size(v) : 0;
     for (int32_t id = 0; id < n; id++) {
         const char *t = vt_wp_vocab_token(v, id);
-        if (t) h = vt_pt_fnv1a(h, t, strlen(t));
-        h = vt_pt_fnv1a(h, "\n", 1);
+        if (t) h = vt_fnv1a64(h, t, strlen(t));
+        h = vt_fnv1a64(h, "\n", 1);
     }
     return h;
 }
@@ -125,7 +117,7 @@ vt_status vt_pt_shard_writer_commit(vt_pt_shard_writer *w, uint64_t *checksum) {
     vt_pt__put_u32(h + 16, (uint32_t)w->vocab_size);
     vt_pt__put_u32(h + 20, (uint32_t)w->max_predictions);
     vt_pt__put_u64(h + 24, w->count);
-    uint64_t sum = vt_pt_fnv1a(VT_PT_FNV_INIT, w->buf, w->len);
+    uint64_t sum = vt_fnv1a64(VT_FNV64_INIT, w->buf, w->len);
     vt_pt__put_u64(w->buf + w->len, sum);
     w->len += VT_PT_CHECKSUM_BYTES;
     vt_status st = vt_write_file_atomic(w->path, w->buf, w->len);
@@ -252,7 +244,7 @@ vt_pt_shard *vt_pt_shard_parse(const void *data, size_t len, const char *label, 
     }
     if (off != end)
         return BAD("%s: %zu unexpected bytes after instance %" PRIu64 " at offset %zu", label, end - off, count, off);
-    uint64_t want = vt_pt__get_u64(b + end), got = vt_pt_fnv1a(VT_PT_FNV_INIT, b, end);
+    uint64_t want = vt_pt__get_u64(b + end), got = vt_fnv1a64(VT_FNV64_INIT, b, end);
     if (want != got)
         return BAD("%s: checksum mismatch at offset %zu (stored %016" PRIx64 ", computed %016" PRIx64 "): the file is corrupt",
                    label, end, want, got);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,16 +151,18 @@ vt_status vt_read_file(const char *path, size_t max_bytes, char **out, size_t *l
     if (!path || !out || !len) return vt_error(VT_ERR_INVALID_ARG, "vt_read_file: missing argument");
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bool is_stdin = !strcmp(path, "-");
+    if (is_stdin) path = "standard input";
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return vt_error(VT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat sb;
     int serr = fstat(fd, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? EISDIR : 0;
     if (serr) {
-        close(fd);
+        if (!is_stdin) close(fd);
         return vt_error(VT_ERR_IO, "cannot read %s: %s", path, strerror(serr));
     }
     if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max_bytes) {
-        close(fd);
+        if (!is_stdin) close(fd);
         return vt_error(VT_ERR_FORMAT, "%s is %lld bytes, more than the limit of %zu", path, (long long)sb.st_size,
                         max_bytes);
     }
@@ -202,7 +205,7 @@ vt_status vt_read_file(const char *path, size_t max_bytes, char **out, size_t *l
         if (r == 0) break;
         n += (size_t)r;
     }
-    close(fd);
+    if (!is_stdin) close(fd);
     if (!buf) return vt_error(VT_ERR_NOMEM, "cannot read %s: out of memory", path);
     if (st == VT_OK && n > max_bytes)
         st = vt_error(VT_ERR_FORMAT, "%s is more than the limit of %zu bytes", path, max_bytes);

@@ -13,7 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/io_internal.h"
+#include "core/json.h"
+#include "core/utf8.h"
 #include "verto/safetensors.h"
 
 struct vt_st_file {
@@ -34,7 +35,7 @@ typedef struct entry {
 
 typedef struct parse_ctx {
     const char *label;
-    const vt_io_jnum *nums; /* number tokens; cJSON nodes carry their index in valueint */
+    const vt_jnum *nums; /* number tokens; cJSON nodes carry their index in valueint */
     size_t n_nums;
 } parse_ctx;
 
@@ -58,7 +59,7 @@ static bool terr(const parse_ctx *c, const char *name, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    ferr(c->label, "tensor '%s': %s", vt_io_printable(name, nm, sizeof nm), msg);
+    ferr(c->label, "tensor '%s': %s", vt_utf8_printable(name, nm, sizeof nm), msg);
     return false;
 }
 
@@ -89,7 +90,7 @@ static bool index_numbers(cJSON *node, size_t *k, size_t n) {
 /* The exact non-negative integer in `node`, or false. */
 static bool json_uint(const parse_ctx *c, const cJSON *node, uint64_t *out) {
     if (!cJSON_IsNumber(node) || node->valueint < 0 || (size_t)node->valueint >= c->n_nums) return false;
-    const vt_io_jnum *j = &c->nums[node->valueint];
+    const vt_jnum *j = &c->nums[node->valueint];
     if (!j->is_uint) return false;
     *out = j->value;
     return true;
@@ -168,7 +169,7 @@ static bool parse_entry(const parse_ctx *c, const cJSON *node, entry *e) {
     char dt[40];
     if (!cJSON_IsString(dtype)) return terr(c, name, "dtype is not a string");
     if (!vt_st_dtype_parse(dtype->valuestring, &e->t.dtype))
-        return terr(c, name, "unknown dtype '%s'", vt_io_printable(dtype->valuestring, dt, sizeof dt));
+        return terr(c, name, "unknown dtype '%s'", vt_utf8_printable(dtype->valuestring, dt, sizeof dt));
     return parse_shape(c, name, shape, &e->t) && parse_offsets(c, name, offs, e) && check_size(c, name, e);
 }
 
@@ -190,12 +191,12 @@ static bool parse_metadata(const parse_ctx *c, const cJSON *node, vt_st_file *f)
     }
     for (const cJSON *kv = node->child; kv; kv = kv->next) {
         if (!cJSON_IsString(kv)) {
-            ferr(c->label, "__metadata__ value of '%s' is not a string", vt_io_printable(kv->string, nm, sizeof nm));
+            ferr(c->label, "__metadata__ value of '%s' is not a string", vt_utf8_printable(kv->string, nm, sizeof nm));
             return false;
         }
         for (size_t i = 0; i < f->n_meta; i++) {
             if (!strcmp(f->meta[2 * i], kv->string)) {
-                ferr(c->label, "__metadata__ key '%s' appears twice", vt_io_printable(kv->string, nm, sizeof nm));
+                ferr(c->label, "__metadata__ key '%s' appears twice", vt_utf8_printable(kv->string, nm, sizeof nm));
                 return false;
             }
         }
@@ -237,10 +238,10 @@ static bool check_layout(const parse_ctx *c, entry *es, size_t n, uint64_t data_
                         e->begin, e->end);
         if (e->begin > pos)
             return terr(c, e->t.name, "data_offsets [%" PRIu64 ", %" PRIu64 "] leave a gap after tensor '%s', which ends at %" PRIu64,
-                        e->begin, e->end, vt_io_printable(es[i - 1].t.name, prev, sizeof prev), pos);
+                        e->begin, e->end, vt_utf8_printable(es[i - 1].t.name, prev, sizeof prev), pos);
         if (e->begin < pos)
             return terr(c, e->t.name, "data_offsets [%" PRIu64 ", %" PRIu64 "] overlap tensor '%s', which ends at %" PRIu64,
-                        e->begin, e->end, vt_io_printable(es[i - 1].t.name, prev, sizeof prev), pos);
+                        e->begin, e->end, vt_utf8_printable(es[i - 1].t.name, prev, sizeof prev), pos);
         pos = e->end;
     }
     if (pos == data_len) return true;
@@ -341,7 +342,7 @@ static vt_st_file *parse_image(const unsigned char *buf, size_t len, const char 
         return NULL;
     }
     const char *hdr = (const char *)buf + 8;
-    if (!vt_io_utf8_valid((const unsigned char *)hdr, hlen)) {
+    if (!vt_utf8_valid(hdr, hlen)) {
         ferr(label, "header is not valid UTF-8");
         return NULL;
     }
@@ -350,9 +351,9 @@ static vt_st_file *parse_image(const unsigned char *buf, size_t len, const char 
         return NULL;
     }
     parse_ctx c = {.label = label};
-    vt_io_jnum *nums = NULL;
+    vt_jnum *nums = NULL;
     size_t at = 0;
-    const char *why = vt_io_json_scan(hdr, hlen, &nums, &c.n_nums, &at);
+    const char *why = vt_json_scan(hdr, hlen, &nums, &c.n_nums, &at);
     if (why) {
         ferr(label, "header is not valid JSON: %s at byte %zu", why, at);
         return NULL;

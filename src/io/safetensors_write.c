@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/io_internal.h"
+#include "core/utf8.h"
 #include "verto/fileio.h"
 #include "verto/safetensors.h"
 
@@ -72,13 +72,13 @@ static const char *find_duplicate(const char **names, size_t n) {
     return NULL;
 }
 
-static bool utf8_str(const char *s) { return vt_io_utf8_valid((const unsigned char *)s, strlen(s)); }
+static bool utf8_str(const char *s) { return vt_utf8_valid(s, strlen(s)); }
 
 /* Byte length of one entry into *nbytes; an error naming it otherwise. */
 static vt_status entry_size(const char *path, size_t i, const vt_st_entry *e, uint64_t *nbytes) {
     char nm[160];
     if (!e->name) return vt_error(VT_ERR_INVALID_ARG, "writing %s: tensor #%zu has no name", path, i);
-    const char *name = vt_io_printable(e->name, nm, sizeof nm);
+    const char *name = vt_utf8_printable(e->name, nm, sizeof nm);
     if (!utf8_str(e->name)) return vt_error(VT_ERR_INVALID_ARG, "writing %s: tensor '%s': name is not valid UTF-8", path, name);
     if (!strcmp(e->name, "__metadata__"))
         return vt_error(VT_ERR_INVALID_ARG, "writing %s: '__metadata__' cannot name a tensor", path);
@@ -130,7 +130,7 @@ static vt_status build_header(const char *path, const vt_st_entry *entries, size
         }
         sb_add(hdr, "}", 1);
         const char *dup = st == VT_OK ? find_duplicate(names, n_meta) : NULL;
-        if (dup) st = vt_error(VT_ERR_INVALID_ARG, "writing %s: metadata key '%s' appears twice", path, vt_io_printable(dup, nm, sizeof nm));
+        if (dup) st = vt_error(VT_ERR_INVALID_ARG, "writing %s: metadata key '%s' appears twice", path, vt_utf8_printable(dup, nm, sizeof nm));
     }
     uint64_t offset = 0;
     for (size_t i = 0; i < n && st == VT_OK; i++) {
@@ -151,7 +151,7 @@ static vt_status build_header(const char *path, const vt_st_entry *entries, size
     }
     sb_add(hdr, "}", 1);
     const char *dup = st == VT_OK ? find_duplicate(names, n) : NULL;
-    if (dup) st = vt_error(VT_ERR_INVALID_ARG, "writing %s: tensor '%s' appears twice", path, vt_io_printable(dup, nm, sizeof nm));
+    if (dup) st = vt_error(VT_ERR_INVALID_ARG, "writing %s: tensor '%s' appears twice", path, vt_utf8_printable(dup, nm, sizeof nm));
     free(names);
     while (st == VT_OK && !hdr->oom && hdr->len % 8) sb_add(hdr, " ", 1);
     if (st == VT_OK && hdr->oom) st = vt_error(VT_ERR_NOMEM, "writing %s: out of memory", path);

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "io/io_internal.h"
+#include "core/utf8.h"
 #include "verto/safetensors.h"
 
 static const struct { const char *name; size_t size; } DTYPES[] = {
@@ -64,7 +64,7 @@ vt_status vt_st_to_f32(const vt_st_tensor *t, float *out) {
     char nm[160];
     if (!out && t->numel > 0)
         return vt_error(VT_ERR_INVALID_ARG, "vt_st_to_f32: tensor '%s': no output buffer",
-                        vt_io_printable(t->name, nm, sizeof nm));
+                        vt_utf8_printable(t->name, nm, sizeof nm));
     const unsigned char *p = t->data;
     size_t n = (size_t)t->numel;
     switch (t->dtype) {
@@ -94,7 +94,7 @@ vt_status vt_st_to_f32(const vt_st_tensor *t, float *out) {
         return VT_OK;
     default:
         return vt_error(VT_ERR_FORMAT, "tensor '%s' has dtype %s, which cannot be converted to float32",
-                        vt_io_printable(t->name, nm, sizeof nm),
+                        vt_utf8_printable(t->name, nm, sizeof nm),
                         vt_st_dtype_name(t->dtype));
     }
 }

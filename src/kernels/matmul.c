@@ -29,6 +29,7 @@
 
 #include "verto/kernels.h"
 #include "verto/platform.h"
+#include "core/hash.h"
 
 typedef struct mm_key {
     int64_t batch, M, N, K;
@@ -128,9 +129,7 @@ static thread_state *thread_state_for(size_t bytes) {
 static bool key_eq(const mm_key *a, const mm_key *b) { return !memcmp(a, b, sizeof *a); }
 
 static size_t key_hash(const mm_key *k) {
-    uint64_t h = 1469598103934665603ull;
-    const unsigned char *p = (const unsigned char *)k;
-    for (size_t i = 0; i < sizeof *k; i++) h = (h ^ p[i]) * 1099511628211ull;
+    uint64_t h = vt_fnv1a64(VT_FNV64_INIT, k, sizeof *k);
     return (size_t)(h ^ (h >> 29)) % MM_BUCKETS;
 }
 

@@ -28,10 +28,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "serve/serve_internal.h"
+#include "core/strbuf.h"
 #include "verto/bert.h"
 #include "verto/serve.h"
 #include "verto/tokenizer.h"
+#include "core/utf8.h"
 
 /* A request's inputs become rows, the model's unit of work: one per input,
  * or (classify, a tokenizer with max_windows > 1) one per window of a long
@@ -462,7 +463,7 @@ static void error_response(vt_serve_response *r, int status, const char *msg) {
 /* Something the client sent, fit to quote: short valid UTF-8, else "". */
 static const char *quotable(const char *s) {
     size_t n = s ? strlen(s) : 0;
-    return n && n <= 200 && vt_serve_utf8_valid(s, n, NULL) ? s : "";
+    return n && n <= 200 && vt_utf8_valid(s, n) ? s : "";
 }
 
 static void free_call(call *c) {

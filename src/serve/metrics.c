@@ -2,7 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "serve/serve_internal.h"
+#include "core/strbuf.h"
 #include "verto/serve.h"
 
 static const double LATENCY_LE[VT_SERVE_LATENCY_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,

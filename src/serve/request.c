@@ -1,18 +1,15 @@
 /* The request bodies of /v1/classify and /v1/embed (see verto/serve.h). */
 #include <cjson/cJSON.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "verto/serve.h"
+#include "core/json.h"
+#include "core/utf8.h"
 
 /* Inputs one request may carry (each needs its own result in the answer). */
 #define MAX_INPUTS 1024
-
-/* cJSON_Parse* writes a global error position on every call: parse one body
- * at a time (a body of the permitted size parses in well under a millisecond). */
-static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const ENDPOINT_NAMES[VT_SERVE_N_ENDPOINTS] = {"/v1/classify", "/v1/embed", "/healthz",
                                                                  "/v1/model",    "/metrics",  "other"};
@@ -25,48 +22,6 @@ vt_serve_endpoint vt_serve_endpoint_of(const char *path) {
     for (int e = 0; e < VT_SERVE_OTHER; e++)
         if (path && !strcmp(path, ENDPOINT_NAMES[e])) return (vt_serve_endpoint)e;
     return VT_SERVE_OTHER;
-}
-
-bool vt_serve_utf8_valid(const char *str, size_t len, size_t *bad_at) {
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < len;) {
-        unsigned c = s[i];
-        size_t need = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2 : c >= 0xF0 && c <= 0xF4 ? 3 : 9;
-        bool ok = need != 9 && len - i > need;
-        for (size_t k = 1; ok && k <= need; k++) ok = (s[i + k] & 0xC0) == 0x80;
-        if (ok && need >= 2)
-            ok = !((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) || (c == 0xF0 && s[i + 1] < 0x90) ||
-                   (c == 0xF4 && s[i + 1] > 0x8F));
-        if (!ok) {
-            if (bad_at) *bad_at = i;
-            return false;
-        }
-        i += need + 1;
-    }
-    return true;
-}
-
-/* Checks the strings of a JSON text that cJSON accepted: cJSON lets raw
- * control characters through (JSON forbids them) and cuts a string at an
- * escaped NUL. Returns VT_OK or VT_ERR_INVALID_ARG with the message. */
-static vt_status check_strings(const char *s, size_t len) {
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!in_string) {
-            in_string = c == '"';
-        } else if (c == '"') {
-            in_string = false;
-        } else if (c < 0x20) {
-            return vt_error(VT_ERR_INVALID_ARG, "the body is not valid JSON (control character 0x%02x in a string at byte %zu)",
-                            c, i);
-        } else if (c == '\\') {
-            if (i + 5 < len && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
-                return vt_error(VT_ERR_INVALID_ARG, "the body contains \\u0000 (byte %zu)", i);
-            i++; /* the escaped character */
-        }
-    }
-    return VT_OK;
 }
 
 /* A field name fit for a one-line message: at most 48 bytes (cut at a
@@ -176,25 +131,16 @@ vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, s
     if (endpoint != VT_SERVE_CLASSIFY && endpoint != VT_SERVE_EMBED)
         return vt_error(VT_ERR_INVALID_ARG, "%s takes no request body", vt_serve_endpoint_name(endpoint));
     if (!body || len == 0) return vt_error(VT_ERR_INVALID_ARG, "the body is empty: a JSON object is expected");
-    size_t bad;
-    if (!vt_serve_utf8_valid(body, len, &bad))
+    size_t bad = vt_utf8_invalid_at(body, len);
+    if (bad != len)
         return vt_error(VT_ERR_INVALID_ARG, "the body is not valid UTF-8 (byte %zu)", bad);
     if (memchr(body, '\0', len)) return vt_error(VT_ERR_INVALID_ARG, "the body contains a NUL byte");
-    const char *end = NULL;
-    pthread_mutex_lock(&parse_lock);
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    pthread_mutex_unlock(&parse_lock);
-    if (!root) {
-        size_t at = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
-        return vt_error(VT_ERR_INVALID_ARG, "the body is not valid JSON (near byte %zu)", at);
-    }
+    const char *why;
+    size_t at;
+    cJSON *root = vt_json_parse(body, len, &why, &at);
+    if (!root) return vt_error(VT_ERR_INVALID_ARG, "the body is not valid JSON (%s, at byte %zu)", why, at);
     out->priv = root;
-    for (size_t i = end ? (size_t)(end - body) : len; i < len; i++)
-        if (!strchr(" \t\r\n", body[i])) {
-            vt_serve_request_free(out);
-            return vt_error(VT_ERR_INVALID_ARG, "the body is not valid JSON (text after the object at byte %zu)", i);
-        }
-    vt_status st = check_strings(body, len);
+    vt_status st = VT_OK;
     if (st == VT_OK) st = parse_doc(endpoint, root, out);
     if (st != VT_OK) vt_serve_request_free(out);
     out->endpoint = endpoint;

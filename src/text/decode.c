@@ -2,35 +2,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "text/tokenizer_internal.h"
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-} sbuf;
-
-static bool sb_add(sbuf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) return false;
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return true;
-}
-
-static vt_status finish(sbuf *b, bool ok, char **out, size_t *out_len) {
-    if (!ok || (!b->s && !sb_add(b, "", 0))) {
-        free(b->s);
-        return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-    }
-    *out = b->s;
-    if (out_len) *out_len = b->len;
+static vt_status finish(vt_sb *b, char **out, size_t *out_len) {
+    char *text = vt_sb_take(b, out_len);
+    if (!text) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    *out = text;
     return VT_OK;
 }
 
@@ -58,52 +36,51 @@ static size_t cleanup_spaces(char *s, size_t n) {
 vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, bool cleanup,
                         char **out, size_t *out_len) {
     if (!t || !out || (!ids && n)) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to decode");
-    sbuf b = {0};
-    bool ok = true, first = true;
-    for (size_t i = 0; i < n && ok; i++) {
+    vt_sb b = {0};
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
         const char *tok = vt_wp_vocab_token(t->vocab, ids[i]);
         if (!tok) {
-            free(b.s);
+            vt_sb_free(&b);
             return vt_error(VT_ERR_INVALID_ARG, "tokenizer: id %d is outside the vocabulary (size %d)", ids[i],
                             t->vocab->n);
         }
         if (skip_special && vt_tok_is_special(t, ids[i])) continue;
         size_t len = strlen(tok);
         if (!first && len >= 2 && tok[0] == '#' && tok[1] == '#') {
-            ok = sb_add(&b, tok + 2, len - 2);
+            vt_sb_add(&b, tok + 2, len - 2);
         } else {
             /* the decoder's own cleanup glues . ? ! , to the previous token */
             bool glue = len == 1 && (tok[0] == '.' || tok[0] == '?' || tok[0] == '!' || tok[0] == ',');
-            if (!first && !glue) ok = sb_add(&b, " ", 1);
-            ok = ok && sb_add(&b, tok, len);
+            if (!first && !glue) vt_sb_add(&b, " ", 1);
+            vt_sb_add(&b, tok, len);
         }
         first = false;
     }
-    if (ok && cleanup && b.s) b.len = cleanup_spaces(b.s, b.len);
-    return finish(&b, ok, out, out_len);
+    if (!b.failed && cleanup && b.buf) b.len = cleanup_spaces(b.buf, b.len);
+    return finish(&b, out, out_len);
 }
 
 vt_status vt_tok_join_tokens(const char *const *tokens, size_t n, char **out, size_t *out_len) {
     if (!out || (!tokens && n)) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to join_tokens");
-    sbuf b = {0};
-    bool ok = true;
-    for (size_t i = 0; i < n && ok; i++) {
+    vt_sb b = {0};
+    for (size_t i = 0; i < n; i++) {
         const char *tok = tokens[i] ? tokens[i] : "";
         size_t len = strlen(tok);
         if (i > 0 && len >= 2 && tok[0] == '#' && tok[1] == '#') {
-            ok = sb_add(&b, tok + 2, len - 2);
+            vt_sb_add(&b, tok + 2, len - 2);
         } else {
-            if (i > 0) ok = sb_add(&b, " ", 1);
-            ok = ok && sb_add(&b, tok, len);
+            if (i > 0) vt_sb_add(&b, " ", 1);
+            vt_sb_add(&b, tok, len);
         }
     }
-    if (ok && b.s) { /* .strip() */
+    if (!b.failed && b.buf) { /* .strip() */
         size_t s = 0, e = b.len;
-        while (s < e && (b.s[s] == ' ')) s++;
-        while (e > s && b.s[e - 1] == ' ') e--;
-        memmove(b.s, b.s + s, e - s);
+        while (s < e && (b.buf[s] == ' ')) s++;
+        while (e > s && b.buf[e - 1] == ' ') e--;
+        memmove(b.buf, b.buf + s, e - s);
         b.len = e - s;
-        b.s[b.len] = '\0';
+        b.buf[b.len] = '\0';
     }
-    return finish(&b, ok, out, out_len);
+    return finish(&b, out, out_len);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "text/vb_internal.h"
+#include "core/hash.h"
 
 void vt_vb_options_default(vt_vb_options *o) {
     o->vocab_size = 30522;
@@ -47,11 +48,7 @@ void vt_vb_free(vt_vocab_builder *b) {
     free(b);
 }
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
+static uint64_t hash_bytes(const char *s, size_t n) { return vt_fnv1a64(VT_FNV64_INIT, s, n); }
 
 static vt_status rehash(vt_vocab_builder *b) {
     size_t cap = b->slot_cap ? b->slot_cap * 2 : 1024;

@@ -8,19 +8,15 @@
 #include "text/utf8.h"
 #include "text/vocab_internal.h"
 #include "verto/fileio.h"
+#include "core/hash.h"
+#include "core/utf8.h"
 
 #define VOCAB_MAX_BYTES ((size_t)1 << 31)
 
-static inline uint32_t fnv_step(uint32_t h, const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 16777619u;
-    return h;
-}
-#define FNV_SEED 2166136261u
-
 static uint32_t hash_tok(bool cont, const char *s, size_t n) {
-    uint32_t h = FNV_SEED;
-    if (cont) h = fnv_step(h, (const unsigned char *)"##", 2);
-    return fnv_step(h, (const unsigned char *)s, n);
+    uint32_t h = VT_FNV32_INIT;
+    if (cont) h = vt_fnv1a32(h, "##", 2);
+    return vt_fnv1a32(h, s, n);
 }
 
 int32_t vt_wp_vocab_lookup(const vt_wp_vocab *v, bool cont, const char *s, size_t n) {
@@ -85,18 +81,6 @@ static size_t trim_end(const char *line, size_t n) {
     return n;
 }
 
-static bool valid_utf8(const char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        int adv;
-        if (vt_utf8_decode((const unsigned char *)s + i, n - i, &adv) == VT_UTF8_REPLACEMENT &&
-            !(adv == 3 && (unsigned char)s[i] == 0xEF && (unsigned char)s[i + 1] == 0xBF &&
-              (unsigned char)s[i + 2] == 0xBD))
-            return false;
-        i += (size_t)adv;
-    }
-    return true;
-}
-
 vt_wp_vocab *vt_wp_vocab_from_buffer(const char *data, size_t len, const char *label) {
     vt_uc_init();
     if (!data && len) {
@@ -124,7 +108,7 @@ vt_wp_vocab *vt_wp_vocab_from_buffer(const char *data, size_t len, const char *l
         size_t n = end - pos;
         if (n > 0 && data[pos + n - 1] == '\r') n--;
         n = trim_end(data + pos, n);
-        if (!valid_utf8(data + pos, n) || n > INT32_MAX) {
+        if (!vt_utf8_valid(data + pos, n) || n > INT32_MAX) {
             vt_error(VT_ERR_FORMAT, "%s:%d: invalid UTF-8 in token", label, v->n + 1);
             vt_wp_vocab_free(v);
             return NULL;

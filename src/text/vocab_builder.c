@@ -6,6 +6,7 @@
 #include "text/utf8.h"
 #include "text/vb_internal.h"
 #include "text/vocab_internal.h"
+#include "core/hash.h"
 
 static const char *const SPECIALS[VT_VB_N_SPECIAL] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
 
@@ -111,11 +112,7 @@ typedef struct trainer {
     size_t nheap, capheap;
 } trainer;
 
-static uint64_t str_hash(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
+static uint64_t str_hash(const char *s, size_t n) { return vt_fnv1a64(VT_FNV64_INIT, s, n); }
 
 static int32_t tok_find(const trainer *t, const char *s, size_t n) {
     for (int64_t id = map_get(&t->tok_ids, str_hash(s, n), -1); id >= 0; id = t->tok_next[id])

@@ -13,6 +13,7 @@
 #include "verto/progress.h"
 #include "verto/rng.h"
 #include "verto/trainer.h"
+#include "core/hash.h"
 
 #define DEFAULT_BUCKET ((int64_t)1 << 22) /* floats per gradient bucket (16 MiB) */
 
@@ -121,13 +122,7 @@ static vt_status save_model(run *r, const char *dir) {
 static uint64_t params_hash(vt_bert *b) {
     int64_t n;
     const float *p = vt_bert_params(b, &n);
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &p[i], sizeof bits);
-        h = (h ^ bits) * 0x100000001b3ull;
-    }
-    return h;
+    return vt_fnv1a64(VT_FNV64_INIT, p, (size_t)n * sizeof *p);
 }
 
 static vt_status check_ranks_agree(run *r, int64_t step) {

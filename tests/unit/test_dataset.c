@@ -190,7 +190,7 @@ static void test_malformed_rows(void **state) {
         {"quote.csv", "text,label\na,b\n\"open,x\nmore\n", "quote.csv:3: unterminated quoted field"},
         {"after.csv", "text,label\n\"a\"b,x\n", "after.csv:2: unexpected character after a closing quote"},
         {"bad.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\", \"label\": }\n", "bad.jsonl:2: invalid JSON"},
-        {"trail.jsonl", "{\"text\": \"a\", \"label\": \"x\"} {}\n", "trail.jsonl:1: text after the JSON object"},
+        {"trail.jsonl", "{\"text\": \"a\", \"label\": \"x\"} {}\n", "trail.jsonl:1: invalid JSON (text after the JSON value"},
         {"arr.jsonl", "[1, 2]\n", "arr.jsonl:1: not a JSON object"},
         {"notext.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n\n{\"label\": \"x\"}\n", "notext.jsonl:3: no \"text\" field"},
         {"numtext.jsonl", "{\"text\": 5, \"label\": \"x\"}\n", "numtext.jsonl:1: \"text\" is not a string"},
@@ -271,7 +271,9 @@ static void test_files(void **state) {
     vt_labelled_options o;
     vt_labelled_options_default(&o);
     o.max_file_bytes = 10;
-    assert_int_equal(vt_labelled_load(path, &o, &d), VT_ERR_IO);
+    assert_int_equal(vt_labelled_load(path, &o, &d), VT_ERR_FORMAT);
+    assert_non_null(strstr(vt_last_error(), "train.jsonl"));
+    assert_non_null(strstr(vt_last_error(), "the limit of 10"));
     unlink(path);
     assert_int_equal(vt_labelled_load(path, NULL, &d), VT_ERR_IO);
     assert_non_null(strstr(vt_last_error(), "train.jsonl"));

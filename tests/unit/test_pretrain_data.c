@@ -14,6 +14,7 @@
 #include "vt_test.h"
 #include "verto/fileio.h"
 #include "verto/pretrain_data.h"
+#include "core/hash.h"
 
 #define CORPUS "tests/data/pretrain/sotu_sample.txt"
 #define VOCAB "tests/data/tokenizer/uncased/vocab.txt"
@@ -93,7 +94,7 @@ static void put_u32(char *p, uint32_t v) {
     for (int k = 0; k < 4; k++) p[k] = (char)(v >> (8 * k));
 }
 static void reseal(char *d, size_t len) { /* recompute the checksum after patching */
-    uint64_t h = vt_pt_fnv1a(VT_PT_FNV_INIT, d, len - 8);
+    uint64_t h = vt_fnv1a64(VT_FNV64_INIT, d, len - 8);
     for (int k = 0; k < 8; k++) d[len - 8 + k] = (char)(h >> (8 * k));
 }
 
@@ -396,19 +397,19 @@ static void test_determinism_and_layout(void **state) {
     for (int64_t i = 0; i < n; i++) {
         assert_int_equal(vt_pt_next(ds, &x, &end), VT_OK);
         assert_false(end);
-        first[i] = (int64_t)vt_pt_fnv1a(VT_PT_FNV_INIT, x.tokens, (size_t)x.n_tokens * 4);
+        first[i] = (int64_t)vt_fnv1a64(VT_FNV64_INIT, x.tokens, (size_t)x.n_tokens * 4);
     }
     assert_int_equal(vt_pt_next(ds, &x, &end), VT_OK);
     assert_true(end);
     assert_int_equal(vt_pt_tell(ds), n);
     assert_int_equal(vt_pt_seek(ds, n / 2 + 7), VT_OK);
     assert_int_equal(vt_pt_next(ds, &x, &end), VT_OK);
-    assert_int_equal((int64_t)vt_pt_fnv1a(VT_PT_FNV_INIT, x.tokens, (size_t)x.n_tokens * 4), first[n / 2 + 7]);
+    assert_int_equal((int64_t)vt_fnv1a64(VT_FNV64_INIT, x.tokens, (size_t)x.n_tokens * 4), first[n / 2 + 7]);
     assert_int_equal(vt_pt_shuffle(ds, 5, 1), VT_OK);
     int64_t same = 0;
     for (int64_t i = 0; i < n; i++) {
         assert_int_equal(vt_pt_next(ds, &x, &end), VT_OK);
-        same += (int64_t)vt_pt_fnv1a(VT_PT_FNV_INIT, x.tokens, (size_t)x.n_tokens * 4) == first[i];
+        same += (int64_t)vt_fnv1a64(VT_FNV64_INIT, x.tokens, (size_t)x.n_tokens * 4) == first[i];
     }
     assert_true(same < n / 10);
     free(seen);
@@ -485,7 +486,7 @@ static void test_batches(void **state) {
                 real += len;
             }
             assert_int_equal(longest, T); /* padded to the batch's own longest */
-            if (batches == 1) h0 = vt_pt_fnv1a(VT_PT_FNV_INIT, bb.input_ids, (size_t)(bb.batch * T) * 4);
+            if (batches == 1) h0 = vt_fnv1a64(VT_FNV64_INIT, bb.input_ids, (size_t)(bb.batch * T) * 4);
         }
         assert_int_equal(rows, vt_pt_size(ds));
         printf("  %s: %lld rows in %lld batches, %.4f of tokens labelled\n", pass ? "dynamic" : "static",
@@ -495,7 +496,7 @@ static void test_batches(void **state) {
             assert_int_equal(vt_pt_shuffle(ds, 1, 0), VT_OK);
             vt_bert_batch bb;
             assert_int_equal(vt_pt_next_batch(ds, b, 8, &rng, &bb), VT_OK);
-            assert_int_not_equal(vt_pt_fnv1a(VT_PT_FNV_INIT, bb.input_ids, (size_t)(bb.batch * bb.seq_len) * 4), h0);
+            assert_int_not_equal(vt_fnv1a64(VT_FNV64_INIT, bb.input_ids, (size_t)(bb.batch * bb.seq_len) * 4), h0);
         }
         vt_pt_close(ds);
     }

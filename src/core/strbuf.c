@@ -1,10 +1,10 @@
-/* A growable string (see serve_internal.h). */
+/* A growable string (see core/strbuf.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/serve_internal.h"
+#include "core/strbuf.h"
 
 static bool reserve(vt_sb *b, size_t extra) {
     if (b->failed) return false;

@@ -1,6 +1,8 @@
-/* Private to src/serve: a growable string for JSON and metrics text. */
-#ifndef VERTO_SERVE_INTERNAL_H
-#define VERTO_SERVE_INTERNAL_H
+/* A growable string for JSON, metrics text and decoded tokens. An allocation
+ * failure is sticky: later additions do nothing, and vt_sb_take hands back
+ * NULL, so a caller checks once at the end. */
+#ifndef VT_CORE_STRBUF_H
+#define VT_CORE_STRBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,7 +18,8 @@ void vt_sb_str(vt_sb *b, const char *s);
 void vt_sb_printf(vt_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as a JSON string: quotes, \" \\ \n \t \r escaped, other controls as \u00XX. */
 void vt_sb_json_string(vt_sb *b, const char *s);
-/* Hands the buffer over (NULL if it failed); the builder is empty afterwards. */
+/* Hands the buffer over ("" when nothing was added, NULL if an allocation
+ * failed); the builder is empty afterwards. */
 char *vt_sb_take(vt_sb *b, size_t *len);
 void vt_sb_free(vt_sb *b);
 

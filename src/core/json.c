@@ -1,36 +1,13 @@
-/* UTF-8 validation and the lexical JSON checks cJSON does not make. */
+/* Strict JSON: the lexical checks cJSON does not make, and one parse that
+ * applies them (see core/json.h). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/io_internal.h"
+#include "core/json.h"
+#include "core/utf8.h"
 
 #define MAX_DEPTH 128
-
-bool vt_io_utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
-        size_t len;
-        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-        if (c >= 0xC2 && c <= 0xDF) len = 2;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0) lo = 0xA0;      /* no overlong forms */
-            if (c == 0xED) hi = 0x9F;      /* no surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0) lo = 0x90;      /* no overlong forms */
-            if (c == 0xF4) hi = 0x8F;      /* nothing above U+10FFFF */
-        } else return false;
-        if (n - i < len) return false;
-        if (s[i + 1] < lo || s[i + 1] > hi) return false;
-        for (size_t k = 2; k < len; k++)
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return false;
-        i += len;
-    }
-    return true;
-}
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -65,7 +42,7 @@ static size_t scan_string(const char *s, size_t n, size_t i, const char **why, s
 }
 
 /* Scans a number token at s[i]; returns the index after it, or 0 with *why. */
-static size_t scan_number(const char *s, size_t n, size_t i, vt_io_jnum *num, const char **why, size_t *at) {
+static size_t scan_number(const char *s, size_t n, size_t i, vt_jnum *num, const char **why, size_t *at) {
     size_t start = i;
     bool neg = false, frac = false, exp = false, overflow = false;
     uint64_t v = 0;
@@ -102,9 +79,9 @@ bad:
     return 0;
 }
 
-const char *vt_io_json_scan(const char *s, size_t n, vt_io_jnum **nums, size_t *n_nums, size_t *at) {
+const char *vt_json_scan(const char *s, size_t n, vt_jnum **nums, size_t *n_nums, size_t *at) {
     const char *why = NULL;
-    vt_io_jnum *out = NULL;
+    vt_jnum *out = NULL;
     size_t count = 0, cap = 0;
     int depth = 0;
     size_t i = 0;
@@ -123,7 +100,7 @@ const char *vt_io_json_scan(const char *s, size_t n, vt_io_jnum **nums, size_t *
         } else if (c == '-' || is_digit(c)) {
             if (count == cap) {
                 size_t ncap = cap ? cap * 2 : 64;
-                vt_io_jnum *grown = realloc(out, ncap * sizeof *grown);
+                vt_jnum *grown = realloc(out, ncap * sizeof *grown);
                 if (!grown) { why = "out of memory"; *at = i; goto fail; }
                 out = grown;
                 cap = ncap;
@@ -150,15 +127,37 @@ fail:
     return why;
 }
 
-const char *vt_io_printable(const char *s, char *buf, size_t size) {
-    size_t n = strlen(s), keep = n < size ? n : size - 4;
-    while (keep < n && keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--; /* whole characters */
-    bool utf8 = vt_io_utf8_valid((const unsigned char *)s, keep);
-    for (size_t i = 0; i < keep; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[i] = (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) ? '?' : (char)c;
+/* cJSON_Parse* writes a global error position on every call. */
+static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+
+cJSON *vt_json_parse(const char *s, size_t n, const char **why, size_t *at) {
+    vt_jnum *nums;
+    size_t n_nums;
+    if ((*why = vt_json_scan(s, n, &nums, &n_nums, at))) return NULL;
+    free(nums);
+    const char *end = NULL;
+    pthread_mutex_lock(&parse_lock);
+    cJSON *root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    pthread_mutex_unlock(&parse_lock);
+    size_t stop = end && end >= s && end <= s + n ? (size_t)(end - s) : 0;
+    if (!root) {
+        *why = "an unexpected or missing token"; /* cJSON points near the token it could not take */
+        *at = stop;
+        return NULL;
     }
-    if (keep < n) memcpy(buf + keep, "...", 4);
-    else buf[keep] = '\0';
-    return buf;
+    while (stop < n && is_ws(s[stop])) stop++;
+    if (stop < n) {
+        cJSON_Delete(root);
+        *why = "text after the JSON value";
+        *at = stop;
+        return NULL;
+    }
+    return root;
+}
+
+const char *vt_json_repeated_key(const cJSON *obj) {
+    for (const cJSON *a = obj ? obj->child : NULL; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string)) return a->string;
+    return NULL;
 }
