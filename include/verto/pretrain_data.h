@@ -282,6 +282,48 @@ vt_status vt_pt_batcher_finish(vt_pt_batcher *b, vt_bert_batch *out);
  * the epoch is over. */
 vt_status vt_pt_next_batch(vt_pt_dataset *ds, vt_pt_batcher *b, int64_t batch_size, vt_rng *rng, vt_bert_batch *out);
 
+/* ---- a run's batches (what verto pretrain trains on) ------------------ */
+
+/* The batches of a pretraining run. Sample k of the run is position k mod N
+ * of epoch k / N of the training set (each epoch its own seeded shuffle), and
+ * its masks, when the shards leave masking to training, are drawn from a seed
+ * that follows k. With group_by_length G > 1 the samples of G consecutive
+ * batches are read ahead, sorted by length and dealt out in that order, and
+ * the G batches shuffled, so that batches pad less. Either way the batch for
+ * samples [first, first + count) depends on first and the options alone, so
+ * a resumed run, or a run on any number of ranks, sees the same batches. */
+typedef struct vt_pt_run vt_pt_run;
+
+typedef struct vt_pt_run_options {
+    uint64_t seed;           /* data order, masking and length groups */
+    int64_t batch_size;      /* sequences per batch */
+    int64_t group_by_length; /* G batches read ahead and grouped by length; 0 or 1: off */
+} vt_pt_run_options;
+
+/* A run over `train` (borrowed, not shared with anyone else) and, for
+ * evaluations, `eval` (borrowed, may be NULL), masking with the shards'
+ * settings over `vocab`, padding with pad_id. NULL with the error set. */
+vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_wp_vocab *vocab, int32_t pad_id,
+                         const vt_pt_run_options *o);
+void vt_pt_run_free(vt_pt_run *r);
+
+/* The batch of samples [first, first + count), count <= batch_size, first a
+ * multiple of batch_size when grouping; *tokens its real (non-padding)
+ * tokens. Arrays stay valid until the next call. */
+vt_status vt_pt_run_batch(vt_pt_run *r, int64_t first, int64_t count, vt_bert_batch *out, int64_t *tokens);
+
+/* The share of padding among the positions of every batch handed out so far. */
+double vt_pt_run_padding(const vt_pt_run *r);
+
+typedef struct vt_pt_eval {
+    double mlm_loss, mlm_accuracy, nsp_accuracy;
+} vt_pt_eval;
+
+/* The masked-LM loss and accuracy and the NSP accuracy of `model` over the
+ * first max_batches batches of the held-out set, in file order, with masks
+ * from a fixed seed, so that every evaluation sees the same. */
+vt_status vt_pt_run_evaluate(vt_pt_run *r, vt_bert *model, int64_t max_batches, vt_pt_eval *out);
+
 /* ---- preparing (the algorithm above) ---------------------------------- */
 
 typedef struct vt_pt_options {

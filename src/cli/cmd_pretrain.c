@@ -1,103 +1,36 @@
 /* verto pretrain: masked-LM + next-sentence pretraining from prepared shards. */
-#include <math.h>
-#include <omp.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stdio.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "verto/pretrain_data.h"
 #include "cli/dist_job.h"
-#include "cli/length_groups.h"
 #include "verto/dist.h"
+#include "verto/pretrain_data.h"
 #include "verto/trainer.h"
 
-#define MASK_SALT 0x6d61736bull /* separates masking draws from dropout draws */
+/* The trainer's callbacks over a vt_pt_run. */
+typedef struct run_ctx {
+    vt_pt_run *run;
+    int64_t eval_batches;
+} run_ctx;
 
-typedef struct source {
-    vt_pt_dataset *train, *eval;
-    vt_pt_batcher *batcher;
-    vt_pt_masker *masker;
-    length_groups *groups; /* NULL: batches in sample order */
-    uint64_t seed;
-    int64_t epoch;        /* of the train order currently set, -1 before any */
-    int64_t eval_batches, batch_size;
-    int64_t real_tokens, batch_cells; /* over the training batches: how much is not padding */
-} source;
-
-/* Sample k of the global order is position k % N of epoch k / N, so the
- * order depends on k alone. */
-static vt_status read_sample(void *ctx, int64_t k, vt_pt_instance *inst) {
-    source *s = ctx;
-    int64_t n = vt_pt_size(s->train), epoch = k / n, pos = k % n;
-    vt_status st = VT_OK;
-    if (epoch != s->epoch) {
-        st = vt_pt_shuffle(s->train, s->seed, epoch);
-        s->epoch = epoch;
-    }
-    if (st == VT_OK && vt_pt_tell(s->train) != pos) st = vt_pt_seek(s->train, pos);
-    bool end;
-    return st == VT_OK ? vt_pt_next(s->train, inst, &end) : st;
-}
-
-/* Samples first .. first + count - 1, or with length groups the batch that
- * takes their place. */
 static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *batch, int64_t *tokens) {
-    source *s = ctx;
-    vt_pt_batcher_reset(s->batcher);
-    for (int64_t i = 0; i < count; i++) {
-        vt_pt_instance inst;
-        int64_t k = first + i;
-        vt_status st = s->groups ? length_groups_get(s->groups, first, i, read_sample, s, &inst, &k)
-                                 : read_sample(s, k, &inst);
-        vt_rng rng;
-        vt_rng_seed(&rng, vt_hash64(s->seed ^ MASK_SALT, (uint64_t)k)); /* a sample's masks follow it */
-        if (st == VT_OK) st = vt_pt_batcher_add(s->batcher, &inst, &rng);
-        if (st != VT_OK) return st;
-    }
-    vt_status st = vt_pt_batcher_finish(s->batcher, batch);
-    *tokens = 0;
-    for (int64_t i = 0; st == VT_OK && i < batch->batch * batch->seq_len; i++) *tokens += batch->attention_mask[i];
-    s->real_tokens += *tokens;
-    s->batch_cells += batch->batch * batch->seq_len;
-    return st;
+    return vt_pt_run_batch(((run_ctx *)ctx)->run, first, count, batch, tokens);
 }
 
-/* MLM loss and accuracy and NSP accuracy over the held-out shards (file
- * order, masks drawn from a fixed seed so every evaluation sees the same). */
 static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
-    source *s = ctx;
-    double mlm_loss = 0, mlm_correct = 0, mlm_count = 0, nsp_correct = 0, nsp_count = 0;
-    int64_t n = vt_pt_size(s->eval), batches = 0;
-    for (int64_t first = 0; first < n && batches < s->eval_batches; first += s->batch_size, batches++) {
-        vt_pt_batcher_reset(s->batcher);
-        for (int64_t k = first; k < first + s->batch_size && k < n; k++) {
-            vt_pt_instance inst;
-            vt_rng rng;
-            vt_rng_seed(&rng, vt_hash64(MASK_SALT, (uint64_t)k));
-            vt_status st = vt_pt_get(s->eval, k, &inst);
-            if (st == VT_OK) st = vt_pt_batcher_add(s->batcher, &inst, &rng);
-            if (st != VT_OK) return st;
-        }
-        vt_bert_batch batch;
-        vt_bert_outputs out;
-        vt_status st = vt_pt_batcher_finish(s->batcher, &batch);
-        if (st == VT_OK) st = vt_bert_forward(b, &batch, false, 0, &out);
-        if (st != VT_OK) return st;
-        mlm_loss += out.mlm_loss * (double)out.mlm_count;
-        mlm_correct += (double)out.mlm_correct;
-        mlm_count += (double)out.mlm_count;
-        nsp_correct += (double)out.nsp_correct;
-        nsp_count += (double)batch.batch;
-    }
+    run_ctx *e = ctx;
+    vt_pt_eval ev;
+    vt_status st = vt_pt_run_evaluate(e->run, b, e->eval_batches, &ev);
+    if (st != VT_OK) return st;
     static const char *const NAMES[] = {"mlm_loss", "mlm_accuracy", "nsp_accuracy"};
-    double values[] = {mlm_loss / fmax(mlm_count, 1), mlm_correct / fmax(mlm_count, 1), nsp_correct / fmax(nsp_count, 1)};
+    double values[] = {ev.mlm_loss, ev.mlm_accuracy, ev.nsp_accuracy};
     r->n = 3;
     for (int i = 0; i < 3; i++) {
         snprintf(r->names[i], sizeof r->names[i], "%s", NAMES[i]);
         r->values[i] = values[i];
     }
-    r->score = -values[0];
+    r->score = -ev.mlm_loss;
     return VT_OK;
 }
 
@@ -143,34 +76,25 @@ int cmd_pretrain(int argc, char **argv) {
     if (st != VT_OK) return cli_leave_job(st);
     int64_t ranks = vt_dist_size();
 
-    source src = {.seed = (uint64_t)seed, .epoch = -1, .eval_batches = eval_batches, .batch_size = batch};
+    vt_pt_dataset *train = NULL, *held_out = NULL;
+    vt_pt_run *run = NULL;
     vt_bert *model = NULL;
     vt_tokenizer *tok = vt_tok_load(init, NULL);
     const vt_wp_vocab *vocab = tok ? vt_tok_vocab(tok) : NULL;
     st = tok ? VT_OK : vt_last_status();
-    if (st == VT_OK && !(src.train = vt_pt_open(data, vocab))) st = vt_last_status();
-    if (st == VT_OK && eval_data && !(src.eval = vt_pt_open(eval_data, vocab))) st = vt_last_status();
-    if (st == VT_OK && vt_pt_size(src.train) == 0) st = vt_error(VT_ERR_INVALID_ARG, "%s holds no instances", data);
+    if (st == VT_OK && !(train = vt_pt_open(data, vocab))) st = vt_last_status();
+    if (st == VT_OK && eval_data && !(held_out = vt_pt_open(eval_data, vocab))) st = vt_last_status();
+    if (st == VT_OK && vt_pt_size(train) == 0) st = vt_error(VT_ERR_INVALID_ARG, "%s holds no instances", data);
     if (st == VT_OK && !(model = vt_bert_load(init, VT_BERT_FOR_PRETRAINING, 0, (uint64_t)seed))) st = vt_last_status();
     if (st == VT_OK) st = vt_bert_set_precision(model, prec);
-    int32_t max_len = st == VT_OK ? vt_pt_get_info(src.train)->max_seq_length : 0;
+    int32_t max_len = st == VT_OK ? vt_pt_get_info(train)->max_seq_length : 0;
     if (st == VT_OK && max_len > vt_bert_get_config(model)->max_position_embeddings)
         st = vt_error(VT_ERR_INVALID_ARG, "%s has sequences of %d tokens, more than the model's %lld positions", data,
                       max_len, (long long)vt_bert_get_config(model)->max_position_embeddings);
-    vt_pt_mask_options mask;
-    if (st == VT_OK) {
-        const vt_pt_info *info = vt_pt_get_info(src.train);
-        vt_pt_mask_options_default(&mask);
-        mask.masked_lm_prob = info->masked_lm_prob;
-        mask.max_predictions = info->max_predictions;
-        mask.whole_word_mask = info->whole_word_mask;
-        if (!(src.masker = vt_pt_masker_new(vocab, &mask, max_len))) st = vt_last_status();
-        else if (!(src.batcher = vt_pt_batcher_new(batch, max_len, vt_tok_special_ids(tok).pad, src.masker)))
-            st = vt_last_status();
-        else if (group_by_length > 1 &&
-                 !(src.groups = length_groups_new(group_by_length, batch, max_len, (uint64_t)seed)))
-            st = vt_last_status();
-    }
+    vt_pt_run_options ro = {.seed = (uint64_t)seed, .batch_size = batch, .group_by_length = group_by_length};
+    if (st == VT_OK && !(run = vt_pt_run_new(train, held_out, vocab, vt_tok_special_ids(tok).pad, &ro)))
+        st = vt_last_status();
+    run_ctx ctx = {.run = run, .eval_batches = eval_batches};
     if (st == VT_OK) {
         char args[1024];
         snprintf(args, sizeof args,
@@ -190,7 +114,7 @@ int cmd_pretrain(int argc, char **argv) {
         o.warmup_steps = warmup >= 0 ? warmup : steps / 10;
         o.seed = (uint64_t)seed;
         o.log_every = log_every;
-        o.eval_every = src.eval ? (eval_every ? eval_every : steps) : 0;
+        o.eval_every = held_out ? (eval_every ? eval_every : steps) : 0;
         o.save_every = save_every;
         o.keep_checkpoints = (int)keep;
         o.resume = resume;
@@ -199,31 +123,28 @@ int cmd_pretrain(int argc, char **argv) {
         o.args_json = args;
         o.log = stdout;
         o.get_batch = get_batch;
-        o.evaluate = src.eval ? evaluate : NULL;
-        o.ctx = &src;
+        o.evaluate = held_out ? evaluate : NULL;
+        o.ctx = &ctx;
         bool lead = vt_dist_rank() == 0;
         if (lead && ranks > 1)
             printf("pretraining %s on %lld instances: %lld steps of %lld x %lld ranks x %lld sequences (global batch %lld)\n",
-                   init, (long long)vt_pt_size(src.train), (long long)steps, (long long)batch, (long long)ranks,
+                   init, (long long)vt_pt_size(train), (long long)steps, (long long)batch, (long long)ranks,
                    (long long)accum, (long long)(batch * ranks * accum));
         else if (lead)
             printf("pretraining %s on %lld instances: %lld steps of %lld x %lld sequences (global batch %lld)\n", init,
-                   (long long)vt_pt_size(src.train), (long long)steps, (long long)batch, (long long)accum,
+                   (long long)vt_pt_size(train), (long long)steps, (long long)batch, (long long)accum,
                    (long long)(batch * accum));
         bool stopped = false;
         st = vt_train(&model, &o, &stopped);
         if (st == VT_OK && !stopped && lead) printf("wrote %s\n", out);
-        if (st == VT_OK && lead && src.batch_cells)
-            printf("padding: %.1f%% of this run's batch positions%s\n",
-                   100.0 * (double)(src.batch_cells - src.real_tokens) / (double)src.batch_cells,
+        if (st == VT_OK && lead)
+            printf("padding: %.1f%% of this run's batch positions%s\n", 100.0 * vt_pt_run_padding(run),
                    group_by_length > 1 ? "" : " (--group-by-length 64 batches sequences of like length)");
     }
-    length_groups_free(src.groups);
+    vt_pt_run_free(run);
     vt_bert_free(model);
-    vt_pt_batcher_free(src.batcher);
-    vt_pt_masker_free(src.masker);
-    vt_pt_close(src.train);
-    vt_pt_close(src.eval);
+    vt_pt_close(train);
+    vt_pt_close(held_out);
     vt_tok_free(tok);
     return cli_leave_job(st);
 }

@@ -521,6 +521,76 @@ static void test_batches(void **state) {
     rm_rf(dir);
 }
 
+/* A batch of a run as one hash (ids, labels, segments, NSP labels) and its padding. */
+static uint64_t batch_hash(const vt_bert_batch *bb) {
+    size_t cells = (size_t)(bb->batch * bb->seq_len) * 4;
+    uint64_t h = vt_fnv1a64(VT_FNV64_INIT, bb->input_ids, cells);
+    h = vt_fnv1a64(h, bb->mlm_labels, cells);
+    h = vt_fnv1a64(h, bb->token_type_ids, cells);
+    return vt_fnv1a64(h, bb->nsp_labels, (size_t)bb->batch * 4);
+}
+
+/* vt_pt_run: a batch depends on its first sample index and the options alone
+ * (asked out of order, from a fresh run, it is the same: what --resume and
+ * other ranks rely on); epochs reshuffle; masks follow the sample (dynamic
+ * masking); length groups hold the same samples over a group and pad less. */
+static void test_run_order(void **state) {
+    (void)state;
+    vt_tokenizer *tok = load_tok();
+    char *dir = test_tmpdir(), *dy_dir = join(dir, "dynamic");
+    vt_pt_options po;
+    vt_pt_options_default(&po);
+    po.dupe_factor = 1;
+    po.max_seq_length = 64;
+    po.short_seq_prob = 0.5; /* many short sequences: padding to group away */
+    po.dynamic_masking = true;
+    assert_int_equal(prepare(tok, CORPUS, dy_dir, &po, NULL), VT_OK);
+    const vt_wp_vocab *v = vt_tok_vocab(tok);
+    int32_t pad = vt_tok_special_ids(tok).pad;
+    enum { B = 8, G = 4, STEPS = 16 };
+    uint64_t h[2][STEPS];
+    double padding[2];
+    for (int grouped = 0; grouped < 2; grouped++) {
+        vt_pt_run_options o = {.seed = 5, .batch_size = B, .group_by_length = grouped ? G : 0};
+        vt_pt_dataset *ds = vt_pt_open(dy_dir, v);
+        vt_pt_run *r = vt_pt_run_new(ds, NULL, v, pad, &o);
+        assert_non_null(r);
+        int64_t n = vt_pt_size(ds), tokens;
+        assert_true(n > STEPS * B / 2); /* the steps cross an epoch boundary */
+        vt_bert_batch bb;
+        for (int i = 0; i < STEPS; i++) {
+            assert_int_equal(vt_pt_run_batch(r, (int64_t)i * B, B, &bb, &tokens), VT_OK);
+            h[grouped][i] = batch_hash(&bb);
+        }
+        padding[grouped] = vt_pt_run_padding(r);
+        /* out of order, and from a fresh run: the same batches */
+        vt_pt_run *fresh = vt_pt_run_new(ds, NULL, v, pad, &o);
+        for (int i = STEPS - 1; i >= 0; i -= 3) {
+            assert_int_equal(vt_pt_run_batch(fresh, (int64_t)i * B, B, &bb, &tokens), VT_OK);
+            assert_true(batch_hash(&bb) == h[grouped][i]);
+            assert_int_equal(vt_pt_run_batch(r, (int64_t)i * B, B, &bb, &tokens), VT_OK);
+            assert_true(batch_hash(&bb) == h[grouped][i]);
+        }
+        /* a held-out evaluation needs held-out shards */
+        vt_pt_eval ev;
+        assert_int_equal(vt_pt_run_evaluate(r, NULL, 1, &ev), VT_ERR_STATE);
+        vt_pt_run_free(fresh);
+        vt_pt_run_free(r);
+        vt_pt_close(ds);
+    }
+    for (int i = 1; i < STEPS; i++) assert_true(h[0][i] != h[0][0]);
+    printf("  padding over %d batches of %d: %.1f%% in sample order, %.1f%% in groups of %d\n", STEPS, B,
+           100 * padding[0], 100 * padding[1], G);
+    assert_true(padding[1] < padding[0]);
+    vt_pt_run_options bad = {.seed = 1, .batch_size = 0};
+    vt_pt_dataset *ds = vt_pt_open(dy_dir, v);
+    assert_null(vt_pt_run_new(ds, NULL, v, pad, &bad));
+    vt_pt_close(ds);
+    vt_tok_free(tok);
+    free(dy_dir);
+    rm_rf(dir);
+}
+
 static void test_failures_keep_earlier_outputs(void **state) {
     (void)state;
     vt_tokenizer *tok = load_tok();
@@ -757,6 +827,7 @@ int main(void) {
         cmocka_unit_test(test_masking_rules),
         cmocka_unit_test(test_determinism_and_layout),
         cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_run_order),
         cmocka_unit_test(test_document_boundaries),
         cmocka_unit_test(test_failures_keep_earlier_outputs),
         cmocka_unit_test(test_statistics_parity),

@@ -1,8 +1,8 @@
-/* Pretraining batches grouped by length: see length_groups.h. */
+/* Pretraining batches grouped by length: see data/length_groups.h. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/length_groups.h"
+#include "data/length_groups.h"
 #include "verto/rng.h"
 
 #define GROUP_SALT 0x67726f7570ull /* separates the batch-order draws from the data order's */
@@ -13,7 +13,7 @@ typedef struct sized_row {
     int64_t row;
 } sized_row;
 
-struct length_groups {
+struct vt_pt_length_groups {
     int64_t groups, count, rows; /* rows = groups * count */
     int32_t S;
     uint64_t seed;
@@ -27,7 +27,7 @@ struct length_groups {
     int64_t *batch;    /* (groups) scratch for its batch order */
 };
 
-void length_groups_free(length_groups *g) {
+void vt_pt_length_groups_free(vt_pt_length_groups *g) {
     if (!g) return;
     free(g->tokens), free(g->positions), free(g->labels), free(g->segments);
     free(g->n_tokens), free(g->n_masked), free(g->random_next), free(g->order);
@@ -35,15 +35,15 @@ void length_groups_free(length_groups *g) {
     free(g);
 }
 
-length_groups *length_groups_new(int64_t groups, int64_t count, int32_t max_seq_length, uint64_t seed) {
+vt_pt_length_groups *vt_pt_length_groups_new(int64_t groups, int64_t count, int32_t max_seq_length, uint64_t seed) {
     if (groups < 1 || count < 1 || max_seq_length < 1 || groups > MAX_READ_AHEAD / count)
         return vt_error(VT_ERR_INVALID_ARG,
                         "grouping %lld batches of %lld sequences by length: at most %lld sequences are read ahead",
                         (long long)groups, (long long)count, (long long)MAX_READ_AHEAD),
                NULL;
-    length_groups *g = calloc(1, sizeof *g);
+    vt_pt_length_groups *g = calloc(1, sizeof *g);
     if (!g) return vt_error(VT_ERR_NOMEM, "out of memory for length groups"), NULL;
-    *g = (length_groups){.groups = groups, .count = count, .rows = groups * count, .S = max_seq_length, .seed = seed,
+    *g = (vt_pt_length_groups){.groups = groups, .count = count, .rows = groups * count, .S = max_seq_length, .seed = seed,
                          .loaded = -1};
     size_t rows = (size_t)g->rows, cells = rows * (size_t)max_seq_length;
     g->tokens = malloc(cells * sizeof *g->tokens);
@@ -58,7 +58,7 @@ length_groups *length_groups_new(int64_t groups, int64_t count, int32_t max_seq_
     g->batch = malloc((size_t)groups * sizeof *g->batch);
     if (!g->tokens || !g->positions || !g->labels || !g->segments || !g->n_tokens || !g->n_masked ||
         !g->random_next || !g->order || !g->sorted || !g->batch) {
-        length_groups_free(g);
+        vt_pt_length_groups_free(g);
         return vt_error(VT_ERR_NOMEM, "out of memory for length groups of %lld rows", (long long)rows), NULL;
     }
     return g;
@@ -71,7 +71,7 @@ static int by_length(const void *a, const void *b) {
 }
 
 /* Reads group `group` (samples group*rows ..) and lays out its batches. */
-static vt_status load(length_groups *g, int64_t group, sample_reader read, void *ctx) {
+static vt_status load(vt_pt_length_groups *g, int64_t group, vt_pt_sample_reader read, void *ctx) {
     size_t S = (size_t)g->S;
     for (int64_t r = 0; r < g->rows; r++) {
         vt_pt_instance in;
@@ -104,7 +104,7 @@ static vt_status load(length_groups *g, int64_t group, sample_reader read, void 
     return VT_OK;
 }
 
-vt_status length_groups_get(length_groups *g, int64_t first, int64_t i, sample_reader read, void *ctx,
+vt_status vt_pt_length_groups_get(vt_pt_length_groups *g, int64_t first, int64_t i, vt_pt_sample_reader read, void *ctx,
                             vt_pt_instance *out, int64_t *k) {
     if (first < 0 || first % g->count || i < 0 || i >= g->count)
         return vt_error(VT_ERR_INVALID_ARG, "length groups: sample %lld + %lld is not in a batch of %lld",
