@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (r.inputs[i].text_b) check_text(r.inputs[i].text_b, r.inputs[i].text_b_len);
             else if (r.inputs[i].text_b_len) abort();
         }
-        if (e == VT_SERVE_CLASSIFY && (r.pooling != VT_SERVE_POOL_CLS || r.normalize)) abort();
+        if (e == VT_SERVE_CLASSIFY && (r.pooling != VT_POOL_CLS || r.normalize)) abort();
         if (!valid_utf8((const unsigned char *)body, len)) abort(); /* accepted bodies are valid UTF-8 */
     } else {
         const char *m = vt_last_error();

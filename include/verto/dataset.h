@@ -126,6 +126,11 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
 
 void vt_labelled_free(vt_labelled *d);
 
+/* Keeps a seeded random max_n of d's examples, in their original order
+ * (the "N labels" experiments); nothing changes when d has max_n or fewer.
+ * VT_ERR_NOMEM leaves d as it was. */
+vt_status vt_labelled_subsample(vt_labelled *d, size_t max_n, uint64_t seed);
+
 /* Id of label `name` in d's map, or -1. */
 int32_t vt_labelled_label_id(const vt_labelled *d, const char *name);
 

@@ -15,9 +15,9 @@
  *     is the only thread that runs the model. It gathers queued inputs of all
  *     requests into one forward pass of up to max_batch inputs, waiting at
  *     most max_wait_ms after the oldest queued input for the batch to fill
- *     (dynamic batching). Results are computed exactly as `verto predict`
- *     (softmax of the logits in double) and `verto embed` (pooling of the last
- *     hidden states) compute them and printed with the same "%.8g";
+ *     (dynamic batching). The model is a vt_task (verto/task.h), so results
+ *     are computed by the functions verto predict and verto embed use, and
+ *     printed with the same "%.8g";
  *   - the metrics (Prometheus text format): requests by endpoint and status,
  *     a latency histogram per endpoint, batch sizes, requests in flight,
  *     queued inputs.
@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "verto/bert.h"
+#include "verto/task.h"
 #include "verto/error.h"
 
 #ifdef __cplusplus
@@ -56,11 +57,6 @@ const char *vt_serve_endpoint_name(vt_serve_endpoint e);
 /* The endpoint of a request path (exact match; VT_SERVE_OTHER if none). */
 vt_serve_endpoint vt_serve_endpoint_of(const char *path);
 
-typedef enum vt_serve_pooling {
-    VT_SERVE_POOL_CLS = 0, /* the final hidden state of [CLS] */
-    VT_SERVE_POOL_MEAN,    /* the mean of the real tokens' states ([CLS] and [SEP] included) */
-} vt_serve_pooling;
-
 /* One input: a text, or a pair (text_b != NULL). The strings are
  * NUL-terminated, non-empty, valid UTF-8 without NUL bytes, and owned by the
  * request. */
@@ -76,7 +72,7 @@ typedef struct vt_serve_request {
     bool batch;                 /* the {"inputs": [...]} form: answer {"results": [...]} */
     size_t n;                   /* inputs (>= 1) */
     vt_serve_input *inputs;     /* (n) */
-    vt_serve_pooling pooling;   /* embed: "pooling" ("cls" default, or "mean") */
+    vt_pooling pooling;         /* embed: "pooling" ("cls" default, or "mean") */
     bool normalize;             /* embed: "normalize" (default false): unit length */
     void *priv;                 /* the parsed document the strings live in */
 } vt_serve_request;
@@ -94,25 +90,6 @@ typedef struct vt_serve_request {
  * vt_last_error(). Thread-safe. Free with vt_serve_request_free. */
 vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, size_t len, vt_serve_request *out);
 void vt_serve_request_free(vt_serve_request *r);
-
-/* ---- shared computation (also what verto predict / verto embed print) --- */
-
-/* probs (K) = softmax of logits (K) computed in double, as verto predict
- * does. Returns the index of the largest probability (the first on ties), or
- * -1 if the result is not finite. */
-int vt_serve_softmax(const float *logits, int K, double *probs);
-
-/* probs (K) of a text read as m >= 1 windows: the softmax of the mean of
- * their logits (m, K), in double (m = 1: exactly vt_serve_softmax). Same
- * return value. */
-int vt_serve_softmax_mean(const float *logits, int m, int K, double *probs);
-
-/* out (H) = pooling of one sequence's final hidden states (T, H) over the
- * positions where mask (T) is non-zero (mean), or its first position (cls);
- * optionally scaled to unit length (norm floored at 1e-12), as verto embed
- * does. */
-void vt_serve_pool(const float *hidden, const int32_t *mask, int64_t T, int64_t H, vt_serve_pooling pooling,
-                   bool normalize, float *out);
 
 /* ---- engine ----------------------------------------------------------- */
 

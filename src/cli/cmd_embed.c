@@ -1,14 +1,11 @@
 /* verto embed: one JSON array (a sentence embedding) per input line. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/text_input.h"
-#include "verto/serve.h"
-
-#define BATCH 32
+#include "verto/task.h"
 
 int cmd_embed(int argc, char **argv) {
     const char *dir = NULL, *pooling = "cls", *input = NULL;
@@ -31,34 +28,28 @@ int cmd_embed(int argc, char **argv) {
         free(args);
         return cli_fail("embed needs --model DIR and --pooling cls or mean");
     }
-    vt_bert *model = vt_bert_load(dir, VT_BERT_MODEL, 0, 0);
-    vt_tokenizer *tok = model ? vt_tok_load(dir, NULL) : NULL;
+    vt_task_options to;
+    vt_task_options_default(&to);
+    to.max_seq_length = (int32_t)max_length; /* 0: the model's positions (a plain encoder records no length) */
+    vt_task *task = vt_task_load(dir, &to);
     cli_lines lines = {0};
-    cli_batch batch = {0};
-    vt_status st = tok ? cli_lines_read(input, args, n_args, &lines) : vt_last_status();
-    int64_t H = model ? vt_bert_get_config(model)->hidden_size : 0;
-    int64_t positions = model ? vt_bert_get_config(model)->max_position_embeddings : 0;
-    float *vec = malloc((size_t)(H ? H : 1) * sizeof(float));
-    for (size_t start = 0; st == VT_OK && start < lines.n; start += BATCH) {
-        size_t count = lines.n - start < BATCH ? lines.n - start : BATCH;
-        vt_bert_outputs out;
-        st = cli_batch_encode(&batch, tok, &lines, start, count, (int32_t)(max_length ? max_length : positions));
-        vt_bert_batch view = cli_batch_view(&batch);
-        if (st == VT_OK) st = vt_bert_forward(model, &view, false, 0, &out);
-        for (int64_t i = 0; st == VT_OK && i < batch.B; i++) {
-            vt_serve_pool(out.last_hidden_state + i * batch.T * H, batch.mask + i * batch.T, batch.T, H,
-                          mean ? VT_SERVE_POOL_MEAN : VT_SERVE_POOL_CLS, normalize, vec);
-            putchar('[');
-            for (int64_t h = 0; h < H; h++) printf(h ? ", %.8g" : "%.8g", vec[h]);
-            puts("]");
-        }
+    vt_status st = task ? cli_lines_read(input, args, n_args, &lines) : vt_last_status();
+    int64_t H = task ? vt_task_config(task)->hidden_size : 0;
+    vt_text_input *in = malloc((lines.n ? lines.n : 1) * sizeof *in);
+    float *vec = malloc((lines.n ? lines.n : 1) * (size_t)(H ? H : 1) * sizeof(float));
+    if (st == VT_OK && (!in || !vec)) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu embeddings", lines.n);
+    for (size_t i = 0; st == VT_OK && i < lines.n; i++) in[i] = (vt_text_input){lines.text[i], lines.len[i], NULL, 0};
+    if (st == VT_OK) st = vt_task_embed(task, in, lines.n, mean ? VT_POOL_MEAN : VT_POOL_CLS, normalize, vec, NULL);
+    for (size_t i = 0; st == VT_OK && i < lines.n; i++) {
+        putchar('[');
+        for (int64_t h = 0; h < H; h++) printf(h ? ", %.8g" : "%.8g", vec[i * (size_t)H + (size_t)h]);
+        puts("]");
     }
     rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
     free(vec);
+    free(in);
     free(args);
-    cli_batch_free(&batch);
     cli_lines_free(&lines);
-    vt_tok_free(tok);
-    vt_bert_free(model);
+    vt_task_free(task);
     return rc;
 }

@@ -1,13 +1,12 @@
 /* verto eval: accuracy, per-class precision / recall / F1, macro and micro F1,
  * the confusion matrix and (two classes) ROC-AUC of a classifier on a labelled file. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/text_pairs.h"
 #include "verto/dataset.h"
 #include "verto/metrics.h"
+#include "verto/task.h"
 
 int cmd_eval(int argc, char **argv) {
     const char *dir = NULL, *data = NULL, *format = NULL, *text_col = NULL, *text_b_col = NULL, *label_col = NULL;
@@ -40,48 +39,29 @@ int cmd_eval(int argc, char **argv) {
     o.label_column = label_col;
     o.skip_bad_rows = skip_bad;
 
-    vt_bert *model = NULL;
-    vt_tokenizer *tok = NULL;
+    vt_task_options to;
+    vt_task_options_default(&to);
+    to.kind = VT_TASK_SEQUENCE_CLASSIFICATION;
+    to.precision = prec;
+    to.max_seq_length = (int32_t)max_length;
+    to.batch_size = (int32_t)batch;
+    vt_task *task = vt_task_load(dir, &to);
     vt_labelled d = {0};
     vt_metrics m = {0};
-    double *probs = NULL, *score = NULL;
-    int32_t *pred = NULL;
     const char *names[VT_BERT_MAX_LABELS];
-    vt_status st = cli_load_classifier(dir, &model, &tok);
-    if (st == VT_OK) st = vt_bert_set_precision(model, prec);
-    const vt_bert_config *c = model ? vt_bert_get_config(model) : NULL;
-    size_t K = c ? (size_t)c->num_labels : 0;
+    vt_status st = task ? VT_OK : vt_last_status();
+    const vt_bert_config *c = task ? vt_task_config(task) : NULL;
     if (st == VT_OK) { /* the model's label ids */
-        for (size_t k = 0; k < K; k++) names[k] = c->id2label[k];
+        for (int k = 0; k < c->num_labels; k++) names[k] = c->id2label[k];
         o.id2label = names;
-        o.num_labels = (int)K;
+        o.num_labels = c->num_labels;
         st = vt_labelled_load(data, &o, &d);
     }
     if (st == VT_OK && d.n_skipped) {
         fprintf(stderr, "warning: skipped %zu malformed rows of %s\n", d.n_skipped, data);
         for (int i = 0; i < d.n_notes; i++) fprintf(stderr, "  %s\n", d.notes[i]);
     }
-    if (st == VT_OK) {
-        probs = malloc(d.n * K * sizeof *probs);
-        pred = malloc(d.n * sizeof *pred);
-        score = malloc(d.n * sizeof *score);
-        if (!probs || !pred || !score) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu predictions", d.n);
-    }
-    int32_t maxlen = c ? vt_bert_input_length(c, max_length, vt_tok_get_options(tok)->model_max_length) : 0;
-    if (st == VT_OK)
-        st = cli_classify(model, tok, d.n, (const char *const *)d.text, d.text_len, (const char *const *)d.text_b,
-                          d.text_b_len, (size_t)batch, maxlen, probs);
-    if (st == VT_OK) {
-        for (size_t i = 0; i < d.n; i++) {
-            const double *p = probs + i * K;
-            int32_t best = 0;
-            for (size_t k = 1; k < K; k++)
-                if (p[k] > p[best]) best = (int32_t)k;
-            pred[i] = best;
-            score[i] = p[1]; /* the positive class (id 1) when there are two */
-        }
-        st = vt_metrics_compute(d.label, pred, K == 2 ? score : NULL, d.n, (int)K, &m);
-    }
+    if (st == VT_OK) st = vt_task_evaluate(task, &d, NULL, NULL, &m, NULL);
     if (st == VT_OK) {
         if (json) {
             vt_metrics_print_json(&m, names, stdout);
@@ -93,11 +73,7 @@ int cmd_eval(int argc, char **argv) {
     }
     rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
     vt_metrics_free(&m);
-    free(probs);
-    free(pred);
-    free(score);
     vt_labelled_free(&d);
-    vt_tok_free(tok);
-    vt_bert_free(model);
+    vt_task_free(task);
     return rc;
 }

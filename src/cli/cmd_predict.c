@@ -5,9 +5,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/text_input.h"
-#include "cli/text_pairs.h"
 #include "core/format.h"
 #include "verto/dataset.h"
+#include "verto/task.h"
 
 int cmd_predict(int argc, char **argv) {
     const char *dir = NULL, *input = NULL, *text_col = NULL, *text_b_col = NULL, *precision = "fp32";
@@ -40,13 +40,18 @@ int cmd_predict(int argc, char **argv) {
         free(args);
         return cli_fail("--jsonl reads --input or standard input, not TEXT arguments");
     }
-    vt_bert *model = NULL;
-    vt_tokenizer *tok = NULL;
+    vt_task_options to;
+    vt_task_options_default(&to);
+    to.kind = VT_TASK_SEQUENCE_CLASSIFICATION;
+    to.precision = prec;
+    to.max_seq_length = (int32_t)max_length;
+    to.batch_size = (int32_t)batch;
+    vt_task *task = vt_task_load(dir, &to);
     cli_lines lines = {0};
     vt_labelled rows = {0};
+    vt_text_input *in = NULL;
     double *probs = NULL;
-    vt_status st = cli_load_classifier(dir, &model, &tok);
-    if (st == VT_OK) st = vt_bert_set_precision(model, prec);
+    vt_status st = task ? VT_OK : vt_last_status();
     /* all input is read (and checked) before anything is printed */
     if (st == VT_OK && jsonl) {
         vt_labelled_options o;
@@ -59,21 +64,18 @@ int cmd_predict(int argc, char **argv) {
     } else if (st == VT_OK) {
         st = cli_lines_read(input, args, n_args, &lines);
     }
-    const vt_bert_config *c = model ? vt_bert_get_config(model) : NULL;
+    const vt_bert_config *c = task ? vt_task_config(task) : NULL;
     size_t n = jsonl ? rows.n : lines.n, K = c ? (size_t)c->num_labels : 0;
-    int32_t maxlen = c ? vt_bert_input_length(c, max_length, vt_tok_get_options(tok)->model_max_length) : 0;
     if (st == VT_OK && n) {
         probs = malloc(n * K * sizeof *probs);
-        if (!probs) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu predictions", n);
+        in = malloc(n * sizeof *in);
+        if (!probs || !in) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu predictions", n);
     }
-    if (st == VT_OK && n) {
-        if (jsonl)
-            st = cli_classify(model, tok, n, (const char *const *)rows.text, rows.text_len,
-                              (const char *const *)rows.text_b, rows.text_b_len, (size_t)batch, maxlen, probs);
-        else
-            st = cli_classify(model, tok, n, (const char *const *)lines.text, lines.len, NULL, NULL, (size_t)batch,
-                              maxlen, probs);
-    }
+    for (size_t i = 0; st == VT_OK && i < n; i++)
+        in[i] = jsonl ? (vt_text_input){rows.text[i], rows.text_len[i], rows.text_b ? rows.text_b[i] : NULL,
+                                        rows.text_b ? rows.text_b_len[i] : 0}
+                      : (vt_text_input){lines.text[i], lines.len[i], NULL, 0};
+    if (st == VT_OK && n) st = vt_task_classify(task, in, n, probs, NULL);
     for (size_t i = 0; st == VT_OK && i < n; i++) {
         const double *p = probs + i * K;
         size_t best = 0;
@@ -91,10 +93,10 @@ int cmd_predict(int argc, char **argv) {
     }
     rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
     free(probs);
+    free(in);
     free(args);
     vt_labelled_free(&rows);
     cli_lines_free(&lines);
-    vt_tok_free(tok);
-    vt_bert_free(model);
+    vt_task_free(task);
     return rc;
 }

@@ -1,8 +1,8 @@
+/* Reading text inputs (see text_input.h). */
 #include "cli/text_input.h"
 
-#include "cli/text_pairs.h"
-
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,24 +56,4 @@ void cli_lines_free(cli_lines *l) {
     free(l->text);
     free(l->len);
     memset(l, 0, sizeof *l);
-}
-
-vt_status cli_batch_encode(cli_batch *b, const vt_tokenizer *tok, const cli_lines *lines, size_t start, size_t count,
-                           int32_t max_length) {
-    return cli_pair_batch_encode(b, tok, (const char *const *)lines->text + start, lines->len + start, NULL, NULL, count,
-                                 max_length);
-}
-
-void cli_batch_free(cli_batch *b) {
-    for (size_t i = 0; i < b->cap; i++) vt_tok_encoding_free(&b->enc[i]);
-    free(b->enc);
-    free(b->ids);
-    free(b->types);
-    free(b->mask);
-    memset(b, 0, sizeof *b);
-}
-
-vt_bert_batch cli_batch_view(const cli_batch *b) {
-    return (vt_bert_batch){.batch = b->B, .seq_len = b->T, .input_ids = b->ids, .token_type_ids = b->types,
-                           .attention_mask = b->mask};
 }

@@ -1,12 +1,11 @@
-/* Reading text inputs and turning them into padded BERT batches. */
+/* Reading text inputs: the lines of a file or standard input, or arguments. */
 #ifndef VERTO_CLI_TEXT_INPUT_H
 #define VERTO_CLI_TEXT_INPUT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "verto/bert.h"
-#include "verto/tokenizer.h"
+#include "verto/error.h"
 
 typedef struct cli_lines {
     char **text;   /* (n) NUL-terminated, owned */
@@ -18,22 +17,5 @@ typedef struct cli_lines {
  * Errors name the file. */
 vt_status cli_lines_read(const char *path, char **args, int n_args, cli_lines *out);
 void cli_lines_free(cli_lines *l);
-
-/* A batch of encoded inputs laid out as BERT wants them. */
-typedef struct cli_batch {
-    vt_tok_encoding *enc;  /* (cap) reused between calls */
-    size_t cap;
-    int32_t *ids, *types, *mask; /* (B, T) */
-    int64_t B, T;
-} cli_batch;
-
-/* Encodes lines [start, start + count) with [CLS]/[SEP], truncated to
- * max_length, padded to the longest in the batch. */
-vt_status cli_batch_encode(cli_batch *b, const vt_tokenizer *tok, const cli_lines *lines, size_t start, size_t count,
-                           int32_t max_length);
-void cli_batch_free(cli_batch *b);
-
-/* Points a vt_bert_batch at the encoded arrays. */
-vt_bert_batch cli_batch_view(const cli_batch *b);
 
 #endif

@@ -1,24 +1,29 @@
-/* The first failure among the threads of an OpenMP parallel region: errors
- * are thread-local (verto/error.h), so a region keeps the first one it meets
- * and raises it again on the calling thread once the region has ended. */
+/* The first failure of an OpenMP parallel loop: errors are thread-local
+ * (verto/error.h), so a loop keeps the failure of its lowest iteration (the
+ * one a serial loop would have met, whatever the threads' timing) and raises
+ * it again on the calling thread once the loop has ended. */
 #ifndef VT_CORE_PAR_ERROR_H
 #define VT_CORE_PAR_ERROR_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "verto/error.h"
 
 typedef struct vt_par_error {
-    vt_status status; /* VT_OK until a thread fails */
+    vt_status status; /* VT_OK until an iteration fails */
+    int64_t index;    /* the failed iteration kept */
     char message[512];
 } vt_par_error;
 
-/* Inside the region: keeps st and this thread's message if it is the first failure. */
-static inline void vt_par_error_keep(vt_par_error *e, vt_status st) {
+/* Inside the loop: st of iteration `index`, kept with this thread's message
+ * when it fails at a lower iteration than any failure kept so far. */
+static inline void vt_par_error_keep(vt_par_error *e, int64_t index, vt_status st) {
     if (st == VT_OK) return;
 #pragma omp critical(vt_par_error)
-    if (e->status == VT_OK) {
+    if (e->status == VT_OK || index < e->index) {
         e->status = st;
+        e->index = index;
         snprintf(e->message, sizeof e->message, "%s", vt_last_error());
     }
 }

@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "core/utf8.h"
 #include "verto/fileio.h"
+#include "verto/rng.h"
 
 /* ---- formats ------------------------------------------------------------ */
 
@@ -664,4 +665,36 @@ void vt_labelled_label_counts(const vt_labelled *d, int64_t *counts) {
     if (!d->label) return;
     for (size_t i = 0; i < d->n; i++)
         if (d->label[i] >= 0 && d->label[i] < d->num_labels) counts[d->label[i]]++;
+}
+
+vt_status vt_labelled_subsample(vt_labelled *d, size_t max_n, uint64_t seed) {
+    if (max_n >= d->n) return VT_OK;
+    int64_t *idx = malloc(d->n * sizeof *idx);
+    bool *keep = calloc(d->n, sizeof *keep);
+    if (!idx || !keep) {
+        free(idx), free(keep);
+        return vt_error(VT_ERR_NOMEM, "out of memory choosing %zu of %zu examples", max_n, d->n);
+    }
+    for (size_t i = 0; i < d->n; i++) idx[i] = (int64_t)i;
+    vt_rng rng;
+    vt_rng_seed(&rng, seed ^ 0x5eedull);
+    vt_rng_shuffle_i64(&rng, idx, (int64_t)d->n);
+    for (size_t i = 0; i < max_n; i++) keep[idx[i]] = true;
+    size_t out = 0; /* the kept examples move to the front, the others are freed */
+    for (size_t i = 0; i < d->n; i++) {
+        if (!keep[i]) {
+            free(d->text[i]);
+            if (d->text_b) free(d->text_b[i]);
+            continue;
+        }
+        d->text[out] = d->text[i];
+        d->text_len[out] = d->text_len[i];
+        if (d->text_b) d->text_b[out] = d->text_b[i], d->text_b_len[out] = d->text_b_len[i];
+        d->label[out] = d->label[i];
+        d->line[out++] = d->line[i];
+    }
+    d->n = out;
+    free(keep);
+    free(idx);
+    return VT_OK;
 }

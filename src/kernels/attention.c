@@ -148,7 +148,7 @@ vt_status VK_FN(vt_attention_forward)(const vt_attention_dims *d, const vt_atten
     vt_par_error err = {0};
 #pragma omp parallel for schedule(static)
     for (int64_t item = 0; item < d->batch * d->heads; item++)
-        vt_par_error_keep(&err, pair_forward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, out));
+        vt_par_error_keep(&err, item, pair_forward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, out));
     return vt_par_error_raise(&err);
 }
 
@@ -210,6 +210,6 @@ vt_status VK_FN(vt_attention_backward)(const vt_attention_dims *d, const vt_atte
     vt_par_error err = {0};
 #pragma omp parallel for schedule(static)
     for (int64_t item = 0; item < d->batch * d->heads; item++)
-        vt_par_error_keep(&err, pair_backward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, dout, dq, dk, dv));
+        vt_par_error_keep(&err, item, pair_backward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, dout, dq, dk, dv));
     return vt_par_error_raise(&err);
 }

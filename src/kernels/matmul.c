@@ -30,6 +30,7 @@
 #include "verto/kernels.h"
 #include "verto/platform.h"
 #include "core/hash.h"
+#include "core/par_error.h"
 
 typedef struct mm_key {
     int64_t batch, M, N, K;
@@ -365,23 +366,16 @@ static vt_status seqwise(bool bf16, const void *A, const void *W, const float *b
     }
     size_t elem = bf16 ? sizeof(vt_bf16) : sizeof(float);
     int64_t nblk = (seq_rows + SEQ_BLOCK_ROWS - 1) / SEQ_BLOCK_ROWS;
-    vt_status first = VT_OK;
-    char message[512] = "";
+    vt_par_error err = {0};
 #pragma omp parallel for schedule(static)
     for (int64_t item = 0; item < n_seq * nblk; item++) {
         int64_t seq = item / nblk, blk = item % nblk;
         int64_t r0 = blk * seq_rows / nblk, r1 = (blk + 1) * seq_rows / nblk, row = seq * seq_rows + r0;
-        vt_status st = matmul_2d(bf16, (const char *)A + (size_t)(row * K) * elem, W, bias, C + row * N, r1 - r0, N, K,
-                                 false, true, 0.0f);
-        if (st != VT_OK) {
-#pragma omp critical(vt_seqwise_error)
-            if (first == VT_OK) {
-                first = st;
-                snprintf(message, sizeof message, "%s", vt_last_error());
-            }
-        }
+        vt_par_error_keep(&err, item,
+                          matmul_2d(bf16, (const char *)A + (size_t)(row * K) * elem, W, bias, C + row * N, r1 - r0,
+                                    N, K, false, true, 0.0f));
     }
-    return first == VT_OK ? VT_OK : vt_error(first, "%s", message);
+    return vt_par_error_raise(&err);
 }
 
 vt_status vt_matmul_seqwise(const float *A,    // (n_seq * seq_rows, K)

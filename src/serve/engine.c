@@ -1,24 +1,22 @@
 /* The serving engine: model loading, the dynamic batcher, the inference
  * worker and the HTTP answers (see verto/serve.h).
  *
- * Handler threads parse and tokenize a request on their own thread, append
- * its rows (its inputs, or a long text's windows) to a FIFO and wait on the
- * call's condition variable. The worker thread (the only one that touches the
- * model) batches the oldest queued row with the next queued rows of the same
- * token length and endpoint (from any request), up to max_batch, once
- * max_batch of them are queued or max_wait_ms has passed since the oldest was
- * queued; runs the forward pass; writes each row's result into its call; and
- * wakes the calls that are complete (whose handlers then turn a classified
- * text's rows into its probabilities).
+ * The model is a vt_task (verto/task.h): handler threads parse a request and
+ * encode its inputs into rows (vt_task_encode: an input, or a long text's
+ * windows) on their own thread, append the rows to a FIFO and wait on the
+ * call's condition variable. The worker thread (the only one that runs the
+ * task) batches the oldest queued row with the next queued rows of the same
+ * token length and output (from any request), up to max_batch, once max_batch
+ * of them are queued or max_wait_ms has passed since the oldest was queued;
+ * runs them (vt_task_run), each row's output landing in its call; and wakes
+ * the calls that are complete, whose handlers finish their results
+ * (vt_task_probs, vt_task_normalize) as verto predict and verto embed do.
  *
  * Why the same length: the forward pass is not bit-for-bit invariant to
  * padding (attention over 8 keys and over 16 keys, 8 of them masked, round
- * differently), so an input padded to a longer neighbour could differ in the
- * last digit from `verto predict` on that text. Without padding each result is
- * the one a batch of that input alone gives; rows of a batch do not affect
- * each other. Why the same endpoint: a classification batch runs the last
- * layer at position 0 only (cls_only), whose sums round differently from the
- * full layer's that embeddings need. */
+ * differently); rows of one length need none, and the model computes each
+ * row on its own, so each result is the one the input gives alone. Why the
+ * same output: a classification runs the last layer at [CLS] only. */
 #include <errno.h>
 #include <limits.h>
 #include <omp.h>
@@ -29,9 +27,8 @@
 #include <time.h>
 
 #include "core/strbuf.h"
-#include "verto/bert.h"
 #include "verto/serve.h"
-#include "verto/tokenizer.h"
+#include "verto/task.h"
 #include "core/utf8.h"
 
 /* A request's inputs become rows, the model's unit of work: one per input,
@@ -39,35 +36,27 @@
  * text, the rows of an input consecutive. */
 typedef struct call {
     vt_serve_request req;
-    size_t rows;
-    int32_t *tokens;  /* row r: ids at tokens + off[r], type ids at tokens + off[r] + len[r] */
-    size_t *off;      /* (rows) */
-    int32_t *len;     /* (rows) tokens of each row */
-    int32_t *windows; /* (n) rows of each input */
-    bool *truncated;  /* (n) */
-    float *logits;    /* (rows, K) classify */
-    double *probs;    /* (n, K) classify, from the logits once all rows are done */
-    float *vec;       /* (n, H) embed (rows = n) */
-    struct qnode *nodes; /* (rows) the rows' places in the queue */
-    size_t remaining; /* rows without a result yet */
+    vt_task_output what;    /* what its rows yield */
+    vt_task_rows *inputs;   /* (n) */
+    size_t rows;            /* in all */
+    size_t width;           /* floats a row yields */
+    float *out;             /* (rows, width) */
+    double *probs;          /* (n, K) classify, from the logits once all rows are done */
+    struct qnode *nodes;    /* (rows) the rows' places in the queue */
+    size_t remaining;       /* rows without a result yet */
     bool done, failed;
     char error[256];
-    double queued_at; /* monotonic seconds */
+    double queued_at;       /* monotonic seconds */
     pthread_cond_t cv;
 } call;
 
 /* A queued row: the queue is a doubly linked FIFO (under the lock). */
 typedef struct qnode {
     call *c;
-    size_t i; /* the row */
-    int32_t len;
+    const vt_tok_encoding *row;
+    float *out;
     struct qnode *prev, *next;
 } qnode;
-
-typedef struct item {
-    call *c;
-    size_t i;
-} item;
 
 struct vt_serve {
     vt_serve_options o;
@@ -81,11 +70,9 @@ struct vt_serve {
     vt_serve_state state;
     char failure[1024];
     /* set by the worker before the state becomes READY, read-only afterwards */
-    vt_bert *model;
-    vt_tokenizer *tok;
-    vt_bert_config cfg;
+    vt_task *task;
+    const vt_bert_config *cfg;
     bool can_classify;
-    int32_t maxlen, pad_id;
     int64_t H, K, n_params;
     char *model_json;
     size_t model_json_len;
@@ -93,10 +80,10 @@ struct vt_serve {
     qnode *qhead, *qtail;
     int64_t queued;
     int64_t in_flight;
-    /* worker buffers */
-    int32_t *ids, *types, *mask; /* (B, T) */
-    size_t cells;
-    item *items; /* (max_batch) */
+    /* the worker's batch */
+    qnode **batch;                  /* (max_batch) */
+    const vt_tok_encoding **rows;   /* (max_batch) */
+    float **outs;                   /* (max_batch) */
 };
 
 static double now_s(void) {
@@ -117,7 +104,8 @@ void vt_serve_options_default(vt_serve_options *o) {
 /* ---- loading ---------------------------------------------------------- */
 
 static vt_status build_model_json(vt_serve *s) {
-    const vt_bert_config *c = &s->cfg;
+    const vt_bert_config *c = s->cfg;
+    const vt_tok_options *to = vt_tok_get_options(vt_task_tokenizer(s->task));
     vt_sb b = {0};
     vt_sb_str(&b, "{\"name\": ");
     vt_sb_json_string(&b, s->name);
@@ -139,122 +127,50 @@ static vt_status build_model_json(vt_serve *s) {
                  ", \"max_wait_ms\": %d, \"lowercase\": %s}",
                  (long long)c->vocab_size, (long long)c->hidden_size, (long long)c->num_hidden_layers,
                  (long long)c->num_attention_heads, (long long)c->intermediate_size,
-                 (long long)c->max_position_embeddings, (long long)s->n_params, s->maxlen,
-                 s->can_classify ? vt_tok_get_options(s->tok)->max_windows : 1, s->o.max_batch,
-                 s->o.max_wait_ms, vt_tok_get_options(s->tok)->lowercase ? "true" : "false");
+                 (long long)c->max_position_embeddings, (long long)s->n_params, vt_task_max_length(s->task),
+                 s->can_classify ? vt_task_max_windows(s->task) : 1, s->o.max_batch, s->o.max_wait_ms,
+                 to->lowercase ? "true" : "false");
     s->model_json = vt_sb_take(&b, &s->model_json_len);
     return s->model_json ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory");
 }
 
+/* A sequence classifier serves both endpoints; any other BERT directory is
+ * loaded as an encoder and serves /v1/embed only. */
 static vt_status load(vt_serve *s) {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/config.json", s->dir) >= (int)sizeof path)
-        return vt_error(VT_ERR_INVALID_ARG, "model directory name too long");
-    vt_bert_config cfg;
-    vt_status st = vt_bert_config_read(path, &cfg);
+    vt_task_kind kind;
+    vt_status st = vt_task_kind_of_dir(s->dir, &kind);
     if (st != VT_OK) return st;
-    s->can_classify = cfg.arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION;
-    vt_bert_load_info info;
-    s->model = vt_bert_load_ex(s->dir, s->can_classify ? VT_BERT_FOR_SEQUENCE_CLASSIFICATION : VT_BERT_MODEL, 0, 0,
-                               &info);
-    if (!s->model) return vt_last_status();
-    if ((st = vt_bert_set_precision(s->model, s->o.precision)) != VT_OK) return st;
-    s->cfg = *vt_bert_get_config(s->model);
-    if (s->can_classify) { /* as verto predict: a random head would answer nonsense */
-        for (int i = 0; i < info.n_new && i < VT_BERT_LOAD_NOTES; i++)
-            if (strstr(info.new_params[i], "classifier"))
-                return vt_error(VT_ERR_FORMAT, "%s has no trained classifier (%s is missing): fine-tune it first",
-                                s->dir, info.new_params[i]);
-        if (s->cfg.num_labels < 2)
-            return vt_error(VT_ERR_UNSUPPORTED, "%s has num_labels %d: a classifier with 2 or more labels is needed",
-                            s->dir, s->cfg.num_labels);
-    }
-    s->tok = vt_tok_load(s->dir, NULL);
-    if (!s->tok) return vt_last_status();
-    int32_t nv = vt_wp_vocab_size(vt_tok_vocab(s->tok));
-    if (nv > s->cfg.vocab_size)
-        return vt_error(VT_ERR_FORMAT, "%s: vocab.txt has %d tokens but the model's vocab_size is %lld", s->dir, nv,
-                        (long long)s->cfg.vocab_size);
-    s->maxlen = vt_bert_input_length(&s->cfg, s->o.max_seq_length, vt_tok_get_options(s->tok)->model_max_length);
-    s->pad_id = vt_tok_special_ids(s->tok).pad;
-    s->H = s->cfg.hidden_size;
-    s->K = s->can_classify ? s->cfg.num_labels : 0;
-    vt_bert_params(s->model, &s->n_params);
-    s->items = calloc((size_t)s->o.max_batch, sizeof *s->items);
-    if (!s->items) return vt_error(VT_ERR_NOMEM, "out of memory");
+    vt_task_options to;
+    vt_task_options_default(&to);
+    to.kind = kind == VT_TASK_SEQUENCE_CLASSIFICATION ? kind : VT_TASK_FEATURES;
+    to.precision = s->o.precision;
+    to.max_seq_length = s->o.max_seq_length;
+    to.batch_size = s->o.max_batch;
+    if (!(s->task = vt_task_load(s->dir, &to))) return vt_last_status();
+    s->can_classify = to.kind == VT_TASK_SEQUENCE_CLASSIFICATION;
+    s->cfg = vt_task_config(s->task);
+    s->H = s->cfg->hidden_size;
+    s->K = s->can_classify ? s->cfg->num_labels : 0;
+    vt_bert_params(vt_task_model(s->task), &s->n_params);
+    size_t B = (size_t)s->o.max_batch;
+    s->batch = malloc(B * sizeof *s->batch);
+    s->rows = malloc(B * sizeof *s->rows);
+    s->outs = malloc(B * sizeof *s->outs);
+    if (!s->batch || !s->rows || !s->outs) return vt_error(VT_ERR_NOMEM, "out of memory");
     return build_model_json(s);
 }
 
 /* ---- the worker ------------------------------------------------------- */
 
-static void fail_items(item *items, int B, const char *msg) {
+/* Runs the worker's batch of B rows (no lock held: only the worker touches
+ * these calls' result slots until they are marked done). */
+static void run_batch(vt_serve *s, int B) {
+    for (int b = 0; b < B; b++) s->rows[b] = s->batch[b]->row, s->outs[b] = s->batch[b]->out;
+    if (vt_task_run(s->task, s->batch[0]->c->what, s->rows, (size_t)B, s->outs) == VT_OK) return;
     for (int b = 0; b < B; b++) {
-        call *c = items[b].c;
-        if (!c->failed) snprintf(c->error, sizeof c->error, "%s", msg);
+        call *c = s->batch[b]->c;
+        if (!c->failed) snprintf(c->error, sizeof c->error, "%s", vt_last_error());
         c->failed = true;
-    }
-}
-
-/* The rows of a batch: the matmul primitives are cached per shape for the
- * life of the process (src/kernels/matmul.c), so the worker rounds the row
- * count up to a power of two (at most max_batch), repeating the first row, to
- * keep the set of shapes small: (log2(max_batch) + 1) x lengths. */
-static int padded_rows(const vt_serve *s, int B) {
-    int b = 1;
-    while (b < B) b *= 2;
-    return b < s->o.max_batch ? b : (B > s->o.max_batch ? B : s->o.max_batch);
-}
-
-/* Runs one batch (no lock held: only the worker touches these calls' result
- * slots until they are marked done). */
-static void run_batch(vt_serve *s, item *items, int B) {
-    int64_t T = 1; /* all inputs have this length and endpoint (see the worker) */
-    for (int b = 0; b < B; b++)
-        if (items[b].c->len[items[b].i] > T) T = items[b].c->len[items[b].i];
-    int Bp = padded_rows(s, B);
-    size_t cells = (size_t)Bp * (size_t)T;
-    if (cells > s->cells) {
-        free(s->ids);
-        free(s->types);
-        free(s->mask);
-        s->ids = malloc(cells * sizeof *s->ids);
-        s->types = malloc(cells * sizeof *s->types);
-        s->mask = malloc(cells * sizeof *s->mask);
-        s->cells = s->ids && s->types && s->mask ? cells : 0;
-        if (!s->cells) {
-            fail_items(items, B, "out of memory for a batch");
-            return;
-        }
-    }
-    for (int b = 0; b < Bp; b++) { /* (padding after the tokens as verto predict would pad: unused here) */
-        const item *it = &items[b < B ? b : 0];
-        const call *c = it->c;
-        int64_t n = c->len[it->i];
-        const int32_t *ids = c->tokens + c->off[it->i], *types = ids + n;
-        for (int64_t t = 0; t < T; t++) {
-            size_t k = (size_t)b * (size_t)T + (size_t)t;
-            s->ids[k] = t < n ? ids[t] : s->pad_id;
-            s->types[k] = t < n ? types[t] : 0;
-            s->mask[k] = t < n;
-        }
-    }
-    vt_bert_batch batch = {.batch = Bp, .seq_len = T, .input_ids = s->ids, .token_type_ids = s->types,
-                           .attention_mask = s->mask, /* one endpoint per batch: */
-                           .cls_only = items[0].c->req.endpoint == VT_SERVE_CLASSIFY};
-    vt_bert_outputs out;
-    if (vt_bert_forward(s->model, &batch, false, 0, &out) != VT_OK) {
-        fail_items(items, B, vt_last_error());
-        return;
-    }
-    for (int b = 0; b < B; b++) {
-        call *c = items[b].c;
-        size_t i = items[b].i;
-        if (c->req.endpoint == VT_SERVE_CLASSIFY) {
-            memcpy(c->logits + i * (size_t)s->K, out.logits + (size_t)b * (size_t)s->K, (size_t)s->K * sizeof(float));
-        } else {
-            vt_serve_pool(out.last_hidden_state + (size_t)b * (size_t)T * (size_t)s->H, s->mask + (size_t)b * (size_t)T,
-                          T, s->H, c->req.pooling, c->req.normalize, c->vec + i * (size_t)s->H);
-        }
     }
 }
 
@@ -278,8 +194,8 @@ static void *worker_main(void *arg) {
     for (;;) {
         while (!s->qhead && !s->stop) pthread_cond_wait(&s->work_cv, &s->lock);
         if (!s->qhead) break; /* stop asked and nothing queued */
-        int32_t L = s->qhead->len;
-        vt_serve_endpoint E = s->qhead->c->req.endpoint;
+        int32_t L = s->qhead->row->len;
+        vt_task_output E = s->qhead->c->what;
         if (s->o.max_wait_ms > 0) { /* let the batch fill, up to max_wait_ms after its oldest input */
             double deadline = s->qhead->c->queued_at + s->o.max_wait_ms * 1e-3;
             struct timespec ts;
@@ -288,7 +204,8 @@ static void *worker_main(void *arg) {
             if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
             while (!s->stop) {
                 int same = 0;
-                for (const qnode *q = s->qhead; q && same < s->o.max_batch; q = q->next) same += q->len == L && q->c->req.endpoint == E;
+                for (const qnode *q = s->qhead; q && same < s->o.max_batch; q = q->next)
+                    same += q->row->len == L && q->c->what == E;
                 if (same >= s->o.max_batch) break;
                 if (pthread_cond_timedwait(&s->work_cv, &s->lock, &ts) == ETIMEDOUT) break;
             }
@@ -296,9 +213,8 @@ static void *worker_main(void *arg) {
         int B = 0;
         for (qnode *q = s->qhead, *next; q && B < s->o.max_batch; q = next) {
             next = q->next;
-            if (q->len != L || q->c->req.endpoint != E) continue;
-            s->items[B].c = q->c;
-            s->items[B++].i = q->i;
+            if (q->row->len != L || q->c->what != E) continue;
+            s->batch[B++] = q;
             if (q->prev) q->prev->next = q->next;
             else s->qhead = q->next;
             if (q->next) q->next->prev = q->prev;
@@ -307,11 +223,11 @@ static void *worker_main(void *arg) {
         s->queued -= B;
         vt_serve_metrics_queue(s->metrics, s->queued);
         pthread_mutex_unlock(&s->lock);
-        run_batch(s, s->items, B);
+        run_batch(s, B);
         vt_serve_metrics_batch(s->metrics, B);
         pthread_mutex_lock(&s->lock);
         for (int b = 0; b < B; b++) {
-            call *c = s->items[b].c;
+            call *c = s->batch[b]->c;
             if (--c->remaining == 0) {
                 c->done = true;
                 pthread_cond_signal(&c->cv);
@@ -425,13 +341,11 @@ void vt_serve_stop(vt_serve *s) {
     pthread_cond_destroy(&s->work_cv);
     pthread_cond_destroy(&s->state_cv);
     pthread_mutex_destroy(&s->lock);
-    vt_bert_free(s->model);
-    vt_tok_free(s->tok);
+    vt_task_free(s->task);
     vt_serve_metrics_free(s->metrics);
-    free(s->ids);
-    free(s->types);
-    free(s->mask);
-    free(s->items);
+    free(s->batch);
+    free(s->rows);
+    free(s->outs);
     free(s->model_json);
     free(s->dir);
     free(s->name);
@@ -468,104 +382,63 @@ static const char *quotable(const char *s) {
 
 static void free_call(call *c) {
     if (!c) return;
+    for (size_t i = 0; c->inputs && i < c->req.n; i++) vt_task_rows_free(&c->inputs[i]);
     vt_serve_request_free(&c->req);
-    free(c->tokens);
-    free(c->off);
-    free(c->len);
-    free(c->windows);
-    free(c->truncated);
-    free(c->logits);
+    free(c->inputs);
+    free(c->out);
     free(c->probs);
-    free(c->vec);
     free(c->nodes);
     pthread_cond_destroy(&c->cv);
     free(c);
 }
 
-/* Appends row e of input `input` to c. Returns an HTTP status (200 ok; -1:
- * resp is already set). */
-static int add_row(const vt_serve *s, call *c, const vt_tok_encoding *e, size_t input, size_t *used, size_t *cap,
-                   size_t *rows_cap, vt_serve_response *resp) {
-    if (e->len > s->cfg.max_position_embeddings) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "input %zu has %d tokens, more than the model's %lld positions", input, e->len,
-                 (long long)s->cfg.max_position_embeddings);
-        error_response(resp, 400, msg);
-        return -1;
+/* Encodes the inputs of c->req into the rows of c, as verto predict and verto
+ * embed read them. Returns an HTTP status (200 ok; otherwise resp is set). */
+static int encode(vt_serve *s, call *c, vt_serve_response *resp) {
+    size_t n = c->req.n;
+    c->inputs = calloc(n, sizeof *c->inputs);
+    if (!c->inputs) {
+        error_response(resp, 500, "out of memory");
+        return 500;
     }
-    if (c->rows == *rows_cap) {
-        size_t ncap = *rows_cap ? 2 * *rows_cap : c->req.n;
-        size_t *off = realloc(c->off, ncap * sizeof *off);
-        if (off) c->off = off;
-        int32_t *len = off ? realloc(c->len, ncap * sizeof *len) : NULL;
-        if (len) c->len = len;
-        if (!len) return vt_error(VT_ERR_NOMEM, "out of memory"), 500;
-        *rows_cap = ncap;
-    }
-    if (*used + 2 * (size_t)e->len > *cap) {
-        size_t ncap = *cap ? *cap : 256;
-        while (ncap < *used + 2 * (size_t)e->len) ncap *= 2;
-        int32_t *t = realloc(c->tokens, ncap * sizeof *t);
-        if (!t) return vt_error(VT_ERR_NOMEM, "out of memory"), 500;
-        c->tokens = t;
-        *cap = ncap;
-    }
-    c->off[c->rows] = *used;
-    c->len[c->rows++] = e->len;
-    memcpy(c->tokens + *used, e->ids, (size_t)e->len * sizeof(int32_t));
-    memcpy(c->tokens + *used + (size_t)e->len, e->type_ids, (size_t)e->len * sizeof(int32_t));
-    *used += 2 * (size_t)e->len;
-    return 200;
-}
-
-/* Tokenizes the inputs of c->req into the rows of c, as verto predict does:
- * truncated to maxlen tokens (longest first for pairs), or, for a classifier
- * whose tokenizer reads long texts as windows, their windows. Returns an HTTP
- * status (200 ok). */
-static int tokenize(vt_serve *s, call *c, vt_serve_response *resp) {
-    size_t n = c->req.n, used = 0, cap = 0, rows_cap = 0;
-    int32_t W = c->req.endpoint == VT_SERVE_CLASSIFY ? vt_tok_get_options(s->tok)->max_windows : 1;
-    vt_tok_encoding *e = calloc((size_t)W, sizeof *e); /* zeroed: initialised */
-    c->windows = malloc(n * sizeof *c->windows);
-    c->truncated = calloc(n, sizeof *c->truncated);
-    int status = e && c->windows && c->truncated ? 200 : (vt_error(VT_ERR_NOMEM, "out of memory"), 500);
-    for (size_t i = 0; i < n && status == 200; i++) {
+    for (size_t i = 0; i < n; i++) {
         const vt_serve_input *in = &c->req.inputs[i];
-        if (vt_tok_encode_windows(s->tok, in->text, in->text_len, in->text_b, in->text_b_len, s->maxlen, W, e,
-                                  &c->windows[i], &c->truncated[i]) != VT_OK) {
-            status = vt_last_status() == VT_ERR_NOMEM ? 500 : 400;
-            break;
+        vt_text_input t = {in->text, in->text_len, in->text_b, in->text_b_len};
+        if (vt_task_encode(s->task, c->what, &t, &c->inputs[i]) != VT_OK) {
+            int status = vt_last_status() == VT_ERR_NOMEM ? 500 : 400;
+            char msg[512];
+            if (n > 1) snprintf(msg, sizeof msg, "input %zu: %s", i, vt_last_error());
+            else snprintf(msg, sizeof msg, "%s", vt_last_error());
+            error_response(resp, status, msg);
+            return status;
         }
-        for (int32_t j = 0; j < c->windows[i] && status == 200; j++)
-            status = add_row(s, c, &e[j], i, &used, &cap, &rows_cap, resp);
+        c->rows += (size_t)c->inputs[i].n;
     }
-    for (int32_t j = 0; e && j < W; j++) vt_tok_encoding_free(&e[j]);
-    free(e);
-    if (status == 400 || status == 500) error_response(resp, status, vt_last_error());
-    return status;
+    return 200;
 }
 
 static void classify_object(vt_sb *b, const vt_serve *s, const call *c, size_t i) {
     const double *p = c->probs + i * (size_t)s->K;
+    const vt_bert_config *cfg = s->cfg;
     int best = 0;
     for (int k = 1; k < s->K; k++)
         if (p[k] > p[best]) best = k;
     vt_sb_str(b, "{\"label\": ");
-    vt_sb_json_string(b, s->cfg.id2label[best]);
+    vt_sb_json_string(b, cfg->id2label[best]);
     vt_sb_printf(b, ", \"score\": %.8g, \"probs\": {", p[best]);
     for (int k = 0; k < s->K; k++) {
         if (k) vt_sb_str(b, ", ");
-        vt_sb_json_string(b, s->cfg.id2label[k]);
+        vt_sb_json_string(b, cfg->id2label[k]);
         vt_sb_printf(b, ": %.8g", p[k]);
     }
-    vt_sb_printf(b, "}, \"truncated\": %s}", c->truncated[i] ? "true" : "false");
+    vt_sb_printf(b, "}, \"truncated\": %s}", c->inputs[i].truncated ? "true" : "false");
 }
 
 static void embed_object(vt_sb *b, const vt_serve *s, const call *c, size_t i) {
-    const float *v = c->vec + i * (size_t)s->H;
+    const float *v = c->out + i * (size_t)s->H; /* one row per input */
     vt_sb_str(b, "{\"embedding\": [");
     for (int64_t h = 0; h < s->H; h++) vt_sb_printf(b, h ? ", %.8g" : "%.8g", v[h]);
-    vt_sb_printf(b, "], \"truncated\": %s}", c->truncated[i] ? "true" : "false");
+    vt_sb_printf(b, "], \"truncated\": %s}", c->inputs[i].truncated ? "true" : "false");
 }
 
 /* A model request: parse, tokenize, queue, wait, answer. */
@@ -584,24 +457,24 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     if (ep == VT_SERVE_CLASSIFY && !s->can_classify) {
         char msg[200];
         snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier: only /v1/embed is served",
-                 vt_bert_arch_name(s->cfg.arch));
+                 vt_bert_arch_name(s->cfg->arch));
         error_response(resp, 400, msg);
         free_call(c);
         return;
     }
-    int status = tokenize(s, c, resp);
+    c->what = ep == VT_SERVE_CLASSIFY ? VT_OUT_LOGITS : vt_task_output_of(c->req.pooling);
+    int status = encode(s, c, resp);
     size_t n = c->req.n, rows = c->rows;
     if (status == 200) {
-        if (ep == VT_SERVE_CLASSIFY) {
-            c->logits = malloc(rows * (size_t)s->K * sizeof *c->logits);
-            c->probs = malloc(n * (size_t)s->K * sizeof *c->probs);
-        } else {
-            c->vec = malloc(n * (size_t)s->H * sizeof *c->vec);
-        }
+        c->width = ep == VT_SERVE_CLASSIFY ? (size_t)s->K : (size_t)s->H;
+        c->out = malloc(rows * c->width * sizeof *c->out);
+        c->probs = ep == VT_SERVE_CLASSIFY ? malloc(n * (size_t)s->K * sizeof *c->probs) : NULL;
         c->nodes = malloc(rows * sizeof *c->nodes);
-        if ((!(c->logits && c->probs) && !c->vec) || !c->nodes) status = 500;
+        if (!c->out || (ep == VT_SERVE_CLASSIFY && !c->probs) || !c->nodes) {
+            error_response(resp, 500, "out of memory");
+            status = 500;
+        }
     }
-    if (status == 500 && !resp->body) error_response(resp, 500, "out of memory");
     if (status != 200) {
         free_call(c);
         return;
@@ -615,23 +488,26 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     }
     c->remaining = rows;
     c->queued_at = now_s();
-    for (size_t i = 0; i < rows; i++) {
-        qnode *q = &c->nodes[i];
-        *q = (qnode){.c = c, .i = i, .len = c->len[i], .prev = s->qtail};
-        if (s->qtail) s->qtail->next = q;
-        else s->qhead = q;
-        s->qtail = q;
-    }
+    for (size_t i = 0, r = 0; i < n; i++)
+        for (int32_t j = 0; j < c->inputs[i].n; j++, r++) {
+            qnode *q = &c->nodes[r];
+            *q = (qnode){.c = c, .row = &c->inputs[i].rows[j], .out = c->out + r * c->width, .prev = s->qtail};
+            if (s->qtail) s->qtail->next = q;
+            else s->qhead = q;
+            s->qtail = q;
+        }
     s->queued += (int64_t)rows;
     vt_serve_metrics_queue(s->metrics, s->queued);
     pthread_cond_signal(&s->work_cv);
     while (!c->done) pthread_cond_wait(&c->cv, &s->lock);
     pthread_mutex_unlock(&s->lock);
-    for (size_t i = 0, r = 0; ep == VT_SERVE_CLASSIFY && !c->failed && i < n; r += (size_t)c->windows[i++])
-        if (vt_serve_softmax_mean(c->logits + r * (size_t)s->K, c->windows[i], (int)s->K, c->probs + i * (size_t)s->K) < 0) {
+    for (size_t i = 0, r = 0; ep == VT_SERVE_CLASSIFY && !c->failed && i < n; r += (size_t)c->inputs[i++].n)
+        if (vt_task_probs(c->out + r * c->width, c->inputs[i].n, (int)s->K, c->probs + i * (size_t)s->K) < 0) {
             snprintf(c->error, sizeof c->error, "input %zu: the logits are not finite", i);
             c->failed = true;
         }
+    for (size_t i = 0; ep == VT_SERVE_EMBED && !c->failed && c->req.normalize && i < n; i++)
+        vt_task_normalize(c->out + i * c->width, s->H);
     if (c->failed) {
         error_response(resp, 500, c->error);
         free_call(c);

@@ -93,8 +93,8 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
         const cJSON *normalize = cJSON_GetObjectItemCaseSensitive(root, "normalize");
         if (pooling) {
             const char *p = cJSON_IsString(pooling) ? pooling->valuestring : NULL;
-            if (p && !strcmp(p, "cls")) out->pooling = VT_SERVE_POOL_CLS;
-            else if (p && !strcmp(p, "mean")) out->pooling = VT_SERVE_POOL_MEAN;
+            if (p && !strcmp(p, "cls")) out->pooling = VT_POOL_CLS;
+            else if (p && !strcmp(p, "mean")) out->pooling = VT_POOL_MEAN;
             else return vt_error(VT_ERR_INVALID_ARG, "\"pooling\" must be \"cls\" or \"mean\"");
         }
         if (normalize) {

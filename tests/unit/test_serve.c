@@ -55,11 +55,11 @@ static void test_parse_good(void **state) {
     vt_serve_request_free(&r);
 
     assert_int_equal(parse(VT_SERVE_EMBED, "{\"text\": \"x\", \"pooling\": \"mean\", \"normalize\": true}", &r), VT_OK);
-    assert_int_equal(r.pooling, VT_SERVE_POOL_MEAN);
+    assert_int_equal(r.pooling, VT_POOL_MEAN);
     assert_true(r.normalize);
     vt_serve_request_free(&r);
     assert_int_equal(parse(VT_SERVE_EMBED, "{\"inputs\": [{\"text\": \"x\"}]}", &r), VT_OK);
-    assert_int_equal(r.pooling, VT_SERVE_POOL_CLS);
+    assert_int_equal(r.pooling, VT_POOL_CLS);
     assert_false(r.normalize);
     vt_serve_request_free(&r);
 }
@@ -127,7 +127,7 @@ static void test_parse_bad(void **state) {
     free(many);
 }
 
-static void test_endpoints_and_math(void **state) {
+static void test_endpoints(void **state) {
     (void)state;
     assert_int_equal(vt_serve_endpoint_of("/v1/classify"), VT_SERVE_CLASSIFY);
     assert_int_equal(vt_serve_endpoint_of("/v1/embed"), VT_SERVE_EMBED);
@@ -135,25 +135,6 @@ static void test_endpoints_and_math(void **state) {
     assert_int_equal(vt_serve_endpoint_of("/v1/classify/"), VT_SERVE_OTHER);
     assert_int_equal(vt_serve_endpoint_of(NULL), VT_SERVE_OTHER);
     assert_string_equal(vt_serve_endpoint_name(VT_SERVE_OTHER), "other");
-
-    const float logits[3] = {1.0f, 3.0f, -2.0f};
-    double p[3];
-    assert_int_equal(vt_serve_softmax(logits, 3, p), 1);
-    double e0 = exp(1.0 - 3.0), e2 = exp(-5.0), sum = e0 + 1 + e2;
-    assert_true(fabs(p[0] - e0 / sum) < 1e-15 && fabs(p[1] - 1 / sum) < 1e-15 && fabs(p[2] - e2 / sum) < 1e-15);
-    const float bad[2] = {NAN, 0.0f};
-    assert_int_equal(vt_serve_softmax(bad, 2, p), -1);
-
-    /* (T=3, H=2), the last position masked */
-    const float hidden[6] = {1, 2, 3, 4, 100, 100};
-    const int32_t mask[3] = {1, 1, 0};
-    float v[2];
-    vt_serve_pool(hidden, mask, 3, 2, VT_SERVE_POOL_CLS, false, v);
-    assert_true(v[0] == 1 && v[1] == 2);
-    vt_serve_pool(hidden, mask, 3, 2, VT_SERVE_POOL_MEAN, false, v);
-    assert_true(v[0] == 2 && v[1] == 3);
-    vt_serve_pool(hidden, mask, 3, 2, VT_SERVE_POOL_MEAN, true, v);
-    assert_true(fabs(v[0] - 2 / sqrt(13.0)) < 1e-6 && fabs(v[1] - 3 / sqrt(13.0)) < 1e-6);
 }
 
 static void test_metrics(void **state) {
@@ -496,7 +477,7 @@ static void test_engine_windows(void **state) {
             memcpy(logits + 3 * j, out.logits, 3 * sizeof(float));
         }
         double p[3];
-        int best = vt_serve_softmax_mean(logits, n, 3, p);
+        int best = vt_task_probs(logits, n, 3, p);
         char body[256], want[128];
         snprintf(body, sizeof body, "{\"text\": \"%s\"}", texts[i]);
         snprintf(want, sizeof want, "\"score\": %.8g, \"probs\": {\"neg\": %.8g", p[best], p[0]);
@@ -542,7 +523,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),
         cmocka_unit_test(test_parse_bad),
-        cmocka_unit_test(test_endpoints_and_math),
+        cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_engine_answers),
         cmocka_unit_test(test_engine_bf16),

@@ -1,0 +1,211 @@
+/* The task layer: what every front end runs (verto's commands, verto serve,
+ * your own program). A task is a model directory loaded with its tokenizer
+ * and the settings it was fine-tuned with. It encodes inputs as the model
+ * reads them (truncation, --keep-tail, a long text's windows), runs them in
+ * batches, and turns the model's outputs into results: class probabilities,
+ * sentence embeddings, masked-token predictions, evaluation metrics; and it
+ * fine-tunes. Each result is computed by one function whichever front end
+ * asks, so verto predict, verto eval, verto serve and a C program agree.
+ *
+ * Batches never change a result: inputs are batched with others of the same
+ * token length only (no padding), and the model computes each sequence's
+ * rows on their own (vt_matmul_seqwise), so an input's numbers are those it
+ * gets alone, at any batch size and thread count.
+ *
+ * Two levels:
+ *   - whole inputs (vt_task_classify, vt_task_embed, vt_task_fill_mask,
+ *     vt_task_evaluate, vt_task_finetune): batches are formed inside;
+ *   - rows (vt_task_encode, vt_task_run, vt_task_probs, vt_task_pool): for a
+ *     caller that batches inputs of many requests itself (verto serve).
+ *
+ * A new head (token classification, span QA, multi-label, regression, a
+ * causal LM) adds a vt_task_kind, what its rows yield (vt_task_output) and
+ * its finishing step, on the same encode and run. */
+#ifndef VERTO_TASK_H
+#define VERTO_TASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "verto/bert.h"
+#include "verto/dataset.h"
+#include "verto/error.h"
+#include "verto/metrics.h"
+#include "verto/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vt_task_kind {
+    VT_TASK_FEATURES = 0,            /* any encoder: final hidden states and sentence embeddings */
+    VT_TASK_SEQUENCE_CLASSIFICATION, /* a label per text or text pair (softmax), and features */
+    VT_TASK_FILL_MASK,               /* masked-LM predictions at each [MASK], and features */
+} vt_task_kind;
+
+/* "features", "sequence-classification", "fill-mask". */
+const char *vt_task_kind_name(vt_task_kind kind);
+
+/* What dir's config.json makes of it: a sequence classifier's directory is
+ * SEQUENCE_CLASSIFICATION, a pretraining or masked-LM model's FILL_MASK,
+ * anything else FEATURES. */
+vt_status vt_task_kind_of_dir(const char *dir, vt_task_kind *out);
+
+typedef struct vt_task_options {
+    vt_task_kind kind;
+    vt_precision precision; /* of the matrix products (default fp32) */
+    int32_t max_seq_length; /* tokens per row (a window's length); 0 (default): the directory's
+                               model_max_length, which fine-tuning records, at most the positions */
+    int32_t batch_size;     /* rows per forward pass (default 32) */
+} vt_task_options;
+
+void vt_task_options_default(vt_task_options *o);
+
+typedef struct vt_task vt_task;
+
+/* Loads dir (config.json, model.safetensors, vocab.txt, tokenizer_config.json)
+ * as o->kind (o NULL: the defaults, FEATURES). SEQUENCE_CLASSIFICATION needs
+ * a trained classifier with 2 or more labels (not the random head a
+ * pretraining checkpoint would get); FILL_MASK a masked-LM head. NULL with
+ * the error set. */
+vt_task *vt_task_load(const char *dir, const vt_task_options *o);
+void vt_task_free(vt_task *t);
+
+vt_task_kind vt_task_get_kind(const vt_task *t);
+const vt_bert_config *vt_task_config(const vt_task *t);
+const vt_tokenizer *vt_task_tokenizer(const vt_task *t);
+/* The model, for training or inspection (owned by the task). */
+vt_bert *vt_task_model(vt_task *t);
+/* Tokens per row (see vt_task_options.max_seq_length). */
+int32_t vt_task_max_length(const vt_task *t);
+/* Windows a long single text is read as when classifying (tokenizer_config's max_windows; 1: truncated). */
+int32_t vt_task_max_windows(const vt_task *t);
+
+/* One input: a text, or a text pair when text_b is not NULL. */
+typedef struct vt_text_input {
+    const char *text;
+    size_t text_len;
+    const char *text_b;
+    size_t text_b_len;
+} vt_text_input;
+
+/* ---- whole inputs --------------------------------------------------------- */
+
+/* probs (n, num_labels) of n inputs (a SEQUENCE_CLASSIFICATION task): the
+ * softmax of the logits, computed in double; a text read as several windows
+ * gets the softmax of its windows' mean logits. truncated (n, may be NULL):
+ * whether some tokens of the input were read by no row. */
+vt_status vt_task_classify(vt_task *t, const vt_text_input *in, size_t n, double *probs, bool *truncated);
+
+typedef enum vt_pooling {
+    VT_POOL_CLS = 0, /* the final hidden state of [CLS] */
+    VT_POOL_MEAN,    /* the mean of the real tokens' states, [CLS] and [SEP] included (sentence-transformers) */
+} vt_pooling;
+
+/* out (n, hidden) sentence embeddings of n inputs (any kind), truncated to
+ * the task's length; optionally scaled to unit length (norm floored at
+ * 1e-12). truncated as vt_task_classify's. */
+vt_status vt_task_embed(vt_task *t, const vt_text_input *in, size_t n, vt_pooling pooling, bool normalize, float *out,
+                        bool *truncated);
+
+typedef struct vt_mask_prediction {
+    int32_t token_id;
+    double score; /* the softmax probability over the vocabulary */
+} vt_mask_prediction;
+
+/* For input i of n (a FILL_MASK task): n_masks[i] [MASK] tokens, and in
+ * preds[i] (malloc'd, n_masks[i] * k, free each) the k likeliest tokens of
+ * each, best first. */
+vt_status vt_task_fill_mask(vt_task *t, const vt_text_input *in, size_t n, int k, vt_mask_prediction **preds,
+                            int32_t *n_masks);
+
+/* A SEQUENCE_CLASSIFICATION task on labelled data: the predictions and
+ * probabilities of every example (probs (n, K) and pred (n), each may be
+ * NULL), the metrics (accuracy, per-class P/R/F1, confusion, ROC-AUC for two
+ * labels; free with vt_metrics_free) and the mean cross-entropy *loss (may be
+ * NULL). data's labels must be the model's label ids (vt_labelled_options'
+ * id2label). */
+vt_status vt_task_evaluate(vt_task *t, const vt_labelled *data, double *probs, int32_t *pred, vt_metrics *metrics,
+                           double *loss);
+
+/* ---- rows ----------------------------------------------------------------- */
+
+/* What a row yields when run. */
+typedef enum vt_task_output {
+    VT_OUT_LOGITS = 0, /* a sequence classifier's logits (num_labels), from the last layer at [CLS] only */
+    VT_OUT_CLS,        /* the final hidden state of [CLS] (hidden) */
+    VT_OUT_MEAN,       /* the mean of the final hidden states (hidden) */
+    VT_OUT_MASKED,     /* the masked-LM logits (vocab) at each [MASK] of the row, in order */
+} vt_task_output;
+
+/* The row output of an embedding with `pooling`. */
+vt_task_output vt_task_output_of(vt_pooling pooling);
+
+/* An input as the rows the model reads: its windows (a long single text
+ * classified by a task whose max_windows > 1), or one row. */
+typedef struct vt_task_rows {
+    vt_tok_encoding *rows; /* (n) */
+    int32_t n;
+    bool truncated; /* some tokens of the input are in no row */
+} vt_task_rows;
+
+/* Encodes one input for `what` (windows only for VT_OUT_LOGITS). Rows longer
+ * than the model's positions are an error. Thread-safe; free with
+ * vt_task_rows_free. */
+vt_status vt_task_encode(const vt_task *t, vt_task_output what, const vt_text_input *in, vt_task_rows *out);
+void vt_task_rows_free(vt_task_rows *r);
+
+/* Floats that row yields for `what`. */
+size_t vt_task_row_floats(const vt_task *t, vt_task_output what, const vt_tok_encoding *row);
+
+/* Runs n rows through the model; out[i] receives vt_task_row_floats of rows[i].
+ * Rows of equal length share forward passes of up to batch_size rows, so each
+ * row's outputs are exactly those it gives alone. One caller at a time. */
+vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *const *rows, size_t n,
+                      float *const *out);
+
+/* probs (K) of an input from its m rows' logits (m, K): the softmax of their
+ * mean, in double (m = 1: of the logits themselves). Returns the index of the
+ * largest probability (the first on ties), or -1 if they are not finite. */
+int vt_task_probs(const float *logits, int m, int K, double *probs);
+
+/* v (H) scaled to unit length, the norm floored at 1e-12 (verto embed --normalize). */
+void vt_task_normalize(float *v, int64_t H);
+
+/* ---- fine-tuning ---------------------------------------------------------- */
+
+typedef struct vt_finetune_options {
+    const char *out_dir;   /* the best model (by dev macro F1), metrics.jsonl, checkpoints */
+    int64_t epochs;        /* passes over the training rows (default 3) */
+    int64_t batch_size;    /* rows per step and rank (default 32) */
+    double lr;             /* peak learning rate (default 5e-5) */
+    double warmup_ratio;   /* of the steps, linear warmup (default 0.1) */
+    double weight_decay;   /* AdamW (default 0.01) */
+    int32_t max_seq_length;/* tokens per row (default 128) */
+    int32_t keep_tail;     /* < 0 (default): as the initial directory's tokenizer says */
+    int32_t max_windows;   /* < 1 (default): as the initial directory's tokenizer says */
+    int64_t early_stopping;/* epochs without dev improvement before stopping (0: off) */
+    int freeze_layers;     /* embeddings and the first K layers get no updates */
+    bool balanced_class_weights; /* loss weights n / (classes * count), scikit-learn's "balanced" */
+    uint64_t seed;         /* head initialisation, data order, dropout (default 42) */
+    vt_precision precision;
+    bool resume, zero1;    /* continue from the latest checkpoint; shard optimizer state (MPI) */
+    FILE *log;             /* progress lines (NULL: none) */
+} vt_finetune_options;
+
+void vt_finetune_options_default(vt_finetune_options *o);
+
+/* Fine-tunes init_dir (any BERT directory) as a sequence classifier on
+ * train, keeping the epoch best on dev, written to o->out_dir with the
+ * tokenizer settings it was trained with (so eval, predict and serve read
+ * inputs alike). train and dev share one label map (train's). Data parallel
+ * when started under MPI. *stopped (may be NULL): stopped by a signal. */
+vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const vt_labelled *dev,
+                           const vt_finetune_options *o, bool *stopped);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

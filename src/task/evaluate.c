@@ -1,0 +1,43 @@
+/* A classifier on labelled data: predictions, metrics and loss (see
+ * verto/task.h: vt_task_evaluate). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "task/task_internal.h"
+
+vt_status vt_task_evaluate(vt_task *t, const vt_labelled *data, double *probs_out, int32_t *pred_out,
+                           vt_metrics *metrics, double *loss_out) {
+    if (t->kind != VT_TASK_SEQUENCE_CLASSIFICATION)
+        return vt_error(VT_ERR_INVALID_ARG, "evaluation needs a sequence classifier, not a %s task",
+                        vt_task_kind_name(t->kind));
+    size_t n = data->n, K = (size_t)t->cfg->num_labels;
+    vt_text_input *in = calloc(n ? n : 1, sizeof *in);
+    double *probs = probs_out ? probs_out : malloc((n ? n : 1) * K * sizeof *probs);
+    int32_t *pred = pred_out ? pred_out : malloc((n ? n : 1) * sizeof *pred);
+    double *score = malloc((n ? n : 1) * sizeof *score);
+    vt_status st = in && probs && pred && score ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for %zu examples", n);
+    for (size_t i = 0; st == VT_OK && i < n; i++)
+        in[i] = (vt_text_input){data->text[i], data->text_len[i], data->text_b ? data->text_b[i] : NULL,
+                                data->text_b ? data->text_b_len[i] : 0};
+    if (st == VT_OK) st = vt_task_classify(t, in, n, probs, NULL);
+    double loss = 0;
+    for (size_t i = 0; st == VT_OK && i < n; i++) {
+        const double *p = probs + i * K;
+        int32_t best = 0;
+        for (size_t k = 1; k < K; k++)
+            if (p[k] > p[best]) best = (int32_t)k;
+        pred[i] = best;
+        score[i] = p[1]; /* the positive class (id 1) when there are two */
+        if (data->label[i] < 0 || (size_t)data->label[i] >= K)
+            st = vt_error(VT_ERR_INVALID_ARG, "example %zu: label id %d is not one of the model's %zu", i + 1,
+                          data->label[i], K);
+        else loss -= log(p[data->label[i]] > 1e-300 ? p[data->label[i]] : 1e-300);
+    }
+    if (st == VT_OK && metrics) st = vt_metrics_compute(data->label, pred, K == 2 ? score : NULL, n, (int)K, metrics);
+    if (st == VT_OK && loss_out) *loss_out = n ? loss / (double)n : 0;
+    if (!probs_out) free(probs);
+    if (!pred_out) free(pred);
+    free(score);
+    free(in);
+    return st;
+}
