@@ -24,7 +24,7 @@ else
   ARCH  ?= -mavx2 -mfma
 endif
 ARCH_AVX512 = -march=x86-64-v4 -mprefer-vector-width=512
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -fPIC $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 LDLIBS   = -ldnnl -lcjson -lutf8proc -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(EXTRA_LDFLAGS)
 

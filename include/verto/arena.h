@@ -7,6 +7,8 @@
 #ifndef VERTO_ARENA_H
 #define VERTO_ARENA_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -26,22 +28,22 @@ typedef struct vt_arena {
 } vt_arena;
 
 /* Starts a measuring pass: allocations return NULL and only count bytes. */
-void vt_arena_begin_measure(vt_arena *a);
+VT_API void vt_arena_begin_measure(vt_arena *a);
 
 /* Ends measuring: makes capacity at least the measured total (reallocating
  * only when it grows), zeroes nothing, and rewinds for the real pass. */
-vt_status vt_arena_commit(vt_arena *a);
+VT_API vt_status vt_arena_commit(vt_arena *a);
 
 /* Hands out `bytes` aligned to VT_ARENA_ALIGN. Returns NULL while measuring;
  * in the real pass the plan guarantees room (it returns NULL and sets an error
  * if the plan was not followed). */
-void *vt_arena_alloc(vt_arena *a, size_t bytes);
+VT_API void *vt_arena_alloc(vt_arena *a, size_t bytes);
 
 /* Rewinds to empty without releasing memory. */
-void vt_arena_reset(vt_arena *a);
+VT_API void vt_arena_reset(vt_arena *a);
 
 /* Releases the memory. */
-void vt_arena_free(vt_arena *a);
+VT_API void vt_arena_free(vt_arena *a);
 
 #ifdef __cplusplus
 }

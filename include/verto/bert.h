@@ -10,6 +10,8 @@
 #ifndef VERTO_BERT_H
 #define VERTO_BERT_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,8 +37,8 @@ typedef enum vt_bert_arch {
 } vt_bert_arch;
 
 /* "BertForPreTraining", ...; and back (false if unknown). */
-const char *vt_bert_arch_name(vt_bert_arch arch);
-bool vt_bert_arch_parse(const char *name, vt_bert_arch *out);
+VT_API const char *vt_bert_arch_name(vt_bert_arch arch);
+VT_API bool vt_bert_arch_parse(const char *name, vt_bert_arch *out);
 
 typedef struct vt_bert_config {
     int64_t vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size;
@@ -52,36 +54,36 @@ typedef struct vt_bert_config {
 /* How many tokens inputs are truncated to: `requested` when > 0, else the
  * tokenizer's model_max_length (what fine-tuning recorded), never more than
  * the model's positions. */
-int32_t vt_bert_input_length(const vt_bert_config *c, int64_t requested, int64_t tokenizer_max_length);
+VT_API int32_t vt_bert_input_length(const vt_bert_config *c, int64_t requested, int64_t tokenizer_max_length);
 
 /* Hugging Face's BertConfig defaults (bert-base-uncased) with the given
  * architecture, 2 labels named LABEL_0, LABEL_1. */
-void vt_bert_config_default(vt_bert_config *c, vt_bert_arch arch);
+VT_API void vt_bert_config_default(vt_bert_config *c, vt_bert_arch arch);
 
 /* Named sizes: "tiny" L2/H128/A2, "mini" L4/H256/A4, "small" L4/H512/A8,
  * "medium" L8/H512/A8, "base" L12/H768/A12 (intermediate 4H, 512
  * positions, 2 token types). VT_ERR_INVALID_ARG for other names. */
-vt_status vt_bert_config_preset(vt_bert_config *c, const char *name, int64_t vocab_size);
+VT_API vt_status vt_bert_config_preset(vt_bert_config *c, const char *name, int64_t vocab_size);
 
 /* Reads config.json (strict: types and ranges checked; unknown keys are
  * accepted, as transformers does, since real configs carry many). Errors
  * name the file and key. */
-vt_status vt_bert_config_read(const char *path, vt_bert_config *c);
+VT_API vt_status vt_bert_config_read(const char *path, vt_bert_config *c);
 /* Parses config JSON text; `label` names it in errors (the fuzzer's entry). */
-vt_status vt_bert_config_parse(const char *json, size_t len, const char *label, vt_bert_config *c);
+VT_API vt_status vt_bert_config_parse(const char *json, size_t len, const char *label, vt_bert_config *c);
 /* Writes config.json as transformers does (atomically). */
-vt_status vt_bert_config_write(const char *path, const vt_bert_config *c);
+VT_API vt_status vt_bert_config_write(const char *path, const vt_bert_config *c);
 /* Consistency: sizes positive, hidden divisible by heads, known activation. */
-vt_status vt_bert_config_check(const vt_bert_config *c, const char *label);
+VT_API vt_status vt_bert_config_check(const vt_bert_config *c, const char *label);
 
 typedef struct vt_bert vt_bert;
 
 /* A model with freshly initialised weights: normal(0, initializer_range)
  * for matrices and embeddings, zeros for biases, LayerNorm 1 and 0, the
  * padding token's embedding row zero (as transformers' _init_weights). */
-vt_bert *vt_bert_new(const vt_bert_config *c, uint64_t seed);
-void vt_bert_free(vt_bert *b);
-const vt_bert_config *vt_bert_get_config(const vt_bert *b);
+VT_API vt_bert *vt_bert_new(const vt_bert_config *c, uint64_t seed);
+VT_API void vt_bert_free(vt_bert *b);
+VT_API const vt_bert_config *vt_bert_get_config(const vt_bert *b);
 
 /* Loads DIR/config.json + DIR/model.safetensors. `arch` overrides the
  * architecture in the config (-1 keeps it): loading a pretraining checkpoint
@@ -90,10 +92,10 @@ const vt_bert_config *vt_bert_get_config(const vt_bert *b);
  * Accepts the real-world name variants: a "bert." prefix or none,
  * LayerNorm.gamma/beta, a missing tied decoder, position_ids buffers, F32/F16/
  * BF16 tensors. Missing or mis-shaped tensors are errors naming file and tensor. */
-vt_bert *vt_bert_load(const char *dir, int arch, int num_labels, uint64_t seed);
+VT_API vt_bert *vt_bert_load(const char *dir, int arch, int num_labels, uint64_t seed);
 /* Writes DIR/config.json and DIR/model.safetensors (HF names, atomically),
  * loadable by transformers' from_pretrained with no missing or unexpected keys. */
-vt_status vt_bert_save(const vt_bert *b, const char *dir);
+VT_API vt_status vt_bert_save(const vt_bert *b, const char *dir);
 
 /* What a load did besides reading every parameter, for the caller to report
  * (the library prints nothing): parameters the file lacked and that keep their
@@ -108,7 +110,7 @@ typedef struct vt_bert_load_info {
     char unused[VT_BERT_LOAD_NOTES][96];
 } vt_bert_load_info;
 /* vt_bert_load that also fills *info (may be NULL). */
-vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t seed, vt_bert_load_info *info);
+VT_API vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t seed, vt_bert_load_info *info);
 
 /* Copies the tokenizer files that exist in src_dir (vocab.txt, tokenizer.json,
  * tokenizer_config.json, special_tokens_map.json, added_tokens.json) into
@@ -116,7 +118,7 @@ vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t see
  * config_overrides (NULL: none) is a JSON object whose keys replace or add
  * those of the copied tokenizer_config.json (written even when src_dir has
  * none), e.g. {"model_max_length": 128} after fine-tuning at that length. */
-vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir, const char *config_overrides);
+VT_API vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir, const char *config_overrides);
 
 /* ---- parameters ---- */
 
@@ -128,22 +130,22 @@ typedef struct vt_bert_param {
     bool no_decay;     /* bias or LayerNorm: excluded from weight decay */
 } vt_bert_param;
 
-size_t vt_bert_param_count(const vt_bert *b);
-vt_bert_param *vt_bert_param_at(vt_bert *b, size_t i);
-vt_bert_param *vt_bert_param_find(vt_bert *b, const char *name);
+VT_API size_t vt_bert_param_count(const vt_bert *b);
+VT_API vt_bert_param *vt_bert_param_at(vt_bert *b, size_t i);
+VT_API vt_bert_param *vt_bert_param_find(vt_bert *b, const char *name);
 /* The flat buffers (n floats each). */
-float *vt_bert_params(vt_bert *b, int64_t *n);
-float *vt_bert_grads(vt_bert *b, int64_t *n);
+VT_API float *vt_bert_params(vt_bert *b, int64_t *n);
+VT_API float *vt_bert_grads(vt_bert *b, int64_t *n);
 /* Slices for the optimizer (names as above; no_decay ones listed so a
  * vt_optimizer_config can exclude them by the "bias"/"LayerNorm" patterns). */
-const vt_param_info *vt_bert_param_infos(const vt_bert *b, size_t *n);
+VT_API const vt_param_info *vt_bert_param_infos(const vt_bert *b, size_t *n);
 /* Names the classifier's labels (id2label); n must equal num_labels and each
  * name fit VT_BERT_LABEL_MAX - 1 bytes. */
-vt_status vt_bert_set_labels(vt_bert *b, const char *const *names, int n);
+VT_API vt_status vt_bert_set_labels(vt_bert *b, const char *const *names, int n);
 /* Freezes the embeddings and the first k encoder layers (k <= 0: none). */
-void vt_bert_freeze_layers(vt_bert *b, int k);
+VT_API void vt_bert_freeze_layers(vt_bert *b, int k);
 /* Prints the Keras-style table of the model's layers and parameter counts. */
-void vt_bert_summary(const vt_bert *b, FILE *out);
+VT_API void vt_bert_summary(const vt_bert *b, FILE *out);
 
 /* ---- precision ---- */
 
@@ -157,16 +159,16 @@ void vt_bert_summary(const vt_bert *b, FILE *out);
  * bf16 on one machine can be checked in bf16 on any. */
 typedef enum vt_precision { VT_PRECISION_FP32 = 0, VT_PRECISION_BF16 = 1 } vt_precision;
 
-const char *vt_precision_name(vt_precision p);
+VT_API const char *vt_precision_name(vt_precision p);
 /* "fp32"/"float32" or "bf16"/"bfloat16"; false for anything else. */
-bool vt_precision_parse(const char *name, vt_precision *out);
+VT_API bool vt_precision_parse(const char *name, vt_precision *out);
 /* Sets the model's precision (fp32 on creation and load). bf16 keeps a bf16
  * copy of the parameters, refreshed by the next forward after any call that
  * hands out parameter memory (vt_bert_params, vt_bert_param_at,
  * vt_bert_param_find): fetch the pointer again after writing through an old
  * one. Fails only when memory for the bf16 copy runs out. */
-vt_status vt_bert_set_precision(vt_bert *b, vt_precision p);
-vt_precision vt_bert_get_precision(const vt_bert *b);
+VT_API vt_status vt_bert_set_precision(vt_bert *b, vt_precision p);
+VT_API vt_precision vt_bert_get_precision(const vt_bert *b);
 
 /* ---- running ---- */
 
@@ -177,7 +179,8 @@ typedef struct vt_bert_batch {
     const int32_t *attention_mask;  /* (B, T) 1 = token, 0 = padding; NULL for all ones */
     /* Labels (NULL where not used): */
     const int32_t *mlm_labels;      /* (B, T): the original id at masked positions, -100 elsewhere */
-    const int32_t *mlm_select;      /* (B, T) without labels: non-zero where the MLM head should run; NULL: everywhere */
+    const int32_t *mlm_select;      /* (B,
+    T) without labels: non-zero where the MLM head should run; NULL: everywhere */
     const int32_t *nsp_labels;      /* (B): 0 = B follows A, 1 = random */
     const int32_t *labels;          /* (B) classes, or (B, T) for token classification (-100 ignored) */
     const float *regression_targets;/* (B) when num_labels == 1 */
@@ -207,11 +210,12 @@ typedef struct vt_bert_outputs {
  * such position in (b, t) order. Losses are computed for whichever labels are given; total loss =
  * mlm + nsp for pretraining, the task loss otherwise. Outputs point into the
  * model's arena, valid until the next call. */
-vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool training, uint64_t seed, vt_bert_outputs *out);
+VT_API vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool training, uint64_t seed,
+                                 vt_bert_outputs *out);
 
 /* Backpropagates the loss of the last forward (which must have had labels)
  * into the gradient buffer, which it zeroes first unless `accumulate`. */
-vt_status vt_bert_backward(vt_bert *b, bool accumulate);
+VT_API vt_status vt_bert_backward(vt_bert *b, bool accumulate);
 
 /* ---- data parallelism (see verto/dist.h) ---- */
 
@@ -225,7 +229,7 @@ typedef struct vt_bert_loss_norm {
 
 /* The denominators `batch` has on its own (what vt_bert_forward divides by);
  * zeros for the losses the model or the batch lacks. */
-void vt_bert_loss_norm_of(const vt_bert *b, const vt_bert_batch *batch, vt_bert_loss_norm *out);
+VT_API void vt_bert_loss_norm_of(const vt_bert *b, const vt_bert_batch *batch, vt_bert_loss_norm *out);
 
 /* vt_bert_forward for one part of a larger batch (the other parts on other
  * ranks): each loss is this part's sum divided by norm's denominator for the
@@ -233,8 +237,8 @@ void vt_bert_loss_norm_of(const vt_bert *b, const vt_bert_batch *batch, vt_bert_
  * the whole batch. A denominator <= 0 gives that loss 0 and no gradient.
  * norm NULL is exactly vt_bert_forward. The accuracy counters stay this
  * part's own. */
-vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *batch, bool training, uint64_t seed,
-                             const vt_bert_loss_norm *norm, vt_bert_outputs *out);
+VT_API vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *batch, bool training, uint64_t seed,
+                                    const vt_bert_loss_norm *norm, vt_bert_outputs *out);
 
 /* Called by vt_bert_backward_ex whenever the gradients grads[offset, offset +
  * count) of the flat buffer are final for this backward: the heads first, then
@@ -245,7 +249,7 @@ typedef void (*vt_bert_grad_ready_fn)(void *ctx, int64_t offset, int64_t count);
 
 /* vt_bert_backward that reports finished gradient ranges to ready (may be
  * NULL), so they can be sent to other ranks while the rest is computed. */
-vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn ready, void *ctx);
+VT_API vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn ready, void *ctx);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef VERTO_CHECKPOINT_H
 #define VERTO_CHECKPOINT_H
 
+#include "verto/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,20 +29,22 @@ extern "C" {
  * tokenizer_config overrides (JSON object or NULL; see
  * vt_bert_copy_tokenizer_files); `args_json` records the options the run was
  * started with. */
-vt_status vt_ckpt_save(const char *out_dir, int64_t step, const vt_bert *b, vt_optimizer *o, const char *tokenizer_dir,
-                       const char *tokenizer_config, const char *args_json);
+VT_API vt_status vt_ckpt_save(const char *out_dir, int64_t step, const vt_bert *b, vt_optimizer *o,
+                              const char *tokenizer_dir,
+                              const char *tokenizer_config, const char *args_json);
 
 /* Restores the optimizer state of checkpoint directory `dir` into o (whose
  * size must match) and returns the step in *step and a malloc'd copy of the
  * recorded args in *args_json (may be NULL). */
-vt_status vt_ckpt_load_state(const char *dir, vt_optimizer *o, int64_t n_floats, int64_t *step, char **args_json);
+VT_API vt_status vt_ckpt_load_state(const char *dir, vt_optimizer *o, int64_t n_floats, int64_t *step,
+                                    char **args_json);
 
 /* The checkpoint of OUT with the most steps: its path into buf and its step;
  * returns -1 (no error set) if there is none. */
-int64_t vt_ckpt_latest(const char *out_dir, char *buf, size_t size);
+VT_API int64_t vt_ckpt_latest(const char *out_dir, char *buf, size_t size);
 
 /* Removes all but the `keep` newest checkpoints of OUT (keep >= 1). */
-vt_status vt_ckpt_prune(const char *out_dir, int keep);
+VT_API vt_status vt_ckpt_prune(const char *out_dir, int keep);
 
 #ifdef __cplusplus
 }

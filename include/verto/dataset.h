@@ -44,6 +44,8 @@
 #ifndef VERTO_DATASET_H
 #define VERTO_DATASET_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,10 +65,10 @@ typedef enum vt_data_format {
 
 /* "tsv", "csv", "jsonl" ("auto" for VT_DATA_AUTO); and back (false if unknown;
  * "ndjson" and "json" read as JSONL). */
-const char *vt_data_format_name(vt_data_format f);
-bool vt_data_format_parse(const char *name, vt_data_format *out);
+VT_API const char *vt_data_format_name(vt_data_format f);
+VT_API bool vt_data_format_parse(const char *name, vt_data_format *out);
 /* The format a path's extension names (case-insensitive), VT_DATA_AUTO if none. */
-vt_data_format vt_data_format_from_path(const char *path);
+VT_API vt_data_format vt_data_format_from_path(const char *path);
 
 typedef enum vt_label_order {
     VT_LABELS_SORTED = 0,  /* numeric if all labels are integers, else bytewise (default) */
@@ -90,7 +92,7 @@ typedef struct vt_labelled_options {
 } vt_labelled_options;
 
 /* Zero everything: auto format, default column names, sorted labels, no limits. */
-void vt_labelled_options_default(vt_labelled_options *o);
+VT_API void vt_labelled_options_default(vt_labelled_options *o);
 
 #define VT_LABELLED_NOTES 8
 
@@ -116,26 +118,26 @@ typedef struct vt_labelled {
  * means the defaults. Returns VT_OK, or VT_ERR_IO / VT_ERR_FORMAT /
  * VT_ERR_INVALID_ARG / VT_ERR_NOMEM with *out left empty. Free with
  * vt_labelled_free. */
-vt_status vt_labelled_load(const char *path, const vt_labelled_options *o, vt_labelled *out);
+VT_API vt_status vt_labelled_load(const char *path, const vt_labelled_options *o, vt_labelled *out);
 
 /* The same from `len` bytes at `data` (need not be NUL-terminated; not kept).
  * `name` stands for the file in messages and, with VT_DATA_AUTO, gives the
  * extension. This is the fuzzers' entry. */
-vt_status vt_labelled_parse(const char *data, size_t len, const char *name, const vt_labelled_options *o,
-                            vt_labelled *out);
+VT_API vt_status vt_labelled_parse(const char *data, size_t len, const char *name, const vt_labelled_options *o,
+                                   vt_labelled *out);
 
-void vt_labelled_free(vt_labelled *d);
+VT_API void vt_labelled_free(vt_labelled *d);
 
 /* Keeps a seeded random max_n of d's examples, in their original order
  * (the "N labels" experiments); nothing changes when d has max_n or fewer.
  * VT_ERR_NOMEM leaves d as it was. */
-vt_status vt_labelled_subsample(vt_labelled *d, size_t max_n, uint64_t seed);
+VT_API vt_status vt_labelled_subsample(vt_labelled *d, size_t max_n, uint64_t seed);
 
 /* Id of label `name` in d's map, or -1. */
-int32_t vt_labelled_label_id(const vt_labelled *d, const char *name);
+VT_API int32_t vt_labelled_label_id(const vt_labelled *d, const char *name);
 
 /* Examples per label id: counts (num_labels) receives them. */
-void vt_labelled_label_counts(const vt_labelled *d, int64_t *counts);
+VT_API void vt_labelled_label_counts(const vt_labelled *d, int64_t *counts);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,8 @@
 #ifndef VERTO_DIST_H
 #define VERTO_DIST_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,48 +38,48 @@ extern "C" {
  * NULL. VT_ERR_STATE when this build has no MPI but a launcher started the
  * process as one of several ranks (each would otherwise train alone and
  * overwrite the others' output); VT_ERR_IO when MPI fails to start. */
-vt_status vt_dist_init(int *argc, char ***argv);
+VT_API vt_status vt_dist_init(int *argc, char ***argv);
 /* Leaves the job (MPI_Finalize) if vt_dist_init joined one. Idempotent. */
-void vt_dist_finalize(void);
+VT_API void vt_dist_finalize(void);
 /* Ends every rank of the job with `code` (MPI_Abort); a plain return when
  * there is no MPI job. For the CLI's error path only. */
-void vt_dist_abort(int code);
+VT_API void vt_dist_abort(int code);
 
 /* This process's rank (0 ..size-1) and the job's size (1 without a job). */
-int vt_dist_rank(void);
-int vt_dist_size(void);
+VT_API int vt_dist_rank(void);
+VT_API int vt_dist_size(void);
 /* Ranks of the job on this machine (the launcher's word; 1 without a job). */
-int vt_dist_local_size(void);
+VT_API int vt_dist_local_size(void);
 /* Whether this build has MPI at all. */
-bool vt_dist_built_with_mpi(void);
+VT_API bool vt_dist_built_with_mpi(void);
 
 /* Seconds a collective waits for the other ranks before failing (> 0). */
-void vt_dist_set_timeout(double seconds);
-double vt_dist_timeout(void);
+VT_API void vt_dist_set_timeout(double seconds);
+VT_API double vt_dist_timeout(void);
 
 /* ---- small collectives (blocking, with the deadline) ---- */
 
 /* x (n) = elementwise sum over ranks / max over ranks, in place. */
-vt_status vt_dist_allreduce_sum_f64(double *x, int n);
-vt_status vt_dist_allreduce_max_f64(double *x, int n);
+VT_API vt_status vt_dist_allreduce_sum_f64(double *x, int n);
+VT_API vt_status vt_dist_allreduce_max_f64(double *x, int n);
 /* Whether v is the same on every rank (*same; all ranks learn the answer). */
-vt_status vt_dist_all_equal_u64(uint64_t v, bool *same);
+VT_API vt_status vt_dist_all_equal_u64(uint64_t v, bool *same);
 /* Copies root's bytes into every rank's buf. */
-vt_status vt_dist_bcast(void *buf, size_t bytes, int root);
+VT_API vt_status vt_dist_bcast(void *buf, size_t bytes, int root);
 /* Floats: root's x (n) into everyone's x. */
-vt_status vt_dist_bcast_f32(float *x, int64_t n, int root);
+VT_API vt_status vt_dist_bcast_f32(float *x, int64_t n, int root);
 
 /* ---- sharding (ZeRO stage 1) ---- */
 
 /* Rank r's shard [*lo, *hi) of n floats: contiguous, in rank order, starts
  * aligned to 16 floats, together covering [0, n). */
-void vt_dist_shard(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
+VT_API void vt_dist_shard(int64_t n, int rank, int size, int64_t *lo, int64_t *hi);
 /* Everyone's x (n) gets every rank's shard of x (its vt_dist_shard range),
  * in place (all-gather). */
-vt_status vt_dist_allgather_shards_f32(float *x, int64_t n);
+VT_API vt_status vt_dist_allgather_shards_f32(float *x, int64_t n);
 /* Rank 0's full (n) gets every rank's shard (shard_len floats each, the
  * vt_dist_shard ranges of n); `full` is ignored on other ranks. */
-vt_status vt_dist_gather_shards_f32(const float *shard, float *full, int64_t n);
+VT_API vt_status vt_dist_gather_shards_f32(const float *shard, float *full, int64_t n);
 
 /* ---- gradient reduction: buckets overlapped with the backward pass ---- */
 
@@ -96,19 +98,19 @@ typedef struct vt_dist_reducer vt_dist_reducer;
  * rank's shard (vt_dist_shard range, hi - lo floats, not owned) receives the
  * sum of its part and grads is left unreduced. NULL with an error on bad
  * arguments or no memory. */
-vt_dist_reducer *vt_dist_reducer_new(float *grads, int64_t n, int64_t bucket_floats, float *shard);
-void vt_dist_reducer_free(vt_dist_reducer *r);
+VT_API vt_dist_reducer *vt_dist_reducer_new(float *grads, int64_t n, int64_t bucket_floats, float *shard);
+VT_API void vt_dist_reducer_free(vt_dist_reducer *r);
 /* Starts a new reduction of the whole buffer (call before the backward). */
-void vt_dist_reducer_begin(vt_dist_reducer *r);
+VT_API void vt_dist_reducer_begin(vt_dist_reducer *r);
 /* grads[offset, offset + count) is final for this reduction. Matches
  * vt_bert_grad_ready_fn; errors are kept for vt_dist_reducer_finish. */
-void vt_dist_reducer_ready(void *reducer, int64_t offset, int64_t count);
+VT_API void vt_dist_reducer_ready(void *reducer, int64_t offset, int64_t count);
 /* Sends the rest and waits (with the deadline) until all is reduced. */
-vt_status vt_dist_reducer_finish(vt_dist_reducer *r);
+VT_API vt_status vt_dist_reducer_finish(vt_dist_reducer *r);
 /* Seconds the last finish waited for communication (not hidden behind compute). */
-double vt_dist_reducer_wait_seconds(const vt_dist_reducer *r);
+VT_API double vt_dist_reducer_wait_seconds(const vt_dist_reducer *r);
 /* Buckets the last reduction sent before finish (overlapped) and in all. */
-void vt_dist_reducer_counts(const vt_dist_reducer *r, int *overlapped, int *total);
+VT_API void vt_dist_reducer_counts(const vt_dist_reducer *r, int *overlapped, int *total);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #ifndef VERTO_ERROR_H
 #define VERTO_ERROR_H
 
+#include "verto/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,21 +26,21 @@ typedef enum vt_status {
 
 /* The message of the most recent failure on this thread ("" if none).
  * The pointer stays valid until the next failing call on the same thread. */
-const char *vt_last_error(void);
+VT_API const char *vt_last_error(void);
 
 /* The status of the most recent failure on this thread (VT_OK if none). */
-vt_status vt_last_status(void);
+VT_API vt_status vt_last_status(void);
 
 /* Forget the last failure on this thread. */
-void vt_clear_error(void);
+VT_API void vt_clear_error(void);
 
 /* Record a failure: formats the message printf-style and returns `status`,
  * so that callers can write `return vt_error(VT_ERR_IO, "...", ...)`. */
-vt_status vt_error(vt_status status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+VT_API vt_status vt_error(vt_status status, const char *fmt, ...)
+           __attribute__((format(printf, 2, 3)));
 
 /* Short English name of a status ("shape error", "I/O error", ...). */
-const char *vt_status_name(vt_status status);
+VT_API const char *vt_status_name(vt_status status);
 
 #ifdef __cplusplus
 }

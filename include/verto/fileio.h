@@ -8,6 +8,8 @@
 #ifndef VERTO_FILEIO_H
 #define VERTO_FILEIO_H
 
+#include "verto/export.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -25,27 +27,27 @@ typedef struct vt_atomic_file {
 } vt_atomic_file;
 
 /* Creates the temporary file for `path`. On failure nothing is created. */
-vt_status vt_atomic_open(vt_atomic_file *af, const char *path);
+VT_API vt_status vt_atomic_open(vt_atomic_file *af, const char *path);
 
 /* Flushes, fsyncs, closes and renames to the final name, then syncs the
  * directory. Checks every step (including earlier fwrite errors via ferror).
  * On failure removes the temporary and leaves any old file untouched.
  * Either way `af` is released. */
-vt_status vt_atomic_commit(vt_atomic_file *af);
+VT_API vt_status vt_atomic_commit(vt_atomic_file *af);
 
 /* Closes and removes the temporary; `af` is released. Safe after a failed open. */
-void vt_atomic_abort(vt_atomic_file *af);
+VT_API void vt_atomic_abort(vt_atomic_file *af);
 
 /* Writes `n` bytes to `path` atomically (open + fwrite + commit). */
-vt_status vt_write_file_atomic(const char *path, const void *data, size_t n);
+VT_API vt_status vt_write_file_atomic(const char *path, const void *data, size_t n);
 
 /* Reads a whole file ("-": standard input) into a NUL-terminated heap buffer
  * (*out, *len without the NUL). Errors name the file. max_bytes bounds what
  * will be read. */
-vt_status vt_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
+VT_API vt_status vt_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
 
 /* mkdir -p for one path; VT_OK if it already exists as a directory. */
-vt_status vt_mkdir_p(const char *path);
+VT_API vt_status vt_mkdir_p(const char *path);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,8 @@
 #ifndef VERTO_KERNELS_H
 #define VERTO_KERNELS_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -37,8 +39,8 @@ extern "C" {
  * (M, N, K, trans_a, trans_b, bias?, beta) and cached; any number of
  * threads may call it at once (each brings its own oneDNN scratchpad).
  * Returns VT_OK, or an error if oneDNN refuses (the message says why). */
-vt_status vt_matmul(const float *A, const float *B, const float *bias, float *C,
-                    int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
+VT_API vt_status vt_matmul(const float *A, const float *B, const float *bias, float *C,
+                           int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
 
 /* bfloat16: the upper half of an IEEE float (sign, 8-bit exponent, 7-bit
  * mantissa): float's range at about 3 significant digits. */
@@ -46,7 +48,7 @@ typedef uint16_t vt_bf16;
 
 /* y (n) = x (n) rounded to the nearest bf16, ties to even; infinities stay
  * infinite and NaNs stay NaN. */
-void vt_f32_to_bf16(const float *x, vt_bf16 *y, int64_t n);
+VT_API void vt_f32_to_bf16(const float *x, vt_bf16 *y, int64_t n);
 /* The float a bf16 stands for (exact). */
 static inline float vt_bf16_to_f32(vt_bf16 v) {
     uint32_t u = (uint32_t)v << 16;
@@ -60,8 +62,8 @@ static inline float vt_bf16_to_f32(vt_bf16 v) {
  * or the ISA capped), verto widens the operands to f32, which is exact, and
  * multiplies those: the same products and f32 sums, at f32's speed
  * (vt_bf16_native() in verto/platform.h says which). */
-vt_status vt_matmul_bf16(const vt_bf16 *A, const vt_bf16 *B, const float *bias, float *C,
-                         int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
+VT_API vt_status vt_matmul_bf16(const vt_bf16 *A, const vt_bf16 *B, const float *bias, float *C,
+                                int64_t M, int64_t N, int64_t K, bool trans_a, bool trans_b, float beta);
 
 /* A dense layer over a batch of sequences, computed so that every sequence
  * gets the same bits as it would alone: C (n_seq * seq_rows, N) = A (n_seq *
@@ -72,11 +74,11 @@ vt_status vt_matmul_bf16(const vt_bf16 *A, const vt_bf16 *B, const float *bias, 
  * other sequences nor the number of threads change a sequence's result.
  * (One product over all rows lets the GEMM choose kernels and splits by the
  * total row count, and on some CPUs that changes the last bits.) */
-vt_status vt_matmul_seqwise(const float *A, const float *W, const float *bias, float *C,
-                            int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K);
+VT_API vt_status vt_matmul_seqwise(const float *A, const float *W, const float *bias, float *C,
+                                   int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K);
 /* The same with A and W in bf16, accumulated in f32. */
-vt_status vt_matmul_seqwise_bf16(const vt_bf16 *A, const vt_bf16 *W, const float *bias, float *C,
-                                 int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K);
+VT_API vt_status vt_matmul_seqwise_bf16(const vt_bf16 *A, const vt_bf16 *W, const float *bias, float *C,
+                                        int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K);
 
 /* Strides (in floats) of a batch of matrices: element (i, j) of matrix b is
  * at base + b * batch + i * row + j * col. */
@@ -88,14 +90,15 @@ typedef struct vt_strides {
  * each operand laid out by its strides (a transpose is a swap of row and col
  * strides). beta is 0 or 1. Primitives are cached like vt_matmul's. This is
  * what attention uses for its per-head products. */
-vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A, vt_strides sa,
-                            const float *B, vt_strides sb, float beta, float *C, vt_strides sc);
+VT_API vt_status vt_matmul_strided(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                                   vt_strides sa, const float *B, vt_strides sb, float beta, float *C, vt_strides sc);
 /* The same with A and B in bf16 (strides in elements), accumulated in f32. */
-vt_status vt_matmul_strided_bf16(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const vt_bf16 *A,
-                                 vt_strides sa, const vt_bf16 *B, vt_strides sb, float beta, float *C, vt_strides sc);
+VT_API vt_status vt_matmul_strided_bf16(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
+                                        const vt_bf16 *A, vt_strides sa, const vt_bf16 *B, vt_strides sb, float beta,
+                                        float *C, vt_strides sc);
 
 /* db (N) += sum over rows of dy (M, N): the bias gradient. */
-void vt_sum_rows(const float *dy, float *db, int64_t M, int64_t N);
+VT_API void vt_sum_rows(const float *dy, float *db, int64_t M, int64_t N);
 
 /* ---- element-wise activations ------------------------------------------ */
 
@@ -110,50 +113,50 @@ typedef enum vt_activation {
 } vt_activation;
 
 /* Keras/HF name of an activation ("linear", "relu", "gelu", "gelu_tanh", ...). */
-const char *vt_activation_name(vt_activation act);
+VT_API const char *vt_activation_name(vt_activation act);
 /* Parses a name (also HF's "gelu_new", "gelu_pytorch_tanh", "gelu_fast" and
  * "identity"); false if unknown. */
-bool vt_activation_parse(const char *name, vt_activation *out);
+VT_API bool vt_activation_parse(const char *name, vt_activation *out);
 
 /* y (rows, cols) = act(x (rows, cols)); y may equal x (in place). */
-void vt_activation_forward(vt_activation act, const float *x, float *y, int64_t rows, int64_t cols);
+VT_API void vt_activation_forward(vt_activation act, const float *x, float *y, int64_t rows, int64_t cols);
 
 /* dx (rows, cols) += dy * act'(x), given the input x and the output y of the
  * forward pass (each kernel reads whichever it needs; both must be valid). */
-void vt_activation_backward(vt_activation act, const float *x, const float *y, const float *dy,
-                            float *dx, int64_t rows, int64_t cols);
+VT_API void vt_activation_backward(vt_activation act, const float *x, const float *y, const float *dy,
+                                   float *dx, int64_t rows, int64_t cols);
 
 /* ---- layer normalisation ------------------------------------------------ */
 
 /* y (rows, cols) = (x - mean) * rstd * gamma (cols) + beta (cols);
  * saves mean (rows) and rstd (rows) = 1 / sqrt(var + eps) for the backward. */
-void vt_layernorm_forward(const float *x, const float *gamma, const float *beta, float *y,
-                          float *mean, float *rstd, int64_t rows, int64_t cols, float eps);
+VT_API void vt_layernorm_forward(const float *x, const float *gamma, const float *beta, float *y,
+                                 float *mean, float *rstd, int64_t rows, int64_t cols, float eps);
 
 /* dx (rows, cols) +=, dgamma (cols) +=, dbeta (cols) +=; any of the three may
  * be NULL (not computed). */
-void vt_layernorm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
-                           const float *rstd, float *dx, float *dgamma, float *dbeta,
-                           int64_t rows, int64_t cols);
+VT_API void vt_layernorm_backward(const float *dy, const float *x, const float *gamma, const float *mean,
+                                  const float *rstd, float *dx, float *dgamma, float *dbeta,
+                                  int64_t rows, int64_t cols);
 
 /* ---- embedding ----------------------------------------------------------- */
 
 /* out (n, dim) = table (vocab, dim)[ids (n)]. Fails with VT_ERR_INVALID_ARG,
  * naming the position and id, if an id is outside [0, vocab). */
-vt_status vt_embedding_forward(const int32_t *ids, const float *table, float *out,
-                               int64_t n, int64_t vocab, int64_t dim);
+VT_API vt_status vt_embedding_forward(const int32_t *ids, const float *table, float *out,
+                                      int64_t n, int64_t vocab, int64_t dim);
 
 /* dtable (vocab, dim) += scatter of dout (n, dim) by ids (n) (ids already checked). */
-void vt_embedding_backward(const int32_t *ids, const float *dout, float *dtable, int64_t n, int64_t dim);
+VT_API void vt_embedding_backward(const int32_t *ids, const float *dout, float *dtable, int64_t n, int64_t dim);
 
 /* ---- dropout --------------------------------------------------------------- */
 
 /* y (n) = x * keep / (1 - rate), keep drawn from vt_hash_uniform(seed, i) >= rate,
  * recorded in mask (n) as 0/1. rate in [0, 1). y may equal x. */
-void vt_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);
+VT_API void vt_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);
 
 /* dx (n) += dy * mask / (1 - rate). */
-void vt_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate);
+VT_API void vt_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate);
 
 /* ---- fused multi-head attention -------------------------------------------- */
 
@@ -199,39 +202,39 @@ typedef struct vt_attention_bf16 {
  * drop_mask (batch, heads, q_len, kv_len) the dropout mask (NULL if rate 0).
  * Fails (out of memory for its scratch, or a matrix product refused) with
  * the error set; out is then undefined. */
-vt_status vt_attention_forward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
-                               const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out);
+VT_API vt_status vt_attention_forward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
+                                      const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out);
 
 /* dq +=, dk +=, dv += (same layouts and strides as q, k, v), from dout and
  * the probs / drop_mask saved by the forward. Fails as the forward does. */
-vt_status vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
-                                const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
-                                const float *dout, float *dq, float *dk, float *dv);
+VT_API vt_status vt_attention_backward(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
+                                       const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
+                                       const float *dout, float *dq, float *dk, float *dv);
 
 /* ---- losses -----------------------------------------------------------------
  * Each returns the mean loss over the rows that count and, when the gradient
  * pointer is non-NULL, writes (overwrites) d_input = grad_scale * d(mean loss)/d_input. */
 
-/* Sparse categorical cross-entropy from logits (n, classes) and labels (n);
- * a label < 0 is ignored (not counted). class_weights (classes) may be NULL;
- * with weights, the mean is weighted as PyTorch's CrossEntropyLoss does.
- * *counted (may be NULL) gets the number of counted rows, *correct (may be
- * NULL) how many of them have argmax == label. A label >= classes is an error
- * reported through the return value NaN and vt_error. If no row counts (or the
- * counted rows' class weights sum to 0) the loss is 0 and the gradient zero,
- * where PyTorch would give NaN. */
-double vt_softmax_xent(const float *logits, const int32_t *labels, int64_t n, int64_t classes,
-                       const float *class_weights, float *dlogits, float grad_scale,
-                       int64_t *counted, int64_t *correct);
+/* Sparse categorical cross-entropy from logits (n, classes) and labels (n):
+ * *loss (may be NULL) the mean over counted rows; a label < 0 is ignored (not
+ * counted). class_weights (classes) may be NULL; with weights, the mean is
+ * weighted as PyTorch's CrossEntropyLoss does. *counted (may be NULL) gets the
+ * number of counted rows, *correct (may be NULL) how many of them have argmax
+ * == label. A label >= classes is VT_ERR_INVALID_ARG naming the row (nothing
+ * written). If no row counts (or the counted rows' class weights sum to 0) the
+ * loss is 0 and the gradient zero, where PyTorch would give NaN. */
+VT_API vt_status vt_softmax_xent(const float *logits, const int32_t *labels, int64_t n, int64_t classes,
+                                 const float *class_weights, float *dlogits, float grad_scale, double *loss,
+                                 int64_t *counted, int64_t *correct);
 
 /* Binary cross-entropy, targets (n) in [0, 1]. from_logits: x are logits
  * (stable log-sigmoid form); otherwise x are probabilities, clipped to
  * [1e-7, 1 - 1e-7] as Keras does. */
-double vt_binary_xent(const float *x, const float *targets, int64_t n, bool from_logits,
-                      float *dx, float grad_scale);
+VT_API double vt_binary_xent(const float *x, const float *targets, int64_t n, bool from_logits,
+                             float *dx, float grad_scale);
 
 /* Mean squared error over n values. */
-double vt_mse(const float *pred, const float *targets, int64_t n, float *dpred, float grad_scale);
+VT_API double vt_mse(const float *pred, const float *targets, int64_t n, float *dpred, float grad_scale);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,8 @@
 #ifndef VERTO_METRICS_H
 #define VERTO_METRICS_H
 
+#include "verto/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,26 +53,26 @@ typedef struct vt_metrics {
  * the score of class 1 (e.g. its probability) for ROC-AUC, or NULL. Errors
  * (VT_ERR_INVALID_ARG): K < 1, n == 0, an id outside [0, K), a NaN score.
  * On failure *out is zeroed. */
-vt_status vt_metrics_compute(const int32_t *y_true, const int32_t *y_pred, const double *score, size_t n,
-                             int num_classes, vt_metrics *out);
-void vt_metrics_free(vt_metrics *m);
+VT_API vt_status vt_metrics_compute(const int32_t *y_true, const int32_t *y_pred, const double *score, size_t n,
+                                    int num_classes, vt_metrics *out);
+VT_API void vt_metrics_free(vt_metrics *m);
 
 /* Binary ROC-AUC of `score` (n) against y_true (n, 1 = positive, anything
  * else negative), ties averaged. VT_ERR_INVALID_ARG when a class is absent
  * or a score is NaN (*auc = NaN then). */
-vt_status vt_roc_auc(const int32_t *y_true, const double *score, size_t n, double *auc);
+VT_API vt_status vt_roc_auc(const int32_t *y_true, const double *score, size_t n, double *auc);
 
 /* Prints a readable report: accuracy, a per-class table (precision, recall,
  * F1, support) with the macro / micro / weighted rows, the confusion matrix
  * and ROC-AUC when defined. `names` (K) label names or NULL for the ids. */
-void vt_metrics_print(const vt_metrics *m, const char *const *names, FILE *out);
+VT_API void vt_metrics_print(const vt_metrics *m, const char *const *names, FILE *out);
 
 /* Writes m as one JSON object (no newline): {"accuracy", "macro_precision",
  * "macro_recall", "macro_f1", "micro_f1", "weighted_f1", "n", "per_class":
  * {name: {"precision", "recall", "f1", "support"}}, "labels": [names],
  * "confusion_matrix": [[...]] (rows = true), "roc_auc" (null when undefined)}.
  * Numbers are printed so that they read back exactly. */
-void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *out);
+VT_API void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *out);
 
 #ifdef __cplusplus
 }

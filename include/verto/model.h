@@ -17,6 +17,8 @@
 #ifndef VERTO_MODEL_H
 #define VERTO_MODEL_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,22 +39,22 @@ typedef struct vt_model vt_model;
 /* ---- building ------------------------------------------------------------ */
 
 /* An empty graph. Owned by the caller until passed to vt_model_new. */
-vt_graph *vt_graph_new(void);
+VT_API vt_graph *vt_graph_new(void);
 /* Frees a graph that was never given to vt_model_new (NULL is a no-op). */
-void vt_graph_free(vt_graph *g);
+VT_API void vt_graph_free(vt_graph *g);
 
 /* Input layer. shape (ndim, at most 3) excludes the batch dimension and may
  * hold VT_DIM_ANY; dtype VT_I32 for token ids or masks, VT_F32 otherwise.
  * name NULL gives Keras' automatic names ("input_layer", "input_layer_1", ...). */
-vt_node *vt_input(vt_graph *g, vt_dtype dtype, int ndim, const int64_t *shape, const char *name);
+VT_API vt_node *vt_input(vt_graph *g, vt_dtype dtype, int ndim, const int64_t *shape, const char *name);
 
 /* Embedding(input_dim, output_dim): ids (B, ...) int32 -> (B, ..., output_dim).
  * Weights "embeddings" (input_dim, output_dim), uniform(-0.05, 0.05). */
-vt_node *vt_embedding(vt_node *ids, int64_t input_dim, int64_t output_dim, const char *name);
+VT_API vt_node *vt_embedding(vt_node *ids, int64_t input_dim, int64_t output_dim, const char *name);
 
 /* Dense(units, activation) over the last axis: (B, ..., in) -> (B, ..., units).
  * Weights "kernel" (in, units) glorot-uniform and "bias" (units) zeros. */
-vt_node *vt_dense(vt_node *x, int64_t units, vt_activation activation, const char *name);
+VT_API vt_node *vt_dense(vt_node *x, int64_t units, vt_activation activation, const char *name);
 
 typedef struct vt_mha_config {
     int num_heads;      /* > 0 */
@@ -69,18 +71,18 @@ typedef struct vt_mha_config {
  * shapes them: query/kernel (Dq, heads, key_dim), query/bias (heads, key_dim),
  * key/..., value/kernel (Dv, heads, value_dim), output/kernel
  * (heads, value_dim, Dq), output/bias (Dq). */
-vt_node *vt_multi_head_attention(vt_node *query, vt_node *value, vt_node *key, vt_node *mask,
-                                 const vt_mha_config *cfg, const char *name);
+VT_API vt_node *vt_multi_head_attention(vt_node *query, vt_node *value, vt_node *key, vt_node *mask,
+                                        const vt_mha_config *cfg, const char *name);
 
 /* LayerNormalization over the last axis; epsilon <= 0 means Keras' 1e-3.
  * Weights "gamma" ones and "beta" zeros. */
-vt_node *vt_layer_norm(vt_node *x, float epsilon, const char *name);
+VT_API vt_node *vt_layer_norm(vt_node *x, float epsilon, const char *name);
 
 /* Dropout(rate), rate in [0, 1); identity outside training. */
-vt_node *vt_dropout(vt_node *x, float rate, const char *name);
+VT_API vt_node *vt_dropout(vt_node *x, float rate, const char *name);
 
 /* Add: element-wise a + b of identical shapes (a residual connection). */
-vt_node *vt_add(vt_node *a, vt_node *b, const char *name);
+VT_API vt_node *vt_add(vt_node *a, vt_node *b, const char *name);
 
 /* ---- the model ------------------------------------------------------------ */
 
@@ -88,29 +90,29 @@ vt_node *vt_add(vt_node *a, vt_node *b, const char *name);
  * `output`. Takes ownership of g, also on failure. Allocates all parameters
  * in one buffer (and their gradients in another) and initialises them from
  * `seed` 0 (see vt_model_init_weights). NULL on failure. */
-vt_model *vt_model_new(vt_graph *g, int n_inputs, vt_node *const *inputs, vt_node *output, const char *name);
-void vt_model_free(vt_model *m);
+VT_API vt_model *vt_model_new(vt_graph *g, int n_inputs, vt_node *const *inputs, vt_node *output, const char *name);
+VT_API void vt_model_free(vt_model *m);
 
 /* Re-initialises every parameter deterministically from seed. */
-void vt_model_init_weights(vt_model *m, uint64_t seed);
+VT_API void vt_model_init_weights(vt_model *m, uint64_t seed);
 
 /* Prints the Keras-style table: Layer (type) | Output Shape | Param #, then
  * Total / Trainable / Non-trainable params. */
-void vt_model_summary(const vt_model *m, FILE *out);
+VT_API void vt_model_summary(const vt_model *m, FILE *out);
 
-int64_t vt_model_param_count(const vt_model *m, bool trainable_only);
+VT_API int64_t vt_model_param_count(const vt_model *m, bool trainable_only);
 
 /* Freezes or unfreezes the parameters of one layer by name. */
-vt_status vt_model_set_trainable(vt_model *m, const char *layer_name, bool trainable);
+VT_API vt_status vt_model_set_trainable(vt_model *m, const char *layer_name, bool trainable);
 
 /* The flat parameter and gradient buffers (n_floats each), and the named
  * slices within them. Pointers stay valid for the model's life. */
-float *vt_model_params(vt_model *m, int64_t *n_floats);
-float *vt_model_grads(vt_model *m, int64_t *n_floats);
-const vt_param_info *vt_model_param_infos(const vt_model *m, size_t *n_params);
+VT_API float *vt_model_params(vt_model *m, int64_t *n_floats);
+VT_API float *vt_model_grads(vt_model *m, int64_t *n_floats);
+VT_API const vt_param_info *vt_model_param_infos(const vt_model *m, size_t *n_params);
 /* A view of one parameter ("dense/kernel"); data NULL if there is none. */
-vt_tensor vt_model_param(vt_model *m, const char *name);
-vt_tensor vt_model_param_grad(vt_model *m, const char *name);
+VT_API vt_tensor vt_model_param(vt_model *m, const char *name);
+VT_API vt_tensor vt_model_param_grad(vt_model *m, const char *name);
 
 /* ---- training ------------------------------------------------------------- */
 
@@ -135,12 +137,12 @@ typedef enum vt_metric {
 
 /* Sets optimizer, loss and metric; resets optimizer state. The output must
  * suit the loss (e.g. sparse CE needs a last axis of classes). */
-vt_status vt_model_compile(vt_model *m, const vt_optimizer_config *opt, vt_loss loss, vt_metric metric);
+VT_API vt_status vt_model_compile(vt_model *m, const vt_optimizer_config *opt, vt_loss loss, vt_metric metric);
 
 /* Keras strings: optimizer "sgd" | "adam" | "adamw"; loss
  * "sparse_categorical_crossentropy" | "binary_crossentropy" | "mse"
  * (also "mean_squared_error"); metrics "accuracy" or NULL. */
-vt_status vt_model_compile_named(vt_model *m, const char *optimizer, const char *loss, const char *metrics);
+VT_API vt_status vt_model_compile_named(vt_model *m, const char *optimizer, const char *loss, const char *metrics);
 
 typedef struct vt_fit_options {
     int epochs;                  /* >= 1 */
@@ -165,40 +167,40 @@ typedef struct vt_history {
  * int32 (B, ...) for sparse CE, float32 shaped like the output otherwise).
  * Stops with VT_ERR_NUMERIC naming epoch and step if the loss is NaN or
  * infinite. history may be NULL. */
-vt_status vt_model_fit(vt_model *m, const vt_tensor *const *x, const vt_tensor *y,
-                       const vt_fit_options *opts, vt_history *history);
+VT_API vt_status vt_model_fit(vt_model *m, const vt_tensor *const *x, const vt_tensor *y,
+                              const vt_fit_options *opts, vt_history *history);
 
 /* Mean loss and metric over x/y in batches (metric NaN without one). */
-vt_status vt_model_evaluate(vt_model *m, const vt_tensor *const *x, const vt_tensor *y, int64_t batch_size,
-                            double *loss, double *metric);
+VT_API vt_status vt_model_evaluate(vt_model *m, const vt_tensor *const *x, const vt_tensor *y, int64_t batch_size,
+                                   double *loss, double *metric);
 
 /* The model's output for x, computed in batches; a new tensor (caller frees). */
-vt_tensor *vt_model_predict(vt_model *m, const vt_tensor *const *x, int64_t batch_size);
+VT_API vt_tensor *vt_model_predict(vt_model *m, const vt_tensor *const *x, int64_t batch_size);
 
 /* Lower level, for custom loops and tests. Forward over one batch (x as in
  * fit); *out points at the model's output (valid until the next call). */
-vt_status vt_model_forward(vt_model *m, const vt_tensor *const *x, bool training, uint64_t seed,
-                           const vt_tensor **out);
+VT_API vt_status vt_model_forward(vt_model *m, const vt_tensor *const *x, bool training, uint64_t seed,
+                                  const vt_tensor **out);
 /* After a training forward: zeroes gradients, computes the compiled loss
  * against y (*loss, *metric may be NULL) and backpropagates into the
  * gradient buffer (and into float inputs' gradients, see below). */
-vt_status vt_model_backward(vt_model *m, const vt_tensor *y, double *loss, double *metric);
+VT_API vt_status vt_model_backward(vt_model *m, const vt_tensor *y, double *loss, double *metric);
 /* One optimizer update from the current gradients. */
-vt_status vt_model_apply_gradients(vt_model *m, float *grad_norm);
+VT_API vt_status vt_model_apply_gradients(vt_model *m, float *grad_norm);
 /* Gradient of the loss w.r.t. float input i after vt_model_backward (view). */
-vt_tensor vt_model_input_grad(vt_model *m, int i);
+VT_API vt_tensor vt_model_input_grad(vt_model *m, int i);
 
 /* ---- files ---------------------------------------------------------------- */
 
 /* Writes DIR/model.json (architecture) and DIR/model.safetensors (weights),
  * each atomically; creates DIR if needed. */
-vt_status vt_model_save(const vt_model *m, const char *dir);
+VT_API vt_status vt_model_save(const vt_model *m, const char *dir);
 /* Rebuilds a model saved by vt_model_save (not compiled). NULL on error,
  * naming the file and what is wrong. */
-vt_model *vt_model_load(const char *dir);
+VT_API vt_model *vt_model_load(const char *dir);
 /* Loads weights into an existing model: every parameter must be present with
  * its shape, and nothing else may be in the file. */
-vt_status vt_model_load_weights(vt_model *m, const char *safetensors_path);
+VT_API vt_status vt_model_load_weights(vt_model *m, const char *safetensors_path);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef VERTO_OPTIM_H
 #define VERTO_OPTIM_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,7 +50,7 @@ typedef struct vt_optimizer_config {
  * epsilon <= 0; weight_decay != 0 for anything but adamw; NULL or empty
  * no_decay entries; warmup_steps != 0 with the constant schedule; for the
  * linear schedule total_steps < 1 or warmup_steps outside [0, total_steps]. */
-vt_status vt_optimizer_config_default(const char *name, vt_optimizer_config *out);
+VT_API vt_status vt_optimizer_config_default(const char *name, vt_optimizer_config *out);
 
 /* A named slice of the flat parameter buffer. */
 typedef struct vt_param_info {
@@ -65,13 +67,13 @@ typedef struct vt_optimizer vt_optimizer;
  * outside [0, n_floats) or on overlapping trainable slices. With n_params 0
  * the whole buffer is one trainable, decayed parameter. Floats no trainable
  * slice covers are never read or written by vt_optimizer_step. */
-vt_optimizer *vt_optimizer_new(const vt_optimizer_config *cfg, int64_t n_floats,
-                               const vt_param_info *params, size_t n_params);
-void vt_optimizer_free(vt_optimizer *o);
+VT_API vt_optimizer *vt_optimizer_new(const vt_optimizer_config *cfg, int64_t n_floats,
+                                      const vt_param_info *params, size_t n_params);
+VT_API void vt_optimizer_free(vt_optimizer *o);
 
 /* The learning rate the next step will use. */
-float vt_optimizer_current_lr(const vt_optimizer *o);
-int64_t vt_optimizer_steps_done(const vt_optimizer *o);
+VT_API float vt_optimizer_current_lr(const vt_optimizer *o);
+VT_API int64_t vt_optimizer_steps_done(const vt_optimizer *o);
 
 /* One update of params (n_floats) from grads (n_floats): clips grads in place
  * if configured, applies the schedule and the rule, advances the step.
@@ -79,25 +81,25 @@ int64_t vt_optimizer_steps_done(const vt_optimizer *o);
  * over the trainable slices only (as PyTorch sees only parameters with grads).
  * A non-finite gradient norm returns VT_ERR_NUMERIC and changes nothing
  * (params, grads, state, step). Never allocates. */
-vt_status vt_optimizer_step(vt_optimizer *o, float *params, float *grads, float *grad_norm);
+VT_API vt_status vt_optimizer_step(vt_optimizer *o, float *params, float *grads, float *grad_norm);
 
 /* Global L2 norm of g (n); scales g so the norm is at most max_norm
  * (PyTorch's clip_grad_norm_: factor max_norm / (norm + 1e-6), applied only
  * when below 1). Returns the norm before clipping. max_norm <= 0 or a
  * non-finite norm: g is left unchanged. */
-float vt_clip_global_norm(float *g, int64_t n, float max_norm);
+VT_API float vt_clip_global_norm(float *g, int64_t n, float max_norm);
 
 /* The schedule's learning-rate factor for the 0-based update index `step`:
  * 1 for VT_SCHED_CONSTANT; for the linear schedule step / max(1, warmup)
  * while step < warmup, then max(0, (total - step) / max(1, total - warmup)).
  * Negative steps count as 0. Does not check cfg. */
-float vt_schedule_factor(const vt_optimizer_config *cfg, int64_t step);
+VT_API float vt_schedule_factor(const vt_optimizer_config *cfg, int64_t step);
 
 /* Optimizer state for checkpoints: the moment buffers (NULL if the rule has
  * none, e.g. SGD without momentum, or `which` is not 0 or 1; each n_floats
  * long, owned by the optimizer) and the step counter (negative: ignored). */
-float *vt_optimizer_state(vt_optimizer *o, int which /* 0: m or momentum, 1: v */);
-void vt_optimizer_set_steps_done(vt_optimizer *o, int64_t steps);
+VT_API float *vt_optimizer_state(vt_optimizer *o, int which /* 0: m or momentum, 1: v */);
+VT_API void vt_optimizer_set_steps_done(vt_optimizer *o, int64_t steps);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef VERTO_PLATFORM_H
 #define VERTO_PLATFORM_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 
 #include "verto/error.h"
@@ -28,30 +30,30 @@ typedef enum vt_isa {
 
 /* The instruction set verto's kernels use: decided on the first call (the
  * CPU's, capped by VERTO_MAX_ISA), the same for the rest of the process. */
-vt_isa vt_isa_in_use(void);
+VT_API vt_isa vt_isa_in_use(void);
 
 /* The widest instruction set this CPU and OS support, regardless of the cap. */
-vt_isa vt_isa_of_cpu(void);
+VT_API vt_isa vt_isa_of_cpu(void);
 
 /* "avx2" or "avx512". */
-const char *vt_isa_name(vt_isa isa);
+VT_API const char *vt_isa_name(vt_isa isa);
 
 /* VT_OK if VERTO_MAX_ISA is unset or names an instruction set; otherwise an
  * error naming the value (vt_isa_in_use() then ignores it). */
-vt_status vt_isa_check_env(void);
+VT_API vt_status vt_isa_check_env(void);
 
 /* Whether the CPU can run verto's baseline build (AVX2 and FMA). */
-bool vt_cpu_supported(void);
+VT_API bool vt_cpu_supported(void);
 
 /* Whether bf16 matrix products run on oneDNN's bf16 kernels here (true), or
  * are emulated by widening the operands to f32 (false: the same arithmetic,
  * no speed-up). Decided by building one small bf16 product. */
-bool vt_bf16_native(void);
+VT_API bool vt_bf16_native(void);
 
 /* oneDNN's version ("2.6.3") and the ISA its kernels dispatch to here, as
  * oneDNN names it ("avx2", "avx512_core_bf16", ...). */
-const char *vt_onednn_version(void);
-const char *vt_onednn_isa(void);
+VT_API const char *vt_onednn_version(void);
+VT_API const char *vt_onednn_isa(void);
 
 #ifdef __cplusplus
 }

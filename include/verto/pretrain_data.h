@@ -84,6 +84,8 @@
 #ifndef VERTO_PRETRAIN_DATA_H
 #define VERTO_PRETRAIN_DATA_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -121,7 +123,7 @@ typedef struct vt_pt_instance {
 
 /* Hash of a vocabulary: FNV-1a 64 over every token (id order) followed by
  * "\n". Stored in the manifest so a different vocabulary is detected. */
-uint64_t vt_pt_vocab_hash(const vt_wp_vocab *v);
+VT_API uint64_t vt_pt_vocab_hash(const vt_wp_vocab *v);
 
 /* ---- masking (shared by static and dynamic masking) ------------------- */
 
@@ -131,7 +133,7 @@ typedef struct vt_pt_mask_options {
     bool whole_word_mask;    /* default false */
 } vt_pt_mask_options;
 
-void vt_pt_mask_options_default(vt_pt_mask_options *o);
+VT_API void vt_pt_mask_options_default(vt_pt_mask_options *o);
 
 typedef struct vt_pt_masker vt_pt_masker;
 
@@ -140,15 +142,15 @@ typedef struct vt_pt_masker vt_pt_masker;
  * masking, which ids are "##" pieces. Owns scratch buffers sized for
  * sequences up to max_seq_length tokens, so masking never allocates.
  * Not thread-safe; one per thread. NULL on failure. */
-vt_pt_masker *vt_pt_masker_new(const vt_wp_vocab *vocab, const vt_pt_mask_options *o, int32_t max_seq_length);
-void vt_pt_masker_free(vt_pt_masker *m);
+VT_API vt_pt_masker *vt_pt_masker_new(const vt_wp_vocab *vocab, const vt_pt_mask_options *o, int32_t max_seq_length);
+VT_API void vt_pt_masker_free(vt_pt_masker *m);
 
 /* Masks `n` tokens (n <= the masker's max_seq_length) with `rng`:
  * out_tokens (n) receives the masked input (may equal `tokens`), positions and
  * labels (each room for max_predictions) the masked positions in ascending
  * order and their original ids; *n_masked their number. */
-vt_status vt_pt_mask(vt_pt_masker *m, vt_rng *rng, const int32_t *tokens, int32_t n, int32_t *out_tokens,
-                     int32_t *positions, int32_t *labels, int32_t *n_masked);
+VT_API vt_status vt_pt_mask(vt_pt_masker *m, vt_rng *rng, const int32_t *tokens, int32_t n, int32_t *out_tokens,
+                            int32_t *positions, int32_t *labels, int32_t *n_masked);
 
 /* ---- shards: writing -------------------------------------------------- */
 
@@ -156,18 +158,18 @@ typedef struct vt_pt_shard_writer vt_pt_shard_writer;
 
 /* Starts `path` atomically (vt_atomic_open). `flags` is VT_PT_FLAG_*; ids
  * must be < vocab_size. Nothing appears under `path` before commit. */
-vt_pt_shard_writer *vt_pt_shard_writer_open(const char *path, uint32_t flags, int32_t max_seq_length,
-                                            int32_t vocab_size, int32_t max_predictions);
+VT_API vt_pt_shard_writer *vt_pt_shard_writer_open(const char *path, uint32_t flags, int32_t max_seq_length,
+                                                   int32_t vocab_size, int32_t max_predictions);
 
 /* Appends one instance after checking it against the header's bounds. */
-vt_status vt_pt_shard_writer_add(vt_pt_shard_writer *w, const vt_pt_instance *inst);
+VT_API vt_status vt_pt_shard_writer_add(vt_pt_shard_writer *w, const vt_pt_instance *inst);
 
 /* Writes the count and checksum, fsyncs and renames into place. *checksum
  * (may be NULL) receives the checksum. `w` is released either way. */
-vt_status vt_pt_shard_writer_commit(vt_pt_shard_writer *w, uint64_t *checksum);
+VT_API vt_status vt_pt_shard_writer_commit(vt_pt_shard_writer *w, uint64_t *checksum);
 
 /* Drops the temporary file; `w` is released. NULL is fine. */
-void vt_pt_shard_writer_abort(vt_pt_shard_writer *w);
+VT_API void vt_pt_shard_writer_abort(vt_pt_shard_writer *w);
 
 /* ---- shards: reading -------------------------------------------------- */
 
@@ -179,20 +181,20 @@ typedef struct vt_pt_shard vt_pt_shard;
  * skips that comparison but ids are still checked against the header), and
  * the checksum. Errors are VT_ERR_FORMAT naming `label`, the instance index
  * and the byte offset. NULL on failure. */
-vt_pt_shard *vt_pt_shard_parse(const void *data, size_t len, const char *label, int32_t vocab_size);
+VT_API vt_pt_shard *vt_pt_shard_parse(const void *data, size_t len, const char *label, int32_t vocab_size);
 
 /* Reads `path` and parses it as above. */
-vt_pt_shard *vt_pt_shard_load(const char *path, int32_t vocab_size);
+VT_API vt_pt_shard *vt_pt_shard_load(const char *path, int32_t vocab_size);
 
-void vt_pt_shard_free(vt_pt_shard *s);
+VT_API void vt_pt_shard_free(vt_pt_shard *s);
 
-int64_t vt_pt_shard_count(const vt_pt_shard *s);
-uint32_t vt_pt_shard_flags(const vt_pt_shard *s);
-int32_t vt_pt_shard_max_seq_length(const vt_pt_shard *s);
-uint64_t vt_pt_shard_checksum(const vt_pt_shard *s);
+VT_API int64_t vt_pt_shard_count(const vt_pt_shard *s);
+VT_API uint32_t vt_pt_shard_flags(const vt_pt_shard *s);
+VT_API int32_t vt_pt_shard_max_seq_length(const vt_pt_shard *s);
+VT_API uint64_t vt_pt_shard_checksum(const vt_pt_shard *s);
 
 /* Instance `i` (0 <= i < count); pointers into `s`, valid while it lives. */
-vt_status vt_pt_shard_get(const vt_pt_shard *s, int64_t i, vt_pt_instance *out);
+VT_API vt_status vt_pt_shard_get(const vt_pt_shard *s, int64_t i, vt_pt_instance *out);
 
 /* ---- a prepared directory (manifest + shards) ------------------------- */
 
@@ -219,34 +221,34 @@ typedef struct vt_pt_dataset vt_pt_dataset;
  * With `vocab` given, its size and vt_pt_vocab_hash must match the manifest
  * (VT_ERR_FORMAT "... was prepared with a different vocabulary ..."
  * otherwise). NULL on failure. */
-vt_pt_dataset *vt_pt_open(const char *dir, const vt_wp_vocab *vocab);
-void vt_pt_close(vt_pt_dataset *ds);
+VT_API vt_pt_dataset *vt_pt_open(const char *dir, const vt_wp_vocab *vocab);
+VT_API void vt_pt_close(vt_pt_dataset *ds);
 
-const vt_pt_info *vt_pt_get_info(const vt_pt_dataset *ds);
+VT_API const vt_pt_info *vt_pt_get_info(const vt_pt_dataset *ds);
 
 /* Total number of instances (the sum over shards). */
-int64_t vt_pt_size(const vt_pt_dataset *ds);
+VT_API int64_t vt_pt_size(const vt_pt_dataset *ds);
 
 /* Instance `i` in file order. Loads (and fully validates) the shard holding
  * it if it is not the current one; `out` points into that shard and stays
  * valid until another shard is loaded. */
-vt_status vt_pt_get(vt_pt_dataset *ds, int64_t i, vt_pt_instance *out);
+VT_API vt_status vt_pt_get(vt_pt_dataset *ds, int64_t i, vt_pt_instance *out);
 
 /* Epoch order: shards in a shuffled order, instances shuffled within each
  * shard, from (seed, epoch) only -- so each shard is loaded once per epoch
  * and memory stays one shard. Sets the cursor to position 0 of that order. */
-vt_status vt_pt_shuffle(vt_pt_dataset *ds, uint64_t seed, int64_t epoch);
+VT_API vt_status vt_pt_shuffle(vt_pt_dataset *ds, uint64_t seed, int64_t epoch);
 
 /* Moves the cursor to `position` (0 .. size) of the current epoch order
  * (file order before any vt_pt_shuffle); for resuming training. */
-vt_status vt_pt_seek(vt_pt_dataset *ds, int64_t position);
+VT_API vt_status vt_pt_seek(vt_pt_dataset *ds, int64_t position);
 
 /* The cursor: how many instances of the epoch have been returned. */
-int64_t vt_pt_tell(const vt_pt_dataset *ds);
+VT_API int64_t vt_pt_tell(const vt_pt_dataset *ds);
 
 /* The instance at the cursor, then advances it. At the end of the epoch
  * returns VT_OK with *end = true and `out` untouched. */
-vt_status vt_pt_next(vt_pt_dataset *ds, vt_pt_instance *out, bool *end);
+VT_API vt_status vt_pt_next(vt_pt_dataset *ds, vt_pt_instance *out, bool *end);
 
 /* ---- batches for vt_bert_batch ---------------------------------------- */
 
@@ -256,31 +258,33 @@ typedef struct vt_pt_batcher vt_pt_batcher;
  * tokens. All arrays are allocated here, once. `masker` (borrowed, may be
  * NULL) masks instances that carry no labels (dynamic masking); instances
  * that already carry labels are used as they are. pad_id fills padding. */
-vt_pt_batcher *vt_pt_batcher_new(int64_t max_batch, int32_t max_seq_length, int32_t pad_id, vt_pt_masker *masker);
-void vt_pt_batcher_free(vt_pt_batcher *b);
+VT_API vt_pt_batcher *vt_pt_batcher_new(int64_t max_batch, int32_t max_seq_length, int32_t pad_id,
+                                        vt_pt_masker *masker);
+VT_API void vt_pt_batcher_free(vt_pt_batcher *b);
 
 /* Empties the batch (keeps its memory). */
-void vt_pt_batcher_reset(vt_pt_batcher *b);
+VT_API void vt_pt_batcher_reset(vt_pt_batcher *b);
 
 /* Copies `inst` in as the next row (the instance need not outlive the call);
  * masks it with `rng` when it has no labels (needs a masker then).
  * VT_ERR_INVALID_ARG when the batch is full or the instance too long. */
-vt_status vt_pt_batcher_add(vt_pt_batcher *b, const vt_pt_instance *inst, vt_rng *rng);
+VT_API vt_status vt_pt_batcher_add(vt_pt_batcher *b, const vt_pt_instance *inst, vt_rng *rng);
 
 /* Rows added since the last reset. */
-int64_t vt_pt_batcher_rows(const vt_pt_batcher *b);
+VT_API int64_t vt_pt_batcher_rows(const vt_pt_batcher *b);
 
 /* Lays the rows out as (B, T), T = the longest row: input_ids (pad_id in
  * padding), token_type_ids, attention_mask (1 token / 0 padding),
  * mlm_labels (original id at masked positions, -100 elsewhere) and
  * nsp_labels (B) = is_random_next; other fields NULL. Arrays belong to the
  * batcher and stay valid until the next add/reset/finish. No allocation. */
-vt_status vt_pt_batcher_finish(vt_pt_batcher *b, vt_bert_batch *out);
+VT_API vt_status vt_pt_batcher_finish(vt_pt_batcher *b, vt_bert_batch *out);
 
 /* Resets `b`, adds up to batch_size instances from vt_pt_next and finishes.
  * At the end of the epoch the batch may be smaller; out->batch == 0 means
  * the epoch is over. */
-vt_status vt_pt_next_batch(vt_pt_dataset *ds, vt_pt_batcher *b, int64_t batch_size, vt_rng *rng, vt_bert_batch *out);
+VT_API vt_status vt_pt_next_batch(vt_pt_dataset *ds, vt_pt_batcher *b, int64_t batch_size, vt_rng *rng,
+                                  vt_bert_batch *out);
 
 /* ---- a run's batches (what verto pretrain trains on) ------------------ */
 
@@ -303,17 +307,17 @@ typedef struct vt_pt_run_options {
 /* A run over `train` (borrowed, not shared with anyone else) and, for
  * evaluations, `eval` (borrowed, may be NULL), masking with the shards'
  * settings over `vocab`, padding with pad_id. NULL with the error set. */
-vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_wp_vocab *vocab, int32_t pad_id,
-                         const vt_pt_run_options *o);
-void vt_pt_run_free(vt_pt_run *r);
+VT_API vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_wp_vocab *vocab, int32_t pad_id,
+                                const vt_pt_run_options *o);
+VT_API void vt_pt_run_free(vt_pt_run *r);
 
 /* The batch of samples [first, first + count), count <= batch_size, first a
  * multiple of batch_size when grouping; *tokens its real (non-padding)
  * tokens. Arrays stay valid until the next call. */
-vt_status vt_pt_run_batch(vt_pt_run *r, int64_t first, int64_t count, vt_bert_batch *out, int64_t *tokens);
+VT_API vt_status vt_pt_run_batch(vt_pt_run *r, int64_t first, int64_t count, vt_bert_batch *out, int64_t *tokens);
 
 /* The share of padding among the positions of every batch handed out so far. */
-double vt_pt_run_padding(const vt_pt_run *r);
+VT_API double vt_pt_run_padding(const vt_pt_run *r);
 
 typedef struct vt_pt_eval {
     double mlm_loss, mlm_accuracy, nsp_accuracy;
@@ -322,7 +326,7 @@ typedef struct vt_pt_eval {
 /* The masked-LM loss and accuracy and the NSP accuracy of `model` over the
  * first max_batches batches of the held-out set, in file order, with masks
  * from a fixed seed, so that every evaluation sees the same. */
-vt_status vt_pt_run_evaluate(vt_pt_run *r, vt_bert *model, int64_t max_batches, vt_pt_eval *out);
+VT_API vt_status vt_pt_run_evaluate(vt_pt_run *r, vt_bert *model, int64_t max_batches, vt_pt_eval *out);
 
 /* ---- preparing (the algorithm above) ---------------------------------- */
 
@@ -340,7 +344,7 @@ typedef struct vt_pt_options {
     const char *text_field;      /* JSONL: the key holding the text (default "text") */
 } vt_pt_options;
 
-void vt_pt_options_default(vt_pt_options *o);
+VT_API void vt_pt_options_default(vt_pt_options *o);
 
 typedef struct vt_pt_stats {
     int64_t bytes_read, lines, documents;     /* input (documents after window splits) */
@@ -361,11 +365,12 @@ typedef void (*vt_pt_progress_fn)(int64_t bytes_done, void *ctx);
  * corpus holds no document ("no text in ..."), VT_ERR_INVALID_ARG (options).
  * On failure nothing under out_dir's final names has changed. `stats` (may
  * be NULL) receives the counts. */
-vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n_files, const char *out_dir,
-                        const vt_pt_options *o, vt_pt_progress_fn progress, void *progress_ctx, vt_pt_stats *stats);
+VT_API vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n_files, const char *out_dir,
+                               const vt_pt_options *o, vt_pt_progress_fn progress, void *progress_ctx,
+                               vt_pt_stats *stats);
 
 /* Name of shard `index` ("shard-00000.vtpt") into buf (>= 32 bytes). */
-void vt_pt_shard_name(char *buf, size_t size, int32_t index);
+VT_API void vt_pt_shard_name(char *buf, size_t size, int32_t index);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef VERTO_PROGRESS_H
 #define VERTO_PROGRESS_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,20 +34,20 @@ typedef struct vt_progress {
 } vt_progress;
 
 /* Monotonic clock in seconds. */
-double vt_now(void);
+VT_API double vt_now(void);
 
 /* Starts a bar of `total` steps on `out`; tty decided by isatty(fileno(out)). */
-void vt_progress_start(vt_progress *p, FILE *out, int64_t total, const char *prefix);
+VT_API void vt_progress_start(vt_progress *p, FILE *out, int64_t total, const char *prefix);
 
 /* Sets (or adds) a named value shown after the bar, e.g. "loss". */
-void vt_progress_set(vt_progress *p, const char *name, double value);
+VT_API void vt_progress_set(vt_progress *p, const char *name, double value);
 
 /* Advances to `done` steps and redraws (at most 10 times a second on a tty). */
-void vt_progress_update(vt_progress *p, int64_t done);
+VT_API void vt_progress_update(vt_progress *p, int64_t done);
 
 /* Prints the final line: "32/32 [===...] - 5s 150ms/step - loss: ..." on a
  * terminal, "<prefix> - 32/32 - 5s 150ms/step - loss: ..." otherwise. */
-void vt_progress_finish(vt_progress *p);
+VT_API void vt_progress_finish(vt_progress *p);
 
 #ifdef __cplusplus
 }

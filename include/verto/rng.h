@@ -7,6 +7,8 @@
 #ifndef VERTO_RNG_H
 #define VERTO_RNG_H
 
+#include "verto/export.h"
+
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -18,17 +20,17 @@ typedef struct vt_rng {
 } vt_rng;
 
 /* Seeds the generator (any seed, 0 included, gives a valid state). */
-void vt_rng_seed(vt_rng *r, uint64_t seed);
+VT_API void vt_rng_seed(vt_rng *r, uint64_t seed);
 
-uint64_t vt_rng_next(vt_rng *r);
+VT_API uint64_t vt_rng_next(vt_rng *r);
 /* Uniform in [0, 1). */
-double vt_rng_uniform(vt_rng *r);
+VT_API double vt_rng_uniform(vt_rng *r);
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
-uint64_t vt_rng_below(vt_rng *r, uint64_t n);
+VT_API uint64_t vt_rng_below(vt_rng *r, uint64_t n);
 /* Standard normal (Box-Muller). */
-double vt_rng_normal(vt_rng *r);
+VT_API double vt_rng_normal(vt_rng *r);
 /* Fisher-Yates shuffle of n int64 values. */
-void vt_rng_shuffle_i64(vt_rng *r, int64_t *v, int64_t n);
+VT_API void vt_rng_shuffle_i64(vt_rng *r, int64_t *v, int64_t n);
 
 /* splitmix64's finaliser. */
 static inline uint64_t vt_mix64(uint64_t z) {

@@ -11,6 +11,8 @@
 #ifndef VERTO_SAFETENSORS_H
 #define VERTO_SAFETENSORS_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,9 +32,9 @@ typedef enum vt_st_dtype {
 } vt_st_dtype;
 
 /* "F32", "BF16", ...; and back (false if unknown). */
-const char *vt_st_dtype_name(vt_st_dtype dtype);
-bool vt_st_dtype_parse(const char *name, vt_st_dtype *out);
-size_t vt_st_dtype_size(vt_st_dtype dtype);
+VT_API const char *vt_st_dtype_name(vt_st_dtype dtype);
+VT_API bool vt_st_dtype_parse(const char *name, vt_st_dtype *out);
+VT_API size_t vt_st_dtype_size(vt_st_dtype dtype);
 
 typedef struct vt_st_tensor {
     const char *name;          /* owned by the file object */
@@ -48,25 +50,25 @@ typedef struct vt_st_file vt_st_file;
 
 /* Maps and validates `path`. NULL with an error naming the file (and tensor)
  * on any violation. */
-vt_st_file *vt_st_open(const char *path);
+VT_API vt_st_file *vt_st_open(const char *path);
 
 /* Validates an in-memory image (not copied; must outlive the result).
  * `label` names it in errors. Used by the fuzzer and tests. */
-vt_st_file *vt_st_open_memory(const void *buf, size_t len, const char *label);
+VT_API vt_st_file *vt_st_open_memory(const void *buf, size_t len, const char *label);
 
-void vt_st_close(vt_st_file *f);
+VT_API void vt_st_close(vt_st_file *f);
 
-size_t vt_st_count(const vt_st_file *f);
+VT_API size_t vt_st_count(const vt_st_file *f);
 /* The i-th tensor in file (data offset) order. */
-const vt_st_tensor *vt_st_at(const vt_st_file *f, size_t i);
+VT_API const vt_st_tensor *vt_st_at(const vt_st_file *f, size_t i);
 /* Lookup by exact name; NULL if absent (no error set). */
-const vt_st_tensor *vt_st_find(const vt_st_file *f, const char *name);
+VT_API const vt_st_tensor *vt_st_find(const vt_st_file *f, const char *name);
 /* A "__metadata__" value, or NULL. */
-const char *vt_st_metadata(const vt_st_file *f, const char *key);
+VT_API const char *vt_st_metadata(const vt_st_file *f, const char *key);
 
 /* Converts F32, F16, BF16 or F64 data to float32 into out (numel floats).
  * Other dtypes: VT_ERR_FORMAT naming the tensor. */
-vt_status vt_st_to_f32(const vt_st_tensor *t, float *out);
+VT_API vt_status vt_st_to_f32(const vt_st_tensor *t, float *out);
 
 typedef struct vt_st_entry {
     const char *name;
@@ -79,8 +81,8 @@ typedef struct vt_st_entry {
 /* Writes tensors (in the given order) and optional metadata pairs
  * (meta_kv[2i] = key, meta_kv[2i+1] = value) to `path` atomically.
  * Names must be unique. The header is padded with spaces to a multiple of 8. */
-vt_status vt_st_write(const char *path, const vt_st_entry *entries, size_t n,
-                      const char *const *meta_kv, size_t n_meta);
+VT_API vt_status vt_st_write(const char *path, const vt_st_entry *entries, size_t n,
+                             const char *const *meta_kv, size_t n_meta);
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,8 @@
 #ifndef VERTO_SERVE_H
 #define VERTO_SERVE_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,9 +55,9 @@ typedef enum vt_serve_endpoint {
 } vt_serve_endpoint;
 
 /* "/v1/classify", ..., "other". */
-const char *vt_serve_endpoint_name(vt_serve_endpoint e);
+VT_API const char *vt_serve_endpoint_name(vt_serve_endpoint e);
 /* The endpoint of a request path (exact match; VT_SERVE_OTHER if none). */
-vt_serve_endpoint vt_serve_endpoint_of(const char *path);
+VT_API vt_serve_endpoint vt_serve_endpoint_of(const char *path);
 
 /* One input: a text, or a pair (text_b != NULL). The strings are
  * NUL-terminated, non-empty, valid UTF-8 without NUL bytes, and owned by the
@@ -88,8 +90,9 @@ typedef struct vt_serve_request {
  * errors. On failure returns VT_ERR_INVALID_ARG (VT_ERR_NOMEM if memory ran
  * out), leaves *out empty (safe to free) and a message fit for the client in
  * vt_last_error(). Thread-safe. Free with vt_serve_request_free. */
-vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, size_t len, vt_serve_request *out);
-void vt_serve_request_free(vt_serve_request *r);
+VT_API vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, size_t len,
+                                        vt_serve_request *out);
+VT_API void vt_serve_request_free(vt_serve_request *r);
 
 /* ---- engine ----------------------------------------------------------- */
 
@@ -105,7 +108,7 @@ typedef struct vt_serve_options {
     vt_precision precision; /* of the model's matrix products (default fp32) */
 } vt_serve_options;
 
-void vt_serve_options_default(vt_serve_options *o);
+VT_API void vt_serve_options_default(vt_serve_options *o);
 
 typedef struct vt_serve vt_serve;
 
@@ -124,23 +127,23 @@ typedef enum vt_serve_state {
  * endpoints; any other BERT directory is loaded as a BertModel and serves
  * /v1/embed only. NULL (with vt_last_error) for bad options or when the
  * thread cannot start. */
-vt_serve *vt_serve_start(const char *model_dir, const vt_serve_options *o);
+VT_API vt_serve *vt_serve_start(const char *model_dir, const vt_serve_options *o);
 
-vt_serve_state vt_serve_get_state(vt_serve *s);
+VT_API vt_serve_state vt_serve_get_state(vt_serve *s);
 /* Waits up to timeout_ms for the state to leave VT_SERVE_LOADING; returns it. */
-vt_serve_state vt_serve_wait_loaded(vt_serve *s, int timeout_ms);
+VT_API vt_serve_state vt_serve_wait_loaded(vt_serve *s, int timeout_ms);
 /* The load error when VT_SERVE_FAILED ("" otherwise); valid until vt_serve_stop. */
-const char *vt_serve_failure(vt_serve *s);
+VT_API const char *vt_serve_failure(vt_serve *s);
 
 /* Refuses new model requests from now on (503 "shutting down"); requests
  * already queued are still answered. */
-void vt_serve_drain(vt_serve *s);
+VT_API void vt_serve_drain(vt_serve *s);
 /* Requests inside vt_serve_handle right now. */
-int64_t vt_serve_in_flight(vt_serve *s);
+VT_API int64_t vt_serve_in_flight(vt_serve *s);
 
 /* Finishes the queued work, stops the worker and frees everything. No
  * vt_serve_handle call may be running or start afterwards. NULL is a no-op. */
-void vt_serve_stop(vt_serve *s);
+VT_API void vt_serve_stop(vt_serve *s);
 
 /* An answer: HTTP status and a malloc'd body (JSON, or the metrics text). */
 typedef struct vt_serve_response {
@@ -157,9 +160,9 @@ typedef struct vt_serve_response {
  * (the answer is 413). Blocks until the answer is ready: model requests wait
  * for the worker. Records the request in the metrics. Thread-safe; callable
  * from many threads at once. Free the answer with vt_serve_response_free. */
-void vt_serve_handle(vt_serve *s, const char *method, const char *path, const char *body, size_t len,
-                     bool body_too_large, vt_serve_response *resp);
-void vt_serve_response_free(vt_serve_response *r);
+VT_API void vt_serve_handle(vt_serve *s, const char *method, const char *path, const char *body, size_t len,
+                            bool body_too_large, vt_serve_response *resp);
+VT_API void vt_serve_response_free(vt_serve_response *r);
 
 /* ---- metrics ---------------------------------------------------------- */
 
@@ -169,19 +172,19 @@ void vt_serve_response_free(vt_serve_response *r);
 
 typedef struct vt_serve_metrics vt_serve_metrics;
 
-vt_serve_metrics *vt_serve_metrics_new(void);
-void vt_serve_metrics_free(vt_serve_metrics *m);
+VT_API vt_serve_metrics *vt_serve_metrics_new(void);
+VT_API void vt_serve_metrics_free(vt_serve_metrics *m);
 /* One finished request (status 100..599; others are counted as 0). Thread-safe. */
-void vt_serve_metrics_request(vt_serve_metrics *m, vt_serve_endpoint e, int status, double seconds);
+VT_API void vt_serve_metrics_request(vt_serve_metrics *m, vt_serve_endpoint e, int status, double seconds);
 /* One forward pass of `size` inputs. Thread-safe. */
-void vt_serve_metrics_batch(vt_serve_metrics *m, int size);
+VT_API void vt_serve_metrics_batch(vt_serve_metrics *m, int size);
 /* Requests in flight (+1 / -1) and inputs waiting for the worker (set). */
-void vt_serve_metrics_in_flight(vt_serve_metrics *m, int delta);
-void vt_serve_metrics_queue(vt_serve_metrics *m, int64_t queued);
+VT_API void vt_serve_metrics_in_flight(vt_serve_metrics *m, int delta);
+VT_API void vt_serve_metrics_queue(vt_serve_metrics *m, int64_t queued);
 /* The Prometheus text exposition (version 0.0.4) of everything above, plus
  * verto_model_ready (ready 0/1): a malloc'd NUL-terminated string in *out and
  * its length. VT_ERR_NOMEM on failure. */
-vt_status vt_serve_metrics_render(vt_serve_metrics *m, bool ready, char **out, size_t *len);
+VT_API vt_status vt_serve_metrics_render(vt_serve_metrics *m, bool ready, char **out, size_t *len);
 
 #ifdef __cplusplus
 }

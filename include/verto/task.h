@@ -24,6 +24,8 @@
 #ifndef VERTO_TASK_H
 #define VERTO_TASK_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,12 +48,12 @@ typedef enum vt_task_kind {
 } vt_task_kind;
 
 /* "features", "sequence-classification", "fill-mask". */
-const char *vt_task_kind_name(vt_task_kind kind);
+VT_API const char *vt_task_kind_name(vt_task_kind kind);
 
 /* What dir's config.json makes of it: a sequence classifier's directory is
  * SEQUENCE_CLASSIFICATION, a pretraining or masked-LM model's FILL_MASK,
  * anything else FEATURES. */
-vt_status vt_task_kind_of_dir(const char *dir, vt_task_kind *out);
+VT_API vt_status vt_task_kind_of_dir(const char *dir, vt_task_kind *out);
 
 typedef struct vt_task_options {
     vt_task_kind kind;
@@ -61,7 +63,7 @@ typedef struct vt_task_options {
     int32_t batch_size;     /* rows per forward pass (default 32) */
 } vt_task_options;
 
-void vt_task_options_default(vt_task_options *o);
+VT_API void vt_task_options_default(vt_task_options *o);
 
 typedef struct vt_task vt_task;
 
@@ -70,18 +72,18 @@ typedef struct vt_task vt_task;
  * a trained classifier with 2 or more labels (not the random head a
  * pretraining checkpoint would get); FILL_MASK a masked-LM head. NULL with
  * the error set. */
-vt_task *vt_task_load(const char *dir, const vt_task_options *o);
-void vt_task_free(vt_task *t);
+VT_API vt_task *vt_task_load(const char *dir, const vt_task_options *o);
+VT_API void vt_task_free(vt_task *t);
 
-vt_task_kind vt_task_get_kind(const vt_task *t);
-const vt_bert_config *vt_task_config(const vt_task *t);
-const vt_tokenizer *vt_task_tokenizer(const vt_task *t);
+VT_API vt_task_kind vt_task_get_kind(const vt_task *t);
+VT_API const vt_bert_config *vt_task_config(const vt_task *t);
+VT_API const vt_tokenizer *vt_task_tokenizer(const vt_task *t);
 /* The model, for training or inspection (owned by the task). */
-vt_bert *vt_task_model(vt_task *t);
+VT_API vt_bert *vt_task_model(vt_task *t);
 /* Tokens per row (see vt_task_options.max_seq_length). */
-int32_t vt_task_max_length(const vt_task *t);
+VT_API int32_t vt_task_max_length(const vt_task *t);
 /* Windows a long single text is read as when classifying (tokenizer_config's max_windows; 1: truncated). */
-int32_t vt_task_max_windows(const vt_task *t);
+VT_API int32_t vt_task_max_windows(const vt_task *t);
 
 /* One input: a text, or a text pair when text_b is not NULL. */
 typedef struct vt_text_input {
@@ -97,7 +99,7 @@ typedef struct vt_text_input {
  * softmax of the logits, computed in double; a text read as several windows
  * gets the softmax of its windows' mean logits. truncated (n, may be NULL):
  * whether some tokens of the input were read by no row. */
-vt_status vt_task_classify(vt_task *t, const vt_text_input *in, size_t n, double *probs, bool *truncated);
+VT_API vt_status vt_task_classify(vt_task *t, const vt_text_input *in, size_t n, double *probs, bool *truncated);
 
 typedef enum vt_pooling {
     VT_POOL_CLS = 0, /* the final hidden state of [CLS] */
@@ -107,8 +109,9 @@ typedef enum vt_pooling {
 /* out (n, hidden) sentence embeddings of n inputs (any kind), truncated to
  * the task's length; optionally scaled to unit length (norm floored at
  * 1e-12). truncated as vt_task_classify's. */
-vt_status vt_task_embed(vt_task *t, const vt_text_input *in, size_t n, vt_pooling pooling, bool normalize, float *out,
-                        bool *truncated);
+VT_API vt_status vt_task_embed(vt_task *t, const vt_text_input *in, size_t n, vt_pooling pooling, bool normalize,
+                               float *out,
+                               bool *truncated);
 
 typedef struct vt_mask_prediction {
     int32_t token_id;
@@ -118,8 +121,8 @@ typedef struct vt_mask_prediction {
 /* For input i of n (a FILL_MASK task): n_masks[i] [MASK] tokens, and in
  * preds[i] (malloc'd, n_masks[i] * k, free each) the k likeliest tokens of
  * each, best first. */
-vt_status vt_task_fill_mask(vt_task *t, const vt_text_input *in, size_t n, int k, vt_mask_prediction **preds,
-                            int32_t *n_masks);
+VT_API vt_status vt_task_fill_mask(vt_task *t, const vt_text_input *in, size_t n, int k, vt_mask_prediction **preds,
+                                   int32_t *n_masks);
 
 /* A SEQUENCE_CLASSIFICATION task on labelled data: the predictions and
  * probabilities of every example (probs (n, K) and pred (n), each may be
@@ -127,8 +130,9 @@ vt_status vt_task_fill_mask(vt_task *t, const vt_text_input *in, size_t n, int k
  * labels; free with vt_metrics_free) and the mean cross-entropy *loss (may be
  * NULL). data's labels must be the model's label ids (vt_labelled_options'
  * id2label). */
-vt_status vt_task_evaluate(vt_task *t, const vt_labelled *data, double *probs, int32_t *pred, vt_metrics *metrics,
-                           double *loss);
+VT_API vt_status vt_task_evaluate(vt_task *t, const vt_labelled *data, double *probs, int32_t *pred,
+                                  vt_metrics *metrics,
+                                  double *loss);
 
 /* ---- rows ----------------------------------------------------------------- */
 
@@ -141,7 +145,7 @@ typedef enum vt_task_output {
 } vt_task_output;
 
 /* The row output of an embedding with `pooling`. */
-vt_task_output vt_task_output_of(vt_pooling pooling);
+VT_API vt_task_output vt_task_output_of(vt_pooling pooling);
 
 /* An input as the rows the model reads: its windows (a long single text
  * classified by a task whose max_windows > 1), or one row. */
@@ -154,25 +158,25 @@ typedef struct vt_task_rows {
 /* Encodes one input for `what` (windows only for VT_OUT_LOGITS). Rows longer
  * than the model's positions are an error. Thread-safe; free with
  * vt_task_rows_free. */
-vt_status vt_task_encode(const vt_task *t, vt_task_output what, const vt_text_input *in, vt_task_rows *out);
-void vt_task_rows_free(vt_task_rows *r);
+VT_API vt_status vt_task_encode(const vt_task *t, vt_task_output what, const vt_text_input *in, vt_task_rows *out);
+VT_API void vt_task_rows_free(vt_task_rows *r);
 
 /* Floats that row yields for `what`. */
-size_t vt_task_row_floats(const vt_task *t, vt_task_output what, const vt_tok_encoding *row);
+VT_API size_t vt_task_row_floats(const vt_task *t, vt_task_output what, const vt_tok_encoding *row);
 
 /* Runs n rows through the model; out[i] receives vt_task_row_floats of rows[i].
  * Rows of equal length share forward passes of up to batch_size rows, so each
  * row's outputs are exactly those it gives alone. One caller at a time. */
-vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *const *rows, size_t n,
-                      float *const *out);
+VT_API vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *const *rows, size_t n,
+                             float *const *out);
 
 /* probs (K) of an input from its m rows' logits (m, K): the softmax of their
  * mean, in double (m = 1: of the logits themselves). Returns the index of the
  * largest probability (the first on ties), or -1 if they are not finite. */
-int vt_task_probs(const float *logits, int m, int K, double *probs);
+VT_API int vt_task_probs(const float *logits, int m, int K, double *probs);
 
 /* v (H) scaled to unit length, the norm floored at 1e-12 (verto embed --normalize). */
-void vt_task_normalize(float *v, int64_t H);
+VT_API void vt_task_normalize(float *v, int64_t H);
 
 /* ---- fine-tuning ---------------------------------------------------------- */
 
@@ -195,15 +199,15 @@ typedef struct vt_finetune_options {
     FILE *log;             /* progress lines (NULL: none) */
 } vt_finetune_options;
 
-void vt_finetune_options_default(vt_finetune_options *o);
+VT_API void vt_finetune_options_default(vt_finetune_options *o);
 
 /* Fine-tunes init_dir (any BERT directory) as a sequence classifier on
  * train, keeping the epoch best on dev, written to o->out_dir with the
  * tokenizer settings it was trained with (so eval, predict and serve read
  * inputs alike). train and dev share one label map (train's). Data parallel
  * when started under MPI. *stopped (may be NULL): stopped by a signal. */
-vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const vt_labelled *dev,
-                           const vt_finetune_options *o, bool *stopped);
+VT_API vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const vt_labelled *dev,
+                                  const vt_finetune_options *o, bool *stopped);
 
 #ifdef __cplusplus
 }

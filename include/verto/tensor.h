@@ -6,6 +6,8 @@
 #ifndef VERTO_TENSOR_H
 #define VERTO_TENSOR_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,34 +36,34 @@ typedef struct vt_tensor {
 } vt_tensor;
 
 /* Size in bytes of one element of `dtype`. */
-size_t vt_dtype_size(vt_dtype dtype);
+VT_API size_t vt_dtype_size(vt_dtype dtype);
 
 /* Product of the shape (1 for a scalar). */
-int64_t vt_tensor_numel(const vt_tensor *t);
+VT_API int64_t vt_tensor_numel(const vt_tensor *t);
 
 /* A new zero-filled tensor owning its data. Fails (NULL, error set) on a
  * negative dimension, more than VT_MAX_DIMS dimensions or an oversize product. */
-vt_tensor *vt_tensor_new(vt_dtype dtype, int ndim, const int64_t *shape);
+VT_API vt_tensor *vt_tensor_new(vt_dtype dtype, int ndim, const int64_t *shape);
 
 /* A heap-allocated copy of `src` that owns its data; NULL on failure. */
-vt_tensor *vt_tensor_clone(const vt_tensor *src);
+VT_API vt_tensor *vt_tensor_clone(const vt_tensor *src);
 
 /* Releases a tensor made by vt_tensor_new / vt_tensor_clone (NULL is a no-op). */
-void vt_tensor_free(vt_tensor *t);
+VT_API void vt_tensor_free(vt_tensor *t);
 
 /* A non-owning view of `data` with the given shape (no allocation). */
-vt_tensor vt_tensor_view(void *data, vt_dtype dtype, int ndim, const int64_t *shape);
+VT_API vt_tensor vt_tensor_view(void *data, vt_dtype dtype, int ndim, const int64_t *shape);
 
 /* Typed accessors; they assert nothing, the caller knows the dtype. */
 static inline float *vt_f32(const vt_tensor *t) { return (float *)t->data; }
 static inline int32_t *vt_i32(const vt_tensor *t) { return (int32_t *)t->data; }
 
 /* Writes "(2, 3, 4)" into buf (None for VT_DIM_ANY); returns buf. */
-char *vt_shape_str(int ndim, const int64_t *shape, char *buf, size_t buf_size);
+VT_API char *vt_shape_str(int ndim, const int64_t *shape, char *buf, size_t buf_size);
 
 /* Checked size arithmetic: false if a*b (or a+b) would overflow int64/size_t. */
-bool vt_mul_overflows_i64(int64_t a, int64_t b, int64_t *out);
-bool vt_mul_overflows_size(size_t a, size_t b, size_t *out);
+VT_API bool vt_mul_overflows_i64(int64_t a, int64_t b, int64_t *out);
+VT_API bool vt_mul_overflows_size(size_t a, size_t b, size_t *out);
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,8 @@
 #ifndef VERTO_TOKENIZER_H
 #define VERTO_TOKENIZER_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,25 +47,25 @@ typedef struct vt_wp_vocab vt_wp_vocab;
  * listed twice maps to its later id, while both ids decode to it. Invalid
  * UTF-8 or more than INT32_MAX lines: VT_ERR_FORMAT naming file and line.
  * Returns NULL on failure. Free with vt_wp_vocab_free. */
-vt_wp_vocab *vt_wp_vocab_load(const char *path);
+VT_API vt_wp_vocab *vt_wp_vocab_load(const char *path);
 
 /* The same from a buffer (not kept); `label` names it in errors. */
-vt_wp_vocab *vt_wp_vocab_from_buffer(const char *data, size_t len, const char *label);
+VT_API vt_wp_vocab *vt_wp_vocab_from_buffer(const char *data, size_t len, const char *label);
 
-void vt_wp_vocab_free(vt_wp_vocab *v);
+VT_API void vt_wp_vocab_free(vt_wp_vocab *v);
 
 /* Writes the tokens, one per line with "\n" endings, to `path` atomically
  * (vt_atomic_open): vt_wp_vocab_load reads the same vocabulary back. */
-vt_status vt_wp_vocab_save(const vt_wp_vocab *v, const char *path);
+VT_API vt_status vt_wp_vocab_save(const vt_wp_vocab *v, const char *path);
 
 /* Number of ids (lines). */
-int32_t vt_wp_vocab_size(const vt_wp_vocab *v);
+VT_API int32_t vt_wp_vocab_size(const vt_wp_vocab *v);
 
 /* Id of the token given by `len` bytes at `tok`, or -1 if absent. */
-int32_t vt_wp_vocab_id(const vt_wp_vocab *v, const char *tok, size_t len);
+VT_API int32_t vt_wp_vocab_id(const vt_wp_vocab *v, const char *tok, size_t len);
 
 /* NUL-terminated token of `id`, owned by the vocabulary; NULL if out of range. */
-const char *vt_wp_vocab_token(const vt_wp_vocab *v, int32_t id);
+VT_API const char *vt_wp_vocab_token(const vt_wp_vocab *v, int32_t id);
 
 /* ---- tokenizer -------------------------------------------------------- */
 
@@ -87,7 +89,7 @@ typedef struct vt_tok_options {
 } vt_tok_options;
 
 /* Fills the defaults above (bert-base-uncased). */
-void vt_tok_options_default(vt_tok_options *o);
+VT_API void vt_tok_options_default(vt_tok_options *o);
 
 /* Fills *o with the defaults, then applies `dir`/tokenizer_config.json if that
  * file exists: do_lower_case, strip_accents (bool or null),
@@ -97,29 +99,29 @@ void vt_tok_options_default(vt_tok_options *o);
  * be the directory or a file inside it (e.g. its vocab.txt). Other keys are
  * ignored. A malformed file or a key of the wrong type: VT_ERR_FORMAT naming
  * the file and key. A missing file is not an error. */
-vt_status vt_tok_options_from_config(const char *path, vt_tok_options *o);
+VT_API vt_status vt_tok_options_from_config(const char *path, vt_tok_options *o);
 
 typedef struct vt_tokenizer vt_tokenizer;
 
 /* A tokenizer over `vocab`, which it takes over (freed by vt_tok_free, also
  * when creation fails). The vocabulary must contain [UNK], [CLS], [SEP] and
  * [PAD] (VT_ERR_FORMAT otherwise). `opt` NULL means vt_tok_options_default. */
-vt_tokenizer *vt_tok_create(vt_wp_vocab *vocab, const vt_tok_options *opt);
+VT_API vt_tokenizer *vt_tok_create(vt_wp_vocab *vocab, const vt_tok_options *opt);
 
 /* Loads vocab.txt from `path` (file or directory) and creates the tokenizer.
  * `opt` NULL means vt_tok_options_from_config(path). NULL on failure. */
-vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt);
+VT_API vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt);
 
-void vt_tok_free(vt_tokenizer *t);
+VT_API void vt_tok_free(vt_tokenizer *t);
 
-const vt_wp_vocab *vt_tok_vocab(const vt_tokenizer *t);
-const vt_tok_options *vt_tok_get_options(const vt_tokenizer *t);
+VT_API const vt_wp_vocab *vt_tok_vocab(const vt_tokenizer *t);
+VT_API const vt_tok_options *vt_tok_get_options(const vt_tokenizer *t);
 
 /* Ids of the special tokens ([MASK] may be -1 when absent). */
 typedef struct vt_tok_special {
     int32_t pad, unk, cls, sep, mask;
 } vt_tok_special;
-vt_tok_special vt_tok_special_ids(const vt_tokenizer *t);
+VT_API vt_tok_special vt_tok_special_ids(const vt_tokenizer *t);
 
 /* ---- encoding --------------------------------------------------------- */
 
@@ -139,8 +141,8 @@ typedef struct vt_tok_encoding {
 } vt_tok_encoding;
 
 /* Zeroes *e; free with vt_tok_encoding_free. */
-void vt_tok_encoding_init(vt_tok_encoding *e);
-void vt_tok_encoding_free(vt_tok_encoding *e);
+VT_API void vt_tok_encoding_init(vt_tok_encoding *e);
+VT_API void vt_tok_encoding_free(vt_tok_encoding *e);
 
 typedef struct vt_tok_encode_opts {
     bool add_special_tokens; /* [CLS] ... [SEP] (default true) */
@@ -151,7 +153,7 @@ typedef struct vt_tok_encode_opts {
 } vt_tok_encode_opts;
 
 /* add_special_tokens = true, no truncation, no padding. */
-void vt_tok_encode_opts_default(vt_tok_encode_opts *o);
+VT_API void vt_tok_encode_opts_default(vt_tok_encode_opts *o);
 
 /* Encodes text `a` (alen bytes) and, when b != NULL, the pair (a, b) into *out
  * (replacing its contents). Truncation follows tokenizers exactly: the room
@@ -164,16 +166,16 @@ void vt_tok_encode_opts_default(vt_tok_encode_opts *o);
  * tokenizers does not. Errors: VT_ERR_INVALID_ARG (NULL text with non-zero
  * length, negative max_length or pad_to, a text over INT32_MAX bytes),
  * VT_ERR_NOMEM. */
-vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
-                        const vt_tok_encode_opts *o, vt_tok_encoding *out);
+VT_API vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                               const vt_tok_encode_opts *o, vt_tok_encoding *out);
 
 /* Encodes n inputs (b / blen may be NULL for single sequences; b[i] NULL means
  * single for that item) into out[0..n), using OpenMP threads. When o->pad_to
  * is 0, every encoding is padded to the longest one of the batch (HF
  * padding=True). On failure returns the first error; `out` stays valid to free. */
-vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,
-                              const char *const *b, const size_t *blen, const vt_tok_encode_opts *o,
-                              vt_tok_encoding *out);
+VT_API vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,
+                                     const char *const *b, const size_t *blen, const vt_tok_encode_opts *o,
+                                     vt_tok_encoding *out);
 
 /* Long documents: a single text longer than max_length tokens is read as
  * windows instead of being truncated. With w = max_length - 2 tokens of the
@@ -187,22 +189,23 @@ vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const
  * with max_length. `out` must hold max_windows initialised encodings; input
  * windows go to out[0..*n_windows). *cut (may be NULL) tells whether some
  * tokens of the input are in no window. No padding. Errors as vt_tok_encode. */
-vt_status vt_tok_encode_windows(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
-                                int32_t max_length, int32_t max_windows, vt_tok_encoding *out, int32_t *n_windows,
-                                bool *cut);
+VT_API vt_status vt_tok_encode_windows(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                                       int32_t max_length, int32_t max_windows, vt_tok_encoding *out,
+                                       int32_t *n_windows, bool *cut);
 
 /* vt_tok_encode_windows over n inputs with OpenMP threads: input i's windows
  * go to out[i * max_windows ...], n_windows[i] of them; cut (may be NULL) is
  * (n). On failure returns the first input's error; `out` stays valid to free. */
-vt_status vt_tok_encode_windows_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,
-                                      const char *const *b, const size_t *blen, int32_t max_length, int32_t max_windows,
-                                      vt_tok_encoding *out, int32_t *n_windows, bool *cut);
+VT_API vt_status vt_tok_encode_windows_batch(const vt_tokenizer *t, size_t n, const char *const *a,
+                                             const size_t *alen, const char *const *b, const size_t *blen,
+                                             int32_t max_length, int32_t max_windows, vt_tok_encoding *out,
+                                             int32_t *n_windows, bool *cut);
 
 /* Converts `n` byte offsets into `text` (len bytes; each offset in [0, len])
  * to character offsets, in place, counting each maximal invalid UTF-8
  * subsequence as one character (Python's errors="replace"). Offsets inside a
  * character count as that character's start. */
-void vt_tok_offsets_to_chars(const char *text, size_t len, int32_t *offsets, size_t n);
+VT_API void vt_tok_offsets_to_chars(const char *text, size_t len, int32_t *offsets, size_t n);
 
 /* ---- decoding --------------------------------------------------------- */
 
@@ -212,12 +215,12 @@ void vt_tok_offsets_to_chars(const char *text, size_t len, int32_t *offsets, siz
  * spaces before . ? ! , are removed as clean_up_tokenization_spaces does.
  * *out receives a malloc'd NUL-terminated string (free it), *out_len (may be
  * NULL) its length. Unknown ids: VT_ERR_INVALID_ARG. */
-vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, bool cleanup,
-                        char **out, size_t *out_len);
+VT_API vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, bool cleanup,
+                               char **out, size_t *out_len);
 
 /* Like BertTokenizer.convert_tokens_to_string: tokens joined by spaces with
  * " ##" removed. `tokens` are NUL-terminated strings. Same output contract. */
-vt_status vt_tok_join_tokens(const char *const *tokens, size_t n, char **out, size_t *out_len);
+VT_API vt_status vt_tok_join_tokens(const char *const *tokens, size_t n, char **out, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,8 @@
 #ifndef VERTO_TRAINER_H
 #define VERTO_TRAINER_H
 
+#include "verto/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,13 +85,13 @@ typedef struct vt_trainer_options {
 
 /* Fills the defaults: lr 1e-4, weight decay 0.01, clip 1.0, epsilon 1e-6,
  * batch 32, accumulation 1, log every 10, keep 3 checkpoints, save final. */
-void vt_trainer_options_default(vt_trainer_options *o);
+VT_API void vt_trainer_options_default(vt_trainer_options *o);
 
 /* Trains *model (which the trainer may replace with the checkpoint it resumes
  * from). Returns VT_OK when done or stopped by a signal (after saving a
  * checkpoint; *stopped_early is set), VT_ERR_NUMERIC naming the step if the
  * loss becomes NaN or infinite (the last good checkpoint is left as it was). */
-vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_early);
+VT_API vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_early);
 
 #ifdef __cplusplus
 }

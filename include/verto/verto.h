@@ -1,17 +1,42 @@
 /* verto: Transformer language models for domain applications, in C.
- * This umbrella header includes the whole public API. */
+ * This umbrella header includes the whole public API; libverto.so exports
+ * exactly what these headers declare.
+ *
+ *   task.h          the product: a model directory as a model + tokenizer +
+ *                   head; classify, embed, fill-mask, evaluate, fine-tune
+ *   bert.h          the BERT family: config, load/save, forward, backward
+ *   tokenizer.h     WordPiece tokenization; vocab_builder.h trains a vocab
+ *   dataset.h       labelled TSV/CSV/JSONL; pretrain_data.h pretraining shards
+ *   trainer.h       the training loop, checkpoints (checkpoint.h), MPI (dist.h)
+ *   optim.h         AdamW/Adam/SGD and schedules; metrics.h evaluation metrics
+ *   serve.h         the HTTP service's engine (transport-independent)
+ *   kernels.h       the numeric kernels; platform.h the CPU and versions
+ *   safetensors.h, fileio.h, tensor.h, arena.h, rng.h, progress.h, error.h
+ *   model.h         the seed's Keras-style graph API (Input, Dense, fit, ...) */
 #ifndef VERTO_VERTO_H
 #define VERTO_VERTO_H
 
 #include "verto/arena.h"
+#include "verto/bert.h"
+#include "verto/checkpoint.h"
+#include "verto/dataset.h"
+#include "verto/dist.h"
 #include "verto/error.h"
 #include "verto/fileio.h"
 #include "verto/kernels.h"
+#include "verto/metrics.h"
 #include "verto/model.h"
 #include "verto/optim.h"
+#include "verto/platform.h"
+#include "verto/pretrain_data.h"
 #include "verto/progress.h"
 #include "verto/rng.h"
 #include "verto/safetensors.h"
+#include "verto/serve.h"
+#include "verto/task.h"
 #include "verto/tensor.h"
+#include "verto/tokenizer.h"
+#include "verto/trainer.h"
+#include "verto/vocab_builder.h"
 
 #endif

@@ -15,6 +15,8 @@
 #ifndef VERTO_VOCAB_BUILDER_H
 #define VERTO_VOCAB_BUILDER_H
 
+#include "verto/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,32 +35,32 @@ typedef struct vt_vb_options {
 } vt_vb_options;
 
 /* Fills the defaults above. */
-void vt_vb_options_default(vt_vb_options *o);
+VT_API void vt_vb_options_default(vt_vb_options *o);
 
 typedef struct vt_vocab_builder vt_vocab_builder;
 
 /* A builder with no words yet; NULL on bad options (vocab_size < 5,
  * min_frequency < 0, limit_alphabet < 0) or no memory. */
-vt_vocab_builder *vt_vb_create(const vt_vb_options *o);
+VT_API vt_vocab_builder *vt_vb_create(const vt_vb_options *o);
 
-void vt_vb_free(vt_vocab_builder *b);
+VT_API void vt_vb_free(vt_vocab_builder *b);
 
 /* Counts the words of text[0..len) (UTF-8; invalid bytes are dropped). */
-vt_status vt_vb_add_text(vt_vocab_builder *b, const char *text, size_t len);
+VT_API vt_status vt_vb_add_text(vt_vocab_builder *b, const char *text, size_t len);
 
 /* Counts the words of a whole file, read in pieces that end at line breaks.
  * Errors name the file. */
-vt_status vt_vb_add_file(vt_vocab_builder *b, const char *path);
+VT_API vt_status vt_vb_add_file(vt_vocab_builder *b, const char *path);
 
 /* Distinct words and total words counted so far. */
-size_t vt_vb_distinct_words(const vt_vocab_builder *b);
-int64_t vt_vb_total_words(const vt_vocab_builder *b);
+VT_API size_t vt_vb_distinct_words(const vt_vocab_builder *b);
+VT_API int64_t vt_vb_total_words(const vt_vocab_builder *b);
 
 /* Trains and returns the vocabulary ([PAD] [UNK] [CLS] [SEP] [MASK] first),
  * which the caller frees (vt_wp_vocab_free). It may be smaller than
  * vocab_size when the corpus runs out of pairs, and larger when the special
  * tokens and the alphabet alone exceed it. The builder may be trained again. */
-vt_wp_vocab *vt_vb_train(vt_vocab_builder *b);
+VT_API vt_wp_vocab *vt_vb_train(vt_vocab_builder *b);
 
 #ifdef __cplusplus
 }

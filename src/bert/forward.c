@@ -122,8 +122,10 @@ static vt_status xent(const float *logits, const int32_t *labels, int64_t rows, 
         if (labels[r] != IGNORE_INDEX && (labels[r] < 0 || labels[r] >= classes))
             return vt_error(VT_ERR_INVALID_ARG, "%s: label %d at row %lld is outside [0, %lld)", what, labels[r],
                             (long long)r, (long long)classes);
-    *loss = vt_softmax_xent(logits, labels, rows, classes, weights, dlogits, (float)scale, counted, correct) * scale;
-    if (*counted == 0) *loss = 0; /* nothing to learn from in this batch */
+    vt_status st = vt_softmax_xent(logits, labels, rows, classes, weights, dlogits, (float)scale, loss, counted,
+                                   correct);
+    if (st != VT_OK) return st;
+    *loss = *counted ? *loss * scale : 0; /* nothing to learn from in this batch */
     return VT_OK;
 }
 

@@ -20,7 +20,7 @@ typedef struct vt_par_error {
  * when it fails at a lower iteration than any failure kept so far. */
 static inline void vt_par_error_keep(vt_par_error *e, int64_t index, vt_status st) {
     if (st == VT_OK) return;
-#pragma omp critical(vt_par_error)
+#pragma omp critical /* unnamed: a named one would be an exported lock symbol */
     if (e->status == VT_OK || index < e->index) {
         e->status = st;
         e->index = index;

@@ -49,10 +49,10 @@ VK_RETURN(vt_status, vt_attention_backward,
           (const vt_attention_dims *d, const vt_attention_opts *o, const float *q, const float *k, const float *v,
            const float *probs, const uint8_t *drop_mask, const float *dout, float *dq, float *dk, float *dv),
           (d, o, q, k, v, probs, drop_mask, dout, dq, dk, dv))
-VK_RETURN(double, vt_softmax_xent,
+VK_RETURN(vt_status, vt_softmax_xent,
           (const float *logits, const int32_t *labels, int64_t n, int64_t classes, const float *class_weights,
-           float *dlogits, float grad_scale, int64_t *counted, int64_t *correct),
-          (logits, labels, n, classes, class_weights, dlogits, grad_scale, counted, correct))
+           float *dlogits, float grad_scale, double *loss, int64_t *counted, int64_t *correct),
+          (logits, labels, n, classes, class_weights, dlogits, grad_scale, loss, counted, correct))
 VK_RETURN(double, vt_binary_xent,
           (const float *x, const float *targets, int64_t n, bool from_logits, float *dx, float grad_scale),
           (x, targets, n, from_logits, dx, grad_scale))

@@ -11,22 +11,20 @@
  * ignore_index=); dlogits = grad_scale * w * (softmax - onehot) / sum w.
  * If no row counts (or the weights sum to 0) the loss is 0 and the gradient
  * zero, rather than PyTorch's NaN, so that an all-ignored batch is harmless. */
-double VK_FN(vt_softmax_xent)(const float *logits,        // (n, classes)
-                       const int32_t *labels,      // (n), < 0 = ignored
-                       int64_t n, int64_t classes,
-                       const float *class_weights, // (classes) or NULL
-                       float *dlogits,             // (n, classes) or NULL, overwritten
-                       float grad_scale, int64_t *counted, int64_t *correct) {
+vt_status VK_FN(vt_softmax_xent)(const float *logits,        // (n, classes)
+                                 const int32_t *labels,      // (n), < 0 = ignored
+                                 int64_t n, int64_t classes,
+                                 const float *class_weights, // (classes) or NULL
+                                 float *dlogits,             // (n, classes) or NULL, overwritten
+                                 float grad_scale, double *loss, int64_t *counted, int64_t *correct) {
     /* The weights' sum comes first, so that one pass per row (one exp per
      * logit, kept in dlogits) gives both the loss and the gradient. */
     double wsum = 0.0;
     int64_t n_counted = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (labels[i] >= classes) {
-            vt_error(VT_ERR_INVALID_ARG, "cross-entropy: label %d at row %lld is not below the %lld classes",
-                     (int)labels[i], (long long)i, (long long)classes);
-            return NAN;
-        }
+        if (labels[i] >= classes)
+            return vt_error(VT_ERR_INVALID_ARG, "cross-entropy: label %d at row %lld is not below the %lld classes",
+                            (int)labels[i], (long long)i, (long long)classes);
         if (labels[i] < 0) continue;
         wsum += class_weights ? (double)class_weights[labels[i]] : 1.0;
         n_counted++;
@@ -71,7 +69,8 @@ double VK_FN(vt_softmax_xent)(const float *logits,        // (n, classes)
     }
     if (counted) *counted = n_counted;
     if (correct) *correct = n_correct;
-    return none ? 0.0 : loss_sum / wsum;
+    if (loss) *loss = none ? 0.0 : loss_sum / wsum;
+    return VT_OK;
 }
 
 #define KERAS_EPS 1e-7f

@@ -52,15 +52,13 @@ vt_status vt_loss_compute(vt_model *m, const vt_tensor *labels, bool want_grad, 
     case VT_LOSS_SPARSE_CATEGORICAL_CROSSENTROPY: {
         int64_t rows = n / classes, correct = 0;
         if (grad) memset(grad, 0, (size_t)n * sizeof(float));
-        vt_clear_error(); /* a bad label is told from a NaN loss by the error it sets */
-        if (m->loss.from_logits || fused)
-            value = vt_softmax_xent(logits, vt_i32(labels), rows, classes, NULL, grad, 1.0f, &counted, &correct);
-        else {
+        if (m->loss.from_logits || fused) {
+            if (vt_softmax_xent(logits, vt_i32(labels), rows, classes, NULL, grad, 1.0f, &value, &counted, &correct))
+                return vt_error(VT_ERR_INVALID_ARG, "model '%s': %s", m->name, vt_last_error());
+        } else {
             value = xent_on_probs(logits, vt_i32(labels), rows, classes, grad, &correct);
             counted = rows;
         }
-        if (isnan(value) && vt_last_status() == VT_ERR_INVALID_ARG)
-            return vt_error(VT_ERR_INVALID_ARG, "model '%s': %s", m->name, vt_last_error());
         acc = counted ? (double)correct / (double)counted : NAN;
         break;
     }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/par_error.h"
 #include "text/tokenizer_internal.h"
 #include "text/utf8.h"
 #include "text/wordpiece.h"
@@ -196,9 +197,7 @@ typedef struct batch_job {
 
 /* Encodes the n items with OpenMP threads; returns the first failing item's error. */
 static vt_status encode_items(const batch_job *j, size_t n) {
-    vt_status first = VT_OK;
-    char msg[512] = "";
-    long long bad = -1;
+    vt_par_error err = {0};
     size_t K = j->max_windows > 1 ? (size_t)j->max_windows : 1;
 #pragma omp parallel for schedule(dynamic, 16)
     for (long long i = 0; i < (long long)n; i++) {
@@ -207,16 +206,10 @@ static vt_status encode_items(const batch_job *j, size_t n) {
         vt_status st = j->o ? vt_tok_encode(j->t, j->a[i], j->alen[i], bi, blen, j->o, &j->out[i])
                             : vt_tok_encode_windows(j->t, j->a[i], j->alen[i], bi, blen, j->max_length, j->max_windows,
                                                     j->out + (size_t)i * K, &j->n_windows[i], j->cut ? &j->cut[i] : NULL);
-        if (st != VT_OK) {
-#pragma omp critical(vt_tok_batch_error)
-            if (bad < 0 || i < bad) {
-                bad = i;
-                first = st;
-                snprintf(msg, sizeof msg, "%s", vt_last_error());
-            }
-        }
+        vt_par_error_keep(&err, i, st);
     }
-    return first == VT_OK ? VT_OK : vt_error(first, "batch item %lld: %s", bad, msg);
+    return err.status == VT_OK ? VT_OK
+                               : vt_error(err.status, "batch item %lld: %s", (long long)err.index, err.message);
 }
 
 vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char *const *a, const size_t *alen,

@@ -99,6 +99,16 @@ PY
 "$verto" predict --model "$tmp/m2" --input "$tmp/plain.txt" --batch-size 3 >"$tmp/out_plain.jsonl"
 "$verto" predict --model "$tmp/m3" --jsonl --batch-size 4 <"$tmp/pairs.jsonl" >"$tmp/out_pairs.jsonl"
 "$verto" predict --model "$tmp/m2" "first text" "second one" >"$tmp/out_args.jsonl"
+# the README's C example (examples/classify.c) labels texts as verto predict does
+"$build/examples/classify" "$tmp/m2" "first text" "second one" >"$tmp/example.tsv"
+check "examples/classify prints verto predict's labels and scores" "$py" - "$tmp/out_args.jsonl" "$tmp/example.tsv" <<'PY'
+import json, sys
+want = [json.loads(l) for l in open(sys.argv[1])]
+got = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])]
+assert len(got) == len(want) == 2, (got, want)
+for (label, score, text), w in zip(got, want):
+    assert label == w["label"] and abs(float(score) - float(w["score"])) < 1e-4, (label, score, w)
+PY
 compare_predict() { # output, reference, label names (comma-separated)
     "$py" - "$@" <<'PY'
 import json, sys
