@@ -179,8 +179,7 @@ typedef struct vt_bert_batch {
     const int32_t *attention_mask;  /* (B, T) 1 = token, 0 = padding; NULL for all ones */
     /* Labels (NULL where not used): */
     const int32_t *mlm_labels;      /* (B, T): the original id at masked positions, -100 elsewhere */
-    const int32_t *mlm_select;      /* (B,
-    T) without labels: non-zero where the MLM head should run; NULL: everywhere */
+    const int32_t *mlm_select;      /* (B, T) without labels: non-zero where the MLM head should run; NULL: everywhere */
     const int32_t *nsp_labels;      /* (B): 0 = B follows A, 1 = random */
     const int32_t *labels;          /* (B) classes, or (B, T) for token classification (-100 ignored) */
     const float *regression_targets;/* (B) when num_labels == 1 */

@@ -2,6 +2,7 @@
 #ifndef VERTO_BERT_INTERNAL_H
 #define VERTO_BERT_INTERNAL_H
 
+#include "blocks/blocks.h"
 #include "verto/arena.h"
 #include "verto/bert.h"
 #include "verto/optim.h"
@@ -28,26 +29,15 @@ typedef struct bert_weights {
     float *cls_w, *cls_b;                 /* (num_labels, H), (num_labels) */
 } bert_weights;
 
-/* Saved activations of one encoder layer for the backward. */
+/* Saved activations of one encoder layer for the backward, by block. With
+ * cls_only (the last layer of a classifier), everything after the attention's
+ * projections has B rows (position 0 of each sequence), not B*T. */
 typedef struct bert_layer_acts {
-    float *input;        /* (B*T, H) the layer's input */
-    vt_bf16 *input16, *ctx16, *h1_16, *inter16; /* bf16 copies of the dense layers' inputs (bf16 only) */
-    vt_bf16 *qkv16;      /* (B*T, 3H) and (B, A, T, T) dropout(probs): the attention's bf16 operands */
-    vt_bf16 *probs16;
-    float *qkv;          /* (B*T, 3H) */
-    float *probs;        /* (B, A, T, T) */
-    uint8_t *attn_drop;  /* (B, A, T, T) or NULL */
-    float *ctx;          /* (B*T, H) attention output before its projection */
-    uint8_t *drop1;      /* (B*T, H) dropout after the attention projection */
-    float *res1;         /* (B*T, H) input + dropout(attn_out): LayerNorm 1's input */
-    float *ln1_mean, *ln1_rstd; /* (B*T) */
-    float *h1;           /* (B*T, H) LayerNorm 1's output */
-    float *inter_pre;    /* (B*T, I) before the activation */
-    float *inter;        /* (B*T, I) after it */
-    uint8_t *drop2;      /* (B*T, H) */
-    float *res2;         /* (B*T, H) h1 + dropout(ffn_out): LayerNorm 2's input */
-    float *ln2_mean, *ln2_rstd; /* (B*T) */
-    float *output;       /* (B*T, H) LayerNorm 2's output: the next layer's input */
+    float *input;             /* (B*T, H) the layer's input: the previous layer's output */
+    blk_attention_acts attn;  /* self-attention (x16 = the input in bf16) */
+    blk_add_norm_acts norm1;  /* h1 = LN(input + dropout(attention)): norm1.out */
+    blk_ffn_acts ffn;         /* the feed-forward network on h1 */
+    blk_add_norm_acts norm2;  /* output = LN(h1 + dropout(ffn)): norm2.out, the next layer's input */
 } bert_layer_acts;
 
 struct vt_bert {
@@ -73,12 +63,17 @@ struct vt_bert {
     uint8_t *emb_drop;            /* (B*T, H) */
     float *emb_out;               /* (B*T, H) after dropout: layer 0's input */
     bert_layer_acts *acts;        /* (L); the last one's output is the final hidden state */
-    float *tmp;                   /* (B*T, H) scratch for projections before dropout */
-    float *dA, *dB, *dC, *dD;     /* (B*T, H) gradient scratch */
-    float *dI1, *dI2;             /* (B*T, I) */
-    float *dQKV;                  /* (B*T, 3H) */
+    float *branch;                /* (B*T, H) a sublayer's output before its dropout and residual */
+    /* Gradients of the backward, (B*T, H) unless said: */
+    float *d_hidden;              /* the residual stream's: a layer's output on entry, its input on exit */
+    float *d_res;                 /* LayerNorm 2's input, then h1's (the residual plus the FFN) */
+    float *d_res1;                /* LayerNorm 1's input (what the residual carries to the layer's input) */
+    float *d_branch;              /* a sublayer's output before its dropout */
+    float *d_ctx;                 /* the attention heads' outputs */
+    float *d_qkv;                 /* (B*T, 3H) */
+    float *d_inter, *d_inter_pre; /* (B*T, I) the FFN's hidden layer after and before its activation */
     float *pool_in, *pooled;      /* (B, H) first tokens; tanh(dense(first tokens)) */
-    float *d_pool_a, *d_pool_b;   /* (B, H) */
+    float *d_pooled, *d_pool_pre; /* (B, H) the pooler's output, and its input to tanh */
     uint8_t *cls_drop;            /* (cls_rows, H) dropout before the classifier */
     float *cls_in;                /* (cls_rows, H) the classifier's input after dropout */
     float *logits, *d_logits;     /* (cls_rows, num_labels) */
@@ -87,7 +82,8 @@ struct vt_bert {
     int32_t *mlm_targets;         /* (P) their labels */
     float *mlm_in, *mlm_pre, *mlm_act, *mlm_ln; /* (P, H) */
     float *mlm_mean, *mlm_rstd;   /* (P) */
-    float *mlm_da, *mlm_db;       /* (P, H) gradient scratch */
+    float *d_mlm_ln, *d_mlm_act;  /* (P, H) the MLM transform's gradients after and before its LayerNorm */
+    float *d_mlm_pre, *d_mlm_in;  /* (P, H) before the activation; the gathered hidden states' */
     float *mlm_logits, *d_mlm_logits; /* (P, V) */
     float *nsp_logits, *d_nsp;    /* (B, 2) */
     /* bf16 only: the heads' dense inputs and the output-gradient scratch. */
@@ -108,31 +104,38 @@ vt_status bert_build_params(vt_bert *b);
 /* Reserves the activations for (B, T, P) (plan.c). */
 vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_positions);
 
-/* Dropout that is an identity (a copy) when rate is 0, and its backward. */
-void bert_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);
-void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate);
-/* A dense layer (linear.c): y (rows, out) = x (rows, in) W^T + bias, W (out, in)
- * as Hugging Face stores it. x16 (rows, in) receives x in bf16 (bf16 only).
- * The rows are sequences of seq_rows rows each (the tokens, or 1 for a row per
- * sequence), or seq_rows is 0 when they belong to no one sequence (the MLM
- * head's positions): outside training each sequence's rows are computed on
- * their own (vt_matmul_seqwise), so its outputs do not depend on the batch.
- * Training (b->last_training) runs one product over all rows. */
-vt_status bert_linear_forward(vt_bert *b, const float *x, vt_bf16 *x16, const float *W, const float *bias, float *y,
-                              int64_t rows, int64_t seq_rows, int64_t in, int64_t out);
-/* Its backward: dW (out, in) += dy^T x, db (out) += column sums of dy (each
- * skipped when NULL), and dx (rows, in) = dy W + dx_beta * dx unless dx is NULL. */
-vt_status bert_linear_backward(vt_bert *b, const float *x, const vt_bf16 *x16, const float *dy, const float *W,
-                               float *dW, float *db, float *dx, float dx_beta, int64_t rows, int64_t in, int64_t out);
-/* The attention of layer l over a batch: dimensions and options (forward.c). */
-void bert_attention_setup(const vt_bert *b, const vt_bert_batch *in, float attn_drop, uint64_t seed, int64_t layer,
-                          vt_attention_dims *d, vt_attention_opts *o);
-/* Narrows d to one query per sequence, its position 0 (cls_only's last layer). */
-void bert_attention_cls_only(const vt_bert_batch *in, int64_t H, vt_attention_dims *d);
+/* The step's context for the blocks (precision, training, bf16 scratch). */
+blk_ctx bert_ctx(const vt_bert *b);
+/* The dense layer W (out, in), bias, and their gradient slots dW, db (may be NULL). */
+blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float *dW, float *db, int64_t in,
+                      int64_t out);
 /* Brings params16 up to date with params (bf16 only). */
 void bert_refresh_params16(vt_bert *b);
-/* The attention's bf16 operands of layer l (its opts->bf16), or NULL in fp32. */
-const vt_attention_bf16 *bert_attention_bf16(const vt_bert *b, int64_t l, vt_attention_bf16 *storage);
+
+/* Dropout that is an identity (a copy) when rate is 0, and its backward (+=). */
+void bert_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);
+void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate);
+
+/* The embeddings (embeddings.c): emb_out = dropout(LayerNorm(word + position + type));
+ * the backward takes d_hidden, the gradient of emb_out. */
+vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float drop, uint64_t seed);
+void bert_embeddings_backward(vt_bert *b, float drop);
+
+/* Encoder layer l (encoder_layer.c): blocks composed post-LN; cls_only for
+ * the last layer of a cls_only batch. The backward turns d_hidden from the
+ * gradient of the layer's output into that of its input. */
+vt_status bert_layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, float drop, float attn_drop,
+                             uint64_t seed, bool cls_only);
+vt_status bert_layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop, bool cls_only);
+
+/* The pooler and the heads with their losses (heads.c); the backward leaves
+ * the gradient of the final hidden state in d_hidden. */
+vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
+                             const vt_bert_loss_norm *norm, vt_bert_outputs *out);
+vt_status bert_heads_backward(vt_bert *b);
+/* The positions the MLM head runs at: the labelled ones, else the selected ones, else all;
+ * pos and targets (may be NULL: count only) receive them. */
+int64_t bert_mlm_positions(const vt_bert_batch *in, int32_t *pos, int32_t *targets);
 
 /* Seeds of the dropout sites, distinct per layer and site. */
 enum { SITE_EMBEDDINGS = 1, SITE_CLASSIFIER = 2, SITE_LAYER0 = 16 };

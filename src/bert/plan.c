@@ -24,42 +24,30 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     b->emb_out = F32(BT * H);
     for (int64_t l = 0; l < L; l++) {
         bert_layer_acts *a = &b->acts[l];
-        a->input = l ? b->acts[l - 1].output : b->emb_out;
-        a->input16 = BF16(BT * H);
-        a->ctx16 = BF16(BT * H);
-        a->h1_16 = BF16(BT * H);
-        a->inter16 = BF16(BT * I);
-        a->qkv16 = BF16(BT * 3 * H);
-        a->probs16 = BF16(B * A * T * T);
-        a->qkv = F32(BT * 3 * H);
-        a->probs = F32(B * A * T * T);
-        a->attn_drop = attn_dropout ? U8(B * A * T * T) : NULL;
-        a->ctx = F32(BT * H);
-        a->drop1 = hidden_dropout ? U8(BT * H) : NULL;
-        a->res1 = F32(BT * H);
-        a->ln1_mean = F32(BT);
-        a->ln1_rstd = F32(BT);
-        a->h1 = F32(BT * H);
-        a->inter_pre = F32(BT * I);
-        a->inter = F32(BT * I);
-        a->drop2 = hidden_dropout ? U8(BT * H) : NULL;
-        a->res2 = F32(BT * H);
-        a->ln2_mean = F32(BT);
-        a->ln2_rstd = F32(BT);
-        a->output = F32(BT * H);
+        a->input = l ? b->acts[l - 1].norm2.out : b->emb_out;
+        a->attn = (blk_attention_acts){.x16 = BF16(BT * H), .qkv16 = BF16(BT * 3 * H), .probs16 = BF16(B * A * T * T),
+                                       .ctx16 = BF16(BT * H), .qkv = F32(BT * 3 * H), .probs = F32(B * A * T * T),
+                                       .drop = attn_dropout ? U8(B * A * T * T) : NULL, .ctx = F32(BT * H)};
+        a->norm1 = (blk_add_norm_acts){.drop = hidden_dropout ? U8(BT * H) : NULL, .sum = F32(BT * H),
+                                       .mean = F32(BT), .rstd = F32(BT), .out = F32(BT * H)};
+        a->ffn = (blk_ffn_acts){.x16 = BF16(BT * H), .inter16 = BF16(BT * I), .inter_pre = F32(BT * I),
+                                .inter = F32(BT * I)};
+        a->norm2 = (blk_add_norm_acts){.drop = hidden_dropout ? U8(BT * H) : NULL, .sum = F32(BT * H),
+                                       .mean = F32(BT), .rstd = F32(BT), .out = F32(BT * H)};
     }
-    b->tmp = F32(BT * H);
-    b->dA = F32(BT * H);
-    b->dB = F32(BT * H);
-    b->dC = F32(BT * H);
-    b->dD = F32(BT * H);
-    b->dI1 = F32(BT * I);
-    b->dI2 = F32(BT * I);
-    b->dQKV = F32(BT * 3 * H);
+    b->branch = F32(BT * H);
+    b->d_hidden = F32(BT * H);
+    b->d_res = F32(BT * H);
+    b->d_res1 = F32(BT * H);
+    b->d_branch = F32(BT * H);
+    b->d_ctx = F32(BT * H);
+    b->d_inter = F32(BT * I);
+    b->d_inter_pre = F32(BT * I);
+    b->d_qkv = F32(BT * 3 * H);
     b->pool_in = F32(B * H);
     b->pooled = F32(B * H);
-    b->d_pool_a = F32(B * H);
-    b->d_pool_b = F32(B * H);
+    b->d_pooled = F32(B * H);
+    b->d_pool_pre = F32(B * H);
     b->cls_rows = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? BT : B;
     b->cls_drop = U8(b->cls_rows * H);
     b->cls_in = F32(b->cls_rows * H);
@@ -73,8 +61,10 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     b->mlm_ln = F32(P * H);
     b->mlm_mean = F32(P);
     b->mlm_rstd = F32(P);
-    b->mlm_da = F32(P * H);
-    b->mlm_db = F32(P * H);
+    b->d_mlm_ln = F32(P * H);
+    b->d_mlm_act = F32(P * H);
+    b->d_mlm_pre = F32(P * H);
+    b->d_mlm_in = F32(P * H);
     b->mlm_logits = F32(P * V);
     b->d_mlm_logits = F32(P * V);
     b->nsp_logits = F32(B * 2);

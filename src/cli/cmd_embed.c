@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_dir.h"
 #include "cli/text_input.h"
 #include "verto/task.h"
 
@@ -28,17 +29,13 @@ int cmd_embed(int argc, char **argv) {
         free(args);
         return cli_fail("embed needs --model DIR and --pooling cls or mean");
     }
-    vt_task_options to;
-    vt_task_options_default(&to);
-    to.max_seq_length = (int32_t)max_length; /* 0: the model's positions (a plain encoder records no length) */
-    vt_task *task = vt_task_load(dir, &to);
+    vt_task *task = cli_load_task(dir, VT_TASK_FEATURES, VT_PRECISION_FP32, max_length, 0);
     cli_lines lines = {0};
     vt_status st = task ? cli_lines_read(input, args, n_args, &lines) : vt_last_status();
     int64_t H = task ? vt_task_config(task)->hidden_size : 0;
-    vt_text_input *in = malloc((lines.n ? lines.n : 1) * sizeof *in);
+    vt_text_input *in = cli_lines_inputs(&lines);
     float *vec = malloc((lines.n ? lines.n : 1) * (size_t)(H ? H : 1) * sizeof(float));
     if (st == VT_OK && (!in || !vec)) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu embeddings", lines.n);
-    for (size_t i = 0; st == VT_OK && i < lines.n; i++) in[i] = (vt_text_input){lines.text[i], lines.len[i], NULL, 0};
     if (st == VT_OK) st = vt_task_embed(task, in, lines.n, mean ? VT_POOL_MEAN : VT_POOL_CLS, normalize, vec, NULL);
     for (size_t i = 0; st == VT_OK && i < lines.n; i++) {
         putchar('[');

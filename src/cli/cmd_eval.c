@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_dir.h"
 #include "verto/dataset.h"
 #include "verto/metrics.h"
 #include "verto/task.h"
@@ -39,13 +40,7 @@ int cmd_eval(int argc, char **argv) {
     o.label_column = label_col;
     o.skip_bad_rows = skip_bad;
 
-    vt_task_options to;
-    vt_task_options_default(&to);
-    to.kind = VT_TASK_SEQUENCE_CLASSIFICATION;
-    to.precision = prec;
-    to.max_seq_length = (int32_t)max_length;
-    to.batch_size = (int32_t)batch;
-    vt_task *task = vt_task_load(dir, &to);
+    vt_task *task = cli_load_task(dir, VT_TASK_SEQUENCE_CLASSIFICATION, prec, max_length, batch);
     vt_labelled d = {0};
     vt_metrics m = {0};
     const char *names[VT_BERT_MAX_LABELS];

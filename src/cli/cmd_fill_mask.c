@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_dir.h"
 #include "cli/text_input.h"
 #include "verto/task.h"
 
@@ -41,17 +42,13 @@ int cmd_fill_mask(int argc, char **argv) {
         free(args);
         return cli_fail("fill-mask needs --model DIR");
     }
-    vt_task_options to;
-    vt_task_options_default(&to);
-    to.kind = VT_TASK_FILL_MASK;
-    vt_task *task = vt_task_load(dir, &to);
+    vt_task *task = cli_load_task(dir, VT_TASK_FILL_MASK, VT_PRECISION_FP32, 0, 0);
     cli_lines lines = {0};
     vt_status st = task ? cli_lines_read(input, args, n_args, &lines) : vt_last_status();
-    vt_text_input *in = malloc((lines.n ? lines.n : 1) * sizeof *in);
+    vt_text_input *in = cli_lines_inputs(&lines);
     vt_mask_prediction **preds = calloc(lines.n ? lines.n : 1, sizeof *preds);
     int32_t *n_masks = calloc(lines.n ? lines.n : 1, sizeof *n_masks);
     if (st == VT_OK && (!in || !preds || !n_masks)) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu inputs", lines.n);
-    for (size_t i = 0; st == VT_OK && i < lines.n; i++) in[i] = (vt_text_input){lines.text[i], lines.len[i], NULL, 0};
     if (st == VT_OK) st = vt_task_fill_mask(task, in, lines.n, (int)k, preds, n_masks);
     for (size_t i = 0; st == VT_OK && i < lines.n; i++) {
         cJSON *line = cJSON_CreateArray();

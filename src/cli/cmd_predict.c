@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_dir.h"
 #include "cli/text_input.h"
 #include "core/format.h"
 #include "verto/dataset.h"
@@ -40,13 +41,7 @@ int cmd_predict(int argc, char **argv) {
         free(args);
         return cli_fail("--jsonl reads --input or standard input, not TEXT arguments");
     }
-    vt_task_options to;
-    vt_task_options_default(&to);
-    to.kind = VT_TASK_SEQUENCE_CLASSIFICATION;
-    to.precision = prec;
-    to.max_seq_length = (int32_t)max_length;
-    to.batch_size = (int32_t)batch;
-    vt_task *task = vt_task_load(dir, &to);
+    vt_task *task = cli_load_task(dir, VT_TASK_SEQUENCE_CLASSIFICATION, prec, max_length, batch);
     cli_lines lines = {0};
     vt_labelled rows = {0};
     vt_text_input *in = NULL;
@@ -68,13 +63,12 @@ int cmd_predict(int argc, char **argv) {
     size_t n = jsonl ? rows.n : lines.n, K = c ? (size_t)c->num_labels : 0;
     if (st == VT_OK && n) {
         probs = malloc(n * K * sizeof *probs);
-        in = malloc(n * sizeof *in);
+        in = jsonl ? malloc(n * sizeof *in) : cli_lines_inputs(&lines);
         if (!probs || !in) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu predictions", n);
     }
-    for (size_t i = 0; st == VT_OK && i < n; i++)
-        in[i] = jsonl ? (vt_text_input){rows.text[i], rows.text_len[i], rows.text_b ? rows.text_b[i] : NULL,
-                                        rows.text_b ? rows.text_b_len[i] : 0}
-                      : (vt_text_input){lines.text[i], lines.len[i], NULL, 0};
+    for (size_t i = 0; st == VT_OK && jsonl && i < n; i++)
+        in[i] = (vt_text_input){rows.text[i], rows.text_len[i], rows.text_b ? rows.text_b[i] : NULL,
+                                rows.text_b ? rows.text_b_len[i] : 0};
     if (st == VT_OK && n) st = vt_task_classify(task, in, n, probs, NULL);
     for (size_t i = 0; st == VT_OK && i < n; i++) {
         const double *p = probs + i * K;

@@ -52,3 +52,14 @@ vt_status cli_write_tokenizer_files(const char *dir, const char *vocab_path, boo
     }
     return write_json(cli_path(path, sizeof path, dir, "special_tokens_map.json"), map);
 }
+
+vt_task *cli_load_task(const char *dir, vt_task_kind kind, vt_precision precision, int64_t max_seq_length,
+                       int64_t batch_size) {
+    vt_task_options o;
+    vt_task_options_default(&o);
+    o.kind = kind;
+    o.precision = precision;
+    o.max_seq_length = (int32_t)max_seq_length;
+    if (batch_size > 0) o.batch_size = (int32_t)batch_size;
+    return vt_task_load(dir, &o);
+}

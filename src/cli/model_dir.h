@@ -7,11 +7,17 @@
 #include <stdint.h>
 
 #include "verto/error.h"
+#include "verto/task.h"
 
 /* Writes DIR/vocab.txt (a copy of vocab_path), DIR/tokenizer_config.json
  * (do_lower_case, model_max_length) and DIR/special_tokens_map.json, each
  * atomically, as transformers' BertTokenizer.save_pretrained lays them out. */
 vt_status cli_write_tokenizer_files(const char *dir, const char *vocab_path, bool lowercase, int64_t max_length);
+
+/* dir loaded as a task of `kind` (batch_size and max_seq_length as given, 0:
+ * their defaults); NULL with the error set. */
+vt_task *cli_load_task(const char *dir, vt_task_kind kind, vt_precision precision, int64_t max_seq_length,
+                       int64_t batch_size);
 
 /* "DIR/name" into buf. */
 const char *cli_path(char *buf, size_t size, const char *dir, const char *name);

@@ -57,3 +57,9 @@ void cli_lines_free(cli_lines *l) {
     free(l->len);
     memset(l, 0, sizeof *l);
 }
+
+vt_text_input *cli_lines_inputs(const cli_lines *l) {
+    vt_text_input *in = malloc((l->n ? l->n : 1) * sizeof *in);
+    for (size_t i = 0; in && i < l->n; i++) in[i] = (vt_text_input){l->text[i], l->len[i], NULL, 0};
+    return in;
+}

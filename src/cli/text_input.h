@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "verto/error.h"
+#include "verto/task.h"
 
 typedef struct cli_lines {
     char **text;   /* (n) NUL-terminated, owned */
@@ -17,5 +18,8 @@ typedef struct cli_lines {
  * Errors name the file. */
 vt_status cli_lines_read(const char *path, char **args, int n_args, cli_lines *out);
 void cli_lines_free(cli_lines *l);
+
+/* The lines as task inputs (malloc'd, l->n of them; NULL when out of memory). */
+vt_text_input *cli_lines_inputs(const cli_lines *l);
 
 #endif

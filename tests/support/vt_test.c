@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verto/bert.h"
 #include "verto/error.h"
 
 vt_st_file *ref_open(const char *file) {
@@ -79,4 +80,45 @@ char *test_tmpdir(void) {
     char *d = mkdtemp(tmpl);
     if (!d) fail_msg("mkdtemp failed");
     return strdup(d);
+}
+
+const char *const TEST_TINY_WORDS[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "free", "money",
+                                       "offer", "meeting", "tomorrow", "project", "report", "click", "now", "win",
+                                       "lunch", "##s", "##ing", ".", "!", ","};
+const int TEST_TINY_N_WORDS = (int)(sizeof TEST_TINY_WORDS / sizeof *TEST_TINY_WORDS);
+
+char *test_tiny_model(int arch, int layers) {
+    char *dir = test_tmpdir();
+    vt_bert_config c;
+    vt_bert_config_default(&c, (vt_bert_arch)arch);
+    c.vocab_size = TEST_TINY_N_WORDS;
+    c.hidden_size = 16;
+    c.num_hidden_layers = layers;
+    c.num_attention_heads = 2;
+    c.intermediate_size = 32;
+    c.max_position_embeddings = 24;
+    c.num_labels = 3;
+    c.initializer_range = 0.5f;
+    vt_bert *b = vt_bert_new(&c, 5);
+    assert_non_null(b);
+    if (arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION) {
+        const char *labels[3] = {"neg", "neutral", "pos"};
+        assert_int_equal(vt_bert_set_labels(b, labels, 3), VT_OK);
+    }
+    assert_int_equal(vt_bert_save(b, dir), VT_OK);
+    vt_bert_free(b);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < TEST_TINY_N_WORDS; i++) fprintf(f, "%s\n", TEST_TINY_WORDS[i]);
+    fclose(f);
+    return dir;
+}
+
+void test_remove_dir(char *dir) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
 }

@@ -38,4 +38,17 @@ void assert_close_abs(const char *what, const float *got, const float *want, int
 /* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp); caller frees. */
 char *test_tmpdir(void);
 
+/* The vocabulary of test_tiny_model: [PAD] [UNK] [CLS] [SEP] [MASK], then
+ * words ("the", "free", "money", "meeting", "lunch", ...) and pieces. */
+extern const char *const TEST_TINY_WORDS[];
+extern const int TEST_TINY_N_WORDS;
+
+/* A model directory in a fresh temporary directory: a random BERT of `arch`
+ * (H16, `layers` layers, 2 heads, 24 positions, 3 labels neg/neutral/pos for a
+ * sequence classifier) and a vocab.txt of TEST_TINY_WORDS. Free with
+ * test_remove_dir. */
+char *test_tiny_model(int arch, int layers);
+/* Removes a directory and everything in it, and frees the name. */
+void test_remove_dir(char *dir);
+
 #endif

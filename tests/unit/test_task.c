@@ -17,10 +17,7 @@
 #include "verto/task.h"
 #include "vt_test.h"
 
-static const char *const WORDS[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "free", "money",
-                                    "offer", "meeting", "tomorrow", "project", "report", "click", "now", "win",
-                                    "lunch", "##s", "##ing", ".", "!", ","};
-#define N_WORDS ((int64_t)(sizeof WORDS / sizeof *WORDS))
+#define N_WORDS TEST_TINY_N_WORDS
 
 static const char *const TEXTS[] = {
     "free money now !", "the meeting is tomorrow", "click click click to win", "lunch",
@@ -29,41 +26,8 @@ static const char *const TEXTS[] = {
 };
 #define N_TEXTS (sizeof TEXTS / sizeof *TEXTS)
 
-static char *make_model(vt_bert_arch arch) {
-    char *dir = test_tmpdir();
-    vt_bert_config c;
-    vt_bert_config_default(&c, arch);
-    c.vocab_size = N_WORDS;
-    c.hidden_size = 16;
-    c.num_hidden_layers = 2;
-    c.num_attention_heads = 2;
-    c.intermediate_size = 32;
-    c.max_position_embeddings = 24;
-    c.num_labels = 3;
-    c.initializer_range = 0.5f;
-    vt_bert *b = vt_bert_new(&c, 5);
-    assert_non_null(b);
-    if (arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION) {
-        const char *labels[3] = {"neg", "neutral", "pos"};
-        assert_int_equal(vt_bert_set_labels(b, labels, 3), VT_OK);
-    }
-    assert_int_equal(vt_bert_save(b, dir), VT_OK);
-    vt_bert_free(b);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    for (int64_t i = 0; i < N_WORDS; i++) fprintf(f, "%s\n", WORDS[i]);
-    fclose(f);
-    return dir;
-}
-
-static void remove_model(char *dir) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
-}
+static char *make_model(vt_bert_arch arch) { return test_tiny_model(arch, 2); }
+static void remove_model(char *dir) { test_remove_dir(dir); }
 
 static vt_task *load(const char *dir, vt_task_kind kind, int32_t batch) {
     vt_task_options o;

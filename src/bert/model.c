@@ -1,0 +1,118 @@
+/* A BERT step: the forward through the embeddings, the encoder layers and
+ * the heads, and the backward in reverse (see verto/bert.h). Each part's
+ * forward and backward live together: embeddings.c, encoder_layer.c (on the
+ * blocks of src/blocks), heads.c. */
+#include <math.h>
+#include <string.h>
+
+#include "bert/bert_internal.h"
+
+void bert_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed) {
+    if (rate > 0) vt_dropout_forward(x, y, mask, n, rate, seed);
+    else if (x != y) memcpy(y, x, (size_t)n * sizeof(float));
+}
+
+void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate) {
+    if (rate > 0) {
+        vt_dropout_backward(dy, mask, dx, n, rate);
+        return;
+    }
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) dx[i] += dy[i];
+}
+
+blk_ctx bert_ctx(const vt_bert *b) {
+    return (blk_ctx){.precision = b->precision, .training = b->last_training, .dy16 = b->dy16};
+}
+
+blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float *dW, float *db, int64_t in,
+                      int64_t out) {
+    const vt_bf16 *W16 = b->params16 ? b->params16 + (W - b->params) : NULL;
+    return (blk_linear){.W = W, .b = bias, .W16 = W16, .dW = dW, .db = db, .in = in, .out = out};
+}
+
+void bert_refresh_params16(vt_bert *b) {
+    if (b->precision == VT_PRECISION_FP32 || b->params16_fresh) return;
+    vt_f32_to_bf16(b->params, b->params16, b->n_floats);
+    b->params16_fresh = true;
+}
+
+static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
+    const vt_bert_config *c = &b->cfg;
+    if (in->batch < 1 || in->seq_len < 1 || !in->input_ids)
+        return vt_error(VT_ERR_INVALID_ARG, "a BERT batch needs input_ids and positive batch and length");
+    if (in->seq_len > c->max_position_embeddings)
+        return vt_error(VT_ERR_INVALID_ARG, "sequence length %lld exceeds max_position_embeddings %lld",
+                        (long long)in->seq_len, (long long)c->max_position_embeddings);
+    bool classifier = c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION || c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
+    if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
+        return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
+                        vt_bert_arch_name(c->arch));
+    if ((in->mlm_labels || in->nsp_labels) && c->arch != VT_BERT_FOR_PRETRAINING &&
+        !(c->arch == VT_BERT_FOR_MASKED_LM && !in->nsp_labels))
+        return vt_error(VT_ERR_INVALID_ARG, "%s has no pretraining heads for MLM/NSP labels", vt_bert_arch_name(c->arch));
+    if ((in->labels || in->regression_targets) && !classifier)
+        return vt_error(VT_ERR_INVALID_ARG, "%s has no classification head for labels", vt_bert_arch_name(c->arch));
+    return VT_OK;
+}
+
+vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed, vt_bert_outputs *out) {
+    return vt_bert_forward_ex(b, in, training, seed, NULL, out);
+}
+
+vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
+                             const vt_bert_loss_norm *norm, vt_bert_outputs *out) {
+    const vt_bert_config *c = &b->cfg;
+    memset(out, 0, sizeof *out);
+    out->loss = out->mlm_loss = out->nsp_loss = NAN;
+    vt_status st = check_batch(b, in);
+    if (st != VT_OK) return st;
+    int64_t P = b->w.mlm_w ? bert_mlm_positions(in, NULL, NULL) : 0;
+    if ((st = bert_plan(b, in->batch, in->seq_len, P)) != VT_OK) return st;
+    b->mlm_p = P;
+    bert_refresh_params16(b);
+    int64_t L = c->num_hidden_layers;
+    b->last_cls_only = in->cls_only && L > 0;
+    b->last_training = training; /* (the blocks read it) */
+    b->last_has_loss = false;    /* (until this forward succeeds) */
+    float drop = training ? c->hidden_dropout_prob : 0, attn_drop = training ? c->attention_probs_dropout_prob : 0;
+    if ((st = bert_embeddings_forward(b, in, drop, seed)) != VT_OK) return st;
+    for (int64_t l = 0; l < L; l++)
+        if ((st = bert_layer_forward(b, l, in, drop, attn_drop, seed, b->last_cls_only && l == L - 1)) != VT_OK)
+            return st;
+    out->last_hidden_state = L ? b->acts[L - 1].norm2.out : b->emb_out;
+    if ((st = bert_heads_forward(b, in, training, seed, norm, out)) != VT_OK) return st;
+    b->last = *in;
+    b->last_seed = seed;
+    b->last_has_loss = !isnan(out->loss);
+    if (b->last_has_loss && !isfinite(out->loss)) return vt_error(VT_ERR_NUMERIC, "BERT loss is %g", out->loss);
+    return VT_OK;
+}
+
+vt_status vt_bert_backward(vt_bert *b, bool accumulate) { return vt_bert_backward_ex(b, accumulate, NULL, NULL); }
+
+vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn ready, void *ctx) {
+    if (!b->planned || !b->last_has_loss)
+        return vt_error(VT_ERR_STATE, "vt_bert_backward needs a forward with labels first");
+    const vt_bert_config *c = &b->cfg;
+    if (!accumulate) memset(b->grads, 0, (size_t)b->n_floats * sizeof(float));
+    float drop = b->last_training ? c->hidden_dropout_prob : 0;
+    float attn_drop = b->last_training ? c->attention_probs_dropout_prob : 0;
+    /* The flat layout (params.c): embeddings, layer 0 .. L-1, then the heads. */
+    int64_t L = c->num_hidden_layers, H = c->hidden_size;
+    int64_t heads_at = (L ? b->w.layers[L - 1].ln2_b : b->w.emb_ln_b) + H - b->params;
+    vt_status st = bert_heads_backward(b);
+    if (st != VT_OK) return st;
+    if (ready && heads_at < b->n_floats) ready(ctx, heads_at, b->n_floats - heads_at);
+    for (int64_t l = L - 1; l >= 0; l--) {
+        if (l < b->frozen_layers) return VT_OK; /* nothing below needs gradients */
+        if ((st = bert_layer_backward(b, l, drop, attn_drop, b->last_cls_only && l == L - 1)) != VT_OK) return st;
+        int64_t lo = b->w.layers[l].qkv_w - b->params, hi = l + 1 < L ? b->w.layers[l + 1].qkv_w - b->params : heads_at;
+        if (ready) ready(ctx, lo, hi - lo);
+    }
+    if (b->frozen_layers == 0) {
+        bert_embeddings_backward(b, drop);
+        if (ready) ready(ctx, 0, L ? b->w.layers[0].qkv_w - b->params : heads_at);
+    }
+    return VT_OK;
+}

@@ -1,0 +1,129 @@
+/* The blocks a Transformer layer is made of, each with its forward and its
+ * backward in one file: a dense layer with its bf16 shadow (linear.c),
+ * self-attention over a fused query/key/value projection (self_attention.c),
+ * a residual add with dropout on the branch followed by LayerNorm
+ * (add_norm.c), and the feed-forward network (ffn.c). BERT composes them
+ * (src/bert/encoder_layer.c); a decoder-only model would compose the same.
+ *
+ * Blocks hold no state: the model hands them their parameters (and gradient
+ * slots), the activations they save for the backward, and scratch. Rows are
+ * tokens; a batch of B sequences of T tokens is (B*T, width). Backward
+ * functions accumulate (+=) into parameter gradients, and write input
+ * gradients as each says. */
+#ifndef VT_BLOCKS_H
+#define VT_BLOCKS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "verto/bert.h"
+#include "verto/kernels.h"
+
+/* What every block needs to know of the step it runs in. */
+typedef struct blk_ctx {
+    vt_precision precision; /* of the matrix products */
+    bool training;          /* one product over the batch; otherwise each sequence on its own (exact) */
+    vt_bf16 *dy16;          /* bf16 only: scratch for a dense layer's output gradient (its largest) */
+} blk_ctx;
+
+/* ---- a dense layer: y (rows, out) = x (rows, in) W^T + b ------------------ */
+
+typedef struct blk_linear {
+    const float *W, *b;  /* (out, in) as Hugging Face stores it, (out) or NULL */
+    const vt_bf16 *W16;  /* W in bf16 (bf16 only) */
+    float *dW, *db;      /* their gradients (+=); NULL: not wanted */
+    int64_t in, out;
+} blk_linear;
+
+/* The rows are sequences of seq_rows rows each (tokens, or 1 for a row per
+ * sequence), or seq_rows is 0 when they belong to no one sequence: outside
+ * training each sequence is computed on its own (vt_matmul_seqwise). x16
+ * (rows, in) receives x in bf16 for the backward (bf16 only). */
+vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
+                             int64_t rows, int64_t seq_rows);
+/* dW += dy^T x, db += column sums of dy, and dx (rows, in) = dy W + dx_beta dx
+ * unless dx is NULL. */
+vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
+                              const float *dy, float *dx, float dx_beta, int64_t rows);
+
+/* ---- residual add and LayerNorm: out = LN(x + dropout(branch)) ------------ */
+
+typedef struct blk_add_norm {
+    const float *gamma, *beta; /* (width) */
+    float *dgamma, *dbeta;     /* (width) += */
+    float eps, dropout;        /* dropout 0: none */
+    uint64_t seed;             /* of the dropout mask */
+} blk_add_norm;
+
+/* What the forward saves. */
+typedef struct blk_add_norm_acts {
+    uint8_t *drop;      /* (rows, width) the dropout mask, or NULL without dropout */
+    float *sum;         /* (rows, width) x + dropout(branch): LayerNorm's input */
+    float *mean, *rstd; /* (rows) */
+    float *out;         /* (rows, width) */
+} blk_add_norm_acts;
+
+/* branch (rows, width) is dropped out in place; row r of x is at x + r * x_step. */
+void blk_add_norm_forward(const blk_add_norm *n, const float *x, int64_t x_step, float *branch,
+                          const blk_add_norm_acts *a, int64_t rows, int64_t width);
+/* From d_out, the gradient of out: d_sum (rows, width) = the gradient of x
+ * (what the residual carries), d_branch (rows, width) = the gradient of the
+ * branch before its dropout; both overwritten. */
+void blk_add_norm_backward(const blk_add_norm *n, const blk_add_norm_acts *a, const float *d_out, float *d_sum,
+                           float *d_branch, int64_t rows, int64_t width);
+
+/* ---- the feed-forward network: y = act(x W1^T + b1) W2^T + b2 -------------- */
+
+typedef struct blk_ffn {
+    blk_linear up, down; /* (I, H) and (H, I) */
+    vt_activation act;
+} blk_ffn;
+
+typedef struct blk_ffn_acts {
+    vt_bf16 *x16, *inter16; /* bf16 only: (rows, H), (rows, I) */
+    float *inter_pre, *inter; /* (rows, I) before and after the activation */
+} blk_ffn_acts;
+
+vt_status blk_ffn_forward(const blk_ctx *c, const blk_ffn *f, const float *x, const blk_ffn_acts *a, float *y,
+                          int64_t rows, int64_t seq_rows);
+/* dx (rows, H) += the gradient through the network of dy (rows, H); d_inter
+ * and d_inter_pre (rows, I) are scratch. */
+vt_status blk_ffn_backward(const blk_ctx *c, const blk_ffn *f, const float *x, const blk_ffn_acts *a, const float *dy,
+                           float *d_inter, float *d_inter_pre, float *dx, int64_t rows);
+
+/* ---- self-attention: y = attention(x Wqkv^T + bqkv) Wo^T + bo -------------- */
+
+typedef struct blk_attention {
+    blk_linear qkv, out; /* (3H, H): query, key and value weights stacked; (H, H) */
+    int64_t heads;
+    float dropout;       /* on the attention probabilities */
+    uint64_t seed;
+    bool causal;         /* a decoder's mask */
+} blk_attention;
+
+typedef struct blk_attention_acts {
+    vt_bf16 *x16, *qkv16, *probs16, *ctx16; /* bf16 only */
+    float *qkv;         /* (B*T, 3H) */
+    float *probs;       /* (B, heads, T_q, T) */
+    uint8_t *drop;      /* (B, heads, T_q, T) or NULL without dropout */
+    float *ctx;         /* (B*T_q, H) the heads' outputs before the output projection */
+} blk_attention_acts;
+
+/* The shape of a call: B sequences of T tokens, keys masked by mask (B, T)
+ * (NULL: none). queries_at_first: only the first token of each sequence asks
+ * (T_q = 1; a classifier's last layer, all its pooler reads), y is then (B, H). */
+typedef struct blk_attention_shape {
+    int64_t batch, seq_len;
+    const int32_t *mask;
+    bool queries_at_first;
+} blk_attention_shape;
+
+vt_status blk_attention_forward(const blk_ctx *c, const blk_attention *at, const blk_attention_shape *s,
+                                const float *x, const blk_attention_acts *a, float *y);
+/* dx (B*T, H) += the gradient through the attention of dy (B*T_q, H);
+ * d_ctx (B*T_q, H) and d_qkv (B*T, 3H) are scratch. */
+vt_status blk_attention_backward(const blk_ctx *c, const blk_attention *at, const blk_attention_shape *s,
+                                 const float *x, const blk_attention_acts *a, const float *dy, float *d_ctx,
+                                 float *d_qkv, float *dx);
+
+#endif

@@ -1,0 +1,37 @@
+/* A dense layer with its bf16 shadow, forward and backward (see blocks.h).
+ *
+ * In fp32 these are plain oneDNN f32 matmuls. In bf16 the matrix products
+ * take bf16 operands and accumulate in f32: the weights come from the model's
+ * bf16 copy, the input is rounded into x16 (kept for the weight gradient),
+ * and the output gradient into the step's dy16 scratch. Outside training the
+ * forward runs each sequence's rows on their own (vt_matmul_seqwise), so a
+ * text's outputs are the same bits whether it is scored alone or in any
+ * batch; training runs one product over the batch. */
+#include "blocks/blocks.h"
+
+vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
+                             int64_t rows, int64_t seq_rows) {
+    bool seqwise = seq_rows > 0 && !c->training;
+    if (c->precision == VT_PRECISION_FP32)
+        return seqwise ? vt_matmul_seqwise(x, l->W, l->b, y, rows / seq_rows, seq_rows, l->out, l->in)
+                       : vt_matmul(x, l->W, l->b, y, rows, l->out, l->in, false, true, 0.0f);
+    vt_f32_to_bf16(x, x16, rows * l->in);
+    return seqwise ? vt_matmul_seqwise_bf16(x16, l->W16, l->b, y, rows / seq_rows, seq_rows, l->out, l->in)
+                   : vt_matmul_bf16(x16, l->W16, l->b, y, rows, l->out, l->in, false, true, 0.0f);
+}
+
+vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
+                              const float *dy, float *dx, float dx_beta, int64_t rows) {
+    vt_status st = VT_OK;
+    int64_t in = l->in, out = l->out;
+    if (l->db) vt_sum_rows(dy, l->db, rows, out);
+    if (c->precision == VT_PRECISION_FP32) {
+        if (l->dW) st = vt_matmul(dy, x, NULL, l->dW, out, in, rows, true, false, 1.0f); /* dW (out, in) += dy^T x */
+        if (dx && st == VT_OK) st = vt_matmul(dy, l->W, NULL, dx, rows, in, out, false, false, dx_beta); /* dy W */
+        return st;
+    }
+    vt_f32_to_bf16(dy, c->dy16, rows * out);
+    if (l->dW) st = vt_matmul_bf16(c->dy16, x16, NULL, l->dW, out, in, rows, true, false, 1.0f);
+    if (dx && st == VT_OK) st = vt_matmul_bf16(c->dy16, l->W16, NULL, dx, rows, in, out, false, false, dx_beta);
+    return st;
+}

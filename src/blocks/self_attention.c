@@ -1,0 +1,55 @@
+/* Multi-head self-attention over a fused query/key/value projection,
+ * forward and backward (see blocks.h). */
+#include <math.h>
+#include <string.h>
+
+#include "blocks/blocks.h"
+
+/* The attention kernel's view of a call; bf16 receives the bf16 operands. */
+static void setup(const blk_ctx *c, const blk_attention *at, const blk_attention_shape *s,
+                  const blk_attention_acts *a, vt_attention_dims *d, vt_attention_opts *o, vt_attention_bf16 *bf16) {
+    int64_t H = at->out.out, dk = H / at->heads, T = s->seq_len;
+    *d = (vt_attention_dims){.batch = s->batch, .q_len = s->queries_at_first ? 1 : T, .kv_len = T,
+                             .heads = at->heads, .key_dim = dk, .value_dim = dk,
+                             .q_stride = s->queries_at_first ? T * 3 * H : 3 * H, /* the queries' rows */
+                             .k_stride = 3 * H, .v_stride = 3 * H, .out_stride = H};
+    *o = (vt_attention_opts){.scale = 1.0f / sqrtf((float)dk), .causal = at->causal,
+                             .mask_kind = s->mask ? VT_MASK_KEYS : VT_MASK_NONE, .mask = s->mask,
+                             .dropout_rate = at->dropout, .dropout_seed = at->seed};
+    if (c->precision == VT_PRECISION_BF16) {
+        *bf16 = (vt_attention_bf16){.q = a->qkv16, .k = a->qkv16 + H, .v = a->qkv16 + 2 * H, .probs = a->probs16};
+        o->bf16 = bf16;
+    }
+}
+
+vt_status blk_attention_forward(const blk_ctx *c, const blk_attention *at, const blk_attention_shape *s,
+                                const float *x, const blk_attention_acts *a, float *y) {
+    int64_t H = at->out.out, BT = s->batch * s->seq_len;
+    vt_status st = blk_linear_forward(c, &at->qkv, x, a->x16, a->qkv, BT, s->seq_len);
+    if (st != VT_OK) return st;
+    vt_attention_dims d;
+    vt_attention_opts o;
+    vt_attention_bf16 bf16;
+    setup(c, at, s, a, &d, &o, &bf16);
+    if (o.bf16) vt_f32_to_bf16(a->qkv, a->qkv16, BT * 3 * H);
+    if ((st = vt_attention_forward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->drop, a->ctx))) return st;
+    int64_t rows = s->batch * d.q_len;
+    return blk_linear_forward(c, &at->out, a->ctx, a->ctx16, y, rows, d.q_len);
+}
+
+vt_status blk_attention_backward(const blk_ctx *c, const blk_attention *at, const blk_attention_shape *s,
+                                 const float *x, const blk_attention_acts *a, const float *dy, float *d_ctx,
+                                 float *d_qkv, float *dx) {
+    int64_t H = at->out.out, BT = s->batch * s->seq_len;
+    vt_attention_dims d;
+    vt_attention_opts o;
+    vt_attention_bf16 bf16;
+    setup(c, at, s, a, &d, &o, &bf16);
+    vt_status st = blk_linear_backward(c, &at->out, a->ctx, a->ctx16, dy, d_ctx, 0.0f, s->batch * d.q_len);
+    if (st != VT_OK) return st;
+    memset(d_qkv, 0, (size_t)(BT * 3 * H) * sizeof(float));
+    if ((st = vt_attention_backward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->drop, d_ctx, d_qkv,
+                                    d_qkv + H, d_qkv + 2 * H)))
+        return st;
+    return blk_linear_backward(c, &at->qkv, x, a->x16, d_qkv, dx, 1.0f, BT);
+}
