@@ -11,6 +11,12 @@
 
 static int64_t max_i64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* An add & norm block's saved activations over rows of width H. */
+static blk_add_norm_acts add_norm_acts(vt_bert *b, int64_t rows, int64_t H, bool dropout) {
+    return (blk_add_norm_acts){.drop = dropout ? U8(rows * H) : NULL, .sum = F32(rows * H), .mean = F32(rows),
+                               .rstd = F32(rows), .out = F32(rows * H)};
+}
+
 static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     const vt_bert_config *c = &b->cfg;
     int64_t H = c->hidden_size, I = c->intermediate_size, A = c->num_attention_heads, V = c->vocab_size;
@@ -28,12 +34,10 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
         a->attn = (blk_attention_acts){.x16 = BF16(BT * H), .qkv16 = BF16(BT * 3 * H), .probs16 = BF16(B * A * T * T),
                                        .ctx16 = BF16(BT * H), .qkv = F32(BT * 3 * H), .probs = F32(B * A * T * T),
                                        .drop = attn_dropout ? U8(B * A * T * T) : NULL, .ctx = F32(BT * H)};
-        a->norm1 = (blk_add_norm_acts){.drop = hidden_dropout ? U8(BT * H) : NULL, .sum = F32(BT * H),
-                                       .mean = F32(BT), .rstd = F32(BT), .out = F32(BT * H)};
+        a->norm1 = add_norm_acts(b, BT, H, hidden_dropout);
         a->ffn = (blk_ffn_acts){.x16 = BF16(BT * H), .inter16 = BF16(BT * I), .inter_pre = F32(BT * I),
                                 .inter = F32(BT * I)};
-        a->norm2 = (blk_add_norm_acts){.drop = hidden_dropout ? U8(BT * H) : NULL, .sum = F32(BT * H),
-                                       .mean = F32(BT), .rstd = F32(BT), .out = F32(BT * H)};
+        a->norm2 = add_norm_acts(b, BT, H, hidden_dropout);
     }
     b->branch = F32(BT * H);
     b->d_hidden = F32(BT * H);

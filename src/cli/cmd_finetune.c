@@ -10,11 +10,11 @@
 #include "verto/task.h"
 
 typedef struct options {
-    const char *init, *train, *dev, *out, *class_weights, *text_col, *text_b_col, *label_col, *precision;
-    vt_precision prec;
-    int64_t epochs, batch, max_len, keep_tail, max_windows, early, freeze, seed, threads, max_train;
-    double lr, warmup_ratio, weight_decay, dist_timeout;
-    bool skip_bad, resume, zero1;
+    vt_finetune_options ft; /* the options that reach it as they are */
+    const char *init, *train, *dev, *class_weights, *text_col, *text_b_col, *label_col, *precision;
+    int64_t max_len, keep_tail, max_windows, freeze, seed, threads, max_train;
+    double dist_timeout;
+    bool skip_bad;
 } options;
 
 /* Loads train and dev with one label map: the init model's when it is a
@@ -41,24 +41,13 @@ static int run(const options *a) {
     vt_status st = load_data(a, &train, &dev);
     if (st == VT_OK && a->max_train > 0) st = vt_labelled_subsample(&train, (size_t)a->max_train, (uint64_t)a->seed);
     if (st == VT_OK) {
-        vt_finetune_options o;
-        vt_finetune_options_default(&o);
-        o.out_dir = a->out;
-        o.epochs = a->epochs;
-        o.batch_size = a->batch;
-        o.lr = a->lr;
-        o.warmup_ratio = a->warmup_ratio;
-        o.weight_decay = a->weight_decay;
+        vt_finetune_options o = a->ft;
         o.max_seq_length = (int32_t)a->max_len;
         o.keep_tail = (int32_t)a->keep_tail;
         o.max_windows = (int32_t)a->max_windows;
-        o.early_stopping = a->early;
         o.freeze_layers = (int)a->freeze;
         o.balanced_class_weights = a->class_weights != NULL;
         o.seed = (uint64_t)a->seed;
-        o.precision = a->prec;
-        o.resume = a->resume;
-        o.zero1 = a->zero1;
         o.log = stdout;
         st = vt_task_finetune(a->init, &train, &dev, &o, NULL);
     }
@@ -68,18 +57,19 @@ static int run(const options *a) {
 }
 
 int cmd_finetune(int argc, char **argv) {
-    options a = {.epochs = 3, .batch = 32, .max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42, .lr = 5e-5, .warmup_ratio = 0.1,
-                 .weight_decay = 0.01, .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32"};
+    options a = {.max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42,
+                 .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32"};
+    vt_finetune_options_default(&a.ft);
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT directory: pretrained, published, or a classifier"},
         {"--train", CLI_STRING, &a.train, "FILE", "labelled training data (.tsv, .csv or .jsonl)"},
         {"--dev", CLI_STRING, &a.dev, "FILE", "labelled development data; the best epoch on it is kept"},
-        {"-o|--output", CLI_STRING, &a.out, "DIR", "output directory (the best model, metrics.jsonl)"},
-        {"--epochs", CLI_INT, &a.epochs, "N", "passes over the training data (default 3)", 1, 1e6},
-        {"--batch-size", CLI_INT, &a.batch, "N", "examples per step and rank (default 32)", 1, 4096},
-        {"--lr", CLI_FLOAT, &a.lr, "LR", "peak learning rate (default 5e-5)", 1e-12, 10},
-        {"--warmup-ratio", CLI_FLOAT, &a.warmup_ratio, "R", "fraction of steps for linear warmup (default 0.1)", 0, 1},
-        {"--weight-decay", CLI_FLOAT, &a.weight_decay, "W", "AdamW decay (default 0.01)", 0, 1},
+        {"-o|--output", CLI_STRING, &a.ft.out_dir, "DIR", "output directory (the best model, metrics.jsonl)"},
+        {"--epochs", CLI_INT, &a.ft.epochs, "N", "passes over the training data (default 3)", 1, 1e6},
+        {"--batch-size", CLI_INT, &a.ft.batch_size, "N", "examples per step and rank (default 32)", 1, 4096},
+        {"--lr", CLI_FLOAT, &a.ft.lr, "LR", "peak learning rate (default 5e-5)", 1e-12, 10},
+        {"--warmup-ratio", CLI_FLOAT, &a.ft.warmup_ratio, "R", "fraction of steps for linear warmup (default 0.1)", 0, 1},
+        {"--weight-decay", CLI_FLOAT, &a.ft.weight_decay, "W", "AdamW decay (default 0.01)", 0, 1},
         {"--max-seq-length", CLI_INT, &a.max_len, "N", "truncate inputs to N tokens (default 128)", 3, 1e6},
         {"--keep-tail", CLI_INT, &a.keep_tail, "N",
          "an input longer than --max-seq-length keeps its last N tokens and as many first ones as fit (default: as --init, normally 0: the first ones only)",
@@ -88,7 +78,7 @@ int cmd_finetune(int argc, char **argv) {
          "read an input longer than --max-seq-length as up to K windows of that length spread over it (each a "
          "training example; predictions average their logits) instead of truncating it (default: as --init, normally 1)",
          1, VT_TOK_MAX_WINDOWS},
-        {"--early-stopping", CLI_INT, &a.early, "N", "stop after N epochs without dev improvement (default: off)", 0, 1e6},
+        {"--early-stopping", CLI_INT, &a.ft.early_stopping, "N", "stop after N epochs without dev improvement (default: off)", 0, 1e6},
         {"--freeze-layers", CLI_INT, &a.freeze, "K", "freeze the embeddings and the first K layers", 0, 1e4},
         {"--class-weights", CLI_STRING, &a.class_weights, "auto", "weight the loss by inverse class frequency"},
         {"--max-train-examples", CLI_INT, &a.max_train, "N", "use a seeded random N of the training examples", 1, 1e12},
@@ -99,15 +89,15 @@ int cmd_finetune(int argc, char **argv) {
         {"--text-b-column", CLI_STRING, &a.text_b_col, "NAME", "column of the second text of pairs (default text_b)"},
         {"--label-column", CLI_STRING, &a.label_col, "NAME", "column of the label (default label)"},
         {"--skip-bad-rows", CLI_FLAG, &a.skip_bad, NULL, "skip and count malformed rows instead of failing"},
-        {"--resume", CLI_FLAG, &a.resume, NULL, "continue from the latest checkpoint in the output directory"},
-        {"--zero1", CLI_FLAG, &a.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
+        {"--resume", CLI_FLAG, &a.ft.resume, NULL, "continue from the latest checkpoint in the output directory"},
+        {"--zero1", CLI_FLAG, &a.ft.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
         {"--dist-timeout", CLI_FLOAT, &a.dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto finetune --init DIR --train FILE --dev FILE -o OUT [options]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
-    if (!a.init || !a.train || !a.dev || !a.out) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
+    if (!a.init || !a.train || !a.dev || !a.ft.out_dir) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (a.class_weights && strcmp(a.class_weights, "auto")) return cli_fail("--class-weights takes only 'auto'");
-    if (cli_precision(a.precision, &a.prec)) return 1;
+    if (cli_precision(a.precision, &a.ft.precision)) return 1;
     vt_status st = cli_join_job(a.dist_timeout, a.threads);
     if (st != VT_OK) return cli_leave_job(st);
     return run(&a);

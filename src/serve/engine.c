@@ -93,12 +93,8 @@ static double now_s(void) {
 }
 
 void vt_serve_options_default(vt_serve_options *o) {
-    o->max_batch = 32;
-    o->max_wait_ms = 5;
-    o->max_seq_length = 0;
-    o->threads = 0;
-    o->max_body_bytes = 1048576;
-    o->precision = VT_PRECISION_FP32;
+    *o = (vt_serve_options){.max_batch = 32, .max_wait_ms = 5, .max_body_bytes = 1048576,
+                            .precision = VT_PRECISION_FP32};
 }
 
 /* ---- loading ---------------------------------------------------------- */
