@@ -58,13 +58,19 @@ HEADERS  := $(wildcard include/verto/*.h) $(shell find src -name '*.h')
 .PHONY: all deps deps-python test test-avx2 test-c test-asan demo fuzz bench clean
 all: $(BUILD)/libverto.a $(BUILD)/libverto.so $(if $(CLI_SRC),$(BUILD)/verto) $(EXAMPLES)
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on the flags they were built with: a change of OPT, ARCH,
+# NATIVE or EXTRA_CFLAGS rebuilds them rather than mixing old and new.
+FLAGS_STAMP := $(BUILD)/.cflags
+$(shell mkdir -p $(BUILD) && echo '$(CFLAGS_ALL) $(ARCH_AVX512)' | cmp -s - $(FLAGS_STAMP) || \
+        echo '$(CFLAGS_ALL) $(ARCH_AVX512)' > $(FLAGS_STAMP))
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/%.avx512.o: ARCH = $(ARCH_AVX512)
-$(BUILD)/obj/%.avx512.o: %.c
+$(BUILD)/obj/%.avx512.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $< (AVX-512)"
 	@$(CC) $(CFLAGS_ALL) -MMD -MP -DVK_ISA_AVX512 -c $< -o $@
