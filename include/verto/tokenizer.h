@@ -108,9 +108,31 @@ typedef struct vt_tokenizer vt_tokenizer;
  * [PAD] (VT_ERR_FORMAT otherwise). `opt` NULL means vt_tok_options_default. */
 VT_API vt_tokenizer *vt_tok_create(vt_wp_vocab *vocab, const vt_tok_options *opt);
 
-/* Loads vocab.txt from `path` (file or directory) and creates the tokenizer.
- * `opt` NULL means vt_tok_options_from_config(path). NULL on failure. */
+/* Loads the tokenizer of `path`: a directory's tokenizer.json when it has one
+ * (vt_tok_load_json: what transformers' fast tokenizer reads), else its
+ * vocab.txt; or the tokenizer.json or vocab.txt file `path` names. `opt` NULL
+ * means vt_tok_options_from_config(path). NULL on failure. */
 VT_API vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt);
+
+/* Loads a Hugging Face tokenizer.json: a WordPiece model with BERT's
+ * normalizer (its lowercase, strip_accents and handle_chinese_chars replace
+ * opt's), pre-tokenizer, template and WordPiece decoder, and added tokens that
+ * are the vocabulary's own [PAD] [UNK] [CLS] [SEP] [MASK]. Any other component
+ * is VT_ERR_UNSUPPORTED naming it; a malformed file VT_ERR_FORMAT naming the
+ * field. The file's truncation and padding are not read (transformers
+ * replaces them at every call). opt (NULL: defaults) gives the rest:
+ * model_max_length, keep_tail, max_windows. */
+VT_API vt_tokenizer *vt_tok_load_json(const char *file, const vt_tok_options *opt);
+/* The same from len bytes of tokenizer.json text; `file` (may be NULL) names it in errors. */
+VT_API vt_tokenizer *vt_tok_from_json(const char *data, size_t len, const char *file, const vt_tok_options *opt);
+/* Writes t as tokenizer.json, as transformers' BertTokenizerFast saves it, so
+ * that AutoTokenizer and tokenizers.Tokenizer.from_file load it; atomically. */
+VT_API vt_status vt_tok_save_json(const vt_tokenizer *t, const char *file);
+/* Makes a model directory hold both tokenizer.json (what transformers 5
+ * reads) and vocab.txt (what older readers, and BertTokenizer, read): writes
+ * whichever is missing from the other, reading the directory's tokenizer as
+ * vt_tok_load does. A directory with neither is an error. */
+VT_API vt_status vt_tok_complete_dir(const char *dir);
 
 VT_API void vt_tok_free(vt_tokenizer *t);
 

@@ -11,6 +11,7 @@
 #include "bert/hf_internal.h"
 #include "verto/fileio.h"
 #include "verto/safetensors.h"
+#include "verto/tokenizer.h"
 
 #define MAX_CONFIG_BYTES (64u << 20)
 #define MAX_TOKENIZER_BYTES (1u << 30)
@@ -356,5 +357,5 @@ vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir,
         free(from);
         free(to);
     }
-    return st;
+    return st == VT_OK ? vt_tok_complete_dir(dst_dir) : st; /* both tokenizer.json and vocab.txt */
 }

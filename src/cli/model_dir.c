@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "verto/fileio.h"
+#include "verto/tokenizer.h"
 
 #define MAX_VOCAB_BYTES (256u << 20)
 
@@ -50,7 +51,8 @@ vt_status cli_write_tokenizer_files(const char *dir, const char *vocab_path, boo
         cJSON_Delete(map);
         return st;
     }
-    return write_json(cli_path(path, sizeof path, dir, "special_tokens_map.json"), map);
+    st = write_json(cli_path(path, sizeof path, dir, "special_tokens_map.json"), map);
+    return st == VT_OK ? vt_tok_complete_dir(dir) : st; /* tokenizer.json from vocab.txt */
 }
 
 vt_task *cli_load_task(const char *dir, vt_task_kind kind, vt_precision precision, int64_t max_seq_length,

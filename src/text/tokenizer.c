@@ -1,6 +1,8 @@
 /* Creating and freeing a tokenizer. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "text/tokenizer_internal.h"
 
@@ -45,11 +47,33 @@ vt_tokenizer *vt_tok_create(vt_wp_vocab *vocab, const vt_tok_options *opt) {
     return t;
 }
 
+/* path's tokenizer.json (malloc'd): path itself when it names a .json file,
+ * DIR/tokenizer.json when path is a directory holding one; else NULL. */
+static char *tokenizer_json(const char *path) {
+    size_t n = strlen(path);
+    struct stat sb;
+    if (n >= 5 && !strcmp(path + n - 5, ".json")) return strdup(path);
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return NULL;
+    char *file = malloc(n + 16);
+    if (!file) return NULL;
+    snprintf(file, n + 16, "%s/tokenizer.json", path);
+    if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode)) return file;
+    free(file);
+    return NULL;
+}
+
 vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt) {
+    if (!path) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL path"), NULL;
     vt_tok_options o;
     if (!opt) {
         if (vt_tok_options_from_config(path, &o) != VT_OK) return NULL;
         opt = &o;
+    }
+    char *json = tokenizer_json(path);
+    if (json) { /* the primary source, as transformers' fast tokenizer reads it */
+        vt_tokenizer *t = vt_tok_load_json(json, opt);
+        free(json);
+        return t;
     }
     vt_wp_vocab *v = vt_wp_vocab_load(path);
     return v ? vt_tok_create(v, opt) : NULL;

@@ -5,6 +5,8 @@ Usage: gen_tokenizer.py OUT_DIR. Writes into OUT_DIR:
   tokenizer_random.txt, tokenizer_long.txt   generated inputs (one text per line)
   tok_cased/vocab.txt (+ tokenizer_config.json)   a cased WordPiece vocabulary
                                                   trained here with tokenizers
+  tok_json_<config>/   each configuration as BertTokenizerFast.save_pretrained
+                       writes it (tokenizer.json, tokenizer_config.json)
   tokenizer_<config>.safetensors   per configuration (uncased, cased, uncased_accents):
       <corpus>.ids I32, <corpus>.splits I64 (lines + 1), <corpus>.offsets I32 (tokens, 2)
       for the corpora emails, mixed, invalid, random (single sequences, [CLS] .. [SEP],
@@ -216,6 +218,11 @@ def main():
     }
     for name, (vdir, kw) in configs.items():
         tok = BertTokenizerFast.from_pretrained(vdir, **kw)
+        # what transformers 5 saves: tokenizer.json and tokenizer_config.json, no vocab.txt
+        json_dir = os.path.join(out, f"tok_json_{name}")
+        tok.save_pretrained(json_dir)
+        if os.path.exists(os.path.join(json_dir, "vocab.txt")):
+            os.remove(os.path.join(json_dir, "vocab.txt"))
         tensors = {}
         counts = {}
         for cname, lines in corpora.items():

@@ -107,6 +107,7 @@ expect_error "pretrain into an unwritable directory" "afile" "$V" pretrain "${co
 head -1000 vocab.txt > small_vocab.txt
 "$V" init --config-json tiny.json --vocab vocab.txt -o init_other >/dev/null
 cp small_vocab.txt init_other/vocab.txt
+rm init_other/tokenizer.json # (it would be read first, and holds the full vocabulary)
 expect_error "shards of another vocabulary" "vocabulary" "$V" pretrain --init init_other --data shards -o run_v --steps 2
 
 # bf16: pretraining learns as fp32 does (same steps and seed; losses within

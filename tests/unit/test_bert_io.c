@@ -719,7 +719,7 @@ static void test_bad_directories(void **state) {
 static void test_copy_tokenizer_files(void **state) {
     char *src = test_tmpdir(), *dst = test_tmpdir(), p[4400], q[4200];
     path_in(p, sizeof p, src, "vocab.txt");
-    write_text(p, "[PAD]\n[UNK]\nhello\n");
+    write_text(p, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
     path_in(p, sizeof p, src, "special_tokens_map.json");
     write_text(p, "{\"unk_token\": \"[UNK]\"}");
     path_in(p, sizeof p, src, "unrelated.txt");
@@ -730,8 +730,13 @@ static void test_copy_tokenizer_files(void **state) {
     size_t len;
     snprintf(p, sizeof p, "%s/vocab.txt", q);
     assert_int_equal(vt_read_file(p, 1 << 20, &text, &len), VT_OK);
-    assert_string_equal(text, "[PAD]\n[UNK]\nhello\n");
+    assert_string_equal(text, "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
     free(text);
+    snprintf(p, sizeof p, "%s/tokenizer.json", q); /* written from vocab.txt, for transformers 5 */
+    vt_tokenizer *tj = vt_tok_load_json(p, NULL);
+    assert_non_null(tj);
+    assert_int_equal(vt_wp_vocab_size(vt_tok_vocab(tj)), 5);
+    vt_tok_free(tj);
     snprintf(p, sizeof p, "%s/special_tokens_map.json", q);
     assert_int_equal(access(p, R_OK), 0);
     snprintf(p, sizeof p, "%s/tokenizer_config.json", q);

@@ -482,6 +482,97 @@ static void test_windows(void **state) {
     vt_tok_free(t);
 }
 
+/* A tokenizer.json text for VOCAB with the given normalizer, model and added tokens. */
+static char *json_text(const char *normalizer, const char *model_type, const char *vocab_json, const char *added) {
+    char *out = NULL;
+    assert_true(asprintf(&out,
+                         "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, \"added_tokens\": %s, "
+                         "\"normalizer\": %s, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}, "
+                         "\"post_processor\": {\"type\": \"BertProcessing\", \"sep\": [\"[SEP]\", 3], \"cls\": [\"[CLS]\", 2]}, "
+                         "\"decoder\": {\"type\": \"WordPiece\", \"prefix\": \"##\", \"cleanup\": true}, "
+                         "\"model\": {\"type\": \"%s\", \"unk_token\": \"[UNK]\", \"continuing_subword_prefix\": \"##\", "
+                         "\"max_input_chars_per_word\": 100, \"vocab\": %s}}",
+                         added, normalizer, model_type, vocab_json) > 0);
+    return out;
+}
+
+static void expect_json_error(const char *dir, const char *text, vt_status want, const char *part) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    write_file(path, text, strlen(text));
+    vt_clear_error();
+    vt_tokenizer *t = vt_tok_load_json(path, NULL);
+    if (t) fail_msg("accepted; want '%s'", part);
+    if (vt_last_status() != want || !strstr(vt_last_error(), part) || !strstr(vt_last_error(), "tokenizer.json"))
+        fail_msg("'%s' (status %d); want '%s' naming the file", vt_last_error(), vt_last_status(), part);
+}
+
+/* tokenizer.json: what verto writes reads back to the same tokenizer, a
+ * directory's tokenizer.json is what vt_tok_load reads (the primary source),
+ * vt_tok_complete_dir writes whichever of tokenizer.json and vocab.txt is
+ * missing, and every component verto cannot honour is refused by name. */
+static void test_tokenizer_json(void **state) {
+    (void)state;
+    char *dir = test_tmpdir(), path[4096];
+    vt_tokenizer *t = make_tok(true);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    assert_int_equal(vt_tok_save_json(t, path), VT_OK);
+    vt_tokenizer *back = vt_tok_load_json(path, NULL);
+    if (!back) fail_msg("%s", vt_last_error());
+    assert_int_equal(vt_wp_vocab_size(vt_tok_vocab(back)), vt_wp_vocab_size(vt_tok_vocab(t)));
+    EXPECT(back, "Hello, unaffable World!", 2, 5, 12, 7, 8, 9, 6, 14, 3);
+    EXPECT(back, "CAFÉ 中", 2, 17, 19, 3);
+    vt_tok_free(back);
+    /* the directory: tokenizer.json alone, then completed with vocab.txt */
+    assert_int_equal(vt_tok_complete_dir(dir), VT_OK);
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    vt_wp_vocab *v = vt_wp_vocab_load(path);
+    assert_non_null(v);
+    assert_int_equal(vt_wp_vocab_size(v), 25);
+    assert_string_equal(vt_wp_vocab_token(v, 8), "##aff");
+    vt_wp_vocab_free(v);
+    vt_tokenizer *from_dir = vt_tok_load(dir, NULL);
+    assert_non_null(from_dir);
+    EXPECT(from_dir, "unaffable", 2, 7, 8, 9, 3);
+    vt_tok_free(from_dir);
+    /* cased and accent-keeping settings come from the file's normalizer */
+    char *cased = json_text("{\"type\": \"BertNormalizer\", \"lowercase\": false, \"strip_accents\": false}",
+                            "WordPiece", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3, \"Hello\": 4}", "[]");
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    write_file(path, cased, strlen(cased));
+    vt_tokenizer *c = vt_tok_load_json(path, NULL);
+    if (!c) fail_msg("%s", vt_last_error());
+    assert_false(vt_tok_get_options(c)->lowercase);
+    assert_int_equal(vt_tok_get_options(c)->strip_accents, 0);
+    EXPECT(c, "Hello hello", 2, 4, 1, 3);
+    vt_tok_free(c);
+    free(cased);
+    /* refusals, each naming the file and the component or field */
+    const char *vocab = "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3}";
+    const char *bert = "{\"type\": \"BertNormalizer\"}";
+    char *text = json_text("{\"type\": \"NFKC\"}", "WordPiece", vocab, "[]");
+    expect_json_error(dir, text, VT_ERR_UNSUPPORTED, "normalizer NFKC");
+    free(text);
+    text = json_text(bert, "BPE", vocab, "[]");
+    expect_json_error(dir, text, VT_ERR_UNSUPPORTED, "model BPE");
+    free(text);
+    text = json_text(bert, "WordPiece", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 4}", "[]");
+    expect_json_error(dir, text, VT_ERR_FORMAT, "id 4");
+    free(text);
+    text = json_text(bert, "WordPiece", vocab,
+                     "[{\"id\": 4, \"content\": \"<new>\", \"special\": true, \"normalized\": false}]");
+    expect_json_error(dir, text, VT_ERR_UNSUPPORTED, "added token \"<new>\"");
+    text[strlen(text) / 2] = '\0'; /* cut in half */
+    expect_json_error(dir, text, VT_ERR_FORMAT, "not valid JSON");
+    free(text);
+    char *cmd = NULL;
+    assert_true(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+    free(dir);
+    vt_tok_free(t);
+}
+
 static void test_decode(void **state) {
     vt_tokenizer *t = make_tok(true);
     const int32_t ids[] = {2, 7, 8, 9, 12, 5, 13, 3, 0};
@@ -522,6 +613,7 @@ int main(void) {
         cmocka_unit_test(test_head_tail_truncation),
         cmocka_unit_test(test_windows),
         cmocka_unit_test(test_decode),
+        cmocka_unit_test(test_tokenizer_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

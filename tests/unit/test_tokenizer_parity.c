@@ -55,9 +55,24 @@ static void free_lines(lines *L) {
     free(L->len);
 }
 
-static vt_tokenizer *load_config(const char *name) {
+/* The tokenizer of a configuration: from its vocab.txt, or (from_json) from
+ * the directory transformers' save_pretrained wrote, which holds only
+ * tokenizer.json and tokenizer_config.json. */
+static vt_tokenizer *load_config(const char *name, bool from_json) {
     char path[4096];
     const char *ref = getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref";
+    if (from_json) {
+        snprintf(path, sizeof path, "%s/tok_json_%s/vocab.txt", ref, name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            fclose(f);
+            fail_msg("%s exists: the directory should hold tokenizer.json alone", path);
+        }
+        snprintf(path, sizeof path, "%s/tok_json_%s", ref, name);
+        vt_tokenizer *t = vt_tok_load(path, NULL);
+        if (!t) fail_msg("load %s: %s", path, vt_last_error());
+        return t;
+    }
     vt_tok_options o;
     if (!strcmp(name, "cased")) snprintf(path, sizeof path, "%s/tok_cased", ref);
     else snprintf(path, sizeof path, DATA_DIR "uncased");
@@ -204,15 +219,15 @@ static void check_decode(const vt_tokenizer *t, const vt_st_file *f, const lines
     if (bad) fail_msg("%zu decoded lines differ", bad);
 }
 
-static void check_config(const char *config) {
+static void check_config(const char *config, bool from_json) {
     char file[256];
     snprintf(file, sizeof file, "tokenizer_%s.safetensors", config);
     vt_st_file *f = ref_open(file);
-    vt_tokenizer *t = load_config(config);
+    vt_tokenizer *t = load_config(config, from_json);
     const char *vs = vt_st_metadata(f, "vocab_size");
     assert_non_null(vs);
     assert_int_equal(vt_wp_vocab_size(vt_tok_vocab(t)), (int32_t)strtol(vs, NULL, 10));
-    printf("  %s (vocabulary %s tokens)\n", config, vs);
+    printf("  %s%s (vocabulary %s tokens)\n", config, from_json ? " from tokenizer.json" : "", vs);
     const char *ref = getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref";
     char path[4096];
     lines em, mixed, inv, rnd, lng;
@@ -234,9 +249,12 @@ static void check_config(const char *config) {
     vt_st_close(f);
 }
 
-static void test_uncased(void **state) { check_config("uncased"); }
-static void test_cased(void **state) { check_config("cased"); }
-static void test_uncased_keep_accents(void **state) { check_config("uncased_accents"); }
+static void test_uncased(void **state) { check_config("uncased", false); }
+static void test_cased(void **state) { check_config("cased", false); }
+static void test_uncased_keep_accents(void **state) { check_config("uncased_accents", false); }
+static void test_uncased_json(void **state) { check_config("uncased", true); }
+static void test_cased_json(void **state) { check_config("cased", true); }
+static void test_uncased_keep_accents_json(void **state) { check_config("uncased_accents", true); }
 
 typedef struct join_ctx {
     int32_t out[64];
@@ -312,6 +330,9 @@ int main(void) {
         cmocka_unit_test(test_uncased),
         cmocka_unit_test(test_cased),
         cmocka_unit_test(test_uncased_keep_accents),
+        cmocka_unit_test(test_uncased_json),
+        cmocka_unit_test(test_cased_json),
+        cmocka_unit_test(test_uncased_keep_accents_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
