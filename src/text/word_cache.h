@@ -20,9 +20,20 @@ void vt_word_cache_free(vt_word_cache *c);
  * through w's alignments, as a fresh cut would give) and returns true. */
 bool vt_word_cache_get(vt_word_cache *c, const vt_word *w, vt_pieces *out);
 
-/* Remembers that w cut into out's pieces [first, out->n) (their offsets are
- * original ones; the cache stores them as byte ranges of w). A word too long
- * is not stored. Out of memory only means it is not cached. */
+/* Remembers that w cut into out's pieces [first, out->n), whose offsets are
+ * still byte ranges [start, end) of w's normalized bytes (a model stores
+ * them before it maps them to original offsets: original offsets cannot be
+ * mapped back, since several bytes may share one). A word too long is not
+ * stored; when the cache is full it is emptied first. Out of memory only
+ * means it is not cached. */
 void vt_word_cache_put(vt_word_cache *c, const vt_word *w, const vt_pieces *out, int32_t first);
+
+/* Maps pieces [first, out->n) from byte ranges of w to original offsets,
+ * as vt_wp_cut gives them: [start, end) becomes [w->ostart[start],
+ * w->oend[end - 1]). A range reaching past w's end (BPE's byte fallback of
+ * a character with a continuing_subword_prefix counts the prefix's bytes
+ * too) keeps its word-relative numbers, as tokenizers keeps offsets it
+ * cannot convert. */
+void vt_word_pieces_to_original(const vt_word *w, vt_pieces *out, int32_t first);
 
 #endif
