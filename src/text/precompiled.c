@@ -15,6 +15,7 @@
 #include <utf8proc.h>
 
 #include "core/utf8.h"
+#include "text/grapheme_tables.h"
 #include "text/utf8.h"
 
 struct vt_precompiled {
@@ -264,21 +265,42 @@ static vt_status grapheme(const vt_precompiled *p, const char *s, int32_t n, vt_
     return VT_OK;
 }
 
+static bool in_sorted(const int32_t *a, size_t n, int32_t cp) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a[mid] == cp) return true;
+        if (a[mid] < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    return false;
+}
+
+/* cp as utf8proc should see it for tokenizers' grapheme rules: a stand-in of
+ * the right class where tokenizers' newer Unicode data differs from
+ * utf8proc's (grapheme_tables.c). */
+static int32_t grapheme_cp(int32_t cp) {
+    if (cp < 0x897) return cp;
+    if (in_sorted(vt_gr_join, vt_gr_join_len, cp)) return 0x300;  /* an Extend character */
+    if (in_sorted(vt_gr_nojoin, vt_gr_nojoin_len, cp)) return 'A'; /* one of class Other */
+    return cp;
+}
+
 vt_status vt_precompiled_changes(const vt_precompiled *p, const char *s, int32_t len, vt_nchanges *out,
                                  bool *modified) {
     *modified = false;
     if (!p || (!s && len > 0)) return vt_error(VT_ERR_INVALID_ARG, "precompiled: NULL argument");
     const unsigned char *u = (const unsigned char *)s;
     int32_t first = out->n;
-    utf8proc_int32_t state = 0; /* UTF8PROC_BOUNDCLASS_START */
     /* extended grapheme clusters, as unicode-segmentation's graphemes(true) */
     for (int32_t i = 0; i < len;) {
         int32_t g = i;
         int adv;
-        int32_t prev = vt_utf8_decode(u + i, (size_t)(len - i), &adv);
+        utf8proc_int32_t state = 0; /* UTF8PROC_BOUNDCLASS_START: a fresh cluster */
+        int32_t prev = grapheme_cp(vt_utf8_decode(u + i, (size_t)(len - i), &adv));
         i += adv;
         while (i < len) {
-            int32_t cp = vt_utf8_decode(u + i, (size_t)(len - i), &adv);
+            int32_t cp = grapheme_cp(vt_utf8_decode(u + i, (size_t)(len - i), &adv));
             if (utf8proc_grapheme_break_stateful(prev, cp, &state)) break;
             prev = cp;
             i += adv;
