@@ -10,7 +10,8 @@ Usage: gen_tok_models.py OUT_DIR. Writes into OUT_DIR/tok_models/:
                         corpora's words in order, as indices into words),
                         tok.ids I32, tok.splits I64 (per word), tok.offsets I32
                         (tokens, 2): model.tokenize(word), byte offsets
-  precompiled_<rule>.b64          a SentencePiece charsmap, base64 (as tokenizer.json holds it)
+  precompiled_<rule>.b64          a SentencePiece charsmap, base64 (as tokenizer.json holds it;
+                        nmt_nfkc's as transformers' XLMRobertaConverter writes it)
   precompiled_<rule>.safetensors  lines.bytes/.splits (every line, UTF-8),
                         norm.bytes/.splits (Precompiled.normalize_str(line)),
                         chars.offsets I32 (normalized characters, 2) + chars.splits
@@ -24,7 +25,8 @@ prefix, "</w>" suffix, [UNK] fused or not, BPE with byte fallback (all 256
 <0xXX> tokens, or some missing), Unigram from a SentencePiece model trained
 here (character_coverage < 1, so unknown characters occur) with and without
 byte fallback. Corpora: the e-mails, mixed.txt, invalid_utf8.txt (decoded
-with errors="replace") and random Unicode lines (gen_tokenizer.random_lines).
+with errors="replace"), random Unicode lines (gen_tokenizer.random_lines) and
+edge_lines() (long words, grapheme clusters the charsmap replaces whole).
 """
 import base64
 import json
@@ -33,6 +35,8 @@ import random
 import struct
 import sys
 import tempfile
+
+import types
 
 import numpy as np
 import sentencepiece as spm
@@ -44,12 +48,29 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_tokenizer import DATA, random_lines, read_lines  # noqa: E402
 
 
+def edge_lines():
+    """Long words (past the word cache's limit and the models' stack scratch)
+    and grapheme clusters the charsmap treats specially (a grapheme under 6
+    bytes whose start is mapped is replaced whole, marks and all)."""
+    rng = random.Random(99)
+    out = ["a" * 300, "ab" * 2000, "\u00e9" * 300, "\u4e2d\u6587" * 150, "x" * 255 + " " + "y" * 256 + " " + "z" * 257,
+           "".join(rng.choice("abcdefghij\u00e9") for _ in range(5000)),
+           " ".join("".join(rng.choice("etaoinshrdlu") for _ in range(rng.randrange(250, 700))) for _ in range(6)),
+           "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466 \U0001F1EB\U0001F1F7\U0001F1E9\U0001F1EA\U0001F1FA",
+           "\U0001F44D\U0001F3FD \u2764\ufe0f \u0915\u094d\u0937\u093f \u1100\u1161\u11a8 \uac01\u11a8 a\r\nb \r\r\n\n",
+           "\u013f\u1add \u013f\u0301 \u013f\u0301\u0302 \uff21\u0301 \uff21\u0301\u0301 \u2460\u0308 \ufb01\u0301 \u2122\u0301",
+           "\uff8a\uff9f \uff76\uff9e \u30ab\u3099 \u3131\u314f e\u0301\u0302\u0323 \u1e9b\u0323 \u2126\u0301",
+           "a\x00b \x00\u013f \u013f\x00 \u200b\u200d\ufeff \u00ad\u0301 \x1e\u2122 \u2122\x1e\u2122 \U000E0001\U000E0041",
+           "\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F \u0600\u0661 \u0e01\u0e33 \u0e33"]
+    return out
+
+
 def corpus_texts():
     lines = []
     for name in ("spamassassin_sample.txt", "mixed.txt", "invalid_utf8.txt"):
         lines += read_lines(os.path.join(DATA, name))
     lines += random_lines(2000, 4242)
-    return [l.decode("utf-8", errors="replace") for l in lines]
+    return [l.decode("utf-8", errors="replace") for l in lines] + edge_lines()
 
 
 def flat_bytes(strs):
@@ -146,6 +167,7 @@ def bpe_models(out, texts, train_texts):
 
 
 def train_spm(train_texts, tmp, name, **kw):
+    """Trains a SentencePiece model; its proto (the file stays in tmp as <name>.model)."""
     prefix = os.path.join(tmp, name)
     spm.SentencePieceTrainer.train(sentence_iterator=iter(train_texts), model_prefix=prefix, model_type="unigram",
                                    minloglevel=2, num_threads=2, **kw)
@@ -175,12 +197,26 @@ def unigram_models(out, texts, train_texts, tmp):
     for rule in ("nfkc_cf", "nmt_nfkc_cf"):
         protos[rule] = train_spm(train_texts[:2000], tmp, "rule_" + rule, vocab_size=300,
                                  normalization_rule_name=rule)
-    return {r: protos[r].normalizer_spec.precompiled_charsmap for r in ("nmt_nfkc", "nfkc_cf", "nmt_nfkc_cf")}
+    charsmaps = {r: protos[r].normalizer_spec.precompiled_charsmap for r in ("nmt_nfkc", "nfkc_cf", "nmt_nfkc_cf")}
+    return charsmaps, transformers_charsmap(os.path.join(tmp, "uni.model"))
 
 
-def precompiled_refs(out, rule, charsmap, texts):
+def transformers_charsmap(model_file):
+    """The charsmap as transformers' converter writes it into tokenizer.json
+    (XLMRobertaConverter: a Precompiled normalizer, base64)."""
+    from transformers.convert_slow_tokenizer import XLMRobertaConverter
+    conv = XLMRobertaConverter(types.SimpleNamespace(vocab_file=model_file))
+    tok = Tokenizer(models.WordLevel({"a": 0}, unk_token="a"))
+    tok.normalizer = conv.normalizer(conv.proto)
+    norm = json.loads(tok.to_str())["normalizer"]
+    return [n for n in norm["normalizers"] if n["type"] == "Precompiled"][0]["precompiled_charsmap"]
+
+
+def precompiled_refs(out, rule, charsmap, texts, b64=None):
+    b64 = b64 or base64.b64encode(charsmap).decode("ascii")
+    assert base64.b64decode(b64) == charsmap
     with open(os.path.join(out, f"precompiled_{rule}.b64"), "w") as f:
-        f.write(base64.b64encode(charsmap).decode("ascii"))
+        f.write(b64)
     norm = normalizers.Precompiled(charsmap)
     each_char = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
     normed, offs, splits = [], [], [0]
@@ -287,9 +323,10 @@ def main():
     tiny_models(out)
     bpe_models(out, texts, train_texts)
     with tempfile.TemporaryDirectory() as tmp:
-        charsmaps = unigram_models(out, texts, train_texts, tmp)
+        charsmaps, nmt_b64 = unigram_models(out, texts, train_texts, tmp)
     for rule, cm in charsmaps.items():
-        precompiled_refs(out, rule, cm, texts)
+        # nmt_nfkc (XLM-R's rule) as transformers converted it, the others straight from the model
+        precompiled_refs(out, rule, cm, texts, nmt_b64 if rule == "nmt_nfkc" else None)
     base64_cases(out, charsmaps["nmt_nfkc"])
 
 
