@@ -25,7 +25,7 @@ else
 endif
 ARCH_AVX512 = -march=x86-64-v4 -mprefer-vector-width=512
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
-LDLIBS   = -ldnnl -lcjson -lutf8proc -lm -lpthread
+LDLIBS   = -ldnnl -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(EXTRA_LDFLAGS)
 
 # Data parallelism over MPI (src/train/dist.c): MPI=auto uses Open MPI when its

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 DEBIAN_PACKAGES=(gcc make pkg-config libdnnl-dev libcjson-dev libutf8proc-dev libcmocka-dev
-                 libmicrohttpd-dev clang libclang-rt-14-dev python3 python3-pip libopenmpi-dev openmpi-bin curl)
+                 libmicrohttpd-dev libpcre2-dev clang libclang-rt-14-dev python3 python3-pip libopenmpi-dev openmpi-bin curl)
 PYTHON=${PYTHON:-python3}
 
 if [ "${1:-}" = "--python" ]; then

@@ -70,6 +70,7 @@ VT_API const char *vt_wp_vocab_token(const vt_wp_vocab *v, int32_t id);
 /* ---- tokenizer -------------------------------------------------------- */
 
 #define VT_TOK_MAX_WINDOWS 256
+#define VT_TOK_NAME_MAX 64 /* bytes of a special token's name, with its NUL */
 
 typedef struct vt_tok_options {
     bool lowercase;               /* do_lower_case (default true) */
@@ -86,6 +87,8 @@ typedef struct vt_tok_options {
     int32_t max_windows;          /* how a classifier reads a long single text: as up to this many
                                      windows (vt_tok_encode_windows) instead of truncated (default 1:
                                      truncated). tokenizer_config.json "max_windows" */
+    char pad_token[VT_TOK_NAME_MAX];  /* tokenizer_config.json "pad_token"; "" (default): [PAD] or <pad> */
+    char mask_token[VT_TOK_NAME_MAX]; /* tokenizer_config.json "mask_token"; "" (default): [MASK] or <mask> */
 } vt_tok_options;
 
 /* Fills the defaults above (bert-base-uncased). */
@@ -95,7 +98,8 @@ VT_API void vt_tok_options_default(vt_tok_options *o);
  * file exists: do_lower_case, strip_accents (bool or null),
  * tokenize_chinese_chars, model_max_length (clamped to INT32_MAX),
  * keep_tail_tokens (a non-negative integer) or truncation_side, max_windows
- * (an integer 1..VT_TOK_MAX_WINDOWS). `path` may
+ * (an integer 1..VT_TOK_MAX_WINDOWS), pad_token and mask_token (a string or
+ * an AddedToken object's "content"). `path` may
  * be the directory or a file inside it (e.g. its vocab.txt). Other keys are
  * ignored. A malformed file or a key of the wrong type: VT_ERR_FORMAT naming
  * the file and key. A missing file is not an error. */
@@ -110,28 +114,40 @@ VT_API vt_tokenizer *vt_tok_create(vt_wp_vocab *vocab, const vt_tok_options *opt
 
 /* Loads the tokenizer of `path`: a directory's tokenizer.json when it has one
  * (vt_tok_load_json: what transformers' fast tokenizer reads), else its
- * vocab.txt; or the tokenizer.json or vocab.txt file `path` names. `opt` NULL
- * means vt_tok_options_from_config(path). NULL on failure. */
+ * vocab.txt (BERT's WordPiece), else its vocab.json + merges.txt (a byte-level
+ * BPE as RoBERTa's or GPT-2's); or the tokenizer.json or vocab.txt file
+ * `path` names. `opt` NULL means vt_tok_options_from_config(path). NULL on
+ * failure. */
 VT_API vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt);
 
-/* Loads a Hugging Face tokenizer.json: a WordPiece model with BERT's
- * normalizer (its lowercase, strip_accents and handle_chinese_chars replace
- * opt's), pre-tokenizer, template and WordPiece decoder, and added tokens that
- * are the vocabulary's own [PAD] [UNK] [CLS] [SEP] [MASK]. Any other component
- * is VT_ERR_UNSUPPORTED naming it; a malformed file VT_ERR_FORMAT naming the
- * field. The file's truncation and padding are not read (transformers
- * replaces them at every call). opt (NULL: defaults) gives the rest:
- * model_max_length, keep_tail, max_windows. */
+/* Loads a Hugging Face tokenizer.json: the models WordPiece, BPE (byte-level
+ * or not, with its prefix, suffix, unk and byte fallback) and Unigram; the
+ * normalizers BertNormalizer, Lowercase, NFC, NFD, NFKC, NFKD, StripAccents,
+ * Strip, Replace, Prepend, Precompiled, Nmt; the pre-tokenizers
+ * BertPreTokenizer, ByteLevel, Metaspace, Whitespace, WhitespaceSplit, Split,
+ * Punctuation, Digits, CharDelimiterSplit; the post-processors
+ * BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel; the
+ * decoders WordPiece, ByteLevel, Metaspace, BPEDecoder, Replace,
+ * ByteFallback, Fuse, Strip; Sequence of each; added tokens with their
+ * flags. BertNormalizer's lowercase, strip_accents and handle_chinese_chars
+ * replace opt's. Any other component is VT_ERR_UNSUPPORTED naming it; a
+ * malformed file VT_ERR_FORMAT naming the field. The file's truncation and
+ * padding are not read (transformers replaces them at every call). opt
+ * (NULL: defaults) gives the rest: model_max_length, keep_tail, max_windows,
+ * pad_token, mask_token. */
 VT_API vt_tokenizer *vt_tok_load_json(const char *file, const vt_tok_options *opt);
 /* The same from len bytes of tokenizer.json text; `file` (may be NULL) names it in errors. */
 VT_API vt_tokenizer *vt_tok_from_json(const char *data, size_t len, const char *file, const vt_tok_options *opt);
-/* Writes t as tokenizer.json, as transformers' BertTokenizerFast saves it, so
- * that AutoTokenizer and tokenizers.Tokenizer.from_file load it; atomically. */
+/* Writes t as tokenizer.json, atomically: the text it was read from (or
+ * converted to, for vocab.json + merges.txt) as it was, or for a vocab.txt
+ * tokenizer the file transformers' BertTokenizerFast saves; AutoTokenizer and
+ * tokenizers.Tokenizer.from_file load it. */
 VT_API vt_status vt_tok_save_json(const vt_tokenizer *t, const char *file);
-/* Makes a model directory hold both tokenizer.json (what transformers 5
- * reads) and vocab.txt (what older readers, and BertTokenizer, read): writes
- * whichever is missing from the other, reading the directory's tokenizer as
- * vt_tok_load does. A directory with neither is an error. */
+/* Makes a model directory hold tokenizer.json (what transformers 5 reads)
+ * and, for a WordPiece tokenizer, vocab.txt (what older readers, and
+ * BertTokenizer, read): writes whichever is missing from the other, reading
+ * the directory's tokenizer as vt_tok_load does. A directory with no
+ * tokenizer is an error. */
 VT_API vt_status vt_tok_complete_dir(const char *dir);
 
 VT_API void vt_tok_free(vt_tokenizer *t);

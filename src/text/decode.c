@@ -1,9 +1,25 @@
-/* Ids back to text: HF's WordPiece decoder and convert_tokens_to_string. */
+/* Ids back to text: the tokens' strings through the tokenizer's decoder
+ * steps (tokenizers' decode_chain), joined; and convert_tokens_to_string. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/strbuf.h"
+#include "text/byte_level.h"
 #include "text/tokenizer_internal.h"
+#include "text/utf8.h"
+
+/* The tokens being decoded: each a malloc'd string. */
+typedef struct toks {
+    char **s;
+    size_t n;
+} toks;
+
+static void toks_free(toks *t) {
+    for (size_t i = 0; i < t->n; i++) free(t->s[i]);
+    free(t->s);
+    t->s = NULL;
+    t->n = 0;
+}
 
 static vt_status finish(vt_sb *b, char **out, size_t *out_len) {
     char *text = vt_sb_take(b, out_len);
@@ -12,52 +28,281 @@ static vt_status finish(vt_sb *b, char **out, size_t *out_len) {
     return VT_OK;
 }
 
-/* transformers' clean_up_tokenization, in place. */
-static size_t cleanup_spaces(char *s, size_t n) {
-    static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " 's", " 've", " 're"};
-    static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", "'s", "'ve", "'re"};
-    for (size_t r = 0; r < sizeof from / sizeof *from; r++) {
-        size_t fl = strlen(from[r]), tl = strlen(to[r]), w = 0;
-        for (size_t i = 0; i < n;) {
-            if (i + fl <= n && !memcmp(s + i, from[r], fl)) {
-                memmove(s + w, to[r], tl);
-                w += tl;
-                i += fl;
-            } else {
-                s[w++] = s[i++];
-            }
+/* Replaces every `from` in b by `to`, in place (to is never longer). */
+static size_t replace_all(char *s, size_t n, const char *from, const char *to) {
+    size_t fl = strlen(from), tl = strlen(to), w = 0;
+    for (size_t i = 0; i < n;) {
+        if (i + fl <= n && !memcmp(s + i, from, fl)) {
+            memmove(s + w, to, tl);
+            w += tl;
+            i += fl;
+        } else {
+            s[w++] = s[i++];
         }
-        n = w;
     }
-    s[n] = '\0';
+    s[w] = '\0';
+    return w;
+}
+
+/* transformers' clean_up_tokenization (with_do_not: the WordPiece decoder's own list). */
+static size_t cleanup_spaces(char *s, size_t n, bool with_do_not) {
+    static const char *const from[] = {" .", " ?", " !", " ,", " ' ", " n't", " 'm", " do not", " 's", " 've", " 're"};
+    static const char *const to[] = {".", "?", "!", ",", "'", "n't", "'m", " don't", "'s", "'ve", "'re"};
+    for (size_t r = 0; r < sizeof from / sizeof *from; r++)
+        if (r != 7 || with_do_not) n = replace_all(s, n, from[r], to[r]);
     return n;
+}
+
+static char *dup_n(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) memcpy(d, s, n), d[n] = '\0';
+    return d;
+}
+
+/* Replaces token i by the n bytes at s (copied). */
+static vt_status set_tok(toks *t, size_t i, const char *s, size_t n) {
+    char *d = dup_n(s, n);
+    if (!d) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    free(t->s[i]);
+    t->s[i] = d;
+    return VT_OK;
+}
+
+static vt_status step_wordpiece(const vt_dec_step *d, toks *t) {
+    size_t pl = strlen(d->prefix);
+    for (size_t i = 0; i < t->n; i++) {
+        vt_sb b = {0};
+        const char *tok = t->s[i];
+        if (i != 0 && pl && !strncmp(tok, d->prefix, pl)) vt_sb_add(&b, tok + pl, strlen(tok) - pl);
+        else {
+            if (i != 0) vt_sb_add(&b, " ", 1);
+            vt_sb_add(&b, tok, strlen(tok));
+        }
+        size_t len;
+        char *s = vt_sb_take(&b, &len);
+        if (!s) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+        if (d->cleanup) len = cleanup_spaces(s, len, true);
+        free(t->s[i]);
+        t->s[i] = s;
+    }
+    return VT_OK;
+}
+
+/* Every token's characters back to bytes, all in one token (invalid UTF-8 replaced). */
+static vt_status step_byte_level(toks *t) {
+    vt_sb b = {0};
+    for (size_t i = 0; i < t->n; i++) {
+        const char *s = t->s[i];
+        size_t n = strlen(s);
+        for (size_t k = 0; k < n;) {
+            int adv;
+            int32_t cp = vt_utf8_decode((const unsigned char *)s + k, n - k, &adv);
+            int byte = vt_byte_level_byte(cp);
+            if (byte >= 0) {
+                char c = (char)byte;
+                vt_sb_add(&b, &c, 1);
+            } else {
+                vt_sb_add(&b, s + k, (size_t)adv); /* not a stand-in: kept as it is */
+            }
+            k += (size_t)adv;
+        }
+    }
+    if (b.failed) return vt_sb_free(&b), vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    /* from_utf8_lossy: each maximal invalid subsequence becomes U+FFFD */
+    vt_sb v = {0};
+    for (size_t k = 0; k < b.len;) {
+        int adv;
+        int32_t cp = vt_utf8_decode((const unsigned char *)b.buf + k, b.len - k, &adv);
+        char enc[4];
+        int m = vt_utf8_encode(cp, enc);
+        vt_sb_add(&v, enc, (size_t)m);
+        k += (size_t)adv;
+    }
+    vt_sb_free(&b);
+    size_t len;
+    char *s = vt_sb_take(&v, &len);
+    if (!s) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    toks_free(t);
+    t->s = malloc(sizeof *t->s);
+    if (!t->s) return free(s), vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    t->s[0] = s;
+    t->n = 1;
+    return VT_OK;
+}
+
+/* Metaspace: the replacement character is a space again, dropped in the first token when one was put in front. */
+static vt_status step_metaspace(const vt_dec_step *d, toks *t) {
+    for (size_t i = 0; i < t->n; i++) {
+        vt_sb b = {0};
+        const char *s = t->s[i];
+        size_t n = strlen(s);
+        for (size_t k = 0; k < n;) {
+            int adv;
+            int32_t cp = vt_utf8_decode((const unsigned char *)s + k, n - k, &adv);
+            if (cp != d->replacement) vt_sb_add(&b, s + k, (size_t)adv);
+            else if (!(i == 0 && d->prepend != VT_PREPEND_NEVER)) vt_sb_add(&b, " ", 1);
+            k += (size_t)adv;
+        }
+        size_t len;
+        char *o = vt_sb_take(&b, &len);
+        if (!o) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+        free(t->s[i]);
+        t->s[i] = o;
+    }
+    return VT_OK;
+}
+
+/* A literal replaced in every token (BPEDecoder: the suffix; the last token gets ""). */
+static vt_status step_replace(toks *t, const char *from, const char *to, const char *to_last) {
+    size_t fl = strlen(from);
+    if (!fl) return VT_OK;
+    for (size_t i = 0; i < t->n; i++) {
+        const char *with = i + 1 == t->n && to_last ? to_last : to;
+        vt_sb b = {0};
+        const char *s = t->s[i];
+        for (const char *hit; (hit = strstr(s, from)); s = hit + fl) {
+            vt_sb_add(&b, s, (size_t)(hit - s));
+            vt_sb_add(&b, with, strlen(with));
+        }
+        vt_sb_add(&b, s, strlen(s));
+        size_t len;
+        char *o = vt_sb_take(&b, &len);
+        if (!o) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+        free(t->s[i]);
+        t->s[i] = o;
+    }
+    return VT_OK;
+}
+
+/* The byte a "<0xXX>" token stands for, or -1. */
+static int fallback_byte(const char *s) {
+    if (strlen(s) != 6 || strncmp(s, "<0x", 3) || s[5] != '>') return -1;
+    int v = 0;
+    for (int k = 3; k < 5; k++) {
+        char c = s[k];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Pushes the run of fallback bytes as one token, or one U+FFFD per byte when they are not UTF-8. */
+static vt_status flush_bytes(vt_sb *bytes, toks *out) {
+    if (bytes->len == 0) return VT_OK;
+    bool valid = !bytes->failed;
+    for (size_t k = 0; k < bytes->len && valid;) {
+        int adv;
+        int32_t cp = vt_utf8_decode((const unsigned char *)bytes->buf + k, bytes->len - k, &adv);
+        valid = cp != VT_UTF8_REPLACEMENT || (adv == 3 && !memcmp(bytes->buf + k, "\xEF\xBF\xBD", 3));
+        k += (size_t)adv;
+    }
+    size_t need = valid ? 1 : bytes->len;
+    char **grown = realloc(out->s, (out->n + need) * sizeof(char *));
+    if (!grown) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    out->s = grown;
+    for (size_t k = 0; k < need; k++) {
+        char *d = valid ? dup_n(bytes->buf, bytes->len) : dup_n("\xEF\xBF\xBD", 3);
+        if (!d) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+        out->s[out->n++] = d;
+    }
+    bytes->len = 0;
+    return VT_OK;
+}
+
+/* Runs of <0xXX> tokens become the text of their bytes (ByteFallback). */
+static vt_status step_byte_fallback(toks *t) {
+    toks out = {NULL, 0};
+    vt_sb bytes = {0};
+    vt_status st = VT_OK;
+    for (size_t i = 0; i < t->n && st == VT_OK; i++) {
+        int byte = fallback_byte(t->s[i]);
+        if (byte >= 0) {
+            char c = (char)byte;
+            vt_sb_add(&bytes, &c, 1);
+            continue;
+        }
+        if ((st = flush_bytes(&bytes, &out)) != VT_OK) break;
+        char **grown = realloc(out.s, (out.n + 1) * sizeof(char *));
+        if (!grown) st = vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+        else out.s = grown, out.s[out.n++] = t->s[i], t->s[i] = NULL;
+    }
+    if (st == VT_OK) st = flush_bytes(&bytes, &out);
+    vt_sb_free(&bytes);
+    toks_free(t);
+    *t = out;
+    return st;
+}
+
+static vt_status step_fuse(toks *t) {
+    vt_sb b = {0};
+    for (size_t i = 0; i < t->n; i++) vt_sb_add(&b, t->s[i], strlen(t->s[i]));
+    size_t len;
+    char *s = vt_sb_take(&b, &len);
+    if (!s) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    toks_free(t);
+    t->s = malloc(sizeof *t->s);
+    if (!t->s) return free(s), vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    t->s[0] = s;
+    t->n = 1;
+    return VT_OK;
+}
+
+/* Up to `start` leading and `stop` trailing copies of the character go. */
+static vt_status step_strip(const vt_dec_step *d, toks *t) {
+    char c[4];
+    int cl = vt_utf8_encode(d->replacement, c);
+    for (size_t i = 0; i < t->n; i++) {
+        char *s = t->s[i];
+        size_t n = strlen(s), a = 0, e = n;
+        for (int32_t k = 0; k < d->start && a + (size_t)cl <= e && !memcmp(s + a, c, (size_t)cl); k++) a += (size_t)cl;
+        for (int32_t k = 0; k < d->stop && e >= a + (size_t)cl && !memcmp(s + e - cl, c, (size_t)cl); k++) e -= (size_t)cl;
+        vt_status st = set_tok(t, i, s + a, e - a);
+        if (st != VT_OK) return st;
+    }
+    return VT_OK;
+}
+
+static vt_status run_step(const vt_dec_step *d, toks *t) {
+    switch (d->kind) {
+    case VT_DEC_WORDPIECE: return step_wordpiece(d, t);
+    case VT_DEC_BYTE_LEVEL: return step_byte_level(t);
+    case VT_DEC_METASPACE: return step_metaspace(d, t);
+    case VT_DEC_BPE: return step_replace(t, d->prefix, " ", "");
+    case VT_DEC_REPLACE: return step_replace(t, d->prefix, d->content, NULL);
+    case VT_DEC_BYTE_FALLBACK: return step_byte_fallback(t);
+    case VT_DEC_FUSE: return step_fuse(t);
+    case VT_DEC_STRIP: return step_strip(d, t);
+    }
+    return vt_error(VT_ERR_INVALID_ARG, "tokenizer: unknown decoder");
 }
 
 vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, bool cleanup,
                         char **out, size_t *out_len) {
     if (!t || !out || (!ids && n)) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to decode");
-    vt_sb b = {0};
-    bool first = true;
-    for (size_t i = 0; i < n; i++) {
+    toks tk = {malloc((n ? n : 1) * sizeof(char *)), 0};
+    if (!tk.s) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    vt_status st = VT_OK;
+    for (size_t i = 0; i < n && st == VT_OK; i++) {
         const char *tok = vt_wp_vocab_token(t->vocab, ids[i]);
         if (!tok) {
-            vt_sb_free(&b);
-            return vt_error(VT_ERR_INVALID_ARG, "tokenizer: id %d is outside the vocabulary (size %d)", ids[i],
-                            t->vocab->n);
+            st = vt_error(VT_ERR_INVALID_ARG, "tokenizer: id %d is outside the vocabulary (size %d)", ids[i],
+                          t->vocab->n);
+            break;
         }
         if (skip_special && vt_tok_is_special(t, ids[i])) continue;
-        size_t len = strlen(tok);
-        if (!first && len >= 2 && tok[0] == '#' && tok[1] == '#') {
-            vt_sb_add(&b, tok + 2, len - 2);
-        } else {
-            /* the decoder's own cleanup glues . ? ! , to the previous token */
-            bool glue = len == 1 && (tok[0] == '.' || tok[0] == '?' || tok[0] == '!' || tok[0] == ',');
-            if (!first && !glue) vt_sb_add(&b, " ", 1);
-            vt_sb_add(&b, tok, len);
-        }
-        first = false;
+        if (!(tk.s[tk.n] = dup_n(tok, strlen(tok)))) st = vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
+        else tk.n++;
     }
-    if (!b.failed && cleanup && b.buf) b.len = cleanup_spaces(b.buf, b.len);
+    for (int k = 0; k < t->n_dec && st == VT_OK && tk.n > 0; k++) st = run_step(&t->dec[k], &tk);
+    vt_sb b = {0};
+    for (size_t i = 0; i < tk.n && st == VT_OK; i++) {
+        if (i > 0 && t->n_dec == 0) vt_sb_add(&b, " ", 1); /* no decoder: tokens joined by spaces */
+        vt_sb_add(&b, tk.s[i], strlen(tk.s[i]));
+    }
+    toks_free(&tk);
+    if (st != VT_OK) return vt_sb_free(&b), st;
+    if (!b.failed && cleanup && b.buf) b.len = cleanup_spaces(b.buf, b.len, false);
     return finish(&b, out, out_len);
 }
 

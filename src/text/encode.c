@@ -1,20 +1,34 @@
-/* Encoding: special-token matching, WordPiece per word, truncation, the
- * [CLS] A [SEP] B [SEP] template and padding. */
+/* Encoding: added tokens, the normalizer, the pre-tokenizer and the model
+ * per text; truncation, the post-processor's template, padding; windows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/par_error.h"
+#include "text/added_tokens.h"
+#include "text/normalize.h"
+#include "text/pretokenize.h"
 #include "text/tokenizer_internal.h"
+#include "text/unicode.h"
 #include "text/utf8.h"
 #include "text/wordpiece.h"
 
-typedef struct enc_scratch {
-    vt_pretok_buf pb;
-    vt_pieces seq[2];
-} enc_scratch;
-
 void vt_tok_encoding_init(vt_tok_encoding *e) { memset(e, 0, sizeof *e); }
+
+void vt_tok_work_free(vt_tok_work *w) {
+    for (int i = 0; i < 2; i++) {
+        vt_nstr_free(&w->buf[i]);
+        vt_splits_free(&w->splits[i]);
+        vt_pieces_free(&w->seq[i]);
+    }
+    vt_splits_free(&w->piece_src);
+    for (int i = 0; i < 3; i++) vt_nstr_free(&w->seg[i]);
+    vt_matches_free(&w->matches);
+    vt_nchanges_free(&w->changes);
+    vt_pretok_buf_free(&w->pb);
+    vt_word_cache_free(w->cache);
+    memset(w, 0, sizeof *w);
+}
 
 void vt_tok_encoding_free(vt_tok_encoding *e) {
     if (!e) return;
@@ -24,12 +38,9 @@ void vt_tok_encoding_free(vt_tok_encoding *e) {
     free(e->special_mask);
     free(e->seq);
     free(e->offsets);
-    enc_scratch *s = e->scratch;
-    if (s) {
-        vt_pretok_buf_free(&s->pb);
-        vt_pieces_free(&s->seq[0]);
-        vt_pieces_free(&s->seq[1]);
-        free(s);
+    if (e->scratch) {
+        vt_tok_work_free(e->scratch);
+        free(e->scratch);
     }
     memset(e, 0, sizeof *e);
 }
@@ -55,41 +66,136 @@ static vt_status reserve(vt_tok_encoding *e, int32_t n) {
     return VT_OK;
 }
 
+/* ---- one text to tokens ---- */
+
 typedef struct word_ctx {
     const vt_tokenizer *t;
     vt_pieces *out;
 } word_ctx;
 
-static vt_status on_word(void *ud, const vt_word *w) {
+static vt_status on_bert_word(void *ud, const vt_word *w) {
     word_ctx *c = ud;
-    return vt_wp_cut(c->t->vocab, c->t->sp.unk, c->t->opt.max_input_chars_per_word, w, c->out);
+    return vt_wp_cut(c->t->vocab, c->t->unk_id, c->t->opt.max_input_chars_per_word, w, c->out);
 }
 
-/* The special tokens written in the text are cut out first (HF's added
- * tokens: matched on the raw text, leftmost); the rest is normalized. */
-static vt_status encode_text(const vt_tokenizer *t, const char *text, size_t len, enc_scratch *s, vt_pieces *out) {
+/* BERT's pipeline in one pass per piece between added tokens. */
+static vt_status encode_bert(const vt_tokenizer *t, const char *text, int32_t len, vt_tok_work *w, vt_pieces *out) {
+    vt_nstr *raw = &w->buf[0];
+    vt_splits *sp = &w->splits[0];
+    raw->len = sp->n = 0;
+    vt_status st = vt_nstr_append_text(raw, text, len, 0);
+    if (st == VT_OK) st = vt_added_split(t, false, raw, 0, raw->len, sp);
     word_ctx c = {t, out};
+    for (int32_t i = 0; i < sp->n && st == VT_OK; i++) {
+        vt_split s = sp->v[i];
+        if (s.id >= 0) st = vt_pieces_push(out, s.id, raw->os[s.start], raw->oe[s.end - 1]);
+        else st = vt_pretok_run(&t->cfg, text + raw->os[s.start], (size_t)(raw->oe[s.end - 1] - raw->os[s.start]),
+                                raw->os[s.start], &w->pb, on_bert_word, &c);
+    }
+    return st;
+}
+
+static vt_status model_cut(const vt_tokenizer *t, vt_tok_work *w, const vt_word *word, vt_pieces *out) {
+    switch (t->model) {
+    case VT_MODEL_WORDPIECE: return vt_wp_cut(t->model_vocab, t->unk_id, t->opt.max_input_chars_per_word, word, out);
+    case VT_MODEL_BPE: return vt_bpe_tokenize(t->bpe, word, w->cache, out);
+    case VT_MODEL_UNIGRAM: return vt_unigram_tokenize(t->unigram, word, w->cache, out);
+    }
+    return vt_error(VT_ERR_INVALID_ARG, "tokenizer: unknown model");
+}
+
+/* Moves [*start, *end) of text in by `lead` characters at the start and
+ * `trail` at the end, never past each other. */
+static void trim_span(const char *text, int32_t len, int32_t lead, int32_t trail, int32_t *start, int32_t *end) {
+    int adv;
+    for (int32_t q = 0; q < lead && *start < *end; q++) { /* min(start + lead, end) */
+        vt_utf8_decode((const unsigned char *)text + *start, (size_t)(len - *start), &adv);
+        *start += adv;
+    }
+    if (*start > *end) *start = *end;
+    for (int32_t q = 0; q < trail && *end > *start; q++) { /* max(end - trail, start) */
+        (*end)--;
+        while (*end > *start && ((unsigned char)text[*end] & 0xC0) == 0x80) (*end)--;
+    }
+}
+
+static bool is_trimmed_space(int32_t cp) { return cp == 0x120 || (vt_uc_flags(cp) & VT_UC_WS); } /* 0x120: 'Ġ' */
+
+/* The whitespace characters token s[0..n) starts and ends with. */
+static void count_spaces(const char *s, int32_t n, int32_t *lead, int32_t *trail) {
+    int adv;
+    *lead = *trail = 0;
+    for (int32_t k = 0; k < n; k += adv, (*lead)++)
+        if (!is_trimmed_space(vt_utf8_decode((const unsigned char *)s + k, (size_t)(n - k), &adv))) break;
+    for (int32_t k = n; k > 0; (*trail)++) {
+        int32_t b = k - 1;
+        while (b > 0 && ((unsigned char)s[b] & 0xC0) == 0x80) b--;
+        if (!is_trimmed_space(vt_utf8_decode((const unsigned char *)s + b, (size_t)(k - b), &adv))) break;
+        k = b;
+    }
+}
+
+/* Byte-level offsets lose the spaces their token starts or ends with
+ * (tokenizers' process_offsets): the token's text, which for an added token
+ * is what it matched (with what lstrip / rstrip took) and else its vocabulary
+ * string. as_text[i] (NULL: none) gives piece i's matched text. */
+static void trim_offsets(const vt_tokenizer *t, const char *text, int32_t len, vt_pieces *p, const vt_splits *as_text,
+                         const vt_nstr *buf) {
+    for (int32_t i = 0; i < p->n; i++) {
+        int32_t lead, trail;
+        const vt_split *m = as_text && as_text->v[i].id >= 0 ? &as_text->v[i] : NULL;
+        const char *tok = m ? buf->s + m->start : vt_wp_vocab_token(t->vocab, p->id[i]);
+        count_spaces(tok ? tok : "", m ? m->end - m->start : tok ? (int32_t)strlen(tok) : 0, &lead, &trail);
+        if ((i == 0 || p->start[i] == 0) && t->trim_add_prefix_space && lead == 1) lead = 0;
+        trim_span(text, len, lead, trail, &p->start[i], &p->end[i]);
+    }
+}
+
+/* The tokens of one text: added tokens cut out of the raw text, the rest
+ * normalized (then the normalized added tokens cut out), pre-tokenized and
+ * cut by the model; offsets are bytes of `text`. */
+static vt_status encode_text(const vt_tokenizer *t, const char *text, int32_t len, vt_tok_work *w, vt_pieces *out) {
     out->n = 0;
-    size_t seg = 0, pos = 0;
-    vt_status st;
-    while (!t->opt.split_special_tokens && pos < len) {
-        const char *br = memchr(text + pos, '[', len - pos);
-        if (!br) break;
-        size_t at = (size_t)(br - text);
-        int hit = -1;
-        for (int i = 0; i < t->n_sp && hit < 0; i++)
-            if (len - at >= (size_t)t->sp_len[i] && !memcmp(text + at, t->sp_text[i], (size_t)t->sp_len[i])) hit = i;
-        if (hit < 0) {
-            pos = at + 1;
+    if (len == 0) return VT_OK;
+    if (t->fused_bert) return encode_bert(t, text, len, w, out);
+    if (!w->cache && t->model != VT_MODEL_WORDPIECE && !(w->cache = vt_word_cache_new(8192, 256)))
+        return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
+    vt_nstr *raw = &w->buf[0], *nb = &w->buf[1];
+    vt_splits *s0 = &w->splits[0], *s1 = &w->splits[1];
+    raw->len = nb->len = s0->n = s1->n = 0;
+    vt_status st = vt_nstr_append_text(raw, text, len, 0);
+    if (st == VT_OK) st = vt_added_split(t, false, raw, 0, raw->len, s0);
+    for (int32_t i = 0; i < s0->n && st == VT_OK; i++) {
+        vt_split s = s0->v[i];
+        int32_t at = nb->len;
+        if (s.id >= 0) {
+            if ((st = vt_nstr_append_range(nb, raw, s.start, s.end)) == VT_OK) st = vt_splits_push(s1, at, nb->len, s.id);
             continue;
         }
-        if (at > seg && (st = vt_pretok_run(&t->cfg, text + seg, at - seg, (int32_t)seg, &s->pb, on_word, &c)) != VT_OK)
-            return st;
-        if ((st = vt_pieces_push(out, t->sp_id[hit], (int32_t)at, (int32_t)at + t->sp_len[hit])) != VT_OK) return st;
-        seg = pos = at + (size_t)t->sp_len[hit];
+        if ((st = vt_norm_run(t->norm, t->n_norm, raw, s.start, s.end, w, nb)) != VT_OK) break;
+        st = t->has_normalized_added ? vt_added_split(t, true, nb, at, nb->len, s1) : vt_splits_push(s1, at, nb->len, -1);
     }
-    if (len > seg) return vt_pretok_run(&t->cfg, text + seg, len - seg, (int32_t)seg, &s->pb, on_word, &c);
-    return VT_OK;
+    w->cur_buf = w->cur_splits = 1;
+    for (int k = 0; k < t->n_pre && st == VT_OK; k++) st = vt_pre_apply(&t->pre[k], w);
+    const vt_nstr *buf = &w->buf[w->cur_buf];
+    const vt_splits *sp = &w->splits[w->cur_splits];
+    vt_splits *src = &w->piece_src; /* (out->n) the added token's split a piece is, or id -1 */
+    src->n = 0;
+    for (int32_t i = 0; i < sp->n && st == VT_OK; i++) {
+        vt_split s = sp->v[i];
+        if (s.id >= 0) {
+            st = vt_pieces_push(out, s.id, buf->os[s.start], buf->oe[s.end - 1]);
+            if (st == VT_OK && t->trim_offsets) st = vt_splits_push(src, s.start, s.end, s.id);
+            continue;
+        }
+        int32_t nchars = 0;
+        for (int32_t k = s.start; k < s.end; k++) nchars += ((unsigned char)buf->s[k] & 0xC0) != 0x80;
+        vt_word word = {buf->s + s.start, s.end - s.start, nchars, buf->os + s.start, buf->oe + s.start};
+        st = model_cut(t, w, &word, out);
+        while (st == VT_OK && t->trim_offsets && src->n < out->n) st = vt_splits_push(src, 0, 1, -1); /* model pieces */
+    }
+    if (st == VT_OK && t->trim_offsets) trim_offsets(t, text, len, out, src, buf);
+    return st;
 }
 
 /* tokenizers' truncate_encodings, LongestFirst, stride 0, from the right. */
@@ -132,10 +238,27 @@ static void put(vt_tok_encoding *e, int32_t id, int32_t type, int32_t att, int32
 /* Pads an assembled encoding with [PAD] up to n tokens. */
 static vt_status pad_to(const vt_tokenizer *t, vt_tok_encoding *e, int32_t n) {
     if (e->len >= n) return VT_OK;
+    if (t->sp.pad < 0) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: padding asked for, but the tokenizer has no "
+                                                           "padding token");
     vt_status st = reserve(e, n);
     if (st != VT_OK) return st;
     while (e->len < n) put(e, t->sp.pad, 0, 0, 1, -1, 0, 0);
     return VT_OK;
+}
+
+/* Puts item's tokens: the special ids, or sequence k's first `head` and last n - head pieces. */
+static void put_item(const vt_tokenizer *t, vt_tok_encoding *e, const vt_template_item *it, const vt_pieces *p,
+                     int32_t n) {
+    if (it->seq < 0) {
+        for (int32_t k = 0; k < it->n_ids; k++) put(e, it->ids[k], it->type_id, 1, 1, -1, 0, 0);
+        return;
+    }
+    /* a cut input keeps its first `head` pieces and its last n - head */
+    int32_t tail = n < t->opt.keep_tail ? n : t->opt.keep_tail, head = n - tail;
+    for (int32_t j = 0; j < n; j++) {
+        int32_t i = j < head ? j : p->n - (n - j);
+        put(e, p->id[i], it->type_id, 1, vt_tok_is_special(t, p->id[i]), it->seq, p->start[i], p->end[i]);
+    }
 }
 
 vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
@@ -151,34 +274,29 @@ vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const
     }
     if (o->max_length < 0 || o->pad_to < 0)
         return vt_error(VT_ERR_INVALID_ARG, "tokenizer: negative max_length or pad_to");
+    if (o->pad_to > 0 && t->sp.pad < 0)
+        return vt_error(VT_ERR_INVALID_ARG, "tokenizer: padding asked for, but the tokenizer has no padding token");
     out->len = 0;
-    enc_scratch *s = out->scratch;
-    if (!s && !(s = out->scratch = calloc(1, sizeof *s))) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
-    vt_status st = encode_text(t, a ? a : "", alen, s, &s->seq[0]);
-    s->seq[1].n = 0;
-    if (st == VT_OK && b) st = encode_text(t, b, blen, s, &s->seq[1]);
+    vt_tok_work *w = out->scratch;
+    if (!w && !(w = out->scratch = calloc(1, sizeof *w))) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
+    vt_status st = encode_text(t, a ? a : "", (int32_t)alen, w, &w->seq[0]);
+    w->seq[1].n = 0;
+    if (st == VT_OK && b) st = encode_text(t, b, (int32_t)blen, w, &w->seq[1]);
     if (st != VT_OK) return st;
 
-    int32_t n1 = s->seq[0].n, n2 = b ? s->seq[1].n : 0;
-    int32_t added = o->add_special_tokens ? (b ? 3 : 2) : 0;
+    const vt_template *tp = b ? &t->pair : &t->single;
+    int32_t n1 = w->seq[0].n, n2 = b ? w->seq[1].n : 0;
+    int32_t added = o->add_special_tokens ? tp->n_special : 0;
     /* max_length below the special tokens: HF's unsigned subtraction wraps
      * and nothing is truncated */
     if (o->max_length > 0 && o->max_length >= added) truncate_lengths(o->max_length - added, b != NULL, &n1, &n2);
     int64_t total = (int64_t)n1 + n2 + added;
     if (total > INT32_MAX) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: more than %d tokens", INT32_MAX);
     if ((st = reserve(out, (int32_t)total)) != VT_OK) return st;
-    if (o->add_special_tokens) put(out, t->sp.cls, 0, 1, 1, -1, 0, 0);
-    for (int k = 0; k < 2; k++) {
-        if (k == 1 && !b) break;
-        const vt_pieces *p = &s->seq[k];
-        int32_t n = k ? n2 : n1;
-        /* a cut input keeps its first `head` pieces and its last n - head */
-        int32_t tail = n < t->opt.keep_tail ? n : t->opt.keep_tail, head = n - tail;
-        for (int32_t j = 0; j < n; j++) {
-            int32_t i = j < head ? j : p->n - (n - j);
-            put(out, p->id[i], k, 1, vt_tok_is_special(t, p->id[i]), k, p->start[i], p->end[i]);
-        }
-        if (o->add_special_tokens) put(out, t->sp.sep, k, 1, 1, -1, 0, 0);
+    for (int k = 0; k < tp->n; k++) {
+        const vt_template_item *it = &tp->items[k];
+        if (it->seq < 0 && !o->add_special_tokens) continue;
+        put_item(t, out, it, it->seq < 0 ? NULL : &w->seq[it->seq], it->seq == 0 ? n1 : n2);
     }
     return o->pad_to > 0 ? pad_to(t, out, o->pad_to) : VT_OK;
 }
@@ -243,7 +361,15 @@ vt_status vt_tok_encode_windows(const vt_tokenizer *t, const char *a, size_t ale
     vt_status st = vt_tok_encode(t, a, alen, b, blen, &o, &out[0]); /* the whole input */
     if (st != VT_OK) return st;
     *n_windows = 1;
-    int32_t whole = out[0].len, w = max_length - 2, n = whole - 2;
+    /* the single template: `pre` special ids, the text, `post` special ids */
+    int32_t pre = 0, post = 0;
+    for (int k = 0, seen = 0; k < t->single.n; k++) {
+        const vt_template_item *it = &t->single.items[k];
+        if (it->seq >= 0) seen = 1;
+        else if (seen) post += it->n_ids;
+        else pre += it->n_ids;
+    }
+    int32_t whole = out[0].len, w = max_length - pre - post, n = whole - pre - post;
     if (max_length <= 0 || whole <= max_length) return VT_OK;
     if (b || max_windows <= 1 || w < 1) { /* truncated, as vt_tok_encode does it */
         o.max_length = max_length;
@@ -253,21 +379,29 @@ vt_status vt_tok_encode_windows(const vt_tokenizer *t, const char *a, size_t ale
     }
     int64_t needed = ((int64_t)n + w - 1) / w, m = needed < max_windows ? needed : max_windows;
     if (cut) *cut = needed > m;
-    /* out[0] holds [CLS] tokens [SEP]; windows 1.. are copied from it, then
-     * window 0 (which starts at token 0) is out[0] cut short */
+    /* out[0] holds pre + the text + post; windows 1.. copy their tokens from
+     * it, then window 0 (which starts at the text's start) is out[0] cut short */
     const vt_tok_encoding *src = &out[0];
-    for (int64_t j = m - 1; j >= 1; j--) {
+    for (int64_t j = m - 1; j >= 0; j--) {
         vt_tok_encoding *e = &out[j];
         int32_t start = (int32_t)((j * (int64_t)(n - w) + (m - 1) / 2) / (m - 1)); /* rounded */
+        if (j == 0) {
+            /* move the end's special tokens after the first w text tokens */
+            e->len = pre + w;
+            for (int32_t i = 0; i < post; i++) {
+                int32_t from = whole - post + i;
+                put(e, src->ids[from], src->type_ids[from], 1, 1, -1, 0, 0);
+            }
+            break;
+        }
         e->len = 0;
-        if ((st = reserve(e, w + 2)) != VT_OK) return st;
-        put(e, t->sp.cls, 0, 1, 1, -1, 0, 0);
-        for (int32_t i = 1 + start; i <= start + w; i++)
-            put(e, src->ids[i], 0, 1, src->special_mask[i], src->seq[i], src->offsets[2 * i], src->offsets[2 * i + 1]);
-        put(e, t->sp.sep, 0, 1, 1, -1, 0, 0);
+        if ((st = reserve(e, pre + w + post)) != VT_OK) return st;
+        for (int32_t i = 0; i < pre; i++) put(e, src->ids[i], src->type_ids[i], 1, 1, -1, 0, 0);
+        for (int32_t i = pre + start; i < pre + start + w; i++)
+            put(e, src->ids[i], src->type_ids[i], 1, src->special_mask[i], src->seq[i], src->offsets[2 * i],
+                src->offsets[2 * i + 1]);
+        for (int32_t i = whole - post; i < whole; i++) put(e, src->ids[i], src->type_ids[i], 1, 1, -1, 0, 0);
     }
-    out[0].len = w + 1;
-    put(&out[0], t->sp.sep, 0, 1, 1, -1, 0, 0);
     *n_windows = (int32_t)m;
     return VT_OK;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes src/text/unicode_tables.c: the Unicode properties exactly as Hugging Face
-`tokenizers` (BertNormalizer + BertPreTokenizer) sees them.
+`tokenizers` (BertNormalizer + BertPreTokenizer, and the StripAccents normalizer) sees them.
 
 Why a generated table: `tokenizers` takes its general categories from the Rust
 crate unicode_categories (an old Unicode version), its NFD from
@@ -8,8 +8,11 @@ unicode-normalization-alignments (also old) and lowercasing from Rust std (new).
 utf8proc follows yet another version. To tokenize identically we probe the
 oracle itself for every code point and keep:
   * full range tables for the three category tests BERT uses (control/format
-    "other", non-spacing mark, punctuation) and for the characters its NFD
-    reorders (combining class > 0; utf8proc gives the class itself);
+    "other", non-spacing mark, punctuation), for the characters its NFD
+    reorders (combining class > 0; utf8proc gives the class itself) and for
+    the marks StripAccents removes (M* of its old Unicode version), the word
+    characters of the Whitespace pre-tokenizer's regex and what Digits
+    takes for a digit;
   * the few code points where its NFD or lowercase differs from utf8proc's.
 Run: python3 src/text/gen_unicode_tables.py > src/text/unicode_tables.c
 """
@@ -43,7 +46,10 @@ nfd = normalizers.NFD()
 lower = normalizers.Lowercase()
 pretok = pre_tokenizers.BertPreTokenizer()
 
-other, mn, punct, nonstarter = set(), set(), set(), set()
+strip_accents = normalizers.StripAccents()
+whitespace = pre_tokenizers.Whitespace()  # \w+|[^\w\s]+
+digits = pre_tokenizers.Digits(individual_digits=True)  # char::is_numeric
+other, mn, punct, nonstarter, mark, word, numeric = set(), set(), set(), set(), set(), set(), set()
 nfd_exc, lower_exc = [], []
 for c in range(0x110000):
     if 0xD800 <= c <= 0xDFFF:
@@ -59,6 +65,12 @@ for c in range(0x110000):
     if d == [c] and c not in (0x334, 0x301) and (nfd.normalize_str(s + "\u0334") == "\u0334" + s or
                                                 nfd.normalize_str("\u0301" + s) == s + "\u0301"):
         nonstarter.add(c)
+    if strip_accents.normalize_str(s) == "":
+        mark.add(c)
+    if len(whitespace.pre_tokenize_str("a" + s + "a")) == 1:
+        word.add(c)
+    if len(digits.pre_tokenize_str("a" + s + "a")) == 3:
+        numeric.add(c)
     if len(pretok.pre_tokenize_str("a" + s + "a")) == 3:
         punct.add(c)
     if d != u8p_nfd(c):
@@ -111,6 +123,9 @@ emit_ranges("vt_uc_other", other)
 emit_ranges("vt_uc_mn", mn)
 emit_ranges("vt_uc_punct", punct)
 emit_ranges("vt_uc_nonstarter", nonstarter | {0x334, 0x301})
+emit_ranges("vt_uc_mark", mark)
+emit_ranges("vt_uc_word", word)
+emit_ranges("vt_uc_numeric", numeric)
 emit_map("vt_uc_nfd_exc", nfd_exc)
 emit_map("vt_uc_lower_exc", lower_exc)
 print(f"const char vt_uc_utf8proc_version[] = \"{lib.utf8proc_unicode_version().decode()}\";")

@@ -104,7 +104,7 @@ static vt_status emit(const vt_pretok_cfg *cfg, vt_pretok_buf *b, int32_t cp, in
                       vt_word_fn fn, void *ud) {
     uint8_t f = vt_uc_flags(cp);
     vt_status st;
-    if (f & VT_UC_PUNCT) {
+    if ((f & VT_UC_PUNCT) && !cfg->keep_spaces) {
         if ((st = flush(b, fn, ud)) != VT_OK || (st = append(b, cp, os, oe)) != VT_OK) return st;
         return flush(b, fn, ud);
     }
@@ -158,11 +158,15 @@ vt_status vt_pretok_run(const vt_pretok_cfg *cfg, const char *text, size_t len, 
             int32_t os = base + (int32_t)i;
             i++;
             if (f & VT_UC_DROP) continue;
+            if ((f & VT_UC_WS) && cfg->keep_spaces) {
+                if ((b->n_run && (st = end_run(b)) != VT_OK) || (st = append(b, ' ', os, os + 1)) != VT_OK) return st;
+                continue;
+            }
             if (f & VT_UC_WS) {
                 if ((st = flush(b, fn, ud)) != VT_OK) return st;
                 continue;
             }
-            if (f & VT_UC_PUNCT) {
+            if ((f & VT_UC_PUNCT) && !cfg->keep_spaces) {
                 if ((st = flush(b, fn, ud)) != VT_OK || (st = append(b, (int32_t)ch, os, os + 1)) != VT_OK ||
                     (st = flush(b, fn, ud)) != VT_OK)
                     return st;
@@ -184,8 +188,15 @@ vt_status vt_pretok_run(const vt_pretok_cfg *cfg, const char *text, size_t len, 
         i += (size_t)adv;
         uint8_t f = vt_uc_flags(cp);
         if (f & VT_UC_DROP) continue;
-        if (f & VT_UC_WS) {
+        if ((f & VT_UC_WS) && cfg->keep_spaces) {
+            if (!b->n_run || (st = end_run(b)) == VT_OK) st = append(b, ' ', os, oe);
+        } else if (f & VT_UC_WS) {
             st = flush(b, fn, ud);
+        } else if (cfg->chinese && (f & VT_UC_CJK) && cfg->keep_spaces) {
+            if ((!b->n_run || (st = end_run(b)) == VT_OK) && (st = append(b, ' ', os, oe)) == VT_OK &&
+                (st = normalize_char(cfg, b, cp, f, os, oe, fn, ud)) == VT_OK &&
+                (!b->n_run || (st = end_run(b)) == VT_OK))
+                st = append(b, ' ', os, oe);
         } else if (cfg->chinese && (f & VT_UC_CJK)) {
             if ((st = flush(b, fn, ud)) == VT_OK && (st = normalize_char(cfg, b, cp, f, os, oe, fn, ud)) == VT_OK)
                 st = flush(b, fn, ud);

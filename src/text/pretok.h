@@ -14,6 +14,8 @@ typedef struct vt_pretok_cfg {
     bool lowercase;
     bool strip_accents; /* NFD, then drop non-spacing marks */
     bool chinese;       /* isolate CJK ideographs */
+    bool keep_spaces;   /* BertNormalizer alone: whitespace becomes ' ', punctuation stays, CJK
+                           ideographs get a space on each side, and the whole text is one word */
 } vt_pretok_cfg;
 
 typedef struct vt_word {

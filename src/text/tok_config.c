@@ -19,6 +19,19 @@ void vt_tok_options_default(vt_tok_options *o) {
     o->model_max_length = 512;
     o->keep_tail = 0;
     o->max_windows = 1;
+    o->pad_token[0] = o->mask_token[0] = '\0';
+}
+
+/* pad_token / mask_token: "text" or {"content": "text", ...} as transformers saves an AddedToken. */
+static vt_status get_token_name(const cJSON *root, const char *key, const char *file, char *out) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!it || cJSON_IsNull(it)) return VT_OK;
+    if (cJSON_IsObject(it)) it = cJSON_GetObjectItemCaseSensitive(it, "content");
+    if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) >= VT_TOK_NAME_MAX)
+        return vt_error(VT_ERR_FORMAT, "%s: \"%s\" must be a token of 1 to %d bytes (or {\"content\": ...})", file,
+                        key, VT_TOK_NAME_MAX - 1);
+    strcpy(out, it->valuestring);
+    return VT_OK;
 }
 
 /* keep_tail_tokens (verto's head + tail truncation) or HF's truncation_side. */
@@ -94,6 +107,8 @@ vt_status vt_tok_options_from_config(const char *path, vt_tok_options *o) {
                 o->model_max_length = m->valuedouble > INT32_MAX ? INT32_MAX : (int32_t)m->valuedouble;
         }
         if (st == VT_OK) st = get_truncation(root, file, &o->keep_tail);
+        if (st == VT_OK) st = get_token_name(root, "pad_token", file, o->pad_token);
+        if (st == VT_OK) st = get_token_name(root, "mask_token", file, o->mask_token);
         const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "max_windows");
         if (st == VT_OK && w && !cJSON_IsNull(w)) {
             if (!cJSON_IsNumber(w) || !(w->valuedouble >= 1 && w->valuedouble <= VT_TOK_MAX_WINDOWS) ||

@@ -8,6 +8,7 @@
 
 uint8_t vt_uc_ascii[128];
 static uint8_t bmp_flags[0x10000];
+static uint8_t bmp_class[0x10000];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static int in_ranges(const vt_uc_range *r, size_t n, int32_t cp) {
@@ -94,12 +95,29 @@ static uint8_t compute_flags(int32_t c) {
     return f;
 }
 
+static uint8_t compute_class(int32_t c) {
+    utf8proc_category_t cat = utf8proc_category(c);
+    uint8_t f = 0;
+    if (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) f |= VT_UCC_LETTER;
+    if (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO) f |= VT_UCC_NUMBER;
+    if (in_ranges(vt_uc_word, vt_uc_word_len, c)) f |= VT_UCC_WORD;
+    if (in_ranges(vt_uc_mark, vt_uc_mark_len, c)) f |= VT_UCC_MARK;
+    if (in_ranges(vt_uc_numeric, vt_uc_numeric_len, c)) f |= VT_UCC_NUMERIC;
+    return f;
+}
+
 static void build(void) {
     for (int32_t c = 0; c < 0x10000; c++) bmp_flags[c] = compute_flags(c);
+    for (int32_t c = 0; c < 0x10000; c++) bmp_class[c] = compute_class(c);
     for (int c = 0; c < 128; c++) vt_uc_ascii[c] = bmp_flags[c];
 }
 
 void vt_uc_init(void) { pthread_once(&once, build); }
+
+uint8_t vt_uc_class(int32_t cp) {
+    if (cp < 0x10000) return bmp_class[cp];
+    return cp <= 0x10FFFF ? compute_class(cp) : 0;
+}
 
 uint8_t vt_uc_flags(int32_t cp) {
     if (cp < 0x10000) return bmp_flags[cp];

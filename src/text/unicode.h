@@ -16,6 +16,18 @@ enum {
     VT_UC_NONSTARTER = 128, /* combining class > 0 (canonical reordering) */
 };
 
+/* General classes for the other pre-tokenizers (vt_uc_class). */
+enum {
+    VT_UCC_LETTER = 1,  /* L*: \p{L} (utf8proc's categories) */
+    VT_UCC_NUMBER = 2,  /* N*: \p{N} (utf8proc's categories) */
+    VT_UCC_WORD = 4,    /* \w of the Whitespace pre-tokenizer (vt_uc_word) */
+    VT_UCC_MARK = 8,    /* what StripAccents removes (vt_uc_mark) */
+    VT_UCC_NUMERIC = 16, /* Rust char::is_numeric of tokenizers' Unicode (vt_uc_numeric) */
+};
+
+/* VT_UCC_* classes of any code point (vt_uc_init must have run). */
+uint8_t vt_uc_class(int32_t cp);
+
 /* Flags of code points 0..0x7F (filled by vt_uc_init). */
 extern uint8_t vt_uc_ascii[128];
 

@@ -25,6 +25,12 @@ extern const vt_uc_range vt_uc_punct[]; /* BERT punctuation (ASCII symbols + P*)
 extern const size_t vt_uc_punct_len;
 extern const vt_uc_range vt_uc_nonstarter[]; /* combining class > 0 in tokenizers' NFD */
 extern const size_t vt_uc_nonstarter_len;
+extern const vt_uc_range vt_uc_mark[]; /* what the StripAccents normalizer removes */
+extern const size_t vt_uc_mark_len;
+extern const vt_uc_range vt_uc_word[]; /* \w of the Whitespace pre-tokenizer (Oniguruma's) */
+extern const size_t vt_uc_word_len;
+extern const vt_uc_range vt_uc_numeric[]; /* Rust char::is_numeric, as the Digits pre-tokenizer */
+extern const size_t vt_uc_numeric_len;
 
 /* Sorted by cp: where tokenizers' NFD / lowercase differ from utf8proc's. */
 extern const vt_uc_map vt_uc_nfd_exc[];

@@ -79,6 +79,17 @@ def random_lines(n, seed):
     return out
 
 
+def make_long_lines(corpora):
+    """Long texts for truncation: runs of consecutive e-mail lines joined by spaces, then the mixed lines."""
+    rng = random.Random(99)
+    em = corpora["emails"]
+    out = []
+    for _ in range(300):
+        i = rng.randrange(len(em))
+        out.append(b" ".join(em[i:i + rng.randrange(1, 40)]))
+    return out + corpora["mixed"]
+
+
 def encode_corpus(tok, lines, prefix, tensors):
     texts = [l.decode("utf-8", errors="replace") for l in lines]
     enc = tok(texts, add_special_tokens=True, return_offsets_mapping=True, return_token_type_ids=False,
@@ -189,14 +200,7 @@ def main():
     }
     with open(os.path.join(out, "tokenizer_random.txt"), "wb") as f:
         f.write(b"".join(l + b"\n" for l in corpora["random"]))
-    # long texts for truncation: runs of consecutive e-mail lines joined by spaces
-    rng = random.Random(99)
-    em = corpora["emails"]
-    long_lines = []
-    for _ in range(300):
-        i = rng.randrange(len(em))
-        long_lines.append(b" ".join(em[i:i + rng.randrange(1, 40)]))
-    long_lines += corpora["mixed"]
+    long_lines = make_long_lines(corpora)
     with open(os.path.join(out, "tokenizer_long.txt"), "wb") as f:
         f.write(b"".join(l + b"\n" for l in long_lines))
 

@@ -120,17 +120,17 @@ PY
 "$py" - "$tmp" <<'PY'
 import json, shutil, sys
 tmp = sys.argv[1]
-shutil.copytree(f"{tmp}/hf", f"{tmp}/bpe")
-j = json.load(open(f"{tmp}/bpe/tokenizer.json"))
-j["model"]["type"] = "BPE"
-json.dump(j, open(f"{tmp}/bpe/tokenizer.json", "w"))
+shutil.copytree(f"{tmp}/hf", f"{tmp}/odd")
+j = json.load(open(f"{tmp}/odd/tokenizer.json"))
+j["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [{"type": "BertPreTokenizer"}, {"type": "UnicodeScripts"}]}
+json.dump(j, open(f"{tmp}/odd/tokenizer.json", "w"))
 PY
-"$verto" predict --model "$tmp/bpe" "some text" >"$tmp/out" 2>"$tmp/err"
+"$verto" predict --model "$tmp/odd" "some text" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 echo "    -> $(cat "$tmp/err")"
 check "an unsupported component: non-zero exit" test $rc -ne 0
 check "one error line naming the file and the component" \
-    sh -c "test \$(wc -l <'$tmp/err') -eq 1 && grep -q 'bpe/tokenizer.json: model BPE is not supported' '$tmp/err'"
+    sh -c "test \$(wc -l <'$tmp/err') -eq 1 && grep -q 'odd/tokenizer.json: pre_tokenizer.pretokenizers.1.: UnicodeScripts is not supported' '$tmp/err'"
 
 echo "test_hf_tokenizer_json: $failures failure(s)"
 [ "$failures" -eq 0 ]

@@ -550,21 +550,45 @@ static void test_tokenizer_json(void **state) {
     /* refusals, each naming the file and the component or field */
     const char *vocab = "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 3}";
     const char *bert = "{\"type\": \"BertNormalizer\"}";
-    char *text = json_text("{\"type\": \"NFKC\"}", "WordPiece", vocab, "[]");
-    expect_json_error(dir, text, VT_ERR_UNSUPPORTED, "normalizer NFKC");
+    char *text = json_text("{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFKC\"}, {\"type\": \"Fancy\"}]}",
+                           "WordPiece", vocab, "[]");
+    expect_json_error(dir, text, VT_ERR_UNSUPPORTED, "normalizer.normalizers[1]: Fancy is not supported");
     free(text);
-    text = json_text(bert, "BPE", vocab, "[]");
-    expect_json_error(dir, text, VT_ERR_UNSUPPORTED, "model BPE");
+    text = json_text(bert, "WordLevel", vocab, "[]");
+    expect_json_error(dir, text, VT_ERR_UNSUPPORTED, "model: WordLevel");
     free(text);
     text = json_text(bert, "WordPiece", "{\"[PAD]\": 0, \"[UNK]\": 1, \"[CLS]\": 2, \"[SEP]\": 4}", "[]");
     expect_json_error(dir, text, VT_ERR_FORMAT, "id 4");
     free(text);
+    /* an added token beyond the vocabulary extends it; one past a gap is refused */
     text = json_text(bert, "WordPiece", vocab,
                      "[{\"id\": 4, \"content\": \"<new>\", \"special\": true, \"normalized\": false}]");
-    expect_json_error(dir, text, VT_ERR_UNSUPPORTED, "added token \"<new>\"");
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    write_file(path, text, strlen(text));
+    vt_tokenizer *added = vt_tok_load_json(path, NULL);
+    if (!added) fail_msg("%s", vt_last_error());
+    EXPECT(added, "<new>", 2, 4, 3);
+    vt_tok_free(added);
+    free(text);
+    text = json_text(bert, "WordPiece", vocab,
+                     "[{\"id\": 6, \"content\": \"<new>\", \"special\": true, \"normalized\": false}]");
+    expect_json_error(dir, text, VT_ERR_FORMAT, "no token has id 4");
+    free(text);
+    /* ids out of range in the post-processor */
+    const char *far = "{\"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", \"vocab\": {\"[UNK]\": 0}}, "
+                      "\"post_processor\": {\"type\": \"BertProcessing\", \"sep\": [\"[SEP]\", 9], \"cls\": [\"[CLS]\", 0]}}";
+    expect_json_error(dir, far, VT_ERR_FORMAT, "post_processor.sep: id 9 is outside the vocabulary");
+    text = json_text(bert, "WordPiece", vocab, "[]");
     text[strlen(text) / 2] = '\0'; /* cut in half */
     expect_json_error(dir, text, VT_ERR_FORMAT, "not valid JSON");
     free(text);
+    /* a BPE whose merges name tokens its vocabulary lacks */
+    const char *bpe = "{\"version\": \"1.0\", \"added_tokens\": [], \"normalizer\": null, \"pre_tokenizer\": null, "
+                      "\"post_processor\": null, \"decoder\": null, \"model\": {\"type\": \"BPE\", \"vocab\": "
+                      "{\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\", \"ab c\"]}}";
+    expect_json_error(dir, bpe, VT_ERR_FORMAT, "model.merges[1]");
+    const char *unigram = "{\"model\": {\"type\": \"Unigram\", \"unk_id\": null, \"vocab\": [[\"a\", -1.0]]}}";
+    expect_json_error(dir, unigram, VT_ERR_UNSUPPORTED, "model.unk_id");
     char *cmd = NULL;
     assert_true(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
     assert_int_equal(system(cmd), 0);

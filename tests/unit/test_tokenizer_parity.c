@@ -1,9 +1,11 @@
-/* The tokenizer against Hugging Face BertTokenizerFast (tests/ref/gen_tokenizer.py):
- * every line of ~1.3 MB of e-mails, mixed scripts, invalid UTF-8 and random
- * Unicode must give the same ids and character offsets, for an uncased, a
- * cased and an uncased-keep-accents configuration; pairs with truncation and
- * padding, a padded batch and decoding must match too; and every code point
- * must normalize and pre-tokenize as in tokenizers. */
+/* The tokenizer against Hugging Face BertTokenizerFast (tests/ref/gen_tokenizer.py)
+ * and the tokenizer.json pipelines of tests/ref/gen_tok_pipelines.py (byte-level
+ * BPE, sentencepiece Unigram, BPE with byte fallback, many normalizers and
+ * pre-tokenizers): every line of ~1.3 MB of e-mails, mixed scripts, invalid
+ * UTF-8 and random Unicode (and, for the pipelines, lines with added tokens in
+ * odd places) must give the same ids and character offsets; pairs with
+ * truncation and padding, a padded batch and decoding must match too; and
+ * every code point must normalize and pre-tokenize as in tokenizers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,18 +221,12 @@ static void check_decode(const vt_tokenizer *t, const vt_st_file *f, const lines
     if (bad) fail_msg("%zu decoded lines differ", bad);
 }
 
-static void check_config(const char *config, bool from_json) {
-    char file[256];
-    snprintf(file, sizeof file, "tokenizer_%s.safetensors", config);
-    vt_st_file *f = ref_open(file);
-    vt_tokenizer *t = load_config(config, from_json);
-    const char *vs = vt_st_metadata(f, "vocab_size");
-    assert_non_null(vs);
-    assert_int_equal(vt_wp_vocab_size(vt_tok_vocab(t)), (int32_t)strtol(vs, NULL, 10));
-    printf("  %s%s (vocabulary %s tokens)\n", config, from_json ? " from tokenizer.json" : "", vs);
+/* Every check of one tokenizer against its reference file f (pipe: the
+ * corpus with added tokens in odd places too). */
+static void check_all(const vt_tokenizer *t, const vt_st_file *f, bool pipe) {
     const char *ref = getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref";
     char path[4096];
-    lines em, mixed, inv, rnd, lng;
+    lines em, mixed, inv, rnd, lng, added;
     read_lines(DATA_DIR "spamassassin_sample.txt", &em);
     read_lines(DATA_DIR "mixed.txt", &mixed);
     read_lines(DATA_DIR "invalid_utf8.txt", &inv);
@@ -242,9 +238,32 @@ static void check_config(const char *config, bool from_json) {
     check_corpus(t, f, "mixed", &mixed);
     check_corpus(t, f, "invalid", &inv);
     check_corpus(t, f, "random", &rnd);
+    if (pipe) {
+        snprintf(path, sizeof path, "%s/tokenizer_added.txt", ref);
+        read_lines(path, &added);
+        check_corpus(t, f, "added", &added);
+        free_lines(&added);
+    }
     check_pairs(t, f, &lng);
     check_decode(t, f, &em);
     free_lines(&em), free_lines(&mixed), free_lines(&inv), free_lines(&rnd), free_lines(&lng);
+}
+
+static void check_vocab_size(const vt_tokenizer *t, const vt_st_file *f) {
+    const char *vs = vt_st_metadata(f, "vocab_size");
+    assert_non_null(vs);
+    assert_int_equal(vt_wp_vocab_size(vt_tok_vocab(t)), (int32_t)strtol(vs, NULL, 10));
+}
+
+static void check_config(const char *config, bool from_json) {
+    char file[256];
+    snprintf(file, sizeof file, "tokenizer_%s.safetensors", config);
+    vt_st_file *f = ref_open(file);
+    vt_tokenizer *t = load_config(config, from_json);
+    check_vocab_size(t, f);
+    printf("  %s%s (vocabulary %s tokens)\n", config, from_json ? " from tokenizer.json" : "",
+           vt_st_metadata(f, "vocab_size"));
+    check_all(t, f, false);
     vt_tok_free(t);
     vt_st_close(f);
 }
@@ -255,6 +274,51 @@ static void test_uncased_keep_accents(void **state) { check_config("uncased_acce
 static void test_uncased_json(void **state) { check_config("uncased", true); }
 static void test_cased_json(void **state) { check_config("cased", true); }
 static void test_uncased_keep_accents_json(void **state) { check_config("uncased_accents", true); }
+
+/* A pipeline of tests/ref/gen_tok_pipelines.py, from the directory transformers saved. */
+static void check_pipeline(const char *name) {
+    char file[256], dir[4096];
+    const char *ref = getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref";
+    snprintf(file, sizeof file, "tokenizer_pipe_%s.safetensors", name);
+    snprintf(dir, sizeof dir, "%s/tok_pipe_%s", ref, name);
+    vt_st_file *f = ref_open(file);
+    vt_tokenizer *t = vt_tok_load(dir, NULL);
+    if (!t) fail_msg("load %s: %s", dir, vt_last_error());
+    check_vocab_size(t, f);
+    printf("  %s from tokenizer.json (vocabulary %s tokens)\n", name, vt_st_metadata(f, "vocab_size"));
+    check_all(t, f, true);
+    vt_tok_free(t);
+    vt_st_close(f);
+}
+
+/* A directory of vocab.json + merges.txt alone reads as RobertaTokenizer reads it. */
+static void test_pipe_bpe_files(void **state) {
+    const char *ref = getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref";
+    char dir[4096], path[4096];
+    snprintf(dir, sizeof dir, "%s/tok_pipe_raw_bpe", ref);
+    vt_st_file *f = ref_open("tokenizer_pipe_raw_bpe.safetensors");
+    vt_tokenizer *t = vt_tok_load(dir, NULL);
+    if (!t) fail_msg("load %s: %s", dir, vt_last_error());
+    check_vocab_size(t, f);
+    printf("  vocab.json + merges.txt (vocabulary %s tokens)\n", vt_st_metadata(f, "vocab_size"));
+    lines em, rnd;
+    read_lines(DATA_DIR "spamassassin_sample.txt", &em);
+    snprintf(path, sizeof path, "%s/tokenizer_random.txt", ref);
+    read_lines(path, &rnd);
+    check_corpus(t, f, "emails", &em);
+    check_corpus(t, f, "random", &rnd);
+    free_lines(&em), free_lines(&rnd);
+    vt_tok_free(t);
+    vt_st_close(f);
+}
+
+static void test_pipe_roberta(void **state) { check_pipeline("roberta"); }
+static void test_pipe_gpt2(void **state) { check_pipeline("gpt2"); }
+static void test_pipe_xlmr(void **state) { check_pipeline("xlmr"); }
+static void test_pipe_xlmr_hub(void **state) { check_pipeline("xlmr_hub"); }
+static void test_pipe_char_bpe(void **state) { check_pipeline("char_bpe"); }
+static void test_pipe_sp_bpe(void **state) { check_pipeline("sp_bpe"); }
+static void test_pipe_steps(void **state) { check_pipeline("steps"); }
 
 typedef struct join_ctx {
     int32_t out[64];
@@ -333,6 +397,14 @@ int main(void) {
         cmocka_unit_test(test_uncased_json),
         cmocka_unit_test(test_cased_json),
         cmocka_unit_test(test_uncased_keep_accents_json),
+        cmocka_unit_test(test_pipe_roberta),
+        cmocka_unit_test(test_pipe_bpe_files),
+        cmocka_unit_test(test_pipe_gpt2),
+        cmocka_unit_test(test_pipe_xlmr),
+        cmocka_unit_test(test_pipe_xlmr_hub),
+        cmocka_unit_test(test_pipe_char_bpe),
+        cmocka_unit_test(test_pipe_sp_bpe),
+        cmocka_unit_test(test_pipe_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
