@@ -154,7 +154,7 @@ demo: deps
 	@scripts/demo.sh $(BUILD)
 
 FUZZERS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRC) $(HEADERS)
+$(BUILD)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(LIB_SRC) $(HEADERS)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 $(ARCH) -DVK_SINGLE_ISA -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -fopenmp \
 	  -o $@ $< $(LIB_SRC) $(LDLIBS)

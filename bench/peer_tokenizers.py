@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Peer of bench/tok_bench.c: MB/s of Hugging Face `tokenizers` on one thread.
 
-Usage: bench/peer_tokenizers.py --vocab DIR --input FILE [--rounds 3]
-                                [--check-ids IDS --check-lines 1000]
+Usage: bench/peer_tokenizers.py (--vocab DIR | --tokenizer FILE) --input FILE [--rounds 3]
+                                [--name wordpiece] [--check-ids IDS --check-lines 1000]
 
 Builds the same WordPiece tokenizer from DIR/vocab.txt (as BertWordPieceTokenizer:
 lowercase, accents stripped, Chinese characters split, [CLS]/[SEP] added, no
-truncation: what verto tokenize does with an uncased vocabulary) and times
+truncation: what verto tokenize does with an uncased vocabulary), or reads
+FILE (a tokenizer.json, as tok_bench reads the same file), and times
 encode_batch over every line of FILE, the file already in memory, with
 Rayon held to one thread; then encode_batch_fast (tokenizers >= 0.21), which
 skips the character offsets that encode_batch and verto compute. MB = 10^6
@@ -45,14 +46,20 @@ def bert_wordpiece(vocab):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--vocab", required=True)
+    ap.add_argument("--vocab")
+    ap.add_argument("--tokenizer")
+    ap.add_argument("--name", default="wordpiece")
     ap.add_argument("--input", required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--check-ids")
     ap.add_argument("--check-lines", type=int, default=1000)
     args = ap.parse_args()
-    vocab = os.path.join(args.vocab, "vocab.txt") if os.path.isdir(args.vocab) else args.vocab
-    tok = bert_wordpiece(vocab)
+    if args.tokenizer:
+        tok = Tokenizer.from_file(args.tokenizer)
+    elif args.vocab:
+        tok = bert_wordpiece(os.path.join(args.vocab, "vocab.txt") if os.path.isdir(args.vocab) else args.vocab)
+    else:
+        ap.error("--vocab or --tokenizer is required")
     with open(args.input, "rb") as f:
         data = f.read()
     lines = data.decode("utf-8").split("\n")
@@ -69,7 +76,7 @@ def main():
             encs = encode(lines)
             rates.append(len(data) * 1e-6 / (time.perf_counter() - t0))
         result = {
-            "bench": "tokenize", "system": "tokenizers", "mode": mode, "threads": 1,
+            "bench": "tokenize", "tokenizer": args.name, "system": "tokenizers", "mode": mode, "threads": 1,
             "bytes": len(data), "lines": len(lines), "tokens": sum(len(e.ids) for e in encs),
             "mb_per_s_rounds": rates,
             "mb_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates)},

@@ -210,6 +210,14 @@ def measure_tokenize(args, b, runner, s, minilm):
     runner.results.append(time_cli_tokenize(args, minilm, text, ids, rounds))
     runner.run("tokenize tokenizers", [PY, BENCH / "peer_tokenizers.py", "--vocab", minilm, "--input", text,
                                        "--rounds", rounds, "--check-ids", ids, "--check-lines", 2000])
+    # RoBERTa's byte-level BPE and XLM-R's Unigram, trained on the same text; both sides read one tokenizer.json
+    subprocess.run([PY, BENCH / "make_tokenizers.py", text, b / "tokenizers"], check=True, cwd=REPO)
+    for name in ("bpe", "unigram"):
+        tj = b / "tokenizers" / name / "tokenizer.json"
+        runner.run(f"tokenize {name} verto", [b / "tok_bench", "--vocab", tj, "--input", text, "--rounds", rounds,
+                                              "--name", name])
+        runner.run(f"tokenize {name} tokenizers", [PY, BENCH / "peer_tokenizers.py", "--tokenizer", tj, "--input",
+                                                   text, "--rounds", rounds, "--name", name])
 
 
 def time_cli_tokenize(args, vocab, text, ids, rounds):
@@ -224,7 +232,7 @@ def time_cli_tokenize(args, vocab, text, ids, rounds):
             subprocess.run([Path(args.build) / "verto", "tokenize", "--vocab", vocab, "--input", text],
                            stdout=out, check=True)
             rates.append(size * 1e-6 / (time.monotonic() - t0))
-    return {"bench": "tokenize", "system": "verto", "mode": "cli", "threads": 1, "bytes": size,
+    return {"bench": "tokenize", "tokenizer": "wordpiece", "system": "verto", "mode": "cli", "threads": 1, "bytes": size,
             "label": "tokenize verto CLI", "wall_s": round(size * 1e-6 * sum(1 / r for r in rates), 2),
             "other_cpu_cores": watch.other_cores(), "mb_per_s_rounds": rates,
             "mb_per_s": {"median": statistics.median(rates), "min": min(rates), "max": max(rates)}}
@@ -291,14 +299,18 @@ def build_table(results, peaks, batch):
                 fmt = "{:.1f}" if key == "ms_per_batch" else "{:.0f}"
                 rows.append((f"{name} b{b} {precision} {what}", unit, cell(vs, fmt), cell(ps, fmt), cell(os_, fmt),
                              ratio(vs, ps), ratio(vs, os_)))
-    v, c, h, hf = ((find(results, bench="tokenize", system=s_, mode=m) or {}).get("mb_per_s") for s_, m in
-                   (("verto", "library"), ("verto", "cli"), ("tokenizers", "encode_batch"),
-                    ("tokenizers", "encode_batch_fast")))
-    rows.append(("tokenize MB/s, 1 thread, with offsets", "higher better", cell(v, "{:.1f}"), cell(h, "{:.1f}"),
-                 "", ratio(v, h), ""))
-    rows.append(("  … peer without offsets (encode_batch_fast)", "higher better", cell(v, "{:.1f}"),
-                 cell(hf, "{:.1f}"), "", ratio(v, hf), ""))
-    rows.append(("tokenize MB/s, `verto tokenize` command", "higher better", cell(c, "{:.1f}"), "", "", "", ""))
+    for name, what in (("wordpiece", "WordPiece (BERT)"), ("bpe", "byte-level BPE (RoBERTa)"),
+                       ("unigram", "Unigram (XLM-R)")):
+        v, c, h, hf = ((find(results, bench="tokenize", tokenizer=name, system=s_, mode=m) or {}).get("mb_per_s")
+                       for s_, m in (("verto", "library"), ("verto", "cli"), ("tokenizers", "encode_batch"),
+                                     ("tokenizers", "encode_batch_fast")))
+        rows.append((f"tokenize {what} MB/s, 1 thread, with offsets", "higher better", cell(v, "{:.1f}"),
+                     cell(h, "{:.1f}"), "", ratio(v, h), ""))
+        rows.append(("  … peer without offsets (encode_batch_fast)", "higher better", cell(v, "{:.1f}"),
+                     cell(hf, "{:.1f}"), "", ratio(v, hf), ""))
+        if c:
+            rows.append(("tokenize MB/s, `verto tokenize` command", "higher better", cell(c, "{:.1f}"), "", "", "",
+                         ""))
     return [r for r in rows if any(x not in ("", "—") for x in r[2:5])]
 
 
@@ -325,11 +337,18 @@ def format_table(rows, peaks, threads, results, emulated):
                               "in f32 (bf16's results, no speed-up) and so does PyTorch" if emulated else ""))
     out.append("* the tokenizer rows' peer is Hugging Face tokenizers on one thread (encode_batch, which also "
                "computes offsets as verto does; encode_batch_fast, which does not)")
-    hf, vt = find(results, system="tokenizers", mode="encode_batch"), find(results, bench="tokenize", mode="library")
+    hf = find(results, system="tokenizers", tokenizer="wordpiece", mode="encode_batch")
+    vt = find(results, bench="tokenize", tokenizer="wordpiece", mode="library")
     if hf and "id_check" in hf:
         out.append(f"tokenizer ids, verto tokenize vs tokenizers: {hf['id_check']['mismatched_lines']} of the first "
                    f"{hf['id_check']['lines']} lines differ; tokens in all: verto {vt and vt['tokens']}, "
                    f"tokenizers {hf['tokens']}")
+    for name in ("bpe", "unigram"):
+        hf = find(results, system="tokenizers", tokenizer=name, mode="encode_batch")
+        vt = find(results, bench="tokenize", tokenizer=name, mode="library")
+        if hf and vt:
+            out.append(f"{name} tokenizer (bench/make_tokenizers.py, one tokenizer.json for both): tokens in all: "
+                       f"verto {vt['tokens']}, tokenizers {hf['tokens']}")
     diffs = [f"{r['model']} b{r['batch']} {r['max_abs_diff_vs_torch']:.1e}" for r in results
              if "max_abs_diff_vs_torch" in r]
     if diffs:

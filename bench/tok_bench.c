@@ -2,7 +2,10 @@
  * of one text per line (what `verto tokenize` reads), with [CLS]/[SEP] and
  * no truncation, as `verto tokenize` encodes.
  *
- *   tok_bench --vocab DIR|FILE --input FILE [--rounds 3]
+ *   tok_bench --vocab DIR|FILE --input FILE [--rounds 3] [--name wordpiece]
+ *
+ * --vocab takes what vt_tok_load does: a model directory, a vocab.txt or a
+ * tokenizer.json (byte-level BPE, Unigram, ...); --name labels the result.
  *
  * The file is read into memory first; each round encodes every line and is
  * timed as a whole. MB = 10^6 bytes of the file (newlines included), the
@@ -36,12 +39,13 @@ static char *read_all(const char *path, size_t *len) {
 }
 
 int main(int argc, char **argv) {
-    static const char *const KNOWN[] = {"--vocab", "--input", "--rounds", NULL};
+    static const char *const KNOWN[] = {"--vocab", "--input", "--rounds", "--name", NULL};
     bench_check_opts(argc, argv, KNOWN);
     const char *vocab = bench_opt(argc, argv, "--vocab"), *input = bench_opt(argc, argv, "--input");
     int rounds = (int)bench_opt_int(argc, argv, "--rounds", 3, 1, 1000);
+    const char *name = bench_opt(argc, argv, "--name") ? bench_opt(argc, argv, "--name") : "wordpiece";
     if (!vocab || !input) {
-        fprintf(stderr, "usage: tok_bench --vocab DIR|FILE --input FILE [--rounds N]\n");
+        fprintf(stderr, "usage: tok_bench --vocab DIR|FILE --input FILE [--rounds N] [--name NAME]\n");
         return 2;
     }
     bench_set_threads(1); /* vt_tok_encode is single-threaded; keep any helper single too */
@@ -71,9 +75,9 @@ int main(int argc, char **argv) {
         mbps[r] = (double)len * 1e-6 / (bench_now() - t0);
     }
     if (!mbps) return 1;
-    printf("{\"bench\": \"tokenize\", \"system\": \"verto\", \"mode\": \"library\", \"threads\": 1, \"bytes\": %zu, "
-           "\"lines\": %lld, \"tokens\": %lld, ",
-           len, lines, tokens);
+    printf("{\"bench\": \"tokenize\", \"tokenizer\": \"%s\", \"system\": \"verto\", \"mode\": \"library\", "
+           "\"threads\": 1, \"bytes\": %zu, \"lines\": %lld, \"tokens\": %lld, ",
+           name, len, lines, tokens);
     bench_json_array(stdout, "mb_per_s_rounds", mbps, rounds);
     fputs(", ", stdout);
     bench_json_stats(stdout, "mb_per_s", bench_stats_of(mbps, rounds));

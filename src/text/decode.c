@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/strbuf.h"
+#include "core/utf8.h"
 #include "text/byte_level.h"
 #include "text/tokenizer_internal.h"
 #include "text/utf8.h"
@@ -21,9 +22,11 @@ static void toks_free(toks *t) {
     t->n = 0;
 }
 
+static vt_status nomem(void) { return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding"); }
+
 static vt_status finish(vt_sb *b, char **out, size_t *out_len) {
     char *text = vt_sb_take(b, out_len);
-    if (!text) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    if (!text) return nomem();
     *out = text;
     return VT_OK;
 }
@@ -53,19 +56,29 @@ static size_t cleanup_spaces(char *s, size_t n, bool with_do_not) {
     return n;
 }
 
-static char *dup_n(const char *s, size_t n) {
-    char *d = malloc(n + 1);
-    if (d) memcpy(d, s, n), d[n] = '\0';
-    return d;
+/* Token i becomes s (malloc'd, taken over; NULL: out of memory). */
+static vt_status put_tok(toks *t, size_t i, char *s) {
+    if (!s) return nomem();
+    free(t->s[i]);
+    t->s[i] = s;
+    return VT_OK;
 }
 
-/* Replaces token i by the n bytes at s (copied). */
-static vt_status set_tok(toks *t, size_t i, const char *s, size_t n) {
-    char *d = dup_n(s, n);
-    if (!d) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-    free(t->s[i]);
-    t->s[i] = d;
+/* Appends s (malloc'd, taken over; NULL: out of memory) as a new token. */
+static vt_status push_tok(toks *t, char *s) {
+    char **grown = s ? realloc(t->s, (t->n + 1) * sizeof(char *)) : NULL;
+    if (!grown) return free(s), nomem();
+    t->s = grown;
+    t->s[t->n++] = s;
     return VT_OK;
+}
+
+/* All the tokens become one: b's text. */
+static vt_status one_tok(toks *t, vt_sb *b) {
+    char *s = vt_sb_take(b, NULL);
+    if (!s) return nomem();
+    toks_free(t);
+    return push_tok(t, s);
 }
 
 static vt_status step_wordpiece(const vt_dec_step *d, toks *t) {
@@ -78,12 +91,9 @@ static vt_status step_wordpiece(const vt_dec_step *d, toks *t) {
             if (i != 0) vt_sb_add(&b, " ", 1);
             vt_sb_add(&b, tok, strlen(tok));
         }
-        size_t len;
-        char *s = vt_sb_take(&b, &len);
-        if (!s) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-        if (d->cleanup) len = cleanup_spaces(s, len, true);
-        free(t->s[i]);
-        t->s[i] = s;
+        if (d->cleanup && !b.failed && b.buf) b.len = cleanup_spaces(b.buf, b.len, true);
+        vt_status st = put_tok(t, i, vt_sb_take(&b, NULL));
+        if (st != VT_OK) return st;
     }
     return VT_OK;
 }
@@ -107,27 +117,18 @@ static vt_status step_byte_level(toks *t) {
             k += (size_t)adv;
         }
     }
-    if (b.failed) return vt_sb_free(&b), vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
     /* from_utf8_lossy: each maximal invalid subsequence becomes U+FFFD */
     vt_sb v = {0};
     for (size_t k = 0; k < b.len;) {
         int adv;
         int32_t cp = vt_utf8_decode((const unsigned char *)b.buf + k, b.len - k, &adv);
         char enc[4];
-        int m = vt_utf8_encode(cp, enc);
-        vt_sb_add(&v, enc, (size_t)m);
+        vt_sb_add(&v, enc, (size_t)vt_utf8_encode(cp, enc));
         k += (size_t)adv;
     }
+    if (b.failed) v.failed = true;
     vt_sb_free(&b);
-    size_t len;
-    char *s = vt_sb_take(&v, &len);
-    if (!s) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-    toks_free(t);
-    t->s = malloc(sizeof *t->s);
-    if (!t->s) return free(s), vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-    t->s[0] = s;
-    t->n = 1;
-    return VT_OK;
+    return one_tok(t, &v);
 }
 
 /* Metaspace: the replacement character is a space again, dropped in the first token when one was put in front. */
@@ -143,11 +144,8 @@ static vt_status step_metaspace(const vt_dec_step *d, toks *t) {
             else if (!(i == 0 && d->prepend != VT_PREPEND_NEVER)) vt_sb_add(&b, " ", 1);
             k += (size_t)adv;
         }
-        size_t len;
-        char *o = vt_sb_take(&b, &len);
-        if (!o) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-        free(t->s[i]);
-        t->s[i] = o;
+        vt_status st = put_tok(t, i, vt_sb_take(&b, NULL));
+        if (st != VT_OK) return st;
     }
     return VT_OK;
 }
@@ -165,11 +163,8 @@ static vt_status step_replace(toks *t, const char *from, const char *to, const c
             vt_sb_add(&b, with, strlen(with));
         }
         vt_sb_add(&b, s, strlen(s));
-        size_t len;
-        char *o = vt_sb_take(&b, &len);
-        if (!o) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-        free(t->s[i]);
-        t->s[i] = o;
+        vt_status st = put_tok(t, i, vt_sb_take(&b, NULL));
+        if (st != VT_OK) return st;
     }
     return VT_OK;
 }
@@ -190,24 +185,13 @@ static int fallback_byte(const char *s) {
 /* Pushes the run of fallback bytes as one token, or one U+FFFD per byte when they are not UTF-8. */
 static vt_status flush_bytes(vt_sb *bytes, toks *out) {
     if (bytes->len == 0) return VT_OK;
-    bool valid = !bytes->failed;
-    for (size_t k = 0; k < bytes->len && valid;) {
-        int adv;
-        int32_t cp = vt_utf8_decode((const unsigned char *)bytes->buf + k, bytes->len - k, &adv);
-        valid = cp != VT_UTF8_REPLACEMENT || (adv == 3 && !memcmp(bytes->buf + k, "\xEF\xBF\xBD", 3));
-        k += (size_t)adv;
-    }
-    size_t need = valid ? 1 : bytes->len;
-    char **grown = realloc(out->s, (out->n + need) * sizeof(char *));
-    if (!grown) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-    out->s = grown;
-    for (size_t k = 0; k < need; k++) {
-        char *d = valid ? dup_n(bytes->buf, bytes->len) : dup_n("\xEF\xBF\xBD", 3);
-        if (!d) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-        out->s[out->n++] = d;
-    }
+    if (bytes->failed) return nomem();
+    bool valid = vt_utf8_valid(bytes->buf, bytes->len);
+    vt_status st = VT_OK;
+    for (size_t k = 0; k < (valid ? 1 : bytes->len) && st == VT_OK; k++)
+        st = push_tok(out, valid ? strndup(bytes->buf, bytes->len) : strdup("\xEF\xBF\xBD"));
     bytes->len = 0;
-    return VT_OK;
+    return st;
 }
 
 /* Runs of <0xXX> tokens become the text of their bytes (ByteFallback). */
@@ -222,10 +206,8 @@ static vt_status step_byte_fallback(toks *t) {
             vt_sb_add(&bytes, &c, 1);
             continue;
         }
-        if ((st = flush_bytes(&bytes, &out)) != VT_OK) break;
-        char **grown = realloc(out.s, (out.n + 1) * sizeof(char *));
-        if (!grown) st = vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-        else out.s = grown, out.s[out.n++] = t->s[i], t->s[i] = NULL;
+        if ((st = flush_bytes(&bytes, &out)) == VT_OK) st = push_tok(&out, t->s[i]);
+        t->s[i] = NULL;
     }
     if (st == VT_OK) st = flush_bytes(&bytes, &out);
     vt_sb_free(&bytes);
@@ -237,15 +219,7 @@ static vt_status step_byte_fallback(toks *t) {
 static vt_status step_fuse(toks *t) {
     vt_sb b = {0};
     for (size_t i = 0; i < t->n; i++) vt_sb_add(&b, t->s[i], strlen(t->s[i]));
-    size_t len;
-    char *s = vt_sb_take(&b, &len);
-    if (!s) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-    toks_free(t);
-    t->s = malloc(sizeof *t->s);
-    if (!t->s) return free(s), vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
-    t->s[0] = s;
-    t->n = 1;
-    return VT_OK;
+    return one_tok(t, &b);
 }
 
 /* Up to `start` leading and `stop` trailing copies of the character go. */
@@ -257,7 +231,7 @@ static vt_status step_strip(const vt_dec_step *d, toks *t) {
         size_t n = strlen(s), a = 0, e = n;
         for (int32_t k = 0; k < d->start && a + (size_t)cl <= e && !memcmp(s + a, c, (size_t)cl); k++) a += (size_t)cl;
         for (int32_t k = 0; k < d->stop && e >= a + (size_t)cl && !memcmp(s + e - cl, c, (size_t)cl); k++) e -= (size_t)cl;
-        vt_status st = set_tok(t, i, s + a, e - a);
+        vt_status st = put_tok(t, i, strndup(s + a, e - a));
         if (st != VT_OK) return st;
     }
     return VT_OK;
@@ -281,7 +255,7 @@ vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, boo
                         char **out, size_t *out_len) {
     if (!t || !out || (!ids && n)) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to decode");
     toks tk = {malloc((n ? n : 1) * sizeof(char *)), 0};
-    if (!tk.s) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding");
+    if (!tk.s) return nomem();
     vt_status st = VT_OK;
     for (size_t i = 0; i < n && st == VT_OK; i++) {
         const char *tok = vt_wp_vocab_token(t->vocab, ids[i]);
@@ -291,7 +265,7 @@ vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, boo
             break;
         }
         if (skip_special && vt_tok_is_special(t, ids[i])) continue;
-        if (!(tk.s[tk.n] = dup_n(tok, strlen(tok)))) st = vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
+        if (!(tk.s[tk.n] = strdup(tok))) st = nomem();
         else tk.n++;
     }
     for (int k = 0; k < t->n_dec && st == VT_OK && tk.n > 0; k++) st = run_step(&t->dec[k], &tk);

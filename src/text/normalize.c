@@ -4,18 +4,10 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "core/grow.h"
 #include "text/normalize.h"
 #include "text/unicode.h"
 #include "text/utf8.h"
-
-static inline int32_t cp_at(const char *s, int32_t len, int32_t i, int *adv) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x80) {
-        *adv = 1;
-        return c;
-    }
-    return vt_utf8_decode((const unsigned char *)s + i, (size_t)(len - i), adv);
-}
 
 /* ---- BertNormalizer: BERT's one-pass normalizer, keeping the spaces ---- */
 
@@ -54,7 +46,7 @@ static vt_status lowercase(const vt_nstr *src, int32_t a, int32_t b, vt_nstr *ou
     vt_status st = VT_OK;
     for (int32_t i = a; i < b && st == VT_OK;) {
         int adv;
-        int32_t cp = cp_at(src->s, b, i, &adv), l[3];
+        int32_t cp = vt_utf8_at(src->s, b, i, &adv), l[3];
         int nl = (vt_uc_flags(cp) & VT_UC_LOWER) ? vt_uc_lower(cp, l) : (l[0] = cp, 1);
         for (int k = 0; k < nl && st == VT_OK; k++) st = vt_nstr_push(out, l[k], src->os[i], src->oe[i]);
         i += adv;
@@ -75,7 +67,7 @@ static vt_status filter_map(const vt_norm_step *n, const vt_nstr *src, int32_t a
     vt_status st = VT_OK;
     for (int32_t i = a; i < b && st == VT_OK;) {
         int adv;
-        int32_t cp = cp_at(src->s, b, i, &adv);
+        int32_t cp = vt_utf8_at(src->s, b, i, &adv);
         int32_t to = n->kind == VT_NORM_NMT ? nmt_map(cp) : (vt_uc_class(cp) & VT_UCC_MARK) ? -1 : cp;
         if (to >= 0) st = vt_nstr_push(out, to, src->os[i], src->oe[i]);
         i += adv;
@@ -87,7 +79,7 @@ static vt_status strip(const vt_norm_step *n, const vt_nstr *src, int32_t a, int
     int adv;
     if (n->left)
         while (a < b) {
-            int32_t cp = cp_at(src->s, b, a, &adv);
+            int32_t cp = vt_utf8_at(src->s, b, a, &adv);
             if (!(vt_uc_flags(cp) & VT_UC_WS)) break;
             a += adv;
         }
@@ -95,7 +87,7 @@ static vt_status strip(const vt_norm_step *n, const vt_nstr *src, int32_t a, int
         while (b > a) {
             int32_t s = b - 1;
             while (s > a && ((unsigned char)src->s[s] & 0xC0) == 0x80) s--;
-            if (!(vt_uc_flags(cp_at(src->s, b, s, &adv)) & VT_UC_WS)) break;
+            if (!(vt_uc_flags(vt_utf8_at(src->s, b, s, &adv)) & VT_UC_WS)) break;
             b = s;
         }
     return vt_nstr_append_range(out, src, a, b);
@@ -107,7 +99,7 @@ static vt_status prepend(const vt_norm_step *n, const vt_nstr *src, int32_t a, i
     vt_status st = VT_OK;
     for (int32_t i = 0; i < n->content_len && st == VT_OK;) {
         int adv;
-        int32_t cp = cp_at(n->content, n->content_len, i, &adv);
+        int32_t cp = vt_utf8_at(n->content, n->content_len, i, &adv);
         st = vt_nstr_push(out, cp, src->os[a], src->oe[a]);
         i += adv;
     }
@@ -132,7 +124,7 @@ static vt_status replace_match(void *ud, int32_t start, int32_t end) {
     int32_t os = end > c->a ? src->os[end - 1] : src->os[c->a], oe = end > c->a ? src->oe[end - 1] : src->os[c->a];
     for (int32_t i = 0; i < c->n->content_len && st == VT_OK;) {
         int adv;
-        int32_t cp = cp_at(c->n->content, c->n->content_len, i, &adv);
+        int32_t cp = vt_utf8_at(c->n->content, c->n->content_len, i, &adv);
         st = vt_nstr_push(c->out, cp, os, oe);
         i += adv;
     }
@@ -142,18 +134,7 @@ static vt_status replace_match(void *ud, int32_t start, int32_t end) {
 
 static vt_status replace(const vt_norm_step *n, const vt_nstr *src, int32_t a, int32_t b, vt_nstr *out) {
     replace_ctx c = {n, src, a, a, out};
-    vt_status st = VT_OK;
-    if (n->re) {
-        st = vt_regex_each(n->re, src->s + a, b - a, replace_match, &c);
-    } else if (n->pattern_len > 0) {
-        for (int32_t i = a; i + n->pattern_len <= b && st == VT_OK;) {
-            const char *hit = memmem(src->s + i, (size_t)(b - i), n->pattern, (size_t)n->pattern_len);
-            if (!hit) break;
-            int32_t at = (int32_t)(hit - src->s);
-            st = replace_match(&c, at - a, at - a + n->pattern_len);
-            i = at + n->pattern_len;
-        }
-    }
+    vt_status st = vt_pattern_each(n->re, n->pattern, n->pattern_len, src->s + a, b - a, replace_match, &c);
     return st == VT_OK ? vt_nstr_append_range(out, src, c.prev, b) : st;
 }
 
@@ -176,7 +157,7 @@ static vt_status decompose(bool compat, const vt_nstr *src, int32_t a, int32_t b
         int32_t d[18];
         int nd = 0;
         if (i < b) {
-            int32_t cp = cp_at(src->s, b, i, &adv);
+            int32_t cp = vt_utf8_at(src->s, b, i, &adv);
             if (!compat) {
                 nd = vt_uc_nfd(cp, d);
             } else {
@@ -191,15 +172,11 @@ static vt_status decompose(bool compat, const vt_nstr *src, int32_t a, int32_t b
             int32_t ccc = end ? 0 : utf8proc_get_property(d[k])->combining_class;
             if (ccc == 0 && n_run > 0) { /* a starter (or the end) closes the run */
                 mark *r = *runp;
-                if (dirty) {
-                    mark *sorted = malloc((size_t)n_run * sizeof *sorted);
-                    if (!sorted) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
-                    int32_t w = 0;
-                    for (int c = 1; c < 256; c++)
-                        for (int32_t q = 0; q < n_run; q++)
-                            if (r[q].ccc == c) sorted[w++] = r[q];
-                    for (int32_t q = 0; q < n_run; q++) r[q].cp = sorted[q].cp, r[q].ccc = sorted[q].ccc;
-                    free(sorted);
+                for (int32_t q = 1; dirty && q < n_run; q++) { /* stable by class; each position keeps its range */
+                    mark m = r[q];
+                    int32_t p = q;
+                    for (; p > 0 && r[p - 1].ccc > m.ccc; p--) r[p].cp = r[p - 1].cp, r[p].ccc = r[p - 1].ccc;
+                    r[p].cp = m.cp, r[p].ccc = m.ccc;
                 }
                 for (int32_t q = 0; q < n_run && st == VT_OK; q++) st = vt_nstr_push(out, r[q].cp, r[q].os, r[q].oe);
                 n_run = 0;
@@ -210,13 +187,7 @@ static vt_status decompose(bool compat, const vt_nstr *src, int32_t a, int32_t b
                 st = vt_nstr_push(out, d[k], src->os[i], src->oe[i]);
                 continue;
             }
-            if (n_run == *capp) {
-                int32_t cap = *capp ? *capp * 2 : 16;
-                mark *r = realloc(*runp, (size_t)cap * sizeof *r);
-                if (!r) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
-                *runp = r;
-                *capp = cap;
-            }
+            if ((st = vt_grow((void **)runp, capp, n_run, sizeof **runp, "tokenizer: normalizing")) != VT_OK) break;
             if (n_run > 0 && ccc < (*runp)[n_run - 1].ccc) dirty = true;
             (*runp)[n_run++] = (mark){d[k], src->os[i], src->oe[i], ccc};
         }
@@ -243,7 +214,7 @@ static vt_status compose(bool compat, const vt_nstr *src, int32_t a, int32_t b, 
         int32_t starts[64], n = 0, j = i;
         while (j < d->len && n < 64) {
             int adv;
-            int32_t cp = cp_at(d->s, d->len, j, &adv);
+            int32_t cp = vt_utf8_at(d->s, d->len, j, &adv);
             if (n > 0 && utf8proc_get_property(cp)->combining_class == 0 &&
                 !(cp >= 0x1161 && cp <= 0x11C2)) /* Hangul vowels and trailing consonants compose too */
                 break;
@@ -261,7 +232,7 @@ static vt_status compose(bool compat, const vt_nstr *src, int32_t a, int32_t b, 
             int32_t from = 0;
             if (k > 0)
                 for (int32_t q = 1; q < n; q++)
-                    if (!used[q] && cp_at(d->s, d->len, starts[q], &(int){0}) == buf[k]) {
+                    if (!used[q] && vt_utf8_at(d->s, d->len, starts[q], &(int){0}) == buf[k]) {
                         from = q;
                         used[q] = true;
                         break;

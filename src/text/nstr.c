@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "text/utf8.h"
 
 void vt_nstr_free(vt_nstr *n) {
@@ -46,6 +47,7 @@ vt_status vt_nstr_push(vt_nstr *n, int32_t cp, int32_t os, int32_t oe) {
 
 vt_status vt_nstr_append_range(vt_nstr *n, const vt_nstr *src, int32_t from, int32_t to) {
     int32_t k = to - from;
+    if (k <= 0) return VT_OK; /* nothing to copy (and src may hold no buffer yet) */
     vt_status st = vt_nstr_reserve(n, k);
     if (st != VT_OK) return st;
     memcpy(n->s + n->len, src->s + from, (size_t)k);
@@ -82,16 +84,9 @@ vt_status vt_nstr_append_text(vt_nstr *n, const char *text, int32_t len, int32_t
 }
 
 vt_status vt_nchanges_push(vt_nchanges *l, int32_t cp, int32_t change) {
-    if (l->n == l->cap) {
-        int64_t cap = l->cap ? (int64_t)l->cap * 2 : 64;
-        if (cap > INT32_MAX) return vt_error(VT_ERR_NOMEM, "tokenizer: text too long to normalize");
-        vt_nchange *c = realloc(l->c, (size_t)cap * sizeof *c);
-        if (!c) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory normalizing text");
-        l->c = c;
-        l->cap = (int32_t)cap;
-    }
-    l->c[l->n++] = (vt_nchange){cp, change};
-    return VT_OK;
+    vt_status st = vt_grow((void **)&l->c, &l->cap, l->n, sizeof *l->c, "tokenizer: normalizing");
+    if (st == VT_OK) l->c[l->n++] = (vt_nchange){cp, change};
+    return st;
 }
 
 void vt_nchanges_free(vt_nchanges *l) {

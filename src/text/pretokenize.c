@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "text/byte_level.h"
 #include "text/pretokenize.h"
 #include "text/unicode.h"
@@ -11,16 +12,9 @@
 
 vt_status vt_splits_push(vt_splits *l, int32_t start, int32_t end, int32_t id) {
     if (end <= start) return VT_OK;
-    if (l->n == l->cap) {
-        int64_t cap = l->cap ? (int64_t)l->cap * 2 : 64;
-        if (cap > INT32_MAX) return vt_error(VT_ERR_NOMEM, "tokenizer: too many pieces");
-        vt_split *v = realloc(l->v, (size_t)cap * sizeof *v);
-        if (!v) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
-        l->v = v;
-        l->cap = (int32_t)cap;
-    }
-    l->v[l->n++] = (vt_split){start, end, id};
-    return VT_OK;
+    vt_status st = vt_grow((void **)&l->v, &l->cap, l->n, sizeof *l->v, "tokenizer: pieces");
+    if (st == VT_OK) l->v[l->n++] = (vt_split){start, end, id};
+    return st;
 }
 
 void vt_splits_free(vt_splits *l) {
@@ -29,31 +23,14 @@ void vt_splits_free(vt_splits *l) {
 }
 
 vt_status vt_matches_push(vt_matches *m, int32_t start, int32_t end, bool is_match) {
-    if (m->n == m->cap) {
-        int64_t cap = m->cap ? (int64_t)m->cap * 2 : 64;
-        if (cap > INT32_MAX) return vt_error(VT_ERR_NOMEM, "tokenizer: too many pieces");
-        vt_match *v = realloc(m->v, (size_t)cap * sizeof *v);
-        if (!v) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
-        m->v = v;
-        m->cap = (int32_t)cap;
-    }
-    m->v[m->n++] = (vt_match){start, end, is_match};
-    return VT_OK;
+    vt_status st = vt_grow((void **)&m->v, &m->cap, m->n, sizeof *m->v, "tokenizer: pattern matches");
+    if (st == VT_OK) m->v[m->n++] = (vt_match){start, end, is_match};
+    return st;
 }
 
 void vt_matches_free(vt_matches *m) {
     free(m->v);
     memset(m, 0, sizeof *m);
-}
-
-/* The code point at s[i] (valid UTF-8); *adv its bytes. */
-static inline int32_t cp_at(const char *s, int32_t len, int32_t i, int *adv) {
-    unsigned char c = (unsigned char)s[i];
-    if (c < 0x80) {
-        *adv = 1;
-        return c;
-    }
-    return vt_utf8_decode((const unsigned char *)s + i, (size_t)(len - i), adv);
 }
 
 static inline bool is_ws(int32_t cp) { return (vt_uc_flags(cp) & VT_UC_WS) != 0; }
@@ -118,7 +95,7 @@ static vt_status pred_matches(const vt_nstr *buf, int32_t a, int32_t b, char_pre
     vt_status st = VT_OK;
     for (int32_t i = a; i < b && st == VT_OK;) {
         int adv;
-        int32_t cp = cp_at(buf->s, b, i, &adv);
+        int32_t cp = vt_utf8_at(buf->s, b, i, &adv);
         if (pred(cp, p)) {
             if (last < i) st = vt_matches_push(m, last, i, false);
             if (st == VT_OK) st = vt_matches_push(m, i, i + adv, true);
@@ -150,27 +127,12 @@ static vt_status on_regex_match(void *ud, int32_t start, int32_t end) {
     return st;
 }
 
-/* Events of a regex or a literal over [a, b) (tokenizers' Regex pattern; a
- * literal is matched as its escaped regex would be: leftmost, not overlapping). */
+/* Events of a regex or a literal over [a, b) (tokenizers' Regex and String patterns). */
 static vt_status pattern_matches(const vt_nstr *buf, int32_t a, int32_t b, const vt_regex *re, const char *lit,
                                  int32_t lit_len, vt_matches *m) {
-    vt_status st = VT_OK;
-    int32_t prev = a;
-    if (re) {
-        re_ctx c = {m, a, a};
-        if ((st = vt_regex_each(re, buf->s + a, b - a, on_regex_match, &c)) != VT_OK) return st;
-        prev = c.prev;
-    } else if (lit_len > 0) {
-        for (int32_t i = a; i + lit_len <= b && st == VT_OK;) {
-            const char *hit = memmem(buf->s + i, (size_t)(b - i), lit, (size_t)lit_len);
-            if (!hit) break;
-            int32_t at = (int32_t)(hit - buf->s);
-            if (prev < at) st = vt_matches_push(m, prev, at, false);
-            if (st == VT_OK) st = vt_matches_push(m, at, at + lit_len, true);
-            prev = i = at + lit_len;
-        }
-    }
-    if (st == VT_OK && prev < b) st = vt_matches_push(m, prev, b, false);
+    re_ctx c = {m, a, a};
+    vt_status st = vt_pattern_each(re, lit, lit_len, buf->s + a, b - a, on_regex_match, &c);
+    if (st == VT_OK && c.prev < b) st = vt_matches_push(m, c.prev, b, false);
     return st;
 }
 
@@ -180,7 +142,7 @@ static vt_status whitespace_pieces(const vt_nstr *buf, int32_t a, int32_t b, vt_
     int32_t i = a;
     while (i < b && st == VT_OK) {
         int adv;
-        int32_t cp = cp_at(buf->s, b, i, &adv);
+        int32_t cp = vt_utf8_at(buf->s, b, i, &adv);
         if (is_ws(cp)) {
             i += adv;
             continue;
@@ -188,7 +150,7 @@ static vt_status whitespace_pieces(const vt_nstr *buf, int32_t a, int32_t b, vt_
         bool word = (vt_uc_class(cp) & VT_UCC_WORD) != 0;
         int32_t j = i + adv;
         while (j < b) {
-            cp = cp_at(buf->s, b, j, &adv);
+            cp = vt_utf8_at(buf->s, b, j, &adv);
             bool w = (vt_uc_class(cp) & VT_UCC_WORD) != 0;
             if (w != word || (!w && is_ws(cp))) break;
             j += adv;
@@ -205,7 +167,7 @@ static vt_status bert_pieces(const vt_nstr *buf, int32_t a, int32_t b, vt_splits
     int32_t start = a;
     for (int32_t i = a; i < b && st == VT_OK;) {
         int adv;
-        int32_t cp = cp_at(buf->s, b, i, &adv);
+        int32_t cp = vt_utf8_at(buf->s, b, i, &adv);
         uint8_t f = vt_uc_flags(cp);
         if (f & (VT_UC_WS | VT_UC_PUNCT)) {
             st = vt_splits_push(out, start, i, -1);
@@ -289,7 +251,7 @@ static vt_status byte_level_piece(const vt_pre_step *p, const vt_nstr *buf, int3
 static vt_status metaspace_piece(const vt_pre_step *p, const vt_nstr *buf, int32_t a, int32_t b, vt_matches *m,
                                  vt_nstr *nb, vt_splits *out) {
     int adv;
-    int32_t first = cp_at(buf->s, b, a, &adv);
+    int32_t first = vt_utf8_at(buf->s, b, a, &adv);
     bool starts = first == ' ' || first == p->replacement;
     bool prepend = !starts && (p->prepend == VT_PREPEND_ALWAYS || (p->prepend == VT_PREPEND_FIRST && buf->os[a] == 0));
     int32_t start = nb->len;

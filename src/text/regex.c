@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
+
 struct vt_regex {
     pcre2_code *code;
 };
@@ -30,57 +32,38 @@ static const class_map CLASSES[] = {
 
 /* pattern with Oniguruma's classes spelled for PCRE2 (malloc'd, *out_len bytes); NULL with the error set. */
 static char *translate(const char *pattern, size_t len, const char *label, size_t *out_len) {
-    size_t cap = len * 4 + 64, n = 0;
-    char *out = malloc(cap);
-    if (!out) return vt_error(VT_ERR_NOMEM, "%s: out of memory", label), NULL;
+    vt_sb out = {0};
     bool in_class = false;
     for (size_t i = 0; i < len; i++) {
         char c = pattern[i];
-        const char *put = NULL;
-        if (c == '\\' && i + 1 < len) {
-            for (size_t k = 0; k < sizeof CLASSES / sizeof *CLASSES && !put; k++) {
-                if (CLASSES[k].esc != pattern[i + 1]) continue;
-                put = in_class ? CLASSES[k].inside : CLASSES[k].outside;
-                if (!put) {
-                    free(out);
-                    return vt_error(VT_ERR_UNSUPPORTED, "%s: regex \"%.*s\": \\%c inside [...] is not supported", label,
-                                    (int)(len > 200 ? 200 : len), pattern, pattern[i + 1]), NULL;
-                }
+        const class_map *m = NULL;
+        for (size_t k = 0; c == '\\' && i + 1 < len && k < sizeof CLASSES / sizeof *CLASSES; k++)
+            if (CLASSES[k].esc == pattern[i + 1]) m = &CLASSES[k];
+        if (m) {
+            const char *put = in_class ? m->inside : m->outside;
+            if (!put) {
+                vt_sb_free(&out);
+                return vt_error(VT_ERR_UNSUPPORTED, "%s: regex \"%.*s\": \\%c inside [...] is not supported", label,
+                                (int)(len > 200 ? 200 : len), pattern, m->esc), NULL;
             }
-            if (!put) { /* any other escape: both characters as they are */
-                out[n++] = c;
-                c = pattern[++i];
-            }
-        } else if (c == '[' && !in_class) {
-            in_class = true;
-            out[n++] = c;
-            if (i + 1 < len && pattern[i + 1] == '^') out[n++] = pattern[++i];
-            if (i + 1 < len && pattern[i + 1] == ']') out[n++] = pattern[++i]; /* a leading ] is a member */
-            continue;
-        } else if (c == ']' && in_class) {
-            in_class = false;
-        }
-        if (put) {
-            size_t pl = strlen(put);
-            if (n + pl + 8 > cap) {
-                char *grown = realloc(out, cap = (n + pl) * 2 + 64);
-                if (!grown) return free(out), vt_error(VT_ERR_NOMEM, "%s: out of memory", label), NULL;
-                out = grown;
-            }
-            memcpy(out + n, put, pl);
-            n += pl;
+            vt_sb_str(&out, put);
             i++;
             continue;
         }
-        if (n + 8 > cap) {
-            char *grown = realloc(out, cap *= 2);
-            if (!grown) return free(out), vt_error(VT_ERR_NOMEM, "%s: out of memory", label), NULL;
-            out = grown;
+        size_t run = c == '\\' && i + 1 < len ? 2 : 1; /* any other escape: both characters as they are */
+        if (c == '[' && !in_class) { /* a leading ^, then a leading ], belong to the bracket */
+            in_class = true;
+            if (i + run < len && pattern[i + run] == '^') run++;
+            if (i + run < len && pattern[i + run] == ']') run++;
+        } else if (c == ']' && in_class) {
+            in_class = false;
         }
-        out[n++] = c;
+        vt_sb_add(&out, pattern + i, run);
+        i += run - 1;
     }
-    *out_len = n;
-    return out;
+    char *text = vt_sb_take(&out, out_len);
+    if (!text) vt_error(VT_ERR_NOMEM, "%s: out of memory", label);
+    return text;
 }
 
 vt_regex *vt_regex_new(const char *pattern, size_t len, const char *label) {
@@ -141,5 +124,19 @@ vt_status vt_regex_each(const vt_regex *re, const char *s, int32_t len, vt_regex
         else break;
     }
     pcre2_match_data_free(md);
+    return st;
+}
+
+vt_status vt_pattern_each(const vt_regex *re, const char *lit, int32_t lit_len, const char *s, int32_t len,
+                          vt_regex_match_fn fn, void *ud) {
+    if (re) return vt_regex_each(re, s, len, fn, ud);
+    vt_status st = VT_OK;
+    for (int32_t i = 0; lit_len > 0 && i + lit_len <= len && st == VT_OK;) {
+        const char *hit = memmem(s + i, (size_t)(len - i), lit, (size_t)lit_len);
+        if (!hit) break;
+        int32_t at = (int32_t)(hit - s);
+        st = fn(ud, at, at + lit_len);
+        i = at + lit_len;
+    }
     return st;
 }

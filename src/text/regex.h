@@ -24,4 +24,10 @@ void vt_regex_free(vt_regex *re);
 typedef vt_status (*vt_regex_match_fn)(void *ud, int32_t start, int32_t end);
 vt_status vt_regex_each(const vt_regex *re, const char *s, int32_t len, vt_regex_match_fn fn, void *ud);
 
+/* The same for a Split or Replace pattern: the regex re, or (re NULL) the
+ * literal lit[0..lit_len), found leftmost and not overlapping as tokenizers
+ * finds a String pattern. An empty literal matches nothing. */
+vt_status vt_pattern_each(const vt_regex *re, const char *lit, int32_t lit_len, const char *s, int32_t len,
+                          vt_regex_match_fn fn, void *ud);
+
 #endif

@@ -42,7 +42,7 @@ static cJSON *read_merges(const char *file) {
             if (!item) cJSON_Delete(merges), merges = NULL;
             else cJSON_AddItemToArray(merges, item);
         }
-        s += n + (nl ? (size_t)(nl - s) - n + 1 : 0);
+        s = nl ? nl + 1 : end;
     }
     free(data);
     if (!merges) vt_error(VT_ERR_NOMEM, "%s: out of memory", file);

@@ -29,7 +29,6 @@ static vt_status normalize_added(const char *file, vt_tokenizer *t) {
     for (int i = 0; i < t->n_added && st == VT_OK; i++) {
         vt_added_token *a = &t->added[i];
         if (!a->normalized || !t->n_norm) continue;
-        t->has_normalized_added = true;
         src.len = out.len = 0;
         if ((st = vt_nstr_append_text(&src, a->content, a->len, 0)) != VT_OK ||
             (st = vt_norm_run(t->norm, t->n_norm, &src, 0, src.len, &w, &out)) != VT_OK)
@@ -41,7 +40,6 @@ static vt_status normalize_added(const char *file, vt_tokenizer *t) {
         if (!(a->match = malloc((size_t)out.len))) st = vt_error(VT_ERR_NOMEM, "%s: out of memory", file);
         else memcpy(a->match, out.s, (size_t)out.len), a->match_len = out.len;
     }
-    for (int i = 0; i < t->n_added; i++) t->has_normalized_added |= t->added[i].normalized && t->n_norm;
     vt_nstr_free(&src);
     vt_nstr_free(&out);
     vt_tok_work_free(&w);

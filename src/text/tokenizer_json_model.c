@@ -123,10 +123,15 @@ static vt_status bpe(const char *file, const cJSON *m, vt_tokenizer *t) {
 static double serde_f64(double d) {
     char text[40];
     if (!isfinite(d) || d == 0) return d;
-    for (int p = 1; p <= 17; p++) {
+    /* A text of at most 15 digits whose powers of ten stay within 1e22 reads exactly (the significand is
+     * below 2^53 and serde_json rounds once, as strtod); only the rest needs the shortest text. */
+    bool exact_range = fabs(d) >= 1e-7 && fabs(d) < 1e15;
+    int p = exact_range ? 15 : 1;
+    for (; p <= 17; p++) {
         snprintf(text, sizeof text, "%.*g", p, d);
         if (strtod(text, NULL) == d) break;
     }
+    if (exact_range && p == 15) return d;
     uint64_t significand = 0;
     int exponent = 0;
     bool fraction = false;

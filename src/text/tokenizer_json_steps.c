@@ -119,23 +119,30 @@ static void *grow(void **arr, int *n, size_t size) {
     return step;
 }
 
+/* Reads one component (a normalizer, pre-tokenizer, ...) found at `where`. */
+typedef vt_status (*step_reader)(const char *file, const char *where, const cJSON *obj, vt_tokenizer *t);
+
+/* A Sequence component: each of obj.key in order, named where.key[i] in errors. */
+static vt_status each_step(const char *file, const char *where, const cJSON *obj, const char *key, step_reader read,
+                           vt_tokenizer *t) {
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!cJSON_IsArray(list)) return vt_error(VT_ERR_FORMAT, "%s: %s.%s must be a list", file, where, key);
+    int i = 0;
+    for (const cJSON *c = list->child; c; c = c->next, i++) {
+        char w[200];
+        snprintf(w, sizeof w, "%s.%s[%d]", where, key, i);
+        vt_status st = read(file, w, c, t);
+        if (st != VT_OK) return st;
+    }
+    return VT_OK;
+}
+
 /* ---- normalizers ---- */
 
 static vt_status normalizer(const char *file, const char *where, const cJSON *n, vt_tokenizer *t) {
     const char *type = vt_tj_type(n);
     if (!type) return vt_error(VT_ERR_FORMAT, "%s: %s needs a \"type\"", file, where);
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
-        if (!cJSON_IsArray(list)) return vt_error(VT_ERR_FORMAT, "%s: %s.normalizers must be a list", file, where);
-        int i = 0;
-        for (const cJSON *c = list->child; c; c = c->next, i++) {
-            char w[200];
-            snprintf(w, sizeof w, "%s.normalizers[%d]", where, i);
-            vt_status st = normalizer(file, w, c, t);
-            if (st != VT_OK) return st;
-        }
-        return VT_OK;
-    }
+    if (!strcmp(type, "Sequence")) return each_step(file, where, n, "normalizers", normalizer, t);
     static const struct { const char *name; vt_norm_kind kind; } plain[] = {
         {"Lowercase", VT_NORM_LOWERCASE}, {"NFD", VT_NORM_NFD},   {"NFKD", VT_NORM_NFKD},
         {"NFC", VT_NORM_NFC},             {"NFKC", VT_NORM_NFKC}, {"StripAccents", VT_NORM_STRIP_ACCENTS},
@@ -213,18 +220,7 @@ vt_status vt_tj_normalizer(const char *file, const cJSON *n, vt_tokenizer *t) {
 static vt_status pre_tokenizer(const char *file, const char *where, const cJSON *p, vt_tokenizer *t) {
     const char *type = vt_tj_type(p);
     if (!type) return vt_error(VT_ERR_FORMAT, "%s: %s needs a \"type\"", file, where);
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers");
-        if (!cJSON_IsArray(list)) return vt_error(VT_ERR_FORMAT, "%s: %s.pretokenizers must be a list", file, where);
-        int i = 0;
-        for (const cJSON *c = list->child; c; c = c->next, i++) {
-            char w[200];
-            snprintf(w, sizeof w, "%s.pretokenizers[%d]", where, i);
-            vt_status st = pre_tokenizer(file, w, c, t);
-            if (st != VT_OK) return st;
-        }
-        return VT_OK;
-    }
+    if (!strcmp(type, "Sequence")) return each_step(file, where, p, "pretokenizers", pre_tokenizer, t);
     static const struct { const char *name; vt_pre_kind kind; } kinds[] = {
         {"BertPreTokenizer", VT_PRE_BERT}, {"Whitespace", VT_PRE_WHITESPACE},
         {"WhitespaceSplit", VT_PRE_WHITESPACE_SPLIT}, {"Punctuation", VT_PRE_PUNCTUATION},
@@ -351,17 +347,7 @@ static vt_status post_processor(const char *file, const char *where, const cJSON
     const char *type = vt_tj_type(p);
     if (!type) return vt_error(VT_ERR_FORMAT, "%s: %s needs a \"type\"", file, where);
     vt_status st = VT_OK;
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "processors");
-        if (!cJSON_IsArray(list)) return vt_error(VT_ERR_FORMAT, "%s: %s.processors must be a list", file, where);
-        int i = 0;
-        for (const cJSON *c = list->child; c && st == VT_OK; c = c->next, i++) {
-            char w[200];
-            snprintf(w, sizeof w, "%s.processors[%d]", where, i);
-            st = post_processor(file, w, c, t);
-        }
-        return st;
-    }
+    if (!strcmp(type, "Sequence")) return each_step(file, where, p, "processors", post_processor, t);
     bool byte_level = !strcmp(type, "ByteLevel"), roberta = !strcmp(type, "RobertaProcessing");
     if (byte_level || roberta) {
         bool trim = true, prefix = true;
@@ -405,18 +391,7 @@ vt_status vt_tj_post_processor(const char *file, const cJSON *p, vt_tokenizer *t
 static vt_status decoder(const char *file, const char *where, const cJSON *d, vt_tokenizer *t) {
     const char *type = vt_tj_type(d);
     if (!type) return vt_error(VT_ERR_FORMAT, "%s: %s needs a \"type\"", file, where);
-    if (!strcmp(type, "Sequence")) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(d, "decoders");
-        if (!cJSON_IsArray(list)) return vt_error(VT_ERR_FORMAT, "%s: %s.decoders must be a list", file, where);
-        int i = 0;
-        for (const cJSON *c = list->child; c; c = c->next, i++) {
-            char w[200];
-            snprintf(w, sizeof w, "%s.decoders[%d]", where, i);
-            vt_status st = decoder(file, w, c, t);
-            if (st != VT_OK) return st;
-        }
-        return VT_OK;
-    }
+    if (!strcmp(type, "Sequence")) return each_step(file, where, d, "decoders", decoder, t);
     static const struct { const char *name; vt_dec_kind kind; } kinds[] = {
         {"WordPiece", VT_DEC_WORDPIECE}, {"ByteLevel", VT_DEC_BYTE_LEVEL}, {"Metaspace", VT_DEC_METASPACE},
         {"BPEDecoder", VT_DEC_BPE}, {"Replace", VT_DEC_REPLACE}, {"ByteFallback", VT_DEC_BYTE_FALLBACK},

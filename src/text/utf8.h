@@ -45,6 +45,11 @@ static inline int32_t vt_utf8_decode(const unsigned char *s, size_t n, int *adv)
     return i == (size_t)need + 1 ? cp : VT_UTF8_REPLACEMENT;
 }
 
+/* The code point at s[i] of the len-byte text s; *adv its bytes. */
+static inline int32_t vt_utf8_at(const char *s, int32_t len, int32_t i, int *adv) {
+    return vt_utf8_decode((const unsigned char *)s + i, (size_t)(len - i), adv);
+}
+
 /* Writes cp (a valid scalar value) to out; returns the byte count (1..4). */
 static inline int vt_utf8_encode(int32_t cp, char *out) {
     unsigned char *o = (unsigned char *)out;

@@ -32,11 +32,11 @@ import os
 import random
 import sys
 
-import numpy as np
 from safetensors.numpy import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_tokenizer import DATA, encode_corpus, flat, make_long_lines, random_lines, read_lines  # noqa: E402
+from gen_tokenizer import (DATA, encode_corpus, encode_decode, encode_pairs, make_long_lines,  # noqa: E402
+                           random_lines, read_lines)  # noqa: E402
 
 import sentencepiece as spm  # noqa: E402
 from tokenizers import (AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers,  # noqa: E402
@@ -165,49 +165,6 @@ def steps(text):
                                    sep_token="[SEP]", mask_token="[MASK]")
 
 
-def encode_pairs(tok, texts, tensors, seed):
-    rng = random.Random(seed)
-    reqs = []  # (a, b or -1, max_length); 8 and more: room for every template's special tokens
-    for _ in range(300):
-        reqs.append((rng.randrange(len(texts)), rng.randrange(len(texts)), rng.choice([8, 9, 16, 17, 32, 64, 128])))
-    for _ in range(100):
-        reqs.append((rng.randrange(len(texts)), -1, rng.choice([4, 5, 10, 50, 200])))
-    rows = {}
-    for m in sorted({r[2] for r in reqs}):
-        for pair in (True, False):
-            ks = [k for k, r in enumerate(reqs) if r[2] == m and (r[1] >= 0) == pair]
-            if not ks:
-                continue
-            a = [texts[reqs[k][0]] for k in ks]
-            b = [texts[reqs[k][1]] for k in ks] if pair else None
-            e = tok(a, b, truncation=True, max_length=m, padding="max_length", return_token_type_ids=True)
-            for n, k in enumerate(ks):
-                rows[k] = (e["input_ids"][n], e["token_type_ids"][n], e["attention_mask"][n])
-    tensors["pairs.a"] = np.array([r[0] for r in reqs], dtype=np.int32)
-    tensors["pairs.b"] = np.array([r[1] for r in reqs], dtype=np.int32)
-    tensors["pairs.max_length"] = np.array([r[2] for r in reqs], dtype=np.int32)
-    tensors["pairs.ids"], tensors["pairs.splits"] = flat(rows[k][0] for k in range(len(reqs)))
-    tensors["pairs.type_ids"], _ = flat(rows[k][1] for k in range(len(reqs)))
-    tensors["pairs.mask"], _ = flat(rows[k][2] for k in range(len(reqs)))
-    bi = [rng.randrange(len(texts)) for _ in range(16)]
-    bj = [rng.randrange(len(texts)) for _ in range(16)]
-    e = tok([texts[i] for i in bi], [texts[j] for j in bj], truncation=True, max_length=96, padding=True,
-            return_token_type_ids=True)
-    tensors["batch.a"] = np.array(bi, dtype=np.int32)
-    tensors["batch.b"] = np.array(bj, dtype=np.int32)
-    tensors["batch.ids"] = np.array(e["input_ids"], dtype=np.int32)
-    tensors["batch.type_ids"] = np.array(e["token_type_ids"], dtype=np.int32)
-    tensors["batch.mask"] = np.array(e["attention_mask"], dtype=np.int32)
-
-
-def encode_decode(tok, lines, tensors):
-    outs = []
-    for l in lines[:300]:
-        ids = tok(l.decode("utf-8", errors="replace"))["input_ids"]
-        outs.append(list(tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False).encode()))
-    tensors["decode.text"], tensors["decode.splits"] = flat(outs, np.uint8)
-
-
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -225,7 +182,7 @@ def main():
     toks["char_bpe"] = char_bpe(text)
     toks["sp_bpe"] = sp_bpe(text)
     toks["steps"] = steps(text)
-    long_texts = [l.decode("utf-8", errors="replace") for l in make_long_lines(corpora)]  # tokenizer_long.txt
+    long_lines = make_long_lines(corpora)  # tokenizer_long.txt
     corpora["added"] = added_lines(corpora["emails"], "<mask>", 5)
     with open(os.path.join(out, "tokenizer_added.txt"), "wb") as f:
         f.write(b"".join(l + b"\n" for l in corpora["added"]))
@@ -237,7 +194,9 @@ def main():
         tensors = {}
         for corpus, lines in corpora.items():
             encode_corpus(tok, lines, corpus, tensors)
-        encode_pairs(tok, long_texts, tensors, 7)
+        # max_length 8 and up: room for every template's special tokens (RoBERTa's pair has four)
+        encode_pairs(tok, long_lines, tensors, pair_lengths=(8, 9, 16, 17, 32, 64, 128, 256, 512),
+                     single_lengths=(4, 5, 10, 50, 200))
         encode_decode(tok, corpora["emails"], tensors)
         save_file(tensors, os.path.join(out, f"tokenizer_pipe_{name}.safetensors"),
                   metadata={"vocab_size": str(len(tok))})

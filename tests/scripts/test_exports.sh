@@ -9,11 +9,7 @@ lib="$build/libverto.so"
 [ -f "$lib" ] || { echo "error: $lib not built" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 
 # declared: the name before the first '(' of every VT_API declaration
 ls include/verto/*.h | grep -v /export.h | xargs cat | tr '\n' ' ' | grep -o 'VT_API [^(;]*(' | sed 's/($//; s/.*[ *]//' | sort -u >"$tmp/declared"

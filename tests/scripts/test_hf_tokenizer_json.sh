@@ -9,7 +9,7 @@
 #     texts (accents, CJK, emoji, pairs) with the ids BertTokenizerFast gives;
 #   - verto tokenize --tokenizer tokenizer.json --json prints the ids and
 #     character offsets tokenizers gives;
-#   - a tokenizer.json verto cannot honour (a BPE model) stops verto predict with
+#   - a tokenizer.json verto cannot honour (a UnicodeScripts pre-tokenizer) stops verto predict with
 #     one error naming the file and the component.
 set -uo pipefail
 build=${VT_BUILD:-build}
@@ -17,11 +17,7 @@ verto=$build/verto
 py=${PYTHON:-python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 
 "$py" - "$tmp" <<'PY'
 import json, sys

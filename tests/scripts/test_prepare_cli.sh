@@ -11,11 +11,7 @@ vocab=tests/data/tokenizer/uncased/vocab.txt
 corpus=tests/data/pretrain/sotu_sample.txt
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 
 # A failing run: exit status non-zero, exactly one stderr line "error: ...",
 # which contains $2; prints it.

@@ -6,11 +6,7 @@ set -euo pipefail
 build=${VT_BUILD:-build}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-failures=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 
 "$build/examples/seed_logistic_regression" >"$out"
 cat "$out"

@@ -35,11 +35,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 
 # ---- a small fine-tuned classifier ----
 head -n 48 data/spam/train.jsonl >"$tmp/train.jsonl"

@@ -45,11 +45,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 
 # ---- the load client ----
 cat >"$tmp/load.c" <<'C'

@@ -7,11 +7,7 @@ build=${VT_BUILD:-build}
 verto="$build/verto"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
-}
+. "$(dirname "$0")/check.sh"
 
 env -u VERTO_MAX_ISA "$verto" --version >"$tmp/v" 2>&1
 check "--version exits 0" test $? -eq 0
