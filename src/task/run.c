@@ -103,9 +103,9 @@ vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *co
         t->order_cap = n;
     }
     for (size_t i = 0; i < n; i++) {
-        if (rows[i]->len < 1 || rows[i]->len > t->cfg->max_position_embeddings)
-            return vt_error(VT_ERR_INVALID_ARG, "row %zu has %d tokens: 1 to the model's %lld positions are needed", i,
-                            rows[i]->len, (long long)t->cfg->max_position_embeddings);
+        if (rows[i]->len < 1 || rows[i]->len > vt_bert_max_length(t->cfg))
+            return vt_error(VT_ERR_INVALID_ARG, "row %zu has %d tokens: 1 to the model's %d positions are needed", i,
+                            rows[i]->len, vt_bert_max_length(t->cfg));
         t->order[i] = i;
     }
     g_rows = rows; /* (one caller at a time) */
