@@ -218,7 +218,7 @@ def save_io(path, batch, out):
     tensors = {k: v.contiguous() for k, v in batch.items()}
     for k, v in out.items():
         v = v.detach()
-        tensors[k] = (v if k in ("loss", "n_params") else v.float()).contiguous()
+        tensors[k] = (v if k in ("loss", "n_params") else v.float()).contiguous().clone()  # tied: own copies
     save_file(tensors, str(path))
 
 
