@@ -107,7 +107,9 @@ VT_API void vt_bert_config_default_family(vt_bert_config *c, vt_bert_family fami
 
 /* Named sizes: "tiny" L2/H128/A2, "mini" L4/H256/A4, "small" L4/H512/A8,
  * "medium" L8/H512/A8, "base" L12/H768/A12 (intermediate 4H, 512
- * positions, 2 token types). VT_ERR_INVALID_ARG for other names. */
+ * positions, 2 token types); "FAMILY-SIZE" ("roberta-tiny", "xlm-roberta-base",
+ * "distilbert-small", "bert-mini") is vt_bert_config_preset_family of that
+ * family. VT_ERR_INVALID_ARG for other names. */
 VT_API vt_status vt_bert_config_preset(vt_bert_config *c, const char *name, int64_t vocab_size);
 /* The same sizes in a family, with its published models' conventions:
  * RoBERTa and XLM-RoBERTa pad_token_id 1, 514 positions (512 tokens), one

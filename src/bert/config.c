@@ -82,7 +82,22 @@ void vt_bert_config_default_family(vt_bert_config *c, vt_bert_family family, vt_
 }
 
 vt_status vt_bert_config_preset(vt_bert_config *c, const char *name, int64_t vocab_size) {
-    return vt_bert_config_preset_family(c, VT_FAMILY_BERT, name, vocab_size);
+    if (!name) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_config_preset: no preset name given");
+    /* "SIZE" (BERT) or "FAMILY-SIZE": the family is everything before the last '-'. */
+    const char *dash = strrchr(name, '-');
+    vt_bert_family family = VT_FAMILY_BERT;
+    if (dash) {
+        char model_type[32];
+        if ((size_t)(dash - name) >= sizeof model_type ||
+            (snprintf(model_type, sizeof model_type, "%.*s", (int)(dash - name), name),
+             !vt_bert_family_parse(model_type, &family)))
+            return vt_error(VT_ERR_INVALID_ARG,
+                            "unknown preset '%s' (expected SIZE or FAMILY-SIZE: FAMILY bert, roberta, xlm-roberta or "
+                            "distilbert, SIZE tiny, mini, small, medium or base)",
+                            name);
+        name = dash + 1;
+    }
+    return vt_bert_config_preset_family(c, family, name, vocab_size);
 }
 
 vt_status vt_bert_config_preset_family(vt_bert_config *c, vt_bert_family family, const char *name,

@@ -69,7 +69,9 @@ static vt_status run_batch(vt_task *t, vt_task_output what, const vt_tok_encodin
         }
     }
     if (what == VT_OUT_MASKED && !any_mask) return VT_OK; /* nothing to predict */
-    vt_bert_batch batch = {.batch = (int64_t)B, .seq_len = T, .input_ids = t->ids, .token_type_ids = t->types,
+    /* One token type (RoBERTa) or none (DistilBERT): a pair's second segment is type 0 too. */
+    const int32_t *types = t->cfg->type_vocab_size > 1 ? t->types : NULL;
+    vt_bert_batch batch = {.batch = (int64_t)B, .seq_len = T, .input_ids = t->ids, .token_type_ids = types,
                            .attention_mask = t->mask, .cls_only = what == VT_OUT_LOGITS,
                            .mlm_select = what == VT_OUT_MASKED ? t->select : NULL};
     vt_bert_outputs o;
