@@ -58,26 +58,6 @@ vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float dro
     return VT_OK;
 }
 
-/* g[idx[r]] += d[r] (rows of H) for every row whose idx is not `skip` (an
- * nn.Embedding's padding_idx; -1: none); idx NULL: row 0 for all. Each
- * thread owns a slice of the columns, so repeated indices do not race. */
-static void scatter_add(const int32_t *idx, int64_t skip, const float *d, float *g, int64_t rows, int64_t H) {
-    enum { BLK = 64 };
-    int64_t nblk = (H + BLK - 1) / BLK;
-#pragma omp parallel for schedule(static)
-    for (int64_t blk = 0; blk < nblk; blk++) {
-        int64_t j0 = blk * BLK, w = H - j0 < BLK ? H - j0 : BLK;
-        for (int64_t r = 0; r < rows; r++) {
-            int64_t i = idx ? idx[r] : 0;
-            if (i == skip) continue;
-            float *restrict dst = g + i * H + j0;
-            const float *restrict src = d + r * H + j0;
-#pragma omp simd
-            for (int64_t j = 0; j < w; j++) dst[j] += src[j];
-        }
-    }
-}
-
 void bert_embeddings_backward(vt_bert *b, float drop) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
@@ -89,7 +69,10 @@ void bert_embeddings_backward(vt_bert *b, float drop) {
     vt_layernorm_backward(d_ln, b->emb_sum, b->w.emb_ln_g, b->emb_mean, b->emb_rstd, d_sum, b->g.emb_ln_g,
                           b->g.emb_ln_b, BT, H);
     int64_t pad = c->pad_token_id; /* -1 when there is none */
-    scatter_add(in->input_ids, pad, d_sum, b->g.word_emb, BT, H);
-    scatter_add(b->pos_ids, bert_family(c->family)->positions_after_padding ? pad : -1, d_sum, b->g.pos_emb, BT, H);
-    if (b->g.type_emb) scatter_add(in->token_type_ids, -1, d_sum, b->g.type_emb, BT, H);
+    vt_embedding_backward_padded(in->input_ids, pad, d_sum, b->g.word_emb, BT, H);
+    int64_t pos_pad = bert_family(c->family)->positions_after_padding ? pad : -1;
+    vt_embedding_backward_padded(b->pos_ids, pos_pad, d_sum, b->g.pos_emb, BT, H);
+    const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL;
+    if (b->g.type_emb && types) vt_embedding_backward(types, d_sum, b->g.type_emb, BT, H);
+    else if (b->g.type_emb) vt_sum_rows(d_sum, b->g.type_emb, BT, H); /* every token type 0 */
 }
