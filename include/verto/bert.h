@@ -1,5 +1,11 @@
-/* BERT: the encoder, its pretraining and task heads, and Hugging Face model
- * directories.
+/* BERT and its family of encoders (RoBERTa, XLM-RoBERTa, DistilBERT): the
+ * encoder, its pretraining and task heads, and Hugging Face model directories.
+ *
+ * The families share one post-LN Transformer encoder; each is a model_type in
+ * config.json with Hugging Face's config keys and parameter names, and differs
+ * where it does: RoBERTa's position ids count from pad_token_id + 1 and its
+ * heads are lm_head and a two-layer classifier; DistilBERT has no token types,
+ * no pooler and its own names and keys (src/bert/family.c has the table).
  *
  * A vt_bert holds a BertConfig, all parameters in one flat buffer (and the
  * gradients in another) with Hugging Face's names and shapes (Linear weights
@@ -27,53 +33,102 @@ extern "C" {
 #define VT_BERT_MAX_LABELS 256
 #define VT_BERT_LABEL_MAX 64
 
-/* Which heads the model carries (Hugging Face's class of the same name). */
+/* Which heads the model carries (Hugging Face's class of the same name, in
+ * the model's family: BertModel, RobertaModel, DistilBertModel, ...). */
 typedef enum vt_bert_arch {
-    VT_BERT_MODEL = 0,              /* BertModel: encoder + pooler */
-    VT_BERT_FOR_PRETRAINING,        /* + MLM head + NSP head */
+    VT_BERT_MODEL = 0,              /* BertModel: encoder + pooler (RobertaModel too; DistilBertModel has none) */
+    VT_BERT_FOR_PRETRAINING,        /* + MLM head + NSP head (BERT only) */
     VT_BERT_FOR_MASKED_LM,          /* + MLM head */
-    VT_BERT_FOR_SEQUENCE_CLASSIFICATION, /* + dropout + classifier on the pooled output */
+    VT_BERT_FOR_SEQUENCE_CLASSIFICATION, /* + dropout + classifier on the pooled output (RoBERTa: on a
+                                          * dense + tanh of the first token; DistilBERT: dense + ReLU) */
     VT_BERT_FOR_TOKEN_CLASSIFICATION,    /* + dropout + classifier on every token */
 } vt_bert_arch;
 
-/* "BertForPreTraining", ...; and back (false if unknown). */
+/* "BertForPreTraining", ... (BERT's names); and back (false if unknown). */
 VT_API const char *vt_bert_arch_name(vt_bert_arch arch);
 VT_API bool vt_bert_arch_parse(const char *name, vt_bert_arch *out);
 
+/* The encoder families: config.json's model_type. */
+typedef enum vt_bert_family {
+    VT_FAMILY_BERT = 0,    /* "bert": Bert* classes, encoder tensors under "bert." */
+    VT_FAMILY_ROBERTA,     /* "roberta": Roberta* under "roberta."; no ForPreTraining */
+    VT_FAMILY_XLM_ROBERTA, /* "xlm-roberta": RoBERTa's architecture as XLMRoberta* under "roberta." */
+    VT_FAMILY_DISTILBERT,  /* "distilbert": DistilBert* under "distilbert."; no token types, no pooler */
+} vt_bert_family;
+
+/* "bert", "roberta", "xlm-roberta", "distilbert"; and back (false if unknown). */
+VT_API const char *vt_bert_family_name(vt_bert_family family);
+VT_API bool vt_bert_family_parse(const char *model_type, vt_bert_family *out);
+
+/* The fields are BertConfig's; DistilBERT's keys map onto them (dim ->
+ * hidden_size, n_layers -> num_hidden_layers, n_heads -> num_attention_heads,
+ * hidden_dim -> intermediate_size, activation -> hidden_act, dropout ->
+ * hidden_dropout_prob, attention_dropout -> attention_probs_dropout_prob;
+ * type_vocab_size 0: no token type embeddings, token_type_ids are ignored;
+ * layer_norm_eps its fixed 1e-12). */
 typedef struct vt_bert_config {
+    vt_bert_family family;          /* model_type (VT_FAMILY_BERT when config.json has none) */
     int64_t vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size;
     int64_t max_position_embeddings, type_vocab_size, pad_token_id;
-    vt_activation hidden_act;       /* VT_ACT_GELU ("gelu") or VT_ACT_GELU_TANH ("gelu_new") */
+    vt_activation hidden_act;       /* VT_ACT_GELU ("gelu"), VT_ACT_GELU_TANH ("gelu_new"); DistilBERT also VT_ACT_RELU */
     float layer_norm_eps, hidden_dropout_prob, attention_probs_dropout_prob, initializer_range;
-    float classifier_dropout;       /* < 0: use hidden_dropout_prob (HF's null) */
+    float classifier_dropout;       /* < 0: use hidden_dropout_prob (HF's null); not DistilBERT's */
+    /* DistilBERT only: */
+    bool sinusoidal_pos_embds;      /* position embeddings start as transformers' fixed sinusoidal table
+                                     * (and then train, as transformers 5 leaves them trainable) */
+    float seq_classif_dropout;      /* DistilBertForSequenceClassification's dropout before the classifier */
+    float qa_dropout;               /* kept for config.json (verto has no QA head) */
     vt_bert_arch arch;
     int num_labels;                 /* classification heads; 1 means regression */
     char id2label[VT_BERT_MAX_LABELS][VT_BERT_LABEL_MAX];
 } vt_bert_config;
 
+/* The Hugging Face class of c's family and architecture: "BertForPreTraining",
+ * "RobertaForMaskedLM", "XLMRobertaModel", "DistilBertForSequenceClassification";
+ * "unknown" for a combination that does not exist (RoBERTa pretraining). */
+VT_API const char *vt_bert_config_arch_name(const vt_bert_config *c);
+
+/* The most tokens an input may have: max_position_embeddings, less
+ * pad_token_id + 1 for RoBERTa and XLM-RoBERTa, whose positions count from
+ * pad_token_id + 1 (514 positions and pad 1: 512 tokens). */
+VT_API int32_t vt_bert_max_length(const vt_bert_config *c);
+
 /* How many tokens inputs are truncated to: `requested` when > 0, else the
  * tokenizer's model_max_length (what fine-tuning recorded), never more than
- * the model's positions. */
+ * vt_bert_max_length. */
 VT_API int32_t vt_bert_input_length(const vt_bert_config *c, int64_t requested, int64_t tokenizer_max_length);
 
 /* Hugging Face's BertConfig defaults (bert-base-uncased) with the given
  * architecture, 2 labels named LABEL_0, LABEL_1. */
 VT_API void vt_bert_config_default(vt_bert_config *c, vt_bert_arch arch);
+/* The defaults of the family's config class (RobertaConfig, XLMRobertaConfig,
+ * DistilBertConfig: what transformers assumes for a key config.json lacks). */
+VT_API void vt_bert_config_default_family(vt_bert_config *c, vt_bert_family family, vt_bert_arch arch);
 
 /* Named sizes: "tiny" L2/H128/A2, "mini" L4/H256/A4, "small" L4/H512/A8,
  * "medium" L8/H512/A8, "base" L12/H768/A12 (intermediate 4H, 512
- * positions, 2 token types). VT_ERR_INVALID_ARG for other names. */
+ * positions, 2 token types); "FAMILY-SIZE" ("roberta-tiny", "xlm-roberta-base",
+ * "distilbert-small", "bert-mini") is vt_bert_config_preset_family of that
+ * family. VT_ERR_INVALID_ARG for other names. */
 VT_API vt_status vt_bert_config_preset(vt_bert_config *c, const char *name, int64_t vocab_size);
+/* The same sizes in a family, with its published models' conventions:
+ * RoBERTa and XLM-RoBERTa pad_token_id 1, 514 positions (512 tokens), one
+ * token type, layer_norm_eps 1e-5; DistilBERT no token types and "base" with
+ * 6 layers (distilbert-base). VT_FAMILY_BERT is vt_bert_config_preset. */
+VT_API vt_status vt_bert_config_preset_family(vt_bert_config *c, vt_bert_family family, const char *name,
+                                              int64_t vocab_size);
 
 /* Reads config.json (strict: types and ranges checked; unknown keys are
- * accepted, as transformers does, since real configs carry many). Errors
- * name the file and key. */
+ * accepted, as transformers does, since real configs carry many). The keys
+ * read are those of model_type's config class. Errors name the file and key. */
 VT_API vt_status vt_bert_config_read(const char *path, vt_bert_config *c);
 /* Parses config JSON text; `label` names it in errors (the fuzzer's entry). */
 VT_API vt_status vt_bert_config_parse(const char *json, size_t len, const char *label, vt_bert_config *c);
-/* Writes config.json as transformers does (atomically). */
+/* Writes config.json as transformers does (atomically), with the family's
+ * model_type, class names and keys. */
 VT_API vt_status vt_bert_config_write(const char *path, const vt_bert_config *c);
-/* Consistency: sizes positive, hidden divisible by heads, known activation. */
+/* Consistency: sizes positive, hidden divisible by heads, known activation,
+ * an architecture the family has, RoBERTa's padding_idx below its positions. */
 VT_API vt_status vt_bert_config_check(const vt_bert_config *c, const char *label);
 
 typedef struct vt_bert vt_bert;
@@ -89,9 +144,10 @@ VT_API const vt_bert_config *vt_bert_get_config(const vt_bert *b);
  * architecture in the config (-1 keeps it): loading a pretraining checkpoint
  * as a classifier drops the unused heads and initialises the new one from
  * `seed`, as from_pretrained(num_labels=...) does (num_labels > 0 overrides).
- * Accepts the real-world name variants: a "bert." prefix or none,
- * LayerNorm.gamma/beta, a missing tied decoder, position_ids buffers, F32/F16/
- * BF16 tensors. Missing or mis-shaped tensors are errors naming file and tensor. */
+ * Accepts the real-world name variants: the family's prefix ("bert.",
+ * "roberta.", "distilbert.") or none, LayerNorm.gamma/beta, a missing or
+ * stored tied decoder, position_ids buffers, F32/F16/BF16 tensors. Missing or
+ * mis-shaped tensors are errors naming file and tensor. */
 VT_API vt_bert *vt_bert_load(const char *dir, int arch, int num_labels, uint64_t seed);
 /* Writes DIR/config.json and DIR/model.safetensors (HF names, atomically),
  * loadable by transformers' from_pretrained with no missing or unexpected keys. */
@@ -124,7 +180,8 @@ VT_API vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *d
 /* ---- parameters ---- */
 
 typedef struct vt_bert_param {
-    char name[96];     /* HF name without the "bert." prefix, e.g. "encoder.layer.0.attention.self.query.weight" */
+    char name[96];     /* HF name without the family's prefix, e.g. "encoder.layer.0.attention.self.query.weight",
+                        * "transformer.layer.0.attention.q_lin.weight" (DistilBERT) */
     int ndim;
     int64_t shape[2];
     float *data, *grad;
@@ -176,7 +233,7 @@ VT_API vt_precision vt_bert_get_precision(const vt_bert *b);
 typedef struct vt_bert_batch {
     int64_t batch, seq_len;         /* B, T (each batch padded to its own longest) */
     const int32_t *input_ids;       /* (B, T) */
-    const int32_t *token_type_ids;  /* (B, T) or NULL for zeros */
+    const int32_t *token_type_ids;  /* (B, T) or NULL for zeros; ignored without token types (DistilBERT) */
     const int32_t *attention_mask;  /* (B, T) 1 = token, 0 = padding; NULL for all ones */
     /* Labels (NULL where not used): */
     const int32_t *mlm_labels;      /* (B, T): the original id at masked positions, -100 elsewhere */
@@ -194,7 +251,8 @@ typedef struct vt_bert_batch {
 
 typedef struct vt_bert_outputs {
     const float *last_hidden_state; /* (B, T, H); (B, H) with cls_only */
-    const float *pooled;            /* (B, H) or NULL without a pooler */
+    const float *pooled;            /* (B, H) the base model's pooler output, NULL without one (token
+                                     * classifiers, masked LMs, RoBERTa's sequence classifier, DistilBERT) */
     const float *mlm_logits;        /* (B, T, V) all positions, or (P, V) masked positions only (see below) */
     int64_t mlm_rows;               /* rows of mlm_logits */
     const float *nsp_logits;        /* (B, 2) */

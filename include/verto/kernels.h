@@ -148,6 +148,10 @@ VT_API vt_status vt_embedding_forward(const int32_t *ids, const float *table, fl
 
 /* dtable (vocab, dim) += scatter of dout (n, dim) by ids (n) (ids already checked). */
 VT_API void vt_embedding_backward(const int32_t *ids, const float *dout, float *dtable, int64_t n, int64_t dim);
+/* The same, rows whose id is padding_idx left out (nn.Embedding's
+ * padding_idx: that row gets no gradient from the lookup); -1: none. */
+VT_API void vt_embedding_backward_padded(const int32_t *ids, int64_t padding_idx, const float *dout, float *dtable,
+                                         int64_t n, int64_t dim);
 
 /* ---- dropout --------------------------------------------------------------- */
 

@@ -29,6 +29,18 @@
  * probability 0.8, stays with 0.1, becomes a uniform random vocabulary id
  * with 0.1; labels are sorted by position.
  *
+ * MLM-only instances (objective VT_PT_MLM, RoBERTa's FULL-SENTENCES): for
+ * each pass, the lines of the shuffled documents are packed in order into
+ * [CLS] X [SEP] of up to max_seq_length tokens, crossing document boundaries
+ * with a [SEP] between documents; a line that does not fit in the instance
+ * being filled starts the next one (unless that instance has fewer than 5
+ * tokens: then the line is cut to fill it), and a line longer than
+ * max_seq_length - 2 tokens is cut into pieces that fill instances; what is left at the end of
+ * a pass or window fills the next one's first instance, and the corpus's last
+ * instance is dropped if it has fewer than 5 tokens (a shard's least);
+ * segment ids are all 0, is_random_next 0, short_seq_prob unused. Masking as
+ * above.
+ *
  * Bounded memory -- the two places that differ from Google's all-in-memory
  * script, by design:
  *  - Windows. Documents are gathered into windows of at most
@@ -49,7 +61,8 @@
  *   OUT/shard-00000.vtpt, shard-00001.vtpt, ...  (instances_per_shard each, the last fewer)
  *   OUT/manifest.json  {"format": "verto-pretraining", "version": 1,
  *       "vocab_size", "vocab_hash" (vt_pt_vocab_hash as 16 hex digits),
- *       "max_seq_length", "masking": "static"|"dynamic", "whole_word_mask",
+ *       "max_seq_length", "objective": "mlm+nsp"|"mlm" (absent: "mlm+nsp"),
+ *       "masking": "static"|"dynamic", "whole_word_mask",
  *       "masked_lm_prob", "max_predictions", "short_seq_prob", "dupe_factor",
  *       "seed", "lowercase", "documents", "instances", "tokens",
  *       "shards": [{"file", "instances", "checksum"}]}
@@ -198,10 +211,19 @@ VT_API vt_status vt_pt_shard_get(const vt_pt_shard *s, int64_t i, vt_pt_instance
 
 /* ---- a prepared directory (manifest + shards) ------------------------- */
 
+/* What the instances train: BERT's masked LM + next-sentence prediction
+ * (sentence pairs), or the masked LM alone (packed sequences, RoBERTa's). */
+typedef enum vt_pt_objective { VT_PT_MLM_NSP = 0, VT_PT_MLM } vt_pt_objective;
+
+/* "mlm+nsp", "mlm"; and back (false if unknown). */
+VT_API const char *vt_pt_objective_name(vt_pt_objective o);
+VT_API bool vt_pt_objective_parse(const char *name, vt_pt_objective *out);
+
 typedef struct vt_pt_info {
     int32_t vocab_size;
     uint64_t vocab_hash;
     int32_t max_seq_length;
+    vt_pt_objective objective;
     bool masked;            /* static masking (else dynamic: mask with vt_pt_masker) */
     bool whole_word_mask;
     double masked_lm_prob;  /* with max_predictions and whole_word_mask: the vt_pt_mask_options */
@@ -262,6 +284,9 @@ VT_API vt_pt_batcher *vt_pt_batcher_new(int64_t max_batch, int32_t max_seq_lengt
                                         vt_pt_masker *masker);
 VT_API void vt_pt_batcher_free(vt_pt_batcher *b);
 
+/* Whether batches carry nsp_labels (default true; false for MLM-only data). */
+VT_API void vt_pt_batcher_set_nsp(vt_pt_batcher *b, bool nsp);
+
 /* Empties the batch (keeps its memory). */
 VT_API void vt_pt_batcher_reset(vt_pt_batcher *b);
 
@@ -276,7 +301,8 @@ VT_API int64_t vt_pt_batcher_rows(const vt_pt_batcher *b);
 /* Lays the rows out as (B, T), T = the longest row: input_ids (pad_id in
  * padding), token_type_ids, attention_mask (1 token / 0 padding),
  * mlm_labels (original id at masked positions, -100 elsewhere) and
- * nsp_labels (B) = is_random_next; other fields NULL. Arrays belong to the
+ * nsp_labels (B) = is_random_next (NULL when the batcher was told there is
+ * no NSP: vt_pt_batcher_set_nsp); other fields NULL. Arrays belong to the
  * batcher and stay valid until the next add/reset/finish. No allocation. */
 VT_API vt_status vt_pt_batcher_finish(vt_pt_batcher *b, vt_bert_batch *out);
 
@@ -320,8 +346,12 @@ VT_API vt_status vt_pt_run_batch(vt_pt_run *r, int64_t first, int64_t count, vt_
 VT_API double vt_pt_run_padding(const vt_pt_run *r);
 
 typedef struct vt_pt_eval {
-    double mlm_loss, mlm_accuracy, nsp_accuracy;
+    double mlm_loss, mlm_accuracy, nsp_accuracy; /* nsp_accuracy NAN for MLM-only data */
 } vt_pt_eval;
+
+/* Whether the run's batches carry NSP labels (the training set's objective is
+ * VT_PT_MLM_NSP); a model without an NSP head needs MLM-only data. */
+VT_API bool vt_pt_run_has_nsp(const vt_pt_run *r);
 
 /* The masked-LM loss and accuracy and the NSP accuracy of `model` over the
  * first max_batches batches of the held-out set, in file order, with masks
@@ -331,8 +361,9 @@ VT_API vt_status vt_pt_run_evaluate(vt_pt_run *r, vt_bert *model, int64_t max_ba
 /* ---- preparing (the algorithm above) ---------------------------------- */
 
 typedef struct vt_pt_options {
+    vt_pt_objective objective;   /* default VT_PT_MLM_NSP (sentence pairs); VT_PT_MLM packs sequences */
     int32_t max_seq_length;      /* default 128; 5 .. VT_PT_MAX_SEQ_LENGTH_LIMIT */
-    double short_seq_prob;       /* default 0.1, in [0, 1] */
+    double short_seq_prob;       /* default 0.1, in [0, 1] (sentence pairs only) */
     vt_pt_mask_options mask;     /* 0.15, 20, whole-word off */
     bool dynamic_masking;        /* store unmasked instances (default false) */
     int32_t dupe_factor;         /* default 10, >= 1 */

@@ -2,6 +2,7 @@
 #ifndef VERTO_BERT_INTERNAL_H
 #define VERTO_BERT_INTERNAL_H
 
+#include "bert/family.h"
 #include "blocks/blocks.h"
 #include "verto/arena.h"
 #include "verto/bert.h"
@@ -20,10 +21,11 @@ typedef struct bert_layer_params {
 } bert_layer_params;
 
 typedef struct bert_weights {
-    float *word_emb, *pos_emb, *type_emb; /* (V, H), (P, H), (T, H) */
+    float *word_emb, *pos_emb, *type_emb; /* (V, H), (P, H), (T, H); type_emb NULL without token types */
     float *emb_ln_g, *emb_ln_b;           /* (H) */
     bert_layer_params *layers;            /* (L) */
-    float *pool_w, *pool_b;               /* (H, H), (H); NULL for token classification */
+    float *pool_w, *pool_b;               /* (H, H), (H): the pooler, or the sequence classifier's dense layer
+                                           * before its output (bert_pool_module); NULL where neither */
     float *mlm_w, *mlm_b, *mlm_ln_g, *mlm_ln_b, *mlm_bias; /* (H, H), (H), (H), (H), (V) */
     float *nsp_w, *nsp_b;                 /* (2, H), (2) */
     float *cls_w, *cls_b;                 /* (num_labels, H), (num_labels) */
@@ -57,6 +59,7 @@ struct vt_bert {
     vt_arena arena;
     int64_t plan_b, plan_t, plan_p;
     bool planned;
+    int32_t *pos_ids;             /* (B*T) the position of each token (RoBERTa's count from padding_idx + 1) */
     float *emb_sum;               /* (B*T, H) word + position + type */
     float *emb_mean, *emb_rstd;   /* (B*T) */
     float *emb_ln;                /* (B*T, H) */
@@ -72,7 +75,9 @@ struct vt_bert {
     float *d_ctx;                 /* the attention heads' outputs */
     float *d_qkv;                 /* (B*T, 3H) */
     float *d_inter, *d_inter_pre; /* (B*T, I) the FFN's hidden layer after and before its activation */
-    float *pool_in, *pooled;      /* (B, H) first tokens; tanh(dense(first tokens)) */
+    float *pool_in, *pooled;      /* (B, H) first tokens; act(dense(pool_x)) (tanh; DistilBERT's classifier: ReLU) */
+    float *pool_x;                /* (B, H) the dense layer's input: pool_in after RoBERTa's classifier dropout */
+    uint8_t *pool_drop;           /* (B, H) that dropout's mask */
     float *d_pooled, *d_pool_pre; /* (B, H) the pooler's output, and its input to tanh */
     uint8_t *cls_drop;            /* (cls_rows, H) dropout before the classifier */
     float *cls_in;                /* (cls_rows, H) the classifier's input after dropout */
@@ -101,6 +106,11 @@ struct vt_bert {
 
 /* Layout of the parameters for a config (params.c). */
 vt_status bert_build_params(vt_bert *b);
+/* The module of pool_w/pool_b in c's family and architecture ("pooler.dense",
+ * "classifier.dense", "pre_classifier"), NULL if it has none; whether that is
+ * the base model's pooler (its output is vt_bert_outputs.pooled). */
+const char *bert_pool_module(const vt_bert_config *c);
+bool bert_pool_is_pooler(const vt_bert_config *c);
 /* Reserves the activations for (B, T, P) (plan.c). */
 vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_positions);
 
@@ -138,7 +148,7 @@ vt_status bert_heads_backward(vt_bert *b);
 int64_t bert_mlm_positions(const vt_bert_batch *in, int32_t *pos, int32_t *targets);
 
 /* Seeds of the dropout sites, distinct per layer and site. */
-enum { SITE_EMBEDDINGS = 1, SITE_CLASSIFIER = 2, SITE_LAYER0 = 16 };
+enum { SITE_EMBEDDINGS = 1, SITE_CLASSIFIER = 2, SITE_CLASSIFIER_INPUT = 3, SITE_LAYER0 = 16 };
 static inline uint64_t bert_site(int64_t layer, int which) { return (uint64_t)(SITE_LAYER0 + 4 * layer + which); }
 
 #endif

@@ -1,27 +1,56 @@
-/* BERT's embeddings, forward and backward: emb_out (B*T, H) =
- * dropout(LayerNorm(word[ids] + position[t] + type[types])). */
+/* The embeddings, forward and backward: emb_out (B*T, H) =
+ * dropout(LayerNorm(word[ids] + position[pos_ids] + type[types])), the type
+ * term absent without token types (DistilBERT). A token's position is t, or
+ * for RoBERTa padding_idx + the count of non-pad tokens up to it (padding_idx
+ * at a pad token). As nn.Embedding with padding_idx, the word embeddings'
+ * pad row (and RoBERTa's positions') receives no gradient from the lookup. */
 #include <string.h>
 
 #include "bert/bert_internal.h"
 #include "verto/rng.h"
 
+/* pos (B*T): transformers' create_position_ids_from_input_ids for RoBERTa
+ * (from the ids, not the attention mask), else 0 .. T-1 in each sequence. */
+static vt_status position_ids(const vt_bert *b, const vt_bert_batch *in, int32_t *pos) {
+    const vt_bert_config *c = &b->cfg;
+    int64_t T = in->seq_len;
+    bool after_padding = bert_family(c->family)->positions_after_padding;
+    for (int64_t s = 0; s < in->batch; s++) {
+        int32_t count = 0;
+        for (int64_t t = 0; t < T; t++) {
+            int64_t r = s * T + t;
+            bool real = in->input_ids[r] != c->pad_token_id;
+            count += real;
+            pos[r] = after_padding ? (int32_t)(c->pad_token_id + (real ? count : 0)) : (int32_t)t;
+            if (pos[r] >= c->max_position_embeddings) /* (the batch check keeps T within reach) */
+                return vt_error(VT_ERR_INVALID_ARG, "position %d of row %lld is outside the %lld position embeddings",
+                                pos[r], (long long)s, (long long)c->max_position_embeddings);
+        }
+    }
+    return VT_OK;
+}
+
 vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float drop, uint64_t seed) {
     const vt_bert_config *c = &b->cfg;
     int64_t T = in->seq_len, H = c->hidden_size, BT = in->batch * T;
+    const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL; /* ignored without token types */
     vt_status st = vt_embedding_forward(in->input_ids, b->w.word_emb, b->emb_sum, BT, c->vocab_size, H);
     if (st != VT_OK) return vt_error(st, "input_ids: %s", vt_last_error());
-    for (int64_t r = 0; r < BT; r++) {
-        int32_t type = in->token_type_ids ? in->token_type_ids[r] : 0;
-        if (type < 0 || type >= c->type_vocab_size)
-            return vt_error(VT_ERR_INVALID_ARG, "token_type_ids: %d at row %lld, position %lld is outside [0, %lld)", type,
-                            (long long)(r / T), (long long)(r % T), (long long)c->type_vocab_size);
-    }
+    for (int64_t r = 0; types && r < BT; r++)
+        if (types[r] < 0 || types[r] >= c->type_vocab_size)
+            return vt_error(VT_ERR_INVALID_ARG, "token_type_ids: %d at row %lld, position %lld is outside [0, %lld)",
+                            types[r], (long long)(r / T), (long long)(r % T), (long long)c->type_vocab_size);
+    if ((st = position_ids(b, in, b->pos_ids)) != VT_OK) return st;
+    const float *type_emb = b->w.type_emb; /* NULL without token types */
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < BT; r++) {
-        const float *restrict pos = b->w.pos_emb + (r % T) * H;
-        const float *restrict typ = b->w.type_emb + (in->token_type_ids ? in->token_type_ids[r] : 0) * H;
+        const float *restrict pos = b->w.pos_emb + (int64_t)b->pos_ids[r] * H;
         float *restrict e = b->emb_sum + r * H;
-        for (int64_t h = 0; h < H; h++) e[h] += pos[h] + typ[h];
+        for (int64_t h = 0; h < H; h++) e[h] += pos[h];
+        if (type_emb) {
+            const float *restrict typ = type_emb + (types ? types[r] : 0) * H;
+            for (int64_t h = 0; h < H; h++) e[h] += typ[h];
+        }
     }
     vt_layernorm_forward(b->emb_sum, b->w.emb_ln_g, b->w.emb_ln_b, b->emb_ln, b->emb_mean, b->emb_rstd, BT, H,
                          c->layer_norm_eps);
@@ -39,14 +68,11 @@ void bert_embeddings_backward(vt_bert *b, float drop) {
     memset(d_sum, 0, (size_t)(BT * H) * sizeof(float));
     vt_layernorm_backward(d_ln, b->emb_sum, b->w.emb_ln_g, b->emb_mean, b->emb_rstd, d_sum, b->g.emb_ln_g,
                           b->g.emb_ln_b, BT, H);
-    vt_embedding_backward(in->input_ids, d_sum, b->g.word_emb, BT, H);
-    /* Positions and types: each thread owns a slice of the hidden dimension. */
-#pragma omp parallel for schedule(static)
-    for (int64_t h = 0; h < H; h++) {
-        for (int64_t r = 0; r < BT; r++) {
-            float v = d_sum[r * H + h];
-            b->g.pos_emb[(r % T) * H + h] += v;
-            b->g.type_emb[(in->token_type_ids ? in->token_type_ids[r] : 0) * H + h] += v;
-        }
-    }
+    int64_t pad = c->pad_token_id; /* -1 when there is none */
+    vt_embedding_backward_padded(in->input_ids, pad, d_sum, b->g.word_emb, BT, H);
+    int64_t pos_pad = bert_family(c->family)->positions_after_padding ? pad : -1;
+    vt_embedding_backward_padded(b->pos_ids, pos_pad, d_sum, b->g.pos_emb, BT, H);
+    const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL;
+    if (b->g.type_emb && types) vt_embedding_backward(types, d_sum, b->g.type_emb, BT, H);
+    else if (b->g.type_emb) vt_sum_rows(d_sum, b->g.type_emb, BT, H); /* every token type 0 */
 }

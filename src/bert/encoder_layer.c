@@ -1,6 +1,6 @@
 /* One post-LN encoder layer, forward and backward, composed of the blocks
  * (src/blocks): h1 = LN1(x + dropout(attention(x))), out = LN2(h1 +
- * dropout(ffn(h1))).
+ * dropout(ffn(h1))); DistilBERT has no dropout on the attention's output.
  *
  * cls_only (the last layer of a classifier's forward): the attention is asked
  * at position 0 of each sequence only (its keys and values still come from
@@ -24,11 +24,12 @@ static layer_blocks blocks_of(const vt_bert *b, int64_t l, float drop, float att
     bert_layer_params *g = &b->g.layers[l];
     int64_t H = c->hidden_size, I = c->intermediate_size;
     float eps = c->layer_norm_eps;
+    float attn_out_drop = bert_family(c->family)->attn_output_dropout ? drop : 0; /* none in DistilBERT */
     return (layer_blocks){
         .attn = {.qkv = bert_dense(b, p->qkv_w, p->qkv_b, g->qkv_w, g->qkv_b, H, 3 * H),
                  .out = bert_dense(b, p->attn_out_w, p->attn_out_b, g->attn_out_w, g->attn_out_b, H, H),
                  .heads = c->num_attention_heads, .dropout = attn_drop, .seed = vt_hash64(seed, bert_site(l, 0))},
-        .norm1 = {p->ln1_g, p->ln1_b, g->ln1_g, g->ln1_b, eps, drop, vt_hash64(seed, bert_site(l, 1))},
+        .norm1 = {p->ln1_g, p->ln1_b, g->ln1_g, g->ln1_b, eps, attn_out_drop, vt_hash64(seed, bert_site(l, 1))},
         .ffn = {.up = bert_dense(b, p->inter_w, p->inter_b, g->inter_w, g->inter_b, H, I),
                 .down = bert_dense(b, p->out_w, p->out_b, g->out_w, g->out_b, I, H),
                 .act = c->hidden_act},

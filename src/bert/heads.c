@@ -1,7 +1,10 @@
-/* BERT's pooler and heads, forward (with their losses, whose gradients with
+/* The pooler and the heads, forward (with their losses, whose gradients with
  * respect to the logits are kept) and backward:
- *   pooler      pooled = tanh(first tokens Wp^T + bp)
- *   MLM         logits (P, V) = LN(act(x W^T + b)) E^T + bias, at P chosen positions (E: the tied word embeddings)
+ *   pooler      pooled = act(dropout(first tokens) Wp^T + bp): the base model's pooler (tanh, no dropout), or
+ *               the sequence classifier's own dense layer (RoBERTa's classifier.dense: tanh, with dropout;
+ *               DistilBERT's pre_classifier: ReLU, no dropout)
+ *   MLM         logits (P, V) = LN(act(x W^T + b)) E^T + bias, at P chosen positions (E: the tied word
+ *               embeddings; act: hidden_act, exact GELU for RoBERTa)
  *   NSP         logits (B, 2) = pooled Wn^T + bn
  *   classifier  logits = dropout(pooled or every token) Wc^T + bc */
 #include <math.h>
@@ -36,6 +39,7 @@ static blk_linear mlm_decoder(const vt_bert *b) {
     return bert_dense(b, b->w.word_emb, b->w.mlm_bias, b->g.word_emb, b->g.mlm_bias, b->cfg.hidden_size,
                       b->cfg.vocab_size);
 }
+/* pool_w: the pooler, or the sequence classifier's dense layer (bert_pool_module). */
 static blk_linear pooler(const vt_bert *b) {
     int64_t H = b->cfg.hidden_size;
     return bert_dense(b, b->w.pool_w, b->w.pool_b, b->g.pool_w, b->g.pool_b, H, H);
@@ -47,10 +51,29 @@ static blk_linear classifier(const vt_bert *b) {
     return bert_dense(b, b->w.cls_w, b->w.cls_b, b->g.cls_w, b->g.cls_b, b->cfg.hidden_size, b->cfg.num_labels);
 }
 
-/* The classifier's dropout rate in this step (HF's classifier_dropout, else the hidden one). */
+/* The classifier's dropout rate in this step: HF's classifier_dropout, else
+ * the hidden one; DistilBERT's seq_classif_dropout for its sequence
+ * classifier and its `dropout` for the token classifier. */
 static float classifier_dropout(const vt_bert *b, bool training) {
     const vt_bert_config *c = &b->cfg;
-    return !training ? 0 : c->classifier_dropout >= 0 ? c->classifier_dropout : c->hidden_dropout_prob;
+    if (!training) return 0;
+    if (c->family == VT_FAMILY_DISTILBERT)
+        return c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION ? c->seq_classif_dropout : c->hidden_dropout_prob;
+    return c->classifier_dropout >= 0 ? c->classifier_dropout : c->hidden_dropout_prob;
+}
+
+/* The pooler's activation, and the dropout rate on its input (RoBERTa's classifier). */
+static vt_activation pool_act(const vt_bert *b) {
+    return bert_pool_is_pooler(&b->cfg) ? VT_ACT_TANH : bert_family(b->cfg.family)->seq_dense_act;
+}
+static float pool_input_dropout(const vt_bert *b, bool training) {
+    bool dropout = !bert_pool_is_pooler(&b->cfg) && bert_family(b->cfg.family)->seq_dense_input_dropout;
+    return dropout ? classifier_dropout(b, training) : 0;
+}
+
+/* The MLM transform's activation. */
+static vt_activation mlm_act(const vt_bert *b) {
+    return bert_family(b->cfg.family)->mlm_act_is_gelu ? VT_ACT_GELU : b->cfg.hidden_act;
 }
 
 static vt_status mlm_forward(vt_bert *b, const float *hidden, int64_t P) {
@@ -61,7 +84,7 @@ static vt_status mlm_forward(vt_bert *b, const float *hidden, int64_t P) {
     for (int64_t i = 0; i < P; i++) memcpy(b->mlm_in + i * H, hidden + (int64_t)b->mlm_pos[i] * H, (size_t)H * sizeof(float));
     vt_status st = blk_linear_forward(&ctx, &transform, b->mlm_in, b->mlm_in16, b->mlm_pre, P, 0);
     if (st != VT_OK) return st;
-    vt_activation_forward(c->hidden_act, b->mlm_pre, b->mlm_act, P, H);
+    vt_activation_forward(mlm_act(b), b->mlm_pre, b->mlm_act, P, H);
     vt_layernorm_forward(b->mlm_act, b->w.mlm_ln_g, b->w.mlm_ln_b, b->mlm_ln, b->mlm_mean, b->mlm_rstd, P, H,
                          c->layer_norm_eps);
     return blk_linear_forward(&ctx, &decoder, b->mlm_ln, b->mlm_ln16, b->mlm_logits, P, 0);
@@ -122,9 +145,11 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
         blk_linear pool = pooler(b);
         int64_t step = b->last_cls_only ? H : T * H; /* between the sequences' rows 0 */
         for (int64_t i = 0; i < B; i++) memcpy(b->pool_in + i * H, hidden + i * step, (size_t)H * sizeof(float));
-        if ((st = blk_linear_forward(&ctx, &pool, b->pool_in, b->pool_in16, b->pooled, B, 1)) != VT_OK) return st;
-        vt_activation_forward(VT_ACT_TANH, b->pooled, b->pooled, B, H);
-        out->pooled = b->pooled;
+        bert_dropout_forward(b->pool_in, b->pool_x, b->pool_drop, B * H, pool_input_dropout(b, training),
+                             vt_hash64(seed, SITE_CLASSIFIER_INPUT));
+        if ((st = blk_linear_forward(&ctx, &pool, b->pool_x, b->pool_in16, b->pooled, B, 1)) != VT_OK) return st;
+        vt_activation_forward(pool_act(b), b->pooled, b->pooled, B, H);
+        if (bert_pool_is_pooler(c)) out->pooled = b->pooled;
     }
     if (b->w.mlm_w) {
         bert_mlm_positions(in, b->mlm_pos, b->mlm_targets);
@@ -185,7 +210,7 @@ static vt_status mlm_backward(vt_bert *b, const blk_ctx *ctx) {
     vt_layernorm_backward(b->d_mlm_ln, b->mlm_act, b->w.mlm_ln_g, b->mlm_mean, b->mlm_rstd, b->d_mlm_act, b->g.mlm_ln_g,
                           b->g.mlm_ln_b, P, H);
     zero(b->d_mlm_pre, P * H);
-    vt_activation_backward(c->hidden_act, b->mlm_pre, b->mlm_act, b->d_mlm_act, b->d_mlm_pre, P, H);
+    vt_activation_backward(mlm_act(b), b->mlm_pre, b->mlm_act, b->d_mlm_act, b->d_mlm_pre, P, H);
     if ((st = blk_linear_backward(ctx, &transform, b->mlm_in, b->mlm_in16, b->d_mlm_pre, b->d_mlm_in, 0.0f, P)))
         return st;
     for (int64_t i = 0; i < P; i++) {
@@ -224,18 +249,16 @@ vt_status bert_heads_backward(vt_bert *b) {
             pooled_grad = true;
         }
     }
-    if (pooled_grad) { /* pooled = tanh(first tokens W^T + b) */
+    if (pooled_grad) { /* pooled = act(dropout(first tokens) W^T + b) */
         blk_linear pool = pooler(b);
         zero(b->d_pool_pre, B * H);
-        vt_activation_backward(VT_ACT_TANH, NULL, b->pooled, b->d_pooled, b->d_pool_pre, B, H);
-        if ((st = blk_linear_backward(&ctx, &pool, b->pool_in, b->pool_in16, b->d_pool_pre, b->d_pooled, 0.0f, B)))
-            return st; /* d_pooled: now the gradient of the pooler's input, the first tokens */
+        vt_activation_backward(pool_act(b), NULL, b->pooled, b->d_pooled, b->d_pool_pre, B, H);
+        if ((st = blk_linear_backward(&ctx, &pool, b->pool_x, b->pool_in16, b->d_pool_pre, b->d_pooled, 0.0f, B)))
+            return st; /* d_pooled: now the gradient of the pooler's input after its dropout */
         int64_t step = b->last_cls_only ? H : T * H; /* between the sequences' rows 0 */
-        for (int64_t i = 0; i < B; i++) {
-            float *restrict dst = b->d_hidden + i * step;
-            const float *restrict src = b->d_pooled + i * H;
-            for (int64_t h = 0; h < H; h++) dst[h] += src[h];
-        }
+        float rate = pool_input_dropout(b, b->last_training);
+        for (int64_t i = 0; i < B; i++) /* += into the first tokens' rows */
+            bert_dropout_backward(b->d_pooled + i * H, b->pool_drop + i * H, b->d_hidden + i * step, H, rate);
     }
     return VT_OK;
 }

@@ -1,6 +1,6 @@
-/* Hugging Face model directories: config.json + model.safetensors read with
- * the name variants real checkpoints carry, and written as transformers'
- * save_pretrained does. */
+/* Hugging Face model directories of every family: config.json +
+ * model.safetensors read with the name variants real checkpoints carry, and
+ * written as transformers' save_pretrained does. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,20 +47,20 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-/* Parameters of the task heads, stored without the "bert." prefix. */
-static bool is_head(const char *name) { return starts_with(name, "cls.") || starts_with(name, "classifier."); }
+/* A head's tensor of the family (stored without the base prefix). */
+static bool is_head(const vt_bert *b, const char *name) { return bert_family_is_head(bert_family(b->cfg.family), name); }
 
-/* Tensors of BERT heads some architecture has (ignored when this one lacks them). */
-static bool is_other_head(const char *name) {
-    return is_head(name) || starts_with(name, "qa_outputs.") || starts_with(name, "pooler.");
+/* Tensors of heads or a pooler some architecture of the family has (ignored when this one lacks them). */
+static bool is_other_head(const vt_bert *b, const char *name) {
+    return is_head(b, name) || starts_with(name, "pooler.");
 }
 
-/* The table name a file tensor stands for: without "bert." (for encoder
- * tensors), LayerNorm.gamma/beta as LayerNorm.weight/bias. false if the name
- * does not fit in out. */
-static bool canonical_name(const char *name, char *out, size_t size) {
-    const char *s = name;
-    if (starts_with(s, "bert.") && !is_head(s + 5) && !starts_with(s + 5, "qa_outputs.")) s += 5;
+/* The table name a file tensor stands for: without the family's base prefix
+ * (for encoder tensors), LayerNorm.gamma/beta as LayerNorm.weight/bias.
+ * false if the name does not fit in out. */
+static bool canonical_name(const vt_bert *b, const char *name, char *out, size_t size) {
+    const char *s = name, *base = bert_family(b->cfg.family)->base;
+    if (starts_with(s, base) && !is_head(b, s + strlen(base))) s += strlen(base);
     if (strlen(s) >= size) return false;
     snprintf(out, size, "%s", s);
     size_t n = strlen(out);
@@ -139,24 +139,30 @@ static vt_status check_tied_decoder(const char *file, const char *cfg_path, cons
 /* Matches the file's tensors to the model's parameters and loads them. */
 static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file, const char *cfg_path,
                               vt_bert_load_info *info) {
+    const bert_family_info *fam = bert_family(b->cfg.family);
     size_t np = b->n_params, nt = vt_st_count(f);
     const vt_st_tensor **src = calloc(np ? np : 1, sizeof *src);
     if (!src) return vt_error(VT_ERR_NOMEM, "%s: out of memory", file);
     const vt_st_tensor *decoder_w = NULL, *decoder_b = NULL;
     vt_status st = VT_OK;
-    char name[128];
+    /* The tied decoder's copies: its weight (the word embeddings), and its
+     * bias where that is another name of mlm_bias (not DistilBERT's). */
+    char name[128], dec_w[96], dec_b[96];
+    snprintf(dec_w, sizeof dec_w, "%s.weight", fam->mlm_decoder);
+    snprintf(dec_b, sizeof dec_b, "%s.bias", fam->mlm_decoder);
+    bool dec_b_alias = strcmp(dec_b, fam->mlm_bias) != 0;
     for (size_t i = 0; i < nt && st == VT_OK; i++) {
         const vt_st_tensor *t = vt_st_at(f, i);
-        if (!canonical_name(t->name, name, sizeof name)) {
-            st = vt_error(VT_ERR_FORMAT, "%s: tensor \"%.100s...\" is not a BERT parameter", file, t->name);
+        if (!canonical_name(b, t->name, name, sizeof name)) {
+            st = vt_error(VT_ERR_FORMAT, "%s: tensor \"%.100s...\" is not a %s parameter", file, t->name, fam->display);
             break;
         }
         if (!strcmp(name, "embeddings.position_ids") || !strcmp(name, "embeddings.token_type_ids")) continue;
-        if (!strcmp(name, "cls.predictions.decoder.weight")) {
+        if (!strcmp(name, dec_w)) {
             decoder_w = t;
             continue;
         }
-        if (!strcmp(name, "cls.predictions.decoder.bias")) {
+        if (dec_b_alias && !strcmp(name, dec_b)) {
             decoder_b = t;
             continue;
         }
@@ -167,19 +173,19 @@ static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file,
                 st = vt_error(VT_ERR_FORMAT, "%s: tensors \"%s\" and \"%s\" are both parameter %s", file, src[k]->name,
                               t->name, p->name);
             src[k] = t;
-        } else if (is_other_head(name)) {
+        } else if (is_other_head(b, name)) {
             note(info->unused, &info->n_unused, t->name);
         } else {
             const vt_bert_config *c = &b->cfg;
             st = vt_error(VT_ERR_FORMAT,
                           "%s: tensor \"%s\" is not a parameter of the %s that %s describes (num_hidden_layers %lld, hidden_size %lld); "
                           "is the file from another model?",
-                          file, t->name, vt_bert_arch_name(c->arch), cfg_path, (long long)c->num_hidden_layers,
+                          file, t->name, vt_bert_config_arch_name(c), cfg_path, (long long)c->num_hidden_layers,
                           (long long)c->hidden_size);
         }
     }
-    /* The decoder's bias is cls.predictions.bias under another name. */
-    vt_bert_param *mlm_bias = b->w.mlm_bias ? vt_bert_param_find(b, "cls.predictions.bias") : NULL;
+    /* The decoder's bias is mlm_bias under another name. */
+    vt_bert_param *mlm_bias = b->w.mlm_bias ? vt_bert_param_find(b, fam->mlm_bias) : NULL;
     if (st == VT_OK && decoder_b) {
         if (mlm_bias && !src[mlm_bias - b->table]) src[mlm_bias - b->table] = decoder_b;
         else if (!float_dtype(decoder_b->dtype) || decoder_b->ndim != 1 || decoder_b->shape[0] != b->cfg.vocab_size)
@@ -191,11 +197,11 @@ static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file,
         vt_bert_param *p = &b->table[k];
         if (src[k]) {
             st = load_tensor(file, cfg_path, src[k], p);
-        } else if (is_head(p->name) || starts_with(p->name, "pooler.")) {
+        } else if (is_head(b, p->name) || starts_with(p->name, "pooler.")) {
             note(info->new_params, &info->n_new, p->name); /* keeps its fresh initialisation */
         } else {
-            st = vt_error(VT_ERR_FORMAT, "%s: tensor \"%s\" is missing (looked for it with and without \"bert.\")",
-                          file, p->name);
+            st = vt_error(VT_ERR_FORMAT, "%s: tensor \"%s\" is missing (looked for it with and without \"%s\")",
+                          file, p->name, fam->base);
         }
     }
     if (st == VT_OK && decoder_w) st = check_tied_decoder(file, cfg_path, decoder_w, b);
@@ -293,11 +299,11 @@ vt_status vt_bert_save(const vt_bert *b, const char *dir) {
         st = vt_error(VT_ERR_NOMEM, "out of memory saving %s", dir);
         goto done;
     }
-    /* BertModel's own names have no prefix; the task models hold it as "bert.". */
-    bool prefix = b->cfg.arch != VT_BERT_MODEL;
+    /* The base model's own names have no prefix; the task models hold it as "bert.", "roberta.", ... */
+    const char *base = b->cfg.arch != VT_BERT_MODEL ? bert_family(b->cfg.family)->base : "";
     for (size_t i = 0; i < n; i++) {
         const vt_bert_param *p = &b->table[i];
-        snprintf(names[i], sizeof names[i], "%s%s", prefix && !is_head(p->name) ? "bert." : "", p->name);
+        snprintf(names[i], sizeof names[i], "%s%s", is_head(b, p->name) ? "" : base, p->name);
         entries[i] = (vt_st_entry){.name = names[i], .dtype = VT_ST_F32, .ndim = p->ndim, .shape = p->shape,
                                    .data = p->data};
     }

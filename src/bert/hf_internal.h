@@ -1,5 +1,6 @@
-/* Hugging Face model directories: what config.c tells hf_dir.c beyond the
- * public vt_bert_config (config.c, hf_dir.c). */
+/* Hugging Face model directories: what the config files (config.c,
+ * config_read.c, config_write.c) tell each other and hf_dir.c beyond the
+ * public vt_bert_config. */
 #ifndef VERTO_BERT_HF_INTERNAL_H
 #define VERTO_BERT_HF_INTERNAL_H
 
@@ -7,16 +8,28 @@
 
 #include "verto/bert.h"
 
+/* Bounds that keep every size product far inside int64 (V*H <= 2^40). */
+#define VT_BERT_MAX_VOCAB (1ll << 24)
+#define VT_BERT_MAX_HIDDEN (1ll << 16)
+#define VT_BERT_MAX_LAYERS 1024ll
+#define VT_BERT_MAX_INTERMEDIATE (1ll << 20)
+#define VT_BERT_MAX_POSITIONS (1ll << 20)
+#define VT_BERT_MAX_TYPES (1ll << 16)
+
+/* vt_bert_config_check, failing with status st (VT_ERR_FORMAT for a file). */
+vt_status bert_config_check(const vt_bert_config *c, const char *label, vt_status st);
+
 typedef struct bert_config_extra {
     char arch_name[64];       /* architectures[0] as written ("" if absent) */
     bool arch_known;          /* arch_name is one of verto's architectures (or absent) */
-    bool tie_word_embeddings; /* "tie_word_embeddings" (default true) */
+    bool tie_word_embeddings; /* "tie_word_embeddings" (default true; DistilBERT's "tie_weights_" too) */
     char problem_type[40];    /* "problem_type" ("" if absent or null) */
 } bert_config_extra;
 
 /* Parses config JSON into *c and *x without the checks that depend on the
- * architecture finally used (an unknown Bert* architecture is recorded in x,
- * not an error), so that the loader can apply its overrides first. */
+ * architecture finally used (an unknown class of the family, such as
+ * BertForQuestionAnswering, is recorded in x, not an error), so that the
+ * loader can apply its overrides first. */
 vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, vt_bert_config *c,
                                bert_config_extra *x);
 

@@ -41,18 +41,21 @@ static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
     const vt_bert_config *c = &b->cfg;
     if (in->batch < 1 || in->seq_len < 1 || !in->input_ids)
         return vt_error(VT_ERR_INVALID_ARG, "a BERT batch needs input_ids and positive batch and length");
-    if (in->seq_len > c->max_position_embeddings)
-        return vt_error(VT_ERR_INVALID_ARG, "sequence length %lld exceeds max_position_embeddings %lld",
-                        (long long)in->seq_len, (long long)c->max_position_embeddings);
+    if (in->seq_len > vt_bert_max_length(c))
+        return vt_error(VT_ERR_INVALID_ARG, "sequence length %lld exceeds the model's %d positions%s",
+                        (long long)in->seq_len, vt_bert_max_length(c),
+                        bert_family(c->family)->positions_after_padding
+                            ? " (max_position_embeddings less pad_token_id + 1)"
+                            : " (max_position_embeddings)");
     bool classifier = c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION || c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
     if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
         return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
-                        vt_bert_arch_name(c->arch));
+                        vt_bert_config_arch_name(c));
     if ((in->mlm_labels || in->nsp_labels) && c->arch != VT_BERT_FOR_PRETRAINING &&
         !(c->arch == VT_BERT_FOR_MASKED_LM && !in->nsp_labels))
-        return vt_error(VT_ERR_INVALID_ARG, "%s has no pretraining heads for MLM/NSP labels", vt_bert_arch_name(c->arch));
+        return vt_error(VT_ERR_INVALID_ARG, "%s has no pretraining heads for MLM/NSP labels", vt_bert_config_arch_name(c));
     if ((in->labels || in->regression_targets) && !classifier)
-        return vt_error(VT_ERR_INVALID_ARG, "%s has no classification head for labels", vt_bert_arch_name(c->arch));
+        return vt_error(VT_ERR_INVALID_ARG, "%s has no classification head for labels", vt_bert_config_arch_name(c));
     return VT_OK;
 }
 

@@ -1,5 +1,6 @@
-/* BERT's parameters: Hugging Face names and shapes, one flat buffer,
- * initialisation as transformers' _init_weights. */
+/* The parameters of a BERT-family model: Hugging Face names (the family's,
+ * from family.c) and shapes, one flat buffer, initialisation as transformers'
+ * _init_weights. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,24 @@ typedef struct table_builder {
     bool measuring;
 } table_builder;
 
-/* Declares the next parameter; returns its offset (valid once not measuring). */
-static float *declare(table_builder *t, const char *name, int64_t rows, int64_t cols) {
+/* Biases and LayerNorm parameters (however the family names its LayerNorms). */
+static bool is_no_decay(const char *name) {
+    return strstr(name, "bias") || strstr(name, "LayerNorm") || strstr(name, "layer_norm");
+}
+
+/* Declares the next parameter, named module + suffix; returns its data
+ * (valid once not measuring). */
+static float *declare(table_builder *t, const char *module, const char *suffix, int64_t rows, int64_t cols) {
     int64_t numel = rows * (cols ? cols : 1);
     if (!t->measuring) {
         vt_bert_param *p = &t->b->table[t->count];
-        snprintf(p->name, sizeof p->name, "%s", name);
+        snprintf(p->name, sizeof p->name, "%s%s", module, suffix);
         p->ndim = cols ? 2 : 1;
         p->shape[0] = rows;
         p->shape[1] = cols;
         p->data = t->b->params + t->offset;
         p->grad = t->b->grads + t->offset;
-        p->no_decay = strstr(name, "bias") || strstr(name, "LayerNorm");
+        p->no_decay = is_no_decay(p->name);
         t->b->infos[t->count] = (vt_param_info){.name = p->name, .offset = t->offset, .numel = numel, .trainable = true};
     }
     float *data = t->measuring ? NULL : t->b->params + t->offset;
@@ -34,68 +41,75 @@ static float *declare(table_builder *t, const char *name, int64_t rows, int64_t 
     return data;
 }
 
-static bool has_pooler(vt_bert_arch arch) {
-    return arch != VT_BERT_FOR_MASKED_LM && arch != VT_BERT_FOR_TOKEN_CLASSIFICATION;
+/* A dense layer's weight (out, in) and bias (out). */
+static void dense(table_builder *t, const char *module, int64_t out, int64_t in, float **w, float **b) {
+    *w = declare(t, module, ".weight", out, in);
+    *b = declare(t, module, ".bias", out, 0);
+}
+
+/* A LayerNorm's gain and bias (width). */
+static void layer_norm(table_builder *t, const char *module, int64_t width, float **g, float **b) {
+    *g = declare(t, module, ".weight", width, 0);
+    *b = declare(t, module, ".bias", width, 0);
 }
 
 static bool has_mlm(vt_bert_arch arch) { return arch == VT_BERT_FOR_PRETRAINING || arch == VT_BERT_FOR_MASKED_LM; }
 
-/* Walks the layout once; fills the table and weight views unless measuring. */
+const char *bert_pool_module(const vt_bert_config *c) {
+    const bert_family_info *f = bert_family(c->family);
+    switch (c->arch) {
+    case VT_BERT_MODEL:
+    case VT_BERT_FOR_PRETRAINING: return f->pooler;
+    case VT_BERT_FOR_SEQUENCE_CLASSIFICATION: return f->seq_dense ? f->seq_dense : f->pooler;
+    default: return NULL;
+    }
+}
+
+bool bert_pool_is_pooler(const vt_bert_config *c) {
+    const char *m = bert_pool_module(c);
+    return m && m == bert_family(c->family)->pooler;
+}
+
+/* Walks the layout once; fills the table and weight views unless measuring.
+ * The flat buffer holds the embeddings, then each layer, then the heads. */
 static void layout(table_builder *t) {
     const vt_bert_config *c = &t->b->cfg;
+    const bert_family_info *f = bert_family(c->family);
     bert_weights *w = &t->b->w;
     int64_t H = c->hidden_size, I = c->intermediate_size, V = c->vocab_size;
-    char name[96];
-    w->word_emb = declare(t, "embeddings.word_embeddings.weight", V, H);
-    w->pos_emb = declare(t, "embeddings.position_embeddings.weight", c->max_position_embeddings, H);
-    w->type_emb = declare(t, "embeddings.token_type_embeddings.weight", c->type_vocab_size, H);
-    w->emb_ln_g = declare(t, "embeddings.LayerNorm.weight", H, 0);
-    w->emb_ln_b = declare(t, "embeddings.LayerNorm.bias", H, 0);
+    w->word_emb = declare(t, f->word_emb, ".weight", V, H);
+    w->pos_emb = declare(t, f->pos_emb, ".weight", c->max_position_embeddings, H);
+    if (c->type_vocab_size > 0) w->type_emb = declare(t, f->type_emb, ".weight", c->type_vocab_size, H);
+    layer_norm(t, f->emb_ln, H, &w->emb_ln_g, &w->emb_ln_b);
     for (int64_t l = 0; l < c->num_hidden_layers; l++) {
-        bert_layer_params *p = t->measuring ? NULL : &w->layers[l];
-        float *ptr;
-#define LAYER(field, suffix, rows, cols)                                                  \
-    snprintf(name, sizeof name, "encoder.layer.%lld.%s", (long long)l, suffix);           \
-    ptr = declare(t, name, rows, cols);                                                   \
-    if (p && !p->field) p->field = ptr;
+        bert_layer_params scratch, *p = t->measuring ? &scratch : &w->layers[l];
+        char prefix[64], m[128];
+        snprintf(prefix, sizeof prefix, f->layer, (long long)l);
+#define MODULE(name) (snprintf(m, sizeof m, "%s%s", prefix, name), m)
         /* q, k, v weights adjacent, then their biases: a fused (3H, H) projection. */
-        LAYER(qkv_w, "attention.self.query.weight", H, H)
-        LAYER(qkv_w, "attention.self.key.weight", H, H)
-        LAYER(qkv_w, "attention.self.value.weight", H, H)
-        LAYER(qkv_b, "attention.self.query.bias", H, 0)
-        LAYER(qkv_b, "attention.self.key.bias", H, 0)
-        LAYER(qkv_b, "attention.self.value.bias", H, 0)
-        LAYER(attn_out_w, "attention.output.dense.weight", H, H)
-        LAYER(attn_out_b, "attention.output.dense.bias", H, 0)
-        LAYER(ln1_g, "attention.output.LayerNorm.weight", H, 0)
-        LAYER(ln1_b, "attention.output.LayerNorm.bias", H, 0)
-        LAYER(inter_w, "intermediate.dense.weight", I, H)
-        LAYER(inter_b, "intermediate.dense.bias", I, 0)
-        LAYER(out_w, "output.dense.weight", H, I)
-        LAYER(out_b, "output.dense.bias", H, 0)
-        LAYER(ln2_g, "output.LayerNorm.weight", H, 0)
-        LAYER(ln2_b, "output.LayerNorm.bias", H, 0)
-#undef LAYER
+        p->qkv_w = declare(t, MODULE(f->query), ".weight", H, H);
+        declare(t, MODULE(f->key), ".weight", H, H);
+        declare(t, MODULE(f->value), ".weight", H, H);
+        p->qkv_b = declare(t, MODULE(f->query), ".bias", H, 0);
+        declare(t, MODULE(f->key), ".bias", H, 0);
+        declare(t, MODULE(f->value), ".bias", H, 0);
+        dense(t, MODULE(f->attn_out), H, H, &p->attn_out_w, &p->attn_out_b);
+        layer_norm(t, MODULE(f->attn_ln), H, &p->ln1_g, &p->ln1_b);
+        dense(t, MODULE(f->inter), I, H, &p->inter_w, &p->inter_b);
+        dense(t, MODULE(f->out), H, I, &p->out_w, &p->out_b);
+        layer_norm(t, MODULE(f->out_ln), H, &p->ln2_g, &p->ln2_b);
+#undef MODULE
     }
-    if (has_pooler(c->arch)) {
-        w->pool_w = declare(t, "pooler.dense.weight", H, H);
-        w->pool_b = declare(t, "pooler.dense.bias", H, 0);
-    }
+    const char *pool = bert_pool_module(c);
+    if (pool) dense(t, pool, H, H, &w->pool_w, &w->pool_b);
     if (has_mlm(c->arch)) {
-        w->mlm_w = declare(t, "cls.predictions.transform.dense.weight", H, H);
-        w->mlm_b = declare(t, "cls.predictions.transform.dense.bias", H, 0);
-        w->mlm_ln_g = declare(t, "cls.predictions.transform.LayerNorm.weight", H, 0);
-        w->mlm_ln_b = declare(t, "cls.predictions.transform.LayerNorm.bias", H, 0);
-        w->mlm_bias = declare(t, "cls.predictions.bias", V, 0);
+        dense(t, f->mlm_dense, H, H, &w->mlm_w, &w->mlm_b);
+        layer_norm(t, f->mlm_ln, H, &w->mlm_ln_g, &w->mlm_ln_b);
+        w->mlm_bias = declare(t, f->mlm_bias, "", V, 0);
     }
-    if (c->arch == VT_BERT_FOR_PRETRAINING) {
-        w->nsp_w = declare(t, "cls.seq_relationship.weight", 2, H);
-        w->nsp_b = declare(t, "cls.seq_relationship.bias", 2, 0);
-    }
-    if (c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION || c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) {
-        w->cls_w = declare(t, "classifier.weight", c->num_labels, H);
-        w->cls_b = declare(t, "classifier.bias", c->num_labels, 0);
-    }
+    if (c->arch == VT_BERT_FOR_PRETRAINING) dense(t, f->nsp, 2, H, &w->nsp_w, &w->nsp_b);
+    if (c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION) dense(t, f->seq_out, c->num_labels, H, &w->cls_w, &w->cls_b);
+    if (c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) dense(t, f->tok_out, c->num_labels, H, &w->cls_w, &w->cls_b);
 }
 
 /* The gradient views mirror the weight views at the same offsets. */
@@ -136,18 +150,33 @@ vt_status bert_build_params(vt_bert *b) {
     return VT_OK;
 }
 
+/* transformers' create_sinusoidal_embeddings (DistilBERT): row p, column j is
+ * sin (j even) or cos (j odd) of p / 10000^(2 floor(j/2) / H), in double, then float. */
+static void sinusoidal_positions(float *table, int64_t positions, int64_t H) {
+    for (int64_t p = 0; p < positions; p++)
+        for (int64_t j = 0; j < H; j++) {
+            double angle = (double)p / pow(10000.0, 2.0 * (double)(j / 2) / (double)H);
+            table[p * H + j] = (float)(j % 2 ? cos(angle) : sin(angle));
+        }
+}
+
 static void init_weights(vt_bert *b, uint64_t seed) {
+    const vt_bert_config *c = &b->cfg;
     vt_rng rng;
     vt_rng_seed(&rng, seed);
     for (size_t i = 0; i < b->n_params; i++) {
         vt_bert_param *p = &b->table[i];
         int64_t n = p->shape[0] * (p->ndim == 2 ? p->shape[1] : 1);
-        bool layer_norm_weight = strstr(p->name, "LayerNorm.weight") != NULL;
+        bool layer_norm_weight = strstr(p->name, "LayerNorm.weight") || strstr(p->name, "layer_norm.weight");
         for (int64_t j = 0; j < n; j++)
-            p->data[j] = p->ndim == 2 ? (float)(b->cfg.initializer_range * vt_rng_normal(&rng)) : layer_norm_weight ? 1.0f : 0.0f;
+            p->data[j] = p->ndim == 2 ? (float)(c->initializer_range * vt_rng_normal(&rng)) : layer_norm_weight ? 1.0f : 0.0f;
     }
-    int64_t pad = b->cfg.pad_token_id;
-    if (pad >= 0 && pad < b->cfg.vocab_size) memset(b->w.word_emb + pad * b->cfg.hidden_size, 0, (size_t)b->cfg.hidden_size * sizeof(float));
+    /* nn.Embedding's padding_idx row starts at zero: the word embeddings', and RoBERTa's positions'. */
+    int64_t pad = c->pad_token_id, H = c->hidden_size;
+    if (pad >= 0 && pad < c->vocab_size) memset(b->w.word_emb + pad * H, 0, (size_t)H * sizeof(float));
+    if (bert_family(c->family)->positions_after_padding && pad >= 0 && pad < c->max_position_embeddings)
+        memset(b->w.pos_emb + pad * H, 0, (size_t)H * sizeof(float));
+    if (c->sinusoidal_pos_embds) sinusoidal_positions(b->w.pos_emb, c->max_position_embeddings, H);
 }
 
 vt_bert *vt_bert_new(const vt_bert_config *c, uint64_t seed) {
@@ -242,12 +271,13 @@ const vt_param_info *vt_bert_param_infos(const vt_bert *b, size_t *n) {
 
 void vt_bert_freeze_layers(vt_bert *b, int k) {
     b->frozen_layers = k > 0 ? k : 0;
+    const char *layer = bert_family(b->cfg.family)->layer;
     char prefix[64];
     for (size_t i = 0; i < b->n_params; i++) {
         bool frozen = false;
         if (k > 0 && !strncmp(b->table[i].name, "embeddings.", 11)) frozen = true;
         for (int l = 0; l < k && !frozen; l++) {
-            snprintf(prefix, sizeof prefix, "encoder.layer.%d.", l);
+            snprintf(prefix, sizeof prefix, layer, (long long)l);
             frozen = !strncmp(b->table[i].name, prefix, strlen(prefix));
         }
         b->infos[i].trainable = !frozen;

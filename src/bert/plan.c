@@ -22,6 +22,7 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     int64_t H = c->hidden_size, I = c->intermediate_size, A = c->num_attention_heads, V = c->vocab_size;
     int64_t BT = B * T, L = c->num_hidden_layers, labels = c->num_labels;
     bool attn_dropout = c->attention_probs_dropout_prob > 0, hidden_dropout = c->hidden_dropout_prob > 0;
+    b->pos_ids = I32(BT);
     b->emb_sum = F32(BT * H);
     b->emb_mean = F32(BT);
     b->emb_rstd = F32(BT);
@@ -50,6 +51,8 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     b->d_qkv = F32(BT * 3 * H);
     b->pool_in = F32(B * H);
     b->pooled = F32(B * H);
+    b->pool_x = F32(B * H);
+    b->pool_drop = U8(B * H);
     b->d_pooled = F32(B * H);
     b->d_pool_pre = F32(B * H);
     b->cls_rows = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? BT : B;

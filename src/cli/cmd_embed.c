@@ -13,7 +13,7 @@ int cmd_embed(int argc, char **argv) {
     bool normalize = false;
     int64_t max_length = 0;
     const cli_option opts[] = {
-        {"--model", CLI_STRING, &dir, "DIR", "a BERT model directory"},
+        {"--model", CLI_STRING, &dir, "DIR", "a model directory (BERT, RoBERTa, XLM-RoBERTa or DistilBERT)"},
         {"--pooling", CLI_STRING, &pooling, "cls|mean", "the [CLS] state or the mean of token states (default cls)"},
         {"--normalize", CLI_FLAG, &normalize, NULL, "scale each vector to unit length"},
         {"--input", CLI_STRING, &input, "FILE", "one text per line (default: standard input)"},

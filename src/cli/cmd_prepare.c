@@ -33,8 +33,8 @@ static int verify(const char *dir, const vt_wp_vocab *vocab) {
         return cli_fail("%s: the shards hold %lld tokens, the manifest says %lld", dir, (long long)tokens,
                         (long long)in->tokens);
     }
-    printf("%s: ok: %d shards, %lld instances, %lld tokens, %lld masked, %.1f%% random next, %s masking\n", dir,
-           (int)in->n_shards, (long long)n, (long long)tokens, (long long)masked,
+    printf("%s: ok: %s, %d shards, %lld instances, %lld tokens, %lld masked, %.1f%% random next, %s masking\n", dir,
+           vt_pt_objective_name(in->objective), (int)in->n_shards, (long long)n, (long long)tokens, (long long)masked,
            n ? 100.0 * (double)random_next / (double)n : 0.0, in->masked ? "static" : "dynamic");
     vt_pt_close(ds);
     return 0;
@@ -43,21 +43,25 @@ static int verify(const char *dir, const vt_wp_vocab *vocab) {
 int cmd_prepare_pretraining(int argc, char **argv) {
     vt_pt_options o;
     vt_pt_options_default(&o);
-    const char *vocab_path = NULL, *out = NULL, *text_field = NULL, *verify_dir = NULL;
-    int64_t msl = o.max_seq_length, maxp = o.mask.max_predictions, dupe = o.dupe_factor, seed = (int64_t)o.seed;
+    const char *vocab_path = NULL, *out = NULL, *text_field = NULL, *verify_dir = NULL, *objective = "mlm+nsp";
+    int64_t msl = o.max_seq_length, maxp = o.mask.max_predictions, dupe = 0, seed = (int64_t)o.seed;
     int64_t per_shard = o.instances_per_shard, window = o.window_tokens, buffer = o.shuffle_buffer;
     double ssp = o.short_seq_prob, mlp = o.mask.masked_lm_prob;
     bool wwm = false, dynamic = false, cased = false, jsonl = false, quiet = false;
     const cli_option opts[] = {
         {"--vocab", CLI_STRING, &vocab_path, "FILE", "vocab.txt (or a directory holding it)"},
         {"-o|--output", CLI_STRING, &out, "DIR", "output directory (shards + manifest.json)"},
+        {"--objective", CLI_STRING, &objective, "mlm+nsp|mlm",
+         "BERT's sentence pairs for MLM + NSP (default), or full-length sequences packed for the masked LM alone "
+         "(RoBERTa's recipe; dynamic masking)"},
         {"--max-seq-length", CLI_INT, &msl, "N", "tokens per instance, [CLS]/[SEP] included (default 128)", 5,
          VT_PT_MAX_SEQ_LENGTH_LIMIT},
-        {"--short-seq-prob", CLI_FLOAT, &ssp, "P", "probability of a shorter target length (default 0.1)", 0, 1},
+        {"--short-seq-prob", CLI_FLOAT, &ssp, "P", "probability of a shorter target length (default 0.1; mlm+nsp)", 0, 1},
         {"--masked-lm-prob", CLI_FLOAT, &mlp, "P", "fraction of tokens to mask (default 0.15)", 1e-9, 1},
         {"--max-predictions", CLI_INT, &maxp, "N", "most masked tokens per instance (default 20)", 1,
          VT_PT_MAX_SEQ_LENGTH_LIMIT},
-        {"--dupe-factor", CLI_INT, &dupe, "N", "passes over the corpus, each masked afresh (default 10)", 1, 10000},
+        {"--dupe-factor", CLI_INT, &dupe, "N", "passes over the corpus, each masked afresh (default 10; mlm: 1)", 1,
+         10000},
         {"--whole-word-mask", CLI_FLAG, &wwm, NULL, "mask all pieces of a word together"},
         {"--dynamic-masking", CLI_FLAG, &dynamic, NULL, "store unmasked instances; masks are drawn at load time"},
         {"--seed", CLI_INT, &seed, "N", "random seed (default 12345)", 0, 9007199254740992.0},
@@ -99,6 +103,12 @@ int cmd_prepare_pretraining(int argc, char **argv) {
         free(files);
         return cli_fail("--text-field needs --jsonl");
     }
+    if (!vt_pt_objective_parse(objective, &o.objective)) {
+        free(files);
+        return cli_fail("--objective must be mlm+nsp or mlm (got \"%s\")", objective);
+    }
+    if (o.objective == VT_PT_MLM) dynamic = true; /* masks drawn afresh each time an instance is read */
+    if (dupe == 0) dupe = o.objective == VT_PT_MLM ? 1 : o.dupe_factor;
     o.max_seq_length = (int32_t)msl;
     o.short_seq_prob = ssp;
     o.mask.masked_lm_prob = mlp;
@@ -137,10 +147,10 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     vt_tok_free(tok);
     free(files);
     if (st != VT_OK) return cli_fail("%s", vt_last_error());
-    printf("wrote %s: %lld documents, %lld instances, %lld tokens, %lld shards (%s masking%s, %.1f%% random next, "
+    printf("wrote %s: %lld documents, %lld instances, %lld tokens, %lld shards (%s, %s masking%s, %.1f%% random next, "
            "%lld masked tokens)\n",
            out, (long long)s.documents, (long long)s.instances, (long long)s.tokens, (long long)s.shards,
-           dynamic ? "dynamic" : "static", wwm ? ", whole words" : "",
+           vt_pt_objective_name(o.objective), dynamic ? "dynamic" : "static", wwm ? ", whole words" : "",
            s.instances ? 100.0 * (double)s.random_next / (double)s.instances : 0.0, (long long)s.masked);
     return 0;
 }

@@ -1,4 +1,6 @@
-/* verto pretrain: masked-LM + next-sentence pretraining from prepared shards. */
+/* verto pretrain: masked-LM + next-sentence pretraining from prepared shards,
+ * or the masked LM alone from shards prepared with --objective mlm (RoBERTa's
+ * recipe, and the only one for the families without NSP). */
 #include <stdio.h>
 
 #include "cli/args.h"
@@ -25,13 +27,21 @@ static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
     if (st != VT_OK) return st;
     static const char *const NAMES[] = {"mlm_loss", "mlm_accuracy", "nsp_accuracy"};
     double values[] = {ev.mlm_loss, ev.mlm_accuracy, ev.nsp_accuracy};
-    r->n = 3;
-    for (int i = 0; i < 3; i++) {
+    r->n = vt_pt_run_has_nsp(e->run) ? 3 : 2; /* MLM alone: no NSP accuracy */
+    for (int i = 0; i < r->n; i++) {
         snprintf(r->names[i], sizeof r->names[i], "%s", NAMES[i]);
         r->values[i] = values[i];
     }
     r->score = -ev.mlm_loss;
     return VT_OK;
+}
+
+/* DIR/config.json. */
+static vt_status init_config(const char *dir, vt_bert_config *c) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/config.json", dir) >= (int)sizeof path)
+        return vt_error(VT_ERR_INVALID_ARG, "model directory name too long: %s", dir);
+    return vt_bert_config_read(path, c);
 }
 
 int cmd_pretrain(int argc, char **argv) {
@@ -41,7 +51,8 @@ int cmd_pretrain(int argc, char **argv) {
     double lr = 1e-4, weight_decay = 0.01, clip = 1.0, dist_timeout = VT_DIST_DEFAULT_TIMEOUT;
     bool resume = false, zero1 = false;
     const cli_option opts[] = {
-        {"--init", CLI_STRING, &init, "DIR", "model to start from: a verto init directory or any BERT directory"},
+        {"--init", CLI_STRING, &init, "DIR",
+         "model to start from: a verto init directory or any BERT, RoBERTa, XLM-RoBERTa or DistilBERT directory"},
         {"--data", CLI_STRING, &data, "DIR", "shards written by verto prepare-pretraining"},
         {"-o|--output", CLI_STRING, &out, "DIR", "output directory (model, checkpoints, metrics.jsonl)"},
         {"--steps", CLI_INT, &steps, "N", "optimizer steps (default 1000)", 1, 1e12},
@@ -85,12 +96,22 @@ int cmd_pretrain(int argc, char **argv) {
     if (st == VT_OK && !(train = vt_pt_open(data, vocab))) st = vt_last_status();
     if (st == VT_OK && eval_data && !(held_out = vt_pt_open(eval_data, vocab))) st = vt_last_status();
     if (st == VT_OK && vt_pt_size(train) == 0) st = vt_error(VT_ERR_INVALID_ARG, "%s holds no instances", data);
-    if (st == VT_OK && !(model = vt_bert_load(init, VT_BERT_FOR_PRETRAINING, 0, (uint64_t)seed))) st = vt_last_status();
+    /* The heads the data trains: MLM + NSP (BertForPreTraining), or the masked LM alone. A config
+     * that does not read here (an architecture verto lacks) is the loader's to report. */
+    vt_bert_config file;
+    bool nsp = st == VT_OK && vt_pt_get_info(train)->objective == VT_PT_MLM_NSP;
+    if (nsp && init_config(init, &file) == VT_OK && file.family != VT_FAMILY_BERT)
+        st = vt_error(VT_ERR_INVALID_ARG,
+                      "%s was prepared for MLM + NSP (sentence pairs), but %s is a %s, which has no next-sentence "
+                      "head: prepare the data with --objective mlm",
+                      data, init, vt_bert_family_name(file.family));
+    int arch = nsp ? VT_BERT_FOR_PRETRAINING : VT_BERT_FOR_MASKED_LM;
+    if (st == VT_OK && !(model = vt_bert_load(init, arch, 0, (uint64_t)seed))) st = vt_last_status();
     if (st == VT_OK) st = vt_bert_set_precision(model, prec);
     int32_t max_len = st == VT_OK ? vt_pt_get_info(train)->max_seq_length : 0;
-    if (st == VT_OK && max_len > vt_bert_get_config(model)->max_position_embeddings)
-        st = vt_error(VT_ERR_INVALID_ARG, "%s has sequences of %d tokens, more than the model's %lld positions", data,
-                      max_len, (long long)vt_bert_get_config(model)->max_position_embeddings);
+    if (st == VT_OK && max_len > vt_bert_max_length(vt_bert_get_config(model)))
+        st = vt_error(VT_ERR_INVALID_ARG, "%s has sequences of %d tokens, more than the model's %d positions", data,
+                      max_len, vt_bert_max_length(vt_bert_get_config(model)));
     vt_pt_run_options ro = {.seed = (uint64_t)seed, .batch_size = batch, .group_by_length = group_by_length};
     if (st == VT_OK && !(run = vt_pt_run_new(train, held_out, vocab, vt_tok_special_ids(tok).pad, &ro)))
         st = vt_last_status();
@@ -126,6 +147,7 @@ int cmd_pretrain(int argc, char **argv) {
         o.evaluate = held_out ? evaluate : NULL;
         o.ctx = &ctx;
         bool lead = vt_dist_rank() == 0;
+        if (lead && !nsp) printf("objective: the masked LM alone (%s)\n", vt_bert_config_arch_name(vt_bert_get_config(model)));
         if (lead && ranks > 1)
             printf("pretraining %s on %lld instances: %lld steps of %lld x %lld ranks x %lld sequences (global batch %lld)\n",
                    init, (long long)vt_pt_size(train), (long long)steps, (long long)batch, (long long)ranks,

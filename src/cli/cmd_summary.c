@@ -5,7 +5,7 @@
 
 int cmd_summary(int argc, char **argv) {
     const char *dir = NULL;
-    const cli_option opts[] = {{"--model", CLI_STRING, &dir, "DIR", "a BERT model directory"}, {0}};
+    const cli_option opts[] = {{"--model", CLI_STRING, &dir, "DIR", "a model directory (BERT, RoBERTa, XLM-RoBERTa or DistilBERT)"}, {0}};
     int rc = cli_parse(argc, argv, opts, "verto summary --model DIR", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!dir) return cli_fail("summary needs --model DIR");

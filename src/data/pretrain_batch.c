@@ -9,6 +9,7 @@
 struct vt_pt_batcher {
     int64_t max_batch;
     int32_t S, pad_id;
+    bool with_nsp; /* batches carry nsp_labels */
     vt_pt_masker *masker;
     int64_t rows;
     /* rows at stride S */
@@ -39,6 +40,7 @@ vt_pt_batcher *vt_pt_batcher_new(int64_t max_batch, int32_t max_seq_length, int3
     b->max_batch = max_batch;
     b->S = max_seq_length;
     b->pad_id = pad_id;
+    b->with_nsp = true;
     b->masker = masker;
     size_t cells = (size_t)max_batch * (size_t)max_seq_length, rows = (size_t)max_batch, S = (size_t)max_seq_length;
     b->r_ids = malloc(cells * sizeof(int32_t));
@@ -61,6 +63,10 @@ vt_pt_batcher *vt_pt_batcher_new(int64_t max_batch, int32_t max_seq_length, int3
                NULL;
     }
     return b;
+}
+
+void vt_pt_batcher_set_nsp(vt_pt_batcher *b, bool nsp) {
+    if (b) b->with_nsp = nsp;
 }
 
 void vt_pt_batcher_reset(vt_pt_batcher *b) {
@@ -135,7 +141,7 @@ vt_status vt_pt_batcher_finish(vt_pt_batcher *b, vt_bert_batch *out) {
     out->token_type_ids = b->types;
     out->attention_mask = b->mask;
     out->mlm_labels = b->labels;
-    out->nsp_labels = b->nsp;
+    out->nsp_labels = b->with_nsp ? b->nsp : NULL;
     return VT_OK;
 }
 

@@ -14,8 +14,22 @@
 #include "data/pretrain_internal.h"
 #include "verto/fileio.h"
 
+const char *vt_pt_objective_name(vt_pt_objective o) {
+    return o == VT_PT_MLM ? "mlm" : o == VT_PT_MLM_NSP ? "mlm+nsp" : "unknown";
+}
+
+bool vt_pt_objective_parse(const char *name, vt_pt_objective *out) {
+    vt_pt_objective o;
+    if (name && !strcmp(name, "mlm+nsp")) o = VT_PT_MLM_NSP;
+    else if (name && !strcmp(name, "mlm")) o = VT_PT_MLM;
+    else return false;
+    if (out) *out = o;
+    return true;
+}
+
 void vt_pt_options_default(vt_pt_options *o) {
     memset(o, 0, sizeof *o);
+    o->objective = VT_PT_MLM_NSP;
     o->max_seq_length = 128;
     o->short_seq_prob = 0.1;
     vt_pt_mask_options_default(&o->mask);
@@ -206,6 +220,16 @@ static bool append_segs(prep *P, vec *dst, int64_t s0, int64_t s1) {
     return true;
 }
 
+/* The n tokens in i_tok / i_seg as an instance, masked unless dynamic, into the shuffle buffer. */
+static vt_status finish_instance(prep *P, int32_t n, int32_t random_next) {
+    vt_pt_instance in = {n, P->i_tok, P->i_seg, random_next, 0, P->i_pos, P->i_lab};
+    if (!P->o->dynamic_masking) {
+        vt_status st = vt_pt_mask(P->masker, &P->rng, P->i_tok, n, P->i_tok, P->i_pos, P->i_lab, &in.n_masked);
+        if (st != VT_OK) return st;
+    }
+    return push_instance(P, &in);
+}
+
 /* The instance [CLS] a[alo, ahi) [SEP] b[blo, bhi) [SEP], masked unless dynamic. */
 static vt_status make_instance(prep *P, size_t alo, size_t ahi, size_t blo, size_t bhi, int32_t random_next) {
     const int32_t *a = P->a.p, *b = P->b.p;
@@ -215,12 +239,72 @@ static vt_status make_instance(prep *P, size_t alo, size_t ahi, size_t blo, size
     P->i_tok[n] = P->sep, P->i_seg[n++] = 0;
     for (size_t k = blo; k < bhi; k++) P->i_tok[n] = b[k], P->i_seg[n++] = 1;
     P->i_tok[n] = P->sep, P->i_seg[n++] = 1;
-    vt_pt_instance in = {n, P->i_tok, P->i_seg, random_next, 0, P->i_pos, P->i_lab};
-    if (!P->o->dynamic_masking) {
-        vt_status st = vt_pt_mask(P->masker, &P->rng, P->i_tok, n, P->i_tok, P->i_pos, P->i_lab, &in.n_masked);
-        if (st != VT_OK) return st;
+    return finish_instance(P, n, random_next);
+}
+
+/* ---- MLM-only instances: lines packed into full-length sequences ---- */
+
+/* [CLS] a [SEP] as an instance (nothing when a is empty); a is emptied. */
+static vt_status flush_packed(prep *P) {
+    if (P->a.n == 0) return VT_OK;
+    const int32_t *a = P->a.p;
+    int32_t n = 0;
+    P->i_tok[n] = P->cls, P->i_seg[n++] = 0;
+    for (size_t k = 0; k < P->a.n; k++) P->i_tok[n] = a[k], P->i_seg[n++] = 0;
+    P->i_tok[n] = P->sep, P->i_seg[n++] = 0;
+    P->a.n = 0;
+    return finish_instance(P, n, 0);
+}
+
+static bool append_tokens(vec *dst, const int32_t *src, size_t n) {
+    if (!vec_reserve(dst, n)) return false;
+    memcpy(VEC_AT(*dst, int32_t) + dst->n, src, n * sizeof(int32_t));
+    dst->n += n;
+    return true;
+}
+
+/* One pass over the window's documents in `order`, their lines packed into
+ * instances of up to max_seq_length tokens (see pretrain_data.h). What does
+ * not fill an instance stays in P->a for the next pass or window. */
+static vt_status packed_instances(prep *P, int64_t n_docs) {
+    const int64_t *order = P->order.p, *doc_seg = P->doc_seg.p, *off = P->seg_off.p;
+    const int32_t *tokens = P->tokens.p;
+    size_t max_num = (size_t)P->o->max_seq_length - 2; /* room between [CLS] and [SEP] */
+    vt_status st = VT_OK;
+    for (int64_t di = 0; di < n_docs && st == VT_OK; di++) {
+        int64_t d = order[di];
+        bool pending_sep = P->a.n > 0; /* a [SEP] between documents, written before the next line */
+        P->st.doc_passes++;
+        for (int64_t s = doc_seg[d]; s < doc_seg[d + 1] && st == VT_OK; s++) {
+            const int32_t *line = tokens + off[s];
+            size_t len = (size_t)(off[s + 1] - off[s]);
+            /* A line that does not fit starts the next instance, unless this one would be shorter than a
+             * shard's least (5 tokens): then the line is cut to fill it. */
+            if (P->a.n >= 3 && P->a.n + pending_sep + len > max_num) {
+                if ((st = flush_packed(P)) != VT_OK) break;
+                pending_sep = false;
+            }
+            if (pending_sep && !append_tokens(&P->a, &P->sep, 1)) return vt_error(VT_ERR_NOMEM, "out of memory");
+            pending_sep = false;
+            while (st == VT_OK && P->a.n + len > max_num) { /* a line longer than an instance: cut */
+                size_t take = max_num - P->a.n;
+                if (!append_tokens(&P->a, line, take)) return vt_error(VT_ERR_NOMEM, "out of memory");
+                st = flush_packed(P);
+                line += take, len -= take;
+            }
+            if (st == VT_OK && !append_tokens(&P->a, line, len)) return vt_error(VT_ERR_NOMEM, "out of memory");
+        }
     }
-    return push_instance(P, &in);
+    return st;
+}
+
+/* The corpus's last packed instance, unless it is too short for a shard (fewer than 5 tokens). */
+static vt_status flush_last_packed(prep *P) {
+    if (P->a.n + 2 < 5) {
+        P->a.n = 0;
+        return VT_OK;
+    }
+    return flush_packed(P);
 }
 
 static vt_status document_instances(prep *P, int64_t di, int64_t n_docs) {
@@ -285,11 +369,18 @@ static vt_status process_window(prep *P) {
     int64_t *order = P->order.p;
     for (int64_t d = 0; d < n_docs; d++) order[d] = d;
     vt_rng_shuffle_i64(&P->rng, order, n_docs);
-    for (int32_t dupe = 0; dupe < P->o->dupe_factor; dupe++)
+    for (int32_t dupe = 0; dupe < P->o->dupe_factor; dupe++) {
+        if (P->o->objective == VT_PT_MLM) {
+            if (dupe > 0) vt_rng_shuffle_i64(&P->rng, order, n_docs); /* each pass packs another order */
+            vt_status st = packed_instances(P, n_docs);
+            if (st != VT_OK) return st;
+            continue;
+        }
         for (int64_t di = 0; di < n_docs; di++) {
             vt_status st = document_instances(P, di, n_docs);
             if (st != VT_OK) return st;
         }
+    }
     /* empty the window, keeping its memory */
     P->tokens.n = 0;
     P->seg_off.n = 1;
@@ -428,6 +519,7 @@ static vt_status write_manifest(prep *P, const char *out_dir) {
     ok = ok && cJSON_AddNumberToObject(j, "vocab_size", P->vocab_size);
     ok = ok && cJSON_AddStringToObject(j, "vocab_hash", hex64(hex, vt_pt_vocab_hash(vt_tok_vocab(P->tok))));
     ok = ok && cJSON_AddNumberToObject(j, "max_seq_length", o->max_seq_length);
+    ok = ok && cJSON_AddStringToObject(j, "objective", vt_pt_objective_name(o->objective));
     ok = ok && cJSON_AddStringToObject(j, "masking", o->dynamic_masking ? "dynamic" : "static");
     ok = ok && cJSON_AddBoolToObject(j, "whole_word_mask", o->mask.whole_word_mask);
     ok = ok && cJSON_AddNumberToObject(j, "masked_lm_prob", o->mask.masked_lm_prob);
@@ -509,6 +601,8 @@ static vt_status publish(prep *P, const char *out_dir) {
 /* ---- entry point ------------------------------------------------------- */
 
 static vt_status check_options(const vt_pt_options *o) {
+    if (o->objective != VT_PT_MLM_NSP && o->objective != VT_PT_MLM)
+        return vt_error(VT_ERR_INVALID_ARG, "unknown pretraining objective %d", (int)o->objective);
     if (o->max_seq_length < 5 || o->max_seq_length > VT_PT_MAX_SEQ_LENGTH_LIMIT)
         return vt_error(VT_ERR_INVALID_ARG, "max_seq_length must be in [5, %d], got %d", VT_PT_MAX_SEQ_LENGTH_LIMIT,
                         (int)o->max_seq_length);
@@ -597,6 +691,7 @@ vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n
     }
     for (int i = 0; st == VT_OK && i < n_files; i++) st = read_file(&P, files[i], progress, progress_ctx);
     if (st == VT_OK) st = process_window(&P);
+    if (st == VT_OK && o->objective == VT_PT_MLM) st = flush_last_packed(&P);
     if (st == VT_OK && P.st.documents == 0)
         st = vt_error(VT_ERR_FORMAT, "no text in %s%s: nothing to make instances from", files[0],
                       n_files > 1 ? " and the other inputs" : "");

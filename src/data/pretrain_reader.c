@@ -101,6 +101,10 @@ static bool parse_manifest(vt_pt_dataset *ds, const cJSON *j, const char *path) 
     if (!cJSON_IsString(masking) || (strcmp(masking->valuestring, "static") && strcmp(masking->valuestring, "dynamic")))
         return vt_error(VT_ERR_FORMAT, "%s: \"masking\" must be \"static\" or \"dynamic\"", path), false;
     in->masked = !strcmp(masking->valuestring, "static");
+    const cJSON *objective = cJSON_GetObjectItemCaseSensitive(j, "objective");
+    in->objective = VT_PT_MLM_NSP; /* manifests from before the key: sentence pairs */
+    if (objective && (!cJSON_IsString(objective) || !vt_pt_objective_parse(objective->valuestring, &in->objective)))
+        return vt_error(VT_ERR_FORMAT, "%s: \"objective\" must be \"mlm+nsp\" or \"mlm\"", path), false;
     double vs, msl, mlp, mp, ssp, df, seed, docs, inst, toks;
     if (!num_field(j, "vocab_size", 1, INT32_MAX, true, &vs, path) ||
         !num_field(j, "max_seq_length", 5, VT_PT_MAX_SEQ_LENGTH_LIMIT, true, &msl, path) ||

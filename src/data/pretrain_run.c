@@ -32,6 +32,11 @@ vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_wp_
         return vt_error(VT_ERR_INVALID_ARG, "vt_pt_run_new: a training set, a vocabulary and a batch size are needed"),
                NULL;
     if (vt_pt_size(train) == 0) return vt_error(VT_ERR_INVALID_ARG, "the training shards hold no instances"), NULL;
+    if (eval && vt_pt_get_info(eval)->objective != vt_pt_get_info(train)->objective)
+        return vt_error(VT_ERR_INVALID_ARG, "the held-out shards were prepared for %s, the training shards for %s",
+                        vt_pt_objective_name(vt_pt_get_info(eval)->objective),
+                        vt_pt_objective_name(vt_pt_get_info(train)->objective)),
+               NULL;
     vt_pt_run *r = calloc(1, sizeof *r);
     if (!r) return vt_error(VT_ERR_NOMEM, "out of memory for a pretraining run"), NULL;
     *r = (vt_pt_run){.o = *o, .train = train, .eval = eval, .epoch = -1};
@@ -48,8 +53,11 @@ vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_wp_
         vt_pt_run_free(r);
         return NULL;
     }
+    vt_pt_batcher_set_nsp(r->batcher, info->objective == VT_PT_MLM_NSP);
     return r;
 }
+
+bool vt_pt_run_has_nsp(const vt_pt_run *r) { return r && vt_pt_get_info(r->train)->objective == VT_PT_MLM_NSP; }
 
 /* Sample k of the run: position k % N of epoch k / N, so the order depends on k alone. */
 static vt_status read_sample(void *ctx, int64_t k, vt_pt_instance *inst) {
@@ -118,6 +126,6 @@ vt_status vt_pt_run_evaluate(vt_pt_run *r, vt_bert *model, int64_t max_batches, 
         nsp_count += (double)batch.batch;
     }
     *out = (vt_pt_eval){.mlm_loss = mlm_loss / fmax(mlm_count, 1), .mlm_accuracy = mlm_correct / fmax(mlm_count, 1),
-                        .nsp_accuracy = nsp_correct / fmax(nsp_count, 1)};
+                        .nsp_accuracy = vt_pt_run_has_nsp(r) ? nsp_correct / fmax(nsp_count, 1) : NAN};
     return VT_OK;
 }

@@ -108,7 +108,7 @@ static vt_status build_model_json(vt_serve *s) {
     vt_sb_str(&b, ", \"path\": ");
     vt_sb_json_string(&b, s->dir);
     vt_sb_str(&b, ", \"architecture\": ");
-    vt_sb_json_string(&b, vt_bert_arch_name(c->arch));
+    vt_sb_json_string(&b, vt_bert_config_arch_name(c));
     vt_sb_str(&b, s->can_classify ? ", \"endpoints\": [\"/v1/classify\", \"/v1/embed\"], \"labels\": ["
                                   : ", \"endpoints\": [\"/v1/embed\"], \"labels\": [");
     for (int k = 0; s->can_classify && k < c->num_labels; k++) {
@@ -453,7 +453,7 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     if (ep == VT_SERVE_CLASSIFY && !s->can_classify) {
         char msg[200];
         snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier: only /v1/embed is served",
-                 vt_bert_arch_name(s->cfg->arch));
+                 vt_bert_config_arch_name(s->cfg));
         error_response(resp, 400, msg);
         free_call(c);
         return;

@@ -20,9 +20,9 @@ vt_status vt_task_encode(const vt_task *t, vt_task_output what, const vt_text_in
     vt_status st = vt_tok_encode_windows(t->tok, in->text, in->text_len, in->text_b, in->text_b_len, t->max_len, W, rows,
                                          &n, &out->truncated);
     for (int32_t i = 0; st == VT_OK && i < n; i++)
-        if (rows[i].len > t->cfg->max_position_embeddings)
-            st = vt_error(VT_ERR_INVALID_ARG, "an input of %d tokens is longer than the model's %lld positions",
-                          rows[i].len, (long long)t->cfg->max_position_embeddings);
+        if (rows[i].len > vt_bert_max_length(t->cfg))
+            st = vt_error(VT_ERR_INVALID_ARG, "an input of %d tokens is longer than the model's %d positions",
+                          rows[i].len, vt_bert_max_length(t->cfg));
     for (int32_t i = st == VT_OK ? n : 0; i < W; i++) vt_tok_encoding_free(&rows[i]);
     if (st != VT_OK) {
         free(rows);

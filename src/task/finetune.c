@@ -105,7 +105,9 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
             s->mask[i * T + t] = real;
             *tokens += real;
         }
-    *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = s->types,
+    /* One token type (RoBERTa) or none (DistilBERT): a pair's second segment is type 0 too. */
+    const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
+    *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = types,
                          .attention_mask = s->mask, .labels = s->labels, .class_weights = s->class_weights,
                          .cls_only = true}; /* a sequence classifier reads position 0 only */
     return VT_OK;

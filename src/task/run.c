@@ -69,7 +69,9 @@ static vt_status run_batch(vt_task *t, vt_task_output what, const vt_tok_encodin
         }
     }
     if (what == VT_OUT_MASKED && !any_mask) return VT_OK; /* nothing to predict */
-    vt_bert_batch batch = {.batch = (int64_t)B, .seq_len = T, .input_ids = t->ids, .token_type_ids = t->types,
+    /* One token type (RoBERTa) or none (DistilBERT): a pair's second segment is type 0 too. */
+    const int32_t *types = t->cfg->type_vocab_size > 1 ? t->types : NULL;
+    vt_bert_batch batch = {.batch = (int64_t)B, .seq_len = T, .input_ids = t->ids, .token_type_ids = types,
                            .attention_mask = t->mask, .cls_only = what == VT_OUT_LOGITS,
                            .mlm_select = what == VT_OUT_MASKED ? t->select : NULL};
     vt_bert_outputs o;
@@ -103,9 +105,9 @@ vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *co
         t->order_cap = n;
     }
     for (size_t i = 0; i < n; i++) {
-        if (rows[i]->len < 1 || rows[i]->len > t->cfg->max_position_embeddings)
-            return vt_error(VT_ERR_INVALID_ARG, "row %zu has %d tokens: 1 to the model's %lld positions are needed", i,
-                            rows[i]->len, (long long)t->cfg->max_position_embeddings);
+        if (rows[i]->len < 1 || rows[i]->len > vt_bert_max_length(t->cfg))
+            return vt_error(VT_ERR_INVALID_ARG, "row %zu has %d tokens: 1 to the model's %d positions are needed", i,
+                            rows[i]->len, vt_bert_max_length(t->cfg));
         t->order[i] = i;
     }
     g_rows = rows; /* (one caller at a time) */

@@ -48,7 +48,7 @@ static vt_status check_kind(const char *dir, vt_task *t, const vt_bert_config *f
                             dir, t->cfg->num_labels);
     }
     if (t->kind == VT_TASK_FILL_MASK && file->arch != VT_BERT_FOR_PRETRAINING && file->arch != VT_BERT_FOR_MASKED_LM)
-        return vt_error(VT_ERR_INVALID_ARG, "%s is a %s, which has no masked-LM head", dir, vt_bert_arch_name(file->arch));
+        return vt_error(VT_ERR_INVALID_ARG, "%s is a %s, which has no masked-LM head", dir, vt_bert_config_arch_name(file));
     if (t->kind == VT_TASK_FILL_MASK && t->special.mask < 0)
         return vt_error(VT_ERR_FORMAT, "%s: the vocabulary has no [MASK] token", dir);
     int32_t words = vt_wp_vocab_size(vt_tok_vocab(t->tok));

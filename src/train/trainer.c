@@ -37,7 +37,7 @@ void vt_trainer_options_default(vt_trainer_options *o) {
  * this rank's shard under ZeRO-1, where clipping is done by the trainer). */
 static vt_optimizer *make_optimizer_range(vt_bert *b, const vt_trainer_options *o, int64_t lo, int64_t hi,
                                           float clip_norm) {
-    static const char *const NO_DECAY[] = {"bias", "LayerNorm"};
+    static const char *const NO_DECAY[] = {"bias", "LayerNorm", "layer_norm"}; /* RoBERTa's lm_head, DistilBERT */
     vt_optimizer_config cfg;
     vt_optimizer_config_default("adamw", &cfg);
     cfg.learning_rate = o->lr;
@@ -46,7 +46,7 @@ static vt_optimizer *make_optimizer_range(vt_bert *b, const vt_trainer_options *
     cfg.beta2 = 0.999f;
     cfg.epsilon = o->adam_epsilon;
     cfg.no_decay = NO_DECAY;
-    cfg.n_no_decay = 2;
+    cfg.n_no_decay = sizeof NO_DECAY / sizeof *NO_DECAY;
     cfg.clip_norm = clip_norm;
     cfg.schedule = VT_SCHED_LINEAR_WARMUP_DECAY;
     cfg.warmup_steps = o->warmup_steps;

@@ -56,6 +56,10 @@ static void check_model(vt_bert_arch arch, int num_labels, const char *label) {
     c.num_labels = num_labels;
     c.hidden_act = arch == VT_BERT_FOR_MASKED_LM ? VT_ACT_GELU_TANH : VT_ACT_GELU;
     c.initializer_range = 0.3f; /* larger than BERT's 0.02 so every path carries signal */
+    /* No padding_idx: the ids are random, the padding id among them, and as
+     * nn.Embedding (and so transformers) verto gives the padding row no
+     * gradient from the lookup, which finite differences would see. */
+    c.pad_token_id = -1;
     vt_bert *m = vt_bert_new(&c, 5);
     if (!m) fail_msg("vt_bert_new: %s", vt_last_error());
     vt_rng rng;

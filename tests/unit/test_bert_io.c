@@ -314,7 +314,8 @@ static void test_parse_bad(void **state) {
         {"{\"type_vocab_size\": 0}", "type_vocab_size"},
         {"{\"max_position_embeddings\": 2.5}", "max_position_embeddings"},
         {"{\"hidden_act\": 3}", "hidden_act"},
-        {"{\"model_type\": \"roberta\"}", "roberta"},
+        {"{\"model_type\": \"gpt2\"}", "gpt2"},
+        {"{\"model_type\": \"roberta\", \"architectures\": [\"BertForMaskedLM\"]}", "BertForMaskedLM"},
         {"{\"architectures\": [\"RobertaForMaskedLM\"]}", "RobertaForMaskedLM"},
         {"{\"architectures\": [\"BertForQuestionAnswering\"]}", "BertForQuestionAnswering"},
         {"{\"architectures\": \"BertModel\"}", "architectures"},
@@ -666,8 +667,8 @@ static void test_bad_directories(void **state) {
     expect_error_msg(load_status(dir, -1), "negative size", cfg, "hidden_size");
     write_text(cfg, "{\"vocab_size\": \"40\"}");
     expect_error_msg(load_status(dir, -1), "wrong type", cfg, "vocab_size");
-    write_text(cfg, "{\"model_type\": \"distilbert\"}");
-    expect_error_msg(load_status(dir, -1), "not BERT", cfg, "distilbert");
+    write_text(cfg, "{\"model_type\": \"gpt2\"}");
+    expect_error_msg(load_status(dir, -1), "unknown model_type", cfg, "gpt2");
 
     /* An architecture verto does not have: an error, unless one is given. */
     vt_bert_config c;
