@@ -169,12 +169,14 @@ typedef struct vt_bert_load_info {
 VT_API vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t seed, vt_bert_load_info *info);
 
 /* Copies the tokenizer files that exist in src_dir (vocab.txt, tokenizer.json,
- * tokenizer_config.json, special_tokens_map.json, added_tokens.json) into
+ * tokenizer_config.json, special_tokens_map.json, added_tokens.json,
+ * vocab.json, merges.txt, sentencepiece.bpe.model) into
  * dst_dir (created if needed), each atomically. Absent ones are skipped.
  * config_overrides (NULL: none) is a JSON object whose keys replace or add
  * those of the copied tokenizer_config.json (written even when src_dir has
  * none), e.g. {"model_max_length": 128} after fine-tuning at that length.
- * dst_dir then holds both tokenizer.json and vocab.txt (vt_tok_complete_dir). */
+ * dst_dir then holds tokenizer.json, and vocab.txt for a WordPiece
+ * (vt_tok_complete_dir). */
 VT_API vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir, const char *config_overrides);
 
 /* ---- parameters ---- */

@@ -10,6 +10,7 @@
 
 #include "verto/export.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -48,6 +49,9 @@ VT_API vt_status vt_read_file(const char *path, size_t max_bytes, char **out, si
 
 /* mkdir -p for one path; VT_OK if it already exists as a directory. */
 VT_API vt_status vt_mkdir_p(const char *path);
+
+/* True if path names a directory (following links). */
+VT_API bool vt_is_dir(const char *path);
 
 #ifdef __cplusplus
 }

@@ -150,12 +150,15 @@ VT_API void vt_pt_mask_options_default(vt_pt_mask_options *o);
 
 typedef struct vt_pt_masker vt_pt_masker;
 
-/* A masker for `vocab` (not kept: what it needs is copied): looks up [CLS],
- * [SEP], [MASK] (VT_ERR_FORMAT when one is absent) and, for whole-word
- * masking, which ids are "##" pieces. Owns scratch buffers sized for
- * sequences up to max_seq_length tokens, so masking never allocates.
- * Not thread-safe; one per thread. NULL on failure. */
-VT_API vt_pt_masker *vt_pt_masker_new(const vt_wp_vocab *vocab, const vt_pt_mask_options *o, int32_t max_seq_length);
+/* A masker for `tok`'s vocabulary (not kept: what it needs is copied): its
+ * special tokens (vt_tok_special_ids: the sequence's first and last, [CLS] /
+ * <s> and [SEP] / </s>, are never masked; [MASK] / <mask> replaces;
+ * VT_ERR_FORMAT when one is absent) and, for whole-word masking, which ids
+ * continue a word (vt_tok_continuation_prefix; VT_ERR_UNSUPPORTED for a
+ * tokenizer without one, such as a byte-level BPE or a Unigram). Owns
+ * scratch buffers sized for sequences up to max_seq_length tokens, so
+ * masking never allocates. Not thread-safe; one per thread. NULL on failure. */
+VT_API vt_pt_masker *vt_pt_masker_new(const vt_tokenizer *tok, const vt_pt_mask_options *o, int32_t max_seq_length);
 VT_API void vt_pt_masker_free(vt_pt_masker *m);
 
 /* Masks `n` tokens (n <= the masker's max_seq_length) with `rng`:
@@ -332,8 +335,9 @@ typedef struct vt_pt_run_options {
 
 /* A run over `train` (borrowed, not shared with anyone else) and, for
  * evaluations, `eval` (borrowed, may be NULL), masking with the shards'
- * settings over `vocab`, padding with pad_id. NULL with the error set. */
-VT_API vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_wp_vocab *vocab, int32_t pad_id,
+ * settings and padding with the pad token of `tok` (the tokenizer the shards
+ * were prepared with). NULL with the error set. */
+VT_API vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_tokenizer *tok,
                                 const vt_pt_run_options *o);
 VT_API void vt_pt_run_free(vt_pt_run *r);
 

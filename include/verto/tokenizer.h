@@ -161,6 +161,13 @@ typedef struct vt_tok_special {
 } vt_tok_special;
 VT_API vt_tok_special vt_tok_special_ids(const vt_tokenizer *t);
 
+/* The tokenizer's model: "WordPiece", "BPE" or "Unigram". */
+VT_API const char *vt_tok_model_name(const vt_tokenizer *t);
+/* What begins a token that continues a word ("##" for WordPiece), or NULL
+ * when tokens do not say (a byte-level BPE or a Unigram marks word starts
+ * instead). Whole-word masking reads it. */
+VT_API const char *vt_tok_continuation_prefix(const vt_tokenizer *t);
+
 /* ---- encoding --------------------------------------------------------- */
 
 /* One encoded sequence or pair. Arrays have `len` entries (row i = token i);

@@ -342,7 +342,8 @@ static vt_status override_config(const char *file, const char *data, size_t len,
 
 vt_status vt_bert_copy_tokenizer_files(const char *src_dir, const char *dst_dir, const char *config_overrides) {
     static const char *const FILES[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
-                                        "special_tokens_map.json", "added_tokens.json"};
+                                        "special_tokens_map.json", "added_tokens.json", "vocab.json",
+                                        "merges.txt", "sentencepiece.bpe.model"};
     if (!src_dir || !dst_dir) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_copy_tokenizer_files: no directory given");
     vt_status st = vt_mkdir_p(dst_dir);
     for (size_t i = 0; i < sizeof FILES / sizeof *FILES && st == VT_OK; i++) {

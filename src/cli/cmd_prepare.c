@@ -49,7 +49,8 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     double ssp = o.short_seq_prob, mlp = o.mask.masked_lm_prob;
     bool wwm = false, dynamic = false, cased = false, jsonl = false, quiet = false;
     const cli_option opts[] = {
-        {"--vocab", CLI_STRING, &vocab_path, "FILE", "vocab.txt (or a directory holding it)"},
+        {"--tokenizer|--vocab", CLI_STRING, &vocab_path, "PATH",
+         "the tokenizer: a vocab.txt, a tokenizer.json or a model directory"},
         {"-o|--output", CLI_STRING, &out, "DIR", "output directory (shards + manifest.json)"},
         {"--objective", CLI_STRING, &objective, "mlm+nsp|mlm",
          "BERT's sentence pairs for MLM + NSP (default), or full-length sequences packed for the masked LM alone "
@@ -71,28 +72,28 @@ int cmd_prepare_pretraining(int argc, char **argv) {
         {"--instances-per-shard", CLI_INT, &per_shard, "N", "instances per shard file (default 100000)", 1, 1e9},
         {"--window-tokens", CLI_INT, &window, "N", "tokens of documents held at once (default 8388608)", 1, 1e12},
         {"--shuffle-buffer", CLI_INT, &buffer, "N", "instances held for shuffling (default 100000)", 1, 1e9},
-        {"--verify", CLI_STRING, &verify_dir, "DIR", "instead: check a prepared directory against --vocab"},
+        {"--verify", CLI_STRING, &verify_dir, "DIR", "instead: check a prepared directory against --tokenizer"},
         {"-q|--quiet", CLI_FLAG, &quiet, NULL, "no progress bar"},
         {0}};
     char **files = NULL;
     int n_files = 0;
     int rc = cli_parse(argc, argv, opts,
-                       "verto prepare-pretraining --vocab VOCAB -o DIR [options] FILE...\n"
-                       "       verto prepare-pretraining --verify DIR --vocab VOCAB\n\n"
+                       "verto prepare-pretraining --tokenizer PATH -o DIR [options] FILE...\n"
+                       "       verto prepare-pretraining --verify DIR --tokenizer PATH\n\n"
                        "Text files: one sentence (or line) per line, a blank line between documents.\n"
                        "JSONL (--jsonl): one document per record, its text in --text-field.",
                        &files, &n_files);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!vocab_path) {
         free(files);
-        return cli_fail("prepare-pretraining needs --vocab (see --help)");
+        return cli_fail("prepare-pretraining needs --tokenizer (see --help)");
     }
     if (verify_dir) {
         free(files);
-        vt_wp_vocab *v = vt_wp_vocab_load(vocab_path);
-        if (!v) return cli_fail("%s", vt_last_error());
-        rc = verify(verify_dir, v);
-        vt_wp_vocab_free(v);
+        vt_tokenizer *t = vt_tok_load(vocab_path, NULL);
+        if (!t) return cli_fail("%s", vt_last_error());
+        rc = verify(verify_dir, vt_tok_vocab(t));
+        vt_tok_free(t);
         return rc;
     }
     if (!out || n_files < 1) {

@@ -113,7 +113,7 @@ int cmd_pretrain(int argc, char **argv) {
         st = vt_error(VT_ERR_INVALID_ARG, "%s has sequences of %d tokens, more than the model's %d positions", data,
                       max_len, vt_bert_max_length(vt_bert_get_config(model)));
     vt_pt_run_options ro = {.seed = (uint64_t)seed, .batch_size = batch, .group_by_length = group_by_length};
-    if (st == VT_OK && !(run = vt_pt_run_new(train, held_out, vocab, vt_tok_special_ids(tok).pad, &ro)))
+    if (st == VT_OK && !(run = vt_pt_run_new(train, held_out, tok, &ro)))
         st = vt_last_status();
     run_ctx ctx = {.run = run, .eval_batches = eval_batches};
     if (st == VT_OK) {

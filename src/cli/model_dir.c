@@ -55,6 +55,27 @@ vt_status cli_write_tokenizer_files(const char *dir, const char *vocab_path, boo
     return st == VT_OK ? vt_tok_complete_dir(dir) : st; /* tokenizer.json from vocab.txt */
 }
 
+vt_status cli_write_tokenizer_json(const char *dir, const vt_tokenizer *tok, int64_t max_length, bool roberta_like) {
+    char path[4096];
+    vt_status st = vt_mkdir_p(dir);
+    if (st == VT_OK) st = vt_tok_save_json(tok, cli_path(path, sizeof path, dir, "tokenizer.json"));
+    if (st != VT_OK) return st;
+    const vt_wp_vocab *v = vt_tok_vocab(tok);
+    vt_tok_special sp = vt_tok_special_ids(tok);
+    const struct {
+        const char *key;
+        int32_t id;
+    } named[] = {{"unk_token", sp.unk},  {"sep_token", sp.sep},
+                 {"pad_token", sp.pad},  {"cls_token", sp.cls},
+                 {"mask_token", sp.mask}, {"bos_token", roberta_like ? sp.cls : -1},
+                 {"eos_token", roberta_like ? sp.sep : -1}};
+    cJSON *config = cJSON_CreateObject();
+    cJSON_AddNumberToObject(config, "model_max_length", (double)max_length);
+    for (size_t i = 0; i < sizeof named / sizeof *named; i++)
+        if (named[i].id >= 0) cJSON_AddStringToObject(config, named[i].key, vt_wp_vocab_token(v, named[i].id));
+    return write_json(cli_path(path, sizeof path, dir, "tokenizer_config.json"), config);
+}
+
 vt_task *cli_load_task(const char *dir, vt_task_kind kind, vt_precision precision, int64_t max_seq_length,
                        int64_t batch_size) {
     vt_task_options o;

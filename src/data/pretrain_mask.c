@@ -10,7 +10,7 @@ struct vt_pt_masker {
     vt_pt_mask_options o;
     int32_t vocab_size, max_len;
     int32_t cls, sep, mask;
-    uint8_t *is_piece;   /* (vocab_size) 1 for "##" tokens; NULL without whole-word masking */
+    uint8_t *is_piece;   /* (vocab_size) 1 for tokens that continue a word ("##..."); NULL without whole-word masking */
     int32_t *members;    /* (max_len) candidate positions, grouped */
     int32_t *group_off;  /* (max_len + 1) group g = members[group_off[g] .. group_off[g + 1]) */
     int32_t *order;      /* (max_len) shuffled group indices */
@@ -25,14 +25,13 @@ void vt_pt_mask_options_default(vt_pt_mask_options *o) {
     o->whole_word_mask = false;
 }
 
-static int32_t need_id(const vt_wp_vocab *v, const char *tok, vt_status *st) {
-    int32_t id = vt_wp_vocab_id(v, tok, strlen(tok));
-    if (id < 0 && *st == VT_OK) *st = vt_error(VT_ERR_FORMAT, "the vocabulary has no %s token, which masking needs", tok);
+static int32_t need_id(int32_t id, const char *what, vt_status *st) {
+    if (id < 0 && *st == VT_OK) *st = vt_error(VT_ERR_FORMAT, "the vocabulary has no %s token, which masking needs", what);
     return id;
 }
 
-vt_pt_masker *vt_pt_masker_new(const vt_wp_vocab *vocab, const vt_pt_mask_options *o, int32_t max_seq_length) {
-    if (!vocab || !o) return vt_error(VT_ERR_INVALID_ARG, "vt_pt_masker_new: NULL vocabulary or options"), NULL;
+vt_pt_masker *vt_pt_masker_new(const vt_tokenizer *tok, const vt_pt_mask_options *o, int32_t max_seq_length) {
+    if (!tok || !o) return vt_error(VT_ERR_INVALID_ARG, "vt_pt_masker_new: NULL tokenizer or options"), NULL;
     if (!(o->masked_lm_prob > 0 && o->masked_lm_prob <= 1))
         return vt_error(VT_ERR_INVALID_ARG, "masked_lm_prob must be in (0, 1], got %g", o->masked_lm_prob), NULL;
     if (o->max_predictions < 1)
@@ -41,9 +40,19 @@ vt_pt_masker *vt_pt_masker_new(const vt_wp_vocab *vocab, const vt_pt_mask_option
         return vt_error(VT_ERR_INVALID_ARG, "max_seq_length must be in [1, %d], got %d", VT_PT_MAX_SEQ_LENGTH_LIMIT,
                         (int)max_seq_length),
                NULL;
+    const vt_wp_vocab *vocab = vt_tok_vocab(tok);
+    vt_tok_special sp = vt_tok_special_ids(tok);
     vt_status st = VT_OK;
-    int32_t cls = need_id(vocab, "[CLS]", &st), sep = need_id(vocab, "[SEP]", &st), mask = need_id(vocab, "[MASK]", &st);
+    int32_t cls = need_id(sp.cls, "[CLS] (<s>)", &st), sep = need_id(sp.sep, "[SEP] (</s>)", &st);
+    int32_t mask = need_id(sp.mask, "[MASK] (<mask>)", &st);
     if (st != VT_OK) return NULL;
+    const char *prefix = vt_tok_continuation_prefix(tok); /* "##": a word's later pieces */
+    if (o->whole_word_mask && !prefix)
+        return vt_error(VT_ERR_UNSUPPORTED,
+                        "whole-word masking needs a tokenizer that marks a word's later pieces (WordPiece's \"##\"); "
+                        "this one is a %s",
+                        vt_tok_model_name(tok)),
+               NULL;
     vt_pt_masker *m = calloc(1, sizeof *m);
     if (!m) return vt_error(VT_ERR_NOMEM, "out of memory for a masker"), NULL;
     m->o = *o;
@@ -64,7 +73,7 @@ vt_pt_masker *vt_pt_masker_new(const vt_wp_vocab *vocab, const vt_pt_mask_option
     if (m->is_piece)
         for (int32_t id = 0; id < m->vocab_size; id++) {
             const char *t = vt_wp_vocab_token(vocab, id);
-            m->is_piece[id] = t && t[0] == '#' && t[1] == '#';
+            m->is_piece[id] = t && strncmp(t, prefix, strlen(prefix)) == 0;
         }
     return m;
 }

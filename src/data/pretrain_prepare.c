@@ -661,7 +661,7 @@ vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n
     if (P.max_pred > o->max_seq_length) P.max_pred = o->max_seq_length;
     vt_pt_mask_options mo = o->mask;
     mo.max_predictions = P.max_pred ? P.max_pred : 1;
-    P.masker = vt_pt_masker_new(vocab, &mo, o->max_seq_length); /* also checks [MASK] exists for dynamic shards */
+    P.masker = vt_pt_masker_new(tok, &mo, o->max_seq_length); /* also checks [MASK] exists for dynamic shards */
     if (!P.masker) return vt_last_status();
     vt_rng_seed(&P.rng, o->seed);
     vt_tok_encoding_init(&P.enc);

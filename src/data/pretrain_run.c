@@ -26,10 +26,10 @@ void vt_pt_run_free(vt_pt_run *r) {
     free(r);
 }
 
-vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_wp_vocab *vocab, int32_t pad_id,
+vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_tokenizer *tok,
                          const vt_pt_run_options *o) {
-    if (!train || !vocab || !o || o->batch_size < 1)
-        return vt_error(VT_ERR_INVALID_ARG, "vt_pt_run_new: a training set, a vocabulary and a batch size are needed"),
+    if (!train || !tok || !o || o->batch_size < 1)
+        return vt_error(VT_ERR_INVALID_ARG, "vt_pt_run_new: a training set, a tokenizer and a batch size are needed"),
                NULL;
     if (vt_pt_size(train) == 0) return vt_error(VT_ERR_INVALID_ARG, "the training shards hold no instances"), NULL;
     if (eval && vt_pt_get_info(eval)->objective != vt_pt_get_info(train)->objective)
@@ -47,8 +47,8 @@ vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_wp_
     mask.max_predictions = info->max_predictions;
     mask.whole_word_mask = info->whole_word_mask;
     int32_t S = info->max_seq_length;
-    if (!(r->masker = vt_pt_masker_new(vocab, &mask, S)) ||
-        !(r->batcher = vt_pt_batcher_new(o->batch_size, S, pad_id, r->masker)) ||
+    if (!(r->masker = vt_pt_masker_new(tok, &mask, S)) ||
+        !(r->batcher = vt_pt_batcher_new(o->batch_size, S, vt_tok_special_ids(tok).pad, r->masker)) ||
         (o->group_by_length > 1 && !(r->groups = vt_pt_length_groups_new(o->group_by_length, o->batch_size, S, o->seed)))) {
         vt_pt_run_free(r);
         return NULL;

@@ -219,6 +219,11 @@ vt_status vt_read_file(const char *path, size_t max_bytes, char **out, size_t *l
     return VT_OK;
 }
 
+bool vt_is_dir(const char *path) {
+    struct stat sb;
+    return path && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 /* Creates one directory; an existing directory is fine. */
 static vt_status mkdir_one(const char *dir, const char *full) {
     if (mkdir(dir, 0777) == 0) return VT_OK;

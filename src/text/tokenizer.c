@@ -238,3 +238,9 @@ void vt_tok_free(vt_tokenizer *t) {
 const vt_wp_vocab *vt_tok_vocab(const vt_tokenizer *t) { return t ? t->vocab : NULL; }
 const vt_tok_options *vt_tok_get_options(const vt_tokenizer *t) { return t ? &t->opt : NULL; }
 vt_tok_special vt_tok_special_ids(const vt_tokenizer *t) { return t->sp; }
+
+const char *vt_tok_model_name(const vt_tokenizer *t) {
+    return t->model == VT_MODEL_WORDPIECE ? "WordPiece" : t->model == VT_MODEL_BPE ? "BPE" : "Unigram";
+}
+
+const char *vt_tok_continuation_prefix(const vt_tokenizer *t) { return t->model == VT_MODEL_WORDPIECE ? "##" : NULL; }

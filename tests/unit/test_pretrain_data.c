@@ -244,16 +244,16 @@ static void test_shard_corruptions(void **state) {
 
 static void test_masking_rules(void **state) {
     (void)state;
-    vt_wp_vocab *v = vt_wp_vocab_from_buffer(TINY_VOCAB, strlen(TINY_VOCAB), "tiny");
-    assert_non_null(v);
+    vt_tokenizer *wp = vt_tok_create(vt_wp_vocab_from_buffer(TINY_VOCAB, strlen(TINY_VOCAB), "tiny"), NULL);
+    assert_non_null(wp);
     vt_pt_mask_options mo;
     vt_pt_mask_options_default(&mo);
     mo.max_predictions = 5;
-    vt_pt_masker *m = vt_pt_masker_new(v, &mo, 64);
+    vt_pt_masker *m = vt_pt_masker_new(wp, &mo, 64);
     assert_non_null(m);
     mo.whole_word_mask = true;
     mo.masked_lm_prob = 0.3;
-    vt_pt_masker *ww = vt_pt_masker_new(v, &mo, 64);
+    vt_pt_masker *ww = vt_pt_masker_new(wp, &mo, 64);
     assert_non_null(ww);
     vt_rng rng;
     vt_rng_seed(&rng, 7);
@@ -307,13 +307,13 @@ static void test_masking_rules(void **state) {
     assert_int_equal(vt_pt_mask(m, &rng, tok, 65, out, pos, lab, &nm), VT_ERR_INVALID_ARG);
     vt_pt_masker_free(m);
     vt_pt_masker_free(ww);
-    vt_wp_vocab_free(v);
+    vt_tok_free(wp);
     /* a vocabulary without [MASK] */
     const char nomask[] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\n";
-    v = vt_wp_vocab_from_buffer(nomask, strlen(nomask), "nomask");
-    assert_null(vt_pt_masker_new(v, &mo, 64));
+    wp = vt_tok_create(vt_wp_vocab_from_buffer(nomask, strlen(nomask), "nomask"), NULL);
+    assert_null(vt_pt_masker_new(wp, &mo, 64));
     assert_true(contains(vt_last_error(), "[MASK]"));
-    vt_wp_vocab_free(v);
+    vt_tok_free(wp);
 }
 
 /* ---- preparing --------------------------------------------------------- */
@@ -443,7 +443,7 @@ static void test_batches(void **state) {
     vt_pt_mask_options mo;
     vt_pt_mask_options_default(&mo);
     mo.whole_word_mask = true;
-    vt_pt_masker *m = vt_pt_masker_new(vt_tok_vocab(tok), &mo, 64);
+    vt_pt_masker *m = vt_pt_masker_new(tok, &mo, 64);
     vt_pt_batcher *b = vt_pt_batcher_new(8, 64, sp.pad, m);
     assert_non_null(b);
     for (int pass = 0; pass < 2; pass++) {
@@ -546,14 +546,13 @@ static void test_run_order(void **state) {
     po.dynamic_masking = true;
     assert_int_equal(prepare(tok, CORPUS, dy_dir, &po, NULL), VT_OK);
     const vt_wp_vocab *v = vt_tok_vocab(tok);
-    int32_t pad = vt_tok_special_ids(tok).pad;
     enum { B = 8, G = 4, STEPS = 16 };
     uint64_t h[2][STEPS];
     double padding[2];
     for (int grouped = 0; grouped < 2; grouped++) {
         vt_pt_run_options o = {.seed = 5, .batch_size = B, .group_by_length = grouped ? G : 0};
         vt_pt_dataset *ds = vt_pt_open(dy_dir, v);
-        vt_pt_run *r = vt_pt_run_new(ds, NULL, v, pad, &o);
+        vt_pt_run *r = vt_pt_run_new(ds, NULL, tok, &o);
         assert_non_null(r);
         int64_t n = vt_pt_size(ds), tokens;
         assert_true(n > STEPS * B / 2); /* the steps cross an epoch boundary */
@@ -564,7 +563,7 @@ static void test_run_order(void **state) {
         }
         padding[grouped] = vt_pt_run_padding(r);
         /* out of order, and from a fresh run: the same batches */
-        vt_pt_run *fresh = vt_pt_run_new(ds, NULL, v, pad, &o);
+        vt_pt_run *fresh = vt_pt_run_new(ds, NULL, tok, &o);
         for (int i = STEPS - 1; i >= 0; i -= 3) {
             assert_int_equal(vt_pt_run_batch(fresh, (int64_t)i * B, B, &bb, &tokens), VT_OK);
             assert_true(batch_hash(&bb) == h[grouped][i]);
@@ -584,7 +583,7 @@ static void test_run_order(void **state) {
     assert_true(padding[1] < padding[0]);
     vt_pt_run_options bad = {.seed = 1, .batch_size = 0};
     vt_pt_dataset *ds = vt_pt_open(dy_dir, v);
-    assert_null(vt_pt_run_new(ds, NULL, v, pad, &bad));
+    assert_null(vt_pt_run_new(ds, NULL, tok, &bad));
     vt_pt_close(ds);
     vt_tok_free(tok);
     free(dy_dir);

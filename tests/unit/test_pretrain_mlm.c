@@ -3,7 +3,8 @@
  * max_seq_length tokens across documents, every token of every pass kept
  * once, unmasked (dynamic masking), no segments or NSP labels; the manifest
  * names the objective (an older one without the key reads as MLM + NSP), and
- * a run's batches carry no NSP labels. */
+ * a run's batches carry no NSP labels. The same with RoBERTa's byte-level BPE
+ * (<s> X </s>, <mask>), which cannot mask whole words. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,15 @@
 #define CORPUS "tests/data/pretrain/sotu_sample.txt"
 #define VOCAB "tests/data/tokenizer/uncased/vocab.txt"
 
-static vt_tokenizer *load_tok(void) {
+/* BERT's WordPiece, or (roberta) a byte-level BPE trained by tokenizers (gen_tok_pipelines.py). */
+static vt_tokenizer *load_tok(bool roberta) {
     vt_tok_options o;
     vt_tok_options_default(&o);
     o.split_special_tokens = true;
-    vt_tokenizer *t = vt_tok_load(VOCAB, &o);
+    char path[4096];
+    const char *ref = getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref";
+    snprintf(path, sizeof path, "%s/tok_pipe_roberta/tokenizer.json", ref);
+    vt_tokenizer *t = vt_tok_load(roberta ? path : VOCAB, &o);
     if (!t) fail_msg("%s", vt_last_error());
     return t;
 }
@@ -51,8 +56,8 @@ static void corpus_counts(const vt_tokenizer *tok, int64_t *counts) {
     free(text);
 }
 
-static void test_packed_instances(void **state) {
-    vt_tokenizer *tok = load_tok();
+static void packed_instances(bool roberta) {
+    vt_tokenizer *tok = load_tok(roberta);
     vt_tok_special sp = vt_tok_special_ids(tok);
     int32_t V = vt_wp_vocab_size(vt_tok_vocab(tok)), S = 128, dupe = 2;
     char *dir = test_tmpdir(), *out = join(dir, "mlm");
@@ -112,7 +117,7 @@ static void test_packed_instances(void **state) {
 
     /* A run over it: batches with MLM labels drawn at load time and no NSP labels. */
     vt_pt_run_options ro = {.seed = 3, .batch_size = 8};
-    vt_pt_run *run = vt_pt_run_new(ds, NULL, vt_tok_vocab(tok), sp.pad, &ro);
+    vt_pt_run *run = vt_pt_run_new(ds, NULL, tok, &ro);
     if (!run) fail_msg("%s", vt_last_error());
     assert_false(vt_pt_run_has_nsp(run));
     vt_bert_batch b;
@@ -123,6 +128,13 @@ static void test_packed_instances(void **state) {
     int64_t labelled = 0;
     for (int64_t i = 0; i < b.batch * b.seq_len; i++) labelled += b.mlm_labels[i] != VT_PT_IGNORE_INDEX;
     assert_true(labelled > 0);
+    int64_t as_mask = 0; /* masked: never the sequence's ends; mostly replaced by [MASK] (<mask>) */
+    for (int64_t i = 0; i < b.batch * b.seq_len; i++) {
+        if (b.mlm_labels[i] == VT_PT_IGNORE_INDEX) continue;
+        assert_true(b.mlm_labels[i] != sp.cls && b.mlm_labels[i] != sp.sep);
+        as_mask += b.input_ids[i] == sp.mask;
+    }
+    assert_true(as_mask > labelled / 2);
     vt_pt_run_free(run);
     vt_pt_close(ds);
     free(want), free(got), free(out);
@@ -130,9 +142,29 @@ static void test_packed_instances(void **state) {
     vt_tok_free(tok);
 }
 
+static void test_packed_instances(void **state) { packed_instances(false); }
+static void test_packed_instances_roberta(void **state) { packed_instances(true); }
+
+/* Whole-word masking needs "##" pieces: a byte-level BPE is refused, naming its model. */
+static void test_whole_word_needs_wordpiece(void **state) {
+    vt_tokenizer *tok = load_tok(true);
+    vt_pt_mask_options mo;
+    vt_pt_mask_options_default(&mo);
+    mo.whole_word_mask = true;
+    assert_null(vt_pt_masker_new(tok, &mo, 64));
+    assert_int_equal(vt_last_status(), VT_ERR_UNSUPPORTED);
+    assert_non_null(strstr(vt_last_error(), "BPE"));
+    printf("    %s\n", vt_last_error());
+    mo.whole_word_mask = false;
+    vt_pt_masker *m = vt_pt_masker_new(tok, &mo, 64);
+    assert_non_null(m);
+    vt_pt_masker_free(m);
+    vt_tok_free(tok);
+}
+
 /* Sentence pairs say so in the manifest; a manifest without the key (before it existed) means them too. */
 static void test_manifest_objective(void **state) {
-    vt_tokenizer *tok = load_tok();
+    vt_tokenizer *tok = load_tok(false);
     char *dir = test_tmpdir(), *out = join(dir, "pairs"), *manifest = join(out, "manifest.json");
     vt_pt_options o;
     vt_pt_options_default(&o);
@@ -175,6 +207,8 @@ static void test_manifest_objective(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_packed_instances),
+        cmocka_unit_test(test_packed_instances_roberta),
+        cmocka_unit_test(test_whole_word_needs_wordpiece),
         cmocka_unit_test(test_manifest_objective),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
