@@ -115,9 +115,12 @@ VT_API vt_tokenizer *vt_tok_create(vt_wp_vocab *vocab, const vt_tok_options *opt
 /* Loads the tokenizer of `path`: a directory's tokenizer.json when it has one
  * (vt_tok_load_json: what transformers' fast tokenizer reads), else its
  * vocab.txt (BERT's WordPiece), else its vocab.json + merges.txt (a byte-level
- * BPE as RoBERTa's or GPT-2's); or the tokenizer.json or vocab.txt file
- * `path` names. `opt` NULL means vt_tok_options_from_config(path). NULL on
- * failure. */
+ * BPE as RoBERTa's or GPT-2's), else its sentencepiece.bpe.model (XLM-R's
+ * SentencePiece Unigram, read as transformers' XLMRobertaTokenizer builds it:
+ * <s> <pad> </s> <unk> first, the pieces after, <mask> last; another model
+ * type is VT_ERR_UNSUPPORTED, a malformed file VT_ERR_FORMAT naming the byte
+ * and field); or the tokenizer.json or vocab.txt file `path` names. `opt`
+ * NULL means vt_tok_options_from_config(path). NULL on failure. */
 VT_API vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt);
 
 /* Loads a Hugging Face tokenizer.json: the models WordPiece, BPE (byte-level
@@ -139,9 +142,10 @@ VT_API vt_tokenizer *vt_tok_load_json(const char *file, const vt_tok_options *op
 /* The same from len bytes of tokenizer.json text; `file` (may be NULL) names it in errors. */
 VT_API vt_tokenizer *vt_tok_from_json(const char *data, size_t len, const char *file, const vt_tok_options *opt);
 /* Writes t as tokenizer.json, atomically: the text it was read from (or
- * converted to, for vocab.json + merges.txt) as it was, or for a vocab.txt
- * tokenizer the file transformers' BertTokenizerFast saves; AutoTokenizer and
- * tokenizers.Tokenizer.from_file load it. */
+ * converted to, for vocab.json + merges.txt or sentencepiece.bpe.model) as
+ * it was, or for a vocab.txt tokenizer the file transformers'
+ * BertTokenizerFast saves; AutoTokenizer and tokenizers.Tokenizer.from_file
+ * load it. */
 VT_API vt_status vt_tok_save_json(const vt_tokenizer *t, const char *file);
 /* Makes a model directory hold tokenizer.json (what transformers 5 reads)
  * and, for a WordPiece tokenizer, vocab.txt (what older readers, and

@@ -53,7 +53,8 @@ int cmd_tokenize(int argc, char **argv) {
     int64_t max_length = 0;
     const cli_option opts[] = {
         {"--tokenizer", CLI_STRING, &tokenizer, "DIR|FILE",
-         "a tokenizer.json, or a model directory (its tokenizer.json, else its vocab.txt)"},
+         "a tokenizer.json, or a model directory (its tokenizer.json, else its vocab.txt, vocab.json + merges.txt "
+         "or sentencepiece.bpe.model)"},
         {"--vocab", CLI_STRING, &vocab, "FILE", "a bare vocab.txt (and the tokenizer_config.json beside it)"},
         {"--cased", CLI_FLAG, &cased, NULL,
          "with a vocab.txt: keep case and accents (default: tokenizer_config.json's do_lower_case, else uncased)"},

@@ -197,17 +197,25 @@ static char *tokenizer_json(const char *path) {
     return NULL;
 }
 
-/* path is a directory with vocab.json and merges.txt and no vocab.txt. */
-static bool has_bpe_files(const char *path) {
+/* Which of its older tokenizer files a directory without tokenizer.json is
+ * read from: vocab.txt, else vocab.json + merges.txt, else
+ * sentencepiece.bpe.model. A file, or a directory with none of them: vocab.txt
+ * (whose reader names what is missing). */
+typedef enum dir_source { FROM_VOCAB_TXT, FROM_BPE_FILES, FROM_SPM_MODEL } dir_source;
+
+static bool exists(const char *dir, const char *name) {
     char file[4096];
     struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return false;
-    snprintf(file, sizeof file, "%s/vocab.txt", path);
-    if (stat(file, &sb) == 0) return false;
-    snprintf(file, sizeof file, "%s/vocab.json", path);
-    if (stat(file, &sb) != 0) return false;
-    snprintf(file, sizeof file, "%s/merges.txt", path);
+    snprintf(file, sizeof file, "%s/%s", dir, name);
     return stat(file, &sb) == 0;
+}
+
+static dir_source older_files(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode) || exists(path, "vocab.txt")) return FROM_VOCAB_TXT;
+    if (exists(path, "vocab.json") && exists(path, "merges.txt")) return FROM_BPE_FILES;
+    if (exists(path, VT_SPM_FILE_NAME)) return FROM_SPM_MODEL;
+    return FROM_VOCAB_TXT;
 }
 
 vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt) {
@@ -223,7 +231,9 @@ vt_tokenizer *vt_tok_load(const char *path, const vt_tok_options *opt) {
         free(json);
         return t;
     }
-    if (has_bpe_files(path)) return vt_tok_load_bpe_files(path, opt);
+    dir_source src = older_files(path);
+    if (src == FROM_BPE_FILES) return vt_tok_load_bpe_files(path, opt);
+    if (src == FROM_SPM_MODEL) return vt_tok_load_spm_file(path, opt);
     vt_wp_vocab *v = vt_wp_vocab_load(path);
     return v ? vt_tok_create(v, opt) : NULL;
 }

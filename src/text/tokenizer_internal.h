@@ -188,6 +188,25 @@ struct vt_tokenizer *vt_tok_alloc(const vt_tok_options *opt);
  * transformers converts them. NULL on failure. */
 struct vt_tokenizer *vt_tok_load_bpe_files(const char *dir, const vt_tok_options *opt);
 
+/* The file XLM-RoBERTa's directories held before tokenizer.json. */
+#define VT_SPM_FILE_NAME "sentencepiece.bpe.model"
+
+/* The tokenizer.json text (malloc'd, *out_len bytes) transformers'
+ * XLMRobertaTokenizer builds from the SentencePiece model data[0..len)
+ * (tokenizer_spm_file.c tells how). A model other than Unigram:
+ * VT_ERR_UNSUPPORTED naming file and trainer_spec.model_type; a malformed
+ * one: VT_ERR_FORMAT naming file, byte offset and field. NULL on failure. */
+char *vt_spm_tokenizer_json(const uint8_t *data, size_t len, const char *file, size_t *out_len);
+
+/* The tokenizer of dir's sentencepiece.bpe.model, as transformers'
+ * XLMRobertaTokenizer builds it. NULL on failure. */
+struct vt_tokenizer *vt_tok_load_spm_file(const char *dir, const vt_tok_options *opt);
+
+/* vt_tok_from_json, with the Unigram scores the exact values of their text
+ * rather than what serde_json reads of it: for the text verto converts from a
+ * file whose scores tokenizers is handed as numbers (a SentencePiece model). */
+struct vt_tokenizer *vt_tok_from_json_exact(const char *data, size_t len, const char *file, const vt_tok_options *opt);
+
 /* A template item of special tokens (ids copied). NULL ids: VT_ERR_NOMEM. */
 vt_status vt_template_add(vt_template *tp, int seq, int32_t type_id, const int32_t *ids, int32_t n_ids);
 

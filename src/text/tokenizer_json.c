@@ -46,9 +46,9 @@ static vt_status normalize_added(const char *file, vt_tokenizer *t) {
     return st;
 }
 
-static vt_status read_pipeline(const char *file, const cJSON *root, vt_tokenizer *t) {
+static vt_status read_pipeline(const char *file, const cJSON *root, bool exact_scores, vt_tokenizer *t) {
     vt_status st;
-    if ((st = vt_tj_model(file, cJSON_GetObjectItemCaseSensitive(root, "model"), t)) != VT_OK ||
+    if ((st = vt_tj_model(file, cJSON_GetObjectItemCaseSensitive(root, "model"), exact_scores, t)) != VT_OK ||
         (st = vt_tj_added_tokens(file, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), t)) != VT_OK ||
         (st = vt_tj_full_vocab(file, t)) != VT_OK ||
         (st = vt_tj_normalizer(file, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), t)) != VT_OK ||
@@ -60,7 +60,8 @@ static vt_status read_pipeline(const char *file, const cJSON *root, vt_tokenizer
     return vt_tok_finish(t);
 }
 
-vt_tokenizer *vt_tok_from_json(const char *data, size_t len, const char *file, const vt_tok_options *opt) {
+static vt_tokenizer *from_json(const char *data, size_t len, const char *file, const vt_tok_options *opt,
+                               bool exact_scores) {
     if (!file) file = "tokenizer.json";
     if (!data && len) return vt_error(VT_ERR_INVALID_ARG, "%s: NULL buffer", file), NULL;
     const char *why;
@@ -69,7 +70,7 @@ vt_tokenizer *vt_tok_from_json(const char *data, size_t len, const char *file, c
     if (!root) return vt_error(VT_ERR_FORMAT, "%s: not valid JSON (%s, at byte %zu)", file, why, at), NULL;
     vt_tokenizer *t = cJSON_IsObject(root) ? vt_tok_alloc(opt) : NULL;
     vt_status st = t ? VT_OK : cJSON_IsObject(root) ? vt_last_status() : vt_error(VT_ERR_FORMAT, "%s: not a JSON object", file);
-    if (st == VT_OK) st = read_pipeline(file, root, t);
+    if (st == VT_OK) st = read_pipeline(file, root, exact_scores, t);
     if (st == VT_OK && !(t->json = malloc(len + 1))) st = vt_error(VT_ERR_NOMEM, "%s: out of memory", file);
     if (st == VT_OK) memcpy(t->json, data, len), t->json[len] = '\0', t->json_len = len;
     cJSON_Delete(root);
@@ -78,6 +79,14 @@ vt_tokenizer *vt_tok_from_json(const char *data, size_t len, const char *file, c
         return NULL;
     }
     return t;
+}
+
+vt_tokenizer *vt_tok_from_json(const char *data, size_t len, const char *file, const vt_tok_options *opt) {
+    return from_json(data, len, file, opt, false);
+}
+
+vt_tokenizer *vt_tok_from_json_exact(const char *data, size_t len, const char *file, const vt_tok_options *opt) {
+    return from_json(data, len, file, opt, true);
 }
 
 vt_tokenizer *vt_tok_load_json(const char *file, const vt_tok_options *opt) {

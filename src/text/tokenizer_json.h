@@ -24,8 +24,9 @@ vt_status vt_tj_string(const char *file, const char *where, const cJSON *obj, co
 vt_status vt_tj_int(const char *file, const char *where, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
                     int64_t dflt, int64_t *out);
 
-/* "model" into t: t->model_vocab, the model (bpe / unigram), t->unk_id. */
-vt_status vt_tj_model(const char *file, const cJSON *m, vt_tokenizer *t);
+/* "model" into t: t->model_vocab, the model (bpe / unigram), t->unk_id.
+ * exact_scores: Unigram scores as their text's exact values, not as serde_json reads them. */
+vt_status vt_tj_model(const char *file, const cJSON *m, bool exact_scores, vt_tokenizer *t);
 
 /* "added_tokens" into t->added (each matching its content as it is). */
 vt_status vt_tj_added_tokens(const char *file, const cJSON *added, vt_tokenizer *t);

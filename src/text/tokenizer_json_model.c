@@ -150,7 +150,7 @@ static double serde_f64(double d) {
 }
 
 /* model.vocab [[piece, score], ...]: piece i has id i. */
-static vt_status unigram(const char *file, const cJSON *m, vt_tokenizer *t) {
+static vt_status unigram(const char *file, const cJSON *m, bool exact_scores, vt_tokenizer *t) {
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
     int n = cJSON_GetArraySize(vocab);
     if (!cJSON_IsArray(vocab) || n < 1)
@@ -174,7 +174,7 @@ static vt_status unigram(const char *file, const cJSON *m, vt_tokenizer *t) {
         if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsString(p) || !cJSON_IsNumber(s))
             st = vt_error(VT_ERR_FORMAT, "%s: model.vocab[%d] must be [piece, score]", file, i);
         else
-            pieces[i] = p->valuestring, lens[i] = strlen(p->valuestring), scores[i] = serde_f64(s->valuedouble);
+            pieces[i] = p->valuestring, lens[i] = strlen(p->valuestring), scores[i] = exact_scores ? s->valuedouble : serde_f64(s->valuedouble);
     }
     if (st == VT_OK && !(t->model_vocab = vt_wp_vocab_from_tokens(pieces, lens, n))) st = vt_last_status();
     if (st == VT_OK && !(t->unigram = vt_unigram_new(t->model_vocab, scores, (int32_t)unk, byte_fallback, file)))
@@ -187,7 +187,7 @@ static vt_status unigram(const char *file, const cJSON *m, vt_tokenizer *t) {
     return st;
 }
 
-vt_status vt_tj_model(const char *file, const cJSON *m, vt_tokenizer *t) {
+vt_status vt_tj_model(const char *file, const cJSON *m, bool exact_scores, vt_tokenizer *t) {
     const char *type = vt_tj_type(m);
     if (!cJSON_IsObject(m)) return vt_error(VT_ERR_FORMAT, "%s: \"model\" is missing", file);
     if (!type) { /* older files leave the type out: tell the models apart by their fields */
@@ -198,7 +198,7 @@ vt_status vt_tj_model(const char *file, const cJSON *m, vt_tokenizer *t) {
     }
     if (!strcmp(type, "WordPiece")) return wordpiece(file, m, t);
     if (!strcmp(type, "BPE")) return bpe(file, m, t);
-    if (!strcmp(type, "Unigram")) return unigram(file, m, t);
+    if (!strcmp(type, "Unigram")) return unigram(file, m, exact_scores, t);
     return vt_tj_unsupported(file, "model", type);
 }
 

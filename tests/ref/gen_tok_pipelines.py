@@ -15,6 +15,11 @@ Usage: gen_tok_pipelines.py OUT_DIR. Writes into OUT_DIR:
   tok_pipelines.txt  the names, one per line
   tok_pipe_raw_bpe/ + tokenizer_pipe_raw_bpe.safetensors  the byte-level BPE's vocab.json +
       merges.txt alone, and the corpora as transformers' RobertaTokenizer encodes them from there
+  tok_pipe_raw_spm/ + tokenizer_pipe_raw_spm.safetensors  the sentencepiece Unigram's
+      sentencepiece.bpe.model alone, and every corpus, pairs, batch and decode as transformers'
+      XLMRobertaTokenizer encodes them from there (its scores are the model's floats, not
+      serde_json's reading of them as in tok_pipe_xlmr, and it has no user-added tokens);
+      tokenizer_pipe_raw_spm.json: that tokenizer's tokenizer.json
 Pipelines: roberta (byte-level BPE, RobertaProcessing), gpt2 (byte-level BPE,
 ByteLevel post-processor, no special tokens but <|endoftext|>), xlmr (a
 sentencepiece Unigram as transformers 5 converts it: Precompiled,
@@ -207,6 +212,19 @@ def main():
     for corpus in ("emails", "mixed", "invalid", "random"):
         encode_corpus(raw, corpora[corpus], corpus, tensors)
     save_file(tensors, os.path.join(out, "tokenizer_pipe_raw_bpe.safetensors"), metadata={"vocab_size": str(len(raw))})
+    # the directory of sentencepiece.bpe.model alone, as transformers' XLMRobertaTokenizer reads it
+    spm_dir = os.path.join(out, "tok_pipe_raw_spm")
+    assert os.listdir(spm_dir) == ["sentencepiece.bpe.model"], f"{spm_dir} should hold the model alone"
+    raw = XLMRobertaTokenizer.from_pretrained(spm_dir)
+    tensors = {}
+    for corpus, lines in corpora.items():
+        encode_corpus(raw, lines, corpus, tensors)
+    encode_pairs(raw, long_lines, tensors, pair_lengths=(8, 9, 16, 17, 32, 64, 128, 256, 512),
+                 single_lengths=(4, 5, 10, 50, 200))
+    encode_decode(raw, corpora["emails"], tensors)
+    save_file(tensors, os.path.join(out, "tokenizer_pipe_raw_spm.safetensors"), metadata={"vocab_size": str(len(raw))})
+    with open(os.path.join(out, "tokenizer_pipe_raw_spm.json"), "w", encoding="utf-8") as f:
+        f.write(raw.backend_tokenizer.to_str())  # the tokenizer.json verto should write beside the model
     with open(os.path.join(out, "tok_pipelines.txt"), "w") as f:
         f.write("".join(n + "\n" for n in toks))
 

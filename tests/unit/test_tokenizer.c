@@ -1,6 +1,8 @@
-/* Tokenizer edge cases: vocabulary files, tokenizer_config.json, empty and
- * blank input, every kind of invalid UTF-8, the per-word character limit,
- * [UNK], literal special tokens, truncation corner cases, offsets, decoding. */
+/* Tokenizer edge cases: vocabulary files, tokenizer_config.json,
+ * sentencepiece.bpe.model (and its malformed forms), empty and blank input,
+ * every kind of invalid UTF-8, the per-word character limit, [UNK], literal
+ * special tokens, truncation corner cases, offsets, decoding. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -597,6 +599,163 @@ static void test_tokenizer_json(void **state) {
     vt_tok_free(t);
 }
 
+/* ---- sentencepiece.bpe.model: a ModelProto written here, field by field ---- */
+
+typedef struct pb {
+    char b[2048];
+    size_t n;
+} pb;
+
+static void pb_raw(pb *p, const void *d, size_t n) {
+    assert_true(p->n + n <= sizeof p->b);
+    memcpy(p->b + p->n, d, n);
+    p->n += n;
+}
+static void pb_varint(pb *p, uint64_t v) {
+    do {
+        uint8_t c = (uint8_t)((v & 0x7F) | (v > 0x7F ? 0x80 : 0));
+        pb_raw(p, &c, 1);
+        v >>= 7;
+    } while (v);
+}
+static void pb_tag(pb *p, uint32_t field, int wire) { pb_varint(p, (uint64_t)field << 3 | (uint64_t)wire); }
+static void pb_len(pb *p, uint32_t field, const void *d, size_t n) {
+    pb_tag(p, field, 2);
+    pb_varint(p, n);
+    pb_raw(p, d, n);
+}
+static void pb_piece(pb *p, const char *piece, float score, int type) {
+    pb m = {.n = 0};
+    pb_len(&m, 1, piece, strlen(piece));
+    pb_tag(&m, 2, 5);
+    pb_raw(&m, &score, 4);
+    if (type != 1) pb_tag(&m, 3, 0), pb_varint(&m, (uint64_t)type);
+    pb_len(p, 1, m.b, m.n);
+}
+
+/* A Unigram model as spm_train writes one (<unk> <s> </s> first), with
+ * unknown fields of every wire type in its trainer_spec (one a group holding
+ * a group), and `model_type`. */
+static void spm_model(pb *p, int model_type) {
+    static const char *const pieces[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "b", "\xe2\x96\x81" "ab",
+                                         "\xe2\x96\x81", "a", "c"};
+    static const float scores[] = {0, 0, 0, -1, -2, -0.5f, -3, -3.5f, -4};
+    p->n = 0;
+    for (int i = 0; i < 9; i++) pb_piece(p, pieces[i], scores[i], i == 0 ? 2 : i < 3 ? 3 : 1);
+    pb t = {.n = 0};
+    pb_len(&t, 1, "corpus.txt", 10);                  /* input */
+    pb_tag(&t, 3, 0), pb_varint(&t, 1);               /* model_type UNIGRAM, then the one asked for */
+    pb_tag(&t, 4, 0), pb_varint(&t, 9);               /* vocab_size */
+    pb_tag(&t, 43, 0), pb_varint(&t, UINT64_MAX);     /* pad_id -1: ten bytes */
+    pb_tag(&t, 10, 5), pb_raw(&t, "\x00\x00\x80\x3f", 4);
+    pb_tag(&t, 999, 1), pb_raw(&t, "12345678", 8);
+    pb_tag(&t, 998, 3), pb_tag(&t, 1, 0), pb_varint(&t, 7), pb_tag(&t, 2, 3), pb_tag(&t, 2, 4), pb_tag(&t, 998, 4);
+    pb_tag(&t, 3, 0), pb_varint(&t, (uint64_t)model_type);
+    pb_len(p, 2, t.b, t.n);
+    pb n = {.n = 0};
+    pb_len(&n, 1, "identity", 8);                     /* no precompiled_charsmap: no normalizer */
+    pb_tag(&n, 3, 0), pb_varint(&n, 1);               /* add_dummy_prefix */
+    pb_len(p, 3, n.b, n.n);
+}
+
+static void write_spm(const char *dir, const pb *p) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sentencepiece.bpe.model", dir);
+    write_file(path, p->b, p->n);
+}
+
+static void expect_spm_error(const char *dir, const pb *p, vt_status want, const char *part) {
+    write_spm(dir, p);
+    vt_clear_error();
+    vt_tokenizer *t = vt_tok_load(dir, NULL);
+    if (t) fail_msg("accepted; want '%s'", part);
+    if (vt_last_status() != want || !strstr(vt_last_error(), part) ||
+        !strstr(vt_last_error(), "/sentencepiece.bpe.model:"))
+        fail_msg("'%s' (status %d); want '%s' naming the file", vt_last_error(), vt_last_status(), part);
+    printf("  refused: %s\n", vt_last_error());
+}
+
+/* A directory of sentencepiece.bpe.model alone reads as transformers'
+ * XLMRobertaTokenizer reads it (fairseq's ids: <s> <pad> </s> <unk>, the
+ * pieces from the fourth on one up, <mask> last), vt_tok_complete_dir writes
+ * its tokenizer.json, and a malformed or non-Unigram model is refused naming
+ * the file and the place. */
+static void test_spm_model(void **state) {
+    char *dir = test_tmpdir();
+    pb p;
+    spm_model(&p, 1);
+    write_spm(dir, &p);
+    vt_tokenizer *t = vt_tok_load(dir, NULL);
+    if (!t) fail_msg("%s", vt_last_error());
+    const vt_wp_vocab *v = vt_tok_vocab(t);
+    assert_int_equal(vt_wp_vocab_size(v), 11);
+    assert_string_equal(vt_wp_vocab_token(v, 1), "<pad>");
+    assert_string_equal(vt_wp_vocab_token(v, 4), "\xe2\x96\x81" "a");
+    assert_string_equal(vt_wp_vocab_token(v, 10), "<mask>");
+    vt_tok_special sp = vt_tok_special_ids(t);
+    assert_true(sp.cls == 0 && sp.pad == 1 && sp.sep == 2 && sp.unk == 3 && sp.mask == 10);
+    /* the ids transformers' XLMRobertaTokenizer gives for this model */
+    EXPECT(t, "ab  c", 0, 6, 7, 9, 2);  /* "▁ab" beats "▁a" "b"; "▁c" is "▁" "c" */
+    EXPECT(t, "a<mask>", 0, 4, 10, 2);
+    EXPECT(t, "x", 0, 7, 3, 2);         /* "▁" and the unknown "x" */
+    vt_tok_free(t);
+    assert_int_equal(vt_tok_complete_dir(dir), VT_OK);
+    vt_tokenizer *back = vt_tok_load(dir, NULL); /* from the tokenizer.json written beside it */
+    if (!back) fail_msg("%s", vt_last_error());
+    EXPECT(back, "ab  c", 0, 6, 7, 9, 2);
+    vt_tok_free(back);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    assert_int_equal(remove(path), 0);
+
+    spm_model(&p, 1);
+    p.n--; /* cut inside normalizer_spec */
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "a length runs past the end");
+    spm_model(&p, 1);
+    size_t end = p.n;
+    pb_tag(&p, 9, 0), pb_raw(&p, "\xff\xff", 2); /* a varint whose last byte says more follows */
+    char where[128];
+    snprintf(where, sizeof where, "a varint runs past the end at byte %zu", end + 1);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, where);
+    spm_model(&p, 1);
+    pb_tag(&p, 9, 0), pb_raw(&p, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f", 10);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "a varint longer than 64 bits");
+    spm_model(&p, 2);
+    expect_spm_error(dir, &p, VT_ERR_UNSUPPORTED, "trainer_spec.model_type is BPE (2)");
+    spm_model(&p, 3);
+    expect_spm_error(dir, &p, VT_ERR_UNSUPPORTED, "trainer_spec.model_type is Word (3)");
+    spm_model(&p, 1);
+    snprintf(where, sizeof where, "pieces (field 1) at byte %zu has wire type varint, not length-delimited", p.n);
+    pb_tag(&p, 1, 0), pb_varint(&p, 5);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, where);
+    spm_model(&p, 1);
+    pb m = {.n = 0};
+    pb_len(&m, 1, "d", 1), pb_tag(&m, 2, 0), pb_varint(&m, 1); /* a score as a varint */
+    pb_len(&p, 1, m.b, m.n);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "pieces[9].score (field 2)");
+    spm_model(&p, 1);
+    pb_tag(&p, 12, 7);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "wire type 6 or 7");
+    spm_model(&p, 1);
+    pb_tag(&p, 12, 3), pb_tag(&p, 13, 4);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "an end-group tag of another field");
+    spm_model(&p, 1);
+    pb_tag(&p, 12, 4);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "an end-group tag without its start");
+    spm_model(&p, 1);
+    pb_piece(&p, "\xc3(", -1, 1);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "pieces[9].piece is not UTF-8");
+    spm_model(&p, 1);
+    pb_piece(&p, "nan", (float)NAN, 1);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "pieces[9].score is not a finite number");
+    spm_model(&p, 1);
+    pb_piece(&p, "d", -1, 7);
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "pieces[9].type");
+    p.n = 0;
+    expect_spm_error(dir, &p, VT_ERR_FORMAT, "no pieces");
+    test_remove_dir(dir);
+}
+
 static void test_decode(void **state) {
     vt_tokenizer *t = make_tok(true);
     const int32_t ids[] = {2, 7, 8, 9, 12, 5, 13, 3, 0};
@@ -638,6 +797,7 @@ int main(void) {
         cmocka_unit_test(test_windows),
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_tokenizer_json),
+        cmocka_unit_test(test_spm_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

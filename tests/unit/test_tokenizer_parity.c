@@ -5,13 +5,19 @@
  * UTF-8 and random Unicode (and, for the pipelines, lines with added tokens in
  * odd places) must give the same ids and character offsets; pairs with
  * truncation and padding, a padded batch and decoding must match too; and
- * every code point must normalize and pre-tokenize as in tokenizers. */
+ * every code point must normalize and pre-tokenize as in tokenizers. The
+ * directories of older files alone (vocab.json + merges.txt,
+ * sentencepiece.bpe.model) read as transformers' RobertaTokenizer and
+ * XLMRobertaTokenizer read them. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text/pretok.h"
 #include "text/utf8.h"
+#include "verto/fileio.h"
 #include "verto/tokenizer.h"
 #include "vt_test.h"
 
@@ -312,6 +318,84 @@ static void test_pipe_bpe_files(void **state) {
     vt_st_close(f);
 }
 
+/* Fails unless dir holds `name` and nothing else. */
+static void holds_only(const char *dir, const char *name) {
+    DIR *d = opendir(dir);
+    if (!d) fail_msg("cannot open %s", dir);
+    int found = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (strcmp(e->d_name, name)) fail_msg("%s holds %s: it should hold %s alone", dir, e->d_name, name);
+        found = 1;
+    }
+    closedir(d);
+    if (!found) fail_msg("%s has no %s", dir, name);
+}
+
+static cJSON *read_json(const char *path) {
+    char *data = NULL;
+    size_t len = 0;
+    if (vt_read_file(path, (size_t)1 << 30, &data, &len) != VT_OK) fail_msg("%s", vt_last_error());
+    cJSON *j = cJSON_ParseWithLength(data, len);
+    free(data);
+    if (!j) fail_msg("%s: not JSON", path);
+    return j;
+}
+
+/* The tokenizer.json vt_tok_complete_dir writes beside a model directory's
+ * sentencepiece.bpe.model is the one transformers builds (Unigram scores
+ * compared exactly: cJSON_Compare allows an epsilon), and loads. */
+static void check_written_json(const char *model_dir, const char *want_file) {
+    const char *ref = getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref";
+    char *tmp = test_tmpdir(), src[8192], dst[4096], path[4096];
+    snprintf(src, sizeof src, "%s/sentencepiece.bpe.model", model_dir);
+    snprintf(dst, sizeof dst, "%s/sentencepiece.bpe.model", tmp);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(vt_read_file(src, (size_t)1 << 30, &data, &len), VT_OK);
+    assert_int_equal(vt_write_file_atomic(dst, data, len), VT_OK);
+    free(data);
+    if (vt_tok_complete_dir(tmp) != VT_OK) fail_msg("complete %s: %s", tmp, vt_last_error());
+    snprintf(path, sizeof path, "%s/tokenizer.json", tmp);
+    cJSON *got = read_json(path);
+    snprintf(path, sizeof path, "%s/%s", ref, want_file);
+    cJSON *want = read_json(path);
+    bool same = cJSON_Compare(got, want, true);
+    const cJSON *gv = cJSON_GetObjectItem(cJSON_GetObjectItem(got, "model"), "vocab");
+    const cJSON *wv = cJSON_GetObjectItem(cJSON_GetObjectItem(want, "model"), "vocab");
+    size_t scores = 0, bad = 0;
+    for (const cJSON *g = gv ? gv->child : NULL, *w = wv ? wv->child : NULL; g && w; g = g->next, w = w->next, scores++)
+        bad += cJSON_GetArrayItem(g, 1)->valuedouble != cJSON_GetArrayItem(w, 1)->valuedouble;
+    printf("    tokenizer.json written beside it: %s transformers' (%zu scores, %zu differ)\n",
+           same ? "the same as" : "NOT the same as", scores, bad);
+    if (!same || bad || !scores) fail_msg("%s/tokenizer.json differs from %s", tmp, path);
+    vt_tokenizer *back = vt_tok_load(tmp, NULL); /* now from tokenizer.json */
+    if (!back) fail_msg("%s", vt_last_error());
+    assert_int_equal(vt_wp_vocab_size(vt_tok_vocab(back)), cJSON_GetArraySize(wv));
+    vt_tok_free(back);
+    cJSON_Delete(got);
+    cJSON_Delete(want);
+    test_remove_dir(tmp);
+}
+
+/* A directory of sentencepiece.bpe.model alone reads as XLMRobertaTokenizer reads it. */
+static void test_pipe_spm_file(void **state) {
+    const char *ref = getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref";
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tok_pipe_raw_spm", ref);
+    holds_only(dir, "sentencepiece.bpe.model");
+    vt_st_file *f = ref_open("tokenizer_pipe_raw_spm.safetensors");
+    vt_tokenizer *t = vt_tok_load(dir, NULL);
+    if (!t) fail_msg("load %s: %s", dir, vt_last_error());
+    check_vocab_size(t, f);
+    printf("  sentencepiece.bpe.model (vocabulary %s tokens)\n", vt_st_metadata(f, "vocab_size"));
+    check_all(t, f, true);
+    vt_tok_free(t);
+    vt_st_close(f);
+    holds_only(dir, "sentencepiece.bpe.model"); /* loading wrote nothing */
+    check_written_json(dir, "tokenizer_pipe_raw_spm.json");
+}
+
 static void test_pipe_roberta(void **state) { check_pipeline("roberta"); }
 static void test_pipe_gpt2(void **state) { check_pipeline("gpt2"); }
 static void test_pipe_xlmr(void **state) { check_pipeline("xlmr"); }
@@ -402,6 +486,7 @@ int main(void) {
         cmocka_unit_test(test_pipe_gpt2),
         cmocka_unit_test(test_pipe_xlmr),
         cmocka_unit_test(test_pipe_xlmr_hub),
+        cmocka_unit_test(test_pipe_spm_file),
         cmocka_unit_test(test_pipe_char_bpe),
         cmocka_unit_test(test_pipe_sp_bpe),
         cmocka_unit_test(test_pipe_steps),
