@@ -42,3 +42,9 @@ void vt_print_json_number(FILE *out, double x) {
     if (strtod(buf, NULL) != x) snprintf(buf, sizeof buf, "%.17g", x);
     fputs(buf, out);
 }
+
+const char *vt_label_name(const char *const *names, int i, char *buf, size_t size) {
+    if (names && names[i]) return names[i];
+    snprintf(buf, size, "%d", i);
+    return buf;
+}

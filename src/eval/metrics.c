@@ -114,12 +114,6 @@ vt_status vt_metrics_compute(const int32_t *y_true, const int32_t *y_pred, const
 
 /* ---- printing ------------------------------------------------------------- */
 
-static const char *name_of(const char *const *names, int c, char *buf, size_t size) {
-    if (names && names[c]) return names[c];
-    snprintf(buf, size, "%d", c);
-    return buf;
-}
-
 void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *out) {
     int K = m->num_classes;
     char buf[16];
@@ -139,7 +133,7 @@ void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *
     for (int c = 0; c < K; c++) {
         const vt_class_metrics *pc = &m->per_class[c];
         if (c) fputs(", ", out);
-        vt_print_json_string(out, name_of(names, c, buf, sizeof buf));
+        vt_print_json_string(out, vt_label_name(names, c, buf, sizeof buf));
         fputs(": {\"precision\": ", out);
         vt_print_json_number(out, pc->precision);
         fputs(", \"recall\": ", out);
@@ -151,7 +145,7 @@ void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *
     fputs("}, \"labels\": [", out);
     for (int c = 0; c < K; c++) {
         if (c) fputs(", ", out);
-        vt_print_json_string(out, name_of(names, c, buf, sizeof buf));
+        vt_print_json_string(out, vt_label_name(names, c, buf, sizeof buf));
     }
     fputs("], \"confusion_matrix\": [", out);
     for (int t = 0; t < K; t++) {
@@ -169,14 +163,14 @@ void vt_metrics_print(const vt_metrics *m, const char *const *names, FILE *out) 
     char buf[16];
     int w = 12;
     for (int c = 0; c < K; c++) {
-        int len = (int)strlen(name_of(names, c, buf, sizeof buf));
+        int len = (int)strlen(vt_label_name(names, c, buf, sizeof buf));
         if (len > w) w = len > 40 ? 40 : len;
     }
     fprintf(out, "examples: %lld\naccuracy: %.4f\n\n", (long long)m->n, m->accuracy);
     fprintf(out, "%-*s %9s %9s %9s %9s\n", w, "", "precision", "recall", "f1", "support");
     for (int c = 0; c < K; c++) {
         const vt_class_metrics *pc = &m->per_class[c];
-        fprintf(out, "%-*.*s %9.4f %9.4f %9.4f %9lld\n", w, w, name_of(names, c, buf, sizeof buf), pc->precision,
+        fprintf(out, "%-*.*s %9.4f %9.4f %9.4f %9lld\n", w, w, vt_label_name(names, c, buf, sizeof buf), pc->precision,
                 pc->recall, pc->f1, (long long)pc->support);
     }
     fprintf(out, "\n%-*s %9.4f %9.4f %9.4f %9lld\n", w, "macro avg", m->macro_precision, m->macro_recall, m->macro_f1,
@@ -184,13 +178,13 @@ void vt_metrics_print(const vt_metrics *m, const char *const *names, FILE *out) 
     fprintf(out, "%-*s %9s %9s %9.4f %9lld\n", w, "micro avg", "", "", m->micro_f1, (long long)m->n);
     fprintf(out, "%-*s %9s %9s %9.4f %9lld\n", w, "weighted avg", "", "", m->weighted_f1, (long long)m->n);
     fprintf(out, "\nconfusion matrix (rows: true, columns: predicted)\n%-*s", w, "");
-    for (int p = 0; p < K; p++) fprintf(out, " %10.10s", name_of(names, p, buf, sizeof buf));
+    for (int p = 0; p < K; p++) fprintf(out, " %10.10s", vt_label_name(names, p, buf, sizeof buf));
     fputc('\n', out);
     for (int t = 0; t < K; t++) {
-        fprintf(out, "%-*.*s", w, w, name_of(names, t, buf, sizeof buf));
+        fprintf(out, "%-*.*s", w, w, vt_label_name(names, t, buf, sizeof buf));
         for (int p = 0; p < K; p++) fprintf(out, " %10lld", (long long)m->confusion[(size_t)t * (size_t)K + (size_t)p]);
         fputc('\n', out);
     }
-    if (!isnan(m->roc_auc)) fprintf(out, "\nROC-AUC (%s vs. %s): %.4f\n", name_of(names, 1, buf, sizeof buf),
+    if (!isnan(m->roc_auc)) fprintf(out, "\nROC-AUC (%s vs. %s): %.4f\n", vt_label_name(names, 1, buf, sizeof buf),
                                    names && names[0] ? names[0] : "0", m->roc_auc);
 }
