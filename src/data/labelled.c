@@ -574,7 +574,10 @@ static vt_status read_delimited(builder *bd, const char *data, size_t len, bool 
         else if (rr == REC_MALFORMED) res = bad_row(bd, bad_line, "%s", what);
         else if ((res = check_utf8(bd, row_line, data + row_start, pos - row_start)) != ROW_OK) {
         } else if (r.nf != nf)
-            res = bad_row(bd, row_line, "%zu fields, but the header has %zu", r.nf, nf);
+            res = bad_row(bd, row_line, "%zu fields, but the header has %zu%s", r.nf, nf,
+                          csv && r.nf > nf && bd->labelled && bd->kind == VT_LABEL_MULTI && strchr(bd->sep, ',')
+                              ? " (quote a cell of labels joined by ',': \"a,b\")"
+                              : "");
         else {
             label_cell cell = {cl >= 0 ? r.buf + r.start[cl] : NULL, cl >= 0 ? r.flen[cl] : 0, NULL};
             res = add_row(bd, row_line, r.buf + r.start[ct], r.flen[ct], cb >= 0 ? r.buf + r.start[cb] : NULL,

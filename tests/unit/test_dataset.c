@@ -424,6 +424,7 @@ static void test_multi_label(void **state) {
     static const struct { const char *name, *data, *want; } BAD[] = {
         {"e1.tsv", "text\tlabels\na\tx\nb\tx,\n", "e1.tsv:3: empty label in the list"},
         {"e2.csv", "text,labels\na,x\nb,\"x,,y\"\n", "e2.csv:3: empty label in the list"},
+        {"q.csv", "text,labels\na,x,y\n", "q.csv:2: 3 fields, but the header has 2 (quote a cell of labels joined by ','"},
         {"n.jsonl", "{\"text\": \"a\", \"labels\": [\"x\", 1.5]}\n", "n.jsonl:1: element 1 of \"labels\" is neither a string nor an integer"},
         {"o.jsonl", "{\"text\": \"a\", \"labels\": {\"x\": 1}}\n", "o.jsonl:1: \"labels\" is neither a list of labels nor a string"},
         {"z.jsonl", "{\"text\": \"a\", \"labels\": null}\n", "z.jsonl:1: \"labels\" is neither"},
