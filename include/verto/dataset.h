@@ -47,9 +47,10 @@
  *           is given) is an error.
  *   VT_LABEL_REGRESSION  a real number per row; `target` (n) holds it.
  *           JSONL: a JSON number, or a string holding a number as below.
- *           TSV/CSV: a decimal number ([+-] digits [. digits] [e[+-]digits],
- *           spaces around it dropped), as Python's float() reads it without
- *           "inf"/"nan", hexadecimal or '_'. An empty cell, anything else, or
+ *           TSV/CSV: a decimal number ([+-] (digits [. [digits]] | . digits)
+ *           [(e|E) [+-] digits], spaces around it dropped): what Python's
+ *           float() reads, less "inf", "nan" and '_' between digits; the
+ *           nearest double (strtod). An empty cell, anything else, or
  *           a number beyond the double range is a bad row (NaN and infinities
  *           are never targets). id2label / order / max_labels do not apply
  *           (num_labels is 0, id2label NULL).
