@@ -31,6 +31,30 @@
  * with no header, no rows, or no rows left is an error naming the file. A
  * header problem (missing or duplicate column) is always an error.
  *
+ * Kinds of label (vt_labelled_options.kind):
+ *   VT_LABEL_SINGLE (default)  one label per row, as above; ids in `label`.
+ *   VT_LABEL_MULTI   a set of labels per row (possibly empty). The label
+ *           column / key defaults to "labels". JSONL: a list of strings or
+ *           integers (["billing", "urgent"], [], [3, 7]); a string is read
+ *           like a TSV/CSV cell. TSV/CSV: one cell joined by label_separator
+ *           (default ",", as GoEmotions' "6,27"; in CSV quote such a cell:
+ *           "billing,urgent"); spaces around each label are dropped; an empty
+ *           cell is the empty set; an empty label inside a list ("a,,b", "a,")
+ *           is a bad row; a label repeated within a row counts once. Every
+ *           label obeys the single-label rules (UTF-8, max_label_bytes, a map
+ *           being followed; max_labels). The result is `multi_hot` (n,
+ *           num_labels). A file whose rows name no label at all (and no map
+ *           is given) is an error.
+ *   VT_LABEL_REGRESSION  a real number per row; `target` (n) holds it.
+ *           JSONL: a JSON number, or a string holding a number as below.
+ *           TSV/CSV: a decimal number ([+-] (digits [. [digits]] | . digits)
+ *           [(e|E) [+-] digits], spaces around it dropped): what Python's
+ *           float() reads, less "inf", "nan" and '_' between digits; the
+ *           nearest double (strtod). An empty cell, anything else, or
+ *           a number beyond the double range is a bad row (NaN and infinities
+ *           are never targets). id2label / order / max_labels do not apply
+ *           (num_labels is 0, id2label NULL).
+ *
  * Label ids: by default the distinct labels are sorted, numerically when
  * every label is a decimal integer ("2" < "10"), bytewise otherwise, so the
  * ids do not depend on row order (reproducible across shuffles and splits).
@@ -75,13 +99,27 @@ typedef enum vt_label_order {
     VT_LABELS_FIRST_SEEN,  /* in order of first appearance in the file */
 } vt_label_order;
 
+typedef enum vt_label_kind {
+    VT_LABEL_SINGLE = 0,  /* one label per row (default) */
+    VT_LABEL_MULTI,       /* a set of labels per row: multi_hot */
+    VT_LABEL_REGRESSION,  /* a real number per row: target */
+} vt_label_kind;
+
+/* "single", "multi", "regression"; and back (false if unknown; also
+ * "single-label", "multi-label"). */
+VT_API const char *vt_label_kind_name(vt_label_kind k);
+VT_API bool vt_label_kind_parse(const char *name, vt_label_kind *out);
+
 typedef struct vt_labelled_options {
     vt_data_format format;       /* VT_DATA_AUTO: from the path's extension (an error if none) */
     const char *text_column;     /* NULL: "text" (required) */
     const char *text_b_column;   /* NULL: "text_b", read when the header / a row has it;
                                     a name given here must be in a CSV/TSV header */
-    const char *label_column;    /* NULL: "label" */
-    bool unlabelled;             /* read texts only: labels are not read (label = NULL) */
+    const char *label_column;    /* NULL: "label" ("labels" for VT_LABEL_MULTI) */
+    vt_label_kind kind;          /* what a label cell holds (default single) */
+    const char *label_separator; /* VT_LABEL_MULTI in TSV/CSV (and JSONL strings): NULL: ","; not "" */
+    bool unlabelled;             /* read texts only: no label of any kind is read (label,
+                                    multi_hot and target NULL) */
     bool skip_bad_rows;          /* leave out malformed rows and count them instead of failing */
     vt_label_order order;        /* how new label maps are numbered */
     const char *const *id2label; /* (num_labels) an existing map to follow, or NULL */
@@ -103,9 +141,13 @@ typedef struct vt_labelled {
     char **text_b;          /* (n) or NULL when no row has a second text; an entry is NULL
                                for a JSONL row without one (encode it as a single text) */
     size_t *text_b_len;     /* (n) or NULL; 0 where text_b[i] is NULL */
-    int32_t *label;         /* (n) ids in [0, num_labels), or NULL when unlabelled */
+    vt_label_kind kind;     /* the kind that was read */
+    int32_t *label;         /* (n) ids in [0, num_labels) for VT_LABEL_SINGLE, else NULL */
+    uint8_t *multi_hot;     /* (n, num_labels) row-major, 1 where the row has the label, 0
+                               elsewhere; VT_LABEL_MULTI only, else NULL */
+    double *target;         /* (n) finite regression targets; VT_LABEL_REGRESSION only, else NULL */
     int64_t *line;          /* (n) 1-based line where each example starts */
-    int num_labels;
+    int num_labels;         /* 0 when unlabelled or for regression */
     char **id2label;        /* (num_labels) owned NUL-terminated names */
     vt_data_format format;  /* the format that was read */
     size_t n_skipped;       /* bad rows left out (skip_bad_rows) */
@@ -136,7 +178,8 @@ VT_API vt_status vt_labelled_subsample(vt_labelled *d, size_t max_n, uint64_t se
 /* Id of label `name` in d's map, or -1. */
 VT_API int32_t vt_labelled_label_id(const vt_labelled *d, const char *name);
 
-/* Examples per label id: counts (num_labels) receives them. */
+/* Examples per label id: counts (num_labels) receives them (for
+ * multi-label data: the rows that have each label, sklearn's support). */
 VT_API void vt_labelled_label_counts(const vt_labelled *d, int64_t *counts);
 
 #ifdef __cplusplus

@@ -9,6 +9,7 @@
  *   dataset.h       labelled TSV/CSV/JSONL; pretrain_data.h pretraining shards
  *   trainer.h       the training loop, checkpoints (checkpoint.h), MPI (dist.h)
  *   optim.h         AdamW/Adam/SGD and schedules; metrics.h evaluation metrics
+ *                   (multilabel_metrics.h, regression_metrics.h for those tasks)
  *   serve.h         the HTTP service's engine (transport-independent)
  *   kernels.h       the numeric kernels; platform.h the CPU and versions
  *   safetensors.h, fileio.h, tensor.h, arena.h, rng.h, progress.h, error.h
@@ -26,10 +27,12 @@
 #include "verto/kernels.h"
 #include "verto/metrics.h"
 #include "verto/model.h"
+#include "verto/multilabel_metrics.h"
 #include "verto/optim.h"
 #include "verto/platform.h"
 #include "verto/pretrain_data.h"
 #include "verto/progress.h"
+#include "verto/regression_metrics.h"
 #include "verto/rng.h"
 #include "verto/safetensors.h"
 #include "verto/serve.h"

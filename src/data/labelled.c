@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/utf8.h"
+#include "data/label_cells.h"
 #include "verto/fileio.h"
 #include "verto/rng.h"
 
@@ -49,6 +51,29 @@ vt_data_format vt_data_format_from_path(const char *path) {
     vt_data_format f = VT_DATA_AUTO;
     if (dot && strcasecmp(dot + 1, "auto") && vt_data_format_parse(dot + 1, &f)) return f;
     return VT_DATA_AUTO;
+}
+
+const char *vt_label_kind_name(vt_label_kind k) {
+    switch (k) {
+    case VT_LABEL_MULTI: return "multi";
+    case VT_LABEL_REGRESSION: return "regression";
+    case VT_LABEL_SINGLE: break;
+    }
+    return "single";
+}
+
+bool vt_label_kind_parse(const char *name, vt_label_kind *out) {
+    static const struct { const char *name; vt_label_kind k; } NAMES[] = {
+        {"single", VT_LABEL_SINGLE}, {"single-label", VT_LABEL_SINGLE}, {"multi", VT_LABEL_MULTI},
+        {"multi-label", VT_LABEL_MULTI}, {"regression", VT_LABEL_REGRESSION},
+    };
+    if (!name) return false;
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+        if (!strcasecmp(name, NAMES[i].name)) {
+            *out = NAMES[i].k;
+            return true;
+        }
+    return false;
 }
 
 void vt_labelled_options_default(vt_labelled_options *o) { memset(o, 0, sizeof *o); }
@@ -140,12 +165,26 @@ typedef struct builder {
     const vt_labelled_options *o;
     const char *name;            /* file name for messages */
     const char *text_col, *text_b_col, *label_col;
+    vt_label_kind kind;          /* o->kind */
+    bool labelled;               /* !o->unlabelled */
+    const char *sep;             /* multi-label separator */
     bool follow;                 /* labels come from o->id2label */
     label_table labels;
     vt_labelled *d;
     size_t cap;
     bool any_b;
+    /* multi-label rows as lists: row i's ids are ml_ids[ml_end[i-1] .. ml_end[i]) */
+    int32_t *ml_ids;
+    size_t ml_n, ml_cap;
+    size_t *ml_end;              /* (cap) */
 } builder;
+
+/* A row's label cell as read: TSV/CSV bytes, or a JSONL value. */
+typedef struct label_cell {
+    const char *s;
+    size_t len;
+    const cJSON *json;
+} label_cell;
 
 enum { ROW_OK = 0, ROW_SKIPPED = -1 }; /* else a vt_status */
 
@@ -198,35 +237,125 @@ static vt_status grow(builder *bd) {
     GROW(text_b);
     GROW(text_b_len);
     GROW(line);
-    if (!bd->o->unlabelled) GROW(label);
+#undef GROW
+#define GROW(field)                                                                  \
+    do {                                                                             \
+        void *p = realloc(field, cap * sizeof *field);                               \
+        if (!p) return vt_error(VT_ERR_NOMEM, "out of memory reading %s", bd->name); \
+        field = p;                                                                   \
+    } while (0)
+    if (bd->labelled && bd->kind == VT_LABEL_SINGLE) GROW(d->label);
+    if (bd->labelled && bd->kind == VT_LABEL_MULTI) GROW(bd->ml_end);
+    if (bd->labelled && bd->kind == VT_LABEL_REGRESSION) GROW(d->target);
 #undef GROW
     bd->cap = cap;
     return VT_OK;
 }
 
+/* One label's checks that can make a bad row: UTF-8, empty, length, outside
+ * the map being followed. */
+static int check_label(builder *bd, int64_t line, const char *label, size_t llen, const char *empty_msg) {
+    int r;
+    if ((r = check_utf8(bd, line, label, llen)) != ROW_OK) return r;
+    if (!llen) return bad_row(bd, line, "%s", empty_msg);
+    if (bd->o->max_label_bytes && llen > bd->o->max_label_bytes)
+        return bad_row(bd, line, "label of %zu bytes (at most %zu)", llen, bd->o->max_label_bytes);
+    if (bd->follow && table_find(&bd->labels, label, llen) < 0)
+        return bad_row(bd, line, "label '%.*s' is not in the label map (%d labels)", llen > 60 ? 60 : (int)llen, label,
+                       bd->o->num_labels);
+    return ROW_OK;
+}
+
+/* The id of a checked label, adding it to the map when new. Fails only for
+ * the whole file (max_labels, memory). */
+static int label_id(builder *bd, int64_t line, const char *label, size_t llen, int32_t *id) {
+    *id = table_find(&bd->labels, label, llen);
+    if (*id >= 0) return ROW_OK;
+    if (bd->o->max_labels > 0 && bd->labels.n >= (size_t)bd->o->max_labels)
+        return (int)vt_error(VT_ERR_FORMAT, "%s:%lld: label '%.*s' makes more than %d distinct labels", bd->name,
+                             (long long)line, llen > 60 ? 60 : (int)llen, label, bd->o->max_labels);
+    *id = table_add(&bd->labels, label, llen);
+    return *id < 0 ? (int)vt_last_status() : ROW_OK;
+}
+
+static int read_single(builder *bd, int64_t line, const label_cell *c, int32_t *id) {
+    char num[32];
+    const char *label = c->s;
+    size_t llen = c->len;
+    if (c->json) {
+        if (!(label = vt_json_label_text(c->json, num)))
+            return bad_row(bd, line, "\"%s\" is neither a string nor an integer", bd->label_col);
+        llen = strlen(label);
+    }
+    int r = check_label(bd, line, label, llen, "empty label");
+    return r != ROW_OK ? r : label_id(bd, line, label, llen, id);
+}
+
+/* A multi-label cell: every label is checked before any enters the map (a
+ * skipped row adds none), then the row's ids are appended to ml_ids. */
+static int read_multi(builder *bd, int64_t line, const label_cell *c) {
+    vt_label_pieces it;
+    if (!c->json) vt_label_pieces_text(&it, c->s, c->len, bd->sep);
+    else if (cJSON_IsArray(c->json)) vt_label_pieces_json(&it, c->json);
+    else if (cJSON_IsString(c->json))
+        vt_label_pieces_text(&it, c->json->valuestring, strlen(c->json->valuestring), bd->sep);
+    else return bad_row(bd, line, "\"%s\" is neither a list of labels nor a string", bd->label_col);
+    const vt_label_pieces start = it;
+    const char *s;
+    size_t len;
+    int got, r;
+    for (size_t k = 0; (got = vt_label_pieces_next(&it, &s, &len)); k++) {
+        if (got < 0) return bad_row(bd, line, "element %zu of \"%s\" is neither a string nor an integer", k, bd->label_col);
+        if ((r = check_label(bd, line, s, len, "empty label in the list")) != ROW_OK) return r;
+    }
+    it = start;
+    while (vt_label_pieces_next(&it, &s, &len) > 0) {
+        int32_t id;
+        if ((r = label_id(bd, line, s, len, &id)) != ROW_OK) return r;
+        if (bd->ml_n == bd->ml_cap) {
+            size_t cap = bd->ml_cap ? 2 * bd->ml_cap : 256;
+            int32_t *p = realloc(bd->ml_ids, cap * sizeof *p);
+            if (!p) return (int)vt_error(VT_ERR_NOMEM, "out of memory reading %s", bd->name);
+            bd->ml_ids = p;
+            bd->ml_cap = cap;
+        }
+        bd->ml_ids[bd->ml_n++] = id;
+    }
+    return ROW_OK;
+}
+
+static int read_target(builder *bd, int64_t line, const label_cell *c, double *v) {
+    const char *s = c->s;
+    size_t len = c->len;
+    if (c->json && cJSON_IsNumber(c->json)) {
+        *v = c->json->valuedouble; /* the JSON grammar was checked: no NaN; a huge one is inf */
+        if (isfinite(*v)) return ROW_OK;
+        return bad_row(bd, line, "regression target beyond the double range");
+    }
+    if (c->json && !cJSON_IsString(c->json))
+        return bad_row(bd, line, "\"%s\" is neither a number nor a string", bd->label_col);
+    if (c->json) s = c->json->valuestring, len = strlen(s);
+    const char *why = vt_cell_number(s, len, v);
+    if (!why) return ROW_OK;
+    if (!strcmp(why, "empty")) return bad_row(bd, line, "empty regression target");
+    return bad_row(bd, line, "regression target '%.*s' is %s", len > 40 ? 40 : (int)len, s, why);
+}
+
 /* Adds one example (strings already unescaped; validated here). text_b may be
- * NULL (no second text). Returns ROW_OK, ROW_SKIPPED or an error status. */
+ * NULL (no second text); `cell` is NULL when unlabelled. Returns ROW_OK,
+ * ROW_SKIPPED or an error status. */
 static int add_row(builder *bd, int64_t line, const char *text, size_t tlen, const char *text_b, size_t blen,
-                   const char *label, size_t llen) {
+                   const label_cell *cell) {
     int r;
     if ((r = check_utf8(bd, line, text, tlen)) != ROW_OK) return r;
     if (text_b && (r = check_utf8(bd, line, text_b, blen)) != ROW_OK) return r;
     int32_t id = 0;
-    if (!bd->o->unlabelled) {
-        if ((r = check_utf8(bd, line, label, llen)) != ROW_OK) return r;
-        if (!llen) return bad_row(bd, line, "empty label");
-        if (bd->o->max_label_bytes && llen > bd->o->max_label_bytes)
-            return bad_row(bd, line, "label of %zu bytes (at most %zu)", llen, bd->o->max_label_bytes);
-        id = table_find(&bd->labels, label, llen);
-        if (id < 0) {
-            if (bd->follow) return bad_row(bd, line, "label '%.*s' is not in the label map (%d labels)",
-                                           llen > 60 ? 60 : (int)llen, label, bd->o->num_labels);
-            if (bd->o->max_labels > 0 && bd->labels.n >= (size_t)bd->o->max_labels)
-                return (int)vt_error(VT_ERR_FORMAT, "%s:%lld: label '%.*s' makes more than %d distinct labels", bd->name,
-                                     (long long)line, llen > 60 ? 60 : (int)llen, label, bd->o->max_labels);
-            id = table_add(&bd->labels, label, llen);
-            if (id < 0) return (int)vt_last_status();
-        }
+    double target = 0;
+    if (cell) {
+        r = bd->kind == VT_LABEL_SINGLE ? read_single(bd, line, cell, &id)
+            : bd->kind == VT_LABEL_MULTI ? read_multi(bd, line, cell)
+                                         : read_target(bd, line, cell, &target);
+        if (r != ROW_OK) return r;
     }
     vt_status st = grow(bd);
     if (st != VT_OK) return (int)st;
@@ -243,6 +372,8 @@ static int add_row(builder *bd, int64_t line, const char *text, size_t tlen, con
     d->text_b_len[d->n] = text_b ? blen : 0;
     if (text_b) bd->any_b = true;
     if (d->label) d->label[d->n] = id;
+    if (d->target) d->target[d->n] = target;
+    if (bd->ml_end) bd->ml_end[d->n] = bd->ml_n;
     d->line[d->n] = line;
     d->n++;
     return ROW_OK;
@@ -422,7 +553,7 @@ static vt_status read_delimited(builder *bd, const char *data, size_t len, bool 
         const char *cols[3] = {bd->text_col, bd->text_b_col, bd->label_col};
         int *idx[3] = {&ct, &cb, &cl};
         for (int k = 0; k < 3 && st == VT_OK; k++) {
-            if (k == 2 && bd->o->unlabelled) continue;
+            if (k == 2 && !bd->labelled) continue;
             *idx[k] = find_column(&r, cols[k]);
             if (*idx[k] == -2)
                 st = vt_error(VT_ERR_FORMAT, "%s:%lld: column '%s' appears twice in the header", bd->name,
@@ -443,10 +574,15 @@ static vt_status read_delimited(builder *bd, const char *data, size_t len, bool 
         else if (rr == REC_MALFORMED) res = bad_row(bd, bad_line, "%s", what);
         else if ((res = check_utf8(bd, row_line, data + row_start, pos - row_start)) != ROW_OK) {
         } else if (r.nf != nf)
-            res = bad_row(bd, row_line, "%zu fields, but the header has %zu", r.nf, nf);
-        else
+            res = bad_row(bd, row_line, "%zu fields, but the header has %zu%s", r.nf, nf,
+                          csv && r.nf > nf && bd->labelled && bd->kind == VT_LABEL_MULTI && strchr(bd->sep, ',')
+                              ? " (quote a cell of labels joined by ',': \"a,b\")"
+                              : "");
+        else {
+            label_cell cell = {cl >= 0 ? r.buf + r.start[cl] : NULL, cl >= 0 ? r.flen[cl] : 0, NULL};
             res = add_row(bd, row_line, r.buf + r.start[ct], r.flen[ct], cb >= 0 ? r.buf + r.start[cb] : NULL,
-                          cb >= 0 ? r.flen[cb] : 0, cl >= 0 ? r.buf + r.start[cl] : NULL, cl >= 0 ? r.flen[cl] : 0);
+                          cb >= 0 ? r.flen[cb] : 0, cl >= 0 ? &cell : NULL);
+        }
         if (res > 0) st = (vt_status)res;
     }
     rec_free(&r);
@@ -469,26 +605,16 @@ static int jsonl_row(builder *bd, int64_t line, const char *s, size_t n) {
     } else {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, bd->text_col);
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(obj, bd->text_b_col);
-        const cJSON *l = bd->o->unlabelled ? NULL : cJSON_GetObjectItemCaseSensitive(obj, bd->label_col);
-        char num[32];
-        const char *label = NULL;
-        if (l && cJSON_IsString(l)) label = l->valuestring;
-        else if (l && cJSON_IsNumber(l) && l->valuedouble > -9007199254740992.0 && l->valuedouble < 9007199254740992.0
-                 && l->valuedouble == (double)(long long)l->valuedouble) {
-            snprintf(num, sizeof num, "%lld", (long long)l->valuedouble);
-            label = num;
-        }
+        const cJSON *l = bd->labelled ? cJSON_GetObjectItemCaseSensitive(obj, bd->label_col) : NULL;
         if (!t) r = bad_row(bd, line, "no \"%s\" field", bd->text_col);
         else if (!cJSON_IsString(t)) r = bad_row(bd, line, "\"%s\" is not a string", bd->text_col);
         else if (b && !cJSON_IsString(b) && !cJSON_IsNull(b))
             r = bad_row(bd, line, "\"%s\" is neither a string nor null", bd->text_b_col);
-        else if (!bd->o->unlabelled && !l) r = bad_row(bd, line, "no \"%s\" field", bd->label_col);
-        else if (!bd->o->unlabelled && !label)
-            r = bad_row(bd, line, "\"%s\" is neither a string nor an integer", bd->label_col);
+        else if (bd->labelled && !l) r = bad_row(bd, line, "no \"%s\" field", bd->label_col);
         else {
             const char *bs = b && cJSON_IsString(b) ? b->valuestring : NULL;
-            r = add_row(bd, line, t->valuestring, strlen(t->valuestring), bs, bs ? strlen(bs) : 0, label,
-                        label ? strlen(label) : 0);
+            label_cell cell = {NULL, 0, l};
+            r = add_row(bd, line, t->valuestring, strlen(t->valuestring), bs, bs ? strlen(bs) : 0, l ? &cell : NULL);
         }
     }
     cJSON_Delete(obj);
@@ -531,7 +657,7 @@ static int cmp_numeric(const void *a, const void *b) {
     return strcmp(x, y); /* "01" and "1" */
 }
 
-/* Renumbers the labels sorted; rewrites d->label. */
+/* Renumbers the labels sorted; rewrites d->label or the multi-label lists. */
 static vt_status sort_labels(builder *bd) {
     label_table *t = &bd->labels;
     size_t n = t->n;
@@ -548,10 +674,26 @@ static vt_status sort_labels(builder *bd) {
     memcpy(sorted, t->names, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, numeric ? cmp_numeric : cmp_bytes);
     for (size_t j = 0; j < n; j++) remap[table_find(t, sorted[j], strlen(sorted[j]))] = (int32_t)j;
-    for (size_t i = 0; i < bd->d->n; i++) bd->d->label[i] = remap[bd->d->label[i]];
+    if (bd->d->label)
+        for (size_t i = 0; i < bd->d->n; i++) bd->d->label[i] = remap[bd->d->label[i]];
+    for (size_t k = 0; k < bd->ml_n; k++) bd->ml_ids[k] = remap[bd->ml_ids[k]];
     memcpy(t->names, sorted, n * sizeof *sorted);
     free(sorted);
     free(remap);
+    return VT_OK;
+}
+
+/* The multi-label lists as the (n, L) multi-hot matrix. */
+static vt_status build_multi_hot(builder *bd) {
+    vt_labelled *d = bd->d;
+    size_t L = bd->labels.n;
+    if (!L) return vt_error(VT_ERR_FORMAT, "%s: no row names a label (every label list is empty)", bd->name);
+    if (d->n > SIZE_MAX / L) return vt_error(VT_ERR_NOMEM, "%s: %zu rows x %zu labels is too large", bd->name, d->n, L);
+    d->multi_hot = calloc(d->n * L, 1);
+    if (!d->multi_hot)
+        return vt_error(VT_ERR_NOMEM, "%s: out of memory for the (%zu, %zu) label matrix", bd->name, d->n, L);
+    for (size_t i = 0, k = 0; i < d->n; i++)
+        for (; k < bd->ml_end[i]; k++) d->multi_hot[i * L + (size_t)bd->ml_ids[k]] = 1;
     return VT_OK;
 }
 
@@ -566,6 +708,8 @@ void vt_labelled_free(vt_labelled *d) {
     free(d->text_b);
     free(d->text_b_len);
     free(d->label);
+    free(d->multi_hot);
+    free(d->target);
     free(d->line);
     for (int i = 0; i < d->num_labels; i++) free(d->id2label[i]);
     free(d->id2label);
@@ -585,15 +729,21 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
     if (fmt != VT_DATA_TSV && fmt != VT_DATA_CSV && fmt != VT_DATA_JSONL)
         return vt_error(VT_ERR_INVALID_ARG, "%s: cannot tell the format from the name (.tsv, .csv or .jsonl): give the format (--format)",
                         name);
-    if (o->id2label && (o->num_labels < 1 || o->num_labels >= INT32_MAX))
+    if (o->kind != VT_LABEL_SINGLE && o->kind != VT_LABEL_MULTI && o->kind != VT_LABEL_REGRESSION)
+        return vt_error(VT_ERR_INVALID_ARG, "unknown label kind %d", (int)o->kind);
+    if (o->label_separator && !o->label_separator[0])
+        return vt_error(VT_ERR_INVALID_ARG, "the label separator is empty");
+    bool labelled = !o->unlabelled, regression = o->kind == VT_LABEL_REGRESSION;
+    if (o->id2label && labelled && !regression && (o->num_labels < 1 || o->num_labels >= INT32_MAX))
         return vt_error(VT_ERR_INVALID_ARG, "a label map needs 1 or more labels (got %d)", o->num_labels);
 
-    builder bd = {.o = o, .name = name, .d = out};
+    builder bd = {.o = o, .name = name, .d = out, .kind = o->kind, .labelled = labelled};
     bd.text_col = o->text_column ? o->text_column : "text";
     bd.text_b_col = o->text_b_column ? o->text_b_column : "text_b";
-    bd.label_col = o->label_column ? o->label_column : "label";
+    bd.label_col = o->label_column ? o->label_column : o->kind == VT_LABEL_MULTI ? "labels" : "label";
+    bd.sep = o->label_separator ? o->label_separator : ",";
     vt_status st = VT_OK;
-    if (o->id2label && !o->unlabelled) {
+    if (o->id2label && labelled && !regression) {
         bd.follow = true;
         for (int i = 0; i < o->num_labels && st == VT_OK; i++) {
             const char *lab = o->id2label[i];
@@ -615,7 +765,9 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
         else
             st = vt_error(VT_ERR_FORMAT, "%s:1: no examples%s", name, len ? "" : " (the file is empty)");
     }
-    if (st == VT_OK && !bd.follow && !o->unlabelled && o->order == VT_LABELS_SORTED) st = sort_labels(&bd);
+    bool has_labels = labelled && !regression;
+    if (st == VT_OK && !bd.follow && has_labels && o->order == VT_LABELS_SORTED) st = sort_labels(&bd);
+    if (st == VT_OK && labelled && o->kind == VT_LABEL_MULTI) st = build_multi_hot(&bd);
     if (st == VT_OK) {
         if (!bd.any_b) {
             free(out->text_b);
@@ -624,7 +776,8 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
             out->text_b_len = NULL;
         }
         out->format = fmt;
-        if (!o->unlabelled) { /* hand the names over */
+        out->kind = o->kind;
+        if (has_labels) { /* hand the names over */
             out->num_labels = (int)bd.labels.n;
             out->id2label = bd.labels.names;
             bd.labels.names = NULL;
@@ -632,6 +785,8 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
         }
     }
     table_free(&bd.labels);
+    free(bd.ml_ids);
+    free(bd.ml_end);
     if (st != VT_OK) {
         vt_status keep = st;
         vt_labelled_free(out);
@@ -662,6 +817,10 @@ int32_t vt_labelled_label_id(const vt_labelled *d, const char *name) {
 
 void vt_labelled_label_counts(const vt_labelled *d, int64_t *counts) {
     for (int i = 0; i < d->num_labels; i++) counts[i] = 0;
+    size_t L = (size_t)d->num_labels;
+    if (d->multi_hot)
+        for (size_t i = 0; i < d->n; i++)
+            for (size_t j = 0; j < L; j++) counts[j] += d->multi_hot[i * L + j];
     if (!d->label) return;
     for (size_t i = 0; i < d->n; i++)
         if (d->label[i] >= 0 && d->label[i] < d->num_labels) counts[d->label[i]]++;
@@ -690,7 +849,11 @@ vt_status vt_labelled_subsample(vt_labelled *d, size_t max_n, uint64_t seed) {
         d->text[out] = d->text[i];
         d->text_len[out] = d->text_len[i];
         if (d->text_b) d->text_b[out] = d->text_b[i], d->text_b_len[out] = d->text_b_len[i];
-        d->label[out] = d->label[i];
+        if (d->label) d->label[out] = d->label[i];
+        if (d->target) d->target[out] = d->target[i];
+        if (d->multi_hot && out != i) /* rows of L bytes, moving forward only */
+            memcpy(d->multi_hot + out * (size_t)d->num_labels, d->multi_hot + i * (size_t)d->num_labels,
+                   (size_t)d->num_labels);
         d->line[out++] = d->line[i];
     }
     d->n = out;

@@ -2,6 +2,7 @@
 #include "verto/metrics.h"
 
 #include "core/format.h"
+#include "eval/ranks.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -15,47 +16,28 @@ void vt_metrics_free(vt_metrics *m) {
     memset(m, 0, sizeof *m);
 }
 
-typedef struct ranked {
-    double score;
-    int positive;
-} ranked;
-
-static int cmp_ranked(const void *a, const void *b) {
-    double x = ((const ranked *)a)->score, y = ((const ranked *)b)->score;
-    return (x > y) - (x < y);
-}
-
 vt_status vt_roc_auc(const int32_t *y_true, const double *score, size_t n, double *auc) {
     *auc = NAN;
     if (!n || !y_true || !score) return vt_error(VT_ERR_INVALID_ARG, "ROC-AUC of no examples");
-    ranked *r = malloc(n * sizeof *r);
-    if (!r) return vt_error(VT_ERR_NOMEM, "out of memory for ROC-AUC");
     size_t pos = 0;
     for (size_t i = 0; i < n; i++) {
-        if (isnan(score[i])) {
-            free(r);
-            return vt_error(VT_ERR_INVALID_ARG, "ROC-AUC: score %zu is NaN", i);
-        }
-        r[i].score = score[i];
-        r[i].positive = y_true[i] == 1;
-        pos += (size_t)r[i].positive;
+        if (isnan(score[i])) return vt_error(VT_ERR_INVALID_ARG, "ROC-AUC: score %zu is NaN", i);
+        pos += y_true[i] == 1;
     }
     size_t neg = n - pos;
-    if (!pos || !neg) {
-        free(r);
-        return vt_error(VT_ERR_INVALID_ARG, "ROC-AUC is undefined: only one class in the true labels");
+    if (!pos || !neg) return vt_error(VT_ERR_INVALID_ARG, "ROC-AUC is undefined: only one class in the true labels");
+    double *rank = malloc(n * sizeof *rank);
+    if (!rank) return vt_error(VT_ERR_NOMEM, "out of memory for ROC-AUC");
+    vt_status st = vt_average_ranks(score, n, rank);
+    if (st != VT_OK) {
+        free(rank);
+        return st;
     }
-    qsort(r, n, sizeof *r, cmp_ranked);
-    /* sum of the positives' ranks (1-based), each tie group at its mean rank */
+    /* the Mann-Whitney statistic from the positives' rank sum (half-integers: exact) */
     double rank_sum = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i, p = 0;
-        while (j < n && r[j].score == r[i].score) p += (size_t)r[j++].positive;
-        double mean_rank = ((double)(i + 1) + (double)j) / 2; /* ranks i+1 .. j */
-        rank_sum += mean_rank * (double)p;
-        i = j;
-    }
-    free(r);
+    for (size_t i = 0; i < n; i++)
+        if (y_true[i] == 1) rank_sum += rank[i];
+    free(rank);
     double P = (double)pos, N = (double)neg;
     *auc = (rank_sum - P * (P + 1) / 2) / (P * N);
     return VT_OK;
@@ -132,52 +114,38 @@ vt_status vt_metrics_compute(const int32_t *y_true, const int32_t *y_pred, const
 
 /* ---- printing ------------------------------------------------------------- */
 
-static void json_number(FILE *out, double x) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.15g", x);
-    if (strtod(buf, NULL) != x) snprintf(buf, sizeof buf, "%.17g", x); /* the shortest that reads back exactly */
-    if (isfinite(x)) fputs(buf, out);
-    else fputs("null", out);
-}
-
-static const char *name_of(const char *const *names, int c, char *buf, size_t size) {
-    if (names && names[c]) return names[c];
-    snprintf(buf, size, "%d", c);
-    return buf;
-}
-
 void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *out) {
     int K = m->num_classes;
     char buf[16];
     fputs("{\"accuracy\": ", out);
-    json_number(out, m->accuracy);
+    vt_print_json_number(out, m->accuracy);
     fputs(", \"macro_precision\": ", out);
-    json_number(out, m->macro_precision);
+    vt_print_json_number(out, m->macro_precision);
     fputs(", \"macro_recall\": ", out);
-    json_number(out, m->macro_recall);
+    vt_print_json_number(out, m->macro_recall);
     fputs(", \"macro_f1\": ", out);
-    json_number(out, m->macro_f1);
+    vt_print_json_number(out, m->macro_f1);
     fputs(", \"micro_f1\": ", out);
-    json_number(out, m->micro_f1);
+    vt_print_json_number(out, m->micro_f1);
     fputs(", \"weighted_f1\": ", out);
-    json_number(out, m->weighted_f1);
+    vt_print_json_number(out, m->weighted_f1);
     fprintf(out, ", \"n\": %lld, \"per_class\": {", (long long)m->n);
     for (int c = 0; c < K; c++) {
         const vt_class_metrics *pc = &m->per_class[c];
         if (c) fputs(", ", out);
-        vt_print_json_string(out, name_of(names, c, buf, sizeof buf));
+        vt_print_json_string(out, vt_label_name(names, c, buf, sizeof buf));
         fputs(": {\"precision\": ", out);
-        json_number(out, pc->precision);
+        vt_print_json_number(out, pc->precision);
         fputs(", \"recall\": ", out);
-        json_number(out, pc->recall);
+        vt_print_json_number(out, pc->recall);
         fputs(", \"f1\": ", out);
-        json_number(out, pc->f1);
+        vt_print_json_number(out, pc->f1);
         fprintf(out, ", \"support\": %lld}", (long long)pc->support);
     }
     fputs("}, \"labels\": [", out);
     for (int c = 0; c < K; c++) {
         if (c) fputs(", ", out);
-        vt_print_json_string(out, name_of(names, c, buf, sizeof buf));
+        vt_print_json_string(out, vt_label_name(names, c, buf, sizeof buf));
     }
     fputs("], \"confusion_matrix\": [", out);
     for (int t = 0; t < K; t++) {
@@ -186,7 +154,7 @@ void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *
         fputc(']', out);
     }
     fputs("], \"roc_auc\": ", out);
-    json_number(out, m->roc_auc);
+    vt_print_json_number(out, m->roc_auc);
     fputc('}', out);
 }
 
@@ -195,14 +163,14 @@ void vt_metrics_print(const vt_metrics *m, const char *const *names, FILE *out) 
     char buf[16];
     int w = 12;
     for (int c = 0; c < K; c++) {
-        int len = (int)strlen(name_of(names, c, buf, sizeof buf));
+        int len = (int)strlen(vt_label_name(names, c, buf, sizeof buf));
         if (len > w) w = len > 40 ? 40 : len;
     }
     fprintf(out, "examples: %lld\naccuracy: %.4f\n\n", (long long)m->n, m->accuracy);
     fprintf(out, "%-*s %9s %9s %9s %9s\n", w, "", "precision", "recall", "f1", "support");
     for (int c = 0; c < K; c++) {
         const vt_class_metrics *pc = &m->per_class[c];
-        fprintf(out, "%-*.*s %9.4f %9.4f %9.4f %9lld\n", w, w, name_of(names, c, buf, sizeof buf), pc->precision,
+        fprintf(out, "%-*.*s %9.4f %9.4f %9.4f %9lld\n", w, w, vt_label_name(names, c, buf, sizeof buf), pc->precision,
                 pc->recall, pc->f1, (long long)pc->support);
     }
     fprintf(out, "\n%-*s %9.4f %9.4f %9.4f %9lld\n", w, "macro avg", m->macro_precision, m->macro_recall, m->macro_f1,
@@ -210,13 +178,13 @@ void vt_metrics_print(const vt_metrics *m, const char *const *names, FILE *out) 
     fprintf(out, "%-*s %9s %9s %9.4f %9lld\n", w, "micro avg", "", "", m->micro_f1, (long long)m->n);
     fprintf(out, "%-*s %9s %9s %9.4f %9lld\n", w, "weighted avg", "", "", m->weighted_f1, (long long)m->n);
     fprintf(out, "\nconfusion matrix (rows: true, columns: predicted)\n%-*s", w, "");
-    for (int p = 0; p < K; p++) fprintf(out, " %10.10s", name_of(names, p, buf, sizeof buf));
+    for (int p = 0; p < K; p++) fprintf(out, " %10.10s", vt_label_name(names, p, buf, sizeof buf));
     fputc('\n', out);
     for (int t = 0; t < K; t++) {
-        fprintf(out, "%-*.*s", w, w, name_of(names, t, buf, sizeof buf));
+        fprintf(out, "%-*.*s", w, w, vt_label_name(names, t, buf, sizeof buf));
         for (int p = 0; p < K; p++) fprintf(out, " %10lld", (long long)m->confusion[(size_t)t * (size_t)K + (size_t)p]);
         fputc('\n', out);
     }
-    if (!isnan(m->roc_auc)) fprintf(out, "\nROC-AUC (%s vs. %s): %.4f\n", name_of(names, 1, buf, sizeof buf),
+    if (!isnan(m->roc_auc)) fprintf(out, "\nROC-AUC (%s vs. %s): %.4f\n", vt_label_name(names, 1, buf, sizeof buf),
                                    names && names[0] ? names[0] : "0", m->roc_auc);
 }
