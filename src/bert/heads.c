@@ -157,8 +157,8 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
         if (in->mlm_labels) {
             int64_t counted;
             if ((st = bert_xent(b->mlm_logits, b->mlm_targets, b->mlm_p, c->vocab_size, NULL, b->d_mlm_logits,
-                           bert_share(norm, local.mlm, norm ? norm->mlm : 0), "mlm_labels", &out->mlm_loss,
-                           &out->mlm_correct, &counted)) != VT_OK)
+                                bert_share(norm, local.mlm, norm ? norm->mlm : 0), "mlm_labels", &out->mlm_loss,
+                                &out->mlm_correct, &counted)) != VT_OK)
                 return st;
             out->mlm_count = counted;
         }
@@ -169,8 +169,8 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
         out->nsp_logits = b->nsp_logits;
         int64_t counted;
         if (in->nsp_labels && (st = bert_xent(b->nsp_logits, in->nsp_labels, B, 2, NULL, b->d_nsp,
-                                         bert_share(norm, local.nsp, norm ? norm->nsp : 0), "nsp_labels",
-                                         &out->nsp_loss, &out->nsp_correct, &counted)) != VT_OK)
+                                              bert_share(norm, local.nsp, norm ? norm->nsp : 0), "nsp_labels",
+                                              &out->nsp_loss, &out->nsp_correct, &counted)) != VT_OK)
             return st;
     }
     if (b->w.cls_w) {

@@ -290,7 +290,8 @@ vt_status vt_bert_set_problem_type(vt_bert *b, vt_bert_problem p) {
     if (!b) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_set_problem_type: no model given");
     vt_bert_config c = b->cfg;
     if (c.arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
-        return vt_error(VT_ERR_INVALID_ARG, "problem_type is a sequence classifier's, not %s's", vt_bert_config_arch_name(&c));
+        return vt_error(VT_ERR_INVALID_ARG, "problem_type is a sequence classifier's, not %s's",
+                        vt_bert_config_arch_name(&c));
     c.problem_type = p;
     vt_status st = vt_bert_config_check(&c, "problem_type");
     if (st == VT_OK) b->cfg.problem_type = p;

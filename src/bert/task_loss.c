@@ -154,7 +154,9 @@ vt_status bert_task_loss(vt_bert *b, const vt_bert_batch *in, const vt_bert_loss
     if (is_seq(b) && (st = bert_task_check(b, in, &p)) != VT_OK) return st;
     int64_t counted;
     switch (p) {
-    case VT_PROBLEM_REGRESSION: out->loss = vt_mse(b->logits, in->regression_targets, B * L, b->d_logits, (float)k) * k; break;
+    case VT_PROBLEM_REGRESSION:
+        out->loss = vt_mse(b->logits, in->regression_targets, B * L, b->d_logits, (float)k) * k;
+        break;
     case VT_PROBLEM_MULTI_LABEL:
         out->loss = vt_binary_xent(b->logits, in->multi_labels, B * L, true, b->d_logits, (float)k) * k;
         out->correct = multi_label_correct(b->logits, in->multi_labels, B * L);

@@ -232,7 +232,8 @@ static void check_split(vt_bert *m, const vt_bert_batch *whole, const char *what
     assert_true(part_norm[0].task_end + part_norm[1].task_end == norm.task_end);
     printf("    %-40s whole loss %.7g, parts %.7g; task norm %g, task_end %g\n", what, loss, parts, norm.task,
            norm.task_end);
-    if (!(fabs(parts - loss) <= SPLIT_TOL * fabs(loss))) fail_msg("%s: parts' losses add to %.9g, not %.9g", what, parts, loss);
+    if (!(fabs(parts - loss) <= SPLIT_TOL * fabs(loss)))
+        fail_msg("%s: parts' losses add to %.9g, not %.9g", what, parts, loss);
     assert_close_rel(what, vt_bert_grads(m, NULL), g_whole, n, SPLIT_TOL);
     free(g_whole);
 }

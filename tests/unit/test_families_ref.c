@@ -565,7 +565,8 @@ static void test_roundtrip_through_transformers(void **state) {
     vt_bert_free(b);
     b = load("distilbert_b_tokcls", VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 4, &info);
     assert_int_equal(info.n_new, 2); /* pre_classifier (the classifier's names are the token classifier's) */
-    add_roundtrip(&rt, b, "distilbert_b_tokcls_io.safetensors", false, false, "DistilBERT token -> sequence classifier");
+    add_roundtrip(&rt, b, "distilbert_b_tokcls_io.safetensors", false, false,
+                  "DistilBERT token -> sequence classifier");
     vt_bert_free(b);
     b = load("bert_a_mlm", VT_BERT_FOR_QUESTION_ANSWERING, 0, &info);
     assert_int_equal(info.n_new, 2);    /* qa_outputs */
@@ -578,7 +579,8 @@ static void test_roundtrip_through_transformers(void **state) {
     assert_int_equal(info.n_unused, 4); /* pre_classifier, classifier */
     add_roundtrip(&rt, b, "distilbert_b_qa_io.safetensors", false, true, "DistilBERT classifier -> question answering");
     vt_bert_free(b);
-    /* A new classifier without a problem_type: its first loss (multi_labels) records multi-label, as transformers' does. */
+    /* A new classifier without a problem_type: its first loss (multi_labels) records multi-label, as
+     * transformers' does. */
     b = load("xlmr_a_qa", VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 5, &info);
     assert_int_equal(info.n_new, 4);    /* classifier.dense, classifier.out_proj */
     assert_int_equal(info.n_unused, 2); /* qa_outputs */
