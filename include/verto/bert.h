@@ -42,7 +42,26 @@ typedef enum vt_bert_arch {
     VT_BERT_FOR_SEQUENCE_CLASSIFICATION, /* + dropout + classifier on the pooled output (RoBERTa: on a
                                           * dense + tanh of the first token; DistilBERT: dense + ReLU) */
     VT_BERT_FOR_TOKEN_CLASSIFICATION,    /* + dropout + classifier on every token */
+    VT_BERT_FOR_QUESTION_ANSWERING,      /* + qa_outputs (2 outputs: span start and end) on every token (no pooler;
+                                          * DistilBERT: with its qa_dropout before it) */
 } vt_bert_arch;
+
+/* What a sequence classifier's loss is (config.json's problem_type, as
+ * transformers' *ForSequenceClassification reads it). */
+typedef enum vt_bert_problem {
+    VT_PROBLEM_UNSET = 0,    /* null: the first loss decides and records it, as transformers does: the labels
+                              * field the batch gives (labels: single-label, multi_labels: multi-label,
+                              * regression_targets: regression) */
+    VT_PROBLEM_REGRESSION,   /* "regression": MSE over regression_targets (B, num_labels) */
+    VT_PROBLEM_SINGLE_LABEL, /* "single_label_classification": softmax cross-entropy over labels (B) */
+    VT_PROBLEM_MULTI_LABEL,  /* "multi_label_classification": BCE with logits over multi_labels (B, num_labels),
+                              * the mean over all B * num_labels elements */
+} vt_bert_problem;
+
+/* "regression", "single_label_classification", "multi_label_classification"
+ * (NULL for VT_PROBLEM_UNSET); and back (false if unknown). */
+VT_API const char *vt_bert_problem_name(vt_bert_problem p);
+VT_API bool vt_bert_problem_parse(const char *name, vt_bert_problem *out);
 
 /* "BertForPreTraining", ... (BERT's names); and back (false if unknown). */
 VT_API const char *vt_bert_arch_name(vt_bert_arch arch);
@@ -77,9 +96,11 @@ typedef struct vt_bert_config {
     bool sinusoidal_pos_embds;      /* position embeddings start as transformers' fixed sinusoidal table
                                      * (and then train, as transformers 5 leaves them trainable) */
     float seq_classif_dropout;      /* DistilBertForSequenceClassification's dropout before the classifier */
-    float qa_dropout;               /* kept for config.json (verto has no QA head) */
+    float qa_dropout;               /* DistilBertForQuestionAnswering's dropout before qa_outputs */
     vt_bert_arch arch;
-    int num_labels;                 /* classification heads; 1 means regression */
+    int num_labels;                 /* classification heads (1: regression unless problem_type says otherwise);
+                                     * 2 for question answering (start, end), as transformers requires */
+    vt_bert_problem problem_type;   /* the sequence classifier's loss (kept, and written, for any architecture) */
     char id2label[VT_BERT_MAX_LABELS][VT_BERT_LABEL_MAX];
 } vt_bert_config;
 
@@ -128,7 +149,8 @@ VT_API vt_status vt_bert_config_parse(const char *json, size_t len, const char *
  * model_type, class names and keys. */
 VT_API vt_status vt_bert_config_write(const char *path, const vt_bert_config *c);
 /* Consistency: sizes positive, hidden divisible by heads, known activation,
- * an architecture the family has, RoBERTa's padding_idx below its positions. */
+ * an architecture the family has, RoBERTa's padding_idx below its positions,
+ * 2 labels for question answering, 2 or more for single-label classification. */
 VT_API vt_status vt_bert_config_check(const vt_bert_config *c, const char *label);
 
 typedef struct vt_bert vt_bert;
@@ -143,7 +165,9 @@ VT_API const vt_bert_config *vt_bert_get_config(const vt_bert *b);
 /* Loads DIR/config.json + DIR/model.safetensors. `arch` overrides the
  * architecture in the config (-1 keeps it): loading a pretraining checkpoint
  * as a classifier drops the unused heads and initialises the new one from
- * `seed`, as from_pretrained(num_labels=...) does (num_labels > 0 overrides).
+ * `seed`, as from_pretrained(num_labels=...) does (num_labels > 0 overrides,
+ * and a changed count clears problem_type; question answering takes 2 labels
+ * when num_labels is 0).
  * Accepts the real-world name variants: the family's prefix ("bert.",
  * "roberta.", "distilbert.") or none, LayerNorm.gamma/beta, a missing or
  * stored tied decoder, position_ids buffers, F32/F16/BF16 tensors. Missing or
@@ -199,6 +223,10 @@ VT_API float *vt_bert_grads(vt_bert *b, int64_t *n);
 /* Slices for the optimizer (names as above; no_decay ones listed so a
  * vt_optimizer_config can exclude them by the "bias"/"LayerNorm" patterns). */
 VT_API const vt_param_info *vt_bert_param_infos(const vt_bert *b, size_t *n);
+/* Sets the sequence classifier's problem type (what its loss is) before
+ * training; VT_PROBLEM_UNSET lets the next loss decide. VT_ERR_INVALID_ARG
+ * for another architecture or single-label classification with 1 label. */
+VT_API vt_status vt_bert_set_problem_type(vt_bert *b, vt_bert_problem p);
 /* Names the classifier's labels (id2label); n must equal num_labels and each
  * name fit VT_BERT_LABEL_MAX - 1 bytes. */
 VT_API vt_status vt_bert_set_labels(vt_bert *b, const char *const *names, int n);
@@ -242,8 +270,13 @@ typedef struct vt_bert_batch {
     const int32_t *mlm_select;      /* (B, T) without labels: non-zero where the MLM head should run; NULL: everywhere */
     const int32_t *nsp_labels;      /* (B): 0 = B follows A, 1 = random */
     const int32_t *labels;          /* (B) classes, or (B, T) for token classification (-100 ignored) */
-    const float *regression_targets;/* (B) when num_labels == 1 */
-    const float *class_weights;     /* (num_labels) or NULL */
+    const float *regression_targets;/* (B, num_labels): regression (problem_type regression, or num_labels 1) */
+    const float *multi_labels;      /* (B, num_labels) multi-hot targets in [0, 1]: multi-label classification */
+    const float *class_weights;     /* (num_labels) or NULL: single-label and token classification only */
+    /* Question answering: the answer's first and last token (B) each, given
+     * together. As transformers: clamped to [0, T], T (the input's length, so
+     * any position past the input) ignored; negative ones count as 0. */
+    const int32_t *start_positions, *end_positions;
     /* A sequence classifier or BertModel: the last layer computes only
      * position 0 of each sequence (all the pooler reads), about 1/L of the
      * work less, forward and backward; the same logits and gradients.
@@ -258,9 +291,14 @@ typedef struct vt_bert_outputs {
     const float *mlm_logits;        /* (B, T, V) all positions, or (P, V) masked positions only (see below) */
     int64_t mlm_rows;               /* rows of mlm_logits */
     const float *nsp_logits;        /* (B, 2) */
-    const float *logits;            /* (B, num_labels) or (B, T, num_labels) */
-    double loss, mlm_loss, nsp_loss; /* with labels given; NaN otherwise */
-    int64_t mlm_correct, mlm_count, nsp_correct, correct; /* accuracy counters */
+    const float *logits;            /* (B, num_labels) or (B, T, num_labels) (question answering: (B, T, 2)) */
+    const float *start_logits, *end_logits; /* (B, T) each: question answering's two outputs */
+    double loss, mlm_loss, nsp_loss; /* with labels given; NaN otherwise (question answering: the mean of the
+                                      * start and end positions' cross-entropies) */
+    int64_t mlm_correct, mlm_count, nsp_correct; /* accuracy counters */
+    int64_t correct;                /* rows (tokens) whose argmax is the label; multi-label: elements whose
+                                     * logit > 0 is target > 0.5; question answering: rows with both
+                                     * positions counted and both argmaxes right */
 } vt_bert_outputs;
 
 /* Runs the model on a batch. training enables dropout (seeded by `seed`).
@@ -284,7 +322,9 @@ typedef struct vt_bert_loss_norm {
     double mlm;  /* MLM: labelled positions (label >= 0) */
     double nsp;  /* NSP: labelled rows */
     double task; /* classification: the class weights of the counted rows summed (1 each
-                  * without weights, as PyTorch's weighted mean); regression: rows */
+                  * without weights, as PyTorch's weighted mean); regression and multi-label:
+                  * rows * num_labels; question answering: counted start positions */
+    double task_end; /* question answering: counted end positions */
 } vt_bert_loss_norm;
 
 /* The denominators `batch` has on its own (what vt_bert_forward divides by);

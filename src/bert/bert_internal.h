@@ -82,7 +82,10 @@ struct vt_bert {
     uint8_t *cls_drop;            /* (cls_rows, H) dropout before the classifier */
     float *cls_in;                /* (cls_rows, H) the classifier's input after dropout */
     float *logits, *d_logits;     /* (cls_rows, num_labels) */
-    int64_t cls_rows;             /* B for sequence, B*T for token classification */
+    int64_t cls_rows;             /* B for sequence, B*T for token classification and question answering */
+    float *qa_start, *qa_end;     /* (B, T) question answering: the logits split */
+    float *d_qa_start, *d_qa_end; /* (B, T) their gradients */
+    int32_t *qa_targets;          /* (2, B) the start and end positions clamped, ignored ones BERT_IGNORE_INDEX */
     int32_t *mlm_pos;             /* (P) flat positions b*T+t the MLM head runs at */
     int32_t *mlm_targets;         /* (P) their labels */
     float *mlm_in, *mlm_pre, *mlm_act, *mlm_ln; /* (P, H) */
@@ -143,6 +146,33 @@ vt_status bert_layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop
 vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
                              const vt_bert_loss_norm *norm, vt_bert_outputs *out);
 vt_status bert_heads_backward(vt_bert *b);
+/* Labels that do not count (PyTorch's ignore_index). */
+#define BERT_IGNORE_INDEX (-100)
+
+/* Mean cross-entropy of logits (rows, classes), times `scale` (loss and
+ * gradient; 1 for a batch's own mean); an error naming `what` on a label
+ * outside [0, classes) other than BERT_IGNORE_INDEX. correct may be NULL. */
+vt_status bert_xent(const float *logits, const int32_t *labels, int64_t rows, int64_t classes, const float *weights,
+                    float *dlogits, double scale, const char *what, double *loss, int64_t *correct, int64_t *counted);
+/* Counted labels (>= 0 and below classes) of labels (n), weighted when weights is given. */
+double bert_label_weight(const int32_t *labels, int64_t n, int64_t classes, const float *weights);
+/* The factor that turns a batch's own mean into its share of the whole's:
+ * local / global denominator (1 without a norm, 0 for an empty whole). */
+double bert_share(const vt_bert_loss_norm *norm, double local, double global);
+
+/* The task heads' losses (task_loss.c). bert_task_check: the batch's task
+ * labels fit the architecture (and a sequence classifier's problem_type);
+ * *problem is the sequence classifier's loss (VT_PROBLEM_UNSET: none).
+ * bert_task_norm: norm's task and task_end for the batch. bert_task_loss:
+ * from the logits, the loss, the accuracy counter, question answering's
+ * start and end logits, and d_logits; records a sequence classifier's
+ * problem_type at its first loss. */
+vt_status bert_task_check(const vt_bert *b, const vt_bert_batch *in, vt_bert_problem *problem);
+bool bert_task_has_loss(const vt_bert_batch *in);
+void bert_task_norm(const vt_bert *b, const vt_bert_batch *in, vt_bert_loss_norm *out);
+vt_status bert_task_loss(vt_bert *b, const vt_bert_batch *in, const vt_bert_loss_norm *norm,
+                         const vt_bert_loss_norm *local, vt_bert_outputs *out);
+
 /* The positions the MLM head runs at: the labelled ones, else the selected ones, else all;
  * pos and targets (may be NULL: count only) receive them. */
 int64_t bert_mlm_positions(const vt_bert_batch *in, int32_t *pos, int32_t *targets);

@@ -14,6 +14,7 @@ static const char *const ARCH_NAMES[] = {
     [VT_BERT_FOR_MASKED_LM] = "BertForMaskedLM",
     [VT_BERT_FOR_SEQUENCE_CLASSIFICATION] = "BertForSequenceClassification",
     [VT_BERT_FOR_TOKEN_CLASSIFICATION] = "BertForTokenClassification",
+    [VT_BERT_FOR_QUESTION_ANSWERING] = "BertForQuestionAnswering",
 };
 #define N_ARCHS (sizeof ARCH_NAMES / sizeof ARCH_NAMES[0])
 
@@ -26,6 +27,25 @@ bool vt_bert_arch_parse(const char *name, vt_bert_arch *out) {
     for (size_t i = 0; i < N_ARCHS; i++)
         if (!strcmp(name, ARCH_NAMES[i])) {
             if (out) *out = (vt_bert_arch)i;
+            return true;
+        }
+    return false;
+}
+
+static const char *const PROBLEM_NAMES[] = {
+    [VT_PROBLEM_UNSET] = NULL,
+    [VT_PROBLEM_REGRESSION] = "regression",
+    [VT_PROBLEM_SINGLE_LABEL] = "single_label_classification",
+    [VT_PROBLEM_MULTI_LABEL] = "multi_label_classification",
+};
+#define N_PROBLEMS (sizeof PROBLEM_NAMES / sizeof PROBLEM_NAMES[0])
+
+const char *vt_bert_problem_name(vt_bert_problem p) { return (unsigned)p < N_PROBLEMS ? PROBLEM_NAMES[p] : NULL; }
+
+bool vt_bert_problem_parse(const char *name, vt_bert_problem *out) {
+    for (size_t i = 1; name && i < N_PROBLEMS; i++)
+        if (!strcmp(name, PROBLEM_NAMES[i])) {
+            if (out) *out = (vt_bert_problem)i;
             return true;
         }
     return false;
@@ -213,6 +233,15 @@ vt_status bert_config_check(const vt_bert_config *c, const char *label, vt_statu
         return vt_error(st, "%s: initializer_range must be in [0, 10] (got %g)", label, (double)c->initializer_range);
     if (c->num_labels < 1 || c->num_labels > VT_BERT_MAX_LABELS)
         return vt_error(st, "%s: num_labels must be in [1, %d] (got %d)", label, VT_BERT_MAX_LABELS, c->num_labels);
+    if (c->arch == VT_BERT_FOR_QUESTION_ANSWERING && c->num_labels != 2)
+        return vt_error(st, "%s: %s needs num_labels 2 (its outputs are the span's start and end), got %d", label,
+                        vt_bert_config_arch_name(c), c->num_labels);
+    if ((unsigned)c->problem_type >= N_PROBLEMS)
+        return vt_error(st, "%s: unknown problem_type %d", label, (int)c->problem_type);
+    if (c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION && c->problem_type == VT_PROBLEM_SINGLE_LABEL &&
+        c->num_labels < 2)
+        return vt_error(st, "%s: problem_type \"single_label_classification\" needs 2 or more labels (got %d)", label,
+                        c->num_labels);
     for (int i = 0; i < c->num_labels; i++)
         if (!memchr(c->id2label[i], 0, VT_BERT_LABEL_MAX))
             return vt_error(st, "%s: id2label[%d] is not terminated within %d bytes", label, i, VT_BERT_LABEL_MAX);

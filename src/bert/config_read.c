@@ -364,16 +364,12 @@ vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, 
 
     const char *problem = NULL;
     if ((st = read_string(label, root, "problem_type", true, &problem)) != VT_OK) goto done;
-    if (problem) {
-        if (strcmp(problem, "regression") && strcmp(problem, "single_label_classification") &&
-            strcmp(problem, "multi_label_classification")) {
-            st = vt_error(VT_ERR_FORMAT,
-                          "%s: problem_type \"%s\" is not one of regression, single_label_classification, "
-                          "multi_label_classification",
-                          label, problem);
-            goto done;
-        }
-        snprintf(x->problem_type, sizeof x->problem_type, "%s", problem);
+    if (problem && !vt_bert_problem_parse(problem, &c.problem_type)) {
+        st = vt_error(VT_ERR_FORMAT,
+                      "%s: problem_type \"%s\" is not one of regression, single_label_classification, "
+                      "multi_label_classification",
+                      label, problem);
+        goto done;
     }
 
     if ((st = parse_labels(label, root, &c)) != VT_OK) goto done;
@@ -400,18 +396,6 @@ vt_status bert_config_finish(const vt_bert_config *c, const bert_config_extra *x
         return vt_error(VT_ERR_UNSUPPORTED,
                         "%s: tie_word_embeddings false: verto's MLM decoder is always the word embeddings (%s)", label,
                         vt_bert_config_arch_name(c));
-    if (c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION && x->problem_type[0]) {
-        if (!strcmp(x->problem_type, "multi_label_classification"))
-            return vt_error(VT_ERR_UNSUPPORTED, "%s: problem_type \"multi_label_classification\" is not supported",
-                            label);
-        if (!strcmp(x->problem_type, "regression") && c->num_labels != 1)
-            return vt_error(VT_ERR_UNSUPPORTED,
-                            "%s: problem_type \"regression\" with %d labels is not supported (verto regresses one value)",
-                            label, c->num_labels);
-        if (!strcmp(x->problem_type, "single_label_classification") && c->num_labels < 2)
-            return vt_error(VT_ERR_FORMAT, "%s: problem_type \"single_label_classification\" needs 2 or more labels",
-                            label);
-    }
     return VT_OK;
 }
 

@@ -144,10 +144,10 @@ static void put_common(config_keys *k, const vt_bert_config *c) {
     put_string(k, "model_type", bert_family(c->family)->model_type);
     if (c->pad_token_id < 0) put_raw(k, "pad_token_id", "null");
     else put_int(k, "pad_token_id", c->pad_token_id);
-    if (c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
-        put_string(k, "problem_type", c->num_labels == 1 ? "regression" : "single_label_classification");
-    else
-        put_raw(k, "problem_type", "null");
+    /* As transformers: null until a loss decides it (or the config says), then kept for any class. */
+    const char *problem = vt_bert_problem_name(c->problem_type);
+    if (problem) put_string(k, "problem_type", problem);
+    else put_raw(k, "problem_type", "null");
     put_raw(k, "tie_word_embeddings", "true");
     put_int(k, "vocab_size", c->vocab_size);
 }

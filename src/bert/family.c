@@ -17,18 +17,21 @@ static const bert_summary_row BERT_ROWS[] = {
     {"cls.predictions.", "BertLMPredictionHead", SHAPE_SEQ_V, ANY},
     {"cls.seq_relationship.", "Linear", SHAPE_NSP, ANY},
     {"classifier.", "Linear", SHAPE_LABELS, ANY},
+    {"qa_outputs.", "Linear", SHAPE_LABELS, ANY},
     {NULL, NULL, 0, ANY}};
 static const bert_summary_row ROBERTA_ROWS[] = {
     {"pooler.", "RobertaPooler", SHAPE_VEC_H, ANY},
     {"lm_head.", "RobertaLMHead", SHAPE_SEQ_V, ANY},
     {"classifier.", "RobertaClassificationHead", SHAPE_LABELS, VT_BERT_FOR_SEQUENCE_CLASSIFICATION},
     {"classifier.", "Linear", SHAPE_LABELS, VT_BERT_FOR_TOKEN_CLASSIFICATION},
+    {"qa_outputs.", "Linear", SHAPE_LABELS, ANY},
     {NULL, NULL, 0, ANY}};
 static const bert_summary_row XLM_ROBERTA_ROWS[] = {
     {"pooler.", "XLMRobertaPooler", SHAPE_VEC_H, ANY},
     {"lm_head.", "XLMRobertaLMHead", SHAPE_SEQ_V, ANY},
     {"classifier.", "XLMRobertaClassificationHead", SHAPE_LABELS, VT_BERT_FOR_SEQUENCE_CLASSIFICATION},
     {"classifier.", "Linear", SHAPE_LABELS, VT_BERT_FOR_TOKEN_CLASSIFICATION},
+    {"qa_outputs.", "Linear", SHAPE_LABELS, ANY},
     {NULL, NULL, 0, ANY}};
 static const bert_summary_row DISTILBERT_ROWS[] = {
     {"vocab_transform.", "Linear", SHAPE_SEQ_H, ANY},
@@ -36,6 +39,7 @@ static const bert_summary_row DISTILBERT_ROWS[] = {
     {"vocab_projector.", "Linear", SHAPE_SEQ_V, ANY},
     {"pre_classifier.", "Linear", SHAPE_VEC_H, ANY},
     {"classifier.", "Linear", SHAPE_LABELS, ANY},
+    {"qa_outputs.", "Linear", SHAPE_LABELS, ANY},
     {NULL, NULL, 0, ANY}};
 
 /* BERT's encoder names, shared by RoBERTa and XLM-RoBERTa. */
@@ -51,7 +55,8 @@ static const bert_summary_row DISTILBERT_ROWS[] = {
 #define ROBERTA_HEADS_AND_DIFFERENCES                                                                         \
     .base = "roberta.", .mlm_dense = "lm_head.dense", .mlm_ln = "lm_head.layer_norm", .mlm_bias = "lm_head.bias", \
     .mlm_decoder = "lm_head.decoder", .nsp = NULL, .seq_dense = "classifier.dense",                           \
-    .seq_out = "classifier.out_proj", .tok_out = "classifier", .heads = ROBERTA_HEADS,                        \
+    .seq_out = "classifier.out_proj", .tok_out = "classifier", .qa_out = "qa_outputs",                        \
+    .heads = ROBERTA_HEADS,                                                                                   \
     .positions_after_padding = true, .attn_output_dropout = true, .seq_dense_act = VT_ACT_TANH,               \
     .seq_dense_input_dropout = true, .mlm_act_is_gelu = true
 
@@ -61,7 +66,8 @@ static const bert_family_info FAMILIES[] = {
         BERT_ENCODER, .layer_class = "BertLayer", .emb_class = "BertEmbeddings",
         .mlm_dense = "cls.predictions.transform.dense", .mlm_ln = "cls.predictions.transform.LayerNorm",
         .mlm_bias = "cls.predictions.bias", .mlm_decoder = "cls.predictions.decoder", .nsp = "cls.seq_relationship",
-        .seq_dense = NULL, .seq_out = "classifier", .tok_out = "classifier", .heads = BERT_HEADS,
+        .seq_dense = NULL, .seq_out = "classifier", .tok_out = "classifier", .qa_out = "qa_outputs",
+        .heads = BERT_HEADS,
         .summary_heads = BERT_ROWS, .positions_after_padding = false, .attn_output_dropout = true,
         .seq_dense_act = VT_ACT_TANH, .seq_dense_input_dropout = false, .mlm_act_is_gelu = false},
     [VT_FAMILY_ROBERTA] = {
@@ -81,27 +87,32 @@ static const bert_family_info FAMILIES[] = {
         .layer_class = "TransformerBlock", .emb_class = "Embeddings", .pooler = NULL,
         .mlm_dense = "vocab_transform", .mlm_ln = "vocab_layer_norm", .mlm_bias = "vocab_projector.bias",
         .mlm_decoder = "vocab_projector", .nsp = NULL, .seq_dense = "pre_classifier", .seq_out = "classifier",
-        .tok_out = "classifier", .heads = DISTILBERT_HEADS, .summary_heads = DISTILBERT_ROWS,
+        .tok_out = "classifier", .qa_out = "qa_outputs", .heads = DISTILBERT_HEADS, .summary_heads = DISTILBERT_ROWS,
         .positions_after_padding = false, .attn_output_dropout = false, .seq_dense_act = VT_ACT_RELU,
         .seq_dense_input_dropout = false, .mlm_act_is_gelu = false},
 };
 #define N_FAMILIES (sizeof FAMILIES / sizeof FAMILIES[0])
 
 /* Class names by family and architecture (vt_bert_arch order), "" where none. */
-static const char *const CLASS_NAMES[N_FAMILIES][5] = {
+static const char *const CLASS_NAMES[N_FAMILIES][BERT_N_ARCHS] = {
     {"BertModel", "BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification",
-     "BertForTokenClassification"},
-    {"RobertaModel", "", "RobertaForMaskedLM", "RobertaForSequenceClassification", "RobertaForTokenClassification"},
+     "BertForTokenClassification", "BertForQuestionAnswering"},
+    {"RobertaModel", "", "RobertaForMaskedLM", "RobertaForSequenceClassification", "RobertaForTokenClassification",
+     "RobertaForQuestionAnswering"},
     {"XLMRobertaModel", "", "XLMRobertaForMaskedLM", "XLMRobertaForSequenceClassification",
-     "XLMRobertaForTokenClassification"},
+     "XLMRobertaForTokenClassification", "XLMRobertaForQuestionAnswering"},
     {"DistilBertModel", "", "DistilBertForMaskedLM", "DistilBertForSequenceClassification",
-     "DistilBertForTokenClassification"},
+     "DistilBertForTokenClassification", "DistilBertForQuestionAnswering"},
 };
 static const char *const ARCH_LISTS[N_FAMILIES] = {
-    "BertModel, BertForPreTraining, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification",
-    "RobertaModel, RobertaForMaskedLM, RobertaForSequenceClassification, RobertaForTokenClassification",
-    "XLMRobertaModel, XLMRobertaForMaskedLM, XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification",
-    "DistilBertModel, DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertForTokenClassification",
+    "BertModel, BertForPreTraining, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, "
+    "BertForQuestionAnswering",
+    "RobertaModel, RobertaForMaskedLM, RobertaForSequenceClassification, RobertaForTokenClassification, "
+    "RobertaForQuestionAnswering",
+    "XLMRobertaModel, XLMRobertaForMaskedLM, XLMRobertaForSequenceClassification, XLMRobertaForTokenClassification, "
+    "XLMRobertaForQuestionAnswering",
+    "DistilBertModel, DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertForTokenClassification, "
+    "DistilBertForQuestionAnswering",
 };
 
 const bert_family_info *bert_family(vt_bert_family family) {
@@ -122,7 +133,7 @@ bool vt_bert_family_parse(const char *model_type, vt_bert_family *out) {
 }
 
 bool bert_family_has_arch(const bert_family_info *f, vt_bert_arch a) {
-    return (unsigned)a < 5 && CLASS_NAMES[f->id][a][0];
+    return (unsigned)a < (unsigned)BERT_N_ARCHS && CLASS_NAMES[f->id][a][0];
 }
 
 const char *vt_bert_config_arch_name(const vt_bert_config *c) {
@@ -145,7 +156,7 @@ bool bert_family_of_class(const char *name, vt_bert_family *out) {
 }
 
 bool bert_family_arch_parse(const bert_family_info *f, const char *name, vt_bert_arch *out) {
-    for (int a = 0; name && a < 5; a++)
+    for (int a = 0; name && a < BERT_N_ARCHS; a++)
         if (CLASS_NAMES[f->id][a][0] && !strcmp(name, CLASS_NAMES[f->id][a])) {
             if (out) *out = (vt_bert_arch)a;
             return true;

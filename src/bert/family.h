@@ -8,6 +8,9 @@
 
 #include "verto/bert.h"
 
+/* How many vt_bert_arch values there are. */
+#define BERT_N_ARCHS ((int)VT_BERT_FOR_QUESTION_ANSWERING + 1)
+
 /* A row of the model summary: the parameters under `prefix`, shown as a
  * module of `type` with an output shape of kind `shape`, in architecture
  * `arch` (-1: any). */
@@ -43,6 +46,7 @@ typedef struct bert_family_info {
     const char *seq_dense;    /* the sequence classifier's own dense layer before its output, NULL: the pooler */
     const char *seq_out;      /* the sequence classifier's output layer */
     const char *tok_out;      /* the token classifier's output layer */
+    const char *qa_out;       /* question answering's output layer (start and end logits) */
     const char *const *heads; /* top-level prefixes of every head's tensors (NULL-terminated) */
     const bert_summary_row *summary_heads; /* (NULL-terminated prefix) */
 

@@ -6,24 +6,23 @@
  *   MLM         logits (P, V) = LN(act(x W^T + b)) E^T + bias, at P chosen positions (E: the tied word
  *               embeddings; act: hidden_act, exact GELU for RoBERTa)
  *   NSP         logits (B, 2) = pooled Wn^T + bn
- *   classifier  logits = dropout(pooled or every token) Wc^T + bc */
+ *   classifier  logits = dropout(pooled or every token) Wc^T + bc (question answering's qa_outputs too;
+ *               the task losses are in task_loss.c) */
 #include <math.h>
 #include <string.h>
 
 #include "bert/bert_internal.h"
 #include "verto/rng.h"
 
-#define IGNORE_INDEX (-100)
-
 static void zero(float *p, int64_t n) { memset(p, 0, (size_t)n * sizeof(float)); }
 
 int64_t bert_mlm_positions(const vt_bert_batch *in, int32_t *pos, int32_t *targets) {
     int64_t BT = in->batch * in->seq_len, P = 0;
     for (int64_t r = 0; r < BT; r++) {
-        if (in->mlm_labels ? in->mlm_labels[r] == IGNORE_INDEX : in->mlm_select && !in->mlm_select[r]) continue;
+        if (in->mlm_labels ? in->mlm_labels[r] == BERT_IGNORE_INDEX : in->mlm_select && !in->mlm_select[r]) continue;
         if (pos) {
             pos[P] = (int32_t)r;
-            targets[P] = in->mlm_labels ? in->mlm_labels[r] : IGNORE_INDEX;
+            targets[P] = in->mlm_labels ? in->mlm_labels[r] : BERT_IGNORE_INDEX;
         }
         P++;
     }
@@ -51,12 +50,19 @@ static blk_linear classifier(const vt_bert *b) {
     return bert_dense(b, b->w.cls_w, b->w.cls_b, b->g.cls_w, b->g.cls_b, b->cfg.hidden_size, b->cfg.num_labels);
 }
 
+/* The classifier reads every token (not the pooled first one). */
+static bool per_token(const vt_bert_config *c) {
+    return c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION || c->arch == VT_BERT_FOR_QUESTION_ANSWERING;
+}
+
 /* The classifier's dropout rate in this step: HF's classifier_dropout, else
  * the hidden one; DistilBERT's seq_classif_dropout for its sequence
- * classifier and its `dropout` for the token classifier. */
+ * classifier and its `dropout` for the token classifier. Question answering
+ * has none before qa_outputs but DistilBERT's qa_dropout. */
 static float classifier_dropout(const vt_bert *b, bool training) {
     const vt_bert_config *c = &b->cfg;
     if (!training) return 0;
+    if (c->arch == VT_BERT_FOR_QUESTION_ANSWERING) return c->family == VT_FAMILY_DISTILBERT ? c->qa_dropout : 0;
     if (c->family == VT_FAMILY_DISTILBERT)
         return c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION ? c->seq_classif_dropout : c->hidden_dropout_prob;
     return c->classifier_dropout >= 0 ? c->classifier_dropout : c->hidden_dropout_prob;
@@ -90,13 +96,10 @@ static vt_status mlm_forward(vt_bert *b, const float *hidden, int64_t P) {
     return blk_linear_forward(&ctx, &decoder, b->mlm_ln, b->mlm_ln16, b->mlm_logits, P, 0);
 }
 
-/* Mean cross-entropy of logits (rows, classes), times `scale` (loss and
- * gradient; 1 for a batch's own mean); an error on a bad label. */
-static vt_status xent(const float *logits, const int32_t *labels, int64_t rows, int64_t classes, const float *weights,
-                      float *dlogits, double scale, const char *what, double *loss, int64_t *correct,
-                      int64_t *counted) {
+vt_status bert_xent(const float *logits, const int32_t *labels, int64_t rows, int64_t classes, const float *weights,
+                    float *dlogits, double scale, const char *what, double *loss, int64_t *correct, int64_t *counted) {
     for (int64_t r = 0; r < rows; r++)
-        if (labels[r] != IGNORE_INDEX && (labels[r] < 0 || labels[r] >= classes))
+        if (labels[r] != BERT_IGNORE_INDEX && (labels[r] < 0 || labels[r] >= classes))
             return vt_error(VT_ERR_INVALID_ARG, "%s: label %d at row %lld is outside [0, %lld)", what, labels[r],
                             (long long)r, (long long)classes);
     vt_status st = vt_softmax_xent(logits, labels, rows, classes, weights, dlogits, (float)scale, loss, counted,
@@ -106,8 +109,7 @@ static vt_status xent(const float *logits, const int32_t *labels, int64_t rows, 
     return VT_OK;
 }
 
-/* Counted labels (>= 0 and below classes) of labels (n), weighted when weights is given. */
-static double label_weight(const int32_t *labels, int64_t n, int64_t classes, const float *weights) {
+double bert_label_weight(const int32_t *labels, int64_t n, int64_t classes, const float *weights) {
     double sum = 0;
     for (int64_t i = 0; i < n; i++)
         if (labels[i] >= 0 && labels[i] < classes) sum += weights ? (double)weights[labels[i]] : 1.0;
@@ -116,18 +118,14 @@ static double label_weight(const int32_t *labels, int64_t n, int64_t classes, co
 
 void vt_bert_loss_norm_of(const vt_bert *b, const vt_bert_batch *in, vt_bert_loss_norm *out) {
     const vt_bert_config *c = &b->cfg;
-    int64_t B = in->batch, BT = in->batch * in->seq_len, L = c->num_labels;
+    int64_t B = in->batch, BT = in->batch * in->seq_len;
     *out = (vt_bert_loss_norm){0};
-    if (b->w.mlm_w && in->mlm_labels) out->mlm = label_weight(in->mlm_labels, BT, c->vocab_size, NULL);
-    if (b->w.nsp_w && in->nsp_labels) out->nsp = label_weight(in->nsp_labels, B, 2, NULL);
-    if (b->w.cls_w && L == 1 && in->regression_targets) out->task = (double)B;
-    else if (b->w.cls_w && in->labels)
-        out->task = label_weight(in->labels, c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? BT : B, L, in->class_weights);
+    if (b->w.mlm_w && in->mlm_labels) out->mlm = bert_label_weight(in->mlm_labels, BT, c->vocab_size, NULL);
+    if (b->w.nsp_w && in->nsp_labels) out->nsp = bert_label_weight(in->nsp_labels, B, 2, NULL);
+    bert_task_norm(b, in, out);
 }
 
-/* The factor that turns a batch's own mean into its share of the whole's:
- * local / global denominator (1 without a norm, 0 for an empty whole). */
-static double share(const vt_bert_loss_norm *norm, double local, double global) {
+double bert_share(const vt_bert_loss_norm *norm, double local, double global) {
     if (!norm) return 1.0;
     return global > 0 ? local / global : 0.0;
 }
@@ -137,7 +135,7 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
     const vt_bert_config *c = &b->cfg;
     vt_bert_loss_norm local = {0};
     if (norm) vt_bert_loss_norm_of(b, in, &local);
-    int64_t B = in->batch, T = in->seq_len, H = c->hidden_size, L = c->num_labels;
+    int64_t B = in->batch, T = in->seq_len, H = c->hidden_size;
     const float *hidden = out->last_hidden_state;
     blk_ctx ctx = bert_ctx(b);
     vt_status st;
@@ -158,9 +156,9 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
         out->mlm_rows = b->mlm_p;
         if (in->mlm_labels) {
             int64_t counted;
-            if ((st = xent(b->mlm_logits, b->mlm_targets, b->mlm_p, c->vocab_size, NULL, b->d_mlm_logits,
-                           share(norm, local.mlm, norm ? norm->mlm : 0), "mlm_labels", &out->mlm_loss,
-                           &out->mlm_correct, &counted)) != VT_OK)
+            if ((st = bert_xent(b->mlm_logits, b->mlm_targets, b->mlm_p, c->vocab_size, NULL, b->d_mlm_logits,
+                                bert_share(norm, local.mlm, norm ? norm->mlm : 0), "mlm_labels", &out->mlm_loss,
+                                &out->mlm_correct, &counted)) != VT_OK)
                 return st;
             out->mlm_count = counted;
         }
@@ -170,29 +168,20 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
         if ((st = blk_linear_forward(&ctx, &nsp, b->pooled, b->pooled16, b->nsp_logits, B, 1)) != VT_OK) return st;
         out->nsp_logits = b->nsp_logits;
         int64_t counted;
-        if (in->nsp_labels && (st = xent(b->nsp_logits, in->nsp_labels, B, 2, NULL, b->d_nsp,
-                                         share(norm, local.nsp, norm ? norm->nsp : 0), "nsp_labels",
-                                         &out->nsp_loss, &out->nsp_correct, &counted)) != VT_OK)
+        if (in->nsp_labels && (st = bert_xent(b->nsp_logits, in->nsp_labels, B, 2, NULL, b->d_nsp,
+                                              bert_share(norm, local.nsp, norm ? norm->nsp : 0), "nsp_labels",
+                                              &out->nsp_loss, &out->nsp_correct, &counted)) != VT_OK)
             return st;
     }
     if (b->w.cls_w) {
         blk_linear head = classifier(b);
-        const float *x = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? hidden : b->pooled;
+        const float *x = per_token(c) ? hidden : b->pooled;
         bert_dropout_forward(x, b->cls_in, b->cls_drop, b->cls_rows * H, classifier_dropout(b, training),
                              vt_hash64(seed, SITE_CLASSIFIER));
         st = blk_linear_forward(&ctx, &head, b->cls_in, b->cls_in16, b->logits, b->cls_rows, b->cls_rows == B ? 1 : T);
         if (st != VT_OK) return st;
         out->logits = b->logits;
-        if (L == 1 && in->regression_targets) {
-            double k = share(norm, local.task, norm ? norm->task : 0);
-            out->loss = vt_mse(b->logits, in->regression_targets, B, b->d_logits, (float)k) * k;
-        } else if (in->labels) {
-            int64_t counted;
-            if ((st = xent(b->logits, in->labels, b->cls_rows, L, in->class_weights, b->d_logits,
-                           share(norm, local.task, norm ? norm->task : 0), "labels", &out->loss,
-                           &out->correct, &counted)) != VT_OK)
-                return st;
-        }
+        if ((st = bert_task_loss(b, in, norm, &local, out)) != VT_OK) return st;
     }
     if (in->mlm_labels || in->nsp_labels)
         out->loss = (in->mlm_labels ? out->mlm_loss : 0) + (in->nsp_labels ? out->nsp_loss : 0);
@@ -236,13 +225,13 @@ vt_status bert_heads_backward(vt_bert *b) {
         if ((st = blk_linear_backward(&ctx, &nsp, b->pooled, b->pooled16, b->d_nsp, b->d_pooled, 1.0f, B))) return st;
         pooled_grad = true;
     }
-    if (b->w.cls_w && (in->labels || in->regression_targets)) {
+    if (b->w.cls_w && bert_task_has_loss(in)) {
         blk_linear head = classifier(b);
         float *d_cls_in = b->cls_rows == B ? b->d_pool_pre : b->d_branch; /* (cls_rows, H) scratch */
         if ((st = blk_linear_backward(&ctx, &head, b->cls_in, b->cls_in16, b->d_logits, d_cls_in, 0.0f, b->cls_rows)))
             return st;
         float rate = classifier_dropout(b, b->last_training);
-        if (c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) {
+        if (per_token(c)) {
             bert_dropout_backward(d_cls_in, b->cls_drop, b->d_hidden, BT * H, rate);
         } else {
             bert_dropout_backward(d_cls_in, b->cls_drop, b->d_pooled, B * H, rate);

@@ -218,7 +218,7 @@ vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t see
         vt_error(VT_ERR_INVALID_ARG, "vt_bert_load: no directory given");
         return NULL;
     }
-    if (arch < -1 || arch > VT_BERT_FOR_TOKEN_CLASSIFICATION) {
+    if (arch < -1 || arch >= BERT_N_ARCHS) {
         vt_error(VT_ERR_INVALID_ARG, "vt_bert_load: unknown architecture %d", arch);
         return NULL;
     }
@@ -243,6 +243,10 @@ vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t see
     if (arch >= 0) c.arch = (vt_bert_arch)arch;
     if (num_labels > 0 && num_labels != c.num_labels) {
         c.num_labels = num_labels;
+        bert_config_default_labels(&c);
+        c.problem_type = VT_PROBLEM_UNSET; /* a new head: its first loss decides */
+    } else if (num_labels <= 0 && c.arch == VT_BERT_FOR_QUESTION_ANSWERING && c.num_labels != 2) {
+        c.num_labels = 2; /* question answering's two outputs, whatever classifier the file had */
         bert_config_default_labels(&c);
     }
     if ((st = bert_config_finish(&c, &x, cfg_path, arch < 0)) != VT_OK) goto fail;

@@ -23,19 +23,18 @@ typedef struct bert_config_extra {
     char arch_name[64];       /* architectures[0] as written ("" if absent) */
     bool arch_known;          /* arch_name is one of verto's architectures (or absent) */
     bool tie_word_embeddings; /* "tie_word_embeddings" (default true; DistilBERT's "tie_weights_" too) */
-    char problem_type[40];    /* "problem_type" ("" if absent or null) */
 } bert_config_extra;
 
 /* Parses config JSON into *c and *x without the checks that depend on the
  * architecture finally used (an unknown class of the family, such as
- * BertForQuestionAnswering, is recorded in x, not an error), so that the
+ * BertForMultipleChoice, is recorded in x, not an error), so that the
  * loader can apply its overrides first. */
 vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, vt_bert_config *c,
                                bert_config_extra *x);
 
 /* The architecture-dependent checks for the architecture in c->arch: a known
  * architecture when `need_known_arch`, tied word embeddings when the model has
- * an MLM head, a problem_type the head implements. Errors name `label`. */
+ * an MLM head. Errors name `label`. */
 vt_status bert_config_finish(const vt_bert_config *c, const bert_config_extra *x, const char *label,
                              bool need_known_arch);
 

@@ -47,16 +47,14 @@ static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
                         bert_family(c->family)->positions_after_padding
                             ? " (max_position_embeddings less pad_token_id + 1)"
                             : " (max_position_embeddings)");
-    bool classifier = c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION || c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
     if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
         return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
                         vt_bert_config_arch_name(c));
     if ((in->mlm_labels || in->nsp_labels) && c->arch != VT_BERT_FOR_PRETRAINING &&
         !(c->arch == VT_BERT_FOR_MASKED_LM && !in->nsp_labels))
         return vt_error(VT_ERR_INVALID_ARG, "%s has no pretraining heads for MLM/NSP labels", vt_bert_config_arch_name(c));
-    if ((in->labels || in->regression_targets) && !classifier)
-        return vt_error(VT_ERR_INVALID_ARG, "%s has no classification head for labels", vt_bert_config_arch_name(c));
-    return VT_OK;
+    vt_bert_problem problem;
+    return bert_task_check(b, in, &problem);
 }
 
 vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed, vt_bert_outputs *out) {

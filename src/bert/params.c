@@ -110,6 +110,8 @@ static void layout(table_builder *t) {
     if (c->arch == VT_BERT_FOR_PRETRAINING) dense(t, f->nsp, 2, H, &w->nsp_w, &w->nsp_b);
     if (c->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION) dense(t, f->seq_out, c->num_labels, H, &w->cls_w, &w->cls_b);
     if (c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) dense(t, f->tok_out, c->num_labels, H, &w->cls_w, &w->cls_b);
+    /* qa_outputs: (num_labels = 2, H), the start and end scores of every token, in the classifier's views. */
+    if (c->arch == VT_BERT_FOR_QUESTION_ANSWERING) dense(t, f->qa_out, c->num_labels, H, &w->cls_w, &w->cls_b);
 }
 
 /* The gradient views mirror the weight views at the same offsets. */
@@ -282,6 +284,18 @@ void vt_bert_freeze_layers(vt_bert *b, int k) {
         }
         b->infos[i].trainable = !frozen;
     }
+}
+
+vt_status vt_bert_set_problem_type(vt_bert *b, vt_bert_problem p) {
+    if (!b) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_set_problem_type: no model given");
+    vt_bert_config c = b->cfg;
+    if (c.arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
+        return vt_error(VT_ERR_INVALID_ARG, "problem_type is a sequence classifier's, not %s's",
+                        vt_bert_config_arch_name(&c));
+    c.problem_type = p;
+    vt_status st = vt_bert_config_check(&c, "problem_type");
+    if (st == VT_OK) b->cfg.problem_type = p;
+    return st;
 }
 
 vt_status vt_bert_set_labels(vt_bert *b, const char *const *names, int n) {

@@ -55,11 +55,17 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     b->pool_drop = U8(B * H);
     b->d_pooled = F32(B * H);
     b->d_pool_pre = F32(B * H);
-    b->cls_rows = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? BT : B;
+    bool qa = c->arch == VT_BERT_FOR_QUESTION_ANSWERING;
+    b->cls_rows = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION || qa ? BT : B;
     b->cls_drop = U8(b->cls_rows * H);
     b->cls_in = F32(b->cls_rows * H);
     b->logits = F32(b->cls_rows * labels);
     b->d_logits = F32(b->cls_rows * labels);
+    b->qa_start = qa ? F32(BT) : NULL;
+    b->qa_end = qa ? F32(BT) : NULL;
+    b->d_qa_start = qa ? F32(BT) : NULL;
+    b->d_qa_end = qa ? F32(BT) : NULL;
+    b->qa_targets = qa ? I32(2 * B) : NULL;
     b->mlm_pos = I32(P);
     b->mlm_targets = I32(P);
     b->mlm_in = F32(P * H);

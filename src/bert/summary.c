@@ -33,7 +33,8 @@ static void shape_of(const vt_bert_config *c, bert_shape_kind kind, char *buf, s
     case SHAPE_SEQ_V: snprintf(buf, size, "(None, None, %lld)", V); break;
     case SHAPE_NSP: snprintf(buf, size, "(None, 2)"); break;
     case SHAPE_LABELS:
-        if (c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) snprintf(buf, size, "(None, None, %lld)", K);
+        if (c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION || c->arch == VT_BERT_FOR_QUESTION_ANSWERING)
+            snprintf(buf, size, "(None, None, %lld)", K);
         else snprintf(buf, size, "(None, %lld)", K);
         break;
     }

@@ -214,10 +214,10 @@ static vt_status micro_step(run *r, int64_t step, int64_t micro, double *loss, i
     if (st == VT_OK) st = o->get_batch(o->ctx, first, o->batch_size, &batch, &n_tokens);
     if (dist) {
         if (st == VT_OK) vt_bert_loss_norm_of(r->b, &batch, &norm);
-        double v[3] = {norm.mlm, norm.nsp, norm.task};
-        vt_status cst = vt_dist_allreduce_sum_f64(v, 3);
+        double v[4] = {norm.mlm, norm.nsp, norm.task, norm.task_end};
+        vt_status cst = vt_dist_allreduce_sum_f64(v, 4);
         if (cst != VT_OK) return cst;
-        norm = (vt_bert_loss_norm){v[0], v[1], v[2]};
+        norm = (vt_bert_loss_norm){v[0], v[1], v[2], v[3]};
     }
     if (st == VT_OK) st = vt_bert_forward_ex(r->b, &batch, true, dropout_seed(r, index), dist ? &norm : NULL, &out);
     if (st == VT_ERR_NUMERIC || (st == VT_OK && !isfinite(out.loss)))

@@ -12,7 +12,8 @@
  * input) to the neighbouring bf16 value, 2^-8 relative in that element, so
  * 5e-3 there. Other architectures are refused; training with dropout runs.
  * The same for RoBERTa's and DistilBERT's sequence classifiers (their own
- * dense layer on the first token instead of the pooler). */
+ * dense layer on the first token instead of the pooler), and for multi-label
+ * classification (BCE over multi_labels) in every family. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static vt_bert *make_model(vt_bert_arch arch, int64_t layers, float dropout) {
 
 typedef struct batch_data {
     int32_t ids[B * T], mask[B * T], labels[B];
+    float multi[B * LABELS]; /* multi-hot */
     vt_bert_batch batch;
 } batch_data;
 
@@ -60,6 +62,7 @@ static void make_batch(batch_data *d) {
         d->mask[i] = !(i / T == 1 && i % T >= T - 4); /* sequence 1 padded */
     }
     for (int i = 0; i < B; i++) d->labels[i] = i % LABELS;
+    for (int i = 0; i < B * LABELS; i++) d->multi[i] = (float)((i * 7) % 3 == 0);
     d->batch = (vt_bert_batch){.batch = B, .seq_len = T, .input_ids = d->ids, .attention_mask = d->mask,
                                .labels = d->labels};
 }
@@ -78,13 +81,14 @@ static float *step_grads(vt_bert *m, batch_data *d, bool cls_only, double *loss,
     return copy;
 }
 
-static void compare_family(vt_bert_family family, vt_bert_arch arch, int64_t layers, vt_precision precision,
-                           double tol) {
+static void compare_family_labels(vt_bert_family family, vt_bert_arch arch, int64_t layers, vt_precision precision,
+                                  double tol, bool multi_label) {
     vt_bert *m = make_family_model(family, arch, layers, 0.0f);
     assert_int_equal(vt_bert_set_precision(m, precision), VT_OK);
     batch_data d;
     make_batch(&d);
-    if (arch == VT_BERT_MODEL) d.batch.labels = NULL;
+    if (arch == VT_BERT_MODEL || multi_label) d.batch.labels = NULL;
+    if (multi_label) d.batch.multi_labels = d.multi;
     vt_bert_outputs full, cls;
     assert_int_equal(vt_bert_forward(m, &d.batch, false, 0, &full), VT_OK);
     float hidden0[B * H], pooled[B * H], logits[B * LABELS];
@@ -109,7 +113,13 @@ static void compare_family(vt_bert_family family, vt_bert_arch arch, int64_t lay
         free(g_full);
         free(g_cls);
     }
+    if (multi_label) assert_int_equal(vt_bert_get_config(m)->problem_type, VT_PROBLEM_MULTI_LABEL);
     vt_bert_free(m);
+}
+
+static void compare_family(vt_bert_family family, vt_bert_arch arch, int64_t layers, vt_precision precision,
+                           double tol) {
+    compare_family_labels(family, arch, layers, precision, tol, false);
 }
 
 static void compare(vt_bert_arch arch, int64_t layers, vt_precision precision, double tol) {
@@ -122,6 +132,7 @@ static void test_families_fp32(void **state) {
     for (size_t i = 0; i < 3; i++) {
         compare_family(families[i], VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2, VT_PRECISION_FP32, 1e-5);
         compare_family(families[i], VT_BERT_MODEL, 1, VT_PRECISION_FP32, 1e-5);
+        compare_family_labels(families[i], VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2, VT_PRECISION_FP32, 1e-5, true);
         vt_bert *m = make_family_model(families[i], VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2, 0.1f);
         batch_data d;
         make_batch(&d);
@@ -140,6 +151,7 @@ static void test_classifier_fp32(void **state) {
     (void)state;
     compare(VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2, VT_PRECISION_FP32, 1e-5);
     compare(VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 1, VT_PRECISION_FP32, 1e-5);
+    compare_family_labels(VT_FAMILY_BERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2, VT_PRECISION_FP32, 1e-5, true);
 }
 
 static void test_classifier_bf16(void **state) {
@@ -183,6 +195,13 @@ static void test_other_architectures_refused(void **state) {
     assert_int_equal(vt_bert_forward(m, &d.batch, false, 0, &out), VT_ERR_INVALID_ARG);
     vt_bert_free(m);
     m = make_model(VT_BERT_FOR_PRETRAINING, 2, 0.0f);
+    assert_int_equal(vt_bert_forward(m, &d.batch, false, 0, &out), VT_ERR_INVALID_ARG);
+    vt_bert_free(m);
+    vt_bert_config c;
+    vt_bert_config_default(&c, VT_BERT_FOR_QUESTION_ANSWERING); /* needs every position */
+    c.vocab_size = 50, c.hidden_size = H, c.num_hidden_layers = 1, c.num_attention_heads = 4;
+    c.intermediate_size = 64, c.max_position_embeddings = 16;
+    assert_non_null(m = vt_bert_new(&c, 5));
     assert_int_equal(vt_bert_forward(m, &d.batch, false, 0, &out), VT_ERR_INVALID_ARG);
     vt_bert_free(m);
 }

@@ -1,5 +1,9 @@
 /* Finite-difference gradient checks of the whole BERT backward: every
- * parameter tensor (sampled coordinates) of tiny models with each head.
+ * parameter tensor (sampled coordinates) of tiny models with each head and
+ * loss: MLM + NSP, single-label, regression (1 and 3 outputs), multi-label
+ * (BCE; BERT and DistilBERT), token classification, question answering (BERT, and DistilBERT with
+ * its dropout before qa_outputs; positions past the input ignored, a negative
+ * one counted as 0).
  * Same method and tolerance as test_model_gradcheck.c: float32 model,
  * central differences with h = 1e-2, relative L2 error <= 2e-2 over the
  * sampled coordinates of each tensor. Dropout is on with a fixed seed, so
@@ -19,9 +23,12 @@
 #define B 2
 #define T 6
 
+#define MAX_LABELS 4
+
 typedef struct fixture {
     int32_t ids[B * T], types[B * T], mask[B * T], mlm[B * T], nsp[B], labels[B * T];
-    float targets[B];
+    float targets[B * MAX_LABELS], multi[B * MAX_LABELS];
+    int32_t start[B], end[B];
 } fixture;
 
 static void make_fixture(fixture *f, vt_rng *rng, int64_t vocab, int classes) {
@@ -32,10 +39,31 @@ static void make_fixture(fixture *f, vt_rng *rng, int64_t vocab, int classes) {
         f->mlm[i] = (i % 3 == 1) ? (int32_t)vt_rng_below(rng, (uint64_t)vocab) : -100;
         f->labels[i] = f->mask[i] ? (int32_t)vt_rng_below(rng, (uint64_t)classes) : -100;
     }
-    for (int i = 0; i < B; i++) {
-        f->nsp[i] = i & 1;
+    for (int i = 0; i < B; i++) f->nsp[i] = i & 1;
+    for (int i = 0; i < B * MAX_LABELS; i++) {
         f->targets[i] = (float)vt_rng_normal(rng);
+        f->multi[i] = (float)vt_rng_below(rng, 2);
     }
+    static const int32_t start[B] = {2, -3}, end[B] = {T + 3, 4}; /* -3 counts as 0; T + 3 is ignored */
+    memcpy(f->start, start, sizeof start);
+    memcpy(f->end, end, sizeof end);
+}
+
+/* Gradients zero in exact arithmetic (both sides are round-off): a key bias
+ * (softmax ignores a shift shared by all scores of a query); in question
+ * answering qa_outputs.bias and, where no dropout comes between them, the
+ * last layer's output LayerNorm bias (each shifts every position's logit
+ * alike, which the softmax over positions ignores). */
+static bool zero_in_theory(const vt_bert_config *c, const char *name) {
+    if (strstr(name, "attention.self.key.bias") || strstr(name, "attention.k_lin.bias")) return true;
+    if (c->arch != VT_BERT_FOR_QUESTION_ANSWERING) return false;
+    if (!strcmp(name, "qa_outputs.bias")) return true;
+    if (c->family == VT_FAMILY_DISTILBERT && c->qa_dropout > 0) return false;
+    char last[128];
+    snprintf(last, sizeof last, c->family == VT_FAMILY_DISTILBERT ? "transformer.layer.%lld.output_layer_norm.bias"
+                                                                  : "encoder.layer.%lld.output.LayerNorm.bias",
+             (long long)c->num_hidden_layers - 1);
+    return !strcmp(name, last);
 }
 
 static double loss_of(vt_bert *m, const vt_bert_batch *batch) {
@@ -44,9 +72,11 @@ static double loss_of(vt_bert *m, const vt_bert_batch *batch) {
     return out.loss;
 }
 
-static void check_model(vt_bert_arch arch, int num_labels, const char *label) {
+/* A tiny model of family and arch; problem picks the sequence classifier's loss. */
+static void check_model_ex(vt_bert_family family, vt_bert_arch arch, int num_labels, vt_bert_problem problem,
+                           const char *label) {
     vt_bert_config c;
-    vt_bert_config_default(&c, arch);
+    vt_bert_config_default_family(&c, family, arch);
     c.vocab_size = 23;
     c.hidden_size = 8;
     c.num_hidden_layers = 2;
@@ -60,6 +90,8 @@ static void check_model(vt_bert_arch arch, int num_labels, const char *label) {
      * nn.Embedding (and so transformers) verto gives the padding row no
      * gradient from the lookup, which finite differences would see. */
     c.pad_token_id = -1;
+    c.problem_type = problem;
+    c.qa_dropout = 0.3f; /* (DistilBERT's question answering) */
     vt_bert *m = vt_bert_new(&c, 5);
     if (!m) fail_msg("vt_bert_new: %s", vt_last_error());
     vt_rng rng;
@@ -69,14 +101,19 @@ static void check_model(vt_bert_arch arch, int num_labels, const char *label) {
     float *w = vt_bert_params(m, &n);
     for (int64_t i = 0; i < n; i++) w[i] += (float)(0.05 * vt_rng_normal(&rng));
     fixture f;
+    assert_true(num_labels <= MAX_LABELS);
     make_fixture(&f, &rng, c.vocab_size, num_labels > 1 ? num_labels : 2);
     vt_bert_batch batch = {.batch = B, .seq_len = T, .input_ids = f.ids, .token_type_ids = f.types,
                            .attention_mask = f.mask};
     if (arch == VT_BERT_FOR_PRETRAINING || arch == VT_BERT_FOR_MASKED_LM) batch.mlm_labels = f.mlm;
     if (arch == VT_BERT_FOR_PRETRAINING) batch.nsp_labels = f.nsp;
-    if (arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION && num_labels > 1) batch.labels = f.nsp;
-    if (arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION && num_labels == 1) batch.regression_targets = f.targets;
+    if (arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION) {
+        if (problem == VT_PROBLEM_MULTI_LABEL) batch.multi_labels = f.multi;
+        else if (problem == VT_PROBLEM_REGRESSION || num_labels == 1) batch.regression_targets = f.targets;
+        else batch.labels = f.nsp;
+    }
     if (arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) batch.labels = f.labels;
+    if (arch == VT_BERT_FOR_QUESTION_ANSWERING) batch.start_positions = f.start, batch.end_positions = f.end;
 
     loss_of(m, &batch);
     assert_int_equal(vt_bert_backward(m, false), VT_OK);
@@ -101,12 +138,10 @@ static void check_model(vt_bert_arch arch, int num_labels, const char *label) {
             a2 += analytic * analytic;
             n2 += numeric * numeric;
         }
-        /* The key bias's gradient is zero in exact arithmetic (softmax ignores a
-         * shift shared by all scores of a query): both sides are round-off, so
-         * it is held to an absolute bound instead of a relative one. */
-        bool zero_in_theory = strstr(p->name, "attention.self.key.bias") != NULL;
-        double scale = zero_in_theory ? 1.0 : fmax(sqrt(fmax(a2, n2)), 1e-6), rel = sqrt(d2) / scale;
-        if (zero_in_theory && sqrt(a2) > 1e-4) fail_msg("%s: gradient %.3g should vanish", p->name, sqrt(a2));
+        /* Held to an absolute bound instead of a relative one. */
+        bool zero = zero_in_theory(&c, p->name);
+        double scale = zero ? 1.0 : fmax(sqrt(fmax(a2, n2)), 1e-6), rel = sqrt(d2) / scale;
+        if (zero && sqrt(a2) > 1e-4) fail_msg("%s: gradient %.3g should vanish", p->name, sqrt(a2));
         if (rel > worst) worst = rel;
         if (rel > TOLERANCE / 4) printf("    %-52s rel L2 error %.2e\n", p->name, rel);
     }
@@ -114,6 +149,10 @@ static void check_model(vt_bert_arch arch, int num_labels, const char *label) {
     free(grads);
     vt_bert_free(m);
     if (!(worst <= TOLERANCE)) fail_msg("%s: gradient check failed (%.3g)", label, worst);
+}
+
+static void check_model(vt_bert_arch arch, int num_labels, const char *label) {
+    check_model_ex(VT_FAMILY_BERT, arch, num_labels, VT_PROBLEM_UNSET, label);
 }
 
 static void test_pretraining(void **state) { check_model(VT_BERT_FOR_PRETRAINING, 2, "BertForPreTraining: MLM + NSP"); }
@@ -127,6 +166,21 @@ static void test_regression(void **state) {
 static void test_token_classification(void **state) {
     check_model(VT_BERT_FOR_TOKEN_CLASSIFICATION, 4, "BertForTokenClassification, 4 labels");
 }
+static void test_multi_output_regression(void **state) {
+    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 3, VT_PROBLEM_REGRESSION,
+                   "BertForSequenceClassification, regression with 3 outputs");
+}
+static void test_multi_label(void **state) {
+    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 4, VT_PROBLEM_MULTI_LABEL,
+                   "BertForSequenceClassification, multi-label (BCE), 4 labels");
+    check_model_ex(VT_FAMILY_DISTILBERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 3, VT_PROBLEM_MULTI_LABEL,
+                   "DistilBertForSequenceClassification, multi-label (BCE), 3 labels");
+}
+static void test_question_answering(void **state) {
+    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_QUESTION_ANSWERING, 2, VT_PROBLEM_UNSET, "BertForQuestionAnswering");
+    check_model_ex(VT_FAMILY_DISTILBERT, VT_BERT_FOR_QUESTION_ANSWERING, 2, VT_PROBLEM_UNSET,
+                   "DistilBertForQuestionAnswering (qa_dropout 0.3)");
+}
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -135,6 +189,9 @@ int main(void) {
         cmocka_unit_test(test_sequence_classification),
         cmocka_unit_test(test_regression),
         cmocka_unit_test(test_token_classification),
+        cmocka_unit_test(test_multi_output_regression),
+        cmocka_unit_test(test_multi_label),
+        cmocka_unit_test(test_question_answering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,12 +188,13 @@ static void test_presets(void **state) {
 }
 
 static void test_arch_names(void **state) {
-    for (int a = VT_BERT_MODEL; a <= VT_BERT_FOR_TOKEN_CLASSIFICATION; a++) {
+    for (int a = VT_BERT_MODEL; a <= VT_BERT_FOR_QUESTION_ANSWERING; a++) {
         vt_bert_arch back;
         assert_true(vt_bert_arch_parse(vt_bert_arch_name((vt_bert_arch)a), &back));
         assert_int_equal(back, a);
     }
     assert_string_equal(vt_bert_arch_name(VT_BERT_FOR_PRETRAINING), "BertForPreTraining");
+    assert_string_equal(vt_bert_arch_name(VT_BERT_FOR_QUESTION_ANSWERING), "BertForQuestionAnswering");
     assert_false(vt_bert_arch_parse("BertForNextSentencePrediction", NULL));
     assert_false(vt_bert_arch_parse(NULL, NULL));
 }
@@ -263,6 +264,57 @@ static void test_parse_labels(void **state) {
     assert_int_equal(c.num_labels, 1);
 }
 
+/* problem_type as transformers writes it: read, kept and written back, null
+ * while unset; the checks that go with each. */
+static void test_problem_type_roundtrip(void **state) {
+    static const struct {
+        const char *json;
+        vt_bert_problem want;
+    } cases[] = {
+        {"{\"architectures\": [\"BertForSequenceClassification\"], \"num_labels\": 1, \"problem_type\": \"regression\"}",
+         VT_PROBLEM_REGRESSION},
+        {"{\"architectures\": [\"BertForSequenceClassification\"], \"num_labels\": 3, \"problem_type\": \"regression\"}",
+         VT_PROBLEM_REGRESSION},
+        {"{\"architectures\": [\"BertForSequenceClassification\"], \"problem_type\": \"single_label_classification\"}",
+         VT_PROBLEM_SINGLE_LABEL},
+        {"{\"architectures\": [\"BertForSequenceClassification\"], \"num_labels\": 4, "
+         "\"problem_type\": \"multi_label_classification\"}",
+         VT_PROBLEM_MULTI_LABEL},
+        {"{\"architectures\": [\"BertForSequenceClassification\"], \"num_labels\": 1, "
+         "\"problem_type\": \"multi_label_classification\"}",
+         VT_PROBLEM_MULTI_LABEL},
+        {"{\"architectures\": [\"BertForSequenceClassification\"], \"problem_type\": null}", VT_PROBLEM_UNSET},
+        {"{\"architectures\": [\"BertForTokenClassification\"], \"problem_type\": \"single_label_classification\"}",
+         VT_PROBLEM_SINGLE_LABEL},
+        {"{\"architectures\": [\"BertForQuestionAnswering\"]}", VT_PROBLEM_UNSET},
+    };
+    char *dir = test_tmpdir(), path[4200];
+    path_in(path, sizeof path, dir, "config.json");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        vt_bert_config c, d;
+        if (parse(cases[i].json, &c) != VT_OK) fail_msg("%s: %s", cases[i].json, vt_last_error());
+        assert_int_equal(c.problem_type, cases[i].want);
+        assert_int_equal(vt_bert_config_write(path, &c), VT_OK);
+        if (vt_bert_config_read(path, &d) != VT_OK) fail_msg("%s", vt_last_error());
+        assert_int_equal(d.problem_type, cases[i].want);
+        assert_int_equal(d.arch, c.arch);
+        char *text, want[96];
+        size_t len;
+        assert_int_equal(vt_read_file(path, 1 << 20, &text, &len), VT_OK);
+        const char *name = vt_bert_problem_name(cases[i].want);
+        if (name) snprintf(want, sizeof want, "\"problem_type\": \"%s\",", name);
+        else snprintf(want, sizeof want, "\"problem_type\": null,");
+        if (!strstr(text, want)) fail_msg("%s: written config lacks %s:\n%s", cases[i].json, want, text);
+        free(text);
+    }
+    vt_bert_problem p;
+    assert_true(vt_bert_problem_parse("multi_label_classification", &p) && p == VT_PROBLEM_MULTI_LABEL);
+    assert_false(vt_bert_problem_parse("ranking", &p));
+    assert_false(vt_bert_problem_parse(NULL, &p));
+    assert_null(vt_bert_problem_name(VT_PROBLEM_UNSET));
+    remove_dir(dir);
+}
+
 static void test_parse_activations(void **state) {
     static const struct {
         const char *name;
@@ -317,7 +369,8 @@ static void test_parse_bad(void **state) {
         {"{\"model_type\": \"gpt2\"}", "gpt2"},
         {"{\"model_type\": \"roberta\", \"architectures\": [\"BertForMaskedLM\"]}", "BertForMaskedLM"},
         {"{\"architectures\": [\"RobertaForMaskedLM\"]}", "RobertaForMaskedLM"},
-        {"{\"architectures\": [\"BertForQuestionAnswering\"]}", "BertForQuestionAnswering"},
+        {"{\"architectures\": [\"BertForMultipleChoice\"]}", "BertForMultipleChoice"},
+        {"{\"architectures\": [\"BertForQuestionAnswering\"], \"num_labels\": 3}", "num_labels"},
         {"{\"architectures\": \"BertModel\"}", "architectures"},
         {"{\"architectures\": [3]}", "architectures"},
         {"{\"id2label\": {\"0\": \"a\", \"2\": \"b\"}}", "id2label"},
@@ -337,9 +390,10 @@ static void test_parse_bad(void **state) {
         {"{\"tie_word_embeddings\": \"yes\"}", "tie_word_embeddings"},
         {"{\"architectures\": [\"BertForMaskedLM\"], \"tie_word_embeddings\": false}", "tie_word_embeddings"},
         {"{\"problem_type\": \"ranking\"}", "problem_type"},
-        {"{\"architectures\": [\"BertForSequenceClassification\"], \"problem_type\": \"multi_label_classification\"}",
+        {"{\"problem_type\": 3}", "problem_type"},
+        {"{\"architectures\": [\"BertForSequenceClassification\"], \"num_labels\": 1, "
+         "\"problem_type\": \"single_label_classification\"}",
          "problem_type"},
-        {"{\"architectures\": [\"BertForSequenceClassification\"], \"problem_type\": \"regression\"}", "problem_type"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         vt_bert_config c;
@@ -777,6 +831,7 @@ int main(void) {
         cmocka_unit_test(test_arch_names),        cmocka_unit_test(test_parse_minimal),
         cmocka_unit_test(test_parse_realistic),   cmocka_unit_test(test_parse_labels),
         cmocka_unit_test(test_parse_activations), cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_problem_type_roundtrip),
         cmocka_unit_test(test_config_check),      cmocka_unit_test(test_config_write_read),
         cmocka_unit_test(test_save_load_roundtrip), cmocka_unit_test(test_name_variants),
         cmocka_unit_test(test_bad_weights),       cmocka_unit_test(test_bad_directories),
