@@ -35,6 +35,8 @@
 #include "verto/dataset.h"
 #include "verto/error.h"
 #include "verto/metrics.h"
+#include "verto/multilabel_metrics.h"
+#include "verto/regression_metrics.h"
 #include "verto/tokenizer.h"
 
 #ifdef __cplusplus
@@ -45,14 +47,22 @@ typedef enum vt_task_kind {
     VT_TASK_FEATURES = 0,            /* any encoder: final hidden states and sentence embeddings */
     VT_TASK_SEQUENCE_CLASSIFICATION, /* a label per text or text pair (softmax), and features */
     VT_TASK_FILL_MASK,               /* masked-LM predictions at each [MASK], and features */
+    VT_TASK_MULTI_LABEL,             /* any number of labels per text (a sigmoid each, and a threshold) */
+    VT_TASK_REGRESSION,              /* one number (or num_labels numbers) per text */
 } vt_task_kind;
 
-/* "features", "sequence-classification", "fill-mask". */
+/* "features", "sequence-classification", "fill-mask", "multi-label", "regression"; and back. */
 VT_API const char *vt_task_kind_name(vt_task_kind kind);
+VT_API bool vt_task_kind_parse(const char *name, vt_task_kind *out);
+
+/* The kinds that read a text (or pair) through the sequence classifier's head:
+ * single-label, multi-label, regression. */
+VT_API bool vt_task_kind_is_sequence(vt_task_kind kind);
 
 /* What dir's config.json makes of it: a sequence classifier's directory is
- * SEQUENCE_CLASSIFICATION, a pretraining or masked-LM model's FILL_MASK,
- * anything else FEATURES. */
+ * SEQUENCE_CLASSIFICATION, MULTI_LABEL or REGRESSION by its problem_type
+ * (none: REGRESSION for one label, as transformers decides), a pretraining
+ * or masked-LM model's FILL_MASK, anything else FEATURES. */
 VT_API vt_status vt_task_kind_of_dir(const char *dir, vt_task_kind *out);
 
 typedef struct vt_task_options {
@@ -84,6 +94,10 @@ VT_API vt_bert *vt_task_model(vt_task *t);
 VT_API int32_t vt_task_max_length(const vt_task *t);
 /* Windows a long single text is read as when classifying (tokenizer_config's max_windows; 1: truncated). */
 VT_API int32_t vt_task_max_windows(const vt_task *t);
+/* A MULTI_LABEL task's threshold: a label is predicted when its probability
+ * is at least this (tokenizer_config.json's multi_label_threshold, which
+ * fine-tuning chooses on dev; 0.5 when absent). */
+VT_API double vt_task_threshold(const vt_task *t);
 
 /* One input: a text, or a text pair when text_b is not NULL. */
 typedef struct vt_text_input {
@@ -95,10 +109,12 @@ typedef struct vt_text_input {
 
 /* ---- whole inputs --------------------------------------------------------- */
 
-/* probs (n, num_labels) of n inputs (a SEQUENCE_CLASSIFICATION task): the
- * softmax of the logits, computed in double; a text read as several windows
- * gets the softmax of its windows' mean logits. truncated (n, may be NULL):
- * whether some tokens of the input were read by no row. */
+/* scores (n, num_labels) of n inputs (a sequence kind, see
+ * vt_task_kind_is_sequence), computed in double from the logits (a text read
+ * as several windows: from its windows' mean logits): the softmax
+ * (SEQUENCE_CLASSIFICATION), each label's sigmoid (MULTI_LABEL), the values
+ * themselves (REGRESSION). truncated (n, may be NULL): whether some tokens of
+ * the input were read by no row. */
 VT_API vt_status vt_task_classify(vt_task *t, const vt_text_input *in, size_t n, double *probs, bool *truncated);
 
 typedef enum vt_pooling {
@@ -124,6 +140,15 @@ typedef struct vt_mask_prediction {
 VT_API vt_status vt_task_fill_mask(vt_task *t, const vt_text_input *in, size_t n, int k, vt_mask_prediction **preds,
                                    int32_t *n_masks);
 
+/* One input's answer as verto predict prints it and verto serve returns it,
+ * from its scores (num_labels, vt_task_classify's): the members of a JSON
+ * object without the braces, into *out (malloc'd, NUL-terminated):
+ *   SEQUENCE_CLASSIFICATION  "label": L, "score": p, "probs": {label: p, ...}
+ *   MULTI_LABEL              "labels": [labels at or above the threshold], "probs": {label: p, ...}
+ *   REGRESSION               "score": v (one output) or "scores": {label: v, ...}
+ * Numbers print with 8 significant digits. */
+VT_API vt_status vt_task_answer_json(const vt_task *t, const double *scores, char **out);
+
 /* A SEQUENCE_CLASSIFICATION task on labelled data: the predictions and
  * probabilities of every example (probs (n, K) and pred (n), each may be
  * NULL), the metrics (accuracy, per-class P/R/F1, confusion, ROC-AUC for two
@@ -133,6 +158,18 @@ VT_API vt_status vt_task_fill_mask(vt_task *t, const vt_text_input *in, size_t n
 VT_API vt_status vt_task_evaluate(vt_task *t, const vt_labelled *data, double *probs, int32_t *pred,
                                   vt_metrics *metrics,
                                   double *loss);
+
+/* A MULTI_LABEL task on multi-label data (data->multi_hot with the model's
+ * label ids): the metrics at `threshold` (< 0: the task's), the sigmoid
+ * probabilities (n, L; may be NULL) and the mean binary cross-entropy over
+ * the n * L outputs, as BCEWithLogitsLoss (may be NULL). */
+VT_API vt_status vt_task_evaluate_multilabel(vt_task *t, const vt_labelled *data, double threshold, double *probs,
+                                             vt_multilabel_metrics *metrics, double *loss);
+
+/* A REGRESSION task with one output on data->target: the predictions (n; may
+ * be NULL), the metrics and the mean squared error (may be NULL). */
+VT_API vt_status vt_task_evaluate_regression(vt_task *t, const vt_labelled *data, double *pred,
+                                             vt_regression_metrics *metrics, double *loss);
 
 /* ---- rows ----------------------------------------------------------------- */
 
@@ -174,6 +211,10 @@ VT_API vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encod
  * mean, in double (m = 1: of the logits themselves). Returns the index of the
  * largest probability (the first on ties), or -1 if they are not finite. */
 VT_API int vt_task_probs(const float *logits, int m, int K, double *probs);
+/* The scores (K) of t's kind from an input's m rows' logits (m, K), as
+ * vt_task_classify gives them (softmax, sigmoids or values of the mean
+ * logits). Returns the index of the largest score, or -1 if one is not finite. */
+VT_API int vt_task_scores(const vt_task *t, const float *logits, int m, double *scores);
 
 /* v (H) scaled to unit length, the norm floored at 1e-12 (verto embed --normalize). */
 VT_API void vt_task_normalize(float *v, int64_t H);
@@ -201,11 +242,15 @@ typedef struct vt_finetune_options {
 
 VT_API void vt_finetune_options_default(vt_finetune_options *o);
 
-/* Fine-tunes init_dir (any BERT directory) as a sequence classifier on
- * train, keeping the epoch best on dev, written to o->out_dir with the
+/* Fine-tunes init_dir (any BERT-family directory) as a sequence classifier
+ * on train, keeping the epoch best on dev, written to o->out_dir with the
  * tokenizer settings it was trained with (so eval, predict and serve read
- * inputs alike). train and dev share one label map (train's). Data parallel
- * when started under MPI. *stopped (may be NULL): stopped by a signal. */
+ * inputs alike). The data's kind of label is the task: single-label
+ * (softmax cross-entropy; the best epoch by dev macro F1), multi-label (BCE;
+ * by dev micro F1 at the threshold that maximises it, which the model
+ * records) or regression (MSE, one output; by dev MSE); problem_type records
+ * it. train and dev share one label map (train's). Data parallel when
+ * started under MPI. *stopped (may be NULL): stopped by a signal. */
 VT_API vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const vt_labelled *dev,
                                   const vt_finetune_options *o, bool *stopped);
 

@@ -1,5 +1,8 @@
-/* verto eval: accuracy, per-class precision / recall / F1, macro and micro F1,
- * the confusion matrix and (two classes) ROC-AUC of a classifier on a labelled file. */
+/* verto eval: a fine-tuned model's figures on a labelled file, as its task
+ * has them: accuracy, per-class precision / recall / F1, macro and micro F1,
+ * the confusion matrix and (two classes) ROC-AUC of a classifier; micro /
+ * macro / samples F1, subset accuracy and Hamming loss of a multi-label
+ * model; MSE, MAE, R², Pearson and Spearman of a regression. */
 #include <string.h>
 
 #include "cli/args.h"
@@ -9,18 +12,49 @@
 #include "verto/metrics.h"
 #include "verto/task.h"
 
+/* Evaluates `task` on d and prints its figures. */
+static vt_status report(vt_task *task, const vt_labelled *d, const char *const *names, double threshold, bool json,
+                        const char *dir, const char *data) {
+    vt_task_kind kind = vt_task_get_kind(task);
+    if (!json) printf("model: %s (%s)\ndata: %s (%s)\n", dir, vt_task_kind_name(kind), data, vt_data_format_name(d->format));
+    vt_status st;
+    if (kind == VT_TASK_MULTI_LABEL) {
+        vt_multilabel_metrics m = {0};
+        st = vt_task_evaluate_multilabel(task, d, threshold, NULL, &m, NULL);
+        if (st == VT_OK && json) vt_multilabel_metrics_print_json(&m, names, stdout);
+        else if (st == VT_OK) vt_multilabel_metrics_print(&m, names, stdout);
+        vt_multilabel_metrics_free(&m);
+    } else if (kind == VT_TASK_REGRESSION) {
+        vt_regression_metrics m;
+        st = vt_task_evaluate_regression(task, d, NULL, &m, NULL);
+        if (st == VT_OK && json) vt_regression_metrics_print_json(&m, stdout);
+        else if (st == VT_OK) vt_regression_metrics_print(&m, stdout);
+    } else {
+        vt_metrics m = {0};
+        st = vt_task_evaluate(task, d, NULL, NULL, &m, NULL);
+        if (st == VT_OK && json) vt_metrics_print_json(&m, names, stdout);
+        else if (st == VT_OK) vt_metrics_print(&m, names, stdout);
+        vt_metrics_free(&m);
+    }
+    if (st == VT_OK && json) putchar('\n');
+    return st;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *dir = NULL, *data = NULL, *format = NULL, *text_col = NULL, *text_b_col = NULL, *label_col = NULL;
-    const char *precision = "fp32";
+    const char *precision = "fp32", *separator = NULL;
     bool json = false, skip_bad = false;
     int64_t batch = 32, max_length = 0;
+    double threshold = -1;
     const cli_option opts[] = {
-        {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned sequence classifier directory"},
+        {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned classifier (single- or multi-label) or regression directory"},
         {"--data", CLI_STRING, &data, "FILE", "labelled examples: .tsv, .csv or .jsonl (\"-\": standard input)"},
         {"--format", CLI_STRING, &format, "tsv|csv|jsonl", "the data's format (default: from its extension)"},
         {"--text-column", CLI_STRING, &text_col, "NAME", "the text's column or key (default text)"},
         {"--text-b-column", CLI_STRING, &text_b_col, "NAME", "the second text's column or key (default text_b, if present)"},
-        {"--label-column", CLI_STRING, &label_col, "NAME", "the label's column or key (default label)"},
+        {"--label-column", CLI_STRING, &label_col, "NAME", "the label's column or key (default label; multi-label: labels)"},
+        {"--label-separator", CLI_STRING, &separator, "S", "multi-label: what joins a cell's labels (default \",\")"},
+        {"--threshold", CLI_FLOAT, &threshold, "P", "multi-label: predict labels at or above P (default: the one fine-tuning chose)", 0, 1},
         {"--skip-bad-rows", CLI_FLAG, &skip_bad, NULL, "leave out malformed rows (counted on stderr) instead of failing"},
         {"--json", CLI_FLAG, &json, NULL, "print one JSON object instead of the table"},
         {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
@@ -38,36 +72,28 @@ int cmd_eval(int argc, char **argv) {
     o.text_column = text_col;
     o.text_b_column = text_b_col;
     o.label_column = label_col;
+    o.label_separator = separator;
     o.skip_bad_rows = skip_bad;
 
-    vt_task *task = cli_load_task(dir, VT_TASK_SEQUENCE_CLASSIFICATION, prec, max_length, batch);
-    vt_labelled d = {0};
-    vt_metrics m = {0};
-    const char *names[VT_BERT_MAX_LABELS];
+    vt_task *task = cli_load_sequence_task(dir, prec, max_length, batch);
     vt_status st = task ? VT_OK : vt_last_status();
-    const vt_bert_config *c = task ? vt_task_config(task) : NULL;
+    vt_labelled d = {0};
+    const char *names[VT_BERT_MAX_LABELS];
     if (st == VT_OK) { /* the model's label ids */
+        const vt_bert_config *c = vt_task_config(task);
         for (int k = 0; k < c->num_labels; k++) names[k] = c->id2label[k];
         o.id2label = names;
         o.num_labels = c->num_labels;
+        vt_task_kind kind = vt_task_get_kind(task);
+        o.kind = kind == VT_TASK_MULTI_LABEL ? VT_LABEL_MULTI : kind == VT_TASK_REGRESSION ? VT_LABEL_REGRESSION : VT_LABEL_SINGLE;
         st = vt_labelled_load(data, &o, &d);
     }
     if (st == VT_OK && d.n_skipped) {
         fprintf(stderr, "warning: skipped %zu malformed rows of %s\n", d.n_skipped, data);
         for (int i = 0; i < d.n_notes; i++) fprintf(stderr, "  %s\n", d.notes[i]);
     }
-    if (st == VT_OK) st = vt_task_evaluate(task, &d, NULL, NULL, &m, NULL);
-    if (st == VT_OK) {
-        if (json) {
-            vt_metrics_print_json(&m, names, stdout);
-            putchar('\n');
-        } else {
-            printf("model: %s\ndata: %s (%s)\n", dir, data, vt_data_format_name(d.format));
-            vt_metrics_print(&m, names, stdout);
-        }
-    }
+    if (st == VT_OK) st = report(task, &d, names, threshold, json, dir, data);
     rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
-    vt_metrics_free(&m);
     vt_labelled_free(&d);
     vt_task_free(task);
     return rc;

@@ -1,5 +1,6 @@
-/* verto finetune: sequence classification from labelled TSV/CSV/JSONL (the
- * options and the data; vt_task_finetune does the rest). */
+/* verto finetune: single-label or multi-label classification, or
+ * regression, from labelled TSV/CSV/JSONL (the options and the data;
+ * vt_task_finetune does the rest). */
 #include <string.h>
 
 #include "cli/args.h"
@@ -11,7 +12,7 @@
 
 typedef struct options {
     vt_finetune_options ft; /* the options that reach it as they are */
-    const char *init, *train, *dev, *class_weights, *text_col, *text_b_col, *label_col, *precision;
+    const char *init, *train, *dev, *class_weights, *text_col, *text_b_col, *label_col, *precision, *task, *separator;
     int64_t max_len, keep_tail, max_windows, freeze, seed, threads, max_train;
     double dist_timeout;
     bool skip_bad;
@@ -26,6 +27,12 @@ static vt_status load_data(const options *a, vt_labelled *train, vt_labelled *de
     lo.text_b_column = a->text_b_col;
     lo.label_column = a->label_col;
     lo.skip_bad_rows = a->skip_bad;
+    lo.label_separator = a->separator;
+    vt_task_kind kind;
+    if (!vt_task_kind_parse(a->task, &kind) || !vt_task_kind_is_sequence(kind))
+        return vt_error(VT_ERR_INVALID_ARG, "--task must be sequence-classification, multi-label or regression, not '%s'",
+                        a->task);
+    lo.kind = kind == VT_TASK_MULTI_LABEL ? VT_LABEL_MULTI : kind == VT_TASK_REGRESSION ? VT_LABEL_REGRESSION : VT_LABEL_SINGLE;
     lo.max_labels = VT_BERT_MAX_LABELS;
     lo.max_label_bytes = VT_BERT_LABEL_MAX - 1;
     vt_status st = vt_labelled_load(a->train, &lo, train);
@@ -58,10 +65,13 @@ static int run(const options *a) {
 
 int cmd_finetune(int argc, char **argv) {
     options a = {.max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42,
-                 .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32"};
+                 .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32", .task = "sequence-classification"};
     vt_finetune_options_default(&a.ft);
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT-family directory (BERT, RoBERTa, XLM-RoBERTa, DistilBERT): pretrained, published, or a classifier"},
+        {"--task", CLI_STRING, &a.task, "KIND",
+         "sequence-classification (one label per text, default), multi-label (a set of labels per text: a JSON list "
+         "or a --label-separator-joined cell; sigmoid + binary cross-entropy) or regression (a number per text; MSE)"},
         {"--train", CLI_STRING, &a.train, "FILE", "labelled training data (.tsv, .csv or .jsonl)"},
         {"--dev", CLI_STRING, &a.dev, "FILE", "labelled development data; the best epoch on it is kept"},
         {"-o|--output", CLI_STRING, &a.ft.out_dir, "DIR", "output directory (the best model, metrics.jsonl)"},
@@ -87,7 +97,8 @@ int cmd_finetune(int argc, char **argv) {
         {"--threads", CLI_INT, &a.threads, "N", "OpenMP threads (default: all cores, shared by a machine's ranks)", 1, 4096},
         {"--text-column", CLI_STRING, &a.text_col, "NAME", "TSV/CSV column of the text (default text)"},
         {"--text-b-column", CLI_STRING, &a.text_b_col, "NAME", "column of the second text of pairs (default text_b)"},
-        {"--label-column", CLI_STRING, &a.label_col, "NAME", "column of the label (default label)"},
+        {"--label-column", CLI_STRING, &a.label_col, "NAME", "column of the label (default label; multi-label: labels)"},
+        {"--label-separator", CLI_STRING, &a.separator, "S", "multi-label: what joins a cell's labels (default \",\")"},
         {"--skip-bad-rows", CLI_FLAG, &a.skip_bad, NULL, "skip and count malformed rows instead of failing"},
         {"--resume", CLI_FLAG, &a.ft.resume, NULL, "continue from the latest checkpoint in the output directory"},
         {"--zero1", CLI_FLAG, &a.ft.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},

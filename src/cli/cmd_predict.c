@@ -1,4 +1,6 @@
-/* verto predict: one JSON object per input line, {"label", "score", "probs"}. */
+/* verto predict: one JSON object per input line, as the model's task answers
+ * (vt_task_answer_json): {"label", "score", "probs"}, {"labels", "probs"} or
+ * {"score"}. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +17,7 @@ int cmd_predict(int argc, char **argv) {
     bool jsonl = false;
     int64_t batch = 32, max_length = 0;
     const cli_option opts[] = {
-        {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned sequence classifier directory"},
+        {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned classifier (single- or multi-label) or regression directory"},
         {"--input", CLI_STRING, &input, "FILE", "one input per line (default: standard input, or the TEXT arguments)"},
         {"--jsonl", CLI_FLAG, &jsonl, NULL, "input lines are JSON objects with \"text\" and optionally \"text_b\""},
         {"--text-column", CLI_STRING, &text_col, "KEY", "with --jsonl: the text's key (default text)"},
@@ -41,12 +43,12 @@ int cmd_predict(int argc, char **argv) {
         free(args);
         return cli_fail("--jsonl reads --input or standard input, not TEXT arguments");
     }
-    vt_task *task = cli_load_task(dir, VT_TASK_SEQUENCE_CLASSIFICATION, prec, max_length, batch);
+    vt_task *task = cli_load_sequence_task(dir, prec, max_length, batch);
+    vt_status st = task ? VT_OK : vt_last_status();
     cli_lines lines = {0};
     vt_labelled rows = {0};
     vt_text_input *in = NULL;
     double *probs = NULL;
-    vt_status st = task ? VT_OK : vt_last_status();
     /* all input is read (and checked) before anything is printed */
     if (st == VT_OK && jsonl) {
         vt_labelled_options o;
@@ -71,19 +73,9 @@ int cmd_predict(int argc, char **argv) {
                                 rows.text_b ? rows.text_b_len[i] : 0};
     if (st == VT_OK && n) st = vt_task_classify(task, in, n, probs, NULL);
     for (size_t i = 0; st == VT_OK && i < n; i++) {
-        const double *p = probs + i * K;
-        size_t best = 0;
-        for (size_t k = 1; k < K; k++)
-            if (p[k] > p[best]) best = k;
-        fputs("{\"label\": ", stdout);
-        vt_print_json_string(stdout, c->id2label[best]);
-        printf(", \"score\": %.8g, \"probs\": {", p[best]);
-        for (size_t k = 0; k < K; k++) {
-            if (k) fputs(", ", stdout);
-            vt_print_json_string(stdout, c->id2label[k]);
-            printf(": %.8g", p[k]);
-        }
-        fputs("}}\n", stdout);
+        char *answer = NULL;
+        if ((st = vt_task_answer_json(task, probs + i * K, &answer)) == VT_OK) printf("{%s}\n", answer);
+        free(answer);
     }
     rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
     free(probs);

@@ -76,6 +76,16 @@ vt_status cli_write_tokenizer_json(const char *dir, const vt_tokenizer *tok, int
     return write_json(cli_path(path, sizeof path, dir, "tokenizer_config.json"), config);
 }
 
+vt_task *cli_load_sequence_task(const char *dir, vt_precision precision, int64_t max_seq_length, int64_t batch_size) {
+    vt_task_kind kind;
+    if (vt_task_kind_of_dir(dir, &kind) != VT_OK) return NULL;
+    if (!vt_task_kind_is_sequence(kind))
+        return vt_error(VT_ERR_INVALID_ARG, "%s is a %s model, which has no trained classifier: fine-tune it first", dir,
+                        vt_task_kind_name(kind)),
+               NULL;
+    return cli_load_task(dir, kind, precision, max_seq_length, batch_size);
+}
+
 vt_task *cli_load_task(const char *dir, vt_task_kind kind, vt_precision precision, int64_t max_seq_length,
                        int64_t batch_size) {
     vt_task_options o;

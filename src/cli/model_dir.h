@@ -26,6 +26,11 @@ vt_status cli_write_tokenizer_json(const char *dir, const vt_tokenizer *tok, int
 vt_task *cli_load_task(const char *dir, vt_task_kind kind, vt_precision precision, int64_t max_seq_length,
                        int64_t batch_size);
 
+/* dir loaded as the sequence task its config.json records (single- or
+ * multi-label classification, regression); a model with no trained
+ * classifier is an error saying so. NULL with the error set. */
+vt_task *cli_load_sequence_task(const char *dir, vt_precision precision, int64_t max_seq_length, int64_t batch_size);
+
 /* "DIR/name" into buf. */
 const char *cli_path(char *buf, size_t size, const char *dir, const char *name);
 

@@ -10,7 +10,8 @@
  * of them are queued or max_wait_ms has passed since the oldest was queued;
  * runs them (vt_task_run), each row's output landing in its call; and wakes
  * the calls that are complete, whose handlers finish their results
- * (vt_task_probs, vt_task_normalize) as verto predict and verto embed do.
+ * (vt_task_scores, vt_task_answer_json, vt_task_normalize) as verto predict
+ * and verto embed do.
  *
  * Why the same length: the forward pass is not bit-for-bit invariant to
  * padding (attention over 8 keys and over 16 keys, 8 of them masked, round
@@ -109,6 +110,8 @@ static vt_status build_model_json(vt_serve *s) {
     vt_sb_json_string(&b, s->dir);
     vt_sb_str(&b, ", \"architecture\": ");
     vt_sb_json_string(&b, vt_bert_config_arch_name(c));
+    vt_sb_printf(&b, ", \"task\": \"%s\"", vt_task_kind_name(vt_task_get_kind(s->task)));
+    if (vt_task_get_kind(s->task) == VT_TASK_MULTI_LABEL) vt_sb_printf(&b, ", \"threshold\": %.17g", vt_task_threshold(s->task));
     vt_sb_str(&b, s->can_classify ? ", \"endpoints\": [\"/v1/classify\", \"/v1/embed\"], \"labels\": ["
                                   : ", \"endpoints\": [\"/v1/embed\"], \"labels\": [");
     for (int k = 0; s->can_classify && k < c->num_labels; k++) {
@@ -138,12 +141,12 @@ static vt_status load(vt_serve *s) {
     if (st != VT_OK) return st;
     vt_task_options to;
     vt_task_options_default(&to);
-    to.kind = kind == VT_TASK_SEQUENCE_CLASSIFICATION ? kind : VT_TASK_FEATURES;
+    to.kind = vt_task_kind_is_sequence(kind) ? kind : VT_TASK_FEATURES;
     to.precision = s->o.precision;
     to.max_seq_length = s->o.max_seq_length;
     to.batch_size = s->o.max_batch;
     if (!(s->task = vt_task_load(s->dir, &to))) return vt_last_status();
-    s->can_classify = to.kind == VT_TASK_SEQUENCE_CLASSIFICATION;
+    s->can_classify = vt_task_kind_is_sequence(to.kind);
     s->cfg = vt_task_config(s->task);
     s->H = s->cfg->hidden_size;
     s->K = s->can_classify ? s->cfg->num_labels : 0;
@@ -413,21 +416,15 @@ static int encode(vt_serve *s, call *c, vt_serve_response *resp) {
     return 200;
 }
 
+/* verto predict's answer (vt_task_answer_json), and whether the input was cut. */
 static void classify_object(vt_sb *b, const vt_serve *s, const call *c, size_t i) {
-    const double *p = c->probs + i * (size_t)s->K;
-    const vt_bert_config *cfg = s->cfg;
-    int best = 0;
-    for (int k = 1; k < s->K; k++)
-        if (p[k] > p[best]) best = k;
-    vt_sb_str(b, "{\"label\": ");
-    vt_sb_json_string(b, cfg->id2label[best]);
-    vt_sb_printf(b, ", \"score\": %.8g, \"probs\": {", p[best]);
-    for (int k = 0; k < s->K; k++) {
-        if (k) vt_sb_str(b, ", ");
-        vt_sb_json_string(b, cfg->id2label[k]);
-        vt_sb_printf(b, ": %.8g", p[k]);
+    char *answer = NULL;
+    if (vt_task_answer_json(s->task, c->probs + i * (size_t)s->K, &answer) != VT_OK) {
+        b->failed = true; /* out of memory: the whole response fails */
+        return;
     }
-    vt_sb_printf(b, "}, \"truncated\": %s}", c->inputs[i].truncated ? "true" : "false");
+    vt_sb_printf(b, "{%s, \"truncated\": %s}", answer, c->inputs[i].truncated ? "true" : "false");
+    free(answer);
 }
 
 static void embed_object(vt_sb *b, const vt_serve *s, const call *c, size_t i) {
@@ -498,7 +495,7 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     while (!c->done) pthread_cond_wait(&c->cv, &s->lock);
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0, r = 0; ep == VT_SERVE_CLASSIFY && !c->failed && i < n; r += (size_t)c->inputs[i++].n)
-        if (vt_task_probs(c->out + r * c->width, c->inputs[i].n, (int)s->K, c->probs + i * (size_t)s->K) < 0) {
+        if (vt_task_scores(s->task, c->out + r * c->width, c->inputs[i].n, c->probs + i * (size_t)s->K) < 0) {
             snprintf(c->error, sizeof c->error, "input %zu: the logits are not finite", i);
             c->failed = true;
         }

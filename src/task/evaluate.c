@@ -2,6 +2,7 @@
  * verto/task.h: vt_task_evaluate). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "task/task_internal.h"
 
@@ -39,5 +40,57 @@ vt_status vt_task_evaluate(vt_task *t, const vt_labelled *data, double *probs_ou
     if (!pred_out) free(pred);
     free(score);
     free(in);
+    return st;
+}
+
+/* The sequence scores of a labelled set's texts (n, num_labels), malloc'd into *scores. */
+static vt_status score_texts(vt_task *t, const vt_labelled *data, double **scores) {
+    size_t n = data->n, K = (size_t)t->cfg->num_labels;
+    vt_text_input *in = calloc(n ? n : 1, sizeof *in);
+    *scores = malloc((n ? n : 1) * K * sizeof **scores);
+    vt_status st = in && *scores ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for %zu examples", n);
+    for (size_t i = 0; st == VT_OK && i < n; i++)
+        in[i] = (vt_text_input){data->text[i], data->text_len[i], data->text_b ? data->text_b[i] : NULL,
+                                data->text_b ? data->text_b_len[i] : 0};
+    if (st == VT_OK) st = vt_task_classify(t, in, n, *scores, NULL);
+    free(in);
+    return st;
+}
+
+vt_status vt_task_evaluate_multilabel(vt_task *t, const vt_labelled *data, double threshold, double *probs_out,
+                                      vt_multilabel_metrics *metrics, double *loss_out) {
+    if (t->kind != VT_TASK_MULTI_LABEL)
+        return vt_error(VT_ERR_INVALID_ARG, "multi-label evaluation needs a multi-label model, not a %s task",
+                        vt_task_kind_name(t->kind));
+    size_t n = data->n, L = (size_t)t->cfg->num_labels;
+    if (!data->multi_hot || data->num_labels != (int)L)
+        return vt_error(VT_ERR_INVALID_ARG, "multi-label evaluation needs label sets over the model's %zu labels", L);
+    double *p = NULL;
+    vt_status st = score_texts(t, data, &p);
+    double loss = 0; /* BCEWithLogitsLoss from the probabilities: -log p or -log(1 - p), floored */
+    for (size_t i = 0; st == VT_OK && i < n * L; i++)
+        loss -= log(fmax(data->multi_hot[i] ? p[i] : 1 - p[i], 1e-300));
+    if (st == VT_OK && metrics)
+        st = vt_multilabel_metrics_compute(data->multi_hot, p, n, (int)L, threshold < 0 ? t->threshold : threshold,
+                                           metrics);
+    if (st == VT_OK && loss_out) *loss_out = n ? loss / (double)(n * L) : 0;
+    if (st == VT_OK && probs_out) memcpy(probs_out, p, n * L * sizeof *p);
+    free(p);
+    return st;
+}
+
+vt_status vt_task_evaluate_regression(vt_task *t, const vt_labelled *data, double *pred_out,
+                                      vt_regression_metrics *metrics, double *loss_out) {
+    if (t->kind != VT_TASK_REGRESSION || t->cfg->num_labels != 1)
+        return vt_error(VT_ERR_INVALID_ARG, "regression evaluation needs a regression model with one output");
+    if (!data->target) return vt_error(VT_ERR_INVALID_ARG, "regression evaluation needs numeric targets");
+    double *pred = NULL;
+    vt_status st = score_texts(t, data, &pred);
+    vt_regression_metrics m;
+    if (st == VT_OK) st = vt_regression_metrics_compute(data->target, pred, data->n, &m);
+    if (st == VT_OK && metrics) *metrics = m;
+    if (st == VT_OK && loss_out) *loss_out = m.mse;
+    if (st == VT_OK && pred_out) memcpy(pred_out, pred, data->n * sizeof *pred);
+    free(pred);
     return st;
 }

@@ -1,9 +1,10 @@
-/* Fine-tuning a sequence classifier (see verto/task.h: vt_task_finetune).
+/* Fine-tuning a sequence classifier: single-label, multi-label or regression
+ * by the data's kind (see verto/task.h: vt_task_finetune).
  *
  * The training and dev sets are encoded once, as vt_task_encode reads inputs
- * (windows included: each window a training row with its text's label). The
+ * (windows included: each window a training row with its text's labels). The
  * dev evaluation runs the trainer's model through the same vt_task_run and
- * vt_task_probs that verto predict uses, so the dev figures are what eval
+ * vt_task_scores that verto predict uses, so the dev figures are what eval
  * would report for that checkpoint. */
 #include <math.h>
 #include <stdio.h>
@@ -21,13 +22,13 @@ void vt_finetune_options_default(vt_finetune_options *o) {
                                .precision = VT_PRECISION_FP32};
 }
 
-/* A labelled set as rows: its inputs' rows, each with its input's label. */
+/* A labelled set as rows: its inputs' rows, each with its input's labels. */
 typedef struct encoded_set {
     vt_task_rows *inputs; /* (texts) */
     size_t texts, n;      /* inputs, rows in all */
     const vt_tok_encoding **rows; /* (n) */
-    int32_t *labels;      /* (n) each row's input's label */
-    const int32_t *text_labels; /* (texts), the labelled set's */
+    size_t *text_of;      /* (n) each row's input */
+    const vt_labelled *data;
 } encoded_set;
 
 typedef struct source {
@@ -36,15 +37,17 @@ typedef struct source {
     uint64_t seed;
     int64_t batch_size;
     int64_t epoch, *order; /* (train.n) the current epoch's permutation */
-    int32_t *ids, *types, *mask, *labels; /* a training batch (rows, len) */
+    int32_t *ids, *types, *mask, *labels; /* a training batch (rows, len); labels (rows) */
+    float *targets;                       /* (rows, num_labels): multi-hot labels or regression targets */
     const vt_tok_encoding **batch_rows;   /* (rows) */
     float *class_weights; /* (num_labels) or NULL */
+    char tok_config[192]; /* what eval, predict and serve read from the saved tokenizer_config.json */
 } source;
 
 static vt_status encode_set(const vt_task *t, const vt_labelled *d, encoded_set *out) {
     memset(out, 0, sizeof *out);
     out->texts = d->n;
-    out->text_labels = d->label;
+    out->data = d;
     vt_text_input *in = calloc(d->n ? d->n : 1, sizeof *in);
     out->inputs = calloc(d->n ? d->n : 1, sizeof *out->inputs);
     if (!in || !out->inputs) {
@@ -58,12 +61,12 @@ static vt_status encode_set(const vt_task *t, const vt_labelled *d, encoded_set 
     free(in);
     for (size_t i = 0; st == VT_OK && i < d->n; i++) out->n += (size_t)out->inputs[i].n;
     out->rows = st == VT_OK ? malloc((out->n ? out->n : 1) * sizeof *out->rows) : NULL;
-    out->labels = st == VT_OK ? malloc((out->n ? out->n : 1) * sizeof *out->labels) : NULL;
-    if (st == VT_OK && (!out->rows || !out->labels)) st = vt_error(VT_ERR_NOMEM, "out of memory encoding");
+    out->text_of = st == VT_OK ? malloc((out->n ? out->n : 1) * sizeof *out->text_of) : NULL;
+    if (st == VT_OK && (!out->rows || !out->text_of)) st = vt_error(VT_ERR_NOMEM, "out of memory encoding");
     for (size_t i = 0, r = 0; st == VT_OK && i < d->n; i++)
         for (int32_t j = 0; j < out->inputs[i].n; j++, r++) {
             out->rows[r] = &out->inputs[i].rows[j];
-            out->labels[r] = d->label[i];
+            out->text_of[r] = i;
         }
     return st;
 }
@@ -72,7 +75,16 @@ static void free_set(encoded_set *s) {
     for (size_t i = 0; s->inputs && i < s->texts; i++) vt_task_rows_free(&s->inputs[i]);
     free(s->inputs);
     free(s->rows);
-    free(s->labels);
+    free(s->text_of);
+}
+
+/* Slot b of the batch gets text i's labels, as the data's kind has them. */
+static void set_labels(source *s, const vt_labelled *d, size_t i, int64_t b) {
+    int64_t L = s->task.cfg->num_labels;
+    if (d->kind == VT_LABEL_SINGLE) s->labels[b] = d->label[i];
+    else if (d->kind == VT_LABEL_MULTI)
+        for (int64_t k = 0; k < L; k++) s->targets[b * L + k] = d->multi_hot[i * (size_t)L + (size_t)k];
+    else s->targets[b] = (float)d->target[i];
 }
 
 /* Sample k of the run is training row order_e[k % N] of epoch e = k / N. */
@@ -93,7 +105,7 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
         }
         int64_t r = s->order[k % n];
         rows[k - first] = s->train.rows[r];
-        s->labels[k - first] = s->train.labels[r];
+        set_labels(s, s->train.data, s->train.text_of[r], k - first);
         T = rows[k - first]->len > T ? rows[k - first]->len : T;
     }
     *tokens = 0;
@@ -107,55 +119,127 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
         }
     /* One token type (RoBERTa) or none (DistilBERT): a pair's second segment is type 0 too. */
     const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
+    vt_label_kind kind = s->train.data->kind;
     *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = types,
-                         .attention_mask = s->mask, .labels = s->labels, .class_weights = s->class_weights,
+                         .attention_mask = s->mask, .class_weights = s->class_weights,
+                         .labels = kind == VT_LABEL_SINGLE ? s->labels : NULL,
+                         .multi_labels = kind == VT_LABEL_MULTI ? s->targets : NULL,
+                         .regression_targets = kind == VT_LABEL_REGRESSION ? s->targets : NULL,
                          .cls_only = true}; /* a sequence classifier reads position 0 only */
     return VT_OK;
 }
 
-/* Dev loss, accuracy and macro F1 of the dev texts, each scored as verto
- * predict scores it; the score is macro F1 (the loss breaks ties). */
-static vt_status evaluate(void *ctx, vt_bert *model, vt_eval_result *r) {
-    source *s = ctx;
+/* What eval, predict and serve read from the saved tokenizer_config.json:
+ * the inputs as training read them and (threshold >= 0) the multi-label
+ * threshold chosen on dev. The trainer copies it into each model it saves. */
+static void set_tok_config(source *s, double threshold) {
+    int n = snprintf(s->tok_config, sizeof s->tok_config,
+                     "{\"model_max_length\": %d, \"keep_tail_tokens\": %d, \"max_windows\": %d", s->task.max_len,
+                     vt_tok_get_options(s->task.tok)->keep_tail, s->task.max_windows);
+    if (threshold >= 0) n += snprintf(s->tok_config + n, sizeof s->tok_config - (size_t)n,
+                                      ", \"multi_label_threshold\": %.17g", threshold);
+    snprintf(s->tok_config + n, sizeof s->tok_config - (size_t)n, "}");
+}
+
+/* The dev figures r->names/values and the score that picks the best epoch. */
+static void report(vt_eval_result *r, const char *const *names, const double *values, int n, double score) {
+    r->n = n;
+    for (int i = 0; i < n; i++) {
+        snprintf(r->names[i], sizeof r->names[i], "%s", names[i]);
+        r->values[i] = values[i];
+    }
+    r->score = score;
+}
+
+/* Single-label: loss, accuracy and macro F1 (the score; the loss breaks ties). */
+static vt_status single_label_figures(const source *s, const double *scores, vt_eval_result *r) {
     const encoded_set *dev = &s->dev;
-    int K = s->task.cfg->num_labels;
-    s->task.model = model;
-    float *logits = malloc((dev->n ? dev->n : 1) * (size_t)K * sizeof *logits); /* (rows, K) */
+    size_t K = (size_t)s->task.cfg->num_labels;
     int32_t *pred = malloc((dev->texts ? dev->texts : 1) * sizeof *pred);
-    double *score = malloc((dev->texts ? dev->texts : 1) * sizeof *score), loss = 0;
-    vt_status st = logits && pred && score ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory evaluating");
-    if (st == VT_OK) st = task_run_inputs(&s->task, VT_OUT_LOGITS, dev->inputs, dev->texts, logits, (size_t)K);
-    for (size_t t = 0, row = 0; st == VT_OK && t < dev->texts; row += (size_t)dev->inputs[t++].n) {
-        double p[VT_BERT_MAX_LABELS];
-        pred[t] = vt_task_probs(logits + row * (size_t)K, dev->inputs[t].n, K, p);
-        if (pred[t] < 0) st = vt_error(VT_ERR_NUMERIC, "dev example %zu: the logits are not finite", t + 1);
-        score[t] = K == 2 ? p[1] : 0;
-        int32_t y = dev->text_labels[t];
-        loss -= log(p[y] > 1e-300 ? p[y] : 1e-300);
+    double *positive = malloc((dev->texts ? dev->texts : 1) * sizeof *positive), loss = 0;
+    vt_status st = pred && positive ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory evaluating");
+    for (size_t t = 0; st == VT_OK && t < dev->texts; t++) {
+        const double *p = scores + t * K;
+        pred[t] = 0;
+        for (size_t k = 1; k < K; k++)
+            if (p[k] > p[pred[t]]) pred[t] = (int32_t)k;
+        positive[t] = K == 2 ? p[1] : 0;
+        loss -= log(fmax(p[dev->data->label[t]], 1e-300));
     }
     vt_metrics m = {0};
-    if (st == VT_OK) st = vt_metrics_compute(dev->text_labels, pred, K == 2 ? score : NULL, dev->texts, K, &m);
+    if (st == VT_OK)
+        st = vt_metrics_compute(dev->data->label, pred, K == 2 ? positive : NULL, dev->texts, (int)K, &m);
     if (st == VT_OK) {
         static const char *const NAMES[] = {"dev_loss", "dev_accuracy", "dev_macro_f1"};
         double values[] = {loss / (double)dev->texts, m.accuracy, m.macro_f1};
-        r->n = 3;
-        for (int i = 0; i < 3; i++) {
-            snprintf(r->names[i], sizeof r->names[i], "%s", NAMES[i]);
-            r->values[i] = values[i];
-        }
-        r->score = m.macro_f1 - 1e-6 * values[0];
+        report(r, NAMES, values, 3, m.macro_f1 - 1e-6 * values[0]);
     }
     vt_metrics_free(&m);
-    free(logits);
     free(pred);
-    free(score);
+    free(positive);
+    return st;
+}
+
+/* Multi-label: the threshold that maximises dev micro F1 (the score), which
+ * the saved model records; loss, micro and macro F1 there. */
+static vt_status multi_label_figures(source *s, const double *scores, vt_eval_result *r) {
+    const vt_labelled *d = s->dev.data;
+    size_t L = (size_t)s->task.cfg->num_labels;
+    double threshold, micro, loss = 0;
+    vt_status st = vt_multilabel_best_threshold(d->multi_hot, scores, d->n, (int)L, &threshold, &micro);
+    vt_multilabel_metrics m = {0};
+    if (st == VT_OK) st = vt_multilabel_metrics_compute(d->multi_hot, scores, d->n, (int)L, threshold, &m);
+    for (size_t i = 0; st == VT_OK && i < d->n * L; i++) loss -= log(fmax(d->multi_hot[i] ? scores[i] : 1 - scores[i], 1e-300));
+    if (st == VT_OK) {
+        static const char *const NAMES[] = {"dev_loss", "dev_micro_f1", "dev_macro_f1", "dev_threshold"};
+        double values[] = {loss / (double)(d->n * L), m.micro_f1, m.macro_f1, threshold};
+        report(r, NAMES, values, 4, m.micro_f1 - 1e-6 * values[0]);
+        set_tok_config(s, threshold);
+    }
+    vt_multilabel_metrics_free(&m);
+    return st;
+}
+
+/* Regression: mean squared error (the score, negated), Pearson and Spearman. */
+static vt_status regression_figures(const source *s, const double *scores, vt_eval_result *r) {
+    vt_regression_metrics m;
+    vt_status st = vt_regression_metrics_compute(s->dev.data->target, scores, s->dev.texts, &m);
+    if (st == VT_OK) {
+        static const char *const NAMES[] = {"dev_mse", "dev_pearson", "dev_spearman"};
+        double values[] = {m.mse, m.pearson, m.spearman};
+        report(r, NAMES, values, 3, -m.mse);
+    }
+    return st;
+}
+
+/* The dev texts scored as verto predict scores them, and their figures. */
+static vt_status evaluate(void *ctx, vt_bert *model, vt_eval_result *r) {
+    source *s = ctx;
+    const encoded_set *dev = &s->dev;
+    size_t K = (size_t)s->task.cfg->num_labels;
+    s->task.model = model;
+    float *logits = malloc((dev->n ? dev->n : 1) * K * sizeof *logits); /* (rows, K) */
+    double *scores = malloc((dev->texts ? dev->texts : 1) * K * sizeof *scores); /* (texts, K) */
+    vt_status st = logits && scores ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory evaluating");
+    if (st == VT_OK) st = task_run_inputs(&s->task, VT_OUT_LOGITS, dev->inputs, dev->texts, logits, K);
+    for (size_t t = 0, row = 0; st == VT_OK && t < dev->texts; row += (size_t)dev->inputs[t++].n)
+        if (vt_task_scores(&s->task, logits + row * K, dev->inputs[t].n, scores + t * K) < 0)
+            st = vt_error(VT_ERR_NUMERIC, "dev example %zu: the logits are not finite", t + 1);
+    if (st == VT_OK) {
+        vt_label_kind kind = dev->data->kind;
+        st = kind == VT_LABEL_SINGLE  ? single_label_figures(s, scores, r)
+             : kind == VT_LABEL_MULTI ? multi_label_figures(s, scores, r)
+                                      : regression_figures(s, scores, r);
+    }
+    free(logits);
+    free(scores);
     return st;
 }
 
 /* scikit-learn's "balanced": n / (classes * count of the class), over the training rows. */
 static float *balanced_weights(const encoded_set *train, int K) {
     int64_t counts[VT_BERT_MAX_LABELS] = {0};
-    for (size_t i = 0; i < train->n; i++) counts[train->labels[i]]++;
+    for (size_t i = 0; i < train->n; i++) counts[train->data->label[train->text_of[i]]]++;
     float *w = malloc((size_t)K * sizeof *w);
     for (int c = 0; w && c < K; c++)
         w[c] = counts[c] ? (float)((double)train->n / (K * (double)counts[c])) : 0.0f;
@@ -172,12 +256,21 @@ static vt_status load(const char *init_dir, const vt_labelled *train, const vt_f
     if (o->keep_tail >= 0) to.keep_tail = o->keep_tail;
     if (o->max_windows > 0) to.max_windows = o->max_windows;
     if (!(t->tok = vt_tok_load(init_dir, &to))) return vt_last_status();
-    if (!(t->model = vt_bert_load(init_dir, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, train->num_labels, o->seed)))
+    /* The data's kind of label is the task: its loss is recorded as problem_type. */
+    static const vt_task_kind KINDS[] = {[VT_LABEL_SINGLE] = VT_TASK_SEQUENCE_CLASSIFICATION,
+                                         [VT_LABEL_MULTI] = VT_TASK_MULTI_LABEL, [VT_LABEL_REGRESSION] = VT_TASK_REGRESSION};
+    static const vt_bert_problem PROBLEMS[] = {[VT_LABEL_SINGLE] = VT_PROBLEM_SINGLE_LABEL,
+                                               [VT_LABEL_MULTI] = VT_PROBLEM_MULTI_LABEL,
+                                               [VT_LABEL_REGRESSION] = VT_PROBLEM_REGRESSION};
+    bool regression = train->kind == VT_LABEL_REGRESSION;
+    int labels = regression ? 1 : train->num_labels;
+    if (!(t->model = vt_bert_load(init_dir, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, labels, o->seed)))
         return vt_last_status();
     if ((st = vt_bert_set_precision(t->model, o->precision)) != VT_OK ||
-        (st = vt_bert_set_labels(t->model, (const char *const *)train->id2label, train->num_labels)) != VT_OK)
+        (st = vt_bert_set_problem_type(t->model, PROBLEMS[train->kind])) != VT_OK ||
+        (!regression && (st = vt_bert_set_labels(t->model, (const char *const *)train->id2label, labels)) != VT_OK))
         return st;
-    *t = (vt_task){.kind = VT_TASK_SEQUENCE_CLASSIFICATION, .model = t->model, .tok = t->tok,
+    *t = (vt_task){.kind = KINDS[train->kind], .model = t->model, .tok = t->tok, .threshold = 0.5,
                    .cfg = vt_bert_get_config(t->model), .max_windows = to.max_windows,
                    .batch_size = (int32_t)(o->batch_size > 64 ? o->batch_size : 64),
                    .special = vt_tok_special_ids(t->tok)};
@@ -188,8 +281,9 @@ static vt_status load(const char *init_dir, const vt_labelled *train, const vt_f
 static void log_start(const vt_finetune_options *o, const vt_labelled *train, const vt_labelled *dev,
                       const source *s, const char *init_dir, int64_t steps_per_epoch, int64_t ranks) {
     if (!o->log || vt_dist_rank() != 0) return;
-    fprintf(o->log, "fine-tuning %s: %zu training and %zu dev examples, %d labels, %lld epochs of %lld steps%s\n",
-            init_dir, train->n, dev->n, train->num_labels, (long long)o->epochs, (long long)steps_per_epoch,
+    fprintf(o->log, "fine-tuning %s (%s): %zu training and %zu dev examples, %d labels, %lld epochs of %lld steps%s\n",
+            init_dir, vt_task_kind_name(s->task.kind), train->n, dev->n, s->task.cfg->num_labels, (long long)o->epochs,
+            (long long)steps_per_epoch,
             train->n_skipped || dev->n_skipped ? " (bad rows skipped)" : "");
     if (s->train.n != train->n || s->dev.n != dev->n)
         fprintf(o->log, "long texts read as up to %d windows of %d tokens: %zu training and %zu dev windows\n",
@@ -207,6 +301,11 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
         return vt_error(VT_ERR_INVALID_ARG, "vt_task_finetune: a directory, data, an output directory, epochs >= 1 "
                                             "and batch_size >= 1 are needed");
     if (train->n == 0) return vt_error(VT_ERR_INVALID_ARG, "the training set holds no examples");
+    if (dev->kind != train->kind || (unsigned)train->kind > VT_LABEL_REGRESSION)
+        return vt_error(VT_ERR_INVALID_ARG, "the training set has %s labels, the dev set %s",
+                        vt_label_kind_name(train->kind), vt_label_kind_name(dev->kind));
+    if (o->balanced_class_weights && train->kind != VT_LABEL_SINGLE)
+        return vt_error(VT_ERR_INVALID_ARG, "class weights are for single-label classification");
     source s = {.seed = o->seed, .batch_size = o->batch_size, .epoch = -1};
     vt_status st = load(init_dir, train, o, &s);
     if (st == VT_OK) st = encode_set(&s.task, train, &s.train);
@@ -216,9 +315,10 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
     s.types = malloc(cells * sizeof *s.types);
     s.mask = malloc(cells * sizeof *s.mask);
     s.labels = malloc((size_t)o->batch_size * sizeof *s.labels);
+    s.targets = malloc((size_t)o->batch_size * (size_t)(train->num_labels > 1 ? train->num_labels : 1) * sizeof *s.targets);
     s.batch_rows = malloc((size_t)o->batch_size * sizeof *s.batch_rows);
     s.order = malloc((s.train.n ? s.train.n : 1) * sizeof *s.order);
-    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.batch_rows || !s.order))
+    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.targets || !s.batch_rows || !s.order))
         st = vt_error(VT_ERR_NOMEM, "out of memory for the training batches");
     if (st == VT_OK && o->balanced_class_weights && !(s.class_weights = balanced_weights(&s.train, train->num_labels)))
         st = vt_error(VT_ERR_NOMEM, "out of memory");
@@ -226,16 +326,13 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
         /* An epoch is the training rows once over the global batch (batch x ranks). */
         int64_t ranks = vt_dist_size(), global = o->batch_size * ranks;
         int64_t steps_per_epoch = ((int64_t)s.train.n + global - 1) / global, steps = steps_per_epoch * o->epochs;
-        char args[1024], tok_config[128];
+        char args[1024];
         snprintf(args, sizeof args,
                  "{\"command\": \"finetune\", \"epochs\": %lld, \"batch_size\": %lld, \"lr\": %g, \"seed\": %llu, "
                  "\"examples\": %zu, \"rows\": %zu, \"ranks\": %lld}",
                  (long long)o->epochs, (long long)o->batch_size, o->lr, (unsigned long long)o->seed, train->n,
                  s.train.n, (long long)ranks);
-        /* eval, predict and serve read inputs as training did */
-        snprintf(tok_config, sizeof tok_config,
-                 "{\"model_max_length\": %d, \"keep_tail_tokens\": %d, \"max_windows\": %d}", s.task.max_len,
-                 vt_tok_get_options(s.task.tok)->keep_tail, s.task.max_windows);
+        set_tok_config(&s, -1);
         vt_trainer_options to;
         vt_trainer_options_default(&to);
         to.out_dir = o->out_dir;
@@ -254,7 +351,7 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
         to.resume = o->resume;
         to.zero1 = o->zero1;
         to.tokenizer_dir = init_dir;
-        to.tokenizer_config = tok_config;
+        to.tokenizer_config = s.tok_config;
         to.args_json = args;
         to.log = o->log;
         to.get_batch = get_batch;
@@ -266,7 +363,8 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
         if (stopped) *stopped = stop;
         if (st == VT_OK && o->log && vt_dist_rank() == 0) fprintf(o->log, "best dev checkpoint in %s\n", o->out_dir);
     }
-    free(s.ids), free(s.types), free(s.mask), free(s.labels), free(s.batch_rows), free(s.order), free(s.class_weights);
+    free(s.ids), free(s.types), free(s.mask), free(s.labels), free(s.targets), free(s.batch_rows), free(s.order);
+    free(s.class_weights);
     free_set(&s.train);
     free_set(&s.dev);
     vt_bert_free(s.task.model);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
 #include "task/task_internal.h"
 
 int vt_task_probs(const float *logits, int m, int K, double *probs) {
@@ -23,6 +24,55 @@ int vt_task_probs(const float *logits, int m, int K, double *probs) {
     return best;
 }
 
+int vt_task_scores(const vt_task *t, const float *logits, int m, double *scores) {
+    int K = t->cfg->num_labels;
+    if (t->kind == VT_TASK_SEQUENCE_CLASSIFICATION) return vt_task_probs(logits, m, K, scores);
+    int best = 0;
+    for (int k = 0; k < K; k++) { /* the mean logits, then each label's sigmoid or the value itself */
+        double sum = 0;
+        for (int j = 0; j < m; j++) sum += logits[(size_t)j * (size_t)K + (size_t)k];
+        double x = sum / m;
+        scores[k] = t->kind == VT_TASK_MULTI_LABEL ? 1 / (1 + exp(-x)) : x;
+        if (!isfinite(x)) return -1;
+        if (scores[k] > scores[best]) best = k;
+    }
+    return best;
+}
+
+vt_status vt_task_answer_json(const vt_task *t, const double *scores, char **out) {
+    const vt_bert_config *c = t->cfg;
+    int K = c->num_labels, best = 0;
+    for (int k = 1; k < K; k++)
+        if (scores[k] > scores[best]) best = k;
+    vt_sb b = {0};
+    if (t->kind == VT_TASK_REGRESSION && K == 1) {
+        vt_sb_printf(&b, "\"score\": %.8g", scores[0]);
+    } else {
+        if (t->kind == VT_TASK_SEQUENCE_CLASSIFICATION) {
+            vt_sb_str(&b, "\"label\": ");
+            vt_sb_json_string(&b, c->id2label[best]);
+            vt_sb_printf(&b, ", \"score\": %.8g, ", scores[best]);
+        } else if (t->kind == VT_TASK_MULTI_LABEL) {
+            vt_sb_str(&b, "\"labels\": [");
+            for (int k = 0, n = 0; k < K; k++)
+                if (scores[k] >= t->threshold) {
+                    if (n++) vt_sb_str(&b, ", ");
+                    vt_sb_json_string(&b, c->id2label[k]);
+                }
+            vt_sb_str(&b, "], ");
+        }
+        vt_sb_str(&b, t->kind == VT_TASK_REGRESSION ? "\"scores\": {" : "\"probs\": {");
+        for (int k = 0; k < K; k++) {
+            if (k) vt_sb_str(&b, ", ");
+            vt_sb_json_string(&b, c->id2label[k]);
+            vt_sb_printf(&b, ": %.8g", scores[k]);
+        }
+        vt_sb_str(&b, "}");
+    }
+    if (!(*out = vt_sb_take(&b, NULL))) return vt_error(VT_ERR_NOMEM, "out of memory for an answer");
+    return VT_OK;
+}
+
 void vt_task_normalize(float *v, int64_t H) {
     double norm = 0;
     for (int64_t h = 0; h < H; h++) norm += (double)v[h] * v[h];
@@ -38,7 +88,7 @@ static void free_rows(vt_task_rows *rows, size_t n) {
 }
 
 vt_status vt_task_classify(vt_task *t, const vt_text_input *in, size_t n, double *probs, bool *truncated) {
-    if (t->kind != VT_TASK_SEQUENCE_CLASSIFICATION)
+    if (!vt_task_kind_is_sequence(t->kind))
         return vt_error(VT_ERR_INVALID_ARG, "classify needs a sequence classifier, not a %s task",
                         vt_task_kind_name(t->kind));
     int K = t->cfg->num_labels;
@@ -51,7 +101,7 @@ vt_status vt_task_classify(vt_task *t, const vt_text_input *in, size_t n, double
     if (st == VT_OK && !logits) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu rows' logits", total);
     if (st == VT_OK) st = task_run_inputs(t, VT_OUT_LOGITS, rows, n, logits, (size_t)K);
     for (size_t i = 0, r = 0; st == VT_OK && i < n; r += (size_t)rows[i++].n) {
-        if (vt_task_probs(logits + r * (size_t)K, rows[i].n, K, probs + i * (size_t)K) < 0)
+        if (vt_task_scores(t, logits + r * (size_t)K, rows[i].n, probs + i * (size_t)K) < 0)
             st = vt_error(VT_ERR_NUMERIC, "input %zu: the logits are not finite", i + 1);
         if (truncated) truncated[i] = rows[i].truncated;
     }

@@ -94,7 +94,7 @@ static vt_status run_batch(vt_task *t, vt_task_output what, const vt_tok_encodin
 
 vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *const *rows, size_t n,
                       float *const *out) {
-    if (what == VT_OUT_LOGITS && t->kind != VT_TASK_SEQUENCE_CLASSIFICATION)
+    if (what == VT_OUT_LOGITS && !vt_task_kind_is_sequence(t->kind))
         return vt_error(VT_ERR_INVALID_ARG, "this model is not a sequence classifier: it has no labels to score");
     if (what == VT_OUT_MASKED && t->kind != VT_TASK_FILL_MASK)
         return vt_error(VT_ERR_INVALID_ARG, "this model has no masked-LM head loaded");

@@ -11,6 +11,7 @@ struct vt_task {
     const vt_bert_config *cfg;
     int32_t max_len, max_windows, batch_size;
     vt_tok_special special;
+    double threshold; /* MULTI_LABEL: a label is predicted at or above it */
     /* vt_task_run's buffers, grown to the largest batch seen */
     int32_t *ids, *types, *mask, *select; /* (batch, len) */
     size_t cells;
