@@ -1,5 +1,8 @@
 #include "core/format.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 const char *vt_format_count(int64_t v, char *buf, size_t size) {
     char digits[32];
     int len = snprintf(digits, sizeof digits, "%lld", (long long)v), o = 0;
@@ -27,4 +30,15 @@ void vt_print_json_string(FILE *out, const char *s) {
         else fputc(*p, out);
     }
     fputc('"', out);
+}
+
+void vt_print_json_number(FILE *out, double x) {
+    if (!isfinite(x)) {
+        fputs("null", out);
+        return;
+    }
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.15g", x);
+    if (strtod(buf, NULL) != x) snprintf(buf, sizeof buf, "%.17g", x); /* the shortest that reads back exactly */
+    fputs(buf, out);
 }

@@ -15,4 +15,8 @@ void vt_print_rule(FILE *out, char c, int width);
 /* s as a JSON string literal: quoted, with quotes, backslashes and control characters escaped. */
 void vt_print_json_string(FILE *out, const char *s);
 
+/* x as a JSON number in the shortest of %.15g / %.17g that reads back
+ * exactly; "null" when x is NaN or infinite (JSON has neither). */
+void vt_print_json_number(FILE *out, double x);
+
 #endif

@@ -132,14 +132,6 @@ vt_status vt_metrics_compute(const int32_t *y_true, const int32_t *y_pred, const
 
 /* ---- printing ------------------------------------------------------------- */
 
-static void json_number(FILE *out, double x) {
-    char buf[32];
-    snprintf(buf, sizeof buf, "%.15g", x);
-    if (strtod(buf, NULL) != x) snprintf(buf, sizeof buf, "%.17g", x); /* the shortest that reads back exactly */
-    if (isfinite(x)) fputs(buf, out);
-    else fputs("null", out);
-}
-
 static const char *name_of(const char *const *names, int c, char *buf, size_t size) {
     if (names && names[c]) return names[c];
     snprintf(buf, size, "%d", c);
@@ -150,28 +142,28 @@ void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *
     int K = m->num_classes;
     char buf[16];
     fputs("{\"accuracy\": ", out);
-    json_number(out, m->accuracy);
+    vt_print_json_number(out, m->accuracy);
     fputs(", \"macro_precision\": ", out);
-    json_number(out, m->macro_precision);
+    vt_print_json_number(out, m->macro_precision);
     fputs(", \"macro_recall\": ", out);
-    json_number(out, m->macro_recall);
+    vt_print_json_number(out, m->macro_recall);
     fputs(", \"macro_f1\": ", out);
-    json_number(out, m->macro_f1);
+    vt_print_json_number(out, m->macro_f1);
     fputs(", \"micro_f1\": ", out);
-    json_number(out, m->micro_f1);
+    vt_print_json_number(out, m->micro_f1);
     fputs(", \"weighted_f1\": ", out);
-    json_number(out, m->weighted_f1);
+    vt_print_json_number(out, m->weighted_f1);
     fprintf(out, ", \"n\": %lld, \"per_class\": {", (long long)m->n);
     for (int c = 0; c < K; c++) {
         const vt_class_metrics *pc = &m->per_class[c];
         if (c) fputs(", ", out);
         vt_print_json_string(out, name_of(names, c, buf, sizeof buf));
         fputs(": {\"precision\": ", out);
-        json_number(out, pc->precision);
+        vt_print_json_number(out, pc->precision);
         fputs(", \"recall\": ", out);
-        json_number(out, pc->recall);
+        vt_print_json_number(out, pc->recall);
         fputs(", \"f1\": ", out);
-        json_number(out, pc->f1);
+        vt_print_json_number(out, pc->f1);
         fprintf(out, ", \"support\": %lld}", (long long)pc->support);
     }
     fputs("}, \"labels\": [", out);
@@ -186,7 +178,7 @@ void vt_metrics_print_json(const vt_metrics *m, const char *const *names, FILE *
         fputc(']', out);
     }
     fputs("], \"roc_auc\": ", out);
-    json_number(out, m->roc_auc);
+    vt_print_json_number(out, m->roc_auc);
     fputc('}', out);
 }
 
