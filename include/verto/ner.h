@@ -159,7 +159,9 @@ typedef struct vt_ner_group {
  * aggregation_strategy="simple" (and ignore_labels ["O"]), from the
  * encoding `e` of `text` (vt_tok_encode, one sequence, byte offsets) and
  * probs (e->len, num_labels): the softmax of each token's logits. For each
- * token that is not special (special_mask 0; padding too is skipped): its
+ * token of the text (seq 0: what the template added and padding are
+ * skipped, as the pipeline's special_tokens_mask does, while special tokens
+ * written in the text are kept like any other): its
  * label is the first highest-probability id and its score that
  * probability; consecutive tokens are grouped while a token's label is
  * I-X (or any label not starting with "B-" or "I-", which reads as itself)

@@ -114,7 +114,7 @@ vt_status vt_ner_aggregate_simple(const vt_tokenizer *t, const char *text, size_
     size_t m = 0;
     vt_status st = VT_OK;
     for (int32_t i = 0; i < e->len; i++) {
-        if (e->special_mask[i]) continue;
+        if (e->seq[i] < 0) continue; /* what the template added, and padding: HF's special_tokens_mask */
         int32_t bs = e->offsets[2 * i], be = e->offsets[2 * i + 1];
         if (bs < 0 || be < bs || (size_t)be > len) {
             st = vt_error(VT_ERR_INVALID_ARG, "token %d: offsets [%d, %d) outside the text (%zu bytes)", i, bs, be, len);
