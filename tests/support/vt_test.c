@@ -18,7 +18,7 @@ vt_st_file *ref_open(const char *file) {
     return f;
 }
 
-const char *ref_path(const char *file, char *buf, size_t size) {
+const char *ref_file_path(const char *file, char *buf, size_t size) {
     const char *dir = getenv("VT_REF_DIR");
     snprintf(buf, size, "%s/%s", dir ? dir : "build/ref", file);
     return buf;
@@ -26,7 +26,7 @@ const char *ref_path(const char *file, char *buf, size_t size) {
 
 struct cJSON *ref_json(const char *file) {
     char path[4096];
-    ref_path(file, path, sizeof path);
+    ref_file_path(file, path, sizeof path);
     FILE *f = fopen(path, "rb");
     if (!f) fail_msg("cannot open reference %s (run `make test`, which generates it)", path);
     fseek(f, 0, SEEK_END);

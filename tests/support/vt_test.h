@@ -18,7 +18,7 @@
 vt_st_file *ref_open(const char *file);
 
 /* $VT_REF_DIR/<file> (build/ref when unset) written into buf; returns buf. */
-const char *ref_path(const char *file, char *buf, size_t size);
+const char *ref_file_path(const char *file, char *buf, size_t size);
 
 /* $VT_REF_DIR/<file> parsed as JSON (fails the test if it cannot; NaN is
  * not JSON, so generators write null). Free with cJSON_Delete. */

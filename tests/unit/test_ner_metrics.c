@@ -213,7 +213,7 @@ static void test_files(void **state) {
     (void)state;
     char path[4096];
     vt_tagged gold, pred;
-    if (vt_tagged_load(ref_path("ner_files_gold.conll", path, sizeof path), NULL, &gold) != VT_OK)
+    if (vt_tagged_load(ref_file_path("ner_files_gold.conll", path, sizeof path), NULL, &gold) != VT_OK)
         fail_msg("%s", vt_last_error());
     assert_int_equal(gold.scheme, VT_SCHEME_IOB2);
     for (int i = 1; i < gold.num_labels; i++) assert_true(strcmp(gold.id2label[i - 1], gold.id2label[i]) < 0);
@@ -221,7 +221,7 @@ static void test_files(void **state) {
     vt_tagged_options_default(&o);
     o.id2label = (const char *const *)gold.id2label;
     o.num_labels = gold.num_labels;
-    if (vt_tagged_load(ref_path("ner_files_pred.jsonl", path, sizeof path), &o, &pred) != VT_OK)
+    if (vt_tagged_load(ref_file_path("ner_files_pred.jsonl", path, sizeof path), &o, &pred) != VT_OK)
         fail_msg("%s", vt_last_error());
     assert_int_equal(gold.n, pred.n);
     for (size_t s = 0; s <= gold.n; s++) assert_int_equal(gold.start[s], pred.start[s]);

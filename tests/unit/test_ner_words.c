@@ -30,7 +30,7 @@ static vt_tokenizer *load(const char *name) {
     if (!strcmp(name, "uncased")) snprintf(path, sizeof path, "tests/data/tokenizer/uncased");
     else {
         snprintf(dir, sizeof dir, "ner_tok_%s", name);
-        ref_path(dir, path, sizeof path);
+        ref_file_path(dir, path, sizeof path);
     }
     vt_tokenizer *t = vt_tok_load(path, NULL);
     if (!t) fail_msg("load %s: %s", path, vt_last_error());
