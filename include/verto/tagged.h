@@ -28,7 +28,8 @@
  * not valid for the scheme (e.g. "X-PER" or an "E-" tag in IOB2 data; see
  * verto/ner.h). Format problems are found in reading order; scheme problems
  * after the whole file is read (the scheme may be detected from it). A file
- * with no sentences, or none left, is an error naming the file.
+ * with no sentences, none left, or no tokens at all is an error naming the
+ * file.
  *
  * Labels: the tags that occur, as ids 0..K-1. By default sorted bytewise
  * (what transformers' run_ner.py does with string labels: the ids do not

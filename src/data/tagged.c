@@ -369,6 +369,8 @@ vt_status vt_tagged_parse(const char *data, size_t len, const char *name, const 
                           out->n_skipped, out->notes[0]);
         else
             st = vt_error(VT_ERR_FORMAT, "%s:1: no sentences%s", name, len ? "" : " (the file is empty)");
+    } else if (st == VT_OK && b.n_tok == 0) {
+        st = vt_error(VT_ERR_FORMAT, "%s:%lld: no tokens (every sentence is empty)", name, (long long)b.line[0]);
     }
     if (st == VT_OK) st = finish(&b);
     builder_free(&b);
