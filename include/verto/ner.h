@@ -67,10 +67,15 @@ VT_API bool vt_tag_valid(vt_tag_scheme s, const char *tag);
  * decision (vt_tag_valid then refuses them). The prefixes present decide:
  *   none of them (no label has a prefix)     VT_SCHEME_NONE, unless the set is
  *                                            just "O" (VT_SCHEME_IOB2)
- *   only I and/or B                          IOB2, or IOB1 when some entity of
- *                                            the tag sequences starts with I-
- *   only I and/or E                          IOE2, or IOE1 when some entity ends
- *                                            with I-
+ *   only I and/or B                          IOB2, or IOB1 when the tag sequences
+ *                                            have more entities starting with I-
+ *                                            than entities starting with B- where
+ *                                            no entity of their type precedes
+ *                                            them (so stray I- in BIO data do not
+ *                                            make it IOB1)
+ *   only I and/or E                          IOE2, or IOE1 likewise (entities
+ *                                            ending with I- against E- ends that
+ *                                            no entity of their type follows)
  *   B, I, E, S with an E or an S             IOBES
  *   B, I, L, U with an L or a U              BILOU
  *   anything else (e.g. E with L)            VT_ERR_FORMAT naming the labels

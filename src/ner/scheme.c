@@ -72,22 +72,33 @@ bool vt_tag_valid(vt_tag_scheme s, const char *tag) {
     return s == VT_SCHEME_AUTO ? bit != 0 : (bit & vt_ner_scheme_prefixes(s)) != 0;
 }
 
-/* Whether some entity of the sequences starts (IOB) or ends (IOE) with I-:
- * an I-X whose neighbour on that side is not the same entity's tag. */
-static bool i_at_boundary(const char *const *labels, int n_labels, const int32_t *tags, const size_t *start,
-                          size_t n_seq, bool at_start) {
+/* Whether the sequences read as IOB1 rather than IOB2 (at_start), or IOE1
+ * rather than IOE2: an entity whose first (last) tag is I- is IOB1's (IOE1's)
+ * mark, one whose first (last) tag is B- (E-) although no entity of its type
+ * touches it is IOB2's (IOE2's). The more frequent wins, so that a few stray
+ * I- in BIO data (annotation noise) do not make it IOB1, whose strict
+ * entities would drop every B- entity after an O. */
+static bool version_one(const char *const *labels, int n_labels, const int32_t *tags, const size_t *start,
+                        size_t n_seq, bool at_start) {
     if (!tags || !start) return false;
+    int edge_prefix = at_start ? VT_PFX_B : VT_PFX_E;
+    int64_t i_marks = 0, edge_marks = 0;
     for (size_t s = 0; s < n_seq; s++)
         for (size_t k = start[s]; k < start[s + 1]; k++) {
             int32_t id = tags[k];
-            if (id < 0 || id >= n_labels || tag_form(labels[id]) != VT_PFX_I) continue;
+            if (id < 0 || id >= n_labels) continue;
+            int form = tag_form(labels[id]);
+            if (form != VT_PFX_I && form != edge_prefix) continue;
             bool edge = at_start ? k == start[s] : k + 1 == start[s + 1];
             int32_t nb = edge ? -1 : tags[at_start ? k - 1 : k + 1];
             const char *other = nb >= 0 && nb < n_labels ? labels[nb] : NULL;
-            int want = at_start ? VT_PFX_B | VT_PFX_I : VT_PFX_I | VT_PFX_E; /* the entity's other tags */
-            if (!other || !(tag_form(other) & want) || strcmp(other + 1, labels[id] + 1)) return true;
+            /* the neighbour continues the same entity type: I- or the edge prefix, same "-TYPE" */
+            bool joined = other && (tag_form(other) & (VT_PFX_I | edge_prefix)) && !strcmp(other + 1, labels[id] + 1);
+            if (joined) continue;
+            if (form == VT_PFX_I) i_marks++;
+            else edge_marks++;
         }
-    return false;
+    return i_marks > edge_marks;
 }
 
 vt_status vt_tag_scheme_detect(const char *const *labels, int n_labels, const int32_t *tags, const size_t *start,
@@ -106,9 +117,9 @@ vt_status vt_tag_scheme_detect(const char *const *labels, int n_labels, const in
     const int IB = VT_PFX_I | VT_PFX_B, IE = VT_PFX_I | VT_PFX_E;
     if (!p) *out = all_o && n_labels > 0 ? VT_SCHEME_IOB2 : VT_SCHEME_NONE;
     else if (!(p & ~IB))
-        *out = i_at_boundary(labels, n_labels, tags, start, n_seq, true) ? VT_SCHEME_IOB1 : VT_SCHEME_IOB2;
+        *out = version_one(labels, n_labels, tags, start, n_seq, true) ? VT_SCHEME_IOB1 : VT_SCHEME_IOB2;
     else if (!(p & ~IE))
-        *out = i_at_boundary(labels, n_labels, tags, start, n_seq, false) ? VT_SCHEME_IOE1 : VT_SCHEME_IOE2;
+        *out = version_one(labels, n_labels, tags, start, n_seq, false) ? VT_SCHEME_IOE1 : VT_SCHEME_IOE2;
     else if (!(p & ~(IB | VT_PFX_E | VT_PFX_S))) *out = VT_SCHEME_IOBES;
     else if (!(p & ~(IB | VT_PFX_L | VT_PFX_U))) *out = VT_SCHEME_BILOU;
     else {

@@ -298,6 +298,19 @@ static void test_schemes(void **state) {
     static const int32_t well_formed[] = {0, 1, 2, 0};
     assert_int_equal(vt_tag_scheme_detect(iob, 3, well_formed, st, 1, &s), VT_OK);
     assert_int_equal(s, VT_SCHEME_IOB2);
+    /* one stray I- start against two B- starts after O: noisy BIO, still IOB2 */
+    static const int32_t noisy[] = {0, 2, 0, 1, 2, 0, 1};
+    static const size_t st7[] = {0, 7};
+    assert_int_equal(vt_tag_scheme_detect(iob, 3, noisy, st7, 1, &s), VT_OK);
+    assert_int_equal(s, VT_SCHEME_IOB2);
+    static const char *const ioe_o[] = {"O", "I-X", "E-X"};
+    static const int32_t ioe1[] = {1, 0, 1, 2, 1}; /* entities ending with I-; E- only before the same type */
+    static const size_t st5[] = {0, 5};
+    assert_int_equal(vt_tag_scheme_detect(ioe_o, 3, ioe1, st5, 1, &s), VT_OK);
+    assert_int_equal(s, VT_SCHEME_IOE1);
+    static const int32_t ioe2[] = {1, 2, 0, 2, 0};
+    assert_int_equal(vt_tag_scheme_detect(ioe_o, 3, ioe2, st5, 1, &s), VT_OK);
+    assert_int_equal(s, VT_SCHEME_IOE2);
     assert_int_equal(vt_tag_scheme_detect(bioes, 4, NULL, NULL, 0, &s), VT_OK);
     assert_int_equal(s, VT_SCHEME_IOBES);
     assert_int_equal(vt_tag_scheme_detect(bilou, 2, NULL, NULL, 0, &s), VT_OK);

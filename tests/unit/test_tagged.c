@@ -172,6 +172,8 @@ static void test_errors(void **state) {
     parse_fails("empty_token.conll", "a O\n\tO\n", NULL, VT_ERR_FORMAT, "empty_token.conll:2: empty token");
     parse_fails("empty.conll", "", NULL, VT_ERR_FORMAT, "empty.conll:1: no sentences (the file is empty)");
     parse_fails("blank.conll", "\n  \n-DOCSTART- O\n", NULL, VT_ERR_FORMAT, "blank.conll:1: no sentences");
+    parse_fails("no_tokens.jsonl", "\n{\"tokens\": [], \"tags\": []}\n", NULL, VT_ERR_FORMAT,
+                "no_tokens.jsonl:2: no tokens (every sentence is empty)");
     parse_fails("data.csv", "a O\n", NULL, VT_ERR_INVALID_ARG, "cannot tell the format");
     vt_tagged_options_default(&o);
     o.max_labels = 2;
