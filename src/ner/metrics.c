@@ -167,8 +167,8 @@ static double f1_of(double p, double r) { return p + r == 0.0 ? 0.0 : 2.0 * p * 
 
 /* Per-type counts and confusion from the two entity lists, sorted by span. */
 static vt_status count(work *w, vt_ner_metrics *out) {
-    qsort(w->gold.v, w->gold.n, sizeof(span), span_cmp);
-    qsort(w->pred.v, w->pred.n, sizeof(span), span_cmp);
+    if (w->gold.n > 1) qsort(w->gold.v, w->gold.n, sizeof(span), span_cmp); /* (NULL when empty) */
+    if (w->pred.n > 1) qsort(w->pred.v, w->pred.n, sizeof(span), span_cmp);
     w->used = malloc((size_t)w->n_types * sizeof *w->used);
     if (!w->used) return vt_error(VT_ERR_NOMEM, "out of memory for entity types");
     for (int32_t i = 0; i < w->n_types; i++) w->used[i] = -1;
