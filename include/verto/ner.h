@@ -133,8 +133,9 @@ VT_API vt_status vt_ner_entities(const char *const *tags, size_t n, vt_ner_mode 
  * as transformers' examples/pytorch/token-classification/run_ner.py builds
  * them: labels[i] (len) is word_tags[word_ids[i]] for the first token of each
  * word, and for the other tokens of a word VT_NER_IGNORE, or with
- * label_all_tokens the word's tag again, a B-X tag then becoming I-X when
- * id2label has I-X (run_ner's b_to_i_label); specials and padding
+ * label_all_tokens the word's tag again, a tag starting with "B-" then
+ * becoming the tag with every "B-" replaced by "I-" when id2label has it
+ * (run_ner's b_to_i_label: B-X -> I-X); specials and padding
  * (word_ids -1) get VT_NER_IGNORE. A word tag may itself be VT_NER_IGNORE
  * (an unlabelled word). id2label (num_labels) is needed only with
  * label_all_tokens (else may be NULL). Errors (VT_ERR_INVALID_ARG): a word id
@@ -154,7 +155,7 @@ VT_API void vt_ner_first_token_per_word(const int32_t *word_ids, int32_t len, co
 
 typedef struct vt_ner_group {
     char *entity_group;   /* owned: the first token's label after its first '-' ("B-PER" -> "PER") */
-    double score;         /* mean of the tokens' probabilities of their predicted labels */
+    double score;         /* mean of the tokens' probabilities of their labels (NaNs left out, as np.nanmean) */
     char *word;           /* owned: the tokens decoded (tokenizer's decoder, unknown tokens as their text) */
     int32_t start, end;   /* character offsets [start, end) in the text (Python string indices) */
     int32_t first, last;  /* tokens [first, last] of the encoding */
@@ -163,20 +164,23 @@ typedef struct vt_ner_group {
 /* What transformers' TokenClassificationPipeline returns for one text with
  * aggregation_strategy="simple" (and ignore_labels ["O"]), from the
  * encoding `e` of `text` (vt_tok_encode, one sequence, byte offsets) and
- * probs (e->len, num_labels): the softmax of each token's logits. For each
- * token of the text (seq 0: what the template added and padding are
- * skipped, as the pipeline's special_tokens_mask does, while special tokens
- * written in the text are kept like any other): its
- * label is the first highest-probability id and its score that
- * probability; consecutive tokens are grouped while a token's label is
- * I-X (or any label not starting with "B-" or "I-", which reads as itself)
- * continuing the same X; a group's entity_group is its first label after
- * the first '-', and groups whose entity_group is in ignore (n_ignore; NULL:
- * just "O") are dropped. The word is the tokenizer's decoder applied to the
- * group's token strings (transformers' convert_tokens_to_string) with an
- * unknown token replaced by the text it covers. *out: malloc'd array of *n_out groups;
- * free with vt_ner_groups_free. Errors: VT_ERR_INVALID_ARG (bad sizes, an
- * offset outside the text), VT_ERR_NOMEM. */
+ * probs (e->len, num_labels): the softmax of each token's logits.
+ *  - Each token of the text takes part (seq 0; what the template added and
+ *    padding are skipped, as the pipeline's special_tokens_mask does, while
+ *    special tokens written in the text are kept like any other), with its
+ *    first highest-probability label (numpy's argmax) and that probability.
+ *  - Consecutive tokens are grouped while a token's label is I-X (or any
+ *    label not starting with "B-" or "I-", which reads as itself) continuing
+ *    the same X; a group's entity_group is its first label after the first
+ *    '-'; groups whose entity_group is in ignore (n_ignore; NULL: just "O")
+ *    are dropped.
+ *  - The word is the tokenizer's decoder over the group's token strings
+ *    (transformers' convert_tokens_to_string), an unknown token replaced by
+ *    the text it covers; start and end are the first and last tokens'
+ *    character offsets.
+ * *out: malloc'd array of *n_out groups; free with vt_ner_groups_free.
+ * Errors: VT_ERR_INVALID_ARG (bad sizes, an offset outside the text),
+ * VT_ERR_NOMEM. */
 VT_API vt_status vt_ner_aggregate_simple(const vt_tokenizer *t, const char *text, size_t len,
                                          const vt_tok_encoding *e, const float *probs, int num_labels,
                                          const char *const *id2label, const char *const *ignore, int n_ignore,
