@@ -30,7 +30,8 @@ vt_status vt_tok_encode_words(const vt_tokenizer *t, const char *const *words, c
     for (size_t k = 0; k < n_words && st == VT_OK; k++) {
         if (!words[k] && lens[k]) st = vt_error(VT_ERR_INVALID_ARG, "tokenizer: word %zu is NULL", k);
         else if (lens[k] > INT32_MAX) st = vt_error(VT_ERR_INVALID_ARG, "tokenizer: word %zu is longer than %d bytes", k, INT32_MAX);
-        else st = vt_tok_encode_text(t, words[k] ? words[k] : "", (int32_t)lens[k], k == 0, w, one);
+        else /* seq_start: no token before this word's (tokenizers trims offsets over the whole sequence) */
+            st = vt_tok_encode_text(t, words[k] ? words[k] : "", (int32_t)lens[k], all->n == 0, w, one);
         if (st == VT_OK && (int64_t)all->n + one->n > cap) {
             int64_t want = ((int64_t)all->n + one->n) * 2 + 16;
             int32_t *p = want <= INT32_MAX ? realloc(word_of, (size_t)want * sizeof *p) : NULL;
