@@ -226,6 +226,27 @@ VT_API vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char
                                      const char *const *b, const size_t *blen, const vt_tok_encode_opts *o,
                                      vt_tok_encoding *out);
 
+/* Encodes pre-split words as one sequence, as transformers' fast tokenizers
+ * do with is_split_into_words=True (tokenizers' encode(words,
+ * is_pretokenized=True)): each word runs through the whole pipeline (added
+ * tokens, normalizer, pre-tokenizer, model) as a text of its own, so a
+ * byte-level BPE or Metaspace tokenizer marks each word as starting after a
+ * space only if its add_prefix_space / prepend_scheme says so for a text's
+ * start (RoBERTa's saved with add_prefix_space=false gives the words no
+ * leading "Ġ", as transformers then does); the pieces are concatenated and
+ * truncated, wrapped in the single-sequence template and padded as by
+ * vt_tok_encode with `o` (NULL: defaults). words[k] is lens[k] bytes (an
+ * empty word gives no token). Offsets are bytes within each token's own
+ * word ((0, 0) for specials); seq is 0 for the words' tokens.
+ * *word_ids (NULL or a buffer from an earlier call; realloc'd to out->len
+ * entries, free() it) receives each token's word index, -1 for special and
+ * padding tokens: transformers' word_ids() with None as -1. Errors as
+ * vt_tok_encode (a NULL word with a non-zero length, more than INT32_MAX
+ * words: VT_ERR_INVALID_ARG); on error out->len is 0. */
+VT_API vt_status vt_tok_encode_words(const vt_tokenizer *t, const char *const *words, const size_t *lens,
+                                     size_t n_words, const vt_tok_encode_opts *o, vt_tok_encoding *out,
+                                     int32_t **word_ids);
+
 /* Long documents: a single text longer than max_length tokens is read as
  * windows instead of being truncated. With w = max_length - 2 tokens of the
  * text per window ([CLS] w tokens [SEP]) and n tokens in all, it gets
@@ -266,6 +287,14 @@ VT_API void vt_tok_offsets_to_chars(const char *text, size_t len, int32_t *offse
  * NULL) its length. Unknown ids: VT_ERR_INVALID_ARG. */
 VT_API vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, bool cleanup,
                                char **out, size_t *out_len);
+
+/* The tokenizer's decoder steps over token strings instead of ids (what
+ * transformers' fast tokenizers' convert_tokens_to_string does:
+ * tokenizers' decoder.decode(tokens)), without skipping or clean-up;
+ * tokens joined by spaces when the tokenizer has no decoder. `tokens` are
+ * NUL-terminated. Same output contract as vt_tok_decode. */
+VT_API vt_status vt_tok_decode_tokens(const vt_tokenizer *t, const char *const *tokens, size_t n, char **out,
+                                      size_t *out_len);
 
 /* Like BertTokenizer.convert_tokens_to_string: tokens joined by spaces with
  * " ##" removed. `tokens` are NUL-terminated strings. Same output contract. */

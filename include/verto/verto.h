@@ -7,6 +7,9 @@
  *   bert.h          the BERT family: config, load/save, forward, backward
  *   tokenizer.h     WordPiece tokenization; vocab_builder.h trains a vocab
  *   dataset.h       labelled TSV/CSV/JSONL; pretrain_data.h pretraining shards
+ *   tagged.h        token-tagged data (CoNLL, JSONL) for NER; ner.h tag schemes,
+ *                   entities, label alignment, the pipeline's aggregation;
+ *                   ner_metrics.h entity-level metrics (seqeval's)
  *   trainer.h       the training loop, checkpoints (checkpoint.h), MPI (dist.h)
  *   optim.h         AdamW/Adam/SGD and schedules; metrics.h evaluation metrics
  *                   (multilabel_metrics.h, regression_metrics.h for those tasks)
@@ -28,6 +31,8 @@
 #include "verto/metrics.h"
 #include "verto/model.h"
 #include "verto/multilabel_metrics.h"
+#include "verto/ner.h"
+#include "verto/ner_metrics.h"
 #include "verto/optim.h"
 #include "verto/platform.h"
 #include "verto/pretrain_data.h"
@@ -36,6 +41,7 @@
 #include "verto/rng.h"
 #include "verto/safetensors.h"
 #include "verto/serve.h"
+#include "verto/tagged.h"
 #include "verto/task.h"
 #include "verto/tensor.h"
 #include "verto/tokenizer.h"

@@ -39,7 +39,7 @@ void vt_print_json_number(FILE *out, double x) {
     }
     char buf[32];
     snprintf(buf, sizeof buf, "%.15g", x);
-    if (strtod(buf, NULL) != x) snprintf(buf, sizeof buf, "%.17g", x);
+    if (strtod(buf, NULL) != x) snprintf(buf, sizeof buf, "%.17g", x); /* the shortest that reads back exactly */
     fputs(buf, out);
 }
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/hash.h"
+#include "data/label_table.h"
 #include "core/json.h"
 #include "core/utf8.h"
 #include "data/label_cells.h"
@@ -78,87 +78,6 @@ bool vt_label_kind_parse(const char *name, vt_label_kind *out) {
 
 void vt_labelled_options_default(vt_labelled_options *o) { memset(o, 0, sizeof *o); }
 
-/* ---- label table (open addressing over indices into a name array) ------- */
-
-typedef struct label_table {
-    char **names;     /* (n) owned */
-    size_t n, cap;
-    int32_t *slots;   /* (nslots) index into names, -1 empty */
-    size_t nslots;    /* power of two */
-} label_table;
-
-static uint64_t hash_bytes(const char *s, size_t len) { return vt_fnv1a64(VT_FNV64_INIT, s, len); }
-
-static int32_t table_find(const label_table *t, const char *s, size_t len) {
-    if (!t->nslots) return -1;
-    size_t mask = t->nslots - 1;
-    for (size_t k = (size_t)hash_bytes(s, len) & mask;; k = (k + 1) & mask) {
-        int32_t id = t->slots[k];
-        if (id < 0) return -1;
-        const char *name = t->names[id];
-        if (strlen(name) == len && !memcmp(name, s, len)) return id;
-    }
-}
-
-static vt_status table_rehash(label_table *t, size_t nslots) {
-    int32_t *slots = malloc(nslots * sizeof *slots);
-    if (!slots) return vt_error(VT_ERR_NOMEM, "out of memory for the label map");
-    for (size_t k = 0; k < nslots; k++) slots[k] = -1;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t k = (size_t)hash_bytes(t->names[i], strlen(t->names[i])) & (nslots - 1);
-        while (slots[k] >= 0) k = (k + 1) & (nslots - 1);
-        slots[k] = (int32_t)i;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = nslots;
-    return VT_OK;
-}
-
-/* Appends a new name (not present); returns its id or -1 (error set). */
-static int32_t table_add(label_table *t, const char *s, size_t len) {
-    if (t->n >= (size_t)INT32_MAX - 1) {
-        vt_error(VT_ERR_FORMAT, "more than %d distinct labels", INT32_MAX - 1);
-        return -1;
-    }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 16;
-        char **names = realloc(t->names, cap * sizeof *names);
-        if (!names) {
-            vt_error(VT_ERR_NOMEM, "out of memory for the label map");
-            return -1;
-        }
-        t->names = names;
-        t->cap = cap;
-    }
-    char *copy = malloc(len + 1);
-    if (!copy) {
-        vt_error(VT_ERR_NOMEM, "out of memory for the label map");
-        return -1;
-    }
-    memcpy(copy, s, len);
-    copy[len] = '\0';
-    t->names[t->n++] = copy;
-    if (2 * t->n > t->nslots) { /* rehashing places the new name too */
-        if (table_rehash(t, t->nslots ? 2 * t->nslots : 32) != VT_OK) {
-            free(t->names[--t->n]);
-            return -1;
-        }
-    } else {
-        size_t mask = t->nslots - 1, k = (size_t)hash_bytes(s, len) & mask;
-        while (t->slots[k] >= 0) k = (k + 1) & mask;
-        t->slots[k] = (int32_t)(t->n - 1);
-    }
-    return (int32_t)(t->n - 1);
-}
-
-static void table_free(label_table *t) {
-    for (size_t i = 0; i < t->n; i++) free(t->names[i]);
-    free(t->names);
-    free(t->slots);
-    memset(t, 0, sizeof *t);
-}
-
 /* ---- the builder ---------------------------------------------------------- */
 
 typedef struct builder {
@@ -169,7 +88,7 @@ typedef struct builder {
     bool labelled;               /* !o->unlabelled */
     const char *sep;             /* multi-label separator */
     bool follow;                 /* labels come from o->id2label */
-    label_table labels;
+    vt_label_table labels;
     vt_labelled *d;
     size_t cap;
     bool any_b;
@@ -260,7 +179,7 @@ static int check_label(builder *bd, int64_t line, const char *label, size_t llen
     if (!llen) return bad_row(bd, line, "%s", empty_msg);
     if (bd->o->max_label_bytes && llen > bd->o->max_label_bytes)
         return bad_row(bd, line, "label of %zu bytes (at most %zu)", llen, bd->o->max_label_bytes);
-    if (bd->follow && table_find(&bd->labels, label, llen) < 0)
+    if (bd->follow && vt_label_table_find(&bd->labels, label, llen) < 0)
         return bad_row(bd, line, "label '%.*s' is not in the label map (%d labels)", llen > 60 ? 60 : (int)llen, label,
                        bd->o->num_labels);
     return ROW_OK;
@@ -269,12 +188,12 @@ static int check_label(builder *bd, int64_t line, const char *label, size_t llen
 /* The id of a checked label, adding it to the map when new. Fails only for
  * the whole file (max_labels, memory). */
 static int label_id(builder *bd, int64_t line, const char *label, size_t llen, int32_t *id) {
-    *id = table_find(&bd->labels, label, llen);
+    *id = vt_label_table_find(&bd->labels, label, llen);
     if (*id >= 0) return ROW_OK;
     if (bd->o->max_labels > 0 && bd->labels.n >= (size_t)bd->o->max_labels)
         return (int)vt_error(VT_ERR_FORMAT, "%s:%lld: label '%.*s' makes more than %d distinct labels", bd->name,
                              (long long)line, llen > 60 ? 60 : (int)llen, label, bd->o->max_labels);
-    *id = table_add(&bd->labels, label, llen);
+    *id = vt_label_table_add(&bd->labels, label, llen);
     return *id < 0 ? (int)vt_last_status() : ROW_OK;
 }
 
@@ -659,7 +578,7 @@ static int cmp_numeric(const void *a, const void *b) {
 
 /* Renumbers the labels sorted; rewrites d->label or the multi-label lists. */
 static vt_status sort_labels(builder *bd) {
-    label_table *t = &bd->labels;
+    vt_label_table *t = &bd->labels;
     size_t n = t->n;
     if (n < 2) return VT_OK;
     char **sorted = malloc(n * sizeof *sorted);
@@ -673,7 +592,7 @@ static vt_status sort_labels(builder *bd) {
     for (size_t i = 0; i < n; i++) numeric = numeric && is_integer_label(t->names[i]);
     memcpy(sorted, t->names, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, numeric ? cmp_numeric : cmp_bytes);
-    for (size_t j = 0; j < n; j++) remap[table_find(t, sorted[j], strlen(sorted[j]))] = (int32_t)j;
+    for (size_t j = 0; j < n; j++) remap[vt_label_table_find(t, sorted[j], strlen(sorted[j]))] = (int32_t)j;
     if (bd->d->label)
         for (size_t i = 0; i < bd->d->n; i++) bd->d->label[i] = remap[bd->d->label[i]];
     for (size_t k = 0; k < bd->ml_n; k++) bd->ml_ids[k] = remap[bd->ml_ids[k]];
@@ -748,9 +667,9 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
         for (int i = 0; i < o->num_labels && st == VT_OK; i++) {
             const char *lab = o->id2label[i];
             if (!lab) st = vt_error(VT_ERR_INVALID_ARG, "label map entry %d is NULL", i);
-            else if (table_find(&bd.labels, lab, strlen(lab)) >= 0)
+            else if (vt_label_table_find(&bd.labels, lab, strlen(lab)) >= 0)
                 st = vt_error(VT_ERR_INVALID_ARG, "label map names '%s' twice", lab);
-            else if (table_add(&bd.labels, lab, strlen(lab)) < 0) st = vt_last_status();
+            else if (vt_label_table_add(&bd.labels, lab, strlen(lab)) < 0) st = vt_last_status();
         }
     }
     if (st == VT_OK && len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3)) { /* byte-order mark */
@@ -784,7 +703,7 @@ vt_status vt_labelled_parse(const char *data, size_t len, const char *name, cons
             bd.labels.n = 0;
         }
     }
-    table_free(&bd.labels);
+    vt_label_table_free(&bd.labels);
     free(bd.ml_ids);
     free(bd.ml_end);
     if (st != VT_OK) {

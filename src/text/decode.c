@@ -251,6 +251,21 @@ static vt_status run_step(const vt_dec_step *d, toks *t) {
     return vt_error(VT_ERR_INVALID_ARG, "tokenizer: unknown decoder");
 }
 
+/* Runs the decoder steps over tk (taken over and freed) and joins the result. */
+static vt_status decode_chain(const vt_tokenizer *t, toks *tk, bool cleanup, char **out, size_t *out_len) {
+    vt_status st = VT_OK;
+    for (int k = 0; k < t->n_dec && st == VT_OK && tk->n > 0; k++) st = run_step(&t->dec[k], tk);
+    vt_sb b = {0};
+    for (size_t i = 0; i < tk->n && st == VT_OK; i++) {
+        if (i > 0 && t->n_dec == 0) vt_sb_add(&b, " ", 1); /* no decoder: tokens joined by spaces */
+        vt_sb_add(&b, tk->s[i], strlen(tk->s[i]));
+    }
+    toks_free(tk);
+    if (st != VT_OK) return vt_sb_free(&b), st;
+    if (!b.failed && cleanup && b.buf) b.len = cleanup_spaces(b.buf, b.len, false);
+    return finish(&b, out, out_len);
+}
+
 vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, bool cleanup,
                         char **out, size_t *out_len) {
     if (!t || !out || (!ids && n)) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to decode");
@@ -268,16 +283,20 @@ vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, boo
         if (!(tk.s[tk.n] = strdup(tok))) st = nomem();
         else tk.n++;
     }
-    for (int k = 0; k < t->n_dec && st == VT_OK && tk.n > 0; k++) st = run_step(&t->dec[k], &tk);
-    vt_sb b = {0};
-    for (size_t i = 0; i < tk.n && st == VT_OK; i++) {
-        if (i > 0 && t->n_dec == 0) vt_sb_add(&b, " ", 1); /* no decoder: tokens joined by spaces */
-        vt_sb_add(&b, tk.s[i], strlen(tk.s[i]));
+    if (st != VT_OK) return toks_free(&tk), st;
+    return decode_chain(t, &tk, cleanup, out, out_len);
+}
+
+vt_status vt_tok_decode_tokens(const vt_tokenizer *t, const char *const *tokens, size_t n, char **out,
+                               size_t *out_len) {
+    if (!t || !out || (!tokens && n)) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to decode");
+    toks tk = {malloc((n ? n : 1) * sizeof(char *)), 0};
+    if (!tk.s) return nomem();
+    for (size_t i = 0; i < n; i++) {
+        if (!(tk.s[tk.n] = strdup(tokens[i] ? tokens[i] : ""))) return toks_free(&tk), nomem();
+        tk.n++;
     }
-    toks_free(&tk);
-    if (st != VT_OK) return vt_sb_free(&b), st;
-    if (!b.failed && cleanup && b.buf) b.len = cleanup_spaces(b.buf, b.len, false);
-    return finish(&b, out, out_len);
+    return decode_chain(t, &tk, false, out, out_len);
 }
 
 vt_status vt_tok_join_tokens(const char *const *tokens, size_t n, char **out, size_t *out_len) {

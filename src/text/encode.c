@@ -138,23 +138,23 @@ static void count_spaces(const char *s, int32_t n, int32_t *lead, int32_t *trail
 /* Byte-level offsets lose the spaces their token starts or ends with
  * (tokenizers' process_offsets): the token's text, which for an added token
  * is what it matched (with what lstrip / rstrip took) and else its vocabulary
- * string. as_text[i] (NULL: none) gives piece i's matched text. */
-static void trim_offsets(const vt_tokenizer *t, const char *text, int32_t len, vt_pieces *p, const vt_splits *as_text,
-                         const vt_nstr *buf) {
+ * string. as_text[i] (NULL: none) gives piece i's matched text. seq_start:
+ * piece 0 is the first of its sequence (tokenizers counts token indices
+ * over the whole sequence, which for pre-split words spans several texts). */
+static void trim_offsets(const vt_tokenizer *t, const char *text, int32_t len, bool seq_start, vt_pieces *p,
+                         const vt_splits *as_text, const vt_nstr *buf) {
     for (int32_t i = 0; i < p->n; i++) {
         int32_t lead, trail;
         const vt_split *m = as_text && as_text->v[i].id >= 0 ? &as_text->v[i] : NULL;
         const char *tok = m ? buf->s + m->start : vt_wp_vocab_token(t->vocab, p->id[i]);
         count_spaces(tok ? tok : "", m ? m->end - m->start : tok ? (int32_t)strlen(tok) : 0, &lead, &trail);
-        if ((i == 0 || p->start[i] == 0) && t->trim_add_prefix_space && lead == 1) lead = 0;
+        if (((i == 0 && seq_start) || p->start[i] == 0) && t->trim_add_prefix_space && lead == 1) lead = 0;
         trim_span(text, len, lead, trail, &p->start[i], &p->end[i]);
     }
 }
 
-/* The tokens of one text: added tokens cut out of the raw text, the rest
- * normalized (then the normalized added tokens cut out), pre-tokenized and
- * cut by the model; offsets are bytes of `text`. */
-static vt_status encode_text(const vt_tokenizer *t, const char *text, int32_t len, vt_tok_work *w, vt_pieces *out) {
+vt_status vt_tok_encode_text(const vt_tokenizer *t, const char *text, int32_t len, bool seq_start, vt_tok_work *w,
+                             vt_pieces *out) {
     out->n = 0;
     if (len == 0) return VT_OK;
     if (t->fused_bert) return encode_bert(t, text, len, w, out);
@@ -194,7 +194,7 @@ static vt_status encode_text(const vt_tokenizer *t, const char *text, int32_t le
         st = model_cut(t, w, &word, out);
         while (st == VT_OK && t->trim_offsets && src->n < out->n) st = vt_splits_push(src, 0, 1, -1); /* model pieces */
     }
-    if (st == VT_OK && t->trim_offsets) trim_offsets(t, text, len, out, src, buf);
+    if (st == VT_OK && t->trim_offsets) trim_offsets(t, text, len, seq_start, out, src, buf);
     return st;
 }
 
@@ -253,12 +253,45 @@ static void put_item(const vt_tokenizer *t, vt_tok_encoding *e, const vt_templat
         for (int32_t k = 0; k < it->n_ids; k++) put(e, it->ids[k], it->type_id, 1, 1, -1, 0, 0);
         return;
     }
-    /* a cut input keeps its first `head` pieces and its last n - head */
-    int32_t tail = n < t->opt.keep_tail ? n : t->opt.keep_tail, head = n - tail;
     for (int32_t j = 0; j < n; j++) {
-        int32_t i = j < head ? j : p->n - (n - j);
+        int32_t i = vt_tok_kept_piece(t, n, p->n, j);
         put(e, p->id[i], it->type_id, 1, vt_tok_is_special(t, p->id[i]), it->seq, p->start[i], p->end[i]);
     }
+}
+
+vt_tok_work *vt_tok_scratch(vt_tok_encoding *e) {
+    if (!e->scratch && !(e->scratch = calloc(1, sizeof(vt_tok_work))))
+        vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
+    return e->scratch;
+}
+
+vt_status vt_tok_check_opts(const vt_tokenizer *t, const vt_tok_encode_opts *o) {
+    if (o->max_length < 0 || o->pad_to < 0)
+        return vt_error(VT_ERR_INVALID_ARG, "tokenizer: negative max_length or pad_to");
+    if (o->pad_to > 0 && t->sp.pad < 0)
+        return vt_error(VT_ERR_INVALID_ARG, "tokenizer: padding asked for, but the tokenizer has no padding token");
+    return VT_OK;
+}
+
+vt_status vt_tok_assemble(const vt_tokenizer *t, const vt_tok_encode_opts *o, bool pair, vt_tok_encoding *out) {
+    vt_tok_work *w = out->scratch;
+    const vt_template *tp = pair ? &t->pair : &t->single;
+    int32_t n1 = w->seq[0].n, n2 = pair ? w->seq[1].n : 0;
+    int32_t added = o->add_special_tokens ? tp->n_special : 0;
+    /* max_length below the special tokens: HF's unsigned subtraction wraps
+     * and nothing is truncated */
+    if (o->max_length > 0 && o->max_length >= added) truncate_lengths(o->max_length - added, pair, &n1, &n2);
+    int64_t total = (int64_t)n1 + n2 + added;
+    if (total > INT32_MAX) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: more than %d tokens", INT32_MAX);
+    vt_status st = reserve(out, (int32_t)total);
+    if (st != VT_OK) return st;
+    out->len = 0;
+    for (int k = 0; k < tp->n; k++) {
+        const vt_template_item *it = &tp->items[k];
+        if (it->seq < 0 && !o->add_special_tokens) continue;
+        put_item(t, out, it, it->seq < 0 ? NULL : &w->seq[it->seq], it->seq == 0 ? n1 : n2);
+    }
+    return o->pad_to > 0 ? pad_to(t, out, o->pad_to) : VT_OK;
 }
 
 vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
@@ -272,33 +305,16 @@ vt_status vt_tok_encode(const vt_tokenizer *t, const char *a, size_t alen, const
         vt_tok_encode_opts_default(&def);
         o = &def;
     }
-    if (o->max_length < 0 || o->pad_to < 0)
-        return vt_error(VT_ERR_INVALID_ARG, "tokenizer: negative max_length or pad_to");
-    if (o->pad_to > 0 && t->sp.pad < 0)
-        return vt_error(VT_ERR_INVALID_ARG, "tokenizer: padding asked for, but the tokenizer has no padding token");
-    out->len = 0;
-    vt_tok_work *w = out->scratch;
-    if (!w && !(w = out->scratch = calloc(1, sizeof *w))) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory");
-    vt_status st = encode_text(t, a ? a : "", (int32_t)alen, w, &w->seq[0]);
-    w->seq[1].n = 0;
-    if (st == VT_OK && b) st = encode_text(t, b, (int32_t)blen, w, &w->seq[1]);
+    vt_status st = vt_tok_check_opts(t, o);
     if (st != VT_OK) return st;
-
-    const vt_template *tp = b ? &t->pair : &t->single;
-    int32_t n1 = w->seq[0].n, n2 = b ? w->seq[1].n : 0;
-    int32_t added = o->add_special_tokens ? tp->n_special : 0;
-    /* max_length below the special tokens: HF's unsigned subtraction wraps
-     * and nothing is truncated */
-    if (o->max_length > 0 && o->max_length >= added) truncate_lengths(o->max_length - added, b != NULL, &n1, &n2);
-    int64_t total = (int64_t)n1 + n2 + added;
-    if (total > INT32_MAX) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: more than %d tokens", INT32_MAX);
-    if ((st = reserve(out, (int32_t)total)) != VT_OK) return st;
-    for (int k = 0; k < tp->n; k++) {
-        const vt_template_item *it = &tp->items[k];
-        if (it->seq < 0 && !o->add_special_tokens) continue;
-        put_item(t, out, it, it->seq < 0 ? NULL : &w->seq[it->seq], it->seq == 0 ? n1 : n2);
-    }
-    return o->pad_to > 0 ? pad_to(t, out, o->pad_to) : VT_OK;
+    out->len = 0;
+    vt_tok_work *w = vt_tok_scratch(out);
+    if (!w) return vt_last_status();
+    st = vt_tok_encode_text(t, a ? a : "", (int32_t)alen, true, w, &w->seq[0]);
+    w->seq[1].n = 0;
+    if (st == VT_OK && b) st = vt_tok_encode_text(t, b, (int32_t)blen, true, w, &w->seq[1]);
+    if (st != VT_OK) return st;
+    return vt_tok_assemble(t, o, b != NULL, out);
 }
 
 /* The items of a batch: plain encodings (o != NULL) or windows. */

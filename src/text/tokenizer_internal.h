@@ -207,6 +207,36 @@ struct vt_tokenizer *vt_tok_load_spm_file(const char *dir, const vt_tok_options 
  * file whose scores tokenizers is handed as numbers (a SentencePiece model). */
 struct vt_tokenizer *vt_tok_from_json_exact(const char *data, size_t len, const char *file, const vt_tok_options *opt);
 
+/* ---- encoding steps shared by encode.c and encode_words.c ---- */
+
+struct vt_tok_work;
+
+/* The tokens of one text: added tokens cut out of the raw text, the rest
+ * normalized (then the normalized added tokens cut out), pre-tokenized and
+ * cut by the model, into out (replacing its contents); offsets are bytes of
+ * `text`. seq_start: the text begins its sequence (byte-level offset
+ * trimming treats the sequence's first token apart). */
+vt_status vt_tok_encode_text(const vt_tokenizer *t, const char *text, int32_t len, bool seq_start,
+                             struct vt_tok_work *w, vt_pieces *out);
+
+/* e's working memory, allocated on first use; NULL (error set) when out of memory. */
+struct vt_tok_work *vt_tok_scratch(vt_tok_encoding *e);
+
+/* VT_ERR_INVALID_ARG for negative lengths or padding without a padding token. */
+vt_status vt_tok_check_opts(const vt_tokenizer *t, const vt_tok_encode_opts *o);
+
+/* Truncation, the post-processor's template and padding over the pieces of
+ * out's working memory (seq[0], and seq[1] when pair): fills out. */
+vt_status vt_tok_assemble(const vt_tokenizer *t, const vt_tok_encode_opts *o, bool pair, vt_tok_encoding *out);
+
+/* Which of a sequence's `total` pieces is the j-th of the `kept` ones that
+ * truncation keeps: the first kept - min(keep_tail, kept), then the last
+ * min(keep_tail, kept). */
+static inline int32_t vt_tok_kept_piece(const struct vt_tokenizer *t, int32_t kept, int32_t total, int32_t j) {
+    int32_t tail = kept < t->opt.keep_tail ? kept : t->opt.keep_tail, head = kept - tail;
+    return j < head ? j : total - (kept - j);
+}
+
 /* A template item of special tokens (ids copied). NULL ids: VT_ERR_NOMEM. */
 vt_status vt_template_add(vt_template *tp, int seq, int32_t type_id, const int32_t *ids, int32_t n_ids);
 

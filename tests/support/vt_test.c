@@ -1,5 +1,6 @@
 #include "vt_test.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,31 @@ vt_st_file *ref_open(const char *file) {
     vt_st_file *f = vt_st_open(path);
     if (!f) fail_msg("cannot open reference %s: %s (run `make test`, which generates it)", path, vt_last_error());
     return f;
+}
+
+const char *ref_file_path(const char *file, char *buf, size_t size) {
+    const char *dir = getenv("VT_REF_DIR");
+    snprintf(buf, size, "%s/%s", dir ? dir : "build/ref", file);
+    return buf;
+}
+
+struct cJSON *ref_json(const char *file) {
+    char path[4096];
+    ref_file_path(file, path, sizeof path);
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open reference %s (run `make test`, which generates it)", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)size + 1);
+    assert_non_null(buf);
+    size_t got = fread(buf, 1, (size_t)size, f);
+    fclose(f);
+    buf[got] = '\0';
+    cJSON *j = cJSON_ParseWithLength(buf, got);
+    free(buf);
+    if (!j) fail_msg("reference %s is not JSON", path);
+    return j;
 }
 
 float *ref_f32(const vt_st_file *f, const char *name, int64_t *numel) {

@@ -17,6 +17,13 @@
 /* Opens $VT_REF_DIR/<file> (fails the test if it cannot). Close with vt_st_close. */
 vt_st_file *ref_open(const char *file);
 
+/* $VT_REF_DIR/<file> (build/ref when unset) written into buf; returns buf. */
+const char *ref_file_path(const char *file, char *buf, size_t size);
+
+/* $VT_REF_DIR/<file> parsed as JSON (fails the test if it cannot; NaN is
+ * not JSON, so generators write null). Free with cJSON_Delete. */
+struct cJSON *ref_json(const char *file);
+
 /* Tensor `name` of `f` converted to float32 in a new malloc'd buffer (free it);
  * fails the test if absent. *numel (may be NULL) receives the element count. */
 float *ref_f32(const vt_st_file *f, const char *name, int64_t *numel);
