@@ -55,6 +55,8 @@ typedef struct vt_tok_work {
     vt_pretok_buf pb;    /* BERT's one-pass pipeline */
     vt_word_cache *cache;
     vt_pieces seq[2];    /* the tokens of sequences A and B */
+    int32_t *word[2];    /* (seq[k].n) the word (pre-tokenizer split) of each of those tokens */
+    int32_t word_cap[2];
     vt_splits piece_src; /* offset trimming: which added token's split each piece is */
 } vt_tok_work;
 

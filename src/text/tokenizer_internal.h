@@ -188,6 +188,9 @@ struct vt_tokenizer *vt_tok_alloc(const vt_tok_options *opt);
  * transformers converts them. NULL on failure. */
 struct vt_tokenizer *vt_tok_load_bpe_files(const char *dir, const vt_tok_options *opt);
 
+/* Makes room for n rows in e's arrays (contents kept). VT_ERR_NOMEM only. */
+vt_status vt_tok_encoding_reserve(vt_tok_encoding *e, int32_t n);
+
 /* A template item of special tokens (ids copied). NULL ids: VT_ERR_NOMEM. */
 vt_status vt_template_add(vt_template *tp, int seq, int32_t type_id, const int32_t *ids, int32_t n_ids);
 
