@@ -270,8 +270,11 @@ VT_API void vt_tok_windows_free(vt_tok_windows *w);
  * until one reaches its end. A tokenizer with truncation_side "left"
  * (keep_tail INT32_MAX) counts the windows from the end instead, as
  * tokenizers does; other keep_tail values are not used here. Every window
- * has the template's special tokens, word_ids and the offsets of the whole
- * encoding. No padding. Errors (VT_ERR_INVALID_ARG) where tokenizers fails
+ * has the template's special tokens and type ids, word_ids and the offsets of
+ * the whole encoding. (tokenizers gives the windows after the first of a
+ * TemplateProcessing tokenizer the cut input's sequence index as its type id
+ * instead of the template's: 1 where XLM-R's template says 0, which its
+ * one-type model could not read; verto keeps the template's.) No padding. Errors (VT_ERR_INVALID_ARG) where tokenizers fails
  * or panics: b NULL, max_length < 1, stride < 0, no room for the cut input
  * (max_length <= S + other), stride >= w; and vt_tok_encode's. */
 VT_API vt_status vt_tok_encode_overflow(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,

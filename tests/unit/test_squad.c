@@ -1,0 +1,187 @@
+/* Extractive question answering: the SQuAD reader, features against
+ * transformers (run_qa.py's prepare_*_features with the real tokenizers),
+ * post-processing against utils_qa's logic and the question-answering
+ * pipeline, scores against the official evaluation scripts' logic
+ * (reference: tests/ref/gen_squad.py -> $VT_REF_DIR/squad_ref.json). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "verto/fileio.h"
+#include "verto/squad.h"
+#include "verto/tokenizer.h"
+#include "vt_test.h"
+
+static const char *ref_dir(void) { return getenv("VT_REF_DIR") ? getenv("VT_REF_DIR") : "build/ref"; }
+
+static char *ref_file(const char *name) {
+    static char path[4][512];
+    static int k;
+    char *p = path[k++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", ref_dir(), name);
+    return p;
+}
+
+static cJSON *g_ref;
+
+/* squad_ref.json, parsed once. */
+static const cJSON *ref(void) {
+    if (g_ref) return g_ref;
+    char *data;
+    size_t len;
+    if (vt_read_file(ref_file("squad_ref.json"), (size_t)1 << 30, &data, &len) != VT_OK) fail_msg("%s", vt_last_error());
+    const char *why;
+    size_t at;
+    g_ref = vt_json_parse(data, len, &why, &at);
+    free(data);
+    if (!g_ref) fail_msg("squad_ref.json: %s at %zu", why, at);
+    return g_ref;
+}
+
+static const cJSON *get(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) fail_msg("reference lacks '%s'", key);
+    return v;
+}
+
+/* A JSON list of numbers as int32 (malloc'd); *n its length. */
+static int32_t *ints(const cJSON *list, size_t *n) {
+    size_t m = (size_t)cJSON_GetArraySize(list), i = 0;
+    int32_t *v = malloc((m ? m : 1) * sizeof *v);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, list) v[i++] = (int32_t)x->valuedouble;
+    if (n) *n = m;
+    return v;
+}
+
+__attribute__((unused)) static float *floats(const cJSON *list, size_t *n) {
+    size_t m = (size_t)cJSON_GetArraySize(list), i = 0;
+    float *v = malloc((m ? m : 1) * sizeof *v);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, list) v[i++] = (float)x->valuedouble;
+    if (n) *n = m;
+    return v;
+}
+
+static const char *const TOKS[] = {"wordpiece", "roberta", "xlmr"};
+
+static vt_tokenizer *load_tok(const char *name) {
+    char path[512];
+    if (!strcmp(name, "wordpiece")) snprintf(path, sizeof path, "tests/data/tokenizer/uncased");
+    else snprintf(path, sizeof path, "%s/squad_tok_%s", ref_dir(), name);
+    vt_tokenizer *t = vt_tok_load(path, NULL);
+    if (!t) fail_msg("%s: %s", path, vt_last_error());
+    return t;
+}
+
+static vt_squad load_synth(const char *file, int version) {
+    vt_squad d;
+    vt_squad_options o;
+    vt_squad_options_default(&o);
+    o.version = version;
+    if (vt_squad_load(ref_file(file), &o, &d) != VT_OK) fail_msg("%s", vt_last_error());
+    return d;
+}
+
+static void options_for(const char *setting, vt_qa_options *o) {
+    vt_qa_options_default(o);
+    if (!strcmp(setting, "small")) {
+        o->max_length = 64;
+        o->doc_stride = 16;
+    } else if (!strcmp(setting, "ctxfirst")) {
+        o->max_length = 80;
+        o->doc_stride = 20;
+        o->context_first = true;
+    }
+}
+
+/* Compares `n` rows of got with the reference list `key`; reports the first difference. */
+static void same_rows(const char *what, const char *key, const int32_t *got, const cJSON *fr, size_t n) {
+    size_t m;
+    int32_t *want = ints(get(fr, key), &m);
+    if (m != n) fail_msg("%s %s: %zu rows, reference %zu", what, key, n, m);
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i]) fail_msg("%s %s: row %zu is %d, reference %d", what, key, i, got[i], want[i]);
+    free(want);
+}
+
+static void test_features(void **state) {
+    (void)state;
+    vt_squad d = load_synth("squad_synth.json", 0);
+    assert_int_equal(d.version, 2);
+    static const char *const SETTINGS[] = {"std", "small", "ctxfirst"};
+    for (size_t k = 0; k < 3; k++) {
+        vt_tokenizer *t = load_tok(TOKS[k]);
+        for (size_t s = 0; s < 3; s++) {
+            const cJSON *fr = get(get(get(ref(), "features"), TOKS[k]), SETTINGS[s]);
+            char what[64];
+            snprintf(what, sizeof what, "%s/%s", TOKS[k], SETTINGS[s]);
+            vt_qa_options o;
+            options_for(SETTINGS[s], &o);
+            vt_qa_features tr, ev;
+            vt_qa_features_init(&tr);
+            vt_qa_features_init(&ev);
+            if (vt_qa_features_build(t, &d, &o, true, &tr) != VT_OK) fail_msg("%s: %s", what, vt_last_error());
+            if (vt_qa_features_build(t, &d, &o, false, &ev) != VT_OK) fail_msg("%s: %s", what, vt_last_error());
+            size_t nf;
+            int32_t *lens = ints(get(fr, "len"), &nf);
+            if (tr.n != nf || ev.n != nf) fail_msg("%s: %zu / %zu features, reference %zu", what, tr.n, ev.n, nf);
+            for (size_t i = 0; i < nf; i++)
+                if (vt_qa_feature_len(&tr, i) != lens[i] || vt_qa_feature_len(&ev, i) != lens[i])
+                    fail_msg("%s: feature %zu has %d tokens, reference %d", what, i, vt_qa_feature_len(&tr, i), lens[i]);
+            free(lens);
+            size_t rows = (size_t)tr.first[tr.n];
+            same_rows(what, "example", tr.example, fr, tr.n);
+            same_rows(what, "example", ev.example, fr, ev.n);
+            same_rows(what, "ids", tr.ids, fr, rows);
+            same_rows(what, "ids", ev.ids, fr, rows);
+            if (cJSON_IsTrue(get(fr, "types_first_window_only"))) {
+                /* tokenizers' overflowing windows of a TemplateProcessing tokenizer take the cut input's
+                 * sequence index as type id; verto keeps the template's (see vt_tok_encode_overflow) */
+                size_t m;
+                int32_t *want = ints(get(fr, "type_ids"), &m);
+                assert_int_equal(m, rows);
+                for (size_t i = 0; i < tr.n; i++)
+                    if (i == 0 || tr.example[i] != tr.example[i - 1])
+                        for (int64_t r = tr.first[i]; r < tr.first[i + 1]; r++) assert_int_equal(tr.type_ids[r], want[r]);
+                free(want);
+            } else same_rows(what, "type_ids", tr.type_ids, fr, rows);
+            same_rows(what, "seq", tr.seq, fr, rows);
+            same_rows(what, "seq", ev.seq, fr, rows);
+            same_rows(what, "word", ev.word, fr, rows);
+            same_rows(what, "char_start", ev.char_start, fr, rows);
+            same_rows(what, "char_end", ev.char_end, fr, rows);
+            same_rows(what, "start_positions", tr.start_position, fr, tr.n);
+            same_rows(what, "end_positions", tr.end_position, fr, tr.n);
+            assert_null(tr.word);
+            assert_null(ev.start_position);
+            /* byte offsets give the same text as the character ones */
+            for (size_t i = 0; i < ev.n; i++)
+                for (int64_t r = ev.first[i]; r < ev.first[i + 1]; r++) {
+                    if (!vt_qa_in_context(&ev, r)) continue;
+                    size_t clen;
+                    const char *c = vt_squad_context(&d, (size_t)ev.example[i], &clen);
+                    int32_t chars = 0;
+                    for (int32_t b = 0; b < ev.byte_start[r]; b++) chars += ((unsigned char)c[b] & 0xC0) != 0x80;
+                    assert_int_equal(chars, ev.char_start[r]);
+                }
+            printf("  %s: %zu features, %zu tokens: ids, types, sequence and word ids, offsets and labels equal\n",
+                   what, nf, rows);
+            vt_qa_features_free(&tr);
+            vt_qa_features_free(&ev);
+        }
+        vt_tok_free(t);
+    }
+    vt_squad_free(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_features),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    cJSON_Delete(g_ref);
+    return rc;
+}
