@@ -214,9 +214,11 @@ static inline int32_t vt_qa_feature_len(const vt_qa_features *f, size_t i) {
 
 /* ---- answers from logits: utils_qa.postprocess_qa_predictions ------------
  *
- * Logits are float32 rows of row_len >= every feature's length: feature i's
- * are start_logits[i * row_len ...] (a padded batch's rows as they are;
- * positions past a feature's tokens read as padding, whose offsets are None).
+ * Logits are float32, either packed like the token rows (row_len 0: feature
+ * i's at start_logits[f->first[i] ...], one per token) or in rows of row_len
+ * >= every feature's length (feature i's at start_logits[i * row_len ...]: a
+ * padded batch's rows as they are; positions past a feature's tokens read as
+ * padding, whose offsets are None).
  * For each question, over its features: the n_best_size highest start and
  * end logits of the row (padding included, as np.argsort over the padded
  * row; equal logits: the later position first, as a stable argsort
@@ -230,7 +232,8 @@ static inline int32_t vt_qa_feature_len(const vt_qa_features *f, size_t i) {
  * float32). The prediction: the best text (v1), or (v2) "" when null score -
  * best non-empty answer's start and end logits > null_score_diff_threshold,
  * else that answer (when every candidate is empty, where utils_qa raises an
- * IndexError, the best one). */
+ * IndexError, the best one). The threshold is compared in float32, as numpy 2
+ * compares a float32 score with a Python float. Logits must not be NaN. */
 
 typedef struct vt_qa_post_options {
     bool version_2_with_negative;     /* default false */

@@ -56,7 +56,7 @@ static int32_t *ints(const cJSON *list, size_t *n) {
     return v;
 }
 
-__attribute__((unused)) static float *floats(const cJSON *list, size_t *n) {
+static float *floats(const cJSON *list, size_t *n) {
     size_t m = (size_t)cJSON_GetArraySize(list), i = 0;
     float *v = malloc((m ? m : 1) * sizeof *v);
     const cJSON *x;
@@ -177,9 +177,82 @@ static void test_features(void **state) {
     vt_squad_free(&d);
 }
 
+/* utils_qa.postprocess_qa_predictions on seeded logits of the "small"
+ * validation features: predictions and null odds exactly (the same float32
+ * sums), n-best texts and logits exactly, probabilities within 1e-6 (verto's
+ * softmax runs in double, numpy's in float32). */
+static void test_postprocess(void **state) {
+    (void)state;
+    vt_squad d = load_synth("squad_synth.json", 0);
+    static const char *const CASES[] = {"v1", "v2", "v2_thresh", "v2_padded"};
+    double worst_prob = 0;
+    for (size_t k = 0; k < 3; k++) {
+        vt_tokenizer *t = load_tok(TOKS[k]);
+        vt_qa_options qo;
+        options_for("small", &qo);
+        vt_qa_features f;
+        vt_qa_features_init(&f);
+        if (vt_qa_features_build(t, &d, &qo, false, &f) != VT_OK) fail_msg("%s", vt_last_error());
+        for (size_t c = 0; c < 4; c++) {
+            const cJSON *cr = get(get(get(ref(), "post"), TOKS[k]), CASES[c]);
+            vt_qa_post_options po;
+            vt_qa_post_options_default(&po);
+            po.version_2_with_negative = cJSON_IsTrue(get(cr, "v2"));
+            po.null_score_diff_threshold = get(cr, "threshold")->valuedouble;
+            int64_t row_len = (int64_t)get(cr, "row_len")->valuedouble;
+            size_t ns, ne;
+            float *sl = floats(get(cr, "start"), &ns), *el = floats(get(cr, "end"), &ne);
+            assert_int_equal(ns, row_len ? (size_t)row_len * f.n : (size_t)f.first[f.n]);
+            vt_qa_predictions p;
+            if (vt_qa_postprocess(&d, &f, sl, el, row_len, &po, &p) != VT_OK) fail_msg("%s", vt_last_error());
+            assert_int_equal(p.n, d.n);
+            const cJSON *preds = get(cr, "predictions"), *diffs = get(cr, "score_diff"), *nbest = get(cr, "nbest");
+            size_t nonempty = 0;
+            for (size_t q = 0; q < d.n; q++) {
+                const char *want = cJSON_GetArrayItem(preds, (int)q)->valuestring;
+                if (strcmp(p.p[q].text, want))
+                    fail_msg("%s/%s question %zu: '%s', reference '%s'", TOKS[k], CASES[c], q, p.p[q].text, want);
+                nonempty += *want != '\0';
+                const cJSON *diff = cJSON_GetArrayItem(diffs, (int)q);
+                if (cJSON_IsNull(diff)) assert_true(isnan(p.p[q].score_diff));
+                else if ((float)diff->valuedouble != p.p[q].score_diff)
+                    fail_msg("%s/%s question %zu: null odds %.9g, reference %.9g", TOKS[k], CASES[c], q,
+                             p.p[q].score_diff, diff->valuedouble);
+                const cJSON *nb = cJSON_GetArrayItem(nbest, (int)q);
+                if (p.p[q].n_best != cJSON_GetArraySize(nb))
+                    fail_msg("%s/%s question %zu: %d n-best, reference %d", TOKS[k], CASES[c], q, p.p[q].n_best,
+                             cJSON_GetArraySize(nb));
+                for (int32_t i = 0; i < p.p[q].n_best; i++) {
+                    const cJSON *w = cJSON_GetArrayItem(nb, i);
+                    const vt_qa_candidate *g = &p.p[q].nbest[i];
+                    if (strcmp(g->text, get(w, "text")->valuestring))
+                        fail_msg("%s/%s question %zu n-best %d: '%s', reference '%s'", TOKS[k], CASES[c], q, i, g->text,
+                                 get(w, "text")->valuestring);
+                    assert_true(g->start_logit == (float)get(w, "start_logit")->valuedouble);
+                    assert_true(g->end_logit == (float)get(w, "end_logit")->valuedouble);
+                    double dp = fabs(g->probability - get(w, "probability")->valuedouble);
+                    if (dp > worst_prob) worst_prob = dp;
+                    if (dp > 1e-6) fail_msg("%s/%s question %zu n-best %d: probability %.9g, reference %.9g", TOKS[k],
+                                            CASES[c], q, i, g->probability, get(w, "probability")->valuedouble);
+                }
+            }
+            printf("  %s/%s: %zu predictions (%zu not empty) and their n-best lists equal\n", TOKS[k], CASES[c], d.n,
+                   nonempty);
+            vt_qa_predictions_free(&p);
+            free(sl);
+            free(el);
+        }
+        vt_qa_features_free(&f);
+        vt_tok_free(t);
+    }
+    printf("  largest probability difference %.3g (tolerance 1e-6)\n", worst_prob);
+    vt_squad_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_features),
+        cmocka_unit_test(test_postprocess),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cJSON_Delete(g_ref);
