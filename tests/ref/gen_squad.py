@@ -43,7 +43,8 @@ squad_ref.json:
       logits: transformers 5 no longer ships QuestionAnsweringPipeline, but
       its select_starts_ends / decode_spans live on in
       transformers.pipelines.document_question_answering and are called from
-      there; the rest of its postprocess (word alignment with the tokenizers
+      there (cases: default; top 3 with the null answer; top 2 not aligned to
+      words; the null answer's logits raised); the rest of its postprocess (word alignment with the tokenizers
       Encoding's token_to_word / word_to_chars, answers merged by lowercased
       text, the null answer, top_k) is rewritten from transformers 4.57's
       pipelines/question_answering.py
@@ -349,7 +350,7 @@ def post_cases(rows, fref, enc, setting, rng):
 
 # ---- the question-answering pipeline (transformers 4.57's postprocess, rewritten) -----------
 
-def pipeline_case(tok, rows, rng, max_seq_len, doc_stride, top_k, max_answer_len, impossible, align):
+def pipeline_case(tok, rows, rng, max_seq_len, doc_stride, top_k, max_answer_len, impossible, align, null_boost=0):
     out = []
     for r in rows:
         enc = tok(r["question"], r["context"], truncation="only_second", max_length=max_seq_len, stride=doc_stride,
@@ -367,6 +368,8 @@ def pipeline_case(tok, rows, rng, max_seq_len, doc_stride, top_k, max_answer_len
             n = len(enc["input_ids"][j])
             start = (rng.standard_normal(n) * 2).astype(np.float32)[None]
             end = (rng.standard_normal(n) * 2).astype(np.float32)[None]
+            start[0, 0] += null_boost
+            end[0, 0] += null_boost
             logits.append((start[0], end[0]))
             attn = np.array(enc["attention_mask"][j])[None]
             pre_topk = top_k * 2 + 10 if align else top_k
@@ -584,6 +587,7 @@ def main():
             "default": pipeline_case(tok, rows, nrng, 64, 16, 1, 15, False, True),
             "topk_null": pipeline_case(tok, rows, nrng, 64, 16, 3, 15, True, True),
             "no_align": pipeline_case(tok, rows, nrng, 96, 32, 2, 5, False, False),
+            "null_wins": pipeline_case(tok, rows, nrng, 64, 16, 2, 15, True, True, null_boost=4),
         }
     ref["metrics"] = metrics_ref(examples, ref["post"]["wordpiece"]["v2"]["predictions"], nrng)
     with open(os.path.join(out, "squad_ref.json"), "w", encoding="utf-8") as f:

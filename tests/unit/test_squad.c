@@ -249,10 +249,90 @@ static void test_postprocess(void **state) {
     vt_squad_free(&d);
 }
 
+/* The question-answering pipeline's answers on seeded logits: texts, starts
+ * and ends exactly; scores within 1e-6 relative (softmax sums: verto adds in
+ * double, numpy in float32 pairs; a product of two float32 probabilities
+ * differs by a few float32 roundings, ~3e-7 relative). */
+static void test_pipeline(void **state) {
+    (void)state;
+    vt_squad d = load_synth("squad_synth.json", 0);
+    static const char *const CASES[] = {"default", "topk_null", "no_align", "null_wins"};
+    double worst = 0;
+    for (size_t k = 0; k < 3; k++) {
+        vt_tokenizer *t = load_tok(TOKS[k]);
+        for (size_t c = 0; c < 4; c++) {
+            const cJSON *cr = get(get(get(ref(), "pipeline"), TOKS[k]), CASES[c]);
+            vt_qa_options qo;
+            vt_qa_options_pipeline(&qo, 512);
+            qo.max_length = (int32_t)get(cr, "max_seq_len")->valuedouble;
+            qo.doc_stride = (int32_t)get(cr, "doc_stride")->valuedouble;
+            vt_qa_pipeline_options po;
+            vt_qa_pipeline_options_default(&po);
+            po.top_k = (int32_t)get(cr, "top_k")->valuedouble;
+            po.max_answer_len = (int32_t)get(cr, "max_answer_len")->valuedouble;
+            po.handle_impossible_answer = cJSON_IsTrue(get(cr, "handle_impossible_answer"));
+            po.align_to_words = cJSON_IsTrue(get(cr, "align_to_words"));
+            vt_qa_features f;
+            vt_qa_features_init(&f);
+            for (size_t q = 0; q < d.n; q++) {
+                size_t clen;
+                const char *ctx = vt_squad_context(&d, q, &clen);
+                if (vt_qa_features_add(t, d.ex[q].question, d.ex[q].question_len, ctx, clen, (int32_t)q, &qo, &f) != VT_OK)
+                    fail_msg("%s", vt_last_error());
+            }
+            size_t fi = 0, n_answers = 0, nulls = 0;
+            const cJSON *qs = get(cr, "questions");
+            for (size_t q = 0; q < d.n; q++) {
+                const cJSON *qr = cJSON_GetArrayItem(qs, (int)q);
+                size_t count = 0;
+                while (fi + count < f.n && f.example[fi + count] == (int32_t)q) count++;
+                assert_int_equal(count, (size_t)get(qr, "spans")->valuedouble);
+                float *sl = floats(get(qr, "start"), NULL), *el = floats(get(qr, "end"), NULL);
+                size_t clen;
+                const char *ctx = vt_squad_context(&d, q, &clen);
+                vt_qa_answer ans[8];
+                int32_t n;
+                if (vt_qa_pipeline_answer(&f, fi, count, ctx, clen, sl, el, 0, &po, ans, &n) != VT_OK)
+                    fail_msg("%s", vt_last_error());
+                const cJSON *want = get(qr, "answers");
+                if (n != cJSON_GetArraySize(want))
+                    fail_msg("%s/%s question %zu: %d answers, reference %d", TOKS[k], CASES[c], q, n,
+                             cJSON_GetArraySize(want));
+                for (int32_t i = 0; i < n; i++) {
+                    const cJSON *w = cJSON_GetArrayItem(want, i);
+                    if (strcmp(ans[i].answer, get(w, "answer")->valuestring) || ans[i].start != get(w, "start")->valuedouble
+                        || ans[i].end != get(w, "end")->valuedouble)
+                        fail_msg("%s/%s question %zu answer %d: '%s' (%d, %d), reference '%s' (%g, %g)", TOKS[k],
+                                 CASES[c], q, i, ans[i].answer, ans[i].start, ans[i].end, get(w, "answer")->valuestring,
+                                 get(w, "start")->valuedouble, get(w, "end")->valuedouble);
+                    double ws = get(w, "score")->valuedouble, rel = fabs(ans[i].score - ws) / fmax(fabs(ws), 1e-30);
+                    if (rel > worst) worst = rel;
+                    if (rel > 1e-6) fail_msg("%s/%s question %zu answer %d: score %.9g, reference %.9g", TOKS[k],
+                                             CASES[c], q, i, ans[i].score, ws);
+                }
+                n_answers += (size_t)n;
+                for (int32_t i = 0; i < n; i++) nulls += !ans[i].answer[0];
+                vt_qa_answers_free(ans, n);
+                free(sl);
+                free(el);
+                fi += count;
+            }
+            assert_int_equal(fi, f.n);
+            printf("  %s/%s: %zu questions, %zu features, %zu answers (%zu empty) equal\n", TOKS[k], CASES[c], d.n, f.n,
+                   n_answers, nulls);
+            vt_qa_features_free(&f);
+        }
+        vt_tok_free(t);
+    }
+    printf("  largest relative score difference %.3g (tolerance 1e-6)\n", worst);
+    vt_squad_free(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_postprocess),
+        cmocka_unit_test(test_pipeline),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cJSON_Delete(g_ref);
