@@ -231,9 +231,11 @@ static int add_question(builder *b, const char *where, const cJSON *id, const cJ
     vt_squad_example *ex = grow_array(d->ex, &b->ex_cap, d->n + 1, sizeof *ex);
     if (!ex) return (int)nomem(b);
     d->ex = ex;
-    vt_squad_answer *an = grow_array(d->answers, &b->ans_cap, d->n_answers + (size_t)n_ans, sizeof *an);
-    if (!an) return (int)nomem(b);
-    d->answers = an;
+    if (n_ans) {
+        vt_squad_answer *an = grow_array(d->answers, &b->ans_cap, d->n_answers + (size_t)n_ans, sizeof *an);
+        if (!an) return (int)nomem(b);
+        d->answers = an;
+    }
     vt_squad_example *e = &d->ex[d->n];
     memset(e, 0, sizeof *e);
     e->id = dup_str(ids, strlen(ids));

@@ -328,8 +328,331 @@ static void test_pipeline(void **state) {
     vt_squad_free(&d);
 }
 
+/* ---- the reader ---- */
+
+static vt_squad parse_ok(const char *text, const char *name, int version, bool skip) {
+    vt_squad_options o;
+    vt_squad_options_default(&o);
+    o.version = version;
+    o.skip_bad_rows = skip;
+    vt_squad d;
+    if (vt_squad_parse(text, strlen(text), name, &o, &d) != VT_OK) fail_msg("%s: %s", name, vt_last_error());
+    return d;
+}
+
+/* Parsing fails with VT_ERR_FORMAT and a message holding every one of want[] (NULL-ended); *out is left empty. */
+static void parse_fails(const char *text, size_t len, const char *name, int version, const char *const *want) {
+    vt_squad_options o;
+    vt_squad_options_default(&o);
+    o.version = version;
+    vt_squad d;
+    memset(&d, 0x5a, sizeof d);
+    vt_status st = vt_squad_parse(text, len, name, &o, &d);
+    if (st == VT_OK) fail_msg("%s parsed, but should fail", name);
+    assert_int_equal(st, VT_ERR_FORMAT);
+    printf("  %s -> %s\n", name, vt_last_error());
+    for (size_t i = 0; want[i]; i++)
+        if (!strstr(vt_last_error(), want[i])) fail_msg("message '%s' lacks '%s'", vt_last_error(), want[i]);
+    assert_int_equal(d.n, 0);
+    assert_null(d.ex);
+    assert_null(d.contexts);
+}
+
+#define FAILS(text, name, version, ...)                                       \
+    do {                                                                      \
+        static const char *const want_[] = {__VA_ARGS__, NULL};                \
+        parse_fails(text, strlen(text), name, version, want_);                \
+    } while (0)
+
+static void test_reader(void **state) {
+    (void)state;
+    /* the JSON file and the JSONL rows hold the same questions */
+    vt_squad a = load_synth("squad_synth.json", 0), b = load_synth("squad_synth.jsonl", 2);
+    assert_int_equal(a.format, VT_SQUAD_JSON);
+    assert_int_equal(b.format, VT_SQUAD_JSONL);
+    assert_int_equal(a.n, 56);
+    assert_int_equal(a.n, b.n);
+    assert_int_equal(a.n_answers, b.n_answers);
+    assert_int_equal(a.n_impossible, 8);
+    assert_int_equal(b.n_impossible, 8);
+    for (size_t q = 0; q < a.n; q++) {
+        assert_string_equal(a.ex[q].id, b.ex[q].id);
+        assert_string_equal(a.ex[q].question, b.ex[q].question);
+        assert_string_equal(vt_squad_context(&a, q, NULL), vt_squad_context(&b, q, NULL));
+        assert_int_equal(a.ex[q].n_answers, b.ex[q].n_answers);
+        assert_int_equal(b.ex[q].line, (int64_t)q + 1);
+        for (int32_t k = 0; k < a.ex[q].n_answers; k++) {
+            const vt_squad_answer *x = &a.answers[a.ex[q].first_answer + (size_t)k];
+            const vt_squad_answer *y = &b.answers[b.ex[q].first_answer + (size_t)k];
+            assert_string_equal(x->text, y->text);
+            assert_int_equal(x->start, y->start);
+            assert_int_equal(x->byte_start, y->byte_start);
+            assert_memory_equal(vt_squad_context(&a, q, NULL) + x->byte_start, x->text, x->len);
+        }
+    }
+    vt_squad_free(&a);
+    vt_squad_free(&b);
+
+    /* characters, not bytes: answer_start counts code points */
+    const char *uni = "{\"version\": \"1.1\", \"data\": [{\"title\": \"t\", \"paragraphs\": [{\"context\": "
+                      "\"na\\u00efve caf\\u00e9 \xE6\x9D\xB1\xE4\xBA\xAC \xF0\x9F\x98\x80 end\", \"qas\": ["
+                      "{\"id\": \"u1\", \"question\": \"where?\", \"answers\": [{\"text\": \"\xE6\x9D\xB1\xE4\xBA\xAC\", "
+                      "\"answer_start\": 11}, {\"text\": \"end\", \"answer_start\": 16}]},"
+                      "{\"id\": 7, \"question\": \"what?\", \"answers\": [{\"text\": \"caf\xC3\xA9\", \"answer_start\": 6}]}]}]}]}";
+    vt_squad d = parse_ok(uni, "u.json", 0, false);
+    assert_int_equal(d.version, 1);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.n_contexts, 1);
+    assert_int_equal(d.answers[0].start, 11);
+    assert_int_equal(d.answers[0].byte_start, 13);
+    assert_int_equal(d.answers[0].char_len, 2);
+    assert_int_equal(d.answers[1].byte_start, 25);
+    assert_string_equal(d.ex[1].id, "7");
+    assert_int_equal(d.answers[2].byte_start, 7);
+    vt_squad_free(&d);
+
+    /* the Hugging Face layout saved as .json (datasets' to_json writes lines); rows of one paragraph share it */
+    const char *rows = "{\"id\": \"a\", \"question\": \"q1\", \"context\": \"one two\", \"answers\": {\"text\": [\"two\"], \"answer_start\": [4]}}\n"
+                       "\n"
+                       "{\"id\": \"b\", \"question\": \"q2\", \"context\": \"one two\", \"answers\": {\"text\": [], \"answer_start\": []}}\r\n";
+    d = parse_ok(rows, "hf.json", 2, false);
+    assert_int_equal(d.format, VT_SQUAD_JSONL);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.n_contexts, 1);
+    assert_int_equal(d.ex[1].n_answers, 0);
+    assert_int_equal(d.ex[1].line, 3);
+    vt_squad_free(&d);
+    FAILS(rows, "hf.jsonl", 0, "hf.jsonl: line 3 (question 'b')", "no answers", "version 2");
+
+    /* v2 JSON: is_impossible says so */
+    const char *v2 = "{\"version\": \"v2.0\", \"data\": [{\"paragraphs\": [{\"context\": \"abc\", \"qas\": ["
+                     "{\"id\": \"x\", \"question\": \"q\", \"answers\": [], \"is_impossible\": true, "
+                     "\"plausible_answers\": [{\"text\": \"b\", \"answer_start\": 1}]}]}]}]}";
+    d = parse_ok(v2, "v2.json", 0, false);
+    assert_int_equal(d.version, 2);
+    assert_int_equal(d.n_impossible, 1);
+    vt_squad_free(&d);
+    FAILS(v2, "v2.json", 1, "v2.json: question 'x' (data[0].paragraphs[0].qas[0])", "no answers");
+
+    /* bad questions, each named */
+#define QA(body) "{\"data\": [{\"paragraphs\": [{\"context\": \"The cat sat.\", \"qas\": [" body "]}]}]}"
+    FAILS(QA("{\"id\": \"m\", \"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 5}]}"), "s.json", 0,
+          "s.json: question 'm' (data[0].paragraphs[0].qas[0])", "answer_start 5 reads 'at ', not the answer 'cat'");
+    FAILS(QA("{\"id\": \"m\", \"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 99}]}"), "s.json", 0,
+          "question 'm'", "past the context's end (12 characters)");
+    FAILS(QA("{\"id\": \"m\", \"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 4.5}]}"), "s.json", 0,
+          "question 'm'", "not a whole number");
+    FAILS(QA("{\"id\": \"m\", \"question\": \"q\", \"answers\": [{\"text\": \"\", \"answer_start\": 4}]}"), "s.json", 0,
+          "question 'm'", "empty text");
+    FAILS(QA("{\"id\": \"m\", \"question\": \"\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 4}]}"), "s.json", 0,
+          "question 'm'", "empty question");
+    FAILS(QA("{\"id\": \"m\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 4}]}"), "s.json", 0, "no \"question\"");
+    FAILS(QA("{\"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 4}]}"), "s.json", 0,
+          "qas[0]", "no \"id\"");
+    FAILS(QA("{\"id\": \"m\", \"question\": \"q\"}"), "s.json", 0, "question 'm'", "no \"answers\"");
+    FAILS(QA("{\"id\": \"m\", \"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 4}], \"is_impossible\": true}"),
+          "s.json", 0, "question 'm'", "is_impossible, yet 1 answers");
+    FAILS(QA("{\"id\": \"m\", \"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 4}]},"
+             "{\"id\": \"m\", \"question\": \"q2\", \"answers\": [{\"text\": \"sat\", \"answer_start\": 8}]}"),
+          "s.json", 0, "qas[1]", "id 'm' appears twice");
+    FAILS("{\"data\": [{\"paragraphs\": [{\"qas\": []}]}]}", "s.json", 0, "s.json: data[0].paragraphs[0]", "\"context\"");
+    FAILS("{\"data\": {}}", "s.json", 0, "s.json: no \"data\" list");
+    FAILS("{\"data\": [{\"paragraphs\": [{\"context\": \"x\", \"qas\": [}]}]}", "s.json", 0, "s.json:1: invalid JSON");
+    FAILS("{\"data\": [\n{\"paragraphs\": [{\"context\": \"\xC3\x28\", \"qas\": []}]}]}", "s.json", 0,
+          "s.json:2: invalid UTF-8 (byte 0xC3)");
+    FAILS("", "s.json", 0, "s.json:1: invalid JSON");
+    FAILS("{\"data\": []}", "s.json", 0, "s.json: no questions");
+    FAILS("{\"id\": \"a\", \"question\": \"q\", \"context\": \"x\xFFy\", \"answers\": {\"text\": [\"x\"], \"answer_start\": [0]}}\n",
+          "s.jsonl", 0, "s.jsonl: line 1", "invalid UTF-8 (byte 0xFF)");
+    FAILS("{\"id\": \"a\", \"question\": \"q\", \"context\": \"xy\", \"answers\": {\"text\": [\"x\"], \"answer_start\": [0, 1]}}\n",
+          "s.jsonl", 0, "line 1 (question 'a')", "1 answer texts but 2 answer_start values");
+    FAILS("{\"id\": \"a\", \"question\": \"q\", \"context\": \"xy\", \"answers\": [{\"text\": \"x\", \"answer_start\": 0}]}\n",
+          "s.jsonl", 0, "line 1 (question 'a')", "\"answers\" missing or not an object");
+    FAILS("{\"id\": \"a\", \"question\": \"q\", \"context\": \"xy\", \"answers\": {\"text\": [\"x\"], \"answer_start\": [0]}}\n[1]\n",
+          "s.jsonl", 0, "s.jsonl: line 2", "not a JSON object");
+
+    /* skip_bad_rows: the good questions stay, the bad ones are counted with notes */
+    d = parse_ok(QA("{\"id\": \"m\", \"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 5}]},"
+                    "{\"id\": \"n\", \"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 4}]},"
+                    "{\"id\": \"n\", \"question\": \"q\", \"answers\": [{\"text\": \"sat\", \"answer_start\": 8}]}"),
+                 "k.json", 0, true);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.ex[0].id, "n");
+    assert_int_equal(d.n_skipped, 2);
+    assert_int_equal(d.n_notes, 2);
+    assert_non_null(strstr(d.notes[0], "k.json: question 'm'"));
+    assert_non_null(strstr(d.notes[1], "appears twice"));
+    vt_squad_free(&d);
+    vt_squad_options so;
+    vt_squad_options_default(&so);
+    so.skip_bad_rows = true;
+    const char *all_bad = QA("{\"id\": \"m\", \"question\": \"q\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 5}]}");
+    assert_int_equal(vt_squad_parse(all_bad, strlen(all_bad), "k.json", &so, &d), VT_ERR_FORMAT);
+    assert_non_null(strstr(vt_last_error(), "every question is malformed (1 skipped"));
+#undef QA
+    /* a file that is not there */
+    assert_int_equal(vt_squad_load("/nonexistent/squad.json", NULL, &d), VT_ERR_IO);
+    assert_int_equal(d.n, 0);
+}
+
+/* Features: errors name the question; the pipeline's options. */
+static void test_feature_errors(void **state) {
+    (void)state;
+    vt_tokenizer *t = load_tok("wordpiece");
+    vt_squad d = parse_ok("{\"data\": [{\"paragraphs\": [{\"context\": \"one two three four five six seven eight nine ten\", "
+                          "\"qas\": [{\"id\": \"long\", \"question\": \"a question with a good many words in it\", "
+                          "\"answers\": [{\"text\": \"three\", \"answer_start\": 8}]}]}]}]}",
+                          "e.json", 0, false);
+    vt_qa_options o;
+    vt_qa_options_default(&o);
+    o.max_length = 12; /* 3 special tokens + 9 question tokens: no room */
+    vt_qa_features f;
+    vt_qa_features_init(&f);
+    assert_int_equal(vt_qa_features_build(t, &d, &o, true, &f), VT_ERR_INVALID_ARG);
+    printf("  %s\n", vt_last_error());
+    assert_non_null(strstr(vt_last_error(), "question 'long'"));
+    assert_non_null(strstr(vt_last_error(), "leaves no room"));
+    o.max_length = 16; /* windows of 4 context tokens; a stride of 4 is too many */
+    o.doc_stride = 4;
+    assert_int_equal(vt_qa_features_build(t, &d, &o, true, &f), VT_ERR_INVALID_ARG);
+    printf("  %s\n", vt_last_error());
+    assert_non_null(strstr(vt_last_error(), "stride 4 must be less than the 4 tokens"));
+    o.doc_stride = 1; /* 3 new tokens per window: the 10 context tokens in windows starting at 0, 3, 6 */
+    assert_int_equal(vt_qa_features_build(t, &d, &o, true, &f), VT_OK);
+    assert_int_equal(f.n, 3);
+    /* "three", context token 2, is token 11 + 2 of window 0 ([CLS], 9 question tokens, [SEP]); outside the others */
+    assert_int_equal(f.start_position[0], 13);
+    assert_int_equal(f.end_position[0], 13);
+    assert_int_equal(f.start_position[1], 0);
+    assert_int_equal(f.end_position[2], 0);
+    for (size_t i = 0; i < 3; i++) assert_int_equal(vt_qa_feature_len(&f, i), i < 2 ? 16 : 16);
+    vt_qa_features ev;
+    vt_qa_features_init(&ev);
+    assert_int_equal(vt_qa_features_build(t, &d, &o, false, &f), VT_ERR_INVALID_ARG); /* no mixing */
+    assert_non_null(strstr(vt_last_error(), "evaluation features cannot join training ones"));
+    vt_qa_post_options po;
+    vt_qa_post_options_default(&po);
+    vt_qa_predictions p;
+    float logits[256] = {0};
+    assert_int_equal(vt_qa_postprocess(&d, &f, logits, logits, 16, &po, &p), VT_ERR_INVALID_ARG);
+    assert_non_null(strstr(vt_last_error(), "training features"));
+    assert_int_equal(vt_qa_features_build(t, &d, &o, false, &ev), VT_OK);
+    assert_int_equal(vt_qa_postprocess(&d, &ev, logits, logits, 8, &po, &p), VT_ERR_INVALID_ARG);
+    assert_non_null(strstr(vt_last_error(), "has 16 tokens, the logit rows 8"));
+    logits[3] = NAN;
+    assert_int_equal(vt_qa_postprocess(&d, &ev, logits, logits, 16, &po, &p), VT_ERR_INVALID_ARG);
+    assert_non_null(strstr(vt_last_error(), "NaN"));
+    logits[3] = 0;
+    /* all-equal logits: the later position first, as numpy's argsort reversed; a v1 answer comes out */
+    assert_int_equal(vt_qa_postprocess(&d, &ev, logits, logits, 16, &po, &p), VT_OK);
+    assert_int_equal(p.n, 1);
+    assert_true(p.p[0].n_best >= 1);
+    vt_qa_predictions_free(&p);
+    vt_qa_pipeline_options pp;
+    vt_qa_pipeline_options_default(&pp);
+    assert_int_equal(pp.top_k, 1);
+    assert_int_equal(pp.max_answer_len, 15);
+    assert_true(pp.align_to_words);
+    vt_qa_options_pipeline(&o, 128);
+    assert_int_equal(o.max_length, 128);
+    assert_int_equal(o.doc_stride, 64);
+    assert_true(o.keep_question_space);
+    vt_qa_options_pipeline(&o, 512);
+    assert_int_equal(o.max_length, 384);
+    assert_int_equal(o.doc_stride, 128);
+    vt_qa_features_free(&f);
+    vt_qa_features_free(&ev);
+    vt_squad_free(&d);
+    vt_tok_free(t);
+}
+
+static void close_to(const char *what, double got, double want) {
+    if (!(fabs(got - want) <= 1e-9)) fail_msg("%s: %.17g, reference %.17g", what, got, want);
+}
+
+/* The official scripts' logic: normalize_answer strings equal, pair scores
+ * and whole-set scores within 1e-9 (the same double sums in the same order:
+ * they come out equal). */
+static void test_metrics(void **state) {
+    (void)state;
+    const cJSON *m = get(ref(), "metrics");
+    const cJSON *pair;
+    size_t n_pairs = 0;
+    cJSON_ArrayForEach(pair, get(m, "pairs")) {
+        const char *gold = get(pair, "gold")->valuestring, *pred = get(pair, "pred")->valuestring;
+        char *ng, *np;
+        assert_int_equal(vt_squad_normalize_answer(gold, strlen(gold), &ng, NULL), VT_OK);
+        assert_int_equal(vt_squad_normalize_answer(pred, strlen(pred), &np, NULL), VT_OK);
+        if (strcmp(ng, get(pair, "norm_gold")->valuestring))
+            fail_msg("normalize_answer('%s') = '%s', reference '%s'", gold, ng, get(pair, "norm_gold")->valuestring);
+        if (strcmp(np, get(pair, "norm_pred")->valuestring))
+            fail_msg("normalize_answer('%s') = '%s', reference '%s'", pred, np, get(pair, "norm_pred")->valuestring);
+        free(ng);
+        free(np);
+        double ex, f1;
+        assert_int_equal(vt_squad_score_pair(gold, strlen(gold), pred, strlen(pred), 1, &ex, &f1), VT_OK);
+        close_to("exact", ex, get(pair, "exact")->valuedouble);
+        close_to("f1 v1", f1, get(pair, "f1_v1")->valuedouble);
+        assert_int_equal(vt_squad_score_pair(gold, strlen(gold), pred, strlen(pred), 2, &ex, &f1), VT_OK);
+        close_to("exact", ex, get(pair, "exact")->valuedouble);
+        close_to("f1 v2", f1, get(pair, "f1_v2")->valuedouble);
+        n_pairs++;
+    }
+    printf("  %zu pairs: normalized texts, exact match and F1 (v1, v2) equal\n", n_pairs);
+    static const char *const CASES[] = {"v1", "v2", "v2_na", "v2_na_thresh"};
+    for (size_t c = 0; c < 4; c++) {
+        const cJSON *cr = get(m, CASES[c]);
+        vt_squad d = load_synth(c == 0 ? "squad_synth_v1.json" : "squad_synth.json", 0);
+        assert_int_equal(d.version, c == 0 ? 1 : 2);
+        const char **pred = calloc(d.n, sizeof *pred);
+        double *na = NULL;
+        const cJSON *preds = get(cr, "predictions"), *nas = cJSON_GetObjectItemCaseSensitive(cr, "na_probs");
+        if (nas) na = calloc(d.n, sizeof *na);
+        for (size_t q = 0; q < d.n; q++) {
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(preds, d.ex[q].id);
+            pred[q] = p ? p->valuestring : NULL;
+            if (na) na[q] = get(nas, d.ex[q].id)->valuedouble;
+        }
+        vt_squad_eval_options o;
+        vt_squad_eval_options_default(&o);
+        const cJSON *th = cJSON_GetObjectItemCaseSensitive(cr, "thresh");
+        if (th) o.na_prob_thresh = th->valuedouble;
+        vt_squad_scores s;
+        if (vt_squad_evaluate(&d, pred, na, &o, NULL, NULL, &s) != VT_OK) fail_msg("%s", vt_last_error());
+        const cJSON *want = get(cr, "scores");
+        close_to("exact", s.exact, get(want, "exact")->valuedouble);
+        close_to("f1", s.f1, get(want, "f1")->valuedouble);
+        assert_int_equal(s.total, (int64_t)get(want, "total")->valuedouble);
+        if (c > 0) {
+            close_to("HasAns_exact", s.has_ans_exact, get(want, "HasAns_exact")->valuedouble);
+            close_to("HasAns_f1", s.has_ans_f1, get(want, "HasAns_f1")->valuedouble);
+            assert_int_equal(s.has_ans_total, (int64_t)get(want, "HasAns_total")->valuedouble);
+            close_to("NoAns_exact", s.no_ans_exact, get(want, "NoAns_exact")->valuedouble);
+            close_to("NoAns_f1", s.no_ans_f1, get(want, "NoAns_f1")->valuedouble);
+            assert_int_equal(s.no_ans_total, (int64_t)get(want, "NoAns_total")->valuedouble);
+        }
+        assert_int_equal(s.has_best, na != NULL);
+        if (na) {
+            close_to("best_exact", s.best_exact, get(want, "best_exact")->valuedouble);
+            close_to("best_exact_thresh", s.best_exact_thresh, get(want, "best_exact_thresh")->valuedouble);
+            close_to("best_f1", s.best_f1, get(want, "best_f1")->valuedouble);
+            close_to("best_f1_thresh", s.best_f1_thresh, get(want, "best_f1_thresh")->valuedouble);
+        }
+        printf("  %s: exact %.4f f1 %.4f over %lld questions", CASES[c], s.exact, s.f1, (long long)s.total);
+        if (na) printf(", best exact %.4f (thresh %.2f) best f1 %.4f (thresh %.2f)", s.best_exact, s.best_exact_thresh,
+                       s.best_f1, s.best_f1_thresh);
+        printf(": equal\n");
+        free(pred);
+        free(na);
+        vt_squad_free(&d);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reader),
+        cmocka_unit_test(test_feature_errors),
+        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_postprocess),
         cmocka_unit_test(test_pipeline),
