@@ -7,6 +7,7 @@
  *   bert.h          the BERT family: config, load/save, forward, backward
  *   tokenizer.h     WordPiece tokenization; vocab_builder.h trains a vocab
  *   dataset.h       labelled TSV/CSV/JSONL; pretrain_data.h pretraining shards
+ *   squad.h         extractive question answering: SQuAD data, features, answers, scores
  *   trainer.h       the training loop, checkpoints (checkpoint.h), MPI (dist.h)
  *   optim.h         AdamW/Adam/SGD and schedules; metrics.h evaluation metrics
  *   serve.h         the HTTP service's engine (transport-independent)
@@ -33,6 +34,7 @@
 #include "verto/rng.h"
 #include "verto/safetensors.h"
 #include "verto/serve.h"
+#include "verto/squad.h"
 #include "verto/task.h"
 #include "verto/tensor.h"
 #include "verto/tokenizer.h"
