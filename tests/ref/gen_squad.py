@@ -98,6 +98,8 @@ def make_examples(rng):
         context = " ".join(sents)
         if i % 7 == 3:
             context = "  " + context.replace(". ", ".\n", 2)  # leading spaces and newlines
+        if i == 10:  # special tokens written in the text: added tokens (their own words), a second [CLS] / <s>
+            context = context.replace(". ", ". [CLS] <s> </s> [SEP] <mask> ", 1)
         words = [(m.start(), m.end()) for m in re.finditer(r"\S+", context)]
         where = i % 5  # 0 start, 1 end, 2 middle, 3-4 anywhere
         n = rng.randrange(1, 7)
@@ -235,7 +237,9 @@ def features_ref(tok, rows, setting):
         p.get("Sequence", {}).get("type_id", -1) != (0 if p.get("Sequence", {}).get("id") == "A" else 1)
         for p in post["pair"] if "Sequence" in p)
     crossing = sum(1 for i, s in enumerate(starts) if s == 0 and rows[flat["example"][i]]["answers"]["text"])
-    return dict(flat), enc, crossing
+    # run_qa's quirk: an answer starting in a window's last context token is labelled on the special token after it
+    quirk = sum(1 for i, s in enumerate(starts) if s > 0 and enc.sequence_ids(i)[s] is None)
+    return dict(flat), enc, crossing, quirk
 
 
 def validation_offsets(enc, context_first):
@@ -578,9 +582,10 @@ def main():
     for name, tok in toks.items():
         ref["features"][name] = {}
         for setting in SETTINGS:
-            fref, enc, crossing = features_ref(tok, rows, setting)
+            fref, enc, crossing, quirk = features_ref(tok, rows, setting)
             ref["features"][name][setting] = fref
-            print(f"  {name} {setting}: {len(fref['len'])} features, {crossing} answers outside their window")
+            print(f"  {name} {setting}: {len(fref['len'])} features, {crossing} answers outside their window, "
+                  f"{quirk} labelled on a special token (run_qa's quirk)")
             if setting == "small":
                 ref["post"][name] = post_cases(rows, fref, enc, setting, nrng)
         ref["pipeline"][name] = {

@@ -501,7 +501,9 @@ static void test_feature_errors(void **state) {
     vt_tokenizer *t = load_tok("wordpiece");
     vt_squad d = parse_ok("{\"data\": [{\"paragraphs\": [{\"context\": \"one two three four five six seven eight nine ten\", "
                           "\"qas\": [{\"id\": \"long\", \"question\": \"a question with a good many words in it\", "
-                          "\"answers\": [{\"text\": \"three\", \"answer_start\": 8}]}]}]}]}",
+                          "\"answers\": [{\"text\": \"three\", \"answer_start\": 8}]}, "
+                          "{\"id\": \"four\", \"question\": \"a question with a good many words in it\", "
+                          "\"answers\": [{\"text\": \"four\", \"answer_start\": 14}]}]}]}]}",
                           "e.json", 0, false);
     vt_qa_options o;
     vt_qa_options_default(&o);
@@ -519,7 +521,16 @@ static void test_feature_errors(void **state) {
     assert_non_null(strstr(vt_last_error(), "stride 4 must be less than the 4 tokens"));
     o.doc_stride = 1; /* 3 new tokens per window: the 10 context tokens in windows starting at 0, 3, 6 */
     assert_int_equal(vt_qa_features_build(t, &d, &o, true, &f), VT_OK);
-    assert_int_equal(f.n, 3);
+    assert_int_equal(f.n, 6);
+    /* (these labels are what transformers' tokenizer + run_qa's label code give for this input: start
+     * [13, 0, 0, 15, 11, 0], end [13, 0, 0, 14, 11, 0]) */
+    /* "four" ends window 0: run_qa's search runs on into [SEP] (offsets (0, 0)) and labels its start there,
+     * its end on "three"; in window 1 it is the first context token */
+    assert_int_equal(f.start_position[3], 15);
+    assert_int_equal(f.end_position[3], 14);
+    assert_int_equal(f.start_position[4], 11);
+    assert_int_equal(f.end_position[4], 11);
+    assert_int_equal(f.start_position[5], 0);
     /* "three", context token 2, is token 11 + 2 of window 0 ([CLS], 9 question tokens, [SEP]); outside the others */
     assert_int_equal(f.start_position[0], 13);
     assert_int_equal(f.end_position[0], 13);
@@ -545,7 +556,7 @@ static void test_feature_errors(void **state) {
     logits[3] = 0;
     /* all-equal logits: the later position first, as numpy's argsort reversed; a v1 answer comes out */
     assert_int_equal(vt_qa_postprocess(&d, &ev, logits, logits, 16, &po, &p), VT_OK);
-    assert_int_equal(p.n, 1);
+    assert_int_equal(p.n, 2);
     assert_true(p.p[0].n_best >= 1);
     vt_qa_predictions_free(&p);
     vt_qa_pipeline_options pp;
