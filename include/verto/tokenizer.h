@@ -185,6 +185,9 @@ typedef struct vt_tok_encoding {
     int32_t *special_mask;   /* (len) 1 for [CLS]/[SEP]/padding, else 0 */
     int32_t *seq;            /* (len) 0 or 1: the input a token came from; -1 special/pad */
     int32_t *offsets;        /* (len, 2) byte [start, end) in that input; (0, 0) special/pad */
+    int32_t *word_ids;       /* (len) the word a token came from, numbered from 0 within its input: the
+                                splits the pre-tokenizer made (an added token is one), as tokenizers'
+                                word_ids(); -1 special/pad */
     int32_t cap;             /* private: allocated rows */
     void *scratch;           /* private: working buffers */
 } vt_tok_encoding;
@@ -238,14 +241,12 @@ VT_API vt_status vt_tok_encode_batch(const vt_tokenizer *t, size_t n, const char
  * vt_tok_encode with `o` (NULL: defaults). words[k] is lens[k] bytes (an
  * empty word gives no token). Offsets are bytes within each token's own
  * word ((0, 0) for specials); seq is 0 for the words' tokens.
- * *word_ids (NULL or a buffer from an earlier call; realloc'd to out->len
- * entries, free() it) receives each token's word index, -1 for special and
- * padding tokens: transformers' word_ids() with None as -1. Errors as
+ * out->word_ids are the words' indices (-1 for special and padding tokens:
+ * transformers' word_ids() with None as -1). Errors as
  * vt_tok_encode (a NULL word with a non-zero length, more than INT32_MAX
  * words: VT_ERR_INVALID_ARG); on error out->len is 0. */
 VT_API vt_status vt_tok_encode_words(const vt_tokenizer *t, const char *const *words, const size_t *lens,
-                                     size_t n_words, const vt_tok_encode_opts *o, vt_tok_encoding *out,
-                                     int32_t **word_ids);
+                                     size_t n_words, const vt_tok_encode_opts *o, vt_tok_encoding *out);
 
 /* Long documents: a single text longer than max_length tokens is read as
  * windows instead of being truncated. With w = max_length - 2 tokens of the
@@ -270,6 +271,37 @@ VT_API vt_status vt_tok_encode_windows_batch(const vt_tokenizer *t, size_t n, co
                                              const size_t *alen, const char *const *b, const size_t *blen,
                                              int32_t max_length, int32_t max_windows, vt_tok_encoding *out,
                                              int32_t *n_windows, bool *cut);
+
+/* The windows of one pair (vt_tok_encode_overflow). Zero it to start; the
+ * encodings keep their buffers between calls. */
+typedef struct vt_tok_windows {
+    int32_t n;             /* windows of the last call */
+    vt_tok_encoding *enc;  /* (n) the windows, in order */
+    int32_t cap;           /* private: initialised entries of enc */
+} vt_tok_windows;
+
+VT_API void vt_tok_windows_free(vt_tok_windows *w);
+
+/* Question answering's long contexts: the pair (a, b) with input `cut` (0: a,
+ * 1: b) read as overlapping windows, as tokenizers returns them for
+ * tokenizer(a, b, truncation="only_first"/"only_second", max_length,
+ * stride, return_overflowing_tokens=True) (the first encoding, then its
+ * overflowing ones). With S special tokens and `other` tokens of the other
+ * input, a pair of at most max_length tokens is one window, unchanged;
+ * otherwise each window holds w = max_length - S - other tokens of the cut
+ * input (fewer in the last) and window j starts at its token j (w - stride),
+ * until one reaches its end. A tokenizer with truncation_side "left"
+ * (keep_tail INT32_MAX) counts the windows from the end instead, as
+ * tokenizers does; other keep_tail values are not used here. Every window
+ * has the template's special tokens and type ids, word_ids and the offsets of
+ * the whole encoding. (tokenizers gives the windows after the first of a
+ * TemplateProcessing tokenizer the cut input's sequence index as its type id
+ * instead of the template's: 1 where XLM-R's template says 0, which its
+ * one-type model could not read; verto keeps the template's.) No padding. Errors (VT_ERR_INVALID_ARG) where tokenizers fails
+ * or panics: b NULL, max_length < 1, stride < 0, no room for the cut input
+ * (max_length <= S + other), stride >= w; and vt_tok_encode's. */
+VT_API vt_status vt_tok_encode_overflow(const vt_tokenizer *t, const char *a, size_t alen, const char *b, size_t blen,
+                                        int cut, int32_t max_length, int32_t stride, vt_tok_windows *out);
 
 /* Converts `n` byte offsets into `text` (len bytes; each offset in [0, len])
  * to character offsets, in place, counting each maximal invalid UTF-8

@@ -10,6 +10,7 @@
  *   tagged.h        token-tagged data (CoNLL, JSONL) for NER; ner.h tag schemes,
  *                   entities, label alignment, the pipeline's aggregation;
  *                   ner_metrics.h entity-level metrics (seqeval's)
+ *   squad.h         extractive question answering: SQuAD data, features, answers, scores
  *   trainer.h       the training loop, checkpoints (checkpoint.h), MPI (dist.h)
  *   optim.h         AdamW/Adam/SGD and schedules; metrics.h evaluation metrics
  *                   (multilabel_metrics.h, regression_metrics.h for those tasks)
@@ -42,6 +43,7 @@
 #include "verto/safetensors.h"
 #include "verto/serve.h"
 #include "verto/tagged.h"
+#include "verto/squad.h"
 #include "verto/task.h"
 #include "verto/tensor.h"
 #include "verto/tokenizer.h"

@@ -38,6 +38,7 @@ void vt_tok_encoding_free(vt_tok_encoding *e) {
     free(e->special_mask);
     free(e->seq);
     free(e->offsets);
+    free(e->word_ids);
     if (e->scratch) {
         vt_tok_work_free(e->scratch);
         free(e->scratch);
@@ -51,9 +52,9 @@ void vt_tok_encode_opts_default(vt_tok_encode_opts *o) {
     o->pad_to = 0;
 }
 
-static vt_status reserve(vt_tok_encoding *e, int32_t n) {
+vt_status vt_tok_encoding_reserve(vt_tok_encoding *e, int32_t n) {
     if (n <= e->cap) return VT_OK;
-    int32_t **arrs[] = {&e->ids, &e->type_ids, &e->attention_mask, &e->special_mask, &e->seq};
+    int32_t **arrs[] = {&e->ids, &e->type_ids, &e->attention_mask, &e->special_mask, &e->seq, &e->word_ids};
     for (size_t i = 0; i < sizeof arrs / sizeof *arrs; i++) {
         int32_t *p = realloc(*arrs[i], (size_t)n * sizeof(int32_t));
         if (!p) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory for %d tokens", n);
@@ -68,14 +69,24 @@ static vt_status reserve(vt_tok_encoding *e, int32_t n) {
 
 /* ---- one text to tokens ---- */
 
+/* Pieces [*marked, out->n) came from word `word` (the pre-tokenizer split:
+ * tokenizers' word ids). */
+static void mark_word(vt_pieces *out, int32_t word, int32_t *marked) {
+    for (int32_t i = *marked; i < out->n; i++) out->word[i] = word;
+    *marked = out->n;
+}
+
 typedef struct word_ctx {
     const vt_tokenizer *t;
     vt_pieces *out;
+    int32_t word, marked; /* words so far; pieces given a word */
 } word_ctx;
 
 static vt_status on_bert_word(void *ud, const vt_word *w) {
     word_ctx *c = ud;
-    return vt_wp_cut(c->t->vocab, c->t->unk_id, c->t->opt.max_input_chars_per_word, w, c->out);
+    vt_status st = vt_wp_cut(c->t->vocab, c->t->unk_id, c->t->opt.max_input_chars_per_word, w, c->out);
+    if (st == VT_OK) mark_word(c->out, c->word++, &c->marked);
+    return st;
 }
 
 /* BERT's pipeline in one pass per piece between added tokens. */
@@ -85,11 +96,13 @@ static vt_status encode_bert(const vt_tokenizer *t, const char *text, int32_t le
     raw->len = sp->n = 0;
     vt_status st = vt_nstr_append_text(raw, text, len, 0);
     if (st == VT_OK) st = vt_added_split(t, false, raw, 0, raw->len, sp);
-    word_ctx c = {t, out};
+    word_ctx c = {t, out, 0, 0};
     for (int32_t i = 0; i < sp->n && st == VT_OK; i++) {
         vt_split s = sp->v[i];
-        if (s.id >= 0) st = vt_pieces_push(out, s.id, raw->os[s.start], raw->oe[s.end - 1]);
-        else st = vt_pretok_run(&t->cfg, text + raw->os[s.start], (size_t)(raw->oe[s.end - 1] - raw->os[s.start]),
+        if (s.id >= 0) {
+            st = vt_pieces_push(out, s.id, raw->os[s.start], raw->oe[s.end - 1]);
+            if (st == VT_OK) mark_word(out, c.word++, &c.marked);
+        } else st = vt_pretok_run(&t->cfg, text + raw->os[s.start], (size_t)(raw->oe[s.end - 1] - raw->os[s.start]),
                                 raw->os[s.start], &w->pb, on_bert_word, &c);
     }
     return st;
@@ -181,11 +194,13 @@ vt_status vt_tok_encode_text(const vt_tokenizer *t, const char *text, int32_t le
     const vt_splits *sp = &w->splits[w->cur_splits];
     vt_splits *src = &w->piece_src; /* (out->n) the added token's split a piece is, or id -1 */
     src->n = 0;
+    int32_t marked = 0;
     for (int32_t i = 0; i < sp->n && st == VT_OK; i++) {
         vt_split s = sp->v[i];
         if (s.id >= 0) {
             st = vt_pieces_push(out, s.id, buf->os[s.start], buf->oe[s.end - 1]);
             if (st == VT_OK && t->trim_offsets) st = vt_splits_push(src, s.start, s.end, s.id);
+            if (st == VT_OK) mark_word(out, i, &marked);
             continue;
         }
         int32_t nchars = 0;
@@ -193,6 +208,7 @@ vt_status vt_tok_encode_text(const vt_tokenizer *t, const char *text, int32_t le
         vt_word word = {buf->s + s.start, s.end - s.start, nchars, buf->os + s.start, buf->oe + s.start};
         st = model_cut(t, w, &word, out);
         while (st == VT_OK && t->trim_offsets && src->n < out->n) st = vt_splits_push(src, 0, 1, -1); /* model pieces */
+        if (st == VT_OK) mark_word(out, i, &marked);
     }
     if (st == VT_OK && t->trim_offsets) trim_offsets(t, text, len, seq_start, out, src, buf);
     return st;
@@ -224,8 +240,9 @@ static void truncate_lengths(int32_t max, bool pair, int32_t *n1, int32_t *n2) {
 }
 
 static void put(vt_tok_encoding *e, int32_t id, int32_t type, int32_t att, int32_t special, int32_t seq,
-                int32_t start, int32_t end) {
+                int32_t start, int32_t end, int32_t word) {
     int32_t i = e->len++;
+    e->word_ids[i] = word;
     e->ids[i] = id;
     e->type_ids[i] = type;
     e->attention_mask[i] = att;
@@ -240,9 +257,9 @@ static vt_status pad_to(const vt_tokenizer *t, vt_tok_encoding *e, int32_t n) {
     if (e->len >= n) return VT_OK;
     if (t->sp.pad < 0) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: padding asked for, but the tokenizer has no "
                                                            "padding token");
-    vt_status st = reserve(e, n);
+    vt_status st = vt_tok_encoding_reserve(e, n);
     if (st != VT_OK) return st;
-    while (e->len < n) put(e, t->sp.pad, 0, 0, 1, -1, 0, 0);
+    while (e->len < n) put(e, t->sp.pad, 0, 0, 1, -1, 0, 0, -1);
     return VT_OK;
 }
 
@@ -250,12 +267,12 @@ static vt_status pad_to(const vt_tokenizer *t, vt_tok_encoding *e, int32_t n) {
 static void put_item(const vt_tokenizer *t, vt_tok_encoding *e, const vt_template_item *it, const vt_pieces *p,
                      int32_t n) {
     if (it->seq < 0) {
-        for (int32_t k = 0; k < it->n_ids; k++) put(e, it->ids[k], it->type_id, 1, 1, -1, 0, 0);
+        for (int32_t k = 0; k < it->n_ids; k++) put(e, it->ids[k], it->type_id, 1, 1, -1, 0, 0, -1);
         return;
     }
     for (int32_t j = 0; j < n; j++) {
         int32_t i = vt_tok_kept_piece(t, n, p->n, j);
-        put(e, p->id[i], it->type_id, 1, vt_tok_is_special(t, p->id[i]), it->seq, p->start[i], p->end[i]);
+        put(e, p->id[i], it->type_id, 1, vt_tok_is_special(t, p->id[i]), it->seq, p->start[i], p->end[i], p->word[i]);
     }
 }
 
@@ -283,7 +300,7 @@ vt_status vt_tok_assemble(const vt_tokenizer *t, const vt_tok_encode_opts *o, bo
     if (o->max_length > 0 && o->max_length >= added) truncate_lengths(o->max_length - added, pair, &n1, &n2);
     int64_t total = (int64_t)n1 + n2 + added;
     if (total > INT32_MAX) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: more than %d tokens", INT32_MAX);
-    vt_status st = reserve(out, (int32_t)total);
+    vt_status st = vt_tok_encoding_reserve(out, (int32_t)total);
     if (st != VT_OK) return st;
     out->len = 0;
     for (int k = 0; k < tp->n; k++) {
@@ -406,17 +423,17 @@ vt_status vt_tok_encode_windows(const vt_tokenizer *t, const char *a, size_t ale
             e->len = pre + w;
             for (int32_t i = 0; i < post; i++) {
                 int32_t from = whole - post + i;
-                put(e, src->ids[from], src->type_ids[from], 1, 1, -1, 0, 0);
+                put(e, src->ids[from], src->type_ids[from], 1, 1, -1, 0, 0, -1);
             }
             break;
         }
         e->len = 0;
-        if ((st = reserve(e, pre + w + post)) != VT_OK) return st;
-        for (int32_t i = 0; i < pre; i++) put(e, src->ids[i], src->type_ids[i], 1, 1, -1, 0, 0);
+        if ((st = vt_tok_encoding_reserve(e, pre + w + post)) != VT_OK) return st;
+        for (int32_t i = 0; i < pre; i++) put(e, src->ids[i], src->type_ids[i], 1, 1, -1, 0, 0, -1);
         for (int32_t i = pre + start; i < pre + start + w; i++)
             put(e, src->ids[i], src->type_ids[i], 1, src->special_mask[i], src->seq[i], src->offsets[2 * i],
-                src->offsets[2 * i + 1]);
-        for (int32_t i = whole - post; i < whole; i++) put(e, src->ids[i], src->type_ids[i], 1, 1, -1, 0, 0);
+                src->offsets[2 * i + 1], src->word_ids[i]);
+        for (int32_t i = whole - post; i < whole; i++) put(e, src->ids[i], src->type_ids[i], 1, 1, -1, 0, 0, -1);
     }
     *n_windows = (int32_t)m;
     return VT_OK;

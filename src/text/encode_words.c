@@ -9,8 +9,8 @@
 #include "text/tokenizer_internal.h"
 
 vt_status vt_tok_encode_words(const vt_tokenizer *t, const char *const *words, const size_t *lens, size_t n_words,
-                              const vt_tok_encode_opts *o, vt_tok_encoding *out, int32_t **word_ids) {
-    if (!t || !out || !word_ids || (n_words && (!words || !lens)))
+                              const vt_tok_encode_opts *o, vt_tok_encoding *out) {
+    if (!t || !out || (n_words && (!words || !lens)))
         return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to encode_words");
     if (n_words > INT32_MAX) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: more than %d words", INT32_MAX);
     vt_tok_encode_opts def;
@@ -25,38 +25,18 @@ vt_status vt_tok_encode_words(const vt_tokenizer *t, const char *const *words, c
     if (!w) return vt_last_status();
     vt_pieces *all = &w->seq[0], *one = &w->seq[1];
     all->n = 0;
-    int32_t *word_of = NULL; /* (all->n) the word of each piece */
-    int32_t cap = 0;
     for (size_t k = 0; k < n_words && st == VT_OK; k++) {
         if (!words[k] && lens[k]) st = vt_error(VT_ERR_INVALID_ARG, "tokenizer: word %zu is NULL", k);
         else if (lens[k] > INT32_MAX) st = vt_error(VT_ERR_INVALID_ARG, "tokenizer: word %zu is longer than %d bytes", k, INT32_MAX);
         else /* seq_start: no token before this word's (tokenizers trims offsets over the whole sequence) */
             st = vt_tok_encode_text(t, words[k] ? words[k] : "", (int32_t)lens[k], all->n == 0, w, one);
-        if (st == VT_OK && (int64_t)all->n + one->n > cap) {
-            int64_t want = ((int64_t)all->n + one->n) * 2 + 16;
-            int32_t *p = want <= INT32_MAX ? realloc(word_of, (size_t)want * sizeof *p) : NULL;
-            if (!p) st = vt_error(VT_ERR_NOMEM, "tokenizer: out of memory for the words' tokens");
-            else word_of = p, cap = (int32_t)want;
-        }
-        for (int32_t i = 0; i < one->n && st == VT_OK; i++) {
-            word_of[all->n] = (int32_t)k;
+        for (int32_t i = 0; i < one->n && st == VT_OK; i++) { /* the word ids are the words' indices */
             st = vt_pieces_push(all, one->id[i], one->start[i], one->end[i]);
+            all->word[all->n - 1] = (int32_t)k;
         }
     }
     one->n = 0;
     if (st == VT_OK) st = vt_tok_assemble(t, o, false, out);
-    int32_t *ids = NULL;
-    if (st == VT_OK && !(ids = realloc(*word_ids, (size_t)(out->len > 0 ? out->len : 1) * sizeof *ids)))
-        st = vt_error(VT_ERR_NOMEM, "tokenizer: out of memory for word ids");
-    if (st == VT_OK) {
-        *word_ids = ids;
-        /* the sequence's tokens in order are its kept pieces */
-        int32_t kept = 0;
-        for (int32_t i = 0; i < out->len; i++) kept += out->seq[i] == 0;
-        for (int32_t i = 0, j = 0; i < out->len; i++)
-            ids[i] = out->seq[i] == 0 ? word_of[vt_tok_kept_piece(t, kept, all->n, j++)] : -1;
-    }
-    free(word_of);
     if (st != VT_OK) out->len = 0;
     return st;
 }

@@ -237,6 +237,9 @@ static inline int32_t vt_tok_kept_piece(const struct vt_tokenizer *t, int32_t ke
     return j < head ? j : total - (kept - j);
 }
 
+/* Makes room for n rows in e's arrays (contents kept). VT_ERR_NOMEM only. */
+vt_status vt_tok_encoding_reserve(vt_tok_encoding *e, int32_t n);
+
 /* A template item of special tokens (ids copied). NULL ids: VT_ERR_NOMEM. */
 vt_status vt_template_add(vt_template *tp, int seq, int32_t type_id, const int32_t *ids, int32_t n_ids);
 

@@ -6,18 +6,18 @@ vt_status vt_pieces_push(vt_pieces *p, int32_t id, int32_t start, int32_t end) {
     if (p->n == p->cap) {
         int64_t cap = p->cap ? (int64_t)p->cap * 2 : 64;
         if (cap > INT32_MAX) return vt_error(VT_ERR_NOMEM, "tokenizer: more than 2^31 tokens");
-        int32_t *a = realloc(p->id, (size_t)cap * sizeof(int32_t));
-        if (a) p->id = a;
-        int32_t *b = a ? realloc(p->start, (size_t)cap * sizeof(int32_t)) : NULL;
-        if (b) p->start = b;
-        int32_t *c = b ? realloc(p->end, (size_t)cap * sizeof(int32_t)) : NULL;
-        if (!c) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory for %lld tokens", (long long)cap);
-        p->end = c;
+        int32_t **arrs[] = {&p->id, &p->start, &p->end, &p->word};
+        for (size_t i = 0; i < sizeof arrs / sizeof *arrs; i++) {
+            int32_t *a = realloc(*arrs[i], (size_t)cap * sizeof(int32_t));
+            if (!a) return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory for %lld tokens", (long long)cap);
+            *arrs[i] = a;
+        }
         p->cap = (int32_t)cap;
     }
     p->id[p->n] = id;
     p->start[p->n] = start;
     p->end[p->n] = end;
+    p->word[p->n] = -1;
     p->n++;
     return VT_OK;
 }
@@ -26,7 +26,8 @@ void vt_pieces_free(vt_pieces *p) {
     free(p->id);
     free(p->start);
     free(p->end);
-    p->id = p->start = p->end = NULL;
+    free(p->word);
+    p->id = p->start = p->end = p->word = NULL;
     p->n = p->cap = 0;
 }
 

@@ -10,6 +10,7 @@
 /* Token pieces with original byte offsets; a growable array. */
 typedef struct vt_pieces {
     int32_t *id, *start, *end; /* (n) */
+    int32_t *word;             /* (n) the word (pre-tokenizer split) each came from, set by the encoder */
     int32_t n, cap;
 } vt_pieces;
 
