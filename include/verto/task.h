@@ -49,9 +49,12 @@ typedef enum vt_task_kind {
     VT_TASK_FILL_MASK,               /* masked-LM predictions at each [MASK], and features */
     VT_TASK_MULTI_LABEL,             /* any number of labels per text (a sigmoid each, and a threshold) */
     VT_TASK_REGRESSION,              /* one number (or num_labels numbers) per text */
+    VT_TASK_TOKEN_CLASSIFICATION,    /* a tag per word: entities (NER) */
+    VT_TASK_QUESTION_ANSWERING,      /* the span of a context that answers a question */
 } vt_task_kind;
 
-/* "features", "sequence-classification", "fill-mask", "multi-label", "regression"; and back. */
+/* "features", "sequence-classification", "fill-mask", "multi-label", "regression",
+ * "token-classification", "question-answering"; and back. */
 VT_API const char *vt_task_kind_name(vt_task_kind kind);
 VT_API bool vt_task_kind_parse(const char *name, vt_task_kind *out);
 
@@ -61,8 +64,9 @@ VT_API bool vt_task_kind_is_sequence(vt_task_kind kind);
 
 /* What dir's config.json makes of it: a sequence classifier's directory is
  * SEQUENCE_CLASSIFICATION, MULTI_LABEL or REGRESSION by its problem_type
- * (none: REGRESSION for one label, as transformers decides), a pretraining
- * or masked-LM model's FILL_MASK, anything else FEATURES. */
+ * (none: REGRESSION for one label, as transformers decides), a token
+ * classifier's TOKEN_CLASSIFICATION, a span extractor's QUESTION_ANSWERING,
+ * a pretraining or masked-LM model's FILL_MASK, anything else FEATURES. */
 VT_API vt_status vt_task_kind_of_dir(const char *dir, vt_task_kind *out);
 
 typedef struct vt_task_options {

@@ -13,7 +13,6 @@
 
 #include "task/task_internal.h"
 #include "verto/dist.h"
-#include "verto/rng.h"
 #include "verto/trainer.h"
 
 void vt_finetune_options_default(vt_finetune_options *o) {
@@ -34,9 +33,8 @@ typedef struct encoded_set {
 typedef struct source {
     vt_task task; /* the tokenizer and settings; its model is the trainer's, set at each evaluation */
     encoded_set train, dev;
-    uint64_t seed;
     int64_t batch_size;
-    int64_t epoch, *order; /* (train.n) the current epoch's permutation */
+    task_order order;
     int32_t *ids, *types, *mask, *labels; /* a training batch (rows, len); labels (rows) */
     float *targets;                       /* (rows, num_labels): multi-hot labels or regression targets */
     const vt_tok_encoding **batch_rows;   /* (rows) */
@@ -87,36 +85,17 @@ static void set_labels(source *s, const vt_labelled *d, size_t i, int64_t b) {
     else s->targets[b] = (float)d->target[i];
 }
 
-/* Sample k of the run is training row order_e[k % N] of epoch e = k / N. */
 static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
     source *s = ctx;
-    int64_t n = (int64_t)s->train.n, T = 1;
     if (count > s->batch_size)
         return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
                         (long long)s->batch_size);
-    const vt_tok_encoding **rows = s->batch_rows;
     for (int64_t k = first; k < first + count; k++) {
-        if (k / n != s->epoch) {
-            s->epoch = k / n;
-            for (int64_t i = 0; i < n; i++) s->order[i] = i;
-            vt_rng rng;
-            vt_rng_seed(&rng, vt_hash64(s->seed, (uint64_t)s->epoch));
-            vt_rng_shuffle_i64(&rng, s->order, n);
-        }
-        int64_t r = s->order[k % n];
-        rows[k - first] = s->train.rows[r];
+        int64_t r = task_row_of(&s->order, k);
+        s->batch_rows[k - first] = s->train.rows[r];
         set_labels(s, s->train.data, s->train.text_of[r], k - first);
-        T = rows[k - first]->len > T ? rows[k - first]->len : T;
     }
-    *tokens = 0;
-    for (int64_t i = 0; i < count; i++) /* padded to the longest row of the batch */
-        for (int64_t t = 0; t < T; t++) {
-            bool real = t < rows[i]->len;
-            s->ids[i * T + t] = real ? rows[i]->ids[t] : s->task.special.pad;
-            s->types[i * T + t] = real ? rows[i]->type_ids[t] : 0;
-            s->mask[i * T + t] = real;
-            *tokens += real;
-        }
+    int64_t T = task_pad_batch(&s->task, s->batch_rows, count, s->ids, s->types, s->mask, tokens);
     /* One token type (RoBERTa) or none (DistilBERT): a pair's second segment is type 0 too. */
     const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
     vt_label_kind kind = s->train.data->kind;
@@ -127,18 +106,6 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
                          .regression_targets = kind == VT_LABEL_REGRESSION ? s->targets : NULL,
                          .cls_only = true}; /* a sequence classifier reads position 0 only */
     return VT_OK;
-}
-
-/* What eval, predict and serve read from the saved tokenizer_config.json:
- * the inputs as training read them and (threshold >= 0) the multi-label
- * threshold chosen on dev. The trainer copies it into each model it saves. */
-static void set_tok_config(source *s, double threshold) {
-    int n = snprintf(s->tok_config, sizeof s->tok_config,
-                     "{\"model_max_length\": %d, \"keep_tail_tokens\": %d, \"max_windows\": %d", s->task.max_len,
-                     vt_tok_get_options(s->task.tok)->keep_tail, s->task.max_windows);
-    if (threshold >= 0) n += snprintf(s->tok_config + n, sizeof s->tok_config - (size_t)n,
-                                      ", \"multi_label_threshold\": %.17g", threshold);
-    snprintf(s->tok_config + n, sizeof s->tok_config - (size_t)n, "}");
 }
 
 /* The dev figures r->names/values and the score that picks the best epoch. */
@@ -194,7 +161,7 @@ static vt_status multi_label_figures(source *s, const double *scores, vt_eval_re
         static const char *const NAMES[] = {"dev_loss", "dev_micro_f1", "dev_macro_f1", "dev_threshold"};
         double values[] = {loss / (double)(d->n * L), m.micro_f1, m.macro_f1, threshold};
         report(r, NAMES, values, 4, m.micro_f1 - 1e-6 * values[0]);
-        set_tok_config(s, threshold);
+        task_tok_config(&s->task, threshold, s->tok_config, sizeof s->tok_config);
     }
     vt_multilabel_metrics_free(&m);
     return st;
@@ -246,17 +213,9 @@ static float *balanced_weights(const encoded_set *train, int K) {
     return w;
 }
 
-/* Loads init_dir as a classifier with train's labels and the tokenizer
- * settings of o into s->task. */
+/* Loads init_dir as a sequence classifier for train's kind of label (its
+ * loss recorded as problem_type) and labels, into s->task. */
 static vt_status load(const char *init_dir, const vt_labelled *train, const vt_finetune_options *o, source *s) {
-    vt_task *t = &s->task;
-    vt_tok_options to;
-    vt_status st = vt_tok_options_from_config(init_dir, &to);
-    if (st != VT_OK) return st;
-    if (o->keep_tail >= 0) to.keep_tail = o->keep_tail;
-    if (o->max_windows > 0) to.max_windows = o->max_windows;
-    if (!(t->tok = vt_tok_load(init_dir, &to))) return vt_last_status();
-    /* The data's kind of label is the task: its loss is recorded as problem_type. */
     static const vt_task_kind KINDS[] = {[VT_LABEL_SINGLE] = VT_TASK_SEQUENCE_CLASSIFICATION,
                                          [VT_LABEL_MULTI] = VT_TASK_MULTI_LABEL, [VT_LABEL_REGRESSION] = VT_TASK_REGRESSION};
     static const vt_bert_problem PROBLEMS[] = {[VT_LABEL_SINGLE] = VT_PROBLEM_SINGLE_LABEL,
@@ -264,18 +223,12 @@ static vt_status load(const char *init_dir, const vt_labelled *train, const vt_f
                                                [VT_LABEL_REGRESSION] = VT_PROBLEM_REGRESSION};
     bool regression = train->kind == VT_LABEL_REGRESSION;
     int labels = regression ? 1 : train->num_labels;
-    if (!(t->model = vt_bert_load(init_dir, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, labels, o->seed)))
-        return vt_last_status();
-    if ((st = vt_bert_set_precision(t->model, o->precision)) != VT_OK ||
-        (st = vt_bert_set_problem_type(t->model, PROBLEMS[train->kind])) != VT_OK ||
-        (!regression && (st = vt_bert_set_labels(t->model, (const char *const *)train->id2label, labels)) != VT_OK))
-        return st;
-    *t = (vt_task){.kind = KINDS[train->kind], .model = t->model, .tok = t->tok, .threshold = 0.5,
-                   .cfg = vt_bert_get_config(t->model), .max_windows = to.max_windows,
-                   .batch_size = (int32_t)(o->batch_size > 64 ? o->batch_size : 64),
-                   .special = vt_tok_special_ids(t->tok)};
-    t->max_len = vt_bert_input_length(t->cfg, o->max_seq_length, 0);
-    return VT_OK;
+    vt_status st = task_load_for_training(init_dir, KINDS[train->kind], VT_BERT_FOR_SEQUENCE_CLASSIFICATION, labels, o,
+                                          &s->task);
+    if (st == VT_OK) st = vt_bert_set_problem_type(s->task.model, PROBLEMS[train->kind]);
+    if (st == VT_OK && !regression)
+        st = vt_bert_set_labels(s->task.model, (const char *const *)train->id2label, labels);
+    return st;
 }
 
 static void log_start(const vt_finetune_options *o, const vt_labelled *train, const vt_labelled *dev,
@@ -306,7 +259,7 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
                         vt_label_kind_name(train->kind), vt_label_kind_name(dev->kind));
     if (o->balanced_class_weights && train->kind != VT_LABEL_SINGLE)
         return vt_error(VT_ERR_INVALID_ARG, "class weights are for single-label classification");
-    source s = {.seed = o->seed, .batch_size = o->batch_size, .epoch = -1};
+    source s = {.batch_size = o->batch_size, .order = {.epoch = -1, .seed = o->seed}};
     vt_status st = load(init_dir, train, o, &s);
     if (st == VT_OK) st = encode_set(&s.task, train, &s.train);
     if (st == VT_OK) st = encode_set(&s.task, dev, &s.dev);
@@ -317,58 +270,31 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
     s.labels = malloc((size_t)o->batch_size * sizeof *s.labels);
     s.targets = malloc((size_t)o->batch_size * (size_t)(train->num_labels > 1 ? train->num_labels : 1) * sizeof *s.targets);
     s.batch_rows = malloc((size_t)o->batch_size * sizeof *s.batch_rows);
-    s.order = malloc((s.train.n ? s.train.n : 1) * sizeof *s.order);
-    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.targets || !s.batch_rows || !s.order))
+    s.order.n = (int64_t)s.train.n;
+    s.order.order = malloc((s.train.n ? s.train.n : 1) * sizeof *s.order.order);
+    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.targets || !s.batch_rows || !s.order.order))
         st = vt_error(VT_ERR_NOMEM, "out of memory for the training batches");
     if (st == VT_OK && o->balanced_class_weights && !(s.class_weights = balanced_weights(&s.train, train->num_labels)))
         st = vt_error(VT_ERR_NOMEM, "out of memory");
     if (st == VT_OK) {
-        /* An epoch is the training rows once over the global batch (batch x ranks). */
-        int64_t ranks = vt_dist_size(), global = o->batch_size * ranks;
-        int64_t steps_per_epoch = ((int64_t)s.train.n + global - 1) / global, steps = steps_per_epoch * o->epochs;
         char args[1024];
-        snprintf(args, sizeof args,
-                 "{\"command\": \"finetune\", \"epochs\": %lld, \"batch_size\": %lld, \"lr\": %g, \"seed\": %llu, "
-                 "\"examples\": %zu, \"rows\": %zu, \"ranks\": %lld}",
-                 (long long)o->epochs, (long long)o->batch_size, o->lr, (unsigned long long)o->seed, train->n,
-                 s.train.n, (long long)ranks);
-        set_tok_config(&s, -1);
+        task_tok_config(&s.task, -1, s.tok_config, sizeof s.tok_config);
         vt_trainer_options to;
-        vt_trainer_options_default(&to);
-        to.out_dir = o->out_dir;
-        to.steps = steps;
-        to.batch_size = o->batch_size;
-        to.lr = (float)o->lr;
-        to.weight_decay = (float)o->weight_decay;
-        to.warmup_steps = (int64_t)(o->warmup_ratio * (double)steps);
-        to.seed = o->seed;
-        to.log_every = steps_per_epoch < 10 ? steps_per_epoch : 10;
-        to.eval_every = steps_per_epoch;
-        to.save_best = true;
-        to.save_final = false;
-        to.early_stopping = o->early_stopping;
-        to.freeze_layers = o->freeze_layers;
-        to.resume = o->resume;
-        to.zero1 = o->zero1;
-        to.tokenizer_dir = init_dir;
-        to.tokenizer_config = s.tok_config;
-        to.args_json = args;
-        to.log = o->log;
+        int64_t steps_per_epoch =
+            task_trainer_options(o, init_dir, s.train.n, train->n, s.tok_config, args, sizeof args, &to);
         to.get_batch = get_batch;
         to.evaluate = evaluate;
         to.ctx = &s;
-        log_start(o, train, dev, &s, init_dir, steps_per_epoch, ranks);
+        log_start(o, train, dev, &s, init_dir, steps_per_epoch, vt_dist_size());
         bool stop = false;
         st = vt_train(&s.task.model, &to, &stop);
         if (stopped) *stopped = stop;
         if (st == VT_OK && o->log && vt_dist_rank() == 0) fprintf(o->log, "best dev checkpoint in %s\n", o->out_dir);
     }
-    free(s.ids), free(s.types), free(s.mask), free(s.labels), free(s.targets), free(s.batch_rows), free(s.order);
+    free(s.ids), free(s.types), free(s.mask), free(s.labels), free(s.targets), free(s.batch_rows), free(s.order.order);
     free(s.class_weights);
     free_set(&s.train);
     free_set(&s.dev);
-    vt_bert_free(s.task.model);
-    vt_tok_free(s.task.tok);
-    free(s.task.ids), free(s.task.types), free(s.task.mask), free(s.task.select), free(s.task.order);
+    task_release(&s.task);
     return st;
 }

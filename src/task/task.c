@@ -11,7 +11,8 @@
 static const char *const KIND_NAMES[] = {
     [VT_TASK_FEATURES] = "features",       [VT_TASK_SEQUENCE_CLASSIFICATION] = "sequence-classification",
     [VT_TASK_FILL_MASK] = "fill-mask",     [VT_TASK_MULTI_LABEL] = "multi-label",
-    [VT_TASK_REGRESSION] = "regression",
+    [VT_TASK_REGRESSION] = "regression",   [VT_TASK_TOKEN_CLASSIFICATION] = "token-classification",
+    [VT_TASK_QUESTION_ANSWERING] = "question-answering",
 };
 #define N_KINDS (sizeof KIND_NAMES / sizeof *KIND_NAMES)
 
@@ -51,6 +52,8 @@ vt_status vt_task_kind_of_dir(const char *dir, vt_task_kind *out) {
     vt_status st = read_config(dir, &c);
     if (st != VT_OK) return st;
     *out = c.arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION                             ? sequence_kind(&c)
+           : c.arch == VT_BERT_FOR_TOKEN_CLASSIFICATION                           ? VT_TASK_TOKEN_CLASSIFICATION
+           : c.arch == VT_BERT_FOR_QUESTION_ANSWERING                             ? VT_TASK_QUESTION_ANSWERING
            : c.arch == VT_BERT_FOR_PRETRAINING || c.arch == VT_BERT_FOR_MASKED_LM ? VT_TASK_FILL_MASK
                                                                                   : VT_TASK_FEATURES;
     return VT_OK;
@@ -102,6 +105,10 @@ static vt_status check_kind(const char *dir, vt_task *t, const vt_bert_config *f
             return vt_error(VT_ERR_UNSUPPORTED, "%s has num_labels %d: a classifier with 2 or more labels is needed",
                             dir, t->cfg->num_labels);
     }
+    bool span_or_tags = t->kind == VT_TASK_TOKEN_CLASSIFICATION || t->kind == VT_TASK_QUESTION_ANSWERING;
+    if (span_or_tags && file->arch != t->cfg->arch) /* a head trained for this task, not a fresh one */
+        return vt_error(VT_ERR_INVALID_ARG, "%s is a %s, not a %s: fine-tune it with --task %s first", dir,
+                        vt_bert_config_arch_name(file), vt_bert_config_arch_name(t->cfg), vt_task_kind_name(t->kind));
     if (t->kind == VT_TASK_FILL_MASK && file->arch != VT_BERT_FOR_PRETRAINING && file->arch != VT_BERT_FOR_MASKED_LM)
         return vt_error(VT_ERR_INVALID_ARG, "%s is a %s, which has no masked-LM head", dir, vt_bert_config_arch_name(file));
     if (t->kind == VT_TASK_FILL_MASK && t->special.mask < 0)
@@ -127,9 +134,11 @@ vt_task *vt_task_load(const char *dir, const vt_task_options *opt) {
     if (!t) return vt_error(VT_ERR_NOMEM, "out of memory loading %s", dir), NULL;
     t->kind = o.kind;
     t->batch_size = o.batch_size;
-    int arch = vt_task_kind_is_sequence(o.kind) ? VT_BERT_FOR_SEQUENCE_CLASSIFICATION
-               : o.kind == VT_TASK_FILL_MASK    ? VT_BERT_FOR_MASKED_LM
-                                                : VT_BERT_MODEL;
+    int arch = vt_task_kind_is_sequence(o.kind)              ? VT_BERT_FOR_SEQUENCE_CLASSIFICATION
+               : o.kind == VT_TASK_TOKEN_CLASSIFICATION ? VT_BERT_FOR_TOKEN_CLASSIFICATION
+               : o.kind == VT_TASK_QUESTION_ANSWERING   ? VT_BERT_FOR_QUESTION_ANSWERING
+               : o.kind == VT_TASK_FILL_MASK            ? VT_BERT_FOR_MASKED_LM
+                                                        : VT_BERT_MODEL;
     vt_bert_load_info info;
     vt_status st = (t->model = vt_bert_load_ex(dir, arch, 0, 0, &info)) ? VT_OK : vt_last_status();
     if (st == VT_OK) st = vt_bert_set_precision(t->model, o.precision);

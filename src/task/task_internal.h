@@ -28,4 +28,42 @@ vt_status task_encode_all(const vt_task *t, vt_task_output what, const vt_text_i
 vt_status task_run_inputs(vt_task *t, vt_task_output what, const vt_task_rows *rows, size_t n, float *out,
                           size_t stride);
 
+/* ---- fine-tuning, whatever the head (train_common.c) ---- */
+
+#include "verto/trainer.h"
+
+/* Loads init_dir's tokenizer (o's keep_tail and max_windows over its
+ * tokenizer_config.json) and its model as `arch` with num_labels (0: the
+ * directory's) into t, a task of `kind` reading o->max_seq_length tokens. */
+vt_status task_load_for_training(const char *init_dir, vt_task_kind kind, int arch, int num_labels,
+                                 const vt_finetune_options *o, vt_task *t);
+/* Frees what a task struct owns (not the struct). */
+void task_release(vt_task *t);
+
+/* The training rows' order: sample k of the run is row order[k % n] of epoch
+ * k / n, each epoch its own permutation seeded by (seed, epoch). */
+typedef struct task_order {
+    int64_t n, epoch; /* epoch: the one `order` holds, -1 at first */
+    int64_t *order;   /* (n) */
+    uint64_t seed;
+} task_order;
+int64_t task_row_of(task_order *ord, int64_t k);
+
+/* Lays count rows out padded to the longest: ids, types, mask (count, T);
+ * returns T, *tokens the real tokens. */
+int64_t task_pad_batch(const vt_task *t, const vt_tok_encoding *const *rows, int64_t count, int32_t *ids,
+                       int32_t *types, int32_t *mask, int64_t *tokens);
+
+/* The trainer's options for o over `rows` training rows of `examples`
+ * examples (epochs over the global batch, evaluation and the best model saved
+ * once per epoch, init_dir's tokenizer files with tok_config merged in, the
+ * run's arguments written into args); returns the steps per epoch. The caller
+ * sets get_batch, evaluate and ctx. */
+int64_t task_trainer_options(const vt_finetune_options *o, const char *init_dir, size_t rows, size_t examples,
+                             const char *tok_config, char *args, size_t args_size, vt_trainer_options *to);
+
+/* What eval, predict and serve read from the saved tokenizer_config.json: the
+ * inputs as training read them and (threshold >= 0) the multi-label threshold. */
+void task_tok_config(const vt_task *t, double threshold, char *out, size_t size);
+
 #endif
