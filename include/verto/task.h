@@ -36,6 +36,9 @@
 #include "verto/error.h"
 #include "verto/metrics.h"
 #include "verto/multilabel_metrics.h"
+#include "verto/ner.h"
+#include "verto/ner_metrics.h"
+#include "verto/tagged.h"
 #include "verto/regression_metrics.h"
 #include "verto/tokenizer.h"
 
@@ -175,6 +178,36 @@ VT_API vt_status vt_task_evaluate_multilabel(vt_task *t, const vt_labelled *data
 VT_API vt_status vt_task_evaluate_regression(vt_task *t, const vt_labelled *data, double *pred,
                                              vt_regression_metrics *metrics, double *loss);
 
+/* ---- token classification (entities) ------------------------------------------ */
+
+/* The label of every word of a TOKEN_CLASSIFICATION task's tagged data: each
+ * sentence's words encoded as transformers' fast tokenizers do with
+ * is_split_into_words (vt_tok_encode_words, truncated to the task's length),
+ * the label of a word its first token's argmax; pred (data->n_tokens) gets
+ * label ids of the model, -1 for a word left out by truncation. */
+VT_API vt_status vt_task_tag_words(vt_task *t, const vt_tagged *data, int32_t *pred);
+
+/* Entity metrics of a TOKEN_CLASSIFICATION task on tagged data (data's tags
+ * the model's label ids, as vt_tagged_options.id2label gives them): the words'
+ * predictions (vt_task_tag_words; a word left out by truncation counts as
+ * "O") against the tags, in `mode` (scheme as vt_ner_metrics_compute takes it). */
+VT_API vt_status vt_task_evaluate_ner(vt_task *t, const vt_tagged *data, vt_ner_mode mode, vt_tag_scheme scheme,
+                                      vt_ner_metrics *metrics);
+
+/* The entities of n raw texts, as transformers' token-classification
+ * pipeline returns them with aggregation_strategy="simple"
+ * (vt_ner_aggregate_simple): groups[i] (malloc'd, n_groups[i]; free each with
+ * vt_ner_groups_free). A text longer than the task's length is read as
+ * overlapping windows (half a window's stride), each token's probabilities
+ * taken from the window where it is farthest from an edge. */
+VT_API vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner_group **groups,
+                                  size_t *n_groups);
+
+/* groups as verto predict prints them and verto serve returns them: a JSON
+ * array of {"entity_group", "score", "word", "start", "end"} into *out
+ * (malloc'd). */
+VT_API vt_status vt_task_entities_json(const vt_ner_group *groups, size_t n, char **out);
+
 /* ---- rows ----------------------------------------------------------------- */
 
 /* What a row yields when run. */
@@ -183,6 +216,7 @@ typedef enum vt_task_output {
     VT_OUT_CLS,        /* the final hidden state of [CLS] (hidden) */
     VT_OUT_MEAN,       /* the mean of the final hidden states (hidden) */
     VT_OUT_MASKED,     /* the masked-LM logits (vocab) at each [MASK] of the row, in order */
+    VT_OUT_TOKENS,     /* a token classifier's logits (len, num_labels): every token of the row */
 } vt_task_output;
 
 /* The row output of an embedding with `pooling`. */
@@ -257,6 +291,15 @@ VT_API void vt_finetune_options_default(vt_finetune_options *o);
  * started under MPI. *stopped (may be NULL): stopped by a signal. */
 VT_API vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const vt_labelled *dev,
                                   const vt_finetune_options *o, bool *stopped);
+
+/* Fine-tunes init_dir as a token classifier on tagged sentences, as
+ * transformers' run_ner.py: train's label map (dev must follow it), words
+ * encoded with is_split_into_words semantics and truncated to
+ * o->max_seq_length, the label on each word's first token; the epoch best by
+ * dev entity F1 (seqeval's default mode over every word, vt_task_evaluate_ner)
+ * kept in o->out_dir. Data parallel under MPI. */
+VT_API vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, const vt_tagged *dev,
+                                      const vt_finetune_options *o, bool *stopped);
 
 #ifdef __cplusplus
 }

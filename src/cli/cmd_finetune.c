@@ -29,9 +29,7 @@ static vt_status load_data(const options *a, vt_labelled *train, vt_labelled *de
     lo.skip_bad_rows = a->skip_bad;
     lo.label_separator = a->separator;
     vt_task_kind kind;
-    if (!vt_task_kind_parse(a->task, &kind) || !vt_task_kind_is_sequence(kind))
-        return vt_error(VT_ERR_INVALID_ARG, "--task must be sequence-classification, multi-label or regression, not '%s'",
-                        a->task);
+    vt_task_kind_parse(a->task, &kind);
     lo.kind = kind == VT_TASK_MULTI_LABEL ? VT_LABEL_MULTI : kind == VT_TASK_REGRESSION ? VT_LABEL_REGRESSION : VT_LABEL_SINGLE;
     lo.max_labels = VT_BERT_MAX_LABELS;
     lo.max_label_bytes = VT_BERT_LABEL_MAX - 1;
@@ -43,23 +41,63 @@ static vt_status load_data(const options *a, vt_labelled *train, vt_labelled *de
     return vt_labelled_load(a->dev, &lo, dev);
 }
 
-static int run(const options *a) {
+/* The options that reach vt_task_finetune* from the command line. */
+static vt_finetune_options finetune_options(const options *a) {
+    vt_finetune_options o = a->ft;
+    o.max_seq_length = (int32_t)a->max_len;
+    o.keep_tail = (int32_t)a->keep_tail;
+    o.max_windows = (int32_t)a->max_windows;
+    o.freeze_layers = (int)a->freeze;
+    o.balanced_class_weights = a->class_weights != NULL;
+    o.seed = (uint64_t)a->seed;
+    o.log = stdout;
+    return o;
+}
+
+/* Sequence classification, multi-label or regression on labelled rows. */
+static vt_status run_sequence(const options *a) {
     vt_labelled train = {0}, dev = {0};
     vt_status st = load_data(a, &train, &dev);
     if (st == VT_OK && a->max_train > 0) st = vt_labelled_subsample(&train, (size_t)a->max_train, (uint64_t)a->seed);
-    if (st == VT_OK) {
-        vt_finetune_options o = a->ft;
-        o.max_seq_length = (int32_t)a->max_len;
-        o.keep_tail = (int32_t)a->keep_tail;
-        o.max_windows = (int32_t)a->max_windows;
-        o.freeze_layers = (int)a->freeze;
-        o.balanced_class_weights = a->class_weights != NULL;
-        o.seed = (uint64_t)a->seed;
-        o.log = stdout;
-        st = vt_task_finetune(a->init, &train, &dev, &o, NULL);
-    }
+    vt_finetune_options o = finetune_options(a);
+    if (st == VT_OK) st = vt_task_finetune(a->init, &train, &dev, &o, NULL);
     vt_labelled_free(&train);
     vt_labelled_free(&dev);
+    return st;
+}
+
+/* Token classification on tagged sentences (CoNLL or JSONL), dev following train's labels. */
+static vt_status run_tokens(const options *a) {
+    vt_tagged_options to;
+    vt_tagged_options_default(&to);
+    to.skip_bad_rows = a->skip_bad;
+    to.max_labels = VT_BERT_MAX_LABELS;
+    vt_tagged train = {0}, dev = {0};
+    vt_status st = vt_tagged_load(a->train, &to, &train);
+    if (st == VT_OK) {
+        to.id2label = (const char *const *)train.id2label;
+        to.num_labels = train.num_labels;
+        to.scheme = train.scheme;
+        st = vt_tagged_load(a->dev, &to, &dev);
+    }
+    for (int i = 0; st == VT_OK && i < train.n_notes; i++) fprintf(stderr, "skipped: %s\n", train.notes[i]);
+    for (int i = 0; st == VT_OK && i < dev.n_notes; i++) fprintf(stderr, "skipped: %s\n", dev.notes[i]);
+    vt_finetune_options o = finetune_options(a);
+    if (st == VT_OK) st = vt_task_finetune_ner(a->init, &train, &dev, &o, NULL);
+    vt_tagged_free(&train);
+    vt_tagged_free(&dev);
+    return st;
+}
+
+static int run(const options *a) {
+    vt_task_kind kind;
+    vt_status st = VT_OK;
+    if (!vt_task_kind_parse(a->task, &kind) || !(vt_task_kind_is_sequence(kind) || kind == VT_TASK_TOKEN_CLASSIFICATION))
+        st = vt_error(VT_ERR_INVALID_ARG,
+                      "--task must be sequence-classification, multi-label, regression or token-classification, not "
+                      "'%s'",
+                      a->task);
+    else st = kind == VT_TASK_TOKEN_CLASSIFICATION ? run_tokens(a) : run_sequence(a);
     return cli_leave_job(st);
 }
 
@@ -71,7 +109,8 @@ int cmd_finetune(int argc, char **argv) {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT-family directory (BERT, RoBERTa, XLM-RoBERTa, DistilBERT): pretrained, published, or a classifier"},
         {"--task", CLI_STRING, &a.task, "KIND",
          "sequence-classification (one label per text, default), multi-label (a set of labels per text: a JSON list "
-         "or a --label-separator-joined cell; sigmoid + binary cross-entropy) or regression (a number per text; MSE)"},
+         "or a --label-separator-joined cell; sigmoid + binary cross-entropy), regression (a number per text; MSE) or "
+         "token-classification (a tag per word: CoNLL files or JSONL {\"tokens\", \"tags\"}; entities, as run_ner.py)"},
         {"--train", CLI_STRING, &a.train, "FILE", "labelled training data (.tsv, .csv or .jsonl)"},
         {"--dev", CLI_STRING, &a.dev, "FILE", "labelled development data; the best epoch on it is kept"},
         {"-o|--output", CLI_STRING, &a.ft.out_dir, "DIR", "output directory (the best model, metrics.jsonl)"},

@@ -1,6 +1,7 @@
-/* verto predict: one JSON object per input line, as the model's task answers
- * (vt_task_answer_json): {"label", "score", "probs"}, {"labels", "probs"} or
- * {"score"}. */
+/* verto predict: one JSON line per input line, as the model's task answers:
+ * {"label", "score", "probs"}, {"labels", "probs"} or {"score"}
+ * (vt_task_answer_json), or a token classifier's entities, [{"entity_group",
+ * "score", "word", "start", "end"}, ...] (vt_task_entities_json). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,23 @@
 #include "core/format.h"
 #include "verto/dataset.h"
 #include "verto/task.h"
+
+/* A token classifier's entities of each input, one JSON array per line. */
+static vt_status print_entities(vt_task *task, const vt_text_input *in, size_t n) {
+    vt_ner_group **groups = calloc(n, sizeof *groups);
+    size_t *counts = calloc(n, sizeof *counts);
+    vt_status st = groups && counts ? vt_task_entities(task, in, n, groups, counts)
+                                    : vt_error(VT_ERR_NOMEM, "out of memory for %zu inputs", n);
+    for (size_t i = 0; st == VT_OK && i < n; i++) {
+        char *json = NULL;
+        if ((st = vt_task_entities_json(groups[i], counts[i], &json)) == VT_OK) puts(json);
+        free(json);
+    }
+    for (size_t i = 0; groups && i < n; i++) vt_ner_groups_free(groups[i], counts[i]);
+    free(groups);
+    free(counts);
+    return st;
+}
 
 int cmd_predict(int argc, char **argv) {
     const char *dir = NULL, *input = NULL, *text_col = NULL, *text_b_col = NULL, *precision = "fp32";
@@ -43,7 +61,10 @@ int cmd_predict(int argc, char **argv) {
         free(args);
         return cli_fail("--jsonl reads --input or standard input, not TEXT arguments");
     }
-    vt_task *task = cli_load_sequence_task(dir, prec, max_length, batch);
+    vt_task_kind kind;
+    bool tokens = vt_task_kind_of_dir(dir, &kind) == VT_OK && kind == VT_TASK_TOKEN_CLASSIFICATION;
+    vt_task *task = tokens ? cli_load_task(dir, kind, prec, max_length, batch)
+                           : cli_load_sequence_task(dir, prec, max_length, batch);
     vt_status st = task ? VT_OK : vt_last_status();
     cli_lines lines = {0};
     vt_labelled rows = {0};
@@ -71,8 +92,9 @@ int cmd_predict(int argc, char **argv) {
     for (size_t i = 0; st == VT_OK && jsonl && i < n; i++)
         in[i] = (vt_text_input){rows.text[i], rows.text_len[i], rows.text_b ? rows.text_b[i] : NULL,
                                 rows.text_b ? rows.text_b_len[i] : 0};
-    if (st == VT_OK && n) st = vt_task_classify(task, in, n, probs, NULL);
-    for (size_t i = 0; st == VT_OK && i < n; i++) {
+    if (st == VT_OK && n && tokens) st = print_entities(task, in, n);
+    else if (st == VT_OK && n) st = vt_task_classify(task, in, n, probs, NULL);
+    for (size_t i = 0; st == VT_OK && !tokens && i < n; i++) {
         char *answer = NULL;
         if ((st = vt_task_answer_json(task, probs + i * K, &answer)) == VT_OK) printf("{%s}\n", answer);
         free(answer);

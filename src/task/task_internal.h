@@ -66,4 +66,17 @@ int64_t task_trainer_options(const vt_finetune_options *o, const char *init_dir,
  * inputs as training read them and (threshold >= 0) the multi-label threshold. */
 void task_tok_config(const vt_task *t, double threshold, char *out, size_t size);
 
+/* ---- token classification (ner.c) ---- */
+
+/* Each sentence of data as its words' encoding (vt_tok_encode_words,
+ * truncated to t->max_len), into rows (data->n, initialised). */
+vt_status task_encode_sentences(const vt_task *t, const vt_tagged *data, vt_tok_encoding *rows);
+/* Word predictions (data->n_tokens; -1 for a word no token of its row
+ * holds) from each sentence's row and token logits (row len, num_labels). */
+vt_status task_words_from_logits(const vt_task *t, const vt_tagged *data, const vt_tok_encoding *rows,
+                                 float *const *logits, int32_t *pred);
+/* Entity metrics of word predictions pred (modified: -1 becomes "O"). */
+vt_status task_ner_metrics(const vt_task *t, const vt_tagged *data, int32_t *pred, vt_ner_mode mode,
+                           vt_tag_scheme scheme, vt_ner_metrics *m);
+
 #endif
