@@ -9,6 +9,7 @@ size_t vt_task_row_floats(const vt_task *t, vt_task_output what, const vt_tok_en
     case VT_OUT_LOGITS: return (size_t)t->cfg->num_labels;
     case VT_OUT_CLS:
     case VT_OUT_MEAN: return (size_t)t->cfg->hidden_size;
+    case VT_OUT_SPAN: return 2 * (size_t)row->len;
     case VT_OUT_MASKED: {
         size_t masks = 0;
         for (int32_t i = 0; i < row->len; i++) masks += row->ids[i] == t->special.mask;
@@ -81,6 +82,9 @@ static vt_status run_batch(vt_task *t, vt_task_output what, const vt_tok_encodin
         float *dst = out[idx[b]];
         if (what == VT_OUT_LOGITS) {
             memcpy(dst, o.logits + b * K, (size_t)K * sizeof *dst);
+        } else if (what == VT_OUT_SPAN) { /* start logits (T), then end logits (T) */
+            memcpy(dst, o.start_logits + b * T, (size_t)T * sizeof *dst);
+            memcpy(dst + T, o.end_logits + b * T, (size_t)T * sizeof *dst);
         } else if (what == VT_OUT_CLS || what == VT_OUT_MEAN) {
             pool(o.last_hidden_state + b * T * H, T, H, what == VT_OUT_MEAN, dst);
         } else {
@@ -96,6 +100,8 @@ vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *co
                       float *const *out) {
     if (what == VT_OUT_LOGITS && !vt_task_kind_is_sequence(t->kind))
         return vt_error(VT_ERR_INVALID_ARG, "this model is not a sequence classifier: it has no labels to score");
+    if (what == VT_OUT_SPAN && t->kind != VT_TASK_QUESTION_ANSWERING)
+        return vt_error(VT_ERR_INVALID_ARG, "this model is not a question-answering model: it has no span head");
     if (what == VT_OUT_MASKED && t->kind != VT_TASK_FILL_MASK)
         return vt_error(VT_ERR_INVALID_ARG, "this model has no masked-LM head loaded");
     if (n > t->order_cap) {
