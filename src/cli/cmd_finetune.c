@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/qa_commands.h"
 #include "cli/dist_job.h"
 #include "verto/dataset.h"
 #include "verto/dist.h"
@@ -64,6 +65,7 @@ static int run(const options *a) {
 }
 
 int cmd_finetune(int argc, char **argv) {
+    if (cli_wants_qa_task(argc, argv)) return cmd_finetune_qa(argc, argv); /* SQuAD: its own options */
     options a = {.max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42,
                  .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32", .task = "sequence-classification"};
     vt_finetune_options_default(&a.ft);
