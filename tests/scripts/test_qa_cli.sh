@@ -74,6 +74,42 @@ for l, a in zip(open(sys.argv[1]), open(sys.argv[2])):
     assert a["answer"] and q["context"][a["start"]:a["end"]] == a["answer"], (q, a)' \
     "$tmp/v1-questions.jsonl" "$tmp/bert-v1-predict.jsonl"
 
+echo "--- serve (bert-v1)"
+"$verto" serve --model "$tmp/bert-v1" --port 0 2>"$tmp/server.log" &
+server_pid=$!
+port=
+for _ in $(seq 100); do
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/server.log" 2>/dev/null | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { echo "error: verto serve exited:"; cat "$tmp/server.log"; exit 1; }
+    sleep 0.2
+done
+url=http://127.0.0.1:$port
+"$py" -c 'import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+json.dump({"inputs": rows}, open(sys.argv[2], "w")); json.dump(rows[5], open(sys.argv[3], "w"))' \
+    "$tmp/v1-questions.jsonl" "$tmp/req-all.json" "$tmp/req-one.json"
+curl -s --data-binary @"$tmp/req-all.json" "$url/v1/question-answering" >"$tmp/served-all.json"
+curl -s --data-binary @"$tmp/req-one.json" "$url/v1/question-answering" >"$tmp/served-one.json"
+curl -s "$url/v1/model" >"$tmp/model.json"
+for body in '{"question": "x"}' '{"question": "x", "context": ""}' '{"question": "x", "context": "y", "text": "z"}' \
+    '{"inputs": [{"question": "x", "context": 3}]}' '{"question": "x", "context": "y", "inputs": []}'; do
+    curl -s -o /dev/null -w '%{http_code}\n' --data-binary "$body" "$url/v1/question-answering"
+done >"$tmp/codes.txt"
+curl -s -o /dev/null -w '%{http_code}\n' --data-binary '{"text": "x"}' "$url/v1/classify" >>"$tmp/codes.txt"
+kill -TERM "$server_pid"
+wait "$server_pid" || true
+server_pid=
+check "serve /v1/question-answering equals verto predict (all 20 in one request, and one alone)" "$py" -c '
+import json, sys
+want = [json.loads(l) for l in open(sys.argv[1])]
+assert json.load(open(sys.argv[2]))["results"] == want
+assert json.load(open(sys.argv[3])) == want[5]' "$tmp/bert-v1-predict.jsonl" "$tmp/served-all.json" "$tmp/served-one.json"
+check "serve /v1/model names the task and its endpoint" "$py" -c '
+import json, sys; m = json.load(open(sys.argv[1]))
+assert m["task"] == "question-answering" and "/v1/question-answering" in m["endpoints"], m' "$tmp/model.json"
+check "serve: bad questions and /v1/classify get 400" sh -c "[ \"\$(sort -u '$tmp/codes.txt')\" = 400 ]"
+
 echo "--- bad input"
 refused() { # DESCRIPTION PATTERN COMMAND...: fails, naming PATTERN on stderr
     local what=$1 pattern=$2; shift 2
