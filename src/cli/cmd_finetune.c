@@ -73,7 +73,8 @@ int cmd_finetune(int argc, char **argv) {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT-family directory (BERT, RoBERTa, XLM-RoBERTa, DistilBERT): pretrained, published, or a classifier"},
         {"--task", CLI_STRING, &a.task, "KIND",
          "sequence-classification (one label per text, default), multi-label (a set of labels per text: a JSON list "
-         "or a --label-separator-joined cell; sigmoid + binary cross-entropy) or regression (a number per text; MSE)"},
+         "or a --label-separator-joined cell; sigmoid + binary cross-entropy), regression (a number per text; MSE) or "
+         "question-answering (SQuAD data; its options: verto finetune --task question-answering --help)"},
         {"--train", CLI_STRING, &a.train, "FILE", "labelled training data (.tsv, .csv or .jsonl)"},
         {"--dev", CLI_STRING, &a.dev, "FILE", "labelled development data; the best epoch on it is kept"},
         {"-o|--output", CLI_STRING, &a.ft.out_dir, "DIR", "output directory (the best model, metrics.jsonl)"},
