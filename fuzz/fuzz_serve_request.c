@@ -36,7 +36,10 @@ static void check_text(const char *t, size_t len) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    vt_serve_endpoint e = (data[0] & 2) ? VT_SERVE_METRICS : (data[0] & 1) ? VT_SERVE_EMBED : VT_SERVE_CLASSIFY;
+    vt_serve_endpoint e = (data[0] & 4)   ? VT_SERVE_QUESTION_ANSWERING
+                          : (data[0] & 2) ? VT_SERVE_METRICS
+                          : (data[0] & 1) ? VT_SERVE_EMBED
+                                          : VT_SERVE_CLASSIFY;
     const char *body = (const char *)data + 1;
     size_t len = size - 1;
     if (vt_utf8_valid(body, len) != (valid_utf8((const unsigned char *)body, len) != 0)) abort();
@@ -48,9 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < r.n; i++) {
             check_text(r.inputs[i].text, r.inputs[i].text_len);
             if (r.inputs[i].text_b) check_text(r.inputs[i].text_b, r.inputs[i].text_b_len);
-            else if (r.inputs[i].text_b_len) abort();
+            else if (r.inputs[i].text_b_len || e == VT_SERVE_QUESTION_ANSWERING) abort(); /* a context each */
         }
-        if (e == VT_SERVE_CLASSIFY && (r.pooling != VT_POOL_CLS || r.normalize)) abort();
+        if (e != VT_SERVE_EMBED && (r.pooling != VT_POOL_CLS || r.normalize)) abort();
         if (!valid_utf8((const unsigned char *)body, len)) abort(); /* accepted bodies are valid UTF-8 */
     } else {
         const char *m = vt_last_error();

@@ -50,6 +50,7 @@ typedef enum vt_serve_endpoint {
     VT_SERVE_HEALTHZ,      /* GET /healthz */
     VT_SERVE_MODEL,        /* GET /v1/model */
     VT_SERVE_METRICS,      /* GET /metrics */
+    VT_SERVE_QUESTION_ANSWERING, /* POST /v1/question-answering */
     VT_SERVE_OTHER,        /* anything else (404) */
     VT_SERVE_N_ENDPOINTS
 } vt_serve_endpoint;
@@ -70,7 +71,8 @@ typedef struct vt_serve_input {
 } vt_serve_input;
 
 typedef struct vt_serve_request {
-    vt_serve_endpoint endpoint; /* VT_SERVE_CLASSIFY or VT_SERVE_EMBED */
+    vt_serve_endpoint endpoint; /* VT_SERVE_CLASSIFY, VT_SERVE_EMBED or VT_SERVE_QUESTION_ANSWERING (whose
+                                   inputs carry the question as text and the context as text_b) */
     bool batch;                 /* the {"inputs": [...]} form: answer {"results": [...]} */
     size_t n;                   /* inputs (>= 1) */
     vt_serve_input *inputs;     /* (n) */
@@ -84,7 +86,9 @@ typedef struct vt_serve_request {
  *   {"text": "...", "text_b": "..."}            (text_b optional)
  *   {"inputs": [{"text": "...", "text_b": "..."}, ...]}   (1 or more)
  * plus, for embed only, "pooling": "cls"|"mean" and "normalize": true|false
- * at the top level. The body must be valid UTF-8 and one JSON object (white
+ * at the top level; for /v1/question-answering
+ *   {"question": "...", "context": "..."}  or  {"inputs": [{"question", "context"}, ...]}
+ * (both strings required; read into text and text_b). The body must be valid UTF-8 and one JSON object (white
  * space around it allowed); unknown or repeated fields, wrong types, empty
  * texts, "\u0000" in a text, both or neither of "text" and "inputs" are
  * errors. On failure returns VT_ERR_INVALID_ARG (VT_ERR_NOMEM if memory ran

@@ -40,6 +40,7 @@
 #include "verto/ner_metrics.h"
 #include "verto/tagged.h"
 #include "verto/regression_metrics.h"
+#include "verto/squad.h"
 #include "verto/tokenizer.h"
 
 #ifdef __cplusplus
@@ -217,6 +218,8 @@ typedef enum vt_task_output {
     VT_OUT_MEAN,       /* the mean of the final hidden states (hidden) */
     VT_OUT_MASKED,     /* the masked-LM logits (vocab) at each [MASK] of the row, in order */
     VT_OUT_TOKENS,     /* a token classifier's logits (len, num_labels): every token of the row */
+    VT_OUT_SPAN,       /* question answering: the start logits of the row's len tokens, then their end
+                          logits (2 * len) */
 } vt_task_output;
 
 /* The row output of an embedding with `pooling`. */
@@ -256,6 +259,77 @@ VT_API int vt_task_scores(const vt_task *t, const float *logits, int m, double *
 
 /* v (H) scaled to unit length, the norm floored at 1e-12 (verto embed --normalize). */
 VT_API void vt_task_normalize(float *v, int64_t H);
+
+
+/* ---- question answering (QUESTION_ANSWERING; see verto/squad.h) ----------
+ *
+ * A question and its context are read as features (vt_qa_features: the
+ * question with a window of the context, windows overlapping by doc_stride
+ * tokens, each window max_seq_length tokens at most), each run as a row of
+ * VT_OUT_SPAN. What fine-tuning records in tokenizer_config.json and these
+ * functions read: doc_stride, max_answer_length (tokens) and
+ * version_2_with_negative (whether a question may have no answer). */
+
+/* The settings a QUESTION_ANSWERING task was fine-tuned with (absent keys:
+ * doc_stride min(max_length / 2, 128) as the pipeline, max_answer_length 30,
+ * version_2_with_negative false). */
+typedef struct vt_qa_task_settings {
+    int32_t doc_stride, max_answer_length;
+    bool version_2_with_negative;
+} vt_qa_task_settings;
+VT_API vt_qa_task_settings vt_task_qa_settings(const vt_task *t);
+
+/* One question about one context (UTF-8, need not be NUL-terminated). */
+typedef struct vt_qa_input {
+    const char *question;
+    size_t question_len;
+    const char *context;
+    size_t context_len;
+} vt_qa_input;
+
+/* Appends the features of question `in` (as example `example`) to *f, as
+ * the question-answering pipeline cuts them: the task's max_length and
+ * doc_stride, the question as given (not lstripped). Errors as
+ * vt_qa_features_add (a question leaving no room for its context). */
+VT_API vt_status vt_task_qa_features(const vt_task *t, const vt_qa_input *in, int32_t example, vt_qa_features *f);
+
+/* Feature i of f as a row for vt_task_run (VT_OUT_SPAN): a view into f's
+ * arrays (ids and type ids only), valid while f is; never free it. */
+VT_API vt_tok_encoding vt_task_qa_row(const vt_qa_features *f, size_t i);
+
+/* The pipeline's answer to the question whose features are f's [first,
+ * first + count), from their rows' VT_OUT_SPAN outputs out[j] (feature
+ * first + j): top 1, the task's max_answer_length, aligned to words, the null
+ * answer {"", 0, 0} considered when the task is version_2_with_negative
+ * (handle_impossible_answer). *answer owns its text (vt_qa_answers_free(answer, 1)).
+ * With no span at all (a context of special tokens only) the answer is "" at 0 with score 0. */
+VT_API vt_status vt_task_qa_answer(const vt_task *t, const vt_qa_features *f, size_t first, size_t count,
+                                   const vt_qa_input *in, const float *const *out, vt_qa_answer *answer);
+
+/* Answers n questions (verto predict): answers[i] for in[i] (free each with
+ * vt_qa_answers_free(&answers[i], 1)); on failure none is left to free. */
+VT_API vt_status vt_task_answer_questions(vt_task *t, const vt_qa_input *in, size_t n, vt_qa_answer *answers);
+
+/* An answer as verto predict prints it and verto serve returns it: the
+ * members "answer": text, "score": s (8 significant digits), "start": c,
+ * "end": c (characters of the context) without the braces, into *out (malloc'd). */
+VT_API vt_status vt_task_qa_answer_json(const vt_qa_answer *a, char **out);
+
+typedef struct vt_qa_eval_options {
+    int32_t n_best_size;              /* default 20 */
+    int32_t max_answer_length;        /* tokens; <= 0 (default): the task's */
+    double null_score_diff_threshold; /* v2 (default 0.0) */
+} vt_qa_eval_options;
+VT_API void vt_qa_eval_options_default(vt_qa_eval_options *o);
+
+/* A QUESTION_ANSWERING task on SQuAD data, as run_qa evaluates: d's
+ * features as run_qa's prepare_validation_features cuts them (questions
+ * lstripped; the task's max_length and doc_stride), run unpadded, turned into
+ * one prediction per question by utils_qa's postprocessing (v2 when d is
+ * v2.0), scored by the official script's logic. pred (may be NULL) receives
+ * the predictions (free with vt_qa_predictions_free); o NULL: the defaults. */
+VT_API vt_status vt_task_evaluate_qa(vt_task *t, const vt_squad *d, const vt_qa_eval_options *o, vt_qa_predictions *pred,
+                                     vt_squad_scores *scores);
 
 /* ---- fine-tuning ---------------------------------------------------------- */
 
@@ -300,6 +374,29 @@ VT_API vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train
  * kept in o->out_dir. Data parallel under MPI. */
 VT_API vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, const vt_tagged *dev,
                                       const vt_finetune_options *o, bool *stopped);
+
+/* Question answering's own fine-tuning settings. */
+typedef struct vt_qa_train_options {
+    int32_t doc_stride;               /* tokens shared by consecutive windows (default 128) */
+    int32_t max_answer_length;        /* tokens, for dev predictions and later ones (default 30) */
+    int32_t n_best_size;              /* dev postprocessing (default 20) */
+    double null_score_diff_threshold; /* dev, v2 (default 0.0) */
+    int version;                      /* 0 (default): v2 when the training data are, else 1; 1 or 2 */
+} vt_qa_train_options;
+VT_API void vt_qa_train_options_default(vt_qa_train_options *o);
+
+/* Fine-tunes init_dir as a span extractor (BertForQuestionAnswering's
+ * qa_outputs) on SQuAD data, as run_qa.py trains: train's features with
+ * prepare_train_features' labels (o->max_seq_length tokens per feature,
+ * qa->doc_stride; an answer outside a window points at [CLS]), the mean
+ * of the start and end cross-entropies. Each epoch dev is evaluated as
+ * vt_task_evaluate_qa would (dev_exact, dev_f1 logged; v2 also
+ * dev_has_ans_f1, dev_no_ans_f1); the epoch with the best dev F1 is saved to
+ * o->out_dir with doc_stride, max_answer_length and version_2_with_negative
+ * in tokenizer_config.json. qa NULL: the defaults. o's keep_tail,
+ * max_windows and class weights do not apply. */
+VT_API vt_status vt_task_finetune_qa(const char *init_dir, const vt_squad *train, const vt_squad *dev,
+                                     const vt_finetune_options *o, const vt_qa_train_options *qa, bool *stopped);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/qa_commands.h"
 #include "cli/model_dir.h"
 #include "verto/dataset.h"
 #include "verto/metrics.h"
@@ -80,6 +81,7 @@ static vt_status eval_tokens(const char *dir, const char *data, const char *mode
 }
 
 int cmd_eval(int argc, char **argv) {
+    if (cli_is_qa_model(argc, argv)) return cmd_eval_qa(argc, argv); /* SQuAD: its own options */
     const char *dir = NULL, *data = NULL, *format = NULL, *text_col = NULL, *text_b_col = NULL, *label_col = NULL;
     const char *precision = "fp32", *separator = NULL, *mode = "default";
     bool json = false, skip_bad = false;

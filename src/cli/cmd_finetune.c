@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/qa_commands.h"
 #include "cli/dist_job.h"
 #include "verto/dataset.h"
 #include "verto/dist.h"
@@ -102,6 +103,7 @@ static int run(const options *a) {
 }
 
 int cmd_finetune(int argc, char **argv) {
+    if (cli_wants_qa_task(argc, argv)) return cmd_finetune_qa(argc, argv); /* SQuAD: its own options */
     options a = {.max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42,
                  .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32", .task = "sequence-classification"};
     vt_finetune_options_default(&a.ft);
@@ -109,8 +111,9 @@ int cmd_finetune(int argc, char **argv) {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT-family directory (BERT, RoBERTa, XLM-RoBERTa, DistilBERT): pretrained, published, or a classifier"},
         {"--task", CLI_STRING, &a.task, "KIND",
          "sequence-classification (one label per text, default), multi-label (a set of labels per text: a JSON list "
-         "or a --label-separator-joined cell; sigmoid + binary cross-entropy), regression (a number per text; MSE) or "
-         "token-classification (a tag per word: CoNLL files or JSONL {\"tokens\", \"tags\"}; entities, as run_ner.py)"},
+         "or a --label-separator-joined cell; sigmoid + binary cross-entropy), regression (a number per text; MSE), "
+         "token-classification (a tag per word: CoNLL files or JSONL {\"tokens\", \"tags\"}; entities, as run_ner.py) or "
+         "question-answering (SQuAD data; its options: verto finetune --task question-answering --help)"},
         {"--train", CLI_STRING, &a.train, "FILE", "labelled training data (.tsv, .csv or .jsonl)"},
         {"--dev", CLI_STRING, &a.dev, "FILE", "labelled development data; the best epoch on it is kept"},
         {"-o|--output", CLI_STRING, &a.ft.out_dir, "DIR", "output directory (the best model, metrics.jsonl)"},

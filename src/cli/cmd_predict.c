@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/qa_commands.h"
 #include "cli/model_dir.h"
 #include "cli/text_input.h"
 #include "core/format.h"
@@ -31,6 +32,7 @@ static vt_status print_entities(vt_task *task, const vt_text_input *in, size_t n
 }
 
 int cmd_predict(int argc, char **argv) {
+    if (cli_is_qa_model(argc, argv)) return cmd_predict_qa(argc, argv); /* SQuAD: its own options */
     const char *dir = NULL, *input = NULL, *text_col = NULL, *text_b_col = NULL, *precision = "fp32";
     bool jsonl = false;
     int64_t batch = 32, max_length = 0;

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "core/strbuf.h"
+#include "serve/qa_call.h"
 #include "verto/serve.h"
 #include "verto/task.h"
 #include "core/utf8.h"
@@ -43,6 +44,7 @@ typedef struct call {
     size_t width;           /* floats a row yields */
     float *out;             /* (rows, width) */
     double *probs;          /* (n, K) classify, from the logits once all rows are done */
+    serve_qa qa;            /* question answering: its features are its rows (out unused) */
     struct qnode *nodes;    /* (rows) the rows' places in the queue */
     size_t remaining;       /* rows without a result yet */
     bool done, failed;
@@ -74,6 +76,7 @@ struct vt_serve {
     vt_task *task;
     const vt_bert_config *cfg;
     bool can_classify;
+    bool can_answer; /* a question-answering model: /v1/question-answering */
     int64_t H, K, n_params;
     char *model_json;
     size_t model_json_len;
@@ -112,7 +115,8 @@ static vt_status build_model_json(vt_serve *s) {
     vt_sb_json_string(&b, vt_bert_config_arch_name(c));
     vt_sb_printf(&b, ", \"task\": \"%s\"", vt_task_kind_name(vt_task_get_kind(s->task)));
     if (vt_task_get_kind(s->task) == VT_TASK_MULTI_LABEL) vt_sb_printf(&b, ", \"threshold\": %.17g", vt_task_threshold(s->task));
-    vt_sb_str(&b, s->can_classify ? ", \"endpoints\": [\"/v1/classify\", \"/v1/embed\"], \"labels\": ["
+    vt_sb_str(&b, s->can_classify  ? ", \"endpoints\": [\"/v1/classify\", \"/v1/embed\"], \"labels\": ["
+                  : s->can_answer ? ", \"endpoints\": [\"/v1/question-answering\", \"/v1/embed\"], \"labels\": ["
                                   : ", \"endpoints\": [\"/v1/embed\"], \"labels\": [");
     for (int k = 0; s->can_classify && k < c->num_labels; k++) {
         if (k) vt_sb_str(&b, ", ");
@@ -141,12 +145,13 @@ static vt_status load(vt_serve *s) {
     if (st != VT_OK) return st;
     vt_task_options to;
     vt_task_options_default(&to);
-    to.kind = vt_task_kind_is_sequence(kind) ? kind : VT_TASK_FEATURES;
+    to.kind = vt_task_kind_is_sequence(kind) || kind == VT_TASK_QUESTION_ANSWERING ? kind : VT_TASK_FEATURES;
     to.precision = s->o.precision;
     to.max_seq_length = s->o.max_seq_length;
     to.batch_size = s->o.max_batch;
     if (!(s->task = vt_task_load(s->dir, &to))) return vt_last_status();
     s->can_classify = vt_task_kind_is_sequence(to.kind);
+    s->can_answer = to.kind == VT_TASK_QUESTION_ANSWERING;
     s->cfg = vt_task_config(s->task);
     s->H = s->cfg->hidden_size;
     s->K = s->can_classify ? s->cfg->num_labels : 0;
@@ -387,6 +392,7 @@ static void free_call(call *c) {
     free(c->out);
     free(c->probs);
     free(c->nodes);
+    serve_qa_free(&c->qa);
     pthread_cond_destroy(&c->cv);
     free(c);
 }
@@ -449,16 +455,33 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     }
     if (ep == VT_SERVE_CLASSIFY && !s->can_classify) {
         char msg[200];
-        snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier: only /v1/embed is served",
-                 vt_bert_config_arch_name(s->cfg));
+        snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier: only %s/v1/embed is served",
+                 vt_bert_config_arch_name(s->cfg), s->can_answer ? "/v1/question-answering and " : "");
         error_response(resp, 400, msg);
         free_call(c);
         return;
     }
-    c->what = ep == VT_SERVE_CLASSIFY ? VT_OUT_LOGITS : vt_task_output_of(c->req.pooling);
-    int status = encode(s, c, resp);
+    if (ep == VT_SERVE_QUESTION_ANSWERING && !s->can_answer) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "this model (%s) is not a question-answering model", vt_bert_config_arch_name(s->cfg));
+        error_response(resp, 400, msg);
+        free_call(c);
+        return;
+    }
+    bool qa = ep == VT_SERVE_QUESTION_ANSWERING;
+    c->what = ep == VT_SERVE_CLASSIFY ? VT_OUT_LOGITS : qa ? VT_OUT_SPAN : vt_task_output_of(c->req.pooling);
+    int status = 200;
+    if (qa) {
+        char msg[512];
+        if ((status = serve_qa_encode(s->task, &c->req, &c->qa, msg, sizeof msg)) != 200) error_response(resp, status, msg);
+        else c->rows = c->qa.f.n;
+        if (status == 200 && !(c->nodes = malloc((c->rows ? c->rows : 1) * sizeof *c->nodes))) {
+            error_response(resp, 500, "out of memory");
+            status = 500;
+        }
+    } else status = encode(s, c, resp);
     size_t n = c->req.n, rows = c->rows;
-    if (status == 200) {
+    if (status == 200 && !qa) {
         c->width = ep == VT_SERVE_CLASSIFY ? (size_t)s->K : (size_t)s->H;
         c->out = malloc(rows * c->width * sizeof *c->out);
         c->probs = ep == VT_SERVE_CLASSIFY ? malloc(n * (size_t)s->K * sizeof *c->probs) : NULL;
@@ -481,7 +504,14 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     }
     c->remaining = rows;
     c->queued_at = now_s();
-    for (size_t i = 0, r = 0; i < n; i++)
+    for (size_t r = 0; qa && r < rows; r++) { /* a feature per row, its output its own */
+        qnode *q = &c->nodes[r];
+        *q = (qnode){.c = c, .row = &c->qa.rows[r], .out = c->qa.out[r], .prev = s->qtail};
+        if (s->qtail) s->qtail->next = q;
+        else s->qhead = q;
+        s->qtail = q;
+    }
+    for (size_t i = 0, r = 0; !qa && i < n; i++)
         for (int32_t j = 0; j < c->inputs[i].n; j++, r++) {
             qnode *q = &c->nodes[r];
             *q = (qnode){.c = c, .row = &c->inputs[i].rows[j], .out = c->out + r * c->width, .prev = s->qtail};
@@ -492,6 +522,7 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     s->queued += (int64_t)rows;
     vt_serve_metrics_queue(s->metrics, s->queued);
     pthread_cond_signal(&s->work_cv);
+    c->done = rows == 0;
     while (!c->done) pthread_cond_wait(&c->cv, &s->lock);
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0, r = 0; ep == VT_SERVE_CLASSIFY && !c->failed && i < n; r += (size_t)c->inputs[i++].n)
@@ -511,6 +542,7 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     for (size_t i = 0; i < n; i++) {
         if (i) vt_sb_str(&b, ", ");
         if (ep == VT_SERVE_CLASSIFY) classify_object(&b, s, c, i);
+        else if (qa) serve_qa_answer_object(&b, s->task, &c->req, &c->qa, i);
         else embed_object(&b, s, c, i);
     }
     if (c->req.batch) vt_sb_str(&b, "]}");
@@ -526,12 +558,14 @@ static void route(vt_serve *s, vt_serve_endpoint ep, const char *method, const c
     char msg[512];
     if (ep == VT_SERVE_OTHER) {
         const char *q = quotable(path);
-        snprintf(msg, sizeof msg, "no such endpoint%s%s (see /v1/classify, /v1/embed, /v1/model, /healthz, /metrics)",
+        snprintf(msg, sizeof msg,
+                 "no such endpoint%s%s (see /v1/classify, /v1/embed, /v1/question-answering, /v1/model, /healthz, "
+                 "/metrics)",
                  *q ? ": " : "", q);
         error_response(resp, 404, msg);
         return;
     }
-    bool post = ep == VT_SERVE_CLASSIFY || ep == VT_SERVE_EMBED;
+    bool post = ep == VT_SERVE_CLASSIFY || ep == VT_SERVE_EMBED || ep == VT_SERVE_QUESTION_ANSWERING;
     bool ok = post ? !strcmp(method, "POST") : !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!ok) {
         const char *q = quotable(method);

@@ -11,8 +11,10 @@
 /* Inputs one request may carry (each needs its own result in the answer). */
 #define MAX_INPUTS 1024
 
-static const char *const ENDPOINT_NAMES[VT_SERVE_N_ENDPOINTS] = {"/v1/classify", "/v1/embed", "/healthz",
-                                                                 "/v1/model",    "/metrics",  "other"};
+static const char *const ENDPOINT_NAMES[VT_SERVE_N_ENDPOINTS] = {
+    [VT_SERVE_CLASSIFY] = "/v1/classify", [VT_SERVE_EMBED] = "/v1/embed", [VT_SERVE_HEALTHZ] = "/healthz",
+    [VT_SERVE_MODEL] = "/v1/model",       [VT_SERVE_METRICS] = "/metrics",
+    [VT_SERVE_QUESTION_ANSWERING] = "/v1/question-answering", [VT_SERVE_OTHER] = "other"};
 
 const char *vt_serve_endpoint_name(vt_serve_endpoint e) {
     return (unsigned)e < VT_SERVE_N_ENDPOINTS ? ENDPOINT_NAMES[e] : "other";
@@ -76,17 +78,34 @@ static vt_status one_input(const cJSON *obj, const char *where, bool top, vt_ser
     return st;
 }
 
+/* A question-answering input: "question" and "context" (into text, text_b). */
+static vt_status one_question(const cJSON *obj, const char *where, bool top, vt_serve_input *in) {
+    static const char *const FIELDS[] = {"question", "context", NULL};
+    vt_status st = top ? VT_OK : check_members(obj, FIELDS, where);
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(obj, "question");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, "context");
+    if (st == VT_OK && !q) return vt_error(VT_ERR_INVALID_ARG, "\"%squestion\" is missing", where);
+    if (st == VT_OK && !c) return vt_error(VT_ERR_INVALID_ARG, "\"%scontext\" is missing", where);
+    if (st == VT_OK) st = text_field(q, where, false, &in->text, &in->text_len);
+    if (st == VT_OK) st = text_field(c, where, false, &in->text_b, &in->text_b_len);
+    return st;
+}
+
 static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_serve_request *out) {
     static const char *const CLASSIFY[] = {"text", "text_b", "inputs", NULL};
     static const char *const EMBED[] = {"text", "text_b", "inputs", "pooling", "normalize", NULL};
+    static const char *const QA[] = {"question", "context", "inputs", NULL};
     if (!cJSON_IsObject(root)) return vt_error(VT_ERR_INVALID_ARG, "the body must be a JSON object");
-    vt_status st = check_members(root, endpoint == VT_SERVE_EMBED ? EMBED : CLASSIFY, "");
+    bool qa = endpoint == VT_SERVE_QUESTION_ANSWERING;
+    vt_status st = check_members(root, endpoint == VT_SERVE_EMBED ? EMBED : qa ? QA : CLASSIFY, "");
     if (st != VT_OK) return st;
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, qa ? "question" : "text");
     const cJSON *text_b = cJSON_GetObjectItemCaseSensitive(root, "text_b");
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
-    if (text && inputs) return vt_error(VT_ERR_INVALID_ARG, "give either \"text\" or \"inputs\", not both");
-    if (!text && !inputs) return vt_error(VT_ERR_INVALID_ARG, "\"text\" (or \"inputs\") is missing");
+    if (qa && !text) text = cJSON_GetObjectItemCaseSensitive(root, "context");
+    const char *first = qa ? "question" : "text";
+    if (text && inputs) return vt_error(VT_ERR_INVALID_ARG, "give either \"%s\" or \"inputs\", not both", first);
+    if (!text && !inputs) return vt_error(VT_ERR_INVALID_ARG, "\"%s\" (or \"inputs\") is missing", first);
     if (inputs && text_b) return vt_error(VT_ERR_INVALID_ARG, "\"text_b\" goes with \"text\" or inside each input");
     if (endpoint == VT_SERVE_EMBED) {
         const cJSON *pooling = cJSON_GetObjectItemCaseSensitive(root, "pooling");
@@ -114,13 +133,14 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
     if (!out->inputs) return vt_error(VT_ERR_NOMEM, "out of memory");
     out->n = n;
     out->batch = inputs != NULL;
-    if (!inputs) return one_input(root, "", true, &out->inputs[0]);
+    if (!inputs) return qa ? one_question(root, "", true, &out->inputs[0]) : one_input(root, "", true, &out->inputs[0]);
     size_t i = 0;
     for (const cJSON *it = inputs->child; it; it = it->next, i++) {
         char where[32];
         snprintf(where, sizeof where, "inputs[%zu].", i);
         if (!cJSON_IsObject(it)) return vt_error(VT_ERR_INVALID_ARG, "inputs[%zu] must be an object", i);
-        if ((st = one_input(it, where, false, &out->inputs[i])) != VT_OK) return st;
+        st = qa ? one_question(it, where, false, &out->inputs[i]) : one_input(it, where, false, &out->inputs[i]);
+        if (st != VT_OK) return st;
     }
     return VT_OK;
 }
@@ -128,7 +148,7 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
 vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, size_t len, vt_serve_request *out) {
     memset(out, 0, sizeof *out);
     out->endpoint = endpoint;
-    if (endpoint != VT_SERVE_CLASSIFY && endpoint != VT_SERVE_EMBED)
+    if (endpoint != VT_SERVE_CLASSIFY && endpoint != VT_SERVE_EMBED && endpoint != VT_SERVE_QUESTION_ANSWERING)
         return vt_error(VT_ERR_INVALID_ARG, "%s takes no request body", vt_serve_endpoint_name(endpoint));
     if (!body || len == 0) return vt_error(VT_ERR_INVALID_ARG, "the body is empty: a JSON object is expected");
     size_t bad = vt_utf8_invalid_at(body, len);

@@ -10,6 +10,7 @@ size_t vt_task_row_floats(const vt_task *t, vt_task_output what, const vt_tok_en
     case VT_OUT_CLS:
     case VT_OUT_MEAN: return (size_t)t->cfg->hidden_size;
     case VT_OUT_TOKENS: return (size_t)row->len * (size_t)t->cfg->num_labels;
+    case VT_OUT_SPAN: return 2 * (size_t)row->len;
     case VT_OUT_MASKED: {
         size_t masks = 0;
         for (int32_t i = 0; i < row->len; i++) masks += row->ids[i] == t->special.mask;
@@ -84,6 +85,9 @@ static vt_status run_batch(vt_task *t, vt_task_output what, const vt_tok_encodin
             memcpy(dst, o.logits + b * K, (size_t)K * sizeof *dst);
         } else if (what == VT_OUT_TOKENS) {
             memcpy(dst, o.logits + b * T * K, (size_t)(T * K) * sizeof *dst);
+        } else if (what == VT_OUT_SPAN) { /* start logits (T), then end logits (T) */
+            memcpy(dst, o.start_logits + b * T, (size_t)T * sizeof *dst);
+            memcpy(dst + T, o.end_logits + b * T, (size_t)T * sizeof *dst);
         } else if (what == VT_OUT_CLS || what == VT_OUT_MEAN) {
             pool(o.last_hidden_state + b * T * H, T, H, what == VT_OUT_MEAN, dst);
         } else {
@@ -101,6 +105,8 @@ vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *co
         return vt_error(VT_ERR_INVALID_ARG, "this model is not a sequence classifier: it has no labels to score");
     if (what == VT_OUT_TOKENS && t->kind != VT_TASK_TOKEN_CLASSIFICATION)
         return vt_error(VT_ERR_INVALID_ARG, "this model is not a token classifier");
+    if (what == VT_OUT_SPAN && t->kind != VT_TASK_QUESTION_ANSWERING)
+        return vt_error(VT_ERR_INVALID_ARG, "this model is not a question-answering model: it has no span head");
     if (what == VT_OUT_MASKED && t->kind != VT_TASK_FILL_MASK)
         return vt_error(VT_ERR_INVALID_ARG, "this model has no masked-LM head loaded");
     if (n > t->order_cap) {

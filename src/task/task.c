@@ -152,6 +152,7 @@ vt_task *vt_task_load(const char *dir, const vt_task_options *opt) {
         st = check_kind(dir, t, &file, &info);
     }
     if (st == VT_OK && t->kind == VT_TASK_MULTI_LABEL) st = read_threshold(dir, &t->threshold);
+    if (st == VT_OK && t->kind == VT_TASK_QUESTION_ANSWERING) st = task_read_qa_settings(dir, t);
     if (st != VT_OK) {
         vt_task_free(t);
         return NULL;

@@ -12,6 +12,7 @@ struct vt_task {
     int32_t max_len, max_windows, batch_size;
     vt_tok_special special;
     double threshold; /* MULTI_LABEL: a label is predicted at or above it */
+    vt_qa_task_settings qa; /* QUESTION_ANSWERING: what fine-tuning recorded (qa.c) */
     /* vt_task_run's buffers, grown to the largest batch seen */
     int32_t *ids, *types, *mask, *select; /* (batch, len) */
     size_t cells;
@@ -27,6 +28,16 @@ vt_status task_encode_all(const vt_task *t, vt_task_output what, const vt_text_i
  * rows consecutive, in input order) to out + r * stride (floats per row). */
 vt_status task_run_inputs(vt_task *t, vt_task_output what, const vt_task_rows *rows, size_t n, float *out,
                           size_t stride);
+
+/* ---- question answering (qa.c) ---- */
+
+/* t->qa from dir's tokenizer_config.json (doc_stride, max_answer_length,
+ * version_2_with_negative; absent: the defaults of vt_task_qa_settings). */
+vt_status task_read_qa_settings(const char *dir, vt_task *t);
+
+/* The packed start and end logits (f->first[n] each) of every feature of f,
+ * run as VT_OUT_SPAN rows. */
+vt_status task_run_qa_features(vt_task *t, const vt_qa_features *f, float *start, float *end);
 
 /* ---- fine-tuning, whatever the head (train_common.c) ---- */
 

@@ -64,6 +64,30 @@ static void test_parse_good(void **state) {
     vt_serve_request_free(&r);
 }
 
+/* /v1/question-answering: the question as text, the context as text_b. */
+static void test_parse_question(void **state) {
+    (void)state;
+    vt_serve_request r;
+    assert_int_equal(parse(VT_SERVE_QUESTION_ANSWERING, "{\"context\": \"Adams wrote it.\", \"question\": \" Who?\"}", &r),
+                     VT_OK);
+    assert_false(r.batch);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.inputs[0].text, " Who?");
+    assert_string_equal(r.inputs[0].text_b, "Adams wrote it.");
+    assert_int_equal(r.inputs[0].text_b_len, 15);
+    vt_serve_request_free(&r);
+    assert_int_equal(parse(VT_SERVE_QUESTION_ANSWERING,
+                           "{\"inputs\": [{\"question\": \"a\", \"context\": \"b\"}, {\"question\": \"c\", \"context\": \"d\"}]}", &r),
+                     VT_OK);
+    assert_true(r.batch);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.inputs[1].text, "c");
+    assert_string_equal(r.inputs[1].text_b, "d");
+    vt_serve_request_free(&r);
+    assert_int_equal(vt_serve_endpoint_of("/v1/question-answering"), VT_SERVE_QUESTION_ANSWERING);
+    assert_string_equal(vt_serve_endpoint_name(VT_SERVE_QUESTION_ANSWERING), "/v1/question-answering");
+}
+
 static void test_parse_bad(void **state) {
     (void)state;
     static const struct {
@@ -103,6 +127,16 @@ static void test_parse_bad(void **state) {
         {VT_SERVE_EMBED, "{\"text\": \"a\", \"pooling\": 1}", "\"cls\" or \"mean\""},
         {VT_SERVE_EMBED, "{\"text\": \"a\", \"normalize\": 1}", "true or false"},
         {VT_SERVE_HEALTHZ, "{\"text\": \"a\"}", "no request body"},
+        {VT_SERVE_QUESTION_ANSWERING, "{\"question\": \"q\"}", "\"context\" is missing"},
+        {VT_SERVE_QUESTION_ANSWERING, "{\"context\": \"c\"}", "\"question\" is missing"},
+        {VT_SERVE_QUESTION_ANSWERING, "{\"question\": \"q\", \"context\": \"\"}", "\"context\" is empty"},
+        {VT_SERVE_QUESTION_ANSWERING, "{\"question\": \"q\", \"context\": 2}", "\"context\" must be a string"},
+        {VT_SERVE_QUESTION_ANSWERING, "{\"text\": \"q\"}", "unknown field \"text\""},
+        {VT_SERVE_QUESTION_ANSWERING, "{\"question\": \"q\", \"inputs\": []}", "not both"},
+        {VT_SERVE_QUESTION_ANSWERING, "{}", "\"question\" (or \"inputs\") is missing"},
+        {VT_SERVE_QUESTION_ANSWERING, "{\"inputs\": [{\"question\": \"q\", \"context\": \"c\", \"text_b\": \"x\"}]}",
+         "unknown field \"inputs[0].text_b\""},
+        {VT_SERVE_QUESTION_ANSWERING, "{\"inputs\": [{\"question\": \"q\"}]}", "\"inputs[0].context\" is missing"},
     };
     for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
         vt_serve_request r;
@@ -486,6 +520,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),
         cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_parse_question),
         cmocka_unit_test(test_endpoints),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_engine_answers),
