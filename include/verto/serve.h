@@ -51,6 +51,7 @@ typedef enum vt_serve_endpoint {
     VT_SERVE_MODEL,        /* GET /v1/model */
     VT_SERVE_METRICS,      /* GET /metrics */
     VT_SERVE_QUESTION_ANSWERING, /* POST /v1/question-answering */
+    VT_SERVE_TOKEN_CLASSIFICATION, /* POST /v1/token-classification */
     VT_SERVE_OTHER,        /* anything else (404) */
     VT_SERVE_N_ENDPOINTS
 } vt_serve_endpoint;

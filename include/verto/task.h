@@ -204,6 +204,25 @@ VT_API vt_status vt_task_evaluate_ner(vt_task *t, const vt_tagged *data, vt_ner_
 VT_API vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner_group **groups,
                                   size_t *n_groups);
 
+/* vt_task_entities' steps, for a caller that batches rows itself (verto
+ * serve): a text's whole encoding and the windows the model reads of it. */
+typedef struct vt_ner_text {
+    vt_tok_encoding enc;    /* the whole text (byte offsets) */
+    vt_tok_encoding *rows;  /* (n_rows) the windows to run (VT_OUT_TOKENS): len, ids, type_ids, views */
+    int32_t n_rows;
+    int32_t *from, *width;  /* (n_rows) each window's first text token and how many it holds */
+    int32_t pre;            /* the special tokens before the text */
+    int32_t *buf;           /* the windows' ids and type ids */
+} vt_ner_text;
+/* Encodes one text for a TOKEN_CLASSIFICATION task into *x (free with
+ * vt_ner_text_free, also on failure). */
+VT_API vt_status vt_task_ner_encode(const vt_task *t, const char *text, size_t len, vt_ner_text *x);
+/* The text's entities from its rows' outputs logits[j] (x->rows[j].len,
+ * num_labels), as vt_task_entities gives them. */
+VT_API vt_status vt_task_ner_groups(const vt_task *t, const char *text, size_t len, const vt_ner_text *x,
+                                    const float *const *logits, vt_ner_group **groups, size_t *n_groups);
+VT_API void vt_ner_text_free(vt_ner_text *x);
+
 /* groups as verto predict prints them and verto serve returns them: a JSON
  * array of {"entity_group", "score", "word", "start", "end"} into *out
  * (malloc'd). */

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "core/strbuf.h"
+#include "serve/ner_call.h"
 #include "serve/qa_call.h"
 #include "verto/serve.h"
 #include "verto/task.h"
@@ -45,6 +46,7 @@ typedef struct call {
     float *out;             /* (rows, width) */
     double *probs;          /* (n, K) classify, from the logits once all rows are done */
     serve_qa qa;            /* question answering: its features are its rows (out unused) */
+    serve_ner ner;          /* token classification: each text's windows are its rows (out unused) */
     struct qnode *nodes;    /* (rows) the rows' places in the queue */
     size_t remaining;       /* rows without a result yet */
     bool done, failed;
@@ -77,6 +79,7 @@ struct vt_serve {
     const vt_bert_config *cfg;
     bool can_classify;
     bool can_answer; /* a question-answering model: /v1/question-answering */
+    bool can_tag;    /* a token classifier: /v1/token-classification */
     int64_t H, K, n_params;
     char *model_json;
     size_t model_json_len;
@@ -117,12 +120,13 @@ static vt_status build_model_json(vt_serve *s) {
     if (vt_task_get_kind(s->task) == VT_TASK_MULTI_LABEL) vt_sb_printf(&b, ", \"threshold\": %.17g", vt_task_threshold(s->task));
     vt_sb_str(&b, s->can_classify  ? ", \"endpoints\": [\"/v1/classify\", \"/v1/embed\"], \"labels\": ["
                   : s->can_answer ? ", \"endpoints\": [\"/v1/question-answering\", \"/v1/embed\"], \"labels\": ["
+                  : s->can_tag    ? ", \"endpoints\": [\"/v1/token-classification\", \"/v1/embed\"], \"labels\": ["
                                   : ", \"endpoints\": [\"/v1/embed\"], \"labels\": [");
-    for (int k = 0; s->can_classify && k < c->num_labels; k++) {
+    for (int k = 0; (s->can_classify || s->can_tag) && k < c->num_labels; k++) {
         if (k) vt_sb_str(&b, ", ");
         vt_sb_json_string(&b, c->id2label[k]);
     }
-    vt_sb_printf(&b, "], \"num_labels\": %d", s->can_classify ? c->num_labels : 0);
+    vt_sb_printf(&b, "], \"num_labels\": %d", s->can_classify || s->can_tag ? c->num_labels : 0);
     vt_sb_printf(&b,
                  ", \"vocab_size\": %lld, \"hidden_size\": %lld, \"num_hidden_layers\": %lld"
                  ", \"num_attention_heads\": %lld, \"intermediate_size\": %lld, \"max_position_embeddings\": %lld"
@@ -145,13 +149,16 @@ static vt_status load(vt_serve *s) {
     if (st != VT_OK) return st;
     vt_task_options to;
     vt_task_options_default(&to);
-    to.kind = vt_task_kind_is_sequence(kind) || kind == VT_TASK_QUESTION_ANSWERING ? kind : VT_TASK_FEATURES;
+    bool served = vt_task_kind_is_sequence(kind) || kind == VT_TASK_QUESTION_ANSWERING ||
+                  kind == VT_TASK_TOKEN_CLASSIFICATION;
+    to.kind = served ? kind : VT_TASK_FEATURES;
     to.precision = s->o.precision;
     to.max_seq_length = s->o.max_seq_length;
     to.batch_size = s->o.max_batch;
     if (!(s->task = vt_task_load(s->dir, &to))) return vt_last_status();
     s->can_classify = vt_task_kind_is_sequence(to.kind);
     s->can_answer = to.kind == VT_TASK_QUESTION_ANSWERING;
+    s->can_tag = to.kind == VT_TASK_TOKEN_CLASSIFICATION;
     s->cfg = vt_task_config(s->task);
     s->H = s->cfg->hidden_size;
     s->K = s->can_classify ? s->cfg->num_labels : 0;
@@ -393,6 +400,7 @@ static void free_call(call *c) {
     free(c->probs);
     free(c->nodes);
     serve_qa_free(&c->qa);
+    serve_ner_free(&c->ner, c->req.n);
     pthread_cond_destroy(&c->cv);
     free(c);
 }
@@ -468,10 +476,28 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
         free_call(c);
         return;
     }
-    bool qa = ep == VT_SERVE_QUESTION_ANSWERING;
-    c->what = ep == VT_SERVE_CLASSIFY ? VT_OUT_LOGITS : qa ? VT_OUT_SPAN : vt_task_output_of(c->req.pooling);
+    if (ep == VT_SERVE_TOKEN_CLASSIFICATION && !s->can_tag) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "this model (%s) is not a token classifier", vt_bert_config_arch_name(s->cfg));
+        error_response(resp, 400, msg);
+        free_call(c);
+        return;
+    }
+    bool qa = ep == VT_SERVE_QUESTION_ANSWERING, ner = ep == VT_SERVE_TOKEN_CLASSIFICATION;
+    c->what = ep == VT_SERVE_CLASSIFY ? VT_OUT_LOGITS
+              : qa                    ? VT_OUT_SPAN
+              : ner                   ? VT_OUT_TOKENS
+                                      : vt_task_output_of(c->req.pooling);
     int status = 200;
-    if (qa) {
+    if (ner) {
+        char msg[512];
+        if ((status = serve_ner_encode(s->task, &c->req, &c->ner, msg, sizeof msg)) != 200) error_response(resp, status, msg);
+        else c->rows = c->ner.n_rows;
+        if (status == 200 && !(c->nodes = malloc((c->rows ? c->rows : 1) * sizeof *c->nodes))) {
+            error_response(resp, 500, "out of memory");
+            status = 500;
+        }
+    } else if (qa) {
         char msg[512];
         if ((status = serve_qa_encode(s->task, &c->req, &c->qa, msg, sizeof msg)) != 200) error_response(resp, status, msg);
         else c->rows = c->qa.f.n;
@@ -481,7 +507,7 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
         }
     } else status = encode(s, c, resp);
     size_t n = c->req.n, rows = c->rows;
-    if (status == 200 && !qa) {
+    if (status == 200 && !qa && !ner) {
         c->width = ep == VT_SERVE_CLASSIFY ? (size_t)s->K : (size_t)s->H;
         c->out = malloc(rows * c->width * sizeof *c->out);
         c->probs = ep == VT_SERVE_CLASSIFY ? malloc(n * (size_t)s->K * sizeof *c->probs) : NULL;
@@ -511,7 +537,14 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
         else s->qhead = q;
         s->qtail = q;
     }
-    for (size_t i = 0, r = 0; !qa && i < n; i++)
+    for (size_t r = 0; ner && r < rows; r++) { /* a window per row, its output its own */
+        qnode *q = &c->nodes[r];
+        *q = (qnode){.c = c, .row = c->ner.rows[r], .out = c->ner.out[r], .prev = s->qtail};
+        if (s->qtail) s->qtail->next = q;
+        else s->qhead = q;
+        s->qtail = q;
+    }
+    for (size_t i = 0, r = 0; !qa && !ner && i < n; i++)
         for (int32_t j = 0; j < c->inputs[i].n; j++, r++) {
             qnode *q = &c->nodes[r];
             *q = (qnode){.c = c, .row = &c->inputs[i].rows[j], .out = c->out + r * c->width, .prev = s->qtail};
@@ -543,6 +576,7 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
         if (i) vt_sb_str(&b, ", ");
         if (ep == VT_SERVE_CLASSIFY) classify_object(&b, s, c, i);
         else if (qa) serve_qa_answer_object(&b, s->task, &c->req, &c->qa, i);
+        else if (ner) serve_ner_answer(&b, s->task, &c->req, &c->ner, i);
         else embed_object(&b, s, c, i);
     }
     if (c->req.batch) vt_sb_str(&b, "]}");
@@ -559,13 +593,14 @@ static void route(vt_serve *s, vt_serve_endpoint ep, const char *method, const c
     if (ep == VT_SERVE_OTHER) {
         const char *q = quotable(path);
         snprintf(msg, sizeof msg,
-                 "no such endpoint%s%s (see /v1/classify, /v1/embed, /v1/question-answering, /v1/model, /healthz, "
-                 "/metrics)",
+                 "no such endpoint%s%s (see /v1/classify, /v1/embed, /v1/question-answering, /v1/token-classification, "
+                 "/v1/model, /healthz, /metrics)",
                  *q ? ": " : "", q);
         error_response(resp, 404, msg);
         return;
     }
-    bool post = ep == VT_SERVE_CLASSIFY || ep == VT_SERVE_EMBED || ep == VT_SERVE_QUESTION_ANSWERING;
+    bool post = ep == VT_SERVE_CLASSIFY || ep == VT_SERVE_EMBED || ep == VT_SERVE_QUESTION_ANSWERING ||
+                ep == VT_SERVE_TOKEN_CLASSIFICATION;
     bool ok = post ? !strcmp(method, "POST") : !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!ok) {
         const char *q = quotable(method);

@@ -14,7 +14,8 @@
 static const char *const ENDPOINT_NAMES[VT_SERVE_N_ENDPOINTS] = {
     [VT_SERVE_CLASSIFY] = "/v1/classify", [VT_SERVE_EMBED] = "/v1/embed", [VT_SERVE_HEALTHZ] = "/healthz",
     [VT_SERVE_MODEL] = "/v1/model",       [VT_SERVE_METRICS] = "/metrics",
-    [VT_SERVE_QUESTION_ANSWERING] = "/v1/question-answering", [VT_SERVE_OTHER] = "other"};
+    [VT_SERVE_QUESTION_ANSWERING] = "/v1/question-answering",
+    [VT_SERVE_TOKEN_CLASSIFICATION] = "/v1/token-classification", [VT_SERVE_OTHER] = "other"};
 
 const char *vt_serve_endpoint_name(vt_serve_endpoint e) {
     return (unsigned)e < VT_SERVE_N_ENDPOINTS ? ENDPOINT_NAMES[e] : "other";
@@ -95,9 +96,15 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
     static const char *const CLASSIFY[] = {"text", "text_b", "inputs", NULL};
     static const char *const EMBED[] = {"text", "text_b", "inputs", "pooling", "normalize", NULL};
     static const char *const QA[] = {"question", "context", "inputs", NULL};
+    static const char *const TOKENS[] = {"text", "inputs", NULL};
     if (!cJSON_IsObject(root)) return vt_error(VT_ERR_INVALID_ARG, "the body must be a JSON object");
     bool qa = endpoint == VT_SERVE_QUESTION_ANSWERING;
-    vt_status st = check_members(root, endpoint == VT_SERVE_EMBED ? EMBED : qa ? QA : CLASSIFY, "");
+    vt_status st = check_members(root,
+                                 endpoint == VT_SERVE_EMBED                  ? EMBED
+                                 : qa                                        ? QA
+                                 : endpoint == VT_SERVE_TOKEN_CLASSIFICATION ? TOKENS
+                                                                             : CLASSIFY,
+                                 "");
     if (st != VT_OK) return st;
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, qa ? "question" : "text");
     const cJSON *text_b = cJSON_GetObjectItemCaseSensitive(root, "text_b");
@@ -148,7 +155,8 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
 vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, size_t len, vt_serve_request *out) {
     memset(out, 0, sizeof *out);
     out->endpoint = endpoint;
-    if (endpoint != VT_SERVE_CLASSIFY && endpoint != VT_SERVE_EMBED && endpoint != VT_SERVE_QUESTION_ANSWERING)
+    if (endpoint != VT_SERVE_CLASSIFY && endpoint != VT_SERVE_EMBED && endpoint != VT_SERVE_QUESTION_ANSWERING &&
+        endpoint != VT_SERVE_TOKEN_CLASSIFICATION)
         return vt_error(VT_ERR_INVALID_ARG, "%s takes no request body", vt_serve_endpoint_name(endpoint));
     if (!body || len == 0) return vt_error(VT_ERR_INVALID_ARG, "the body is empty: a JSON object is expected");
     size_t bad = vt_utf8_invalid_at(body, len);

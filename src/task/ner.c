@@ -112,114 +112,116 @@ vt_status vt_task_evaluate_ner(vt_task *t, const vt_tagged *data, vt_ner_mode mo
 
 /* ---- raw text ---- */
 
-/* A window's row: the full encoding's leading specials, tokens [from, from +
- * w) of its text, its trailing specials (arrays owned by the caller). */
-typedef struct window {
-    vt_tok_encoding row; /* len, ids, type_ids only */
-    int32_t from, w;
-} window;
+void vt_ner_text_free(vt_ner_text *x) {
+    vt_tok_encoding_free(&x->enc);
+    free(x->rows), free(x->from), free(x->width), free(x->buf);
+    memset(x, 0, sizeof *x);
+}
 
-/* The windows of e (pre leading and post trailing specials around n text
- * tokens): one if it fits, else windows of w = max_len - pre - post tokens
- * stepping by w / 2, the last ending at the text's end. */
-static vt_status make_windows(const vt_tok_encoding *e, int32_t max_len, window **out, int32_t *n_out) {
+/* The windows of x->enc (pre leading and post trailing specials around n
+ * text tokens): one if it fits, else windows of w = max_len - pre - post
+ * tokens stepping by w / 2, the last ending at the text's end. Each row is
+ * the leading specials, its tokens, the trailing specials. */
+static vt_status make_windows(vt_ner_text *x, int32_t max_len) {
+    const vt_tok_encoding *e = &x->enc;
     int32_t pre = 0, post = 0;
     while (pre < e->len && e->seq[pre] < 0) pre++;
     while (post < e->len - pre && e->seq[e->len - 1 - post] < 0) post++;
     int32_t n = e->len - pre - post, w = max_len - pre - post;
     if (w < 1) return vt_error(VT_ERR_INVALID_ARG, "max_seq_length %d leaves no room for text", max_len);
     int32_t step = w / 2 > 0 ? w / 2 : 1, m = n <= w ? 1 : 1 + (n - w + step - 1) / step;
-    window *win = calloc((size_t)m, sizeof *win);
-    int32_t *buf = malloc((size_t)m * 2 * (size_t)(w + pre + post) * sizeof *buf);
-    if (!win || !buf) {
-        free(win), free(buf);
-        return vt_error(VT_ERR_NOMEM, "out of memory for %d windows", m);
-    }
+    size_t row_cap = 2 * (size_t)(w + pre + post); /* ids, then type ids */
+    x->pre = pre;
+    x->n_rows = m;
+    x->rows = calloc((size_t)m, sizeof *x->rows);
+    x->from = malloc((size_t)m * sizeof *x->from);
+    x->width = malloc((size_t)m * sizeof *x->width);
+    x->buf = malloc((size_t)m * row_cap * sizeof *x->buf);
+    if (!x->rows || !x->from || !x->width || !x->buf) return vt_error(VT_ERR_NOMEM, "out of memory for %d windows", m);
     for (int32_t j = 0; j < m; j++) {
-        window *x = &win[j];
-        x->w = n < w ? n : w;
-        x->from = j * step + x->w > n ? n - x->w : j * step;
-        int32_t len = pre + x->w + post, *ids = buf + (size_t)j * 2 * (size_t)(w + pre + post), *types = ids + len;
+        int32_t width = n < w ? n : w, from = j * step + width > n ? n - width : j * step;
+        int32_t len = pre + width + post, *ids = x->buf + (size_t)j * row_cap, *types = ids + len;
         for (int32_t i = 0; i < len; i++) {
-            int32_t src = i < pre ? i : i < pre + x->w ? pre + x->from + (i - pre) : e->len - post + (i - pre - x->w);
+            int32_t src = i < pre ? i : i < pre + width ? pre + from + (i - pre) : e->len - post + (i - pre - width);
             ids[i] = e->ids[src];
             types[i] = e->type_ids[src];
         }
-        x->row = (vt_tok_encoding){.len = len, .ids = ids, .type_ids = types};
+        x->from[j] = from, x->width[j] = width;
+        x->rows[j] = (vt_tok_encoding){.len = len, .ids = ids, .type_ids = types};
     }
-    *out = win;
-    *n_out = m;
     return VT_OK;
 }
 
-/* probs (e->len, K): the softmax of each token's logits, from the window
- * where the token is farthest from an edge (specials: the first window's). */
-static vt_status window_probs(vt_task *t, const vt_tok_encoding *e, float *probs) {
+vt_status vt_task_ner_encode(const vt_task *t, const char *text, size_t len, vt_ner_text *x) {
+    memset(x, 0, sizeof *x);
+    if (t->kind != VT_TASK_TOKEN_CLASSIFICATION)
+        return vt_error(VT_ERR_INVALID_ARG, "entities need a token classifier, not a %s task", vt_task_kind_name(t->kind));
+    vt_tok_encode_opts o;
+    vt_tok_encode_opts_default(&o);
+    vt_status st = vt_tok_encode(t->tok, text, len, NULL, 0, &o, &x->enc);
+    return st == VT_OK ? make_windows(x, t->max_len) : st;
+}
+
+vt_status vt_task_ner_groups(const vt_task *t, const char *text, size_t len, const vt_ner_text *x,
+                             const float *const *logits, vt_ner_group **groups, size_t *n_groups) {
+    const vt_tok_encoding *e = &x->enc;
     int K = t->cfg->num_labels;
-    window *win = NULL;
-    int32_t m = 0, pre = 0;
-    while (pre < e->len && e->seq[pre] < 0) pre++;
-    vt_status st = make_windows(e, t->max_len, &win, &m);
-    if (st != VT_OK) return st;
-    const vt_tok_encoding **rows = malloc((size_t)m * sizeof *rows);
-    float **logits = calloc((size_t)m, sizeof *logits);
-    int32_t *depth = malloc((size_t)e->len * sizeof *depth); /* (len) the best window's distance to its edge */
-    st = rows && logits && depth ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for a text's windows");
-    for (int32_t j = 0; st == VT_OK && j < m; j++) {
-        rows[j] = &win[j].row;
-        if (!(logits[j] = malloc((size_t)win[j].row.len * (size_t)K * sizeof **logits)))
-            st = vt_error(VT_ERR_NOMEM, "out of memory for a window's logits");
+    const char *labels[VT_BERT_MAX_LABELS];
+    for (int k = 0; k < K; k++) labels[k] = t->cfg->id2label[k];
+    /* each token's softmax from the window where it is farthest from an edge (specials: the first window's) */
+    float *probs = malloc(((size_t)e->len * (size_t)K + 1) * sizeof *probs);
+    int32_t *depth = malloc(((size_t)e->len + 1) * sizeof *depth);
+    if (!probs || !depth) {
+        free(probs), free(depth);
+        return vt_error(VT_ERR_NOMEM, "out of memory for a text's probabilities");
     }
-    if (st == VT_OK) st = vt_task_run(t, VT_OUT_TOKENS, rows, (size_t)m, logits);
-    for (int32_t i = 0; st == VT_OK && i < e->len; i++) depth[i] = -1;
-    for (int32_t j = 0; st == VT_OK && j < m; j++)
-        for (int32_t i = 0; i < win[j].row.len; i++) {
-            bool text = i >= pre && i < pre + win[j].w;
-            int32_t at = text ? pre + win[j].from + (i - pre) : i < pre ? i : e->len - (win[j].row.len - i);
-            int32_t d = text ? (i - pre < pre + win[j].w - 1 - i ? i - pre : pre + win[j].w - 1 - i) : 0;
+    for (int32_t i = 0; i < e->len; i++) depth[i] = -1;
+    for (int32_t j = 0; j < x->n_rows; j++)
+        for (int32_t i = 0; i < x->rows[j].len; i++) {
+            int32_t k = i - x->pre, w = x->width[j];
+            bool in_text = k >= 0 && k < w;
+            int32_t at = in_text ? x->pre + x->from[j] + k : i < x->pre ? i : e->len - (x->rows[j].len - i);
+            int32_t d = in_text ? (k < w - 1 - k ? k : w - 1 - k) : 0;
             if (d <= depth[at]) continue;
             depth[at] = d;
-            const float *x = logits[j] + (size_t)i * (size_t)K;
-            double mx = x[0], sum = 0;
-            for (int k = 1; k < K; k++) mx = fmax(mx, x[k]);
-            for (int k = 0; k < K; k++) sum += exp(x[k] - mx);
-            for (int k = 0; k < K; k++) probs[(size_t)at * (size_t)K + (size_t)k] = (float)(exp(x[k] - mx) / sum);
+            const float *z = logits[j] + (size_t)i * (size_t)K;
+            double mx = z[0], sum = 0;
+            for (int c = 1; c < K; c++) mx = fmax(mx, z[c]);
+            for (int c = 0; c < K; c++) sum += exp(z[c] - mx);
+            for (int c = 0; c < K; c++) probs[(size_t)at * (size_t)K + (size_t)c] = (float)(exp(z[c] - mx) / sum);
         }
-    for (int32_t j = 0; logits && j < m; j++) free(logits[j]);
-    if (m) free(win[0].row.ids); /* the windows' one buffer */
-    free(win), free(rows), free(logits), free(depth);
+    vt_status st = vt_ner_aggregate_simple(t->tok, text, len, e, probs, K, labels, NULL, 0, groups, n_groups);
+    free(probs), free(depth);
     return st;
 }
 
 vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner_group **groups, size_t *n_groups) {
-    if (t->kind != VT_TASK_TOKEN_CLASSIFICATION)
-        return vt_error(VT_ERR_INVALID_ARG, "entities need a token classifier, not a %s task", vt_task_kind_name(t->kind));
     memset(groups, 0, n * sizeof *groups);
     memset(n_groups, 0, n * sizeof *n_groups);
-    const vt_bert_config *c = t->cfg;
-    const char *labels[VT_BERT_MAX_LABELS];
-    for (int k = 0; k < c->num_labels; k++) labels[k] = c->id2label[k];
-    vt_tok_encoding e;
-    vt_tok_encoding_init(&e);
-    vt_tok_encode_opts o;
-    vt_tok_encode_opts_default(&o);
-    float *probs = NULL;
+    size_t K = (size_t)t->cfg->num_labels;
     vt_status st = VT_OK;
     for (size_t i = 0; st == VT_OK && i < n; i++) {
         if (in[i].text_b) st = vt_error(VT_ERR_INVALID_ARG, "input %zu: token classification reads one text", i + 1);
-        if (st == VT_OK) st = vt_tok_encode(t->tok, in[i].text, in[i].text_len, NULL, 0, &o, &e);
-        float *p = st == VT_OK ? realloc(probs, ((size_t)e.len * (size_t)c->num_labels + 1) * sizeof *p) : NULL;
-        if (st == VT_OK && !p) st = vt_error(VT_ERR_NOMEM, "out of memory for input %zu's probabilities", i + 1);
-        if (p) probs = p;
-        if (st == VT_OK) st = window_probs(t, &e, probs);
+        vt_ner_text x;
+        if (st == VT_OK) st = vt_task_ner_encode(t, in[i].text, in[i].text_len, &x);
+        const vt_tok_encoding **rows = st == VT_OK ? malloc((size_t)x.n_rows * sizeof *rows) : NULL;
+        float **logits = st == VT_OK ? calloc((size_t)x.n_rows, sizeof *logits) : NULL;
+        if (st == VT_OK && (!rows || !logits)) st = vt_error(VT_ERR_NOMEM, "out of memory for input %zu", i + 1);
+        for (int32_t j = 0; st == VT_OK && j < x.n_rows; j++) {
+            rows[j] = &x.rows[j];
+            if (!(logits[j] = malloc((size_t)x.rows[j].len * K * sizeof **logits)))
+                st = vt_error(VT_ERR_NOMEM, "out of memory for input %zu's logits", i + 1);
+        }
+        if (st == VT_OK) st = vt_task_run(t, VT_OUT_TOKENS, rows, (size_t)x.n_rows, logits);
         if (st == VT_OK)
-            st = vt_ner_aggregate_simple(t->tok, in[i].text, in[i].text_len, &e, probs, c->num_labels, labels, NULL, 0,
-                                         &groups[i], &n_groups[i]);
+            st = vt_task_ner_groups(t, in[i].text, in[i].text_len, &x, (const float *const *)logits, &groups[i],
+                                    &n_groups[i]);
+        for (int32_t j = 0; logits && j < x.n_rows; j++) free(logits[j]);
+        free(rows), free(logits);
+        vt_ner_text_free(&x);
     }
     if (st != VT_OK)
         for (size_t i = 0; i < n; i++) vt_ner_groups_free(groups[i], n_groups[i]), groups[i] = NULL, n_groups[i] = 0;
-    free(probs);
-    vt_tok_encoding_free(&e);
     return st;
 }
 

@@ -20,14 +20,20 @@
 #    model reads at once, the pipeline's postprocess is given the logits of
 #    verto's windows computed by transformers (half-overlapping windows, each
 #    token from the window where it is farthest from an edge), since the
-#    pipeline's own stride chunks merge entities by another rule.
+#    pipeline's own stride chunks merge entities by another rule;
+#  - (BERT) serve's /v1/token-classification answers each text as predict does.
 set -euo pipefail
 export TQDM_DISABLE=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 build=${VT_BUILD:-build}
 verto=$build/verto
 py=${PYTHON:-python3}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+server_pid=
+cleanup() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 source "$(dirname "$0")/check.sh"
 
 "$py" - "$tmp" <<'PY'
@@ -176,6 +182,32 @@ assert windows > 0
 assert worst <= 1e-5
 PY
 done
+
+echo "--- serve (BERT)"
+"$verto" serve --model "$tmp/bert-ner" --port 0 2>"$tmp/server.log" &
+server_pid=$!
+port=
+for _ in $(seq 1 200); do
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/server.log" 2>/dev/null | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] && curl -s -o /dev/null "http://127.0.0.1:$port/healthz" -w '%{http_code}' | grep -q 200 && break
+    kill -0 "$server_pid" 2>/dev/null || { echo "error: verto serve exited:"; cat "$tmp/server.log"; exit 1; }
+    sleep 0.1
+done
+"$py" -c 'import json,sys; print(json.dumps({"inputs": [{"text": t} for t in open(sys.argv[1]).read().split("\n")[:-1]]}))' \
+    "$tmp/dev.txt" >"$tmp/req.json"
+curl -s --data-binary @"$tmp/req.json" "http://127.0.0.1:$port/v1/token-classification" >"$tmp/served.json"
+curl -s -o "$tmp/pair.json" -w '%{http_code}' --data-binary '{"inputs": [{"text": "a", "text_b": "b"}]}' \
+    "http://127.0.0.1:$port/v1/token-classification" >"$tmp/pair.code"
+curl -s "http://127.0.0.1:$port/v1/model" >"$tmp/model.json"
+kill -TERM "$server_pid"
+wait "$server_pid" || true
+server_pid=
+check "serve /v1/model says token-classification" grep -q '"task": "token-classification"' "$tmp/model.json"
+check "serve /v1/token-classification equals verto predict (windows included)" "$py" -c '
+import json, sys
+served = json.load(open(sys.argv[1]))["results"]; want = [json.loads(l) for l in open(sys.argv[2])]
+assert served == want, (len(served), len(want))' "$tmp/served.json" "$tmp/bert-pred.jsonl"
+check "serve refuses a pair with 400" grep -qx 400 "$tmp/pair.code"
 
 if [ "$failures" -ne 0 ]; then echo "test_ner_cli: $failures check(s) failed"; exit 1; fi
 echo "test_ner_cli: all checks passed"
