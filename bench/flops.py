@@ -30,8 +30,23 @@ gradient of each matmul's input and of its weight: two matmuls of the same
 size per forward matmul; the first layer's input gradient is needed too,
 since the embeddings are trained).
 
-Inference (sequence classification) forward FLOPs per sequence:
-    T L (8 H^2 + 4 H I + 4 T H) + 2 H^2 + 2 H C  (encoder, pooler, classifier)
+Inference (sequence classification) forward FLOPs per sequence. A sequence
+classifier reads the last layer's output at the first token only, so the work
+it needs of that layer is the keys and values at every position and the rest
+at the first token (what verto computes with cls_only, but for its queries,
+which come out of the fused QKV product at every position: 2 H^2 (T - 1)
+more, under 1% of a base model's forward; transformers and ONNX Runtime run
+the whole last layer). As for pretraining, MFU counts this needed work for
+every system:
+    T (L - 1) (8 H^2 + 4 H I + 4 T H)       the other layers
+  + 4 T H^2 + 4 H^2 + 4 H I + 4 T H         last layer: K and V at T positions;
+                                            Q, output projection and FFN at one;
+                                            one query's scores and values
+  + 2 H^2 + 2 H C                           the head: a dense H x H and H x C
+The head is the same size in every family: BERT's pooler and classifier,
+RoBERTa's classification head (dense + tanh + out_proj on the first token),
+DistilBERT's pre_classifier + ReLU + classifier. Embeddings (word, position,
+token type) are lookups, not counted.
 
 Example, BERT-mini pretraining (L4 H256 I1024, T128, P20, V30522):
 27.8 MFLOP per token, of which the MLM decoder is about a quarter."""
@@ -48,12 +63,20 @@ def pretrain_flops_per_token(layers, hidden, intermediate, seq_len, vocab, maske
     return 3 * forward
 
 
-def classify_flops_per_sequence(layers, hidden, intermediate, seq_len, classes=2):
-    return (seq_len * layers * encoder_layer_flops_per_token(hidden, intermediate, seq_len)
-            + 2 * hidden**2 + 2 * hidden * classes)
+def classify_flops_per_sequence(layers, hidden, intermediate, seq_len, classes=2, full_last_layer=False):
+    """The work a sequence classifier needs; full_last_layer: the last layer at
+    every position, as transformers and ONNX Runtime compute it."""
+    H, I, T = hidden, intermediate, seq_len
+    per_token = encoder_layer_flops_per_token(H, I, T)
+    last = T * per_token if full_last_layer else 4 * T * H**2 + 4 * H**2 + 4 * H * I + 4 * T * H
+    return T * (layers - 1) * per_token + last + 2 * H**2 + 2 * H * classes
 
 
 if __name__ == "__main__":
     for name, (l, h) in {"mini": (4, 256), "small": (4, 512)}.items():
         f = pretrain_flops_per_token(l, h, 4 * h, 128, 30522, 20)
         print(f"{name}: {f / 1e6:.1f} MFLOP per pretraining token")
+    for name, (l, h, i) in {"bert-small": (4, 512, 2048), "all-MiniLM-L6-v2": (6, 384, 1536),
+                            "roberta-base": (12, 768, 3072), "distilbert-base": (6, 768, 3072)}.items():
+        f, full = (classify_flops_per_sequence(l, h, i, 128, full_last_layer=x) / 1e9 for x in (False, True))
+        print(f"{name}: {f:.2f} GFLOP per classified 128-token sequence ({full:.2f} with the full last layer)")

@@ -2,14 +2,17 @@
  * no labels) over a batch of full-length sequences.
  *
  *   infer_bench --model small|DIR [--batch 1] [--seq-len 128] [--threads 2]
- *               [--warmup 3] [--iters 20] [--labels 2]
+ *               [--warmup 3] [--iters 20] [--labels 2] [--dump FILE]
  *
  * `small` (or any vt_bert_config_preset name) is a freshly initialised
  * BertForSequenceClassification with the 30,522-token vocabulary; a directory
- * is a Hugging Face model loaded as one (a fresh 2-label head when it has
- * none, as from_pretrained(num_labels=2) does). Ids are random; every
+ * is a Hugging Face model of any family verto reads (BERT, RoBERTa,
+ * DistilBERT, ...) loaded as its sequence classifier (a fresh 2-label head
+ * when it has none, as from_pretrained(num_labels=2) does). Ids are random; every
  * position is a real token. Prints one JSON line: each forward's seconds,
- * milliseconds per batch and sequences per second. */
+ * milliseconds per batch and sequences per second. --dump writes the ids and
+ * the last forward's logits to FILE as JSON ({"batch", "seq_len", "input_ids",
+ * "logits"}, row-major), for peer_torch.py --check to compare. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,9 +26,33 @@ static bool is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static void json_ints(FILE *f, const char *key, const int32_t *x, int64_t n) {
+    fprintf(f, "\"%s\": [", key);
+    for (int64_t i = 0; i < n; i++) fprintf(f, "%s%d", i ? ", " : "", x[i]);
+    fputc(']', f);
+}
+
+/* The inputs and logits of one forward, for a peer to recompute (--dump). */
+static void dump(const char *path, const vt_bert_batch *in, const float *logits, int labels) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f, "{\"batch\": %lld, \"seq_len\": %lld, ", (long long)in->batch, (long long)in->seq_len);
+    json_ints(f, "input_ids", in->input_ids, in->batch * in->seq_len);
+    fputs(", \"logits\": [", f);
+    for (int64_t i = 0; i < in->batch * labels; i++) fprintf(f, "%s%.9g", i ? ", " : "", logits[i]);
+    fputs("]}\n", f);
+    if (fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
 int main(int argc, char **argv) {
     static const char *const KNOWN[] = {"--model", "--batch", "--seq-len", "--threads", "--warmup",
-                                        "--iters", "--labels", "--name", "--precision", NULL};
+                                        "--iters", "--labels", "--name", "--precision", "--dump", NULL};
     bench_check_opts(argc, argv, KNOWN);
     const char *model_arg = bench_opt(argc, argv, "--model");
     if (!model_arg) model_arg = "small";
@@ -81,6 +108,8 @@ int main(int argc, char **argv) {
             seqs[i - warmup] = (double)B / dt;
         }
     }
+    const char *dump_path = bench_opt(argc, argv, "--dump");
+    if (dump_path) dump(dump_path, &batch, out.logits, cfg->num_labels);
     bench_stats s = bench_stats_of(secs, (int)iters);
     printf("{\"bench\": \"infer\", \"system\": \"verto\", \"model\": \"%s\", \"precision\": \"%s\", "
            "\"threads\": %d, \"batch\": %lld, \"seq_len\": %lld, \"layers\": %lld, \"hidden\": %lld, "

@@ -60,6 +60,17 @@ def random_ids(batch, seq_len, vocab, seed=11):
     return torch.randint(FIRST_WORD_ID, vocab, (batch, seq_len), generator=gen)
 
 
+def infer_result(system, args, config, secs, **extra):
+    """The JSON line of an inference measurement (infer_bench.c's schema):
+    the model's shape from any family's config (DistilBERT's hidden_dim is
+    the intermediate size) and the statistics of the forwards' seconds."""
+    return {"bench": "infer", "system": system, "model": args.name or args.model, **extra,
+            "batch": args.batch, "seq_len": args.seq_len, "layers": config.num_hidden_layers,
+            "hidden": config.hidden_size,
+            "intermediate": getattr(config, "intermediate_size", None) or config.hidden_dim, "seconds": secs,
+            "ms_per_batch": stats([1e3 * s for s in secs]), "sequences_per_s": stats([args.batch / s for s in secs])}
+
+
 def stats(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 

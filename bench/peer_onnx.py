@@ -71,13 +71,8 @@ def main():
         dt = time.perf_counter() - t0
         if i >= args.warmup:
             secs.append(dt)
-    c = model.config
     print(json.dumps({
-        "bench": "infer", "system": "onnxruntime", "model": args.name or args.model, "threads": args.threads,
-        "batch": args.batch, "seq_len": args.seq_len, "layers": c.num_hidden_layers, "hidden": c.hidden_size,
-        "intermediate": c.intermediate_size, "seconds": secs,
-        "ms_per_batch": pc.stats([1e3 * s for s in secs]),
-        "sequences_per_s": pc.stats([args.batch / s for s in secs]),
+        **pc.infer_result("onnxruntime", args, model.config, secs, threads=args.threads),
         "max_abs_diff_vs_torch": max_diff,
         "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__}}))
 

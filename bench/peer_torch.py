@@ -5,6 +5,7 @@
                                [--batch 32] [--seq-len 128] [--masked 20] [--precision fp32|bf16]
   bench/peer_torch.py infer --model small|DIR [--name NAME] [--threads 2] [--batch 1]
                             [--seq-len 128] [--warmup 3] [--iters 20] [--precision fp32|bf16]
+                            [--check FILE]
 
 --precision bf16 runs the forward (and so its backward) under
 torch.autocast("cpu", dtype=torch.bfloat16): PyTorch's own mixed precision,
@@ -20,9 +21,12 @@ labels, backward, clip, optimizer and scheduler step, zero_grad. Note that
 BertForPreTraining computes the MLM decoder at every position (its design),
 where verto computes it at the labelled ones only.
 
-infer: BertForSequenceClassification (2 labels) in eval mode under
-torch.inference_mode(): a fresh `small` BERT, or a directory loaded with
-from_pretrained(num_labels=2) (a fresh head when it has none).
+infer: a sequence classifier (2 labels) in eval mode under
+torch.inference_mode(): a fresh `small` BertForSequenceClassification, or a
+directory of any family loaded with AutoModelForSequenceClassification
+.from_pretrained(num_labels=2) (a fresh head when it has none). --check FILE
+(infer_bench --dump's ids and logits) runs the model in fp32 on verto's ids
+after the timing and reports the largest difference from verto's logits.
 
 Prints one JSON line (the schema of the C programs' lines)."""
 import argparse
@@ -83,13 +87,13 @@ def autocast(precision):
 
 
 def load_classifier(model_arg):
-    """BertForSequenceClassification with 2 labels: a fresh preset or a directory."""
+    """A sequence classifier with 2 labels: a fresh BERT preset, or a directory of any family."""
     import os
     import torch
-    from transformers import BertForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
     torch.manual_seed(42)
     if os.path.isdir(model_arg):
-        return BertForSequenceClassification.from_pretrained(model_arg, num_labels=2)
+        return AutoModelForSequenceClassification.from_pretrained(model_arg, num_labels=2)
     return BertForSequenceClassification(pc.bert_config(model_arg, num_labels=2))
 
 
@@ -107,16 +111,25 @@ def infer(args):
             dt = time.perf_counter() - t0
             if i >= args.warmup:
                 secs.append(dt)
-    c = model.config
-    return {"bench": "infer", "system": "pytorch", "model": args.name or args.model, "precision": args.precision,
-            "threads": torch.get_num_threads(),
-            "batch": args.batch, "seq_len": args.seq_len, "layers": c.num_hidden_layers, "hidden": c.hidden_size,
-            "intermediate": c.intermediate_size, "seconds": secs,
-            "ms_per_batch": pc.stats([1e3 * s for s in secs]),
-            "sequences_per_s": pc.stats([args.batch / s for s in secs]),
+    check = check_verto(model, args.check) if args.check else {}
+    return {**pc.infer_result("pytorch", args, model.config, secs, precision=args.precision,
+                              threads=torch.get_num_threads()),
             "peak_rss_mib": pc.peak_rss_mib(), "baseline_rss_mib": baseline_rss,
-            "attn_implementation": getattr(c, "_attn_implementation", None),
+            "attn_implementation": getattr(model.config, "_attn_implementation", None), **check,
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+
+
+def check_verto(model, path):
+    """Largest |difference| between verto's logits (infer_bench --dump) and
+    this model's in fp32 on the same ids, and the largest |logit| for scale."""
+    import torch
+    with open(path) as f:
+        d = json.load(f)
+    ids = torch.tensor(d["input_ids"]).view(d["batch"], d["seq_len"])
+    with torch.inference_mode():
+        ref = model(input_ids=ids).logits.float()
+    verto = torch.tensor(d["logits"]).view_as(ref)
+    return {"max_abs_diff_vs_verto": (ref - verto).abs().max().item(), "max_abs_logit": ref.abs().max().item()}
 
 
 def main():
@@ -134,6 +147,7 @@ def main():
     i.add_argument("--batch", type=int, default=1)
     i.add_argument("--warmup", type=int, default=3)
     i.add_argument("--iters", type=int, default=20)
+    i.add_argument("--check", help="infer_bench --dump's file: compare verto's logits with this model's")
     for q in (p, i):
         q.add_argument("--threads", type=int, default=2)
         q.add_argument("--seq-len", type=int, default=128)

@@ -157,7 +157,7 @@ def peer_versions(runner):
 
 # ---- the measurements ----
 
-def measure(args, runner, s):
+def measure(args, runner, s, bf16_native):
     b = Path(args.build) / "bench"
     T = str(s["threads"])
     peaks = {}
@@ -170,7 +170,7 @@ def measure(args, runner, s):
         measure_pretrain(b, runner, s)
     minilm = minilm_dir()
     if "infer" in s["only"]:
-        measure_infer(b, runner, s, minilm)
+        measure_infer(b, runner, s, minilm, bf16_native)
     if "tokenize" in s["only"]:
         measure_tokenize(args, b, runner, s, minilm)
     return peaks
@@ -187,17 +187,33 @@ def measure_pretrain(b, runner, s):
             runner.run(f"pretrain {config} {precision} pytorch", [PY, BENCH / "peer_torch.py", "pretrain", *common, *p])
 
 
-def measure_infer(b, runner, s, minilm):
+INFER_MODELS = ("bert-small", "all-MiniLM-L6-v2", "roberta-base", "distilbert-base")  # bench/make_models.py
+BASE_SIZE = ("roberta-base", "distilbert-base")
+
+
+def measure_infer(b, runner, s, minilm, bf16_native):
+    """Sequence classifiers that every system loads from one directory
+    (bench/make_models.py), so that the fp32 runs can check verto's logits
+    against PyTorch's on verto's ids. The base-size models run bf16 only where
+    it is native: emulated, it measures nothing new and takes many minutes."""
     T = str(s["threads"])
-    for name, model in (("bert-small", "small"), ("all-MiniLM-L6-v2", minilm)):
+    models = b / "models"
+    subprocess.run([PY, BENCH / "make_models.py", models, minilm], check=True, cwd=REPO, env=runner.env)
+    for name in INFER_MODELS:
+        precisions = PRECISIONS if bf16_native or name not in BASE_SIZE else ("fp32",)
         for batch, warmup, iters in ((1, 5, 10 * s["repeats"]), (s["batch"], s["warmup"], s["repeats"])):
-            common = ["--model", model, "--name", name, "--threads", T, "--batch", batch, "--seq-len", 128,
+            common = ["--model", models / name, "--name", name, "--threads", T, "--batch", batch, "--seq-len", 128,
                       "--warmup", warmup, "--iters", iters]
-            for precision in PRECISIONS:
+            logits = b / f"logits-{name}-b{batch}.json"  # verto's fp32 ids and logits, for PyTorch to check
+            logits.unlink(missing_ok=True)
+            for precision in precisions:
                 p = ["--precision", precision]
-                runner.run(f"infer {name} b{batch} {precision} verto", [b / "infer_bench", *common, *p])
+                fp32 = precision == "fp32"
+                runner.run(f"infer {name} b{batch} {precision} verto",
+                           [b / "infer_bench", *common, *p, *(["--dump", logits] if fp32 else [])])
                 runner.run(f"infer {name} b{batch} {precision} pytorch",
-                           [PY, BENCH / "peer_torch.py", "infer", *common, *p])
+                           [PY, BENCH / "peer_torch.py", "infer", *common, *p,
+                            *(["--check", logits] if fp32 and logits.is_file() else [])])
             runner.run(f"infer {name} b{batch} onnxruntime", [PY, BENCH / "peer_onnx.py", *common])
 
 
@@ -260,6 +276,21 @@ def ratio(a, b):
     return f"{a / b:.2f}" if b else "—"
 
 
+def mfu(rate, flops_per_unit, peak_gflops):
+    """Percent of the GEMM peak that `rate` units per second (a number or a
+    stats dict) of flops_per_unit model FLOPs each come to."""
+    if rate is None or not peak_gflops:
+        return None
+    pct = lambda x: 100 * flops_per_unit * x / (peak_gflops * 1e9)  # noqa: E731
+    return {k: pct(x) for k, x in rate.items()} if isinstance(rate, dict) else pct(rate)
+
+
+def classify_flops(r, full_last_layer=False):
+    """Model FLOPs per sequence of an inference result's classifier."""
+    return flops.classify_flops_per_sequence(r["layers"], r["hidden"], r["intermediate"], r["seq_len"],
+                                             full_last_layer=full_last_layer)
+
+
 def build_table(results, peaks, batch):
     rows = []  # (measurement, unit, verto, pytorch, onnxruntime, verto/pytorch, verto/onnxruntime)
 
@@ -281,24 +312,31 @@ def build_table(results, peaks, batch):
             if ref and peak:
                 fpt = flops.pretrain_flops_per_token(ref["layers"], ref["hidden"], ref["intermediate"],
                                                      ref["seq_len"], ref["vocab"], ref["masked_per_seq"])
-                mfu = lambda t: t and {k: 100 * fpt * x / (peak * 1e9) for k, x in t.items()}  # noqa: E731
                 rows.append((f"{what} MFU % of the {precision} peak", f"{fpt / 1e6:.1f} MFLOP/token",
-                             cell(mfu(vt), "{:.1f}"), cell(mfu(pt), "{:.1f}"), "", "", ""))
+                             cell(mfu(vt, fpt, peak), "{:.1f}"), cell(mfu(pt, fpt, peak), "{:.1f}"), "", "", ""))
             vm, pm = v and v["peak_rss_mib"], p and p["peak_rss_mib"]
             rows.append((f"{what} peak RSS MiB", "lower better", cell(vm), cell(pm), "", ratio(vm, pm), ""))
             vb, pb = v and vm - v["baseline_rss_mib"], p and pm - p["baseline_rss_mib"]
             rows.append((f"  … minus RSS before the model", "lower better", cell(vb), cell(pb), "", ratio(vb, pb), ""))
-    for name in ("bert-small", "all-MiniLM-L6-v2"):
+    for name in INFER_MODELS:
         for b, key, unit, what in ((1, "ms_per_batch", "lower better", "latency ms"),
                                    (batch, "sequences_per_s", "higher better", "seq/s")):
             o = get("onnxruntime", bench="infer", model=name, batch=b)  # fp32: its CPU provider's BERT path
             os_ = o and o[key]
             for precision in PRECISIONS:
                 v, p = (get(s_, bench="infer", model=name, batch=b, precision=precision) for s_ in ("verto", "pytorch"))
+                if precision != "fp32" and not (v or p):
+                    continue  # not measured (a base-size model where bf16 is emulated)
                 vs, ps = v and v[key], p and p[key]
                 fmt = "{:.1f}" if key == "ms_per_batch" else "{:.0f}"
                 rows.append((f"{name} b{b} {precision} {what}", unit, cell(vs, fmt), cell(ps, fmt), cell(os_, fmt),
                              ratio(vs, ps), ratio(vs, os_)))
+                ref, peak = v or p or o, peaks.get(precision)
+                if ref and peak:
+                    fps = classify_flops(ref)
+                    m = lambda r: cell(mfu(r and r["sequences_per_s"], fps, peak), "{:.1f}")  # noqa: E731
+                    rows.append((f"  … MFU % of the {precision} peak", f"{fps / 1e9:.2f} GFLOP/seq", m(v), m(p),
+                                 m(o) if precision == "fp32" else "", "", ""))
     for name, what in (("wordpiece", "WordPiece (BERT)"), ("bpe", "byte-level BPE (RoBERTa)"),
                        ("unigram", "Unigram (XLM-R)")):
         v, c, h, hf = ((find(results, bench="tokenize", tokenizer=name, system=s_, mode=m) or {}).get("mb_per_s")
@@ -334,7 +372,14 @@ def format_table(rows, peaks, threads, results, emulated):
                f"(oneDNN): fp32 {peaks.get('fp32') or '—'} GFLOPS, bf16 {peaks.get('bf16') or '—'} GFLOPS")
     out.append("bf16 rows: verto --precision bf16 and PyTorch under torch.autocast(bf16); ONNX Runtime is fp32 in "
                "every row" + ("; this CPU has no bf16 matrix instructions in use, so verto emulates the bf16 products "
-                              "in f32 (bf16's results, no speed-up) and so does PyTorch" if emulated else ""))
+                              "in f32 (bf16's results, no speed-up) and so does PyTorch; the base-size models ("
+                              + ", ".join(BASE_SIZE) + ") run fp32 only" if emulated else ""))
+    infer = {r["model"]: r for r in results if r.get("bench") == "infer"}
+    if infer:
+        out.append("inference rows: verto computes the classifier's last layer at the first token only (cls_only), "
+                   "PyTorch and ONNX Runtime at every position; MFU counts the first token's work for every system: "
+                   + ", ".join(f"{n} {classify_flops(r) / 1e9:.2f} GFLOP per sequence (full last layer "
+                               f"{classify_flops(r, full_last_layer=True) / 1e9:.2f})" for n, r in infer.items()))
     out.append("* the tokenizer rows' peer is Hugging Face tokenizers on one thread (encode_batch, which also "
                "computes offsets as verto does; encode_batch_fast, which does not)")
     hf = find(results, system="tokenizers", tokenizer="wordpiece", mode="encode_batch")
@@ -353,6 +398,15 @@ def format_table(rows, peaks, threads, results, emulated):
              if "max_abs_diff_vs_torch" in r]
     if diffs:
         out.append("ONNX Runtime logits vs PyTorch, max |difference|: " + ", ".join(diffs))
+    checked = [r for r in results if "max_abs_diff_vs_verto" in r]
+    if checked:
+        out.append("verto logits vs PyTorch (fp32, same weights and ids), max |difference| (largest |logit|): "
+                   + ", ".join(f"{r['model']} b{r['batch']} {r['max_abs_diff_vs_verto']:.1e} "
+                               f"({r['max_abs_logit']:.2f})" for r in checked))
+    wrong = [f"{r['model']} b{r['batch']}" for r in checked if r["max_abs_diff_vs_verto"] > 1e-4]
+    if wrong:
+        out.append("WARNING: verto's logits differ from PyTorch's (> 1e-4) for " + ", ".join(wrong)
+                   + ": those rows compare different computations")
     busy = list(dict.fromkeys(f"{r['label']} ({r['other_cpu_cores']:.2f})" for r in results
                               if r.get("other_cpu_cores", 0) > 0.1))
     if busy:
@@ -380,7 +434,7 @@ def main():
     m = machine(args.build)
     print("\n".join(format_machine(m)), flush=True)
     t0 = time.monotonic()
-    peaks = measure(args, runner, s)
+    peaks = measure(args, runner, s, not bf16_emulated(m))
     rows = build_table(runner.results, peaks, s["batch"])
     table = "\n".join(format_machine(m)) + "\n\n" + format_table(rows, peaks, s["threads"], runner.results,
                                                                 bf16_emulated(m))
