@@ -328,9 +328,8 @@ def build_table(results, peaks, batch):
                 if precision != "fp32" and not (v or p):
                     continue  # not measured (a base-size model where bf16 is emulated)
                 vs, ps = v and v[key], p and p[key]
-                fmt = "{:.1f}" if key == "ms_per_batch" else "{:.0f}"
-                rows.append((f"{name} b{b} {precision} {what}", unit, cell(vs, fmt), cell(ps, fmt), cell(os_, fmt),
-                             ratio(vs, ps), ratio(vs, os_)))
+                rows.append((f"{name} b{b} {precision} {what}", unit, cell(vs, "{:.1f}"), cell(ps, "{:.1f}"),
+                             cell(os_, "{:.1f}"), ratio(vs, ps), ratio(vs, os_)))
                 ref, peak = v or p or o, peaks.get(precision)
                 if ref and peak:
                     fps = classify_flops(ref)
