@@ -6,21 +6,29 @@
 
 #include "task/task_internal.h"
 
+/* scores (n, num_labels) of a labelled set's texts, as vt_task_classify gives them. */
+static vt_status score_texts(vt_task *t, const vt_labelled *data, double *scores) {
+    vt_text_input *in = calloc(data->n ? data->n : 1, sizeof *in);
+    if (!in) return vt_error(VT_ERR_NOMEM, "out of memory for %zu examples", data->n);
+    for (size_t i = 0; i < data->n; i++)
+        in[i] = (vt_text_input){data->text[i], data->text_len[i], data->text_b ? data->text_b[i] : NULL,
+                                data->text_b ? data->text_b_len[i] : 0};
+    vt_status st = vt_task_classify(t, in, data->n, scores, NULL);
+    free(in);
+    return st;
+}
+
 vt_status vt_task_evaluate(vt_task *t, const vt_labelled *data, double *probs_out, int32_t *pred_out,
                            vt_metrics *metrics, double *loss_out) {
     if (t->kind != VT_TASK_SEQUENCE_CLASSIFICATION)
         return vt_error(VT_ERR_INVALID_ARG, "evaluation needs a sequence classifier, not a %s task",
                         vt_task_kind_name(t->kind));
     size_t n = data->n, K = (size_t)t->cfg->num_labels;
-    vt_text_input *in = calloc(n ? n : 1, sizeof *in);
     double *probs = probs_out ? probs_out : malloc((n ? n : 1) * K * sizeof *probs);
     int32_t *pred = pred_out ? pred_out : malloc((n ? n : 1) * sizeof *pred);
     double *score = malloc((n ? n : 1) * sizeof *score);
-    vt_status st = in && probs && pred && score ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for %zu examples", n);
-    for (size_t i = 0; st == VT_OK && i < n; i++)
-        in[i] = (vt_text_input){data->text[i], data->text_len[i], data->text_b ? data->text_b[i] : NULL,
-                                data->text_b ? data->text_b_len[i] : 0};
-    if (st == VT_OK) st = vt_task_classify(t, in, n, probs, NULL);
+    vt_status st = probs && pred && score ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for %zu examples", n);
+    if (st == VT_OK) st = score_texts(t, data, probs);
     double loss = 0;
     for (size_t i = 0; st == VT_OK && i < n; i++) {
         const double *p = probs + i * K;
@@ -39,21 +47,6 @@ vt_status vt_task_evaluate(vt_task *t, const vt_labelled *data, double *probs_ou
     if (!probs_out) free(probs);
     if (!pred_out) free(pred);
     free(score);
-    free(in);
-    return st;
-}
-
-/* The sequence scores of a labelled set's texts (n, num_labels), malloc'd into *scores. */
-static vt_status score_texts(vt_task *t, const vt_labelled *data, double **scores) {
-    size_t n = data->n, K = (size_t)t->cfg->num_labels;
-    vt_text_input *in = calloc(n ? n : 1, sizeof *in);
-    *scores = malloc((n ? n : 1) * K * sizeof **scores);
-    vt_status st = in && *scores ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for %zu examples", n);
-    for (size_t i = 0; st == VT_OK && i < n; i++)
-        in[i] = (vt_text_input){data->text[i], data->text_len[i], data->text_b ? data->text_b[i] : NULL,
-                                data->text_b ? data->text_b_len[i] : 0};
-    if (st == VT_OK) st = vt_task_classify(t, in, n, *scores, NULL);
-    free(in);
     return st;
 }
 
@@ -65,8 +58,8 @@ vt_status vt_task_evaluate_multilabel(vt_task *t, const vt_labelled *data, doubl
     size_t n = data->n, L = (size_t)t->cfg->num_labels;
     if (!data->multi_hot || data->num_labels != (int)L)
         return vt_error(VT_ERR_INVALID_ARG, "multi-label evaluation needs label sets over the model's %zu labels", L);
-    double *p = NULL;
-    vt_status st = score_texts(t, data, &p);
+    double *p = malloc((n ? n : 1) * L * sizeof *p);
+    vt_status st = p ? score_texts(t, data, p) : vt_error(VT_ERR_NOMEM, "out of memory for %zu examples", n);
     double loss = 0; /* BCEWithLogitsLoss from the probabilities: -log p or -log(1 - p), floored */
     for (size_t i = 0; st == VT_OK && i < n * L; i++)
         loss -= log(fmax(data->multi_hot[i] ? p[i] : 1 - p[i], 1e-300));
@@ -84,8 +77,8 @@ vt_status vt_task_evaluate_regression(vt_task *t, const vt_labelled *data, doubl
     if (t->kind != VT_TASK_REGRESSION || t->cfg->num_labels != 1)
         return vt_error(VT_ERR_INVALID_ARG, "regression evaluation needs a regression model with one output");
     if (!data->target) return vt_error(VT_ERR_INVALID_ARG, "regression evaluation needs numeric targets");
-    double *pred = NULL;
-    vt_status st = score_texts(t, data, &pred);
+    double *pred = malloc((data->n ? data->n : 1) * sizeof *pred);
+    vt_status st = pred ? score_texts(t, data, pred) : vt_error(VT_ERR_NOMEM, "out of memory for %zu examples", data->n);
     vt_regression_metrics m;
     if (st == VT_OK) st = vt_regression_metrics_compute(data->target, pred, data->n, &m);
     if (st == VT_OK && metrics) *metrics = m;
