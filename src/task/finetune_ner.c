@@ -24,6 +24,7 @@ typedef struct source {
     task_order order;
     int32_t *ids, *types, *mask, *labels; /* a training batch (rows, len) */
     const vt_tok_encoding **batch_rows;   /* (rows) */
+    int64_t *batch_sentences;             /* (rows) the sentence each row is */
     char tok_config[192];
 } source;
 
@@ -58,8 +59,7 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
     if (count > s->batch_size)
         return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
                         (long long)s->batch_size);
-    int64_t *which = malloc((size_t)count * sizeof *which);
-    if (!which) return vt_error(VT_ERR_NOMEM, "out of memory for a batch");
+    int64_t *which = s->batch_sentences;
     for (int64_t k = first; k < first + count; k++) {
         which[k - first] = task_row_of(&s->order, k);
         s->batch_rows[k - first] = &s->train.rows[which[k - first]];
@@ -68,7 +68,6 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
     for (int64_t i = 0; i < count; i++) /* padding is ignored, as -100 */
         for (int64_t p = 0; p < T; p++)
             s->labels[i * T + p] = p < s->batch_rows[i]->len ? s->train.labels[which[i]][p] : VT_NER_IGNORE;
-    free(which);
     const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
     *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = types,
                          .attention_mask = s->mask, .labels = s->labels};
@@ -129,8 +128,9 @@ vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, con
     s.mask = malloc(cells * sizeof *s.mask);
     s.labels = malloc(cells * sizeof *s.labels);
     s.batch_rows = malloc((size_t)o->batch_size * sizeof *s.batch_rows);
+    s.batch_sentences = malloc((size_t)o->batch_size * sizeof *s.batch_sentences);
     s.order.order = malloc((train->n ? train->n : 1) * sizeof *s.order.order);
-    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.batch_rows || !s.order.order))
+    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.batch_rows || !s.batch_sentences || !s.order.order))
         st = vt_error(VT_ERR_NOMEM, "out of memory for the training batches");
     if (st == VT_OK) {
         char args[1024];
@@ -151,7 +151,7 @@ vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, con
         if (stopped) *stopped = stop;
         if (st == VT_OK && o->log && vt_dist_rank() == 0) fprintf(o->log, "best dev checkpoint in %s\n", o->out_dir);
     }
-    free(s.ids), free(s.types), free(s.mask), free(s.labels), free(s.batch_rows), free(s.order.order);
+    free(s.ids), free(s.types), free(s.mask), free(s.labels), free(s.batch_rows), free(s.batch_sentences), free(s.order.order);
     free_rows(&s.train);
     free_rows(&s.dev);
     task_release(&s.task);
