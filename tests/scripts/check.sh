@@ -5,3 +5,26 @@ check() {
     local what=$1; shift
     if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
 }
+
+# `start_server MODEL_DIR LOG` starts `$verto serve` on a free port in the
+# background and waits until /healthz answers 200: $server_pid and $port are
+# set (the caller's EXIT trap kills $server_pid). `stop_server` stops it with
+# SIGTERM and waits.
+server_pid=
+start_server() {
+    "$verto" serve --model "$1" --port 0 2>"$2" &
+    server_pid=$!
+    port=
+    for _ in $(seq 1 200); do
+        port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$2" 2>/dev/null | grep -o '[0-9]*$' || true)
+        [ -n "$port" ] && curl -s -o /dev/null "http://127.0.0.1:$port/healthz" -w '%{http_code}' | grep -q 200 && return 0
+        kill -0 "$server_pid" 2>/dev/null || { echo "error: verto serve exited:"; cat "$2"; exit 1; }
+        sleep 0.1
+    done
+    echo "error: verto serve did not answer /healthz"; exit 1
+}
+stop_server() {
+    kill -TERM "$server_pid"
+    wait "$server_pid" || true
+    server_pid=
+}

@@ -38,11 +38,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-check() { # description, command...
-    local what=$1; shift
-    if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
-}
+source "$(dirname "$0")/check.sh"
 
 # "Total params: N" of verto summary equals the number in FILE.
 summary_total_is() { # dir, file with PyTorch's count
@@ -291,22 +287,12 @@ done
 # ---- 3. verto serve on the fine-tuned RoBERTa ----
 echo "--- serve"
 model=$tmp/roberta-ft
-"$verto" serve --model "$model" --port 0 2>"$tmp/server.log" &
-server_pid=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/server.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && curl -s -o /dev/null "http://127.0.0.1:$port/healthz" -w '%{http_code}' | grep -q 200 && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "error: verto serve exited:"; cat "$tmp/server.log"; exit 1; }
-    sleep 0.1
-done
+start_server "$model" "$tmp/server.log"
 head -n 1 "$tmp/dev.txt" | "$py" -c 'import json,sys; print(json.dumps({"text": sys.stdin.read().rstrip("\n")}))' \
     >"$tmp/req.json"
 curl -s --data-binary @"$tmp/req.json" "http://127.0.0.1:$port/v1/classify" >"$tmp/served.json"
 curl -s "http://127.0.0.1:$port/v1/model" >"$tmp/model.json"
-kill -TERM "$server_pid"
-wait "$server_pid" || true
-server_pid=
+stop_server
 check "serve /v1/model names RobertaForSequenceClassification" grep -q RobertaForSequenceClassification "$tmp/model.json"
 check "serve /v1/classify equals verto predict" "$py" -c '
 import json, sys

@@ -184,24 +184,14 @@ PY
 done
 
 echo "--- serve (BERT)"
-"$verto" serve --model "$tmp/bert-ner" --port 0 2>"$tmp/server.log" &
-server_pid=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/server.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && curl -s -o /dev/null "http://127.0.0.1:$port/healthz" -w '%{http_code}' | grep -q 200 && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "error: verto serve exited:"; cat "$tmp/server.log"; exit 1; }
-    sleep 0.1
-done
+start_server "$tmp/bert-ner" "$tmp/server.log"
 "$py" -c 'import json,sys; print(json.dumps({"inputs": [{"text": t} for t in open(sys.argv[1]).read().split("\n")[:-1]]}))' \
     "$tmp/dev.txt" >"$tmp/req.json"
 curl -s --data-binary @"$tmp/req.json" "http://127.0.0.1:$port/v1/token-classification" >"$tmp/served.json"
 curl -s -o "$tmp/pair.json" -w '%{http_code}' --data-binary '{"inputs": [{"text": "a", "text_b": "b"}]}' \
     "http://127.0.0.1:$port/v1/token-classification" >"$tmp/pair.code"
 curl -s "http://127.0.0.1:$port/v1/model" >"$tmp/model.json"
-kill -TERM "$server_pid"
-wait "$server_pid" || true
-server_pid=
+stop_server
 check "serve /v1/model says token-classification" grep -q '"task": "token-classification"' "$tmp/model.json"
 check "serve /v1/token-classification equals verto predict (windows included)" "$py" -c '
 import json, sys

@@ -75,15 +75,7 @@ for l, a in zip(open(sys.argv[1]), open(sys.argv[2])):
     "$tmp/v1-questions.jsonl" "$tmp/bert-v1-predict.jsonl"
 
 echo "--- serve (bert-v1)"
-"$verto" serve --model "$tmp/bert-v1" --port 0 2>"$tmp/server.log" &
-server_pid=$!
-port=
-for _ in $(seq 100); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/server.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "error: verto serve exited:"; cat "$tmp/server.log"; exit 1; }
-    sleep 0.2
-done
+start_server "$tmp/bert-v1" "$tmp/server.log"
 url=http://127.0.0.1:$port
 "$py" -c 'import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
@@ -97,9 +89,7 @@ for body in '{"question": "x"}' '{"question": "x", "context": ""}' '{"question":
     curl -s -o /dev/null -w '%{http_code}\n' --data-binary "$body" "$url/v1/question-answering"
 done >"$tmp/codes.txt"
 curl -s -o /dev/null -w '%{http_code}\n' --data-binary '{"text": "x"}' "$url/v1/classify" >>"$tmp/codes.txt"
-kill -TERM "$server_pid"
-wait "$server_pid" || true
-server_pid=
+stop_server
 check "serve /v1/question-answering equals verto predict (all 20 in one request, and one alone)" "$py" -c '
 import json, sys
 want = [json.loads(l) for l in open(sys.argv[1])]

@@ -111,22 +111,12 @@ PY
 done
 
 echo "--- serve (multi-label)"
-"$verto" serve --model "$tmp/multi-label" --port 0 2>"$tmp/server.log" &
-server_pid=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$tmp/server.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && curl -s -o /dev/null "http://127.0.0.1:$port/healthz" -w '%{http_code}' | grep -q 200 && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "error: verto serve exited:"; cat "$tmp/server.log"; exit 1; }
-    sleep 0.1
-done
+start_server "$tmp/multi-label" "$tmp/server.log"
 head -n 3 "$tmp/dev.txt" | "$py" -c 'import json,sys; print(json.dumps({"inputs": [{"text": t} for t in sys.stdin.read().split("\n")[:-1]]}))' \
     >"$tmp/req.json"
 curl -s --data-binary @"$tmp/req.json" "http://127.0.0.1:$port/v1/classify" >"$tmp/served.json"
 curl -s "http://127.0.0.1:$port/v1/model" >"$tmp/model.json"
-kill -TERM "$server_pid"
-wait "$server_pid" || true
-server_pid=
+stop_server
 check "serve /v1/model says multi-label with the recorded threshold" "$py" -c '
 import json, sys; m = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))
 assert m["task"] == "multi-label" and m["threshold"] == t["multi_label_threshold"], m' \
