@@ -17,6 +17,7 @@ int cmd_summary(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_fill_mask(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

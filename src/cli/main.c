@@ -17,6 +17,7 @@ static const vt_cli_command COMMANDS[] = {
     {"predict", "label and class probabilities, one JSON line per input line", cmd_predict},
     {"serve", "an HTTP inference service (classify, embed, health, metrics) with dynamic batching", cmd_serve},
     {"pretrain", "masked-LM + next-sentence pretraining from prepared shards", cmd_pretrain},
+    {"plot", "training and dev curves of runs' metrics.jsonl as an SVG or HTML file", cmd_plot},
     {"finetune", "sequence classification from labelled TSV, CSV or JSONL", cmd_finetune},
     {"tokenize", "WordPiece ids (or tokens) of each input line, as BertTokenizerFast", cmd_tokenize},
     {"vocab", "train a WordPiece vocab.txt from text files", cmd_vocab},

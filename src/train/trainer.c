@@ -95,6 +95,7 @@ typedef struct run {
     vt_dist_reducer *reducer;
     int stop_signal;        /* the largest signal any rank received (agreed each step) */
     double comm_wait;       /* seconds waited for gradients in the current log window */
+    double started;         /* vt_now() when this process began training: metrics' elapsed_s */
 } run;
 
 /* The signal that stops the run: any rank's, agreed at the last step's end, under MPI. */
@@ -174,7 +175,7 @@ static vt_status evaluate(run *r, int64_t step, bool *stop) {
     int used = snprintf(line, sizeof line, "{\"step\": %" PRId64 ", \"eval\": true", step);
     for (int i = 0; i < res.n && used < (int)sizeof line; i++)
         used += snprintf(line + used, sizeof line - (size_t)used, ", \"%s\": %.6g", res.names[i], res.values[i]);
-    metrics_line(r, "%s}", line);
+    metrics_line(r, "%s, \"elapsed_s\": %.3f}", line, vt_now() - r->started);
     if (r->log) {
         fprintf(r->log, "%s[eval] step %" PRId64, r->bar.tty ? "\r\033[K" : "", step);
         for (int i = 0; i < res.n; i++) fprintf(r->log, " - %s: %.4f", res.names[i], res.values[i]);
@@ -461,7 +462,7 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
     if (!r.log) r.bar.tty = false;
     r.bar.done = start;
     bool stop = false;
-    double window_start = vt_now();
+    double window_start = r.started = vt_now();
     int64_t window_tokens = 0, window_steps = 0, step = start;
     for (; step < o->steps && st == VT_OK && !stop; step++) {
         double loss = NAN;
@@ -477,12 +478,15 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
             if (r.world > 1)
                 metrics_line(&r,
                              "{\"step\": %" PRId64 ", \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
-                             "\"tokens_per_sec\": %.1f, \"ranks\": %d, \"step_ms\": %.2f, \"comm_wait_ms\": %.2f}",
+                             "\"tokens_per_sec\": %.1f, \"ranks\": %d, \"step_ms\": %.2f, \"comm_wait_ms\": %.2f, "
+                             "\"elapsed_s\": %.3f}",
                              done, loss, lr, grad_norm, rate, r.world, 1e3 * (now - window_start) / (double)window_steps,
-                             1e3 * r.comm_wait / (double)window_steps);
+                             1e3 * r.comm_wait / (double)window_steps, now - r.started);
             else
-                metrics_line(&r, "{\"step\": %" PRId64 ", \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, \"tokens_per_sec\": %.1f}",
-                             done, loss, lr, grad_norm, rate);
+                metrics_line(&r,
+                             "{\"step\": %" PRId64 ", \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
+                             "\"tokens_per_sec\": %.1f, \"elapsed_s\": %.3f}",
+                             done, loss, lr, grad_norm, rate, now - r.started);
             vt_progress_set(&r.bar, "loss", loss);
             vt_progress_set(&r.bar, "lr", lr);
             vt_progress_set(&r.bar, "tok/s", rate);
