@@ -59,17 +59,17 @@ typedef struct vt_plot_ticks {
     int decimals;   /* digits after the point that the step needs (0 for >= 1) */
 } vt_plot_ticks;
 
-/* The ticks of an axis over [lo, hi] with at most max_ticks ticks (2 ..
- * VT_PLOT_MAX_TICKS): the smallest round step (1, 2, 2.5, 5 x 10^k) for which
+/* The ticks of an axis over [lo, hi] with at most max_ticks ticks (3 ..
+ * VT_PLOT_MAX_TICKS: a range around 0 needs three): the smallest round step (1, 2, 2.5, 5 x 10^k) for which
  * floor(lo / step) .. ceil(hi / step) makes at most max_ticks ticks. A range
  * of one value is widened around it (by 1 at 0, else 10% of it). Values that
  * are zero within rounding are exactly 0. VT_ERR_INVALID_ARG when lo or hi is
  * not finite, lo > hi, or max_ticks is out of range. */
 VT_API vt_status vt_plot_nice_ticks(double lo, double hi, int max_ticks, vt_plot_ticks *t);
 
-/* A tick label for v on axis t, into buf (size >= 32): plain decimals
- * ("0.25", "1200") while the step is >= 1e-4 and values are below 1e6,
- * otherwise mantissa and short exponent ("2e-5", "1.5e6"). Returns buf. */
+/* A tick label for v on axis t, into buf (size >= 32): plain decimals, as many as the step needs
+ * ("0.25", "0.00", "1200") while the step is >= 1e-4 and values are below 1e6,
+ * otherwise mantissa and short exponent ("2e-5", "1.5e6", "0"). Returns buf. */
 VT_API const char *vt_plot_tick_label(double v, const vt_plot_ticks *t, char *buf, size_t size);
 
 /* The palette colour i (mod VT_PLOT_PALETTE) as "#rrggbb"; static. */

@@ -201,7 +201,7 @@ vt_status vt_metrics_log_parse(const char *s, size_t n, const char *name, vt_met
         if (!blank(s + i, end - i)) st = read_line(&r, s + i, end - i, line);
         i = end + 1;
     }
-    if (st == VT_OK && log->lines == 0) st = vt_error(VT_ERR_FORMAT, "%s: no metrics lines (the file is empty)", name);
+    if (st == VT_OK && log->lines == 0) st = vt_error(VT_ERR_FORMAT, "%s: no metrics lines (empty or blank lines only)", name);
     if (st != VT_OK) {
         vt_metrics_log_free(log);
         return st;

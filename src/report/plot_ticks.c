@@ -15,8 +15,8 @@ static void tick_span(double lo, double hi, double step, double *first, double *
 vt_status vt_plot_nice_ticks(double lo, double hi, int max_ticks, vt_plot_ticks *t) {
     if (!t || !isfinite(lo) || !isfinite(hi) || lo > hi)
         return vt_error(VT_ERR_INVALID_ARG, "plot axis: the range [%g, %g] is not a finite interval", lo, hi);
-    if (max_ticks < 2 || max_ticks > VT_PLOT_MAX_TICKS)
-        return vt_error(VT_ERR_INVALID_ARG, "plot axis: %d ticks asked for (2 .. %d)", max_ticks, VT_PLOT_MAX_TICKS);
+    if (max_ticks < 3 || max_ticks > VT_PLOT_MAX_TICKS)
+        return vt_error(VT_ERR_INVALID_ARG, "plot axis: %d ticks asked for (3 .. %d)", max_ticks, VT_PLOT_MAX_TICKS);
     if (hi == lo) {
         double pad = lo == 0 ? 1 : fabs(lo) * 0.1;
         lo -= pad;
@@ -67,10 +67,10 @@ static void short_exponent(char *s) {
 
 const char *vt_plot_tick_label(double v, const vt_plot_ticks *t, char *buf, size_t size) {
     double big = fmax(fabs(t->lo), fabs(t->hi));
-    if (v == 0) {
-        snprintf(buf, size, "0");
-    } else if (t->step >= 1e-4 && big < 1e6) {
+    if (t->step >= 1e-4 && big < 1e6) {
         snprintf(buf, size, "%.*f", t->decimals, v);
+    } else if (v == 0) {
+        snprintf(buf, size, "0");
     } else {
         /* Significant digits: from v's magnitude down to the step's (one more for 2.5). */
         int mag = (int)floor(log10(fabs(v))), smag = (int)floor(log10(t->step) + 1e-9);
