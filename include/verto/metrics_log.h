@@ -39,7 +39,7 @@ typedef struct vt_metrics_log {
 
 /* Parses metrics.jsonl text s[0..n); `name` (the file) starts every error
  * message. Each non-blank line must be a JSON object with a finite number
- * "step"; "elapsed_s", when present, a finite number. Every other number is a
+ * "step"; "elapsed_s", when present, a finite number >= 0. Every other number is a
  * metric, except "ranks"; strings, booleans, arrays and objects are ignored.
  * "elapsed_s" that goes back (a run resumed from a checkpoint restarts its
  * clock) continues from the last time seen, so time never runs backwards.

@@ -15,6 +15,8 @@
  *   optim.h         AdamW/Adam/SGD and schedules; metrics.h evaluation metrics
  *                   (multilabel_metrics.h, regression_metrics.h for those tasks)
  *   serve.h         the HTTP service's engine (transport-independent)
+ *   plot.h          line charts as self-contained SVG; metrics_log.h reads
+ *                   metrics.jsonl and draws runs' curves with it
  *   kernels.h       the numeric kernels; platform.h the CPU and versions
  *   safetensors.h, fileio.h, tensor.h, arena.h, rng.h, progress.h, error.h
  *   model.h         the seed's Keras-style graph API (Input, Dense, fit, ...) */
@@ -30,12 +32,14 @@
 #include "verto/fileio.h"
 #include "verto/kernels.h"
 #include "verto/metrics.h"
+#include "verto/metrics_log.h"
 #include "verto/model.h"
 #include "verto/multilabel_metrics.h"
 #include "verto/ner.h"
 #include "verto/ner_metrics.h"
 #include "verto/optim.h"
 #include "verto/platform.h"
+#include "verto/plot.h"
 #include "verto/pretrain_data.h"
 #include "verto/progress.h"
 #include "verto/regression_metrics.h"

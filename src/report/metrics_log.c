@@ -131,8 +131,9 @@ static vt_status read_object(reader *r, const cJSON *obj, int64_t line) {
     const cJSON *el = cJSON_GetObjectItemCaseSensitive(obj, "elapsed_s");
     double time = NAN;
     if (el && !cJSON_IsNull(el)) {
-        if (!cJSON_IsNumber(el) || !isfinite(el->valuedouble))
-            return vt_error(VT_ERR_FORMAT, "%s:%lld: \"elapsed_s\" is not a finite number", r->file, (long long)line);
+        if (!cJSON_IsNumber(el) || !isfinite(el->valuedouble) || el->valuedouble < 0)
+            return vt_error(VT_ERR_FORMAT, "%s:%lld: \"elapsed_s\" is not a finite number >= 0", r->file,
+                            (long long)line);
         if (el->valuedouble < r->last_raw_time) r->time_offset += r->last_raw_time;
         r->last_raw_time = el->valuedouble;
         time = el->valuedouble + r->time_offset;

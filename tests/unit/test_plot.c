@@ -217,6 +217,7 @@ static void test_metrics_log_errors(void **state) {
     expect_error("{\"step\": nan, \"loss\": 1}\n", "m.jsonl:1: no finite number \"step\"");
     expect_error("{\"step\": 1, \"elapsed_s\": \"x\"}\n", "m.jsonl:1: \"elapsed_s\" is not a finite number");
     expect_error("{\"step\": 1, \"loss\": 1, \"loss\": 2}\n", "m.jsonl:1: the key \"loss\" appears twice");
+    expect_error("{\"step\": 1, \"elapsed_s\": -2}\n", "m.jsonl:1: \"elapsed_s\" is not a finite number >= 0");
     expect_error("{\"step\": 1, \"n\xc3\": 1}\n", "m.jsonl:1: invalid UTF-8");
     expect_error("", "m.jsonl: no metrics lines");
     expect_error("\n  \n", "m.jsonl: no metrics lines (empty or blank lines only)");
