@@ -59,7 +59,7 @@ static const char PAGE[] =
     "}\n"
     "function field(name, title, big) {\n"
     "  return [el('label', {htmlFor: name, textContent: title}),\n"
-    "          el(big ? 'textarea' : 'input', {id: name, name: name, type: 'text'})];\n"
+    "          el(big ? 'textarea' : 'input', big ? {id: name, name: name} : {id: name, name: name, type: 'text'})];\n"
     "}\n"
     "function setup() {\n"
     "  const t = model.task, f = $('fields');\n"
