@@ -265,6 +265,11 @@ typedef struct vt_bert_batch {
     const int32_t *input_ids;       /* (B, T) */
     const int32_t *token_type_ids;  /* (B, T) or NULL for zeros; ignored without token types (DistilBERT) */
     const int32_t *attention_mask;  /* (B, T) 1 = token, 0 = padding; NULL for all ones */
+    const int32_t *position_ids;    /* (B, T) or NULL: the family's own (0 .. T-1; RoBERTa's after padding_idx) */
+    /* (B, T, H) or NULL: used as the embeddings' output instead of computing
+     * it from the ids (explanations interpolate it); a backward then stops
+     * above the embeddings. */
+    const float *embedding_output;
     /* Labels (NULL where not used): */
     const int32_t *mlm_labels;      /* (B, T): the original id at masked positions, -100 elsewhere */
     const int32_t *mlm_select;      /* (B, T) without labels: non-zero where the MLM head should run; NULL: everywhere */
@@ -285,6 +290,8 @@ typedef struct vt_bert_batch {
 } vt_bert_batch;
 
 typedef struct vt_bert_outputs {
+    const float *embedding_output;  /* (B, T, H) the embeddings' output (after their LayerNorm and dropout) */
+    const int32_t *position_ids;    /* (B, T) the positions the embeddings used */
     const float *last_hidden_state; /* (B, T, H); (B, H) with cls_only */
     const float *pooled;            /* (B, H) the base model's pooler output, NULL without one (token
                                      * classifiers, masked LMs, RoBERTa's sequence classifier, DistilBERT) */
@@ -314,6 +321,21 @@ VT_API vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool tr
 /* Backpropagates the loss of the last forward (which must have had labels)
  * into the gradient buffer, which it zeroes first unless `accumulate`. */
 VT_API vt_status vt_bert_backward(vt_bert *b, bool accumulate);
+
+/* The gradient of a function of the task head's logits with respect to the
+ * embeddings' output, for the last forward (labels or none): d_logits is that
+ * function's gradient with respect to vt_bert_outputs.logits, (B, num_labels)
+ * for a sequence classifier, (B, T, num_labels) per token (question
+ * answering: (B, T, 2), start then end); d_embedding_output (B, T, H)
+ * receives the gradient. Only input gradients are computed (no weight
+ * products); the parameter gradient buffer is left undefined. The model needs
+ * a task head (not BertModel or the pretraining heads). */
+VT_API vt_status vt_bert_input_gradient(vt_bert *b, const float *d_logits, float *d_embedding_output);
+
+/* The attention probabilities of encoder layer `layer` in the last forward,
+ * (B, heads, T, T); NULL where that layer computed position 0 only (the last
+ * layer of a cls_only batch) or layer is out of range. Valid until the next call. */
+VT_API const float *vt_bert_attention_probs(const vt_bert *b, int64_t layer);
 
 /* ---- data parallelism (see verto/dist.h) ---- */
 

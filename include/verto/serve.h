@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "verto/bert.h"
+#include "verto/explain.h"
 #include "verto/task.h"
 #include "verto/error.h"
 
@@ -52,6 +53,8 @@ typedef enum vt_serve_endpoint {
     VT_SERVE_METRICS,      /* GET /metrics */
     VT_SERVE_QUESTION_ANSWERING, /* POST /v1/question-answering */
     VT_SERVE_TOKEN_CLASSIFICATION, /* POST /v1/token-classification */
+    VT_SERVE_EXPLAIN,      /* POST /v1/explain */
+    VT_SERVE_PAGE,         /* GET /: the page for people */
     VT_SERVE_OTHER,        /* anything else (404) */
     VT_SERVE_N_ENDPOINTS
 } vt_serve_endpoint;
@@ -79,6 +82,8 @@ typedef struct vt_serve_request {
     vt_serve_input *inputs;     /* (n) */
     vt_pooling pooling;         /* embed: "pooling" ("cls" default, or "mean") */
     bool normalize;             /* embed: "normalize" (default false): unit length */
+    vt_explain_options explain; /* explain: "method", "steps", "rule", "of" over the defaults */
+    const char *target;         /* explain: "target", a label's name (NULL: the predicted label) */
     void *priv;                 /* the parsed document the strings live in */
 } vt_serve_request;
 
@@ -89,7 +94,10 @@ typedef struct vt_serve_request {
  * plus, for embed only, "pooling": "cls"|"mean" and "normalize": true|false
  * at the top level; for /v1/question-answering
  *   {"question": "...", "context": "..."}  or  {"inputs": [{"question", "context"}, ...]}
- * (both strings required; read into text and text_b). The body must be valid UTF-8 and one JSON object (white
+ * (both strings required; read into text and text_b); for /v1/explain the
+ * classify shapes (at most 16 inputs) plus "target" (a label's name),
+ * "method" ("integrated-gradients" or "rollout"), "steps" (1..1000), "rule"
+ * (Captum's names) and "of" ("logit" or "probability"). The body must be valid UTF-8 and one JSON object (white
  * space around it allowed); unknown or repeated fields, wrong types, empty
  * texts, "\u0000" in a text, both or neither of "text" and "inputs" are
  * errors. On failure returns VT_ERR_INVALID_ARG (VT_ERR_NOMEM if memory ran

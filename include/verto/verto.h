@@ -29,6 +29,7 @@
 #include "verto/dataset.h"
 #include "verto/dist.h"
 #include "verto/error.h"
+#include "verto/explain.h"
 #include "verto/fileio.h"
 #include "verto/kernels.h"
 #include "verto/metrics.h"

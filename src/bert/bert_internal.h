@@ -103,6 +103,7 @@ struct vt_bert {
     /* The last forward, for the backward. */
     vt_bert_batch last;
     bool last_training, last_has_loss, last_cls_only;
+    bool input_grads_only;        /* vt_bert_input_gradient's backward: no weight gradients */
     uint64_t last_seed;
     int64_t mlm_p;                /* positions the MLM head ran at in the last batch */
 };

@@ -14,6 +14,16 @@
 static vt_status position_ids(const vt_bert *b, const vt_bert_batch *in, int32_t *pos) {
     const vt_bert_config *c = &b->cfg;
     int64_t T = in->seq_len;
+    if (in->position_ids) {
+        for (int64_t r = 0; r < in->batch * T; r++) {
+            if (in->position_ids[r] < 0 || in->position_ids[r] >= c->max_position_embeddings)
+                return vt_error(VT_ERR_INVALID_ARG, "position_ids: %d at row %lld, position %lld is outside [0, %lld)",
+                                in->position_ids[r], (long long)(r / T), (long long)(r % T),
+                                (long long)c->max_position_embeddings);
+            pos[r] = in->position_ids[r];
+        }
+        return VT_OK;
+    }
     bool after_padding = bert_family(c->family)->positions_after_padding;
     for (int64_t s = 0; s < in->batch; s++) {
         int32_t count = 0;
@@ -34,6 +44,10 @@ vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float dro
     const vt_bert_config *c = &b->cfg;
     int64_t T = in->seq_len, H = c->hidden_size, BT = in->batch * T;
     const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL; /* ignored without token types */
+    if (in->embedding_output) { /* given: nothing to compute (and nothing to learn below it) */
+        memcpy(b->emb_out, in->embedding_output, (size_t)(BT * H) * sizeof(float));
+        return position_ids(b, in, b->pos_ids);
+    }
     vt_status st = vt_embedding_forward(in->input_ids, b->w.word_emb, b->emb_sum, BT, c->vocab_size, H);
     if (st != VT_OK) return vt_error(st, "input_ids: %s", vt_last_error());
     for (int64_t r = 0; types && r < BT; r++)

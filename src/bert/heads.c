@@ -225,7 +225,7 @@ vt_status bert_heads_backward(vt_bert *b) {
         if ((st = blk_linear_backward(&ctx, &nsp, b->pooled, b->pooled16, b->d_nsp, b->d_pooled, 1.0f, B))) return st;
         pooled_grad = true;
     }
-    if (b->w.cls_w && bert_task_has_loss(in)) {
+    if (b->w.cls_w && (bert_task_has_loss(in) || b->input_grads_only)) {
         blk_linear head = classifier(b);
         float *d_cls_in = b->cls_rows == B ? b->d_pool_pre : b->d_branch; /* (cls_rows, H) scratch */
         if ((st = blk_linear_backward(&ctx, &head, b->cls_in, b->cls_in16, b->d_logits, d_cls_in, 0.0f, b->cls_rows)))

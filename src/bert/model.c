@@ -28,6 +28,7 @@ blk_ctx bert_ctx(const vt_bert *b) {
 blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float *dW, float *db, int64_t in,
                       int64_t out) {
     const vt_bf16 *W16 = b->params16 ? b->params16 + (W - b->params) : NULL;
+    if (b->input_grads_only) dW = db = NULL;
     return (blk_linear){.W = W, .b = bias, .W16 = W16, .dW = dW, .db = db, .in = in, .out = out};
 }
 
@@ -81,6 +82,8 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     for (int64_t l = 0; l < L; l++)
         if ((st = bert_layer_forward(b, l, in, drop, attn_drop, seed, b->last_cls_only && l == L - 1)) != VT_OK)
             return st;
+    out->embedding_output = b->emb_out;
+    out->position_ids = b->pos_ids;
     out->last_hidden_state = L ? b->acts[L - 1].norm2.out : b->emb_out;
     if ((st = bert_heads_forward(b, in, training, seed, norm, out)) != VT_OK) return st;
     b->last = *in;
@@ -111,9 +114,36 @@ vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn
         int64_t lo = b->w.layers[l].qkv_w - b->params, hi = l + 1 < L ? b->w.layers[l + 1].qkv_w - b->params : heads_at;
         if (ready) ready(ctx, lo, hi - lo);
     }
-    if (b->frozen_layers == 0) {
+    if (b->frozen_layers == 0 && !b->last.embedding_output) { /* (given embeddings have no parameters below) */
         bert_embeddings_backward(b, drop);
         if (ready) ready(ctx, 0, L ? b->w.layers[0].qkv_w - b->params : heads_at);
     }
     return VT_OK;
+}
+
+vt_status vt_bert_input_gradient(vt_bert *b, const float *d_logits, float *d_embedding_output) {
+    const vt_bert_config *c = &b->cfg;
+    if (!b->planned || !b->last.input_ids)
+        return vt_error(VT_ERR_STATE, "vt_bert_input_gradient needs a forward first");
+    if (!b->w.cls_w)
+        return vt_error(VT_ERR_INVALID_ARG, "%s has no task head to take the gradient of",
+                        vt_bert_config_arch_name(c));
+    memcpy(b->d_logits, d_logits, (size_t)(b->cls_rows * c->num_labels) * sizeof(float));
+    float drop = b->last_training ? c->hidden_dropout_prob : 0;
+    float attn_drop = b->last_training ? c->attention_probs_dropout_prob : 0;
+    b->input_grads_only = true;
+    vt_status st = bert_heads_backward(b);
+    for (int64_t l = c->num_hidden_layers - 1; st == VT_OK && l >= 0; l--)
+        st = bert_layer_backward(b, l, drop, attn_drop, b->last_cls_only && l == c->num_hidden_layers - 1);
+    b->input_grads_only = false;
+    if (st != VT_OK) return st;
+    /* d_hidden is now the gradient of layer 0's input: the embeddings' output */
+    memcpy(d_embedding_output, b->d_hidden, (size_t)(b->last.batch * b->last.seq_len * c->hidden_size) * sizeof(float));
+    return VT_OK;
+}
+
+const float *vt_bert_attention_probs(const vt_bert *b, int64_t layer) {
+    if (!b->planned || layer < 0 || layer >= b->cfg.num_hidden_layers) return NULL;
+    if (b->last_cls_only && layer == b->cfg.num_hidden_layers - 1) return NULL;
+    return b->acts[layer].attn.probs;
 }

@@ -20,6 +20,7 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_prepare_pretraining(int argc, char **argv);

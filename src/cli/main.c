@@ -14,6 +14,7 @@ static const vt_cli_command COMMANDS[] = {
     {"fill-mask", "top predictions for each [MASK], one JSON line per input line", cmd_fill_mask},
     {"prepare-pretraining", "BERT pretraining instances (masked LM + next sentence) from raw text", cmd_prepare_pretraining},
     {"eval", "accuracy, per-class P/R/F1, confusion matrix and ROC-AUC of a classifier on labelled data", cmd_eval},
+    {"explain", "which words moved the prediction (integrated gradients, rollout), one JSON line per input", cmd_explain},
     {"predict", "label and class probabilities, one JSON line per input line", cmd_predict},
     {"serve", "an HTTP inference service (classify, embed, health, metrics) with dynamic batching", cmd_serve},
     {"pretrain", "masked-LM + next-sentence pretraining from prepared shards", cmd_pretrain},

@@ -29,6 +29,7 @@
 
 #include "core/strbuf.h"
 #include "serve/ner_call.h"
+#include "serve/page.h"
 #include "serve/qa_call.h"
 #include "verto/serve.h"
 #include "verto/task.h"
@@ -54,6 +55,19 @@ typedef struct call {
     double queued_at;       /* monotonic seconds */
     pthread_cond_t cv;
 } call;
+
+/* An explanation request: the worker (which owns the task) runs it whole,
+ * between batches; its handler thread waits for it. */
+typedef struct explain_job {
+    const vt_serve_request *req;
+    vt_explain_options o;    /* the request's, with its target resolved */
+    char **answers;          /* (req->n) each input's JSON object */
+    bool done;
+    int status;              /* 200, or the failure's */
+    char error[512];
+    pthread_cond_t cv;
+    struct explain_job *next;
+} explain_job;
 
 /* A queued row: the queue is a doubly linked FIFO (under the lock). */
 typedef struct qnode {
@@ -85,6 +99,7 @@ struct vt_serve {
     size_t model_json_len;
     /* the queue (under lock) */
     qnode *qhead, *qtail;
+    explain_job *jobs, *jobs_tail; /* explanations waiting, oldest first */
     int64_t queued;
     int64_t in_flight;
     /* the worker's batch */
@@ -118,7 +133,7 @@ static vt_status build_model_json(vt_serve *s) {
     vt_sb_json_string(&b, vt_bert_config_arch_name(c));
     vt_sb_printf(&b, ", \"task\": \"%s\"", vt_task_kind_name(vt_task_get_kind(s->task)));
     if (vt_task_get_kind(s->task) == VT_TASK_MULTI_LABEL) vt_sb_printf(&b, ", \"threshold\": %.17g", vt_task_threshold(s->task));
-    vt_sb_str(&b, s->can_classify  ? ", \"endpoints\": [\"/v1/classify\", \"/v1/embed\"], \"labels\": ["
+    vt_sb_str(&b, s->can_classify  ? ", \"endpoints\": [\"/v1/classify\", \"/v1/explain\", \"/v1/embed\"], \"labels\": ["
                   : s->can_answer ? ", \"endpoints\": [\"/v1/question-answering\", \"/v1/embed\"], \"labels\": ["
                   : s->can_tag    ? ", \"endpoints\": [\"/v1/token-classification\", \"/v1/embed\"], \"labels\": ["
                                   : ", \"endpoints\": [\"/v1/embed\"], \"labels\": [");
@@ -185,6 +200,24 @@ static void run_batch(vt_serve *s, int B) {
     }
 }
 
+/* Explains each input of job (no lock held: the job is the worker's until done). */
+static void run_explanations(vt_serve *s, explain_job *job) {
+    const vt_serve_request *r = job->req;
+    for (size_t i = 0; i < r->n && job->status == 200; i++) {
+        const vt_serve_input *in = &r->inputs[i];
+        vt_text_input t = {in->text, in->text_len, in->text_b, in->text_b_len};
+        vt_explanation e;
+        vt_status st = vt_task_explain(s->task, &t, &job->o, &e);
+        if (st == VT_OK) st = vt_explanation_json(s->task, &t, &job->o, &e, &job->answers[i]);
+        vt_explanation_free(&e);
+        if (st != VT_OK) {
+            job->status = st == VT_ERR_INVALID_ARG ? 400 : 500;
+            if (r->n > 1) snprintf(job->error, sizeof job->error, "input %zu: %s", i, vt_last_error());
+            else snprintf(job->error, sizeof job->error, "%s", vt_last_error());
+        }
+    }
+}
+
 static void set_state(vt_serve *s, vt_serve_state st) {
     pthread_mutex_lock(&s->lock);
     if (!(st == VT_SERVE_READY && s->state == VT_SERVE_DRAINING)) s->state = st;
@@ -203,8 +236,18 @@ static void *worker_main(void *arg) {
     set_state(s, VT_SERVE_READY);
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (!s->qhead && !s->stop) pthread_cond_wait(&s->work_cv, &s->lock);
-        if (!s->qhead) break; /* stop asked and nothing queued */
+        while (!s->qhead && !s->jobs && !s->stop) pthread_cond_wait(&s->work_cv, &s->lock);
+        if (!s->qhead && !s->jobs) break; /* stop asked and nothing queued */
+        if (s->jobs) { /* an explanation, whole, before the next batch */
+            explain_job *job = s->jobs;
+            if (!(s->jobs = job->next)) s->jobs_tail = NULL;
+            pthread_mutex_unlock(&s->lock);
+            run_explanations(s, job);
+            pthread_mutex_lock(&s->lock);
+            job->done = true;
+            pthread_cond_signal(&job->cv);
+            continue;
+        }
         int32_t L = s->qhead->row->len;
         vt_task_output E = s->qhead->c->what;
         if (s->o.max_wait_ms > 0) { /* let the batch fill, up to max_wait_ms after its oldest input */
@@ -587,20 +630,83 @@ static void model_request(vt_serve *s, vt_serve_endpoint ep, const char *body, s
     free_call(c);
 }
 
+/* /v1/explain: parse, queue the job for the worker, wait, answer as verto explain prints. */
+static void explain_request(vt_serve *s, const char *body, size_t len, vt_serve_response *resp) {
+    vt_serve_request req;
+    if (vt_serve_request_parse(VT_SERVE_EXPLAIN, body, len, &req) != VT_OK) {
+        error_response(resp, vt_last_status() == VT_ERR_NOMEM ? 500 : 400, vt_last_error());
+        return;
+    }
+    char msg[512];
+    explain_job job = {.req = &req, .o = req.explain, .status = 200};
+    if (!s->can_classify) {
+        snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier to explain", vt_bert_config_arch_name(s->cfg));
+        error_response(resp, 400, msg);
+        vt_serve_request_free(&req);
+        return;
+    }
+    if (req.target) {
+        job.o.target = -1;
+        for (int k = 0; k < s->cfg->num_labels; k++)
+            if (!strcmp(req.target, s->cfg->id2label[k])) job.o.target = k;
+        if (job.o.target < 0) {
+            const char *q = quotable(req.target);
+            snprintf(msg, sizeof msg, "\"target\" %s%s%sis not a label of this model (see /v1/model)", *q ? "\"" : "",
+                     q, *q ? "\" " : "");
+            error_response(resp, 400, msg);
+            vt_serve_request_free(&req);
+            return;
+        }
+    }
+    if (!(job.answers = calloc(req.n, sizeof *job.answers))) {
+        error_response(resp, 500, "out of memory");
+        vt_serve_request_free(&req);
+        return;
+    }
+    pthread_cond_init(&job.cv, NULL);
+    pthread_mutex_lock(&s->lock);
+    if (s->state == VT_SERVE_READY) {
+        if (s->jobs_tail) s->jobs_tail->next = &job;
+        else s->jobs = &job;
+        s->jobs_tail = &job;
+        pthread_cond_signal(&s->work_cv);
+        while (!job.done) pthread_cond_wait(&job.cv, &s->lock);
+    } else {
+        job.status = 503;
+        snprintf(job.error, sizeof job.error, "the service is shutting down");
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (job.status != 200) {
+        error_response(resp, job.status, job.error);
+    } else {
+        vt_sb b = {0};
+        if (req.batch) vt_sb_str(&b, "{\"results\": [");
+        for (size_t i = 0; i < req.n; i++) vt_sb_printf(&b, "%s%s", i ? ", " : "", job.answers[i]);
+        vt_sb_str(&b, req.batch ? "]}\n" : "\n");
+        size_t blen;
+        char *out = vt_sb_take(&b, &blen);
+        respond(resp, 200, out, blen, JSON_TYPE);
+    }
+    for (size_t i = 0; i < req.n; i++) free(job.answers[i]);
+    free(job.answers);
+    pthread_cond_destroy(&job.cv);
+    vt_serve_request_free(&req);
+}
+
 static void route(vt_serve *s, vt_serve_endpoint ep, const char *method, const char *path, const char *body,
                   size_t len, bool too_large, vt_serve_response *resp) {
     char msg[512];
     if (ep == VT_SERVE_OTHER) {
         const char *q = quotable(path);
         snprintf(msg, sizeof msg,
-                 "no such endpoint%s%s (see /v1/classify, /v1/embed, /v1/question-answering, /v1/token-classification, "
-                 "/v1/model, /healthz, /metrics)",
+                 "no such endpoint%s%s (see /, /v1/classify, /v1/explain, /v1/embed, /v1/question-answering, "
+                 "/v1/token-classification, /v1/model, /healthz, /metrics)",
                  *q ? ": " : "", q);
         error_response(resp, 404, msg);
         return;
     }
     bool post = ep == VT_SERVE_CLASSIFY || ep == VT_SERVE_EMBED || ep == VT_SERVE_QUESTION_ANSWERING ||
-                ep == VT_SERVE_TOKEN_CLASSIFICATION;
+                ep == VT_SERVE_TOKEN_CLASSIFICATION || ep == VT_SERVE_EXPLAIN;
     bool ok = post ? !strcmp(method, "POST") : !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (!ok) {
         const char *q = quotable(method);
@@ -613,6 +719,14 @@ static void route(vt_serve *s, vt_serve_endpoint ep, const char *method, const c
     if (too_large) {
         snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes", s->o.max_body_bytes);
         error_response(resp, 413, msg);
+        return;
+    }
+    if (ep == VT_SERVE_PAGE) { /* (whatever the state: the page asks /v1/model itself) */
+        size_t plen;
+        const char *page = serve_page_html(&plen);
+        char *copy = malloc(plen + 1);
+        if (copy) memcpy(copy, page, plen + 1);
+        respond(resp, 200, copy, plen, "text/html; charset=utf-8");
         return;
     }
     vt_serve_state st = vt_serve_get_state(s);
@@ -656,7 +770,8 @@ static void route(vt_serve *s, vt_serve_endpoint ep, const char *method, const c
         respond(resp, 200, out, s->model_json_len + 1, JSON_TYPE);
         return;
     }
-    model_request(s, ep, body, len, resp);
+    if (ep == VT_SERVE_EXPLAIN) explain_request(s, body, len, resp);
+    else model_request(s, ep, body, len, resp);
 }
 
 void vt_serve_handle(vt_serve *s, const char *method, const char *path, const char *body, size_t len,

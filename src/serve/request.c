@@ -15,7 +15,8 @@ static const char *const ENDPOINT_NAMES[VT_SERVE_N_ENDPOINTS] = {
     [VT_SERVE_CLASSIFY] = "/v1/classify", [VT_SERVE_EMBED] = "/v1/embed", [VT_SERVE_HEALTHZ] = "/healthz",
     [VT_SERVE_MODEL] = "/v1/model",       [VT_SERVE_METRICS] = "/metrics",
     [VT_SERVE_QUESTION_ANSWERING] = "/v1/question-answering",
-    [VT_SERVE_TOKEN_CLASSIFICATION] = "/v1/token-classification", [VT_SERVE_OTHER] = "other"};
+    [VT_SERVE_TOKEN_CLASSIFICATION] = "/v1/token-classification", [VT_SERVE_EXPLAIN] = "/v1/explain",
+    [VT_SERVE_PAGE] = "/", [VT_SERVE_OTHER] = "other"};
 
 const char *vt_serve_endpoint_name(vt_serve_endpoint e) {
     return (unsigned)e < VT_SERVE_N_ENDPOINTS ? ENDPOINT_NAMES[e] : "other";
@@ -92,17 +93,53 @@ static vt_status one_question(const cJSON *obj, const char *where, bool top, vt_
     return st;
 }
 
+/* Explanations cost about 3 * steps forward passes each: a request's share is bounded. */
+#define MAX_EXPLAIN_INPUTS 16
+#define MAX_EXPLAIN_STEPS 1000
+
+/* /v1/explain's settings over the defaults. */
+static vt_status explain_options(const cJSON *root, vt_serve_request *out) {
+    vt_explain_options *o = &out->explain;
+    vt_explain_options_default(o);
+    const cJSON *target = cJSON_GetObjectItemCaseSensitive(root, "target");
+    const cJSON *method = cJSON_GetObjectItemCaseSensitive(root, "method");
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(root, "steps");
+    const cJSON *rule = cJSON_GetObjectItemCaseSensitive(root, "rule");
+    const cJSON *of = cJSON_GetObjectItemCaseSensitive(root, "of");
+    if (target && (!cJSON_IsString(target) || !*target->valuestring))
+        return vt_error(VT_ERR_INVALID_ARG, "\"target\" must be a label's name");
+    out->target = target ? target->valuestring : NULL;
+    if (method && !(cJSON_IsString(method) && vt_explain_method_parse(method->valuestring, &o->method)))
+        return vt_error(VT_ERR_INVALID_ARG, "\"method\" must be \"integrated-gradients\" or \"rollout\"");
+    if (steps && !(cJSON_IsNumber(steps) && steps->valuedouble >= 1 && steps->valuedouble <= MAX_EXPLAIN_STEPS &&
+                   steps->valuedouble == (double)(int)steps->valuedouble))
+        return vt_error(VT_ERR_INVALID_ARG, "\"steps\" must be a whole number from 1 to %d", MAX_EXPLAIN_STEPS);
+    if (steps) o->steps = (int32_t)steps->valuedouble;
+    if (rule && !(cJSON_IsString(rule) && vt_ig_rule_parse(rule->valuestring, &o->rule)))
+        return vt_error(VT_ERR_INVALID_ARG, "\"rule\" must be \"gausslegendre\", \"riemann_left\", "
+                                            "\"riemann_right\", \"riemann_middle\" or \"riemann_trapezoid\"");
+    if (o->rule != VT_IG_GAUSS_LEGENDRE && o->steps < 2)
+        return vt_error(VT_ERR_INVALID_ARG, "a Riemann rule needs \"steps\" of 2 or more");
+    const char *ofs = cJSON_IsString(of) ? of->valuestring : NULL;
+    if (of && !(ofs && (!strcmp(ofs, "logit") || !strcmp(ofs, "probability"))))
+        return vt_error(VT_ERR_INVALID_ARG, "\"of\" must be \"logit\" or \"probability\"");
+    if (ofs) o->of = strcmp(ofs, "logit") ? VT_EXPLAIN_PROBABILITY : VT_EXPLAIN_LOGIT;
+    return VT_OK;
+}
+
 static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_serve_request *out) {
     static const char *const CLASSIFY[] = {"text", "text_b", "inputs", NULL};
     static const char *const EMBED[] = {"text", "text_b", "inputs", "pooling", "normalize", NULL};
     static const char *const QA[] = {"question", "context", "inputs", NULL};
     static const char *const TOKENS[] = {"text", "inputs", NULL};
+    static const char *const EXPLAIN[] = {"text", "text_b", "inputs", "target", "method", "steps", "rule", "of", NULL};
     if (!cJSON_IsObject(root)) return vt_error(VT_ERR_INVALID_ARG, "the body must be a JSON object");
     bool qa = endpoint == VT_SERVE_QUESTION_ANSWERING;
     vt_status st = check_members(root,
                                  endpoint == VT_SERVE_EMBED                  ? EMBED
                                  : qa                                        ? QA
                                  : endpoint == VT_SERVE_TOKEN_CLASSIFICATION ? TOKENS
+                                 : endpoint == VT_SERVE_EXPLAIN              ? EXPLAIN
                                                                              : CLASSIFY,
                                  "");
     if (st != VT_OK) return st;
@@ -128,13 +165,14 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
             out->normalize = cJSON_IsTrue(normalize);
         }
     }
-    size_t n = 1;
+    if (endpoint == VT_SERVE_EXPLAIN && (st = explain_options(root, out)) != VT_OK) return st;
+    size_t n = 1, most = endpoint == VT_SERVE_EXPLAIN ? MAX_EXPLAIN_INPUTS : MAX_INPUTS;
     if (inputs) {
         if (!cJSON_IsArray(inputs)) return vt_error(VT_ERR_INVALID_ARG, "\"inputs\" must be an array of objects");
         n = (size_t)cJSON_GetArraySize(inputs);
         if (n == 0) return vt_error(VT_ERR_INVALID_ARG, "\"inputs\" is empty");
-        if (n > MAX_INPUTS)
-            return vt_error(VT_ERR_INVALID_ARG, "\"inputs\" has %zu entries; at most %d per request", n, MAX_INPUTS);
+        if (n > most)
+            return vt_error(VT_ERR_INVALID_ARG, "\"inputs\" has %zu entries; at most %zu per request", n, most);
     }
     out->inputs = calloc(n, sizeof *out->inputs);
     if (!out->inputs) return vt_error(VT_ERR_NOMEM, "out of memory");
@@ -156,7 +194,7 @@ vt_status vt_serve_request_parse(vt_serve_endpoint endpoint, const char *body, s
     memset(out, 0, sizeof *out);
     out->endpoint = endpoint;
     if (endpoint != VT_SERVE_CLASSIFY && endpoint != VT_SERVE_EMBED && endpoint != VT_SERVE_QUESTION_ANSWERING &&
-        endpoint != VT_SERVE_TOKEN_CLASSIFICATION)
+        endpoint != VT_SERVE_TOKEN_CLASSIFICATION && endpoint != VT_SERVE_EXPLAIN)
         return vt_error(VT_ERR_INVALID_ARG, "%s takes no request body", vt_serve_endpoint_name(endpoint));
     if (!body || len == 0) return vt_error(VT_ERR_INVALID_ARG, "the body is empty: a JSON object is expected");
     size_t bad = vt_utf8_invalid_at(body, len);
