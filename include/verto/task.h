@@ -306,6 +306,17 @@ typedef struct vt_qa_input {
     size_t context_len;
 } vt_qa_input;
 
+/* A question from one JSON object {"question": s, "context": s} (a line of
+ * verto predict's input; other members are ignored) in text[0..len), which
+ * need not be NUL-terminated: both strings non-empty valid UTF-8 without NUL
+ * bytes, neither given twice. On success *in holds copies the caller frees
+ * with vt_qa_input_free; on failure (VT_ERR_FORMAT, the message starting
+ * "where:line: ") *in is zeroed. */
+VT_API vt_status vt_qa_input_parse_json(const char *text, size_t len, const char *where, size_t line, vt_qa_input *in);
+
+/* Frees the strings of a vt_qa_input_parse_json result and zeroes *in. */
+VT_API void vt_qa_input_free(vt_qa_input *in);
+
 /* Appends the features of question `in` (as example `example`) to *f, as
  * the question-answering pipeline cuts them: the task's max_length and
  * doc_stride, the question as given (not lstripped). Errors as

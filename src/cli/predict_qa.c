@@ -10,35 +10,7 @@
 #include "cli/model_dir.h"
 #include "cli/qa_commands.h"
 #include "cli/text_input.h"
-#include "core/json.h"
-#include "core/utf8.h"
 #include "verto/task.h"
-
-/* A non-empty, valid UTF-8 string member `key` of obj (NUL bytes refused). */
-static vt_status text_member(const cJSON *obj, const char *key, const char *where, size_t line, const char **out,
-                             size_t *len) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || !cJSON_IsString(v))
-        return vt_error(VT_ERR_FORMAT, "%s:%zu: \"%s\" missing or not a string", where, line, key);
-    *out = v->valuestring;
-    *len = strlen(v->valuestring);
-    if (!*len) return vt_error(VT_ERR_FORMAT, "%s:%zu: \"%s\" is empty", where, line, key);
-    if (!vt_utf8_valid(*out, *len)) return vt_error(VT_ERR_FORMAT, "%s:%zu: \"%s\" is not valid UTF-8", where, line, key);
-    return VT_OK;
-}
-
-/* Line i of `lines` parsed into in[i] (its strings live in docs[i]). */
-static vt_status parse_line(const cli_lines *lines, size_t i, const char *where, cJSON **docs, vt_qa_input *in) {
-    const char *why = NULL;
-    size_t at = 0;
-    if (!(docs[i] = vt_json_parse(lines->text[i], lines->len[i], &why, &at)))
-        return vt_error(VT_ERR_FORMAT, "%s:%zu: %s at byte %zu", where, i + 1, why, at);
-    if (!cJSON_IsObject(docs[i]))
-        return vt_error(VT_ERR_FORMAT, "%s:%zu: a JSON object {\"question\", \"context\"} is needed", where, i + 1);
-    vt_status st = text_member(docs[i], "question", where, i + 1, &in[i].question, &in[i].question_len);
-    if (st == VT_OK) st = text_member(docs[i], "context", where, i + 1, &in[i].context, &in[i].context_len);
-    return st;
-}
 
 int cmd_predict_qa(int argc, char **argv) {
     const char *dir = NULL, *input = NULL, *precision = "fp32";
@@ -63,11 +35,11 @@ int cmd_predict_qa(int argc, char **argv) {
     cli_lines lines = {0};
     if (st == VT_OK) st = cli_lines_read(input, NULL, 0, &lines);
     size_t n = lines.n;
-    cJSON **docs = calloc(n ? n : 1, sizeof *docs);
     vt_qa_input *in = calloc(n ? n : 1, sizeof *in);
     vt_qa_answer *answers = calloc(n ? n : 1, sizeof *answers);
-    if (st == VT_OK && (!docs || !in || !answers)) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu questions", n);
-    for (size_t i = 0; st == VT_OK && i < n; i++) st = parse_line(&lines, i, where, docs, in); /* all checked first */
+    if (st == VT_OK && (!in || !answers)) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu questions", n);
+    for (size_t i = 0; st == VT_OK && i < n; i++) /* all checked first */
+        st = vt_qa_input_parse_json(lines.text[i], lines.len[i], where, i + 1, &in[i]);
     if (st == VT_OK && n) st = vt_task_answer_questions(task, in, n, answers);
     for (size_t i = 0; st == VT_OK && i < n; i++) {
         char *json = NULL;
@@ -76,8 +48,8 @@ int cmd_predict_qa(int argc, char **argv) {
     }
     rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
     for (size_t i = 0; answers && i < n; i++) vt_qa_answers_free(&answers[i], 1);
-    for (size_t i = 0; docs && i < n; i++) cJSON_Delete(docs[i]);
-    free(answers), free(in), free(docs);
+    for (size_t i = 0; in && i < n; i++) vt_qa_input_free(&in[i]);
+    free(answers), free(in);
     cli_lines_free(&lines);
     vt_task_free(task);
     return rc;

@@ -7,10 +7,11 @@ run_qa's evaluation (utils_qa's postprocessing rewritten in
 tests/ref/gen_squad.py) and through the question-answering pipeline's answer
 (select_starts_ends from transformers, the rest as gen_squad.pipeline_case).
 
-Usage: qa_reference.py MODEL_DIR SQUAD.json EVAL.json PREDICTIONS.json PREDICT.jsonl
+Usage: qa_reference.py MODEL_DIR SQUAD.json EVAL.json PREDICTIONS.json PREDICT.jsonl [THRESHOLD]
   EVAL.json         verto eval --json's output
   PREDICTIONS.json  verto eval --predictions's {id: text}
   PREDICT.jsonl     verto predict's answers to SQUAD.json's questions, in order
+  THRESHOLD         the --null-score-diff-threshold eval ran with (default 0)
 Exit status 1 with the first difference."""
 import json
 import os
@@ -25,6 +26,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer  # noqa: E
 from transformers.pipelines.document_question_answering import select_starts_ends  # noqa: E402
 
 model_dir, squad_path, eval_path, preds_path, predict_path = sys.argv[1:6]
+threshold = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
 cfg = json.load(open(os.path.join(model_dir, "tokenizer_config.json")))
 max_len, stride, max_answer, v2 = cfg["model_max_length"], cfg["doc_stride"], cfg["max_answer_length"], cfg[
     "version_2_with_negative"]
@@ -49,16 +51,20 @@ def logits(enc, j):
 # ---- eval: run_qa's features, utils_qa's predictions, the official scores
 enc = gen_squad.tokenize(tok, rows, max_len, stride, False)
 feats = [logits(enc, j) for j in range(len(enc["input_ids"]))]
-preds, nbest, _ = gen_squad.postprocess(rows, enc["overflow_to_sample_mapping"], gen_squad.validation_offsets(enc, False),
-                                        [s for s, _ in feats], [e for _, e in feats], data_v2, max_len=max_answer)
+preds, nbest, diffs = gen_squad.postprocess(rows, enc["overflow_to_sample_mapping"], gen_squad.validation_offsets(enc, False),
+                                            [s for s, _ in feats], [e for _, e in feats], data_v2, max_len=max_answer,
+                                            threshold=threshold)
 got = json.load(open(preds_path))
-# logits agree within ~1e-6, so an n-best choice may flip only between near-equal scores
+# logits agree within ~1e-6, so an n-best choice may flip only between near-equal scores, and a v2 choice of
+# the null answer only where the null score minus the best one is that near the threshold
 flips = [k for k in preds if preds[k] != got[k]]
 for k in flips:
     scores = sorted((c["start_logit"] + c["end_logit"] for c in nbest[k]), reverse=True)
-    assert len(scores) > 1 and scores[0] - scores[1] < 1e-4, (k, preds[k], got[k], scores[:3])
+    near_threshold = data_v2 and abs(diffs[k] - threshold) < 1e-4
+    assert near_threshold or (len(scores) > 1 and scores[0] - scores[1] < 1e-4), (k, preds[k], got[k], scores[:3])
+answered = sum(1 for v in got.values() if v)
 print(f"  eval predictions: {len(preds) - len(flips)} of {len(preds)} equal to run_qa's on transformers' logits"
-      f"{f' ({len(flips)} near-ties)' if flips else ''}")
+      f"{f' ({len(flips)} near-ties)' if flips else ''}; {answered} answered, {len(got) - answered} empty")
 ref = gen_squad.evaluate_v2(squad["data"], got) if data_v2 else gen_squad.evaluate_v1(squad["data"], got)
 verto_eval = json.load(open(eval_path))
 for k, v in ref.items():
@@ -102,4 +108,6 @@ for r, a in zip(rows, answers):
         continue
     worst = max(worst, abs(best["score"] - a["score"]) / best["score"])
     assert worst < 1e-4, (r["id"], a, best)
-print(f"  predict answers equal the pipeline's on transformers' logits; scores within {worst:.2g} relative")
+answered = sum(1 for a in answers if a["answer"])
+print(f"  predict answers equal the pipeline's on transformers' logits ({answered} answered, {len(answers) - answered}"
+      f" empty); scores within {worst:.2g} relative")
