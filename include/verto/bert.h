@@ -287,6 +287,10 @@ typedef struct vt_bert_batch {
      * work less, forward and backward; the same logits and gradients.
      * last_hidden_state is then (B, H). */
     bool cls_only;
+    /* Outside training too, one product over the whole batch instead of each
+     * sequence's rows on their own: faster for many short sequences, but a
+     * sequence's last bits then depend on its batch (explanations' path points). */
+    bool one_product;
 } vt_bert_batch;
 
 typedef struct vt_bert_outputs {

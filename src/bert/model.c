@@ -22,7 +22,7 @@ void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int6
 }
 
 blk_ctx bert_ctx(const vt_bert *b) {
-    return (blk_ctx){.precision = b->precision, .training = b->last_training, .dy16 = b->dy16};
+    return (blk_ctx){.precision = b->precision, .training = b->last_training || b->last.one_product, .dy16 = b->dy16};
 }
 
 blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float *dW, float *db, int64_t in,
@@ -75,7 +75,8 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     bert_refresh_params16(b);
     int64_t L = c->num_hidden_layers;
     b->last_cls_only = in->cls_only && L > 0;
-    b->last_training = training; /* (the blocks read it) */
+    b->last_training = training; /* (the blocks read it, and last.one_product) */
+    b->last.one_product = in->one_product;
     b->last_has_loss = false;    /* (until this forward succeeds) */
     float drop = training ? c->hidden_dropout_prob : 0, attn_drop = training ? c->attention_probs_dropout_prob : 0;
     if ((st = bert_embeddings_forward(b, in, drop, seed)) != VT_OK) return st;

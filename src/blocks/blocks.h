@@ -22,7 +22,8 @@
 /* What every block needs to know of the step it runs in. */
 typedef struct blk_ctx {
     vt_precision precision; /* of the matrix products */
-    bool training;          /* one product over the batch; otherwise each sequence on its own (exact) */
+    bool training;          /* one product over the batch (training, or asked for); otherwise each
+                               sequence on its own (exact) */
     vt_bf16 *dy16;          /* bf16 only: scratch for a dense layer's output gradient (its largest) */
 } blk_ctx;
 

@@ -91,7 +91,7 @@ static vt_status path_forward(vt_task *t, path_batch *p, int64_t n, const int32_
                               vt_bert_outputs *out) {
     vt_bert_batch batch = {.batch = n, .seq_len = p->T, .input_ids = ids ? ids : p->ids, .token_type_ids = p->types,
                            .position_ids = p->positions, .embedding_output = given_emb ? p->emb : NULL,
-                           .cls_only = cls_only};
+                           .cls_only = cls_only, .one_product = true};
     return vt_bert_forward(t->model, &batch, false, 0, out);
 }
 
