@@ -90,7 +90,8 @@ typedef struct vt_explanation {
     double *attributions;     /* (n_pieces) */
     int32_t n_words;
     vt_explained_word *words; /* (n_words) in order, pair's second text after the first */
-    int32_t target;           /* the label id explained */
+    int32_t target;           /* the label id explained (-1 for an entity or an answer) */
+    char *target_name;        /* owned: its name, an entity's group, or an answer's "start" / "end" */
     double probability;       /* the target's score as vt_task_classify gives it */
     double output, baseline_output; /* F(input) and F(baseline) (integrated gradients) */
     double delta;             /* sum of attributions - (output - baseline_output); NaN for rollout */

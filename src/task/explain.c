@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "task/task_internal.h"
-#include "verto/explain.h"
+#include "task/explain_internal.h"
 
 void vt_explain_options_default(vt_explain_options *o) {
     *o = (vt_explain_options){.method = VT_EXPLAIN_INTEGRATED_GRADIENTS,
@@ -18,6 +17,7 @@ void vt_explain_options_default(vt_explain_options *o) {
 }
 
 void vt_explanation_free(vt_explanation *e) {
+    free(e->target_name);
     for (int32_t i = 0; e->pieces && i < e->n_pieces; i++) free(e->pieces[i]);
     free(e->pieces);
     free(e->piece_ids);
@@ -26,25 +26,24 @@ void vt_explanation_free(vt_explanation *e) {
     memset(e, 0, sizeof *e);
 }
 
-/* F, the explained output, from one row's logits (K), and (d_logits not
- * NULL) its gradient with respect to them times `weight`. */
-static double explained(const vt_task *t, vt_explain_of of, int32_t target, const float *logits, double weight,
-                        float *d_logits) {
-    int K = t->cfg->num_labels;
+/* A sequence's F: the target's logit, probability (softmax), sigmoid (multi-label) or value. */
+static double sequence_value(const explain_objective *ob, const float *logits, double weight, float *d) {
+    const vt_task *t = ob->t;
+    int K = ob->K, target = ob->target;
     double F = logits[target];
-    if (d_logits) memset(d_logits, 0, (size_t)K * sizeof *d_logits);
-    if (of == VT_EXPLAIN_LOGIT || t->kind == VT_TASK_REGRESSION) {
-        if (d_logits) d_logits[target] = (float)weight;
+    if (d) memset(d, 0, (size_t)K * sizeof *d);
+    if (ob->of == VT_EXPLAIN_LOGIT || t->kind == VT_TASK_REGRESSION) {
+        if (d) d[target] = (float)weight;
         return F;
     }
     if (t->kind == VT_TASK_MULTI_LABEL) { /* sigmoid: dF/dz = F (1 - F) */
         F = 1 / (1 + exp(-F));
-        if (d_logits) d_logits[target] = (float)(weight * F * (1 - F));
+        if (d) d[target] = (float)(weight * F * (1 - F));
         return F;
     }
     double p[VT_BERT_MAX_LABELS]; /* softmax: dp_t/dz_k = p_t (1[k = t] - p_k) */
     vt_task_probs(logits, 1, K, p);
-    for (int k = 0; d_logits && k < K; k++) d_logits[k] = (float)(weight * p[target] * ((k == target) - p[k]));
+    for (int k = 0; d && k < K; k++) d[k] = (float)(weight * p[target] * ((k == target) - p[k]));
     return p[target];
 }
 
@@ -53,7 +52,7 @@ typedef struct path_batch {
     int64_t T, H, cap;               /* tokens, hidden size, rows allocated */
     int32_t *ids, *types, *positions;/* (cap, T) */
     float *emb, *d_emb;              /* (cap, T, H) */
-    float *d_logits;                 /* (cap, K) */
+    float *d_out;                    /* (cap, row outputs) */
 } path_batch;
 
 static void path_free(path_batch *p) {
@@ -62,48 +61,47 @@ static void path_free(path_batch *p) {
     free(p->positions);
     free(p->emb);
     free(p->d_emb);
-    free(p->d_logits);
+    free(p->d_out);
 }
 
-static vt_status path_alloc(path_batch *p, const vt_tok_encoding *row, const int32_t *positions, int64_t H,
-                            int64_t cap, int K) {
-    int64_t T = row->len;
+static vt_status path_alloc(path_batch *p, const explain_row *r, const int32_t *positions, int64_t H, int64_t cap,
+                            size_t row_floats) {
+    int64_t T = r->T;
     *p = (path_batch){.T = T, .H = H, .cap = cap};
     p->ids = malloc((size_t)(cap * T) * sizeof(int32_t));
     p->types = malloc((size_t)(cap * T) * sizeof(int32_t));
     p->positions = malloc((size_t)(cap * T) * sizeof(int32_t));
     p->emb = malloc((size_t)(cap * T * H) * sizeof(float));
     p->d_emb = malloc((size_t)(cap * T * H) * sizeof(float));
-    p->d_logits = malloc((size_t)(cap * K) * sizeof(float));
-    if (!p->ids || !p->types || !p->positions || !p->emb || !p->d_emb || !p->d_logits)
+    p->d_out = malloc((size_t)cap * row_floats * sizeof(float));
+    if (!p->ids || !p->types || !p->positions || !p->emb || !p->d_emb || !p->d_out)
         return vt_error(VT_ERR_NOMEM, "out of memory for %lld path points of %lld tokens", (long long)cap, (long long)T);
     for (int64_t j = 0; j < cap; j++) {
-        memcpy(p->ids + j * T, row->ids, (size_t)T * sizeof(int32_t));
-        memcpy(p->types + j * T, row->type_ids, (size_t)T * sizeof(int32_t));
+        memcpy(p->ids + j * T, r->ids, (size_t)T * sizeof(int32_t));
+        memcpy(p->types + j * T, r->types, (size_t)T * sizeof(int32_t));
         memcpy(p->positions + j * T, positions, (size_t)T * sizeof(int32_t));
     }
     return VT_OK;
 }
 
-/* One forward of n rows of the path batch (ids or, emb given, those
- * embeddings); logits out. */
-static vt_status path_forward(vt_task *t, path_batch *p, int64_t n, const int32_t *ids, bool given_emb, bool cls_only,
+/* One forward of n rows of the path batch: the given ids, or (ids NULL) the
+ * path's embeddings. One product over the batch: the points are ours alone. */
+static vt_status path_forward(vt_task *t, path_batch *p, int64_t n, const int32_t *ids, bool cls_only,
                               vt_bert_outputs *out) {
     vt_bert_batch batch = {.batch = n, .seq_len = p->T, .input_ids = ids ? ids : p->ids, .token_type_ids = p->types,
-                           .position_ids = p->positions, .embedding_output = given_emb ? p->emb : NULL,
+                           .position_ids = p->positions, .embedding_output = ids ? NULL : p->emb,
                            .cls_only = cls_only, .one_product = true};
     return vt_bert_forward(t->model, &batch, false, 0, out);
 }
 
-/* Integrated gradients: attr (T) and e's outputs. */
-static vt_status integrated_gradients(vt_task *t, const vt_tok_encoding *row, const vt_explain_options *o,
-                                      const float *input_logits, vt_explanation *e) {
-    int K = t->cfg->num_labels;
-    int64_t T = row->len, H = t->cfg->hidden_size, TH = T * H;
+vt_status explain_integrated(vt_task *t, const explain_row *r, const vt_explain_options *o,
+                             const explain_objective *ob, vt_explanation *e) {
+    int64_t T = r->T, H = t->cfg->hidden_size, TH = T * H;
+    size_t row_floats = (size_t)(ob->cls_only ? 1 : T) * (size_t)ob->K;
     int64_t chunk = o->internal_batch < 1 ? 1 : o->internal_batch > o->steps ? o->steps : o->internal_batch;
     double *alphas = malloc((size_t)o->steps * sizeof(double)), *weights = malloc((size_t)o->steps * sizeof(double));
     float *emb_x = malloc((size_t)TH * sizeof(float)), *emb_b = malloc((size_t)TH * sizeof(float));
-    double *integral = calloc((size_t)TH, sizeof(double)); /* sum of weighted gradients along the path */
+    double *integral = calloc((size_t)TH, sizeof(double)); /* the weighted gradients summed along the path */
     int32_t *base_ids = malloc((size_t)T * sizeof(int32_t)), *positions = malloc((size_t)T * sizeof(int32_t));
     path_batch p = {0};
     vt_status st = VT_OK;
@@ -112,19 +110,19 @@ static vt_status integrated_gradients(vt_task *t, const vt_tok_encoding *row, co
     if (st == VT_OK) st = vt_ig_rule_points(o->rule, o->steps, alphas, weights);
     vt_bert_outputs out;
     /* The input's embeddings and positions, then the baseline's at the same positions. */
-    vt_bert_batch input = {.batch = 1, .seq_len = T, .input_ids = row->ids, .token_type_ids = row->type_ids,
-                           .cls_only = true};
+    vt_bert_batch input = {.batch = 1, .seq_len = T, .input_ids = r->ids, .token_type_ids = r->types,
+                           .cls_only = ob->cls_only};
     if (st == VT_OK && (st = vt_bert_forward(t->model, &input, false, 0, &out)) == VT_OK) {
         memcpy(emb_x, out.embedding_output, (size_t)TH * sizeof(float));
         memcpy(positions, out.position_ids, (size_t)T * sizeof(int32_t));
-        e->output = explained(t, o->of, e->target, input_logits, 1, NULL);
+        e->output = ob->value(ob, out.logits, 1, NULL);
     }
-    if (st == VT_OK) st = path_alloc(&p, row, positions, H, chunk, K);
+    if (st == VT_OK) st = path_alloc(&p, r, positions, H, chunk, row_floats);
     if (st == VT_OK) {
-        for (int64_t i = 0; i < T; i++) base_ids[i] = row->special_mask[i] ? row->ids[i] : t->special.pad;
-        if ((st = path_forward(t, &p, 1, base_ids, false, true, &out)) == VT_OK) {
+        for (int64_t i = 0; i < T; i++) base_ids[i] = r->special[i] ? r->ids[i] : t->special.pad;
+        if ((st = path_forward(t, &p, 1, base_ids, ob->cls_only, &out)) == VT_OK) {
             memcpy(emb_b, out.embedding_output, (size_t)TH * sizeof(float));
-            e->baseline_output = explained(t, o->of, e->target, out.logits, 1, NULL);
+            e->baseline_output = ob->value(ob, out.logits, 1, NULL);
         }
     }
     for (int64_t s0 = 0; st == VT_OK && s0 < o->steps; s0 += chunk) {
@@ -133,18 +131,18 @@ static vt_status integrated_gradients(vt_task *t, const vt_tok_encoding *row, co
             float a = (float)alphas[s0 + j], *dst = p.emb + j * TH;
             for (int64_t i = 0; i < TH; i++) dst[i] = emb_b[i] + a * (emb_x[i] - emb_b[i]);
         }
-        if ((st = path_forward(t, &p, n, NULL, true, true, &out)) != VT_OK) break;
+        if ((st = path_forward(t, &p, n, NULL, ob->cls_only, &out)) != VT_OK) break;
         for (int64_t j = 0; j < n; j++) /* the weight folded into the gradient's seed */
-            explained(t, o->of, e->target, out.logits + j * K, weights[s0 + j], p.d_logits + j * K);
-        if ((st = vt_bert_input_gradient(t->model, p.d_logits, p.d_emb)) != VT_OK) break;
+            ob->value(ob, out.logits + (size_t)j * row_floats, weights[s0 + j], p.d_out + (size_t)j * row_floats);
+        if ((st = vt_bert_input_gradient(t->model, p.d_out, p.d_emb)) != VT_OK) break;
         for (int64_t j = 0; j < n; j++)
             for (int64_t i = 0; i < TH; i++) integral[i] += p.d_emb[j * TH + i];
     }
     double total = 0;
-    for (int64_t r = 0; st == VT_OK && r < T; r++) {
+    for (int64_t k = 0; st == VT_OK && k < T; k++) {
         double a = 0;
-        for (int64_t h = 0; h < H; h++) a += (double)(emb_x[r * H + h] - emb_b[r * H + h]) * integral[r * H + h];
-        e->attributions[r] = a;
+        for (int64_t h = 0; h < H; h++) a += (double)(emb_x[k * H + h] - emb_b[k * H + h]) * integral[k * H + h];
+        e->attributions[k] = a;
         total += a;
     }
     if (st == VT_OK) {
@@ -163,11 +161,11 @@ static vt_status integrated_gradients(vt_task *t, const vt_tok_encoding *row, co
     return st;
 }
 
-/* Attention rollout: [CLS]'s row of prod_l (A_l + I) / 2, A_l the heads' mean
- * attention of layer l, applied from the first layer up. */
-static vt_status rollout(vt_task *t, const vt_tok_encoding *row, vt_explanation *e) {
-    int64_t T = row->len, L = t->cfg->num_hidden_layers, heads = t->cfg->num_attention_heads;
-    vt_bert_batch input = {.batch = 1, .seq_len = T, .input_ids = row->ids, .token_type_ids = row->type_ids};
+/* [CLS]'s row of prod_l (A_l + I) / 2, A_l the heads' mean attention of
+ * layer l, applied from the first layer up. */
+vt_status explain_rollout(vt_task *t, const explain_row *r, vt_explanation *e) {
+    int64_t T = r->T, L = t->cfg->num_hidden_layers, heads = t->cfg->num_attention_heads;
+    vt_bert_batch input = {.batch = 1, .seq_len = T, .input_ids = r->ids, .token_type_ids = r->types};
     vt_bert_outputs out;
     vt_status st = vt_bert_forward(t->model, &input, false, 0, &out);
     if (st != VT_OK) return st;
@@ -199,46 +197,66 @@ static vt_status rollout(vt_task *t, const vt_tok_encoding *row, vt_explanation 
     return VT_OK;
 }
 
-/* The pieces' strings and the words' summed attributions (character offsets). */
-static vt_status describe(const vt_task *t, const vt_text_input *in, const vt_tok_encoding *row, vt_explanation *e) {
-    int32_t T = row->len;
+vt_status explain_alloc(vt_explanation *e, int32_t T) {
+    e->n_pieces = T;
+    e->piece_ids = calloc((size_t)T, sizeof(int32_t));
+    e->pieces = calloc((size_t)T, sizeof(char *));
+    e->attributions = calloc((size_t)T, sizeof(double));
+    e->words = calloc((size_t)T, sizeof(vt_explained_word));
+    e->output = e->baseline_output = e->delta = NAN;
+    if (!e->piece_ids || !e->pieces || !e->attributions || !e->words)
+        return vt_error(VT_ERR_NOMEM, "out of memory explaining %d tokens", T);
+    return VT_OK;
+}
+
+vt_status explain_describe(const vt_task *t, const explain_row *r, vt_explanation *e) {
     const vt_wp_vocab *vocab = vt_tok_vocab(t->tok);
-    for (int32_t i = 0; i < T; i++) {
-        const char *s = vt_wp_vocab_token(vocab, row->ids[i]);
-        e->piece_ids[i] = row->ids[i];
+    for (int32_t i = 0; i < r->T; i++) {
+        const char *s = vt_wp_vocab_token(vocab, r->ids[i]);
+        e->piece_ids[i] = r->ids[i];
         if (!(e->pieces[i] = strdup(s ? s : ""))) return vt_error(VT_ERR_NOMEM, "out of memory");
     }
-    int32_t *offsets = malloc((size_t)T * 2 * sizeof(int32_t));
-    if (!offsets) return vt_error(VT_ERR_NOMEM, "out of memory");
-    memcpy(offsets, row->offsets, (size_t)T * 2 * sizeof(int32_t));
+    e->n_words = 0;
+    for (int32_t i = 0; i < r->T; i++) { /* a word's pieces are consecutive */
+        if (r->word[i] < 0 || r->seq[i] < 0) continue;
+        vt_explained_word *w = e->n_words ? &e->words[e->n_words - 1] : NULL;
+        if (i > 0 && w && r->word[i] == r->word[i - 1] && r->seq[i] == r->seq[i - 1]) {
+            w->end = r->char_end[i];
+            w->byte_end = r->byte_end[i];
+            w->attribution += e->attributions[i];
+            continue;
+        }
+        e->words[e->n_words++] = (vt_explained_word){.segment = r->seq[i], .start = r->char_start[i],
+                                                     .end = r->char_end[i], .byte_start = r->byte_start[i],
+                                                     .byte_end = r->byte_end[i], .attribution = e->attributions[i]};
+    }
+    return VT_OK;
+}
+
+vt_status explain_row_of(const vt_tok_encoding *enc, const vt_text_input *in, explain_row *r, int32_t **buf) {
+    int32_t T = enc->len;
+    if (!(*buf = malloc((size_t)T * 6 * sizeof(int32_t)))) return vt_error(VT_ERR_NOMEM, "out of memory");
+    int32_t *chars = *buf, *bytes = *buf + 2 * T, *cs = *buf + 4 * T, *ce = *buf + 5 * T;
+    memcpy(chars, enc->offsets, (size_t)T * 2 * sizeof(int32_t));
+    memcpy(bytes, enc->offsets, (size_t)T * 2 * sizeof(int32_t));
     for (int seg = 0; seg < 2; seg++) { /* each text's byte offsets to its characters */
         const char *text = seg ? in->text_b : in->text;
         size_t len = seg ? in->text_b_len : in->text_len;
         for (int32_t i = 0; text && i < T; i++)
-            if (row->seq[i] == seg) vt_tok_offsets_to_chars(text, len, offsets + 2 * i, 2);
+            if (enc->seq[i] == seg) vt_tok_offsets_to_chars(text, len, chars + 2 * i, 2);
     }
-    for (int32_t i = 0; i < T; i++) {
-        if (row->word_ids[i] < 0) continue;
-        vt_explained_word *w = e->n_words ? &e->words[e->n_words - 1] : NULL;
-        if (i > 0 && w && row->word_ids[i] == row->word_ids[i - 1] && row->seq[i] == row->seq[i - 1]) {
-            w->end = offsets[2 * i + 1];
-            w->byte_end = row->offsets[2 * i + 1];
-            w->attribution += e->attributions[i];
-            continue;
-        }
-        e->words[e->n_words++] = (vt_explained_word){.segment = row->seq[i], .start = offsets[2 * i],
-                                                     .end = offsets[2 * i + 1], .byte_start = row->offsets[2 * i],
-                                                     .byte_end = row->offsets[2 * i + 1],
-                                                     .attribution = e->attributions[i]};
-    }
-    free(offsets);
+    /* (start, end) pairs to separate arrays: the bytes' starts and ends stay interleaved in `bytes` */
+    for (int32_t i = 0; i < T; i++) cs[i] = chars[2 * i], ce[i] = chars[2 * i + 1];
+    for (int32_t i = 0; i < T; i++) chars[i] = bytes[2 * i], chars[T + i] = bytes[2 * i + 1];
+    *r = (explain_row){.T = T, .ids = enc->ids, .types = enc->type_ids, .special = enc->special_mask, .seq = enc->seq,
+                       .word = enc->word_ids, .char_start = cs, .char_end = ce, .byte_start = chars,
+                       .byte_end = chars + T};
     return VT_OK;
 }
 
-static vt_status check_options(const vt_task *t, const vt_explain_options *o) {
-    if (!vt_task_kind_is_sequence(t->kind))
-        return vt_error(VT_ERR_INVALID_ARG, "explanations are for sequence tasks (a class, labels or a score), not %s",
-                        vt_task_kind_name(t->kind));
+vt_status explain_options_for(const vt_task *t, const vt_explain_options *opt, vt_explain_options *o) {
+    if (opt) *o = *opt;
+    else vt_explain_options_default(o);
     if (o->target >= t->cfg->num_labels)
         return vt_error(VT_ERR_INVALID_ARG, "target %d is not a label id of this model (it has %d)", o->target,
                         t->cfg->num_labels);
@@ -252,10 +270,11 @@ static vt_status check_options(const vt_task *t, const vt_explain_options *o) {
 vt_status vt_task_explain(vt_task *t, const vt_text_input *in, const vt_explain_options *opt, vt_explanation *e) {
     memset(e, 0, sizeof *e);
     vt_explain_options o;
-    if (opt) o = *opt;
-    else vt_explain_options_default(&o);
-    vt_status st = check_options(t, &o);
+    vt_status st = explain_options_for(t, opt, &o);
     if (st != VT_OK) return st;
+    if (!vt_task_kind_is_sequence(t->kind))
+        return vt_error(VT_ERR_INVALID_ARG, "vt_task_explain explains sequence tasks (a class, labels or a score), not %s",
+                        vt_task_kind_name(t->kind));
     vt_task_rows rows = {0};
     if ((st = vt_task_encode(t, VT_OUT_LOGITS, in, &rows)) != VT_OK) return st;
     if (rows.n != 1) {
@@ -264,29 +283,27 @@ vt_status vt_task_explain(vt_task *t, const vt_text_input *in, const vt_explain_
                         "this model reads a long text as %d windows; explanations read one (at most %d tokens)",
                         rows.n, t->max_len);
     }
-    const vt_tok_encoding *row = &rows.rows[0];
-    int32_t T = row->len;
-    e->n_pieces = T;
-    e->piece_ids = calloc((size_t)T, sizeof(int32_t));
-    e->pieces = calloc((size_t)T, sizeof(char *));
-    e->attributions = calloc((size_t)T, sizeof(double));
-    e->words = calloc((size_t)T, sizeof(vt_explained_word));
-    if (!e->piece_ids || !e->pieces || !e->attributions || !e->words)
-        st = vt_error(VT_ERR_NOMEM, "out of memory explaining %d tokens", T);
+    const vt_tok_encoding *enc = &rows.rows[0];
+    int32_t *buf = NULL;
+    explain_row r;
     float logits[VT_BERT_MAX_LABELS];
     float *out[1] = {logits};
-    const vt_tok_encoding *run_rows[1] = {row};
-    if (st == VT_OK) st = vt_task_run(t, VT_OUT_LOGITS, run_rows, 1, out);
     double scores[VT_BERT_MAX_LABELS];
+    if ((st = explain_alloc(e, enc->len)) == VT_OK) st = explain_row_of(enc, in, &r, &buf);
+    if (st == VT_OK) st = vt_task_run(t, VT_OUT_LOGITS, &enc, 1, out);
     int best = st == VT_OK ? vt_task_scores(t, logits, 1, scores) : 0;
     if (st == VT_OK && best < 0) st = vt_error(VT_ERR_NUMERIC, "the model's outputs are not finite");
     if (st == VT_OK) {
         e->target = o.target >= 0 ? o.target : t->kind == VT_TASK_REGRESSION ? 0 : best;
         e->probability = scores[e->target];
-        e->output = e->baseline_output = e->delta = NAN;
-        st = o.method == VT_EXPLAIN_ROLLOUT ? rollout(t, row, e) : integrated_gradients(t, row, &o, logits, e);
+        if (!(e->target_name = strdup(t->cfg->id2label[e->target]))) st = vt_error(VT_ERR_NOMEM, "out of memory");
     }
-    if (st == VT_OK) st = describe(t, in, row, e);
+    explain_objective ob = {.value = sequence_value, .t = t, .of = o.of, .cls_only = true, .T = enc->len,
+                            .K = t->cfg->num_labels, .target = e->target};
+    if (st == VT_OK)
+        st = o.method == VT_EXPLAIN_ROLLOUT ? explain_rollout(t, &r, e) : explain_integrated(t, &r, &o, &ob, e);
+    if (st == VT_OK) st = explain_describe(t, &r, e);
+    free(buf);
     vt_task_rows_free(&rows);
     return st;
 }

@@ -28,7 +28,7 @@ vt_status vt_explanation_json(const vt_task *t, const vt_text_input *in, const v
     vt_explain_method method = o ? o->method : VT_EXPLAIN_INTEGRATED_GRADIENTS;
     vt_sb b = {0};
     vt_sb_str(&b, "{\"target\": ");
-    vt_sb_json_string(&b, t->cfg->id2label[e->target]);
+    vt_sb_json_string(&b, e->target_name ? e->target_name : "");
     vt_sb_printf(&b, ", \"target_id\": %d, \"probability\": ", e->target);
     number(&b, e->probability);
     vt_sb_str(&b, ", \"method\": ");
