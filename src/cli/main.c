@@ -18,6 +18,7 @@ static const vt_cli_command COMMANDS[] = {
     {"serve", "an HTTP inference service (classify, embed, health, metrics) with dynamic batching", cmd_serve},
     {"pretrain", "masked-LM + next-sentence pretraining from prepared shards", cmd_pretrain},
     {"finetune", "sequence classification from labelled TSV, CSV or JSONL", cmd_finetune},
+    {"baseline", "TF-IDF + logistic regression, C chosen on dev (scikit-learn's numbers)", cmd_baseline},
     {"tokenize", "WordPiece ids (or tokens) of each input line, as BertTokenizerFast", cmd_tokenize},
     {"vocab", "train a WordPiece vocab.txt from text files", cmd_vocab},
     {NULL, NULL, NULL},
