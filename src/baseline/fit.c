@@ -11,7 +11,7 @@
 static const double DEFAULT_GRID[] = {0.1, 1, 10, 100, 1000};
 
 void vt_baseline_options_default(vt_baseline_options *o) {
-    *o = (vt_baseline_options){.min_df = 1, .c_grid = NULL, .n_c = 0, .tol = 1e-4, .max_iter = 1000, .log = NULL};
+    *o = (vt_baseline_options){.min_df = 1, .c_grid = NULL, .n_c = 0, .tol = 1e-8, .max_iter = 10000, .log = NULL};
 }
 
 static vt_status check_data(const vt_labelled *train, const vt_labelled *dev, const vt_baseline_options *o) {

@@ -182,7 +182,7 @@ def write_jsonl(path, rows):
 
 
 def main():
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "build/ref")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "build/ref").resolve()
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(23)
     for split, n in (("train", 150), ("dev", 60)):
