@@ -194,7 +194,7 @@ vt_status bl_tfidf_counts(const bl_tfidf *t, bl_scratch *s, const char *text, si
         if (!a || !b) st = vt_error(VT_ERR_NOMEM, "out of memory for %lld terms", (long long)c.ids.n);
     }
     if (st == VT_OK) {
-        qsort(c.ids.v, (size_t)c.ids.n, sizeof *c.ids.v, cmp_i32);
+        if (c.ids.n) qsort(c.ids.v, (size_t)c.ids.n, sizeof *c.ids.v, cmp_i32); /* (v is NULL when n is 0) */
         for (int64_t k = 0; k < c.ids.n; k++) {
             if (*m && c.ids.v[k] == (*ids)[*m - 1]) (*counts)[*m - 1]++;
             else (*ids)[*m] = c.ids.v[k], (*counts)[(*m)++] = 1;
