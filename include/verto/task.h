@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "verto/baseline.h"
 #include "verto/bert.h"
 #include "verto/dataset.h"
 #include "verto/error.h"
@@ -92,6 +93,14 @@ typedef struct vt_task vt_task;
  * the error set. */
 VT_API vt_task *vt_task_load(const char *dir, const vt_task_options *o);
 VT_API void vt_task_free(vt_task *t);
+
+/* A directory verto baseline wrote (config.json's model_type
+ * "verto-tfidf-lr") loads as the SEQUENCE_CLASSIFICATION or MULTI_LABEL task
+ * it records: classify, the evaluations, answer_json and the row functions
+ * (a row is the text's known terms; VT_OUT_LOGITS only) work as for a
+ * fine-tuned classifier; it has no tokenizer, model, embeddings or windows.
+ * vt_task_baseline gives it (NULL for a Transformer). */
+VT_API const vt_baseline *vt_task_baseline(const vt_task *t);
 
 VT_API vt_task_kind vt_task_get_kind(const vt_task *t);
 VT_API const vt_bert_config *vt_task_config(const vt_task *t);

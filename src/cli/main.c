@@ -20,6 +20,7 @@ static const vt_cli_command COMMANDS[] = {
     {"pretrain", "masked-LM + next-sentence pretraining from prepared shards", cmd_pretrain},
     {"plot", "training and dev curves of runs' metrics.jsonl as an SVG or HTML file", cmd_plot},
     {"finetune", "sequence classification from labelled TSV, CSV or JSONL", cmd_finetune},
+    {"baseline", "TF-IDF + logistic regression, C chosen on dev (scikit-learn's numbers)", cmd_baseline},
     {"tokenize", "WordPiece ids (or tokens) of each input line, as BertTokenizerFast", cmd_tokenize},
     {"vocab", "train a WordPiece vocab.txt from text files", cmd_vocab},
     {NULL, NULL, NULL},

@@ -123,17 +123,19 @@ void vt_serve_options_default(vt_serve_options *o) {
 
 static vt_status build_model_json(vt_serve *s) {
     const vt_bert_config *c = s->cfg;
-    const vt_tok_options *to = vt_tok_get_options(vt_task_tokenizer(s->task));
+    bool baseline = vt_task_baseline(s->task) != NULL; /* TF-IDF + LR: no tokenizer, no embeddings */
+    const vt_tok_options *to = baseline ? NULL : vt_tok_get_options(vt_task_tokenizer(s->task));
     vt_sb b = {0};
     vt_sb_str(&b, "{\"name\": ");
     vt_sb_json_string(&b, s->name);
     vt_sb_str(&b, ", \"path\": ");
     vt_sb_json_string(&b, s->dir);
     vt_sb_str(&b, ", \"architecture\": ");
-    vt_sb_json_string(&b, vt_bert_config_arch_name(c));
+    vt_sb_json_string(&b, baseline ? VT_BASELINE_MODEL_TYPE : vt_bert_config_arch_name(c));
     vt_sb_printf(&b, ", \"task\": \"%s\"", vt_task_kind_name(vt_task_get_kind(s->task)));
     if (vt_task_get_kind(s->task) == VT_TASK_MULTI_LABEL) vt_sb_printf(&b, ", \"threshold\": %.17g", vt_task_threshold(s->task));
-    vt_sb_str(&b, s->can_classify  ? ", \"endpoints\": [\"/v1/classify\", \"/v1/explain\", \"/v1/embed\"], \"labels\": ["
+    vt_sb_str(&b, baseline          ? ", \"endpoints\": [\"/v1/classify\"], \"labels\": ["
+                  : s->can_classify ? ", \"endpoints\": [\"/v1/classify\", \"/v1/explain\", \"/v1/embed\"], \"labels\": ["
                   : s->can_answer ? ", \"endpoints\": [\"/v1/question-answering\", \"/v1/embed\"], \"labels\": ["
                   : s->can_tag    ? ", \"endpoints\": [\"/v1/token-classification\", \"/v1/embed\"], \"labels\": ["
                                   : ", \"endpoints\": [\"/v1/embed\"], \"labels\": [");
@@ -151,7 +153,7 @@ static vt_status build_model_json(vt_serve *s) {
                  (long long)c->num_attention_heads, (long long)c->intermediate_size,
                  (long long)c->max_position_embeddings, (long long)s->n_params, vt_task_max_length(s->task),
                  s->can_classify ? vt_task_max_windows(s->task) : 1, s->o.max_batch, s->o.max_wait_ms,
-                 to->lowercase ? "true" : "false");
+                 !to || to->lowercase ? "true" : "false");
     s->model_json = vt_sb_take(&b, &s->model_json_len);
     return s->model_json ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory");
 }
@@ -177,7 +179,7 @@ static vt_status load(vt_serve *s) {
     s->cfg = vt_task_config(s->task);
     s->H = s->cfg->hidden_size;
     s->K = s->can_classify ? s->cfg->num_labels : 0;
-    vt_bert_params(vt_task_model(s->task), &s->n_params);
+    if (vt_task_model(s->task)) vt_bert_params(vt_task_model(s->task), &s->n_params);
     size_t B = (size_t)s->o.max_batch;
     s->batch = malloc(B * sizeof *s->batch);
     s->rows = malloc(B * sizeof *s->rows);

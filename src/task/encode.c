@@ -13,6 +13,7 @@ void vt_task_rows_free(vt_task_rows *r) {
 
 vt_status vt_task_encode(const vt_task *t, vt_task_output what, const vt_text_input *in, vt_task_rows *out) {
     memset(out, 0, sizeof *out);
+    if (t->baseline) return task_baseline_encode(t, what, in, out);
     int32_t W = what == VT_OUT_LOGITS ? t->max_windows : 1; /* windows: a classifier reading long texts whole */
     vt_tok_encoding *rows = calloc((size_t)W, sizeof *rows);  /* zeroed: initialised */
     if (!rows) return vt_error(VT_ERR_NOMEM, "out of memory encoding an input");

@@ -109,6 +109,7 @@ vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *co
         return vt_error(VT_ERR_INVALID_ARG, "this model is not a question-answering model: it has no span head");
     if (what == VT_OUT_MASKED && t->kind != VT_TASK_FILL_MASK)
         return vt_error(VT_ERR_INVALID_ARG, "this model has no masked-LM head loaded");
+    if (t->baseline) return task_baseline_run(t, rows, n, out);
     if (n > t->order_cap) {
         size_t *o = realloc(t->order, n * sizeof *o);
         if (!o) return vt_error(VT_ERR_NOMEM, "out of memory ordering %zu rows", n);

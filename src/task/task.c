@@ -48,6 +48,7 @@ static vt_status read_config(const char *dir, vt_bert_config *c) {
 }
 
 vt_status vt_task_kind_of_dir(const char *dir, vt_task_kind *out) {
+    if (vt_baseline_is_dir(dir)) return task_baseline_kind(dir, out);
     vt_bert_config c;
     vt_status st = read_config(dir, &c);
     if (st != VT_OK) return st;
@@ -128,6 +129,7 @@ vt_task *vt_task_load(const char *dir, const vt_task_options *opt) {
         return vt_error(VT_ERR_INVALID_ARG, "vt_task_load: a directory, a known kind, batch_size >= 1 and "
                                             "max_seq_length >= 0 are needed"),
                NULL;
+    if (vt_baseline_is_dir(dir)) return task_load_baseline(dir, &o);
     vt_bert_config file;
     if (read_config(dir, &file) != VT_OK) return NULL;
     vt_task *t = calloc(1, sizeof *t);
@@ -164,6 +166,7 @@ void vt_task_free(vt_task *t) {
     if (!t) return;
     vt_bert_free(t->model);
     vt_tok_free(t->tok);
+    vt_baseline_free(t->baseline);
     free(t->ids), free(t->types), free(t->mask), free(t->select), free(t->order);
     free(t);
 }

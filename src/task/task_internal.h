@@ -18,7 +18,20 @@ struct vt_task {
     size_t cells;
     size_t *order; /* (rows) the rows of a call, by length */
     size_t order_cap;
+    vt_baseline *baseline;        /* a TF-IDF + logistic regression directory instead of a model (baseline_task.c) */
+    vt_bert_config baseline_cfg;  /* its labels, as cfg shows them */
 };
+
+/* ---- a TF-IDF + logistic regression directory (baseline_task.c) ---- */
+
+/* The kind dir's baseline config.json records. */
+vt_status task_baseline_kind(const char *dir, vt_task_kind *out);
+/* dir (vt_baseline_is_dir) loaded as a task of o->kind, which must be the one it records. */
+vt_task *task_load_baseline(const char *dir, const vt_task_options *o);
+/* vt_task_encode and vt_task_run of such a task: one row per text, its known
+ * terms (ids) and their counts (type_ids); the rows' logits. */
+vt_status task_baseline_encode(const vt_task *t, vt_task_output what, const vt_text_input *in, vt_task_rows *out);
+vt_status task_baseline_run(const vt_task *t, const vt_tok_encoding *const *rows, size_t n, float *const *out);
 
 /* The rows of n inputs (encoded in parallel): rows[i] for input i. On failure
  * the first input's error, with every rows[i] freed. */
