@@ -641,8 +641,9 @@ static void explain_request(vt_serve *s, const char *body, size_t len, vt_serve_
     }
     char msg[512];
     explain_job job = {.req = &req, .o = req.explain, .status = 200};
-    if (!s->can_classify) {
-        snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier to explain", vt_bert_config_arch_name(s->cfg));
+    if (!s->can_classify || vt_task_baseline(s->task)) {
+        snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier to explain",
+                 vt_task_baseline(s->task) ? VT_BASELINE_MODEL_TYPE : vt_bert_config_arch_name(s->cfg));
         error_response(resp, 400, msg);
         vt_serve_request_free(&req);
         return;

@@ -87,6 +87,7 @@ static const char PAGE[] =
     "  const card = el('div', {className: 'card'}, el('div', {id: 'answer', textContent: head}));\n"
     "  if (answer.probs) card.append(bars(answer.probs));\n"
     "  $('result').append(card);\n"
+    "  if (!model.endpoints.includes('/v1/explain')) return;\n"
     "  const why = el('div', {className: 'card'}, el('div', {className: 'meta', textContent: 'explaining\\u2026'}));\n"
     "  $('result').append(why);\n"
     "  const e = await call('/v1/explain', body);\n"

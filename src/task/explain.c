@@ -257,6 +257,9 @@ vt_status explain_row_of(const vt_tok_encoding *enc, const vt_text_input *in, ex
 vt_status explain_options_for(const vt_task *t, const vt_explain_options *opt, vt_explain_options *o) {
     if (opt) *o = *opt;
     else vt_explain_options_default(o);
+    if (!t->model)
+        return vt_error(VT_ERR_INVALID_ARG, "a TF-IDF + logistic regression baseline is not explained by gradients: "
+                                            "its weight per term is in its model.safetensors");
     if (o->target >= t->cfg->num_labels)
         return vt_error(VT_ERR_INVALID_ARG, "target %d is not a label id of this model (it has %d)", o->target,
                         t->cfg->num_labels);
