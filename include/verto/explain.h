@@ -1,6 +1,7 @@
-/* Explanations of a sequence task's prediction (single-label, multi-label,
- * regression; see verto/task.h): how much each word piece of the input moved
- * the explained output.
+/* Explanations of a task's answer (see verto/task.h): how much each word
+ * piece of the input moved the explained output — a sequence task's label
+ * (single-label, multi-label, regression), a token classifier's entity, a
+ * question-answering model's answer start and end.
  *
  * Integrated gradients (Sundararajan et al. 2017) over the embeddings'
  * output, as Captum's LayerIntegratedGradients attributes to a model's
@@ -107,6 +108,27 @@ VT_API vt_status vt_task_explain(vt_task *t, const vt_text_input *in, const vt_e
                                  vt_explanation *out);
 VT_API void vt_explanation_free(vt_explanation *e);
 
+/* Explains each entity of a TOKEN_CLASSIFICATION task's text (one text, read
+ * as one window: a longer text is refused): the entities as
+ * vt_task_entities gives them (*groups, *n_groups; free with
+ * vt_ner_groups_free) and out[g] for entity g (malloc'd array; free each and
+ * the array), whose F is the mean over the entity's pieces of the logit (or
+ * probability: then F is the entity's score) of the label each was given;
+ * target_name is the entity's group, probability its score. o->target is
+ * ignored. */
+VT_API vt_status vt_task_explain_entities(vt_task *t, const vt_text_input *in, const vt_explain_options *o,
+                                          vt_ner_group **groups, size_t *n_groups, vt_explanation **out);
+
+/* Explains a QUESTION_ANSWERING task's answer to `in` (a context that fits
+ * one window): *answer as vt_task_answer_questions gives it (free with
+ * vt_qa_answers_free(answer, 1)), out[0] of its start logit at the answer's
+ * first token and out[1] of its end logit at its last ([CLS]'s for the null
+ * answer); target is that token, target_name "start" or "end". Words of the
+ * question are segment 0 and of the context segment 1 (the features' order).
+ * Only the logits are explained (o->of must be VT_EXPLAIN_LOGIT). */
+VT_API vt_status vt_task_explain_answer(vt_task *t, const vt_qa_input *in, const vt_explain_options *o,
+                                        vt_qa_answer *answer, vt_explanation out[2]);
+
 /* e as verto explain prints it and verto serve returns it: one JSON object
  * {"target": label name, "target_id", "probability", "method", "pieces": [...],
  * "attributions": [...], "words": [{"text", "start", "end", "segment",
@@ -114,6 +136,16 @@ VT_API void vt_explanation_free(vt_explanation *e);
  * (integrated gradients' fields only for that method) into *out (malloc'd). */
 VT_API vt_status vt_explanation_json(const vt_task *t, const vt_text_input *in, const vt_explain_options *o,
                                      const vt_explanation *e, char **out);
+
+/* vt_task_explain_entities' result as verto explain prints it and verto serve
+ * returns it: the entities' JSON array (vt_task_entities_json), each object
+ * with its "explanation" (vt_explanation_json), into *out (malloc'd). */
+VT_API vt_status vt_task_explain_entities_json(vt_task *t, const vt_text_input *in, const vt_explain_options *o,
+                                               char **out);
+/* vt_task_explain_answer's result likewise: the answer's members
+ * (vt_task_qa_answer_json) with "start_explanation" and "end_explanation". */
+VT_API vt_status vt_task_explain_answer_json(vt_task *t, const vt_qa_input *in, const vt_explain_options *o,
+                                             char **out);
 
 #ifdef __cplusplus
 }

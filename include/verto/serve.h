@@ -84,6 +84,7 @@ typedef struct vt_serve_request {
     bool normalize;             /* embed: "normalize" (default false): unit length */
     vt_explain_options explain; /* explain: "method", "steps", "rule", "of" over the defaults */
     const char *target;         /* explain: "target", a label's name (NULL: the predicted label) */
+    bool questions;             /* explain, question answering: the inputs are {"question", "context"} */
     void *priv;                 /* the parsed document the strings live in */
 } vt_serve_request;
 
@@ -95,7 +96,8 @@ typedef struct vt_serve_request {
  * at the top level; for /v1/question-answering
  *   {"question": "...", "context": "..."}  or  {"inputs": [{"question", "context"}, ...]}
  * (both strings required; read into text and text_b); for /v1/explain the
- * classify shapes (at most 16 inputs) plus "target" (a label's name),
+ * classify shapes, or the question-answering ones for a question-answering
+ * model (at most 16 inputs), plus "target" (a label's name),
  * "method" ("integrated-gradients" or "rollout"), "steps" (1..1000), "rule"
  * (Captum's names) and "of" ("logit" or "probability"). The body must be valid UTF-8 and one JSON object (white
  * space around it allowed); unknown or repeated fields, wrong types, empty

@@ -34,6 +34,26 @@ static int parse_choices(const char *method, const char *rule, const char *of, v
     return 0;
 }
 
+static vt_status explain_entities_line(vt_task *task, const vt_text_input *in, const vt_explain_options *o) {
+    char *json = NULL;
+    vt_status st = vt_task_explain_entities_json(task, in, o, &json);
+    if (st == VT_OK) puts(json);
+    free(json);
+    return st;
+}
+
+/* A question-answering line {"question", "context"}: the answer, and its start's and end's explanations. */
+static vt_status explain_answer(vt_task *task, const char *line, size_t len, const char *file, size_t lineno,
+                                const vt_explain_options *o) {
+    vt_qa_input q;
+    vt_status st = vt_qa_input_parse_json(line, len, file, lineno, &q);
+    char *json = NULL;
+    if (st == VT_OK && (st = vt_task_explain_answer_json(task, &q, o, &json)) == VT_OK) puts(json);
+    free(json);
+    vt_qa_input_free(&q);
+    return st;
+}
+
 int cmd_explain(int argc, char **argv) {
     const char *dir = NULL, *input = NULL, *method = "integrated-gradients", *rule = "gausslegendre", *of = "logit",
                *target = NULL, *html = NULL;
@@ -67,7 +87,17 @@ int cmd_explain(int argc, char **argv) {
     if (!dir) rc = cli_fail("explain needs --model DIR");
     else if (jsonl && n_args) rc = cli_fail("--jsonl reads --input or standard input, not TEXT arguments");
     else rc = parse_choices(method, rule, of, &o);
-    vt_task *task = rc ? NULL : cli_load_sequence_task(dir, VT_PRECISION_FP32, max_length, 1);
+    vt_task_kind kind = VT_TASK_SEQUENCE_CLASSIFICATION;
+    if (!rc && vt_task_kind_of_dir(dir, &kind) != VT_OK) rc = cli_fail("%s", vt_last_error());
+    bool entities = kind == VT_TASK_TOKEN_CLASSIFICATION, answers = kind == VT_TASK_QUESTION_ANSWERING;
+    if (!rc && (entities || answers) && html)
+        rc = cli_fail("--html draws the explanations of sequence tasks (a label or a score), not %s", vt_task_kind_name(kind));
+    if (!rc && answers && (jsonl || n_args))
+        rc = cli_fail("a question-answering model reads {\"question\", \"context\"} JSON lines from --input or "
+                      "standard input");
+    vt_task *task = rc                      ? NULL
+                    : entities || answers ? cli_load_task(dir, kind, VT_PRECISION_FP32, max_length, 1)
+                                          : cli_load_sequence_task(dir, VT_PRECISION_FP32, max_length, 1);
     if (!rc && !task) rc = cli_fail("%s", vt_last_error());
     if (!rc && target) rc = parse_target(vt_task_config(task), target, &o.target);
     cli_lines lines = {0};
@@ -93,7 +123,12 @@ int cmd_explain(int argc, char **argv) {
             st = vt_error(VT_ERR_NOMEM, "out of memory");
     }
     if (!rc && st == VT_OK && n && !(e = calloc(n, sizeof *e))) st = vt_error(VT_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; !rc && st == VT_OK && i < n; i++) {
+    for (size_t i = 0; !rc && st == VT_OK && (entities || answers) && i < n; i++) {
+        st = answers ? explain_answer(task, lines.text[i], lines.len[i], input ? input : "<stdin>", i + 1, &o)
+                     : explain_entities_line(task, &in[i], &o);
+        if (st != VT_OK) vt_error(st, "input %zu: %s", i + 1, vt_last_error());
+    }
+    for (size_t i = 0; !rc && st == VT_OK && !entities && !answers && i < n; i++) {
         char *json = NULL;
         if ((st = vt_task_explain(task, &in[i], &o, &e[i])) != VT_OK) {
             vt_error(st, "input %zu: %s", i + 1, vt_last_error());

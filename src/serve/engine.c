@@ -136,8 +136,8 @@ static vt_status build_model_json(vt_serve *s) {
     if (vt_task_get_kind(s->task) == VT_TASK_MULTI_LABEL) vt_sb_printf(&b, ", \"threshold\": %.17g", vt_task_threshold(s->task));
     vt_sb_str(&b, baseline          ? ", \"endpoints\": [\"/v1/classify\"], \"labels\": ["
                   : s->can_classify ? ", \"endpoints\": [\"/v1/classify\", \"/v1/explain\", \"/v1/embed\"], \"labels\": ["
-                  : s->can_answer ? ", \"endpoints\": [\"/v1/question-answering\", \"/v1/embed\"], \"labels\": ["
-                  : s->can_tag    ? ", \"endpoints\": [\"/v1/token-classification\", \"/v1/embed\"], \"labels\": ["
+                  : s->can_answer ? ", \"endpoints\": [\"/v1/question-answering\", \"/v1/explain\", \"/v1/embed\"], \"labels\": ["
+                  : s->can_tag    ? ", \"endpoints\": [\"/v1/token-classification\", \"/v1/explain\", \"/v1/embed\"], \"labels\": ["
                                   : ", \"endpoints\": [\"/v1/embed\"], \"labels\": [");
     for (int k = 0; (s->can_classify || s->can_tag) && k < c->num_labels; k++) {
         if (k) vt_sb_str(&b, ", ");
@@ -208,9 +208,12 @@ static void run_explanations(vt_serve *s, explain_job *job) {
     for (size_t i = 0; i < r->n && job->status == 200; i++) {
         const vt_serve_input *in = &r->inputs[i];
         vt_text_input t = {in->text, in->text_len, in->text_b, in->text_b_len};
-        vt_explanation e;
-        vt_status st = vt_task_explain(s->task, &t, &job->o, &e);
-        if (st == VT_OK) st = vt_explanation_json(s->task, &t, &job->o, &e, &job->answers[i]);
+        vt_qa_input q = {in->text, in->text_len, in->text_b, in->text_b_len};
+        vt_explanation e = {0};
+        vt_status st = s->can_answer ? vt_task_explain_answer_json(s->task, &q, &job->o, &job->answers[i])
+                       : s->can_tag  ? vt_task_explain_entities_json(s->task, &t, &job->o, &job->answers[i])
+                                     : vt_task_explain(s->task, &t, &job->o, &e);
+        if (st == VT_OK && s->can_classify) st = vt_explanation_json(s->task, &t, &job->o, &e, &job->answers[i]);
         vt_explanation_free(&e);
         if (st != VT_OK) {
             job->status = st == VT_ERR_INVALID_ARG ? 400 : 500;
@@ -641,9 +644,13 @@ static void explain_request(vt_serve *s, const char *body, size_t len, vt_serve_
     }
     char msg[512];
     explain_job job = {.req = &req, .o = req.explain, .status = 200};
-    if (!s->can_classify || vt_task_baseline(s->task)) {
-        snprintf(msg, sizeof msg, "this model (%s) has no sequence classifier to explain",
-                 vt_task_baseline(s->task) ? VT_BASELINE_MODEL_TYPE : vt_bert_config_arch_name(s->cfg));
+    if (!(s->can_classify || s->can_tag || s->can_answer) || vt_task_baseline(s->task) || req.questions != s->can_answer) {
+        snprintf(msg, sizeof msg,
+                 req.questions != s->can_answer && (s->can_classify || s->can_tag || s->can_answer)
+                     ? "this model (%s) is explained for {\"%s\"} inputs"
+                     : "this model (%s) has nothing to explain%s",
+                 vt_task_baseline(s->task) ? VT_BASELINE_MODEL_TYPE : vt_bert_config_arch_name(s->cfg),
+                 s->can_answer ? "question\", \"context" : req.questions ? "text" : "");
         error_response(resp, 400, msg);
         vt_serve_request_free(&req);
         return;

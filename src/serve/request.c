@@ -132,9 +132,15 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
     static const char *const EMBED[] = {"text", "text_b", "inputs", "pooling", "normalize", NULL};
     static const char *const QA[] = {"question", "context", "inputs", NULL};
     static const char *const TOKENS[] = {"text", "inputs", NULL};
-    static const char *const EXPLAIN[] = {"text", "text_b", "inputs", "target", "method", "steps", "rule", "of", NULL};
+    static const char *const EXPLAIN[] = {"text", "text_b", "question", "context", "inputs", "target", "method",
+                                          "steps", "rule", "of", NULL};
     if (!cJSON_IsObject(root)) return vt_error(VT_ERR_INVALID_ARG, "the body must be a JSON object");
-    bool qa = endpoint == VT_SERVE_QUESTION_ANSWERING;
+    /* an explanation of an answer is asked with the question-answering shape */
+    const cJSON *first_input = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+    first_input = cJSON_IsArray(first_input) ? first_input->child : root;
+    bool qa = endpoint == VT_SERVE_QUESTION_ANSWERING ||
+              (endpoint == VT_SERVE_EXPLAIN && cJSON_IsObject(first_input) &&
+               (cJSON_HasObjectItem(first_input, "question") || cJSON_HasObjectItem(first_input, "context")));
     vt_status st = check_members(root,
                                  endpoint == VT_SERVE_EMBED                  ? EMBED
                                  : qa                                        ? QA
@@ -166,6 +172,7 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
         }
     }
     if (endpoint == VT_SERVE_EXPLAIN && (st = explain_options(root, out)) != VT_OK) return st;
+    out->questions = qa;
     size_t n = 1, most = endpoint == VT_SERVE_EXPLAIN ? MAX_EXPLAIN_INPUTS : MAX_INPUTS;
     if (inputs) {
         if (!cJSON_IsArray(inputs)) return vt_error(VT_ERR_INVALID_ARG, "\"inputs\" must be an array of objects");

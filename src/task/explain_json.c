@@ -68,3 +68,53 @@ vt_status vt_explanation_json(const vt_task *t, const vt_text_input *in, const v
     if (!(*out = vt_sb_take(&b, NULL))) return vt_error(VT_ERR_NOMEM, "out of memory for an explanation");
     return VT_OK;
 }
+
+vt_status vt_task_explain_entities_json(vt_task *t, const vt_text_input *in, const vt_explain_options *o, char **out) {
+    vt_ner_group *groups;
+    size_t n;
+    vt_explanation *e;
+    vt_status st = vt_task_explain_entities(t, in, o, &groups, &n, &e);
+    if (st != VT_OK) return st;
+    vt_sb b = {0};
+    vt_sb_str(&b, "[");
+    for (size_t g = 0; st == VT_OK && g < n; g++) { /* each entity's object, its explanation added */
+        char *one = NULL, *json = NULL;
+        if ((st = vt_task_entities_json(&groups[g], 1, &one)) == VT_OK &&
+            (st = vt_explanation_json(t, in, o, &e[g], &json)) == VT_OK) {
+            vt_sb_str(&b, g ? ", " : "");
+            vt_sb_add(&b, one + 1, strlen(one) - 3); /* "[{...}]" without "[" and "}]" */
+            vt_sb_printf(&b, ", \"explanation\": %s}", json);
+        }
+        free(one), free(json);
+    }
+    vt_sb_str(&b, "]");
+    *out = vt_sb_take(&b, NULL);
+    if (st == VT_OK && !*out) st = vt_error(VT_ERR_NOMEM, "out of memory for an explanation");
+    if (st != VT_OK) free(*out), *out = NULL;
+    for (size_t g = 0; g < n; g++) vt_explanation_free(&e[g]);
+    free(e);
+    vt_ner_groups_free(groups, n);
+    return st;
+}
+
+vt_status vt_task_explain_answer_json(vt_task *t, const vt_qa_input *q, const vt_explain_options *o, char **out) {
+    vt_qa_answer a;
+    vt_explanation e[2];
+    *out = NULL;
+    vt_status st = vt_task_explain_answer(t, q, o, &a, e);
+    if (st != VT_OK) return st;
+    vt_text_input texts = {q->question, q->question_len, q->context, q->context_len}; /* segments 0 and 1 */
+    char *answer = NULL, *start = NULL, *end = NULL;
+    if ((st = vt_task_qa_answer_json(&a, &answer)) == VT_OK &&
+        (st = vt_explanation_json(t, &texts, o, &e[0], &start)) == VT_OK &&
+        (st = vt_explanation_json(t, &texts, o, &e[1], &end)) == VT_OK) {
+        vt_sb b = {0};
+        vt_sb_printf(&b, "{%s, \"start_explanation\": %s, \"end_explanation\": %s}", answer, start, end);
+        if (!(*out = vt_sb_take(&b, NULL))) st = vt_error(VT_ERR_NOMEM, "out of memory for an explanation");
+    }
+    free(answer), free(start), free(end);
+    vt_explanation_free(&e[0]);
+    vt_explanation_free(&e[1]);
+    vt_qa_answers_free(&a, 1);
+    return st;
+}
