@@ -79,6 +79,7 @@ typedef struct vt_serve_request {
     vt_serve_input *inputs;     /* (n) */
     vt_pooling pooling;         /* embed: "pooling" ("cls" default, or "mean") */
     bool normalize;             /* embed: "normalize" (default false): unit length */
+    vt_ner_aggregation aggregation; /* token-classification: "aggregation_strategy" (default "simple") */
     void *priv;                 /* the parsed document the strings live in */
 } vt_serve_request;
 
@@ -87,7 +88,8 @@ typedef struct vt_serve_request {
  *   {"text": "...", "text_b": "..."}            (text_b optional)
  *   {"inputs": [{"text": "...", "text_b": "..."}, ...]}   (1 or more)
  * plus, for embed only, "pooling": "cls"|"mean" and "normalize": true|false
- * at the top level; for /v1/question-answering
+ * at the top level; for /v1/token-classification {"text"} or {"inputs": [{"text"}, ...]} plus
+ * "aggregation_strategy": "simple"|"none"|"first"|"average"|"max" at the top level; for /v1/question-answering
  *   {"question": "...", "context": "..."}  or  {"inputs": [{"question", "context"}, ...]}
  * (both strings required; read into text and text_b). The body must be valid UTF-8 and one JSON object (white
  * space around it allowed); unknown or repeated fields, wrong types, empty

@@ -27,9 +27,10 @@ Usage: gen_ner.py OUT_DIR. Writes into OUT_DIR:
       truncated to 12 tokens and padded to 16; and word tags with the labels
       of transformers' run_ner.py (label_all_tokens False and True).
   ner_pipeline.json  per tokenizer, texts with logits (float32, chosen here)
-      given to TokenClassificationPipeline.postprocess with
-      aggregation_strategy="simple": the input ids and the entities
-      (entity_group, score, word, start, end).
+      given to TokenClassificationPipeline.postprocess with each
+      aggregation_strategy (none, simple, first, average, max): the input
+      ids and per strategy the entities (entity_group, or none's entity;
+      score, index (none's; -1 otherwise), word, start, end).
 """
 import json
 import math
@@ -351,11 +352,14 @@ def pipeline_cases(toks, rng):
             logits[np.arange(n), seq] += np.float32(2.5)
             outputs = dict(inputs)
             outputs.update({"logits": torch.from_numpy(logits)[None], "word_ids": None, "word_to_chars_map": None})
-            ents = pipe.postprocess([outputs], aggregation_strategy=AggregationStrategy.SIMPLE)
+            by = {}
+            for agg in AggregationStrategy:
+                ents = pipe.postprocess([outputs], aggregation_strategy=agg)
+                by[agg.value] = [{"entity_group": e["entity"] if agg == AggregationStrategy.NONE else e["entity_group"],
+                                  "score": float(e["score"]), "index": int(e.get("index", -1)), "word": e["word"],
+                                  "start": int(e["start"]), "end": int(e["end"])} for e in ents]
             cases.append({"text": text, "ids": inputs["input_ids"][0].tolist(), "logits": logits.reshape(-1).tolist(),
-                          "entities": [{"entity_group": e["entity_group"], "score": float(e["score"]),
-                                        "word": e["word"], "start": int(e["start"]), "end": int(e["end"])}
-                                       for e in ents]})
+                          "entities": by})
         out[name] = cases
     return {"labels": PIPE_LABELS, "tokenizers": out}
 
