@@ -34,7 +34,7 @@ static vt_status print_entities(vt_task *task, const vt_text_input *in, size_t n
 int cmd_predict(int argc, char **argv) {
     if (cli_is_qa_model(argc, argv)) return cmd_predict_qa(argc, argv); /* SQuAD: its own options */
     const char *dir = NULL, *input = NULL, *text_col = NULL, *text_b_col = NULL, *precision = "fp32",
-               *aggregation = "simple";
+               *aggregation = NULL;
     bool jsonl = false;
     int64_t batch = 32, max_length = 0;
     const cli_option opts[] = {
@@ -62,7 +62,7 @@ int cmd_predict(int argc, char **argv) {
         return 1;
     }
     vt_ner_aggregation agg;
-    if (!vt_ner_aggregation_parse(aggregation, &agg)) {
+    if (!vt_ner_aggregation_parse(aggregation ? aggregation : "simple", &agg)) {
         free(args);
         return cli_fail("--aggregation: \"%s\" is none of simple, none, first, average, max", aggregation);
     }
@@ -71,7 +71,11 @@ int cmd_predict(int argc, char **argv) {
         return cli_fail("--jsonl reads --input or standard input, not TEXT arguments");
     }
     vt_task_kind kind;
-    bool tokens = vt_task_kind_of_dir(dir, &kind) == VT_OK && kind == VT_TASK_TOKEN_CLASSIFICATION;
+    bool known = vt_task_kind_of_dir(dir, &kind) == VT_OK, tokens = known && kind == VT_TASK_TOKEN_CLASSIFICATION;
+    if (aggregation && known && !tokens) {
+        free(args);
+        return cli_fail("--aggregation is for a token classifier; %s is not one", dir);
+    }
     vt_task *task = tokens ? cli_load_task(dir, kind, prec, max_length, batch)
                            : cli_load_sequence_task(dir, prec, max_length, batch);
     vt_status st = task ? VT_OK : vt_last_status();
