@@ -1,9 +1,11 @@
 /* libFuzzer target: the request-body parser of verto serve
  * (vt_serve_request_parse). The first input byte picks the endpoint (bit 0:
- * /v1/classify or /v1/embed; bit 1: also a path that takes no body); the rest
+ * /v1/classify or /v1/embed; bit 1: also a path that takes no body; bit 2:
+ * /v1/question-answering; bit 3: /v1/token-classification); the rest
  * is the body. Any input must give VT_OK with a consistent request (1 to 1024
  * inputs; texts non-empty, NUL-terminated at their stated length, valid UTF-8;
- * text_b likewise or NULL; pooling/normalize only changed for embed) or
+ * text_b likewise or NULL; pooling/normalize only changed for embed, the
+ * aggregation strategy only for token classification and a known one) or
  * VT_ERR_INVALID_ARG with an empty request and a one-line message; never a
  * crash, leak or sanitizer report. The body's UTF-8 verdict must agree with an
  * independent check. Seeds: fuzz/corpus/serve_request/. */
@@ -36,7 +38,8 @@ static void check_text(const char *t, size_t len) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    vt_serve_endpoint e = (data[0] & 4)   ? VT_SERVE_QUESTION_ANSWERING
+    vt_serve_endpoint e = (data[0] & 8)   ? VT_SERVE_TOKEN_CLASSIFICATION
+                          : (data[0] & 4) ? VT_SERVE_QUESTION_ANSWERING
                           : (data[0] & 2) ? VT_SERVE_METRICS
                           : (data[0] & 1) ? VT_SERVE_EMBED
                                           : VT_SERVE_CLASSIFY;
@@ -54,6 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             else if (r.inputs[i].text_b_len || e == VT_SERVE_QUESTION_ANSWERING) abort(); /* a context each */
         }
         if (e != VT_SERVE_EMBED && (r.pooling != VT_POOL_CLS || r.normalize)) abort();
+        if ((e != VT_SERVE_TOKEN_CLASSIFICATION && r.aggregation != VT_NER_AGG_SIMPLE) ||
+            (unsigned)r.aggregation > VT_NER_AGG_MAX)
+            abort();
         if (!valid_utf8((const unsigned char *)body, len)) abort(); /* accepted bodies are valid UTF-8 */
     } else {
         const char *m = vt_last_error();

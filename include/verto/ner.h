@@ -1,7 +1,7 @@
 /* Token classification (NER): tag schemes, entities from tag sequences as
  * seqeval finds them, labels for training on word-split input, and the
- * entities of the transformers token-classification pipeline
- * (aggregation_strategy="simple") for raw text.
+ * entities of the transformers token-classification pipeline (its
+ * aggregation strategies) for raw text.
  *
  * Tags. A tag is "O" (outside) or PREFIX-TYPE: one prefix letter, '-', and a
  * non-empty entity type ("B-PER", "I-LOC", "S-MISC"). The schemes, by the
@@ -151,36 +151,72 @@ VT_API vt_status vt_ner_align_labels(const int32_t *word_ids, int32_t len, const
 VT_API void vt_ner_first_token_per_word(const int32_t *word_ids, int32_t len, const int32_t *token_pred,
                                         int32_t *word_pred, size_t n_words);
 
-/* ---- entities of raw text: the pipeline's "simple" aggregation ------------ */
+/* ---- entities of raw text: the pipeline's aggregation strategies ------------ */
+
+/* transformers' TokenClassificationPipeline aggregation_strategy. verto's
+ * default is SIMPLE (the zero value); the pipeline's own default is NONE. */
+typedef enum vt_ner_aggregation {
+    VT_NER_AGG_SIMPLE = 0, /* tokens grouped by their labels (B-X starts, I-X continues) */
+    VT_NER_AGG_NONE,       /* one entry per token, its own label: no grouping */
+    VT_NER_AGG_FIRST,      /* words take their first token's label, then grouped as SIMPLE */
+    VT_NER_AGG_AVERAGE,    /* words take the argmax of their tokens' mean probabilities, then grouped */
+    VT_NER_AGG_MAX,        /* words take the label of their most confident token, then grouped */
+} vt_ner_aggregation;
+
+/* "simple", "none", "first", "average", "max"; and back, case-insensitively
+ * as the pipeline reads them (false if unknown). */
+VT_API const char *vt_ner_aggregation_name(vt_ner_aggregation a);
+VT_API bool vt_ner_aggregation_parse(const char *name, vt_ner_aggregation *out);
 
 typedef struct vt_ner_group {
-    char *entity_group;   /* owned: the first token's label after its first '-' ("B-PER" -> "PER") */
-    double score;         /* mean of the tokens' probabilities of their labels (NaNs left out, as np.nanmean) */
-    char *word;           /* owned: the tokens decoded (tokenizer's decoder, unknown tokens as their text) */
+    char *entity_group;   /* owned: the first label after its first '-' ("B-PER" -> "PER"); with
+                             VT_NER_AGG_NONE the token's whole label (the pipeline's "entity") */
+    double score;         /* mean of the tokens' (words') probabilities of their labels (NaNs left out,
+                             as np.nanmean); with NONE the token's probability */
+    char *word;           /* owned: the tokens decoded (tokenizer's decoder, unknown tokens as their text);
+                             with NONE the token's own string */
     int32_t start, end;   /* character offsets [start, end) in the text (Python string indices) */
-    int32_t first, last;  /* tokens [first, last] of the encoding */
+    int32_t first, last;  /* tokens [first, last] of the encoding (NONE: first == last, the "index") */
 } vt_ner_group;
 
-/* What transformers' TokenClassificationPipeline returns for one text with
- * aggregation_strategy="simple" (and ignore_labels ["O"]), from the
+/* What transformers' TokenClassificationPipeline (5.x) returns for one text
+ * with aggregation_strategy `agg` (and ignore_labels ["O"]), from the
  * encoding `e` of `text` (vt_tok_encode, one sequence, byte offsets) and
  * probs (e->len, num_labels): the softmax of each token's logits.
  *  - Each token of the text takes part (seq 0; what the template added and
  *    padding are skipped, as the pipeline's special_tokens_mask does, while
  *    special tokens written in the text are kept like any other), with its
- *    first highest-probability label (numpy's argmax) and that probability.
- *  - Consecutive tokens are grouped while a token's label is I-X (or any
- *    label not starting with "B-" or "I-", which reads as itself) continuing
- *    the same X; a group's entity_group is its first label after the first
- *    '-'; groups whose entity_group is in ignore (n_ignore; NULL: just "O")
- *    are dropped.
- *  - The word is the tokenizer's decoder over the group's token strings
- *    (transformers' convert_tokens_to_string), an unknown token replaced by
- *    the text it covers; start and end are the first and last tokens'
- *    character offsets.
+ *    first highest-probability label (numpy's argmax) and that probability;
+ *    its string is the vocabulary's token, an unknown token's the text it
+ *    covers.
+ *  - NONE: each token whose label is not in ignore, as is.
+ *  - FIRST, AVERAGE, MAX: tokens first make words: a token continues the
+ *    word before it when it is a subword: for a tokenizer whose model has a
+ *    continuing_subword_prefix (vt_tok_model_subword_prefix: WordPiece),
+ *    when its string and the text it covers differ in length (characters);
+ *    else (byte-level BPE, Unigram: the pipeline's fallback heuristic) when
+ *    it does not start the text and neither the character before it nor its
+ *    first one is a space (U+0020). An unknown token always starts a word.
+ *    A word's label and score: FIRST its first token's; MAX those of its
+ *    first token with the highest top probability; AVERAGE the argmax of the
+ *    tokens' mean probabilities (float32, NaNs left out) and that mean. Its
+ *    string is the decoder over its tokens' strings.
+ *  - SIMPLE and the word strategies: consecutive items (tokens or words)
+ *    are grouped while an item's label is I-X (or any label not starting
+ *    with "B-" or "I-", which reads as itself) continuing the same X; a
+ *    group's entity_group is its first label after the first '-'; groups
+ *    whose entity_group is in ignore (n_ignore; NULL: just "O") are
+ *    dropped. The word is the decoder over the items' strings
+ *    (transformers' convert_tokens_to_string); start and end are the first
+ *    and last items' character offsets.
  * *out: malloc'd array of *n_out groups; free with vt_ner_groups_free.
- * Errors: VT_ERR_INVALID_ARG (bad sizes, an offset outside the text),
- * VT_ERR_NOMEM. */
+ * Errors: VT_ERR_INVALID_ARG (bad sizes, an offset outside the text, an
+ * unknown strategy), VT_ERR_NOMEM. */
+VT_API vt_status vt_ner_aggregate(const vt_tokenizer *t, const char *text, size_t len, const vt_tok_encoding *e,
+                                  const float *probs, int num_labels, const char *const *id2label,
+                                  vt_ner_aggregation agg, const char *const *ignore, int n_ignore,
+                                  vt_ner_group **out, size_t *n_out);
+/* vt_ner_aggregate with VT_NER_AGG_SIMPLE. */
 VT_API vt_status vt_ner_aggregate_simple(const vt_tokenizer *t, const char *text, size_t len,
                                          const vt_tok_encoding *e, const float *probs, int num_labels,
                                          const char *const *id2label, const char *const *ignore, int n_ignore,

@@ -85,6 +85,7 @@ typedef struct vt_serve_request {
     vt_explain_options explain; /* explain: "method", "steps", "rule", "of" over the defaults */
     const char *target;         /* explain: "target", a label's name (NULL: the predicted label) */
     bool questions;             /* explain, question answering: the inputs are {"question", "context"} */
+    vt_ner_aggregation aggregation; /* token-classification: "aggregation_strategy" (default "simple") */
     void *priv;                 /* the parsed document the strings live in */
 } vt_serve_request;
 
@@ -93,7 +94,8 @@ typedef struct vt_serve_request {
  *   {"text": "...", "text_b": "..."}            (text_b optional)
  *   {"inputs": [{"text": "...", "text_b": "..."}, ...]}   (1 or more)
  * plus, for embed only, "pooling": "cls"|"mean" and "normalize": true|false
- * at the top level; for /v1/question-answering
+ * at the top level; for /v1/token-classification {"text"} or {"inputs": [{"text"}, ...]} plus
+ * "aggregation_strategy": "simple"|"none"|"first"|"average"|"max" at the top level; for /v1/question-answering
  *   {"question": "...", "context": "..."}  or  {"inputs": [{"question", "context"}, ...]}
  * (both strings required; read into text and text_b); for /v1/explain the
  * classify shapes, or the question-answering ones for a question-answering

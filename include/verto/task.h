@@ -205,13 +205,14 @@ VT_API vt_status vt_task_evaluate_ner(vt_task *t, const vt_tagged *data, vt_ner_
                                       vt_ner_metrics *metrics);
 
 /* The entities of n raw texts, as transformers' token-classification
- * pipeline returns them with aggregation_strategy="simple"
- * (vt_ner_aggregate_simple): groups[i] (malloc'd, n_groups[i]; free each with
- * vt_ner_groups_free). A text longer than the task's length is read as
- * overlapping windows (half a window's stride), each token's probabilities
- * taken from the window where it is farthest from an edge. */
-VT_API vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner_group **groups,
-                                  size_t *n_groups);
+ * pipeline returns them with aggregation_strategy `agg` (vt_ner_aggregate;
+ * VT_NER_AGG_SIMPLE is verto's default): groups[i] (malloc'd, n_groups[i];
+ * free each with vt_ner_groups_free). A text longer than the task's length
+ * is read as overlapping windows (half a window's stride), each token's
+ * probabilities taken from the window where it is farthest from an edge,
+ * then aggregated over the whole text. */
+VT_API vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner_aggregation agg,
+                                  vt_ner_group **groups, size_t *n_groups);
 
 /* vt_task_entities' steps, for a caller that batches rows itself (verto
  * serve): a text's whole encoding and the windows the model reads of it. */
@@ -229,13 +230,15 @@ VT_API vt_status vt_task_ner_encode(const vt_task *t, const char *text, size_t l
 /* The text's entities from its rows' outputs logits[j] (x->rows[j].len,
  * num_labels), as vt_task_entities gives them. */
 VT_API vt_status vt_task_ner_groups(const vt_task *t, const char *text, size_t len, const vt_ner_text *x,
-                                    const float *const *logits, vt_ner_group **groups, size_t *n_groups);
+                                    const float *const *logits, vt_ner_aggregation agg, vt_ner_group **groups,
+                                    size_t *n_groups);
 VT_API void vt_ner_text_free(vt_ner_text *x);
 
 /* groups as verto predict prints them and verto serve returns them: a JSON
  * array of {"entity_group", "score", "word", "start", "end"} into *out
- * (malloc'd). */
-VT_API vt_status vt_task_entities_json(const vt_ner_group *groups, size_t n, char **out);
+ * (malloc'd); with VT_NER_AGG_NONE (the groups are tokens) of {"entity",
+ * "score", "index", "word", "start", "end"}, as the pipeline's. */
+VT_API vt_status vt_task_entities_json(const vt_ner_group *groups, size_t n, vt_ner_aggregation agg, char **out);
 
 /* ---- rows ----------------------------------------------------------------- */
 

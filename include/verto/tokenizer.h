@@ -171,6 +171,11 @@ VT_API const char *vt_tok_model_name(const vt_tokenizer *t);
  * when tokens do not say (a byte-level BPE or a Unigram marks word starts
  * instead). Whole-word masking reads it. */
 VT_API const char *vt_tok_continuation_prefix(const vt_tokenizer *t);
+/* The model's continuing_subword_prefix as tokenizers has it: "##" for
+ * WordPiece, a BPE's own (NULL when it has none, as byte-level BPEs), NULL
+ * for Unigram. The token-classification pipeline's word-level aggregations
+ * read it to tell a word's later pieces. */
+VT_API const char *vt_tok_model_subword_prefix(const vt_tokenizer *t);
 
 /* ---- encoding --------------------------------------------------------- */
 

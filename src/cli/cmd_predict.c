@@ -1,7 +1,7 @@
 /* verto predict: one JSON line per input line, as the model's task answers:
  * {"label", "score", "probs"}, {"labels", "probs"} or {"score"}
  * (vt_task_answer_json), or a token classifier's entities, [{"entity_group",
- * "score", "word", "start", "end"}, ...] (vt_task_entities_json). */
+ * "score", "word", "start", "end"}, ...] (vt_task_entities_json; per token with --aggregation none). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,14 +15,14 @@
 #include "verto/task.h"
 
 /* A token classifier's entities of each input, one JSON array per line. */
-static vt_status print_entities(vt_task *task, const vt_text_input *in, size_t n) {
+static vt_status print_entities(vt_task *task, const vt_text_input *in, size_t n, vt_ner_aggregation agg) {
     vt_ner_group **groups = calloc(n, sizeof *groups);
     size_t *counts = calloc(n, sizeof *counts);
-    vt_status st = groups && counts ? vt_task_entities(task, in, n, groups, counts)
+    vt_status st = groups && counts ? vt_task_entities(task, in, n, agg, groups, counts)
                                     : vt_error(VT_ERR_NOMEM, "out of memory for %zu inputs", n);
     for (size_t i = 0; st == VT_OK && i < n; i++) {
         char *json = NULL;
-        if ((st = vt_task_entities_json(groups[i], counts[i], &json)) == VT_OK) puts(json);
+        if ((st = vt_task_entities_json(groups[i], counts[i], agg, &json)) == VT_OK) puts(json);
         free(json);
     }
     for (size_t i = 0; groups && i < n; i++) vt_ner_groups_free(groups[i], counts[i]);
@@ -33,7 +33,8 @@ static vt_status print_entities(vt_task *task, const vt_text_input *in, size_t n
 
 int cmd_predict(int argc, char **argv) {
     if (cli_is_qa_model(argc, argv)) return cmd_predict_qa(argc, argv); /* SQuAD: its own options */
-    const char *dir = NULL, *input = NULL, *text_col = NULL, *text_b_col = NULL, *precision = "fp32";
+    const char *dir = NULL, *input = NULL, *text_col = NULL, *text_b_col = NULL, *precision = "fp32",
+               *aggregation = NULL;
     bool jsonl = false;
     int64_t batch = 32, max_length = 0;
     const cli_option opts[] = {
@@ -44,6 +45,7 @@ int cmd_predict(int argc, char **argv) {
         {"--text-b-column", CLI_STRING, &text_b_col, "KEY", "with --jsonl: the second text's key (default text_b)"},
         {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
         {"--batch-size", CLI_INT, &batch, "N", "inputs per forward pass (default 32)", 1, 65536},
+        {"--aggregation", CLI_STRING, &aggregation, "S", "a token classifier's entities as the pipeline's aggregation_strategy: simple (default), none, first, average or max"},
         {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens, or read windows of N with a windowed classifier (default: as fine-tuned)", 2, 1e6},
         {0}};
     char **args;
@@ -59,12 +61,21 @@ int cmd_predict(int argc, char **argv) {
         free(args);
         return 1;
     }
+    vt_ner_aggregation agg;
+    if (!vt_ner_aggregation_parse(aggregation ? aggregation : "simple", &agg)) {
+        free(args);
+        return cli_fail("--aggregation: \"%s\" is none of simple, none, first, average, max", aggregation);
+    }
     if (jsonl && n_args) {
         free(args);
         return cli_fail("--jsonl reads --input or standard input, not TEXT arguments");
     }
     vt_task_kind kind;
-    bool tokens = vt_task_kind_of_dir(dir, &kind) == VT_OK && kind == VT_TASK_TOKEN_CLASSIFICATION;
+    bool known = vt_task_kind_of_dir(dir, &kind) == VT_OK, tokens = known && kind == VT_TASK_TOKEN_CLASSIFICATION;
+    if (aggregation && known && !tokens) {
+        free(args);
+        return cli_fail("--aggregation is for a token classifier; %s is not one", dir);
+    }
     vt_task *task = tokens ? cli_load_task(dir, kind, prec, max_length, batch)
                            : cli_load_sequence_task(dir, prec, max_length, batch);
     vt_status st = task ? VT_OK : vt_last_status();
@@ -94,7 +105,7 @@ int cmd_predict(int argc, char **argv) {
     for (size_t i = 0; st == VT_OK && jsonl && i < n; i++)
         in[i] = (vt_text_input){rows.text[i], rows.text_len[i], rows.text_b ? rows.text_b[i] : NULL,
                                 rows.text_b ? rows.text_b_len[i] : 0};
-    if (st == VT_OK && n && tokens) st = print_entities(task, in, n);
+    if (st == VT_OK && n && tokens) st = print_entities(task, in, n, agg);
     else if (st == VT_OK && n) st = vt_task_classify(task, in, n, probs, NULL);
     for (size_t i = 0; st == VT_OK && !tokens && i < n; i++) {
         char *answer = NULL;

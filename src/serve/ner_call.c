@@ -41,8 +41,8 @@ void serve_ner_answer(vt_sb *b, const vt_task *t, const vt_serve_request *req, c
     size_t n = 0;
     char *json = NULL;
     vt_status st = vt_task_ner_groups(t, in->text, in->text_len, &q->texts[i], (const float *const *)q->out + q->first[i],
-                                      &g, &n);
-    if (st == VT_OK) st = vt_task_entities_json(g, n, &json);
+                                      req->aggregation, &g, &n);
+    if (st == VT_OK) st = vt_task_entities_json(g, n, req->aggregation, &json);
     if (st == VT_OK) vt_sb_str(b, json);
     else b->failed = true;
     free(json);

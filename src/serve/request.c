@@ -131,7 +131,7 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
     static const char *const CLASSIFY[] = {"text", "text_b", "inputs", NULL};
     static const char *const EMBED[] = {"text", "text_b", "inputs", "pooling", "normalize", NULL};
     static const char *const QA[] = {"question", "context", "inputs", NULL};
-    static const char *const TOKENS[] = {"text", "inputs", NULL};
+    static const char *const TOKENS[] = {"text", "inputs", "aggregation_strategy", NULL};
     static const char *const EXPLAIN[] = {"text", "text_b", "question", "context", "inputs", "target", "method",
                                           "steps", "rule", "of", NULL};
     if (!cJSON_IsObject(root)) return vt_error(VT_ERR_INVALID_ARG, "the body must be a JSON object");
@@ -171,6 +171,10 @@ static vt_status parse_doc(vt_serve_endpoint endpoint, const cJSON *root, vt_ser
             out->normalize = cJSON_IsTrue(normalize);
         }
     }
+    const cJSON *agg = cJSON_GetObjectItemCaseSensitive(root, "aggregation_strategy");
+    if (agg && (!cJSON_IsString(agg) || !vt_ner_aggregation_parse(agg->valuestring, &out->aggregation)))
+        return vt_error(VT_ERR_INVALID_ARG,
+                        "\"aggregation_strategy\" must be \"simple\", \"none\", \"first\", \"average\" or \"max\"");
     if (endpoint == VT_SERVE_EXPLAIN && (st = explain_options(root, out)) != VT_OK) return st;
     out->questions = qa;
     size_t n = 1, most = endpoint == VT_SERVE_EXPLAIN ? MAX_EXPLAIN_INPUTS : MAX_INPUTS;

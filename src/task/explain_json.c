@@ -79,7 +79,7 @@ vt_status vt_task_explain_entities_json(vt_task *t, const vt_text_input *in, con
     vt_sb_str(&b, "[");
     for (size_t g = 0; st == VT_OK && g < n; g++) { /* each entity's object, its explanation added */
         char *one = NULL, *json = NULL;
-        if ((st = vt_task_entities_json(&groups[g], 1, &one)) == VT_OK &&
+        if ((st = vt_task_entities_json(&groups[g], 1, VT_NER_AGG_SIMPLE, &one)) == VT_OK &&
             (st = vt_explanation_json(t, in, o, &e[g], &json)) == VT_OK) {
             vt_sb_str(&b, g ? ", " : "");
             vt_sb_add(&b, one + 1, strlen(one) - 3); /* "[{...}]" without "[" and "}]" */

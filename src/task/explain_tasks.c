@@ -80,7 +80,7 @@ vt_status vt_task_explain_entities(vt_task *t, const vt_text_input *in, const vt
     if (!logits || !labels) st = vt_error(VT_ERR_NOMEM, "out of memory explaining %d tokens", T);
     if (st == VT_OK) st = explain_row_of(enc, in, &r, &buf);
     if (st == VT_OK) st = vt_task_run(t, VT_OUT_TOKENS, &enc, 1, &logits);
-    if (st == VT_OK) st = vt_task_entities(t, in, 1, groups, n_groups);
+    if (st == VT_OK) st = vt_task_entities(t, in, 1, VT_NER_AGG_SIMPLE, groups, n_groups);
     if (st == VT_OK && *n_groups && !(*out = calloc(*n_groups, sizeof **out)))
         st = vt_error(VT_ERR_NOMEM, "out of memory");
     for (size_t g = 0; st == VT_OK && g < *n_groups; g++) {

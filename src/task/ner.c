@@ -163,7 +163,8 @@ vt_status vt_task_ner_encode(const vt_task *t, const char *text, size_t len, vt_
 }
 
 vt_status vt_task_ner_groups(const vt_task *t, const char *text, size_t len, const vt_ner_text *x,
-                             const float *const *logits, vt_ner_group **groups, size_t *n_groups) {
+                             const float *const *logits, vt_ner_aggregation agg, vt_ner_group **groups,
+                             size_t *n_groups) {
     const vt_tok_encoding *e = &x->enc;
     int K = t->cfg->num_labels;
     const char *labels[VT_BERT_MAX_LABELS];
@@ -190,12 +191,13 @@ vt_status vt_task_ner_groups(const vt_task *t, const char *text, size_t len, con
             for (int c = 0; c < K; c++) sum += exp(z[c] - mx);
             for (int c = 0; c < K; c++) probs[(size_t)at * (size_t)K + (size_t)c] = (float)(exp(z[c] - mx) / sum);
         }
-    vt_status st = vt_ner_aggregate_simple(t->tok, text, len, e, probs, K, labels, NULL, 0, groups, n_groups);
+    vt_status st = vt_ner_aggregate(t->tok, text, len, e, probs, K, labels, agg, NULL, 0, groups, n_groups);
     free(probs), free(depth);
     return st;
 }
 
-vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner_group **groups, size_t *n_groups) {
+vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner_aggregation agg, vt_ner_group **groups,
+                           size_t *n_groups) {
     memset(groups, 0, n * sizeof *groups);
     memset(n_groups, 0, n * sizeof *n_groups);
     size_t K = (size_t)t->cfg->num_labels;
@@ -214,7 +216,7 @@ vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner
         }
         if (st == VT_OK) st = vt_task_run(t, VT_OUT_TOKENS, rows, (size_t)x.n_rows, logits);
         if (st == VT_OK)
-            st = vt_task_ner_groups(t, in[i].text, in[i].text_len, &x, (const float *const *)logits, &groups[i],
+            st = vt_task_ner_groups(t, in[i].text, in[i].text_len, &x, (const float *const *)logits, agg, &groups[i],
                                     &n_groups[i]);
         for (int32_t j = 0; logits && j < x.n_rows; j++) free(logits[j]);
         free(rows), free(logits);
@@ -225,13 +227,17 @@ vt_status vt_task_entities(vt_task *t, const vt_text_input *in, size_t n, vt_ner
     return st;
 }
 
-vt_status vt_task_entities_json(const vt_ner_group *g, size_t n, char **out) {
+vt_status vt_task_entities_json(const vt_ner_group *g, size_t n, vt_ner_aggregation agg, char **out) {
+    bool tokens = agg == VT_NER_AGG_NONE;
     vt_sb b = {0};
     vt_sb_str(&b, "[");
     for (size_t i = 0; i < n; i++) {
-        vt_sb_str(&b, i ? ", {\"entity_group\": " : "{\"entity_group\": ");
+        vt_sb_str(&b, i ? ", " : "");
+        vt_sb_str(&b, tokens ? "{\"entity\": " : "{\"entity_group\": ");
         vt_sb_json_string(&b, g[i].entity_group);
-        vt_sb_printf(&b, ", \"score\": %.8g, \"word\": ", g[i].score);
+        vt_sb_printf(&b, ", \"score\": %.8g, ", g[i].score);
+        if (tokens) vt_sb_printf(&b, "\"index\": %d, ", g[i].first);
+        vt_sb_str(&b, "\"word\": ");
         vt_sb_json_string(&b, g[i].word);
         vt_sb_printf(&b, ", \"start\": %d, \"end\": %d}", g[i].start, g[i].end);
     }

@@ -352,3 +352,5 @@ vt_status vt_bpe_tokenize(const vt_bpe *m, const vt_word *w, vt_word_cache *cach
     vt_word_pieces_to_original(w, out, first);
     return VT_OK;
 }
+
+const char *vt_bpe_continuing_prefix(const vt_bpe *m) { return m->prefix_len > 0 ? m->prefix : NULL; }

@@ -32,6 +32,9 @@ vt_bpe *vt_bpe_new(const vt_wp_vocab *vocab, const char *const *left, const char
                    const vt_bpe_options *o, const char *label);
 void vt_bpe_free(vt_bpe *m);
 
+/* The model's continuing_subword_prefix, NULL when it has none. */
+const char *vt_bpe_continuing_prefix(const vt_bpe *m);
+
 /* Appends the tokens of word w to out, offsets original as vt_wp_cut's.
  * cache (may be NULL) is the calling thread's. */
 vt_status vt_bpe_tokenize(const vt_bpe *m, const vt_word *w, vt_word_cache *cache, vt_pieces *out);

@@ -103,17 +103,18 @@ static vt_status step_byte_level(toks *t) {
     vt_sb b = {0};
     for (size_t i = 0; i < t->n; i++) {
         const char *s = t->s[i];
-        size_t n = strlen(s);
+        size_t n = strlen(s), start = b.len;
         for (size_t k = 0; k < n;) {
             int adv;
             int32_t cp = vt_utf8_decode((const unsigned char *)s + k, n - k, &adv);
             int byte = vt_byte_level_byte(cp);
-            if (byte >= 0) {
-                char c = (char)byte;
-                vt_sb_add(&b, &c, 1);
-            } else {
-                vt_sb_add(&b, s + k, (size_t)adv); /* not a stand-in: kept as it is */
+            if (byte < 0) { /* a character that stands for no byte: tokenizers keeps the whole token as it is */
+                b.len = start;
+                vt_sb_add(&b, s, n);
+                break;
             }
+            char c = (char)byte;
+            vt_sb_add(&b, &c, 1);
             k += (size_t)adv;
         }
     }

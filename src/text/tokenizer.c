@@ -254,3 +254,7 @@ const char *vt_tok_model_name(const vt_tokenizer *t) {
 }
 
 const char *vt_tok_continuation_prefix(const vt_tokenizer *t) { return t->model == VT_MODEL_WORDPIECE ? "##" : NULL; }
+
+const char *vt_tok_model_subword_prefix(const vt_tokenizer *t) {
+    return t->model == VT_MODEL_WORDPIECE ? "##" : t->model == VT_MODEL_BPE ? vt_bpe_continuing_prefix(t->bpe) : NULL;
+}

@@ -26,10 +26,12 @@ Usage: gen_ner.py OUT_DIR. Writes into OUT_DIR:
       (None as -1) and offset_mapping (characters within each word); the same
       truncated to 12 tokens and padded to 16; and word tags with the labels
       of transformers' run_ner.py (label_all_tokens False and True).
-  ner_pipeline.json  per tokenizer, texts with logits (float32, chosen here)
-      given to TokenClassificationPipeline.postprocess with
-      aggregation_strategy="simple": the input ids and the entities
-      (entity_group, score, word, start, end).
+  ner_tok_bpe_prefix/  a BPE whose model has a continuing_subword_prefix ("##"), for the pipeline's cases.
+  ner_pipeline.json  per tokenizer (also ner_tok_bpe_prefix), texts with logits (float32, chosen here)
+      given to TokenClassificationPipeline.postprocess with each
+      aggregation_strategy (none, simple, first, average, max): the input
+      ids and per strategy the entities (entity_group, or none's entity;
+      score, index (none's; -1 otherwise), word, start, end).
 """
 import json
 import math
@@ -232,6 +234,30 @@ def tokenizers(out):
     return toks
 
 
+def bpe_prefix_tokenizer(out):
+    """A (non byte-level) BPE whose model has a continuing_subword_prefix ("##", WordPiece's decoder), BERT's
+    normalizer and pre-tokenizer and [CLS] ... [SEP]: the pipeline's word-aware subword rule for a BPE."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+    corpora = {"emails": read_lines(os.path.join(DATA, "spamassassin_sample.txt")),
+               "mixed": read_lines(os.path.join(DATA, "mixed.txt"))}
+    tok = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##")
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(pipes.train_text(corpora), trainers.BpeTrainer(
+        vocab_size=3000, min_frequency=2, special_tokens=specials, continuing_subword_prefix="##", limit_alphabet=300))
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                                                       special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
+                                   pad_token="[PAD]", mask_token="[MASK]")
+    d = os.path.join(out, "ner_tok_bpe_prefix")
+    fast.save_pretrained(d)
+    return AutoTokenizer.from_pretrained(d)
+
+
 def word_pool(rng):
     emails = [w.decode("utf-8", errors="replace") for l in read_lines(os.path.join(DATA, "spamassassin_sample.txt"))[:400]
               for w in l.split()]
@@ -351,11 +377,14 @@ def pipeline_cases(toks, rng):
             logits[np.arange(n), seq] += np.float32(2.5)
             outputs = dict(inputs)
             outputs.update({"logits": torch.from_numpy(logits)[None], "word_ids": None, "word_to_chars_map": None})
-            ents = pipe.postprocess([outputs], aggregation_strategy=AggregationStrategy.SIMPLE)
+            by = {}
+            for agg in AggregationStrategy:
+                ents = pipe.postprocess([outputs], aggregation_strategy=agg)
+                by[agg.value] = [{"entity_group": e["entity"] if agg == AggregationStrategy.NONE else e["entity_group"],
+                                  "score": float(e["score"]), "index": int(e.get("index", -1)), "word": e["word"],
+                                  "start": int(e["start"]), "end": int(e["end"])} for e in ents]
             cases.append({"text": text, "ids": inputs["input_ids"][0].tolist(), "logits": logits.reshape(-1).tolist(),
-                          "entities": [{"entity_group": e["entity_group"], "score": float(e["score"]),
-                                        "word": e["word"], "start": int(e["start"]), "end": int(e["end"])}
-                                       for e in ents]})
+                          "entities": by})
         out[name] = cases
     return {"labels": PIPE_LABELS, "tokenizers": out}
 
@@ -372,6 +401,7 @@ def main():
     toks = tokenizers(out)
     with open(os.path.join(out, "ner_words.json"), "w", encoding="utf-8") as f:
         json.dump(words_cases(toks, rng), f, ensure_ascii=False)
+    toks["bpe_prefix"] = bpe_prefix_tokenizer(out)  # the pipeline's cases only
     with open(os.path.join(out, "ner_pipeline.json"), "w", encoding="utf-8") as f:
         json.dump(pipeline_cases(toks, rng), f, ensure_ascii=False)
     print(f"  ner: {len(cases)} seqeval cases, {len(toks)} tokenizers")

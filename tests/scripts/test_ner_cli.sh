@@ -14,14 +14,18 @@
 #    transformers makes with that model (each word labelled by its first
 #    token, the sentence encoded with is_split_into_words and truncated to the
 #    fine-tuned length): the same predictions, so the figures agree to 1e-12;
-#  - verto predict on raw sentences equals the token-classification pipeline
-#    with aggregation_strategy="simple": the same entity groups, words and
-#    character offsets, scores within 1e-5 (fp32); for texts longer than the
+#  - verto predict --aggregation S on raw sentences (and on lines of accents,
+#    CJK, emoji and punctuation runs) equals the token-classification pipeline
+#    with aggregation_strategy=S, for S in none (per token: labels, indices),
+#    simple (the default), first, average and max: the same entity groups,
+#    words and character offsets, scores within 1e-5 (fp32 forward passes of
+#    two implementations; the pipeline averages in float32); for texts longer than the
 #    model reads at once, the pipeline's postprocess is given the logits of
 #    verto's windows computed by transformers (half-overlapping windows, each
 #    token from the window where it is farthest from an edge), since the
 #    pipeline's own stride chunks merge entities by another rule;
-#  - (BERT) serve's /v1/token-classification answers each text as predict does.
+#  - (BERT) serve's /v1/token-classification answers each text as predict does,
+#    also with "aggregation_strategy" none and average; an unknown strategy is a 400.
 set -euo pipefail
 export TQDM_DISABLE=1 HF_HUB_DISABLE_PROGRESS_BARS=1
 build=${VT_BUILD:-build}
@@ -76,6 +80,13 @@ with open(f"{tmp}/dev.txt", "w") as f:  # raw text: the words joined as a senten
         f.write(re.sub(r" ([,.;:!?')])", r"\1", " ".join(words)) + "\n")
     long = " ".join(" ".join(w) for w, _ in dev[40:52])
     f.write(long + "\n")  # longer than 64 tokens: read as windows
+    # accents, CJK, emoji, punctuation runs: whole words, subwords and unknown tokens for the word strategies
+    odd = ["Café naïve résumé: the Congress of the United States met in Washington in January!!!",
+           "東京 and 北京天安门 — Europe, China... NATO?!? 1,234.5 ❤️🇺🇸 (Iraq) [Afghanistan] \"America\"",
+           "Ångström's Straße, İstanbul... Social Security -- the Senate; the House. e\u0301te\u0301 Zoë Ærø"]
+    for line in odd:
+        f.write(line + "\n")
+    f.write(" ".join(odd * 3) + " " + " ".join(dev[52][0]) + "\n")  # a long one of them: windows
 print(f"    {len(train)} training and {len(dev)} dev sentences")
 PY
 # A RoBERTa tokenizer: a byte-level BPE trained by tokenizers on the same text.
@@ -104,15 +115,21 @@ for fam in bert roberta; do
     check "$fam: eval --json" sh -c "'$verto' eval --model '$d' --data '$tmp/dev.jsonl' --json >'$tmp/$fam-eval.json'"
     check "$fam: eval --mode strict" sh -c "'$verto' eval --model '$d' --data '$tmp/dev.jsonl' --mode strict >/dev/null"
     check "$fam: predict" sh -c "'$verto' predict --model '$d' --input '$tmp/dev.txt' >'$tmp/$fam-pred.jsonl'"
+    for agg in none simple first average max; do
+        check "$fam: predict --aggregation $agg" sh -c \
+            "'$verto' predict --model '$d' --aggregation $agg --input '$tmp/dev.txt' >'$tmp/$fam-pred-$agg.jsonl'"
+    done
+    check "$fam: predict's default is --aggregation simple" cmp "$tmp/$fam-pred.jsonl" "$tmp/$fam-pred-simple.jsonl"
     check "$fam: transformers loads it; eval equals seqeval on its predictions; predict equals its pipeline" \
-        "$py" - "$d" "$tmp/dev.jsonl" "$tmp/$fam-eval.json" "$tmp/dev.txt" "$tmp/$fam-pred.jsonl" <<'PY'
-import json, sys
+        "$py" - "$d" "$tmp/dev.jsonl" "$tmp/$fam-eval.json" "$tmp/dev.txt" "$tmp/$fam-pred" <<'PY'
+import json, sys, warnings
 import torch
 import seqeval.metrics as sm
 import transformers as tf
 from transformers.utils import logging
 logging.set_verbosity_error()
 d, dev, ev, texts, preds = sys.argv[1:6]
+warnings.filterwarnings("ignore", message="Tokenizer does not support real words")  # RoBERTa: the fallback rule
 model, info = tf.AutoModelForTokenClassification.from_pretrained(d, output_loading_info=True)
 assert not any(info.values()), info
 tok = tf.AutoTokenizer.from_pretrained(d)
@@ -143,7 +160,6 @@ print("    eval: " + ", ".join(f"{k} {report[k]:.4f} (seqeval {v:.4f})" for k, v
 # from the window where it is farthest from an edge (the first such window on ties).
 pipe = tf.pipeline("token-classification", model=model, tokenizer=tok, aggregation_strategy="simple")
 tok.model_max_length = 10**6  # preprocess: the whole text, which window_logits reads in windows
-AGG = tf.pipelines.token_classification.AggregationStrategy.SIMPLE
 def window_logits(ids):
     n, w = len(ids) - 2, 62
     step = w // 2
@@ -162,24 +178,29 @@ def window_logits(ids):
                 depth[at], out[at] = d, logits[i]
     return out
 lines = open(texts).read().split("\n")[:-1]
-got = [json.loads(l) for l in open(preds)]
-assert len(got) == len(lines)
-worst, n, windows = 0.0, 0, 0
-for text, g in zip(lines, got):
+logits = []
+for text in lines:
     inputs = next(iter(pipe.preprocess(text, is_split_into_words=False)))
-    ids = inputs["input_ids"][0].tolist()
-    windows += len(ids) > 64
-    outputs = dict(inputs)
-    outputs.update({"logits": window_logits(ids)[None], "word_ids": None, "word_to_chars_map": None})
-    w = pipe.postprocess([outputs], aggregation_strategy=AGG)
-    assert [(e["entity_group"], e["word"], e["start"], e["end"]) for e in g] == \
-           [(e["entity_group"], e["word"], e["start"], e["end"]) for e in w], (text, g, w)
-    worst = max([worst] + [abs(a["score"] - float(b["score"])) for a, b in zip(g, w)])
-    n += len(g)
-print(f"    predict: {n} entities in {len(lines)} texts ({windows} read as windows) as the pipeline's, "
-      f"scores within {worst:.2g}")
-assert windows > 0
-assert worst <= 1e-5
+    logits.append((inputs, window_logits(inputs["input_ids"][0].tolist())))
+windows = sum(x["input_ids"].shape[1] > 64 for x, _ in logits)
+assert windows >= 2
+KEYS = {"none": ("entity", "index", "word", "start", "end")}
+for agg in ("none", "simple", "first", "average", "max"):
+    got = [json.loads(l) for l in open(f"{preds}-{agg}.jsonl")]
+    assert len(got) == len(lines)
+    keys = KEYS.get(agg, ("entity_group", "word", "start", "end"))
+    worst, n = 0.0, 0
+    for text, g, (inputs, lg) in zip(lines, got, logits):
+        outputs = dict(inputs)
+        outputs.update({"logits": lg[None], "word_ids": None, "word_to_chars_map": None})
+        w = pipe.postprocess([outputs], aggregation_strategy=tf.pipelines.token_classification.AggregationStrategy(agg))
+        assert [tuple(e[k] for k in keys) for e in g] == [tuple(e[k] for k in keys) for e in w], (agg, text, g, w)
+        worst = max([worst] + [abs(a["score"] - float(b["score"])) for a, b in zip(g, w)])
+        n += len(g)
+    print(f"    predict --aggregation {agg}: {n} entities in {len(lines)} texts ({windows} read as windows) "
+          f"as the pipeline's, scores within {worst:.2g}")
+    assert n > 0
+    assert worst <= 1e-5
 PY
 done
 
@@ -188,6 +209,13 @@ start_server "$tmp/bert-ner" "$tmp/server.log"
 "$py" -c 'import json,sys; print(json.dumps({"inputs": [{"text": t} for t in open(sys.argv[1]).read().split("\n")[:-1]]}))' \
     "$tmp/dev.txt" >"$tmp/req.json"
 curl -s --data-binary @"$tmp/req.json" "http://127.0.0.1:$port/v1/token-classification" >"$tmp/served.json"
+for agg in none average; do
+    "$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["aggregation_strategy"]=sys.argv[2]; print(json.dumps(r))' \
+        "$tmp/req.json" "$agg" >"$tmp/req-$agg.json"
+    curl -s --data-binary @"$tmp/req-$agg.json" "http://127.0.0.1:$port/v1/token-classification" >"$tmp/served-$agg.json"
+done
+curl -s -o "$tmp/badagg.json" -w '%{http_code}' --data-binary '{"text": "a", "aggregation_strategy": "mean"}' \
+    "http://127.0.0.1:$port/v1/token-classification" >"$tmp/badagg.code"
 curl -s -o "$tmp/pair.json" -w '%{http_code}' --data-binary '{"inputs": [{"text": "a", "text_b": "b"}]}' \
     "http://127.0.0.1:$port/v1/token-classification" >"$tmp/pair.code"
 curl -s "http://127.0.0.1:$port/v1/model" >"$tmp/model.json"
@@ -198,6 +226,16 @@ import json, sys
 served = json.load(open(sys.argv[1]))["results"]; want = [json.loads(l) for l in open(sys.argv[2])]
 assert served == want, (len(served), len(want))' "$tmp/served.json" "$tmp/bert-pred.jsonl"
 check "serve refuses a pair with 400" grep -qx 400 "$tmp/pair.code"
+for agg in none average; do
+    check "serve with \"aggregation_strategy\": \"$agg\" equals verto predict --aggregation $agg" "$py" -c '
+import json, sys
+served = json.load(open(sys.argv[1]))["results"]; want = [json.loads(l) for l in open(sys.argv[2])]
+assert served == want, (len(served), len(want))' "$tmp/served-$agg.json" "$tmp/bert-pred-$agg.jsonl"
+done
+check "serve refuses an unknown aggregation_strategy with 400 naming the field" \
+    sh -c "grep -qx 400 '$tmp/badagg.code' && grep -q aggregation_strategy '$tmp/badagg.json'"
+check "predict refuses an unknown --aggregation" \
+    sh -c "! '$verto' predict --model '$tmp/bert-ner' --aggregation mean x 2>'$tmp/agg.err' && grep -q aggregation '$tmp/agg.err'"
 
 if [ "$failures" -ne 0 ]; then echo "test_ner_cli: $failures check(s) failed"; exit 1; fi
 echo "test_ner_cli: all checks passed"

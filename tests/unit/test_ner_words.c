@@ -8,10 +8,12 @@
  *    truncated to 12 tokens and padded to 16;
  *  - vt_ner_align_labels gives run_ner.py's labels (label_all_tokens false
  *    and true);
- *  - vt_ner_aggregate_simple gives TokenClassificationPipeline's entities
- *    (aggregation_strategy="simple") for the same logits: groups, words and
- *    character offsets exactly, scores within 1e-6 (the pipeline's softmax
- *    and mean run in float32, ours sum in double). */
+ *  - vt_ner_aggregate gives TokenClassificationPipeline's entities (those
+ *    four tokenizers and a BPE whose model has a "##" continuing prefix) under
+ *    each aggregation_strategy (none, simple, first, average, max) for the
+ *    same logits: labels, token indices, words and character offsets
+ *    exactly, scores within 1e-6 (the pipeline's softmax and means run in
+ *    float32, ours sum groups in double). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +25,8 @@
 #include "vt_test.h"
 
 static const char *const TOKENIZERS[] = {"uncased", "roberta", "roberta_aps", "xlmr"};
+/* and a BPE whose model has a continuing_subword_prefix, for the pipeline's subword rule */
+static const char *const PIPE_TOKENIZERS[] = {"uncased", "roberta", "roberta_aps", "xlmr", "bpe_prefix"};
 static const char *const NER_LABELS[] = {"B-LOC", "B-PER", "I-LOC", "I-PER", "O", "B-B-X", "I-I-X", "I-B-X"};
 
 static vt_tokenizer *load(const char *name) {
@@ -160,24 +164,54 @@ static void softmax(const float *logits, int n, int k, float *probs) {
     }
 }
 
+/* The groups of one strategy against the pipeline's entities `want`; false with why on the first difference. */
+static bool same_groups(const vt_ner_group *g, size_t ng, const cJSON *want, vt_ner_aggregation agg, double *worst,
+                        char *why, size_t size) {
+    if ((int)ng != cJSON_GetArraySize(want)) {
+        snprintf(why, size, "%s: %zu entities, the pipeline %d", vt_ner_aggregation_name(agg), ng,
+                 cJSON_GetArraySize(want));
+        return false;
+    }
+    size_t j = 0;
+    for (const cJSON *w = want->child; w; w = w->next, j++) {
+        double d = fabs(g[j].score - item(w, "score")->valuedouble);
+        *worst = d > *worst ? d : *worst;
+        int index = item(w, "index")->valueint; /* none's token index; -1 for the grouping strategies */
+        if (strcmp(g[j].entity_group, item(w, "entity_group")->valuestring) ||
+            strcmp(g[j].word, item(w, "word")->valuestring) || g[j].start != item(w, "start")->valueint ||
+            g[j].end != item(w, "end")->valueint || (index >= 0 && g[j].first != index) || !(d <= 1e-6)) {
+            snprintf(why, size, "%s entity %zu: (%s, %.7f, %d, [%s], %d, %d), the pipeline (%s, %.7f, %d, [%s], %d, %d)",
+                     vt_ner_aggregation_name(agg), j, g[j].entity_group, g[j].score, g[j].first, g[j].word, g[j].start,
+                     g[j].end, item(w, "entity_group")->valuestring, item(w, "score")->valuedouble, index,
+                     item(w, "word")->valuestring, item(w, "start")->valueint, item(w, "end")->valueint);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* vt_ner_aggregate under each strategy against TokenClassificationPipeline.postprocess on the same logits. */
 static void test_pipeline(void **state) {
     (void)state;
+    static const vt_ner_aggregation AGGS[] = {VT_NER_AGG_NONE, VT_NER_AGG_SIMPLE, VT_NER_AGG_FIRST,
+                                              VT_NER_AGG_AVERAGE, VT_NER_AGG_MAX};
+    enum { N_AGGS = sizeof AGGS / sizeof *AGGS };
     cJSON *all = ref_json("ner_pipeline.json");
     const cJSON *jl = item(all, "labels");
     int K = cJSON_GetArraySize(jl), i = 0;
     const char **labels = malloc((size_t)K * sizeof *labels);
     for (const cJSON *l = jl->child; l; l = l->next) labels[i++] = l->valuestring;
-    for (size_t k = 0; k < sizeof TOKENIZERS / sizeof *TOKENIZERS; k++) {
-        vt_tokenizer *t = load(TOKENIZERS[k]);
+    for (size_t k = 0; k < sizeof PIPE_TOKENIZERS / sizeof *PIPE_TOKENIZERS; k++) {
+        vt_tokenizer *t = load(PIPE_TOKENIZERS[k]);
         vt_tok_encoding e;
         vt_tok_encoding_init(&e);
-        int n_cases = 0, bad = 0, n_ent = 0;
+        int n_cases = 0, bad = 0, n_ent[N_AGGS] = {0};
         double worst = 0;
-        for (const cJSON *c = item(item(all, "tokenizers"), TOKENIZERS[k])->child; c; c = c->next, n_cases++) {
+        for (const cJSON *c = item(item(all, "tokenizers"), PIPE_TOKENIZERS[k])->child; c; c = c->next, n_cases++) {
             const char *text = item(c, "text")->valuestring;
             size_t len = strlen(text);
             assert_int_equal(vt_tok_encode(t, text, len, NULL, 0, NULL, &e), VT_OK);
-            char why[512] = "";
+            char why[768] = "";
             bool ok = same_ints(e.ids, e.len, item(c, "ids"), why, sizeof why, "ids");
             const cJSON *jlog = item(c, "logits");
             if (ok && cJSON_GetArraySize(jlog) != e.len * K) fail_msg("logits of case %d: wrong size", n_cases);
@@ -185,45 +219,43 @@ static void test_pipeline(void **state) {
             float *logits = malloc(nl * sizeof *logits), *probs = malloc(nl * sizeof *probs);
             i = 0;
             for (const cJSON *x = jlog->child; x; x = x->next) logits[i++] = (float)x->valuedouble;
-            vt_ner_group *g = NULL;
-            size_t ng = 0;
-            if (ok) {
-                softmax(logits, e.len, K, probs);
-                assert_int_equal(vt_ner_aggregate_simple(t, text, len, &e, probs, K, labels, NULL, 0, &g, &ng), VT_OK);
-                const cJSON *want = item(c, "entities");
-                if ((int)ng != cJSON_GetArraySize(want)) {
-                    snprintf(why, sizeof why, "%zu entities, the pipeline %d", ng, cJSON_GetArraySize(want));
-                    ok = false;
-                }
-                size_t j = 0;
-                for (const cJSON *w = want->child; w && ok; w = w->next, j++) {
-                    double d = fabs(g[j].score - item(w, "score")->valuedouble);
-                    worst = d > worst ? d : worst;
-                    if (strcmp(g[j].entity_group, item(w, "entity_group")->valuestring) ||
-                        strcmp(g[j].word, item(w, "word")->valuestring) || g[j].start != item(w, "start")->valueint ||
-                        g[j].end != item(w, "end")->valueint || !(d <= 1e-6)) {
-                        snprintf(why, sizeof why, "entity %zu: (%s, %.7f, [%s], %d, %d), the pipeline (%s, %.7f, [%s], %d, %d)",
-                                 j, g[j].entity_group, g[j].score, g[j].word, g[j].start, g[j].end,
-                                 item(w, "entity_group")->valuestring, item(w, "score")->valuedouble,
-                                 item(w, "word")->valuestring, item(w, "start")->valueint, item(w, "end")->valueint);
-                        ok = false;
-                    }
-                }
-                n_ent += (int)ng;
+            if (ok) softmax(logits, e.len, K, probs);
+            for (int a = 0; ok && a < N_AGGS; a++) {
+                vt_ner_group *g = NULL;
+                size_t ng = 0;
+                assert_int_equal(vt_ner_aggregate(t, text, len, &e, probs, K, labels, AGGS[a], NULL, 0, &g, &ng), VT_OK);
+                ok = same_groups(g, ng, item(item(c, "entities"), vt_ner_aggregation_name(AGGS[a])), AGGS[a], &worst,
+                                 why, sizeof why);
+                n_ent[a] += (int)ng;
+                vt_ner_groups_free(g, ng);
             }
-            if (!ok && bad++ < 3) printf("    %s case %d [%s]: %s\n", TOKENIZERS[k], n_cases, text, why);
-            vt_ner_groups_free(g, ng);
+            if (!ok && bad++ < 3) printf("    %s case %d [%s]: %s\n", PIPE_TOKENIZERS[k], n_cases, text, why);
             free(logits), free(probs);
         }
-        printf("    %-12s %d texts, %d entities: %d differ; scores max abs diff %.2g (tol 1e-6)\n", TOKENIZERS[k],
-               n_cases, n_ent, bad, worst);
+        printf("    %-12s %d texts; entities none %d, simple %d, first %d, average %d, max %d: %d texts differ; "
+               "scores max abs diff %.2g (tol 1e-6)\n", PIPE_TOKENIZERS[k], n_cases, n_ent[0], n_ent[1], n_ent[2], n_ent[3],
+               n_ent[4], bad, worst);
         assert_int_equal(bad, 0);
-        assert_true(n_ent > 100);
+        for (int a = 0; a < N_AGGS; a++) assert_true(n_ent[a] > 100);
         vt_tok_encoding_free(&e);
         vt_tok_free(t);
     }
     free(labels);
     cJSON_Delete(all);
+}
+
+/* The strategies' names, both ways; an unknown one refused. */
+static void test_aggregation_names(void **state) {
+    (void)state;
+    vt_ner_aggregation a;
+    for (int i = VT_NER_AGG_SIMPLE; i <= VT_NER_AGG_MAX; i++) {
+        assert_true(vt_ner_aggregation_parse(vt_ner_aggregation_name((vt_ner_aggregation)i), &a));
+        assert_int_equal(a, i);
+    }
+    assert_true(vt_ner_aggregation_parse("AVERAGE", &a)); /* the pipeline upper-cases the name */
+    assert_int_equal(a, VT_NER_AGG_AVERAGE);
+    assert_false(vt_ner_aggregation_parse("mean", &a));
+    assert_false(vt_ner_aggregation_parse(NULL, &a));
 }
 
 /* Label alignment's own edges: label_all_tokens turns B- into I-, unlabelled words, errors. */
@@ -253,6 +285,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_words),
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_aggregation_names),
         cmocka_unit_test(test_align_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
