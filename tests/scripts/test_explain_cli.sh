@@ -103,4 +103,20 @@ PY
 }
 check "GET / in Chromium: the label and the highlighted words" page_answer
 stop_server
+
+same_json() { "$py" -c "import json, sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))" "$1" "$2"; }
+ner_text="Alice flew from Paris to Tokyo with Bob."
+qa_line='{"question": "Who flew to Tokyo?", "context": "Alice flew from Paris to Tokyo with Bob last week."}'
+"$verto" explain --model "$tmp/ner" "$ner_text" >"$tmp/ner-cli.json"
+echo "$qa_line" | "$verto" explain --model "$tmp/qa" >"$tmp/qa-cli.json"
+start_server "$tmp/ner" "$tmp/serve-ner.log"
+curl -s "http://127.0.0.1:$port/v1/explain" -d "{\"text\": \"$ner_text\"}" >"$tmp/ner-serve.json"
+check "/v1/explain of a token classifier equals verto explain's entities" same_json "$tmp/ner-cli.json" "$tmp/ner-serve.json"
+stop_server
+start_server "$tmp/qa" "$tmp/serve-qa.log"
+curl -s "http://127.0.0.1:$port/v1/explain" -d "$qa_line" >"$tmp/qa-serve.json"
+check "/v1/explain of a question-answering model equals verto explain's answer" same_json "$tmp/qa-cli.json" "$tmp/qa-serve.json"
+check "/v1/explain of a question-answering model refuses a text" sh -c "curl -s -w '%{http_code}' \
+    'http://127.0.0.1:$port/v1/explain' -d '{\"text\": \"x\"}' | grep -q '400\$'"
+stop_server
 [ "$failures" -eq 0 ]
