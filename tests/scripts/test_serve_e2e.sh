@@ -141,7 +141,7 @@ check "HEAD /healthz is 200" test "$(curl -s -o /dev/null -I -w '%{http_code}' "
 check "docs/openapi.yaml parses and documents every endpoint" "$py" -c '
 import yaml
 d = yaml.safe_load(open("docs/openapi.yaml"))
-assert d["openapi"].startswith("3.") and set(d["paths"]) == {"/v1/classify", "/v1/embed", "/v1/question-answering", "/v1/token-classification", "/healthz", "/v1/model", "/metrics"}'
+assert d["openapi"].startswith("3.") and set(d["paths"]) == {"/v1/classify", "/v1/embed", "/v1/question-answering", "/v1/token-classification", "/v1/explain", "/", "/healthz", "/v1/model", "/metrics"}'
 
 echo "--- results equal verto predict / verto embed"
 for set in texts pairs; do
