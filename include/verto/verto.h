@@ -37,6 +37,7 @@
 #include "verto/optim.h"
 #include "verto/platform.h"
 #include "verto/pretrain_data.h"
+#include "verto/privacy.h"
 #include "verto/progress.h"
 #include "verto/regression_metrics.h"
 #include "verto/rng.h"
