@@ -20,6 +20,7 @@ static const vt_cli_command COMMANDS[] = {
     {"finetune", "sequence classification from labelled TSV, CSV or JSONL", cmd_finetune},
     {"tokenize", "WordPiece ids (or tokens) of each input line, as BertTokenizerFast", cmd_tokenize},
     {"vocab", "train a WordPiece vocab.txt from text files", cmd_vocab},
+    {"privacy", "epsilon spent by DP-SGD (or the noise multiplier for a budget), as Opacus' RDP accountant", cmd_privacy},
     {NULL, NULL, NULL},
 };
 
