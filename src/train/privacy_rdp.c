@@ -121,6 +121,9 @@ static vt_status log_a_fractional(double q, double sigma, double alpha, double *
         double log_t1 = log_coef + j * log(q) + di * log(1 - q);
         double log_s0 = log_t0 + (di * di - di) / (2 * s2) + log_normal_cdf((z0 - di) / sigma);
         double log_s1 = log_t1 + (j * j - j) / (2 * s2) + log_normal_cdf((j - z0) / sigma);
+        if (isnan(log_s0) || isnan(log_s1))
+            return vt_error(VT_ERR_NUMERIC, "privacy accountant: the RDP series at order %g (q = %g, noise %g) "
+                            "is not a number at term %lld", alpha, q, sigma, (long long)i);
         if (coef > 0) {
             log_a0 = log_add(log_a0, log_s0);
             log_a1 = log_add(log_a1, log_s1);
@@ -141,6 +144,10 @@ vt_status vt_privacy_rdp(double sample_rate, double noise_multiplier, double ord
     if (!(noise_multiplier >= 0 && isfinite(noise_multiplier)))
         return vt_error(VT_ERR_INVALID_ARG, "privacy accountant: noise multiplier %g is not a finite number >= 0",
                         noise_multiplier);
+    double variance = noise_multiplier * noise_multiplier;
+    if (noise_multiplier > 0 && !(variance > 0 && isfinite(variance)))
+        return vt_error(VT_ERR_INVALID_ARG, "privacy accountant: noise multiplier %g has no finite, non-zero square "
+                        "in double precision", noise_multiplier);
     if (!(order > 1 && order <= MAX_ORDER))
         return vt_error(VT_ERR_INVALID_ARG, "privacy accountant: RDP order %g is not in (1, %g]", order, MAX_ORDER);
     if (sample_rate == 0) {

@@ -281,6 +281,8 @@ static void test_arguments(void **state) {
     assert_int_equal(vt_privacy_rdp(0.1, NAN, 2, &r), VT_ERR_INVALID_ARG);
     assert_int_equal(vt_privacy_rdp(0.1, 1, 1.0, &r), VT_ERR_INVALID_ARG);
     assert_int_equal(vt_privacy_rdp(0.1, 1, INFINITY, &r), VT_ERR_INVALID_ARG);
+    assert_int_equal(vt_privacy_rdp(0.1, 1e-200, 2.5, &r), VT_ERR_INVALID_ARG); /* its square is 0 */
+    assert_int_equal(vt_privacy_rdp(0.5, 1e200, 2.5, &r), VT_ERR_INVALID_ARG);  /* its square is infinite */
     assert_int_equal(vt_privacy_rdp(0.1, 0, 2, &r), VT_OK);
     assert_true(isinf(r));
     vt_privacy_accountant *acc = vt_privacy_accountant_new();
