@@ -42,6 +42,7 @@
 #include "verto/platform.h"
 #include "verto/plot.h"
 #include "verto/pretrain_data.h"
+#include "verto/privacy.h"
 #include "verto/progress.h"
 #include "verto/regression_metrics.h"
 #include "verto/rng.h"

@@ -23,6 +23,7 @@ static const vt_cli_command COMMANDS[] = {
     {"baseline", "TF-IDF + logistic regression, C chosen on dev (scikit-learn's numbers)", cmd_baseline},
     {"tokenize", "WordPiece ids (or tokens) of each input line, as BertTokenizerFast", cmd_tokenize},
     {"vocab", "train a WordPiece vocab.txt from text files", cmd_vocab},
+    {"privacy", "epsilon spent by DP-SGD (or the noise multiplier for a budget), as Opacus' RDP accountant", cmd_privacy},
     {NULL, NULL, NULL},
 };
 
