@@ -75,7 +75,7 @@ VT_API double vt_dp_sample_rate(const vt_dp_options *o);
 
 /* The examples of step `step` (0-based) into rows (capacity o->examples);
  * returns how many. A pure function of the seed and the step. */
-VT_API int64_t vt_dp_sample(const vt_dp *dp, int64_t step, int64_t *rows);
+VT_API int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows);
 
 /* The private gradient of the given examples into b's gradient buffer:
  * (sum of clipped per-example gradients + noise) / B over the trainable

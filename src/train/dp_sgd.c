@@ -72,8 +72,7 @@ void vt_dp_free(vt_dp *dp) {
 
 const vt_dp_options *vt_dp_get_options(const vt_dp *dp) { return &dp->o; }
 
-int64_t vt_dp_sample(const vt_dp *dp_const, int64_t step, int64_t *rows) {
-    vt_dp *dp = (vt_dp *)dp_const; /* the shuffle's permutation is a cache of a pure function */
+int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffle's permutation, cached */
     const vt_dp_options *o = &dp->o;
     vt_rng rng;
     if (o->sampling == VT_DP_POISSON) {

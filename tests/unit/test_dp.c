@@ -17,7 +17,9 @@
  * - Poisson sampling: over 2000 steps the batch sizes' mean is q n within 5
  *   standard errors (sqrt(n q (1 - q) / steps)); small rates give empty
  *   batches, whose gradient is the noise alone. Shuffle sampling visits every
- *   example once an epoch. Invalid options are refused with a message. */
+ *   example once an epoch. A step reports its noise multiplier, sample rate
+ *   and step count to the accountant's callback. Invalid options are refused
+ *   with a message. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +185,37 @@ static void test_noise_statistics(void **state) {
     vt_st_close(f);
 }
 
+static void count_step(void *accountant, const vt_dp_progress *p) {
+    vt_dp_progress *last = accountant;
+    *last = *p;
+}
+
+/* vt_dp_step: sampled examples, then the accountant's seam called with the step's figures. */
+static void test_step_reports_to_accountant(void **state) {
+    (void)state;
+    vt_st_file *f = ref_open("dp_ref.safetensors");
+    ref_data d;
+    double c;
+    read_ref(f, &d, &c);
+    vt_bert *b = load_model();
+    vt_dp_progress last = {0};
+    vt_dp_options o = options(0.8, c, 3, d.n);
+    o.on_step = count_step;
+    o.accountant = &last;
+    vt_dp *dp = vt_dp_new(&o, b);
+    assert_non_null(dp);
+    vt_dp_step_info info;
+    int64_t rows[16];
+    assert_int_equal(vt_dp_step(dp, b, 4, get_example, &d, 1, &info), VT_OK);
+    assert_int_equal(info.batch, vt_dp_sample(dp, 4, rows));
+    assert_int_equal(last.steps, 5);
+    assert_true(last.noise_multiplier == 0.8 && last.sample_rate == 0.5);
+    vt_dp_free(dp);
+    vt_bert_free(b);
+    free_ref(&d);
+    vt_st_close(f);
+}
+
 static void test_poisson_sampling(void **state) {
     (void)state;
     vt_bert *b = load_model();
@@ -251,6 +284,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clipped_sum_equals_opacus),
         cmocka_unit_test(test_noise_statistics),
+        cmocka_unit_test(test_step_reports_to_accountant),
         cmocka_unit_test(test_poisson_sampling),
         cmocka_unit_test(test_invalid_options),
     };
