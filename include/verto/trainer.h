@@ -33,6 +33,7 @@
 #include <stdio.h>
 
 #include "verto/bert.h"
+#include "verto/dp.h"
 #include "verto/error.h"
 
 #ifdef __cplusplus
@@ -78,6 +79,14 @@ typedef struct vt_trainer_options {
      * of the global order and sets *tokens to its real (non-padding) token count.
      * Under MPI each rank asks only for its own share of every global micro-batch. */
     vt_status (*get_batch)(void *ctx, int64_t first_sample, int64_t batch_size, vt_bert_batch *batch, int64_t *tokens);
+    /* Differentially private steps (verto/dp.h; NULL: ordinary ones): each
+     * step's gradient is vt_dp_step's over examples fetched one at a time by
+     * get_example (not get_batch); one process, grad_accum 1, and the optimizer
+     * does not clip again. metrics.jsonl gets dp_noise_multiplier,
+     * dp_sample_rate, dp_steps and dp_batch_size (the
+     * last step's; an empty batch logs loss 0); OUT/privacy.json is written at the end. */
+    const vt_dp_options *dp;
+    vt_dp_get_example_fn get_example;
     /* Optional evaluation of the current model. */
     vt_status (*evaluate)(void *ctx, vt_bert *b, vt_eval_result *result);
     void *ctx;

@@ -1,6 +1,7 @@
 /* verto finetune: single-label or multi-label classification, or
  * regression, from labelled TSV/CSV/JSONL (the options and the data;
  * vt_task_finetune does the rest). */
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/args.h"
@@ -9,6 +10,7 @@
 #include "cli/dist_job.h"
 #include "verto/dataset.h"
 #include "verto/dist.h"
+#include "verto/dp.h"
 #include "verto/task.h"
 
 typedef struct options {
@@ -17,6 +19,7 @@ typedef struct options {
     int64_t max_len, keep_tail, max_windows, freeze, seed, threads, max_train;
     double dist_timeout;
     bool skip_bad;
+    const char *dp_sampling;
 } options;
 
 /* Loads train and dev with one label map: the init model's when it is a
@@ -102,11 +105,41 @@ static int run(const options *a) {
     return cli_leave_job(st);
 }
 
+/* The DP-SGD options: both figures or neither; shuffle sampling only with a warning. */
+static int dp_options(options *a) {
+    bool noise = a->ft.dp_noise_multiplier >= 0, clip = a->ft.dp_max_grad_norm > 0;
+    if (!noise && !clip) {
+        if (a->dp_sampling || a->ft.dp_dev_public) return cli_fail("--dp-sampling and --dp-dev-public need --dp-noise-multiplier and --dp-max-grad-norm");
+        a->ft.dp_noise_multiplier = 0;
+        return 0;
+    }
+    if (!noise || !clip) return cli_fail("DP-SGD needs both --dp-noise-multiplier S and --dp-max-grad-norm C");
+    vt_task_kind kind;
+    if (vt_task_kind_parse(a->task, &kind) && kind == VT_TASK_TOKEN_CLASSIFICATION)
+        return cli_fail("DP-SGD is not available for token classification yet");
+    if (!a->dp_sampling || !strcmp(a->dp_sampling, "poisson")) a->ft.dp_sampling = VT_DP_POISSON;
+    else if (!strcmp(a->dp_sampling, "shuffle")) {
+        a->ft.dp_sampling = VT_DP_SHUFFLE;
+        fprintf(stderr, "warning: --dp-sampling shuffle: fixed-size shuffled batches; the privacy guarantee, computed for "
+                        "Poisson sampling, does not hold as stated\n");
+    } else return cli_fail("--dp-sampling takes poisson or shuffle, not '%s'", a->dp_sampling);
+    return 0;
+}
+
+static bool asks_dp(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "--dp-", 5)) return true;
+    return false;
+}
+
 int cmd_finetune(int argc, char **argv) {
+    if (cli_wants_qa_task(argc, argv) && asks_dp(argc, argv))
+        return cli_fail("DP-SGD is not available for question answering yet");
     if (cli_wants_qa_task(argc, argv)) return cmd_finetune_qa(argc, argv); /* SQuAD: its own options */
     options a = {.max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42,
                  .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32", .task = "sequence-classification"};
     vt_finetune_options_default(&a.ft);
+    a.ft.dp_noise_multiplier = -1; /* unset */
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT-family directory (BERT, RoBERTa, XLM-RoBERTa, DistilBERT): pretrained, published, or a classifier"},
         {"--task", CLI_STRING, &a.task, "KIND",
@@ -144,6 +177,16 @@ int cmd_finetune(int argc, char **argv) {
         {"--skip-bad-rows", CLI_FLAG, &a.skip_bad, NULL, "skip and count malformed rows instead of failing"},
         {"--resume", CLI_FLAG, &a.ft.resume, NULL, "continue from the latest checkpoint in the output directory"},
         {"--zero1", CLI_FLAG, &a.ft.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
+        {"--dp-noise-multiplier", CLI_FLOAT, &a.ft.dp_noise_multiplier, "S",
+         "differentially private fine-tuning (DP-SGD): Gaussian noise of S x the clipping bound on each step's summed "
+         "gradient (with --dp-max-grad-norm; sequence tasks; epsilon: verto privacy, from OUT/privacy.json)", 0, 1e6},
+        {"--dp-max-grad-norm", CLI_FLOAT, &a.ft.dp_max_grad_norm, "C", "DP-SGD: every example's gradient clipped to norm C", 1e-12, 1e12},
+        {"--dp-sampling", CLI_STRING, &a.dp_sampling, "poisson|shuffle",
+         "DP-SGD batches: each example with probability batch-size / examples (poisson, default; what the guarantee "
+         "assumes) or fixed-size shuffled batches (shuffle: the guarantee does not hold as stated)"},
+        {"--dp-dev-public", CLI_FLAG, &a.ft.dp_dev_public, NULL,
+         "DP-SGD: the dev set is not private data, so choosing the best epoch on it is allowed (only the training set "
+         "is protected; without this flag DP-SGD is refused, since the choice leaks the dev set)"},
         {"--dist-timeout", CLI_FLOAT, &a.dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto finetune --init DIR --train FILE --dev FILE -o OUT [options]", NULL, NULL);
@@ -151,6 +194,7 @@ int cmd_finetune(int argc, char **argv) {
     if (!a.init || !a.train || !a.dev || !a.ft.out_dir) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (a.class_weights && strcmp(a.class_weights, "auto")) return cli_fail("--class-weights takes only 'auto'");
     if (cli_precision(a.precision, &a.ft.precision)) return 1;
+    if (dp_options(&a)) return 1;
     vt_status st = cli_join_job(a.dist_timeout, a.threads);
     if (st != VT_OK) return cli_leave_job(st);
     return run(&a);

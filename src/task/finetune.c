@@ -85,16 +85,8 @@ static void set_labels(source *s, const vt_labelled *d, size_t i, int64_t b) {
     else s->targets[b] = (float)d->target[i];
 }
 
-static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
-    source *s = ctx;
-    if (count > s->batch_size)
-        return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
-                        (long long)s->batch_size);
-    for (int64_t k = first; k < first + count; k++) {
-        int64_t r = task_row_of(&s->order, k);
-        s->batch_rows[k - first] = s->train.rows[r];
-        set_labels(s, s->train.data, s->train.text_of[r], k - first);
-    }
+/* The batch of the count rows in s->batch_rows (their labels set), padded. */
+static vt_status pad_rows(source *s, int64_t count, vt_bert_batch *b, int64_t *tokens) {
     int64_t T = task_pad_batch(&s->task, s->batch_rows, count, s->ids, s->types, s->mask, tokens);
     /* One token type (RoBERTa) or none (DistilBERT): a pair's second segment is type 0 too. */
     const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
@@ -105,6 +97,45 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
                          .multi_labels = kind == VT_LABEL_MULTI ? s->targets : NULL,
                          .regression_targets = kind == VT_LABEL_REGRESSION ? s->targets : NULL,
                          .cls_only = true}; /* a sequence classifier reads position 0 only */
+    return VT_OK;
+}
+
+static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
+    source *s = ctx;
+    if (count > s->batch_size)
+        return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
+                        (long long)s->batch_size);
+    for (int64_t k = first; k < first + count; k++) {
+        int64_t r = task_row_of(&s->order, k);
+        s->batch_rows[k - first] = s->train.rows[r];
+        set_labels(s, s->train.data, s->train.text_of[r], k - first);
+    }
+    return pad_rows(s, count, b, tokens);
+}
+
+/* DP-SGD's source: training row `row` alone. */
+static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *b) {
+    source *s = ctx;
+    if (row < 0 || (size_t)row >= s->train.n) return vt_error(VT_ERR_INVALID_ARG, "no training row %lld", (long long)row);
+    s->batch_rows[0] = s->train.rows[row];
+    set_labels(s, s->train.data, s->train.text_of[row], 0);
+    int64_t tokens;
+    return pad_rows(s, 1, b, &tokens);
+}
+
+/* What DP-SGD does not cover yet, or would leak through: refused with the reason. */
+static vt_status check_private(const vt_finetune_options *o, const source *s, const vt_labelled *train) {
+    if (vt_dist_size() > 1) return vt_error(VT_ERR_INVALID_ARG, "DP-SGD under MPI is not available yet");
+    if (o->balanced_class_weights)
+        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD with class weights is refused: the weights are counted on the private "
+                                            "training labels, outside the guarantee");
+    if (s->train.n != train->n)
+        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD with texts read as several windows is not available yet (a text "
+                                            "would be several examples; use --max-windows 1)");
+    if (!o->dp_dev_public)
+        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD: the dev set picks the best epoch, which leaks it and is outside the "
+                                            "guarantee; state that the dev set is not private data (--dp-dev-public) "
+                                            "or do not train on private data with a private dev set");
     return VT_OK;
 }
 
@@ -263,6 +294,8 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
     vt_status st = load(init_dir, train, o, &s);
     if (st == VT_OK) st = encode_set(&s.task, train, &s.train);
     if (st == VT_OK) st = encode_set(&s.task, dev, &s.dev);
+    bool private = o->dp_max_grad_norm > 0;
+    if (st == VT_OK && private) st = check_private(o, &s, train);
     size_t cells = (size_t)o->batch_size * (size_t)s.task.max_len;
     s.ids = malloc(cells * sizeof *s.ids);
     s.types = malloc(cells * sizeof *s.types);
@@ -285,6 +318,18 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
         to.get_batch = get_batch;
         to.evaluate = evaluate;
         to.ctx = &s;
+        vt_dp_options dp = {.noise_multiplier = o->dp_noise_multiplier, .max_grad_norm = o->dp_max_grad_norm,
+                            .expected_batch = o->batch_size < (int64_t)s.train.n ? o->batch_size : (int64_t)s.train.n,
+                            .examples = (int64_t)s.train.n, .sampling = (vt_dp_sampling)o->dp_sampling, .seed = o->seed};
+        if (private) {
+            to.dp = &dp;
+            to.get_example = get_example;
+            if (o->log)
+                fprintf(o->log, "DP-SGD: noise multiplier %g, clipping bound %g, %s sampling at rate %.6g (expected batch "
+                        "%lld of %zu rows), %lld steps; epsilon: verto privacy with these figures (privacy.json)\n",
+                        dp.noise_multiplier, dp.max_grad_norm, dp.sampling == VT_DP_POISSON ? "Poisson" : "shuffled",
+                        vt_dp_sample_rate(&dp), (long long)dp.expected_batch, s.train.n, (long long)to.steps);
+        }
         log_start(o, train, dev, &s, init_dir, steps_per_epoch, vt_dist_size());
         bool stop = false;
         st = vt_train(&s.task.model, &to, &stop);

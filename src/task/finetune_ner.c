@@ -114,6 +114,8 @@ vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, con
     if (!init_dir || !train || !dev || !o || !o->out_dir || o->epochs < 1 || o->batch_size < 1)
         return vt_error(VT_ERR_INVALID_ARG, "vt_task_finetune_ner: a directory, data, an output directory, epochs >= 1 "
                                             "and batch_size >= 1 are needed");
+    if (o->dp_max_grad_norm > 0)
+        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD is not available for token classification yet");
     if (train->n == 0 || !train->tag || !dev->tag)
         return vt_error(VT_ERR_INVALID_ARG, "token classification needs tagged training and dev sentences");
     source s = {.batch_size = o->batch_size, .order = {.epoch = -1, .seed = o->seed, .n = (int64_t)train->n}};

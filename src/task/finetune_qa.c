@@ -116,6 +116,8 @@ static vt_status check(const char *init_dir, const vt_squad *train, const vt_squ
 
 vt_status vt_task_finetune_qa(const char *init_dir, const vt_squad *train, const vt_squad *dev,
                               const vt_finetune_options *o, const vt_qa_train_options *qa_opt, bool *stopped) {
+    if (o && o->dp_max_grad_norm > 0)
+        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD is not available for question answering yet");
     vt_qa_train_options qa;
     if (qa_opt) qa = *qa_opt;
     else vt_qa_train_options_default(&qa);

@@ -75,7 +75,7 @@ static vt_optimizer *make_optimizer_range(vt_bert *b, const vt_trainer_options *
 static vt_optimizer *make_optimizer(vt_bert *b, const vt_trainer_options *o) {
     int64_t n;
     vt_bert_params(b, &n);
-    return make_optimizer_range(b, o, 0, n, o->clip_norm);
+    return make_optimizer_range(b, o, 0, n, o->dp ? 0.0f : o->clip_norm); /* DP: clipping per example, not again */
 }
 
 typedef struct run {
@@ -96,6 +96,8 @@ typedef struct run {
     int stop_signal;        /* the largest signal any rank received (agreed each step) */
     double comm_wait;       /* seconds waited for gradients in the current log window */
     double started;         /* vt_now() when this process began training: metrics' elapsed_s */
+    vt_dp *dp;              /* differentially private steps, or NULL */
+    int64_t dp_batch;       /* the last DP step's sampled batch size */
 } run;
 
 /* The signal that stops the run: any rank's, agreed at the last step's end, under MPI. */
@@ -260,9 +262,23 @@ static vt_status sharded_norm(run *r, float *norm) {
     return st;
 }
 
+/* One differentially private step: the noisy clipped gradient (verto/dp.h), then AdamW. */
+static vt_status dp_train_step(run *r, int64_t step, double *loss, int64_t *tokens, float *grad_norm) {
+    vt_dp_step_info info;
+    vt_status st = vt_dp_step(r->dp, r->b, step, r->o->get_example, r->o->ctx, dropout_seed(r, step), &info);
+    if (st != VT_OK) return st;
+    *loss = info.batch ? info.loss : 0; /* an empty batch (only noise moved the model) logs 0, dp_batch_size 0 */
+    r->dp_batch = info.batch;
+    *tokens = info.tokens;
+    st = vt_optimizer_step(r->opt, vt_bert_params(r->b, NULL), vt_bert_grads(r->b, NULL), grad_norm);
+    if (st == VT_ERR_NUMERIC) return vt_error(st, "step %" PRId64 ": the gradient is not finite", step + 1);
+    return st;
+}
+
 /* One optimizer step over grad_accum micro-batches (of every rank). */
 static vt_status train_step(run *r, int64_t step, double *loss, int64_t *tokens, float *grad_norm) {
     const vt_trainer_options *o = r->o;
+    if (r->dp) return dp_train_step(r, step, loss, tokens, grad_norm);
     bool dist = r->world > 1;
     double total = 0;
     int64_t n_tokens = 0;
@@ -327,6 +343,9 @@ static vt_status validate(const vt_trainer_options *o) {
         return vt_error(VT_ERR_INVALID_ARG, "trainer: steps, batch size, accumulation, log interval and checkpoints kept must be positive");
     if (o->warmup_steps < 0 || o->warmup_steps > o->steps)
         return vt_error(VT_ERR_INVALID_ARG, "trainer: warmup steps %" PRId64 " must be within 0..%" PRId64, o->warmup_steps, o->steps);
+    if (o->dp && (!o->get_example || o->grad_accum != 1 || vt_dist_size() > 1))
+        return vt_error(VT_ERR_INVALID_ARG, "trainer: DP-SGD needs a per-example data source, one process and no "
+                                            "gradient accumulation (not handled yet)");
     return VT_OK;
 }
 
@@ -418,6 +437,7 @@ static vt_status start_run(run *r, vt_bert **model, int64_t *start) {
     if ((st = setup_optimizer(r)) != VT_OK) return st;
     *start = 0;
     if (o->resume && (st = resume(r, model, start)) != VT_OK) return st;
+    if (o->dp && !(r->dp = vt_dp_new(o->dp, r->b))) return vt_last_status(); /* after resume: sized to the model kept */
     if (r->world > 1) {
         int64_t n;
         float *g = vt_bert_grads(r->b, &n);
@@ -450,6 +470,7 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
         vt_optimizer_free(r.opt);
         vt_dist_reducer_free(r.reducer);
         free(r.gshard);
+        vt_dp_free(r.dp);
         return st;
     }
     struct sigaction act = {.sa_handler = on_signal}, old_int, old_term;
@@ -475,6 +496,10 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
         int64_t done = step + 1;
         if (done % o->log_every == 0 || done == o->steps) {
             double now = vt_now(), rate = window_tokens / fmax(now - window_start, 1e-9);
+            char dp[160] = "";
+            if (o->dp)
+                snprintf(dp, sizeof dp, "\"dp_noise_multiplier\": %.6g, \"dp_sample_rate\": %.6g, \"dp_steps\": %" PRId64
+                         ", \"dp_batch_size\": %" PRId64 ", ", o->dp->noise_multiplier, vt_dp_sample_rate(o->dp), done, r.dp_batch);
             if (r.world > 1)
                 metrics_line(&r,
                              "{\"step\": %" PRId64 ", \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
@@ -485,8 +510,8 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
             else
                 metrics_line(&r,
                              "{\"step\": %" PRId64 ", \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
-                             "\"tokens_per_sec\": %.1f, \"elapsed_s\": %.3f}",
-                             done, loss, lr, grad_norm, rate, now - r.started);
+                             "\"tokens_per_sec\": %.1f, %s\"elapsed_s\": %.3f}",
+                             done, loss, lr, grad_norm, rate, dp, now - r.started);
             vt_progress_set(&r.bar, "loss", loss);
             vt_progress_set(&r.bar, "lr", lr);
             vt_progress_set(&r.bar, "tok/s", rate);
@@ -510,6 +535,7 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
         st = check_ranks_agree(&r, step);
         if (st == VT_OK) st = save_model(&r, o->out_dir);
     }
+    if (st == VT_OK && o->dp && r.rank == 0) st = vt_dp_write_record(o->out_dir, o->dp, step);
     if (stopped_early) *stopped_early = stop;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -517,5 +543,6 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
     vt_optimizer_free(r.opt);
     vt_dist_reducer_free(r.reducer);
     free(r.gshard);
+    vt_dp_free(r.dp);
     return st;
 }

@@ -1,0 +1,100 @@
+/* Differentially private SGD steps (DP-SGD, Abadi et al. 2016), exact form.
+ *
+ * One step: a batch is drawn from the n private training examples (Poisson
+ * sampling: each joins independently with probability q = B / n, so its size
+ * varies and may be 0; or, only when asked, a fixed-size batch of a seeded
+ * per-epoch shuffle, which the usual accounting does not cover). Every
+ * example's gradient over all trainable parameters is computed alone (one
+ * forward and backward on a batch of 1), clipped to L2 norm C as Opacus does
+ * (scaled by min(1, C / (norm + 1e-6))), and summed; Gaussian noise
+ * N(0, S^2 C^2) is added to every trainable coordinate (seeded by the run's
+ * seed and the step, so a step is reproducible); the result is divided by the
+ * expected batch size B and left in the model's gradient buffer for the
+ * optimizer (which must not clip it again).
+ *
+ * Accounting is not done here: each finished step is reported to
+ * vt_dp_options.on_step (noise multiplier, sample rate, steps so far), the
+ * seam where a Rényi-DP accountant (verto privacy) plugs in. */
+#ifndef VERTO_DP_H
+#define VERTO_DP_H
+
+#include "verto/export.h"
+
+#include <stdint.h>
+
+#include "verto/bert.h"
+#include "verto/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum vt_dp_sampling {
+    VT_DP_POISSON = 0, /* each example with probability q (what the accounting assumes) */
+    VT_DP_SHUFFLE = 1  /* fixed-size batches of a shuffled order: the guarantee does not hold as stated */
+} vt_dp_sampling;
+
+/* What an accountant needs after each step. */
+typedef struct vt_dp_progress {
+    double noise_multiplier; /* S */
+    double sample_rate;      /* q = expected batch / examples */
+    int64_t steps;           /* steps taken so far, this one included */
+} vt_dp_progress;
+
+typedef struct vt_dp_options {
+    double noise_multiplier;  /* S >= 0 (0: clipping only, no privacy) */
+    double max_grad_norm;     /* C > 0: each example's gradient norm bound */
+    int64_t expected_batch;   /* B >= 1: q = B / examples; the sum is divided by B */
+    int64_t examples;         /* n >= B: the private training examples, 0 .. n-1 */
+    vt_dp_sampling sampling;
+    uint64_t seed;            /* sampling and noise */
+    /* Called after every step (may be NULL): the accountant's seam. */
+    void (*on_step)(void *accountant, const vt_dp_progress *p);
+    void *accountant;
+} vt_dp_options;
+
+/* Fills one example (row of 0 .. examples-1) as a batch of 1 with its labels. */
+typedef vt_status (*vt_dp_get_example_fn)(void *ctx, int64_t example, vt_bert_batch *batch);
+
+/* What a step did. */
+typedef struct vt_dp_step_info {
+    int64_t batch;   /* examples drawn */
+    int64_t clipped; /* of them, those whose gradient norm exceeded C */
+    int64_t tokens;  /* their real tokens */
+    double loss;     /* the mean of their losses (NaN for an empty batch) */
+} vt_dp_step_info;
+
+typedef struct vt_dp vt_dp;
+
+/* A DP-SGD state for model b (its buffers sized to b's parameters). NULL with
+ * vt_last_error() on invalid options or no memory. */
+VT_API vt_dp *vt_dp_new(const vt_dp_options *o, vt_bert *b);
+VT_API void vt_dp_free(vt_dp *dp);
+VT_API const vt_dp_options *vt_dp_get_options(const vt_dp *dp);
+VT_API double vt_dp_sample_rate(const vt_dp_options *o);
+
+/* The examples of step `step` (0-based) into rows (capacity o->examples);
+ * returns how many. A pure function of the seed and the step. */
+VT_API int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows);
+
+/* The private gradient of the given examples into b's gradient buffer:
+ * (sum of clipped per-example gradients + noise) / B over the trainable
+ * parameters, 0 elsewhere. Noise is that of step `step`; dropout of example
+ * k is seeded by (dropout_seed, k). Does not call on_step. */
+VT_API vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *rows, int64_t count,
+                                vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, vt_dp_step_info *info);
+
+/* A whole step: vt_dp_sample, then vt_dp_gradient, then on_step with
+ * steps = step + 1. */
+VT_API vt_status vt_dp_step(vt_dp *dp, vt_bert *b, int64_t step, vt_dp_get_example_fn get, void *ctx,
+                            uint64_t dropout_seed, vt_dp_step_info *info);
+
+/* Writes OUT/privacy.json: the noise multiplier, sample rate, steps, clipping
+ * bound, sampling, expected batch, examples, and "epsilon": null (verto
+ * privacy computes it from these), atomically. */
+VT_API vt_status vt_dp_write_record(const char *out_dir, const vt_dp_options *o, int64_t steps);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
