@@ -12,9 +12,11 @@
  * expected batch size B and left in the model's gradient buffer for the
  * optimizer (which must not clip it again).
  *
- * Accounting is not done here: each finished step is reported to
- * vt_dp_options.on_step (noise multiplier, sample rate, steps so far), the
- * seam where a Rényi-DP accountant (verto privacy) plugs in. */
+ * Each finished step is reported to vt_dp_options.on_step (noise multiplier,
+ * sample rate, steps so far); vt_dp_epsilon states the privacy spent after a
+ * number of steps by the Rényi-DP accountant of verto/privacy.h (a run's
+ * steps all share one noise multiplier and sample rate, so the steps taken
+ * are the accountant's whole state, and --resume needs nothing more). */
 #ifndef VERTO_DP_H
 #define VERTO_DP_H
 
@@ -24,6 +26,7 @@
 
 #include "verto/bert.h"
 #include "verto/error.h"
+#include "verto/privacy.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +50,7 @@ typedef struct vt_dp_options {
     int64_t expected_batch;   /* B >= 1: q = B / examples; the sum is divided by B */
     int64_t examples;         /* n >= B: the private training examples, 0 .. n-1 */
     vt_dp_sampling sampling;
+    double delta;             /* the delta epsilon is stated at, in (0, 1); 0: no epsilon */
     uint64_t seed;            /* sampling and noise */
     /* Called after every step (may be NULL): the accountant's seam. */
     void (*on_step)(void *accountant, const vt_dp_progress *p);
@@ -89,9 +93,15 @@ VT_API vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64
 VT_API vt_status vt_dp_step(vt_dp *dp, vt_bert *b, int64_t step, vt_dp_get_example_fn get, void *ctx,
                             uint64_t dropout_seed, vt_dp_step_info *info);
 
+/* The (epsilon, delta) spent by `steps` steps of o (o->delta > 0): the RDP
+ * accountant of the sampled Gaussian mechanism, as Opacus' RDPAccountant;
+ * infinite without noise. */
+VT_API vt_status vt_dp_epsilon(const vt_dp_options *o, int64_t steps, vt_privacy_spent *out);
+
 /* Writes OUT/privacy.json: the noise multiplier, sample rate, steps, clipping
- * bound, sampling, expected batch, examples, and "epsilon": null (verto
- * privacy computes it from these), atomically. */
+ * bound, sampling, expected batch, examples, and the guarantee (epsilon,
+ * delta, the best order, the accountant; epsilon null without noise or
+ * delta), atomically. */
 VT_API vt_status vt_dp_write_record(const char *out_dir, const vt_dp_options *o, int64_t steps);
 
 #ifdef __cplusplus

@@ -401,6 +401,9 @@ typedef struct vt_finetune_options {
      * token classification and question answering; and unless dp_dev_public
      * says the dev set (which picks the best epoch, so leaks) is not private. */
     double dp_noise_multiplier, dp_max_grad_norm;
+    double dp_epsilon;     /* > 0: the noise multiplier is solved so the whole run spends at most this epsilon
+                              (as Opacus' get_noise_multiplier, tolerance 0.01); dp_noise_multiplier is then ignored */
+    double dp_delta;       /* the delta of the guarantee, in (0, 1); <= 0: 1 / n^1.1 of the n training rows */
     int dp_sampling;       /* VT_DP_POISSON (0, default) or VT_DP_SHUFFLE (the guarantee does not hold as stated) */
     bool dp_dev_public;
 } vt_finetune_options;

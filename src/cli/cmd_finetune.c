@@ -107,13 +107,19 @@ static int run(const options *a) {
 
 /* The DP-SGD options: both figures or neither; shuffle sampling only with a warning. */
 static int dp_options(options *a) {
-    bool noise = a->ft.dp_noise_multiplier >= 0, clip = a->ft.dp_max_grad_norm > 0;
+    bool budget = a->ft.dp_epsilon > 0, noise = a->ft.dp_noise_multiplier >= 0 || budget, clip = a->ft.dp_max_grad_norm > 0;
     if (!noise && !clip) {
-        if (a->dp_sampling || a->ft.dp_dev_public) return cli_fail("--dp-sampling and --dp-dev-public need --dp-noise-multiplier and --dp-max-grad-norm");
+        if (a->dp_sampling || a->ft.dp_dev_public || a->ft.dp_delta > 0)
+            return cli_fail("--dp-sampling, --dp-delta and --dp-dev-public need --dp-noise-multiplier (or --dp-epsilon) "
+                            "and --dp-max-grad-norm");
         a->ft.dp_noise_multiplier = 0;
         return 0;
     }
-    if (!noise || !clip) return cli_fail("DP-SGD needs both --dp-noise-multiplier S and --dp-max-grad-norm C");
+    if (budget && a->ft.dp_noise_multiplier >= 0)
+        return cli_fail("give --dp-epsilon (the noise is solved for it) or --dp-noise-multiplier, not both");
+    if (!noise || !clip)
+        return cli_fail("DP-SGD needs both --dp-noise-multiplier S (or --dp-epsilon E) and --dp-max-grad-norm C");
+    if (budget) a->ft.dp_noise_multiplier = 0; /* (solved by the fine-tuning) */
     vt_task_kind kind;
     if (vt_task_kind_parse(a->task, &kind) && kind == VT_TASK_TOKEN_CLASSIFICATION)
         return cli_fail("DP-SGD is not available for token classification yet");
@@ -179,8 +185,13 @@ int cmd_finetune(int argc, char **argv) {
         {"--zero1", CLI_FLAG, &a.ft.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
         {"--dp-noise-multiplier", CLI_FLOAT, &a.ft.dp_noise_multiplier, "S",
          "differentially private fine-tuning (DP-SGD): Gaussian noise of S x the clipping bound on each step's summed "
-         "gradient (with --dp-max-grad-norm; sequence tasks; epsilon: verto privacy, from OUT/privacy.json)", 0, 1e6},
+         "gradient (with --dp-max-grad-norm; sequence tasks; epsilon in OUT/privacy.json and metrics.jsonl)", 0, 1e6},
         {"--dp-max-grad-norm", CLI_FLOAT, &a.ft.dp_max_grad_norm, "C", "DP-SGD: every example's gradient clipped to norm C", 1e-12, 1e12},
+        {"--dp-epsilon", CLI_FLOAT, &a.ft.dp_epsilon, "E",
+         "DP-SGD: solve the noise multiplier so the whole run spends at most epsilon E (instead of --dp-noise-multiplier)",
+         1e-6, 1e6},
+        {"--dp-delta", CLI_FLOAT, &a.ft.dp_delta, "D", "DP-SGD: the delta of the guarantee (default 1 / n^1.1 of the n "
+         "training rows)", 1e-300, 0.999999},
         {"--dp-sampling", CLI_STRING, &a.dp_sampling, "poisson|shuffle",
          "DP-SGD batches: each example with probability batch-size / examples (poisson, default; what the guarantee "
          "assumes) or fixed-size shuffled batches (shuffle: the guarantee does not hold as stated)"},

@@ -13,6 +13,8 @@
 
 #include "task/task_internal.h"
 #include "verto/dist.h"
+#include "verto/dp.h"
+#include "verto/privacy.h"
 #include "verto/trainer.h"
 
 void vt_finetune_options_default(vt_finetune_options *o) {
@@ -320,19 +322,28 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
         to.ctx = &s;
         vt_dp_options dp = {.noise_multiplier = o->dp_noise_multiplier, .max_grad_norm = o->dp_max_grad_norm,
                             .expected_batch = o->batch_size < (int64_t)s.train.n ? o->batch_size : (int64_t)s.train.n,
-                            .examples = (int64_t)s.train.n, .sampling = (vt_dp_sampling)o->dp_sampling, .seed = o->seed};
-        if (private) {
+                            .examples = (int64_t)s.train.n, .sampling = (vt_dp_sampling)o->dp_sampling, .seed = o->seed,
+                            .delta = o->dp_delta > 0 ? o->dp_delta : pow((double)s.train.n, -1.1)};
+        if (private && o->dp_epsilon > 0) /* the noise that spends at most dp_epsilon over the run's steps */
+            st = vt_privacy_noise_multiplier(o->dp_epsilon, dp.delta, vt_dp_sample_rate(&dp), to.steps, 0.01,
+                                             &dp.noise_multiplier);
+        vt_privacy_spent budget = {.epsilon = NAN};
+        if (st == VT_OK && private) st = vt_dp_epsilon(&dp, to.steps, &budget);
+        if (st == VT_OK && private) {
             to.dp = &dp;
             to.get_example = get_example;
             if (o->log)
                 fprintf(o->log, "DP-SGD: noise multiplier %g, clipping bound %g, %s sampling at rate %.6g (expected batch "
-                        "%lld of %zu rows), %lld steps; epsilon: verto privacy with these figures (privacy.json)\n",
+                        "%lld of %zu rows), %lld steps: (epsilon %.4g, delta %.3g) for the whole run (privacy.json)\n",
                         dp.noise_multiplier, dp.max_grad_norm, dp.sampling == VT_DP_POISSON ? "Poisson" : "shuffled",
-                        vt_dp_sample_rate(&dp), (long long)dp.expected_batch, s.train.n, (long long)to.steps);
+                        vt_dp_sample_rate(&dp), (long long)dp.expected_batch, s.train.n, (long long)to.steps,
+                        budget.epsilon, dp.delta);
         }
-        log_start(o, train, dev, &s, init_dir, steps_per_epoch, vt_dist_size());
         bool stop = false;
-        st = vt_train(&s.task.model, &to, &stop);
+        if (st == VT_OK) {
+            log_start(o, train, dev, &s, init_dir, steps_per_epoch, vt_dist_size());
+            st = vt_train(&s.task.model, &to, &stop);
+        }
         if (stopped) *stopped = stop;
         if (st == VT_OK && o->log && vt_dist_rank() == 0) fprintf(o->log, "best dev checkpoint in %s\n", o->out_dir);
     }

@@ -179,28 +179,52 @@ vt_status vt_dp_step(vt_dp *dp, vt_bert *b, int64_t step, vt_dp_get_example_fn g
     return st;
 }
 
+vt_status vt_dp_epsilon(const vt_dp_options *o, int64_t steps, vt_privacy_spent *out) {
+    if (!(o->delta > 0 && o->delta < 1)) return vt_error(VT_ERR_INVALID_ARG, "delta must be in (0, 1), not %g", o->delta);
+    if (o->noise_multiplier <= 0 || steps <= 0) { /* no noise: no privacy; no step: none spent */
+        *out = (vt_privacy_spent){.epsilon = steps > 0 ? INFINITY : 0, .best_order = NAN};
+        return VT_OK;
+    }
+    vt_privacy_accountant *acc = vt_privacy_accountant_new();
+    if (!acc) return vt_error(VT_ERR_NOMEM, "out of memory for the accountant");
+    vt_status st = vt_privacy_accountant_step(acc, o->noise_multiplier, vt_dp_sample_rate(o), steps);
+    if (st == VT_OK) st = vt_privacy_accountant_spent(acc, o->delta, out);
+    vt_privacy_accountant_free(acc);
+    return st;
+}
+
 vt_status vt_dp_write_record(const char *out_dir, const vt_dp_options *o, int64_t steps) {
     if (!out_dir || !o) return vt_error(VT_ERR_INVALID_ARG, "vt_dp_write_record: missing argument");
+    vt_privacy_spent spent = {.epsilon = NAN, .best_order = NAN};
+    vt_status st = o->delta > 0 ? vt_dp_epsilon(o, steps, &spent) : VT_OK;
+    if (st != VT_OK) return st;
     vt_sb sb = {0};
     vt_sb_printf(&sb,
                  "{\n  \"mechanism\": \"DP-SGD (per-example clipping, Gaussian noise)\",\n"
                  "  \"noise_multiplier\": %.17g,\n  \"sample_rate\": %.17g,\n  \"steps\": %" PRId64 ",\n"
                  "  \"max_grad_norm\": %.17g,\n  \"sampling\": \"%s\",\n  \"expected_batch_size\": %" PRId64 ",\n"
                  "  \"examples\": %" PRId64 ",\n  \"covers\": \"the fine-tuning training set only (not the pretraining data, "
-                 "not the dev set)\",\n  \"epsilon\": null,\n  \"delta\": null,\n",
+                 "not the dev set)\",\n",
                  o->noise_multiplier, vt_dp_sample_rate(o), steps, o->max_grad_norm,
                  o->sampling == VT_DP_POISSON ? "poisson" : "shuffle", o->expected_batch, o->examples);
+    if (isfinite(spent.epsilon)) vt_sb_printf(&sb, "  \"epsilon\": %.17g,\n", spent.epsilon);
+    else vt_sb_str(&sb, "  \"epsilon\": null,\n");
+    if (o->delta > 0) vt_sb_printf(&sb, "  \"delta\": %.17g,\n", o->delta);
+    else vt_sb_str(&sb, "  \"delta\": null,\n");
+    if (isfinite(spent.best_order)) vt_sb_printf(&sb, "  \"best_order\": %.17g,\n", spent.best_order);
+    vt_sb_str(&sb, "  \"accountant\": \"rdp (the sampled Gaussian mechanism, as Opacus' RDPAccountant)\",\n");
     if (o->sampling == VT_DP_SHUFFLE)
         vt_sb_str(&sb, "  \"warning\": \"fixed-size shuffled batches: the Poisson-sampling guarantee does not hold as "
                        "stated\",\n");
-    vt_sb_str(&sb, "  \"note\": \"epsilon is computed from these figures by `verto privacy --noise-multiplier S "
-                   "--sample-rate q --steps N --delta D` (Renyi DP accountant)\"\n}\n");
+    vt_sb_str(&sb, o->noise_multiplier > 0 ? "  \"note\": \"verto privacy --noise-multiplier S --sample-rate q --steps N "
+                                             "--delta D recomputes epsilon from these figures\"\n}\n"
+                                           : "  \"note\": \"no noise: clipping only, no privacy guarantee\"\n}\n");
     size_t len;
     char *text = vt_sb_take(&sb, &len);
     if (!text) return vt_error(VT_ERR_NOMEM, "out of memory writing privacy.json");
     char path[4200];
     snprintf(path, sizeof path, "%s/privacy.json", out_dir);
-    vt_status st = vt_write_file_atomic(path, text, len);
+    st = vt_write_file_atomic(path, text, len);
     free(text);
     return st;
 }

@@ -496,10 +496,16 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
         int64_t done = step + 1;
         if (done % o->log_every == 0 || done == o->steps) {
             double now = vt_now(), rate = window_tokens / fmax(now - window_start, 1e-9);
-            char dp[160] = "";
-            if (o->dp)
+            char dp[224] = "";
+            if (o->dp) { /* the guarantee so far, logged with every step line */
+                vt_privacy_spent spent = {.epsilon = NAN};
+                if (o->dp->delta > 0 && vt_dp_epsilon(o->dp, done, &spent) != VT_OK) spent.epsilon = NAN;
+                char eps[48] = "null";
+                if (isfinite(spent.epsilon)) snprintf(eps, sizeof eps, "%.6g", spent.epsilon);
                 snprintf(dp, sizeof dp, "\"dp_noise_multiplier\": %.6g, \"dp_sample_rate\": %.6g, \"dp_steps\": %" PRId64
-                         ", \"dp_batch_size\": %" PRId64 ", ", o->dp->noise_multiplier, vt_dp_sample_rate(o->dp), done, r.dp_batch);
+                         ", \"dp_batch_size\": %" PRId64 ", \"epsilon\": %s, ", o->dp->noise_multiplier,
+                         vt_dp_sample_rate(o->dp), done, r.dp_batch, eps);
+            }
             if (r.world > 1)
                 metrics_line(&r,
                              "{\"step\": %" PRId64 ", \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
