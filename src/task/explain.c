@@ -1,5 +1,7 @@
-/* Explanations of a sequence task's prediction: integrated gradients over the
- * embeddings' output and attention rollout (see verto/explain.h). */
+/* Explanations (see verto/explain.h): the core every task shares — a row,
+ * an objective, integrated gradients over the embeddings' output, attention
+ * rollout, the pieces and words described (explain_internal.h) — and the
+ * sequence tasks' entry point; entities and answers are explain_tasks.c's. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,21 +238,20 @@ vt_status explain_describe(const vt_task *t, const explain_row *r, vt_explanatio
 vt_status explain_row_of(const vt_tok_encoding *enc, const vt_text_input *in, explain_row *r, int32_t **buf) {
     int32_t T = enc->len;
     if (!(*buf = malloc((size_t)T * 6 * sizeof(int32_t)))) return vt_error(VT_ERR_NOMEM, "out of memory");
-    int32_t *chars = *buf, *bytes = *buf + 2 * T, *cs = *buf + 4 * T, *ce = *buf + 5 * T;
+    int32_t *chars = *buf, *cs = chars + 2 * T, *ce = cs + T, *bs = ce + T, *be = bs + T; /* chars: (T, 2) */
     memcpy(chars, enc->offsets, (size_t)T * 2 * sizeof(int32_t));
-    memcpy(bytes, enc->offsets, (size_t)T * 2 * sizeof(int32_t));
     for (int seg = 0; seg < 2; seg++) { /* each text's byte offsets to its characters */
         const char *text = seg ? in->text_b : in->text;
         size_t len = seg ? in->text_b_len : in->text_len;
         for (int32_t i = 0; text && i < T; i++)
             if (enc->seq[i] == seg) vt_tok_offsets_to_chars(text, len, chars + 2 * i, 2);
     }
-    /* (start, end) pairs to separate arrays: the bytes' starts and ends stay interleaved in `bytes` */
-    for (int32_t i = 0; i < T; i++) cs[i] = chars[2 * i], ce[i] = chars[2 * i + 1];
-    for (int32_t i = 0; i < T; i++) chars[i] = bytes[2 * i], chars[T + i] = bytes[2 * i + 1];
+    for (int32_t i = 0; i < T; i++) {
+        cs[i] = chars[2 * i], ce[i] = chars[2 * i + 1];
+        bs[i] = enc->offsets[2 * i], be[i] = enc->offsets[2 * i + 1];
+    }
     *r = (explain_row){.T = T, .ids = enc->ids, .types = enc->type_ids, .special = enc->special_mask, .seq = enc->seq,
-                       .word = enc->word_ids, .char_start = cs, .char_end = ce, .byte_start = chars,
-                       .byte_end = chars + T};
+                       .word = enc->word_ids, .char_start = cs, .char_end = ce, .byte_start = bs, .byte_end = be};
     return VT_OK;
 }
 

@@ -45,8 +45,8 @@ vt_status explain_describe(const vt_task *t, const explain_row *r, vt_explanatio
 /* o checked for t (NULL: the defaults) into *out. */
 vt_status explain_options_for(const vt_task *t, const vt_explain_options *o, vt_explain_options *out);
 
-/* A row from an encoding of `in` (byte offsets converted to characters into
- * the buffers, 4 * len int32 each owned by the caller through *buf). */
+/* A row from an encoding of `in`: its offsets in characters and in bytes, in
+ * *buf (malloc'd, the caller frees it). */
 vt_status explain_row_of(const vt_tok_encoding *enc, const vt_text_input *in, explain_row *r, int32_t **buf);
 
 #endif
