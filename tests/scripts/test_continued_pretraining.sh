@@ -11,7 +11,8 @@
 #    missing, unexpected or mismatched keys, and the fill-mask pipeline's top
 #    5 equal verto fill-mask's (same tokens, probabilities within 1e-4, the
 #    tolerance of fp32 sums over a 30522-word softmax taken in another
-#    order); finetune from it trains and eval reports an accuracy.
+#    order); finetune from it trains and eval reports an accuracy. A
+#    malformed row of a --text-from set is an error naming FILE:LINE.
 # 2. Headless RobertaModel and DistilBertModel (tiny, random, written by
 #    transformers): pretrain a few steps from each; AutoModelForMaskedLM loads
 #    the result cleanly (the family's lm_head.* / vocab_* names) and its
@@ -58,8 +59,15 @@ PY
 }
 
 # ---- 1. MiniLM ----
+mkdir tmp
 check "prepare-pretraining --text-from the labelled set" \
-    "$V" prepare-pretraining -q --objective mlm --max-seq-length 64 --tokenizer "$minilm" --text-from train.jsonl -o shards
+    env TMPDIR="$work/tmp" "$V" prepare-pretraining -q --objective mlm --max-seq-length 64 --tokenizer "$minilm" --text-from train.jsonl -o shards
+printf 'text\tlabel\nfine row\tham\ntoo many\tfields\there\n' > bad.tsv
+TMPDIR="$work/tmp" "$V" prepare-pretraining -q --objective mlm --tokenizer "$minilm" --text-from bad.tsv -o bad-shards \
+    2> bad.err >/dev/null
+check "a malformed row: an error naming bad.tsv:3, non-zero status" \
+    sh -c "[ $? -ne 0 ] && grep -q 'bad.tsv:3' bad.err && [ ! -e bad-shards/manifest.json ]"
+check "no temporary text file is left behind (after success and failure)" sh -c "[ -z \"\$(ls tmp)\" ]"
 check "the shards hold instances" sh -c "'$V' prepare-pretraining --verify shards --tokenizer '$minilm' | grep -q ' ok: mlm'"
 "$V" pretrain --init "$minilm" --steps 0 -o start 2> start.err >/dev/null
 check "pretrain --steps 0 says the MLM head is new" grep -q "has no trained BertForMaskedLM head: 5 tensors" start.err
