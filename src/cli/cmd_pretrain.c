@@ -1,6 +1,7 @@
 /* verto pretrain: masked-LM + next-sentence pretraining from prepared shards,
  * or the masked LM alone from shards prepared with --objective mlm (RoBERTa's
  * recipe, and the only one for the families without NSP). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,11 +52,15 @@ static vt_status init_config(const char *dir, vt_bert_config *c) {
  * say which, so that nobody mistakes them for trained ones. */
 static void report_new_heads(const char *init, const vt_bert *model, const vt_bert_load_info *info) {
     if (info->n_new == 0) return;
+    bool mlm = false; /* the new tensors include the MLM head (BERT's, RoBERTa's or DistilBERT's names) */
+    for (int i = 0; i < info->n_new && i < VT_BERT_LOAD_NOTES; i++)
+        mlm |= strstr(info->new_params[i], "predictions") || strstr(info->new_params[i], "lm_head") ||
+               strstr(info->new_params[i], "vocab_");
     fprintf(stderr,
             "note: %s has no trained %s head: %d tensor%s start%s freshly initialised (normal(0, initializer_range), "
-            "LayerNorm 1 and 0, biases 0; the decoder tied to the word embeddings): ",
+            "LayerNorm 1 and 0, biases 0%s): ",
             init, vt_bert_config_arch_name(vt_bert_get_config(model)), info->n_new, info->n_new == 1 ? "" : "s",
-            info->n_new == 1 ? "s" : "");
+            info->n_new == 1 ? "s" : "", mlm ? "; the decoder tied to the word embeddings" : "");
     for (int i = 0; i < info->n_new && i < VT_BERT_LOAD_NOTES; i++)
         fprintf(stderr, "%s%s", i ? ", " : "", info->new_params[i]);
     fprintf(stderr, "%s\n", info->n_new > VT_BERT_LOAD_NOTES ? ", ..." : "");
