@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/labelled_text.h"
 #include "verto/pretrain_data.h"
 #include "verto/progress.h"
 #include "verto/tokenizer.h"
@@ -47,7 +49,7 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     int64_t msl = o.max_seq_length, maxp = o.mask.max_predictions, dupe = 0, seed = (int64_t)o.seed;
     int64_t per_shard = o.instances_per_shard, window = o.window_tokens, buffer = o.shuffle_buffer;
     double ssp = o.short_seq_prob, mlp = o.mask.masked_lm_prob;
-    bool wwm = false, dynamic = false, cased = false, jsonl = false, quiet = false;
+    bool wwm = false, dynamic = false, cased = false, jsonl = false, quiet = false, text_from = false;
     const cli_option opts[] = {
         {"--tokenizer|--vocab", CLI_STRING, &vocab_path, "PATH",
          "the tokenizer: a vocab.txt, a tokenizer.json or a model directory"},
@@ -68,7 +70,10 @@ int cmd_prepare_pretraining(int argc, char **argv) {
         {"--seed", CLI_INT, &seed, "N", "random seed (default 12345)", 0, 9007199254740992.0},
         {"--cased", CLI_FLAG, &cased, NULL, "do not lowercase (a cased vocabulary)"},
         {"--jsonl", CLI_FLAG, &jsonl, NULL, "inputs are JSON Lines, one document per record"},
-        {"--text-field", CLI_STRING, &text_field, "F", "JSONL key holding the text (default \"text\")"},
+        {"--text-field", CLI_STRING, &text_field, "F", "JSONL key (or --text-from column) holding the text (default \"text\")"},
+        {"--text-from", CLI_FLAG, &text_from, NULL,
+         "inputs are labelled sets (TSV, CSV or JSONL, as finetune reads them): their texts, without the labels, "
+         "are the documents"},
         {"--instances-per-shard", CLI_INT, &per_shard, "N", "instances per shard file (default 100000)", 1, 1e9},
         {"--window-tokens", CLI_INT, &window, "N", "tokens of documents held at once (default 8388608)", 1, 1e12},
         {"--shuffle-buffer", CLI_INT, &buffer, "N", "instances held for shuffling (default 100000)", 1, 1e9},
@@ -81,7 +86,8 @@ int cmd_prepare_pretraining(int argc, char **argv) {
                        "verto prepare-pretraining --tokenizer PATH -o DIR [options] FILE...\n"
                        "       verto prepare-pretraining --verify DIR --tokenizer PATH\n\n"
                        "Text files: one sentence (or line) per line, a blank line between documents.\n"
-                       "JSONL (--jsonl): one document per record, its text in --text-field.",
+                       "JSONL (--jsonl): one document per record, its text in --text-field.\n"
+                       "Labelled sets (--text-from): one document per row, its text (and text_b) without the label.",
                        &files, &n_files);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!vocab_path) {
@@ -100,9 +106,13 @@ int cmd_prepare_pretraining(int argc, char **argv) {
         free(files);
         return cli_fail("prepare-pretraining needs -o DIR and at least one input file (see --help)");
     }
-    if (text_field && !jsonl) {
+    if (text_field && !jsonl && !text_from) {
         free(files);
-        return cli_fail("--text-field needs --jsonl");
+        return cli_fail("--text-field needs --jsonl or --text-from");
+    }
+    if (jsonl && text_from) {
+        free(files);
+        return cli_fail("--jsonl and --text-from exclude each other (--text-from reads JSONL sets too)");
     }
     if (!vt_pt_objective_parse(objective, &o.objective)) {
         free(files);
@@ -124,12 +134,27 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     o.jsonl = jsonl;
     if (text_field) o.text_field = text_field;
 
+    char *texts = NULL; /* --text-from: the sets' texts, gathered in one temporary JSONL file */
+    if (text_from) {
+        int64_t n_texts = 0;
+        if (cli_labelled_texts_to_jsonl(files, n_files, text_field, &texts, &n_texts) != VT_OK) {
+            free(files);
+            return cli_fail("%s", vt_last_error());
+        }
+        if (!quiet) fprintf(stderr, "%lld texts from %d labelled set%s\n", (long long)n_texts, n_files, n_files == 1 ? "" : "s");
+        files[0] = texts;
+        n_files = 1;
+        o.jsonl = true;
+        o.text_field = "text";
+    }
     vt_tok_options to;
     vt_tok_options_default(&to);
     to.lowercase = !cased;
     to.split_special_tokens = true; /* "[SEP]" in the text is text, not structure */
     vt_tokenizer *tok = vt_tok_load(vocab_path, &to);
     if (!tok) {
+        if (texts) unlink(texts);
+        free(texts);
         free(files);
         const char *msg = vt_last_error();
         return strstr(msg, vocab_path) ? cli_fail("%s", msg) : cli_fail("%s: %s", vocab_path, msg);
@@ -146,6 +171,8 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     vt_status st = vt_pt_prepare(tok, (const char *const *)files, n_files, out, &o, quiet ? NULL : on_progress, &bar, &s);
     if (st == VT_OK && !quiet) vt_progress_finish(&bar);
     vt_tok_free(tok);
+    if (texts) unlink(texts);
+    free(texts);
     free(files);
     if (st != VT_OK) return cli_fail("%s", vt_last_error());
     printf("wrote %s: %lld documents, %lld instances, %lld tokens, %lld shards (%s, %s masking%s, %.1f%% random next, "

@@ -1,7 +1,9 @@
 /* verto pretrain: masked-LM + next-sentence pretraining from prepared shards,
  * or the masked LM alone from shards prepared with --objective mlm (RoBERTa's
  * recipe, and the only one for the families without NSP). */
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -44,6 +46,35 @@ static vt_status init_config(const char *dir, vt_bert_config *c) {
     return vt_bert_config_read(path, c);
 }
 
+/* Domain-adaptive pretraining often starts from a directory that ships the
+ * encoder alone (a sentence-transformers package, a bare BertModel): the
+ * loader initialised the heads it lacked as transformers' _init_weights does;
+ * say which, so that nobody mistakes them for trained ones. */
+static void report_new_heads(const char *init, const vt_bert *model, const vt_bert_load_info *info) {
+    if (info->n_new == 0) return;
+    bool mlm = false; /* the new tensors include the MLM head (BERT's, RoBERTa's or DistilBERT's names) */
+    for (int i = 0; i < info->n_new && i < VT_BERT_LOAD_NOTES; i++)
+        mlm |= strstr(info->new_params[i], "predictions") || strstr(info->new_params[i], "lm_head") ||
+               strstr(info->new_params[i], "vocab_");
+    fprintf(stderr,
+            "note: %s has no trained %s head: %d tensor%s start%s freshly initialised (normal(0, initializer_range), "
+            "LayerNorm 1 and 0, biases 0%s): ",
+            init, vt_bert_config_arch_name(vt_bert_get_config(model)), info->n_new, info->n_new == 1 ? "" : "s",
+            info->n_new == 1 ? "s" : "", mlm ? "; the decoder tied to the word embeddings" : "");
+    for (int i = 0; i < info->n_new && i < VT_BERT_LOAD_NOTES; i++)
+        fprintf(stderr, "%s%s", i ? ", " : "", info->new_params[i]);
+    fprintf(stderr, "%s\n", info->n_new > VT_BERT_LOAD_NOTES ? ", ..." : "");
+}
+
+/* --steps 0: the starting model (its heads added where DIR lacks them)
+ * written to OUT in the family's Hugging Face layout, without training. */
+static vt_status write_start(const vt_bert *model, const char *init, const char *out) {
+    vt_status st = vt_bert_save(model, out);
+    if (st == VT_OK) st = vt_bert_copy_tokenizer_files(init, out, NULL);
+    if (st == VT_OK) printf("wrote %s (no training: --steps 0)\n", out);
+    return st;
+}
+
 int cmd_pretrain(int argc, char **argv) {
     const char *init = NULL, *data = NULL, *eval_data = NULL, *out = NULL, *precision = "fp32";
     int64_t steps = 1000, batch = 32, accum = 1, warmup = -1, seed = 42, threads = 0, log_every = 10;
@@ -55,7 +86,9 @@ int cmd_pretrain(int argc, char **argv) {
          "model to start from: a verto init directory or any BERT, RoBERTa, XLM-RoBERTa or DistilBERT directory"},
         {"--data", CLI_STRING, &data, "DIR", "shards written by verto prepare-pretraining"},
         {"-o|--output", CLI_STRING, &out, "DIR", "output directory (model, checkpoints, metrics.jsonl)"},
-        {"--steps", CLI_INT, &steps, "N", "optimizer steps (default 1000)", 1, 1e12},
+        {"--steps", CLI_INT, &steps, "N",
+         "optimizer steps (default 1000; 0: write the starting model, heads added where DIR lacks them, and stop)", 0,
+         1e12},
         {"--batch-size", CLI_INT, &batch, "N", "sequences per micro-batch and rank (default 32)", 1, 1e6},
         {"--grad-accum", CLI_INT, &accum, "N", "micro-batches per step (default 1)", 1, 1e6},
         {"--lr", CLI_FLOAT, &lr, "LR", "peak learning rate (default 1e-4)", 1e-12, 10},
@@ -80,7 +113,7 @@ int cmd_pretrain(int argc, char **argv) {
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto pretrain --init DIR --data SHARDS -o OUT [options]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
-    if (!init || !data || !out) return cli_fail("pretrain needs --init DIR, --data SHARDS and -o OUT");
+    if (!init || !out || (!data && steps > 0)) return cli_fail("pretrain needs --init DIR, --data SHARDS and -o OUT");
     vt_precision prec;
     if (cli_precision(precision, &prec)) return 1;
     vt_status st = cli_join_job(dist_timeout, threads);
@@ -93,22 +126,32 @@ int cmd_pretrain(int argc, char **argv) {
     vt_tokenizer *tok = vt_tok_load(init, NULL);
     const vt_wp_vocab *vocab = tok ? vt_tok_vocab(tok) : NULL;
     st = tok ? VT_OK : vt_last_status();
-    if (st == VT_OK && !(train = vt_pt_open(data, vocab))) st = vt_last_status();
+    if (st == VT_OK && data && !(train = vt_pt_open(data, vocab))) st = vt_last_status();
     if (st == VT_OK && eval_data && !(held_out = vt_pt_open(eval_data, vocab))) st = vt_last_status();
-    if (st == VT_OK && vt_pt_size(train) == 0) st = vt_error(VT_ERR_INVALID_ARG, "%s holds no instances", data);
+    if (st == VT_OK && train && vt_pt_size(train) == 0) st = vt_error(VT_ERR_INVALID_ARG, "%s holds no instances", data);
     /* The heads the data trains: MLM + NSP (BertForPreTraining), or the masked LM alone. A config
      * that does not read here (an architecture verto lacks) is the loader's to report. */
     vt_bert_config file;
-    bool nsp = st == VT_OK && vt_pt_get_info(train)->objective == VT_PT_MLM_NSP;
+    bool nsp = st == VT_OK && train && vt_pt_get_info(train)->objective == VT_PT_MLM_NSP;
     if (nsp && init_config(init, &file) == VT_OK && file.family != VT_FAMILY_BERT)
         st = vt_error(VT_ERR_INVALID_ARG,
                       "%s was prepared for MLM + NSP (sentence pairs), but %s is a %s, which has no next-sentence "
                       "head: prepare the data with --objective mlm",
                       data, init, vt_bert_family_name(file.family));
     int arch = nsp ? VT_BERT_FOR_PRETRAINING : VT_BERT_FOR_MASKED_LM;
-    if (st == VT_OK && !(model = vt_bert_load(init, arch, 0, (uint64_t)seed))) st = vt_last_status();
+    vt_bert_load_info info;
+    if (st == VT_OK && !(model = vt_bert_load_ex(init, arch, 0, (uint64_t)seed, &info))) st = vt_last_status();
+    if (st == VT_OK && vt_dist_rank() == 0 && !resume) report_new_heads(init, model, &info);
+    if (st == VT_OK && steps == 0) {
+        st = vt_dist_rank() == 0 ? write_start(model, init, out) : VT_OK;
+        vt_bert_free(model);
+        vt_pt_close(train);
+        vt_pt_close(held_out);
+        vt_tok_free(tok);
+        return cli_leave_job(st);
+    }
     if (st == VT_OK) st = vt_bert_set_precision(model, prec);
-    int32_t max_len = st == VT_OK ? vt_pt_get_info(train)->max_seq_length : 0;
+    int32_t max_len = st == VT_OK && train ? vt_pt_get_info(train)->max_seq_length : 0;
     if (st == VT_OK && max_len > vt_bert_max_length(vt_bert_get_config(model)))
         st = vt_error(VT_ERR_INVALID_ARG, "%s has sequences of %d tokens, more than the model's %d positions", data,
                       max_len, vt_bert_max_length(vt_bert_get_config(model)));
