@@ -75,7 +75,8 @@ typedef struct vt_dp_step_info {
     int64_t batch;   /* examples drawn */
     int64_t clipped; /* of them, those whose gradient norm exceeded C */
     int64_t tokens;  /* their real tokens */
-    double loss;     /* the mean of their losses (NaN for an empty batch) */
+    double loss;     /* the mean of their losses (NaN for an empty batch; the fast path: the batch's loss) */
+    bool fast;       /* computed by the fast path (see vt_dp_options.exact) */
 } vt_dp_step_info;
 
 typedef struct vt_dp vt_dp;

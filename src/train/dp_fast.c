@@ -101,7 +101,7 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
         goto out;
     }
     if ((st = vt_bert_backward_examples(b, NULL, sq)) != VT_OK) goto out;
-    *info = (vt_dp_step_info){.batch = count, .loss = res.loss};
+    *info = (vt_dp_step_info){.batch = count, .loss = res.loss, .fast = true};
     for (int64_t k = 0; k < count; k++) { /* sq becomes the clipping factors */
         if (!isfinite(sq[k])) {
             st = vt_error(VT_ERR_NUMERIC, "DP-SGD: an example's gradient is not finite");
