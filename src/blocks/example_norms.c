@@ -65,45 +65,68 @@ static vt_status weight_sq_norm(const float *x, const float *d, int64_t n, int64
     return VT_OK;
 }
 
+/* Examples run in parallel, each one's products on its thread: a product
+ * per example and layer is small, and one parallel region per layer costs far
+ * fewer barriers than a threaded product per example. */
 vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const float *x, const float *dy,
                                    int64_t rows) {
     if (!c->sq_norm || !l->dW) return VT_OK;
-    int64_t per = rows / c->batch, in = l->in, out = l->out, cap = 0;
-    float *buf = NULL;
-    double *acc = malloc((size_t)out * sizeof *acc);
-    vt_status st = acc ? VT_OK : vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for per-example norms");
-    for (int64_t i = 0; i < c->batch && st == VT_OK; i++) {
-        int64_t n = live_rows(c, i, per);
-        const float *xi = x + i * per * in, *di = dy + i * per * out;
-        double w = 0;
-        if (n == 1) w = dot(di, di, out) * dot(xi, xi, in);
-        else st = weight_sq_norm(xi, di, n, in, out, &buf, &cap, &w);
-        c->sq_norm[i] += w + (l->db ? column_sum_sq(di, n, out, acc) : 0);
+    int64_t per = rows / c->batch, in = l->in, out = l->out;
+    vt_status st = VT_OK;
+#pragma omp parallel
+    {
+        float *buf = NULL;
+        int64_t cap = 0;
+        double *acc = malloc((size_t)out * sizeof *acc);
+        vt_status mine = acc ? VT_OK : vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for per-example norms");
+#pragma omp for schedule(dynamic)
+        for (int64_t i = 0; i < c->batch; i++) {
+            if (mine != VT_OK) continue;
+            int64_t n = live_rows(c, i, per);
+            const float *xi = x + i * per * in, *di = dy + i * per * out;
+            double w = 0;
+            if (n == 1) w = dot(di, di, out) * dot(xi, xi, in);
+            else mine = weight_sq_norm(xi, di, n, in, out, &buf, &cap, &w);
+            c->sq_norm[i] += w + (l->db ? column_sum_sq(di, n, out, acc) : 0);
+        }
+        if (mine != VT_OK) {
+#pragma omp critical(blk_example_norms)
+            st = mine;
+        }
+        free(buf);
+        free(acc);
     }
-    free(buf);
-    free(acc);
     return st;
 }
 
 vt_status blk_layernorm_example_norms(const blk_ctx *c, const float *d_out, const float *x, const float *mean,
                                       const float *rstd, int64_t rows, int64_t width) {
     if (!c->sq_norm) return VT_OK;
-    double *dg = malloc((size_t)(2 * width) * sizeof *dg), *db = dg + width;
-    if (!dg) return vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for per-example norms");
     int64_t per = rows / c->batch;
-    for (int64_t i = 0; i < c->batch; i++) {
-        for (int64_t h = 0; h < 2 * width; h++) dg[h] = 0;
-        for (int64_t t = i * per; t < i * per + live_rows(c, i, per); t++) {
-            const float *d = d_out + t * width, *xr = x + t * width;
-            for (int64_t h = 0; h < width; h++) {
-                dg[h] += (double)d[h] * ((xr[h] - mean[t]) * rstd[t]); /* x-hat as the forward had it */
-                db[h] += d[h];
+    bool no_memory = false;
+#pragma omp parallel
+    {
+        double *dg = malloc((size_t)(2 * width) * sizeof *dg), *db = dg ? dg + width : NULL;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < c->batch; i++) {
+            if (!dg) continue;
+            for (int64_t h = 0; h < 2 * width; h++) dg[h] = 0;
+            for (int64_t t = i * per; t < i * per + live_rows(c, i, per); t++) {
+                const float *d = d_out + t * width, *xr = x + t * width;
+                for (int64_t h = 0; h < width; h++) {
+                    dg[h] += (double)d[h] * ((xr[h] - mean[t]) * rstd[t]); /* x-hat as the forward had it */
+                    db[h] += d[h];
+                }
             }
+            double s = 0;
+            for (int64_t h = 0; h < 2 * width; h++) s += dg[h] * dg[h];
+            c->sq_norm[i] += s;
         }
-        double s = 0;
-        for (int64_t h = 0; h < 2 * width; h++) s += dg[h] * dg[h];
-        c->sq_norm[i] += s;
+        if (!dg) {
+#pragma omp atomic write
+            no_memory = true;
+        }
+        free(dg);
     }
-    free(dg);
-    return VT_OK;
+    return no_memory ? vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for per-example norms") : VT_OK;
 }
