@@ -97,6 +97,27 @@ int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffl
     return count;
 }
 
+/* Standard normals, both halves of each Box-Muller draw (the noise covers
+ * every trainable coordinate: millions per step, so the sine half counts). */
+typedef struct normals {
+    vt_rng rng;
+    double spare;
+    bool has_spare;
+} normals;
+
+static double next_normal(normals *g) {
+    if (g->has_spare) {
+        g->has_spare = false;
+        return g->spare;
+    }
+    double u1 = vt_rng_uniform(&g->rng), u2 = vt_rng_uniform(&g->rng);
+    if (u1 < 1e-300) u1 = 1e-300;
+    double r = sqrt(-2.0 * log(u1)), a = 2.0 * M_PI * u2;
+    g->spare = r * sin(a);
+    g->has_spare = true;
+    return r * cos(a);
+}
+
 double dp_clip_factor(double max_grad_norm, double norm) { return fmin(1.0, max_grad_norm / (norm + 1e-6)); }
 
 /* One example's gradient (in b's buffer), clipped and added to dp->sum; *clipped when it was scaled down. */
@@ -155,13 +176,13 @@ vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *row
     size_t n_infos;
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
     double std = dp->o.noise_multiplier * dp->o.max_grad_norm, scale = 1.0 / (double)dp->o.expected_batch;
-    vt_rng rng;
-    vt_rng_seed(&rng, vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step));
+    normals noise = {0};
+    vt_rng_seed(&noise.rng, vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step));
     memset(g, 0, (size_t)n * sizeof *g); /* frozen parameters get no gradient (and no noise) */
     for (size_t p = 0; p < n_infos; p++) {
         if (!infos[p].trainable) continue;
         for (int64_t i = infos[p].offset; i < infos[p].offset + infos[p].numel; i++) {
-            double noisy = dp->sum[i] + (std > 0 ? std * vt_rng_normal(&rng) : 0);
+            double noisy = dp->sum[i] + (std > 0 ? std * next_normal(&noise) : 0);
             g[i] = (float)(noisy * scale);
         }
     }
