@@ -326,6 +326,17 @@ VT_API vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool tr
  * into the gradient buffer, which it zeroes first unless `accumulate`. */
 VT_API vt_status vt_bert_backward(vt_bert *b, bool accumulate);
 
+/* DP-SGD's per-example passes over the last forward of a sequence
+ * classifier (with labels, over token ids): each example's own loss is the
+ * one it would have alone (a mean over its own labels, not the batch's).
+ * With sq_norm (B) not NULL: sq_norm[i] = the squared norm of example i's
+ * gradient over the trainable parameters, computed without forming it (Gram
+ * matrices for the dense layers, the touched rows of the embedding tables);
+ * the gradient buffer is left undefined. Otherwise: the gradient buffer =
+ * the gradient of sum_i weight[i] * loss_i (weight NULL: all 1). Either may
+ * be called any number of times after one forward. */
+VT_API vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq_norm);
+
 /* The gradient of a function of the task head's logits with respect to the
  * embeddings' output, for the last forward (labels or none): d_logits is that
  * function's gradient with respect to vt_bert_outputs.logits, (B, num_labels)

@@ -1,12 +1,15 @@
-/* Differentially private SGD steps (DP-SGD, Abadi et al. 2016), exact form.
+/* Differentially private SGD steps (DP-SGD, Abadi et al. 2016).
  *
  * One step: a batch is drawn from the n private training examples (Poisson
  * sampling: each joins independently with probability q = B / n, so its size
  * varies and may be 0; or, only when asked, a fixed-size batch of a seeded
  * per-epoch shuffle, which the usual accounting does not cover). Every
- * example's gradient over all trainable parameters is computed alone (one
- * forward and backward on a batch of 1), clipped to L2 norm C as Opacus does
- * (scaled by min(1, C / (norm + 1e-6))), and summed; Gaussian noise
+ * example's gradient over all trainable parameters is clipped to L2 norm C as
+ * Opacus does (scaled by min(1, C / (norm + 1e-6))), and summed: for a
+ * sequence classifier by default the fast way (one forward of the batch, one
+ * backward that yields every example's norm without its gradient, one
+ * backward of the clipped sum; see `exact`), otherwise each example's
+ * gradient alone (one forward and backward on a batch of 1); Gaussian noise
  * N(0, S^2 C^2) is added to every trainable coordinate (seeded by the run's
  * seed and the step, so a step is reproducible); the result is divided by the
  * expected batch size B and left in the model's gradient buffer for the
@@ -22,6 +25,7 @@
 
 #include "verto/export.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "verto/bert.h"
@@ -55,6 +59,12 @@ typedef struct vt_dp_options {
     /* Called after every step (may be NULL): the accountant's seam. */
     void (*on_step)(void *accountant, const vt_dp_progress *p);
     void *accountant;
+    /* false (the default): a sequence classifier's batch takes the fast path
+     * (dp_fast.c: one forward of the whole batch, a backward that computes
+     * every example's gradient norm without its gradient, and a backward of
+     * the loss with example i's share scaled by its clipping factor); other
+     * tasks, and true, compute each example's gradient alone (the reference). */
+    bool exact;
 } vt_dp_options;
 
 /* Fills one example (row of 0 .. examples-1) as a batch of 1 with its labels. */
@@ -65,7 +75,8 @@ typedef struct vt_dp_step_info {
     int64_t batch;   /* examples drawn */
     int64_t clipped; /* of them, those whose gradient norm exceeded C */
     int64_t tokens;  /* their real tokens */
-    double loss;     /* the mean of their losses (NaN for an empty batch) */
+    double loss;     /* the mean of their losses (NaN for an empty batch; the fast path: the batch's loss) */
+    bool fast;       /* computed by the fast path (see vt_dp_options.exact) */
 } vt_dp_step_info;
 
 typedef struct vt_dp vt_dp;

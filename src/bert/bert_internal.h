@@ -104,6 +104,8 @@ struct vt_bert {
     vt_bert_batch last;
     bool last_training, last_has_loss, last_cls_only;
     bool input_grads_only;        /* vt_bert_input_gradient's backward: no weight gradients */
+    double *ex_sq_norm;           /* (B) vt_bert_backward_examples' norms pass: += per example, no weight gradients */
+    int64_t *ex_lengths;          /* (B) with it: each example's rows up to its last real token */
     uint64_t last_seed;
     int64_t mlm_p;                /* positions the MLM head ran at in the last batch */
 };
@@ -133,7 +135,11 @@ void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int6
 /* The embeddings (embeddings.c): emb_out = dropout(LayerNorm(word + position + type));
  * the backward takes d_hidden, the gradient of emb_out. */
 vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float drop, uint64_t seed);
-void bert_embeddings_backward(vt_bert *b, float drop);
+vt_status bert_embeddings_backward(vt_bert *b, float drop);
+/* The embedding tables' per-example squared gradient norms from d_sum (B*T, H),
+ * the gradient of word + position + type (example_norms.c): only the rows each
+ * example touches. */
+void bert_embeddings_example_norms(const vt_bert *b, const float *d_sum);
 
 /* Encoder layer l (encoder_layer.c): blocks composed post-LN; cls_only for
  * the last layer of a cls_only batch. The backward turns d_hidden from the

@@ -72,16 +72,23 @@ vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float dro
     return VT_OK;
 }
 
-void bert_embeddings_backward(vt_bert *b, float drop) {
+vt_status bert_embeddings_backward(vt_bert *b, float drop) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
     int64_t T = in->seq_len, H = c->hidden_size, BT = in->batch * T;
     float *d_ln = b->d_res, *d_sum = b->d_res1; /* LayerNorm's output and input */
     memset(d_ln, 0, (size_t)(BT * H) * sizeof(float));
     bert_dropout_backward(b->d_hidden, b->emb_drop, d_ln, BT * H, drop);
+    blk_ctx ctx = bert_ctx(b);
+    vt_status st = blk_layernorm_example_norms(&ctx, d_ln, b->emb_sum, b->emb_mean, b->emb_rstd, BT, H);
+    if (st != VT_OK) return st;
     memset(d_sum, 0, (size_t)(BT * H) * sizeof(float));
     vt_layernorm_backward(d_ln, b->emb_sum, b->w.emb_ln_g, b->emb_mean, b->emb_rstd, d_sum, b->g.emb_ln_g,
                           b->g.emb_ln_b, BT, H);
+    if (ctx.sq_norm) {
+        bert_embeddings_example_norms(b, d_sum);
+        return VT_OK; /* the norms alone (the tables' gradients are a later pass's) */
+    }
     int64_t pad = c->pad_token_id; /* -1 when there is none */
     vt_embedding_backward_padded(in->input_ids, pad, d_sum, b->g.word_emb, BT, H);
     int64_t pos_pad = bert_family(c->family)->positions_after_padding ? pad : -1;
@@ -89,4 +96,5 @@ void bert_embeddings_backward(vt_bert *b, float drop) {
     const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL;
     if (b->g.type_emb && types) vt_embedding_backward(types, d_sum, b->g.type_emb, BT, H);
     else if (b->g.type_emb) vt_sum_rows(d_sum, b->g.type_emb, BT, H); /* every token type 0 */
+    return VT_OK;
 }

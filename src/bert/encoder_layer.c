@@ -66,10 +66,12 @@ vt_status bert_layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop
     blk_attention_shape s = shape_of(in, cls_only);
     int64_t H = b->cfg.hidden_size, T = in->seq_len, rows = cls_only ? in->batch : in->batch * T;
     /* d_hidden: the gradient of the output (rows) */
-    blk_add_norm_backward(&k.norm2, &a->norm2, b->d_hidden, b->d_res, b->d_branch, rows, H);
-    vt_status st = blk_ffn_backward(&c, &k.ffn, a->norm1.out, &a->ffn, b->d_branch, b->d_inter, b->d_inter_pre,
-                                    b->d_res, rows); /* d_res: the gradient of h1 */
+    vt_status st = blk_add_norm_example_norms(&c, &k.norm2, &a->norm2, b->d_hidden, rows, H);
     if (st != VT_OK) return st;
+    blk_add_norm_backward(&k.norm2, &a->norm2, b->d_hidden, b->d_res, b->d_branch, rows, H);
+    st = blk_ffn_backward(&c, &k.ffn, a->norm1.out, &a->ffn, b->d_branch, b->d_inter, b->d_inter_pre,
+                                    b->d_res, rows); /* d_res: the gradient of h1 */
+    if (st != VT_OK || (st = blk_add_norm_example_norms(&c, &k.norm1, &a->norm1, b->d_res, rows, H)) != VT_OK) return st;
     blk_add_norm_backward(&k.norm1, &a->norm1, b->d_res, b->d_res1, b->d_branch, rows, H);
     /* d_hidden becomes the gradient of the input: the residual's share, then the attention's */
     if (cls_only) {

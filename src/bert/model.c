@@ -22,7 +22,9 @@ void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int6
 }
 
 blk_ctx bert_ctx(const vt_bert *b) {
-    return (blk_ctx){.precision = b->precision, .training = b->last_training || b->last.one_product, .dy16 = b->dy16};
+    return (blk_ctx){.precision = b->precision, .training = b->last_training || b->last.one_product, .dy16 = b->dy16,
+                     .sq_norm = b->ex_sq_norm, .lengths = b->ex_lengths, .batch = b->last.batch,
+                     .seq_len = b->last.seq_len, .norms_only = b->ex_sq_norm != NULL};
 }
 
 blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float *dW, float *db, int64_t in,
@@ -116,7 +118,7 @@ vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn
         if (ready) ready(ctx, lo, hi - lo);
     }
     if (b->frozen_layers == 0 && !b->last.embedding_output) { /* (given embeddings have no parameters below) */
-        bert_embeddings_backward(b, drop);
+        if ((st = bert_embeddings_backward(b, drop)) != VT_OK) return st;
         if (ready) ready(ctx, 0, L ? b->w.layers[0].qkv_w - b->params : heads_at);
     }
     return VT_OK;

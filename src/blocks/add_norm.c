@@ -29,3 +29,9 @@ void blk_add_norm_backward(const blk_add_norm *n, const blk_add_norm_acts *a, co
         memcpy(d_branch, d_sum, bytes);
     }
 }
+
+vt_status blk_add_norm_example_norms(const blk_ctx *c, const blk_add_norm *n, const blk_add_norm_acts *a,
+                                     const float *d_out, int64_t rows, int64_t width) {
+    if (!n->dgamma) return VT_OK;
+    return blk_layernorm_example_norms(c, d_out, a->sum, a->mean, a->rstd, rows, width);
+}

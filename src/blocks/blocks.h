@@ -25,6 +25,15 @@ typedef struct blk_ctx {
     bool training;          /* one product over the batch (training, or asked for); otherwise each
                                sequence on its own (exact) */
     vt_bf16 *dy16;          /* bf16 only: scratch for a dense layer's output gradient (its largest) */
+    /* DP-SGD's per-example gradient norms (example_norms.c), when sq_norm is
+     * not NULL: the batch is `batch` sequences of seq_len rows, of which
+     * example i's first lengths[i] can carry a gradient (the rest are padding
+     * no real token attends to); each backward adds example i's squared
+     * gradient norm of every parameter it learns (dW not NULL) to sq_norm[i]. */
+    double *sq_norm;        /* (batch) */
+    const int64_t *lengths; /* (batch) */
+    int64_t batch, seq_len;
+    bool norms_only;        /* the norms alone: no weight gradients (DP's first pass) */
 } blk_ctx;
 
 /* ---- a dense layer: y (rows, out) = x (rows, in) W^T + b ------------------ */
@@ -46,6 +55,17 @@ vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float 
  * unless dx is NULL. */
 vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
                               const float *dy, float *dx, float dx_beta, int64_t rows);
+
+/* Example i's squared norm of dW and db (rows are the batch's sequences, each
+ * rows / batch long), added to c->sq_norm: a sequence's rows by the cheaper of
+ * the Gram ("ghost norm") form and the materialised dy_i^T x_i; one row as
+ * |dy|^2 |x|^2. */
+vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const float *x, const float *dy,
+                                   int64_t rows);
+/* The same for a LayerNorm's gamma and beta from the gradient of its output
+ * d_out and its input x with the forward's mean and rstd (rows, width). */
+vt_status blk_layernorm_example_norms(const blk_ctx *c, const float *d_out, const float *x, const float *mean,
+                                      const float *rstd, int64_t rows, int64_t width);
 
 /* ---- residual add and LayerNorm: out = LN(x + dropout(branch)) ------------ */
 
@@ -72,6 +92,9 @@ void blk_add_norm_forward(const blk_add_norm *n, const float *x, int64_t x_step,
  * branch before its dropout; both overwritten. */
 void blk_add_norm_backward(const blk_add_norm *n, const blk_add_norm_acts *a, const float *d_out, float *d_sum,
                            float *d_branch, int64_t rows, int64_t width);
+/* Its gamma's and beta's per-example norms when c asks for them (before the backward: d_out is read). */
+vt_status blk_add_norm_example_norms(const blk_ctx *c, const blk_add_norm *n, const blk_add_norm_acts *a,
+                                     const float *d_out, int64_t rows, int64_t width);
 
 /* ---- the feed-forward network: y = act(x W1^T + b1) W2^T + b2 -------------- */
 

@@ -22,8 +22,14 @@ vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float 
 
 vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
                               const float *dy, float *dx, float dx_beta, int64_t rows) {
-    vt_status st = VT_OK;
+    vt_status st = blk_linear_example_norms(c, l, x, dy, rows);
     int64_t in = l->in, out = l->out;
+    if (st != VT_OK) return st;
+    blk_linear no_grads = *l;
+    if (c->norms_only) { /* DP's first pass: the norms and dx, no weight gradients */
+        no_grads.dW = no_grads.db = NULL;
+        l = &no_grads;
+    }
     if (l->db) vt_sum_rows(dy, l->db, rows, out);
     if (c->precision == VT_PRECISION_FP32) {
         if (l->dW) st = vt_matmul(dy, x, NULL, l->dW, out, in, rows, true, false, 1.0f); /* dW (out, in) += dy^T x */

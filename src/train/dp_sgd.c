@@ -1,11 +1,12 @@
-/* DP-SGD steps, the exact way: one backward per example (see verto/dp.h). */
+/* DP-SGD steps (see verto/dp.h): sampling, the exact clipped sum (one
+ * backward per example; the fast one is dp_fast.c's), the noise. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/strbuf.h"
-#include "verto/dp.h"
+#include "train/dp_internal.h"
 #include "verto/fileio.h"
 #include "verto/rng.h"
 
@@ -96,6 +97,29 @@ int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffl
     return count;
 }
 
+/* Standard normals, both halves of each Box-Muller draw (the noise covers
+ * every trainable coordinate: millions per step, so the sine half counts). */
+typedef struct normals {
+    vt_rng rng;
+    double spare;
+    bool has_spare;
+} normals;
+
+static double next_normal(normals *g) {
+    if (g->has_spare) {
+        g->has_spare = false;
+        return g->spare;
+    }
+    double u1 = vt_rng_uniform(&g->rng), u2 = vt_rng_uniform(&g->rng);
+    if (u1 < 1e-300) u1 = 1e-300;
+    double r = sqrt(-2.0 * log(u1)), a = 2.0 * M_PI * u2;
+    g->spare = r * sin(a);
+    g->has_spare = true;
+    return r * cos(a);
+}
+
+double dp_clip_factor(double max_grad_norm, double norm) { return fmin(1.0, max_grad_norm / (norm + 1e-6)); }
+
 /* One example's gradient (in b's buffer), clipped and added to dp->sum; *clipped when it was scaled down. */
 static vt_status add_example(vt_dp *dp, vt_bert *b, const vt_bert_batch *one, uint64_t seed, double *loss,
                              bool *clipped) {
@@ -114,8 +138,7 @@ static vt_status add_example(vt_dp *dp, vt_bert *b, const vt_bert_batch *one, ui
             for (int64_t i = infos[p].offset; i < infos[p].offset + infos[p].numel; i++) sumsq += (double)g[i] * g[i];
     double norm = sqrt(sumsq);
     if (!isfinite(norm)) return vt_error(VT_ERR_NUMERIC, "DP-SGD: an example's gradient is not finite");
-    /* Opacus' factor: the 1e-6 keeps a zero gradient finite and matches its results to the last bit. */
-    double factor = fmin(1.0, dp->o.max_grad_norm / (norm + 1e-6));
+    double factor = dp_clip_factor(dp->o.max_grad_norm, norm);
     *clipped = factor < 1.0;
     for (size_t p = 0; p < n_infos; p++)
         if (infos[p].trainable)
@@ -132,9 +155,12 @@ vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *row
     memset(dp->sum, 0, (size_t)n * sizeof *dp->sum);
     vt_dp_step_info in = {.batch = count};
     double loss_sum = 0;
-    for (int64_t k = 0; k < count; k++) {
+    bool fast;
+    vt_status st = dp_fast_clipped_sum(&dp->o, b, rows, count, get, ctx, dropout_seed, dp->sum, &in, &fast);
+    if (st != VT_OK) return st;
+    for (int64_t k = 0; k < count && !fast; k++) {
         vt_bert_batch one;
-        vt_status st = get(ctx, rows[k], &one);
+        st = get(ctx, rows[k], &one);
         if (st == VT_OK && one.batch != 1)
             st = vt_error(VT_ERR_INVALID_ARG, "DP-SGD: example %" PRId64 " came as a batch of %" PRId64 ", not 1",
                           rows[k], one.batch);
@@ -146,17 +172,17 @@ vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *row
         in.clipped += clipped;
         for (int64_t t = 0; t < one.seq_len; t++) in.tokens += one.attention_mask ? one.attention_mask[t] != 0 : 1;
     }
-    in.loss = count > 0 ? loss_sum / (double)count : NAN;
+    if (!fast) in.loss = count > 0 ? loss_sum / (double)count : NAN;
     size_t n_infos;
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
     double std = dp->o.noise_multiplier * dp->o.max_grad_norm, scale = 1.0 / (double)dp->o.expected_batch;
-    vt_rng rng;
-    vt_rng_seed(&rng, vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step));
+    normals noise = {0};
+    vt_rng_seed(&noise.rng, vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step));
     memset(g, 0, (size_t)n * sizeof *g); /* frozen parameters get no gradient (and no noise) */
     for (size_t p = 0; p < n_infos; p++) {
         if (!infos[p].trainable) continue;
         for (int64_t i = infos[p].offset; i < infos[p].offset + infos[p].numel; i++) {
-            double noisy = dp->sum[i] + (std > 0 ? std * vt_rng_normal(&rng) : 0);
+            double noisy = dp->sum[i] + (std > 0 ? std * next_normal(&noise) : 0);
             g[i] = (float)(noisy * scale);
         }
     }

@@ -1,4 +1,4 @@
-/* DP-SGD's exact step (verto/dp.h) against Opacus 1.6 and by statistics.
+/* DP-SGD's step (verto/dp.h), exact and fast, against Opacus 1.6 and by statistics.
  *
  * - Clipping: with noise 0, the per-example gradients of a transformers
  *   BertForSequenceClassification (tests/ref/gen_dp.py: 6 examples of
@@ -71,14 +71,14 @@ static vt_dp_options options(double noise, double c, int64_t batch, int64_t exam
                            .examples = examples, .sampling = VT_DP_POISSON, .seed = 7};
 }
 
-static void test_clipped_sum_equals_opacus(void **state) {
-    (void)state;
+static void clipped_sum_equals_opacus(bool exact) {
     vt_st_file *f = ref_open("dp_ref.safetensors");
     ref_data d;
     double c;
     read_ref(f, &d, &c);
     vt_bert *b = load_model();
     vt_dp_options o = options(0, c, d.n, d.n);
+    o.exact = exact;
     vt_dp *dp = vt_dp_new(&o, b);
     assert_non_null(dp);
     int64_t rows[16];
@@ -93,6 +93,7 @@ static void test_clipped_sum_equals_opacus(void **state) {
     assert_true(above > 0 && above < d.n); /* both sides of the bound are exercised */
     assert_int_equal(info.clipped, above);
     assert_int_equal(info.batch, d.n);
+    assert_true(info.fast == !exact);
     double worst = 0;
     const char *worst_name = "";
     for (size_t i = 0; i < vt_bert_param_count(b); i++) {
@@ -118,13 +119,20 @@ static void test_clipped_sum_equals_opacus(void **state) {
         if (!(rel <= worst)) worst = rel, worst_name = p->name;
         free(want);
     }
-    printf("    clipped sum vs Opacus: worst %s %.3g (tol %.0e)\n", worst_name, worst, CLIP_TOL);
+    printf("    %s clipped sum vs Opacus: worst %s %.3g (tol %.0e)\n", exact ? "exact" : "fast", worst_name, worst,
+           CLIP_TOL);
     assert_true(worst <= CLIP_TOL);
     free(norms);
     vt_dp_free(dp);
     vt_bert_free(b);
     free_ref(&d);
     vt_st_close(f);
+}
+
+static void test_clipped_sum_equals_opacus(void **state) {
+    (void)state;
+    clipped_sum_equals_opacus(true);  /* one backward per example */
+    clipped_sum_equals_opacus(false); /* the fast path (the default) */
 }
 
 static void test_noise_statistics(void **state) {

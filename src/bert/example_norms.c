@@ -1,0 +1,116 @@
+/* Per-example backward passes of a sequence classifier for DP-SGD's fast
+ * path (vt_bert_backward_examples in verto/bert.h): each example's own loss
+ * gradient from the batch's, its squared gradient norm over the trainable
+ * parameters without its gradient (the blocks' example_norms.c for the dense
+ * layers and LayerNorms, the embedding tables sparsely here), and the
+ * gradient of a weighted sum of the examples' losses. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bert/bert_internal.h"
+
+typedef struct id_row {
+    int32_t id;
+    int32_t row;
+} id_row;
+
+static int by_id(const void *a, const void *b) {
+    const id_row *x = a, *y = b;
+    return x->id != y->id ? (x->id < y->id ? -1 : 1) : (x->row > y->row) - (x->row < y->row);
+}
+
+/* |sum over rows of each id of d_row|^2 summed over the ids, the rows n of
+ * ids (NULL: all id 0) except `skip`: the squared norm of one example's
+ * gradient of an embedding table, only the rows it touches. order (n) and acc
+ * (H) are scratch. */
+static double table_sq_norm(const int32_t *ids, int32_t skip, const float *d, int64_t n, int64_t H, id_row *order,
+                            double *acc) {
+    int64_t m = 0;
+    for (int64_t t = 0; t < n; t++)
+        if (!ids || ids[t] != skip) order[m++] = (id_row){ids ? ids[t] : 0, (int32_t)t};
+    qsort(order, (size_t)m, sizeof *order, by_id);
+    double s = 0;
+    for (int64_t k = 0; k < m;) {
+        memset(acc, 0, (size_t)H * sizeof *acc);
+        int64_t end = k;
+        for (; end < m && order[end].id == order[k].id; end++)
+            for (int64_t h = 0; h < H; h++) acc[h] += d[(int64_t)order[end].row * H + h];
+        for (int64_t h = 0; h < H; h++) s += acc[h] * acc[h];
+        k = end;
+    }
+    return s;
+}
+
+void bert_embeddings_example_norms(const vt_bert *b, const float *d_sum) {
+    const vt_bert_config *c = &b->cfg;
+    const vt_bert_batch *in = &b->last;
+    int64_t T = in->seq_len, H = c->hidden_size;
+    int32_t pad = (int32_t)c->pad_token_id; /* -1 when there is none: as the backward, pad rows learn nothing */
+    int32_t pos_pad = bert_family(c->family)->positions_after_padding ? pad : -1;
+    const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL;
+    id_row *order = malloc((size_t)T * sizeof *order);
+    double *acc = malloc((size_t)H * sizeof *acc);
+    for (int64_t i = 0; order && acc && i < in->batch; i++) {
+        int64_t n = b->ex_lengths[i];
+        const float *d = d_sum + i * T * H;
+        double s = table_sq_norm(in->input_ids + i * T, pad, d, n, H, order, acc) +
+                   table_sq_norm(b->pos_ids + i * T, pos_pad, d, n, H, order, acc);
+        if (b->g.type_emb) s += table_sq_norm(types ? types + i * T : NULL, -1, d, n, H, order, acc);
+        b->ex_sq_norm[i] += s;
+    }
+    if (!order || !acc) /* (no error channel here: poison the norms so the caller refuses them) */
+        for (int64_t i = 0; i < in->batch; i++) b->ex_sq_norm[i] = -1;
+    free(order);
+    free(acc);
+}
+
+/* Each example's rows up to its last real token (padding after it has no gradient). */
+static void live_lengths(const vt_bert_batch *in, int64_t *len) {
+    for (int64_t i = 0; i < in->batch; i++) {
+        len[i] = in->attention_mask ? 0 : in->seq_len;
+        for (int64_t t = 0; in->attention_mask && t < in->seq_len; t++)
+            if (in->attention_mask[i * in->seq_len + t]) len[i] = t + 1;
+    }
+}
+
+vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq_norm) {
+    if (!b || !b->planned || !b->last_has_loss)
+        return vt_error(VT_ERR_STATE, "vt_bert_backward_examples needs a forward with labels first");
+    const vt_bert_config *c = &b->cfg;
+    const vt_bert_batch *in = &b->last;
+    if (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION || in->embedding_output || in->position_ids)
+        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence classifiers over token ids");
+    int64_t B = in->batch, L = c->num_labels;
+    vt_bert_loss_norm whole;
+    vt_bert_loss_norm_of(b, in, &whole);
+    float *saved = malloc((size_t)(B * L) * sizeof *saved);
+    int64_t *len = malloc((size_t)B * sizeof *len);
+    if (!saved || !len) {
+        free(saved), free(len);
+        return vt_error(VT_ERR_NOMEM, "out of memory for per-example backward passes");
+    }
+    memcpy(saved, b->d_logits, (size_t)(B * L) * sizeof *saved);
+    /* The batch's loss is a mean; example i's own loss divides by its own share of the denominator. */
+    bool per_class = in->labels && !in->regression_targets && !in->multi_labels;
+    for (int64_t i = 0; i < B; i++) {
+        double own = per_class ? bert_label_weight(in->labels + i, 1, L, in->class_weights) : (double)L;
+        double k = (own > 0 ? whole.task / own : 0) * (weight ? weight[i] : 1.0);
+        for (int64_t j = 0; j < L; j++) b->d_logits[i * L + j] = (float)(saved[i * L + j] * k);
+    }
+    if (sq_norm) {
+        memset(sq_norm, 0, (size_t)B * sizeof *sq_norm);
+        live_lengths(in, len);
+        b->ex_sq_norm = sq_norm;
+        b->ex_lengths = len;
+    }
+    /* The norms pass adds only LayerNorm gradients to the buffer (left undefined): no need to zero it first. */
+    vt_status st = vt_bert_backward(b, sq_norm != NULL);
+    b->ex_sq_norm = NULL;
+    b->ex_lengths = NULL;
+    memcpy(b->d_logits, saved, (size_t)(B * L) * sizeof *saved);
+    free(saved);
+    free(len);
+    for (int64_t i = 0; st == VT_OK && sq_norm && i < B; i++)
+        if (sq_norm[i] < 0) st = vt_error(VT_ERR_NOMEM, "out of memory for the embeddings' per-example norms");
+    return st;
+}

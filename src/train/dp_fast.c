@@ -1,0 +1,126 @@
+/* DP-SGD's fast clipped sum for sequence classifiers (see verto/dp.h and
+ * docs/privacy.md): the examples padded into one batch, one forward, a
+ * backward that yields every example's squared gradient norm without its
+ * gradient (vt_bert_backward_examples), then one backward of
+ * sum_i c_i loss_i with c_i example i's clipping factor: the gradient is
+ * linear in the loss weights, so that is sum_i c_i g_i. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/dp_internal.h"
+
+/* The examples as one batch (B, T) padded to the longest, and their labels. */
+typedef struct packed {
+    vt_bert_batch batch;
+    int32_t *ids, *types, *mask, *labels; /* (B, T) x 3, (B) */
+    float *targets;                       /* (B, num_labels): regression targets or multi-label targets */
+} packed;
+
+static void packed_free(packed *p) {
+    free(p->ids), free(p->types), free(p->mask), free(p->labels), free(p->targets);
+}
+
+/* Whether an example fits the fast path: a sequence task's labels over token ids. */
+static bool fits(const vt_bert_batch *e) {
+    return e->batch == 1 && e->input_ids && !e->position_ids && !e->embedding_output && !e->mlm_labels &&
+           !e->nsp_labels && !e->start_positions && (e->labels || e->regression_targets || e->multi_labels);
+}
+
+/* Copies example k (a batch of 1) into row k of p; T is p's length. */
+static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t L, int32_t pad) {
+    for (int64_t t = 0; t < T; t++) {
+        bool in = t < e->seq_len;
+        p->ids[k * T + t] = in ? e->input_ids[t] : pad;
+        p->types[k * T + t] = in && e->token_type_ids ? e->token_type_ids[t] : 0;
+        p->mask[k * T + t] = in ? (e->attention_mask ? e->attention_mask[t] : 1) : 0;
+    }
+    if (e->labels) p->labels[k] = e->labels[0];
+    const float *targets = e->regression_targets ? e->regression_targets : e->multi_labels;
+    if (targets) memcpy(p->targets + k * L, targets, (size_t)L * sizeof(float));
+}
+
+/* Reads the examples into p; *fit false when one does not fit the fast path. */
+static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t count, vt_dp_get_example_fn get,
+                      void *ctx, packed *p, bool *fit) {
+    int64_t T = 0, L = c->num_labels;
+    vt_bert_batch e, first = {0};
+    *fit = true;
+    for (int64_t k = 0; k < count && *fit; k++) { /* the longest, and whether all fit */
+        vt_status st = get(ctx, rows[k], &e);
+        if (st != VT_OK) return st;
+        if (k == 0) first = e;
+        *fit = fits(&e) && !e.labels == !first.labels && !e.regression_targets == !first.regression_targets &&
+               !e.multi_labels == !first.multi_labels;
+        if (e.seq_len > T) T = e.seq_len;
+    }
+    if (!*fit) return VT_OK;
+    size_t cells = (size_t)(count * T);
+    p->ids = malloc(cells * sizeof *p->ids);
+    p->types = malloc(cells * sizeof *p->types);
+    p->mask = malloc(cells * sizeof *p->mask);
+    p->labels = malloc((size_t)count * sizeof *p->labels);
+    p->targets = malloc((size_t)(count * L) * sizeof *p->targets);
+    if (!p->ids || !p->types || !p->mask || !p->labels || !p->targets)
+        return vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for a batch of %" PRId64 " examples", count);
+    int32_t pad = c->pad_token_id >= 0 ? (int32_t)c->pad_token_id : 0;
+    for (int64_t k = 0; k < count; k++) { /* again: the source may reuse its buffers between calls */
+        vt_status st = get(ctx, rows[k], &e);
+        if (st != VT_OK) return st;
+        put(p, k, &e, T, L, pad);
+    }
+    p->batch = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = p->ids, .token_type_ids = p->types,
+                               .attention_mask = p->mask, .labels = first.labels ? p->labels : NULL,
+                               .regression_targets = first.regression_targets ? p->targets : NULL,
+                               .multi_labels = first.multi_labels ? p->targets : NULL,
+                               .class_weights = first.class_weights, .cls_only = first.cls_only};
+    return VT_OK;
+}
+
+vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
+                              vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
+                              vt_dp_step_info *info, bool *done) {
+    const vt_bert_config *c = vt_bert_get_config(b);
+    *done = false;
+    if (o->exact || count == 0 || c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION) return VT_OK;
+    packed p = {0};
+    bool fit;
+    vt_status st = pack(c, rows, count, get, ctx, &p, &fit);
+    double *sq = NULL;
+    if (st != VT_OK || !fit) goto out;
+    vt_bert_outputs res;
+    if ((st = vt_bert_forward(b, &p.batch, true, dropout_seed, &res)) != VT_OK) goto out;
+    if (!isfinite(res.loss)) {
+        st = vt_error(VT_ERR_NUMERIC, "DP-SGD: the batch's loss is not finite");
+        goto out;
+    }
+    sq = malloc((size_t)count * sizeof *sq);
+    if (!sq) {
+        st = vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for %" PRId64 " norms", count);
+        goto out;
+    }
+    if ((st = vt_bert_backward_examples(b, NULL, sq)) != VT_OK) goto out;
+    *info = (vt_dp_step_info){.batch = count, .loss = res.loss, .fast = true};
+    for (int64_t k = 0; k < count; k++) { /* sq becomes the clipping factors */
+        if (!isfinite(sq[k])) {
+            st = vt_error(VT_ERR_NUMERIC, "DP-SGD: an example's gradient is not finite");
+            goto out;
+        }
+        sq[k] = dp_clip_factor(o->max_grad_norm, sqrt(sq[k]));
+        info->clipped += sq[k] < 1.0;
+    }
+    for (int64_t r = 0; r < count * p.batch.seq_len; r++) info->tokens += p.mask[r] != 0;
+    if ((st = vt_bert_backward_examples(b, sq, NULL)) != VT_OK) goto out;
+    size_t n_infos;
+    const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
+    const float *g = vt_bert_grads(b, NULL);
+    for (size_t q = 0; q < n_infos; q++)
+        if (infos[q].trainable)
+            for (int64_t i = infos[q].offset; i < infos[q].offset + infos[q].numel; i++) sum[i] = g[i];
+    *done = true;
+out:
+    free(sq);
+    packed_free(&p);
+    return st;
+}
