@@ -53,9 +53,9 @@ VT_API vt_status vt_auto_scores_parse(const char *s, size_t len, const char *whe
 
 typedef struct vt_auto_candidate {
     char name[48];      /* short, unique: "baseline", "finetune-lr5e-05-ep3", ... */
-    char recipe[320];   /* what it is, in words */
+    char recipe[640];   /* what it is, in words */
     vt_auto_state state;
-    char note[320];     /* why skipped, stopped or failed; or a remark */
+    char note[640];     /* why skipped, stopped or failed; or a remark */
     double start_s;     /* when it started, seconds since auto started */
     double seconds;     /* wall time it took (training and dev evaluation) */
     char *model_dir;    /* malloc'd; NULL when it has none */
