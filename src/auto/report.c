@@ -20,9 +20,19 @@ static bool shows_test(const vt_auto_report *r, int i) {
 
 static vt_status add_eval(cJSON *obj, const char *key, const vt_auto_scores *s) {
     if (!s->present) return VT_OK;
-    cJSON *v = vt_json_parse(s->json, strlen(s->json), &(const char *){0}, &(size_t){0});
+    size_t n = strlen(s->json);
+    cJSON *v = vt_json_parse(s->json, n, &(const char *){0}, &(size_t){0});
     if (!v) return vt_error(VT_ERR_FORMAT, "report: the %s evaluation is not JSON", key);
-    cJSON_AddItemToObject(obj, key, v);
+    cJSON_Delete(v);
+    /* verbatim: cJSON prints doubles to 15 digits, and the report's figures
+     * must be eval's to the last bit */
+    while (n && strchr(" \t\r\n", s->json[n - 1])) n--;
+    char *raw = strndup(s->json, n);
+    if (!raw || !cJSON_AddRawToObject(obj, key, raw)) {
+        free(raw);
+        return vt_error(VT_ERR_NOMEM, "out of memory");
+    }
+    free(raw);
     return VT_OK;
 }
 
