@@ -64,6 +64,9 @@ auto_child_result auto_child_run(const char *const *args, const char *log_path, 
         return AUTO_CHILD_FAILED;
     }
     self[n] = 0;
+    const char *deleted = " (deleted)"; /* the binary was replaced (rebuilt) while auto ran: run the new one */
+    size_t dl = strlen(deleted);
+    if ((size_t)n > dl && !strcmp(self + n - dl, deleted)) self[n - dl] = 0;
     int nargs = 0;
     while (args[nargs]) nargs++;
     char **argv = calloc((size_t)nargs + 2, sizeof *argv);

@@ -22,6 +22,7 @@
 #include "verto/auto.h"
 #include "verto/fileio.h"
 #include "verto/metrics_log.h"
+#include "verto/task.h"
 
 enum { MAX_CANDIDATES = 8, MAX_NOTES = 16, MAX_LEN = 128, MAX_WINDOWS = 8, PROBE_TRAIN = 32, PROBE_DEV = 16 };
 #define MIN_TRANSFORMER_S 30.0     /* less left after the baseline: no Transformer candidate is started */
@@ -204,6 +205,41 @@ static double step_seconds(const char *run_dir, double fallback) {
     return s;
 }
 
+/* Pretrains init on the shards into model for the steps that `share` of
+ * the time left allows, measured by a 4-step probe run (into probe_dir).
+ * Returns the steps run, or 0 with a note (`what` names the stage) saying why not. */
+static int64_t pretrain_measured(job *j, const char *init, const char *shards, const char *probe_dir,
+                                 const char *model, const char *lr, double share, const char *what) {
+    char why[512], steps_s[32], warm_s[32];
+    const char *probe_args[] = {"pretrain", "--init", init, "--data", shards, "-o", probe_dir, "--steps", "4",
+                                "--batch-size", "32", "--lr", lr, "--log-every", "1", NULL};
+    double t = auto_now();
+    auto_child_result r = step(j, probe_args, "pretrain-probe", candidate_deadline(j), why, sizeof why);
+    double per_step = step_seconds(probe_dir, (auto_now() - t) / 4);
+    if (r != AUTO_CHILD_OK) {
+        note(j, "%s: the probe run: %s", what, why);
+        return 0;
+    }
+    double s = floor(share * left(j) / per_step);
+    int64_t steps = s > 3000 ? 3000 : (int64_t)s;
+    if (steps < MIN_PRETRAIN_STEPS) {
+        note(j, "%s skipped: %.2f s a step (measured over 4 steps), %.0f s left allow %lld steps (< %d)", what,
+             per_step, left(j), (long long)steps, MIN_PRETRAIN_STEPS);
+        return 0;
+    }
+    snprintf(steps_s, sizeof steps_s, "%lld", (long long)steps);
+    snprintf(warm_s, sizeof warm_s, "%lld", (long long)(steps / 10));
+    const char *args[] = {"pretrain", "--init", init, "--data", shards, "-o", model, "--steps", steps_s,
+                          "--batch-size", "32", "--lr", lr, "--warmup-steps", warm_s, "--seed", "1",
+                          "--group-by-length", "64", NULL};
+    r = step(j, args, "pretrain", candidate_deadline(j), why, sizeof why);
+    if (r != AUTO_CHILD_OK || !has_model(model)) {
+        note(j, "%s did not finish: %s", what, why[0] ? why : "no model written");
+        return 0;
+    }
+    return steps;
+}
+
 /* Pretrains BERT-tiny on the corpus; returns its directory (malloc'd) or
  * NULL with a note saying why not. */
 static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
@@ -223,14 +259,12 @@ static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
     double t_start = auto_now();
     char *vocab = join(j->work, "vocab.txt"), *shards = join(j->work, "shards"), *init = join(j->work, "bert-init"),
          *probe = join(j->work, "pretrain-probe"), *model = join(j->work, "bert-scratch");
-    char why[512], steps_s[32], warm_s[32];
+    char why[512];
     bool ok = vocab && shards && init && probe && model;
     const char *vocab_args[] = {"vocab", "--size", "4000", "-o", vocab, corpus, NULL};
     const char *prep_args[] = {"prepare-pretraining", "--vocab", vocab, "-o", shards, "--max-seq-length", "128",
                                "--dupe-factor", "2", "--seed", "1", "-q", corpus, NULL};
     const char *init_args[] = {"init", "--config", "tiny", "--vocab", vocab, "-o", init, "--seed", "1", NULL};
-    const char *probe_args[] = {"pretrain", "--init", init, "--data", shards, "-o", probe, "--steps", "4",
-                                "--batch-size", "32", "--lr", "5e-4", "--log-every", "1", NULL};
     const char *const *stages[] = {vocab_args, prep_args, init_args};
     const char *names[] = {"vocab", "prepare-pretraining", "init"};
     for (int s = 0; ok && s < 3; s++) {
@@ -240,44 +274,13 @@ static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
             ok = false;
         }
     }
-    double per_step = 0;
-    if (ok) { /* a short measured run of 4 steps */
-        double t = auto_now();
-        auto_child_result r = step(j, probe_args, "pretrain-probe", candidate_deadline(j), why, sizeof why);
-        per_step = step_seconds(probe, (auto_now() - t) / 4);
-        if (r != AUTO_CHILD_OK) {
-            note(j, "from-scratch pretraining: the probe run: %s", why);
-            ok = false;
-        }
-    }
-    int64_t steps = 0;
-    if (ok) { /* 40% of what is left, so fine-tuning keeps the rest */
-        double s = floor(0.4 * left(j) / per_step);
-        steps = s > 3000 ? 3000 : (int64_t)s;
-        if (steps < MIN_PRETRAIN_STEPS) {
-            note(j, "from-scratch pretraining skipped: %.2f s a step (measured over 4 steps), %.0f s left allow "
-                    "%lld steps (< %d)",
-                 per_step, left(j), (long long)steps, MIN_PRETRAIN_STEPS);
-            ok = false;
-        }
-    }
-    if (ok) {
-        snprintf(steps_s, sizeof steps_s, "%lld", (long long)steps);
-        snprintf(warm_s, sizeof warm_s, "%lld", (long long)(steps / 10));
-        const char *args[] = {"pretrain", "--init", init, "--data", shards, "-o", model, "--steps", steps_s,
-                              "--batch-size", "32", "--lr", "5e-4", "--warmup-steps", warm_s, "--seed", "1",
-                              "--group-by-length", "64", NULL};
-        auto_child_result r = step(j, args, "pretrain", candidate_deadline(j), why, sizeof why);
-        if (r != AUTO_CHILD_OK || !has_model(model)) {
-            note(j, "from-scratch pretraining did not finish: %s", why[0] ? why : "no model written");
-            ok = false;
-        }
-    }
+    int64_t steps = ok ? pretrain_measured(j, init, shards, probe, model, "5e-4", 0.4, "from-scratch pretraining") : 0;
+    ok = steps > 0;
     if (ok) {
         snprintf(recipe, recipe_size, "BERT-tiny (L2/H128) pretrained here from scratch (4000-token vocabulary, "
                                       "%lld MLM+NSP steps on %.0f bytes of text, %.0f s)",
                  (long long)steps, bytes, auto_now() - t_start);
-        note(j, "pretrained %s", recipe);
+        note(j, "base model: %s", recipe);
     }
     free(corpus);
     free(vocab);
@@ -288,6 +291,42 @@ static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
         free(model);
         return NULL;
     }
+    return model;
+}
+
+/* Continued (domain-adaptive) pretraining of --init on the training texts
+ * and the unlabelled files, with the init's own tokenizer and MLM head, for
+ * the steps 30% of the time left allows. Returns its directory (malloc'd) or
+ * NULL with a note. */
+static char *continue_pretraining(job *j, const char *len_s, char *recipe, size_t recipe_size) {
+    double bytes = 0, t_start = auto_now();
+    char *corpus = write_corpus(j, &bytes);
+    char *shards = join(j->work, "shards-continued"), *probe = join(j->work, "continued-probe"),
+         *model = join(j->work, "bert-continued");
+    char why[512];
+    bool ok = corpus && shards && probe && model;
+    if (!ok) note(j, "continued pretraining skipped: cannot write %s", j->work);
+    if (ok) {
+        const char *prep_args[] = {"prepare-pretraining", "--tokenizer", j->in->init, "-o", shards,
+                                   "--max-seq-length", len_s, "--dupe-factor", "2", "--seed", "1", "-q", corpus, NULL};
+        if (step(j, prep_args, "prepare-continued", candidate_deadline(j), why, sizeof why) != AUTO_CHILD_OK) {
+            note(j, "continued pretraining: prepare-pretraining: %s", why);
+            ok = false;
+        }
+    }
+    int64_t steps = ok ? pretrain_measured(j, j->in->init, shards, probe, model, "1e-4", 0.3, "continued pretraining") : 0;
+    if (steps > 0)
+        snprintf(recipe, recipe_size, "%s after continued MLM+NSP pretraining on the task's text (%lld steps, lr 1e-4, "
+                                      "%.0f bytes, %.0f s)",
+                 j->in->init, (long long)steps, bytes, auto_now() - t_start);
+    free(corpus);
+    free(shards);
+    free(probe);
+    if (steps <= 0) {
+        free(model);
+        return NULL;
+    }
+    note(j, "continued pretraining: %s", recipe);
     return model;
 }
 
@@ -370,6 +409,12 @@ static auto_child_result finetune(job *j, const ft_settings *s, const char *trai
 }
 
 /* The search: each (lr, epochs) of the grid with the epochs that fit. */
+static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s_io, int from, int to,
+                     const char *prefix);
+
+/* The probe, then the search: the grid's first candidate from the base, one
+ * from the base after continued pretraining (when --init has an MLM head and
+ * --unlabelled text is given), then the rest of the grid. */
 static void search(job *j, const ft_settings *s, const char *cand_root) {
     char why[512];
     size_t n_probe = 0;
@@ -396,30 +441,57 @@ static void search(job *j, const ft_settings *s, const char *cand_root) {
     }
     size_t n_train = j->in->train_data->n, n_dev = j->in->dev_data->n;
     size_t probe_train = n_train < PROBE_TRAIN ? n_train : PROBE_TRAIN;
-    /* start-up and all counted as if they grew with the data: an estimate that errs long */
-    double epoch_s = t_probe * (double)(n_train + n_dev) / (double)(probe_train + n_probe);
+    /* scaled by examples, with a margin of 1.5: texts differ in length (windows), the machine's load varies,
+     * and a candidate stopped in its first epoch is time lost */
+    double epoch_s = 1.5 * t_probe * (double)(n_train + n_dev) / (double)(probe_train + n_probe);
     note(j, "fine-tuning probe: %.1f s for 1 epoch of %zu train + %zu dev examples; an epoch of all %zu + %zu "
-            "estimated at %.0f s",
+            "estimated at %.0f s (x 1.5 margin)",
          t_probe, probe_train, n_probe, n_train, n_dev, epoch_s);
+    run_grid(j, s, cand_root, &epoch_s, 0, 1, "");
+    const char *init = j->in->init;
+    vt_task_kind kind = VT_TASK_FEATURES;
+    if (init && vt_task_kind_of_dir(init, &kind) != VT_OK) vt_clear_error();
+    if (init && !j->in->n_unlabelled)
+        note(j, "continued pretraining of --init not tried: it needs --unlabelled text of the domain");
+    else if (init && kind != VT_TASK_FILL_MASK)
+        note(j, "continued pretraining of --init not tried: %s has no masked-LM head", init);
+    else if (init) {
+        ft_settings cont = *s;
+        char *model = continue_pretraining(j, s->len_s, cont.base_recipe, sizeof cont.base_recipe);
+        if (model) {
+            cont.base = model;
+            run_grid(j, &cont, cand_root, &epoch_s, 0, 1, "continued-");
+            free(model);
+        }
+    }
+    run_grid(j, s, cand_root, &epoch_s, 1, 4, "");
+}
+
+/* Candidates [from, to) of the grid for base s, named PREFIX + the settings;
+ * *epoch_s is the estimated time of an epoch, updated as candidates finish. */
+static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s_io, int from, int to,
+                     const char *prefix) {
+    char why[512];
+    double epoch_s = *epoch_s_io;
     double lr[4];
     int64_t epochs[4];
     int n_grid = vt_auto_grid(s->from_scratch, lr, epochs, 4);
-    for (int g = 0; g < n_grid && j->n < MAX_CANDIDATES; g++) {
+    for (int g = from; g < to && g < n_grid && j->n < MAX_CANDIDATES; g++) {
         char name[48], recipe[640];
-        snprintf(name, sizeof name, "finetune-lr%g-ep%lld", lr[g], (long long)epochs[g]);
+        snprintf(name, sizeof name, "%sfinetune-lr%g-ep%lld", prefix, lr[g], (long long)epochs[g]);
         int64_t e = vt_auto_fit_epochs(epochs[g], epoch_s, left(j));
         snprintf(recipe, sizeof recipe, "fine-tuned from %s: lr %g, %lld epochs, batch 16, %s tokens x %s windows",
                  s->base_recipe, lr[g], (long long)(e ? e : epochs[g]), s->len_s, s->win_s);
         vt_auto_candidate *c = add_candidate(j, name, recipe);
         if (!e) {
             c->state = VT_AUTO_SKIPPED;
-            snprintf(c->note, sizeof c->note, "an epoch takes about %.0f s, %.0f s were left", epoch_s, left(j));
+            snprintf(c->note, sizeof c->note, "an epoch takes about %.0f s, %.0f s were left", epoch_s, fmax(0, left(j)));
             continue;
         }
         if (e < epochs[g]) snprintf(c->note, sizeof c->note, "%lld of %lld epochs fit the time left", (long long)e,
                                     (long long)epochs[g]);
         c->model_dir = join(cand_root, name);
-        r = finetune(j, s, j->in->train, j->in->dev, c->model_dir, lr[g], e, NULL, name, why, sizeof why);
+        auto_child_result r = finetune(j, s, j->in->train, j->in->dev, c->model_dir, lr[g], e, NULL, name, why, sizeof why);
         c->seconds = elapsed(j) - c->start_s;
         char *metrics = join(c->model_dir, "metrics.jsonl");
         if (metrics && vt_auto_curve_from_metrics(c, metrics, c->start_s) != VT_OK)
@@ -444,6 +516,7 @@ static void search(job *j, const ft_settings *s, const char *cand_root) {
         c->seconds = elapsed(j) - c->start_s;
         if (r == AUTO_CHILD_OK && c->seconds / (double)e > epoch_s) epoch_s = c->seconds / (double)e; /* measured */
     }
+    *epoch_s_io = epoch_s;
 }
 
 /* The base model's positions decide the window length (at most 128). */
@@ -530,8 +603,6 @@ int auto_run(const auto_inputs *in) {
                 s.base = model;
                 s.from_scratch = true;
             }
-            if (in->init)
-                note(&j, "continued pretraining of --init on the task's text is not among auto's candidates yet");
             if (s.base) {
                 window_settings(&j, &s);
                 search(&j, &s, cand_root);
