@@ -27,6 +27,7 @@ int cmd_prepare_pretraining(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
+int cmd_auto(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 

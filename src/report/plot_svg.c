@@ -5,13 +5,14 @@
 
 #include "core/strbuf.h"
 #include "core/utf8.h"
+#include "report/xml_text.h"
 #include "verto/plot.h"
 
 enum { X_TICKS = 8, Y_TICKS = 7, LEGEND_COL_W = 220 };
 
 /* s as XML character data: markup characters escaped, control characters and
  * bytes that are not UTF-8 shown as '?', so any file name or key is safe. */
-static void xml_text(vt_sb *b, const char *s) {
+void vt_xml_text(vt_sb *b, const char *s) {
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
         size_t ok = i + vt_utf8_invalid_at(s + i, n - i);
@@ -75,14 +76,14 @@ static void axes(vt_sb *b, const area *a, const vt_plot_panel *p) {
                  a->x0, a->y1, a->x1, a->y1);
     if (p->x_label && *p->x_label) {
         vt_sb_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">", (a->x0 + a->x1) / 2, a->y1 + 38);
-        xml_text(b, p->x_label);
+        vt_xml_text(b, p->x_label);
         vt_sb_str(b, "</text>\n");
     }
     if (p->y_label && *p->y_label) {
         double cx = 16, cy = (a->y0 + a->y1) / 2;
         vt_sb_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" transform=\"rotate(-90 %.2f %.2f)\">", cx, cy,
                      cx, cy);
-        xml_text(b, p->y_label);
+        vt_xml_text(b, p->y_label);
         vt_sb_str(b, "</text>\n");
     }
 }
@@ -123,7 +124,7 @@ static vt_status panel(vt_sb *b, const vt_plot_panel *p, int index, double top) 
     if (p->title && *p->title) {
         vt_sb_printf(b, "<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">",
                      (a.x0 + a.x1) / 2, top + 22);
-        xml_text(b, p->title);
+        vt_xml_text(b, p->title);
         vt_sb_str(b, "</text>\n");
     }
     axes(b, &a, p);
@@ -153,7 +154,7 @@ static void legend(vt_sb *b, const vt_plot_figure *f, double top) {
         vt_sb_printf(b, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"3\"/>\n", x,
                      y - 4, x + 22, y - 4, vt_plot_color(i));
         vt_sb_printf(b, "<text x=\"%.2f\" y=\"%.2f\">", x + 28, y);
-        xml_text(b, f->legend[i]);
+        vt_xml_text(b, f->legend[i]);
         vt_sb_str(b, "</text>\n");
         k++;
     }
@@ -176,7 +177,7 @@ static vt_status svg_into(vt_sb *b, const vt_plot_figure *f) {
     if (titled) {
         vt_sb_printf(b, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\">",
                      VT_PLOT_WIDTH / 2);
-        xml_text(b, f->title);
+        vt_xml_text(b, f->title);
         vt_sb_str(b, "</text>\n");
     }
     legend(b, f, legend_top);
@@ -206,7 +207,7 @@ char *vt_plot_svg(const vt_plot_figure *f, size_t *len) {
 char *vt_plot_html(const vt_plot_figure *f, size_t *len) {
     vt_sb b = {0};
     vt_sb_str(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-    xml_text(&b, f && f->title && *f->title ? f->title : "verto plot");
+    vt_xml_text(&b, f && f->title && *f->title ? f->title : "verto plot");
     vt_sb_str(&b, "</title>\n<style>body{margin:0;background:#ffffff}svg{display:block}</style></head><body>\n");
     vt_status st = svg_into(&b, f);
     vt_sb_str(&b, "</body></html>\n");

@@ -1,0 +1,651 @@
+/* verto auto's run (see auto_run.h and docs/auto.md). Order: the baseline
+ * (always, its time counted); then, when time is left, a Transformer base (the
+ * --init directory, or a BERT-tiny pretrained here from scratch on the train
+ * and unlabelled text when there is enough of it); a short measured probe of
+ * fine-tuning; the learning-rate/epoch search, each candidate given the epochs
+ * that fit the time left; the choice on dev; OUT/best; test figures of the
+ * chosen model and the baseline; the report. */
+#include "cli/auto_run.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/auto_child.h"
+#include "cli/commands.h"
+#include "verto/auto.h"
+#include "verto/fileio.h"
+#include "verto/metrics_log.h"
+#include "verto/task.h"
+
+enum { MAX_CANDIDATES = 8, MAX_NOTES = 16, MAX_LEN = 128, MAX_WINDOWS = 8, PROBE_TRAIN = 32, PROBE_DEV = 16 };
+#define MIN_TRANSFORMER_S 30.0     /* less left after the baseline: no Transformer candidate is started */
+#define MIN_SCRATCH_BYTES 100000.0 /* text needed to pretrain from scratch (the spam sample has 2.8 MB) */
+#define MIN_PRETRAIN_STEPS 20
+
+typedef struct job {
+    const auto_inputs *in;
+    auto_clock clock;
+    double reserve_s; /* kept back at the end for the test evaluations, OUT/best and the report */
+    vt_auto_candidate c[MAX_CANDIDATES];
+    int n;
+    char *notes[MAX_NOTES];
+    int n_notes;
+    char *work; /* OUT/work */
+} job;
+
+static char *join(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", a, b);
+    return p;
+}
+
+static void note(job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(job *j, const char *fmt, ...) {
+    if (j->n_notes == MAX_NOTES) return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "auto: %s\n", buf);
+    j->notes[j->n_notes++] = strdup(buf);
+}
+
+static double elapsed(const job *j) { return auto_now() - j->clock.t0; }
+/* The end of the candidates' time: the budget less the reserve. */
+static double candidate_deadline(const job *j) { return j->clock.t0 + j->clock.budget_s - j->reserve_s; }
+static double left(const job *j) { return candidate_deadline(j) - auto_now(); }
+
+/* Runs a step; its log goes to WORK/<log_name>.log. */
+static auto_child_result step(job *j, const char *const *args, const char *log_name, double deadline, char *why,
+                              size_t why_size) {
+    char name[128];
+    snprintf(name, sizeof name, "%s.log", log_name);
+    char *log = join(j->work, name);
+    if (!log) {
+        snprintf(why, why_size, "out of memory");
+        return AUTO_CHILD_FAILED;
+    }
+    auto_child_result r = auto_child_run(args, log, NULL, deadline, &j->clock, log_name, why, why_size);
+    free(log);
+    return r;
+}
+
+static vt_auto_candidate *add_candidate(job *j, const char *name, const char *recipe) {
+    vt_auto_candidate *c = &j->c[j->n++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->recipe, sizeof c->recipe, "%s", recipe);
+    c->start_s = elapsed(j);
+    return c;
+}
+
+/* `verto eval --json` of c's model on `data` into *into; the JSON kept in
+ * WORK/<name>-<tag>.json. false (with the reason in c->note) when it failed. */
+static bool evaluate(job *j, vt_auto_candidate *c, const char *data, const char *tag, vt_auto_scores *into,
+                     double deadline) {
+    char base[128], why[512];
+    snprintf(base, sizeof base, "%s-%s-eval", c->name, tag);
+    char json_name[160];
+    snprintf(json_name, sizeof json_name, "%s.json", base);
+    char *json_path = join(j->work, json_name), *log = join(j->work, base);
+    char *log_path = log ? malloc(strlen(log) + 5) : NULL;
+    bool ok = false;
+    if (json_path && log_path) {
+        sprintf(log_path, "%s.log", log);
+        const char *args[] = {"eval", "--model", c->model_dir, "--data", data, "--json", NULL};
+        auto_child_result r = auto_child_run(args, log_path, json_path, deadline, &j->clock, base, why, sizeof why);
+        char *text = NULL;
+        size_t len = 0;
+        if (r == AUTO_CHILD_OK && vt_read_file(json_path, (size_t)1 << 26, &text, &len) == VT_OK &&
+            vt_auto_scores_parse(text, len, json_path, into) == VT_OK)
+            ok = true;
+        else if (r == AUTO_CHILD_OK) snprintf(why, sizeof why, "%s", vt_last_error());
+        free(text);
+        if (!ok) snprintf(c->note, sizeof c->note, "%s evaluation: %s", tag, why);
+    }
+    free(json_path);
+    free(log);
+    free(log_path);
+    return ok;
+}
+
+static bool has_model(const char *dir) {
+    char *p = join(dir, "config.json");
+    bool ok = p && access(p, R_OK) == 0;
+    free(p);
+    return ok;
+}
+
+/* ---- the baseline ---- */
+
+static int run_baseline(job *j, const char *cand_root) {
+    vt_auto_candidate *c = add_candidate(j, "baseline", "TF-IDF (word 1-2-grams) + logistic regression, C chosen on dev");
+    c->model_dir = join(cand_root, "baseline");
+    char why[512];
+    const char *args[] = {"baseline", "--train", j->in->train, "--dev", j->in->dev, "-o", c->model_dir, NULL};
+    double hard = j->clock.t0 + j->clock.budget_s;
+    auto_child_result r = step(j, args, "baseline", hard, why, sizeof why);
+    if (r == AUTO_CHILD_OK && evaluate(j, c, j->in->dev, "dev", &c->dev, hard)) {
+        c->seconds = elapsed(j) - c->start_s;
+        c->state = VT_AUTO_DONE;
+        return vt_auto_curve_add(c, elapsed(j), c->dev.accuracy) == VT_OK ? 0 : cli_fail("%s", vt_last_error());
+    }
+    c->seconds = elapsed(j) - c->start_s;
+    c->state = r == AUTO_CHILD_DEADLINE ? VT_AUTO_STOPPED : VT_AUTO_FAILED;
+    if (r != AUTO_CHILD_OK) snprintf(c->note, sizeof c->note, "%s", why);
+    return cli_fail("the baseline did not finish: %s", c->note);
+}
+
+/* ---- a base model pretrained here from scratch ---- */
+
+/* WORK/corpus.txt: the training texts (their labels unused) and the
+ * unlabelled files, documents separated by blank lines (as vocab and
+ * prepare-pretraining read them). */
+static char *write_corpus(job *j, double *bytes) {
+    char *path = join(j->work, "corpus.txt");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (!f) {
+        free(path);
+        return NULL;
+    }
+    *bytes = 0;
+    const vt_labelled *t = j->in->train_data;
+    for (size_t i = 0; i < t->n; i++) {
+        bool blank = true; /* blank lines inside a text would split it: drop them */
+        for (size_t k = 0; k < t->text_len[i]; k++) {
+            char ch = t->text[i][k];
+            if (ch == '\r') continue;
+            if (ch == '\n' && blank) continue;
+            fputc(ch, f);
+            blank = ch == '\n';
+        }
+        fputs(blank ? "\n" : "\n\n", f);
+        *bytes += (double)t->text_len[i];
+    }
+    for (int u = 0; u < j->in->n_unlabelled; u++) {
+        char *text = NULL;
+        size_t len = 0;
+        if (vt_read_file(j->in->unlabelled[u], (size_t)1 << 32, &text, &len) != VT_OK) continue; /* checked earlier */
+        fwrite(text, 1, len, f);
+        fputs("\n\n", f);
+        *bytes += (double)len;
+        free(text);
+    }
+    if (fclose(f) != 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+/* Seconds a pretraining step takes: from the probe run's metrics.jsonl (the
+ * time between its first and last step, start-up left out), else `fallback`. */
+static double step_seconds(const char *run_dir, double fallback) {
+    char *path = join(run_dir, "metrics.jsonl");
+    vt_metrics_log log;
+    double s = fallback;
+    if (path && vt_metrics_log_read(path, &log) == VT_OK) {
+        const vt_metric_series *loss = vt_metrics_log_find(&log, "loss", false);
+        if (loss && loss->n >= 2 && loss->step[loss->n - 1] > loss->step[0] && isfinite(loss->time[0]) &&
+            isfinite(loss->time[loss->n - 1]))
+            s = (loss->time[loss->n - 1] - loss->time[0]) / (loss->step[loss->n - 1] - loss->step[0]);
+        vt_metrics_log_free(&log);
+    }
+    vt_clear_error();
+    free(path);
+    return s;
+}
+
+/* Pretrains init on the shards into model for the steps that `share` of
+ * the time left allows, measured by a 4-step probe run (into probe_dir).
+ * Returns the steps run, or 0 with a note (`what` names the stage) saying why not. */
+static int64_t pretrain_measured(job *j, const char *init, const char *shards, const char *probe_dir,
+                                 const char *model, const char *lr, double share, const char *what) {
+    char why[512], steps_s[32], warm_s[32];
+    const char *probe_args[] = {"pretrain", "--init", init, "--data", shards, "-o", probe_dir, "--steps", "4",
+                                "--batch-size", "32", "--lr", lr, "--log-every", "1", NULL};
+    double t = auto_now();
+    auto_child_result r = step(j, probe_args, "pretrain-probe", candidate_deadline(j), why, sizeof why);
+    double per_step = step_seconds(probe_dir, (auto_now() - t) / 4);
+    if (r != AUTO_CHILD_OK) {
+        note(j, "%s: the probe run: %s", what, why);
+        return 0;
+    }
+    double s = floor(share * left(j) / per_step);
+    int64_t steps = s > 3000 ? 3000 : (int64_t)s;
+    if (steps < MIN_PRETRAIN_STEPS) {
+        note(j, "%s skipped: %.2f s a step (measured over 4 steps), %.0f s left allow %lld steps (< %d)", what,
+             per_step, left(j), (long long)steps, MIN_PRETRAIN_STEPS);
+        return 0;
+    }
+    snprintf(steps_s, sizeof steps_s, "%lld", (long long)steps);
+    snprintf(warm_s, sizeof warm_s, "%lld", (long long)(steps / 10));
+    const char *args[] = {"pretrain", "--init", init, "--data", shards, "-o", model, "--steps", steps_s,
+                          "--batch-size", "32", "--lr", lr, "--warmup-steps", warm_s, "--seed", "1",
+                          "--group-by-length", "64", NULL};
+    r = step(j, args, "pretrain", candidate_deadline(j), why, sizeof why);
+    if (r != AUTO_CHILD_OK || !has_model(model)) {
+        note(j, "%s did not finish: %s", what, why[0] ? why : "no model written");
+        return 0;
+    }
+    return steps;
+}
+
+/* Pretrains BERT-tiny on the corpus; returns its directory (malloc'd) or
+ * NULL with a note saying why not. */
+static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
+    double bytes = 0;
+    char *corpus = write_corpus(j, &bytes);
+    if (!corpus) {
+        note(j, "from-scratch pretraining skipped: cannot write %s/corpus.txt", j->work);
+        return NULL;
+    }
+    if (bytes < MIN_SCRATCH_BYTES) {
+        note(j, "no --init and only %.0f bytes of text (train + unlabelled; from-scratch pretraining needs %.0f): "
+                "baseline only",
+             bytes, MIN_SCRATCH_BYTES);
+        free(corpus);
+        return NULL;
+    }
+    double t_start = auto_now();
+    char *vocab = join(j->work, "vocab.txt"), *shards = join(j->work, "shards"), *init = join(j->work, "bert-init"),
+         *probe = join(j->work, "pretrain-probe"), *model = join(j->work, "bert-scratch");
+    char why[512];
+    bool ok = vocab && shards && init && probe && model;
+    const char *vocab_args[] = {"vocab", "--size", "4000", "-o", vocab, corpus, NULL};
+    const char *prep_args[] = {"prepare-pretraining", "--vocab", vocab, "-o", shards, "--max-seq-length", "128",
+                               "--dupe-factor", "2", "--seed", "1", "-q", corpus, NULL};
+    const char *init_args[] = {"init", "--config", "tiny", "--vocab", vocab, "-o", init, "--seed", "1", NULL};
+    const char *const *stages[] = {vocab_args, prep_args, init_args};
+    const char *names[] = {"vocab", "prepare-pretraining", "init"};
+    for (int s = 0; ok && s < 3; s++) {
+        auto_child_result r = step(j, stages[s], names[s], candidate_deadline(j), why, sizeof why);
+        if (r != AUTO_CHILD_OK) {
+            note(j, "from-scratch pretraining: %s: %s", names[s], why);
+            ok = false;
+        }
+    }
+    int64_t steps = ok ? pretrain_measured(j, init, shards, probe, model, "5e-4", 0.4, "from-scratch pretraining") : 0;
+    ok = steps > 0;
+    if (ok) {
+        snprintf(recipe, recipe_size, "BERT-tiny (L2/H128) pretrained here from scratch (4000-token vocabulary, "
+                                      "%lld MLM+NSP steps on %.0f bytes of text, %.0f s)",
+                 (long long)steps, bytes, auto_now() - t_start);
+        note(j, "base model: %s", recipe);
+    }
+    free(corpus);
+    free(vocab);
+    free(shards);
+    free(init);
+    free(probe);
+    if (!ok) {
+        free(model);
+        return NULL;
+    }
+    return model;
+}
+
+/* Continued (domain-adaptive) pretraining of --init on the training texts
+ * and the unlabelled files, with the init's own tokenizer and MLM head, for
+ * the steps 30% of the time left allows. Returns its directory (malloc'd) or
+ * NULL with a note. */
+static char *continue_pretraining(job *j, const char *len_s, char *recipe, size_t recipe_size) {
+    double bytes = 0, t_start = auto_now();
+    char *corpus = write_corpus(j, &bytes);
+    char *shards = join(j->work, "shards-continued"), *probe = join(j->work, "continued-probe"),
+         *model = join(j->work, "bert-continued");
+    char why[512];
+    bool ok = corpus && shards && probe && model;
+    if (!ok) note(j, "continued pretraining skipped: cannot write %s", j->work);
+    if (ok) {
+        const char *prep_args[] = {"prepare-pretraining", "--tokenizer", j->in->init, "-o", shards,
+                                   "--max-seq-length", len_s, "--dupe-factor", "2", "--seed", "1", "-q", corpus, NULL};
+        if (step(j, prep_args, "prepare-continued", candidate_deadline(j), why, sizeof why) != AUTO_CHILD_OK) {
+            note(j, "continued pretraining: prepare-pretraining: %s", why);
+            ok = false;
+        }
+    }
+    int64_t steps = ok ? pretrain_measured(j, j->in->init, shards, probe, model, "1e-4", 0.3, "continued pretraining") : 0;
+    if (steps > 0)
+        snprintf(recipe, recipe_size, "%s after continued MLM+NSP pretraining on the task's text (%lld steps, lr 1e-4, "
+                                      "%.0f bytes, %.0f s)",
+                 j->in->init, (long long)steps, bytes, auto_now() - t_start);
+    free(corpus);
+    free(shards);
+    free(probe);
+    if (steps <= 0) {
+        free(model);
+        return NULL;
+    }
+    note(j, "continued pretraining: %s", recipe);
+    return model;
+}
+
+/* ---- fine-tuning ---- */
+
+/* Tokens of the 90th-percentile training text, estimated as 1.3 per
+ * whitespace-separated word (word pieces split some words). */
+static double p90_tokens(const vt_labelled *t) {
+    double *w = malloc(t->n * sizeof *w);
+    if (!w || !t->n) {
+        free(w);
+        return 0;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        size_t words = 0;
+        bool in = false;
+        for (size_t k = 0; k < t->text_len[i]; k++) {
+            bool space = strchr(" \t\r\n", t->text[i][k]) != NULL;
+            if (!space && !in) words++;
+            in = !space;
+        }
+        w[i] = 1.3 * (double)words;
+    }
+    for (size_t i = 1; i < t->n; i++) /* insertion sort: a few thousand values */
+        for (size_t k = i; k > 0 && w[k - 1] > w[k]; k--) {
+            double x = w[k];
+            w[k] = w[k - 1];
+            w[k - 1] = x;
+        }
+    double p = w[(size_t)(0.9 * (double)(t->n - 1))];
+    free(w);
+    return p;
+}
+
+/* WORK/dev-probe.jsonl: dev's first examples, for the measured probe run. */
+static char *write_dev_probe(job *j, size_t *n) {
+    const vt_labelled *d = j->in->dev_data;
+    char *path = join(j->work, "dev-probe.jsonl");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    *n = d->n < PROBE_DEV ? d->n : PROBE_DEV;
+    for (size_t i = 0; f && i < *n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "text", d->text[i]);
+        cJSON_AddStringToObject(o, "label", d->id2label[d->label[i]]);
+        char *s = cJSON_PrintUnformatted(o);
+        if (s) fprintf(f, "%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    }
+    if (!f || fclose(f) != 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+typedef struct ft_settings {
+    const char *base;
+    char base_recipe[400];
+    char len_s[16], win_s[16];
+    bool from_scratch;
+} ft_settings;
+
+static auto_child_result finetune(job *j, const ft_settings *s, const char *train, const char *dev, const char *out,
+                                  double lr, int64_t epochs, const char *max_train, const char *what, char *why,
+                                  size_t why_size) {
+    char lr_s[32], ep_s[32];
+    snprintf(lr_s, sizeof lr_s, "%g", lr);
+    snprintf(ep_s, sizeof ep_s, "%lld", (long long)epochs);
+    const char *args[32] = {"finetune", "--init", s->base, "--train", train, "--dev", dev, "-o", out,
+                            "--epochs", ep_s, "--batch-size", "16", "--lr", lr_s, "--max-seq-length", s->len_s,
+                            "--max-windows", s->win_s, "--seed", "1"};
+    int n = 21;
+    if (max_train) {
+        args[n++] = "--max-train-examples";
+        args[n++] = max_train;
+    }
+    args[n] = NULL;
+    return step(j, args, what, candidate_deadline(j), why, why_size);
+}
+
+/* The search: each (lr, epochs) of the grid with the epochs that fit. */
+static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s_io, int from, int to,
+                     const char *prefix);
+
+/* The probe, then the search: the grid's first candidate from the base, one
+ * from the base after continued pretraining (when --init has an MLM head and
+ * --unlabelled text is given), then the rest of the grid. */
+static void search(job *j, const ft_settings *s, const char *cand_root) {
+    char why[512];
+    size_t n_probe = 0;
+    char *dev_probe = write_dev_probe(j, &n_probe), *probe_dir = join(j->work, "finetune-probe");
+    if (!dev_probe || !probe_dir) {
+        note(j, "fine-tuning skipped: cannot write %s", j->work);
+        free(dev_probe);
+        free(probe_dir);
+        return;
+    }
+    /* a short measured run: 1 epoch of 32 training examples and 16 dev ones */
+    double t = auto_now();
+    char probe_n[16];
+    snprintf(probe_n, sizeof probe_n, "%d", PROBE_TRAIN);
+    auto_child_result r = finetune(j, s, j->in->train, dev_probe, probe_dir, 1e-4, 1, probe_n, "finetune-probe", why,
+                                   sizeof why);
+    double t_probe = auto_now() - t;
+    free(dev_probe);
+    free(probe_dir);
+    if (r != AUTO_CHILD_OK) {
+        note(j, "fine-tuning skipped: the probe run (1 epoch of %d examples) %s", PROBE_TRAIN,
+             r == AUTO_CHILD_DEADLINE ? "did not fit the budget" : why);
+        return;
+    }
+    size_t n_train = j->in->train_data->n, n_dev = j->in->dev_data->n;
+    size_t probe_train = n_train < PROBE_TRAIN ? n_train : PROBE_TRAIN;
+    /* scaled by examples, with a margin of 1.5: texts differ in length (windows), the machine's load varies,
+     * and a candidate stopped in its first epoch is time lost */
+    double epoch_s = 1.5 * t_probe * (double)(n_train + n_dev) / (double)(probe_train + n_probe);
+    note(j, "fine-tuning probe: %.1f s for 1 epoch of %zu train + %zu dev examples; an epoch of all %zu + %zu "
+            "estimated at %.0f s (x 1.5 margin)",
+         t_probe, probe_train, n_probe, n_train, n_dev, epoch_s);
+    run_grid(j, s, cand_root, &epoch_s, 0, 1, "");
+    const char *init = j->in->init;
+    vt_task_kind kind = VT_TASK_FEATURES;
+    if (init && vt_task_kind_of_dir(init, &kind) != VT_OK) vt_clear_error();
+    if (init && !j->in->n_unlabelled)
+        note(j, "continued pretraining of --init not tried: it needs --unlabelled text of the domain");
+    else if (init && kind != VT_TASK_FILL_MASK)
+        note(j, "continued pretraining of --init not tried: %s has no masked-LM head", init);
+    else if (init) {
+        ft_settings cont = *s;
+        char *model = continue_pretraining(j, s->len_s, cont.base_recipe, sizeof cont.base_recipe);
+        if (model) {
+            cont.base = model;
+            run_grid(j, &cont, cand_root, &epoch_s, 0, 1, "continued-");
+            free(model);
+        }
+    }
+    run_grid(j, s, cand_root, &epoch_s, 1, 4, "");
+}
+
+/* Candidates [from, to) of the grid for base s, named PREFIX + the settings;
+ * *epoch_s is the estimated time of an epoch, updated as candidates finish. */
+static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s_io, int from, int to,
+                     const char *prefix) {
+    char why[512];
+    double epoch_s = *epoch_s_io;
+    double lr[4];
+    int64_t epochs[4];
+    int n_grid = vt_auto_grid(s->from_scratch, lr, epochs, 4);
+    for (int g = from; g < to && g < n_grid && j->n < MAX_CANDIDATES; g++) {
+        char name[48], recipe[640];
+        snprintf(name, sizeof name, "%sfinetune-lr%g-ep%lld", prefix, lr[g], (long long)epochs[g]);
+        int64_t e = vt_auto_fit_epochs(epochs[g], epoch_s, left(j));
+        snprintf(recipe, sizeof recipe, "fine-tuned from %s: lr %g, %lld epochs, batch 16, %s tokens x %s windows",
+                 s->base_recipe, lr[g], (long long)(e ? e : epochs[g]), s->len_s, s->win_s);
+        vt_auto_candidate *c = add_candidate(j, name, recipe);
+        if (!e) {
+            c->state = VT_AUTO_SKIPPED;
+            snprintf(c->note, sizeof c->note, "an epoch takes about %.0f s, %.0f s were left", epoch_s, fmax(0, left(j)));
+            continue;
+        }
+        if (e < epochs[g]) snprintf(c->note, sizeof c->note, "%lld of %lld epochs fit the time left", (long long)e,
+                                    (long long)epochs[g]);
+        c->model_dir = join(cand_root, name);
+        auto_child_result r = finetune(j, s, j->in->train, j->in->dev, c->model_dir, lr[g], e, NULL, name, why, sizeof why);
+        c->seconds = elapsed(j) - c->start_s;
+        char *metrics = join(c->model_dir, "metrics.jsonl");
+        if (metrics && vt_auto_curve_from_metrics(c, metrics, c->start_s) != VT_OK)
+            fprintf(stderr, "auto: warning: %s\n", vt_last_error());
+        free(metrics);
+        if (r == AUTO_CHILD_FAILED) {
+            c->state = VT_AUTO_FAILED;
+            snprintf(c->note, sizeof c->note, "%s", why);
+            continue;
+        }
+        if (r == AUTO_CHILD_DEADLINE) {
+            if (!has_model(c->model_dir)) {
+                c->state = VT_AUTO_STOPPED;
+                snprintf(c->note, sizeof c->note, "%s, before its first epoch ended", why);
+                continue;
+            }
+            snprintf(c->note, sizeof c->note, "%s; its best epoch so far is kept", why);
+        }
+        double eval_deadline = candidate_deadline(j) + j->reserve_s / 2;
+        if (evaluate(j, c, j->in->dev, "dev", &c->dev, eval_deadline)) c->state = VT_AUTO_DONE;
+        else c->state = VT_AUTO_FAILED;
+        c->seconds = elapsed(j) - c->start_s;
+        if (r == AUTO_CHILD_OK && c->seconds / (double)e > epoch_s) epoch_s = c->seconds / (double)e; /* measured */
+    }
+    *epoch_s_io = epoch_s;
+}
+
+/* The base model's positions decide the window length (at most 128). */
+static void window_settings(job *j, ft_settings *s) {
+    int64_t len = MAX_LEN;
+    char *cfg = s->base ? join(s->base, "config.json") : NULL, *text = NULL;
+    size_t n = 0;
+    if (cfg && vt_read_file(cfg, (size_t)1 << 24, &text, &n) == VT_OK) {
+        cJSON *o = cJSON_ParseWithLength(text, n);
+        const cJSON *pos = cJSON_GetObjectItemCaseSensitive(o, "max_position_embeddings");
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "model_type");
+        if (cJSON_IsNumber(pos)) {
+            int64_t p = (int64_t)pos->valuedouble;
+            if (cJSON_IsString(type) && strstr(type->valuestring, "roberta")) p -= 2; /* padding_idx offset */
+            if (p >= 16 && p < len) len = p;
+        }
+        cJSON_Delete(o);
+    }
+    vt_clear_error();
+    free(cfg);
+    free(text);
+    double tokens = p90_tokens(j->in->train_data);
+    int32_t w = vt_auto_windows(tokens, (int32_t)len, MAX_WINDOWS);
+    snprintf(s->len_s, sizeof s->len_s, "%lld", (long long)len);
+    snprintf(s->win_s, sizeof s->win_s, "%d", w);
+    if (w > 1)
+        note(j, "long texts: the 90th-percentile training text has about %.0f tokens (1.3 per word), so texts are "
+                "read as up to %d windows of %lld tokens",
+             tokens, w, (long long)len);
+}
+
+/* ---- OUT/best ---- */
+
+/* Copies the regular files of src into dst (its old regular files removed first). */
+static vt_status copy_model(const char *src, const char *dst) {
+    vt_status st = vt_mkdir_p(dst);
+    DIR *d = st == VT_OK ? opendir(dst) : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char *p = join(dst, e->d_name);
+        struct stat sb;
+        if (p && stat(p, &sb) == 0 && S_ISREG(sb.st_mode)) unlink(p);
+        free(p);
+    }
+    if (d) closedir(d);
+    d = st == VT_OK ? opendir(src) : NULL;
+    if (st == VT_OK && !d) st = vt_error(VT_ERR_IO, "%s: cannot read the directory", src);
+    for (struct dirent *e; st == VT_OK && d && (e = readdir(d));) {
+        char *from = join(src, e->d_name), *to = join(dst, e->d_name), *text = NULL;
+        struct stat sb;
+        size_t n = 0;
+        if (!from || !to) st = vt_error(VT_ERR_NOMEM, "out of memory");
+        else if (stat(from, &sb) == 0 && S_ISREG(sb.st_mode) && (st = vt_read_file(from, (size_t)1 << 34, &text, &n)) == VT_OK)
+            st = vt_write_file_atomic(to, text, n);
+        free(text);
+        free(from);
+        free(to);
+    }
+    if (d) closedir(d);
+    return st;
+}
+
+/* ---- the whole run ---- */
+
+int auto_run(const auto_inputs *in) {
+    job j = {.in = in};
+    j.clock = (auto_clock){auto_now(), in->budget_s};
+    j.reserve_s = fmax(10.0, 0.1 * in->budget_s);
+    char *cand_root = join(in->out, "candidates");
+    j.work = join(in->out, "work");
+    int rc = 0;
+    if (!cand_root || !j.work) rc = cli_fail("out of memory");
+    if (!rc && (vt_mkdir_p(cand_root) != VT_OK || vt_mkdir_p(j.work) != VT_OK)) rc = cli_fail("%s", vt_last_error());
+    if (!rc) rc = run_baseline(&j, cand_root);
+    if (!rc) {
+        if (left(&j) < MIN_TRANSFORMER_S) {
+            note(&j, "baseline only: %.0f s of the %.0f s budget were left after the baseline (%.0f s kept for the "
+                     "test evaluation and the report), and a Transformer candidate needs at least %.0f s",
+                 fmax(0, j.clock.t0 + in->budget_s - auto_now()), in->budget_s, j.reserve_s, MIN_TRANSFORMER_S);
+        } else {
+            ft_settings s = {.base = in->init};
+            if (in->init) snprintf(s.base_recipe, sizeof s.base_recipe, "%s", in->init);
+            else {
+                char *model = pretrain_from_scratch(&j, s.base_recipe, sizeof s.base_recipe);
+                s.base = model;
+                s.from_scratch = true;
+            }
+            if (s.base) {
+                window_settings(&j, &s);
+                search(&j, &s, cand_root);
+            }
+            if (!in->init) free((char *)s.base);
+        }
+    }
+    int chosen = rc ? -1 : vt_auto_choose(j.c, j.n);
+    char *best = join(in->out, "best");
+    if (!rc && chosen >= 0) {
+        if (copy_model(j.c[chosen].model_dir, best) != VT_OK) rc = cli_fail("%s", vt_last_error());
+    }
+    if (!rc && chosen >= 0 && in->test) { /* figures reported after the choice, never used for it */
+        double hard = j.clock.t0 + in->budget_s;
+        vt_auto_candidate *win = &j.c[chosen];
+        char *dir = win->model_dir;
+        win->model_dir = best; /* the directory the user keeps is the one measured */
+        evaluate(&j, win, in->test, "test", &win->test, hard);
+        win->model_dir = dir;
+        if (chosen != 0) evaluate(&j, &j.c[0], in->test, "test", &j.c[0].test, hard);
+        if (!win->test.present || !j.c[0].test.present)
+            note(&j, "a test evaluation did not finish within the budget (see the candidates' notes)");
+    }
+    if (!rc) {
+        vt_auto_report r = {.train = in->train, .dev = in->dev, .test = in->test, .init = in->init,
+                            .budget_s = in->budget_s, .total_s = elapsed(&j), .c = j.c, .n = j.n, .chosen = chosen,
+                            .notes = (const char *const *)j.notes, .n_notes = j.n_notes};
+        if (vt_auto_write_report(&r, in->out) != VT_OK) rc = cli_fail("%s", vt_last_error());
+    }
+    if (!rc) {
+        printf("auto: %d candidates in %.1f s of %.0f s\n", j.n, elapsed(&j), in->budget_s);
+        for (int i = 0; i < j.n; i++) {
+            printf("  %-24s %-8s", j.c[i].name, vt_auto_state_name(j.c[i].state));
+            if (j.c[i].dev.present) printf(" dev accuracy %.4f", j.c[i].dev.accuracy);
+            if (j.c[i].test.present) printf("  test accuracy %.4f (not used for choosing)", j.c[i].test.accuracy);
+            printf("%s\n", i == chosen ? "  <- chosen" : "");
+        }
+        printf("wrote %s/best, %s/report.md, %s/report.html\n", in->out, in->out, in->out);
+    }
+    for (int i = 0; i < j.n; i++) vt_auto_candidate_free(&j.c[i]);
+    for (int i = 0; i < j.n_notes; i++) free(j.notes[i]);
+    free(best);
+    free(cand_root);
+    free(j.work);
+    return rc;
+}
