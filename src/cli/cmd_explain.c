@@ -100,31 +100,14 @@ int cmd_explain(int argc, char **argv) {
                                           : cli_load_sequence_task(dir, VT_PRECISION_FP32, max_length, 1);
     if (!rc && !task) rc = cli_fail("%s", vt_last_error());
     if (!rc && target) rc = parse_target(vt_task_config(task), target, &o.target);
-    cli_lines lines = {0};
-    vt_labelled rows = {0};
-    vt_text_input *in = NULL;
+    cli_inputs x = {0}; /* all input is read (and checked) before anything is printed */
+    vt_status st = rc ? VT_OK : cli_inputs_read(input, jsonl, NULL, NULL, args, n_args, &x);
+    const vt_text_input *in = x.in;
+    size_t n = x.n;
     vt_explanation *e = NULL;
-    size_t n = 0;
-    vt_status st = VT_OK;
-    if (!rc && jsonl) { /* all input is read (and checked) before anything is printed */
-        vt_labelled_options lo;
-        vt_labelled_options_default(&lo);
-        lo.format = VT_DATA_JSONL;
-        lo.unlabelled = true;
-        st = vt_labelled_load(input ? input : "-", &lo, &rows);
-        n = rows.n;
-        if (st == VT_OK && n && !(in = malloc(n * sizeof *in))) st = vt_error(VT_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; st == VT_OK && i < n; i++)
-            in[i] = (vt_text_input){rows.text[i], rows.text_len[i], rows.text_b ? rows.text_b[i] : NULL,
-                                    rows.text_b ? rows.text_b_len[i] : 0};
-    } else if (!rc) {
-        if ((st = cli_lines_read(input, args, n_args, &lines)) == VT_OK && (n = lines.n) &&
-            !(in = cli_lines_inputs(&lines)))
-            st = vt_error(VT_ERR_NOMEM, "out of memory");
-    }
     if (!rc && st == VT_OK && n && !(e = calloc(n, sizeof *e))) st = vt_error(VT_ERR_NOMEM, "out of memory");
     for (size_t i = 0; !rc && st == VT_OK && (entities || answers) && i < n; i++) {
-        st = answers ? explain_answer(task, lines.text[i], lines.len[i], input ? input : "<stdin>", i + 1, &o)
+        st = answers ? explain_answer(task, x.lines.text[i], x.lines.len[i], input ? input : "<stdin>", i + 1, &o)
                      : explain_entities_line(task, &in[i], &o);
         if (st != VT_OK) vt_error(st, "input %zu: %s", i + 1, vt_last_error());
     }
@@ -144,10 +127,8 @@ int cmd_explain(int argc, char **argv) {
     if (!rc && st != VT_OK) rc = cli_fail("%s", vt_last_error());
     for (size_t i = 0; e && i < n; i++) vt_explanation_free(&e[i]);
     free(e);
-    free(in);
     free(args);
-    vt_labelled_free(&rows);
-    cli_lines_free(&lines);
+    cli_inputs_free(&x);
     vt_task_free(task);
     return rc;
 }

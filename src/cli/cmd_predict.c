@@ -79,32 +79,14 @@ int cmd_predict(int argc, char **argv) {
     vt_task *task = tokens ? cli_load_task(dir, kind, prec, max_length, batch)
                            : cli_load_sequence_task(dir, prec, max_length, batch);
     vt_status st = task ? VT_OK : vt_last_status();
-    cli_lines lines = {0};
-    vt_labelled rows = {0};
-    vt_text_input *in = NULL;
-    double *probs = NULL;
-    /* all input is read (and checked) before anything is printed */
-    if (st == VT_OK && jsonl) {
-        vt_labelled_options o;
-        vt_labelled_options_default(&o);
-        o.format = VT_DATA_JSONL;
-        o.unlabelled = true;
-        o.text_column = text_col;
-        o.text_b_column = text_b_col;
-        st = vt_labelled_load(input ? input : "-", &o, &rows);
-    } else if (st == VT_OK) {
-        st = cli_lines_read(input, args, n_args, &lines);
-    }
+    cli_inputs x = {0}; /* all input is read (and checked) before anything is printed */
+    if (st == VT_OK) st = cli_inputs_read(input, jsonl, text_col, text_b_col, args, n_args, &x);
     const vt_bert_config *c = task ? vt_task_config(task) : NULL;
-    size_t n = jsonl ? rows.n : lines.n, K = c ? (size_t)c->num_labels : 0;
-    if (st == VT_OK && n) {
-        probs = malloc(n * K * sizeof *probs);
-        in = jsonl ? malloc(n * sizeof *in) : cli_lines_inputs(&lines);
-        if (!probs || !in) st = vt_error(VT_ERR_NOMEM, "out of memory for %zu predictions", n);
-    }
-    for (size_t i = 0; st == VT_OK && jsonl && i < n; i++)
-        in[i] = (vt_text_input){rows.text[i], rows.text_len[i], rows.text_b ? rows.text_b[i] : NULL,
-                                rows.text_b ? rows.text_b_len[i] : 0};
+    const vt_text_input *in = x.in;
+    size_t n = x.n, K = c ? (size_t)c->num_labels : 0;
+    double *probs = NULL;
+    if (st == VT_OK && n && !(probs = malloc(n * K * sizeof *probs)))
+        st = vt_error(VT_ERR_NOMEM, "out of memory for %zu predictions", n);
     if (st == VT_OK && n && tokens) st = print_entities(task, in, n, agg);
     else if (st == VT_OK && n) st = vt_task_classify(task, in, n, probs, NULL);
     for (size_t i = 0; st == VT_OK && !tokens && i < n; i++) {
@@ -114,10 +96,8 @@ int cmd_predict(int argc, char **argv) {
     }
     rc = st == VT_OK ? 0 : cli_fail("%s", vt_last_error());
     free(probs);
-    free(in);
     free(args);
-    vt_labelled_free(&rows);
-    cli_lines_free(&lines);
+    cli_inputs_free(&x);
     vt_task_free(task);
     return rc;
 }

@@ -63,3 +63,35 @@ vt_text_input *cli_lines_inputs(const cli_lines *l) {
     for (size_t i = 0; in && i < l->n; i++) in[i] = (vt_text_input){l->text[i], l->len[i], NULL, 0};
     return in;
 }
+
+vt_status cli_inputs_read(const char *path, bool jsonl, const char *text_col, const char *text_b_col, char **args,
+                          int n_args, cli_inputs *out) {
+    memset(out, 0, sizeof *out);
+    if (!jsonl) {
+        vt_status st = cli_lines_read(path, args, n_args, &out->lines);
+        if (st == VT_OK && (out->n = out->lines.n) && !(out->in = cli_lines_inputs(&out->lines)))
+            st = vt_error(VT_ERR_NOMEM, "out of memory for %zu inputs", out->n);
+        return st;
+    }
+    vt_labelled_options o;
+    vt_labelled_options_default(&o);
+    o.format = VT_DATA_JSONL;
+    o.unlabelled = true;
+    o.text_column = text_col;
+    o.text_b_column = text_b_col;
+    vt_status st = vt_labelled_load(path ? path : "-", &o, &out->rows);
+    const vt_labelled *r = &out->rows;
+    if (st == VT_OK && (out->n = r->n) && !(out->in = malloc(r->n * sizeof *out->in)))
+        st = vt_error(VT_ERR_NOMEM, "out of memory for %zu inputs", r->n);
+    for (size_t i = 0; st == VT_OK && i < out->n; i++)
+        out->in[i] = (vt_text_input){r->text[i], r->text_len[i], r->text_b ? r->text_b[i] : NULL,
+                                     r->text_b ? r->text_b_len[i] : 0};
+    return st;
+}
+
+void cli_inputs_free(cli_inputs *x) {
+    free(x->in);
+    cli_lines_free(&x->lines);
+    vt_labelled_free(&x->rows);
+    memset(x, 0, sizeof *x);
+}

@@ -23,6 +23,10 @@ start_server() {
     done
     echo "error: verto serve did not answer /healthz"; exit 1
 }
+# kill_server: ends a server still running (for the caller's EXIT trap).
+kill_server() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+}
 stop_server() {
     kill -TERM "$server_pid"
     wait "$server_pid" || true

@@ -19,13 +19,8 @@ verto=$build/verto
 ref=${VT_REF_DIR:-$build/ref}
 py=${PYTHON:-python3}
 tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 source "$(dirname "$0")/check.sh"
+trap 'kill_server; rm -rf "$tmp"' EXIT
 
 for case in topics multilabel; do
     echo "--- $case"

@@ -32,13 +32,8 @@ verto=$build/verto
 py=${PYTHON:-python3}
 vocab=tests/data/tokenizer/uncased/vocab.txt
 tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 source "$(dirname "$0")/check.sh"
+trap 'kill_server; rm -rf "$tmp"' EXIT
 
 # "Total params: N" of verto summary equals the number in FILE.
 summary_total_is() { # dir, file with PyTorch's count

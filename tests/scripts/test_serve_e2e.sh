@@ -29,13 +29,8 @@ py=${PYTHON:-python3}
 command -v curl >/dev/null || { echo "error: test_serve_e2e.sh needs curl (Debian package curl)" >&2; exit 1; }
 [ -x "$verto" ] || { echo "error: $verto not built" >&2; exit 1; }
 tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/check.sh"
+trap 'kill_server; rm -rf "$tmp"' EXIT
 
 # ---- a small fine-tuned classifier ----
 head -n 48 data/spam/train.jsonl >"$tmp/train.jsonl"

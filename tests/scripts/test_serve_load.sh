@@ -39,13 +39,8 @@ requests=${LOAD_REQUESTS:-10000}
 conns=64
 threads=${LOAD_THREADS:-1} # inference threads: the client shares these cores
 tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/check.sh"
+trap 'kill_server; rm -rf "$tmp"' EXIT
 
 # ---- the load client ----
 cat >"$tmp/load.c" <<'C'
