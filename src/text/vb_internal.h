@@ -24,6 +24,23 @@ struct vt_vocab_builder {
     int64_t *slot; /* (slot_cap) open addressing: word index or -1 */
     size_t slot_cap;
     int64_t total;
+    /* byte-level BPE */
+    char **specials; /* (opt.n_special_tokens) copies; opt.special_tokens points here */
+    const char *label; /* what errors name: the file being read, or "text" */
+    int64_t line;      /* lines of `label` counted so far */
 };
+
+struct vt_bpe_vocab {
+    char **tok; /* (n_tok) byte-level characters, NUL-terminated */
+    int32_t n_tok, n_special;
+    int32_t *merge; /* (n_merges, 2) left and right ids, rank order */
+    int32_t n_merges;
+};
+
+/* Counts one word (a vt_word_fn over b). */
+vt_status vt_vb_count_word(void *ud, const vt_word *w);
+
+/* Counts the words of text[0..len), whole lines (byte-level BPE, vb_words.c). */
+vt_status vt_vb_add_lines_bpe(vt_vocab_builder *b, const char *text, size_t len);
 
 #endif

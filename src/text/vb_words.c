@@ -12,6 +12,33 @@ void vt_vb_options_default(vt_vb_options *o) {
     o->min_frequency = 2;
     o->limit_alphabet = 1000;
     vt_tok_options_default(&o->text);
+    o->kind = VT_VB_WORDPIECE;
+    o->special_tokens = NULL;
+    o->n_special_tokens = 0;
+}
+
+/* Byte-level BPE's own checks, and its special tokens copied into b. */
+static vt_status take_specials(vt_vocab_builder *b, const vt_vb_options *o) {
+    if (o->kind != VT_VB_WORDPIECE && o->kind != VT_VB_BYTE_LEVEL_BPE)
+        return vt_error(VT_ERR_INVALID_ARG, "vocabulary builder: unknown kind %d", (int)o->kind);
+    if (o->kind == VT_VB_WORDPIECE) return VT_OK;
+    if (o->n_special_tokens < 0 || (o->n_special_tokens > 0 && !o->special_tokens))
+        return vt_error(VT_ERR_INVALID_ARG, "vocabulary builder: bad special token list");
+    int64_t need = 256 + (int64_t)o->n_special_tokens;
+    if (o->vocab_size < need)
+        return vt_error(VT_ERR_INVALID_ARG, "vocabulary builder: vocab_size %d is below the 256 byte characters "
+                        "plus %d special token%s (%lld)", o->vocab_size, o->n_special_tokens,
+                        o->n_special_tokens == 1 ? "" : "s", (long long)need);
+    b->specials = calloc((size_t)o->n_special_tokens + 1, sizeof *b->specials);
+    if (!b->specials) return vt_error(VT_ERR_NOMEM, "vocabulary builder: out of memory");
+    for (int32_t i = 0; i < o->n_special_tokens; i++) {
+        if (!o->special_tokens[i] || !o->special_tokens[i][0])
+            return vt_error(VT_ERR_INVALID_ARG, "vocabulary builder: special token %d is empty", i + 1);
+        if (!(b->specials[i] = strdup(o->special_tokens[i])))
+            return vt_error(VT_ERR_NOMEM, "vocabulary builder: out of memory");
+    }
+    b->opt.special_tokens = (const char *const *)b->specials;
+    return VT_OK;
 }
 
 vt_vocab_builder *vt_vb_create(const vt_vb_options *o) {
@@ -31,6 +58,12 @@ vt_vocab_builder *vt_vb_create(const vt_vb_options *o) {
         return NULL;
     }
     b->opt = *o;
+    b->opt.special_tokens = NULL;
+    b->opt.n_special_tokens = o->kind == VT_VB_BYTE_LEVEL_BPE ? o->n_special_tokens : 0;
+    if (take_specials(b, o) != VT_OK) {
+        vt_vb_free(b);
+        return NULL;
+    }
     b->cfg.lowercase = o->text.lowercase;
     b->cfg.strip_accents = o->text.strip_accents < 0 ? o->text.lowercase : o->text.strip_accents != 0;
     b->cfg.chinese = o->text.tokenize_chinese_chars;
@@ -45,6 +78,8 @@ void vt_vb_free(vt_vocab_builder *b) {
     free(b->w_count);
     free(b->slot);
     vt_pretok_buf_free(&b->pb);
+    for (int32_t i = 0; b->specials && i < b->opt.n_special_tokens; i++) free(b->specials[i]);
+    free(b->specials);
     free(b);
 }
 
@@ -66,7 +101,7 @@ static vt_status rehash(vt_vocab_builder *b) {
     return VT_OK;
 }
 
-static vt_status on_word(void *ud, const vt_word *w) {
+vt_status vt_vb_count_word(void *ud, const vt_word *w) {
     vt_vocab_builder *b = ud;
     if ((b->n_words + 1) * 2 > b->slot_cap && rehash(b) != VT_OK) return VT_ERR_NOMEM;
     size_t mask = b->slot_cap - 1, i = hash_bytes(w->s, (size_t)w->len) & mask;
@@ -110,6 +145,10 @@ static vt_status on_word(void *ud, const vt_word *w) {
 
 vt_status vt_vb_add_text(vt_vocab_builder *b, const char *text, size_t len) {
     if (!b || (!text && len)) return vt_error(VT_ERR_INVALID_ARG, "vocabulary builder: NULL argument");
+    if (b->opt.kind == VT_VB_BYTE_LEVEL_BPE) {
+        if (!b->label) b->line = 0; /* lines of this text alone */
+        return vt_vb_add_lines_bpe(b, text, len);
+    }
     /* pieces below 2 GiB (offsets are int32); split at a line break when possible */
     while (len > 0) {
         size_t n = len;
@@ -118,7 +157,7 @@ vt_status vt_vb_add_text(vt_vocab_builder *b, const char *text, size_t len) {
             const char *nl = memrchr(text, '\n', n);
             if (nl) n = (size_t)(nl - text) + 1;
         }
-        vt_status st = vt_pretok_run(&b->cfg, text, n, 0, &b->pb, on_word, b);
+        vt_status st = vt_pretok_run(&b->cfg, text, n, 0, &b->pb, vt_vb_count_word, b);
         if (st != VT_OK) return st;
         text += n;
         len -= n;
@@ -132,6 +171,7 @@ vt_status vt_vb_add_file(vt_vocab_builder *b, const char *path) {
     if (!f) return vt_error(VT_ERR_IO, "%s: %s", path, strerror(errno));
     size_t cap = 1 << 20, have = 0;
     char *buf = malloc(cap);
+    b->label = path, b->line = 0;
     vt_status st = buf ? VT_OK : vt_error(VT_ERR_NOMEM, "%s: out of memory", path);
     while (st == VT_OK) {
         if (have == cap) { /* a line longer than the buffer */
@@ -159,6 +199,7 @@ vt_status vt_vb_add_file(vt_vocab_builder *b, const char *path) {
     }
     free(buf);
     fclose(f);
+    b->label = NULL;
     return st;
 }
 

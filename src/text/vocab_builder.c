@@ -5,75 +5,12 @@
 
 #include "text/utf8.h"
 #include "text/vb_internal.h"
+#include "text/vb_map.h"
+#include "text/vb_tokens.h"
 #include "text/vocab_internal.h"
 #include "core/hash.h"
 
 static const char *const SPECIALS[VT_VB_N_SPECIAL] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-
-/* ---- small open-addressing maps ---------------------------------------- */
-
-typedef struct map64 { /* uint64 key -> int64 value */
-    uint64_t *key;
-    int64_t *val;
-    uint8_t *used;
-    size_t cap, n;
-} map64;
-
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
-static void map_free(map64 *m) {
-    free(m->key);
-    free(m->val);
-    free(m->used);
-    memset(m, 0, sizeof *m);
-}
-
-/* Slot of key (inserted with value `init` when absent); -1 on no memory. */
-static int64_t map_slot(map64 *m, uint64_t key, int64_t init) {
-    if ((m->n + 1) * 2 > m->cap) {
-        map64 g = {0};
-        g.cap = m->cap ? m->cap * 2 : 1024;
-        g.key = malloc(g.cap * sizeof *g.key);
-        g.val = malloc(g.cap * sizeof *g.val);
-        g.used = calloc(g.cap, 1);
-        if (!g.key || !g.val || !g.used) {
-            map_free(&g);
-            return -1;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->used[i]) continue;
-            size_t j = mix64(m->key[i]) & (g.cap - 1);
-            while (g.used[j]) j = (j + 1) & (g.cap - 1);
-            g.used[j] = 1, g.key[j] = m->key[i], g.val[j] = m->val[i];
-        }
-        g.n = m->n;
-        map_free(m);
-        *m = g;
-    }
-    size_t i = mix64(key) & (m->cap - 1);
-    while (m->used[i] && m->key[i] != key) i = (i + 1) & (m->cap - 1);
-    if (!m->used[i]) {
-        m->used[i] = 1, m->key[i] = key, m->val[i] = init;
-        m->n++;
-    }
-    return (int64_t)i;
-}
-
-static int64_t map_get(const map64 *m, uint64_t key, int64_t missing) {
-    if (!m->cap) return missing;
-    size_t i = mix64(key) & (m->cap - 1);
-    while (m->used[i]) {
-        if (m->key[i] == key) return m->val[i];
-        i = (i + 1) & (m->cap - 1);
-    }
-    return missing;
-}
 
 /* ---- training state ----------------------------------------------------- */
 
@@ -91,12 +28,7 @@ typedef struct heap_item {
 } heap_item;
 
 typedef struct trainer {
-    /* tokens by id */
-    char **tok;
-    size_t *tok_len;
-    int32_t ntok, captok;
-    map64 tok_ids; /* hash of token string -> id (chained through tok_next on collisions) */
-    int32_t *tok_next;
+    vb_tokens tk; /* tokens by id */
     /* words as symbol ids */
     int32_t *sym;
     size_t *w_start;
@@ -112,50 +44,8 @@ typedef struct trainer {
     size_t nheap, capheap;
 } trainer;
 
-static uint64_t str_hash(const char *s, size_t n) { return vt_fnv1a64(VT_FNV64_INIT, s, n); }
-
-static int32_t tok_find(const trainer *t, const char *s, size_t n) {
-    for (int64_t id = map_get(&t->tok_ids, str_hash(s, n), -1); id >= 0; id = t->tok_next[id])
-        if (t->tok_len[id] == n && !memcmp(t->tok[id], s, n)) return (int32_t)id;
-    return -1;
-}
-
-/* Adds a token (copied); returns its id, or -1 on no memory. */
-static int32_t tok_add(trainer *t, const char *s, size_t n) {
-    if (t->ntok == t->captok) {
-        int32_t cap = t->captok ? t->captok * 2 : 1024;
-        char **a = realloc(t->tok, (size_t)cap * sizeof *a);
-        if (a) t->tok = a;
-        size_t *l = a ? realloc(t->tok_len, (size_t)cap * sizeof *l) : NULL;
-        if (l) t->tok_len = l;
-        int32_t *nx = l ? realloc(t->tok_next, (size_t)cap * sizeof *nx) : NULL;
-        if (!nx) return -1;
-        t->tok_next = nx;
-        t->captok = cap;
-    }
-    char *c = malloc(n + 1);
-    if (!c) return -1;
-    memcpy(c, s, n);
-    c[n] = '\0';
-    int64_t slot = map_slot(&t->tok_ids, str_hash(s, n), -1);
-    if (slot < 0) {
-        free(c);
-        return -1;
-    }
-    int32_t id = t->ntok++;
-    t->tok[id] = c;
-    t->tok_len[id] = n;
-    t->tok_next[id] = (int32_t)t->tok_ids.val[slot];
-    t->tok_ids.val[slot] = id;
-    return id;
-}
-
 static void trainer_free(trainer *t) {
-    for (int32_t i = 0; i < t->ntok; i++) free(t->tok[i]);
-    free(t->tok);
-    free(t->tok_len);
-    free(t->tok_next);
-    map_free(&t->tok_ids);
+    vb_tokens_free(&t->tk);
     free(t->sym);
     free(t->w_start);
     free(t->w_n);
@@ -284,7 +174,7 @@ static vt_status build_initial(trainer *t, const vt_vocab_builder *b) {
     for (size_t i = 0; i < na; i++) {
         char u[4];
         int n = vt_utf8_encode(al[i].cp, u);
-        int32_t id = tok_add(t, u, (size_t)n);
+        int32_t id = vb_tok_add(&t->tk, u, (size_t)n);
         int64_t slot = id < 0 ? -1 : map_slot(&plain, (uint64_t)al[i].cp, id);
         if (slot < 0) {
             free(al);
@@ -313,7 +203,7 @@ static vt_status build_initial(trainer *t, const vt_vocab_builder *b) {
         if (!cont[i]) continue;
         char u[6] = "##";
         int n = vt_utf8_encode(al[i].cp, u + 2);
-        ok = tok_add(t, u, (size_t)n + 2) >= 0;
+        ok = vb_tok_add(&t->tk, u, (size_t)n + 2) >= 0;
     }
     free(cont);
     free(al);
@@ -336,7 +226,7 @@ static vt_status build_initial(trainer *t, const vt_vocab_builder *b) {
             if (id >= 0 && i > 0) {
                 char u[6] = "##";
                 int n = vt_utf8_encode(cp, u + 2);
-                id = tok_find(t, u, (size_t)n + 2);
+                id = vb_tok_find(&t->tk, u, (size_t)n + 2);
             }
             if (id >= 0) t->sym[at++] = (int32_t)id;
             i += adv;
@@ -436,13 +326,13 @@ vt_wp_vocab *vt_vb_train(vt_vocab_builder *b) {
     vt_wp_vocab *v = NULL;
     vt_status st = VT_OK;
     for (int i = 0; i < VT_VB_N_SPECIAL && st == VT_OK; i++)
-        if (tok_add(&t, SPECIALS[i], strlen(SPECIALS[i])) < 0) st = vt_error(VT_ERR_NOMEM, "vocabulary builder: out of memory");
+        if (vb_tok_add(&t.tk, SPECIALS[i], strlen(SPECIALS[i])) < 0) st = vt_error(VT_ERR_NOMEM, "vocabulary builder: out of memory");
     if (st == VT_OK) st = build_initial(&t, b);
     if (st == VT_OK) st = count_pairs(&t);
     uint32_t stamp = 0;
     char *buf = NULL;
     size_t bufcap = 0, *changed = NULL, nchanged = 0, capchanged = 0;
-    while (st == VT_OK && t.ntok < b->opt.vocab_size && t.nheap > 0) {
+    while (st == VT_OK && t.tk.n < b->opt.vocab_size && t.nheap > 0) {
         heap_item top = heap_pop(&t);
         pair_info *p = pair_get(&t, top.a, top.b);
         if (top.count != p->count) { /* stale: requeue with the current count */
@@ -451,8 +341,8 @@ vt_wp_vocab *vt_vb_train(vt_vocab_builder *b) {
             continue;
         }
         if (top.count < 1 || top.count < b->opt.min_frequency) break;
-        const char *sa = t.tok[top.a], *sb = t.tok[top.b];
-        size_t la = t.tok_len[top.a], lb = t.tok_len[top.b];
+        const char *sa = t.tk.s[top.a], *sb = t.tk.s[top.b];
+        size_t la = t.tk.len[top.a], lb = t.tk.len[top.b];
         if (lb >= 2 && sb[0] == '#' && sb[1] == '#') sb += 2, lb -= 2;
         if (la + lb + 1 > bufcap) {
             bufcap = (la + lb + 1) * 2;
@@ -465,8 +355,8 @@ vt_wp_vocab *vt_vb_train(vt_vocab_builder *b) {
         }
         memcpy(buf, sa, la);
         memcpy(buf + la, sb, lb);
-        int32_t id = tok_find(&t, buf, la + lb);
-        if (id < 0 && (id = tok_add(&t, buf, la + lb)) < 0) {
+        int32_t id = vb_tok_find(&t.tk, buf, la + lb);
+        if (id < 0 && (id = vb_tok_add(&t.tk, buf, la + lb)) < 0) {
             st = vt_error(VT_ERR_NOMEM, "vocabulary builder: out of memory");
             break;
         }
@@ -480,7 +370,7 @@ vt_wp_vocab *vt_vb_train(vt_vocab_builder *b) {
     }
     free(buf);
     free(changed);
-    if (st == VT_OK) v = vt_wp_vocab_from_tokens((const char *const *)t.tok, t.tok_len, t.ntok);
+    if (st == VT_OK) v = vt_wp_vocab_from_tokens((const char *const *)t.tk.s, t.tk.len, t.tk.n);
     trainer_free(&t);
     return v;
 }
