@@ -7,6 +7,7 @@
 
 #include "core/utf8.h"
 #include "text/byte_level.h"
+#include "text/unicode.h"
 #include "text/vb_internal.h"
 
 static vt_status count_line(vt_vocab_builder *b, const char *s, size_t n) {
@@ -28,6 +29,7 @@ static vt_status count_line(vt_vocab_builder *b, const char *s, size_t n) {
 }
 
 vt_status vt_vb_add_lines_bpe(vt_vocab_builder *b, const char *text, size_t len) {
+    vt_uc_init(); /* GPT-2's pattern reads the Unicode classes */
     while (len > 0) {
         const char *nl = memchr(text, '\n', len);
         size_t n = nl ? (size_t)(nl - text) + 1 : len;
