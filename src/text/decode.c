@@ -9,17 +9,28 @@
 #include "text/tokenizer_internal.h"
 #include "text/utf8.h"
 
-/* The tokens being decoded: each a malloc'd string. */
+/* The tokens being decoded: each a malloc'd string with its length (the
+ * ByteLevel and ByteFallback steps can make NUL bytes). */
 typedef struct toks {
     char **s;
+    size_t *len;
     size_t n;
 } toks;
 
 static void toks_free(toks *t) {
     for (size_t i = 0; i < t->n; i++) free(t->s[i]);
     free(t->s);
+    free(t->len);
     t->s = NULL;
+    t->len = NULL;
     t->n = 0;
+}
+
+/* A NUL-terminated malloc'd copy of s[0..n) (NUL bytes inside kept). */
+static char *dup_n(const char *s, size_t n) {
+    char *c = malloc(n + 1);
+    if (c) memcpy(c, s, n), c[n] = '\0';
+    return c;
 }
 
 static vt_status nomem(void) { return vt_error(VT_ERR_NOMEM, "tokenizer: out of memory while decoding"); }
@@ -56,29 +67,41 @@ static size_t cleanup_spaces(char *s, size_t n, bool with_do_not) {
     return n;
 }
 
-/* Token i becomes s (malloc'd, taken over; NULL: out of memory). */
-static vt_status put_tok(toks *t, size_t i, char *s) {
+/* Token i becomes s[0..n) (malloc'd, taken over; NULL: out of memory). */
+static vt_status put_tok(toks *t, size_t i, char *s, size_t n) {
     if (!s) return nomem();
     free(t->s[i]);
     t->s[i] = s;
+    t->len[i] = n;
     return VT_OK;
 }
 
-/* Appends s (malloc'd, taken over; NULL: out of memory) as a new token. */
-static vt_status push_tok(toks *t, char *s) {
+/* Token i becomes b's text. */
+static vt_status put_sb(toks *t, size_t i, vt_sb *b) {
+    size_t n = 0;
+    char *s = vt_sb_take(b, &n);
+    return put_tok(t, i, s, n);
+}
+
+/* Appends s[0..n) (malloc'd, taken over; NULL: out of memory) as a new token. */
+static vt_status push_tok(toks *t, char *s, size_t n) {
     char **grown = s ? realloc(t->s, (t->n + 1) * sizeof(char *)) : NULL;
-    if (!grown) return free(s), nomem();
-    t->s = grown;
-    t->s[t->n++] = s;
+    if (grown) t->s = grown;
+    size_t *glen = grown ? realloc(t->len, (t->n + 1) * sizeof(size_t)) : NULL;
+    if (!glen) return free(s), nomem();
+    t->len = glen;
+    t->s[t->n] = s;
+    t->len[t->n++] = n;
     return VT_OK;
 }
 
 /* All the tokens become one: b's text. */
 static vt_status one_tok(toks *t, vt_sb *b) {
-    char *s = vt_sb_take(b, NULL);
+    size_t n = 0;
+    char *s = vt_sb_take(b, &n);
     if (!s) return nomem();
     toks_free(t);
-    return push_tok(t, s);
+    return push_tok(t, s, n);
 }
 
 static vt_status step_wordpiece(const vt_dec_step *d, toks *t) {
@@ -86,13 +109,13 @@ static vt_status step_wordpiece(const vt_dec_step *d, toks *t) {
     for (size_t i = 0; i < t->n; i++) {
         vt_sb b = {0};
         const char *tok = t->s[i];
-        if (i != 0 && pl && !strncmp(tok, d->prefix, pl)) vt_sb_add(&b, tok + pl, strlen(tok) - pl);
+        if (i != 0 && pl && t->len[i] >= pl && !strncmp(tok, d->prefix, pl)) vt_sb_add(&b, tok + pl, t->len[i] - pl);
         else {
             if (i != 0) vt_sb_add(&b, " ", 1);
-            vt_sb_add(&b, tok, strlen(tok));
+            vt_sb_add(&b, tok, t->len[i]);
         }
         if (d->cleanup && !b.failed && b.buf) b.len = cleanup_spaces(b.buf, b.len, true);
-        vt_status st = put_tok(t, i, vt_sb_take(&b, NULL));
+        vt_status st = put_sb(t, i, &b);
         if (st != VT_OK) return st;
     }
     return VT_OK;
@@ -103,7 +126,7 @@ static vt_status step_byte_level(toks *t) {
     vt_sb b = {0};
     for (size_t i = 0; i < t->n; i++) {
         const char *s = t->s[i];
-        size_t n = strlen(s), start = b.len;
+        size_t n = t->len[i], start = b.len;
         for (size_t k = 0; k < n;) {
             int adv;
             int32_t cp = vt_utf8_decode((const unsigned char *)s + k, n - k, &adv);
@@ -137,7 +160,7 @@ static vt_status step_metaspace(const vt_dec_step *d, toks *t) {
     for (size_t i = 0; i < t->n; i++) {
         vt_sb b = {0};
         const char *s = t->s[i];
-        size_t n = strlen(s);
+        size_t n = t->len[i];
         for (size_t k = 0; k < n;) {
             int adv;
             int32_t cp = vt_utf8_decode((const unsigned char *)s + k, n - k, &adv);
@@ -145,7 +168,7 @@ static vt_status step_metaspace(const vt_dec_step *d, toks *t) {
             else if (!(i == 0 && d->prepend != VT_PREPEND_NEVER)) vt_sb_add(&b, " ", 1);
             k += (size_t)adv;
         }
-        vt_status st = put_tok(t, i, vt_sb_take(&b, NULL));
+        vt_status st = put_sb(t, i, &b);
         if (st != VT_OK) return st;
     }
     return VT_OK;
@@ -158,21 +181,21 @@ static vt_status step_replace(toks *t, const char *from, const char *to, const c
     for (size_t i = 0; i < t->n; i++) {
         const char *with = i + 1 == t->n && to_last ? to_last : to;
         vt_sb b = {0};
-        const char *s = t->s[i];
-        for (const char *hit; (hit = strstr(s, from)); s = hit + fl) {
+        const char *s = t->s[i], *end = s + t->len[i];
+        for (const char *hit; (hit = memmem(s, (size_t)(end - s), from, fl)); s = hit + fl) {
             vt_sb_add(&b, s, (size_t)(hit - s));
             vt_sb_add(&b, with, strlen(with));
         }
-        vt_sb_add(&b, s, strlen(s));
-        vt_status st = put_tok(t, i, vt_sb_take(&b, NULL));
+        vt_sb_add(&b, s, (size_t)(end - s));
+        vt_status st = put_sb(t, i, &b);
         if (st != VT_OK) return st;
     }
     return VT_OK;
 }
 
 /* The byte a "<0xXX>" token stands for, or -1. */
-static int fallback_byte(const char *s) {
-    if (strlen(s) != 6 || strncmp(s, "<0x", 3) || s[5] != '>') return -1;
+static int fallback_byte(const char *s, size_t n) {
+    if (n != 6 || strncmp(s, "<0x", 3) || s[5] != '>') return -1;
     int v = 0;
     for (int k = 3; k < 5; k++) {
         char c = s[k];
@@ -190,24 +213,24 @@ static vt_status flush_bytes(vt_sb *bytes, toks *out) {
     bool valid = vt_utf8_valid(bytes->buf, bytes->len);
     vt_status st = VT_OK;
     for (size_t k = 0; k < (valid ? 1 : bytes->len) && st == VT_OK; k++)
-        st = push_tok(out, valid ? strndup(bytes->buf, bytes->len) : strdup("\xEF\xBF\xBD"));
+        st = valid ? push_tok(out, dup_n(bytes->buf, bytes->len), bytes->len) : push_tok(out, strdup("\xEF\xBF\xBD"), 3);
     bytes->len = 0;
     return st;
 }
 
 /* Runs of <0xXX> tokens become the text of their bytes (ByteFallback). */
 static vt_status step_byte_fallback(toks *t) {
-    toks out = {NULL, 0};
+    toks out = {NULL, NULL, 0};
     vt_sb bytes = {0};
     vt_status st = VT_OK;
     for (size_t i = 0; i < t->n && st == VT_OK; i++) {
-        int byte = fallback_byte(t->s[i]);
+        int byte = fallback_byte(t->s[i], t->len[i]);
         if (byte >= 0) {
             char c = (char)byte;
             vt_sb_add(&bytes, &c, 1);
             continue;
         }
-        if ((st = flush_bytes(&bytes, &out)) == VT_OK) st = push_tok(&out, t->s[i]);
+        if ((st = flush_bytes(&bytes, &out)) == VT_OK) st = push_tok(&out, t->s[i], t->len[i]);
         t->s[i] = NULL;
     }
     if (st == VT_OK) st = flush_bytes(&bytes, &out);
@@ -219,7 +242,7 @@ static vt_status step_byte_fallback(toks *t) {
 
 static vt_status step_fuse(toks *t) {
     vt_sb b = {0};
-    for (size_t i = 0; i < t->n; i++) vt_sb_add(&b, t->s[i], strlen(t->s[i]));
+    for (size_t i = 0; i < t->n; i++) vt_sb_add(&b, t->s[i], t->len[i]);
     return one_tok(t, &b);
 }
 
@@ -229,10 +252,10 @@ static vt_status step_strip(const vt_dec_step *d, toks *t) {
     int cl = vt_utf8_encode(d->replacement, c);
     for (size_t i = 0; i < t->n; i++) {
         char *s = t->s[i];
-        size_t n = strlen(s), a = 0, e = n;
+        size_t n = t->len[i], a = 0, e = n;
         for (int32_t k = 0; k < d->start && a + (size_t)cl <= e && !memcmp(s + a, c, (size_t)cl); k++) a += (size_t)cl;
         for (int32_t k = 0; k < d->stop && e >= a + (size_t)cl && !memcmp(s + e - cl, c, (size_t)cl); k++) e -= (size_t)cl;
-        vt_status st = put_tok(t, i, strndup(s + a, e - a));
+        vt_status st = put_tok(t, i, dup_n(s + a, e - a), e - a);
         if (st != VT_OK) return st;
     }
     return VT_OK;
@@ -259,7 +282,7 @@ static vt_status decode_chain(const vt_tokenizer *t, toks *tk, bool cleanup, cha
     vt_sb b = {0};
     for (size_t i = 0; i < tk->n && st == VT_OK; i++) {
         if (i > 0 && t->n_dec == 0) vt_sb_add(&b, " ", 1); /* no decoder: tokens joined by spaces */
-        vt_sb_add(&b, tk->s[i], strlen(tk->s[i]));
+        vt_sb_add(&b, tk->s[i], tk->len[i]);
     }
     toks_free(tk);
     if (st != VT_OK) return vt_sb_free(&b), st;
@@ -270,8 +293,8 @@ static vt_status decode_chain(const vt_tokenizer *t, toks *tk, bool cleanup, cha
 vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, bool skip_special, bool cleanup,
                         char **out, size_t *out_len) {
     if (!t || !out || (!ids && n)) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to decode");
-    toks tk = {malloc((n ? n : 1) * sizeof(char *)), 0};
-    if (!tk.s) return nomem();
+    toks tk = {malloc((n ? n : 1) * sizeof(char *)), malloc((n ? n : 1) * sizeof(size_t)), 0};
+    if (!tk.s || !tk.len) return toks_free(&tk), nomem();
     vt_status st = VT_OK;
     for (size_t i = 0; i < n && st == VT_OK; i++) {
         const char *tok = vt_wp_vocab_token(t->vocab, ids[i]);
@@ -282,7 +305,7 @@ vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, boo
         }
         if (skip_special && vt_tok_is_special(t, ids[i])) continue;
         if (!(tk.s[tk.n] = strdup(tok))) st = nomem();
-        else tk.n++;
+        else tk.len[tk.n] = strlen(tok), tk.n++;
     }
     if (st != VT_OK) return toks_free(&tk), st;
     return decode_chain(t, &tk, cleanup, out, out_len);
@@ -291,10 +314,11 @@ vt_status vt_tok_decode(const vt_tokenizer *t, const int32_t *ids, size_t n, boo
 vt_status vt_tok_decode_tokens(const vt_tokenizer *t, const char *const *tokens, size_t n, char **out,
                                size_t *out_len) {
     if (!t || !out || (!tokens && n)) return vt_error(VT_ERR_INVALID_ARG, "tokenizer: NULL argument to decode");
-    toks tk = {malloc((n ? n : 1) * sizeof(char *)), 0};
-    if (!tk.s) return nomem();
+    toks tk = {malloc((n ? n : 1) * sizeof(char *)), malloc((n ? n : 1) * sizeof(size_t)), 0};
+    if (!tk.s || !tk.len) return toks_free(&tk), nomem();
     for (size_t i = 0; i < n; i++) {
         if (!(tk.s[tk.n] = strdup(tokens[i] ? tokens[i] : ""))) return toks_free(&tk), nomem();
+        tk.len[tk.n] = strlen(tk.s[tk.n]);
         tk.n++;
     }
     return decode_chain(t, &tk, false, out, out_len);
