@@ -13,29 +13,32 @@
 
 #define BPE_FILE_MAX_BYTES ((size_t)256 << 20)
 
-static cJSON *read_json(const char *file) {
-    char *data = NULL;
-    size_t len = 0, at;
+static cJSON *parse_json(const char *data, size_t len, const char *file) {
+    size_t at;
     const char *why;
-    if (vt_read_file(file, BPE_FILE_MAX_BYTES, &data, &len) != VT_OK) return NULL;
     cJSON *root = vt_json_parse(data, len, &why, &at);
-    free(data);
     if (!root) vt_error(VT_ERR_FORMAT, "%s: not valid JSON (%s, at byte %zu)", file, why, at);
     return root;
 }
 
-/* merges.txt's lines "left right" (its "#version" header and blank lines skipped). */
-static cJSON *read_merges(const char *file) {
+static cJSON *read_json(const char *file) {
     char *data = NULL;
     size_t len = 0;
     if (vt_read_file(file, BPE_FILE_MAX_BYTES, &data, &len) != VT_OK) return NULL;
+    cJSON *root = parse_json(data, len, file);
+    free(data);
+    return root;
+}
+
+/* merges.txt's lines "left right" (its "#version" header and blank lines skipped). */
+static cJSON *parse_merges(const char *data, size_t len, const char *file) {
     cJSON *merges = cJSON_CreateArray();
     size_t line = 0;
-    for (char *s = data, *end = data + len; merges && s < end; line++) {
-        char *nl = memchr(s, '\n', (size_t)(end - s));
+    for (const char *s = data, *end = data + len; merges && s < end; line++) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
         size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
         if (n && s[n - 1] == '\r') n--;
-        if (n && !(line == 0 && !strncmp(s, "#version", 8))) {
+        if (n && !(line == 0 && n >= 8 && !memcmp(s, "#version", 8))) {
             char *text = strndup(s, n);
             cJSON *item = text ? cJSON_CreateString(text) : NULL;
             free(text);
@@ -44,7 +47,6 @@ static cJSON *read_merges(const char *file) {
         }
         s = nl ? nl + 1 : end;
     }
-    free(data);
     if (!merges) vt_error(VT_ERR_NOMEM, "%s: out of memory", file);
     return merges;
 }
@@ -126,9 +128,24 @@ static bool add_prefix_space(const char *dir) {
     return add;
 }
 
+vt_tokenizer *vt_tok_from_bpe_texts(const char *vocab_json, size_t vlen, const char *merges_txt, size_t mlen,
+                                    bool add_prefix_space, const char *label, const vt_tok_options *opt) {
+    cJSON *vocab = parse_json(vocab_json, vlen, label), *merges = vocab ? parse_merges(merges_txt, mlen, label) : NULL;
+    char *text = NULL;
+    vt_tokenizer *t = NULL;
+    if (vocab && !cJSON_IsObject(vocab)) vt_error(VT_ERR_FORMAT, "%s: vocab.json is not an object of token: id", label);
+    else if (vocab && merges && !(text = converted(vocab, merges, add_prefix_space)))
+        vt_error(VT_ERR_NOMEM, "%s: out of memory", label);
+    if (!text) cJSON_Delete(vocab), cJSON_Delete(merges);
+    if (text) t = vt_tok_from_json(text, strlen(text), label, opt);
+    free(text);
+    return t;
+}
+
 vt_tokenizer *vt_tok_load_bpe_files(const char *dir, const vt_tok_options *opt) {
     size_t n = strlen(dir) + 32;
-    char *vfile = malloc(n), *mfile = malloc(n), *label = malloc(n), *text = NULL;
+    char *vfile = malloc(n), *mfile = malloc(n), *label = malloc(n), *vdata = NULL, *mdata = NULL;
+    size_t vlen = 0, mlen = 0;
     vt_tokenizer *t = NULL;
     if (!vfile || !mfile || !label) {
         vt_error(VT_ERR_NOMEM, "%s: out of memory", dir);
@@ -136,14 +153,12 @@ vt_tokenizer *vt_tok_load_bpe_files(const char *dir, const vt_tok_options *opt) 
         snprintf(vfile, n, "%s/vocab.json", dir);
         snprintf(mfile, n, "%s/merges.txt", dir);
         snprintf(label, n, "%s/vocab.json + merges.txt", dir);
-        cJSON *vocab = read_json(vfile), *merges = vocab ? read_merges(mfile) : NULL;
-        if (vocab && !cJSON_IsObject(vocab)) vt_error(VT_ERR_FORMAT, "%s: not an object of token: id", vfile);
-        else if (vocab && merges && !(text = converted(vocab, merges, add_prefix_space(dir))))
-            vt_error(VT_ERR_NOMEM, "%s: out of memory", dir);
-        if (!text) cJSON_Delete(vocab), cJSON_Delete(merges);
-        if (text) t = vt_tok_from_json(text, strlen(text), label, opt);
+        if (vt_read_file(vfile, BPE_FILE_MAX_BYTES, &vdata, &vlen) == VT_OK &&
+            vt_read_file(mfile, BPE_FILE_MAX_BYTES, &mdata, &mlen) == VT_OK)
+            t = vt_tok_from_bpe_texts(vdata, vlen, mdata, mlen, add_prefix_space(dir), label, opt);
     }
-    free(text);
+    free(vdata);
+    free(mdata);
     free(vfile);
     free(mfile);
     free(label);

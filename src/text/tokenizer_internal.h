@@ -187,6 +187,9 @@ struct vt_tokenizer *vt_tok_alloc(const vt_tok_options *opt);
  * pipeline when the vocabulary has <s> and </s>, else GPT-2's), as
  * transformers converts them. NULL on failure. */
 struct vt_tokenizer *vt_tok_load_bpe_files(const char *dir, const vt_tok_options *opt);
+/* The same from the two files' texts (vocab.json, merges.txt); `label` names them in errors. */
+struct vt_tokenizer *vt_tok_from_bpe_texts(const char *vocab_json, size_t vlen, const char *merges_txt, size_t mlen,
+                                           bool add_prefix_space, const char *label, const vt_tok_options *opt);
 
 /* The file XLM-RoBERTa's directories held before tokenizer.json. */
 #define VT_SPM_FILE_NAME "sentencepiece.bpe.model"
