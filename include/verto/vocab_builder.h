@@ -80,7 +80,8 @@ VT_API int64_t vt_vb_total_words(const vt_vocab_builder *b);
 /* Trains and returns the vocabulary ([PAD] [UNK] [CLS] [SEP] [MASK] first),
  * which the caller frees (vt_wp_vocab_free). It may be smaller than
  * vocab_size when the corpus runs out of pairs, and larger when the special
- * tokens and the alphabet alone exceed it. The builder may be trained again. */
+ * tokens and the alphabet alone exceed it. The builder may be trained again.
+ * A byte-level BPE builder is refused (VT_ERR_INVALID_ARG): see vt_vb_train_bpe. */
 VT_API vt_wp_vocab *vt_vb_train(vt_vocab_builder *b);
 
 /* ---- byte-level BPE ------------------------------------------------------ */

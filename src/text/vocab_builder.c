@@ -318,8 +318,8 @@ static vt_status apply_merge(trainer *t, int32_t a, int32_t b, int32_t id, uint3
 }
 
 vt_wp_vocab *vt_vb_train(vt_vocab_builder *b) {
-    if (!b) {
-        vt_error(VT_ERR_INVALID_ARG, "vocabulary builder: NULL");
+    if (!b || b->opt.kind != VT_VB_WORDPIECE) {
+        vt_error(VT_ERR_INVALID_ARG, "vocabulary builder: %s", b ? "a byte-level BPE builder trains with vt_vb_train_bpe" : "NULL");
         return NULL;
     }
     trainer t = {0};

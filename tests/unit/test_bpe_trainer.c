@@ -180,6 +180,8 @@ static void test_api(void **state) {
     assert_string_equal(vt_bpe_vocab_token(v, r), "a");
     assert_int_equal(vt_bpe_vocab_merge(v, vt_bpe_vocab_n_merges(v), &l, &r), VT_ERR_INVALID_ARG);
     vt_bpe_vocab_free(v);
+    assert_null(vt_vb_train(b)); /* WordPiece training of a BPE builder */
+    assert_int_equal(vt_last_status(), VT_ERR_INVALID_ARG);
     vt_vb_free(b);
 }
 
