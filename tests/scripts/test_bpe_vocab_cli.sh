@@ -8,7 +8,8 @@
 #     GPT2Tokenizer.from_pretrained the vocab.json + merges.txt directory, and
 #     all give tokenizers' ids on the held-out lines (exact);
 #   - verto tokenize on the tokenizer.json and on the directory with only
-#     vocab.json + merges.txt prints those ids;
+#     vocab.json + merges.txt prints those ids, and with --json
+#     GPT2Tokenizer's character offsets;
 #   - invalid UTF-8 (file:line), a size below 256 + specials, an unreadable
 #     file: a non-zero status and an error naming the problem.
 set -uo pipefail
@@ -27,6 +28,7 @@ check "verto vocab --type bpe trains" "$verto" vocab --type bpe --size 900 --min
 
 check "tokenizers and transformers load verto's files and give tokenizers' ids" \
     "$py" - "$tmp" "$ref" <<'PY'
+import json
 import sys
 from pathlib import Path
 from tokenizers import ByteLevelBPETokenizer, Tokenizer
@@ -62,6 +64,12 @@ for name, enc in loaders.items():
 plain = [s for s in lines if "\r" not in s and "\0" not in s]
 (tmp / "lines.txt").write_text("".join(s + "\n" for s in plain), encoding="utf-8")
 (tmp / "want.txt").write_text("".join(" ".join(map(str, w)) + "\n" for s, w in zip(lines, want) if s in plain))
+# ids and character offsets as GPT2Tokenizer gives them for the vocab.json + merges.txt directory
+slow = GPT2Tokenizer.from_pretrained(str(tmp / "files"))
+with open(tmp / "want_offsets.jsonl", "w") as f:
+    for s in plain:
+        e = slow(s, return_offsets_mapping=True)
+        f.write(json.dumps({"ids": e["input_ids"], "offsets": [list(o) for o in e["offset_mapping"]]}) + "\n")
 print(f"    {len(plain)} lines for verto tokenize")
 sys.exit(0 if ok and len(plain) >= 300 else 1)
 PY
@@ -70,6 +78,14 @@ PY
 check "verto tokenize on tokenizer.json: tokenizers' ids" cmp "$tmp/got_json.txt" "$tmp/want.txt"
 "$verto" tokenize --tokenizer "$tmp/files" --input "$tmp/lines.txt" >"$tmp/got_files.txt"
 check "verto tokenize on vocab.json + merges.txt: the same ids" cmp "$tmp/got_files.txt" "$tmp/want.txt"
+"$verto" tokenize --tokenizer "$tmp/files" --json --input "$tmp/lines.txt" >"$tmp/got_offsets.jsonl"
+check "verto tokenize --json on vocab.json + merges.txt: GPT2Tokenizer's ids and character offsets" \
+    "$py" -c 'import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]
+b = [json.loads(l) for l in open(sys.argv[2])]
+same = sum(x == y for x, y in zip(a, b))
+print(f"    {same}/{len(b)} lines with the same ids and offsets")
+sys.exit(0 if len(a) == len(b) and same == len(b) else 1)' "$tmp/got_offsets.jsonl" "$tmp/want_offsets.jsonl"
 
 fails_with() { # fails_with PATTERN COMMAND...: a non-zero status and PATTERN in stderr
     local pat=$1; shift
