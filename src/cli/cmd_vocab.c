@@ -45,15 +45,15 @@ static int vocab_bpe(vt_vb_options *o, const char *specials, const char *out, co
 int cmd_vocab(int argc, char **argv) {
     const char *out = NULL, *type = "wordpiece", *specials = NULL, *files_dir = NULL;
     bool cased = false;
-    int64_t size = 0, min_freq = 2, limit = 1000;
+    int64_t size = 0, min_freq = 2, limit = -1; /* -1: not given (1000 for WordPiece) */
     const cli_option opts[] = {
         {"--type", CLI_STRING, &type, "T", "wordpiece (vocab.txt, default) or bpe (GPT-2's byte-level BPE, tokenizer.json)"},
         {"--size", CLI_INT, &size, "N", "number of tokens, the special ones included", 5, 1e8},
         {"--special-tokens", CLI_STRING, &specials, "LIST", "bpe: comma-separated tokens first in the vocabulary"},
         {"--vocab-json-merges", CLI_STRING, &files_dir, "DIR", "bpe: also write DIR/vocab.json and DIR/merges.txt"},
-        {"--cased", CLI_FLAG, &cased, NULL, "keep case and accents (default: lowercase and strip accents)"},
+        {"--cased", CLI_FLAG, &cased, NULL, "wordpiece: keep case and accents (default: lowercase and strip accents)"},
         {"--min-frequency", CLI_INT, &min_freq, "F", "merge only pairs seen at least F times (default 2)", 0, 1e18},
-        {"--limit-alphabet", CLI_INT, &limit, "A", "keep the A most frequent characters, 0 for all (default 1000)", 0, 1e8},
+        {"--limit-alphabet", CLI_INT, &limit, "A", "wordpiece: keep the A most frequent characters, 0 for all (default 1000)", 0, 1e8},
         {"-o|--output", CLI_STRING, &out, "FILE", "where to write vocab.txt or tokenizer.json (atomically)"},
         {0}};
     char **files = NULL;
@@ -77,6 +77,10 @@ int cmd_vocab(int argc, char **argv) {
         free(files);
         return cli_fail("--special-tokens and --vocab-json-merges go with --type bpe");
     }
+    if (bpe && (cased || limit >= 0)) { /* byte-level BPE keeps every byte and never normalizes */
+        free(files);
+        return cli_fail("--cased and --limit-alphabet go with --type wordpiece");
+    }
     vt_vb_options o;
     vt_vb_options_default(&o);
     o.vocab_size = (int32_t)size;
@@ -86,7 +90,7 @@ int cmd_vocab(int argc, char **argv) {
         free(files);
         return rc;
     }
-    o.limit_alphabet = (int32_t)limit;
+    o.limit_alphabet = limit < 0 ? 1000 : (int32_t)limit;
     o.text.lowercase = !cased;
     vt_vocab_builder *b = vt_vb_create(&o);
     vt_status st = b ? VT_OK : vt_last_status();

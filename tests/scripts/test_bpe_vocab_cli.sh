@@ -100,6 +100,8 @@ check "an unreadable file is named" fails_with "$tmp/missing.txt" \
     "$verto" vocab --type bpe --size 1000 -o "$tmp/x.json" "$tmp/missing.txt"
 check "--type other than wordpiece|bpe is refused" fails_with "wordpiece or bpe" \
     "$verto" vocab --type unigram --size 1000 -o "$tmp/x.json" "$ref/train.txt"
+check "--cased is refused with --type bpe" fails_with "go with --type wordpiece" \
+    "$verto" vocab --type bpe --cased --size 1000 -o "$tmp/x.json" "$ref/train.txt"
 check "nothing written after a failure" test ! -e "$tmp/x.json"
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
