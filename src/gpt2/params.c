@@ -268,25 +268,35 @@ blk_add_norm gpt2_unit(const vt_gpt2 *m, int64_t k, float drop, uint64_t seed) {
                           .eps = m->cfg.layer_norm_epsilon, .dropout = drop, .seed = vt_hash64(seed, site(k))};
 }
 
+/* One row of the table: a module, its class, its output shape and its parameters. */
+static void summary_row(FILE *out, const char *name, const char *type, const char *shape, int64_t params) {
+    char cell[160], count[32];
+    snprintf(cell, sizeof cell, "%s (%s)", name, type);
+    fprintf(out, " %-44s%-30s%20s\n", cell, shape, vt_format_count(params, count, sizeof count));
+}
+
 void vt_gpt2_summary(const vt_gpt2 *m, FILE *out) {
     const vt_gpt2_config *c = &m->cfg;
     int64_t H = c->n_embd, I = vt_gpt2_inner(c), V = c->vocab_size;
     int64_t per_block = 4 * H + (3 * H * H + 3 * H) + (H * H + H) + (I * H + I) + (H * I + H);
-    char n1[32], n2[32], n3[32], n4[32];
-    fprintf(out, "GPT2LMHeadModel: %lld layers, width %lld, %lld heads, MLP %lld, %lld positions, vocabulary %lld\n",
-            (long long)c->n_layer, (long long)H, (long long)c->n_head, (long long)I, (long long)c->n_positions,
-            (long long)V);
-    vt_print_rule(out, '_', 72);
-    fprintf(out, "%-40s %-18s %12s\n", "Layer", "Output shape", "Params");
-    vt_print_rule(out, '=', 72);
-    fprintf(out, "%-40s %-18s %12s\n", "wte (token embeddings)", "(B, T, H)", vt_format_count(V * H, n1, sizeof n1));
-    fprintf(out, "%-40s %-18s %12s\n", "wpe (position embeddings)", "(B, T, H)",
-            vt_format_count(c->n_positions * H, n2, sizeof n2));
-    fprintf(out, "%-40s %-18s %12s\n", "h.0 .. h.L-1 (blocks, each)", "(B, T, H)", vt_format_count(per_block, n3, sizeof n3));
-    fprintf(out, "%-40s %-18s %12s\n", "ln_f", "(B, T, H)", vt_format_count(2 * H, n4, sizeof n4));
-    fprintf(out, "%-40s %-18s %12s\n", "lm_head (tied to wte)", "(B, T, V)", "0");
-    vt_print_rule(out, '=', 72);
-    fprintf(out, "Total params: %s\n", vt_format_count(m->n_floats, n1, sizeof n1));
-    fprintf(out, "Trainable params: %s\n", vt_format_count(m->n_floats, n2, sizeof n2));
+    char hidden[64], vocab[64], name[32], count[32];
+    snprintf(hidden, sizeof hidden, "(None, None, %lld)", (long long)H);
+    snprintf(vocab, sizeof vocab, "(None, None, %lld)", (long long)V);
+    fprintf(out, "Model: \"GPT2LMHeadModel\"\n");
+    vt_print_rule(out, '_', 98);
+    fprintf(out, " %-44s%-30s%20s\n", "Layer (type)", "Output Shape", "Param #");
+    vt_print_rule(out, '=', 98);
+    summary_row(out, "wte", "Embedding", hidden, V * H);
+    summary_row(out, "wpe", "Embedding", hidden, c->n_positions * H);
+    for (int64_t l = 0; l < c->n_layer; l++) {
+        snprintf(name, sizeof name, "h.%lld", (long long)l);
+        summary_row(out, name, "GPT2Block", hidden, per_block);
+    }
+    summary_row(out, "ln_f", "LayerNorm", hidden, 2 * H);
+    summary_row(out, "lm_head", "Linear, tied to wte", vocab, 0);
+    vt_print_rule(out, '=', 98);
+    fprintf(out, "Total params: %s\n", vt_format_count(m->n_floats, count, sizeof count));
+    fprintf(out, "Trainable params: %s\n", vt_format_count(m->n_floats, count, sizeof count));
     fprintf(out, "Non-trainable params: 0\n");
+    vt_print_rule(out, '_', 98);
 }

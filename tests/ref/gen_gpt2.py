@@ -4,8 +4,8 @@
 Usage:
   gen_gpt2.py OUT_DIR
       writes the model directories and reference outputs below into OUT_DIR.
-  gen_gpt2.py --check MODEL_DIR OUTPUTS.safetensors
-      loads MODEL_DIR (written by verto) with GPT2LMHeadModel.from_pretrained,
+  gen_gpt2.py --check MODEL_DIR OUTPUTS.safetensors [MODEL_DIR OUTPUTS.safetensors ...]
+      for each pair: loads MODEL_DIR (written by verto) with GPT2LMHeadModel.from_pretrained,
       fails unless there are no missing, unexpected or mismatched keys and its
       logits on the batch in OUTPUTS (input_ids, attention_mask) agree with
       verto's there (logits) to 1e-4, and unless sum(p.numel() for p in
@@ -159,8 +159,9 @@ def check(model_dir, outputs):
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--check":
-        sys.exit(check(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) >= 4 and sys.argv[1] == "--check" and len(sys.argv) % 2 == 0:
+        pairs = sys.argv[2:]
+        sys.exit(max(check(pairs[i], pairs[i + 1]) for i in range(0, len(pairs), 2)))
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     for seed, name in enumerate(CONFIGS):

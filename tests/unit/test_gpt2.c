@@ -7,11 +7,15 @@
  * gradient max |g - ref| / max |ref| <= 1e-3. KV-cache decoding: each step's
  * logits within 1e-4 of a full recomputation of the whole sequence (the same
  * float32 arithmetic in another order). Greedy decoding: token-identical to
- * generate(do_sample=False). */
+ * generate(do_sample=False). Directories verto writes (`verto init --config
+ * gpt2-tiny`, and a reference model saved again) load in transformers'
+ * GPT2LMHeadModel with no missing or unexpected keys and give verto's logits
+ * within 1e-4 (tests/ref/gen_gpt2.py --check). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "verto/error.h"
 #include "verto/fileio.h"
@@ -222,6 +226,51 @@ static void test_save_roundtrip(void **state) {
     test_remove_dir(dir);
 }
 
+/* model's forward on a small right-padded batch into FILE, for gen_gpt2.py --check. */
+static void write_outputs(vt_gpt2 *m, const char *file) {
+    enum { B = 2, T = 6 };
+    int64_t V = vt_gpt2_get_config(m)->vocab_size;
+    int32_t ids[B * T], mask[B * T];
+    for (int i = 0; i < B * T; i++) {
+        ids[i] = (int32_t)((i * 7919 + 13) % V);
+        mask[i] = i / T == 0 || i % T < 4;
+    }
+    vt_gpt2_batch in = {.batch = B, .seq_len = T, .input_ids = ids, .attention_mask = mask};
+    vt_gpt2_outputs out;
+    assert_int_equal(vt_gpt2_forward(m, &in, false, 0, &out), VT_OK);
+    int64_t bt[2] = {B, T}, btv[3] = {B, T, V}, one[1] = {1}, n_params = vt_gpt2_num_parameters(m);
+    vt_st_entry e[] = {{"input_ids", VT_ST_I32, 2, bt, ids}, {"attention_mask", VT_ST_I32, 2, bt, mask},
+                       {"logits", VT_ST_F32, 3, btv, out.logits}, {"n_params", VT_ST_I64, 1, one, &n_params}};
+    if (vt_st_write(file, e, 4, NULL, 0) != VT_OK) fail_msg("writing %s: %s", file, vt_last_error());
+}
+
+static void test_directories_in_transformers(void **state) {
+    (void)state;
+    const char *build = getenv("VT_BUILD"), *python = getenv("PYTHON"), *src = getenv("VT_SRC_DIR");
+    char *tmp = test_tmpdir(), cmd[20000], tiny[1024], saved[1024], out1[1024], out2[1024];
+    snprintf(tiny, sizeof tiny, "%s/tiny", tmp);
+    snprintf(saved, sizeof saved, "%s/saved", tmp);
+    snprintf(out1, sizeof out1, "%s/tiny.safetensors", tmp);
+    snprintf(out2, sizeof out2, "%s/saved.safetensors", tmp);
+    snprintf(cmd, sizeof cmd, "'%s/verto' init --config gpt2-tiny --seed 5 -o '%s'", build ? build : "build", tiny);
+    fflush(stdout);
+    assert_int_equal(system(cmd), 0);
+    vt_gpt2 *m = vt_gpt2_load(tiny);
+    if (!m) fail_msg("%s", vt_last_error());
+    write_outputs(m, out1);
+    vt_gpt2_free(m);
+    m = load("gpt2_b");
+    assert_int_equal(vt_gpt2_save(m, saved), VT_OK);
+    write_outputs(m, out2);
+    vt_gpt2_free(m);
+    snprintf(cmd, sizeof cmd, "'%s' '%s%stests/ref/gen_gpt2.py' --check '%s' '%s' '%s' '%s'", python ? python : "python3",
+             src ? src : "", src ? "/" : "", tiny, out1, saved, out2);
+    fflush(stdout);
+    int rc = system(cmd);
+    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0) fail_msg("transformers disagreed with verto (status %d)", rc);
+    test_remove_dir(tmp);
+}
+
 static void expect_config_error(const char *json, const char *needle) {
     vt_gpt2_config c;
     vt_status st = vt_gpt2_config_parse(json, strlen(json), "cfg.json", &c);
@@ -317,7 +366,7 @@ int main(void) {
         cmocka_unit_test(test_forward_backward), cmocka_unit_test(test_cache_and_greedy),
         cmocka_unit_test(test_loader_variants),  cmocka_unit_test(test_save_roundtrip),
         cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_bad_calls),
-        cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_bf16),             cmocka_unit_test(test_directories_in_transformers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
