@@ -18,7 +18,7 @@ const char *json_type_name(const cJSON *v) {
 /* Integer-valued number in [lo, hi]; absent leaves *out. null is accepted
  * (as `null_value`) only when allow_null. */
 vt_status json_key_int(const char *label, const cJSON *obj, const char *key, int64_t lo, int64_t hi,
-                          bool allow_null, int64_t null_value, int64_t *out) {
+                       bool allow_null, int64_t null_value, int64_t *out) {
     const cJSON *v = get(obj, key);
     if (!v) return VT_OK;
     if (allow_null && cJSON_IsNull(v)) {
@@ -40,7 +40,7 @@ vt_status json_key_int(const char *label, const cJSON *obj, const char *key, int
 
 /* A number in [lo, hi) (hi_open) or [lo, hi]; lo_open excludes lo. */
 vt_status json_key_float(const char *label, const cJSON *obj, const char *key, double lo, bool lo_open,
-                            double hi, bool hi_open, float *out) {
+                         double hi, bool hi_open, float *out) {
     const cJSON *v = get(obj, key);
     if (!v) return VT_OK;
     if (!cJSON_IsNumber(v))
@@ -66,7 +66,7 @@ vt_status json_key_bool(const char *label, const cJSON *obj, const char *key, bo
 
 /* A string (or null when allow_null: *out = NULL); absent leaves *out. */
 vt_status json_key_string(const char *label, const cJSON *obj, const char *key, bool allow_null,
-                             const char **out) {
+                          const char **out) {
     const cJSON *v = get(obj, key);
     if (!v) return VT_OK;
     if (allow_null && cJSON_IsNull(v)) {
