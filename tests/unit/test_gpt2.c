@@ -356,6 +356,24 @@ static void test_bf16(void **state) {
     /* bf16 keeps 8 bits of mantissa: about 0.4% per rounding */
     assert_true(fabs(out.loss - loss32) <= 0.02 * fabs(loss32));
     assert_true(cosine >= 0.99);
+    /* bf16 decoding: a step's logits against the bf16 full forward (whose
+     * attention products are bf16 too, the step's f32): within 2% of their scale */
+    int64_t V = vt_gpt2_get_config(m)->vocab_size;
+    int32_t seq[8] = {3, 14, 15, 92, 65, 35, 89, 79}, len[1] = {5};
+    float *step_logits = malloc((size_t)V * sizeof *step_logits);
+    vt_gpt2_cache *c = vt_gpt2_cache_new(m, 1, 8);
+    assert_int_equal(vt_gpt2_prefill(m, c, seq, 5, len, step_logits), VT_OK);
+    double worst = 0;
+    for (int t = 5; t < 8; t++) {
+        assert_int_equal(vt_gpt2_step(m, c, seq + t, step_logits), VT_OK);
+        vt_gpt2_batch full = {.batch = 1, .seq_len = t + 1, .input_ids = seq};
+        assert_int_equal(vt_gpt2_forward(m, &full, false, 0, &out), VT_OK);
+        worst = fmax(worst, rel_max_diff(step_logits, out.logits + t * V, V));
+    }
+    printf("bf16: KV-cache steps vs full forward: %.3g of the logits' scale\n", worst);
+    assert_true(worst <= 0.02);
+    vt_gpt2_cache_free(c);
+    free(step_logits);
     free(g32);
     io_close(&r);
     vt_gpt2_free(m);
