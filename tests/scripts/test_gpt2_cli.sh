@@ -6,6 +6,8 @@
 #   verto's logits on them is tests/unit/test_gpt2.c's check)
 # - summary's total equals PyTorch's sum(p.numel() for p in
 #   model.parameters()) (the tied lm_head counted once) on both;
+# - init --tokenizer with a byte-level BPE tokenizer.json: the vocabulary is
+#   its size, bos and eos its <|endoftext|>, and the directory holds it;
 # - bad input: a config.json with an invalid key, a safetensors file missing a
 #   tensor or with a wrong shape: a non-zero status and a message naming the
 #   file and the key or tensor.
@@ -43,6 +45,29 @@ PY
 )
     check "$dir: transformers loads it; summary total $total equals PyTorch's ${ref:-?}" test -n "$ref" -a "$total" = "$ref"
 done
+
+python3 - "$root/tests/data/tokenizer/mixed.txt" <<'PY'
+import sys
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+tok = Tokenizer(models.BPE())
+tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+tok.decoder = decoders.ByteLevel()
+trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
+                              initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+tok.train([sys.argv[1]], trainer)
+tok.save("bpe.json")
+PY
+check "init --config gpt2-mini --tokenizer bpe.json" "$V" init --config gpt2-mini --tokenizer bpe.json -o withtok
+check "its config and tokenizer: vocabulary and <|endoftext|> as bos/eos" python3 - <<'PY'
+import json
+from tokenizers import Tokenizer
+from transformers import GPT2LMHeadModel
+tok = Tokenizer.from_file("withtok/tokenizer.json")
+c = GPT2LMHeadModel.from_pretrained("withtok").config
+eot = tok.token_to_id("<|endoftext|>")
+print(f"    vocabulary {c.vocab_size} (tokenizer {tok.get_vocab_size()}), bos {c.bos_token_id}, eos {c.eos_token_id}, <|endoftext|> {eot}")
+assert c.vocab_size == tok.get_vocab_size() and c.bos_token_id == c.eos_token_id == eot and c.n_layer == 4
+PY
 
 # Bad input: the command fails, and its message names the file and the key or tensor.
 fails_naming() { # WHAT NEEDLE COMMAND...
