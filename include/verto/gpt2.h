@@ -105,6 +105,8 @@ VT_API bool vt_gpt2_param_is_conv1d(const vt_gpt2 *m, size_t i);
 /* The flat buffers (n floats each): every parameter once, wte serving as lm_head. */
 VT_API float *vt_gpt2_params(vt_gpt2 *m, int64_t *n);
 VT_API float *vt_gpt2_grads(vt_gpt2 *m, int64_t *n);
+/* Slices for the optimizer under the names above; transformers' Trainer
+ * decays all but biases and LayerNorms: no_decay patterns "bias" and "ln_". */
 VT_API const vt_param_info *vt_gpt2_param_infos(const vt_gpt2 *m, size_t *n);
 /* sum(p.numel() for p in model.parameters()) of GPT2LMHeadModel (tied: once). */
 VT_API int64_t vt_gpt2_num_parameters(const vt_gpt2 *m);
