@@ -150,7 +150,8 @@ vt_status vt_gpt2_prefill(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *ids, int6
 static void decode_attention(vt_gpt2_cache *c, int64_t l) {
     int64_t B = c->batch, A = c->heads, dk = c->head_dim, H = c->width;
     float scale = 1.0f / sqrtf((float)dk);
-#pragma omp parallel for collapse(2) schedule(static)
+    int64_t work = B * A * c->max_len * dk; /* a bound: threads only where they pay for their start */
+#pragma omp parallel for collapse(2) schedule(static) if (work > (1 << 16))
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < A; h++) {
             int64_t n = c->lengths[b] + 1;

@@ -75,7 +75,9 @@ struct vt_gpt2 {
     uint64_t last_seed;
 };
 
-/* Parameters (params.c). */
+/* Parameters (params.c). gpt2_alloc: a model whose parameters are not
+ * initialised (the loader fills every one). */
+vt_gpt2 *gpt2_alloc(const vt_gpt2_config *c);
 vt_status gpt2_build_params(vt_gpt2 *m);
 void gpt2_refresh_params16(vt_gpt2 *m);
 /* The blocks' context for the step (precision, training, bf16 scratch). */

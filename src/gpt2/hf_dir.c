@@ -144,7 +144,7 @@ vt_gpt2 *vt_gpt2_load(const char *dir) {
         vt_error(VT_ERR_IO, "%s: not found (a model directory holds config.json and model.safetensors)", st_path);
         goto fail;
     }
-    if (!(m = vt_gpt2_new(&c, 0))) goto fail;
+    if (!(m = gpt2_alloc(&c))) goto fail; /* every parameter is read below (or the load fails) */
     if (!(f = vt_st_open(st_path))) goto fail;
     if (load_weights(m, f, st_path, cfg_path) != VT_OK) goto fail;
     vt_st_close(f);

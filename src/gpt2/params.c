@@ -126,7 +126,7 @@ static void init_weights(vt_gpt2 *m, uint64_t seed) {
     }
 }
 
-vt_gpt2 *vt_gpt2_new(const vt_gpt2_config *c, uint64_t seed) {
+vt_gpt2 *gpt2_alloc(const vt_gpt2_config *c) {
     if (!c) {
         vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_new: no config given");
         return NULL;
@@ -142,7 +142,12 @@ vt_gpt2 *vt_gpt2_new(const vt_gpt2_config *c, uint64_t seed) {
         vt_gpt2_free(m);
         return NULL;
     }
-    init_weights(m, seed);
+    return m;
+}
+
+vt_gpt2 *vt_gpt2_new(const vt_gpt2_config *c, uint64_t seed) {
+    vt_gpt2 *m = gpt2_alloc(c);
+    if (m) init_weights(m, seed);
     return m;
 }
 
