@@ -115,6 +115,7 @@ VT_API void vt_gpt2_summary(const vt_gpt2 *m, FILE *out);
 /* What the dense layers' and attention's matrix products run in (as
  * vt_bert_set_precision: bf16 operands, f32 accumulation; the rest f32). */
 VT_API vt_status vt_gpt2_set_precision(vt_gpt2 *m, vt_precision p);
+VT_API vt_precision vt_gpt2_get_precision(const vt_gpt2 *m);
 
 /* ---- training forward and backward ---- */
 

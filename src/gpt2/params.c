@@ -219,6 +219,8 @@ vt_status vt_gpt2_set_precision(vt_gpt2 *m, vt_precision p) {
     return VT_OK;
 }
 
+vt_precision vt_gpt2_get_precision(const vt_gpt2 *m) { return m->precision; }
+
 void gpt2_refresh_params16(vt_gpt2 *m) {
     if (m->precision == VT_PRECISION_FP32 || m->params16_fresh) return;
     vt_f32_to_bf16(m->params, m->params16, m->n_floats);

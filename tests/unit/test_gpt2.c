@@ -346,6 +346,7 @@ static void test_bf16(void **state) {
     float *g32 = malloc((size_t)n * sizeof *g32);
     memcpy(g32, vt_gpt2_grads(m, NULL), (size_t)n * sizeof *g32);
     assert_int_equal(vt_gpt2_set_precision(m, VT_PRECISION_BF16), VT_OK);
+    assert_int_equal(vt_gpt2_get_precision(m), VT_PRECISION_BF16);
     assert_int_equal(vt_gpt2_forward(m, &in, true, 1, &out), VT_OK);
     assert_int_equal(vt_gpt2_backward(m, false), VT_OK);
     const float *g16 = vt_gpt2_grads(m, NULL);
