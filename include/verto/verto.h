@@ -31,6 +31,7 @@
 #include "verto/error.h"
 #include "verto/explain.h"
 #include "verto/fileio.h"
+#include "verto/gpt2.h"
 #include "verto/kernels.h"
 #include "verto/metrics.h"
 #include "verto/metrics_log.h"

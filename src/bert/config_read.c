@@ -11,87 +11,12 @@
 #include "bert/family.h"
 #include "bert/hf_internal.h"
 #include "core/json.h"
+#include "core/json_keys.h"
 #include "verto/fileio.h"
 
 #define MAX_CONFIG_BYTES (64u << 20)
 
-
-static const char *json_type(const cJSON *v) {
-    if (cJSON_IsNull(v)) return "null";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    return "invalid";
-}
-
 static const cJSON *get(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
-
-/* Integer-valued number in [lo, hi]; absent leaves *out. null is accepted
- * (as `null_value`) only when allow_null. */
-static vt_status read_int(const char *label, const cJSON *root, const char *key, int64_t lo, int64_t hi,
-                          bool allow_null, int64_t null_value, int64_t *out) {
-    const cJSON *v = get(root, key);
-    if (!v) return VT_OK;
-    if (allow_null && cJSON_IsNull(v)) {
-        *out = null_value;
-        return VT_OK;
-    }
-    if (!cJSON_IsNumber(v))
-        return vt_error(VT_ERR_FORMAT, "%s: key \"%s\" must be an integer%s, got %s", label, key,
-                        allow_null ? " or null" : "", json_type(v));
-    double d = v->valuedouble;
-    if (!isfinite(d) || d != floor(d))
-        return vt_error(VT_ERR_FORMAT, "%s: key \"%s\" must be an integer (got %.17g)", label, key, d);
-    if (d < (double)lo || d > (double)hi)
-        return vt_error(VT_ERR_FORMAT, "%s: key \"%s\" must be in [%lld, %lld] (got %.17g)", label, key,
-                        (long long)lo, (long long)hi, d);
-    *out = (int64_t)d;
-    return VT_OK;
-}
-
-/* A number in [lo, hi) (hi_open) or [lo, hi]; lo_open excludes lo. */
-static vt_status read_float(const char *label, const cJSON *root, const char *key, double lo, bool lo_open,
-                            double hi, bool hi_open, float *out) {
-    const cJSON *v = get(root, key);
-    if (!v) return VT_OK;
-    if (!cJSON_IsNumber(v))
-        return vt_error(VT_ERR_FORMAT, "%s: key \"%s\" must be a number, got %s", label, key, json_type(v));
-    double d = v->valuedouble;
-    float f = (float)d;
-    bool ok = isfinite(d) && isfinite(f) && (lo_open ? f > lo : f >= lo) && (hi_open ? f < hi : f <= hi);
-    if (!ok)
-        return vt_error(VT_ERR_FORMAT, "%s: key \"%s\" must be in %c%g, %g%c (got %.17g)", label, key,
-                        lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']', d);
-    *out = f;
-    return VT_OK;
-}
-
-static vt_status read_bool(const char *label, const cJSON *root, const char *key, bool *out) {
-    const cJSON *v = get(root, key);
-    if (!v) return VT_OK;
-    if (!cJSON_IsBool(v))
-        return vt_error(VT_ERR_FORMAT, "%s: key \"%s\" must be true or false, got %s", label, key, json_type(v));
-    *out = cJSON_IsTrue(v);
-    return VT_OK;
-}
-
-/* A string (or null when allow_null: *out = NULL); absent leaves *out. */
-static vt_status read_string(const char *label, const cJSON *root, const char *key, bool allow_null,
-                             const char **out) {
-    const cJSON *v = get(root, key);
-    if (!v) return VT_OK;
-    if (allow_null && cJSON_IsNull(v)) {
-        *out = NULL;
-        return VT_OK;
-    }
-    if (!cJSON_IsString(v) || !v->valuestring)
-        return vt_error(VT_ERR_FORMAT, "%s: key \"%s\" must be a string%s, got %s", label, key,
-                        allow_null ? " or null" : "", json_type(v));
-    *out = v->valuestring;
-    return VT_OK;
-}
 
 static vt_status no_duplicate_keys(const char *label, const cJSON *obj, const char *where) {
     const char *key = vt_json_repeated_key(obj);
@@ -131,15 +56,15 @@ static vt_status parse_labels(const char *label, const cJSON *root, vt_bert_conf
     if (id2 && cJSON_IsNull(id2)) id2 = NULL;
     if (l2i && cJSON_IsNull(l2i)) l2i = NULL;
     if (id2 && !cJSON_IsObject(id2))
-        return vt_error(VT_ERR_FORMAT, "%s: key \"id2label\" must be an object, got %s", label, json_type(id2));
+        return vt_error(VT_ERR_FORMAT, "%s: key \"id2label\" must be an object, got %s", label, json_type_name(id2));
     if (l2i && !cJSON_IsObject(l2i))
-        return vt_error(VT_ERR_FORMAT, "%s: key \"label2id\" must be an object, got %s", label, json_type(l2i));
+        return vt_error(VT_ERR_FORMAT, "%s: key \"label2id\" must be an object, got %s", label, json_type_name(l2i));
     vt_status st;
     if (id2 && (st = no_duplicate_keys(label, id2, "id2label: ")) != VT_OK) return st;
     if (l2i && (st = no_duplicate_keys(label, l2i, "label2id: ")) != VT_OK) return st;
 
     int64_t num_labels = 2;
-    if ((st = read_int(label, root, "num_labels", 1, VT_BERT_MAX_LABELS, false, 0, &num_labels)) != VT_OK) return st;
+    if ((st = json_key_int(label, root, "num_labels", 1, VT_BERT_MAX_LABELS, false, 0, &num_labels)) != VT_OK) return st;
     bool seen[VT_BERT_MAX_LABELS] = {false};
     if (id2) {
         int n = cJSON_GetArraySize(id2);
@@ -155,7 +80,7 @@ static vt_status parse_labels(const char *label, const cJSON *root, vt_bert_conf
                                 e->string ? e->string : "", n);
             if (!cJSON_IsString(e) || !e->valuestring)
                 return vt_error(VT_ERR_FORMAT, "%s: id2label[\"%s\"] must be a string, got %s", label, e->string,
-                                json_type(e));
+                                json_type_name(e));
             if (strlen(e->valuestring) >= VT_BERT_LABEL_MAX)
                 return vt_error(VT_ERR_UNSUPPORTED, "%s: id2label[\"%s\"] is longer than %d bytes", label, e->string,
                                 VT_BERT_LABEL_MAX - 1);
@@ -203,20 +128,10 @@ static vt_status parse_labels(const char *label, const cJSON *root, vt_bert_conf
     return VT_OK;
 }
 
-/* "label: not valid JSON (why at line L, column C)" for byte offset at of json. */
-static vt_status json_syntax_error(const char *label, const char *json, size_t at, const char *why) {
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < at; i++) {
-        if (json[i] == '\n') line++, col = 1;
-        else col++;
-    }
-    return vt_error(VT_ERR_FORMAT, "%s: not valid JSON (%s at line %zu, column %zu)", label, why, line, col);
-}
-
 /* The family from model_type ("bert" when absent). */
 static vt_status read_family(const char *label, const cJSON *root, vt_bert_family *out) {
     const char *model_type = "bert";
-    vt_status st = read_string(label, root, "model_type", false, &model_type);
+    vt_status st = json_key_string(label, root, "model_type", false, &model_type);
     if (st != VT_OK) return st;
     if (!vt_bert_family_parse(model_type, out))
         return vt_error(VT_ERR_UNSUPPORTED,
@@ -233,11 +148,11 @@ static vt_status read_architectures(const char *label, const cJSON *root, vt_ber
     if (!archs || cJSON_IsNull(archs)) return VT_OK;
     if (!cJSON_IsArray(archs))
         return vt_error(VT_ERR_FORMAT, "%s: key \"architectures\" must be an array of strings, got %s", label,
-                        json_type(archs));
+                        json_type_name(archs));
     for (const cJSON *e = archs->child; e; e = e->next)
         if (!cJSON_IsString(e) || !e->valuestring)
             return vt_error(VT_ERR_FORMAT, "%s: key \"architectures\" must be an array of strings (has %s)", label,
-                            json_type(e));
+                            json_type_name(e));
     const cJSON *first = archs->child;
     if (!first) return VT_OK;
     const char *name = first->valuestring;
@@ -255,7 +170,7 @@ static vt_status read_architectures(const char *label, const cJSON *root, vt_ber
 static vt_status read_size(const char *label, const cJSON *root, const char *key, const char *alias, int64_t hi,
                            int64_t *field) {
     if (alias && !get(root, key) && get(root, alias)) key = alias;
-    return read_int(label, root, key, 1, hi, false, 0, field);
+    return json_key_int(label, root, key, 1, hi, false, 0, field);
 }
 
 /* BertConfig's keys (BERT, RoBERTa, XLM-RoBERTa). */
@@ -267,31 +182,31 @@ static vt_status read_bert_keys(const char *label, const cJSON *root, vt_bert_co
         (st = read_size(label, root, "intermediate_size", NULL, VT_BERT_MAX_INTERMEDIATE, &c->intermediate_size)) != VT_OK ||
         (st = read_size(label, root, "type_vocab_size", NULL, VT_BERT_MAX_TYPES, &c->type_vocab_size)) != VT_OK)
         return st;
-    if ((st = read_float(label, root, "layer_norm_eps", 0, true, 1, false, &c->layer_norm_eps)) != VT_OK ||
-        (st = read_float(label, root, "hidden_dropout_prob", 0, false, 1, true, &c->hidden_dropout_prob)) != VT_OK ||
-        (st = read_float(label, root, "attention_probs_dropout_prob", 0, false, 1, true,
+    if ((st = json_key_float(label, root, "layer_norm_eps", 0, true, 1, false, &c->layer_norm_eps)) != VT_OK ||
+        (st = json_key_float(label, root, "hidden_dropout_prob", 0, false, 1, true, &c->hidden_dropout_prob)) != VT_OK ||
+        (st = json_key_float(label, root, "attention_probs_dropout_prob", 0, false, 1, true,
                          &c->attention_probs_dropout_prob)) != VT_OK)
         return st;
     const cJSON *cd = get(root, "classifier_dropout");
     if (cd && cJSON_IsNull(cd)) c->classifier_dropout = -1.0f;
-    else if ((st = read_float(label, root, "classifier_dropout", 0, false, 1, true, &c->classifier_dropout)) != VT_OK)
+    else if ((st = json_key_float(label, root, "classifier_dropout", 0, false, 1, true, &c->classifier_dropout)) != VT_OK)
         return st;
     const char *act = "gelu";
-    if ((st = read_string(label, root, "hidden_act", false, &act)) != VT_OK) return st;
+    if ((st = json_key_string(label, root, "hidden_act", false, &act)) != VT_OK) return st;
     if (!parse_act(act, false, &c->hidden_act))
         return vt_error(VT_ERR_UNSUPPORTED,
                         "%s: hidden_act \"%s\" is not supported (verto has \"gelu\" and the tanh form \"gelu_new\" / "
                         "\"gelu_pytorch_tanh\")",
                         label, act);
     const char *pos_type = "absolute";
-    if ((st = read_string(label, root, "position_embedding_type", true, &pos_type)) != VT_OK) return st;
+    if ((st = json_key_string(label, root, "position_embedding_type", true, &pos_type)) != VT_OK) return st;
     if (pos_type && strcmp(pos_type, "absolute"))
         return vt_error(VT_ERR_UNSUPPORTED, "%s: position_embedding_type \"%s\" is not supported (verto has \"absolute\")",
                         label, pos_type);
     bool flag = false;
-    if ((st = read_bool(label, root, "is_decoder", &flag)) != VT_OK) return st;
+    if ((st = json_key_bool(label, root, "is_decoder", &flag)) != VT_OK) return st;
     if (flag) return vt_error(VT_ERR_UNSUPPORTED, "%s: is_decoder true (a causal model) is not supported", label);
-    if ((st = read_bool(label, root, "add_cross_attention", &flag)) != VT_OK) return st;
+    if ((st = json_key_bool(label, root, "add_cross_attention", &flag)) != VT_OK) return st;
     if (flag) return vt_error(VT_ERR_UNSUPPORTED, "%s: add_cross_attention true is not supported", label);
     return VT_OK;
 }
@@ -306,21 +221,21 @@ static vt_status read_distilbert_keys(const char *label, const cJSON *root, vt_b
         (st = read_size(label, root, "n_heads", "num_attention_heads", VT_BERT_MAX_HIDDEN, &c->num_attention_heads)) != VT_OK ||
         (st = read_size(label, root, "hidden_dim", NULL, VT_BERT_MAX_INTERMEDIATE, &c->intermediate_size)) != VT_OK)
         return st;
-    if ((st = read_float(label, root, "dropout", 0, false, 1, true, &c->hidden_dropout_prob)) != VT_OK ||
-        (st = read_float(label, root, "attention_dropout", 0, false, 1, true, &c->attention_probs_dropout_prob)) != VT_OK ||
-        (st = read_float(label, root, "seq_classif_dropout", 0, false, 1, true, &c->seq_classif_dropout)) != VT_OK ||
-        (st = read_float(label, root, "qa_dropout", 0, false, 1, true, &c->qa_dropout)) != VT_OK)
+    if ((st = json_key_float(label, root, "dropout", 0, false, 1, true, &c->hidden_dropout_prob)) != VT_OK ||
+        (st = json_key_float(label, root, "attention_dropout", 0, false, 1, true, &c->attention_probs_dropout_prob)) != VT_OK ||
+        (st = json_key_float(label, root, "seq_classif_dropout", 0, false, 1, true, &c->seq_classif_dropout)) != VT_OK ||
+        (st = json_key_float(label, root, "qa_dropout", 0, false, 1, true, &c->qa_dropout)) != VT_OK)
         return st;
     const char *act = "gelu";
-    if ((st = read_string(label, root, "activation", false, &act)) != VT_OK) return st;
+    if ((st = json_key_string(label, root, "activation", false, &act)) != VT_OK) return st;
     if (!parse_act(act, true, &c->hidden_act))
         return vt_error(VT_ERR_UNSUPPORTED,
                         "%s: activation \"%s\" is not supported (verto has \"gelu\", \"relu\" and the tanh form "
                         "\"gelu_new\")",
                         label, act);
-    if ((st = read_bool(label, root, "sinusoidal_pos_embds", &c->sinusoidal_pos_embds)) != VT_OK) return st;
+    if ((st = json_key_bool(label, root, "sinusoidal_pos_embds", &c->sinusoidal_pos_embds)) != VT_OK) return st;
     bool tie = true; /* older configs' name for tie_word_embeddings */
-    if ((st = read_bool(label, root, "tie_weights_", &tie)) != VT_OK) return st;
+    if ((st = json_key_bool(label, root, "tie_weights_", &tie)) != VT_OK) return st;
     x->tie_word_embeddings = x->tie_word_embeddings && tie;
     c->type_vocab_size = 0;
     c->layer_norm_eps = 1e-12f;
@@ -343,7 +258,7 @@ vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, 
     vt_bert_config c;
     vt_bert_family family;
     if (!cJSON_IsObject(root)) {
-        st = vt_error(VT_ERR_FORMAT, "%s: expected a JSON object, got %s", label, json_type(root));
+        st = vt_error(VT_ERR_FORMAT, "%s: expected a JSON object, got %s", label, json_type_name(root));
         goto done;
     }
     if ((st = no_duplicate_keys(label, root, "")) != VT_OK) goto done;
@@ -352,18 +267,18 @@ vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, 
     if ((st = read_architectures(label, root, &c, x)) != VT_OK) goto done;
 
     /* Keys every family's config class has. */
-    if ((st = read_int(label, root, "vocab_size", 1, VT_BERT_MAX_VOCAB, false, 0, &c.vocab_size)) != VT_OK ||
-        (st = read_int(label, root, "max_position_embeddings", 1, VT_BERT_MAX_POSITIONS, false, 0,
+    if ((st = json_key_int(label, root, "vocab_size", 1, VT_BERT_MAX_VOCAB, false, 0, &c.vocab_size)) != VT_OK ||
+        (st = json_key_int(label, root, "max_position_embeddings", 1, VT_BERT_MAX_POSITIONS, false, 0,
                        &c.max_position_embeddings)) != VT_OK ||
-        (st = read_int(label, root, "pad_token_id", 0, VT_BERT_MAX_VOCAB - 1, true, -1, &c.pad_token_id)) != VT_OK ||
-        (st = read_float(label, root, "initializer_range", 0, false, 10, false, &c.initializer_range)) != VT_OK ||
-        (st = read_bool(label, root, "tie_word_embeddings", &x->tie_word_embeddings)) != VT_OK)
+        (st = json_key_int(label, root, "pad_token_id", 0, VT_BERT_MAX_VOCAB - 1, true, -1, &c.pad_token_id)) != VT_OK ||
+        (st = json_key_float(label, root, "initializer_range", 0, false, 10, false, &c.initializer_range)) != VT_OK ||
+        (st = json_key_bool(label, root, "tie_word_embeddings", &x->tie_word_embeddings)) != VT_OK)
         goto done;
     st = family == VT_FAMILY_DISTILBERT ? read_distilbert_keys(label, root, &c, x) : read_bert_keys(label, root, &c);
     if (st != VT_OK) goto done;
 
     const char *problem = NULL;
-    if ((st = read_string(label, root, "problem_type", true, &problem)) != VT_OK) goto done;
+    if ((st = json_key_string(label, root, "problem_type", true, &problem)) != VT_OK) goto done;
     if (problem && !vt_bert_problem_parse(problem, &c.problem_type)) {
         st = vt_error(VT_ERR_FORMAT,
                       "%s: problem_type \"%s\" is not one of regression, single_label_classification, "

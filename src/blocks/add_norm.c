@@ -19,14 +19,18 @@ void blk_add_norm_forward(const blk_add_norm *n, const float *x, int64_t x_step,
 
 void blk_add_norm_backward(const blk_add_norm *n, const blk_add_norm_acts *a, const float *d_out, float *d_sum,
                            float *d_branch, int64_t rows, int64_t width) {
-    size_t bytes = (size_t)(rows * width) * sizeof(float);
-    memset(d_sum, 0, bytes);
+    memset(d_sum, 0, (size_t)(rows * width) * sizeof(float));
+    blk_add_norm_backward_residual(n, a, d_out, d_sum, d_branch, rows, width);
+}
+
+void blk_add_norm_backward_residual(const blk_add_norm *n, const blk_add_norm_acts *a, const float *d_out,
+                                    float *d_sum, float *d_branch, int64_t rows, int64_t width) {
     vt_layernorm_backward(d_out, a->sum, n->gamma, a->mean, a->rstd, d_sum, n->dgamma, n->dbeta, rows, width);
     if (n->dropout > 0) {
-        memset(d_branch, 0, bytes);
+        memset(d_branch, 0, (size_t)(rows * width) * sizeof(float));
         vt_dropout_backward(d_sum, a->drop, d_branch, rows * width, n->dropout);
     } else {
-        memcpy(d_branch, d_sum, bytes);
+        memcpy(d_branch, d_sum, (size_t)(rows * width) * sizeof(float));
     }
 }
 

@@ -92,6 +92,12 @@ void blk_add_norm_forward(const blk_add_norm *n, const float *x, int64_t x_step,
  * branch before its dropout; both overwritten. */
 void blk_add_norm_backward(const blk_add_norm *n, const blk_add_norm_acts *a, const float *d_out, float *d_sum,
                            float *d_branch, int64_t rows, int64_t width);
+/* The same for a pre-LN stack (GPT-2), where the sum is also the residual
+ * stream the next unit adds to: d_sum holds on entry the gradient the sum
+ * receives from later (the next unit's residual input) and gets the
+ * LayerNorm's added; d_branch is overwritten. */
+void blk_add_norm_backward_residual(const blk_add_norm *n, const blk_add_norm_acts *a, const float *d_out,
+                                    float *d_sum, float *d_branch, int64_t rows, int64_t width);
 /* Its gamma's and beta's per-example norms when c asks for them (before the backward: d_out is read). */
 vt_status blk_add_norm_example_norms(const blk_ctx *c, const blk_add_norm *n, const blk_add_norm_acts *a,
                                      const float *d_out, int64_t rows, int64_t width);

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/gpt2_commands.h"
 #include "cli/model_dir.h"
 #include "verto/bert.h"
 #include "verto/fileio.h"
@@ -48,7 +49,7 @@ int cmd_init(int argc, char **argv) {
     const cli_option opts[] = {
         {"--config", CLI_STRING, &preset, "NAME",
          "size tiny, mini, small, medium or base; FAMILY-SIZE for another family (roberta-tiny, xlm-roberta-tiny, "
-         "distilbert-tiny)"},
+         "distilbert-tiny); gpt2-tiny, gpt2-mini or gpt2-small for a GPT-2"},
         {"--config-json", CLI_STRING, &config_json, "FILE", "a config.json to start from instead"},
         {"--tokenizer|--vocab", CLI_STRING, &tok_path, "PATH",
          "the tokenizer (its size sets vocab_size): a vocab.txt, a tokenizer.json or a model directory"},
@@ -59,6 +60,8 @@ int cmd_init(int argc, char **argv) {
     int rc = cli_parse(argc, argv, opts,
                        "verto init --config [FAMILY-]{tiny,mini,small,medium,base} --tokenizer PATH -o DIR", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
+    if (out && !preset != !config_json && (cli_is_gpt2_preset(preset) || cli_is_gpt2_config_file(config_json)))
+        return cli_init_gpt2(preset, config_json, tok_path, out, seed); /* its tokenizer is optional */
     if (!tok_path || !out || (!preset == !config_json))
         return cli_fail("init needs --tokenizer (or --vocab), -o and exactly one of --config or --config-json");
     vt_tok_options to;

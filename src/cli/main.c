@@ -8,7 +8,7 @@
 
 /* One line per subcommand; each lives in src/cli/cmd_<name>.c. */
 static const vt_cli_command COMMANDS[] = {
-    {"init", "a randomly initialised BERT model directory", cmd_init},
+    {"init", "a randomly initialised BERT-family or GPT-2 model directory", cmd_init},
     {"summary", "the layers and parameter counts of a model directory", cmd_summary},
     {"embed", "sentence embeddings, one JSON array per input line", cmd_embed},
     {"fill-mask", "top predictions for each [MASK], one JSON line per input line", cmd_fill_mask},

@@ -80,3 +80,13 @@ void vt_sb_free(vt_sb *b) {
     free(b->buf);
     *b = (vt_sb){0};
 }
+
+void vt_sb_float(vt_sb *b, float v) {
+    char buf[48];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
+        if ((float)strtod(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", sizeof buf - strlen(buf) - 1);
+    vt_sb_str(b, buf);
+}

@@ -18,6 +18,9 @@ void vt_sb_str(vt_sb *b, const char *s);
 void vt_sb_printf(vt_sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* s as a JSON string: quotes, \" \\ \n \t \r escaped, other controls as \u00XX. */
 void vt_sb_json_string(vt_sb *b, const char *s);
+/* v as the shortest decimal that reads back as the same float, a JSON
+ * number with a point or exponent as Python's repr writes it (0.1, 1e-05, 0.0). */
+void vt_sb_float(vt_sb *b, float v);
 /* Hands the buffer over ("" when nothing was added, NULL if an allocation
  * failed); the builder is empty afterwards. */
 char *vt_sb_take(vt_sb *b, size_t *len);

@@ -1,0 +1,101 @@
+/* Internal layout of a vt_gpt2 (see verto/gpt2.h). */
+#ifndef VERTO_GPT2_INTERNAL_H
+#define VERTO_GPT2_INTERNAL_H
+
+#include "blocks/blocks.h"
+#include "verto/arena.h"
+#include "verto/gpt2.h"
+
+/* Bounds that keep every size product far inside int64. */
+#define GPT2_MAX_VOCAB (1ll << 24)
+#define GPT2_MAX_WIDTH (1ll << 16)
+#define GPT2_MAX_LAYERS 1024ll
+#define GPT2_MAX_INNER (1ll << 20)
+#define GPT2_MAX_POSITIONS (1ll << 20)
+#define GPT2_IGNORE_INDEX (-100)
+
+/* One block's parameters; dense weights (out, in). */
+typedef struct gpt2_layer_params {
+    float *ln1_g, *ln1_b;     /* (H) */
+    float *qkv_w, *qkv_b;     /* (3H, H), (3H): attn.c_attn, query, key, value rows */
+    float *proj_w, *proj_b;   /* (H, H), (H): attn.c_proj */
+    float *ln2_g, *ln2_b;     /* (H) */
+    float *fc_w, *fc_b;       /* (I, H), (I): mlp.c_fc */
+    float *out_w, *out_b;     /* (H, I), (H): mlp.c_proj */
+} gpt2_layer_params;
+
+typedef struct gpt2_weights {
+    float *wte, *wpe;          /* (V, H), (P, H); wte is also the lm_head */
+    gpt2_layer_params *layers; /* (L) */
+    float *lnf_g, *lnf_b;      /* (H) */
+} gpt2_weights;
+
+/* The pre-LN stack as 2L + 1 residual units (blocks' add & norm): unit 0 is
+ * LN(0 + dropout(embeddings)) with ln_1 of block 0; unit 2l + 1 adds block l's
+ * attention and normalises with its ln_2; unit 2l + 2 adds its MLP and
+ * normalises with the next block's ln_1, or ln_f after the last. A unit's
+ * `sum` is the residual stream, its `out` the next sublayer's input. */
+typedef struct gpt2_layer_acts {
+    blk_attention_acts attn; /* on units[2l].out */
+    blk_ffn_acts ffn;        /* on units[2l + 1].out */
+} gpt2_layer_acts;
+
+struct vt_gpt2 {
+    vt_gpt2_config cfg;
+    float *params, *grads;      /* (n_floats) each */
+    int64_t n_floats;
+    vt_gpt2_param *table;       /* (n_params) named views */
+    bool *conv1d;               /* (n_params) stored transposed in the file */
+    vt_param_info *infos;       /* (n_params) */
+    size_t n_params;
+    gpt2_weights w, g;          /* views into params and grads */
+    vt_precision precision;
+    vt_bf16 *params16;          /* (n_floats) bf16 copy (bf16 only) */
+    bool params16_fresh;
+
+    /* Activations of the last forward, planned per (B, T). */
+    vt_arena arena;
+    int64_t plan_b, plan_t;
+    bool planned;
+    int32_t *pos_ids;           /* (B*T) */
+    float *zeros;               /* (H) unit 0's residual input */
+    float *emb;                 /* (B*T, H) wte + wpe, before dropout */
+    blk_add_norm_acts *units;   /* (2L + 1) */
+    gpt2_layer_acts *acts;      /* (L) */
+    float *branch;              /* (B*T, H) a sublayer's output */
+    int32_t *targets;           /* (B*T) shifted labels */
+    float *logits, *d_logits;   /* (B*T, V) */
+    vt_bf16 *hidden16;          /* (B*T, H) ln_f's output in bf16 (bf16 only) */
+    vt_bf16 *dy16;              /* bf16 scratch of the largest dense output gradient */
+    float *d_out, *d_sum, *d_branch; /* (B*T, H) a unit's output's, its residual's, its branch's gradients */
+    float *d_ctx, *d_qkv, *d_inter, *d_inter_pre; /* (B*T, H), (B*T, 3H), (B*T, I) x2 */
+
+    vt_gpt2_batch last;
+    bool last_training, last_has_loss;
+    uint64_t last_seed;
+};
+
+/* Parameters (params.c). gpt2_alloc: a model whose parameters are not
+ * initialised (the loader fills every one). */
+vt_gpt2 *gpt2_alloc(const vt_gpt2_config *c);
+vt_status gpt2_build_params(vt_gpt2 *m);
+void gpt2_refresh_params16(vt_gpt2 *m);
+/* The blocks' context for the step (precision, training, bf16 scratch). */
+blk_ctx gpt2_ctx(const vt_gpt2 *m, bool one_product);
+blk_linear gpt2_dense(const vt_gpt2 *m, const float *W, const float *bias, float *dW, float *db, int64_t in,
+                      int64_t out);
+/* Block l's attention and MLP; the 2L + 1 residual units (see above). */
+blk_attention gpt2_attention(const vt_gpt2 *m, int64_t l, float drop, uint64_t seed);
+blk_ffn gpt2_mlp(const vt_gpt2 *m, int64_t l);
+blk_add_norm gpt2_unit(const vt_gpt2 *m, int64_t k, float drop, uint64_t seed);
+/* The activations for (B, T) (plan.c). */
+vt_status gpt2_plan(vt_gpt2 *m, int64_t batch, int64_t seq_len);
+
+/* The forward without the lm_head, outside training (model.c): the hidden
+ * state is units[2L].out, each layer's keys and values in acts[l].attn.qkv. */
+vt_status gpt2_body(vt_gpt2 *m, const vt_gpt2_batch *in);
+
+/* Config internals (config.c): parse without the final check. */
+vt_status gpt2_config_parse_ex(const char *json, size_t len, const char *label, vt_gpt2_config *c);
+
+#endif
