@@ -259,7 +259,22 @@ static void test_bad_inputs(void **state) {
     vt_pt_dataset *ds = vt_pt_open(out, vt_tok_vocab(wp));
     assert_non_null(ds);
     assert_int_equal(vt_pt_get_info(ds)->eos_id, vt_tok_special_ids(wp).sep);
-    /* an MLM reader's batcher is not for these: a CLM reader over MLM data neither */
+    /* a masked-LM run refuses causal-LM blocks ... */
+    vt_pt_run_options ro = {.seed = 1, .batch_size = 4};
+    assert_null(vt_pt_run_new(ds, NULL, wp, &ro));
+    assert_non_null(strstr(vt_last_error(), "causal LM"));
+    vt_pt_close(ds);
+    /* ... and a causal-LM reader masked-LM instances */
+    vt_pt_options mo;
+    vt_pt_options_default(&mo);
+    mo.objective = VT_PT_MLM;
+    mo.dupe_factor = 1;
+    test_remove_dir(out);
+    out = test_tmpdir();
+    assert_int_equal(vt_pt_prepare(wp, files, 1, out, &mo, NULL, NULL, NULL), VT_OK);
+    ds = vt_pt_open(out, vt_tok_vocab(wp));
+    assert_null(vt_pt_clm_reader_new(ds, 1, 4));
+    assert_non_null(strstr(vt_last_error(), "not for a causal LM"));
     vt_pt_close(ds);
     vt_tok_free(wp);
     test_remove_dir(out);
