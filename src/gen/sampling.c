@@ -6,10 +6,12 @@
 
 #include "verto/sampling.h"
 
-/* A surviving token: its score and id. */
+/* A surviving token: its score and id; p, top-p's exp(v - max), is computed
+ * once and travels with it through the partitions. */
 typedef struct cand {
     float v;
     int32_t id;
+    double p;
 } cand;
 
 struct vt_sampler {
@@ -108,7 +110,7 @@ static void select_top(cand *c, int64_t n, int64_t k) {
 static int64_t gather(vt_sampler *s, const float *x) {
     int64_t n = 0;
     for (int32_t i = 0; i < s->V; i++)
-        if (x[i] > -INFINITY) s->c[n++] = (cand){x[i], i};
+        if (x[i] > -INFINITY) s->c[n++] = (cand){x[i], i, 0};
     return n;
 }
 
@@ -139,15 +141,15 @@ static void top_p(vt_sampler *s, float *x, int64_t n) {
     float mx = c[0].v;
     for (int64_t i = 1; i < n; i++)
         if (c[i].v > mx) mx = c[i].v;
-    for (int64_t i = 0; i < n; i++) z += exp((double)c[i].v - (double)mx);
+    for (int64_t i = 0; i < n; i++) z += c[i].p = exp((double)c[i].v - (double)mx);
     double threshold = (double)s->o.top_p * z, before = 0; /* mass of those ranked above c[lo] */
     int64_t lo = 0, hi = n;
     while (lo < hi) {
         int64_t piv = partition(c, lo, hi);
         double mass = 0;
-        for (int64_t i = lo; i < piv; i++) mass += exp((double)c[i].v - (double)mx);
+        for (int64_t i = lo; i < piv; i++) mass += c[i].p;
         if (before + mass < threshold) { /* the pivot stays, and so does all above it */
-            before += mass + exp((double)c[piv].v - (double)mx);
+            before += mass + c[piv].p;
             lo = piv + 1;
         } else {
             hi = piv; /* the pivot and all below it go */
@@ -207,7 +209,8 @@ vt_status vt_sampler_next(vt_sampler *s, float *x, const int32_t *context, int64
     if (!rng) return vt_error(VT_ERR_INVALID_ARG, "sampling needs a random generator");
     if (!(x[best] > -INFINITY)) return vt_error(VT_ERR_NUMERIC, "every token's score is -inf: nothing to sample");
     double z = 0, mx = (double)x[best];
-    for (int32_t i = 0; i < s->V; i++) z += exp((double)x[i] - mx); /* exp(-inf) = 0 */
+    for (int32_t i = 0; i < s->V; i++)
+        if (x[i] > -INFINITY) z += exp((double)x[i] - mx); /* removed tokens cost no exp */
     double u = vt_rng_uniform(rng) * z, acc = 0;
     int32_t last = best;
     for (int32_t i = 0; i < s->V; i++) {
