@@ -41,6 +41,22 @@
  * segment ids are all 0, is_random_next 0, short_seq_prob unused. Masking as
  * above.
  *
+ * Causal-LM blocks (objective VT_PT_CLM, GPT-2's): no masks, no pairs. A
+ * document is tokenized whole (no special tokens added) and followed by the
+ * end-of-text id (eos_token, or the vocabulary's <|endoftext|>, else </s>;
+ * VT_ERR_FORMAT when it has none); the documents' ids are concatenated in
+ * input order and cut into blocks of exactly max_seq_length ids, as
+ * transformers' run_clm group_texts does (over the whole corpus rather than
+ * per 1000 documents); the last partial block is dropped (its size is
+ * reported). A text file's document is its lines (without "\n" or "\r\n")
+ * joined by "\n", documents separated by blank lines (whitespace only); a JSONL
+ * record's text field is one document, verbatim. A document without tokens
+ * gets no end-of-text. Invalid UTF-8 is VT_ERR_FORMAT "FILE:LINE". Windows,
+ * dupe_factor, short_seq_prob and masking do not apply; the shuffle buffer
+ * does (shuffle_buffer 1 keeps the blocks in corpus order). Every block is an
+ * instance of max_seq_length tokens, segment ids 0, no masks. A document held
+ * longer than 64 MiB of text is tokenized up to its last line and continued.
+ *
  * Bounded memory -- the two places that differ from Google's all-in-memory
  * script, by design:
  *  - Windows. Documents are gathered into windows of at most
@@ -61,8 +77,9 @@
  *   OUT/shard-00000.vtpt, shard-00001.vtpt, ...  (instances_per_shard each, the last fewer)
  *   OUT/manifest.json  {"format": "verto-pretraining", "version": 1,
  *       "vocab_size", "vocab_hash" (vt_pt_vocab_hash as 16 hex digits),
- *       "max_seq_length", "objective": "mlm+nsp"|"mlm" (absent: "mlm+nsp"),
- *       "masking": "static"|"dynamic", "whole_word_mask",
+ *       "max_seq_length", "objective": "mlm+nsp"|"mlm"|"clm" (absent: "mlm+nsp"),
+ *       "masking": "static"|"dynamic"|"none" (clm), "whole_word_mask",
+ *       "eos_id" (clm only: the end-of-text id between documents),
  *       "masked_lm_prob", "max_predictions", "short_seq_prob", "dupe_factor",
  *       "seed", "lowercase", "documents", "instances", "tokens",
  *       "shards": [{"file", "instances", "checksum"}]}
@@ -216,9 +233,9 @@ VT_API vt_status vt_pt_shard_get(const vt_pt_shard *s, int64_t i, vt_pt_instance
 
 /* What the instances train: BERT's masked LM + next-sentence prediction
  * (sentence pairs), or the masked LM alone (packed sequences, RoBERTa's). */
-typedef enum vt_pt_objective { VT_PT_MLM_NSP = 0, VT_PT_MLM } vt_pt_objective;
+typedef enum vt_pt_objective { VT_PT_MLM_NSP = 0, VT_PT_MLM, VT_PT_CLM } vt_pt_objective;
 
-/* "mlm+nsp", "mlm"; and back (false if unknown). */
+/* "mlm+nsp", "mlm", "clm"; and back (false if unknown). */
 VT_API const char *vt_pt_objective_name(vt_pt_objective o);
 VT_API bool vt_pt_objective_parse(const char *name, vt_pt_objective *out);
 
@@ -237,6 +254,7 @@ typedef struct vt_pt_info {
     bool lowercase;
     int64_t documents, instances, tokens;
     int32_t n_shards;
+    int32_t eos_id;         /* clm: the end-of-text id between documents; -1 for the masked objectives */
 } vt_pt_info;
 
 typedef struct vt_pt_dataset vt_pt_dataset;
@@ -377,6 +395,7 @@ typedef struct vt_pt_options {
     int64_t shuffle_buffer;      /* default 100000 instances, >= 1 */
     bool jsonl;                  /* inputs are JSON Lines */
     const char *text_field;      /* JSONL: the key holding the text (default "text") */
+    const char *eos_token;       /* clm: the token after each document (NULL: <|endoftext|>, else </s>) */
 } vt_pt_options;
 
 VT_API void vt_pt_options_default(vt_pt_options *o);
@@ -387,6 +406,7 @@ typedef struct vt_pt_stats {
     int64_t doc_passes, short_target_passes;  /* (document, dupe) passes; those with a short target */
     int64_t random_next, forced_random_next;  /* instances with a random B; of those, one-line chunks */
     int64_t masked, masked_as_mask, masked_as_keep, masked_as_random; /* static masking draws */
+    int64_t dropped_tokens;                   /* clm: the ids of the last, partial block, not written */
 } vt_pt_stats;
 
 /* Called now and then with the input bytes consumed so far. */
@@ -403,6 +423,35 @@ typedef void (*vt_pt_progress_fn)(int64_t bytes_done, void *ctx);
 VT_API vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n_files, const char *out_dir,
                                const vt_pt_options *o, vt_pt_progress_fn progress, void *progress_ctx,
                                vt_pt_stats *stats);
+
+/* ---- causal-LM batches ----------------------------------------------- */
+
+/* The (B, T) id batches of a causal-LM run over a VT_PT_CLM dataset. Sample
+ * k of the run is position k mod N of epoch k / N, each epoch its own
+ * vt_pt_shuffle(seed, epoch) order, so every block is read exactly once per
+ * epoch and the batch of samples [first, first + count) depends on first and
+ * the seed alone: a resumed run, or any number of ranks, sees the same. The
+ * labels are the ids themselves (the model shifts them, as transformers'
+ * causal-LM loss does). */
+typedef struct vt_pt_clm_reader vt_pt_clm_reader;
+
+/* A reader over `ds` (borrowed, used by nobody else meanwhile; its objective
+ * must be VT_PT_CLM) for batches of up to max_batch blocks. NULL with the
+ * error set. */
+VT_API vt_pt_clm_reader *vt_pt_clm_reader_new(vt_pt_dataset *ds, uint64_t seed, int64_t max_batch);
+VT_API void vt_pt_clm_reader_free(vt_pt_clm_reader *r);
+
+/* The ids of samples [first, first + count) (count <= max_batch) as
+ * *ids (count, T), T = max_seq_length; the array belongs to the reader and
+ * stays valid until the next call. */
+VT_API vt_status vt_pt_clm_batch(vt_pt_clm_reader *r, int64_t first, int64_t count, const int32_t **ids);
+
+/* Micro-batch `index` of rank `rank` among `world` data-parallel ranks: the
+ * samples [(index * world + rank) * batch, + batch), as the trainer shards
+ * MLM batches; over world consecutive ranks a global batch is every sample
+ * of [index * world * batch, (index + 1) * world * batch) once. */
+VT_API vt_status vt_pt_clm_rank_batch(vt_pt_clm_reader *r, int64_t index, int rank, int world, int64_t batch,
+                                      const int32_t **ids);
 
 /* Name of shard `index` ("shard-00000.vtpt") into buf (>= 32 bytes). */
 VT_API void vt_pt_shard_name(char *buf, size_t size, int32_t index);

@@ -48,6 +48,7 @@
 #include "verto/regression_metrics.h"
 #include "verto/rng.h"
 #include "verto/safetensors.h"
+#include "verto/sampling.h"
 #include "verto/serve.h"
 #include "verto/tagged.h"
 #include "verto/squad.h"

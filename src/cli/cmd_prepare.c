@@ -35,9 +35,13 @@ static int verify(const char *dir, const vt_wp_vocab *vocab) {
         return cli_fail("%s: the shards hold %lld tokens, the manifest says %lld", dir, (long long)tokens,
                         (long long)in->tokens);
     }
-    printf("%s: ok: %s, %d shards, %lld instances, %lld tokens, %lld masked, %.1f%% random next, %s masking\n", dir,
-           vt_pt_objective_name(in->objective), (int)in->n_shards, (long long)n, (long long)tokens, (long long)masked,
-           n ? 100.0 * (double)random_next / (double)n : 0.0, in->masked ? "static" : "dynamic");
+    if (in->objective == VT_PT_CLM)
+        printf("%s: ok: clm, %d shards, %lld blocks of %d, %lld tokens, end of text id %d\n", dir, (int)in->n_shards,
+               (long long)n, (int)in->max_seq_length, (long long)tokens, (int)in->eos_id);
+    else
+        printf("%s: ok: %s, %d shards, %lld instances, %lld tokens, %lld masked, %.1f%% random next, %s masking\n", dir,
+               vt_pt_objective_name(in->objective), (int)in->n_shards, (long long)n, (long long)tokens,
+               (long long)masked, n ? 100.0 * (double)random_next / (double)n : 0.0, in->masked ? "static" : "dynamic");
     vt_pt_close(ds);
     return 0;
 }
@@ -46,6 +50,7 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     vt_pt_options o;
     vt_pt_options_default(&o);
     const char *vocab_path = NULL, *out = NULL, *text_field = NULL, *verify_dir = NULL, *objective = "mlm+nsp";
+    const char *eos_token = NULL;
     int64_t msl = o.max_seq_length, maxp = o.mask.max_predictions, dupe = 0, seed = (int64_t)o.seed;
     int64_t per_shard = o.instances_per_shard, window = o.window_tokens, buffer = o.shuffle_buffer;
     double ssp = o.short_seq_prob, mlp = o.mask.masked_lm_prob;
@@ -54,9 +59,12 @@ int cmd_prepare_pretraining(int argc, char **argv) {
         {"--tokenizer|--vocab", CLI_STRING, &vocab_path, "PATH",
          "the tokenizer: a vocab.txt, a tokenizer.json or a model directory"},
         {"-o|--output", CLI_STRING, &out, "DIR", "output directory (shards + manifest.json)"},
-        {"--objective", CLI_STRING, &objective, "mlm+nsp|mlm",
+        {"--objective", CLI_STRING, &objective, "mlm+nsp|mlm|clm",
          "BERT's sentence pairs for MLM + NSP (default), or full-length sequences packed for the masked LM alone "
-         "(RoBERTa's recipe; dynamic masking)"},
+         "(RoBERTa's recipe; dynamic masking), or blocks of --max-seq-length ids for a causal LM (GPT-2's: "
+         "documents joined by the end-of-text token, the last partial block dropped)"},
+        {"--eos-token", CLI_STRING, &eos_token, "TOKEN",
+         "clm: the token after each document (default <|endoftext|>, else </s>)"},
         {"--max-seq-length", CLI_INT, &msl, "N", "tokens per instance, [CLS]/[SEP] included (default 128)", 5,
          VT_PT_MAX_SEQ_LENGTH_LIMIT},
         {"--short-seq-prob", CLI_FLOAT, &ssp, "P", "probability of a shorter target length (default 0.1; mlm+nsp)", 0, 1},
@@ -116,10 +124,15 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     }
     if (!vt_pt_objective_parse(objective, &o.objective)) {
         free(files);
-        return cli_fail("--objective must be mlm+nsp or mlm (got \"%s\")", objective);
+        return cli_fail("--objective must be mlm+nsp, mlm or clm (got \"%s\")", objective);
     }
+    if (eos_token && o.objective != VT_PT_CLM) {
+        free(files);
+        return cli_fail("--eos-token is for --objective clm");
+    }
+    o.eos_token = eos_token;
     if (o.objective == VT_PT_MLM) dynamic = true; /* masks drawn afresh each time an instance is read */
-    if (dupe == 0) dupe = o.objective == VT_PT_MLM ? 1 : o.dupe_factor;
+    if (dupe == 0) dupe = o.objective != VT_PT_MLM_NSP ? 1 : o.dupe_factor;
     o.max_seq_length = (int32_t)msl;
     o.short_seq_prob = ssp;
     o.mask.masked_lm_prob = mlp;
@@ -175,6 +188,13 @@ int cmd_prepare_pretraining(int argc, char **argv) {
     free(texts);
     free(files);
     if (st != VT_OK) return cli_fail("%s", vt_last_error());
+    if (o.objective == VT_PT_CLM) {
+        printf("wrote %s: %lld documents, %lld blocks of %d tokens, %lld shards (clm; the last %lld tokens, a partial "
+               "block, dropped)\n",
+               out, (long long)s.documents, (long long)s.instances, (int)o.max_seq_length, (long long)s.shards,
+               (long long)s.dropped_tokens);
+        return 0;
+    }
     printf("wrote %s: %lld documents, %lld instances, %lld tokens, %lld shards (%s, %s masking%s, %.1f%% random next, "
            "%lld masked tokens)\n",
            out, (long long)s.documents, (long long)s.instances, (long long)s.tokens, (long long)s.shards,

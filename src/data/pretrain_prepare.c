@@ -15,13 +15,14 @@
 #include "verto/fileio.h"
 
 const char *vt_pt_objective_name(vt_pt_objective o) {
-    return o == VT_PT_MLM ? "mlm" : o == VT_PT_MLM_NSP ? "mlm+nsp" : "unknown";
+    return o == VT_PT_MLM ? "mlm" : o == VT_PT_MLM_NSP ? "mlm+nsp" : o == VT_PT_CLM ? "clm" : "unknown";
 }
 
 bool vt_pt_objective_parse(const char *name, vt_pt_objective *out) {
     vt_pt_objective o;
     if (name && !strcmp(name, "mlm+nsp")) o = VT_PT_MLM_NSP;
     else if (name && !strcmp(name, "mlm")) o = VT_PT_MLM;
+    else if (name && !strcmp(name, "clm")) o = VT_PT_CLM;
     else return false;
     if (out) *out = o;
     return true;
@@ -65,7 +66,9 @@ typedef struct prep {
     const vt_tokenizer *tok;
     const vt_pt_options *o;
     vt_rng rng;
-    vt_pt_masker *masker;
+    vt_pt_masker *masker; /* NULL for clm */
+    vt_pt__clm *clm;      /* clm only: the block cutter */
+    int32_t eos;          /* clm only */
     vt_tok_encoding enc;
     int32_t cls, sep, vocab_size, max_pred;
     /* the window: tokens, segments (lines), documents */
@@ -121,7 +124,7 @@ static vt_status emit(prep *P, const vt_pt_instance *in) {
         vt_pt_shard_name(name, sizeof name, (int32_t)P->shard_count.n);
         char *path = path_join(P->staging, name);
         if (!path) return vt_error(VT_ERR_NOMEM, "out of memory");
-        uint32_t flags = (P->o->dynamic_masking ? 0 : VT_PT_FLAG_MASKED) |
+        uint32_t flags = (P->max_pred == 0 ? 0 : VT_PT_FLAG_MASKED) |
                          (P->o->mask.whole_word_mask ? VT_PT_FLAG_WHOLE_WORD : 0);
         P->w = vt_pt_shard_writer_open(path, flags, P->o->max_seq_length, P->vocab_size, P->max_pred);
         free(path);
@@ -227,6 +230,13 @@ static vt_status finish_instance(prep *P, int32_t n, int32_t random_next) {
         vt_status st = vt_pt_mask(P->masker, &P->rng, P->i_tok, n, P->i_tok, P->i_pos, P->i_lab, &in.n_masked);
         if (st != VT_OK) return st;
     }
+    return push_instance(P, &in);
+}
+
+/* A causal-LM block as an instance: segment ids 0 (i_seg stays zeroed), no masks. */
+static vt_status clm_block(void *ctx, const int32_t *ids, int32_t n) {
+    prep *P = ctx;
+    vt_pt_instance in = {n, ids, P->i_seg, 0, 0, P->i_pos, P->i_lab};
     return push_instance(P, &in);
 }
 
@@ -405,7 +415,7 @@ static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c ==
 
 /* Is the line made only of what Python's str.strip() removes (Unicode
  * whitespace)? Then Google's script reads it as a blank line. */
-static bool only_unicode_space(const char *s, size_t len) {
+bool vt_pt__blank_line(const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < len;) {
         uint32_t c;
@@ -436,7 +446,7 @@ static vt_status text_line(prep *P, const char *s, size_t len) {
     vt_status st = vt_tok_encode(P->tok, s, len, NULL, 0, &eo, &P->enc);
     if (st != VT_OK) return st;
     if (P->enc.len == 0) /* a line without tokens is skipped, unless it is blank to Python */
-        return only_unicode_space(s, len) ? end_document(P) : VT_OK;
+        return vt_pt__blank_line(s, len) ? end_document(P) : VT_OK;
     if (!vec_reserve(&P->tokens, (size_t)P->enc.len) || !vec_reserve(&P->seg_off, 1))
         return vt_error(VT_ERR_NOMEM, "out of memory");
     memcpy(VEC_AT(P->tokens, int32_t) + P->tokens.n, P->enc.ids, (size_t)P->enc.len * sizeof(int32_t));
@@ -459,6 +469,8 @@ static vt_status jsonl_line(prep *P, const char *path, int64_t line_no, const ch
     else if (!f) st = vt_error(VT_ERR_FORMAT, "%s:%lld: no \"%s\" field", path, (long long)line_no, P->o->text_field);
     else if (!cJSON_IsString(f))
         st = vt_error(VT_ERR_FORMAT, "%s:%lld: field \"%s\" is not a string", path, (long long)line_no, P->o->text_field);
+    else if (P->clm)
+        st = vt_pt__clm_document(P->clm, path, line_no, P->o->text_field, f->valuestring, strlen(f->valuestring));
     else {
         const char *t = f->valuestring;
         for (;;) {
@@ -488,7 +500,9 @@ static vt_status read_file(prep *P, const char *path, vt_pt_progress_fn progress
         P->st.bytes_read += n;
         size_t len = (size_t)n;
         if (len && line[len - 1] == '\n') len--;
-        st = P->o->jsonl ? jsonl_line(P, path, line_no, line, len) : text_line(P, line, len);
+        st = P->o->jsonl ? jsonl_line(P, path, line_no, line, len)
+             : P->clm   ? vt_pt__clm_line(P->clm, path, line_no, line, len)
+                        : text_line(P, line, len);
         if (st == VT_OK && progress && P->st.bytes_read - last_report >= (1 << 16)) {
             progress(P->st.bytes_read, ctx);
             last_report = P->st.bytes_read;
@@ -497,7 +511,7 @@ static vt_status read_file(prep *P, const char *path, vt_pt_progress_fn progress
     if (st == VT_OK && ferror(f)) st = vt_error(VT_ERR_IO, "error reading %s: %s", path, strerror(errno));
     free(line);
     fclose(f);
-    if (st == VT_OK) st = end_document(P); /* the end of a file ends a document */
+    if (st == VT_OK) st = P->clm ? vt_pt__clm_end_document(P->clm) : end_document(P); /* the end of a file ends a document */
     if (st == VT_OK && progress) progress(P->st.bytes_read, ctx);
     return st;
 }
@@ -520,14 +534,16 @@ static vt_status write_manifest(prep *P, const char *out_dir) {
     ok = ok && cJSON_AddStringToObject(j, "vocab_hash", hex64(hex, vt_pt_vocab_hash(vt_tok_vocab(P->tok))));
     ok = ok && cJSON_AddNumberToObject(j, "max_seq_length", o->max_seq_length);
     ok = ok && cJSON_AddStringToObject(j, "objective", vt_pt_objective_name(o->objective));
-    ok = ok && cJSON_AddStringToObject(j, "masking", o->dynamic_masking ? "dynamic" : "static");
+    bool clm = o->objective == VT_PT_CLM;
+    ok = ok && cJSON_AddStringToObject(j, "masking", clm ? "none" : o->dynamic_masking ? "dynamic" : "static");
+    if (clm) ok = ok && cJSON_AddNumberToObject(j, "eos_id", P->eos);
     ok = ok && cJSON_AddBoolToObject(j, "whole_word_mask", o->mask.whole_word_mask);
     ok = ok && cJSON_AddNumberToObject(j, "masked_lm_prob", o->mask.masked_lm_prob);
     /* for dynamic masking: what the masker at load time should use */
     int32_t max_pred = o->mask.max_predictions < o->max_seq_length ? o->mask.max_predictions : o->max_seq_length;
     ok = ok && cJSON_AddNumberToObject(j, "max_predictions", max_pred);
     ok = ok && cJSON_AddNumberToObject(j, "short_seq_prob", o->short_seq_prob);
-    ok = ok && cJSON_AddNumberToObject(j, "dupe_factor", o->dupe_factor);
+    ok = ok && cJSON_AddNumberToObject(j, "dupe_factor", clm ? 1 : o->dupe_factor);
     ok = ok && cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     ok = ok && cJSON_AddBoolToObject(j, "lowercase", vt_tok_get_options(P->tok)->lowercase);
     ok = ok && cJSON_AddNumberToObject(j, "documents", (double)P->st.documents);
@@ -601,7 +617,7 @@ static vt_status publish(prep *P, const char *out_dir) {
 /* ---- entry point ------------------------------------------------------- */
 
 static vt_status check_options(const vt_pt_options *o) {
-    if (o->objective != VT_PT_MLM_NSP && o->objective != VT_PT_MLM)
+    if (o->objective != VT_PT_MLM_NSP && o->objective != VT_PT_MLM && o->objective != VT_PT_CLM)
         return vt_error(VT_ERR_INVALID_ARG, "unknown pretraining objective %d", (int)o->objective);
     if (o->max_seq_length < 5 || o->max_seq_length > VT_PT_MAX_SEQ_LENGTH_LIMIT)
         return vt_error(VT_ERR_INVALID_ARG, "max_seq_length must be in [5, %d], got %d", VT_PT_MAX_SEQ_LENGTH_LIMIT,
@@ -622,6 +638,7 @@ static vt_status check_options(const vt_pt_options *o) {
 
 static void prep_free(prep *P) {
     vt_pt_masker_free(P->masker);
+    vt_pt__clm_free(P->clm);
     vt_tok_encoding_free(&P->enc);
     free(P->tokens.p), free(P->seg_off.p), free(P->doc_seg.p), free(P->order.p), free(P->a.p), free(P->b.p);
     free(P->i_tok), free(P->i_pos), free(P->i_lab), free(P->i_seg);
@@ -657,12 +674,19 @@ vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n
     P.vocab_size = vt_wp_vocab_size(vocab);
     vt_tok_special sp = vt_tok_special_ids(tok);
     P.cls = sp.cls, P.sep = sp.sep;
-    P.max_pred = o->dynamic_masking ? 0 : o->mask.max_predictions;
+    bool clm = o->objective == VT_PT_CLM;
+    P.max_pred = o->dynamic_masking || clm ? 0 : o->mask.max_predictions;
     if (P.max_pred > o->max_seq_length) P.max_pred = o->max_seq_length;
-    vt_pt_mask_options mo = o->mask;
-    mo.max_predictions = P.max_pred ? P.max_pred : 1;
-    P.masker = vt_pt_masker_new(tok, &mo, o->max_seq_length); /* also checks [MASK] exists for dynamic shards */
-    if (!P.masker) return vt_last_status();
+    if (clm) {
+        st = vt_pt__clm_eos(tok, o->eos_token, &P.eos);
+        if (st != VT_OK) return st;
+        if (!(P.clm = vt_pt__clm_new(tok, P.eos, o->max_seq_length, clm_block, &P))) return vt_last_status();
+    } else {
+        vt_pt_mask_options mo = o->mask;
+        mo.max_predictions = P.max_pred ? P.max_pred : 1;
+        P.masker = vt_pt_masker_new(tok, &mo, o->max_seq_length); /* also checks [MASK] exists for dynamic shards */
+        if (!P.masker) return vt_last_status();
+    }
     vt_rng_seed(&P.rng, o->seed);
     vt_tok_encoding_init(&P.enc);
     P.tokens.elem = sizeof(int32_t), P.seg_off.elem = P.doc_seg.elem = P.order.elem = sizeof(int64_t);
@@ -670,7 +694,7 @@ vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n
     P.shard_count.elem = sizeof(int64_t), P.shard_sum.elem = sizeof(uint64_t);
     size_t S = (size_t)o->max_seq_length;
     P.i_tok = malloc(S * sizeof *P.i_tok);
-    P.i_seg = malloc(S);
+    P.i_seg = calloc(S, 1);
     P.i_pos = malloc(S * sizeof *P.i_pos);
     P.i_lab = malloc(S * sizeof *P.i_lab);
     if (!P.i_tok || !P.i_seg || !P.i_pos || !P.i_lab || !vec_reserve(&P.seg_off, 1) || !vec_reserve(&P.doc_seg, 1)) {
@@ -692,13 +716,22 @@ vt_status vt_pt_prepare(const vt_tokenizer *tok, const char *const *files, int n
     for (int i = 0; st == VT_OK && i < n_files; i++) st = read_file(&P, files[i], progress, progress_ctx);
     if (st == VT_OK) st = process_window(&P);
     if (st == VT_OK && o->objective == VT_PT_MLM) st = flush_last_packed(&P);
+    if (st == VT_OK && clm) {
+        vt_pt__clm_counts c = vt_pt__clm_counts_of(P.clm);
+        P.st.documents = c.documents, P.st.dropped_tokens = c.dropped;
+        if (c.documents > 0 && c.tokens < o->max_seq_length)
+            st = vt_error(VT_ERR_FORMAT, "%s%s: %lld tokens, fewer than one block of %d (--max-seq-length)", files[0],
+                          n_files > 1 ? " and the other inputs" : "", (long long)c.tokens, (int)o->max_seq_length);
+    }
     if (st == VT_OK && P.st.documents == 0)
         st = vt_error(VT_ERR_FORMAT, "no text in %s%s: nothing to make instances from", files[0],
                       n_files > 1 ? " and the other inputs" : "");
     if (st == VT_OK) st = drain(&P);
     if (st == VT_OK) {
-        vt_pt_mask_counts c = vt_pt__masker_counts(P.masker);
-        P.st.masked_as_mask = c.as_mask, P.st.masked_as_keep = c.as_keep, P.st.masked_as_random = c.as_random;
+        if (P.masker) {
+            vt_pt_mask_counts c = vt_pt__masker_counts(P.masker);
+            P.st.masked_as_mask = c.as_mask, P.st.masked_as_keep = c.as_keep, P.st.masked_as_random = c.as_random;
+        }
         P.st.shards = (int64_t)P.shard_count.n;
         st = publish(&P, out_dir);
     }

@@ -98,13 +98,23 @@ static bool parse_manifest(vt_pt_dataset *ds, const cJSON *j, const char *path) 
     if (v != VT_PT_VERSION)
         return vt_error(VT_ERR_FORMAT, "%s: unsupported version %g (this build reads %d)", path, v, VT_PT_VERSION), false;
     const cJSON *masking = cJSON_GetObjectItemCaseSensitive(j, "masking");
-    if (!cJSON_IsString(masking) || (strcmp(masking->valuestring, "static") && strcmp(masking->valuestring, "dynamic")))
-        return vt_error(VT_ERR_FORMAT, "%s: \"masking\" must be \"static\" or \"dynamic\"", path), false;
+    if (!cJSON_IsString(masking) || (strcmp(masking->valuestring, "static") && strcmp(masking->valuestring, "dynamic") &&
+                                     strcmp(masking->valuestring, "none")))
+        return vt_error(VT_ERR_FORMAT, "%s: \"masking\" must be \"static\", \"dynamic\" or \"none\"", path), false;
     in->masked = !strcmp(masking->valuestring, "static");
     const cJSON *objective = cJSON_GetObjectItemCaseSensitive(j, "objective");
     in->objective = VT_PT_MLM_NSP; /* manifests from before the key: sentence pairs */
     if (objective && (!cJSON_IsString(objective) || !vt_pt_objective_parse(objective->valuestring, &in->objective)))
-        return vt_error(VT_ERR_FORMAT, "%s: \"objective\" must be \"mlm+nsp\" or \"mlm\"", path), false;
+        return vt_error(VT_ERR_FORMAT, "%s: \"objective\" must be \"mlm+nsp\", \"mlm\" or \"clm\"", path), false;
+    bool clm = in->objective == VT_PT_CLM;
+    if (clm != !strcmp(masking->valuestring, "none"))
+        return vt_error(VT_ERR_FORMAT, "%s: \"masking\" is \"none\" for the objective \"clm\" and only for it", path), false;
+    in->eos_id = -1;
+    if (clm) {
+        double eos;
+        if (!num_field(j, "eos_id", 0, INT32_MAX, true, &eos, path)) return false;
+        in->eos_id = (int32_t)eos;
+    }
     double vs, msl, mlp, mp, ssp, df, seed, docs, inst, toks;
     if (!num_field(j, "vocab_size", 1, INT32_MAX, true, &vs, path) ||
         !num_field(j, "max_seq_length", 5, VT_PT_MAX_SEQ_LENGTH_LIMIT, true, &msl, path) ||
@@ -120,6 +130,10 @@ static bool parse_manifest(vt_pt_dataset *ds, const cJSON *j, const char *path) 
         !bool_field(j, "lowercase", &in->lowercase, path))
         return false;
     in->vocab_size = (int32_t)vs, in->max_seq_length = (int32_t)msl, in->masked_lm_prob = mlp;
+    if (in->eos_id >= in->vocab_size)
+        return vt_error(VT_ERR_FORMAT, "%s: \"eos_id\" %d is outside the vocabulary of %d", path, (int)in->eos_id,
+                        (int)in->vocab_size),
+               false;
     in->max_predictions = (int32_t)mp, in->short_seq_prob = ssp, in->dupe_factor = (int32_t)df;
     in->seed = (uint64_t)seed, in->documents = (int64_t)docs, in->instances = (int64_t)inst, in->tokens = (int64_t)toks;
     const cJSON *shards = cJSON_GetObjectItemCaseSensitive(j, "shards");

@@ -32,6 +32,10 @@ vt_pt_run *vt_pt_run_new(vt_pt_dataset *train, vt_pt_dataset *eval, const vt_tok
         return vt_error(VT_ERR_INVALID_ARG, "vt_pt_run_new: a training set, a tokenizer and a batch size are needed"),
                NULL;
     if (vt_pt_size(train) == 0) return vt_error(VT_ERR_INVALID_ARG, "the training shards hold no instances"), NULL;
+    if (vt_pt_get_info(train)->objective == VT_PT_CLM)
+        return vt_error(VT_ERR_INVALID_ARG, "the shards were prepared for a causal LM (clm); masked-LM pretraining "
+                                            "needs shards prepared with --objective mlm or mlm+nsp"),
+               NULL;
     if (eval && vt_pt_get_info(eval)->objective != vt_pt_get_info(train)->objective)
         return vt_error(VT_ERR_INVALID_ARG, "the held-out shards were prepared for %s, the training shards for %s",
                         vt_pt_objective_name(vt_pt_get_info(eval)->objective),
