@@ -170,6 +170,21 @@ VT_API vt_status vt_gpt2_prefill(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *id
  * pass max_len or a token is outside the vocabulary (nothing changes then). */
 VT_API vt_status vt_gpt2_step(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *tokens, float *logits);
 
+/* Continuous batching (sequences joining and leaving between steps):
+ * prefill_slot runs one prompt ids (n tokens) into sequence `slot` alone,
+ * replacing what it held, and writes its next-token logits (V);
+ * step_slots appends tokens[r] to sequence slots[r] for the n distinct
+ * sequences listed (the others keep still) and writes their logits (n, V)
+ * in that order; reset_slot empties a sequence. Errors as vt_gpt2_step. */
+VT_API vt_status vt_gpt2_prefill_slot(vt_gpt2 *m, vt_gpt2_cache *c, int64_t slot, const int32_t *ids, int64_t n,
+                                      float *logits);
+VT_API vt_status vt_gpt2_step_slots(vt_gpt2 *m, vt_gpt2_cache *c, const int64_t *slots, int64_t n,
+                                    const int32_t *tokens, float *logits);
+VT_API vt_status vt_gpt2_cache_reset_slot(vt_gpt2_cache *c, int64_t slot);
+/* The sequences and tokens per sequence the cache was made for. */
+VT_API int64_t vt_gpt2_cache_batch(const vt_gpt2_cache *c);
+VT_API int64_t vt_gpt2_cache_max_len(const vt_gpt2_cache *c);
+
 /* Greedy decoding (generate(do_sample=False)): from the right-padded prompts
  * ids (batch, T) with their lengths, appends the argmax token (the first on
  * ties) up to max_new times to each sequence; a sequence that emits eos_id

@@ -98,11 +98,11 @@ static vt_status check_model(const vt_gpt2 *m, const vt_gpt2_cache *c, const flo
     return VT_OK;
 }
 
-/* The tied lm_head over B rows of the final LayerNorm's output c->ln. */
-static vt_status head(const vt_gpt2 *m, vt_gpt2_cache *c, float *logits) {
+/* The tied lm_head over the first n rows of the final LayerNorm's output c->ln. */
+static vt_status head(const vt_gpt2 *m, vt_gpt2_cache *c, float *logits, int64_t n) {
     blk_ctx ctx = gpt2_ctx(m, true);
     blk_linear lm = gpt2_dense(m, m->w.wte, NULL, NULL, NULL, m->cfg.n_embd, m->cfg.vocab_size);
-    return blk_linear_forward(&ctx, &lm, c->ln, c->x16, logits, c->batch, 0);
+    return blk_linear_forward(&ctx, &lm, c->ln, c->x16, logits, n, 0);
 }
 
 vt_status vt_gpt2_prefill(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *ids, int64_t T, const int32_t *lengths,
@@ -142,20 +142,20 @@ vt_status vt_gpt2_prefill(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *ids, int6
         memcpy(c->ln + b * H, hidden + (b * T + lengths[b] - 1) * H, (size_t)H * sizeof(float));
         c->lengths[b] = lengths[b];
     }
-    return head(m, c, logits);
+    return head(m, c, logits, B);
 }
 
-/* One query per (sequence, head) over that sequence's n cached keys:
- * ctx = softmax(q k^T / sqrt(dk)) v. */
-static void decode_attention(vt_gpt2_cache *c, int64_t l) {
-    int64_t B = c->batch, A = c->heads, dk = c->head_dim, H = c->width;
+/* One query per (row, head) over its sequence's cached keys (row r of the
+ * step's scratch is sequence slot[r]): ctx = softmax(q k^T / sqrt(dk)) v. */
+static void decode_attention(vt_gpt2_cache *c, int64_t l, const int64_t *slot, int64_t B) {
+    int64_t A = c->heads, dk = c->head_dim, H = c->width;
     float scale = 1.0f / sqrtf((float)dk);
     int64_t work = B * A * c->max_len * dk; /* a bound: threads only where they pay for their start */
 #pragma omp parallel for collapse(2) schedule(static) if (work > (1 << 16))
     for (int64_t b = 0; b < B; b++)
         for (int64_t h = 0; h < A; h++) {
-            int64_t n = c->lengths[b] + 1;
-            const float *q = c->qkv + b * 3 * H + h * dk, *K = cache_k(c, l, b, h), *V = cache_v(c, l, b, h);
+            int64_t n = c->lengths[slot[b]] + 1;
+            const float *q = c->qkv + b * 3 * H + h * dk, *K = cache_k(c, l, slot[b], h), *V = cache_v(c, l, slot[b], h);
             float *p = c->probs + (b * A + h) * c->max_len, *o = c->ctx + b * H + h * dk;
             float top = -FLT_MAX;
             for (int64_t t = 0; t < n; t++) {
@@ -180,25 +180,34 @@ static void add_rows(float *x, const float *branch, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] += branch[i];
 }
 
-vt_status vt_gpt2_step(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *tokens, float *logits) {
+/* One step of the B sequences slot[0..B): row b of the scratch and of
+ * tokens/logits is sequence slot[b]. */
+static vt_status step_rows(vt_gpt2 *m, vt_gpt2_cache *c, const int64_t *slot, int64_t B, const int32_t *tokens,
+                           float *logits) {
     vt_status st = check_model(m, c, logits);
     if (st != VT_OK) return st;
     if (!tokens) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_step: no tokens given");
     const vt_gpt2_config *cfg = &m->cfg;
-    int64_t B = c->batch, H = c->width, A = c->heads, dk = c->head_dim;
+    int64_t H = c->width, A = c->heads, dk = c->head_dim;
     for (int64_t b = 0; b < B; b++) {
-        if (c->lengths[b] < 1)
-            return vt_error(VT_ERR_STATE, "vt_gpt2_step: sequence %lld has no prompt yet (prefill first)", (long long)b);
-        if (c->lengths[b] >= c->max_len)
+        int64_t s = slot[b];
+        if (s < 0 || s >= c->batch)
+            return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_step: sequence %lld is outside the cache's %lld", (long long)s,
+                            (long long)c->batch);
+        for (int64_t e = 0; e < b; e++)
+            if (slot[e] == s) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_step: sequence %lld given twice", (long long)s);
+        if (c->lengths[s] < 1)
+            return vt_error(VT_ERR_STATE, "vt_gpt2_step: sequence %lld has no prompt yet (prefill first)", (long long)s);
+        if (c->lengths[s] >= c->max_len)
             return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_step: sequence %lld already holds the cache's %lld tokens",
-                            (long long)b, (long long)c->max_len);
+                            (long long)s, (long long)c->max_len);
         if (tokens[b] < 0 || tokens[b] >= cfg->vocab_size)
             return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_step: token %d of sequence %lld is outside [0, %lld)",
-                            tokens[b], (long long)b, (long long)cfg->vocab_size);
+                            tokens[b], (long long)s, (long long)cfg->vocab_size);
     }
     gpt2_refresh_params16(m);
     for (int64_t b = 0; b < B; b++) {
-        const float *te = m->w.wte + tokens[b] * H, *pe = m->w.wpe + c->lengths[b] * H;
+        const float *te = m->w.wte + tokens[b] * H, *pe = m->w.wpe + c->lengths[slot[b]] * H;
         for (int64_t h = 0; h < H; h++) c->x[b * H + h] = te[h] + pe[h];
     }
     blk_ctx ctx = gpt2_ctx(m, true);
@@ -210,11 +219,12 @@ vt_status vt_gpt2_step(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *tokens, floa
         if ((st = blk_linear_forward(&ctx, &attn.qkv, c->ln, c->x16, c->qkv, B, 0)) != VT_OK) return st;
         for (int64_t b = 0; b < B; b++)
             for (int64_t h = 0; h < A; h++) {
-                int64_t t = c->lengths[b];
-                memcpy(cache_k(c, l, b, h) + t * dk, c->qkv + b * 3 * H + H + h * dk, (size_t)dk * sizeof(float));
-                memcpy(cache_v(c, l, b, h) + t * dk, c->qkv + b * 3 * H + 2 * H + h * dk, (size_t)dk * sizeof(float));
+                int64_t t = c->lengths[slot[b]];
+                memcpy(cache_k(c, l, slot[b], h) + t * dk, c->qkv + b * 3 * H + H + h * dk, (size_t)dk * sizeof(float));
+                memcpy(cache_v(c, l, slot[b], h) + t * dk, c->qkv + b * 3 * H + 2 * H + h * dk,
+                       (size_t)dk * sizeof(float));
             }
-        decode_attention(c, l);
+        decode_attention(c, l, slot, B);
         if ((st = blk_linear_forward(&ctx, &attn.out, c->ctx, c->x16, c->branch, B, 0)) != VT_OK) return st;
         add_rows(c->x, c->branch, B * H);
         vt_layernorm_forward(c->x, p->ln2_g, p->ln2_b, c->ln, c->mean, c->rstd, B, H, cfg->layer_norm_epsilon);
@@ -223,9 +233,62 @@ vt_status vt_gpt2_step(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *tokens, floa
         add_rows(c->x, c->branch, B * H);
     }
     vt_layernorm_forward(c->x, m->w.lnf_g, m->w.lnf_b, c->ln, c->mean, c->rstd, B, H, cfg->layer_norm_epsilon);
-    if ((st = head(m, c, logits)) != VT_OK) return st;
-    for (int64_t b = 0; b < B; b++) c->lengths[b]++;
+    if ((st = head(m, c, logits, B)) != VT_OK) return st;
+    for (int64_t b = 0; b < B; b++) c->lengths[slot[b]]++;
     return VT_OK;
+}
+
+vt_status vt_gpt2_step(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *tokens, float *logits) {
+    if (!c) return check_model(m, c, logits);
+    int64_t *all = malloc((size_t)c->batch * sizeof *all);
+    if (!all) return vt_error(VT_ERR_NOMEM, "out of memory for a GPT-2 step");
+    for (int64_t b = 0; b < c->batch; b++) all[b] = b;
+    vt_status st = step_rows(m, c, all, c->batch, tokens, logits);
+    free(all);
+    return st;
+}
+
+vt_status vt_gpt2_step_slots(vt_gpt2 *m, vt_gpt2_cache *c, const int64_t *slots, int64_t n, const int32_t *tokens,
+                             float *logits) {
+    if (!c || !slots || n < 1 || n > c->batch)
+        return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_step_slots: needs a cache and 1 to its batch of sequences");
+    return step_rows(m, c, slots, n, tokens, logits);
+}
+
+vt_status vt_gpt2_cache_reset_slot(vt_gpt2_cache *c, int64_t slot) {
+    if (!c || slot < 0 || slot >= c->batch)
+        return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_cache_reset_slot: no sequence %lld in the cache", (long long)slot);
+    c->lengths[slot] = 0;
+    return VT_OK;
+}
+
+int64_t vt_gpt2_cache_batch(const vt_gpt2_cache *c) { return c ? c->batch : 0; }
+int64_t vt_gpt2_cache_max_len(const vt_gpt2_cache *c) { return c ? c->max_len : 0; }
+
+vt_status vt_gpt2_prefill_slot(vt_gpt2 *m, vt_gpt2_cache *c, int64_t slot, const int32_t *ids, int64_t n,
+                               float *logits) {
+    vt_status st = check_model(m, c, logits);
+    if (st != VT_OK) return st;
+    if (slot < 0 || slot >= c->batch)
+        return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_prefill_slot: no sequence %lld in the cache", (long long)slot);
+    if (!ids || n < 1 || n > c->max_len)
+        return vt_error(VT_ERR_INVALID_ARG, "a prompt of %lld tokens does not fit a cache of %lld", (long long)n,
+                        (long long)c->max_len);
+    int64_t H = c->width, A = c->heads, dk = c->head_dim;
+    vt_gpt2_batch in = {.batch = 1, .seq_len = n, .input_ids = ids};
+    if ((st = gpt2_body(m, &in)) != VT_OK) return st;
+    for (int64_t l = 0; l < c->layers; l++) {
+        const float *qkv = m->acts[l].attn.qkv; /* (n, 3H) */
+        for (int64_t h = 0; h < A; h++)
+            for (int64_t t = 0; t < n; t++) {
+                const float *row = qkv + t * 3 * H + h * dk;
+                memcpy(cache_k(c, l, slot, h) + t * dk, row + H, (size_t)dk * sizeof(float));
+                memcpy(cache_v(c, l, slot, h) + t * dk, row + 2 * H, (size_t)dk * sizeof(float));
+            }
+    }
+    memcpy(c->ln, m->units[2 * c->layers].out + (n - 1) * H, (size_t)H * sizeof(float));
+    c->lengths[slot] = n;
+    return head(m, c, logits, 1);
 }
 
 /* The first index of the largest of n values. */
