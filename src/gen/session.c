@@ -18,6 +18,7 @@ typedef struct gen_slot {
     int n_stops;
     char *text;            /* the decoded generated text (vt_tok_decode's) */
     size_t text_len, sent; /* its length; the bytes vt_gen_take_text handed out */
+    size_t searched;       /* the text's bytes already searched for stop strings */
 } gen_slot;
 
 struct vt_gen_session {
@@ -99,6 +100,14 @@ int64_t vt_gen_running(const vt_gen_session *s) {
     return n;
 }
 
+/* Bytes at the end of text that are U+FFFD (EF BF BD) replacement characters:
+ * possibly an incomplete character the next token completes. */
+static size_t trailing_replacements(const char *text, size_t len) {
+    size_t n = 0;
+    while (len - n >= 3 && memcmp(text + len - n - 3, "\xEF\xBF\xBD", 3) == 0) n += 3;
+    return n;
+}
+
 /* Takes the token chosen for slot g: appends it, re-decodes the text, looks
  * for a stop string and decides whether the slot is finished. */
 static vt_status accept_token(vt_gen_session *s, gen_slot *g, int32_t token) {
@@ -109,11 +118,15 @@ static vt_status accept_token(vt_gen_session *s, gen_slot *g, int32_t token) {
     size_t len = 0;
     vt_status st = vt_tok_decode(s->tok, gen, n_text, false, false, &text, &len);
     if (st != VT_OK) return st;
-    /* Only the text after what was final before can hold a new stop string
-     * (a trailing U+FFFD of an incomplete character may have changed). */
-    size_t old = g->sent < len ? g->sent : len;
-    size_t keep = len;
-    bool stopped = vt_stop_find(text, len, old, (const char *const *)g->stops, g->n_stops, &keep);
+    /* Stop strings are looked for in the final text only: while running, a
+     * trailing U+FFFD may be an incomplete character the next token
+     * completes. Only text after the part searched before can hold a new one. */
+    bool ends = vt_finish_after(token, g->eos_id, false, g->n_new, g->max_new) != VT_FINISH_NONE;
+    size_t stable = ends ? len : len - trailing_replacements(text, len);
+    size_t keep = stable;
+    bool stopped = vt_stop_find(text, stable, g->searched < stable ? g->searched : stable,
+                                (const char *const *)g->stops, g->n_stops, &keep);
+    g->searched = stable;
     if (stopped) text[len = keep] = '\0';
     free(g->text);
     g->text = text;
@@ -206,14 +219,6 @@ vt_status vt_gen_slot(const vt_gen_session *s, int64_t slot, vt_gen_slot_info *o
                               .n_tokens = g->n_new, .n_prompt = g->n_prompt, .text = g->text ? g->text : "",
                               .text_len = g->text_len};
     return VT_OK;
-}
-
-/* Bytes at the end of text that are U+FFFD (EF BF BD) replacement characters:
- * possibly an incomplete character the next token completes. */
-static size_t trailing_replacements(const char *text, size_t len) {
-    size_t n = 0;
-    while (len - n >= 3 && memcmp(text + len - n - 3, "\xEF\xBF\xBD", 3) == 0) n += 3;
-    return n;
 }
 
 const char *vt_gen_take_text(vt_gen_session *s, int64_t slot, size_t *len) {
