@@ -31,6 +31,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/gpt2_commands.h"
+#include "core/strbuf.h"
+#include "verto/completions.h"
 #include "verto/serve.h"
 
 /* ---- libmicrohttpd, bound at run time --------------------------------- */
@@ -44,7 +47,8 @@
     X(MHD_add_response_header)                                                                                         \
     X(MHD_queue_response)                                                                                              \
     X(MHD_destroy_response)                                                                                            \
-    X(MHD_lookup_connection_value)
+    X(MHD_lookup_connection_value)                                                                                     \
+    X(MHD_create_response_from_callback)
 
 static struct {
 #define X(f) __typeof__(f) *f;
@@ -68,7 +72,10 @@ static int mhd_open(void) {
 /* ---- the request handler ---------------------------------------------- */
 
 typedef struct server {
-    vt_serve *engine;
+    vt_serve *engine;           /* a BERT-family directory's, or */
+    vt_completions *completions; /* a GPT-2 directory's: /v1/completions */
+    const char *model_name;
+    atomic_llong next_id;
     size_t max_body;
     atomic_int active;   /* requests from their first byte to their answer sent */
     atomic_bool draining;
@@ -98,6 +105,184 @@ static enum MHD_Result send_answer(server *sv, struct MHD_Connection *conn, vt_s
     return ret;
 }
 
+/* ---- /v1/completions for a GPT-2 directory ----------------------------- */
+
+static enum MHD_Result answer_text(server *sv, struct MHD_Connection *conn, int status, char *body, size_t len,
+                                   const char *type) {
+    vt_serve_response r = {.status = body ? status : 500, .body = body, .len = len, .content_type = type};
+    return send_answer(sv, conn, &r);
+}
+
+static enum MHD_Result answer_error(server *sv, struct MHD_Connection *conn, int status, const char *msg) {
+    vt_sb b = {0};
+    vt_sb_str(&b, "{\"error\": ");
+    vt_sb_json_string(&b, msg);
+    vt_sb_str(&b, "}\n");
+    size_t len;
+    char *body = vt_sb_take(&b, &len);
+    return answer_text(sv, conn, status, body, len, "application/json");
+}
+
+/* The fields every completion object and chunk starts with. */
+static void completion_head(vt_sb *b, const server *sv, long long id, long long created) {
+    vt_sb_printf(b, "{\"id\": \"cmpl-%lld\", \"object\": \"text_completion\", \"created\": %lld, \"model\": ", id, created);
+    vt_sb_json_string(b, sv->model_name);
+}
+
+static void choice(vt_sb *b, const char *text, int64_t index, const char *finish) {
+    vt_sb_str(b, "{\"text\": ");
+    vt_sb_json_string(b, text);
+    vt_sb_printf(b, ", \"index\": %lld, \"finish_reason\": ", (long long)index);
+    if (finish) vt_sb_printf(b, "\"%s\"", finish);
+    else vt_sb_str(b, "null");
+    vt_sb_str(b, ", \"logprobs\": null}");
+}
+
+typedef struct stream_state {
+    server *sv;
+    vt_completion_job *job;
+    long long id, created;
+    char *out;        /* bytes formatted and not yet sent */
+    size_t len, sent;
+    bool done;        /* [DONE] formatted */
+} stream_state;
+
+/* libmicrohttpd asks for the next bytes of a streamed answer: each event of
+ * the job becomes one server-sent event; a pause returns 0 (asked again). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    stream_state *st = cls;
+    if (st->sent == st->len) {
+        free(st->out);
+        st->out = NULL;
+        st->len = st->sent = 0;
+        if (st->done) return MHD_CONTENT_READER_END_OF_STREAM;
+        vt_completion_event ev;
+        bool failed;
+        int rc = vt_completion_job_next(st->job, 200, &ev, &failed);
+        vt_sb b = {0};
+        if (rc == 0) return 0;
+        if (rc < 0) {
+            if (failed) { /* the status line is gone: an error event, then the end */
+                vt_sb_str(&b, "data: {\"error\": ");
+                vt_sb_json_string(&b, vt_last_error());
+                vt_sb_str(&b, "}\n\n");
+            }
+            vt_sb_str(&b, "data: [DONE]\n\n");
+            st->done = true;
+        } else {
+            vt_sb_str(&b, "data: ");
+            completion_head(&b, st->sv, st->id, st->created);
+            vt_sb_str(&b, ", \"choices\": [");
+            choice(&b, ev.text, ev.index, ev.finish_reason);
+            vt_sb_str(&b, "]}\n\n");
+            free(ev.text);
+        }
+        st->out = vt_sb_take(&b, &st->len);
+        if (!st->out) return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = st->len - st->sent < max ? st->len - st->sent : max;
+    memcpy(buf, st->out + st->sent, n);
+    st->sent += n;
+    return (ssize_t)n;
+}
+
+/* The answer is over or the client went away: the job is cancelled (its
+ * slots freed between two steps). */
+static void stream_free(void *cls) {
+    stream_state *st = cls;
+    vt_completion_job_free(st->job);
+    free(st->out);
+    free(st);
+}
+
+static enum MHD_Result completions_metrics(server *sv, struct MHD_Connection *conn) {
+    int64_t req, pt, ct, running;
+    vt_completions_counts(sv->completions, &req, &pt, &ct, &running);
+    vt_sb b = {0};
+    vt_sb_printf(&b, "# TYPE verto_completion_requests_total counter\nverto_completion_requests_total %lld\n"
+                     "# TYPE verto_completion_prompt_tokens_total counter\nverto_completion_prompt_tokens_total %lld\n"
+                     "# TYPE verto_completion_tokens_total counter\nverto_completion_tokens_total %lld\n"
+                     "# TYPE verto_completion_running gauge\nverto_completion_running %lld\n",
+                 (long long)req, (long long)pt, (long long)ct, (long long)running);
+    size_t len;
+    char *body = vt_sb_take(&b, &len);
+    return answer_text(sv, conn, 200, body, len, "text/plain; version=0.0.4");
+}
+
+static enum MHD_Result completions_request(server *sv, struct MHD_Connection *conn, const char *url,
+                                           const char *method, conn_state *cs) {
+    if (!strcmp(url, "/healthz")) return answer_text(sv, conn, 200, strdup("{\"status\": \"ok\"}\n"), 17, "application/json");
+    if (!strcmp(url, "/metrics")) return completions_metrics(sv, conn);
+    if (strcmp(url, "/v1/completions")) return answer_error(sv, conn, 404, "no such endpoint (a GPT-2 model serves /v1/completions)");
+    if (strcmp(method, "POST")) {
+        vt_serve_response r = {.status = 405, .body = strdup("{\"error\": \"use POST\"}\n"), .len = 22,
+                               .content_type = "application/json", .allow = "POST"};
+        return send_answer(sv, conn, &r);
+    }
+    if (cs->too_large) return answer_error(sv, conn, 413, "the body is over the server's --max-body-bytes");
+    if (atomic_load(&sv->draining)) return answer_error(sv, conn, 503, "shutting down");
+    vt_completion_request req;
+    if (vt_completion_request_parse(cs->body, cs->len, &req) != VT_OK) return answer_error(sv, conn, 400, vt_last_error());
+    int status;
+    vt_completion_job *job = vt_completions_submit(sv->completions, &req, &status);
+    bool stream = req.stream;
+    size_t n = req.n_prompts;
+    vt_completion_request_free(&req);
+    if (!job) return answer_error(sv, conn, status, vt_last_error());
+    long long id = atomic_fetch_add(&sv->next_id, 1), created = (long long)time(NULL);
+    if (stream) {
+        stream_state *st = calloc(1, sizeof *st);
+        struct MHD_Response *resp =
+            st ? mhd.MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free) : NULL;
+        if (!resp) {
+            free(st);
+            vt_completion_job_free(job);
+            return MHD_NO;
+        }
+        *st = (stream_state){.sv = sv, .job = job, .id = id, .created = created};
+        mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        mhd.MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        enum MHD_Result ret = mhd.MHD_queue_response(conn, 200, resp);
+        mhd.MHD_destroy_response(resp);
+        return ret;
+    }
+    vt_sb *texts = calloc(n, sizeof *texts);
+    const char **finish = calloc(n, sizeof *finish);
+    bool failed = false;
+    vt_completion_event ev;
+    int rc;
+    while (texts && finish && (rc = vt_completion_job_next(job, 1000, &ev, &failed)) >= 0) {
+        if (rc == 0) continue;
+        vt_sb_add(&texts[ev.index], ev.text, ev.len);
+        if (ev.finish_reason) finish[ev.index] = ev.finish_reason;
+        free(ev.text);
+    }
+    enum MHD_Result ret;
+    if (!texts || !finish || failed) {
+        ret = answer_error(sv, conn, 500, texts && finish ? vt_last_error() : "out of memory");
+    } else {
+        int64_t pt, ct;
+        vt_completion_job_usage(job, &pt, &ct);
+        vt_sb b = {0};
+        completion_head(&b, sv, id, created);
+        vt_sb_str(&b, ", \"choices\": [");
+        for (size_t i = 0; i < n; i++) {
+            if (i) vt_sb_str(&b, ", ");
+            choice(&b, texts[i].buf ? texts[i].buf : "", (int64_t)i, finish[i]);
+        }
+        vt_sb_printf(&b, "], \"usage\": {\"prompt_tokens\": %lld, \"completion_tokens\": %lld, \"total_tokens\": %lld}}\n",
+                     (long long)pt, (long long)ct, (long long)(pt + ct));
+        size_t len;
+        char *body = vt_sb_take(&b, &len);
+        ret = answer_text(sv, conn, 200, body, len, "application/json");
+    }
+    for (size_t i = 0; texts && i < n; i++) vt_sb_free(&texts[i]);
+    free(texts);
+    free(finish);
+    vt_completion_job_free(job);
+    return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -117,6 +302,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (!cs->too_large) return MHD_YES;
         /* answer 413 now, without reading the body (the connection is closed after) */
+        if (sv->completions) return completions_request(sv, conn, url, method, cs);
         vt_serve_response r;
         vt_serve_handle(sv->engine, method, url, NULL, 0, true, &r);
         return send_answer(sv, conn, &r);
@@ -140,6 +326,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         cs->len += n;
         return MHD_YES;
     }
+    if (sv->completions) return completions_request(sv, conn, url, method, cs);
     vt_serve_response r;
     vt_serve_handle(sv->engine, method, url, cs->body, cs->len, cs->too_large, &r);
     return send_answer(sv, conn, &r);
@@ -174,7 +361,7 @@ static int resolve(const char *host, int port, struct sockaddr_storage *addr, so
 
 int cmd_serve(int argc, char **argv) {
     const char *dir = NULL, *host = "127.0.0.1", *precision = "fp32";
-    int64_t port = 8080, threads = 0, max_batch = 32, max_wait = 5, max_body = 1048576, max_len = 0;
+    int64_t port = 8080, threads = 0, max_batch = 32, max_wait = 5, max_body = 1048576, max_len = 0, max_new_limit = 512;
     const cli_option opts[] = {
         {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned classifier (or any BERT-family directory, for /v1/embed only)"},
         {"--host", CLI_STRING, &host, "ADDR", "address to listen on (default 127.0.0.1: this machine only)"},
@@ -185,6 +372,7 @@ int cmd_serve(int argc, char **argv) {
         {"--max-wait-ms", CLI_INT, &max_wait, "MS", "how long a batch may wait to fill (default 5)", 0, 60000},
         {"--max-body-bytes", CLI_INT, &max_body, "N", "largest request body; larger ones get 413 (default 1048576)", 1,
          1 << 30},
+        {"--max-new-tokens-limit", CLI_INT, &max_new_limit, "N", "GPT-2: the most max_tokens a completion may ask (default 512)", 1, 1e9},
         {"--max-seq-length", CLI_INT, &max_len, "L", "truncate inputs to L tokens, or read windows of L with a windowed classifier (default: as fine-tuned)", 2,
          1e6},
         {0}};
@@ -223,8 +411,16 @@ int cmd_serve(int argc, char **argv) {
     server sv = {.max_body = (size_t)max_body};
     atomic_init(&sv.active, 0);
     atomic_init(&sv.draining, false);
-    sv.engine = vt_serve_start(dir, &o);
-    if (!sv.engine) return cli_fail("%s", vt_last_error());
+    atomic_init(&sv.next_id, 1);
+    if (cli_is_gpt2_dir(dir)) { /* /v1/completions: --max-batch slots decoding together */
+        const char *slash = strrchr(dir, '/');
+        sv.model_name = slash && slash[1] ? slash + 1 : dir;
+        sv.completions = vt_completions_start(dir, (int)max_batch, max_new_limit);
+        if (!sv.completions) return cli_fail("%s", vt_last_error());
+    } else {
+        sv.engine = vt_serve_start(dir, &o);
+        if (!sv.engine) return cli_fail("%s", vt_last_error());
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_Daemon *d = mhd.MHD_start_daemon(
@@ -234,6 +430,7 @@ int cmd_serve(int argc, char **argv) {
         MHD_OPTION_END);
     if (!d) {
         vt_serve_stop(sv.engine);
+        vt_completions_stop(sv.completions);
         return cli_fail("cannot listen on %s port %lld (in use, or not an address of this machine?)", host,
                         (long long)port);
     }
@@ -254,7 +451,7 @@ int cmd_serve(int argc, char **argv) {
                     atomic_load(&sv.active));
             break;
         }
-        vt_serve_state st = vt_serve_get_state(sv.engine);
+        vt_serve_state st = sv.engine ? vt_serve_get_state(sv.engine) : VT_SERVE_READY;
         if (st == VT_SERVE_FAILED) {
             rc = cli_fail("%s", vt_serve_failure(sv.engine));
             break;
@@ -270,7 +467,7 @@ int cmd_serve(int argc, char **argv) {
     MHD_socket listen_fd = mhd.MHD_quiesce_daemon(d);
     if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
     atomic_store(&sv.draining, true);
-    vt_serve_drain(sv.engine);
+    if (sv.engine) vt_serve_drain(sv.engine);
     while (atomic_load(&sv.active) > 0) {
         struct timespec tick = {0, 10 * 1000000L};
         int sig = sigtimedwait(&sigs, NULL, &tick);
@@ -281,6 +478,7 @@ int cmd_serve(int argc, char **argv) {
     }
     mhd.MHD_stop_daemon(d);
     vt_serve_stop(sv.engine);
+    vt_completions_stop(sv.completions);
     if (!rc) fprintf(stderr, "verto serve: stopped\n");
     return rc;
 }

@@ -7,6 +7,7 @@
 #include "verto/serve.h"
 #include "core/json.h"
 #include "core/utf8.h"
+#include "serve/request_fields.h"
 
 /* Inputs one request may carry (each needs its own result in the answer). */
 #define MAX_INPUTS 1024
@@ -64,6 +65,10 @@ static vt_status check_members(const cJSON *obj, const char *const *allowed, con
                 return vt_error(VT_ERR_INVALID_ARG, "field \"%s%s\" appears twice", where, a->string);
     }
     return VT_OK;
+}
+
+vt_status serve_check_members(const cJSON *obj, const char *const *allowed, const char *where) {
+    return check_members(obj, allowed, where);
 }
 
 /* An input object; `top` for the request object itself, whose members were
