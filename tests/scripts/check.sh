@@ -6,13 +6,13 @@ check() {
     if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
 }
 
-# `start_server MODEL_DIR LOG` starts `$verto serve` on a free port in the
+# `start_server MODEL_DIR LOG [SERVE OPTIONS...]` starts `$verto serve` on a free port in the
 # background and waits until /healthz answers 200: $server_pid and $port are
 # set (the caller's EXIT trap kills $server_pid). `stop_server` stops it with
 # SIGTERM and waits.
 server_pid=
 start_server() {
-    "$verto" serve --model "$1" --port 0 2>"$2" &
+    "$verto" serve --model "$1" --port 0 "${@:3}" 2>"$2" &
     server_pid=$!
     port=
     for _ in $(seq 1 200); do
