@@ -363,7 +363,7 @@ int cmd_serve(int argc, char **argv) {
     const char *dir = NULL, *host = "127.0.0.1", *precision = "fp32";
     int64_t port = 8080, threads = 0, max_batch = 32, max_wait = 5, max_body = 1048576, max_len = 0, max_new_limit = 512;
     const cli_option opts[] = {
-        {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned classifier (or any BERT-family directory, for /v1/embed only)"},
+        {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned classifier (or any BERT-family directory, for /v1/embed only; a GPT-2 directory: /v1/completions)"},
         {"--host", CLI_STRING, &host, "ADDR", "address to listen on (default 127.0.0.1: this machine only)"},
         {"--port", CLI_INT, &port, "N", "TCP port (default 8080; 0 picks a free one)", 0, 65535},
         {"--threads", CLI_INT, &threads, "N", "OpenMP threads of the inference worker (default: all cores)", 0, 4096},
