@@ -114,6 +114,8 @@ void gpt2_lora_free(gpt2_lora *a);
 /* Attaches an adapter with config c and parameters params (NULL: zeros), in
  * the layout of vt_gpt2_lora_param_infos. */
 vt_status gpt2_lora_install(vt_gpt2 *m, const vt_gpt2_lora_config *c, const float *params);
+/* adapter_config.json text (lora_io.c): errors name `path` and the key. */
+vt_status gpt2_lora_parse_config(const char *text, size_t len, const char *path, vt_gpt2_lora_config *c);
 /* The file's module name of slot k ("attn.c_attn", ...) and its (in, out). */
 const char *gpt2_lora_module(int k);
 void gpt2_lora_dims(const vt_gpt2 *m, int k, int64_t *in, int64_t *out);

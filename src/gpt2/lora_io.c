@@ -127,7 +127,7 @@ static vt_status read_targets(const cJSON *t, const char *path, unsigned *target
 static bool is_null_or_false(const cJSON *v) { return !v || cJSON_IsNull(v) || cJSON_IsFalse(v); }
 static bool is_empty_object(const cJSON *v) { return !v || cJSON_IsNull(v) || (cJSON_IsObject(v) && !v->child); }
 
-static vt_status parse_config(const char *text, size_t len, const char *path, vt_gpt2_lora_config *c) {
+vt_status gpt2_lora_parse_config(const char *text, size_t len, const char *path, vt_gpt2_lora_config *c) {
     const char *why;
     size_t at;
     cJSON *o = vt_json_parse(text, len, &why, &at);
@@ -209,7 +209,7 @@ vt_status vt_gpt2_lora_load(vt_gpt2 *m, const char *dir) {
     vt_gpt2_lora_config c;
     vt_status st = !cfg_path || !st_path ? vt_error(VT_ERR_NOMEM, "out of memory loading %s", dir) : VT_OK;
     if (st == VT_OK) st = vt_read_file(cfg_path, MAX_CONFIG_BYTES, &text, &len);
-    if (st == VT_OK) st = parse_config(text, len, cfg_path, &c);
+    if (st == VT_OK) st = gpt2_lora_parse_config(text, len, cfg_path, &c);
     if (st == VT_OK && !(f = vt_st_open(st_path))) st = vt_last_status();
     if (st == VT_OK) {
         /* lay the adapter out beside the model's, read into it, then swap it in */
