@@ -272,11 +272,65 @@ static void test_trained_adapter_in_peft(void **state) {
     vt_gpt2_free(m);
 }
 
+/* The base's products in bf16 (--base-precision bf16), the adapter in f32:
+ * the loss within 2% and the LoRA gradients' cosine >= 0.99 of fp32's (bf16
+ * keeps 8 bits of mantissa: about 0.4% per rounding). */
+static void test_bf16_base(void **state) {
+    (void)state;
+    vt_gpt2 *m = load("lora_base");
+    assert_int_equal(load_adapter(m, "lora_adapter"), VT_OK);
+    ref_batch r;
+    batch_open(&r);
+    vt_gpt2_batch in = {.batch = r.B, .seq_len = r.T, .input_ids = r.ids, .attention_mask = r.mask, .labels = r.labels};
+    vt_gpt2_outputs out;
+    assert_int_equal(vt_gpt2_forward(m, &in, true, 1, &out), VT_OK);
+    double loss32 = out.loss;
+    assert_int_equal(vt_gpt2_backward(m, false), VT_OK);
+    int64_t n;
+    float *g = vt_gpt2_lora_grads(m, &n), *g32 = malloc((size_t)n * sizeof *g32);
+    memcpy(g32, g, (size_t)n * sizeof *g32);
+    assert_int_equal(vt_gpt2_set_precision(m, VT_PRECISION_BF16), VT_OK);
+    assert_int_equal(vt_gpt2_forward(m, &in, true, 1, &out), VT_OK);
+    assert_int_equal(vt_gpt2_backward(m, false), VT_OK);
+    double dot = 0, a2 = 0, b2 = 0;
+    for (int64_t i = 0; i < n; i++) dot += (double)g32[i] * g[i], a2 += (double)g32[i] * g32[i], b2 += (double)g[i] * g[i];
+    double cosine = dot / sqrt(a2 * b2);
+    printf("bf16 base: loss %.6f vs fp32 %.6f; LoRA gradient cosine %.5f\n", out.loss, loss32, cosine);
+    assert_true(fabs(out.loss - loss32) <= 0.02 * fabs(loss32));
+    assert_true(cosine >= 0.99);
+    free(g32);
+    batch_close(&r);
+    vt_gpt2_free(m);
+}
+
+/* Decoding with an attached adapter: a cached step's logits equal a full
+ * forward's at that position (1e-4, the same f32 arithmetic in another order). */
+static void test_decode_with_adapter(void **state) {
+    (void)state;
+    vt_gpt2 *m = load("lora_base");
+    assert_int_equal(load_adapter(m, "lora_adapter"), VT_OK);
+    int64_t V = vt_gpt2_get_config(m)->vocab_size;
+    int32_t seq[6] = {3, 14, 15, 9, 26, 53}, len[1] = {5};
+    float *step = malloc((size_t)V * sizeof *step);
+    vt_gpt2_cache *c = vt_gpt2_cache_new(m, 1, 8);
+    assert_non_null(c);
+    assert_int_equal(vt_gpt2_prefill(m, c, seq, 5, len, step), VT_OK);
+    assert_int_equal(vt_gpt2_step(m, c, seq + 5, step), VT_OK);
+    vt_gpt2_batch in = {.batch = 1, .seq_len = 6, .input_ids = seq};
+    vt_gpt2_outputs out;
+    assert_int_equal(vt_gpt2_forward(m, &in, false, 0, &out), VT_OK);
+    assert_close_abs("cached step vs full forward, with the adapter", step, out.logits + 5 * V, V, 1e-4);
+    vt_gpt2_cache_free(c);
+    free(step);
+    vt_gpt2_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_targets),       cmocka_unit_test(test_forward_backward),
         cmocka_unit_test(test_merge),         cmocka_unit_test(test_bad_adapters),
         cmocka_unit_test(test_finite_differences), cmocka_unit_test(test_trained_adapter_in_peft),
+        cmocka_unit_test(test_bf16_base),     cmocka_unit_test(test_decode_with_adapter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
