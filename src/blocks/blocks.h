@@ -45,7 +45,7 @@ typedef struct blk_lora {
     float *dA, *dB;     /* their gradients (+=); NULL: not wanted */
     int64_t rank;
     float scale;        /* lora_alpha / r */
-    float dropout;      /* on the branch's input, training only; 0: none */
+    float dropout;      /* on the branch's input; 0: none (the model gives 0 outside training) */
     uint64_t seed;
 } blk_lora;
 

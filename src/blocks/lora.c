@@ -19,7 +19,7 @@ vt_status blk_lora_forward(const blk_ctx *c, const blk_linear *l, const float *x
     blk_lora_acts *s = l->lora_acts;
     if (rows > s->rows)
         return vt_error(VT_ERR_STATE, "LoRA branch: %lld rows exceed the %lld planned", (long long)rows, (long long)s->rows);
-    s->dropped = c->training && a->dropout > 0 && s->xd;
+    s->dropped = a->dropout > 0 && s->xd; /* the model sets dropout 0 outside training */
     const float *xd = x;
     if (s->dropped) {
         vt_dropout_forward(x, s->xd, s->mask, rows * l->in, a->dropout, a->seed);

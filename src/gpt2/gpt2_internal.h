@@ -54,6 +54,7 @@ typedef struct gpt2_lora {
     char (*names)[64];
     size_t n_infos;
     uint64_t seed;              /* of the current step's dropout masks */
+    bool training;              /* whether the current step drops out the branches' inputs */
 } gpt2_lora;
 
 struct vt_gpt2 {

@@ -176,6 +176,7 @@ void gpt2_lora_attach(const vt_gpt2 *m, int64_t l, int k, blk_linear *d) {
     if (!a || !(a->cfg.targets & (1u << k))) return;
     size_t s = (size_t)(l * GPT2_LORA_SLOTS + k);
     a->slots[s].seed = vt_hash64(a->seed, (uint64_t)(1000003 + s)); /* distinct from the model's dropout sites */
+    a->slots[s].dropout = a->training ? a->cfg.dropout : 0;
     d->lora = &a->slots[s];
     d->lora_acts = &a->acts[s];
 }

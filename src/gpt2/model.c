@@ -101,7 +101,7 @@ static vt_status body_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training
         for (int64_t h = 0; h < H; h++) e[h] += pos[h];
     }
     memset(m->zeros, 0, (size_t)H * sizeof(float));
-    if (m->lora) m->lora->seed = seed;
+    if (m->lora) m->lora->seed = seed, m->lora->training = training; /* not one_product alone: no dropout then */
     blk_ctx ctx = gpt2_ctx(m, training || in->one_product);
     float resid = training ? c->resid_pdrop : 0, attn_drop = training ? c->attn_pdrop : 0;
     blk_add_norm u = gpt2_unit(m, 0, training ? c->embd_pdrop : 0, seed);

@@ -192,7 +192,18 @@ static void test_finite_differences(void **state) {
     ref_batch r;
     batch_open(&r);
     vt_gpt2_batch in = {.batch = r.B, .seq_len = r.T, .input_ids = r.ids, .attention_mask = r.mask, .labels = r.labels};
-    loss_at(m, &in);
+    /* the base has no dropout: a training loss apart from the evaluation one is the branches' dropout,
+     * which one product over the batch outside training must not apply */
+    vt_gpt2_outputs eval, eval_one;
+    assert_int_equal(vt_gpt2_forward(m, &in, false, 0, &eval), VT_OK);
+    double eval_loss = eval.loss;
+    in.one_product = true;
+    assert_int_equal(vt_gpt2_forward(m, &in, false, 0, &eval_one), VT_OK);
+    in.one_product = false;
+    double train_loss = loss_at(m, &in);
+    printf("LoRA dropout 0.25: training loss %.6f, evaluation %.6f (one product: %.6f)\n", train_loss, eval_loss,
+           eval_one.loss);
+    assert_true(fabs(train_loss - eval_loss) > 1e-3 && fabs(eval_one.loss - eval_loss) < 1e-5);
     assert_int_equal(vt_gpt2_backward(m, false), VT_OK);
     float *grad = malloc((size_t)n * sizeof *grad);
     memcpy(grad, g, (size_t)n * sizeof *grad);
