@@ -14,6 +14,7 @@
 #include "core/strbuf.h"
 #include "verto/generate.h"
 #include "verto/gpt2.h"
+#include "verto/gpt2_lora.h"
 #include "verto/tokenizer.h"
 
 typedef struct gen_out {
@@ -82,13 +83,14 @@ static int take_stops(int *argc, char **argv, const char ***stops, int *n_stops)
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *input = NULL, **stops = NULL, *stop_help = NULL;
+    const char *model_dir = NULL, *adapter_dir = NULL, *input = NULL, **stops = NULL, *stop_help = NULL;
     int n_stops = 0;
     int64_t max_new = 32, top_k = 0, seed = 0, batch_size = 8;
     double temperature = 1, top_p = 1, rep = 1;
     bool greedy = false, json = false;
     const cli_option OPTS[] = {
         {"--model", CLI_STRING, &model_dir, "DIR", "a GPT-2 model directory with its tokenizer"},
+        {"--adapter", CLI_STRING, &adapter_dir, "DIR", "a PEFT LoRA adapter (verto finetune --task causal-lm) applied to the model"},
         {"--input", CLI_STRING, &input, "FILE", "prompts one per line (- : stdin; default: the arguments, else stdin)"},
         {"--max-new-tokens", CLI_INT, &max_new, "N", "tokens to generate at most (default 32)", 1, 1e9},
         {"--temperature", CLI_FLOAT, &temperature, "T", "sampling temperature (default 1)", 1e-6, 1e6},
@@ -121,7 +123,8 @@ int cmd_generate(int argc, char **argv) {
         cli_fail("--model DIR is required");
         goto end;
     }
-    if (!(m = vt_gpt2_load(model_dir)) || !(tok = vt_tok_load(model_dir, NULL))) {
+    if (!(m = vt_gpt2_load(model_dir)) || (adapter_dir && vt_gpt2_lora_load(m, adapter_dir) != VT_OK) ||
+        !(tok = vt_tok_load(model_dir, NULL))) {
         cli_fail("%s", vt_last_error());
         goto end;
     }

@@ -137,6 +137,16 @@ printf '{"prompt": "a", "completion": "free money meeting lunch offer report fre
 fails_naming "a completion beyond --max-seq-length" "longc.jsonl:1: the completion is" "$V" finetune --task causal-lm --model base \
     --train longc.jsonl --max-seq-length 4 -o out_bad
 fails_naming "an unknown target" "q_proj" "$V" finetune --task causal-lm --model base --train train.jsonl --lora-targets q_proj -o out_bad
+# generate --adapter decodes with the adapter attached: the same greedy tokens as the merged model
+# (the merge differs from base + adapter by float rounding only, 1e-8 above), and not the base's.
+printf 'Subject: hello\nthe quick\n' > prompts.txt
+check "generate --adapter" sh -c "'$V' generate --model base --adapter adapter --greedy --json --max-new-tokens 12 --input prompts.txt > gen_adapter.jsonl"
+"$V" generate --model merged --greedy --json --max-new-tokens 12 --input prompts.txt > gen_merged.jsonl
+"$V" generate --model base --greedy --json --max-new-tokens 12 --input prompts.txt > gen_base.jsonl
+check "generate --adapter gives the merged model's tokens" cmp gen_adapter.jsonl gen_merged.jsonl
+check "... which are not the base model's" sh -c "! cmp -s gen_adapter.jsonl gen_base.jsonl"
+fails_naming "generate with a missing adapter" "nothere/adapter_config.json" "$V" generate --model base --adapter nothere --greedy hi
+
 mkdir -p badadapter && cp adapter/adapter_model.safetensors badadapter/
 python3 -c 'import json; c = json.load(open("adapter/adapter_config.json")); c["r"] = 5; json.dump(c, open("badadapter/adapter_config.json", "w"))'
 fails_naming "merge-lora with a rank mismatch" "badadapter/adapter_model.safetensors" "$V" merge-lora --model base --adapter badadapter -o m2
