@@ -58,17 +58,20 @@ void vt_gemm_use(vt_gemm_backend b) {
     atomic_store(&g_setting, (int)b);
 }
 
-/* Products of at most this many rows are inference's (a batch-1 sequence of
- * up to 256 tokens, or a 64-row block of vt_matmul_seqwise); more rows are
- * training's batches. */
-#define FEW_ROWS 256
-
-/* AVX2 (measured on an AMD EPYC, 2 cores, BENCHMARKS.md): oneDNN 2.6 is at
- * 92-100% of the peak on training shapes but loses 20-45% to BLIS on
- * few-row products. */
+/* AVX2, measured with bench/matmul_gflops on an AMD EPYC (2 cores, Zen 3 as
+ * BLIS and OpenBLAS see it; BENCHMARKS.md's AVX2 section), in five runs on a
+ * shared machine: oneDNN 2.6 is as fast as the others, or faster, on the
+ * forward and input-gradient products of training and on inference's 64-row
+ * single-threaded blocks (vt_matmul_seqwise; BLIS was slower there at K = 2048
+ * in every run, and slowed most when other processes took the cores), but
+ * reaches about half of OpenBLAS's speed on weight gradients dW = dy^T x whose
+ * smaller side is 256 or less (BERT-mini's FFN: 1024 x 256 and 256 x 1024 over
+ * K = 4096 rows). BLIS won no shape consistently, so the table never picks
+ * it (VT_GEMM=blis still does). */
 static vt_gemm_backend table_avx2(int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
-    (void)N, (void)K, (void)ta, (void)tb;
-    return M <= FEW_ROWS ? VT_GEMM_BLIS : VT_GEMM_ONEDNN;
+    (void)K;
+    if (ta && !tb && (M <= 256 || N <= 256)) return VT_GEMM_OPENBLAS;
+    return VT_GEMM_ONEDNN;
 }
 
 vt_gemm_backend gemm_pick(int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
