@@ -18,6 +18,9 @@ Environment:
   BENCH_ONLY     a comma-separated subset of gemm,pretrain,infer,tokenize
                  (default: all; MFU needs gemm)
   BENCH_OUT      results folder (default bench/results)
+  BENCH_PRETRAIN comma-separated pretraining configs (default mini,small)
+  BENCH_INFER    comma-separated inference models (default: all four)
+  BENCH_PRECISIONS  fp32,bf16 (default both)
 
 Each measurement runs in its own process (so peak memory is that of one
 measurement) and prints one JSON line; this script only runs them, notes
@@ -167,7 +170,7 @@ def measure(args, runner, s, bf16_native):
     T = str(s["threads"])
     peaks = {}
     if "gemm" in s["only"]:
-        for dtype in ("fp32", "bf16"):
+        for dtype in s["precisions"]:
             gemm = runner.run(f"gemm {dtype} peak", [b / "gemm_peak", "--threads", T, "--rounds", s["repeats"],
                                                      "--min-ms", 50 if s["quick"] else 500, "--dtype", dtype])
             peaks[dtype] = gemm and gemm["peak_gflops"]
@@ -184,10 +187,10 @@ def measure(args, runner, s, bf16_native):
 
 def measure_pretrain(b, runner, s):
     T = str(s["threads"])
-    for config in ("mini", "small"):
+    for config in s["pretrain"]:
         common = ["--config", config, "--threads", T, "--warmup", s["warmup"], "--steps", s["repeats"],
                   "--batch", s["batch"], "--seq-len", 128, "--masked", 20]
-        for precision in PRECISIONS:
+        for precision in s["precisions"]:
             p = ["--precision", precision]
             runner.run(f"pretrain {config} {precision} verto", [b / "pretrain_bench", *common, *p])
             if precision == "fp32":  # verto before the GEMM table: oneDNN for every product
@@ -212,8 +215,8 @@ def measure_infer(b, runner, s, minilm, bf16_native):
     T = str(s["threads"])
     models = b / "models"
     subprocess.run([PY, BENCH / "make_models.py", models, minilm], check=True, cwd=REPO, env=runner.env)
-    for name in INFER_MODELS:
-        precisions = PRECISIONS if bf16_native or name not in BASE_SIZE else ("fp32",)
+    for name in s["infer"]:
+        precisions = s["precisions"] if bf16_native or name not in BASE_SIZE else ("fp32",)
         for batch, warmup, iters in ((1, 5, 10 * s["repeats"]), (s["batch"], s["warmup"], s["repeats"])):
             common = ["--model", models / name, "--name", name, "--threads", T, "--batch", batch, "--seq-len", 128,
                       "--warmup", warmup, "--iters", iters]
@@ -487,6 +490,11 @@ def main():
          "repeats": env_int("BENCH_REPEATS", 2 if quick else 5),
          "warmup": 1 if quick else 2, "batch": 2 if quick else 32, "text_mb": 0.5 if quick else 20,
          "only": (os.environ.get("BENCH_ONLY") or "gemm,pretrain,infer,tokenize").split(",")}
+    for key, var, default in (("pretrain", "BENCH_PRETRAIN", ("mini", "small")), ("infer", "BENCH_INFER", INFER_MODELS),
+                              ("precisions", "BENCH_PRECISIONS", PRECISIONS)):
+        s[key] = tuple(os.environ.get(var, "").split(",")) if os.environ.get(var) else default
+        if set(s[key]) - set(default):
+            sys.exit(f"bench: {var}: unknown {', '.join(sorted(set(s[key]) - set(default)))} ({', '.join(default)})")
     unknown = set(s["only"]) - {"gemm", "pretrain", "infer", "tokenize"}
     if unknown:
         sys.exit(f"bench: BENCH_ONLY: unknown {', '.join(sorted(unknown))} (gemm, pretrain, infer, tokenize)")

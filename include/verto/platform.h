@@ -60,7 +60,7 @@ VT_API const char *vt_onednn_isa(void);
  * vt_matmul's f32 products (and the blocks of vt_matmul_seqwise) run on one of
  * three libraries, picked per product by its shape (M, N, K, transposes) and the ISA in
  * use from a table measured on each kind of CPU (BENCHMARKS.md): on AVX2,
- * OpenBLAS for weight gradients with a side of 256 or less, oneDNN for the
+ * OpenBLAS for weight gradients of 256 x 1024 and longer, oneDNN for the
  * rest; on AVX-512, oneDNN. The pick never depends on the thread count or, for
  * vt_matmul_seqwise, on the batch, so results stay batch-independent. The
  * environment variable VT_GEMM (onednn, blis, openblas or auto) forces one;

@@ -64,13 +64,15 @@ void vt_gemm_use(vt_gemm_backend b) {
  * forward and input-gradient products of training and on inference's 64-row
  * single-threaded blocks (vt_matmul_seqwise; BLIS was slower there at K = 2048
  * in every run, and slowed most when other processes took the cores), but
- * reaches about half of OpenBLAS's speed on weight gradients dW = dy^T x whose
- * smaller side is 256 or less (BERT-mini's FFN: 1024 x 256 and 256 x 1024 over
- * K = 4096 rows). BLIS won no shape consistently, so the table never picks
- * it (VT_GEMM=blis still does). */
+ * reaches about half of OpenBLAS's speed on weight gradients dW = dy^T x of
+ * 256 x 1024 or 1024 x 256 (BERT-mini's FFN, over K = 4096 rows: 35-41
+ * against 67 GFLOPS in the last run). At 768 x 256 (its QKV) oneDNN was as
+ * fast or faster, and BERT-small's 512 x 2048 was even. BLIS won no shape
+ * consistently, so the table never picks it (VT_GEMM=blis still does). */
 static vt_gemm_backend table_avx2(int64_t M, int64_t N, int64_t K, bool ta, bool tb) {
     (void)K;
-    if (ta && !tb && (M <= 256 || N <= 256)) return VT_GEMM_OPENBLAS;
+    int64_t small = M < N ? M : N, large = M < N ? N : M;
+    if (ta && !tb && small <= 256 && large >= 1024) return VT_GEMM_OPENBLAS;
     return VT_GEMM_ONEDNN;
 }
 
