@@ -82,7 +82,8 @@ VT_API bool vt_gemm_backend_parse(const char *name, vt_gemm_backend *out);
 VT_API vt_status vt_gemm_check_env(void);
 
 /* Forces a backend (VT_GEMM_AUTO: back to the table) for the rest of the
- * process, over VT_GEMM. Products already running finish on their own. */
+ * process, over VT_GEMM. Products already running finish on their own. A
+ * value outside the enum changes nothing. */
 VT_API void vt_gemm_use(vt_gemm_backend b);
 
 /* The library an f32 product C (M, N) = op(A) op(B) (op a transpose where

@@ -54,6 +54,7 @@ vt_status vt_gemm_check_env(void) {
 }
 
 void vt_gemm_use(vt_gemm_backend b) {
+    if ((unsigned)b > VT_GEMM_OPENBLAS) return; /* not a backend: the contract says nothing changes */
     pthread_once(&g_env_once, read_env); /* so a later first read cannot undo this */
     atomic_store(&g_setting, (int)b);
 }
