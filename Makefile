@@ -25,7 +25,10 @@ else
 endif
 ARCH_AVX512 = -march=x86-64-v4 -mprefer-vector-width=512
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
-LDLIBS   = -ldnnl -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
+# BLIS and OpenBLAS (Debian's OpenMP builds) are vt_matmul's other backends;
+# both export cblas_sgemm, and OpenBLAS comes first so that name binds to it.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+LDLIBS   = -ldnnl -lopenblas -lblis -lcjson -lutf8proc -lpcre2-8 -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(EXTRA_LDFLAGS)
 
 # Data parallelism over MPI (src/train/dist.c): MPI=auto uses Open MPI when its
@@ -77,6 +80,8 @@ $(BUILD)/obj/%.avx512.o: %.c $(FLAGS_STAMP)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+$(BUILD)/obj/src/kernels/gemm_blis.o: CFLAGS_ALL += -isystem /usr/include/$(MULTIARCH)/blis-openmp
+$(BUILD)/obj/src/kernels/gemm_openblas.o: CFLAGS_ALL += -isystem /usr/include/$(MULTIARCH)/openblas-openmp
 $(BUILD)/obj/src/train/dist.o: CFLAGS_ALL += $(MPI_CFLAGS)
 $(BUILD)/obj/src/train/dist.o: $(BUILD)/.mpi-$(MPI_ON)
 $(BUILD)/.mpi-%:
@@ -163,7 +168,7 @@ fuzz: deps $(FUZZERS)
 
 # Benchmarks (bench/, BENCHMARKS.md): BENCH_THREADS (default 2), BENCH_REPEATS,
 # BENCH_QUICK=1 (a smoke test) are read by bench/run.py from the environment.
-BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak pretrain_bench infer_bench tok_bench dp_bench sampling_bench)
+BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak matmul_gflops pretrain_bench infer_bench tok_bench dp_bench sampling_bench)
 $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(BUILD)/libverto.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"

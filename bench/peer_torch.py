@@ -3,9 +3,10 @@
 
   bench/peer_torch.py pretrain --config mini|small [--threads 2] [--warmup 2] [--steps 5]
                                [--batch 32] [--seq-len 128] [--masked 20] [--precision fp32|bf16]
+                               [--same-work]
   bench/peer_torch.py infer --model small|DIR [--name NAME] [--threads 2] [--batch 1]
                             [--seq-len 128] [--warmup 3] [--iters 20] [--precision fp32|bf16]
-                            [--check FILE]
+                            [--check FILE] [--same-work]
 
 --precision bf16 runs the forward (and so its backward) under
 torch.autocast("cpu", dtype=torch.bfloat16): PyTorch's own mixed precision,
@@ -28,6 +29,16 @@ directory of any family loaded with AutoModelForSequenceClassification
 (infer_bench --dump's ids and logits) runs the model in fp32 on verto's ids
 after the timing and reports the largest difference from verto's logits.
 
+--same-work: the like-for-like peer (system "pytorch-same-work"), doing the
+work verto does and MFU counts (bench/flops.py). pretrain: transformers'
+BertModel and BERT's pretraining heads (BertPreTrainingHeads, decoder tied to
+the word embeddings) with the MLM transform and decoder applied to the
+labelled positions only, gathered first, as verto does. infer (BERT and
+RoBERTa classifiers): every layer but the last over all positions, the last
+with keys and values at every position and the query, attention output and
+FFN at the first token only, then the head; logits equal the full model's
+(reported as max_abs_diff_vs_full).
+
 Prints one JSON line (the schema of the C programs' lines)."""
 import argparse
 import json
@@ -42,7 +53,8 @@ def pretrain(args):
     from transformers import BertForPreTraining, get_linear_schedule_with_warmup
     baseline_rss = pc.rss_now_mib()
     torch.manual_seed(42)
-    model = BertForPreTraining(pc.bert_config(args.config))
+    model = SameWorkPretraining(pc.bert_config(args.config)) if args.same_work \
+        else BertForPreTraining(pc.bert_config(args.config))
     model.train()
     decay = [p for n, p in model.named_parameters() if not ("bias" in n or "LayerNorm" in n)]
     no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
@@ -59,7 +71,7 @@ def pretrain(args):
         with autocast(args.precision):
             out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels,
                         next_sentence_label=nsp)
-        out.loss.backward()
+        (out if args.same_work else out.loss).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
@@ -68,7 +80,7 @@ def pretrain(args):
         if step >= args.warmup:
             secs.append(dt)
     layers, hidden, heads = pc.PRESETS[args.config]
-    return {"bench": "pretrain", "system": "pytorch", "config": args.config, "precision": args.precision,
+    return {"bench": "pretrain", "system": system(args), "config": args.config, "precision": args.precision,
             "threads": torch.get_num_threads(),
             "batch": args.batch, "seq_len": args.seq_len, "masked_per_seq": args.masked, "vocab": pc.VOCAB,
             "layers": layers, "hidden": hidden, "heads": heads, "intermediate": 4 * hidden,
@@ -77,6 +89,60 @@ def pretrain(args):
             "peak_rss_mib": pc.peak_rss_mib(), "baseline_rss_mib": baseline_rss,
             "attn_implementation": getattr(model.config, "_attn_implementation", None),
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+
+
+def system(args):
+    return "pytorch-same-work" if args.same_work else "pytorch"
+
+
+def SameWorkPretraining(config):
+    """BERT pretraining with the MLM head at the labelled positions only;
+    calling it returns the loss (MLM + NSP cross-entropy)."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import BertModel
+    from transformers.models.bert.modeling_bert import BertPreTrainingHeads
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.config = config
+            self.bert = BertModel(config)  # with the pooler
+            self.cls = BertPreTrainingHeads(config)
+            self.cls.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight  # tied, as verto's
+
+        def forward(self, input_ids, token_type_ids, attention_mask, labels, next_sentence_label):
+            seq, pooled = self.bert(input_ids=input_ids, token_type_ids=token_type_ids,
+                                    attention_mask=attention_mask, return_dict=False)[:2]
+            at = labels != -100                        # (B, T)
+            logits = self.cls.predictions(seq[at])     # (P, V): the labelled positions only
+            mlm = F.cross_entropy(logits, labels[at])
+            return mlm + F.cross_entropy(self.cls.seq_relationship(pooled), next_sentence_label)
+
+    return Model()
+
+
+def first_token_forward(model, ids):
+    """Logits of a BERT or RoBERTa sequence classifier computing its last
+    layer at the first token only (keys and values at every position)."""
+    import torch.nn.functional as F
+    base = getattr(model, "bert", None) or model.roberta
+    h = base.embeddings(input_ids=ids)                               # (B, T, H)
+    layers = base.encoder.layer
+    for layer in layers[:-1]:
+        out = layer(h)
+        h = out[0] if isinstance(out, tuple) else out
+    last, B = layers[-1], ids.shape[0]
+    sa = last.attention.self
+    heads, d = sa.num_attention_heads, sa.attention_head_size
+    split = lambda x: x.view(B, -1, heads, d).transpose(1, 2)       # noqa: E731  (B, heads, rows, d)
+    first = h[:, :1]                                                 # (B, 1, H)
+    ctx = F.scaled_dot_product_attention(split(sa.query(first)), split(sa.key(h)), split(sa.value(h)))
+    a = last.attention.output(ctx.transpose(1, 2).reshape(B, 1, heads * d), first)
+    o = last.output(last.intermediate(a), a)                         # (B, 1, H)
+    if hasattr(model, "bert"):
+        return model.classifier(model.dropout(base.pooler(o)))
+    return model.classifier(o)
 
 
 def autocast(precision):
@@ -103,19 +169,25 @@ def infer(args):
     baseline_rss = pc.rss_now_mib()
     model = load_classifier(args.model).eval()
     ids = pc.random_ids(args.batch, args.seq_len, model.config.vocab_size)
+    run = (lambda x: first_token_forward(model, x)) if args.same_work else (lambda x: model(input_ids=x))  # noqa: E731
+    extra = {}
+    if args.same_work:
+        with torch.inference_mode():
+            full = model(input_ids=ids).logits
+            extra["max_abs_diff_vs_full"] = (first_token_forward(model, ids) - full).abs().max().item()
     secs = []
     with torch.inference_mode(), autocast(args.precision):
         for i in range(args.warmup + args.iters):
             t0 = time.perf_counter()
-            model(input_ids=ids)
+            run(ids)
             dt = time.perf_counter() - t0
             if i >= args.warmup:
                 secs.append(dt)
     check = check_verto(model, args.check) if args.check else {}
-    return {**pc.infer_result("pytorch", args, model.config, secs, precision=args.precision,
+    return {**pc.infer_result(system(args), args, model.config, secs, precision=args.precision,
                               threads=torch.get_num_threads()),
             "peak_rss_mib": pc.peak_rss_mib(), "baseline_rss_mib": baseline_rss,
-            "attn_implementation": getattr(model.config, "_attn_implementation", None), **check,
+            "attn_implementation": getattr(model.config, "_attn_implementation", None), **check, **extra,
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
 
 
@@ -152,6 +224,7 @@ def main():
         q.add_argument("--threads", type=int, default=2)
         q.add_argument("--seq-len", type=int, default=128)
         q.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+        q.add_argument("--same-work", action="store_true", help="the like-for-like peer (see the module's help)")
     args = ap.parse_args()
     pc.limit_threads(args.threads)
     print(json.dumps(pretrain(args) if args.mode == "pretrain" else infer(args)))

@@ -18,6 +18,9 @@ Environment:
   BENCH_ONLY     a comma-separated subset of gemm,pretrain,infer,tokenize
                  (default: all; MFU needs gemm)
   BENCH_OUT      results folder (default bench/results)
+  BENCH_PRETRAIN comma-separated pretraining configs (default mini,small)
+  BENCH_INFER    comma-separated inference models (default: all four)
+  BENCH_PRECISIONS  fp32,bf16 (default both)
 
 Each measurement runs in its own process (so peak memory is that of one
 measurement) and prints one JSON line; this script only runs them, notes
@@ -95,10 +98,13 @@ class Runner:
         self.results = []
         self.failures = []
 
-    def run(self, label, cmd):
+    def run(self, label, cmd, env=None, system=None):
+        """env: variables added for this run; system: the name its lines go by
+        (a verto run with another VT_GEMM is another system in the table)."""
         log(f"bench: {label} ...")
         t0, watch = time.monotonic(), CpuWatch()
-        proc = subprocess.run([str(c) for c in cmd], env=self.env, capture_output=True, text=True, cwd=REPO)
+        proc = subprocess.run([str(c) for c in cmd], env={**self.env, **(env or {})}, capture_output=True, text=True,
+                              cwd=REPO)
         wall, other = time.monotonic() - t0, watch.other_cores()
         lines = []
         for l in proc.stdout.splitlines():
@@ -113,6 +119,8 @@ class Runner:
             return None
         for r in lines:
             r["label"], r["wall_s"], r["other_cpu_cores"] = label, round(wall, 2), other
+            if system:
+                r["system"] = system
         self.results += lines
         return lines[-1]
 
@@ -162,10 +170,11 @@ def measure(args, runner, s, bf16_native):
     T = str(s["threads"])
     peaks = {}
     if "gemm" in s["only"]:
-        for dtype in ("fp32", "bf16"):
+        for dtype in s["precisions"]:
             gemm = runner.run(f"gemm {dtype} peak", [b / "gemm_peak", "--threads", T, "--rounds", s["repeats"],
                                                      "--min-ms", 50 if s["quick"] else 500, "--dtype", dtype])
             peaks[dtype] = gemm and gemm["peak_gflops"]
+        runner.run("gemm backends", [b / "matmul_gflops", "--threads", T, "--min-ms", 30 if s["quick"] else 150])
     if "pretrain" in s["only"]:
         measure_pretrain(b, runner, s)
     minilm = minilm_dir()
@@ -178,16 +187,23 @@ def measure(args, runner, s, bf16_native):
 
 def measure_pretrain(b, runner, s):
     T = str(s["threads"])
-    for config in ("mini", "small"):
+    for config in s["pretrain"]:
         common = ["--config", config, "--threads", T, "--warmup", s["warmup"], "--steps", s["repeats"],
                   "--batch", s["batch"], "--seq-len", 128, "--masked", 20]
-        for precision in PRECISIONS:
+        for precision in s["precisions"]:
             p = ["--precision", precision]
             runner.run(f"pretrain {config} {precision} verto", [b / "pretrain_bench", *common, *p])
+            if precision == "fp32":  # verto before the GEMM table: oneDNN for every product
+                runner.run(f"pretrain {config} {precision} verto VT_GEMM=onednn", [b / "pretrain_bench", *common, *p],
+                           env={"VT_GEMM": "onednn"}, system=VERTO_ONEDNN)
             runner.run(f"pretrain {config} {precision} pytorch", [PY, BENCH / "peer_torch.py", "pretrain", *common, *p])
+            runner.run(f"pretrain {config} {precision} pytorch same work",
+                       [PY, BENCH / "peer_torch.py", "pretrain", *common, *p, "--same-work"])
 
 
 INFER_MODELS = ("bert-small", "all-MiniLM-L6-v2", "roberta-base", "distilbert-base")  # bench/make_models.py
+SAME_WORK_INFER = ("bert-small", "all-MiniLM-L6-v2", "roberta-base")  # peer_torch.py --same-work: BERT and RoBERTa
+VERTO_ONEDNN = "verto-onednn"  # verto with VT_GEMM=onednn
 BASE_SIZE = ("roberta-base", "distilbert-base")
 
 
@@ -199,8 +215,8 @@ def measure_infer(b, runner, s, minilm, bf16_native):
     T = str(s["threads"])
     models = b / "models"
     subprocess.run([PY, BENCH / "make_models.py", models, minilm], check=True, cwd=REPO, env=runner.env)
-    for name in INFER_MODELS:
-        precisions = PRECISIONS if bf16_native or name not in BASE_SIZE else ("fp32",)
+    for name in s["infer"]:
+        precisions = s["precisions"] if bf16_native or name not in BASE_SIZE else ("fp32",)
         for batch, warmup, iters in ((1, 5, 10 * s["repeats"]), (s["batch"], s["warmup"], s["repeats"])):
             common = ["--model", models / name, "--name", name, "--threads", T, "--batch", batch, "--seq-len", 128,
                       "--warmup", warmup, "--iters", iters]
@@ -211,9 +227,15 @@ def measure_infer(b, runner, s, minilm, bf16_native):
                 fp32 = precision == "fp32"
                 runner.run(f"infer {name} b{batch} {precision} verto",
                            [b / "infer_bench", *common, *p, *(["--dump", logits] if fp32 else [])])
+                if fp32 and name == "bert-small":
+                    runner.run(f"infer {name} b{batch} {precision} verto VT_GEMM=onednn",
+                               [b / "infer_bench", *common, *p], env={"VT_GEMM": "onednn"}, system=VERTO_ONEDNN)
                 runner.run(f"infer {name} b{batch} {precision} pytorch",
                            [PY, BENCH / "peer_torch.py", "infer", *common, *p,
                             *(["--check", logits] if fp32 and logits.is_file() else [])])
+                if name in SAME_WORK_INFER:
+                    runner.run(f"infer {name} b{batch} {precision} pytorch same work",
+                               [PY, BENCH / "peer_torch.py", "infer", *common, *p, "--same-work"])
             runner.run(f"infer {name} b{batch} onnxruntime", [PY, BENCH / "peer_onnx.py", *common])
 
 
@@ -292,7 +314,9 @@ def classify_flops(r, full_last_layer=False):
 
 
 def build_table(results, peaks, batch):
-    rows = []  # (measurement, unit, verto, pytorch, onnxruntime, verto/pytorch, verto/onnxruntime)
+    # (measurement, unit, verto, pytorch, pytorch same work, onnxruntime,
+    #  verto/pytorch, verto/pytorch same work, verto/onnxruntime)
+    rows = []
 
     def get(system, **kv):
         return find(results, system=system, **kv)
@@ -300,55 +324,92 @@ def build_table(results, peaks, batch):
     for config in ("mini", "small"):
         fp32_tps = None
         for precision in PRECISIONS:
-            v, p = (get(s_, bench="pretrain", config=config, precision=precision) for s_ in ("verto", "pytorch"))
-            vt, pt = v and v["tokens_per_s"], p and p["tokens_per_s"]
+            v, p, q, vo = (get(s_, bench="pretrain", config=config, precision=precision)
+                           for s_ in ("verto", "pytorch", "pytorch-same-work", VERTO_ONEDNN))
+            vt, pt, qt = (r and r["tokens_per_s"] for r in (v, p, q))
             what = f"pretrain BERT-{config} {precision}"
-            rows.append((f"{what} tokens/s", "higher better", cell(vt), cell(pt), "", ratio(vt, pt), ""))
+            rows.append((f"{what} tokens/s", "higher better", cell(vt), cell(pt), cell(qt), "", ratio(vt, pt),
+                         ratio(vt, qt), ""))
+            if vo:
+                ot = vo["tokens_per_s"]
+                rows.append(("  … verto with oneDNN only (VT_GEMM=onednn)", "higher better", cell(ot), cell(pt),
+                             cell(qt), "", ratio(ot, pt), ratio(ot, qt), ""))
             if precision == "fp32":
                 fp32_tps = vt
             else:
-                rows.append((f"  … verto bf16 / verto fp32", "higher better", ratio(vt, fp32_tps), "", "", "", ""))
+                rows.append(("  … verto bf16 / verto fp32", "higher better", ratio(vt, fp32_tps), "", "", "", "", "",
+                             ""))
             ref, peak = v or p, peaks.get(precision)
             if ref and peak:
                 fpt = flops.pretrain_flops_per_token(ref["layers"], ref["hidden"], ref["intermediate"],
                                                      ref["seq_len"], ref["vocab"], ref["masked_per_seq"])
-                rows.append((f"{what} MFU % of the {precision} peak", f"{fpt / 1e6:.1f} MFLOP/token",
-                             cell(mfu(vt, fpt, peak), "{:.1f}"), cell(mfu(pt, fpt, peak), "{:.1f}"), "", "", ""))
-            vm, pm = v and v["peak_rss_mib"], p and p["peak_rss_mib"]
-            rows.append((f"{what} peak RSS MiB", "lower better", cell(vm), cell(pm), "", ratio(vm, pm), ""))
-            vb, pb = v and vm - v["baseline_rss_mib"], p and pm - p["baseline_rss_mib"]
-            rows.append((f"  … minus RSS before the model", "lower better", cell(vb), cell(pb), "", ratio(vb, pb), ""))
+                m = lambda x: cell(mfu(x, fpt, peak), "{:.1f}")  # noqa: E731
+                rows.append((f"{what} MFU % of the {precision} peak", f"{fpt / 1e6:.1f} MFLOP/token", m(vt), m(pt),
+                             m(qt), "", "", "", ""))
+            vm, pm, qm = (r and r["peak_rss_mib"] for r in (v, p, q))
+            rows.append((f"{what} peak RSS MiB", "lower better", cell(vm), cell(pm), cell(qm), "", ratio(vm, pm),
+                         ratio(vm, qm), ""))
+            vb, pb, qb = (r and r["peak_rss_mib"] - r["baseline_rss_mib"] for r in (v, p, q))
+            rows.append(("  … minus RSS before the model", "lower better", cell(vb), cell(pb), cell(qb), "",
+                         ratio(vb, pb), ratio(vb, qb), ""))
     for name in INFER_MODELS:
         for b, key, unit, what in ((1, "ms_per_batch", "lower better", "latency ms"),
                                    (batch, "sequences_per_s", "higher better", "seq/s")):
             o = get("onnxruntime", bench="infer", model=name, batch=b)  # fp32: its CPU provider's BERT path
             os_ = o and o[key]
             for precision in PRECISIONS:
-                v, p = (get(s_, bench="infer", model=name, batch=b, precision=precision) for s_ in ("verto", "pytorch"))
+                v, p, q, vo = (get(s_, bench="infer", model=name, batch=b, precision=precision)
+                               for s_ in ("verto", "pytorch", "pytorch-same-work", VERTO_ONEDNN))
                 if precision != "fp32" and not (v or p):
                     continue  # not measured (a base-size model where bf16 is emulated)
-                vs, ps = v and v[key], p and p[key]
-                rows.append((f"{name} b{b} {precision} {what}", unit, cell(vs, "{:.1f}"), cell(ps, "{:.1f}"),
-                             cell(os_, "{:.1f}"), ratio(vs, ps), ratio(vs, os_)))
+                vs, ps, qs = (r and r[key] for r in (v, p, q))
+                f1 = lambda x: cell(x, "{:.1f}")  # noqa: E731
+                rows.append((f"{name} b{b} {precision} {what}", unit, f1(vs), f1(ps), f1(qs), f1(os_),
+                             ratio(vs, ps), ratio(vs, qs), ratio(vs, os_)))
+                if vo:
+                    ovs = vo[key]
+                    rows.append(("  … verto with oneDNN only (VT_GEMM=onednn)", unit, f1(ovs), f1(ps), f1(qs), f1(os_),
+                                 ratio(ovs, ps), ratio(ovs, qs), ratio(ovs, os_)))
                 ref, peak = v or p or o, peaks.get(precision)
                 if ref and peak:
                     fps = classify_flops(ref)
                     m = lambda r: cell(mfu(r and r["sequences_per_s"], fps, peak), "{:.1f}")  # noqa: E731
-                    rows.append((f"  … MFU % of the {precision} peak", f"{fps / 1e9:.2f} GFLOP/seq", m(v), m(p),
-                                 m(o) if precision == "fp32" else "", "", ""))
+                    rows.append((f"  … MFU % of the {precision} peak", f"{fps / 1e9:.2f} GFLOP/seq", m(v), m(p), m(q),
+                                 m(o) if precision == "fp32" else "", "", "", ""))
     for name, what in (("wordpiece", "WordPiece (BERT)"), ("bpe", "byte-level BPE (RoBERTa)"),
                        ("unigram", "Unigram (XLM-R)")):
         v, c, h, hf = ((find(results, bench="tokenize", tokenizer=name, system=s_, mode=m) or {}).get("mb_per_s")
                        for s_, m in (("verto", "library"), ("verto", "cli"), ("tokenizers", "encode_batch"),
                                      ("tokenizers", "encode_batch_fast")))
         rows.append((f"tokenize {what} MB/s, 1 thread, with offsets", "higher better", cell(v, "{:.1f}"),
-                     cell(h, "{:.1f}"), "", ratio(v, h), ""))
+                     cell(h, "{:.1f}"), "", "", ratio(v, h), "", ""))
         rows.append(("  … peer without offsets (encode_batch_fast)", "higher better", cell(v, "{:.1f}"),
-                     cell(hf, "{:.1f}"), "", ratio(v, hf), ""))
+                     cell(hf, "{:.1f}"), "", "", ratio(v, hf), "", ""))
         if c:
-            rows.append(("tokenize MB/s, `verto tokenize` command", "higher better", cell(c, "{:.1f}"), "", "", "",
-                         ""))
-    return [r for r in rows if any(x not in ("", "—") for x in r[2:5])]
+            rows.append(("tokenize MB/s, `verto tokenize` command", "higher better", cell(c, "{:.1f}"), "", "", "", "",
+                         "", ""))
+    return [r for r in rows if any(x not in ("", "—") for x in r[2:6])]
+
+
+def gemm_table(results):
+    """GFLOPS of every backend per shape (bench/matmul_gflops), the table's
+    pick marked with *."""
+    r = find(results, bench="matmul")
+    if not r:
+        return []
+    names = list(r["libraries"])
+    out = ["GEMM backends, GFLOPS (* the backend verto's table picks; seqwise: inference's dense layers, 64-row "
+           "blocks on one thread each): " + ", ".join(f"{n} {v}" for n, v in r["libraries"].items())]
+    head = ("product", *names)
+    body = []
+    for x in r["rows"]:
+        t = ("ᵀ" if x["ta"] else "") + "·B" + ("ᵀ" if x["tb"] else "")
+        what = (f"seqwise {x['n_seq']} x {x['M']} rows, N={x['N']} K={x['K']}" if x["kind"] == "seqwise"
+                else f"A{t} M={x['M']} N={x['N']} K={x['K']}")
+        body.append((what, *(f"{x['gflops'][n]:.1f}{'*' if n == x['auto'] else ''}" for n in names)))
+    widths = [max(len(str(row[i])) for row in [head, *body]) for i in range(len(head))]
+    line = lambda row: "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
+    return out + [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)]
 
 
 def format_machine(m):
@@ -363,7 +424,8 @@ def bf16_emulated(m):
 
 
 def format_table(rows, peaks, threads, results, emulated):
-    head = ("measurement", "unit", "verto", "PyTorch*", "ONNX Runtime", "verto/PyTorch", "verto/ORT")
+    head = ("measurement", "unit", "verto", "PyTorch*", "PyTorch same work", "ONNX Runtime", "verto/PyTorch",
+            "verto/same work", "verto/ORT")
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     line = lambda r: "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |"  # noqa: E731
     out = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
@@ -373,10 +435,14 @@ def format_table(rows, peaks, threads, results, emulated):
                "every row" + ("; this CPU has no bf16 matrix instructions in use, so verto emulates the bf16 products "
                               "in f32 (bf16's results, no speed-up) and so does PyTorch; the base-size models ("
                               + ", ".join(BASE_SIZE) + ") run fp32 only" if emulated else ""))
+    out.append("PyTorch same work (bench/peer_torch.py --same-work): pretraining with the MLM head at the labelled "
+               "positions only, as verto; classifiers (BERT, RoBERTa) with the last layer at the first token only, "
+               "as verto's cls_only. The PyTorch column is transformers' BertForPreTraining (MLM decoder at every "
+               "position) and full classifiers; MFU counts the same FLOPs (bench/flops.py) for every column")
     infer = {r["model"]: r for r in results if r.get("bench") == "infer"}
     if infer:
         out.append("inference rows: verto computes the classifier's last layer at the first token only (cls_only), "
-                   "PyTorch and ONNX Runtime at every position; MFU counts the first token's work for every system: "
+                   "transformers and ONNX Runtime at every position; MFU counts the first token's work for every system: "
                    + ", ".join(f"{n} {classify_flops(r) / 1e9:.2f} GFLOP per sequence (full last layer "
                                f"{classify_flops(r, full_last_layer=True) / 1e9:.2f})" for n, r in infer.items()))
     out.append("* the tokenizer rows' peer is Hugging Face tokenizers on one thread (encode_batch, which also "
@@ -406,6 +472,7 @@ def format_table(rows, peaks, threads, results, emulated):
     if wrong:
         out.append("WARNING: verto's logits differ from PyTorch's (> 1e-4) for " + ", ".join(wrong)
                    + ": those rows compare different computations")
+    out += gemm_table(results)
     busy = list(dict.fromkeys(f"{r['label']} ({r['other_cpu_cores']:.2f})" for r in results
                               if r.get("other_cpu_cores", 0) > 0.1))
     if busy:
@@ -423,6 +490,11 @@ def main():
          "repeats": env_int("BENCH_REPEATS", 2 if quick else 5),
          "warmup": 1 if quick else 2, "batch": 2 if quick else 32, "text_mb": 0.5 if quick else 20,
          "only": (os.environ.get("BENCH_ONLY") or "gemm,pretrain,infer,tokenize").split(",")}
+    for key, var, default in (("pretrain", "BENCH_PRETRAIN", ("mini", "small")), ("infer", "BENCH_INFER", INFER_MODELS),
+                              ("precisions", "BENCH_PRECISIONS", PRECISIONS)):
+        s[key] = tuple(os.environ.get(var, "").split(",")) if os.environ.get(var) else default
+        if set(s[key]) - set(default):
+            sys.exit(f"bench: {var}: unknown {', '.join(sorted(set(s[key]) - set(default)))} ({', '.join(default)})")
     unknown = set(s["only"]) - {"gemm", "pretrain", "infer", "tokenize"}
     if unknown:
         sys.exit(f"bench: BENCH_ONLY: unknown {', '.join(sorted(unknown))} (gemm, pretrain, infer, tokenize)")

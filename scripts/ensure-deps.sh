@@ -4,7 +4,7 @@
 #   scripts/ensure-deps.sh --python  Python packages the reference tests use (pip)
 set -euo pipefail
 
-DEBIAN_PACKAGES=(gcc make pkg-config libdnnl-dev libcjson-dev libutf8proc-dev libcmocka-dev
+DEBIAN_PACKAGES=(gcc make pkg-config libdnnl-dev libblis-openmp-dev libopenblas-openmp-dev libcjson-dev libutf8proc-dev libcmocka-dev
                  libmicrohttpd-dev libpcre2-dev clang libclang-rt-14-dev python3 python3-pip libopenmpi-dev openmpi-bin curl
                  chromium)
 PYTHON=${PYTHON:-python3}

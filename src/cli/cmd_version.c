@@ -35,5 +35,9 @@ int cmd_version(int argc, char **argv) {
            cap && *cap ? cap : "", cap && *cap ? ")" : "");
     printf("bf16 products: %s\n", vt_bf16_native() ? "oneDNN's bf16 kernels"
                                                    : "emulated in f32 (no bf16 matrix instructions in use)");
+    const char *gemm = getenv("VT_GEMM");
+    printf("f32 products: %s (BLIS %s, OpenBLAS %s)\n",
+           gemm && *gemm ? gemm : "auto: the library measured fastest per shape on this ISA",
+           vt_gemm_library_info(VT_GEMM_BLIS), vt_gemm_library_info(VT_GEMM_OPENBLAS));
     return 0;
 }

@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     if (!vt_cpu_supported())
         return cli_fail("this CPU lacks AVX2 or FMA, which this build of verto needs (x86-64 from 2013 on: Intel Haswell, "
                         "AMD Excavator or newer)");
-    if (vt_isa_check_env() != VT_OK) return cli_fail("%s", vt_last_error());
+    if (vt_isa_check_env() != VT_OK || vt_gemm_check_env() != VT_OK) return cli_fail("%s", vt_last_error());
     if (argc < 2) {
         usage(stderr);
         return 2;

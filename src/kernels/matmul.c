@@ -1,5 +1,7 @@
 /* vt_matmul and vt_matmul_strided, f32 and bf16, on oneDNN's matmul primitive,
  * and vt_matmul_seqwise, the dense layer whose rows do not depend on the batch.
+ * f32 products of vt_matmul go to BLIS or OpenBLAS instead where the measured
+ * table (gemm_choice.c) or VT_GEMM says so (blas_2d below).
  *
  * Transposes and batches are expressed as memory strides (no copies), the
  * bias as the primitive's bias argument (always f32), alpha as an output scale and beta as
@@ -30,6 +32,7 @@
 #include "verto/kernels.h"
 #include "verto/platform.h"
 #include "core/hash.h"
+#include "kernels/gemm_backends.h"
 #include "core/par_error.h"
 
 typedef struct mm_key {
@@ -302,6 +305,22 @@ static vt_status run(const mm_key *k, const void *A, const void *B, const float 
     return s == dnnl_success ? VT_OK : dnnl_fail(s, "execution", k);
 }
 
+/* C (M, N) = op(A) op(B) + bias + beta * C on BLIS or OpenBLAS, which have
+ * no bias argument: C starts as bias + beta * C and the product adds to it. */
+static vt_status blas_2d(vt_gemm_backend b, const float *A, const float *B, const float *bias, float *C, int64_t M,
+                         int64_t N, int64_t K, bool trans_a, bool trans_b, float beta) {
+    if (bias) {
+#pragma omp parallel for schedule(static) if (M * N > 65536 && !omp_in_parallel())
+        for (int64_t i = 0; i < M; i++) {
+            float *restrict c = C + i * N;
+            for (int64_t j = 0; j < N; j++) c[j] = (beta != 0.0f ? beta * c[j] : 0.0f) + bias[j];
+        }
+        beta = 1.0f;
+    }
+    gemm_args g = {A, B, C, M, N, K, trans_a, trans_b, beta};
+    return b == VT_GEMM_BLIS ? gemm_blis(&g) : gemm_openblas(&g);
+}
+
 /* C (M, N) = op(A) op(B) + bias + beta * C for A and B of either type. */
 static vt_status matmul_2d(bool bf16, const void *A, const void *B, const float *bias, float *C, int64_t M, int64_t N,
                            int64_t K, bool trans_a, bool trans_b, float beta) {
@@ -312,6 +331,11 @@ static vt_status matmul_2d(bool bf16, const void *A, const void *B, const float 
     if (K == 0) {
         matmul_k0(bias, C, M, N, beta);
         return VT_OK;
+    }
+    if (!bf16) {
+        vt_gemm_backend b = gemm_pick(M, N, K, trans_a, trans_b);
+        if (b == VT_GEMM_AUTO) return vt_last_status(); /* VT_GEMM invalid */
+        if (b != VT_GEMM_ONEDNN) return blas_2d(b, A, B, bias, C, M, N, K, trans_a, trans_b, beta);
     }
     mm_key k = make_key(1, M, N, K, 1.0f, beta, (vt_strides){0, trans_a ? 1 : K, trans_a ? M : 1},
                         (vt_strides){0, trans_b ? 1 : N, trans_b ? K : 1}, (vt_strides){0, N, 1});
