@@ -38,6 +38,10 @@ vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, 
 vt_status bert_config_finish(const vt_bert_config *c, const bert_config_extra *x, const char *label,
                              bool need_known_arch);
 
+/* vt_bert_config_write with a "quantization_config" key whose value is the
+ * JSON text quantization_config (NULL: none). */
+vt_status bert_config_write_ex(const char *path, const vt_bert_config *c, const char *quantization_config);
+
 /* Regenerates the labels LABEL_0 .. LABEL_{n-1}. */
 void bert_config_default_labels(vt_bert_config *c);
 
