@@ -34,7 +34,7 @@
 #include "verto/fileio.h"
 #include "verto/safetensors.h"
 
-#define EMU_TOL 2e-3
+#define EMU_TOL 2e-3 /* observed 1.8e-7 here: the bound allows a few codes to move one step */
 #define FP32_TOL 0.12
 #define TORCH_REF_TOL 1e-4 /* verto fp32 vs transformers fp32 (float32 sums in another order) */
 
