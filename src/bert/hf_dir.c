@@ -143,8 +143,8 @@ static vt_status check_tied_decoder(const char *file, const char *cfg_path, cons
 }
 
 /* Matches the file's tensors to the model's parameters and loads them. */
-static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file, const char *cfg_path,
-                              vt_bert_load_info *info) {
+vt_status bert_load_weights(vt_bert *b, const vt_st_file *f, const char *file, const char *cfg_path,
+                            vt_bert_load_info *info) {
     const bert_family_info *fam = bert_family(b->cfg.family);
     size_t np = b->n_params, nt = vt_st_count(f);
     const vt_st_tensor **src = calloc(np ? np : 1, sizeof *src);
@@ -286,7 +286,7 @@ vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t see
         goto fail;
     }
     if (!(f = vt_st_open(st_path))) goto fail;
-    if ((st = load_weights(b, f, st_path, cfg_path, info)) != VT_OK) goto fail;
+    if ((st = bert_load_weights(b, f, st_path, cfg_path, info)) != VT_OK) goto fail;
     vt_st_close(f);
     free(text);
     free(cfg_path);
