@@ -70,7 +70,7 @@ VT_API void vt_int8_quantize_rows(const float *x, uint8_t *q, float *scale, int3
 VT_API vt_status vt_int8_gemm(const uint8_t *xq, const int8_t *qw, int32_t *acc, int64_t M, int64_t N, int64_t K);
 
 /* y (M, N) = sx[r] * w->scale[o] * (acc[r][o] - zx[r] * w->row_sum[o]) + bias[o]
- * (bias (N) or NULL), computed in that order in f32 from the int64
+ * (bias (N) or NULL), computed in that order in f32 from the int32
  * difference. acc and y may be the same memory (the epilogue runs in place). */
 VT_API void vt_int8_dequantize(const int32_t *acc, const float *sx, const int32_t *zx, const vt_int8_weights *w,
                                const float *bias, float *y, int64_t M);

@@ -120,14 +120,20 @@ vt_status vt_int8_gemm(const uint8_t *xq, // (M, K)
 void vt_int8_dequantize(const int32_t *acc, const float *sx, const int32_t *zx, const vt_int8_weights *w,
                         const float *bias, float *y, int64_t M) {
     int64_t N = w->out;
+    const float *sw = w->scale;
+    const int32_t *rs = w->row_sum;
 #pragma omp parallel for schedule(static) if (M * N > 65536)
     for (int64_t r = 0; r < M; r++) {
+        const int32_t *a = acc + r * N;
+        float *out = y + r * N, s = sx[r];
+        int32_t z = zx[r];
+        /* int32 is enough: z * rs and the difference are at most 255 * 63 * K in size (K <= 65536) */
+#pragma omp simd
         for (int64_t o = 0; o < N; o++) {
-            int32_t a;
-            memcpy(&a, acc + r * N + o, sizeof a); /* acc and y may alias: read the int, then write the float */
-            float v = (float)((int64_t)a - (int64_t)zx[r] * w->row_sum[o]) * (sx[r] * w->scale[o]);
-            if (bias) v += bias[o];
-            memcpy(y + r * N + o, &v, sizeof v);
+            int32_t v;
+            memcpy(&v, a + o, sizeof v); /* acc and y may be the same memory: read the int, then write the float */
+            float f = (float)(v - z * rs[o]) * (s * sw[o]) + (bias ? bias[o] : 0.0f);
+            memcpy(out + o, &f, sizeof f);
         }
     }
 }
