@@ -18,6 +18,8 @@ Environment:
   BENCH_ONLY     a comma-separated subset of gemm,pretrain,infer,tokenize
                  (default: all; MFU needs gemm)
   BENCH_OUT      results folder (default bench/results)
+  BENCH_MODELS   a comma-separated subset of the inference models (default:
+                 all of INFER_MODELS)
 
 Each measurement runs in its own process (so peak memory is that of one
 measurement) and prints one JSON line; this script only runs them, notes
@@ -189,6 +191,7 @@ def measure_pretrain(b, runner, s):
 
 INFER_MODELS = ("bert-small", "all-MiniLM-L6-v2", "roberta-base", "distilbert-base")  # bench/make_models.py
 BASE_SIZE = ("roberta-base", "distilbert-base")
+INT8_MODELS = ("bert-small",)  # int8 rows: verto --precision int8, PyTorch's and ONNX Runtime's quantize_dynamic
 
 
 def measure_infer(b, runner, s, minilm, bf16_native):
@@ -199,7 +202,7 @@ def measure_infer(b, runner, s, minilm, bf16_native):
     T = str(s["threads"])
     models = b / "models"
     subprocess.run([PY, BENCH / "make_models.py", models, minilm], check=True, cwd=REPO, env=runner.env)
-    for name in INFER_MODELS:
+    for name in s["models"]:
         precisions = PRECISIONS if bf16_native or name not in BASE_SIZE else ("fp32",)
         for batch, warmup, iters in ((1, 5, 10 * s["repeats"]), (s["batch"], s["warmup"], s["repeats"])):
             common = ["--model", models / name, "--name", name, "--threads", T, "--batch", batch, "--seq-len", 128,
@@ -215,6 +218,13 @@ def measure_infer(b, runner, s, minilm, bf16_native):
                            [PY, BENCH / "peer_torch.py", "infer", *common, *p,
                             *(["--check", logits] if fp32 and logits.is_file() else [])])
             runner.run(f"infer {name} b{batch} onnxruntime", [PY, BENCH / "peer_onnx.py", *common])
+            if name in INT8_MODELS:
+                p, dumped = ["--precision", "int8"], b / f"logits-{name}-b{batch}-int8.json"
+                dumped.unlink(missing_ok=True)
+                runner.run(f"infer {name} b{batch} int8 verto", [b / "infer_bench", *common, *p, "--dump", dumped])
+                runner.run(f"infer {name} b{batch} int8 pytorch", [PY, BENCH / "peer_torch.py", "infer", *common, *p,
+                                                                  *(["--check", dumped] if dumped.is_file() else [])])
+                runner.run(f"infer {name} b{batch} int8 onnxruntime", [PY, BENCH / "peer_onnx.py", *common, *p])
 
 
 def measure_tokenize(args, b, runner, s, minilm):
@@ -321,15 +331,21 @@ def build_table(results, peaks, batch):
     for name in INFER_MODELS:
         for b, key, unit, what in ((1, "ms_per_batch", "lower better", "latency ms"),
                                    (batch, "sequences_per_s", "higher better", "seq/s")):
-            o = get("onnxruntime", bench="infer", model=name, batch=b)  # fp32: its CPU provider's BERT path
-            os_ = o and o[key]
-            for precision in PRECISIONS:
+            fp32_vs = None
+            for precision in (*PRECISIONS, "int8"):
+                # ONNX Runtime: fp32 (its CPU provider's BERT path) beside fp32 and bf16, its int8 beside int8
+                o = get("onnxruntime", bench="infer", model=name, batch=b, precision="int8" if precision == "int8" else "fp32")
+                os_ = o and o[key]
                 v, p = (get(s_, bench="infer", model=name, batch=b, precision=precision) for s_ in ("verto", "pytorch"))
                 if precision != "fp32" and not (v or p):
-                    continue  # not measured (a base-size model where bf16 is emulated)
+                    continue  # not measured (a base-size model where bf16 is emulated; int8 beyond INT8_MODELS)
                 vs, ps = v and v[key], p and p[key]
                 rows.append((f"{name} b{b} {precision} {what}", unit, cell(vs, "{:.1f}"), cell(ps, "{:.1f}"),
                              cell(os_, "{:.1f}"), ratio(vs, ps), ratio(vs, os_)))
+                if precision == "fp32":
+                    fp32_vs = vs
+                elif precision == "int8":
+                    rows.append((f"  … verto int8 / verto fp32", unit, ratio(vs, fp32_vs), "", "", "", ""))
                 ref, peak = v or p or o, peaks.get(precision)
                 if ref and peak:
                     fps = classify_flops(ref)
@@ -394,9 +410,22 @@ def format_table(rows, peaks, threads, results, emulated):
             out.append(f"{name} tokenizer (bench/make_tokenizers.py, one tokenizer.json for both): tokens in all: "
                        f"verto {vt['tokens']}, tokenizers {hf['tokens']}")
     diffs = [f"{r['model']} b{r['batch']} {r['max_abs_diff_vs_torch']:.1e}" for r in results
-             if "max_abs_diff_vs_torch" in r]
+             if "max_abs_diff_vs_torch" in r and r.get("precision", "fp32") == "fp32"]
     if diffs:
         out.append("ONNX Runtime logits vs PyTorch, max |difference|: " + ", ".join(diffs))
+    drift = []
+    for r in results:
+        if r.get("precision") == "int8" and r.get("system") == "pytorch":
+            drift += [f"{r['model']} b{r['batch']}: PyTorch {r.get('max_abs_diff_vs_fp32', float('nan')):.3f}",
+                      f"verto {r.get('verto_int8_max_abs_diff_vs_fp32', float('nan')):.3f}"]
+        elif r.get("precision") == "int8" and r.get("system") == "onnxruntime":
+            drift.append(f"ONNX Runtime {r['model']} b{r['batch']} {r['max_abs_diff_vs_torch']:.3f}")
+    if drift:
+        out.append("int8 rows: verto --precision int8 (weights int8 per output channel, 7 bits; activations uint8 "
+                   "per row); PyTorch quantize_dynamic (x86: weights per tensor, activations per tensor with "
+                   "reduce_range) and ONNX Runtime quantize_dynamic (QInt8 weights per tensor, activations per "
+                   "tensor), the classifier f32 in verto and PyTorch; logits vs fp32, max |difference|: "
+                   + ", ".join(drift))
     checked = [r for r in results if "max_abs_diff_vs_verto" in r]
     if checked:
         out.append("verto logits vs PyTorch (fp32, same weights and ids), max |difference| (largest |logit|): "
@@ -422,7 +451,11 @@ def main():
     s = {"threads": env_int("BENCH_THREADS", 2), "quick": quick,
          "repeats": env_int("BENCH_REPEATS", 2 if quick else 5),
          "warmup": 1 if quick else 2, "batch": 2 if quick else 32, "text_mb": 0.5 if quick else 20,
-         "only": (os.environ.get("BENCH_ONLY") or "gemm,pretrain,infer,tokenize").split(",")}
+         "only": (os.environ.get("BENCH_ONLY") or "gemm,pretrain,infer,tokenize").split(","),
+         "models": (os.environ.get("BENCH_MODELS") or ",".join(INFER_MODELS)).split(",")}
+    if set(s["models"]) - set(INFER_MODELS):
+        sys.exit(f"bench: BENCH_MODELS: unknown {', '.join(sorted(set(s['models']) - set(INFER_MODELS)))} "
+                 f"({', '.join(INFER_MODELS)})")
     unknown = set(s["only"]) - {"gemm", "pretrain", "infer", "tokenize"}
     if unknown:
         sys.exit(f"bench: BENCH_ONLY: unknown {', '.join(sorted(unknown))} (gemm, pretrain, infer, tokenize)")
