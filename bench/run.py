@@ -424,7 +424,7 @@ def format_table(rows, peaks, threads, results, emulated):
         out.append("int8 rows: verto --precision int8 (weights int8 per output channel, 7 bits; activations uint8 "
                    "per row); PyTorch quantize_dynamic (x86: weights per tensor, activations per tensor with "
                    "reduce_range) and ONNX Runtime quantize_dynamic (QInt8 weights per tensor, activations per "
-                   "tensor), the classifier f32 in verto and PyTorch; logits vs fp32, max |difference|: "
+                   "tensor; it also quantizes the pooler and the classifier), the pooler and classifier f32 in verto and PyTorch; logits vs fp32, max |difference|: "
                    + ", ".join(drift))
     checked = [r for r in results if "max_abs_diff_vs_verto" in r]
     if checked:

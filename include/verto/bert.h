@@ -246,10 +246,9 @@ VT_API void vt_bert_summary(const vt_bert *b, FILE *out);
  * fp32's speed (vt_bf16_native() in verto/platform.h), so a model trained in
  * bf16 on one machine can be checked in bf16 on any.
  *
- * int8 (inference only) runs the encoder's dense layers and the pooler with
- * int8 weights, one scale per output channel, and their inputs quantized per
+ * int8 (inference only) runs the encoder layers' dense layers with int8 weights, one scale per output channel, and their inputs quantized per
  * row at run time (verto/int8.h); the attention's products, embeddings,
- * LayerNorm, softmax and the heads stay f32. Setting it quantizes the current
+ * LayerNorm, softmax, the pooler and the heads stay f32. Setting it quantizes the current
  * f32 weights (set it again after changing parameters); a model loaded from
  * an int8 directory (verto quantize) is already int8, with the directory's
  * codes. A training forward in int8 fails (VT_ERR_UNSUPPORTED). */

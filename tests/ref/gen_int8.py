@@ -11,8 +11,8 @@ biases and LayerNorm moved away from 0 / 1) and OUT_DIR/int8_<name>_io.safetenso
       11, 4, 16 and 7 tokens, padded
   logits_fp32 (B, L)          transformers in float32
   logits_emulated (B, L)      verto's int8 scheme emulated here: each quantized
-      nn.Linear (encoder Q/K/V/output, FFN up/down, the pooler or DistilBERT's
-      pre_classifier) has weights q = round(w / s_o), s_o = max|w_o| / 63 per
+      nn.Linear (the encoder layers' Q/K/V, attention output, FFN up and down)
+      has weights q = round(w / s_o), s_o = max|w_o| / 63 per
       output channel, and quantizes its input per row (token): range [min, max]
       widened to hold 0, s = (max - min) / 255, z = round(-min / s),
       q = clamp(round(x / s) + z, 0, 255); the integer sums exact (float64),
@@ -24,7 +24,8 @@ biases and LayerNorm moved away from 0 / 1) and OUT_DIR/int8_<name>_io.safetenso
   logits_qd_channel (B, L)    the same with per_channel_dynamic_qconfig
       (weights qint8 per output channel, 8 bits)
 
-The final classifier stays float32 in every variant (verto keeps it f32).
+The pooler (DistilBERT's pre_classifier) and the final classifier stay float32
+in every variant, as verto keeps them.
 """
 import os
 import sys
@@ -40,8 +41,9 @@ T = 16
 
 
 def quantized_module_names(model):
-    """The nn.Linear modules verto quantizes: all but the final classifier."""
-    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and n != "classifier"]
+    """The nn.Linear modules verto quantizes: the encoder layers' (not the pooler, pre_classifier, classifier)."""
+    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+            and (".layer." in n) and "pooler" not in n]
 
 
 class EmulatedInt8Linear(torch.nn.Module):

@@ -53,7 +53,7 @@ PY
 m=$tmp/m q=$tmp/q
 check "quantize writes the int8 directory" sh -c "'$verto' quantize --model '$m' -o '$q' >'$tmp/quantize.out'"
 check "quantize says what it wrote" grep -q "wrote $q" "$tmp/quantize.out"
-check "the int8 directory: quantization_config, I8 weights with F32 scales, f32 classifier, tokenizer files" \
+check "the int8 directory: quantization_config, I8 weights with F32 scales, f32 pooler and classifier, tokenizer files" \
     "$py" - "$q" <<'PY'
 import json, sys
 from pathlib import Path
@@ -68,7 +68,7 @@ with safe_open(d / "model.safetensors", "np") as f:
     assert str(w.dtype) == "int8" and w.shape == (64, 64) and abs(w).max() <= 63, (w.dtype, w.shape)
     assert str(s.dtype) == "float32" and s.shape == (64,)
     assert str(f.get_tensor("classifier.weight").dtype) == "float32"
-    assert "bert.pooler.dense.weight_scale" in keys
+    assert "bert.encoder.layer.1.output.dense.weight_scale" in keys and "bert.pooler.dense.weight_scale" not in keys
 for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json"):
     assert (d / name).is_file(), name
 PY

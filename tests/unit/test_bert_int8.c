@@ -9,7 +9,7 @@
  *   order, which can move an activation across a rounding boundary to the
  *   next code (one step of one input in a 100-wide sum).
  * - int8 against fp32 transformers: logits within 0.12 (the emulation itself
- *   is 0.05 / 0.011 away: quantization's own error) and the same argmax on
+ *   is 0.045 / 0.011 away: quantization's own error) and the same argmax on
  *   every sequence.
  * - against torch.ao.quantization.quantize_dynamic on the same modules (the
  *   classifier left f32 in both): PyTorch quantizes the activations per
@@ -176,7 +176,7 @@ static void test_roundtrip(void **state) {
     assert_int_equal(s->dtype, VT_ST_F32);
     assert_int_equal(s->shape[0], 256);
     assert_int_equal(vt_st_find(f, "classifier.weight")->dtype, VT_ST_F32);
-    assert_int_equal(vt_st_find(f, "bert.pooler.dense.weight")->dtype, VT_ST_I8);
+    assert_int_equal(vt_st_find(f, "bert.pooler.dense.weight")->dtype, VT_ST_F32);
     assert_int_equal(vt_st_find(f, "bert.embeddings.word_embeddings.weight")->dtype, VT_ST_F32);
     vt_st_close(f);
     size_t len;
