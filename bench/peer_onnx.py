@@ -3,6 +3,7 @@
 
   bench/peer_onnx.py --model small|DIR [--name NAME] [--threads 2] [--batch 1]
                      [--seq-len 128] [--warmup 3] [--iters 20] [--onnx-dir DIR]
+                     [--precision fp32|int8]
 
 Exports the model peer_torch.py runs (BertForSequenceClassification, 2
 labels, eval mode) with torch.onnx.export (the TorchScript exporter; inputs
@@ -10,7 +11,10 @@ input_ids and attention_mask, a dynamic batch axis), checks that ONNX
 Runtime's logits match PyTorch's on the benchmark's inputs, and times
 InferenceSession.run on the CPU provider with intra_op_num_threads = threads,
 one inter-op thread, all graph optimisations. Export and session creation are
-not timed. Prints one JSON line."""
+not timed. --precision int8 times the model from
+onnxruntime.quantization.quantize_dynamic (weights QInt8 per tensor, the
+default; activations QUInt8 per tensor at run time, DynamicQuantizeLinear +
+MatMulInteger), the peer of verto's int8. Prints one JSON line."""
 import argparse
 import json
 import os
@@ -43,6 +47,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--onnx-dir", help="where to keep the exported model (default: a temporary directory)")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "int8"))
     args = ap.parse_args()
     pc.limit_threads(args.threads)
     import numpy as np
@@ -54,6 +59,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(args.onnx_dir or tmp, f"{args.name or 'model'}.onnx")
         export(model, args.seq_len, path)
+        if args.precision == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            qpath = path[:-len(".onnx")] + "-int8.onnx"
+            quantize_dynamic(path, qpath, weight_type=QuantType.QInt8)
+            path = qpath
         so = ort.SessionOptions()
         so.intra_op_num_threads = args.threads
         so.inter_op_num_threads = 1
@@ -72,7 +82,7 @@ def main():
         if i >= args.warmup:
             secs.append(dt)
     print(json.dumps({
-        **pc.infer_result("onnxruntime", args, model.config, secs, threads=args.threads),
+        **pc.infer_result("onnxruntime", args, model.config, secs, precision=args.precision, threads=args.threads),
         "max_abs_diff_vs_torch": max_diff,
         "versions": {"onnxruntime": ort.__version__, "torch": torch.__version__}}))
 

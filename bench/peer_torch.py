@@ -5,13 +5,15 @@
                                [--batch 32] [--seq-len 128] [--masked 20] [--precision fp32|bf16]
                                [--same-work]
   bench/peer_torch.py infer --model small|DIR [--name NAME] [--threads 2] [--batch 1]
-                            [--seq-len 128] [--warmup 3] [--iters 20] [--precision fp32|bf16]
+                            [--seq-len 128] [--warmup 3] [--iters 20] [--precision fp32|bf16|int8]
                             [--check FILE] [--same-work]
 
 --precision bf16 runs the forward (and so its backward) under
 torch.autocast("cpu", dtype=torch.bfloat16): PyTorch's own mixed precision,
 bf16 matrix products with fp32 weights, optimizer and loss — the peer of
-verto's --precision bf16.
+verto's --precision bf16. --precision int8 (inference) runs
+torch.ao.quantization.quantize_dynamic's model (quantize_int8), the peer of
+verto's --precision int8.
 
 pretrain: transformers' BertForPreTraining in train mode (dropout 0.1), the
 same synthetic batches as the C benchmark (exactly `masked` labelled positions
@@ -169,6 +171,9 @@ def infer(args):
     baseline_rss = pc.rss_now_mib()
     model = load_classifier(args.model).eval()
     ids = pc.random_ids(args.batch, args.seq_len, model.config.vocab_size)
+    fp32_model = model
+    if args.precision == "int8":
+        model = quantize_int8(model)
     run = (lambda x: first_token_forward(model, x)) if args.same_work else (lambda x: model(input_ids=x))  # noqa: E731
     extra = {}
     if args.same_work:
@@ -183,12 +188,32 @@ def infer(args):
             dt = time.perf_counter() - t0
             if i >= args.warmup:
                 secs.append(dt)
-    check = check_verto(model, args.check) if args.check else {}
+    check = check_verto(fp32_model, args.check) if args.check else {}
+    if args.precision == "int8":  # verto's int8 logits against fp32, and how far PyTorch's quantization moved its own
+        check = {f"verto_int8_{k[:-len('_vs_verto')]}_vs_fp32" if k.endswith("_vs_verto") else k: v
+                 for k, v in check.items()}
+        with torch.inference_mode():
+            check["max_abs_diff_vs_fp32"] = (model(input_ids=ids).logits - fp32_model(input_ids=ids).logits).abs().max().item()
     return {**pc.infer_result(system(args), args, model.config, secs, precision=args.precision,
                               threads=torch.get_num_threads()),
             "peak_rss_mib": pc.peak_rss_mib(), "baseline_rss_mib": baseline_rss,
             "attn_implementation": getattr(model.config, "_attn_implementation", None), **check, **extra,
             "versions": {"torch": torch.__version__, "transformers": transformers.__version__}}
+
+
+def quantize_int8(model):
+    """torch.ao.quantization.quantize_dynamic with its default qconfig (int8
+    weights per tensor; on x86 fbgemm quantizes the activations per tensor at
+    run time with reduce_range) on the encoder layers' nn.Linear modules, the
+    ones verto quantizes (the pooler and the classifier stay f32 in both)."""
+    import warnings
+    import torch
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+    torch.backends.quantized.engine = "x86"
+    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and ".layer." in n]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its deprecation notices
+        return quantize_dynamic(model, qconfig_spec={n: default_dynamic_qconfig for n in names}, dtype=torch.qint8)
 
 
 def check_verto(model, path):
@@ -223,7 +248,7 @@ def main():
     for q in (p, i):
         q.add_argument("--threads", type=int, default=2)
         q.add_argument("--seq-len", type=int, default=128)
-        q.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+        q.add_argument("--precision", default="fp32", choices=("fp32", "bf16") + (("int8",) if q is i else ()))
         q.add_argument("--same-work", action="store_true", help="the like-for-like peer (see the module's help)")
     args = ap.parse_args()
     pc.limit_threads(args.threads)

@@ -205,6 +205,7 @@ INFER_MODELS = ("bert-small", "all-MiniLM-L6-v2", "roberta-base", "distilbert-ba
 SAME_WORK_INFER = ("bert-small", "all-MiniLM-L6-v2", "roberta-base")  # peer_torch.py --same-work: BERT and RoBERTa
 VERTO_ONEDNN = "verto-onednn"  # verto with VT_GEMM=onednn
 BASE_SIZE = ("roberta-base", "distilbert-base")
+INT8_MODELS = ("bert-small",)  # int8 rows: verto --precision int8, PyTorch's and ONNX Runtime's quantize_dynamic
 
 
 def measure_infer(b, runner, s, minilm, bf16_native):
@@ -237,6 +238,13 @@ def measure_infer(b, runner, s, minilm, bf16_native):
                     runner.run(f"infer {name} b{batch} {precision} pytorch same work",
                                [PY, BENCH / "peer_torch.py", "infer", *common, *p, "--same-work"])
             runner.run(f"infer {name} b{batch} onnxruntime", [PY, BENCH / "peer_onnx.py", *common])
+            if name in INT8_MODELS:
+                p, dumped = ["--precision", "int8"], b / f"logits-{name}-b{batch}-int8.json"
+                dumped.unlink(missing_ok=True)
+                runner.run(f"infer {name} b{batch} int8 verto", [b / "infer_bench", *common, *p, "--dump", dumped])
+                runner.run(f"infer {name} b{batch} int8 pytorch", [PY, BENCH / "peer_torch.py", "infer", *common, *p,
+                                                                  *(["--check", dumped] if dumped.is_file() else [])])
+                runner.run(f"infer {name} b{batch} int8 onnxruntime", [PY, BENCH / "peer_onnx.py", *common, *p])
 
 
 def measure_tokenize(args, b, runner, s, minilm):
@@ -355,13 +363,15 @@ def build_table(results, peaks, batch):
     for name in INFER_MODELS:
         for b, key, unit, what in ((1, "ms_per_batch", "lower better", "latency ms"),
                                    (batch, "sequences_per_s", "higher better", "seq/s")):
-            o = get("onnxruntime", bench="infer", model=name, batch=b)  # fp32: its CPU provider's BERT path
-            os_ = o and o[key]
-            for precision in PRECISIONS:
+            fp32_vs = None
+            for precision in (*PRECISIONS, "int8"):
+                # ONNX Runtime: fp32 (its CPU provider's BERT path) beside fp32 and bf16, its int8 beside int8
+                o = get("onnxruntime", bench="infer", model=name, batch=b, precision="int8" if precision == "int8" else "fp32")
+                os_ = o and o[key]
                 v, p, q, vo = (get(s_, bench="infer", model=name, batch=b, precision=precision)
                                for s_ in ("verto", "pytorch", "pytorch-same-work", VERTO_ONEDNN))
                 if precision != "fp32" and not (v or p):
-                    continue  # not measured (a base-size model where bf16 is emulated)
+                    continue  # not measured (a base-size model where bf16 is emulated; int8 beyond INT8_MODELS)
                 vs, ps, qs = (r and r[key] for r in (v, p, q))
                 f1 = lambda x: cell(x, "{:.1f}")  # noqa: E731
                 rows.append((f"{name} b{b} {precision} {what}", unit, f1(vs), f1(ps), f1(qs), f1(os_),
@@ -370,6 +380,10 @@ def build_table(results, peaks, batch):
                     ovs = vo[key]
                     rows.append(("  … verto with oneDNN only (VT_GEMM=onednn)", unit, f1(ovs), f1(ps), f1(qs), f1(os_),
                                  ratio(ovs, ps), ratio(ovs, qs), ratio(ovs, os_)))
+                if precision == "fp32":
+                    fp32_vs = vs
+                elif precision == "int8":
+                    rows.append(("  … verto int8 / verto fp32", unit, ratio(vs, fp32_vs), "", "", "", "", "", ""))
                 ref, peak = v or p or o, peaks.get(precision)
                 if ref and peak:
                     fps = classify_flops(ref)
@@ -460,9 +474,22 @@ def format_table(rows, peaks, threads, results, emulated):
             out.append(f"{name} tokenizer (bench/make_tokenizers.py, one tokenizer.json for both): tokens in all: "
                        f"verto {vt['tokens']}, tokenizers {hf['tokens']}")
     diffs = [f"{r['model']} b{r['batch']} {r['max_abs_diff_vs_torch']:.1e}" for r in results
-             if "max_abs_diff_vs_torch" in r]
+             if "max_abs_diff_vs_torch" in r and r.get("precision", "fp32") == "fp32"]
     if diffs:
         out.append("ONNX Runtime logits vs PyTorch, max |difference|: " + ", ".join(diffs))
+    drift = []
+    for r in results:
+        if r.get("precision") == "int8" and r.get("system") == "pytorch":
+            drift += [f"{r['model']} b{r['batch']}: PyTorch {r.get('max_abs_diff_vs_fp32', float('nan')):.3f}",
+                      f"verto {r.get('verto_int8_max_abs_diff_vs_fp32', float('nan')):.3f}"]
+        elif r.get("precision") == "int8" and r.get("system") == "onnxruntime":
+            drift.append(f"ONNX Runtime {r['model']} b{r['batch']} {r['max_abs_diff_vs_torch']:.3f}")
+    if drift:
+        out.append("int8 rows: verto --precision int8 (weights int8 per output channel, 7 bits; activations uint8 "
+                   "per row); PyTorch quantize_dynamic (x86: weights per tensor, activations per tensor with "
+                   "reduce_range) and ONNX Runtime quantize_dynamic (QInt8 weights per tensor, activations per "
+                   "tensor; it also quantizes the pooler and the classifier), the pooler and classifier f32 in verto and PyTorch; logits vs fp32, max |difference|: "
+                   + ", ".join(drift))
     checked = [r for r in results if "max_abs_diff_vs_verto" in r]
     if checked:
         out.append("verto logits vs PyTorch (fp32, same weights and ids), max |difference| (largest |logit|): "

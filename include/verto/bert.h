@@ -244,11 +244,18 @@ VT_API void vt_bert_summary(const vt_bert *b, FILE *out);
  * losses stay f32. It roughly halves the time of those products on CPUs with
  * AVX512-BF16 (or AMX); elsewhere the same arithmetic is emulated in f32, at
  * fp32's speed (vt_bf16_native() in verto/platform.h), so a model trained in
- * bf16 on one machine can be checked in bf16 on any. */
-typedef enum vt_precision { VT_PRECISION_FP32 = 0, VT_PRECISION_BF16 = 1 } vt_precision;
+ * bf16 on one machine can be checked in bf16 on any.
+ *
+ * int8 (inference only) runs the encoder layers' dense layers with int8 weights, one scale per output channel, and their inputs quantized per
+ * row at run time (verto/int8.h); the attention's products, embeddings,
+ * LayerNorm, softmax, the pooler and the heads stay f32. Setting it quantizes the current
+ * f32 weights (set it again after changing parameters); a model loaded from
+ * an int8 directory (verto quantize) is already int8, with the directory's
+ * codes. A training forward in int8 fails (VT_ERR_UNSUPPORTED). */
+typedef enum vt_precision { VT_PRECISION_FP32 = 0, VT_PRECISION_BF16 = 1, VT_PRECISION_INT8 = 2 } vt_precision;
 
 VT_API const char *vt_precision_name(vt_precision p);
-/* "fp32"/"float32" or "bf16"/"bfloat16"; false for anything else. */
+/* "fp32"/"float32", "bf16"/"bfloat16" or "int8"; false for anything else. */
 VT_API bool vt_precision_parse(const char *name, vt_precision *out);
 /* Sets the model's precision (fp32 on creation and load). bf16 keeps a bf16
  * copy of the parameters, refreshed by the next forward after any call that
@@ -257,6 +264,14 @@ VT_API bool vt_precision_parse(const char *name, vt_precision *out);
  * one. Fails only when memory for the bf16 copy runs out. */
 VT_API vt_status vt_bert_set_precision(vt_bert *b, vt_precision p);
 VT_API vt_precision vt_bert_get_precision(const vt_bert *b);
+/* Writes out_dir (created if needed, not dir itself) as dir's model in int8:
+ * a Hugging Face directory whose config.json carries "quantization_config"
+ * (the scheme of verto/int8.h), whose model.safetensors holds each quantized
+ * dense weight `<name>.weight` as I8 (out, in) beside `<name>.weight_scale`,
+ * F32 (out), and every other parameter in F32; the tokenizer files copied.
+ * vt_bert_save of an int8 model writes the same layout; vt_bert_load reads it
+ * back as an int8 model with the same codes. Each file is written atomically. */
+VT_API vt_status vt_bert_quantize_dir(const char *dir, const char *out_dir);
 
 /* ---- running ---- */
 

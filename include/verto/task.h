@@ -76,7 +76,8 @@ VT_API vt_status vt_task_kind_of_dir(const char *dir, vt_task_kind *out);
 
 typedef struct vt_task_options {
     vt_task_kind kind;
-    vt_precision precision; /* of the matrix products (default fp32) */
+    vt_precision precision; /* of the matrix products (default fp32; int8: the dense layers quantized on
+                               load); a directory written by verto quantize runs in int8 whatever this says */
     int32_t max_seq_length; /* tokens per row (a window's length); 0 (default): the directory's
                                model_max_length, which fine-tuning records, at most the positions */
     int32_t batch_size;     /* rows per forward pass (default 32) */
@@ -389,7 +390,7 @@ typedef struct vt_finetune_options {
     int freeze_layers;     /* embeddings and the first K layers get no updates */
     bool balanced_class_weights; /* loss weights n / (classes * count), scikit-learn's "balanced" */
     uint64_t seed;         /* head initialisation, data order, dropout (default 42) */
-    vt_precision precision;
+    vt_precision precision; /* fp32 or bf16 (int8 is refused: it is for inference) */
     bool resume, zero1;    /* continue from the latest checkpoint; shard optimizer state (MPI) */
     FILE *log;             /* progress lines (NULL: none) */
     /* Differentially private fine-tuning (DP-SGD, verto/dp.h) of the sequence

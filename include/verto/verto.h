@@ -30,6 +30,7 @@
 #include "verto/dist.h"
 #include "verto/error.h"
 #include "verto/explain.h"
+#include "verto/int8.h"
 #include "verto/fileio.h"
 #include "verto/gpt2.h"
 #include "verto/gpt2_lora.h"

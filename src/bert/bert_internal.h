@@ -7,6 +7,7 @@
 #include "verto/arena.h"
 #include "verto/bert.h"
 #include "verto/optim.h"
+#include "verto/safetensors.h"
 
 /* Pointers into the flat buffers for one encoder layer. Query, key and value
  * weights are adjacent, so together they form one (3H, H) matrix, and so are
@@ -52,6 +53,7 @@ struct vt_bert {
     bert_weights w, g;            /* views into params and grads */
     vt_precision precision;       /* of the dense layers' matrix products */
     vt_bf16 *params16;            /* (n_floats) bf16 copy of params (bf16 only) */
+    struct bert_int8 *int8;       /* int8 only: the dense weights' codes and scales (int8.c) */
     bool params16_fresh;          /* params16 matches params: cleared whenever params are handed out */
     int frozen_layers;            /* embeddings + this many layers get no updates */
 
@@ -127,6 +129,29 @@ blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float
                       int64_t out);
 /* Brings params16 up to date with params (bf16 only). */
 void bert_refresh_params16(vt_bert *b);
+
+/* int8 precision (int8.c). A quantized dense weight W (out, in): */
+typedef struct bert_int8_mat {
+    const float *W; /* the f32 parameter it stands for */
+    vt_int8_weights w;
+} bert_int8_mat;
+typedef struct bert_int8 bert_int8;
+void bert_int8_free(bert_int8 *q);
+/* b->int8 from the f32 parameters (replacing any). */
+vt_status bert_int8_quantize(vt_bert *b);
+/* The int8 weights of dense weight W when b runs in int8, else NULL. */
+const vt_int8_weights *bert_int8_find(const vt_bert *b, const float *W);
+/* Whether parameter p is (part of) a quantized weight; then its codes (out, in) and scales (out). */
+bool bert_int8_param(const vt_bert *b, const vt_bert_param *p, const int8_t **codes, const float **scale);
+/* Loading an int8 directory: I8 tensor t of file f (its scales "<t>_scale"
+ * looked up in f) into parameter p's codes, and p's f32 values dequantized;
+ * then bert_int8_finish_load checks every quantized weight came as I8 and
+ * sets the model's precision to int8. Errors name the file and tensor. */
+vt_status bert_int8_load_tensor(vt_bert *b, const vt_st_file *f, const char *file, const vt_st_tensor *t,
+                                vt_bert_param *p);
+vt_status bert_int8_finish_load(vt_bert *b, const char *file);
+/* config.json's "quantization_config" value for an int8 directory. */
+const char *bert_int8_config_json(void);
 
 /* Dropout that is an identity (a copy) when rate is 0, and its backward (+=). */
 void bert_dropout_forward(const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed);

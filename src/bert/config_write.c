@@ -200,7 +200,9 @@ static void write_sorted(config_keys *k, sbuf *out) {
     sb_printf(out, "\n}\n");
 }
 
-vt_status vt_bert_config_write(const char *path, const vt_bert_config *c) {
+vt_status vt_bert_config_write(const char *path, const vt_bert_config *c) { return bert_config_write_ex(path, c, NULL); }
+
+vt_status bert_config_write_ex(const char *path, const vt_bert_config *c, const char *quantization_config) {
     if (!path) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_config_write: no path given");
     vt_status st = vt_bert_config_check(c, path);
     if (st != VT_OK) return st;
@@ -208,6 +210,7 @@ vt_status vt_bert_config_write(const char *path, const vt_bert_config *c) {
     put_common(&k, c);
     if (c->family == VT_FAMILY_DISTILBERT) put_distilbert(&k, c);
     else put_bert(&k, c);
+    if (quantization_config) put_raw(&k, "quantization_config", quantization_config);
     sbuf s = {0};
     write_sorted(&k, &s);
     for (int i = 0; i < k.n; i++) free(k.value[i].data);

@@ -89,6 +89,9 @@ static bool shape_matches(const vt_st_tensor *t, const vt_bert_param *p) {
     return true;
 }
 
+/* The scales of an int8 weight "<name>" are "<name>_scale". */
+#define INT8_SCALE_SUFFIX ".weight_scale"
+
 static bool float_dtype(vt_st_dtype d) {
     return d == VT_ST_F32 || d == VT_ST_F16 || d == VT_ST_BF16 || d == VT_ST_F64;
 }
@@ -102,8 +105,11 @@ static vt_status shape_error(const char *file, const char *cfg_path, const vt_st
                     file, t->name, got, cfg_path, exp);
 }
 
-/* Converts t into p after the dtype and shape checks. */
-static vt_status load_tensor(const char *file, const char *cfg_path, const vt_st_tensor *t, vt_bert_param *p) {
+/* Converts t into p after the dtype and shape checks (an I8 tensor: an int8
+ * directory's codes, with their scales from f). */
+static vt_status load_tensor(vt_bert *b, const vt_st_file *f, const char *file, const char *cfg_path,
+                             const vt_st_tensor *t, vt_bert_param *p) {
+    if (t->dtype == VT_ST_I8) return bert_int8_load_tensor(b, f, file, t, p);
     if (!float_dtype(t->dtype))
         return vt_error(VT_ERR_FORMAT, "%s: tensor \"%s\" has dtype %s; parameters must be F32, F16 or BF16", file,
                         t->name, vt_st_dtype_name(t->dtype));
@@ -137,8 +143,8 @@ static vt_status check_tied_decoder(const char *file, const char *cfg_path, cons
 }
 
 /* Matches the file's tensors to the model's parameters and loads them. */
-static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file, const char *cfg_path,
-                              vt_bert_load_info *info) {
+vt_status bert_load_weights(vt_bert *b, const vt_st_file *f, const char *file, const char *cfg_path,
+                            vt_bert_load_info *info) {
     const bert_family_info *fam = bert_family(b->cfg.family);
     size_t np = b->n_params, nt = vt_st_count(f);
     const vt_st_tensor **src = calloc(np ? np : 1, sizeof *src);
@@ -153,6 +159,14 @@ static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file,
     bool dec_b_alias = strcmp(dec_b, fam->mlm_bias) != 0;
     for (size_t i = 0; i < nt && st == VT_OK; i++) {
         const vt_st_tensor *t = vt_st_at(f, i);
+        if (ends_with(t->name, INT8_SCALE_SUFFIX)) { /* an int8 weight's scales: read with the weight */
+            snprintf(name, sizeof name, "%.*s", (int)(strlen(t->name) - strlen("_scale")), t->name);
+            const vt_st_tensor *w = vt_st_find(f, name);
+            if (!w || w->dtype != VT_ST_I8)
+                st = vt_error(VT_ERR_FORMAT, "%s: tensor \"%s\" holds scales, but \"%s\" is %s", file, t->name, name,
+                              w ? "not I8" : "not in the file");
+            continue;
+        }
         if (!canonical_name(b, t->name, name, sizeof name)) {
             st = vt_error(VT_ERR_FORMAT, "%s: tensor \"%.100s...\" is not a %s parameter", file, t->name, fam->display);
             break;
@@ -196,7 +210,7 @@ static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file,
     for (size_t k = 0; k < np && st == VT_OK; k++) {
         vt_bert_param *p = &b->table[k];
         if (src[k]) {
-            st = load_tensor(file, cfg_path, src[k], p);
+            st = load_tensor(b, f, file, cfg_path, src[k], p);
         } else if (is_head(b, p->name) || starts_with(p->name, "pooler.")) {
             note(info->new_params, &info->n_new, p->name); /* keeps its fresh initialisation */
         } else {
@@ -204,6 +218,7 @@ static vt_status load_weights(vt_bert *b, const vt_st_file *f, const char *file,
                           file, p->name, fam->base);
         }
     }
+    if (st == VT_OK) st = bert_int8_finish_load(b, file);
     if (st == VT_OK && decoder_w) st = check_tied_decoder(file, cfg_path, decoder_w, b);
     if (st == VT_OK && decoder_w && !b->w.mlm_bias) note(info->unused, &info->n_unused, decoder_w->name);
     free(src);
@@ -271,7 +286,7 @@ vt_bert *vt_bert_load_ex(const char *dir, int arch, int num_labels, uint64_t see
         goto fail;
     }
     if (!(f = vt_st_open(st_path))) goto fail;
-    if ((st = load_weights(b, f, st_path, cfg_path, info)) != VT_OK) goto fail;
+    if ((st = bert_load_weights(b, f, st_path, cfg_path, info)) != VT_OK) goto fail;
     vt_st_close(f);
     free(text);
     free(cfg_path);
@@ -295,9 +310,10 @@ vt_status vt_bert_save(const vt_bert *b, const char *dir) {
     if (!dir) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_save: no directory given");
     vt_status st = vt_mkdir_p(dir);
     if (st != VT_OK) return st;
-    size_t n = b->n_params;
-    vt_st_entry *entries = calloc(n ? n : 1, sizeof *entries);
-    char (*names)[104] = calloc(n ? n : 1, sizeof *names);
+    size_t n = b->n_params, m = 0;
+    bool int8 = b->precision == VT_PRECISION_INT8;
+    vt_st_entry *entries = calloc(2 * n + 1, sizeof *entries); /* int8: a scale tensor beside each weight */
+    char (*names)[112] = calloc(2 * n + 1, sizeof *names);
     char *st_path = join(dir, "model.safetensors"), *cfg_path = join(dir, "config.json");
     if (!entries || !names || !st_path || !cfg_path) {
         st = vt_error(VT_ERR_NOMEM, "out of memory saving %s", dir);
@@ -307,13 +323,23 @@ vt_status vt_bert_save(const vt_bert *b, const char *dir) {
     const char *base = b->cfg.arch != VT_BERT_MODEL ? bert_family(b->cfg.family)->base : "";
     for (size_t i = 0; i < n; i++) {
         const vt_bert_param *p = &b->table[i];
-        snprintf(names[i], sizeof names[i], "%s%s", is_head(b, p->name) ? "" : base, p->name);
-        entries[i] = (vt_st_entry){.name = names[i], .dtype = VT_ST_F32, .ndim = p->ndim, .shape = p->shape,
-                                   .data = p->data};
+        const int8_t *codes;
+        const float *scale;
+        snprintf(names[m], sizeof names[m], "%s%s", is_head(b, p->name) ? "" : base, p->name);
+        if (int8 && bert_int8_param(b, p, &codes, &scale)) {
+            entries[m] = (vt_st_entry){.name = names[m], .dtype = VT_ST_I8, .ndim = 2, .shape = p->shape, .data = codes};
+            m++;
+            snprintf(names[m], sizeof names[m], "%s%s_scale", is_head(b, p->name) ? "" : base, p->name);
+            entries[m] = (vt_st_entry){.name = names[m], .dtype = VT_ST_F32, .ndim = 1, .shape = p->shape, .data = scale};
+        } else {
+            entries[m] = (vt_st_entry){.name = names[m], .dtype = VT_ST_F32, .ndim = p->ndim, .shape = p->shape,
+                                       .data = p->data};
+        }
+        m++;
     }
     static const char *const meta[] = {"format", "pt"};
-    if ((st = vt_st_write(st_path, entries, n, meta, 1)) != VT_OK) goto done;
-    st = vt_bert_config_write(cfg_path, &b->cfg);
+    if ((st = vt_st_write(st_path, entries, m, meta, 1)) != VT_OK) goto done;
+    st = bert_config_write_ex(cfg_path, &b->cfg, int8 ? bert_int8_config_json() : NULL);
 done:
     free(entries);
     free(names);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "verto/bert.h"
+#include "verto/safetensors.h"
 
 /* Bounds that keep every size product far inside int64 (V*H <= 2^40). */
 #define VT_BERT_MAX_VOCAB (1ll << 24)
@@ -37,6 +38,16 @@ vt_status bert_config_parse_ex(const char *json, size_t len, const char *label, 
  * an MLM head. Errors name `label`. */
 vt_status bert_config_finish(const vt_bert_config *c, const bert_config_extra *x, const char *label,
                              bool need_known_arch);
+
+/* vt_bert_config_write with a "quantization_config" key whose value is the
+ * JSON text quantization_config (NULL: none). */
+vt_status bert_config_write_ex(const char *path, const vt_bert_config *c, const char *quantization_config);
+
+/* Matches the tensors of f (`file` in errors) to b's parameters and loads
+ * them (F32, F16, BF16, F64; an int8 directory's I8 weights with their
+ * scales); cfg_path names the config in shape errors. */
+vt_status bert_load_weights(vt_bert *b, const vt_st_file *f, const char *file, const char *cfg_path,
+                            vt_bert_load_info *info);
 
 /* Regenerates the labels LABEL_0 .. LABEL_{n-1}. */
 void bert_config_default_labels(vt_bert_config *c);

@@ -31,11 +31,12 @@ blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float
                       int64_t out) {
     const vt_bf16 *W16 = b->params16 ? b->params16 + (W - b->params) : NULL;
     if (b->input_grads_only) dW = db = NULL;
-    return (blk_linear){.W = W, .b = bias, .W16 = W16, .dW = dW, .db = db, .in = in, .out = out};
+    return (blk_linear){.W = W, .b = bias, .W16 = W16, .W8 = bert_int8_find(b, W), .dW = dW, .db = db, .in = in,
+                        .out = out};
 }
 
 void bert_refresh_params16(vt_bert *b) {
-    if (b->precision == VT_PRECISION_FP32 || b->params16_fresh) return;
+    if (b->precision != VT_PRECISION_BF16 || b->params16_fresh) return;
     vt_f32_to_bf16(b->params, b->params16, b->n_floats);
     b->params16_fresh = true;
 }
@@ -69,6 +70,9 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     const vt_bert_config *c = &b->cfg;
     memset(out, 0, sizeof *out);
     out->loss = out->mlm_loss = out->nsp_loss = NAN;
+    if (training && b->precision == VT_PRECISION_INT8)
+        return vt_error(VT_ERR_UNSUPPORTED, "int8 models are for inference; train in fp32 or bf16 and quantize the "
+                                            "result (verto quantize)");
     vt_status st = check_batch(b, in);
     if (st != VT_OK) return st;
     int64_t P = b->w.mlm_w ? bert_mlm_positions(in, NULL, NULL) : 0;

@@ -202,6 +202,7 @@ void vt_bert_free(vt_bert *b) {
     free(b->params);
     free(b->grads);
     free(b->params16);
+    bert_int8_free(b->int8);
     free(b->table);
     free(b->infos);
     free(b->w.layers);
@@ -234,7 +235,7 @@ float *vt_bert_params(vt_bert *b, int64_t *n) {
 }
 
 vt_status vt_bert_set_precision(vt_bert *b, vt_precision p) {
-    if (p != VT_PRECISION_FP32 && p != VT_PRECISION_BF16)
+    if (p != VT_PRECISION_FP32 && p != VT_PRECISION_BF16 && p != VT_PRECISION_INT8)
         return vt_error(VT_ERR_INVALID_ARG, "unknown precision %d", (int)p);
     if (p == b->precision) return VT_OK;
     if (p == VT_PRECISION_BF16) {
@@ -244,6 +245,13 @@ vt_status vt_bert_set_precision(vt_bert *b, vt_precision p) {
         free(b->params16);
         b->params16 = NULL;
     }
+    if (p == VT_PRECISION_INT8) {
+        vt_status st = bert_int8_quantize(b);
+        if (st != VT_OK) return st;
+    } else {
+        bert_int8_free(b->int8);
+        b->int8 = NULL;
+    }
     b->precision = p;
     b->params16_fresh = false;
     b->planned = false; /* the activation plan differs */
@@ -252,11 +260,14 @@ vt_status vt_bert_set_precision(vt_bert *b, vt_precision p) {
 
 vt_precision vt_bert_get_precision(const vt_bert *b) { return b->precision; }
 
-const char *vt_precision_name(vt_precision p) { return p == VT_PRECISION_BF16 ? "bf16" : "fp32"; }
+const char *vt_precision_name(vt_precision p) {
+    return p == VT_PRECISION_BF16 ? "bf16" : p == VT_PRECISION_INT8 ? "int8" : "fp32";
+}
 
 bool vt_precision_parse(const char *name, vt_precision *out) {
     if (!strcmp(name, "fp32") || !strcmp(name, "float32")) *out = VT_PRECISION_FP32;
     else if (!strcmp(name, "bf16") || !strcmp(name, "bfloat16")) *out = VT_PRECISION_BF16;
+    else if (!strcmp(name, "int8")) *out = VT_PRECISION_INT8;
     else return false;
     return true;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "verto/bert.h"
+#include "verto/int8.h"
 #include "verto/kernels.h"
 
 /* What every block needs to know of the step it runs in. */
@@ -65,6 +66,7 @@ typedef struct blk_lora_acts {
 typedef struct blk_linear {
     const float *W, *b;  /* (out, in) as Hugging Face stores it, (out) or NULL */
     const vt_bf16 *W16;  /* W in bf16 (bf16 only) */
+    const vt_int8_weights *W8; /* W in int8 (int8 only; NULL: this layer stays f32) */
     float *dW, *db;      /* their gradients (+=); NULL: not wanted */
     int64_t in, out;
     const blk_lora *lora;      /* NULL: none */

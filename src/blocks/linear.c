@@ -6,13 +6,21 @@
  * and the output gradient into the step's dy16 scratch. Outside training the
  * forward runs each sequence's rows on their own (vt_matmul_seqwise), so a
  * text's outputs are the same bits whether it is scored alone or in any
- * batch; training runs one product over the batch. */
+ * batch; training runs one product over the batch.
+ *
+ * In int8 (inference only) a layer with int8 weights quantizes its input per
+ * row and multiplies in integers (verto/int8.h): exact integer sums, so a
+ * row's result does not depend on its batch and one product serves all rows.
+ * Layers without int8 weights (the classifier), and the backward (input
+ * gradients for explanations), use the f32 weights: in an int8 model those
+ * are the dequantized codes. */
 #include "blocks/blocks.h"
 
 static vt_status base_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
                               int64_t rows, int64_t seq_rows) {
     bool seqwise = seq_rows > 0 && !c->training;
-    if (c->precision == VT_PRECISION_FP32)
+    if (c->precision == VT_PRECISION_INT8 && l->W8) return vt_int8_linear(x, l->W8, l->b, y, rows);
+    if (c->precision != VT_PRECISION_BF16)
         return seqwise ? vt_matmul_seqwise(x, l->W, l->b, y, rows / seq_rows, seq_rows, l->out, l->in)
                        : vt_matmul(x, l->W, l->b, y, rows, l->out, l->in, false, true, 0.0f);
     vt_f32_to_bf16(x, x16, rows * l->in);
@@ -37,7 +45,7 @@ static vt_status base_backward(const blk_ctx *c, const blk_linear *l, const floa
         l = &no_grads;
     }
     if (l->db) vt_sum_rows(dy, l->db, rows, out);
-    if (c->precision == VT_PRECISION_FP32) {
+    if (c->precision != VT_PRECISION_BF16) {
         if (l->dW) st = vt_matmul(dy, x, NULL, l->dW, out, in, rows, true, false, 1.0f); /* dW (out, in) += dy^T x */
         if (dx && st == VT_OK) st = vt_matmul(dy, l->W, NULL, dx, rows, in, out, false, false, dx_beta); /* dy W */
         return st;

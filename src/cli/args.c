@@ -131,7 +131,7 @@ int cli_for_each_line(FILE *in, int (*fn)(const char *line, size_t len, void *ct
 }
 
 int cli_precision(const char *name, vt_precision *out) {
-    if (!vt_precision_parse(name, out)) return cli_fail("--precision must be fp32 or bf16, not '%s'", name);
+    if (!vt_precision_parse(name, out)) return cli_fail("--precision must be fp32, bf16 or int8, not '%s'", name);
     if (*out == VT_PRECISION_BF16 && !vt_bf16_native())
         fprintf(stderr, "note: this CPU has no bf16 matrix instructions (or VERTO_MAX_ISA caps them): the bf16 products "
                         "are emulated in f32, with bf16's results and fp32's speed\n");

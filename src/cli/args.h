@@ -45,6 +45,10 @@ const char *cli_option_value(int argc, char **argv, const char *name);
  * an error. For bf16 on a CPU without bf16 matrix instructions it notes on
  * stderr that the products are emulated (same arithmetic, no speed-up). */
 int cli_precision(const char *name, vt_precision *out);
+/* --precision's help where int8 is offered (the inference commands). */
+#define CLI_PRECISION_HELP \
+    "matrix products in fp32 (default), bf16 with f32 accumulation, or int8 (dense layers quantized on load; a " \
+    "directory from verto quantize is always int8)"
 
 /* Reads a whole stream line by line, calling fn for each line (without its
  * newline); stops at the first non-zero return, which it returns. */

@@ -9,7 +9,7 @@
 #include "verto/task.h"
 
 int cmd_embed(int argc, char **argv) {
-    const char *dir = NULL, *pooling = "cls", *input = NULL;
+    const char *dir = NULL, *pooling = "cls", *input = NULL, *precision = "fp32";
     bool normalize = false;
     int64_t max_length = 0;
     const cli_option opts[] = {
@@ -18,10 +18,12 @@ int cmd_embed(int argc, char **argv) {
         {"--normalize", CLI_FLAG, &normalize, NULL, "scale each vector to unit length"},
         {"--input", CLI_STRING, &input, "FILE", "one text per line (default: standard input)"},
         {"--max-length", CLI_INT, &max_length, "N", "truncate to N tokens (default: the model's positions)", 2, 1e6},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16|int8", CLI_PRECISION_HELP},
         {0}};
     char **args;
     int n_args;
-    int rc = cli_parse(argc, argv, opts, "verto embed --model DIR [--pooling cls|mean] [--normalize] [--input FILE | TEXT...]",
+    int rc = cli_parse(argc, argv, opts, "verto embed --model DIR [--pooling cls|mean] [--normalize] [--precision fp32|bf16|int8] "
+                       "[--input FILE | TEXT...]",
                        &args, &n_args);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     bool mean = !strcmp(pooling, "mean");
@@ -29,7 +31,12 @@ int cmd_embed(int argc, char **argv) {
         free(args);
         return cli_fail("embed needs --model DIR and --pooling cls or mean");
     }
-    vt_task *task = cli_load_task(dir, VT_TASK_FEATURES, VT_PRECISION_FP32, max_length, 0);
+    vt_precision prec;
+    if (cli_precision(precision, &prec)) {
+        free(args);
+        return 1;
+    }
+    vt_task *task = cli_load_task(dir, VT_TASK_FEATURES, prec, max_length, 0);
     cli_lines lines = {0};
     vt_status st = task ? cli_lines_read(input, args, n_args, &lines) : vt_last_status();
     int64_t H = task ? vt_task_config(task)->hidden_size : 0;

@@ -100,7 +100,7 @@ int cmd_eval(int argc, char **argv) {
         {"--mode", CLI_STRING, &mode, "default|strict", "token classification: seqeval's default (conlleval) or strict mode"},
         {"--skip-bad-rows", CLI_FLAG, &skip_bad, NULL, "leave out malformed rows (counted on stderr) instead of failing"},
         {"--json", CLI_FLAG, &json, NULL, "print one JSON object instead of the table"},
-        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16|int8", CLI_PRECISION_HELP},
         {"--batch-size", CLI_INT, &batch, "N", "examples per forward pass (default 32)", 1, 65536},
         {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens, or read windows of N with a windowed classifier (default: as fine-tuned)", 2, 1e6},
         {0}};

@@ -43,7 +43,7 @@ int cmd_predict(int argc, char **argv) {
         {"--jsonl", CLI_FLAG, &jsonl, NULL, "input lines are JSON objects with \"text\" and optionally \"text_b\""},
         {"--text-column", CLI_STRING, &text_col, "KEY", "with --jsonl: the text's key (default text)"},
         {"--text-b-column", CLI_STRING, &text_b_col, "KEY", "with --jsonl: the second text's key (default text_b)"},
-        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16|int8", CLI_PRECISION_HELP},
         {"--batch-size", CLI_INT, &batch, "N", "inputs per forward pass (default 32)", 1, 65536},
         {"--aggregation", CLI_STRING, &aggregation, "S", "a token classifier's entities as the pipeline's aggregation_strategy: simple (default), none, first, average or max"},
         {"--max-seq-length", CLI_INT, &max_length, "N", "truncate to N tokens, or read windows of N with a windowed classifier (default: as fine-tuned)", 2, 1e6},

@@ -367,7 +367,7 @@ int cmd_serve(int argc, char **argv) {
         {"--host", CLI_STRING, &host, "ADDR", "address to listen on (default 127.0.0.1: this machine only)"},
         {"--port", CLI_INT, &port, "N", "TCP port (default 8080; 0 picks a free one)", 0, 65535},
         {"--threads", CLI_INT, &threads, "N", "OpenMP threads of the inference worker (default: all cores)", 0, 4096},
-        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16|int8", CLI_PRECISION_HELP},
         {"--max-batch", CLI_INT, &max_batch, "N", "inputs per forward pass, across requests (default 32)", 1, 65536},
         {"--max-wait-ms", CLI_INT, &max_wait, "MS", "how long a batch may wait to fill (default 5)", 0, 60000},
         {"--max-body-bytes", CLI_INT, &max_body, "N", "largest request body; larger ones get 413 (default 1048576)", 1,
@@ -380,7 +380,7 @@ int cmd_serve(int argc, char **argv) {
     int n_args;
     int rc = cli_parse(argc, argv, opts,
                        "verto serve --model DIR [--host 127.0.0.1] [--port 8080] [--threads N] [--max-batch 32] "
-                       "[--max-wait-ms 5] [--max-body-bytes 1048576] [--max-seq-length L] [--precision fp32|bf16]",
+                       "[--max-wait-ms 5] [--max-body-bytes 1048576] [--max-seq-length L] [--precision fp32|bf16|int8]",
                        &args, &n_args);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     free(args);

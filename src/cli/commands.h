@@ -37,6 +37,7 @@ int cmd_auto(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* Prints "error: <message>" to stderr and returns 1; for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -70,7 +70,7 @@ int cmd_eval_qa(int argc, char **argv) {
         {"--predictions", CLI_STRING, &predictions, "FILE", "write {id: predicted answer} (run_qa's predictions.json)"},
         {"--skip-bad-rows", CLI_FLAG, &skip_bad, NULL, "leave out malformed questions (counted on stderr) instead of failing"},
         {"--json", CLI_FLAG, &json, NULL, "print one JSON object instead of the table"},
-        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16|int8", CLI_PRECISION_HELP},
         {"--batch-size", CLI_INT, &batch, "N", "features per forward pass (default 32)", 1, 65536},
         {"--max-seq-length", CLI_INT, &max_length, "N", "tokens per feature (default: as fine-tuned)", 8, 1e6},
         {0}};

@@ -17,6 +17,7 @@ static const vt_cli_command COMMANDS[] = {
     {"explain", "which words moved the prediction (integrated gradients, rollout), one JSON line per input", cmd_explain},
     {"predict", "label and class probabilities, one JSON line per input line", cmd_predict},
     {"generate", "text continuations of prompts from a GPT-2 model (sampling, stop strings, streaming)", cmd_generate},
+    {"quantize", "an int8 copy of a model directory (dense weights per output channel)", cmd_quantize},
     {"serve", "an HTTP inference service (classify, embed, health, metrics) with dynamic batching", cmd_serve},
     {"pretrain", "masked-LM + next-sentence pretraining from prepared shards", cmd_pretrain},
     {"plot", "training and dev curves of runs' metrics.jsonl as an SVG or HTML file", cmd_plot},

@@ -20,7 +20,7 @@ int cmd_predict_qa(int argc, char **argv) {
         {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned question-answering directory"},
         {"--input", CLI_STRING, &input, "FILE", "one {\"question\", \"context\"} JSON object per line (default: standard input)"},
         {"--jsonl", CLI_FLAG, &jsonl, NULL, "input lines are JSON objects (always so for question answering)"},
-        {"--precision", CLI_STRING, &precision, "fp32|bf16", "matrix products in fp32 (default) or in bf16 with f32 accumulation"},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16|int8", CLI_PRECISION_HELP},
         {"--batch-size", CLI_INT, &batch, "N", "features per forward pass (default 32)", 1, 65536},
         {"--max-seq-length", CLI_INT, &max_length, "N", "tokens per feature (default: as fine-tuned)", 8, 1e6},
         {0}};

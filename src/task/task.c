@@ -143,7 +143,9 @@ vt_task *vt_task_load(const char *dir, const vt_task_options *opt) {
                                                         : VT_BERT_MODEL;
     vt_bert_load_info info;
     vt_status st = (t->model = vt_bert_load_ex(dir, arch, 0, 0, &info)) ? VT_OK : vt_last_status();
-    if (st == VT_OK) st = vt_bert_set_precision(t->model, o.precision);
+    /* an int8 directory runs in int8 whatever was asked (its weights are the codes) */
+    if (st == VT_OK && vt_bert_get_precision(t->model) != VT_PRECISION_INT8)
+        st = vt_bert_set_precision(t->model, o.precision);
     if (st == VT_OK && !(t->tok = vt_tok_load(dir, NULL))) st = vt_last_status();
     if (st == VT_OK) {
         t->cfg = vt_bert_get_config(t->model);

@@ -11,6 +11,9 @@
 vt_status task_load_for_training(const char *init_dir, vt_task_kind kind, int arch, int num_labels,
                                  const vt_finetune_options *o, vt_task *t) {
     vt_tok_options to;
+    if (o->precision == VT_PRECISION_INT8)
+        return vt_error(VT_ERR_INVALID_ARG, "training runs in fp32 or bf16, not int8; quantize the trained model "
+                                            "(verto quantize) or predict with --precision int8");
     vt_status st = vt_tok_options_from_config(init_dir, &to);
     if (st != VT_OK) return st;
     if (o->keep_tail >= 0) to.keep_tail = o->keep_tail;
