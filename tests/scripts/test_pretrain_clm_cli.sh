@@ -153,7 +153,7 @@ check "fp32, 10 steps continued from the trained model" run --model scratch --da
 check "bf16 follows fp32's losses within 2e-2" same_losses fp32/metrics.jsonl bf16/metrics.jsonl 2e-2
 
 head -c 6000 "$corpus" > text.txt
-for win in "64 64" "64 24" "40 7"; do
+for win in "64 64" "64 24" "40 16"; do
     set -- $win
     out=$("$V" perplexity --model scratch --max-length "$1" --stride "$2" --json text.txt 2>err.txt) || cat err.txt
     python3 - "$1" "$2" "$out" <<'PY'
