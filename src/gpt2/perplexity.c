@@ -6,7 +6,7 @@
 
 vt_status vt_clm_perplexity(vt_gpt2 *model, const int32_t *ids, int64_t n, int64_t max_length, int64_t stride,
                             double *nll, double *ppl, int64_t *scored) {
-    if (!model || !ids || !nll || !ppl) return vt_error(VT_ERR_INVALID_ARG, "vt_clm_perplexity: NULL argument");
+    if (!model || (!ids && n > 0) || n < 0 || !nll || !ppl) return vt_error(VT_ERR_INVALID_ARG, "vt_clm_perplexity: NULL argument");
     int64_t positions = vt_gpt2_get_config(model)->n_positions;
     if (max_length < 2 || max_length > positions)
         return vt_error(VT_ERR_INVALID_ARG, "max length %lld must be within 2..%lld (the model's positions)",

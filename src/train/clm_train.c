@@ -132,7 +132,7 @@ static vt_status train_step(clm_run *r, int64_t step, double *loss, int64_t *tok
         if (st == VT_OK && !isfinite(out.loss))
             st = vt_error(VT_ERR_NUMERIC, "step %" PRId64 ": the loss is not finite", step + 1);
         if (st == VT_OK) st = vt_gpt2_backward(r->m, micro > 0);
-        total += out.loss;
+        if (st == VT_OK) total += out.loss;
     }
     /* A failure on one rank must not leave the others waiting in the reduction: agree on it first. */
     if (r->world > 1) {

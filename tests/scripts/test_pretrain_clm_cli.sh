@@ -19,7 +19,7 @@
 #   with transformers ("Perplexity of fixed-length models") within 1e-4
 #   relative, for stride = max_length and stride < max_length;
 # - errors: MLM shards, a BERT directory, a stride over the max length,
-#   invalid UTF-8: a non-zero status and a message naming the cause.
+#   invalid UTF-8, an empty text, a missing file: a non-zero status and a message naming the cause.
 set -uo pipefail
 build=${VT_BUILD:-build}
 V="$(pwd)/$build/verto"
@@ -208,5 +208,7 @@ printf 'ok \xff\xfe bad\n' > bad.txt
 expect_fail "invalid UTF-8" "bad.txt: invalid UTF-8 at byte 3" "$V" perplexity --model scratch bad.txt
 expect_fail "stride over the max length" "stride 9 must be within 1..8" "$V" perplexity --model scratch --max-length 8 --stride 9 text.txt
 expect_fail "max length over n_positions" "must be within 2..64" "$V" perplexity --model scratch --max-length 65 text.txt
+: > empty.txt
+expect_fail "empty text" "too few to score" "$V" perplexity --model scratch empty.txt
 expect_fail "missing file" "nope.txt" "$V" perplexity --model scratch nope.txt
 [ "$failures" -eq 0 ]
