@@ -18,7 +18,8 @@
 #   unexpected keys, and verto perplexity on it equals the guide's loop run
 #   with transformers ("Perplexity of fixed-length models") within 1e-4
 #   relative, for stride = max_length and stride < max_length;
-# - errors: MLM shards, a BERT directory, a stride over the max length,
+# - errors: --objective mlm for GPT-2, a directory that is not GPT-2, a stride
+#   over the max length, a max length over n_positions,
 #   invalid UTF-8, an empty text, a missing file: a non-zero status and a message naming the cause.
 set -uo pipefail
 build=${VT_BUILD:-build}
