@@ -38,7 +38,8 @@ int main(int argc, char **argv) {
     size_t n_infos;
     const vt_param_info *infos = vt_gpt2_param_infos(m, &n_infos);
     int64_t n;
-    float *params = vt_gpt2_params(m, &n), *grads = vt_gpt2_grads(m, NULL);
+    float *grads = vt_gpt2_grads(m, NULL);
+    vt_gpt2_params(m, &n);
     vt_optimizer *opt = vt_optimizer_new(&cfg, n, infos, n_infos);
     int64_t V = vt_gpt2_get_config(m)->vocab_size;
     int32_t *ids = malloc((size_t)(B * T) * sizeof *ids);
@@ -49,7 +50,8 @@ int main(int argc, char **argv) {
     for (int r = -1; r < steps; r++) { /* r = -1: warm-up (oneDNN primitives, the arena) */
         double t0 = bench_now();
         if (!opt || vt_gpt2_forward(m, &in, true, (uint64_t)r + 2, &o) != VT_OK || vt_gpt2_backward(m, false) != VT_OK ||
-            vt_optimizer_step(opt, params, grads, NULL) != VT_OK) {
+            /* vt_gpt2_params each step: it marks the bf16 copy stale, so the next forward sees the update */
+            vt_optimizer_step(opt, vt_gpt2_params(m, NULL), grads, NULL) != VT_OK) {
             fprintf(stderr, "error: %s\n", vt_last_error());
             return 1;
         }
