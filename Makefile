@@ -163,7 +163,7 @@ fuzz: deps $(FUZZERS)
 
 # Benchmarks (bench/, BENCHMARKS.md): BENCH_THREADS (default 2), BENCH_REPEATS,
 # BENCH_QUICK=1 (a smoke test) are read by bench/run.py from the environment.
-BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak pretrain_bench infer_bench tok_bench dp_bench sampling_bench)
+BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak pretrain_bench infer_bench tok_bench dp_bench sampling_bench clm_train_bench)
 $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(BUILD)/libverto.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"

@@ -32,6 +32,12 @@ extern "C" {
 VT_API vt_status vt_ckpt_save(const char *out_dir, int64_t step, const vt_bert *b, vt_optimizer *o,
                               const char *tokenizer_dir,
                               const char *tokenizer_config, const char *args_json);
+/* The same for any model: write_model(model, dir) writes its Hugging Face
+ * files into the checkpoint's temporary directory; o holds n_floats floats. */
+typedef vt_status (*vt_ckpt_write_model_fn)(const void *model, const char *dir);
+VT_API vt_status vt_ckpt_save_model(const char *out_dir, int64_t step, vt_ckpt_write_model_fn write_model,
+                                    const void *model, vt_optimizer *o, int64_t n_floats, const char *tokenizer_dir,
+                                    const char *tokenizer_config, const char *args_json);
 
 /* Restores the optimizer state of checkpoint directory `dir` into o (whose
  * size must match) and returns the step in *step and a malloc'd copy of the

@@ -440,6 +440,8 @@ typedef struct vt_pt_clm_reader vt_pt_clm_reader;
  * error set. */
 VT_API vt_pt_clm_reader *vt_pt_clm_reader_new(vt_pt_dataset *ds, uint64_t seed, int64_t max_batch);
 VT_API void vt_pt_clm_reader_free(vt_pt_clm_reader *r);
+/* T: the ids of every block (the dataset's max_seq_length). */
+VT_API int64_t vt_pt_clm_block_length(const vt_pt_clm_reader *r);
 
 /* The ids of samples [first, first + count) (count <= max_batch) as
  * *ids (count, T), T = max_seq_length; the array belongs to the reader and

@@ -76,6 +76,7 @@ static vt_status write_start(const vt_bert *model, const char *init, const char 
 }
 
 int cmd_pretrain(int argc, char **argv) {
+    if (cli_pretrain_is_clm(argc, argv)) return cli_pretrain_clm(argc, argv); /* GPT-2: cmd_clm.c */
     const char *init = NULL, *data = NULL, *eval_data = NULL, *out = NULL, *precision = "fp32";
     int64_t steps = 1000, batch = 32, accum = 1, warmup = -1, seed = 42, threads = 0, log_every = 10;
     int64_t eval_every = 0, eval_batches = 20, save_every = 0, keep = 3, group_by_length = 0;

@@ -4,6 +4,8 @@
 #ifndef VERTO_CLI_COMMANDS_H
 #define VERTO_CLI_COMMANDS_H
 
+#include <stdbool.h>
+
 typedef int (*vt_cli_fn)(int argc, char **argv);
 
 typedef struct vt_cli_command {
@@ -31,6 +33,10 @@ int cmd_auto(int argc, char **argv);
 int cmd_privacy(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+/* cmd_clm.c: GPT-2 pretraining (pretrain hands over when cli_pretrain_is_clm) and perplexity. */
+bool cli_pretrain_is_clm(int argc, char **argv);
+int cli_pretrain_clm(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 
 /* Prints "error: <message>" to stderr and returns 1; for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -25,6 +25,7 @@ static const vt_cli_command COMMANDS[] = {
     {"auto", "the best model a time budget allows: baseline, pretraining, a search on dev, a report", cmd_auto},
     {"tokenize", "WordPiece ids (or tokens) of each input line, as BertTokenizerFast", cmd_tokenize},
     {"vocab", "train a WordPiece vocab.txt from text files", cmd_vocab},
+    {"perplexity", "perplexity of a GPT-2 model on a text file (strided sliding window)", cmd_perplexity},
     {"privacy", "epsilon spent by DP-SGD (or the noise multiplier for a budget), as Opacus' RDP accountant", cmd_privacy},
     {NULL, NULL, NULL},
 };

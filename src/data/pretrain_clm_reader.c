@@ -58,6 +58,8 @@ static vt_status read_sample(vt_pt_clm_reader *r, int64_t k, int32_t *row) {
     return VT_OK;
 }
 
+int64_t vt_pt_clm_block_length(const vt_pt_clm_reader *r) { return r->T; }
+
 vt_status vt_pt_clm_batch(vt_pt_clm_reader *r, int64_t first, int64_t count, const int32_t **ids) {
     if (!r || !ids || first < 0 || count < 1 || count > r->max_batch)
         return vt_error(VT_ERR_INVALID_ARG, "causal-LM batch of %lld samples from %lld (batches hold up to %lld)",

@@ -41,17 +41,26 @@ static void sync_dir(const char *dir) {
     }
 }
 
+static vt_status write_bert(const void *b, const char *dir) { return vt_bert_save(b, dir); }
+
 vt_status vt_ckpt_save(const char *out_dir, int64_t step, const vt_bert *b, vt_optimizer *o, const char *tokenizer_dir,
                        const char *tokenizer_config, const char *args_json) {
+    int64_t n;
+    vt_bert_params((vt_bert *)b, &n);
+    return vt_ckpt_save_model(out_dir, step, write_bert, b, o, n, tokenizer_dir, tokenizer_config, args_json);
+}
+
+vt_status vt_ckpt_save_model(const char *out_dir, int64_t step, vt_ckpt_write_model_fn write_model, const void *model,
+                             vt_optimizer *o, int64_t n_floats, const char *tokenizer_dir,
+                             const char *tokenizer_config, const char *args_json) {
     char final_dir[4096], tmp_dir[4200], path[4300], step_text[32];
     snprintf(final_dir, sizeof final_dir, "%s/" PREFIX "%" PRId64, out_dir, step);
     snprintf(tmp_dir, sizeof tmp_dir, "%s.tmp", final_dir);
     remove_tree(tmp_dir); /* leftovers of an interrupted save */
-    vt_status st = vt_bert_save(b, tmp_dir);
+    vt_status st = write_model(model, tmp_dir);
     if (st == VT_OK && tokenizer_dir) st = vt_bert_copy_tokenizer_files(tokenizer_dir, tmp_dir, tokenizer_config);
     if (st == VT_OK) {
-        int64_t n;
-        vt_bert_params((vt_bert *)b, &n);
+        int64_t n = n_floats;
         float *m = vt_optimizer_state(o, 0), *v = vt_optimizer_state(o, 1);
         vt_st_entry entries[2];
         size_t k = 0;

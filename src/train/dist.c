@@ -344,7 +344,7 @@ vt_status vt_dist_reducer_finish(vt_dist_reducer *r) {
     flush(r);
     /* Whatever was never reported: the gaps between the sent ranges. */
     int n_before = r->n_sent;
-    qsort(r->sent, (size_t)n_before, sizeof *r->sent, by_lo);
+    if (n_before > 0) qsort(r->sent, (size_t)n_before, sizeof *r->sent, by_lo); /* nothing reported: sent may be NULL */
     int64_t at = 0;
     for (int i = 0; i < n_before && r->error == VT_OK; i++) {
         int64_t lo = r->sent[i].lo, hi = r->sent[i].hi; /* launch may move r->sent */
