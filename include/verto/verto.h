@@ -32,6 +32,7 @@
 #include "verto/explain.h"
 #include "verto/fileio.h"
 #include "verto/gpt2.h"
+#include "verto/gpt2_lora.h"
 #include "verto/kernels.h"
 #include "verto/metrics.h"
 #include "verto/metrics_log.h"

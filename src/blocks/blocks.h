@@ -36,6 +36,30 @@ typedef struct blk_ctx {
     bool norms_only;        /* the norms alone: no weight gradients (DP's first pass) */
 } blk_ctx;
 
+/* ---- a low-rank adapter (LoRA) on a dense layer ---------------------------
+ * y += scale * dropout(x) A^T B^T, as PEFT's lora.Linear computes it; always
+ * f32 (the base product may run in bf16). */
+
+typedef struct blk_lora {
+    const float *A, *B; /* (r, in), (out, r) */
+    float *dA, *dB;     /* their gradients (+=); NULL: not wanted */
+    int64_t rank;
+    float scale;        /* lora_alpha / r */
+    float dropout;      /* on the branch's input; 0: none (the model gives 0 outside training) */
+    uint64_t seed;
+} blk_lora;
+
+/* What the branch saves for the backward, and its scratch. */
+typedef struct blk_lora_acts {
+    float *xd;      /* (rows, in) dropout(x) (NULL without dropout) */
+    uint8_t *mask;  /* (rows, in) its mask (NULL without dropout) */
+    float *u;       /* (rows, r) scale * dropout(x) A^T */
+    float *du;      /* (rows, r) scratch */
+    float *dxd;     /* (rows, in) scratch (NULL without dropout) */
+    int64_t rows;   /* the rows these buffers hold */
+    bool dropped;   /* whether the last forward applied the dropout */
+} blk_lora_acts;
+
 /* ---- a dense layer: y (rows, out) = x (rows, in) W^T + b ------------------ */
 
 typedef struct blk_linear {
@@ -43,7 +67,15 @@ typedef struct blk_linear {
     const vt_bf16 *W16;  /* W in bf16 (bf16 only) */
     float *dW, *db;      /* their gradients (+=); NULL: not wanted */
     int64_t in, out;
+    const blk_lora *lora;      /* NULL: none */
+    blk_lora_acts *lora_acts;  /* with lora */
 } blk_linear;
+
+/* The adapter's branch added to y (rows, out), and its backward: dA, dB +=,
+ * dx (rows, in) += (dx NULL: not wanted). lora.c. */
+vt_status blk_lora_forward(const blk_ctx *c, const blk_linear *l, const float *x, float *y, int64_t rows);
+vt_status blk_lora_backward(const blk_ctx *c, const blk_linear *l, const float *x, const float *dy, float *dx,
+                            int64_t rows);
 
 /* The rows are sequences of seq_rows rows each (tokens, or 1 for a row per
  * sequence), or seq_rows is 0 when they belong to no one sequence: outside

@@ -9,8 +9,8 @@
  * batch; training runs one product over the batch. */
 #include "blocks/blocks.h"
 
-vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
-                             int64_t rows, int64_t seq_rows) {
+static vt_status base_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
+                              int64_t rows, int64_t seq_rows) {
     bool seqwise = seq_rows > 0 && !c->training;
     if (c->precision == VT_PRECISION_FP32)
         return seqwise ? vt_matmul_seqwise(x, l->W, l->b, y, rows / seq_rows, seq_rows, l->out, l->in)
@@ -20,8 +20,14 @@ vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float 
                    : vt_matmul_bf16(x16, l->W16, l->b, y, rows, l->out, l->in, false, true, 0.0f);
 }
 
-vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
-                              const float *dy, float *dx, float dx_beta, int64_t rows) {
+vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
+                             int64_t rows, int64_t seq_rows) {
+    vt_status st = base_forward(c, l, x, x16, y, rows, seq_rows);
+    return st == VT_OK && l->lora ? blk_lora_forward(c, l, x, y, rows) : st;
+}
+
+static vt_status base_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
+                               const float *dy, float *dx, float dx_beta, int64_t rows) {
     vt_status st = blk_linear_example_norms(c, l, x, dy, rows);
     int64_t in = l->in, out = l->out;
     if (st != VT_OK) return st;
@@ -40,4 +46,10 @@ vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float
     if (l->dW) st = vt_matmul_bf16(c->dy16, x16, NULL, l->dW, out, in, rows, true, false, 1.0f);
     if (dx && st == VT_OK) st = vt_matmul_bf16(c->dy16, l->W16, NULL, dx, rows, in, out, false, false, dx_beta);
     return st;
+}
+
+vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
+                              const float *dy, float *dx, float dx_beta, int64_t rows) {
+    vt_status st = base_backward(c, l, x, x16, dy, dx, dx_beta, rows);
+    return st == VT_OK && l->lora ? blk_lora_backward(c, l, x, dy, dx, rows) : st;
 }

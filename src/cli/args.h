@@ -37,6 +37,10 @@ enum { CLI_CONTINUE = -1, CLI_HELP = -2 };
  * 1 after printing an error. */
 int cli_parse(int argc, char **argv, const cli_option *opts, const char *usage, char ***positional, int *n_positional);
 
+/* The value of option `name` in argv ("--name VALUE" or "--name=VALUE"), or
+ * NULL: how a command picks a variant before parsing its options. */
+const char *cli_option_value(int argc, char **argv, const char *name);
+
 /* Parses --precision (fp32 or bf16) into *out. Returns 0, or 1 after printing
  * an error. For bf16 on a CPU without bf16 matrix instructions it notes on
  * stderr that the products are emulated (same arithmetic, no speed-up). */

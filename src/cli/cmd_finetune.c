@@ -139,6 +139,7 @@ static bool asks_dp(int argc, char **argv) {
 }
 
 int cmd_finetune(int argc, char **argv) {
+    if (cli_wants_causal_lm(argc, argv)) return cmd_finetune_causal_lm(argc, argv); /* GPT-2: its own options */
     if (cli_wants_qa_task(argc, argv) && asks_dp(argc, argv))
         return cli_fail("DP-SGD is not available for question answering yet");
     if (cli_wants_qa_task(argc, argv)) return cmd_finetune_qa(argc, argv); /* SQuAD: its own options */

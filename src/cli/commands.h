@@ -21,6 +21,10 @@ int cmd_fill_mask(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
+/* finetune --task causal-lm (finetune_causal_lm.c) and merge-lora. */
+bool cli_wants_causal_lm(int argc, char **argv);
+int cmd_finetune_causal_lm(int argc, char **argv);
+int cmd_merge_lora(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

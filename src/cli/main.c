@@ -21,6 +21,7 @@ static const vt_cli_command COMMANDS[] = {
     {"pretrain", "masked-LM + next-sentence pretraining from prepared shards", cmd_pretrain},
     {"plot", "training and dev curves of runs' metrics.jsonl as an SVG or HTML file", cmd_plot},
     {"finetune", "sequence classification from labelled TSV, CSV or JSONL", cmd_finetune},
+    {"merge-lora", "a GPT-2 directory with a PEFT LoRA adapter merged into its weights", cmd_merge_lora},
     {"baseline", "TF-IDF + logistic regression, C chosen on dev (scikit-learn's numbers)", cmd_baseline},
     {"auto", "the best model a time budget allows: baseline, pretraining, a search on dev, a report", cmd_auto},
     {"tokenize", "WordPiece ids (or tokens) of each input line, as BertTokenizerFast", cmd_tokenize},

@@ -5,6 +5,7 @@
 #include "blocks/blocks.h"
 #include "verto/arena.h"
 #include "verto/gpt2.h"
+#include "verto/gpt2_lora.h"
 
 /* Bounds that keep every size product far inside int64. */
 #define GPT2_MAX_VOCAB (1ll << 24)
@@ -40,6 +41,22 @@ typedef struct gpt2_layer_acts {
     blk_ffn_acts ffn;        /* on units[2l + 1].out */
 } gpt2_layer_acts;
 
+/* An attached LoRA adapter (lora.c): the block's four Conv1D modules in the
+ * order of VT_GPT2_LORA_* bits; slot l * 4 + k, A NULL when not targeted. */
+#define GPT2_LORA_SLOTS 4
+typedef struct gpt2_lora {
+    vt_gpt2_lora_config cfg;
+    float *params, *grads;      /* (n_floats) each: every slot's A then B */
+    int64_t n_floats;
+    blk_lora *slots;            /* (L * 4) */
+    blk_lora_acts *acts;        /* (L * 4), planned with the model's activations */
+    vt_param_info *infos;       /* (2 * targeted slots) */
+    char (*names)[64];
+    size_t n_infos;
+    uint64_t seed;              /* of the current step's dropout masks */
+    bool training;              /* whether the current step drops out the branches' inputs */
+} gpt2_lora;
+
 struct vt_gpt2 {
     vt_gpt2_config cfg;
     float *params, *grads;      /* (n_floats) each */
@@ -70,6 +87,8 @@ struct vt_gpt2 {
     float *d_out, *d_sum, *d_branch; /* (B*T, H) a unit's output's, its residual's, its branch's gradients */
     float *d_ctx, *d_qkv, *d_inter, *d_inter_pre; /* (B*T, H), (B*T, 3H), (B*T, I) x2 */
 
+    gpt2_lora *lora;            /* NULL: none; with one the base is frozen */
+
     vt_gpt2_batch last;
     bool last_training, last_has_loss;
     uint64_t last_seed;
@@ -88,6 +107,19 @@ blk_linear gpt2_dense(const vt_gpt2 *m, const float *W, const float *bias, float
 blk_attention gpt2_attention(const vt_gpt2 *m, int64_t l, float drop, uint64_t seed);
 blk_ffn gpt2_mlp(const vt_gpt2 *m, int64_t l);
 blk_add_norm gpt2_unit(const vt_gpt2 *m, int64_t k, float drop, uint64_t seed);
+/* The adapter's module slot k (0..3) of block l on a dense layer, if targeted. */
+void gpt2_lora_attach(const vt_gpt2 *m, int64_t l, int k, blk_linear *d);
+/* Reserves the adapter's activations for B*T rows (model.c's planning). */
+void gpt2_lora_reserve(vt_gpt2 *m, int64_t rows);
+void gpt2_lora_free(gpt2_lora *a);
+/* Attaches an adapter with config c and parameters params (NULL: zeros), in
+ * the layout of vt_gpt2_lora_param_infos. */
+vt_status gpt2_lora_install(vt_gpt2 *m, const vt_gpt2_lora_config *c, const float *params);
+/* adapter_config.json text (lora_io.c): errors name `path` and the key. */
+vt_status gpt2_lora_parse_config(const char *text, size_t len, const char *path, vt_gpt2_lora_config *c);
+/* The file's module name of slot k ("attn.c_attn", ...) and its (in, out). */
+const char *gpt2_lora_module(int k);
+void gpt2_lora_dims(const vt_gpt2 *m, int k, int64_t *in, int64_t *out);
 /* The activations for (B, T) (plan.c). */
 vt_status gpt2_plan(vt_gpt2 *m, int64_t batch, int64_t seq_len);
 

@@ -49,6 +49,7 @@ static void reserve(vt_gpt2 *m, int64_t B, int64_t T) {
     m->d_qkv = F32(BT * 3 * H);
     m->d_inter = F32(BT * I);
     m->d_inter_pre = F32(BT * I);
+    gpt2_lora_reserve(m, BT);
 }
 
 vt_status gpt2_plan(vt_gpt2 *m, int64_t batch, int64_t seq_len) {
@@ -100,6 +101,7 @@ static vt_status body_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training
         for (int64_t h = 0; h < H; h++) e[h] += pos[h];
     }
     memset(m->zeros, 0, (size_t)H * sizeof(float));
+    if (m->lora) m->lora->seed = seed, m->lora->training = training; /* not one_product alone: no dropout then */
     blk_ctx ctx = gpt2_ctx(m, training || in->one_product);
     float resid = training ? c->resid_pdrop : 0, attn_drop = training ? c->attn_pdrop : 0;
     blk_add_norm u = gpt2_unit(m, 0, training ? c->embd_pdrop : 0, seed);
@@ -175,6 +177,7 @@ vt_status vt_gpt2_backward(vt_gpt2 *m, bool accumulate) {
     int64_t T = in->seq_len, H = c->n_embd, BT = in->batch * T, L = c->n_layer;
     size_t bytes = (size_t)(BT * H) * sizeof(float);
     if (!accumulate) memset(m->grads, 0, (size_t)m->n_floats * sizeof(float));
+    if (!accumulate && m->lora) memset(m->lora->grads, 0, (size_t)m->lora->n_floats * sizeof(float));
     bool training = m->last_training;
     float resid = training ? c->resid_pdrop : 0, attn_drop = training ? c->attn_pdrop : 0;
     uint64_t seed = m->last_seed;
@@ -203,6 +206,7 @@ vt_status vt_gpt2_backward(vt_gpt2 *m, bool accumulate) {
         }
         if (st != VT_OK) return st;
     }
+    if (m->lora) return VT_OK; /* frozen embeddings */
     /* d_branch: the gradient of wte[ids] + wpe[positions] */
     vt_embedding_backward(in->input_ids, m->d_branch, m->g.wte, BT, H);
     vt_embedding_backward(m->pos_ids, m->d_branch, m->g.wpe, BT, H);

@@ -153,6 +153,7 @@ vt_gpt2 *vt_gpt2_new(const vt_gpt2_config *c, uint64_t seed) {
 
 void vt_gpt2_free(vt_gpt2 *m) {
     if (!m) return;
+    gpt2_lora_free(m->lora);
     free(m->params);
     free(m->grads);
     free(m->params16);
@@ -234,6 +235,7 @@ blk_ctx gpt2_ctx(const vt_gpt2 *m, bool one_product) {
 blk_linear gpt2_dense(const vt_gpt2 *m, const float *W, const float *bias, float *dW, float *db, int64_t in,
                       int64_t out) {
     const vt_bf16 *W16 = m->params16 ? m->params16 + (W - m->params) : NULL;
+    if (m->lora) dW = db = NULL; /* the base is frozen under an adapter */
     return (blk_linear){.W = W, .b = bias, .W16 = W16, .dW = dW, .db = db, .in = in, .out = out};
 }
 
@@ -244,18 +246,24 @@ blk_attention gpt2_attention(const vt_gpt2 *m, int64_t l, float drop, uint64_t s
     const gpt2_layer_params *p = &m->w.layers[l];
     gpt2_layer_params *g = &m->g.layers[l];
     int64_t H = m->cfg.n_embd;
-    return (blk_attention){.qkv = gpt2_dense(m, p->qkv_w, p->qkv_b, g->qkv_w, g->qkv_b, H, 3 * H),
-                           .out = gpt2_dense(m, p->proj_w, p->proj_b, g->proj_w, g->proj_b, H, H),
-                           .heads = m->cfg.n_head, .dropout = drop,
-                           .seed = vt_hash64(seed, site(2 * m->cfg.n_layer + 1 + l)), .causal = true};
+    blk_attention a = {.qkv = gpt2_dense(m, p->qkv_w, p->qkv_b, g->qkv_w, g->qkv_b, H, 3 * H),
+                       .out = gpt2_dense(m, p->proj_w, p->proj_b, g->proj_w, g->proj_b, H, H),
+                       .heads = m->cfg.n_head, .dropout = drop,
+                       .seed = vt_hash64(seed, site(2 * m->cfg.n_layer + 1 + l)), .causal = true};
+    gpt2_lora_attach(m, l, 0, &a.qkv);
+    gpt2_lora_attach(m, l, 1, &a.out);
+    return a;
 }
 
 blk_ffn gpt2_mlp(const vt_gpt2 *m, int64_t l) {
     const gpt2_layer_params *p = &m->w.layers[l];
     gpt2_layer_params *g = &m->g.layers[l];
     int64_t H = m->cfg.n_embd, I = vt_gpt2_inner(&m->cfg);
-    return (blk_ffn){.up = gpt2_dense(m, p->fc_w, p->fc_b, g->fc_w, g->fc_b, H, I),
-                     .down = gpt2_dense(m, p->out_w, p->out_b, g->out_w, g->out_b, I, H), .act = m->cfg.activation};
+    blk_ffn f = {.up = gpt2_dense(m, p->fc_w, p->fc_b, g->fc_w, g->fc_b, H, I),
+                 .down = gpt2_dense(m, p->out_w, p->out_b, g->out_w, g->out_b, I, H), .act = m->cfg.activation};
+    gpt2_lora_attach(m, l, 2, &f.up);
+    gpt2_lora_attach(m, l, 3, &f.down);
+    return f;
 }
 
 blk_add_norm gpt2_unit(const vt_gpt2 *m, int64_t k, float drop, uint64_t seed) {

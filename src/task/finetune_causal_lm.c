@@ -1,0 +1,241 @@
+/* Causal-LM fine-tuning of a GPT-2 on prompt/completion examples, with a
+ * LoRA adapter or all weights (verto/causal_lm.h): shuffled right-padded
+ * batches, AdamW over the trainable buffer (the adapter's, or the model's),
+ * gradient accumulation, clipping, a dev loss and perplexity per epoch in
+ * metrics.jsonl, and the result written as PEFT or Hugging Face files. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "verto/causal_lm.h"
+#include "verto/fileio.h"
+#include "verto/progress.h"
+#include "verto/rng.h"
+
+#define IGNORE (-100)
+
+void vt_clm_options_default(vt_clm_options *o) {
+    *o = (vt_clm_options){.epochs = 1, .batch_size = 8, .grad_accum = 1, .lr = 2e-4f, .max_grad_norm = 1.0f,
+                          .seed = 42, .precision = VT_PRECISION_FP32,
+                          .lora = {.rank = 8, .alpha = 16, .dropout = 0.05f, .targets = VT_GPT2_LORA_C_ATTN}};
+}
+
+/* A right-padded batch of examples order[0..n) of set: ids (n, T) padded with
+ * the eos id, mask, labels -100 on prompts and padding. */
+typedef struct clm_batch {
+    int32_t *ids, *mask, *labels; /* (cap_rows) each */
+    int64_t cap_rows;
+} clm_batch;
+
+static vt_status fill_batch(clm_batch *b, const vt_clm_set *set, const size_t *order, int64_t n, vt_gpt2_batch *in) {
+    int64_t T = 1;
+    for (int64_t i = 0; i < n; i++)
+        if (set->ex[order[i]].len > T) T = set->ex[order[i]].len;
+    if (n * T > b->cap_rows) {
+        int64_t cap = n * T;
+        int32_t *ids = realloc(b->ids, (size_t)cap * sizeof *ids);
+        if (ids) b->ids = ids;
+        int32_t *mask = realloc(b->mask, (size_t)cap * sizeof *mask);
+        if (mask) b->mask = mask;
+        int32_t *labels = realloc(b->labels, (size_t)cap * sizeof *labels);
+        if (labels) b->labels = labels;
+        if (!ids || !mask || !labels) return vt_error(VT_ERR_NOMEM, "out of memory for a batch of %lld x %lld", (long long)n, (long long)T);
+        b->cap_rows = cap;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const vt_clm_example *e = &set->ex[order[i]];
+        int32_t pad = e->ids[e->len - 1];
+        for (int64_t t = 0; t < T; t++) {
+            bool real = t < e->len;
+            b->ids[i * T + t] = real ? e->ids[t] : pad;
+            b->mask[i * T + t] = real;
+            b->labels[i * T + t] = real && t >= e->prompt_len ? e->ids[t] : IGNORE;
+        }
+    }
+    *in = (vt_gpt2_batch){.batch = n, .seq_len = T, .input_ids = b->ids, .attention_mask = b->mask, .labels = b->labels};
+    return VT_OK;
+}
+
+static void batch_free(clm_batch *b) {
+    free(b->ids);
+    free(b->mask);
+    free(b->labels);
+}
+
+vt_status vt_clm_evaluate(vt_gpt2 *m, const vt_clm_set *set, int64_t batch_size, double *loss) {
+    if (!m || !set || !loss || batch_size < 1) return vt_error(VT_ERR_INVALID_ARG, "vt_clm_evaluate: bad arguments");
+    size_t *order = malloc((set->n + 1) * sizeof *order);
+    if (!order) return vt_error(VT_ERR_NOMEM, "out of memory evaluating");
+    for (size_t i = 0; i < set->n; i++) order[i] = i;
+    clm_batch b = {0};
+    double sum = 0;
+    int64_t count = 0;
+    vt_status st = VT_OK;
+    for (size_t at = 0; at < set->n && st == VT_OK; at += (size_t)batch_size) {
+        int64_t n = (int64_t)(set->n - at) < batch_size ? (int64_t)(set->n - at) : batch_size;
+        vt_gpt2_batch in;
+        vt_gpt2_outputs out;
+        if ((st = fill_batch(&b, set, order + at, n, &in)) == VT_OK && (st = vt_gpt2_forward(m, &in, false, 0, &out)) == VT_OK) {
+            sum += out.loss * (double)out.counted;
+            count += out.counted;
+        }
+    }
+    *loss = count ? sum / (double)count : NAN;
+    batch_free(&b);
+    free(order);
+    return st;
+}
+
+/* The trainable buffer: the adapter's, or every weight of the model. */
+typedef struct trainable {
+    float *params, *grads;
+    int64_t n;
+    const vt_param_info *infos;
+    size_t n_infos;
+} trainable;
+
+static trainable trainable_of(vt_gpt2 *m) {
+    trainable t = {0};
+    if (vt_gpt2_lora_get_config(m)) {
+        t.params = vt_gpt2_lora_params(m, &t.n);
+        t.grads = vt_gpt2_lora_grads(m, NULL);
+        t.infos = vt_gpt2_lora_param_infos(m, &t.n_infos);
+    } else {
+        t.params = vt_gpt2_params(m, &t.n);
+        t.grads = vt_gpt2_grads(m, NULL);
+        t.infos = vt_gpt2_param_infos(m, &t.n_infos);
+    }
+    return t;
+}
+
+static vt_status log_line(const char *path, const char *line) {
+    FILE *f = fopen(path, "a");
+    if (!f) return vt_error(VT_ERR_IO, "cannot append to %s", path);
+    fputs(line, f);
+    return fclose(f) == 0 ? VT_OK : vt_error(VT_ERR_IO, "writing %s failed", path);
+}
+
+static vt_status check_options(const vt_clm_set *train, const vt_clm_options *o) {
+    if (!train || !o || !o->out_dir) return vt_error(VT_ERR_INVALID_ARG, "vt_clm_finetune: no data, options or output");
+    if (train->n == 0) return vt_error(VT_ERR_INVALID_ARG, "the training set holds no examples");
+    if (o->epochs < 1 || o->batch_size < 1 || o->grad_accum < 1)
+        return vt_error(VT_ERR_INVALID_ARG, "epochs, batch size and accumulation must be positive");
+    if (!(o->lr > 0) || !(o->warmup_ratio >= 0 && o->warmup_ratio <= 1) || !(o->weight_decay >= 0) || !(o->max_grad_norm >= 0))
+        return vt_error(VT_ERR_INVALID_ARG, "lr must be positive, warmup ratio in [0, 1], decay and clipping >= 0");
+    return VT_OK;
+}
+
+/* The ids must be the model's: a tokenizer with a bigger vocabulary than the config is refused early. */
+static vt_status check_ids(const vt_gpt2 *m, const vt_clm_set *s, const char *what) {
+    int64_t V = vt_gpt2_get_config(m)->vocab_size, P = vt_gpt2_get_config(m)->n_positions;
+    for (size_t i = 0; s && i < s->n; i++) {
+        if (s->ex[i].len > P)
+            return vt_error(VT_ERR_INVALID_ARG, "%s example %zu: %d tokens exceed the model's %lld positions; lower "
+                            "--max-seq-length", what, i + 1, s->ex[i].len, (long long)P);
+        for (int32_t t = 0; t < s->ex[i].len; t++)
+            if (s->ex[i].ids[t] < 0 || s->ex[i].ids[t] >= V)
+                return vt_error(VT_ERR_INVALID_ARG, "%s example %zu: token id %d is outside the model's vocabulary of %lld",
+                                what, i + 1, s->ex[i].ids[t], (long long)V);
+    }
+    return VT_OK;
+}
+
+static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_set *dev, const vt_clm_options *o,
+                            const char *metrics) {
+    trainable tr = trainable_of(m);
+    int64_t batches = (int64_t)((train->n + (size_t)o->batch_size - 1) / (size_t)o->batch_size);
+    int64_t updates_per_epoch = (batches + o->grad_accum - 1) / o->grad_accum, total = updates_per_epoch * o->epochs;
+    static const char *const no_decay[] = {"bias", "ln_"};
+    vt_optimizer_config oc;
+    vt_optimizer_config_default("adamw", &oc);
+    oc.learning_rate = o->lr;
+    oc.weight_decay = o->weight_decay;
+    oc.no_decay = no_decay;
+    oc.n_no_decay = 2;
+    oc.clip_norm = o->max_grad_norm;
+    oc.schedule = o->constant_schedule ? VT_SCHED_CONSTANT : VT_SCHED_LINEAR_WARMUP_DECAY;
+    oc.warmup_steps = (int64_t)ceil(o->warmup_ratio * (double)total);
+    oc.total_steps = total;
+    vt_optimizer *opt = vt_optimizer_new(&oc, tr.n, tr.infos, tr.n_infos);
+    size_t *order = malloc(train->n * sizeof *order);
+    clm_batch b = {0};
+    vt_status st = opt && order ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for the optimizer");
+    vt_rng rng;
+    vt_rng_seed(&rng, o->seed ^ 0x5eed);
+    double t0 = vt_now();
+    int64_t step = 0, micro = 0, tokens = 0;
+    for (int64_t epoch = 1; epoch <= o->epochs && st == VT_OK; epoch++) {
+        for (size_t i = 0; i < train->n; i++) order[i] = i;
+        for (size_t i = train->n; i > 1; i--) { /* Fisher-Yates */
+            size_t j = (size_t)vt_rng_below(&rng, i), k = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = k;
+        }
+        double loss_sum = 0;
+        int64_t loss_n = 0;
+        for (int64_t bi = 0; bi < batches && st == VT_OK; bi++) {
+            size_t at = (size_t)(bi * o->batch_size);
+            int64_t n = (int64_t)(train->n - at) < o->batch_size ? (int64_t)(train->n - at) : o->batch_size;
+            int64_t group = bi / o->grad_accum, in_group = bi % o->grad_accum;
+            int64_t group_size = (group + 1) * o->grad_accum <= batches ? o->grad_accum : batches - group * o->grad_accum;
+            vt_gpt2_batch in;
+            vt_gpt2_outputs out;
+            if ((st = fill_batch(&b, train, order + at, n, &in)) != VT_OK) break;
+            if ((st = vt_gpt2_forward(m, &in, true, vt_hash64(o->seed, (uint64_t)micro++), &out)) != VT_OK) break;
+            if ((st = vt_gpt2_backward(m, in_group > 0)) != VT_OK) break;
+            for (int64_t r = 0; r < in.batch * in.seq_len; r++) tokens += in.attention_mask[r];
+            loss_sum += out.loss;
+            loss_n++;
+            if (in_group + 1 < group_size) continue;
+            if (group_size > 1) /* the mean of the micro-batches' mean losses, as the Trainer divides by the accumulation */
+                for (int64_t i = 0; i < tr.n; i++) tr.grads[i] /= (float)group_size;
+            float lr = vt_optimizer_current_lr(opt), norm = 0;
+            if ((st = vt_optimizer_step(opt, tr.params, tr.grads, &norm)) != VT_OK) break;
+            step++;
+            double elapsed = vt_now() - t0, loss = loss_sum / (double)loss_n;
+            char line[512];
+            snprintf(line, sizeof line,
+                     "{\"step\": %lld, \"epoch\": %lld, \"elapsed_s\": %.3f, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": "
+                     "%.6g, \"tokens_per_sec\": %.1f}\n",
+                     (long long)step, (long long)epoch, elapsed, loss, lr, norm, elapsed > 0 ? tokens / elapsed : 0.0);
+            if ((st = log_line(metrics, line)) != VT_OK) break;
+            if (o->log) fprintf(o->log, "epoch %lld step %lld/%lld loss %.4f lr %.3g\n", (long long)epoch,
+                                (long long)step, (long long)total, loss, lr);
+            loss_sum = 0;
+            loss_n = 0;
+        }
+        if (st != VT_OK || !dev || dev->n == 0) continue;
+        double dev_loss;
+        if ((st = vt_clm_evaluate(m, dev, o->batch_size, &dev_loss)) != VT_OK) break;
+        char line[256];
+        snprintf(line, sizeof line, "{\"step\": %lld, \"eval\": true, \"epoch\": %lld, \"elapsed_s\": %.3f, \"dev_loss\": "
+                 "%.6f, \"dev_perplexity\": %.6f}\n", (long long)step, (long long)epoch, vt_now() - t0, dev_loss,
+                 exp(dev_loss));
+        st = log_line(metrics, line);
+        if (o->log) fprintf(o->log, "epoch %lld: dev loss %.4f perplexity %.3f\n", (long long)epoch, dev_loss, exp(dev_loss));
+    }
+    batch_free(&b);
+    free(order);
+    vt_optimizer_free(opt);
+    return st;
+}
+
+vt_status vt_clm_finetune(const char *model_dir, const vt_clm_set *train, const vt_clm_set *dev, const vt_clm_options *o) {
+    vt_status st = check_options(train, o);
+    if (st != VT_OK) return st;
+    vt_gpt2 *m = vt_gpt2_load(model_dir);
+    if (!m) return vt_last_status();
+    char metrics[4096];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", o->out_dir);
+    if ((st = check_ids(m, train, "training")) == VT_OK) st = check_ids(m, dev, "dev");
+    if (st == VT_OK) st = vt_gpt2_set_precision(m, o->precision);
+    if (st == VT_OK && o->lora.rank > 0) st = vt_gpt2_lora_add(m, &o->lora, o->seed);
+    if (st == VT_OK) st = vt_mkdir_p(o->out_dir);
+    if (st == VT_OK) remove(metrics); /* a fresh run's log */
+    if (st == VT_OK) st = train_loop(m, train, dev, o, metrics);
+    if (st == VT_OK) st = o->lora.rank > 0 ? vt_gpt2_lora_save(m, o->out_dir, model_dir) : vt_gpt2_save(m, o->out_dir);
+    if (st == VT_OK) st = vt_bert_copy_tokenizer_files(model_dir, o->out_dir, NULL);
+    vt_gpt2_free(m);
+    return st;
+}
