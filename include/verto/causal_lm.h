@@ -72,7 +72,7 @@ VT_API void vt_clm_options_default(vt_clm_options *o);
 VT_API vt_status vt_clm_finetune(const char *model_dir, const vt_clm_set *train, const vt_clm_set *dev,
                                  const vt_clm_options *o);
 /* The mean token loss of m (with any adapter) over set, in batches. */
-VT_API vt_status vt_clm_evaluate(vt_gpt2 *m, const vt_clm_set *set, int64_t batch_size, double *loss);
+VT_API vt_status vt_clm_set_evaluate(vt_gpt2 *m, const vt_clm_set *set, int64_t batch_size, double *loss);
 
 #ifdef __cplusplus
 }

@@ -63,8 +63,8 @@ static void batch_free(clm_batch *b) {
     free(b->labels);
 }
 
-vt_status vt_clm_evaluate(vt_gpt2 *m, const vt_clm_set *set, int64_t batch_size, double *loss) {
-    if (!m || !set || !loss || batch_size < 1) return vt_error(VT_ERR_INVALID_ARG, "vt_clm_evaluate: bad arguments");
+vt_status vt_clm_set_evaluate(vt_gpt2 *m, const vt_clm_set *set, int64_t batch_size, double *loss) {
+    if (!m || !set || !loss || batch_size < 1) return vt_error(VT_ERR_INVALID_ARG, "vt_clm_set_evaluate: bad arguments");
     size_t *order = malloc((set->n + 1) * sizeof *order);
     if (!order) return vt_error(VT_ERR_NOMEM, "out of memory evaluating");
     for (size_t i = 0; i < set->n; i++) order[i] = i;
@@ -207,7 +207,7 @@ static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_se
         }
         if (st != VT_OK || !dev || dev->n == 0) continue;
         double dev_loss;
-        if ((st = vt_clm_evaluate(m, dev, o->batch_size, &dev_loss)) != VT_OK) break;
+        if ((st = vt_clm_set_evaluate(m, dev, o->batch_size, &dev_loss)) != VT_OK) break;
         char line[256];
         snprintf(line, sizeof line, "{\"step\": %lld, \"eval\": true, \"epoch\": %lld, \"elapsed_s\": %.3f, \"dev_loss\": "
                  "%.6f, \"dev_perplexity\": %.6f}\n", (long long)step, (long long)epoch, vt_now() - t0, dev_loss,
