@@ -20,7 +20,9 @@ export DEMO_LM_VOCAB=${DEMO_LM_VOCAB:-8000}
 export DEMO_LM_LAYERS=${DEMO_LM_LAYERS:-4}
 export DEMO_LM_HIDDEN=${DEMO_LM_HIDDEN:-192}
 export DEMO_LM_HEADS=${DEMO_LM_HEADS:-4}
-export DEMO_LM_PRETRAIN_STEPS=${DEMO_LM_PRETRAIN_STEPS:-360}
+export DEMO_LM_PRETRAIN_STEPS=${DEMO_LM_PRETRAIN_STEPS:-300}
 export DEMO_LM_BATCH=${DEMO_LM_BATCH:-16}
 export DEMO_LM_EPOCHS=${DEMO_LM_EPOCHS:-1}
+# the first 1000 usable emails of each split (in the split's seeded order), so that the run fits a session
+export DEMO_LM_MAX_PAIRS=${DEMO_LM_MAX_PAIRS:-1000}
 exec "$root/scripts/demo_lm.sh" "$build"
