@@ -10,7 +10,7 @@
 # DEMO_LM_LAYERS, DEMO_LM_HIDDEN, DEMO_LM_HEADS, DEMO_LM_BLOCK (pretraining block length),
 # DEMO_LM_PRETRAIN_STEPS, DEMO_LM_BATCH, DEMO_LM_LR, DEMO_LM_EPOCHS (LoRA epochs), DEMO_LM_LORA_RANK,
 # DEMO_LM_BODY_CHARS (the prompt's character cut of the body), DEMO_LM_MAX_PAIRS (0: all emails),
-# DEMO_LM_NEW_TOKENS.
+# DEMO_LM_NEW_TOKENS, DEMO_LM_REP_PENALTY (greedy decoding's repetition penalty; 1: off).
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +30,9 @@ rank=${DEMO_LM_LORA_RANK:-8}
 body_chars=${DEMO_LM_BODY_CHARS:-600}
 max_pairs=${DEMO_LM_MAX_PAIRS:-0}
 new_tokens=${DEMO_LM_NEW_TOKENS:-24}
+# Without a repetition penalty the small model's greedy subjects loop ("Re: Re: Re: ..."); 1.3 is
+# transformers' repetition_penalty (the argmax after it), applied to both models alike.
+rep_penalty=${DEMO_LM_REP_PENALTY:-1.3}
 prompt_tokens=${DEMO_LM_PROMPT_TOKENS:-192} # the body's first N tokens; + separator + new tokens fit 256 positions
 # On a shared machine spinning OpenMP threads wait for descheduled peers; passive waiting was 3x faster here.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -101,11 +104,11 @@ stage "6. LoRA (rank $rank) fine-tuning: body -> Subject line"
     --epochs "$epochs" --batch-size 8 --lr 2e-3 --warmup-ratio 0.05 --max-seq-length 256 --seed 1
 "$V" merge-lora --model gpt-spam --adapter subject-adapter -o gpt-subjects
 
-stage "7. Greedy subject lines for the test emails, with and without the adapter"
-"$V" generate --model gpt-subjects --greedy --json --max-new-tokens "$new_tokens" --batch-size 16 \
-    --input prompts-test.txt > generated-adapter.jsonl
-"$V" generate --model gpt-spam --greedy --json --max-new-tokens "$new_tokens" --batch-size 16 \
-    --input prompts-test.txt > generated-base.jsonl
+stage "7. Greedy subject lines (repetition penalty $rep_penalty) for the test emails, with and without the adapter"
+"$V" generate --model gpt-subjects --greedy --repetition-penalty "$rep_penalty" --json --max-new-tokens "$new_tokens" \
+    --batch-size 16 --input prompts-test.txt > generated-adapter.jsonl
+"$V" generate --model gpt-spam --greedy --repetition-penalty "$rep_penalty" --json --max-new-tokens "$new_tokens" \
+    --batch-size 16 --input prompts-test.txt > generated-base.jsonl
 
 stage "8. ROUGE-L F1 against the true subjects (test emails)"
 python3 "$root/scripts/lm_subject_rouge.py" pairs-test.jsonl "pretrained model, no adapter=generated-base.jsonl" \
