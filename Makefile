@@ -164,11 +164,19 @@ demo-lm: deps deps-python
 	@$(MAKE) --no-print-directory all
 	@scripts/demo_lm.sh $(BUILD)
 
+# The library is compiled once with coverage instrumentation (fuzzer-no-link)
+# and every fuzzer links those objects: one compile of each source, not one per fuzzer.
 FUZZERS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-$(BUILD)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(LIB_SRC) $(HEADERS)
+FUZZ_CC := clang -std=c11 -D_GNU_SOURCE -g -O1 $(ARCH) -DVK_SINGLE_ISA -Iinclude -Isrc -fopenmp
+FUZZ_OBJ := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC))
+$(BUILD)/fuzz/obj/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 $(ARCH) -DVK_SINGLE_ISA -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -fopenmp \
-	  -o $@ $< $(LIB_SRC) $(LDLIBS)
+	@echo "  CC (fuzz)  $<"
+	@$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+$(BUILD)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD (fuzz)  $@"
+	@$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 fuzz: deps $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZERS)
 

@@ -130,6 +130,15 @@ int cli_for_each_line(FILE *in, int (*fn)(const char *line, size_t len, void *ct
     return rc;
 }
 
+int cli_train_precision(const char *name, vt_precision *out) {
+    vt_precision p;
+    if (!vt_precision_parse(name, &p)) return cli_fail("--precision must be fp32 or bf16 for training, not '%s'", name);
+    if (p == VT_PRECISION_INT8)
+        return cli_fail("--precision must be fp32 or bf16 for training, not int8 (quantize the trained model "
+                        "afterwards: verto quantize)");
+    return cli_precision(name, out);
+}
+
 int cli_precision(const char *name, vt_precision *out) {
     if (!vt_precision_parse(name, out)) return cli_fail("--precision must be fp32, bf16 or int8, not '%s'", name);
     if (*out == VT_PRECISION_BF16 && !vt_bf16_native())

@@ -41,10 +41,12 @@ int cli_parse(int argc, char **argv, const cli_option *opts, const char *usage, 
  * NULL: how a command picks a variant before parsing its options. */
 const char *cli_option_value(int argc, char **argv, const char *name);
 
-/* Parses --precision (fp32 or bf16) into *out. Returns 0, or 1 after printing
+/* Parses --precision (fp32, bf16 or int8) into *out. Returns 0, or 1 after printing
  * an error. For bf16 on a CPU without bf16 matrix instructions it notes on
  * stderr that the products are emulated (same arithmetic, no speed-up). */
 int cli_precision(const char *name, vt_precision *out);
+/* The same for a training command: fp32 or bf16 (int8 is inference only). */
+int cli_train_precision(const char *name, vt_precision *out);
 /* --precision's help where int8 is offered (the inference commands). */
 #define CLI_PRECISION_HELP \
     "matrix products in fp32 (default), bf16 with f32 accumulation, or int8 (dense layers quantized on load; a " \

@@ -72,7 +72,7 @@ int cli_pretrain_clm(int argc, char **argv) {
     if (!init || !data || !out) return cli_fail("pretrain --objective clm needs --model DIR, --data SHARDS and -o OUT");
     if (!cli_is_gpt2_dir(init)) return cli_fail("%s is not a GPT-2 directory (config.json with model_type \"gpt2\")", init);
     vt_precision prec;
-    if (cli_precision(precision, &prec)) return 1;
+    if (cli_train_precision(precision, &prec)) return 1;
     vt_status st = cli_join_job(dist_timeout, threads);
     if (st != VT_OK) return cli_leave_job(st);
 

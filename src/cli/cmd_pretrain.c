@@ -116,7 +116,7 @@ int cmd_pretrain(int argc, char **argv) {
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!init || !out || (!data && steps > 0)) return cli_fail("pretrain needs --init DIR, --data SHARDS and -o OUT");
     vt_precision prec;
-    if (cli_precision(precision, &prec)) return 1;
+    if (cli_train_precision(precision, &prec)) return 1;
     vt_status st = cli_join_job(dist_timeout, threads);
     if (st != VT_OK) return cli_leave_job(st);
     int64_t ranks = vt_dist_size();

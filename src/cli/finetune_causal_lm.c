@@ -77,7 +77,7 @@ int cmd_finetune_causal_lm(int argc, char **argv) {
     if (!cli_is_gpt2_dir(a.model)) return cli_fail("%s: not a GPT-2 directory (config.json with model_type \"gpt2\")", a.model);
     if (a.base_precision && strcmp(a.base_precision, a.precision) && strcmp(a.precision, "fp32"))
         return cli_fail("--precision %s and --base-precision %s disagree", a.precision, a.base_precision);
-    if (cli_precision(a.base_precision ? a.base_precision : a.precision, &a.o.precision)) return 1;
+    if (cli_train_precision(a.base_precision ? a.base_precision : a.precision, &a.o.precision)) return 1;
     if (strcmp(a.schedule, "linear") && strcmp(a.schedule, "constant"))
         return cli_fail("--schedule takes linear or constant, not '%s'", a.schedule);
     a.o.constant_schedule = !strcmp(a.schedule, "constant");

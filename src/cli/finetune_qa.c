@@ -92,7 +92,7 @@ int cmd_finetune_qa(int argc, char **argv) {
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     if (!a.init || !a.train || !a.dev || !a.ft.out_dir)
         return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
-    if (cli_precision(a.precision, &a.ft.precision)) return 1;
+    if (cli_train_precision(a.precision, &a.ft.precision)) return 1;
     vt_status st = cli_join_job(a.dist_timeout, a.threads);
     if (st != VT_OK) return cli_leave_job(st);
     return run(&a);
