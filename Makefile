@@ -169,6 +169,7 @@ demo-lm: deps deps-python
 FUZZERS := $(patsubst fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_CC := clang -std=c11 -D_GNU_SOURCE -g -O1 $(ARCH) -DVK_SINGLE_ISA -Iinclude -Isrc -fopenmp
 FUZZ_OBJ := $(patsubst src/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC))
+.SECONDARY: $(FUZZ_OBJ) # kept between runs, not removed as intermediates
 $(BUILD)/fuzz/obj/%.o: src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC (fuzz)  $<"
