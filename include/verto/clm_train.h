@@ -10,7 +10,7 @@
  * number: every block has the same T - 1 targets, so this is the gradient of
  * one process with batch world x batch_size). Then the global norm is
  * clipped and AdamW applied (no decay on biases and LayerNorms:
- * vt_gpt2_param_infos' no_decay patterns) under linear warmup and decay.
+ * vt_gpt2_no_decay's patterns) under linear warmup and decay.
  *
  * OUT/metrics.jsonl: {"step", "loss", "lr", "grad_norm", "tokens_per_sec",
  * "elapsed_s"} every log_every steps, and {"step", "eval": true,

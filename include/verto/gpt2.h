@@ -105,9 +105,11 @@ VT_API bool vt_gpt2_param_is_conv1d(const vt_gpt2 *m, size_t i);
 /* The flat buffers (n floats each): every parameter once, wte serving as lm_head. */
 VT_API float *vt_gpt2_params(vt_gpt2 *m, int64_t *n);
 VT_API float *vt_gpt2_grads(vt_gpt2 *m, int64_t *n);
-/* Slices for the optimizer under the names above; transformers' Trainer
- * decays all but biases and LayerNorms: no_decay patterns "bias" and "ln_". */
+/* Slices for the optimizer under the names above. */
 VT_API const vt_param_info *vt_gpt2_param_infos(const vt_gpt2 *m, size_t *n);
+/* The optimizer's no_decay patterns for those names (transformers' Trainer
+ * decays all but biases and LayerNorms: "bias", "ln_"); returns their count. */
+VT_API size_t vt_gpt2_no_decay(const char *const **patterns);
 /* sum(p.numel() for p in model.parameters()) of GPT2LMHeadModel (tied: once). */
 VT_API int64_t vt_gpt2_num_parameters(const vt_gpt2 *m);
 /* Prints the Keras-style table of the model's parts and parameter counts. */

@@ -315,3 +315,9 @@ void vt_gpt2_summary(const vt_gpt2 *m, FILE *out) {
     fprintf(out, "Non-trainable params: 0\n");
     vt_print_rule(out, '_', 98);
 }
+
+size_t vt_gpt2_no_decay(const char *const **patterns) {
+    static const char *const NO_DECAY[] = {"bias", "ln_"};
+    *patterns = NO_DECAY;
+    return sizeof NO_DECAY / sizeof *NO_DECAY;
+}

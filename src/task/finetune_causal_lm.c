@@ -109,11 +109,9 @@ static trainable trainable_of(vt_gpt2 *m) {
     return t;
 }
 
-static vt_status log_line(const char *path, const char *line) {
-    FILE *f = fopen(path, "a");
-    if (!f) return vt_error(VT_ERR_IO, "cannot append to %s", path);
-    fputs(line, f);
-    return fclose(f) == 0 ? VT_OK : vt_error(VT_ERR_IO, "writing %s failed", path);
+/* One metrics.jsonl line, flushed so a run can be followed while it trains. */
+static vt_status log_line(FILE *f, const char *path, const char *line) {
+    return fputs(line, f) >= 0 && fflush(f) == 0 ? VT_OK : vt_error(VT_ERR_IO, "writing %s failed", path);
 }
 
 static vt_status check_options(const vt_clm_set *train, const vt_clm_options *o) {
@@ -142,17 +140,15 @@ static vt_status check_ids(const vt_gpt2 *m, const vt_clm_set *s, const char *wh
 }
 
 static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_set *dev, const vt_clm_options *o,
-                            const char *metrics) {
+                            FILE *metrics, const char *metrics_path) {
     trainable tr = trainable_of(m);
     int64_t batches = (int64_t)((train->n + (size_t)o->batch_size - 1) / (size_t)o->batch_size);
     int64_t updates_per_epoch = (batches + o->grad_accum - 1) / o->grad_accum, total = updates_per_epoch * o->epochs;
-    static const char *const no_decay[] = {"bias", "ln_"};
     vt_optimizer_config oc;
     vt_optimizer_config_default("adamw", &oc);
     oc.learning_rate = o->lr;
     oc.weight_decay = o->weight_decay;
-    oc.no_decay = no_decay;
-    oc.n_no_decay = 2;
+    oc.n_no_decay = vt_gpt2_no_decay(&oc.no_decay);
     oc.clip_norm = o->max_grad_norm;
     oc.schedule = o->constant_schedule ? VT_SCHED_CONSTANT : VT_SCHED_LINEAR_WARMUP_DECAY;
     oc.warmup_steps = (int64_t)ceil(o->warmup_ratio * (double)total);
@@ -199,7 +195,7 @@ static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_se
                      "{\"step\": %lld, \"epoch\": %lld, \"elapsed_s\": %.3f, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": "
                      "%.6g, \"tokens_per_sec\": %.1f}\n",
                      (long long)step, (long long)epoch, elapsed, loss, lr, norm, elapsed > 0 ? tokens / elapsed : 0.0);
-            if ((st = log_line(metrics, line)) != VT_OK) break;
+            if ((st = log_line(metrics, metrics_path, line)) != VT_OK) break;
             if (o->log) fprintf(o->log, "epoch %lld step %lld/%lld loss %.4f lr %.3g\n", (long long)epoch,
                                 (long long)step, (long long)total, loss, lr);
             loss_sum = 0;
@@ -212,7 +208,7 @@ static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_se
         snprintf(line, sizeof line, "{\"step\": %lld, \"eval\": true, \"epoch\": %lld, \"elapsed_s\": %.3f, \"dev_loss\": "
                  "%.6f, \"dev_perplexity\": %.6f}\n", (long long)step, (long long)epoch, vt_now() - t0, dev_loss,
                  exp(dev_loss));
-        st = log_line(metrics, line);
+        st = log_line(metrics, metrics_path, line);
         if (o->log) fprintf(o->log, "epoch %lld: dev loss %.4f perplexity %.3f\n", (long long)epoch, dev_loss, exp(dev_loss));
     }
     batch_free(&b);
@@ -232,8 +228,10 @@ vt_status vt_clm_finetune(const char *model_dir, const vt_clm_set *train, const 
     if (st == VT_OK) st = vt_gpt2_set_precision(m, o->precision);
     if (st == VT_OK && o->lora.rank > 0) st = vt_gpt2_lora_add(m, &o->lora, o->seed);
     if (st == VT_OK) st = vt_mkdir_p(o->out_dir);
-    if (st == VT_OK) remove(metrics); /* a fresh run's log */
-    if (st == VT_OK) st = train_loop(m, train, dev, o, metrics);
+    FILE *metrics_file = NULL; /* a fresh run's log */
+    if (st == VT_OK && !(metrics_file = fopen(metrics, "w"))) st = vt_error(VT_ERR_IO, "cannot create %s", metrics);
+    if (st == VT_OK) st = train_loop(m, train, dev, o, metrics_file, metrics);
+    if (metrics_file && fclose(metrics_file) != 0 && st == VT_OK) st = vt_error(VT_ERR_IO, "writing %s failed", metrics);
     if (st == VT_OK) st = o->lora.rank > 0 ? vt_gpt2_lora_save(m, o->out_dir, model_dir) : vt_gpt2_save(m, o->out_dir);
     if (st == VT_OK) st = vt_bert_copy_tokenizer_files(model_dir, o->out_dir, NULL);
     vt_gpt2_free(m);

@@ -39,7 +39,6 @@ typedef struct clm_run {
 } clm_run;
 
 static vt_optimizer *make_optimizer(vt_gpt2 *m, const vt_clm_train_options *o) {
-    static const char *const NO_DECAY[] = {"bias", "ln_"}; /* transformers' Trainer: biases and LayerNorms */
     vt_optimizer_config cfg;
     vt_optimizer_config_default("adamw", &cfg);
     cfg.learning_rate = o->lr;
@@ -47,8 +46,7 @@ static vt_optimizer *make_optimizer(vt_gpt2 *m, const vt_clm_train_options *o) {
     cfg.beta1 = 0.9f;
     cfg.beta2 = 0.999f;
     cfg.epsilon = o->adam_epsilon;
-    cfg.no_decay = NO_DECAY;
-    cfg.n_no_decay = 2;
+    cfg.n_no_decay = vt_gpt2_no_decay(&cfg.no_decay);
     cfg.clip_norm = o->clip_norm;
     cfg.schedule = VT_SCHED_LINEAR_WARMUP_DECAY;
     cfg.warmup_steps = o->warmup_steps;

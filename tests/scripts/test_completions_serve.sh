@@ -21,17 +21,7 @@ trap 'kill_server; rm -rf "$work"' EXIT
 cd "$work" || exit 1
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
-python3 - "$root/tests/data/tokenizer/mixed.txt" <<'PY'
-import sys
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-tok = Tokenizer(models.BPE())
-tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-tok.decoder = decoders.ByteLevel()
-trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
-                              initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-tok.train([sys.argv[1]], trainer)
-tok.save("bpe.json")
-PY
+python3 "$root/tests/scripts/gpt2_bpe.py" "$root/tests/data/tokenizer/mixed.txt" 400 bpe.json
 cat > cfg.json <<'JSON'
 {"model_type": "gpt2", "vocab_size": 400, "n_positions": 128, "n_embd": 48, "n_layer": 3, "n_head": 4,
  "activation_function": "gelu_new", "initializer_range": 0.3, "bos_token_id": 0, "eos_token_id": 0}

@@ -46,17 +46,7 @@ PY
     check "$dir: transformers loads it; summary total $total equals PyTorch's ${ref:-?}" test -n "$ref" -a "$total" = "$ref"
 done
 
-python3 - "$root/tests/data/tokenizer/mixed.txt" <<'PY'
-import sys
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-tok = Tokenizer(models.BPE())
-tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-tok.decoder = decoders.ByteLevel()
-trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
-                              initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-tok.train([sys.argv[1]], trainer)
-tok.save("bpe.json")
-PY
+python3 "$root/tests/scripts/gpt2_bpe.py" "$root/tests/data/tokenizer/mixed.txt" 400 bpe.json
 check "init --config gpt2-mini --tokenizer bpe.json" "$V" init --config gpt2-mini --tokenizer bpe.json -o withtok
 check "its config and tokenizer: vocabulary and <|endoftext|> as bos/eos" python3 - <<'PY'
 import json

@@ -148,3 +148,16 @@ void test_remove_dir(char *dir) {
     assert_int_equal(system(cmd), 0);
     free(dir);
 }
+
+void ref_matmul(const float *A, const float *B, const float *bias, const float *C0, float *want, int64_t M, int64_t N,
+                int64_t K, bool ta, bool tb, float beta) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0;
+            for (int64_t k = 0; k < K; k++)
+                s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
+            if (bias) s += bias[j];
+            if (beta != 0) s += (double)beta * C0[i * N + j];
+            want[i * N + j] = (float)s;
+        }
+}

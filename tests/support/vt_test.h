@@ -8,6 +8,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -57,5 +58,10 @@ extern const int TEST_TINY_N_WORDS;
 char *test_tiny_model(int arch, int layers);
 /* Removes a directory and everything in it, and frees the name. */
 void test_remove_dir(char *dir);
+
+/* want (M, N) = op(A) op(B) + bias + beta * C0, summed in double and rounded
+ * to float: the reference every matrix-product test compares against. */
+void ref_matmul(const float *A, const float *B, const float *bias, const float *C0, float *want, int64_t M, int64_t N,
+                int64_t K, bool ta, bool tb, float beta);
 
 #endif

@@ -41,20 +41,6 @@ static void fill_uniform(vt_rng *r, float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vt_rng_uniform(r) - 1);
 }
 
-/* want (M, N) = op(A) op(B) + bias + beta * C0, in double, rounded to float. */
-static void naive(const float *A, const float *B, const float *bias, const float *C0, float *want, int64_t M,
-                  int64_t N, int64_t K, bool ta, bool tb, float beta) {
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) {
-            double s = 0;
-            for (int64_t k = 0; k < K; k++)
-                s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
-            if (bias) s += bias[j];
-            if (beta != 0) s += (double)beta * C0[i * N + j];
-            want[i * N + j] = (float)s;
-        }
-}
-
 /* One product on backend b against the double loops; returns the relative error. */
 static double check_one(vt_rng *r, vt_gemm_backend b, int64_t M, int64_t N, int64_t K, bool ta, bool tb,
                         bool has_bias, float beta) {
@@ -66,7 +52,7 @@ static double check_one(vt_rng *r, vt_gemm_backend b, int64_t M, int64_t N, int6
     assert_int_equal(vt_gemm_backend_for(M, N, K, ta, tb), b);
     if (vt_matmul(A, B, has_bias ? bias : NULL, C, M, N, K, ta, tb, beta) != VT_OK)
         fail_msg("%s: %s", vt_gemm_backend_name(b), vt_last_error());
-    naive(A, B, has_bias ? bias : NULL, C0, want, M, N, K, ta, tb, beta);
+    ref_matmul(A, B, has_bias ? bias : NULL, C0, want, M, N, K, ta, tb, beta);
     double err = rel_max_diff(C, want, M * N);
     if (!(err <= TOL))
         fail_msg("%s matmul M=%lld N=%lld K=%lld ta=%d tb=%d bias=%d beta=%g: rel err %g (tol %g)",
@@ -176,7 +162,7 @@ static void check_seqwise(vt_rng *r, vt_gemm_backend b, int64_t rows, int64_t N,
                          vt_gemm_backend_name(b), (long long)rows, (long long)N, (long long)K, (long long)s, SEQS, t);
         }
     }
-    naive(A + (SEQS - 1) * rows * K, W, bias, NULL, want, rows, N, K, false, true, 0.0f); /* `alone` holds the last */
+    ref_matmul(A + (SEQS - 1) * rows * K, W, bias, NULL, want, rows, N, K, false, true, 0.0f); /* `alone` holds the last */
     assert_close_rel(vt_gemm_backend_name(b), alone, want, rows * N, TOL);
     omp_set_num_threads(threads);
     vt_gemm_use(VT_GEMM_AUTO);
@@ -209,7 +195,7 @@ static void *thread_main(void *p) {
               *want = malloc((size_t)(M * N) * 4);
         fill_uniform(&r, A, M * K), fill_uniform(&r, B, K * N);
         if (vt_matmul(A, B, NULL, C, M, N, K, it & 1, false, 0) != VT_OK) job->failures++;
-        naive(A, B, NULL, NULL, want, M, N, K, it & 1, false, 0);
+        ref_matmul(A, B, NULL, NULL, want, M, N, K, it & 1, false, 0);
         if (!(rel_max_diff(C, want, M * N) <= TOL)) job->failures++;
         free(A), free(B), free(C), free(want);
     }

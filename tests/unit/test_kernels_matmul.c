@@ -47,20 +47,6 @@ static void fill_uniform(vt_rng *r, float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vt_rng_uniform(r) - 1);
 }
 
-/* want (M, N) = op(A) op(B) + bias + beta * C0, in double, rounded to float. */
-static void naive(const float *A, const float *B, const float *bias, const float *C0, float *want, int64_t M,
-                  int64_t N, int64_t K, bool ta, bool tb, float beta) {
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) {
-            double s = 0;
-            for (int64_t k = 0; k < K; k++)
-                s += (double)(ta ? A[k * M + i] : A[i * K + k]) * (tb ? B[j * K + k] : B[k * N + j]);
-            if (bias) s += bias[j];
-            if (beta != 0) s += (double)beta * C0[i * N + j];
-            want[i * N + j] = (float)s;
-        }
-}
-
 /* Runs one configuration of vt_matmul, or of vt_matmul_bf16 on the operands
  * rounded to bf16; asserts the relative error against double loops on the
  * operands it was given, and returns the error against the unrounded ones. */
@@ -71,7 +57,7 @@ static double check_one(vt_rng *r, int64_t M, int64_t N, int64_t K, bool ta, boo
     vt_bf16 *A16 = calloc((size_t)(M * K) + 1, sizeof *A16), *B16 = calloc((size_t)(K * N) + 1, sizeof *B16);
     assert_true(A16 && B16);
     fill_uniform(r, A, M * K), fill_uniform(r, B, K * N), fill_uniform(r, bias, N), fill_uniform(r, C0, M * N);
-    naive(A, B, has_bias ? bias : NULL, C0, want_f32, M, N, K, ta, tb, beta);
+    ref_matmul(A, B, has_bias ? bias : NULL, C0, want_f32, M, N, K, ta, tb, beta);
     if (bf16) {
         vt_f32_to_bf16(A, A16, M * K), vt_f32_to_bf16(B, B16, K * N);
         for (int64_t i = 0; i < M * K; i++) A[i] = vt_bf16_to_f32(A16[i]);
@@ -82,7 +68,7 @@ static double check_one(vt_rng *r, int64_t M, int64_t N, int64_t K, bool ta, boo
     assert_int_equal(bf16 ? vt_matmul_bf16(A16, B16, b, C, M, N, K, ta, tb, beta)
                           : vt_matmul(A, B, b, C, M, N, K, ta, tb, beta),
                      VT_OK);
-    naive(A, B, b, C0, want, M, N, K, ta, tb, beta);
+    ref_matmul(A, B, b, C0, want, M, N, K, ta, tb, beta);
     double err = rel_max_diff(C, want, M * N);
     if (!(err <= MM_TOL))
         fail_msg("%s matmul M=%lld N=%lld K=%lld ta=%d tb=%d bias=%d beta=%g: rel err %g", bf16 ? "bf16" : "f32",
@@ -146,7 +132,7 @@ static void *thread_main(void *p) {
               *want = malloc((size_t)(M * N) * 4);
         fill_uniform(&r, A, M * K), fill_uniform(&r, B, K * N);
         if (vt_matmul(A, B, NULL, C, M, N, K, it & 1, false, 0) != VT_OK) job->failures++;
-        naive(A, B, NULL, NULL, want, M, N, K, it & 1, false, 0);
+        ref_matmul(A, B, NULL, NULL, want, M, N, K, it & 1, false, 0);
         if (!(rel_max_diff(C, want, M * N) <= MM_TOL)) job->failures++;
         free(A), free(B), free(C), free(want);
     }
@@ -277,7 +263,7 @@ static void check_seqwise(vt_rng *r, bool bf16, int64_t rows, int64_t N, int64_t
                     fail_msg("%s seqwise rows=%lld N=%lld K=%lld: sequence %lld of %lld (%d threads) differs from "
                              "itself alone", bf16 ? "bf16" : "f32", (long long)rows, (long long)N, (long long)K,
                              (long long)s, (long long)batch, t);
-                naive(A + s * rows * K, W, bias, NULL, want, rows, N, K, false, true, 0.0f);
+                ref_matmul(A + s * rows * K, W, bias, NULL, want, rows, N, K, false, true, 0.0f);
                 double err = rel_max_diff(alone, want, rows * N);
                 if (!(err <= MM_TOL)) fail_msg("seqwise rows=%lld: rel err %g against double loops", (long long)rows, err);
             }
