@@ -63,9 +63,11 @@ typedef struct vt_clm_train_options {
 VT_API void vt_clm_train_options_default(vt_clm_train_options *o);
 
 /* Trains *model (replaced by the checkpoint it resumes from, with the same
- * precision). VT_ERR_NUMERIC naming the step when the loss or gradient stops
+ * precision). SIGINT or SIGTERM stops it cleanly after the current step with
+ * a checkpoint (and no final model): VT_OK with *stopped set (stopped may be
+ * NULL). VT_ERR_NUMERIC naming the step when the loss or gradient stops
  * being finite; other errors as the parts report them. */
-VT_API vt_status vt_clm_train(vt_gpt2 **model, const vt_clm_train_options *o);
+VT_API vt_status vt_clm_train(vt_gpt2 **model, const vt_clm_train_options *o, bool *stopped);
 
 /* The held-out loss and perplexity of `model` over blocks [0, n) of `eval`
  * (read in batches of `batch`): the mean shifted cross-entropy over all

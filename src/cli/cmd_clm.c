@@ -122,8 +122,9 @@ int cli_pretrain_clm(int argc, char **argv) {
                    init, (long long)vt_pt_size(train), (long long)vt_pt_clm_block_length(train_blocks),
                    (long long)steps, (long long)batch, (long long)ranks, (long long)accum,
                    (long long)(batch * ranks * accum));
-        st = vt_clm_train(&model, &o);
-        if (st == VT_OK && vt_dist_rank() == 0) printf("wrote %s\n", out);
+        bool stopped = false;
+        st = vt_clm_train(&model, &o, &stopped);
+        if (st == VT_OK && !stopped && vt_dist_rank() == 0) printf("wrote %s\n", out);
     }
     vt_gpt2_free(model);
     vt_pt_clm_reader_free(train_blocks);

@@ -12,6 +12,7 @@
 #include "verto/progress.h"
 #include "verto/rng.h"
 #include "verto/tokenizer.h"
+#include "train/stop_signal.h"
 
 #define DEFAULT_BUCKET ((int64_t)1 << 22) /* floats per gradient bucket (16 MiB) */
 
@@ -36,6 +37,7 @@ typedef struct clm_run {
     int rank, world;
     FILE *metrics, *log;      /* rank 0 only */
     double started;
+    int stop_signal;          /* SIGINT / SIGTERM received (under MPI: by any rank, agreed each step) */
 } clm_run;
 
 static vt_optimizer *make_optimizer(vt_gpt2 *m, const vt_clm_train_options *o) {
@@ -141,6 +143,11 @@ static vt_status train_step(clm_run *r, int64_t step, double *loss, int64_t *tok
         if (sums[1] > 0) return vt_error(VT_ERR_STATE, "step %" PRId64 ": another rank failed (see its message)", step + 1);
         total = sums[0];
         if ((st = vt_dist_reducer_finish(r->reducer)) != VT_OK) return st;
+        double signal = stop_signal_received();
+        if ((st = vt_dist_allreduce_max_f64(&signal, 1)) != VT_OK) return st;
+        r->stop_signal = (int)signal;
+    } else {
+        r->stop_signal = stop_signal_received();
     }
     if (st != VT_OK) return st;
     *tokens = o->batch_size * r->world * o->grad_accum * (T - 1); /* the targets scored */
@@ -237,7 +244,8 @@ static vt_status evaluate(clm_run *r, int64_t step) {
     return VT_OK;
 }
 
-vt_status vt_clm_train(vt_gpt2 **model, const vt_clm_train_options *o) {
+vt_status vt_clm_train(vt_gpt2 **model, const vt_clm_train_options *o, bool *stopped) {
+    if (stopped) *stopped = false;
     vt_status st = model && *model ? validate(o) : vt_error(VT_ERR_INVALID_ARG, "vt_clm_train: no model");
     if (st != VT_OK) return st;
     clm_run r = {.o = o, .m = *model, .rank = vt_dist_rank(), .world = vt_dist_size()};
@@ -248,9 +256,11 @@ vt_status vt_clm_train(vt_gpt2 **model, const vt_clm_train_options *o) {
     vt_progress_start(&bar, r.log ? r.log : stderr, o->steps, NULL);
     if (!r.log) bar.tty = false;
     bar.done = start;
+    stop_watch watch;
+    stop_watch_begin(&watch);
     double window_start = r.started = vt_now();
     int64_t window_tokens = 0, step = start;
-    for (; st == VT_OK && step < o->steps; step++) {
+    for (; st == VT_OK && step < o->steps && !r.stop_signal; step++) {
         double loss = NAN;
         int64_t tokens = 0;
         float grad_norm = NAN, lr = vt_optimizer_current_lr(r.opt);
@@ -270,10 +280,19 @@ vt_status vt_clm_train(vt_gpt2 **model, const vt_clm_train_options *o) {
         }
         if (r.log) vt_progress_update(&bar, done);
         if (o->eval && ((o->eval_every > 0 && done % o->eval_every == 0) || done == o->steps)) st = evaluate(&r, done);
-        if (st == VT_OK && o->save_every > 0 && done % o->save_every == 0) st = checkpoint(&r, done);
+        if (st == VT_OK && ((o->save_every > 0 && done % o->save_every == 0) || r.stop_signal))
+            st = checkpoint(&r, done);
+        if (st == VT_OK && r.stop_signal && r.log)
+            fprintf(r.log, "\nstopped by signal %d after step %" PRId64 "; checkpoint saved in %s\n", r.stop_signal,
+                    done, o->out_dir);
     }
-    if (st == VT_OK && r.log) vt_progress_finish(&bar);
-    if (st == VT_OK) st = save_final(&r);
+    stop_watch_end(&watch);
+    if (stopped) *stopped = r.stop_signal != 0;
+    /* a stopped run's result is its checkpoint: --resume continues it */
+    if (st == VT_OK && !r.stop_signal) {
+        if (r.log) vt_progress_finish(&bar);
+        st = save_final(&r);
+    }
     if (r.metrics) fclose(r.metrics);
     vt_optimizer_free(r.opt);
     vt_dist_reducer_free(r.reducer);

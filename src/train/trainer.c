@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +13,9 @@
 #include "verto/rng.h"
 #include "verto/trainer.h"
 #include "core/hash.h"
+#include "train/stop_signal.h"
 
 #define DEFAULT_BUCKET ((int64_t)1 << 22) /* floats per gradient bucket (16 MiB) */
-
-static volatile sig_atomic_t stop_requested = 0;
-static void on_signal(int sig) { stop_requested = sig; }
 
 void vt_trainer_options_default(vt_trainer_options *o) {
     memset(o, 0, sizeof *o);
@@ -101,7 +98,7 @@ typedef struct run {
 } run;
 
 /* The signal that stops the run: any rank's, agreed at the last step's end, under MPI. */
-static int stop_signal(const run *r) { return r->world > 1 ? r->stop_signal : (int)stop_requested; }
+static int stop_signal(const run *r) { return r->world > 1 ? r->stop_signal : stop_signal_received(); }
 
 static void metrics_line(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void metrics_line(run *r, const char *fmt, ...) {
@@ -291,7 +288,7 @@ static vt_status train_step(run *r, int64_t step, double *loss, int64_t *tokens,
         if ((st = vt_dist_reducer_finish(r->reducer)) != VT_OK) return st;
         r->comm_wait += vt_dist_reducer_wait_seconds(r->reducer);
         double sums[2] = {total, (double)n_tokens};
-        double maxes[2] = {local != VT_OK ? r->rank + 1 : 0, stop_requested};
+        double maxes[2] = {local != VT_OK ? r->rank + 1 : 0, stop_signal_received()};
         if ((st = vt_dist_allreduce_sum_f64(sums, 2)) != VT_OK || (st = vt_dist_allreduce_max_f64(maxes, 2)) != VT_OK)
             return st;
         total = sums[0];
@@ -473,11 +470,8 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
         vt_dp_free(r.dp);
         return st;
     }
-    struct sigaction act = {.sa_handler = on_signal}, old_int, old_term;
-    sigemptyset(&act.sa_mask);
-    stop_requested = 0;
-    sigaction(SIGINT, &act, &old_int);
-    sigaction(SIGTERM, &act, &old_term);
+    stop_watch watch;
+    stop_watch_begin(&watch);
 
     vt_progress_start(&r.bar, r.log ? r.log : stderr, o->steps, NULL);
     if (!r.log) r.bar.tty = false;
@@ -543,8 +537,7 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
     }
     if (st == VT_OK && o->dp && r.rank == 0) st = vt_dp_write_record(o->out_dir, o->dp, step);
     if (stopped_early) *stopped_early = stop;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    stop_watch_end(&watch);
     if (r.metrics) fclose(r.metrics);
     vt_optimizer_free(r.opt);
     vt_dist_reducer_free(r.reducer);

@@ -11,7 +11,8 @@
 # - --resume from checkpoint-3 of a 6-step run gives steps 4..6 the losses of
 #   the uninterrupted run, bit for bit; batch 2 x --grad-accum 2 the losses of
 #   batch 4 (1e-5 relative); under mpirun 2 ranks x batch 2 those of 1 rank x
-#   batch 4 (1e-5 relative; skipped without MPI);
+#   batch 4 (1e-5 relative; skipped without MPI); SIGTERM stops a run with a
+#   checkpoint that loads and that --resume continues;
 # - --precision bf16 follows fp32's losses within 2e-2 over 10 steps continued
 #   from the trained model (from the initial one the logits are too flat to tell);
 # - the written directory loads in GPT2LMHeadModel with no missing or
@@ -135,6 +136,19 @@ rm -rf cut/checkpoint-6
 python3 -c "import sys; l=open('cut/metrics.jsonl').readlines()[:3]; open('cut/metrics.jsonl','w').writelines(l)"
 check "--resume from checkpoint-3" run --model init --data shards -o cut --steps 6 --batch-size 4 --save-every 3 --lr 1e-3 --resume
 check "resumed steps 4..6 equal the uninterrupted run's exactly" same_losses full/metrics.jsonl cut/metrics.jsonl 0 4
+# SIGTERM mid-run: a checkpoint that loads, no final model, exit status 0, and --resume goes on from it.
+"$V" pretrain --objective clm --log-every 1 --model init --data shards -o sig --steps 100000 --batch-size 4 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 300); do grep -q '"step": 3,' sig/metrics.jsonl 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$pid"; wait "$pid"; rc=$?
+check "SIGTERM: exit status 0 (got $rc)" test "$rc" -eq 0
+ckpt=$(ls -d sig/checkpoint-* 2>/dev/null | head -1)
+check "SIGTERM: checkpoint ${ckpt:-missing} loads" "$V" summary --model "${ckpt:-none}"
+check "SIGTERM: no final model written" test ! -e sig/model.safetensors
+stopped_at=${ckpt##*-}
+check "--resume after SIGTERM runs 2 more steps" run --model init --data shards -o sig --steps $((${stopped_at:-0} + 2)) --batch-size 4 --resume
+check "the resumed run logs step $((${stopped_at:-0} + 2)) and writes the model" \
+    eval "grep -q '\"step\": $((${stopped_at:-0} + 2)),' sig/metrics.jsonl && test -e sig/model.safetensors"
 check "batch 2 x --grad-accum 2" run --model init --data shards -o accum --steps 6 --batch-size 2 --grad-accum 2 --lr 1e-3
 check "accumulated losses equal batch 4's" same_losses full/metrics.jsonl accum/metrics.jsonl 1e-5
 
