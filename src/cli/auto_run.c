@@ -295,7 +295,8 @@ static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
 }
 
 /* Continued (domain-adaptive) pretraining of --init on the training texts
- * and the unlabelled files, with the init's own tokenizer and MLM head, for
+ * and the unlabelled files, with the init's own tokenizer and MLM head (a
+ * fresh one, which pretrain adds, when the directory is an encoder alone), for
  * the steps 30% of the time left allows. Returns its directory (malloc'd) or
  * NULL with a note. */
 static char *continue_pretraining(job *j, const char *len_s, char *recipe, size_t recipe_size) {
@@ -413,8 +414,8 @@ static void run_grid(job *j, const ft_settings *s, const char *cand_root, double
                      const char *prefix);
 
 /* The probe, then the search: the grid's first candidate from the base, one
- * from the base after continued pretraining (when --init has an MLM head and
- * --unlabelled text is given), then the rest of the grid. */
+ * from the base after continued pretraining (when --init is a masked LM or an
+ * encoder alone and --unlabelled text is given), then the rest of the grid. */
 static void search(job *j, const ft_settings *s, const char *cand_root) {
     char why[512];
     size_t n_probe = 0;
@@ -453,8 +454,9 @@ static void search(job *j, const ft_settings *s, const char *cand_root) {
     if (init && vt_task_kind_of_dir(init, &kind) != VT_OK) vt_clear_error();
     if (init && !j->in->n_unlabelled)
         note(j, "continued pretraining of --init not tried: it needs --unlabelled text of the domain");
-    else if (init && kind != VT_TASK_FILL_MASK)
-        note(j, "continued pretraining of --init not tried: %s has no masked-LM head", init);
+    else if (init && kind != VT_TASK_FILL_MASK && kind != VT_TASK_FEATURES)
+        note(j, "continued pretraining of --init not tried: %s is a fine-tuned model (%s), not a masked LM or an "
+                "encoder", init, vt_task_kind_name(kind));
     else if (init) {
         ft_settings cont = *s;
         char *model = continue_pretraining(j, s->len_s, cont.base_recipe, sizeof cont.base_recipe);
