@@ -7,8 +7,12 @@
  * thread takes a contiguous slice of W's rows, reads four rows at a time
  * (four sequential streams for the prefetchers) and multiplies them with the
  * x rows two at a time, so the block of W stays in L1 while the next pair of
- * x rows reuses it. A row of y depends only on its x row and W (the same
- * vector loop, the same horizontal sum), never on M or the thread count. */
+ * x rows reuses it. Each row is prefetched one block ahead (the same offset
+ * in the next block's rows): on the 50257 x 768 lm_head, alternating with the
+ * loop without it on the shared AMD EPYC (under load), 28.4 / 20.2 ms against
+ * 37.3 / 25.4 ms at 1 / 2 threads. A row of y depends only on its x row and
+ * W (the same vector loop, the same horizontal sum), never on M or the
+ * thread count. */
 #include <immintrin.h>
 
 #include "kernels/variant.h"
@@ -56,6 +60,7 @@ static inline float widen16(vt_bf16 w) { return vt_bf16_to_f32(w); }
         for (; k + VW <= K; k += VW) {                                                                                 \
             vf v0 = vf_load(x0 + k), v1 = nx > 1 ? vf_load(x1 + k) : vf_zero();                                        \
             for (int r = 0; r < nr; r++) {                                                                             \
+                _mm_prefetch((const char *)(W + (r + nr) * K + k), _MM_HINT_T0);                                       \
                 vf w = LOAD(W + r * K + k);                                                                            \
                 a0[r] = vf_fma(v0, w, a0[r]);                                                                          \
                 if (nx > 1) a1[r] = vf_fma(v1, w, a1[r]);                                                              \
