@@ -50,7 +50,7 @@ endif
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 KERNEL_ISA_SRC := $(addprefix src/kernels/,activations.c attention.c bf16.c dropout.c layernorm.c losses.c \
-                    optim_rules.c sum_rows.c)
+                    matvec.c optim_rules.c sum_rows.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(KERNEL_ISA_SRC:%.c=$(BUILD)/obj/%.avx512.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
@@ -183,7 +183,8 @@ fuzz: deps $(FUZZERS)
 
 # Benchmarks (bench/, BENCHMARKS.md): BENCH_THREADS (default 2), BENCH_REPEATS,
 # BENCH_QUICK=1 (a smoke test) are read by bench/run.py from the environment.
-BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak matmul_gflops pretrain_bench infer_bench tok_bench dp_bench sampling_bench clm_train_bench)
+BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak matmul_gflops pretrain_bench infer_bench tok_bench dp_bench sampling_bench clm_train_bench \
+             decode_profile decode_bf16_accuracy)
 $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(BUILD)/libverto.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  LD  $@"

@@ -5,7 +5,9 @@
  * times transformers' generate() with its KV cache on the same ids
  * (bench/generate_compare.sh runs both in one run). Not part of the tests.
  *
- *   build/bench/generate_bench --model DIR [--prompt 128 --new 128 --repeats 3] */
+ * --precision bf16: the steps read bf16 weights (vt_gpt2_set_decode_precision).
+ *
+ *   build/bench/generate_bench --model DIR [--prompt 128 --new 128 --repeats 3 --precision fp32|bf16] */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,14 +15,15 @@
 #include "verto/generate.h"
 
 int main(int argc, char **argv) {
-    static const char *const known[] = {"--model", "--prompt", "--new", "--repeats", NULL};
+    static const char *const known[] = {"--model", "--prompt", "--new", "--repeats", "--precision", NULL};
     bench_check_opts(argc, argv, known);
     const char *dir = bench_opt(argc, argv, "--model");
     int64_t P = bench_opt_int(argc, argv, "--prompt", 128, 1, 1 << 20), N = bench_opt_int(argc, argv, "--new", 128, 1, 1 << 20);
     int reps = (int)bench_opt_int(argc, argv, "--repeats", 3, 1, 1000);
+    vt_precision precision = bench_opt_precision(argc, argv);
     vt_gpt2 *m = dir ? vt_gpt2_load(dir) : NULL;
     vt_tokenizer *tok = m ? vt_tok_load(dir, NULL) : NULL;
-    if (!tok) {
+    if (!tok || vt_gpt2_set_decode_precision(m, precision) != VT_OK) {
         fprintf(stderr, "error: %s\n", dir ? vt_last_error() : "--model DIR is required");
         return 1;
     }
@@ -42,9 +45,10 @@ int main(int argc, char **argv) {
         if (k >= 0) t[k] = bench_now() - t0;
     }
     bench_stats s = bench_stats_of(t, reps);
-    printf("{\"engine\": \"verto\", \"prompt\": %lld, \"new\": %lld, \"generated\": %lld, \"generate_s\": %.4f, "
-           "\"tokens_per_s\": %.1f}\n", (long long)P, (long long)N, (long long)res.n_tokens, s.median,
-           (double)N / s.median);
+    printf("{\"engine\": \"verto\", \"precision\": \"%s\", \"prompt\": %lld, \"new\": %lld, \"generated\": %lld, "
+           "\"generate_s\": %.4f, \"tokens_per_s\": %.1f}\n",
+           precision == VT_PRECISION_BF16 ? "bf16" : "fp32", (long long)P, (long long)N, (long long)res.n_tokens,
+           s.median, (double)N / s.median);
     vt_gen_result_free(&res);
     vt_tok_free(tok);
     vt_gpt2_free(m);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "verto/bert.h" /* vt_precision */
 #include "verto/error.h"
 #include "verto/sampling.h"
 
@@ -47,9 +48,11 @@ VT_API void vt_completion_request_free(vt_completion_request *r);
 typedef struct vt_completions vt_completions;
 
 /* Loads the GPT-2 directory and its tokenizer and starts the worker with
- * max_batch slots; a request's max_tokens may not pass max_tokens_limit.
- * NULL on failure. */
-VT_API vt_completions *vt_completions_start(const char *model_dir, int max_batch, int64_t max_tokens_limit);
+ * max_batch slots; a request's max_tokens may not pass max_tokens_limit;
+ * the decoding steps read fp32 or bf16 weights (decode_precision, as
+ * vt_gpt2_set_decode_precision). NULL on failure. */
+VT_API vt_completions *vt_completions_start(const char *model_dir, int max_batch, int64_t max_tokens_limit,
+                                            vt_precision decode_precision);
 /* Cancels what runs, stops the worker, frees; no job may be used after. */
 VT_API void vt_completions_stop(vt_completions *c);
 

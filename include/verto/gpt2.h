@@ -172,6 +172,17 @@ VT_API vt_status vt_gpt2_prefill(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *id
  * pass max_len or a token is outside the vocabulary (nothing changes then). */
 VT_API vt_status vt_gpt2_step(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *tokens, float *logits);
 
+/* The weights the steps (and the prefills' lm_head) read: VT_PRECISION_FP32,
+ * the default (the model's own precision), or VT_PRECISION_BF16: a bf16 copy
+ * of the parameters (2 bytes each, kept beside the f32 ones and refreshed
+ * when they change), widened to f32 in registers, so a step at a few
+ * sequences, which is bound by reading the weights, reads half the bytes.
+ * Activations, attention and the prompts' pass through the blocks stay in the
+ * model's precision. A model set to bf16 (vt_gpt2_set_precision) decodes in
+ * bf16 either way. VT_ERR_INVALID_ARG for another precision, VT_ERR_NOMEM. */
+VT_API vt_status vt_gpt2_set_decode_precision(vt_gpt2 *m, vt_precision p);
+VT_API vt_precision vt_gpt2_get_decode_precision(const vt_gpt2 *m);
+
 /* Continuous batching (sequences joining and leaving between steps):
  * prefill_slot runs one prompt ids (n tokens) into sequence `slot` alone,
  * replacing what it held, and writes its next-token logits (V);

@@ -57,6 +57,18 @@ static inline float vt_bf16_to_f32(vt_bf16 v) {
     return f;
 }
 
+/* Products of a few rows, for decoding one token at a time: y (M, N) =
+ * x (M, K) W^T + bias (+ y when accumulate), W (N, K) row-major (a dense
+ * layer as Hugging Face stores it), bias (N) or NULL. Made for M <= ~4, where
+ * the product is bound by reading W once from memory (any M is correct; each
+ * pair of rows reads W again, from cache when it fits). vt_matvec_bf16 takes W in
+ * bf16 (half the bytes) and widens it to f32: products and sums are f32. A
+ * row's result depends only on its x row and W, not on M or the threads. */
+VT_API void vt_matvec(const float *x, const float *W, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
+                      bool accumulate);
+VT_API void vt_matvec_bf16(const float *x, const vt_bf16 *W, const float *bias, float *y, int64_t M, int64_t N,
+                           int64_t K, bool accumulate);
+
 /* vt_matmul with A and B in bf16, products accumulated in f32 and C, bias and
  * beta as vt_matmul's. On a CPU where oneDNN has no bf16 matmul (no AVX-512,
  * or the ISA capped), verto widens the operands to f32, which is exact, and

@@ -367,7 +367,8 @@ int cmd_serve(int argc, char **argv) {
         {"--host", CLI_STRING, &host, "ADDR", "address to listen on (default 127.0.0.1: this machine only)"},
         {"--port", CLI_INT, &port, "N", "TCP port (default 8080; 0 picks a free one)", 0, 65535},
         {"--threads", CLI_INT, &threads, "N", "OpenMP threads of the inference worker (default: all cores)", 0, 4096},
-        {"--precision", CLI_STRING, &precision, "fp32|bf16|int8", CLI_PRECISION_HELP},
+        {"--precision", CLI_STRING, &precision, "fp32|bf16|int8",
+         CLI_PRECISION_HELP "; a GPT-2 model: the weights its decoding steps read, fp32 or bf16"},
         {"--max-batch", CLI_INT, &max_batch, "N", "inputs per forward pass, across requests (default 32)", 1, 65536},
         {"--max-wait-ms", CLI_INT, &max_wait, "MS", "how long a batch may wait to fill (default 5)", 0, 60000},
         {"--max-body-bytes", CLI_INT, &max_body, "N", "largest request body; larger ones get 413 (default 1048576)", 1,
@@ -388,7 +389,13 @@ int cmd_serve(int argc, char **argv) {
     if (!dir) return cli_fail("serve needs --model DIR");
     vt_serve_options o;
     vt_serve_options_default(&o);
-    if (cli_precision(precision, &o.precision)) return 1;
+    bool gpt2 = cli_is_gpt2_dir(dir);
+    if (gpt2) { /* the precision of the decoding steps' weights: no bf16 GEMMs to emulate, no int8 */
+        if (!vt_precision_parse(precision, &o.precision) || o.precision == VT_PRECISION_INT8)
+            return cli_fail("--precision must be fp32 or bf16 for a GPT-2 model, not '%s'", precision);
+    } else if (cli_precision(precision, &o.precision)) {
+        return 1;
+    }
     if ((rc = mhd_open())) return rc;
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -412,10 +419,10 @@ int cmd_serve(int argc, char **argv) {
     atomic_init(&sv.active, 0);
     atomic_init(&sv.draining, false);
     atomic_init(&sv.next_id, 1);
-    if (cli_is_gpt2_dir(dir)) { /* /v1/completions: --max-batch slots decoding together */
+    if (gpt2) { /* /v1/completions: --max-batch slots decoding together */
         const char *slash = strrchr(dir, '/');
         sv.model_name = slash && slash[1] ? slash + 1 : dir;
-        sv.completions = vt_completions_start(dir, (int)max_batch, max_new_limit);
+        sv.completions = vt_completions_start(dir, (int)max_batch, max_new_limit, o.precision);
         if (!sv.completions) return cli_fail("%s", vt_last_error());
     } else {
         sv.engine = vt_serve_start(dir, &o);

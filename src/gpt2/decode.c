@@ -22,9 +22,10 @@ struct vt_gpt2_cache {
     float *ctx, *branch;     /* (B, H) */
     float *inter_pre, *inter;/* (B, I) */
     float *probs;            /* (B * heads, max_len) */
-    vt_bf16 *x16, *inter16;  /* (B, max(H, I)), (B, I): the dense layers' bf16 inputs */
+    vt_bf16 *x16;            /* (B, max(H, I)): a dense layer's bf16 input (bf16 GEMMs) */
     int32_t *mask;           /* (B, T) the prefill's attention mask */
     int64_t mask_cap;
+    int64_t *all;            /* (B) 0, 1, ..., B - 1: vt_gpt2_step's slots */
 };
 
 static float *cache_k(const vt_gpt2_cache *c, int64_t l, int64_t b, int64_t h) {
@@ -65,9 +66,10 @@ vt_gpt2_cache *vt_gpt2_cache_new(const vt_gpt2 *m, int64_t batch, int64_t max_le
     c->inter = malloc((size_t)(B * I) * sizeof(float));
     c->probs = malloc((size_t)(B * c->heads * max_len) * sizeof(float));
     c->x16 = malloc((size_t)(B * (H > I ? H : I)) * sizeof(vt_bf16));
-    c->inter16 = malloc((size_t)(B * I) * sizeof(vt_bf16));
-    if (!c->k || !c->v || !c->lengths || !c->x || !c->ln || !c->mean || !c->rstd || !c->qkv || !c->ctx ||
-        !c->branch || !c->inter_pre || !c->inter || !c->probs || !c->x16 || !c->inter16)
+    c->all = malloc((size_t)B * sizeof *c->all);
+    for (int64_t b = 0; c->all && b < B; b++) c->all[b] = b;
+    if (!c->all || !c->k || !c->v || !c->lengths || !c->x || !c->ln || !c->mean || !c->rstd || !c->qkv || !c->ctx ||
+        !c->branch || !c->inter_pre || !c->inter || !c->probs || !c->x16)
         goto nomem;
     return c;
 nomem:
@@ -84,8 +86,8 @@ void vt_gpt2_cache_free(vt_gpt2_cache *c) {
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     free(c->lengths);
     free(c->x16);
-    free(c->inter16);
     free(c->mask);
+    free(c->all);
     free(c);
 }
 
@@ -98,11 +100,39 @@ static vt_status check_model(const vt_gpt2 *m, const vt_gpt2_cache *c, const flo
     return VT_OK;
 }
 
-/* The tied lm_head over the first n rows of the final LayerNorm's output c->ln. */
-static vt_status head(const vt_gpt2 *m, vt_gpt2_cache *c, float *logits, int64_t n) {
+/* The context of the steps' products: one product over the rows, in bf16
+ * when the model or its decoding is (vt_gpt2_set_decode_precision). */
+static blk_ctx step_ctx(const vt_gpt2 *m) {
     blk_ctx ctx = gpt2_ctx(m, true);
+    if (m->decode_bf16) ctx.precision = VT_PRECISION_BF16;
+    return ctx;
+}
+
+/* Rows up to which a step streams the weights through vt_matvec; above, a
+ * GEMM reuses each weight across enough rows to be faster. */
+#define MATVEC_MAX_ROWS 4
+
+/* y = x W^T + b over the step's rows, added to y when `add` (the residual
+ * stream), then the adapter's branch if one is attached. */
+static vt_status dense(const blk_ctx *ctx, const blk_linear *l, vt_gpt2_cache *c, const float *x, float *y,
+                       int64_t rows, bool add) {
+    if (rows <= MATVEC_MAX_ROWS) {
+        if (ctx->precision == VT_PRECISION_BF16) vt_matvec_bf16(x, l->W16, l->b, y, rows, l->out, l->in, add);
+        else vt_matvec(x, l->W, l->b, y, rows, l->out, l->in, add);
+        return l->lora ? blk_lora_forward(ctx, l, x, y, rows) : VT_OK;
+    }
+    vt_status st = blk_linear_forward(ctx, l, x, c->x16, add ? c->branch : y, rows, 0);
+    if (st == VT_OK && add)
+        for (int64_t i = 0; i < rows * l->out; i++) y[i] += c->branch[i];
+    return st;
+}
+
+/* The tied lm_head over the first n rows of the final LayerNorm's output c->ln. */
+static vt_status head(vt_gpt2 *m, vt_gpt2_cache *c, float *logits, int64_t n) {
+    blk_ctx ctx = step_ctx(m);
+    gpt2_refresh_params16(m);
     blk_linear lm = gpt2_dense(m, m->w.wte, NULL, NULL, NULL, m->cfg.n_embd, m->cfg.vocab_size);
-    return blk_linear_forward(&ctx, &lm, c->ln, c->x16, logits, n, 0);
+    return dense(&ctx, &lm, c, c->ln, logits, n, false);
 }
 
 vt_status vt_gpt2_prefill(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *ids, int64_t T, const int32_t *lengths,
@@ -175,11 +205,6 @@ static void decode_attention(vt_gpt2_cache *c, int64_t l, const int64_t *slot, i
         }
 }
 
-/* x += branch over the B rows. */
-static void add_rows(float *x, const float *branch, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] += branch[i];
-}
-
 /* One step of the B sequences slot[0..B): row b of the scratch and of
  * tokens/logits is sequence slot[b]. */
 static vt_status step_rows(vt_gpt2 *m, vt_gpt2_cache *c, const int64_t *slot, int64_t B, const int32_t *tokens,
@@ -210,13 +235,13 @@ static vt_status step_rows(vt_gpt2 *m, vt_gpt2_cache *c, const int64_t *slot, in
         const float *te = m->w.wte + tokens[b] * H, *pe = m->w.wpe + c->lengths[slot[b]] * H;
         for (int64_t h = 0; h < H; h++) c->x[b * H + h] = te[h] + pe[h];
     }
-    blk_ctx ctx = gpt2_ctx(m, true);
+    blk_ctx ctx = step_ctx(m);
     for (int64_t l = 0; l < c->layers; l++) {
         const gpt2_layer_params *p = &m->w.layers[l];
         blk_attention attn = gpt2_attention(m, l, 0, 0);
         blk_ffn mlp = gpt2_mlp(m, l);
         vt_layernorm_forward(c->x, p->ln1_g, p->ln1_b, c->ln, c->mean, c->rstd, B, H, cfg->layer_norm_epsilon);
-        if ((st = blk_linear_forward(&ctx, &attn.qkv, c->ln, c->x16, c->qkv, B, 0)) != VT_OK) return st;
+        if ((st = dense(&ctx, &attn.qkv, c, c->ln, c->qkv, B, false)) != VT_OK) return st;
         for (int64_t b = 0; b < B; b++)
             for (int64_t h = 0; h < A; h++) {
                 int64_t t = c->lengths[slot[b]];
@@ -225,12 +250,12 @@ static vt_status step_rows(vt_gpt2 *m, vt_gpt2_cache *c, const int64_t *slot, in
                        (size_t)dk * sizeof(float));
             }
         decode_attention(c, l, slot, B);
-        if ((st = blk_linear_forward(&ctx, &attn.out, c->ctx, c->x16, c->branch, B, 0)) != VT_OK) return st;
-        add_rows(c->x, c->branch, B * H);
+        /* the residual stream takes each sublayer's output in place */
+        if ((st = dense(&ctx, &attn.out, c, c->ctx, c->x, B, true)) != VT_OK) return st;
         vt_layernorm_forward(c->x, p->ln2_g, p->ln2_b, c->ln, c->mean, c->rstd, B, H, cfg->layer_norm_epsilon);
-        blk_ffn_acts fa = {.x16 = c->x16, .inter16 = c->inter16, .inter_pre = c->inter_pre, .inter = c->inter};
-        if ((st = blk_ffn_forward(&ctx, &mlp, c->ln, &fa, c->branch, B, 0)) != VT_OK) return st;
-        add_rows(c->x, c->branch, B * H);
+        if ((st = dense(&ctx, &mlp.up, c, c->ln, c->inter_pre, B, false)) != VT_OK) return st;
+        vt_activation_forward(mlp.act, c->inter_pre, c->inter, B, mlp.up.out);
+        if ((st = dense(&ctx, &mlp.down, c, c->inter, c->x, B, true)) != VT_OK) return st;
     }
     vt_layernorm_forward(c->x, m->w.lnf_g, m->w.lnf_b, c->ln, c->mean, c->rstd, B, H, cfg->layer_norm_epsilon);
     if ((st = head(m, c, logits, B)) != VT_OK) return st;
@@ -240,12 +265,7 @@ static vt_status step_rows(vt_gpt2 *m, vt_gpt2_cache *c, const int64_t *slot, in
 
 vt_status vt_gpt2_step(vt_gpt2 *m, vt_gpt2_cache *c, const int32_t *tokens, float *logits) {
     if (!c) return check_model(m, c, logits);
-    int64_t *all = malloc((size_t)c->batch * sizeof *all);
-    if (!all) return vt_error(VT_ERR_NOMEM, "out of memory for a GPT-2 step");
-    for (int64_t b = 0; b < c->batch; b++) all[b] = b;
-    vt_status st = step_rows(m, c, all, c->batch, tokens, logits);
-    free(all);
-    return st;
+    return step_rows(m, c, c->all, c->batch, tokens, logits);
 }
 
 vt_status vt_gpt2_step_slots(vt_gpt2 *m, vt_gpt2_cache *c, const int64_t *slots, int64_t n, const int32_t *tokens,

@@ -67,7 +67,8 @@ struct vt_gpt2 {
     size_t n_params;
     gpt2_weights w, g;          /* views into params and grads */
     vt_precision precision;
-    vt_bf16 *params16;          /* (n_floats) bf16 copy (bf16 only) */
+    vt_bf16 *params16;          /* (n_floats) bf16 copy (bf16, or bf16 decoding) */
+    bool decode_bf16;           /* the KV-cache steps read params16 (vt_gpt2_set_decode_precision) */
     bool params16_fresh;
 
     /* Activations of the last forward, planned per (B, T). */

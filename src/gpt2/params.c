@@ -210,7 +210,7 @@ vt_status vt_gpt2_set_precision(vt_gpt2 *m, vt_precision p) {
     if (p == VT_PRECISION_BF16) {
         if (!m->params16 && !(m->params16 = malloc((size_t)m->n_floats * sizeof *m->params16)))
             return vt_error(VT_ERR_NOMEM, "out of memory for the bf16 copy of %lld parameters", (long long)m->n_floats);
-    } else {
+    } else if (!m->decode_bf16) {
         free(m->params16);
         m->params16 = NULL;
     }
@@ -222,8 +222,29 @@ vt_status vt_gpt2_set_precision(vt_gpt2 *m, vt_precision p) {
 
 vt_precision vt_gpt2_get_precision(const vt_gpt2 *m) { return m->precision; }
 
+vt_status vt_gpt2_set_decode_precision(vt_gpt2 *m, vt_precision p) {
+    if (!m) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_set_decode_precision: no model given");
+    if (p != VT_PRECISION_FP32 && p != VT_PRECISION_BF16)
+        return vt_error(VT_ERR_INVALID_ARG, "decoding runs in fp32 or bf16, not precision %d", (int)p);
+    if (p == VT_PRECISION_BF16 && !m->params16) {
+        if (!(m->params16 = malloc((size_t)m->n_floats * sizeof *m->params16)))
+            return vt_error(VT_ERR_NOMEM, "out of memory for the bf16 copy of %lld parameters", (long long)m->n_floats);
+        m->params16_fresh = false;
+    }
+    m->decode_bf16 = p == VT_PRECISION_BF16;
+    if (!m->decode_bf16 && m->precision == VT_PRECISION_FP32) {
+        free(m->params16);
+        m->params16 = NULL;
+    }
+    return VT_OK;
+}
+
+vt_precision vt_gpt2_get_decode_precision(const vt_gpt2 *m) {
+    return m->decode_bf16 || m->precision == VT_PRECISION_BF16 ? VT_PRECISION_BF16 : VT_PRECISION_FP32;
+}
+
 void gpt2_refresh_params16(vt_gpt2 *m) {
-    if (m->precision == VT_PRECISION_FP32 || m->params16_fresh) return;
+    if (!m->params16 || m->params16_fresh) return;
     vt_f32_to_bf16(m->params, m->params16, m->n_floats);
     m->params16_fresh = true;
 }

@@ -23,6 +23,13 @@
     type name params { return VK_PICK(name) args; }
 
 VK_VOID(vt_f32_to_bf16, (const float *x, vt_bf16 *y, int64_t n), (x, y, n))
+VK_VOID(vt_matvec,
+        (const float *x, const float *W, const float *bias, float *y, int64_t M, int64_t N, int64_t K, bool accumulate),
+        (x, W, bias, y, M, N, K, accumulate))
+VK_VOID(vt_matvec_bf16,
+        (const float *x, const vt_bf16 *W, const float *bias, float *y, int64_t M, int64_t N, int64_t K,
+         bool accumulate),
+        (x, W, bias, y, M, N, K, accumulate))
 VK_VOID(vt_sum_rows, (const float *dy, float *db, int64_t M, int64_t N), (dy, db, M, N))
 VK_VOID(vt_activation_forward, (vt_activation act, const float *x, float *y, int64_t rows, int64_t cols),
         (act, x, y, rows, cols))

@@ -164,7 +164,8 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-vt_completions *vt_completions_start(const char *model_dir, int max_batch, int64_t max_tokens_limit) {
+vt_completions *vt_completions_start(const char *model_dir, int max_batch, int64_t max_tokens_limit,
+                                     vt_precision decode_precision) {
     if (!model_dir || max_batch < 1 || max_tokens_limit < 1) {
         vt_error(VT_ERR_INVALID_ARG, "completions need a model directory, max_batch >= 1 and a token limit >= 1");
         return NULL;
@@ -179,7 +180,9 @@ vt_completions *vt_completions_start(const char *model_dir, int max_batch, int64
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->work, NULL);
     pthread_cond_init(&c->news, NULL);
-    if (!(c->model = vt_gpt2_load(model_dir)) || !(c->tok = vt_tok_load(model_dir, NULL))) goto fail;
+    if (!(c->model = vt_gpt2_load(model_dir)) || !(c->tok = vt_tok_load(model_dir, NULL)) ||
+        vt_gpt2_set_decode_precision(c->model, decode_precision) != VT_OK)
+        goto fail;
     const vt_gpt2_config *cfg = vt_gpt2_get_config(c->model);
     c->positions = cfg->n_positions;
     c->eos = (int32_t)cfg->eos_token_id;

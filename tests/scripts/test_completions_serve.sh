@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # verto serve with a GPT-2 directory, POST /v1/completions end to end:
 # - non-streamed and streamed (server-sent events) completions equal `verto
-#   generate --json` with the same seed and options, for a prompt list too;
+#   generate --json` with the same seed and options, for a prompt list too
+#   (and with --precision bf16, greedy, equal to `verto generate --precision bf16`);
 #   usage counts the prompt and generated tokens;
 # - 8 concurrent clients (--max-batch 3: requests join and leave the running
 #   batch between tokens) each get what they got alone;
@@ -155,4 +156,23 @@ rc=$?
 server_pid=
 check "SIGTERM: exit status 0 ($rc)" test "$rc" = 0
 grep -q "ERROR: \|runtime error" "$work/serve.log" && { echo "  FAILED: sanitizer report:"; cat "$work/serve.log"; failures=$((failures + 1)); }
+
+# bf16 decode weights (--precision bf16): greedy completions equal verto generate --precision bf16
+"$verto" generate --model m --input prompts.txt --json --greedy --max-new-tokens 20 --precision bf16 > ref_bf16.jsonl
+start_server m "$work/serve_bf16.log" --max-batch 2 --precision bf16
+check "--precision bf16: greedy completions equal verto generate --precision bf16" python3 - "$port" <<'PY'
+import json, sys, urllib.request
+url = f"http://127.0.0.1:{int(sys.argv[1])}/v1/completions"
+prompts = open("prompts.txt", encoding="utf-8").read().split("\n")[:-1]
+refs = [json.loads(l) for l in open("ref_bf16.jsonl")]
+assert len(refs) == len(prompts)
+for p, r in zip(prompts, refs):
+    body = json.dumps(dict(prompt=p, max_tokens=20, temperature=0)).encode()
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    c = json.loads(urllib.request.urlopen(req, timeout=60).read())["choices"][0]
+    assert c["text"] == r["text"], (c, r)
+PY
+stop_server
+grep -q "ERROR: \|runtime error" "$work/serve_bf16.log" && { echo "  FAILED: sanitizer report:"; cat "$work/serve_bf16.log"; failures=$((failures + 1)); }
+check "--precision int8 with a GPT-2 model: refused" bash -c "! '$verto' serve --model m --port 0 --precision int8 2> int8.txt && grep -q 'fp32 or bf16' int8.txt"
 [ "$failures" -eq 0 ]

@@ -10,7 +10,8 @@
 # - a stop string: the text is the greedy text cut before its first
 #   occurrence, finish_reason "stop"; one prompt's streamed text equals its
 #   --json text;
-# - bad input: a missing model, a prompt too long for the positions.
+# - --precision bf16 (bf16 decode weights): most greedy tokens equal fp32's;
+# - bad input: a missing model, a prompt too long for the positions, int8.
 set -uo pipefail
 build=${VT_BUILD:-build}
 V="$(pwd)/$build/verto"
@@ -73,6 +74,26 @@ check "a prompt sampled alone gives the tokens it got in a batch of 3" bash -c '
 sample --seed 8 --input one.txt > other.jsonl
 check "another seed gives other tokens" bash -c '! cmp -s alone.jsonl other.jsonl'
 
+# bf16 decode weights: the same greedy run reading half the bytes; tokens
+# agree with fp32's until rounding flips a near-tie (not at all, in most runs).
+"$V" generate --model m --input prompts.txt --greedy --max-new-tokens 64 --json --batch-size 2 --precision bf16 \
+    > greedy_bf16.jsonl 2>> err.txt
+check "--precision bf16: most greedy tokens equal fp32's ($(python3 - <<'PY'
+import json
+a = [json.loads(l)["token_ids"] for l in open("greedy2.jsonl")]
+b = [json.loads(l)["token_ids"] for l in open("greedy_bf16.jsonl")]
+same = sum(next((i for i, (x, y) in enumerate(zip(p, q)) if x != y), min(len(p), len(q))) for p, q in zip(a, b))
+print(f"{same} of {sum(map(len, a))} before each prompt's first difference")
+PY
+))" python3 - <<'PY'
+import json
+a = [json.loads(l)["token_ids"] for l in open("greedy2.jsonl")]
+b = [json.loads(l)["token_ids"] for l in open("greedy_bf16.jsonl")]
+assert len(a) == len(b) == 5
+same = sum(next((i for i, (x, y) in enumerate(zip(p, q)) if x != y), min(len(p), len(q))) for p, q in zip(a, b))
+assert same >= sum(map(len, a)) // 2, same  # a kernel reading wrong weights would differ from the first token
+PY
+
 # Stop strings: pick a piece of the greedy text of prompt 2 and stop at it.
 stop=$(python3 -c '
 import json
@@ -105,4 +126,5 @@ fails() { # WHAT NEEDLE COMMAND...
 fails "no such model" "nowhere" "$V" generate --model nowhere "hi"
 fails "prompt + new tokens over n_positions" "positions" "$V" generate --model m --max-new-tokens 300 "hi"
 fails "--stop without a string" "--stop" "$V" generate --model m "hi" --stop
+fails "--precision int8" "--precision" "$V" generate --model m "hi" --precision int8
 [ "$failures" -eq 0 ]
