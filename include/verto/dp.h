@@ -7,8 +7,10 @@
  * example's gradient over all trainable parameters is clipped to L2 norm C as
  * Opacus does (scaled by min(1, C / (norm + 1e-6))), and summed: for a
  * sequence classifier by default the fast way (one forward of the batch, one
- * backward that yields every example's norm without its gradient, one
- * backward of the clipped sum; see `exact`), otherwise each example's
+ * backward that yields every example's norm without its gradient and keeps
+ * each layer's output gradient, then each layer's clipped gradient formed
+ * from the kept rows scaled by their example's factor; see `exact` and
+ * `fast_method`), otherwise each example's
  * gradient alone (one forward and backward on a batch of 1); Gaussian noise
  * N(0, S^2 C^2) is added to every trainable coordinate (seeded by the run's
  * seed and the step, so a step is reproducible); the result is divided by the
@@ -48,6 +50,13 @@ typedef struct vt_dp_progress {
     int64_t steps;           /* steps taken so far, this one included */
 } vt_dp_progress;
 
+/* How the fast path forms the clipped sum once the norms are known. */
+typedef enum vt_dp_fast_method {
+    VT_DP_BOOKKEEPING = 0, /* one backward keeps each layer's output gradient; the clipped sum is one product
+                              per layer on the row-scaled gradients (Bu et al. 2023; the default) */
+    VT_DP_TWO_PASS = 1     /* a second backward, of sum_i c_i loss_i (less memory) */
+} vt_dp_fast_method;
+
 typedef struct vt_dp_options {
     double noise_multiplier;  /* S >= 0 (0: clipping only, no privacy) */
     double max_grad_norm;     /* C > 0: each example's gradient norm bound */
@@ -61,10 +70,11 @@ typedef struct vt_dp_options {
     void *accountant;
     /* false (the default): a sequence classifier's batch takes the fast path
      * (dp_fast.c: one forward of the whole batch, a backward that computes
-     * every example's gradient norm without its gradient, and a backward of
-     * the loss with example i's share scaled by its clipping factor); other
+     * every example's gradient norm without its gradient, and the clipped sum
+     * as fast_method says); other
      * tasks, and true, compute each example's gradient alone (the reference). */
     bool exact;
+    vt_dp_fast_method fast_method; /* the fast path's second half */
 } vt_dp_options;
 
 /* Fills one example (row of 0 .. examples-1) as a batch of 1 with its labels. */

@@ -3,7 +3,9 @@
  * gradient from the batch's, its squared gradient norm over the trainable
  * parameters without its gradient (the blocks' example_norms.c for the dense
  * layers and LayerNorms, the embedding tables sparsely here), and the
- * gradient of a weighted sum of the examples' losses. */
+ * gradient of a weighted sum of the examples' losses: by a second backward
+ * (vt_bert_backward_examples) or, book-keeping, from what the norms'
+ * backward kept (the blocks' bookkeeping.c; the embeddings' rows here). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,7 +75,9 @@ static void live_lengths(const vt_bert_batch *in, int64_t *len) {
     }
 }
 
-vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq_norm) {
+/* The per-example backward: with sq_norm the norms (and with keep, what
+ * book-keeping needs), otherwise the gradient of sum_i weight[i] loss_i. */
+static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_norm, bool keep) {
     if (!b || !b->planned || !b->last_has_loss)
         return vt_error(VT_ERR_STATE, "vt_bert_backward_examples needs a forward with labels first");
     const vt_bert_config *c = &b->cfg;
@@ -81,6 +85,8 @@ vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq
     if (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION || in->embedding_output || in->position_ids)
         return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence classifiers over token ids");
     int64_t B = in->batch, L = c->num_labels;
+    if (keep && !b->kept && !(b->kept = calloc(1, sizeof *b->kept)))
+        return vt_error(VT_ERR_NOMEM, "out of memory for DP book-keeping");
     vt_bert_loss_norm whole;
     vt_bert_loss_norm_of(b, in, &whole);
     float *saved = malloc((size_t)(B * L) * sizeof *saved);
@@ -103,14 +109,45 @@ vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq
         b->ex_sq_norm = sq_norm;
         b->ex_lengths = len;
     }
+    if (keep) {
+        blk_kept_clear(b->kept);
+        b->kept_emb = -1;
+        b->keeping = true;
+    }
     /* The norms pass adds only LayerNorm gradients to the buffer (left undefined): no need to zero it first. */
     vt_status st = vt_bert_backward(b, sq_norm != NULL);
     b->ex_sq_norm = NULL;
     b->ex_lengths = NULL;
+    b->keeping = false;
+    b->kept_ready = keep && st == VT_OK;
     memcpy(b->d_logits, saved, (size_t)(B * L) * sizeof *saved);
     free(saved);
     free(len);
     for (int64_t i = 0; st == VT_OK && sq_norm && i < B; i++)
         if (sq_norm[i] < 0) st = vt_error(VT_ERR_NOMEM, "out of memory for the embeddings' per-example norms");
+    if (st != VT_OK) b->kept_ready = false;
+    return st;
+}
+
+vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq_norm) {
+    return examples_backward(b, weight, sq_norm, false);
+}
+
+vt_status vt_bert_backward_bookkeeping(vt_bert *b, double *sq_norm) {
+    if (!sq_norm) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_backward_bookkeeping: no norms to fill");
+    return examples_backward(b, NULL, sq_norm, true);
+}
+
+vt_status vt_bert_bookkeeping_gradient(vt_bert *b, const double *weight) {
+    if (!b || !weight) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_bookkeeping_gradient: missing argument");
+    if (!b->kept_ready)
+        return vt_error(VT_ERR_STATE, "vt_bert_bookkeeping_gradient needs vt_bert_backward_bookkeeping after the last "
+                                      "forward");
+    memset(b->grads, 0, (size_t)b->n_floats * sizeof(float));
+    blk_ctx ctx = bert_ctx(b);
+    int64_t B = b->last.batch;
+    vt_status st = blk_kept_apply(&ctx, b->kept, weight, B);
+    if (st == VT_OK && b->kept_emb >= 0) bert_embeddings_tables_backward(b, blk_kept_at(b->kept, b->kept_emb));
+    b->kept_ready = false; /* (its rows are scaled now) */
     return st;
 }

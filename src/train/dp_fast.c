@@ -1,9 +1,11 @@
 /* DP-SGD's fast clipped sum for sequence classifiers (see verto/dp.h and
  * docs/privacy.md): the examples padded into one batch, one forward, a
  * backward that yields every example's squared gradient norm without its
- * gradient (vt_bert_backward_examples), then one backward of
- * sum_i c_i loss_i with c_i example i's clipping factor: the gradient is
- * linear in the loss weights, so that is sum_i c_i g_i. */
+ * gradient, then the gradient of sum_i c_i loss_i with c_i example i's
+ * clipping factor (the gradient is linear in the loss weights, so that is
+ * sum_i c_i g_i): by default formed from what that backward kept
+ * (book-keeping: vt_bert_backward_bookkeeping, vt_bert_bookkeeping_gradient),
+ * or by a second backward (VT_DP_TWO_PASS: vt_bert_backward_examples). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -100,7 +102,8 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
         st = vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for %" PRId64 " norms", count);
         goto out;
     }
-    if ((st = vt_bert_backward_examples(b, NULL, sq)) != VT_OK) goto out;
+    bool keep = o->fast_method == VT_DP_BOOKKEEPING;
+    if ((st = keep ? vt_bert_backward_bookkeeping(b, sq) : vt_bert_backward_examples(b, NULL, sq)) != VT_OK) goto out;
     *info = (vt_dp_step_info){.batch = count, .loss = res.loss, .fast = true};
     for (int64_t k = 0; k < count; k++) { /* sq becomes the clipping factors */
         if (!isfinite(sq[k])) {
@@ -111,7 +114,7 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
         info->clipped += sq[k] < 1.0;
     }
     for (int64_t r = 0; r < count * p.batch.seq_len; r++) info->tokens += p.mask[r] != 0;
-    if ((st = vt_bert_backward_examples(b, sq, NULL)) != VT_OK) goto out;
+    if ((st = keep ? vt_bert_bookkeeping_gradient(b, sq) : vt_bert_backward_examples(b, sq, NULL)) != VT_OK) goto out;
     size_t n_infos;
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
     const float *g = vt_bert_grads(b, NULL);

@@ -42,6 +42,10 @@ vt_dp *vt_dp_new(const vt_dp_options *o, vt_bert *b) {
                  " (the training examples)", o->expected_batch, o->examples);
         return NULL;
     }
+    if (o->fast_method != VT_DP_BOOKKEEPING && o->fast_method != VT_DP_TWO_PASS) {
+        vt_error(VT_ERR_INVALID_ARG, "DP-SGD: unknown fast method %d", (int)o->fast_method);
+        return NULL;
+    }
     if (o->sampling != VT_DP_POISSON && o->sampling != VT_DP_SHUFFLE) {
         vt_error(VT_ERR_INVALID_ARG, "DP-SGD: unknown sampling %d", (int)o->sampling);
         return NULL;
