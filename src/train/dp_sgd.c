@@ -122,6 +122,30 @@ static double next_normal(normals *g) {
     return r * cos(a);
 }
 
+/* Coordinates per noise stream: the flat gradient is cut into chunks of this
+ * many, each drawn from its own stream seeded by (seed, step, chunk), so the
+ * chunks are drawn in parallel and the noise does not depend on the threads. */
+#define NOISE_CHUNK 16384
+
+/* g = (dp->sum + N(0, S^2 C^2)) / B on the trainable coordinates, 0 on the others. */
+static void add_noise(const vt_dp *dp, vt_bert *b, int64_t step, float *g) {
+    int64_t n = dp->n_params, chunks = (n + NOISE_CHUNK - 1) / NOISE_CHUNK;
+    double std = dp->o.noise_multiplier * dp->o.max_grad_norm, scale = 1.0 / (double)dp->o.expected_batch;
+    uint64_t stream = vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step);
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < chunks; k++) {
+        normals noise = {0};
+        vt_rng_seed(&noise.rng, vt_hash64(stream, (uint64_t)k));
+        int64_t end = (k + 1) * NOISE_CHUNK < n ? (k + 1) * NOISE_CHUNK : n;
+        for (int64_t i = k * NOISE_CHUNK; i < end; i++)
+            g[i] = (float)((dp->sum[i] + (std > 0 ? std * next_normal(&noise) : 0)) * scale);
+    }
+    size_t n_infos;
+    const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
+    for (size_t p = 0; p < n_infos; p++) /* frozen parameters get no gradient (and no noise) */
+        if (!infos[p].trainable) memset(g + infos[p].offset, 0, (size_t)infos[p].numel * sizeof *g);
+}
+
 double dp_clip_factor(double max_grad_norm, double norm) { return fmin(1.0, max_grad_norm / (norm + 1e-6)); }
 
 /* One example's gradient (in b's buffer), clipped and added to dp->sum; *clipped when it was scaled down. */
@@ -177,19 +201,7 @@ vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *row
         for (int64_t t = 0; t < one.seq_len; t++) in.tokens += one.attention_mask ? one.attention_mask[t] != 0 : 1;
     }
     if (!fast) in.loss = count > 0 ? loss_sum / (double)count : NAN;
-    size_t n_infos;
-    const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
-    double std = dp->o.noise_multiplier * dp->o.max_grad_norm, scale = 1.0 / (double)dp->o.expected_batch;
-    normals noise = {0};
-    vt_rng_seed(&noise.rng, vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step));
-    memset(g, 0, (size_t)n * sizeof *g); /* frozen parameters get no gradient (and no noise) */
-    for (size_t p = 0; p < n_infos; p++) {
-        if (!infos[p].trainable) continue;
-        for (int64_t i = infos[p].offset; i < infos[p].offset + infos[p].numel; i++) {
-            double noisy = dp->sum[i] + (std > 0 ? std * next_normal(&noise) : 0);
-            g[i] = (float)(noisy * scale);
-        }
-    }
+    add_noise(dp, b, step, g);
     if (info) *info = in;
     return VT_OK;
 }
