@@ -75,6 +75,12 @@ typedef struct vt_dp_options {
      * tasks, and true, compute each example's gradient alone (the reference). */
     bool exact;
     vt_dp_fast_method fast_method; /* the fast path's second half */
+    /* > 0: the fast path runs a sampled batch in micro-batches of at most
+     * this many examples (gradient accumulation: the sampled batch is the
+     * logical one; clipping per example, noise once per step, the step counted
+     * once); 0: the whole batch at once. */
+    int64_t micro_batch;
+    const char *example_unit; /* what one example is, for privacy.json (NULL: "one training row") */
 } vt_dp_options;
 
 /* Fills one example (row of 0 .. examples-1) as a batch of 1 with its labels. */

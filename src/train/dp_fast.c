@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "train/dp_internal.h"
+#include "verto/rng.h"
 
 /* The examples as one batch (B, T) padded to the longest, and their labels. */
 typedef struct packed {
@@ -80,17 +81,16 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
     return VT_OK;
 }
 
-vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
-                              vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
-                              vt_dp_step_info *info, bool *done) {
+/* The clipped gradients of count examples run as one batch, added to sum;
+ * *fit false (nothing done) when they do not fit the fast path. */
+static vt_status batch_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
+                                   vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
+                                   vt_dp_step_info *info, bool *fit) {
     const vt_bert_config *c = vt_bert_get_config(b);
-    *done = false;
-    if (o->exact || count == 0 || c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION) return VT_OK;
     packed p = {0};
-    bool fit;
-    vt_status st = pack(c, rows, count, get, ctx, &p, &fit);
+    vt_status st = pack(c, rows, count, get, ctx, &p, fit);
     double *sq = NULL;
-    if (st != VT_OK || !fit) goto out;
+    if (st != VT_OK || !*fit) goto out;
     vt_bert_outputs res;
     if ((st = vt_bert_forward(b, &p.batch, true, dropout_seed, &res)) != VT_OK) goto out;
     if (!isfinite(res.loss)) {
@@ -104,7 +104,8 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
     }
     bool keep = o->fast_method == VT_DP_BOOKKEEPING;
     if ((st = keep ? vt_bert_backward_bookkeeping(b, sq) : vt_bert_backward_examples(b, NULL, sq)) != VT_OK) goto out;
-    *info = (vt_dp_step_info){.batch = count, .loss = res.loss, .fast = true};
+    info->batch += count;
+    info->loss += res.loss * (double)count; /* (a sum until the caller divides) */
     for (int64_t k = 0; k < count; k++) { /* sq becomes the clipping factors */
         if (!isfinite(sq[k])) {
             st = vt_error(VT_ERR_NUMERIC, "DP-SGD: an example's gradient is not finite");
@@ -120,10 +121,33 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
     const float *g = vt_bert_grads(b, NULL);
     for (size_t q = 0; q < n_infos; q++)
         if (infos[q].trainable)
-            for (int64_t i = infos[q].offset; i < infos[q].offset + infos[q].numel; i++) sum[i] = g[i];
-    *done = true;
+            for (int64_t i = infos[q].offset; i < infos[q].offset + infos[q].numel; i++) sum[i] += g[i];
 out:
     free(sq);
     packed_free(&p);
     return st;
+}
+
+vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
+                              vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
+                              vt_dp_step_info *info, bool *done) {
+    const vt_bert_config *c = vt_bert_get_config(b);
+    *done = false;
+    if (o->exact || count == 0 || c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION) return VT_OK;
+    int64_t micro = o->micro_batch > 0 && o->micro_batch < count ? o->micro_batch : count;
+    vt_dp_step_info in = {.fast = true};
+    for (int64_t first = 0; first < count; first += micro) {
+        int64_t m = count - first < micro ? count - first : micro;
+        /* (one batch: the step's dropout seed; micro-batches: each its own masks, any fixed ones keep the guarantee) */
+        uint64_t seed = micro == count ? dropout_seed : vt_hash64(dropout_seed, (uint64_t)first);
+        bool fit;
+        vt_status st = batch_clipped_sum(o, b, rows + first, m, get, ctx, seed, sum, &in, &fit);
+        if (st != VT_OK) return st;
+        if (!fit && first == 0) return VT_OK; /* the exact path, from scratch */
+        if (!fit) return vt_error(VT_ERR_INVALID_ARG, "DP-SGD: the examples of one batch are of different kinds");
+    }
+    in.loss /= (double)count;
+    *info = in;
+    *done = true;
+    return VT_OK;
 }

@@ -46,6 +46,10 @@ vt_dp *vt_dp_new(const vt_dp_options *o, vt_bert *b) {
         vt_error(VT_ERR_INVALID_ARG, "DP-SGD: unknown fast method %d", (int)o->fast_method);
         return NULL;
     }
+    if (o->micro_batch < 0) {
+        vt_error(VT_ERR_INVALID_ARG, "DP-SGD: the micro-batch must be >= 0 (0: none), not %" PRId64, o->micro_batch);
+        return NULL;
+    }
     if (o->sampling != VT_DP_POISSON && o->sampling != VT_DP_SHUFFLE) {
         vt_error(VT_ERR_INVALID_ARG, "DP-SGD: unknown sampling %d", (int)o->sampling);
         return NULL;
@@ -239,16 +243,20 @@ vt_status vt_dp_write_record(const char *out_dir, const vt_dp_options *o, int64_
     if (!out_dir || !o) return vt_error(VT_ERR_INVALID_ARG, "vt_dp_write_record: missing argument");
     vt_privacy_spent spent = {.epsilon = NAN, .best_order = NAN};
     vt_status st = o->delta > 0 ? vt_dp_epsilon(o, steps, &spent) : VT_OK;
+    const char *unit = o->example_unit ? o->example_unit : "one training row";
     if (st != VT_OK) return st;
     vt_sb sb = {0};
     vt_sb_printf(&sb,
                  "{\n  \"mechanism\": \"DP-SGD (per-example clipping, Gaussian noise)\",\n"
                  "  \"noise_multiplier\": %.17g,\n  \"sample_rate\": %.17g,\n  \"steps\": %" PRId64 ",\n"
                  "  \"max_grad_norm\": %.17g,\n  \"sampling\": \"%s\",\n  \"expected_batch_size\": %" PRId64 ",\n"
-                 "  \"examples\": %" PRId64 ",\n  \"covers\": \"the fine-tuning training set only (not the pretraining data, "
-                 "not the dev set)\",\n",
+                 "  \"examples\": %" PRId64 ",\n  \"unit\": ",
                  o->noise_multiplier, vt_dp_sample_rate(o), steps, o->max_grad_norm,
                  o->sampling == VT_DP_POISSON ? "poisson" : "shuffle", o->expected_batch, o->examples);
+    vt_sb_json_string(&sb, unit);
+    vt_sb_str(&sb, ",\n  \"covers\": \"the fine-tuning training set only (not the pretraining data, not the dev set), "
+                   "at the level of one example (the unit): k examples of one person are protected as a group of k, "
+                   "epsilon growing about k-fold\",\n");
     if (isfinite(spent.epsilon)) vt_sb_printf(&sb, "  \"epsilon\": %.17g,\n", spent.epsilon);
     else vt_sb_str(&sb, "  \"epsilon\": null,\n");
     if (o->delta > 0) vt_sb_printf(&sb, "  \"delta\": %.17g,\n", o->delta);

@@ -343,9 +343,12 @@ static vt_status validate(const vt_trainer_options *o) {
         return vt_error(VT_ERR_INVALID_ARG, "trainer: steps, batch size, accumulation, log interval and checkpoints kept must be positive");
     if (o->warmup_steps < 0 || o->warmup_steps > o->steps)
         return vt_error(VT_ERR_INVALID_ARG, "trainer: warmup steps %" PRId64 " must be within 0..%" PRId64, o->warmup_steps, o->steps);
-    if (o->dp && (!o->get_example || o->grad_accum != 1 || vt_dist_size() > 1))
-        return vt_error(VT_ERR_INVALID_ARG, "trainer: DP-SGD needs a per-example data source, one process and no "
-                                            "gradient accumulation (not handled yet)");
+    if (o->dp && (!o->get_example || vt_dist_size() > 1))
+        return vt_error(VT_ERR_INVALID_ARG, "trainer: DP-SGD needs a per-example data source and one process (MPI is "
+                                            "not handled yet)");
+    if (o->dp && o->grad_accum > 1 && o->dp->micro_batch <= 0) /* (the logical batch is the sampled one) */
+        return vt_error(VT_ERR_INVALID_ARG, "trainer: DP-SGD with gradient accumulation runs the sampled batch in "
+                                            "micro-batches: set the DP options' micro_batch");
     return VT_OK;
 }
 

@@ -18,8 +18,9 @@
  *   largest gradient; the attention key biases' gradients are zero in theory
  *   (softmax ignores a shift shared by a query's scores) and rounding noise in
  *   both, so they are measured against the whole gradient's largest entry.
- * - Book-keeping (the default) equals the two-pass fast path within 1e-5 of
- *   the gradient's largest entry (TOL_SAME). */
+ * - Book-keeping (the default) equals the two-pass fast path, and the batch
+ *   run as micro-batches of 4 and 2 (gradient accumulation) equals it run at
+ *   once, within 1e-5 of the gradient's largest entry (TOL_SAME). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,10 +147,12 @@ static double check_norms(vt_bert *b, examples *e, const char *what) {
 }
 
 /* The private gradient (noise 0) by the exact or the fast path into g. */
+static int64_t micro_batch; /* the DP options' micro_batch in dp_gradient */
+
 static void dp_gradient(vt_bert *b, examples *e, double c, bool exact, vt_dp_fast_method method, float *g,
                         int64_t *clipped) {
     vt_dp_options o = {.max_grad_norm = c, .expected_batch = N, .examples = N, .seed = 3, .exact = exact,
-                       .fast_method = method};
+                       .fast_method = method, .micro_batch = micro_batch};
     vt_dp *dp = vt_dp_new(&o, b);
     assert_non_null(dp);
     int64_t rows[N] = {0, 1, 2, 3, 4, 5};
@@ -175,13 +178,20 @@ static void check_family(vt_bert_family family, bool weighted, bool cls_only, co
     float *two_pass = malloc((size_t)n * sizeof *two_pass);
     assert_true(exact && fast && two_pass);
     dp_gradient(b, &e, c, true, VT_DP_BOOKKEEPING, exact, &clipped_exact);
-    dp_gradient(b, &e, c, false, VT_DP_TWO_PASS, two_pass, &clipped_fast);
-    assert_int_equal(clipped_exact, clipped_fast);
     dp_gradient(b, &e, c, false, VT_DP_BOOKKEEPING, fast, &clipped_fast);
     assert_int_equal(clipped_exact, clipped_fast);
     assert_true(clipped_fast > 0 && clipped_fast < N); /* both sides of the bound */
     double top = 0, worst = 0;
     for (int64_t i = 0; i < n; i++) top = fmax(top, fabs(exact[i]));
+    micro_batch = 4; /* gradient accumulation: micro-batches of 4 and 2 */
+    dp_gradient(b, &e, c, false, VT_DP_BOOKKEEPING, two_pass, &clipped_fast);
+    micro_batch = 0;
+    assert_int_equal(clipped_exact, clipped_fast);
+    double vs_micro = fabs_max_diff(fast, two_pass, n) / top;
+    printf("    %-34s micro-batches of 4 vs one batch: largest difference %.3g of the largest entry (tol %.0e)\n", what,
+           vs_micro, TOL_SAME);
+    assert_true(vs_micro <= TOL_SAME);
+    dp_gradient(b, &e, c, false, VT_DP_TWO_PASS, two_pass, &clipped_fast);
     double vs_two_pass = fabs_max_diff(fast, two_pass, n) / top;
     printf("    %-34s book-keeping vs two passes: largest difference %.3g of the largest entry (tol %.0e)\n", what,
            vs_two_pass, TOL_SAME);
