@@ -341,9 +341,10 @@ VT_API vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool tr
  * into the gradient buffer, which it zeroes first unless `accumulate`. */
 VT_API vt_status vt_bert_backward(vt_bert *b, bool accumulate);
 
-/* DP-SGD's per-example passes over the last forward of a sequence
+/* DP-SGD's per-example passes over the last forward of a sequence or token
  * classifier (with labels, over token ids): each example's own loss is the
- * one it would have alone (a mean over its own labels, not the batch's).
+ * one it would have alone (a mean over its own labels or labelled tokens,
+ * not the batch's).
  * With sq_norm (B) not NULL: sq_norm[i] = the squared norm of example i's
  * gradient over the trainable parameters, computed without forming it (Gram
  * matrices for the dense layers, the touched rows of the embedding tables);

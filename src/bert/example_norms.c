@@ -82,26 +82,29 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
         return vt_error(VT_ERR_STATE, "vt_bert_backward_examples needs a forward with labels first");
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
-    if (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION || in->embedding_output || in->position_ids)
-        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence classifiers over token ids");
-    int64_t B = in->batch, L = c->num_labels;
+    bool tokens = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
+    if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens) || in->embedding_output || in->position_ids)
+        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence and token classifiers over "
+                                            "token ids");
+    int64_t B = in->batch, L = c->num_labels, per = tokens ? in->seq_len : 1; /* d_logits (B * per, L) */
     if (keep && !b->kept && !(b->kept = calloc(1, sizeof *b->kept)))
         return vt_error(VT_ERR_NOMEM, "out of memory for DP book-keeping");
     vt_bert_loss_norm whole;
     vt_bert_loss_norm_of(b, in, &whole);
-    float *saved = malloc((size_t)(B * L) * sizeof *saved);
+    float *saved = malloc((size_t)(B * per * L) * sizeof *saved);
     int64_t *len = malloc((size_t)B * sizeof *len);
     if (!saved || !len) {
         free(saved), free(len);
         return vt_error(VT_ERR_NOMEM, "out of memory for per-example backward passes");
     }
-    memcpy(saved, b->d_logits, (size_t)(B * L) * sizeof *saved);
-    /* The batch's loss is a mean; example i's own loss divides by its own share of the denominator. */
+    memcpy(saved, b->d_logits, (size_t)(B * per * L) * sizeof *saved);
+    /* The batch's loss is a mean; example i's own loss divides by its own share of the denominator (a token
+     * classifier's: its own counted tokens, so a sentence's loss is the mean over its tokens). */
     bool per_class = in->labels && !in->regression_targets && !in->multi_labels;
     for (int64_t i = 0; i < B; i++) {
-        double own = per_class ? bert_label_weight(in->labels + i, 1, L, in->class_weights) : (double)L;
+        double own = per_class ? bert_label_weight(in->labels + i * per, per, L, in->class_weights) : (double)L;
         double k = (own > 0 ? whole.task / own : 0) * (weight ? weight[i] : 1.0);
-        for (int64_t j = 0; j < L; j++) b->d_logits[i * L + j] = (float)(saved[i * L + j] * k);
+        for (int64_t j = i * per * L; j < (i + 1) * per * L; j++) b->d_logits[j] = (float)(saved[j] * k);
     }
     if (sq_norm) {
         memset(sq_norm, 0, (size_t)B * sizeof *sq_norm);
@@ -120,7 +123,7 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     b->ex_lengths = NULL;
     b->keeping = false;
     b->kept_ready = keep && st == VT_OK;
-    memcpy(b->d_logits, saved, (size_t)(B * L) * sizeof *saved);
+    memcpy(b->d_logits, saved, (size_t)(B * per * L) * sizeof *saved);
     free(saved);
     free(len);
     for (int64_t i = 0; st == VT_OK && sq_norm && i < B; i++)

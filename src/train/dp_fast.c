@@ -1,4 +1,4 @@
-/* DP-SGD's fast clipped sum for sequence classifiers (see verto/dp.h and
+/* DP-SGD's fast clipped sum for sequence and token classifiers (see verto/dp.h and
  * docs/privacy.md): the examples padded into one batch, one forward, a
  * backward that yields every example's squared gradient norm without its
  * gradient, then the gradient of sum_i c_i loss_i with c_i example i's
@@ -17,7 +17,7 @@
 /* The examples as one batch (B, T) padded to the longest, and their labels. */
 typedef struct packed {
     vt_bert_batch batch;
-    int32_t *ids, *types, *mask, *labels; /* (B, T) x 3, (B) */
+    int32_t *ids, *types, *mask, *labels; /* (B, T) x 3, (B) or per token (B, T) */
     float *targets;                       /* (B, num_labels): regression targets or multi-label targets */
 } packed;
 
@@ -31,15 +31,19 @@ static bool fits(const vt_bert_batch *e) {
            !e->nsp_labels && !e->start_positions && (e->labels || e->regression_targets || e->multi_labels);
 }
 
+/* Labels that do not count (PyTorch's ignore_index): a token classifier's padding. */
+#define IGNORED_LABEL (-100)
+
 /* Copies example k (a batch of 1) into row k of p; T is p's length. */
-static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t L, int32_t pad) {
+static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t L, int32_t pad, bool per_token) {
     for (int64_t t = 0; t < T; t++) {
         bool in = t < e->seq_len;
         p->ids[k * T + t] = in ? e->input_ids[t] : pad;
         p->types[k * T + t] = in && e->token_type_ids ? e->token_type_ids[t] : 0;
         p->mask[k * T + t] = in ? (e->attention_mask ? e->attention_mask[t] : 1) : 0;
+        if (per_token) p->labels[k * T + t] = in ? e->labels[t] : IGNORED_LABEL;
     }
-    if (e->labels) p->labels[k] = e->labels[0];
+    if (e->labels && !per_token) p->labels[k] = e->labels[0];
     const float *targets = e->regression_targets ? e->regression_targets : e->multi_labels;
     if (targets) memcpy(p->targets + k * L, targets, (size_t)L * sizeof(float));
 }
@@ -48,13 +52,14 @@ static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t
 static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t count, vt_dp_get_example_fn get,
                       void *ctx, packed *p, bool *fit) {
     int64_t T = 0, L = c->num_labels;
+    bool per_token = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
     vt_bert_batch e, first = {0};
     *fit = true;
     for (int64_t k = 0; k < count && *fit; k++) { /* the longest, and whether all fit */
         vt_status st = get(ctx, rows[k], &e);
         if (st != VT_OK) return st;
         if (k == 0) first = e;
-        *fit = fits(&e) && !e.labels == !first.labels && !e.regression_targets == !first.regression_targets &&
+        *fit = fits(&e) && (!per_token || e.labels) && !e.labels == !first.labels && !e.regression_targets == !first.regression_targets &&
                !e.multi_labels == !first.multi_labels;
         if (e.seq_len > T) T = e.seq_len;
     }
@@ -63,7 +68,7 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
     p->ids = malloc(cells * sizeof *p->ids);
     p->types = malloc(cells * sizeof *p->types);
     p->mask = malloc(cells * sizeof *p->mask);
-    p->labels = malloc((size_t)count * sizeof *p->labels);
+    p->labels = malloc((per_token ? cells : (size_t)count) * sizeof *p->labels);
     p->targets = malloc((size_t)(count * L) * sizeof *p->targets);
     if (!p->ids || !p->types || !p->mask || !p->labels || !p->targets)
         return vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for a batch of %" PRId64 " examples", count);
@@ -71,7 +76,7 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
     for (int64_t k = 0; k < count; k++) { /* again: the source may reuse its buffers between calls */
         vt_status st = get(ctx, rows[k], &e);
         if (st != VT_OK) return st;
-        put(p, k, &e, T, L, pad);
+        put(p, k, &e, T, L, pad, per_token);
     }
     p->batch = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = p->ids, .token_type_ids = p->types,
                                .attention_mask = p->mask, .labels = first.labels ? p->labels : NULL,
@@ -133,7 +138,9 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
                               vt_dp_step_info *info, bool *done) {
     const vt_bert_config *c = vt_bert_get_config(b);
     *done = false;
-    if (o->exact || count == 0 || c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION) return VT_OK;
+    if (o->exact || count == 0 ||
+        (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && c->arch != VT_BERT_FOR_TOKEN_CLASSIFICATION))
+        return VT_OK; /* (question answering's softmax runs over padded positions too: an example alone differs) */
     int64_t micro = o->micro_batch > 0 && o->micro_batch < count ? o->micro_batch : count;
     vt_dp_step_info in = {.fast = true};
     for (int64_t first = 0; first < count; first += micro) {

@@ -258,14 +258,15 @@ static void test_refusals(void **state) {
     assert_int_equal(vt_bert_bookkeeping_gradient(b, ones), VT_ERR_STATE); /* another forward since */
     vt_bert_free(b);
     vt_bert_config c;
-    vt_bert_config_default(&c, VT_BERT_FOR_TOKEN_CLASSIFICATION);
+    vt_bert_config_default(&c, VT_BERT_FOR_QUESTION_ANSWERING);
     c.vocab_size = 40, c.hidden_size = 32, c.num_hidden_layers = 1, c.num_attention_heads = 4;
-    c.intermediate_size = 64, c.max_position_embeddings = 40, c.num_labels = LABELS;
+    c.intermediate_size = 64, c.max_position_embeddings = 40, c.num_labels = 2;
     assert_non_null(b = vt_bert_new(&c, 5));
     make_examples(&e, 0, false, false);
-    int32_t labels[N][TMAX] = {{0}};
+    int32_t starts[N] = {0}, ends[N] = {1, 1, 0, 2, 3, 1};
     all = whole_batch(&e);
-    all.labels = &labels[0][0];
+    all.labels = NULL;
+    all.start_positions = starts, all.end_positions = ends;
     assert_int_equal(vt_bert_forward(b, &all, true, 1, &out), VT_OK);
     assert_int_equal(vt_bert_backward_examples(b, NULL, sq), VT_ERR_INVALID_ARG);
     printf("    refused: %s\n", vt_last_error());
