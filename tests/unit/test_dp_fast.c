@@ -235,6 +235,33 @@ static void test_distilbert(void **state) {
     check_family(VT_FAMILY_DISTILBERT, false, true, "DistilBERT cls_only");
 }
 
+/* In bf16 (the products round dy and x to bf16, 8 significant bits) book-keeping equals the two-pass path
+ * within 2e-2 of the gradient's largest entry: both round the same products' operands, one after scaling
+ * dy by c_i, the other before (a few bf16 roundings apart). */
+static void test_bf16(void **state) {
+    (void)state;
+    vt_bert *b = make_model(VT_FAMILY_BERT);
+    assert_int_equal(vt_bert_set_precision(b, VT_PRECISION_BF16), VT_OK);
+    examples e;
+    make_examples(&e, (int32_t)vt_bert_get_config(b)->pad_token_id, false, true);
+    int64_t n, clipped_bk, clipped_two;
+    vt_bert_grads(b, &n);
+    float *bk = malloc((size_t)n * sizeof *bk), *two = malloc((size_t)n * sizeof *two);
+    assert_true(bk && two);
+    dp_gradient(b, &e, 20.0, false, VT_DP_BOOKKEEPING, bk, &clipped_bk);
+    dp_gradient(b, &e, 20.0, false, VT_DP_TWO_PASS, two, &clipped_two);
+    assert_int_equal(clipped_bk, clipped_two);
+    double top = 0;
+    for (int64_t i = 0; i < n; i++) top = fmax(top, fabs(two[i]));
+    double diff = fabs_max_diff(bk, two, n) / top;
+    printf("    bf16: book-keeping vs two passes (%lld of %d clipped): %.3g of the largest entry (tol 2e-2)\n",
+           (long long)clipped_bk, N, diff);
+    assert_true(diff <= 2e-2);
+    free(bk);
+    free(two);
+    vt_bert_free(b);
+}
+
 /* Per-example passes are refused where they do not apply, with a message. */
 static void test_refusals(void **state) {
     (void)state;
@@ -278,6 +305,7 @@ int main(void) {
         cmocka_unit_test(test_bert),
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
+        cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
