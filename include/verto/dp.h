@@ -105,13 +105,19 @@ VT_API const vt_dp_options *vt_dp_get_options(const vt_dp *dp);
 VT_API double vt_dp_sample_rate(const vt_dp_options *o);
 
 /* The examples of step `step` (0-based) into rows (capacity o->examples);
- * returns how many. A pure function of the seed and the step. */
+ * returns how many. A pure function of the seed and the step. Under MPI
+ * (verto/dist.h) this rank's share: of the one-process sample, the rows
+ * r with r % ranks == rank. */
 VT_API int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows);
 
 /* The private gradient of the given examples into b's gradient buffer:
  * (sum of clipped per-example gradients + noise) / B over the trainable
  * parameters, 0 elsewhere. Noise is that of step `step`; dropout of example
- * k is seeded by (dropout_seed, k). Does not call on_step. */
+ * k is seeded by (dropout_seed, k). Does not call on_step. Under MPI every
+ * rank calls it with its share (vt_dp_sample): the clipped sums are added
+ * over the ranks, then every rank adds the same noise draws (seeded), so
+ * the noise enters once and every rank holds the same gradient; info is the
+ * whole step's. */
 VT_API vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *rows, int64_t count,
                                 vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, vt_dp_step_info *info);
 

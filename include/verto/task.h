@@ -397,14 +397,16 @@ typedef struct vt_finetune_options {
     /* Differentially private fine-tuning (DP-SGD, verto/dp.h) when
      * dp_max_grad_norm > 0: each step Poisson-samples the training examples
      * (a text; a sentence for token classification; a feature window for
-     * question answering) at rate batch_size x grad_accum / examples (with
+     * question answering) at rate batch_size x grad_accum x ranks / examples (with
      * grad_accum > 1 the sampled batch runs in micro-batches of batch_size and
      * the noise is added once per step), clips each one's gradient to
      * dp_max_grad_norm, adds noise of dp_noise_multiplier x that bound; OUT/
-     * privacy.json records the figures an accountant needs. Refused: under
-     * MPI (not yet), with class weights, with texts read as several windows;
-     * and unless dp_dev_public says the dev set (which picks the best epoch,
-     * so leaks) is not private. */
+     * privacy.json records the figures an accountant needs. Under MPI each
+     * rank samples its share of the logical batch (batch_size x grad_accum
+     * x ranks expected), the clipped sums are added over the ranks and the
+     * noise enters once. Refused: with zero1, with class weights, with texts
+     * read as several windows; and unless dp_dev_public says the dev set
+     * (which picks the best epoch, so leaks) is not private. */
     double dp_noise_multiplier, dp_max_grad_norm;
     double dp_epsilon;     /* > 0: the noise multiplier is solved so the whole run spends at most this epsilon
                               (as Opacus' get_noise_multiplier, tolerance 0.01); dp_noise_multiplier is then ignored */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/strbuf.h"
+#include "verto/dist.h"
 #include "train/dp_internal.h"
 #include "verto/fileio.h"
 #include "verto/rng.h"
@@ -81,15 +82,19 @@ void vt_dp_free(vt_dp *dp) {
 
 const vt_dp_options *vt_dp_get_options(const vt_dp *dp) { return &dp->o; }
 
+/* Under MPI each rank takes the sampled rows r with r % ranks == rank: every
+ * rank draws the whole sample from the same stream, so the ranks' shares are
+ * the one-process sample partitioned (the same q over the whole set). */
 int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffle's permutation, cached */
     const vt_dp_options *o = &dp->o;
+    int64_t rank = vt_dist_rank(), ranks = vt_dist_size();
     vt_rng rng;
     if (o->sampling == VT_DP_POISSON) {
         double q = vt_dp_sample_rate(o);
         vt_rng_seed(&rng, vt_hash64(vt_hash64(o->seed, SAMPLE_STREAM), (uint64_t)step));
         int64_t count = 0;
         for (int64_t i = 0; i < o->examples; i++)
-            if (vt_rng_uniform(&rng) < q) rows[count++] = i;
+            if (vt_rng_uniform(&rng) < q && i % ranks == rank) rows[count++] = i;
         return count;
     }
     int64_t per_epoch = (o->examples + o->expected_batch - 1) / o->expected_batch, epoch = step / per_epoch;
@@ -100,8 +105,8 @@ int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffl
         dp->order_epoch = epoch;
     }
     int64_t first = (step % per_epoch) * o->expected_batch;
-    int64_t count = o->examples - first < o->expected_batch ? o->examples - first : o->expected_batch;
-    memcpy(rows, dp->order + first, (size_t)count * sizeof *rows);
+    int64_t end = o->examples - first < o->expected_batch ? o->examples : first + o->expected_batch, count = 0;
+    for (int64_t k = first + rank; k < end; k += ranks) rows[count++] = dp->order[k];
     return count;
 }
 
@@ -178,6 +183,19 @@ static vt_status add_example(vt_dp *dp, vt_bert *b, const vt_bert_batch *one, ui
     return VT_OK;
 }
 
+/* MPI: the ranks' clipped sums and step figures added up (each rank's share of the sample). */
+static vt_status sum_over_ranks(vt_dp *dp, vt_dp_step_info *in) {
+    if (dp->n_params > INT32_MAX) return vt_error(VT_ERR_UNSUPPORTED, "DP-SGD under MPI: over 2^31 parameters");
+    vt_status st = vt_dist_allreduce_sum_f64(dp->sum, (int)dp->n_params);
+    double figures[4] = {(double)in->batch, (double)in->clipped, (double)in->tokens,
+                         in->batch > 0 ? in->loss * (double)in->batch : 0};
+    if (st == VT_OK) st = vt_dist_allreduce_sum_f64(figures, 4);
+    if (st != VT_OK) return st;
+    *in = (vt_dp_step_info){.batch = (int64_t)figures[0], .clipped = (int64_t)figures[1], .tokens = (int64_t)figures[2],
+                            .loss = figures[0] > 0 ? figures[3] / figures[0] : NAN, .fast = in->fast};
+    return VT_OK;
+}
+
 vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *rows, int64_t count,
                          vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, vt_dp_step_info *info) {
     if (!dp || !b || !get || (count > 0 && !rows)) return vt_error(VT_ERR_INVALID_ARG, "vt_dp_gradient: missing argument");
@@ -205,7 +223,8 @@ vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *row
         for (int64_t t = 0; t < one.seq_len; t++) in.tokens += one.attention_mask ? one.attention_mask[t] != 0 : 1;
     }
     if (!fast) in.loss = count > 0 ? loss_sum / (double)count : NAN;
-    add_noise(dp, b, step, g);
+    if (vt_dist_size() > 1 && (st = sum_over_ranks(dp, &in)) != VT_OK) return st;
+    add_noise(dp, b, step, g); /* (the same draws on every rank, after the sum: the noise is added once) */
     if (info) *info = in;
     return VT_OK;
 }
