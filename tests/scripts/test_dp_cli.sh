@@ -83,6 +83,12 @@ steps = [json.loads(l) for l in open(f"{sys.argv[1]}/metrics.jsonl") if '"eval"'
 assert steps[-1]["dp_steps"] == 2 and steps[-1]["dp_sample_rate"] == 0.5, steps
 PY
 
+# --grad-accum without DP: batch 4 x 2 micro-batches makes the 32 rows 4 steps, as batch 8 does.
+check "finetune --batch-size 4 --grad-accum 2 (no DP): 4 steps an epoch" sh -c "'$verto' finetune \
+    $(printf "'%s' " "${common[@]}") --batch-size 4 --grad-accum 2 -o '$tmp/ga' >/dev/null 2>&1 && \
+    '$py' -c 'import json, sys; s = [json.loads(l) for l in open(sys.argv[1]) if \"eval\" not in l]; assert s[-1][\"step\"] == 4, s' \
+    '$tmp/ga/metrics.jsonl'"
+
 # Token classification and question answering: sentences and SQuAD questions made from the e-mails.
 "$py" - "$tmp" <<'PY'
 import json, re, sys
