@@ -7,7 +7,8 @@
  * FILE: the batch as int32, ids (B, T), then attention mask (B, T), then
  * labels (B). A non-private step is one training forward and backward of the
  * batch; a private one vt_dp_gradient over all B examples (per-example norms,
- * the clipped sum, noise with multiplier 1): the fast path, and with --exact 1
+ * the clipped sum, noise with multiplier 1): the fast path (book-keeping, the
+ * default), the two-pass fast path, and with --exact 1
  * also the reference (one backward per example). The optimizer's update is
  * the same for both and left out. Prints one JSON line: the median seconds of
  * each over --steps after --warmup. */
@@ -64,12 +65,15 @@ int main(int argc, char **argv) {
                            .labels = d.labels, .cls_only = true};
     vt_dp_options o = {.noise_multiplier = 1.0, .max_grad_norm = 1.0, .expected_batch = d.B, .examples = d.B, .seed = 1};
     vt_dp *dp = vt_dp_new(&o, b);
+    o.fast_method = VT_DP_TWO_PASS;
+    vt_dp *dp_two = vt_dp_new(&o, b);
     o.exact = true;
     vt_dp *dp_exact = vt_dp_new(&o, b);
-    if (!dp || !dp_exact) bench_die_verto("vt_dp_new");
+    if (!dp || !dp_two || !dp_exact) bench_die_verto("vt_dp_new");
     int64_t *rows = malloc((size_t)d.B * sizeof *rows);
     for (int64_t i = 0; i < d.B; i++) rows[i] = i;
     double *plain = calloc((size_t)steps, sizeof(double)), *fast = calloc((size_t)steps, sizeof(double));
+    double *two = calloc((size_t)steps, sizeof(double));
     double exact_s = 0;
     vt_bert_outputs out;
     vt_dp_step_info info = {0};
@@ -79,19 +83,24 @@ int main(int argc, char **argv) {
         double t1 = bench_now();
         if (vt_dp_gradient(dp, b, s, rows, d.B, get_example, &d, (uint64_t)s, &info)) bench_die_verto("DP step");
         double t2 = bench_now();
-        if (s >= 0) plain[s] = t1 - t0, fast[s] = t2 - t1;
+        if (vt_dp_gradient(dp_two, b, s, rows, d.B, get_example, &d, (uint64_t)s, &info)) bench_die_verto("DP step");
+        double t3 = bench_now();
+        if (s >= 0) plain[s] = t1 - t0, fast[s] = t2 - t1, two[s] = t3 - t2;
     }
     if (exact) {
         double t0 = bench_now();
         if (vt_dp_gradient(dp_exact, b, 0, rows, d.B, get_example, &d, 0, NULL)) bench_die_verto("exact DP step");
         exact_s = bench_now() - t0;
     }
-    double p = median_of(plain, steps), f = median_of(fast, steps);
+    double p = median_of(plain, steps), f = median_of(fast, steps), f2 = median_of(two, steps);
     printf("{\"threads\": %d, \"batch\": %lld, \"seq_len\": %lld, \"plain_s\": %.5f, \"dp_fast_s\": %.5f, "
-           "\"dp_fast_over_plain\": %.3f, \"fast_path\": %s, \"clipped\": %lld, \"dp_exact_s\": %.5f}\n",
-           threads, (long long)d.B, (long long)d.T, p, f, f / p, info.fast ? "true" : "false",
+           "\"dp_fast_over_plain\": %.3f, \"dp_two_pass_s\": %.5f, \"dp_two_pass_over_plain\": %.3f, "
+           "\"fast_path\": %s, \"clipped\": %lld, \"dp_exact_s\": %.5f}\n",
+           threads, (long long)d.B, (long long)d.T, p, f, f / p, f2, f2 / p, info.fast ? "true" : "false",
            (long long)info.clipped, exact_s);
     vt_dp_free(dp);
+    vt_dp_free(dp_two);
+    free(two);
     vt_dp_free(dp_exact);
     vt_bert_free(b);
     free(rows), free(plain), free(fast), free(d.ids);

@@ -123,6 +123,7 @@ def main():
            "torch_plain_s": round(torch_plain, 5), "opacus_hooks_s": round(opacus_hooks, 5),
            "opacus_ghost_s": round(opacus_ghost, 5),
            "verto_dp_over_plain": verto["dp_fast_over_plain"],
+           "verto_two_pass_over_plain": verto["dp_two_pass_over_plain"],
            "opacus_hooks_over_verto_dp": round(opacus_hooks / verto["dp_fast_s"], 2),
            "opacus_ghost_over_verto_dp": round(opacus_ghost / verto["dp_fast_s"], 2)}
     print(json.dumps(res))

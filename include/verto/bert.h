@@ -341,9 +341,10 @@ VT_API vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool tr
  * into the gradient buffer, which it zeroes first unless `accumulate`. */
 VT_API vt_status vt_bert_backward(vt_bert *b, bool accumulate);
 
-/* DP-SGD's per-example passes over the last forward of a sequence
+/* DP-SGD's per-example passes over the last forward of a sequence or token
  * classifier (with labels, over token ids): each example's own loss is the
- * one it would have alone (a mean over its own labels, not the batch's).
+ * one it would have alone (a mean over its own labels or labelled tokens,
+ * not the batch's).
  * With sq_norm (B) not NULL: sq_norm[i] = the squared norm of example i's
  * gradient over the trainable parameters, computed without forming it (Gram
  * matrices for the dense layers, the touched rows of the embedding tables);
@@ -351,6 +352,20 @@ VT_API vt_status vt_bert_backward(vt_bert *b, bool accumulate);
  * the gradient of sum_i weight[i] * loss_i (weight NULL: all 1). Either may
  * be called any number of times after one forward. */
 VT_API vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq_norm);
+
+/* DP-SGD book-keeping (Bu et al. 2023) over the same last forward: one
+ * backward that fills sq_norm (B) as vt_bert_backward_examples does and keeps
+ * what every trainable parameter's gradient needs per example (each dense
+ * layer's output gradient, (rows, out); each LayerNorm's per-example sums;
+ * the embeddings' input gradient (B*T, H)) in memory the model owns and
+ * reuses; the gradient buffer is left undefined. Then
+ * vt_bert_bookkeeping_gradient sets the gradient buffer to the gradient of
+ * sum_i weight[i] * loss_i (weight (B)) from what was kept: one product per
+ * dense layer on the row-scaled output gradients, no second backward. It may
+ * be called once per book-keeping backward (VT_ERR_STATE otherwise, or after
+ * another forward). */
+VT_API vt_status vt_bert_backward_bookkeeping(vt_bert *b, double *sq_norm);
+VT_API vt_status vt_bert_bookkeeping_gradient(vt_bert *b, const double *weight);
 
 /* The gradient of a function of the task head's logits with respect to the
  * embeddings' output, for the last forward (labels or none): d_logits is that

@@ -6,9 +6,11 @@
  * per-epoch shuffle, which the usual accounting does not cover). Every
  * example's gradient over all trainable parameters is clipped to L2 norm C as
  * Opacus does (scaled by min(1, C / (norm + 1e-6))), and summed: for a
- * sequence classifier by default the fast way (one forward of the batch, one
- * backward that yields every example's norm without its gradient, one
- * backward of the clipped sum; see `exact`), otherwise each example's
+ * sequence or token classifier by default the fast way (one forward of the batch, one
+ * backward that yields every example's norm without its gradient and keeps
+ * each layer's output gradient, then each layer's clipped gradient formed
+ * from the kept rows scaled by their example's factor; see `exact` and
+ * `fast_method`), otherwise each example's
  * gradient alone (one forward and backward on a batch of 1); Gaussian noise
  * N(0, S^2 C^2) is added to every trainable coordinate (seeded by the run's
  * seed and the step, so a step is reproducible); the result is divided by the
@@ -48,6 +50,13 @@ typedef struct vt_dp_progress {
     int64_t steps;           /* steps taken so far, this one included */
 } vt_dp_progress;
 
+/* How the fast path forms the clipped sum once the norms are known. */
+typedef enum vt_dp_fast_method {
+    VT_DP_BOOKKEEPING = 0, /* one backward keeps each layer's output gradient; the clipped sum is one product
+                              per layer on the row-scaled gradients (Bu et al. 2023; the default) */
+    VT_DP_TWO_PASS = 1     /* a second backward, of sum_i c_i loss_i (less memory) */
+} vt_dp_fast_method;
+
 typedef struct vt_dp_options {
     double noise_multiplier;  /* S >= 0 (0: clipping only, no privacy) */
     double max_grad_norm;     /* C > 0: each example's gradient norm bound */
@@ -59,12 +68,19 @@ typedef struct vt_dp_options {
     /* Called after every step (may be NULL): the accountant's seam. */
     void (*on_step)(void *accountant, const vt_dp_progress *p);
     void *accountant;
-    /* false (the default): a sequence classifier's batch takes the fast path
+    /* false (the default): a sequence or token classifier's batch takes the fast path
      * (dp_fast.c: one forward of the whole batch, a backward that computes
-     * every example's gradient norm without its gradient, and a backward of
-     * the loss with example i's share scaled by its clipping factor); other
+     * every example's gradient norm without its gradient, and the clipped sum
+     * as fast_method says); other
      * tasks, and true, compute each example's gradient alone (the reference). */
     bool exact;
+    vt_dp_fast_method fast_method; /* the fast path's second half */
+    /* > 0: the fast path runs a sampled batch in micro-batches of at most
+     * this many examples (gradient accumulation: the sampled batch is the
+     * logical one; clipping per example, noise once per step, the step counted
+     * once); 0: the whole batch at once. */
+    int64_t micro_batch;
+    const char *example_unit; /* what one example is, for privacy.json (NULL: "one training row") */
 } vt_dp_options;
 
 /* Fills one example (row of 0 .. examples-1) as a batch of 1 with its labels. */
@@ -89,13 +105,19 @@ VT_API const vt_dp_options *vt_dp_get_options(const vt_dp *dp);
 VT_API double vt_dp_sample_rate(const vt_dp_options *o);
 
 /* The examples of step `step` (0-based) into rows (capacity o->examples);
- * returns how many. A pure function of the seed and the step. */
+ * returns how many. A pure function of the seed and the step. Under MPI
+ * (verto/dist.h) this rank's share: of the one-process sample, the rows
+ * r with r % ranks == rank. */
 VT_API int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows);
 
 /* The private gradient of the given examples into b's gradient buffer:
  * (sum of clipped per-example gradients + noise) / B over the trainable
  * parameters, 0 elsewhere. Noise is that of step `step`; dropout of example
- * k is seeded by (dropout_seed, k). Does not call on_step. */
+ * k is seeded by (dropout_seed, k). Does not call on_step. Under MPI every
+ * rank calls it with its share (vt_dp_sample): the clipped sums are added
+ * over the ranks, then every rank adds the same noise draws (seeded), so
+ * the noise enters once and every rank holds the same gradient; info is the
+ * whole step's. */
 VT_API vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *rows, int64_t count,
                                 vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, vt_dp_step_info *info);
 

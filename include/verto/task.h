@@ -380,6 +380,7 @@ typedef struct vt_finetune_options {
     const char *out_dir;   /* the best model (by dev macro F1), metrics.jsonl, checkpoints */
     int64_t epochs;        /* passes over the training rows (default 3) */
     int64_t batch_size;    /* rows per step and rank (default 32) */
+    int64_t grad_accum;    /* micro-batches of batch_size per step (default 1; < 1: 1) */
     double lr;             /* peak learning rate (default 5e-5) */
     double warmup_ratio;   /* of the steps, linear warmup (default 0.1) */
     double weight_decay;   /* AdamW (default 0.01) */
@@ -393,14 +394,19 @@ typedef struct vt_finetune_options {
     vt_precision precision; /* fp32 or bf16 (int8 is refused: it is for inference) */
     bool resume, zero1;    /* continue from the latest checkpoint; shard optimizer state (MPI) */
     FILE *log;             /* progress lines (NULL: none) */
-    /* Differentially private fine-tuning (DP-SGD, verto/dp.h) of the sequence
-     * tasks when dp_max_grad_norm > 0: each step Poisson-samples the training
-     * rows at rate batch_size / rows, clips each one's gradient to
+    /* Differentially private fine-tuning (DP-SGD, verto/dp.h) when
+     * dp_max_grad_norm > 0: each step Poisson-samples the training examples
+     * (a text; a sentence for token classification; a feature window for
+     * question answering) at rate batch_size x grad_accum x ranks / examples (with
+     * grad_accum > 1 the sampled batch runs in micro-batches of batch_size and
+     * the noise is added once per step), clips each one's gradient to
      * dp_max_grad_norm, adds noise of dp_noise_multiplier x that bound; OUT/
-     * privacy.json records the figures an accountant needs. Refused (not yet):
-     * under MPI, with class weights, with texts read as several windows, for
-     * token classification and question answering; and unless dp_dev_public
-     * says the dev set (which picks the best epoch, so leaks) is not private. */
+     * privacy.json records the figures an accountant needs. Under MPI each
+     * rank samples its share of the logical batch (batch_size x grad_accum
+     * x ranks expected), the clipped sums are added over the ranks and the
+     * noise enters once. Refused: with zero1, with class weights, with texts
+     * read as several windows; and unless dp_dev_public says the dev set
+     * (which picks the best epoch, so leaks) is not private. */
     double dp_noise_multiplier, dp_max_grad_norm;
     double dp_epsilon;     /* > 0: the noise multiplier is solved so the whole run spends at most this epsilon
                               (as Opacus' get_noise_multiplier, tolerance 0.01); dp_noise_multiplier is then ignored */

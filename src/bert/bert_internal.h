@@ -108,6 +108,10 @@ struct vt_bert {
     bool input_grads_only;        /* vt_bert_input_gradient's backward: no weight gradients */
     double *ex_sq_norm;           /* (B) vt_bert_backward_examples' norms pass: += per example, no weight gradients */
     int64_t *ex_lengths;          /* (B) with it: each example's rows up to its last real token */
+    blk_kept *kept;               /* DP book-keeping's store (bookkeeping.c), made at its first use */
+    bool keeping;                 /* the backward running now fills kept */
+    bool kept_ready;              /* kept holds the last forward's book-keeping backward */
+    int64_t kept_emb;             /* kept's record of the embeddings' input gradient (B*T, H) */
     uint64_t last_seed;
     int64_t mlm_p;                /* positions the MLM head ran at in the last batch */
 };
@@ -165,6 +169,8 @@ vt_status bert_embeddings_backward(vt_bert *b, float drop);
  * the gradient of word + position + type (example_norms.c): only the rows each
  * example touches. */
 void bert_embeddings_example_norms(const vt_bert *b, const float *d_sum);
+/* The tables' gradients (+=) from d_sum (B*T, H), the gradient of word + position + type. */
+void bert_embeddings_tables_backward(vt_bert *b, const float *d_sum);
 
 /* Encoder layer l (encoder_layer.c): blocks composed post-LN; cls_only for
  * the last layer of a cls_only batch. The backward turns d_hidden from the

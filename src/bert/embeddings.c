@@ -72,6 +72,20 @@ vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float dro
     return VT_OK;
 }
 
+/* The tables' gradients (+=) from d_sum (B*T, H), the gradient of word + position + type. */
+void bert_embeddings_tables_backward(vt_bert *b, const float *d_sum) {
+    const vt_bert_config *c = &b->cfg;
+    const vt_bert_batch *in = &b->last;
+    int64_t H = c->hidden_size, BT = in->batch * in->seq_len;
+    int64_t pad = c->pad_token_id; /* -1 when there is none */
+    vt_embedding_backward_padded(in->input_ids, pad, d_sum, b->g.word_emb, BT, H);
+    int64_t pos_pad = bert_family(c->family)->positions_after_padding ? pad : -1;
+    vt_embedding_backward_padded(b->pos_ids, pos_pad, d_sum, b->g.pos_emb, BT, H);
+    const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL;
+    if (b->g.type_emb && types) vt_embedding_backward(types, d_sum, b->g.type_emb, BT, H);
+    else if (b->g.type_emb) vt_sum_rows(d_sum, b->g.type_emb, BT, H); /* every token type 0 */
+}
+
 vt_status bert_embeddings_backward(vt_bert *b, float drop) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
@@ -80,21 +94,20 @@ vt_status bert_embeddings_backward(vt_bert *b, float drop) {
     memset(d_ln, 0, (size_t)(BT * H) * sizeof(float));
     bert_dropout_backward(b->d_hidden, b->emb_drop, d_ln, BT * H, drop);
     blk_ctx ctx = bert_ctx(b);
-    vt_status st = blk_layernorm_example_norms(&ctx, d_ln, b->emb_sum, b->emb_mean, b->emb_rstd, BT, H);
+    vt_status st = blk_layernorm_example_norms(&ctx, d_ln, b->emb_sum, b->emb_mean, b->emb_rstd, BT, H,
+                                               b->g.emb_ln_g, b->g.emb_ln_b);
     if (st != VT_OK) return st;
     memset(d_sum, 0, (size_t)(BT * H) * sizeof(float));
     vt_layernorm_backward(d_ln, b->emb_sum, b->w.emb_ln_g, b->emb_mean, b->emb_rstd, d_sum, b->g.emb_ln_g,
                           b->g.emb_ln_b, BT, H);
     if (ctx.sq_norm) {
         bert_embeddings_example_norms(b, d_sum);
-        return VT_OK; /* the norms alone (the tables' gradients are a later pass's) */
+        if (!ctx.kept) return VT_OK; /* the norms alone (the tables' gradients are a later pass's) */
+        /* book-keeping: d_sum kept, scaled row by row and scattered once the factors are known */
+        if ((st = blk_kept_push(ctx.kept, BLK_KEPT_ROWS, BT, H, &b->kept_emb)) != VT_OK) return st;
+        memcpy(blk_kept_at(ctx.kept, b->kept_emb), d_sum, (size_t)(BT * H) * sizeof *d_sum);
+        return VT_OK;
     }
-    int64_t pad = c->pad_token_id; /* -1 when there is none */
-    vt_embedding_backward_padded(in->input_ids, pad, d_sum, b->g.word_emb, BT, H);
-    int64_t pos_pad = bert_family(c->family)->positions_after_padding ? pad : -1;
-    vt_embedding_backward_padded(b->pos_ids, pos_pad, d_sum, b->g.pos_emb, BT, H);
-    const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL;
-    if (b->g.type_emb && types) vt_embedding_backward(types, d_sum, b->g.type_emb, BT, H);
-    else if (b->g.type_emb) vt_sum_rows(d_sum, b->g.type_emb, BT, H); /* every token type 0 */
+    bert_embeddings_tables_backward(b, d_sum);
     return VT_OK;
 }

@@ -3,7 +3,9 @@
  * gradient from the batch's, its squared gradient norm over the trainable
  * parameters without its gradient (the blocks' example_norms.c for the dense
  * layers and LayerNorms, the embedding tables sparsely here), and the
- * gradient of a weighted sum of the examples' losses. */
+ * gradient of a weighted sum of the examples' losses: by a second backward
+ * (vt_bert_backward_examples) or, book-keeping, from what the norms'
+ * backward kept (the blocks' bookkeeping.c; the embeddings' rows here). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,29 +75,36 @@ static void live_lengths(const vt_bert_batch *in, int64_t *len) {
     }
 }
 
-vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq_norm) {
+/* The per-example backward: with sq_norm the norms (and with keep, what
+ * book-keeping needs), otherwise the gradient of sum_i weight[i] loss_i. */
+static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_norm, bool keep) {
     if (!b || !b->planned || !b->last_has_loss)
         return vt_error(VT_ERR_STATE, "vt_bert_backward_examples needs a forward with labels first");
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
-    if (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION || in->embedding_output || in->position_ids)
-        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence classifiers over token ids");
-    int64_t B = in->batch, L = c->num_labels;
+    bool tokens = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
+    if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens) || in->embedding_output || in->position_ids)
+        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence and token classifiers over "
+                                            "token ids");
+    int64_t B = in->batch, L = c->num_labels, per = tokens ? in->seq_len : 1; /* d_logits (B * per, L) */
+    if (keep && !b->kept && !(b->kept = calloc(1, sizeof *b->kept)))
+        return vt_error(VT_ERR_NOMEM, "out of memory for DP book-keeping");
     vt_bert_loss_norm whole;
     vt_bert_loss_norm_of(b, in, &whole);
-    float *saved = malloc((size_t)(B * L) * sizeof *saved);
+    float *saved = malloc((size_t)(B * per * L) * sizeof *saved);
     int64_t *len = malloc((size_t)B * sizeof *len);
     if (!saved || !len) {
         free(saved), free(len);
         return vt_error(VT_ERR_NOMEM, "out of memory for per-example backward passes");
     }
-    memcpy(saved, b->d_logits, (size_t)(B * L) * sizeof *saved);
-    /* The batch's loss is a mean; example i's own loss divides by its own share of the denominator. */
+    memcpy(saved, b->d_logits, (size_t)(B * per * L) * sizeof *saved);
+    /* The batch's loss is a mean; example i's own loss divides by its own share of the denominator (a token
+     * classifier's: its own counted tokens, so a sentence's loss is the mean over its tokens). */
     bool per_class = in->labels && !in->regression_targets && !in->multi_labels;
     for (int64_t i = 0; i < B; i++) {
-        double own = per_class ? bert_label_weight(in->labels + i, 1, L, in->class_weights) : (double)L;
+        double own = per_class ? bert_label_weight(in->labels + i * per, per, L, in->class_weights) : (double)L;
         double k = (own > 0 ? whole.task / own : 0) * (weight ? weight[i] : 1.0);
-        for (int64_t j = 0; j < L; j++) b->d_logits[i * L + j] = (float)(saved[i * L + j] * k);
+        for (int64_t j = i * per * L; j < (i + 1) * per * L; j++) b->d_logits[j] = (float)(saved[j] * k);
     }
     if (sq_norm) {
         memset(sq_norm, 0, (size_t)B * sizeof *sq_norm);
@@ -103,14 +112,45 @@ vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq
         b->ex_sq_norm = sq_norm;
         b->ex_lengths = len;
     }
+    if (keep) {
+        blk_kept_clear(b->kept);
+        b->kept_emb = -1;
+        b->keeping = true;
+    }
     /* The norms pass adds only LayerNorm gradients to the buffer (left undefined): no need to zero it first. */
     vt_status st = vt_bert_backward(b, sq_norm != NULL);
     b->ex_sq_norm = NULL;
     b->ex_lengths = NULL;
-    memcpy(b->d_logits, saved, (size_t)(B * L) * sizeof *saved);
+    b->keeping = false;
+    b->kept_ready = keep && st == VT_OK;
+    memcpy(b->d_logits, saved, (size_t)(B * per * L) * sizeof *saved);
     free(saved);
     free(len);
     for (int64_t i = 0; st == VT_OK && sq_norm && i < B; i++)
         if (sq_norm[i] < 0) st = vt_error(VT_ERR_NOMEM, "out of memory for the embeddings' per-example norms");
+    if (st != VT_OK) b->kept_ready = false;
+    return st;
+}
+
+vt_status vt_bert_backward_examples(vt_bert *b, const double *weight, double *sq_norm) {
+    return examples_backward(b, weight, sq_norm, false);
+}
+
+vt_status vt_bert_backward_bookkeeping(vt_bert *b, double *sq_norm) {
+    if (!sq_norm) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_backward_bookkeeping: no norms to fill");
+    return examples_backward(b, NULL, sq_norm, true);
+}
+
+vt_status vt_bert_bookkeeping_gradient(vt_bert *b, const double *weight) {
+    if (!b || !weight) return vt_error(VT_ERR_INVALID_ARG, "vt_bert_bookkeeping_gradient: missing argument");
+    if (!b->kept_ready)
+        return vt_error(VT_ERR_STATE, "vt_bert_bookkeeping_gradient needs vt_bert_backward_bookkeeping after the last "
+                                      "forward");
+    memset(b->grads, 0, (size_t)b->n_floats * sizeof(float));
+    blk_ctx ctx = bert_ctx(b);
+    int64_t B = b->last.batch;
+    vt_status st = blk_kept_apply(&ctx, b->kept, weight, B);
+    if (st == VT_OK && b->kept_emb >= 0) bert_embeddings_tables_backward(b, blk_kept_at(b->kept, b->kept_emb));
+    b->kept_ready = false; /* (its rows are scaled now) */
     return st;
 }

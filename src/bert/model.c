@@ -24,7 +24,8 @@ void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int6
 blk_ctx bert_ctx(const vt_bert *b) {
     return (blk_ctx){.precision = b->precision, .training = b->last_training || b->last.one_product, .dy16 = b->dy16,
                      .sq_norm = b->ex_sq_norm, .lengths = b->ex_lengths, .batch = b->last.batch,
-                     .seq_len = b->last.seq_len, .norms_only = b->ex_sq_norm != NULL};
+                     .seq_len = b->last.seq_len, .norms_only = b->ex_sq_norm != NULL,
+                     .kept = b->keeping ? b->kept : NULL};
 }
 
 blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float *dW, float *db, int64_t in,
@@ -84,6 +85,7 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     b->last_training = training; /* (the blocks read it, and last.one_product) */
     b->last.one_product = in->one_product;
     b->last_has_loss = false;    /* (until this forward succeeds) */
+    b->kept_ready = false;       /* (book-keeping's store is of the activations being replaced) */
     float drop = training ? c->hidden_dropout_prob : 0, attn_drop = training ? c->attention_probs_dropout_prob : 0;
     if ((st = bert_embeddings_forward(b, in, drop, seed)) != VT_OK) return st;
     for (int64_t l = 0; l < L; l++)

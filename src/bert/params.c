@@ -209,6 +209,8 @@ void vt_bert_free(vt_bert *b) {
     free(b->g.layers);
     free(b->acts);
     vt_arena_free(&b->arena);
+    blk_kept_free(b->kept);
+    free(b->kept);
     free(b);
 }
 

@@ -37,5 +37,5 @@ void blk_add_norm_backward_residual(const blk_add_norm *n, const blk_add_norm_ac
 vt_status blk_add_norm_example_norms(const blk_ctx *c, const blk_add_norm *n, const blk_add_norm_acts *a,
                                      const float *d_out, int64_t rows, int64_t width) {
     if (!n->dgamma) return VT_OK;
-    return blk_layernorm_example_norms(c, d_out, a->sum, a->mean, a->rstd, rows, width);
+    return blk_layernorm_example_norms(c, d_out, a->sum, a->mean, a->rstd, rows, width, n->dgamma, n->dbeta);
 }

@@ -35,7 +35,50 @@ typedef struct blk_ctx {
     const int64_t *lengths; /* (batch) */
     int64_t batch, seq_len;
     bool norms_only;        /* the norms alone: no weight gradients (DP's first pass) */
+    /* Book-keeping (with sq_norm and norms_only): what each weight gradient
+     * needs per example is kept here instead, to be formed with every
+     * example's clipping factor once all norms are known (bookkeeping.c). */
+    struct blk_kept *kept;
 } blk_ctx;
+
+/* ---- DP-SGD book-keeping (Bu et al. 2023): one backward, then the clipped
+ * gradients formed from what it kept ---------------------------------------
+ * A dense layer keeps a copy of its output gradient dy (rows, out) and
+ * points at its input x (the forward's activation, alive until the next
+ * forward): afterwards dW += (c (.) dy)^T x and db += colsum(c (.) dy), each
+ * row scaled by its example's factor. A LayerNorm keeps each example's
+ * sum_t d_out_t (.) x-hat_t and sum_t d_out_t (batch, 2 width): afterwards
+ * dgamma, dbeta += sum_i c_i of them. Other kept rows (the embeddings' input
+ * gradient) are the model's to use (blk_kept_push, blk_kept_at). */
+typedef enum blk_kept_kind { BLK_KEPT_DENSE, BLK_KEPT_NORM, BLK_KEPT_ROWS } blk_kept_kind;
+
+typedef struct blk_kept_rec {
+    blk_kept_kind kind;
+    int64_t at, rows, width; /* the kept floats: data + at, (rows, width) */
+    float *dW, *db;          /* dense: gradient slots (db may be NULL); norm: dgamma, dbeta */
+    const float *x;          /* dense: its input (rows, in) */
+    const vt_bf16 *x16;      /* dense, bf16 only: x in bf16 */
+    int64_t in;              /* dense: x's width */
+} blk_kept_rec;
+
+typedef struct blk_kept {
+    float *data;             /* (cap) every record's floats, one after another */
+    int64_t used, cap;
+    blk_kept_rec *recs;      /* (n) in the backward's order */
+    int64_t n, rec_cap;
+} blk_kept;
+
+/* Forgets the records (keeps the memory for the next step); frees all. */
+void blk_kept_clear(blk_kept *k);
+void blk_kept_free(blk_kept *k);
+/* A new record of rows x width floats (uninitialised); its index in *rec. */
+vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t width, int64_t *rec);
+static inline float *blk_kept_at(const blk_kept *k, int64_t rec) { return k->data + k->recs[rec].at; }
+/* Every kept row scaled by its example's factor (rows / batch rows each;
+ * a LayerNorm's rows are its examples), then each dense layer's and
+ * LayerNorm's gradient added to its slots (+=). BLK_KEPT_ROWS records are
+ * scaled only. */
+vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor, int64_t batch);
 
 /* ---- a low-rank adapter (LoRA) on a dense layer ---------------------------
  * y += scale * dropout(x) A^T B^T, as PEFT's lora.Linear computes it; always
@@ -97,9 +140,10 @@ vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float
 vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const float *x, const float *dy,
                                    int64_t rows);
 /* The same for a LayerNorm's gamma and beta from the gradient of its output
- * d_out and its input x with the forward's mean and rstd (rows, width). */
+ * d_out and its input x with the forward's mean and rstd (rows, width); with
+ * c->kept, each example's two sums are kept for dgamma and dbeta. */
 vt_status blk_layernorm_example_norms(const blk_ctx *c, const float *d_out, const float *x, const float *mean,
-                                      const float *rstd, int64_t rows, int64_t width);
+                                      const float *rstd, int64_t rows, int64_t width, float *dgamma, float *dbeta);
 
 /* ---- residual add and LayerNorm: out = LN(x + dropout(branch)) ------------ */
 

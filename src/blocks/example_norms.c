@@ -100,10 +100,18 @@ vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const 
 }
 
 vt_status blk_layernorm_example_norms(const blk_ctx *c, const float *d_out, const float *x, const float *mean,
-                                      const float *rstd, int64_t rows, int64_t width) {
+                                      const float *rstd, int64_t rows, int64_t width, float *dgamma, float *dbeta) {
     if (!c->sq_norm) return VT_OK;
     int64_t per = rows / c->batch;
     bool no_memory = false;
+    float *kept = NULL; /* (batch, 2 width) book-keeping: each example's two sums */
+    if (c->kept && dgamma) {
+        int64_t rec;
+        vt_status st = blk_kept_push(c->kept, BLK_KEPT_NORM, c->batch, 2 * width, &rec);
+        if (st != VT_OK) return st;
+        c->kept->recs[rec].dW = dgamma, c->kept->recs[rec].db = dbeta;
+        kept = blk_kept_at(c->kept, rec);
+    }
 #pragma omp parallel
     {
         double *dg = malloc((size_t)(2 * width) * sizeof *dg), *db = dg ? dg + width : NULL;
@@ -121,6 +129,8 @@ vt_status blk_layernorm_example_norms(const blk_ctx *c, const float *d_out, cons
             double s = 0;
             for (int64_t h = 0; h < 2 * width; h++) s += dg[h] * dg[h];
             c->sq_norm[i] += s;
+            if (kept)
+                for (int64_t h = 0; h < 2 * width; h++) kept[i * 2 * width + h] = (float)dg[h];
         }
         if (!dg) {
 #pragma omp atomic write

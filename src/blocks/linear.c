@@ -14,6 +14,8 @@
  * Layers without int8 weights (the classifier), and the backward (input
  * gradients for explanations), use the f32 weights: in an int8 model those
  * are the dequantized codes. */
+#include <string.h>
+
 #include "blocks/blocks.h"
 
 static vt_status base_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
@@ -39,6 +41,13 @@ static vt_status base_backward(const blk_ctx *c, const blk_linear *l, const floa
     vt_status st = blk_linear_example_norms(c, l, x, dy, rows);
     int64_t in = l->in, out = l->out;
     if (st != VT_OK) return st;
+    if (c->kept && l->dW) { /* book-keeping: dy kept for (c (.) dy)^T x once the factors are known */
+        int64_t rec;
+        if ((st = blk_kept_push(c->kept, BLK_KEPT_DENSE, rows, out, &rec)) != VT_OK) return st;
+        blk_kept_rec *r = &c->kept->recs[rec];
+        r->dW = l->dW, r->db = l->db, r->x = x, r->x16 = x16, r->in = in;
+        memcpy(blk_kept_at(c->kept, rec), dy, (size_t)(rows * out) * sizeof *dy);
+    }
     blk_linear no_grads = *l;
     if (c->norms_only) { /* DP's first pass: the norms and dx, no weight gradients */
         no_grads.dW = no_grads.db = NULL;

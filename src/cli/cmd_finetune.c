@@ -8,9 +8,9 @@
 #include "cli/commands.h"
 #include "cli/qa_commands.h"
 #include "cli/dist_job.h"
+#include "cli/dp_args.h"
 #include "verto/dataset.h"
 #include "verto/dist.h"
-#include "verto/dp.h"
 #include "verto/task.h"
 
 typedef struct options {
@@ -105,43 +105,8 @@ static int run(const options *a) {
     return cli_leave_job(st);
 }
 
-/* The DP-SGD options: both figures or neither; shuffle sampling only with a warning. */
-static int dp_options(options *a) {
-    bool budget = a->ft.dp_epsilon > 0, noise = a->ft.dp_noise_multiplier >= 0 || budget, clip = a->ft.dp_max_grad_norm > 0;
-    if (!noise && !clip) {
-        if (a->dp_sampling || a->ft.dp_dev_public || a->ft.dp_delta > 0)
-            return cli_fail("--dp-sampling, --dp-delta and --dp-dev-public need --dp-noise-multiplier (or --dp-epsilon) "
-                            "and --dp-max-grad-norm");
-        a->ft.dp_noise_multiplier = 0;
-        return 0;
-    }
-    if (budget && a->ft.dp_noise_multiplier >= 0)
-        return cli_fail("give --dp-epsilon (the noise is solved for it) or --dp-noise-multiplier, not both");
-    if (!noise || !clip)
-        return cli_fail("DP-SGD needs both --dp-noise-multiplier S (or --dp-epsilon E) and --dp-max-grad-norm C");
-    if (budget) a->ft.dp_noise_multiplier = 0; /* (solved by the fine-tuning) */
-    vt_task_kind kind;
-    if (vt_task_kind_parse(a->task, &kind) && kind == VT_TASK_TOKEN_CLASSIFICATION)
-        return cli_fail("DP-SGD is not available for token classification yet");
-    if (!a->dp_sampling || !strcmp(a->dp_sampling, "poisson")) a->ft.dp_sampling = VT_DP_POISSON;
-    else if (!strcmp(a->dp_sampling, "shuffle")) {
-        a->ft.dp_sampling = VT_DP_SHUFFLE;
-        fprintf(stderr, "warning: --dp-sampling shuffle: fixed-size shuffled batches; the privacy guarantee, computed for "
-                        "Poisson sampling, does not hold as stated\n");
-    } else return cli_fail("--dp-sampling takes poisson or shuffle, not '%s'", a->dp_sampling);
-    return 0;
-}
-
-static bool asks_dp(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strncmp(argv[i], "--dp-", 5)) return true;
-    return false;
-}
-
 int cmd_finetune(int argc, char **argv) {
     if (cli_wants_causal_lm(argc, argv)) return cmd_finetune_causal_lm(argc, argv); /* GPT-2: its own options */
-    if (cli_wants_qa_task(argc, argv) && asks_dp(argc, argv))
-        return cli_fail("DP-SGD is not available for question answering yet");
     if (cli_wants_qa_task(argc, argv)) return cmd_finetune_qa(argc, argv); /* SQuAD: its own options */
     options a = {.max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42,
                  .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32", .task = "sequence-classification"};
@@ -184,21 +149,7 @@ int cmd_finetune(int argc, char **argv) {
         {"--skip-bad-rows", CLI_FLAG, &a.skip_bad, NULL, "skip and count malformed rows instead of failing"},
         {"--resume", CLI_FLAG, &a.ft.resume, NULL, "continue from the latest checkpoint in the output directory"},
         {"--zero1", CLI_FLAG, &a.ft.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
-        {"--dp-noise-multiplier", CLI_FLOAT, &a.ft.dp_noise_multiplier, "S",
-         "differentially private fine-tuning (DP-SGD): Gaussian noise of S x the clipping bound on each step's summed "
-         "gradient (with --dp-max-grad-norm; sequence tasks; epsilon in OUT/privacy.json and metrics.jsonl)", 0, 1e6},
-        {"--dp-max-grad-norm", CLI_FLOAT, &a.ft.dp_max_grad_norm, "C", "DP-SGD: every example's gradient clipped to norm C", 1e-12, 1e12},
-        {"--dp-epsilon", CLI_FLOAT, &a.ft.dp_epsilon, "E",
-         "DP-SGD: solve the noise multiplier so the whole run spends at most epsilon E (instead of --dp-noise-multiplier)",
-         1e-6, 1e6},
-        {"--dp-delta", CLI_FLOAT, &a.ft.dp_delta, "D", "DP-SGD: the delta of the guarantee (default 1 / n^1.1 of the n "
-         "training rows)", 1e-300, 0.999999},
-        {"--dp-sampling", CLI_STRING, &a.dp_sampling, "poisson|shuffle",
-         "DP-SGD batches: each example with probability batch-size / examples (poisson, default; what the guarantee "
-         "assumes) or fixed-size shuffled batches (shuffle: the guarantee does not hold as stated)"},
-        {"--dp-dev-public", CLI_FLAG, &a.ft.dp_dev_public, NULL,
-         "DP-SGD: the dev set is not private data, so choosing the best epoch on it is allowed (only the training set "
-         "is protected; without this flag DP-SGD is refused, since the choice leaks the dev set)"},
+        CLI_DP_OPTIONS(a.ft, a.dp_sampling),
         {"--dist-timeout", CLI_FLOAT, &a.dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto finetune --init DIR --train FILE --dev FILE -o OUT [options]", NULL, NULL);
@@ -206,7 +157,7 @@ int cmd_finetune(int argc, char **argv) {
     if (!a.init || !a.train || !a.dev || !a.ft.out_dir) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (a.class_weights && strcmp(a.class_weights, "auto")) return cli_fail("--class-weights takes only 'auto'");
     if (cli_train_precision(a.precision, &a.ft.precision)) return 1;
-    if (dp_options(&a)) return 1;
+    if (cli_dp_options(&a.ft, a.dp_sampling)) return 1;
     vt_status st = cli_join_job(a.dist_timeout, a.threads);
     if (st != VT_OK) return cli_leave_job(st);
     return run(&a);

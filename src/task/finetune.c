@@ -19,7 +19,7 @@
 
 void vt_finetune_options_default(vt_finetune_options *o) {
     *o = (vt_finetune_options){.epochs = 3, .batch_size = 32, .lr = 5e-5, .warmup_ratio = 0.1, .weight_decay = 0.01,
-                               .max_seq_length = 128, .keep_tail = -1, .max_windows = -1, .seed = 42,
+                               .max_seq_length = 128, .keep_tail = -1, .max_windows = -1, .seed = 42, .grad_accum = 1,
                                .precision = VT_PRECISION_FP32};
 }
 
@@ -125,20 +125,12 @@ static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *b) {
     return pad_rows(s, 1, b, &tokens);
 }
 
-/* What DP-SGD does not cover yet, or would leak through: refused with the reason. */
+/* What DP-SGD would leak through here, beyond what every task refuses: refused with the reason. */
 static vt_status check_private(const vt_finetune_options *o, const source *s, const vt_labelled *train) {
-    if (vt_dist_size() > 1) return vt_error(VT_ERR_INVALID_ARG, "DP-SGD under MPI is not available yet");
-    if (o->balanced_class_weights)
-        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD with class weights is refused: the weights are counted on the private "
-                                            "training labels, outside the guarantee");
     if (s->train.n != train->n)
         return vt_error(VT_ERR_INVALID_ARG, "DP-SGD with texts read as several windows is not available yet (a text "
                                             "would be several examples; use --max-windows 1)");
-    if (!o->dp_dev_public)
-        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD: the dev set picks the best epoch, which leaks it and is outside the "
-                                            "guarantee; state that the dev set is not private data (--dp-dev-public) "
-                                            "or do not train on private data with a private dev set");
-    return VT_OK;
+    return task_private_check(o);
 }
 
 /* The dev figures r->names/values and the score that picks the best epoch. */
@@ -320,25 +312,8 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
         to.get_batch = get_batch;
         to.evaluate = evaluate;
         to.ctx = &s;
-        vt_dp_options dp = {.noise_multiplier = o->dp_noise_multiplier, .max_grad_norm = o->dp_max_grad_norm,
-                            .expected_batch = o->batch_size < (int64_t)s.train.n ? o->batch_size : (int64_t)s.train.n,
-                            .examples = (int64_t)s.train.n, .sampling = (vt_dp_sampling)o->dp_sampling, .seed = o->seed,
-                            .delta = o->dp_delta > 0 ? o->dp_delta : pow((double)s.train.n, -1.1)};
-        if (private && o->dp_epsilon > 0) /* the noise that spends at most dp_epsilon over the run's steps */
-            st = vt_privacy_noise_multiplier(o->dp_epsilon, dp.delta, vt_dp_sample_rate(&dp), to.steps, 0.01,
-                                             &dp.noise_multiplier);
-        vt_privacy_spent budget = {.epsilon = NAN};
-        if (st == VT_OK && private) st = vt_dp_epsilon(&dp, to.steps, &budget);
-        if (st == VT_OK && private) {
-            to.dp = &dp;
-            to.get_example = get_example;
-            if (o->log)
-                fprintf(o->log, "DP-SGD: noise multiplier %g, clipping bound %g, %s sampling at rate %.6g (expected batch "
-                        "%lld of %zu rows), %lld steps: (epsilon %.4g, delta %.3g) for the whole run (privacy.json)\n",
-                        dp.noise_multiplier, dp.max_grad_norm, dp.sampling == VT_DP_POISSON ? "Poisson" : "shuffled",
-                        vt_dp_sample_rate(&dp), (long long)dp.expected_batch, s.train.n, (long long)to.steps,
-                        budget.epsilon, dp.delta);
-        }
+        vt_dp_options dp;
+        if (private) st = task_private_setup(o, (int64_t)s.train.n, "one training text", get_example, &dp, &to);
         bool stop = false;
         if (st == VT_OK) {
             log_start(o, train, dev, &s, init_dir, steps_per_epoch, vt_dist_size());

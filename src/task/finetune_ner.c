@@ -54,16 +54,10 @@ static void free_rows(tagged_rows *r) {
     free(r->labels);
 }
 
-static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
-    source *s = ctx;
-    if (count > s->batch_size)
-        return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
-                        (long long)s->batch_size);
-    int64_t *which = s->batch_sentences;
-    for (int64_t k = first; k < first + count; k++) {
-        which[k - first] = task_row_of(&s->order, k);
-        s->batch_rows[k - first] = &s->train.rows[which[k - first]];
-    }
+/* The batch of the count sentences in s->batch_sentences, padded, with their token labels. */
+static void pad_sentences(source *s, int64_t count, vt_bert_batch *b, int64_t *tokens) {
+    const int64_t *which = s->batch_sentences;
+    for (int64_t i = 0; i < count; i++) s->batch_rows[i] = &s->train.rows[which[i]];
     int64_t T = task_pad_batch(&s->task, s->batch_rows, count, s->ids, s->types, s->mask, tokens);
     for (int64_t i = 0; i < count; i++) /* padding is ignored, as -100 */
         for (int64_t p = 0; p < T; p++)
@@ -71,6 +65,26 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
     const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
     *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = types,
                          .attention_mask = s->mask, .labels = s->labels};
+}
+
+static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
+    source *s = ctx;
+    if (count > s->batch_size)
+        return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
+                        (long long)s->batch_size);
+    for (int64_t k = first; k < first + count; k++) s->batch_sentences[k - first] = task_row_of(&s->order, k);
+    pad_sentences(s, count, b, tokens);
+    return VT_OK;
+}
+
+/* DP-SGD's source: training sentence `row` alone (its loss the mean over its own labelled tokens). */
+static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *b) {
+    source *s = ctx;
+    if (row < 0 || (size_t)row >= s->train.data->n)
+        return vt_error(VT_ERR_INVALID_ARG, "no training sentence %lld", (long long)row);
+    s->batch_sentences[0] = row;
+    int64_t tokens;
+    pad_sentences(s, 1, b, &tokens);
     return VT_OK;
 }
 
@@ -114,12 +128,12 @@ vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, con
     if (!init_dir || !train || !dev || !o || !o->out_dir || o->epochs < 1 || o->batch_size < 1)
         return vt_error(VT_ERR_INVALID_ARG, "vt_task_finetune_ner: a directory, data, an output directory, epochs >= 1 "
                                             "and batch_size >= 1 are needed");
-    if (o->dp_max_grad_norm > 0)
-        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD is not available for token classification yet");
+    vt_status st = task_private_check(o);
+    if (st != VT_OK) return st;
     if (train->n == 0 || !train->tag || !dev->tag)
         return vt_error(VT_ERR_INVALID_ARG, "token classification needs tagged training and dev sentences");
     source s = {.batch_size = o->batch_size, .order = {.epoch = -1, .seed = o->seed, .n = (int64_t)train->n}};
-    vt_status st = task_load_for_training(init_dir, VT_TASK_TOKEN_CLASSIFICATION, VT_BERT_FOR_TOKEN_CLASSIFICATION,
+    st = task_load_for_training(init_dir, VT_TASK_TOKEN_CLASSIFICATION, VT_BERT_FOR_TOKEN_CLASSIFICATION,
                                           train->num_labels, o, &s.task);
     if (st == VT_OK) st = vt_bert_set_labels(s.task.model, (const char *const *)train->id2label, train->num_labels);
     if (st == VT_OK) st = encode_rows(&s.task, train, true, &s.train);
@@ -142,14 +156,16 @@ vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, con
         to.get_batch = get_batch;
         to.evaluate = evaluate;
         to.ctx = &s;
-        if (o->log && vt_dist_rank() == 0)
+        vt_dp_options dp;
+        st = task_private_setup(o, (int64_t)train->n, "one training sentence", get_example, &dp, &to);
+        if (st == VT_OK && o->log && vt_dist_rank() == 0)
             fprintf(o->log,
                     "fine-tuning %s (token-classification): %zu training and %zu dev sentences, %d labels (%s), %lld "
                     "epochs of %lld steps\n",
                     init_dir, train->n, dev->n, train->num_labels, vt_tag_scheme_name(train->scheme),
                     (long long)o->epochs, (long long)steps_per_epoch);
         bool stop = false;
-        st = vt_train(&s.task.model, &to, &stop);
+        if (st == VT_OK) st = vt_train(&s.task.model, &to, &stop);
         if (stopped) *stopped = stop;
         if (st == VT_OK && o->log && vt_dist_rank() == 0) fprintf(o->log, "best dev checkpoint in %s\n", o->out_dir);
     }

@@ -32,22 +32,39 @@ typedef struct qa_source {
     char tok_config[320]; /* what eval, predict and serve read from the saved tokenizer_config.json */
 } qa_source;
 
-static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
-    qa_source *s = ctx;
-    if (count > s->batch_size)
-        return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
-                        (long long)s->batch_size);
-    for (int64_t k = first; k < first + count; k++) {
-        int64_t r = task_row_of(&s->order, k);
-        s->batch_rows[k - first] = &s->views[r];
-        s->starts[k - first] = s->train.start_position[r];
-        s->ends[k - first] = s->train.end_position[r];
-    }
+/* The batch of the count features in s->batch_rows / starts / ends, padded. */
+static void pad_features(qa_source *s, int64_t count, vt_bert_batch *b, int64_t *tokens) {
     int64_t T = task_pad_batch(&s->task, s->batch_rows, count, s->ids, s->types, s->mask, tokens);
     /* One token type (RoBERTa) or none (DistilBERT): a pair's second segment is type 0 too. */
     const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
     *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = types,
                          .attention_mask = s->mask, .start_positions = s->starts, .end_positions = s->ends};
+}
+
+/* Slot k of the batch gets feature r. */
+static void put_feature(qa_source *s, int64_t k, int64_t r) {
+    s->batch_rows[k] = &s->views[r];
+    s->starts[k] = s->train.start_position[r];
+    s->ends[k] = s->train.end_position[r];
+}
+
+static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
+    qa_source *s = ctx;
+    if (count > s->batch_size)
+        return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
+                        (long long)s->batch_size);
+    for (int64_t k = first; k < first + count; k++) put_feature(s, k - first, task_row_of(&s->order, k));
+    pad_features(s, count, b, tokens);
+    return VT_OK;
+}
+
+/* DP-SGD's source: training feature (window) `row` alone. */
+static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *b) {
+    qa_source *s = ctx;
+    if (row < 0 || (size_t)row >= s->train.n) return vt_error(VT_ERR_INVALID_ARG, "no training feature %lld", (long long)row);
+    put_feature(s, 0, row);
+    int64_t tokens;
+    pad_features(s, 1, b, &tokens);
     return VT_OK;
 }
 
@@ -116,12 +133,11 @@ static vt_status check(const char *init_dir, const vt_squad *train, const vt_squ
 
 vt_status vt_task_finetune_qa(const char *init_dir, const vt_squad *train, const vt_squad *dev,
                               const vt_finetune_options *o, const vt_qa_train_options *qa_opt, bool *stopped) {
-    if (o && o->dp_max_grad_norm > 0)
-        return vt_error(VT_ERR_INVALID_ARG, "DP-SGD is not available for question answering yet");
     vt_qa_train_options qa;
     if (qa_opt) qa = *qa_opt;
     else vt_qa_train_options_default(&qa);
     vt_status st = check(init_dir, train, dev, o, &qa);
+    if (st == VT_OK) st = task_private_check(o);
     if (st != VT_OK) return st;
     bool v2 = (qa.version ? qa.version : train->version) == 2;
     qa_source s = {.batch_size = o->batch_size, .order = {.epoch = -1, .seed = o->seed}, .dev = dev};
@@ -163,8 +179,11 @@ vt_status vt_task_finetune_qa(const char *init_dir, const vt_squad *train, const
         to.evaluate = evaluate;
         to.ctx = &s;
         log_start(o, train, dev, &s, init_dir, steps_per_epoch, v2);
+        vt_dp_options dp; /* a question over a long context is several features: several examples */
+        st = task_private_setup(o, (int64_t)s.train.n, "one training feature: a question with one window of its context",
+                                get_example, &dp, &to);
         bool stop = false;
-        st = vt_train(&s.task.model, &to, &stop);
+        if (st == VT_OK) st = vt_train(&s.task.model, &to, &stop);
         if (stopped) *stopped = stop;
         if (st == VT_OK && o->log && vt_dist_rank() == 0) fprintf(o->log, "best dev checkpoint in %s\n", o->out_dir);
     }

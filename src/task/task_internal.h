@@ -55,6 +55,7 @@ vt_status task_run_qa_features(vt_task *t, const vt_qa_features *f, float *start
 /* ---- fine-tuning, whatever the head (train_common.c) ---- */
 
 #include "verto/trainer.h"
+#include "verto/dp.h"
 
 /* Loads init_dir's tokenizer (o's keep_tail and max_windows over its
  * tokenizer_config.json) and its model as `arch` with num_labels (0: the
@@ -85,6 +86,18 @@ int64_t task_pad_batch(const vt_task *t, const vt_tok_encoding *const *rows, int
  * sets get_batch, evaluate and ctx. */
 int64_t task_trainer_options(const vt_finetune_options *o, const char *init_dir, size_t rows, size_t examples,
                              const char *tok_config, char *args, size_t args_size, vt_trainer_options *to);
+
+/* o->grad_accum, 1 when unset. */
+static inline int64_t task_grad_accum(const vt_finetune_options *o) { return o->grad_accum > 1 ? o->grad_accum : 1; }
+
+/* DP-SGD (finetune_private.c), when o->dp_max_grad_norm > 0. task_private_check:
+ * what every task refuses (MPI, a dev set not declared public). task_private_setup:
+ * *dp for `examples` training examples (each `unit`, as privacy.json states)
+ * over to->steps steps (the noise solved for o->dp_epsilon), attached to *to
+ * with the per-example source `get`; logs the guarantee. dp must outlive the run. */
+vt_status task_private_check(const vt_finetune_options *o);
+vt_status task_private_setup(const vt_finetune_options *o, int64_t examples, const char *unit,
+                             vt_dp_get_example_fn get, vt_dp_options *dp, vt_trainer_options *to);
 
 /* What eval, predict and serve read from the saved tokenizer_config.json: the
  * inputs as training read them and (threshold >= 0) the multi-label threshold. */

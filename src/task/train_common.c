@@ -64,18 +64,19 @@ int64_t task_pad_batch(const vt_task *t, const vt_tok_encoding *const *rows, int
 
 int64_t task_trainer_options(const vt_finetune_options *o, const char *init_dir, size_t rows, size_t examples,
                              const char *tok_config, char *args, size_t args_size, vt_trainer_options *to) {
-    /* An epoch is the training rows once over the global batch (batch x ranks). */
-    int64_t ranks = vt_dist_size(), global = o->batch_size * ranks;
+    /* An epoch is the training rows once over the global batch (batch x ranks x accumulation). */
+    int64_t ranks = vt_dist_size(), accum = task_grad_accum(o), global = o->batch_size * ranks * accum;
     int64_t steps_per_epoch = ((int64_t)rows + global - 1) / global, steps = steps_per_epoch * o->epochs;
     snprintf(args, args_size,
-             "{\"command\": \"finetune\", \"epochs\": %lld, \"batch_size\": %lld, \"lr\": %g, \"seed\": %llu, "
-             "\"examples\": %zu, \"rows\": %zu, \"ranks\": %lld}",
-             (long long)o->epochs, (long long)o->batch_size, o->lr, (unsigned long long)o->seed, examples, rows,
-             (long long)ranks);
+             "{\"command\": \"finetune\", \"epochs\": %lld, \"batch_size\": %lld, \"grad_accum\": %lld, \"lr\": %g, "
+             "\"seed\": %llu, \"examples\": %zu, \"rows\": %zu, \"ranks\": %lld}",
+             (long long)o->epochs, (long long)o->batch_size, (long long)accum, o->lr, (unsigned long long)o->seed,
+             examples, rows, (long long)ranks);
     vt_trainer_options_default(to);
     to->out_dir = o->out_dir;
     to->steps = steps;
     to->batch_size = o->batch_size;
+    to->grad_accum = accum;
     to->lr = (float)o->lr;
     to->weight_decay = (float)o->weight_decay;
     to->warmup_steps = (int64_t)(o->warmup_ratio * (double)steps);

@@ -1,20 +1,23 @@
-/* DP-SGD's fast clipped sum for sequence classifiers (see verto/dp.h and
+/* DP-SGD's fast clipped sum for sequence and token classifiers (see verto/dp.h and
  * docs/privacy.md): the examples padded into one batch, one forward, a
  * backward that yields every example's squared gradient norm without its
- * gradient (vt_bert_backward_examples), then one backward of
- * sum_i c_i loss_i with c_i example i's clipping factor: the gradient is
- * linear in the loss weights, so that is sum_i c_i g_i. */
+ * gradient, then the gradient of sum_i c_i loss_i with c_i example i's
+ * clipping factor (the gradient is linear in the loss weights, so that is
+ * sum_i c_i g_i): by default formed from what that backward kept
+ * (book-keeping: vt_bert_backward_bookkeeping, vt_bert_bookkeeping_gradient),
+ * or by a second backward (VT_DP_TWO_PASS: vt_bert_backward_examples). */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "train/dp_internal.h"
+#include "verto/rng.h"
 
 /* The examples as one batch (B, T) padded to the longest, and their labels. */
 typedef struct packed {
     vt_bert_batch batch;
-    int32_t *ids, *types, *mask, *labels; /* (B, T) x 3, (B) */
+    int32_t *ids, *types, *mask, *labels; /* (B, T) x 3, (B) or per token (B, T) */
     float *targets;                       /* (B, num_labels): regression targets or multi-label targets */
 } packed;
 
@@ -28,15 +31,19 @@ static bool fits(const vt_bert_batch *e) {
            !e->nsp_labels && !e->start_positions && (e->labels || e->regression_targets || e->multi_labels);
 }
 
+/* Labels that do not count (PyTorch's ignore_index): a token classifier's padding. */
+#define IGNORED_LABEL (-100)
+
 /* Copies example k (a batch of 1) into row k of p; T is p's length. */
-static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t L, int32_t pad) {
+static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t L, int32_t pad, bool per_token) {
     for (int64_t t = 0; t < T; t++) {
         bool in = t < e->seq_len;
         p->ids[k * T + t] = in ? e->input_ids[t] : pad;
         p->types[k * T + t] = in && e->token_type_ids ? e->token_type_ids[t] : 0;
         p->mask[k * T + t] = in ? (e->attention_mask ? e->attention_mask[t] : 1) : 0;
+        if (per_token) p->labels[k * T + t] = in ? e->labels[t] : IGNORED_LABEL;
     }
-    if (e->labels) p->labels[k] = e->labels[0];
+    if (e->labels && !per_token) p->labels[k] = e->labels[0];
     const float *targets = e->regression_targets ? e->regression_targets : e->multi_labels;
     if (targets) memcpy(p->targets + k * L, targets, (size_t)L * sizeof(float));
 }
@@ -45,13 +52,14 @@ static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t
 static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t count, vt_dp_get_example_fn get,
                       void *ctx, packed *p, bool *fit) {
     int64_t T = 0, L = c->num_labels;
+    bool per_token = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
     vt_bert_batch e, first = {0};
     *fit = true;
     for (int64_t k = 0; k < count && *fit; k++) { /* the longest, and whether all fit */
         vt_status st = get(ctx, rows[k], &e);
         if (st != VT_OK) return st;
         if (k == 0) first = e;
-        *fit = fits(&e) && !e.labels == !first.labels && !e.regression_targets == !first.regression_targets &&
+        *fit = fits(&e) && (!per_token || e.labels) && !e.labels == !first.labels && !e.regression_targets == !first.regression_targets &&
                !e.multi_labels == !first.multi_labels;
         if (e.seq_len > T) T = e.seq_len;
     }
@@ -60,7 +68,7 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
     p->ids = malloc(cells * sizeof *p->ids);
     p->types = malloc(cells * sizeof *p->types);
     p->mask = malloc(cells * sizeof *p->mask);
-    p->labels = malloc((size_t)count * sizeof *p->labels);
+    p->labels = malloc((per_token ? cells : (size_t)count) * sizeof *p->labels);
     p->targets = malloc((size_t)(count * L) * sizeof *p->targets);
     if (!p->ids || !p->types || !p->mask || !p->labels || !p->targets)
         return vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for a batch of %" PRId64 " examples", count);
@@ -68,7 +76,7 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
     for (int64_t k = 0; k < count; k++) { /* again: the source may reuse its buffers between calls */
         vt_status st = get(ctx, rows[k], &e);
         if (st != VT_OK) return st;
-        put(p, k, &e, T, L, pad);
+        put(p, k, &e, T, L, pad, per_token);
     }
     p->batch = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = p->ids, .token_type_ids = p->types,
                                .attention_mask = p->mask, .labels = first.labels ? p->labels : NULL,
@@ -78,17 +86,16 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
     return VT_OK;
 }
 
-vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
-                              vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
-                              vt_dp_step_info *info, bool *done) {
+/* The clipped gradients of count examples run as one batch, added to sum;
+ * *fit false (nothing done) when they do not fit the fast path. */
+static vt_status batch_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
+                                   vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
+                                   vt_dp_step_info *info, bool *fit) {
     const vt_bert_config *c = vt_bert_get_config(b);
-    *done = false;
-    if (o->exact || count == 0 || c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION) return VT_OK;
     packed p = {0};
-    bool fit;
-    vt_status st = pack(c, rows, count, get, ctx, &p, &fit);
+    vt_status st = pack(c, rows, count, get, ctx, &p, fit);
     double *sq = NULL;
-    if (st != VT_OK || !fit) goto out;
+    if (st != VT_OK || !*fit) goto out;
     vt_bert_outputs res;
     if ((st = vt_bert_forward(b, &p.batch, true, dropout_seed, &res)) != VT_OK) goto out;
     if (!isfinite(res.loss)) {
@@ -100,8 +107,10 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
         st = vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for %" PRId64 " norms", count);
         goto out;
     }
-    if ((st = vt_bert_backward_examples(b, NULL, sq)) != VT_OK) goto out;
-    *info = (vt_dp_step_info){.batch = count, .loss = res.loss, .fast = true};
+    bool keep = o->fast_method == VT_DP_BOOKKEEPING;
+    if ((st = keep ? vt_bert_backward_bookkeeping(b, sq) : vt_bert_backward_examples(b, NULL, sq)) != VT_OK) goto out;
+    info->batch += count;
+    info->loss += res.loss * (double)count; /* (a sum until the caller divides) */
     for (int64_t k = 0; k < count; k++) { /* sq becomes the clipping factors */
         if (!isfinite(sq[k])) {
             st = vt_error(VT_ERR_NUMERIC, "DP-SGD: an example's gradient is not finite");
@@ -111,16 +120,41 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
         info->clipped += sq[k] < 1.0;
     }
     for (int64_t r = 0; r < count * p.batch.seq_len; r++) info->tokens += p.mask[r] != 0;
-    if ((st = vt_bert_backward_examples(b, sq, NULL)) != VT_OK) goto out;
+    if ((st = keep ? vt_bert_bookkeeping_gradient(b, sq) : vt_bert_backward_examples(b, sq, NULL)) != VT_OK) goto out;
     size_t n_infos;
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
     const float *g = vt_bert_grads(b, NULL);
     for (size_t q = 0; q < n_infos; q++)
         if (infos[q].trainable)
-            for (int64_t i = infos[q].offset; i < infos[q].offset + infos[q].numel; i++) sum[i] = g[i];
-    *done = true;
+            for (int64_t i = infos[q].offset; i < infos[q].offset + infos[q].numel; i++) sum[i] += g[i];
 out:
     free(sq);
     packed_free(&p);
     return st;
+}
+
+vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
+                              vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
+                              vt_dp_step_info *info, bool *done) {
+    const vt_bert_config *c = vt_bert_get_config(b);
+    *done = false;
+    if (o->exact || count == 0 ||
+        (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && c->arch != VT_BERT_FOR_TOKEN_CLASSIFICATION))
+        return VT_OK; /* (question answering's softmax runs over padded positions too: an example alone differs) */
+    int64_t micro = o->micro_batch > 0 && o->micro_batch < count ? o->micro_batch : count;
+    vt_dp_step_info in = {.fast = true};
+    for (int64_t first = 0; first < count; first += micro) {
+        int64_t m = count - first < micro ? count - first : micro;
+        /* (one batch: the step's dropout seed; micro-batches: each its own masks, any fixed ones keep the guarantee) */
+        uint64_t seed = micro == count ? dropout_seed : vt_hash64(dropout_seed, (uint64_t)first);
+        bool fit;
+        vt_status st = batch_clipped_sum(o, b, rows + first, m, get, ctx, seed, sum, &in, &fit);
+        if (st != VT_OK) return st;
+        if (!fit && first == 0) return VT_OK; /* the exact path, from scratch */
+        if (!fit) return vt_error(VT_ERR_INVALID_ARG, "DP-SGD: the examples of one batch are of different kinds");
+    }
+    in.loss /= (double)count;
+    *info = in;
+    *done = true;
+    return VT_OK;
 }

@@ -10,7 +10,7 @@ double dp_clip_factor(double max_grad_norm, double norm);
 
 /* The clipped per-example gradients of rows summed into sum (over b's flat
  * gradient buffer; the trainable parameters only) the fast way, when the
- * model and the examples allow it (a sequence classifier over token ids):
+ * model and the examples allow it (a sequence or token classifier over token ids):
  * *done tells whether it did. info: batch, clipped, tokens, loss. */
 vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
                               vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/strbuf.h"
+#include "verto/dist.h"
 #include "train/dp_internal.h"
 #include "verto/fileio.h"
 #include "verto/rng.h"
@@ -42,6 +43,14 @@ vt_dp *vt_dp_new(const vt_dp_options *o, vt_bert *b) {
                  " (the training examples)", o->expected_batch, o->examples);
         return NULL;
     }
+    if (o->fast_method != VT_DP_BOOKKEEPING && o->fast_method != VT_DP_TWO_PASS) {
+        vt_error(VT_ERR_INVALID_ARG, "DP-SGD: unknown fast method %d", (int)o->fast_method);
+        return NULL;
+    }
+    if (o->micro_batch < 0) {
+        vt_error(VT_ERR_INVALID_ARG, "DP-SGD: the micro-batch must be >= 0 (0: none), not %" PRId64, o->micro_batch);
+        return NULL;
+    }
     if (o->sampling != VT_DP_POISSON && o->sampling != VT_DP_SHUFFLE) {
         vt_error(VT_ERR_INVALID_ARG, "DP-SGD: unknown sampling %d", (int)o->sampling);
         return NULL;
@@ -73,15 +82,19 @@ void vt_dp_free(vt_dp *dp) {
 
 const vt_dp_options *vt_dp_get_options(const vt_dp *dp) { return &dp->o; }
 
+/* Under MPI each rank takes the sampled rows r with r % ranks == rank: every
+ * rank draws the whole sample from the same stream, so the ranks' shares are
+ * the one-process sample partitioned (the same q over the whole set). */
 int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffle's permutation, cached */
     const vt_dp_options *o = &dp->o;
+    int64_t rank = vt_dist_rank(), ranks = vt_dist_size();
     vt_rng rng;
     if (o->sampling == VT_DP_POISSON) {
         double q = vt_dp_sample_rate(o);
         vt_rng_seed(&rng, vt_hash64(vt_hash64(o->seed, SAMPLE_STREAM), (uint64_t)step));
         int64_t count = 0;
         for (int64_t i = 0; i < o->examples; i++)
-            if (vt_rng_uniform(&rng) < q) rows[count++] = i;
+            if (vt_rng_uniform(&rng) < q && i % ranks == rank) rows[count++] = i;
         return count;
     }
     int64_t per_epoch = (o->examples + o->expected_batch - 1) / o->expected_batch, epoch = step / per_epoch;
@@ -92,8 +105,8 @@ int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffl
         dp->order_epoch = epoch;
     }
     int64_t first = (step % per_epoch) * o->expected_batch;
-    int64_t count = o->examples - first < o->expected_batch ? o->examples - first : o->expected_batch;
-    memcpy(rows, dp->order + first, (size_t)count * sizeof *rows);
+    int64_t end = o->examples - first < o->expected_batch ? o->examples : first + o->expected_batch, count = 0;
+    for (int64_t k = first + rank; k < end; k += ranks) rows[count++] = dp->order[k];
     return count;
 }
 
@@ -116,6 +129,30 @@ static double next_normal(normals *g) {
     g->spare = r * sin(a);
     g->has_spare = true;
     return r * cos(a);
+}
+
+/* Coordinates per noise stream: the flat gradient is cut into chunks of this
+ * many, each drawn from its own stream seeded by (seed, step, chunk), so the
+ * chunks are drawn in parallel and the noise does not depend on the threads. */
+#define NOISE_CHUNK 16384
+
+/* g = (dp->sum + N(0, S^2 C^2)) / B on the trainable coordinates, 0 on the others. */
+static void add_noise(const vt_dp *dp, vt_bert *b, int64_t step, float *g) {
+    int64_t n = dp->n_params, chunks = (n + NOISE_CHUNK - 1) / NOISE_CHUNK;
+    double std = dp->o.noise_multiplier * dp->o.max_grad_norm, scale = 1.0 / (double)dp->o.expected_batch;
+    uint64_t stream = vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step);
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < chunks; k++) {
+        normals noise = {0};
+        vt_rng_seed(&noise.rng, vt_hash64(stream, (uint64_t)k));
+        int64_t end = (k + 1) * NOISE_CHUNK < n ? (k + 1) * NOISE_CHUNK : n;
+        for (int64_t i = k * NOISE_CHUNK; i < end; i++)
+            g[i] = (float)((dp->sum[i] + (std > 0 ? std * next_normal(&noise) : 0)) * scale);
+    }
+    size_t n_infos;
+    const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
+    for (size_t p = 0; p < n_infos; p++) /* frozen parameters get no gradient (and no noise) */
+        if (!infos[p].trainable) memset(g + infos[p].offset, 0, (size_t)infos[p].numel * sizeof *g);
 }
 
 double dp_clip_factor(double max_grad_norm, double norm) { return fmin(1.0, max_grad_norm / (norm + 1e-6)); }
@@ -146,6 +183,19 @@ static vt_status add_example(vt_dp *dp, vt_bert *b, const vt_bert_batch *one, ui
     return VT_OK;
 }
 
+/* MPI: the ranks' clipped sums and step figures added up (each rank's share of the sample). */
+static vt_status sum_over_ranks(vt_dp *dp, vt_dp_step_info *in) {
+    if (dp->n_params > INT32_MAX) return vt_error(VT_ERR_UNSUPPORTED, "DP-SGD under MPI: over 2^31 parameters");
+    vt_status st = vt_dist_allreduce_sum_f64(dp->sum, (int)dp->n_params);
+    double figures[4] = {(double)in->batch, (double)in->clipped, (double)in->tokens,
+                         in->batch > 0 ? in->loss * (double)in->batch : 0};
+    if (st == VT_OK) st = vt_dist_allreduce_sum_f64(figures, 4);
+    if (st != VT_OK) return st;
+    *in = (vt_dp_step_info){.batch = (int64_t)figures[0], .clipped = (int64_t)figures[1], .tokens = (int64_t)figures[2],
+                            .loss = figures[0] > 0 ? figures[3] / figures[0] : NAN, .fast = in->fast};
+    return VT_OK;
+}
+
 vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *rows, int64_t count,
                          vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, vt_dp_step_info *info) {
     if (!dp || !b || !get || (count > 0 && !rows)) return vt_error(VT_ERR_INVALID_ARG, "vt_dp_gradient: missing argument");
@@ -173,19 +223,8 @@ vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *row
         for (int64_t t = 0; t < one.seq_len; t++) in.tokens += one.attention_mask ? one.attention_mask[t] != 0 : 1;
     }
     if (!fast) in.loss = count > 0 ? loss_sum / (double)count : NAN;
-    size_t n_infos;
-    const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
-    double std = dp->o.noise_multiplier * dp->o.max_grad_norm, scale = 1.0 / (double)dp->o.expected_batch;
-    normals noise = {0};
-    vt_rng_seed(&noise.rng, vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step));
-    memset(g, 0, (size_t)n * sizeof *g); /* frozen parameters get no gradient (and no noise) */
-    for (size_t p = 0; p < n_infos; p++) {
-        if (!infos[p].trainable) continue;
-        for (int64_t i = infos[p].offset; i < infos[p].offset + infos[p].numel; i++) {
-            double noisy = dp->sum[i] + (std > 0 ? std * next_normal(&noise) : 0);
-            g[i] = (float)(noisy * scale);
-        }
-    }
+    if (vt_dist_size() > 1 && (st = sum_over_ranks(dp, &in)) != VT_OK) return st;
+    add_noise(dp, b, step, g); /* (the same draws on every rank, after the sum: the noise is added once) */
     if (info) *info = in;
     return VT_OK;
 }
@@ -223,16 +262,20 @@ vt_status vt_dp_write_record(const char *out_dir, const vt_dp_options *o, int64_
     if (!out_dir || !o) return vt_error(VT_ERR_INVALID_ARG, "vt_dp_write_record: missing argument");
     vt_privacy_spent spent = {.epsilon = NAN, .best_order = NAN};
     vt_status st = o->delta > 0 ? vt_dp_epsilon(o, steps, &spent) : VT_OK;
+    const char *unit = o->example_unit ? o->example_unit : "one training row";
     if (st != VT_OK) return st;
     vt_sb sb = {0};
     vt_sb_printf(&sb,
                  "{\n  \"mechanism\": \"DP-SGD (per-example clipping, Gaussian noise)\",\n"
                  "  \"noise_multiplier\": %.17g,\n  \"sample_rate\": %.17g,\n  \"steps\": %" PRId64 ",\n"
                  "  \"max_grad_norm\": %.17g,\n  \"sampling\": \"%s\",\n  \"expected_batch_size\": %" PRId64 ",\n"
-                 "  \"examples\": %" PRId64 ",\n  \"covers\": \"the fine-tuning training set only (not the pretraining data, "
-                 "not the dev set)\",\n",
+                 "  \"examples\": %" PRId64 ",\n  \"unit\": ",
                  o->noise_multiplier, vt_dp_sample_rate(o), steps, o->max_grad_norm,
                  o->sampling == VT_DP_POISSON ? "poisson" : "shuffle", o->expected_batch, o->examples);
+    vt_sb_json_string(&sb, unit);
+    vt_sb_str(&sb, ",\n  \"covers\": \"the fine-tuning training set only (not the pretraining data, not the dev set), "
+                   "at the level of one example (the unit): k examples of one person are protected as a group of k, "
+                   "epsilon growing about k-fold\",\n");
     if (isfinite(spent.epsilon)) vt_sb_printf(&sb, "  \"epsilon\": %.17g,\n", spent.epsilon);
     else vt_sb_str(&sb, "  \"epsilon\": null,\n");
     if (o->delta > 0) vt_sb_printf(&sb, "  \"delta\": %.17g,\n", o->delta);

@@ -340,9 +340,12 @@ static vt_status validate(const vt_trainer_options *o) {
         return vt_error(VT_ERR_INVALID_ARG, "trainer: steps, batch size, accumulation, log interval and checkpoints kept must be positive");
     if (o->warmup_steps < 0 || o->warmup_steps > o->steps)
         return vt_error(VT_ERR_INVALID_ARG, "trainer: warmup steps %" PRId64 " must be within 0..%" PRId64, o->warmup_steps, o->steps);
-    if (o->dp && (!o->get_example || o->grad_accum != 1 || vt_dist_size() > 1))
-        return vt_error(VT_ERR_INVALID_ARG, "trainer: DP-SGD needs a per-example data source, one process and no "
-                                            "gradient accumulation (not handled yet)");
+    if (o->dp && !o->get_example) return vt_error(VT_ERR_INVALID_ARG, "trainer: DP-SGD needs a per-example data source");
+    if (o->dp && o->zero1 && vt_dist_size() > 1) /* (its step reduces the gradient itself: every rank holds it all) */
+        return vt_error(VT_ERR_INVALID_ARG, "trainer: DP-SGD with ZeRO-1 is not available");
+    if (o->dp && o->grad_accum > 1 && o->dp->micro_batch <= 0) /* (the logical batch is the sampled one) */
+        return vt_error(VT_ERR_INVALID_ARG, "trainer: DP-SGD with gradient accumulation runs the sampled batch in "
+                                            "micro-batches: set the DP options' micro_batch");
     return VT_OK;
 }
 
@@ -504,9 +507,9 @@ vt_status vt_train(vt_bert **model, const vt_trainer_options *o, bool *stopped_e
                 metrics_line(&r,
                              "{\"step\": %" PRId64 ", \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
                              "\"tokens_per_sec\": %.1f, \"ranks\": %d, \"step_ms\": %.2f, \"comm_wait_ms\": %.2f, "
-                             "\"elapsed_s\": %.3f}",
+                             "%s\"elapsed_s\": %.3f}",
                              done, loss, lr, grad_norm, rate, r.world, 1e3 * (now - window_start) / (double)window_steps,
-                             1e3 * r.comm_wait / (double)window_steps, now - r.started);
+                             1e3 * r.comm_wait / (double)window_steps, dp, now - r.started);
             else
                 metrics_line(&r,
                              "{\"step\": %" PRId64 ", \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "

@@ -10,8 +10,10 @@
 # the same model bit for bit (sampling and noise are seeded); shuffle sampling
 # warns that the guarantee does not hold as stated; and the combinations not
 # handled are refused with their reason: a dev set not declared public (its
-# best-epoch choice leaks), one DP option without the other, class weights,
-# token classification and question answering.
+# best-epoch choice leaks), one DP option without the other, class weights.
+# --grad-accum: privacy.json states the logical batch and counts logical steps.
+# Token classification (a sentence per example) and question answering (a
+# feature window per example) train with DP-SGD and record their unit.
 set -euo pipefail
 build=${VT_BUILD:-build}
 verto=$build/verto
@@ -67,6 +69,84 @@ check "the same seed gives the same model" sh -c "'$verto' finetune $(printf "'%
 check "shuffle sampling warns" sh -c "'$verto' finetune $(printf "'%s' " "${common[@]}" "${dp[@]}") --dp-sampling shuffle \
     -o '$tmp/c' 2>&1 >/dev/null | grep -q 'does not hold as stated' && grep -q '\"sampling\": \"shuffle\"' '$tmp/c/privacy.json'"
 
+# --grad-accum 2: the logical batch is the Poisson-sampled one (expected 8 x 2 = 16 of 32: rate 0.5), run in
+# micro-batches of 8, 32 / 16 = 2 steps an epoch; the accountant counts those steps.
+check "finetune with DP-SGD and --grad-accum 2" sh -c "'$verto' finetune $(printf "'%s' " "${common[@]}" "${dp[@]}") \
+    --grad-accum 2 -o '$tmp/g' >'$tmp/g.log' 2>&1"
+check "--grad-accum: privacy.json counts logical steps of the logical batch" "$py" - "$tmp/g" <<'PY'
+import json, sys
+p = json.load(open(f"{sys.argv[1]}/privacy.json"))
+want = {"sample_rate": 0.5, "steps": 2, "expected_batch_size": 16, "examples": 32, "unit": "one training text"}
+bad = {k: (p.get(k), v) for k, v in want.items() if p.get(k) != v}
+assert not bad, bad
+steps = [json.loads(l) for l in open(f"{sys.argv[1]}/metrics.jsonl") if '"eval"' not in l]
+assert steps[-1]["dp_steps"] == 2 and steps[-1]["dp_sample_rate"] == 0.5, steps
+PY
+
+# --grad-accum without DP: batch 4 x 2 micro-batches makes the 32 rows 4 steps, as batch 8 does.
+check "finetune --batch-size 4 --grad-accum 2 (no DP): 4 steps an epoch" sh -c "'$verto' finetune \
+    $(printf "'%s' " "${common[@]}") --batch-size 4 --grad-accum 2 -o '$tmp/ga' >/dev/null 2>&1 && \
+    '$py' -c 'import json, sys; s = [json.loads(l) for l in open(sys.argv[1]) if \"eval\" not in l]; assert s[-1][\"step\"] == 4, s' \
+    '$tmp/ga/metrics.jsonl'"
+
+# Token classification and question answering: sentences and SQuAD questions made from the e-mails.
+"$py" - "$tmp" <<'PY'
+import json, re, sys
+tmp = sys.argv[1]
+def texts(f, n): return [json.loads(l)["text"] for l in open(f)][:n]
+def words(t): return re.findall(r"\w+|[^\w\s]", t)[:24]
+def tags(ws):
+    out = []
+    for w in ws:
+        if w.isdigit(): out.append("B-NUM")
+        elif w[:1].isupper(): out.append("I-CAP" if out and out[-1].endswith("CAP") else "B-CAP")
+        else: out.append("O")
+    return out
+def squad(ts):
+    data = []
+    for i, t in enumerate(ts):
+        ctx = " ".join(t.split())[:120]
+        ms = list(re.finditer(r"[A-Za-z]{4,}", ctx))
+        if len(ms) < 2: continue
+        a, b = ms[len(ms) // 2 - 1], ms[len(ms) // 2]
+        data.append({"title": f"t{i}", "paragraphs": [{"context": ctx, "qas": [
+            {"id": f"q{i}", "question": f"Which word comes after {a.group()}?",
+             "answers": [{"text": b.group(), "answer_start": b.start()}]}]}]})
+    return {"version": "1.1", "data": data}
+for split, f, n in (("train", "data/spam/train.jsonl", 24), ("dev", "data/spam/dev.jsonl", 8)):
+    ts = texts(f, n)
+    with open(f"{tmp}/ner-{split}.jsonl", "w") as o:
+        for t in ts:
+            ws = words(t)
+            o.write(json.dumps({"tokens": ws, "tags": tags(ws)}) + "\n")
+    json.dump(squad(ts[:12]), open(f"{tmp}/qa-{split}.json", "w"))
+PY
+check "token classification with DP-SGD" sh -c "'$verto' finetune --task token-classification --init '$tmp/init' \
+    --train '$tmp/ner-train.jsonl' --dev '$tmp/ner-dev.jsonl' --epochs 1 --batch-size 8 --lr 1e-3 --max-seq-length 48 \
+    $(printf "'%s' " "${dp[@]}") -o '$tmp/ner' >'$tmp/ner.log' 2>&1"
+check "question answering with DP-SGD (windows of 48 tokens, stride 16)" sh -c "'$verto' finetune \
+    --task question-answering --init '$tmp/init' --train '$tmp/qa-train.json' --dev '$tmp/qa-dev.json' --epochs 1 \
+    --batch-size 8 --lr 1e-3 --max-seq-length 48 --doc-stride 16 $(printf "'%s' " "${dp[@]}") -o '$tmp/qa' \
+    >'$tmp/qa.log' 2>&1"
+check "privacy.json of each: its examples, unit, rate and steps" "$py" - "$tmp" <<'PY'
+import json, math, re, sys
+tmp = sys.argv[1]
+ner = json.load(open(f"{tmp}/ner/privacy.json"))
+assert ner["examples"] == 24 and ner["unit"] == "one training sentence", ner
+assert ner["sample_rate"] == 8 / 24 and ner["steps"] == 3 and ner["epsilon"] > 0, ner
+qa = json.load(open(f"{tmp}/qa/privacy.json"))
+log = open(f"{tmp}/qa.log").read()
+features = int(re.search(r"training questions \((\d+) features", log).group(1))
+questions = len(json.load(open(f"{tmp}/qa-train.json"))["data"])
+assert features > questions, (features, questions)  # some contexts are several windows: several examples
+assert qa["examples"] == features and qa["unit"].startswith("one training feature"), qa
+assert abs(qa["sample_rate"] - 8 / features) < 1e-15 and qa["steps"] == math.ceil(features / 8), qa
+for d in ("ner", "qa"):
+    steps = [json.loads(l) for l in open(f"{tmp}/{d}/metrics.jsonl") if '"eval"' not in l]
+    assert steps and all(s["epsilon"] > 0 for s in steps), steps
+print(f"    token classification: 24 sentences; question answering: {questions} questions as {features} features")
+PY
+
 refused() { # refused NEEDLE ARGS...: a non-zero status and a message naming NEEDLE
     local needle=$1; shift
     if "$verto" finetune "$@" -o "$tmp/r" >"$tmp/r.log" 2>&1; then echo "    accepted"; return 1; fi
@@ -76,8 +156,10 @@ check "a private dev set is refused" refused "leaks" "${common[@]}" --dp-noise-m
 check "one DP option alone is refused" refused "needs both" "${common[@]}" --dp-noise-multiplier 1 --dp-dev-public
 check "--dp-epsilon with --dp-noise-multiplier is refused" refused "not both" "${common[@]}" "${dp[@]}" --dp-epsilon 8
 check "class weights are refused" refused "class weights" "${common[@]}" "${dp[@]}" --class-weights auto
-check "token classification is refused" refused "token classification" "${common[@]}" "${dp[@]}" --task token-classification
-check "question answering is refused" refused "question answering" "${common[@]}" "${dp[@]}" --task question-answering
+check "class weights are refused for token classification too" refused "class weights" --task token-classification \
+    --init "$tmp/init" --train "$tmp/ner-train.jsonl" --dev "$tmp/ner-dev.jsonl" "${dp[@]}" --class-weights auto
+check "a private dev set is refused for question answering" refused "leaks" --task question-answering --init "$tmp/init" \
+    --train "$tmp/qa-train.json" --dev "$tmp/qa-dev.json" --dp-noise-multiplier 1 --dp-max-grad-norm 1
 check "an unknown sampling is refused" refused "poisson or shuffle" "${common[@]}" "${dp[@]}" --dp-sampling fixed
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }

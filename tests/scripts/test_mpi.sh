@@ -124,6 +124,23 @@ check "finetune 1 x 16" logged ft_one.log "$V" finetune "${ft[@]}" --batch-size 
 check "finetune 2 x 8 (exit $?)" grep -q "best dev checkpoint" ft_two.log
 r=$(compare ft_one ft_two 1 1e-5); check "finetune 2 x 8 equals 1 x 16: $r" test $? -eq 0
 
+# DP-SGD: each rank Poisson-samples its share of the logical batch (the one-process sample partitioned by
+# rank), the ranks' clipped sums are added and the seeded noise enters once, so 2 x 8 equals 1 x 16 (the model
+# within 1e-5, the whole step's loss and sampled batch logged) and privacy.json states the same guarantee.
+dpft=("${ft[@]}" --epochs 1 --dp-noise-multiplier 0.8 --dp-max-grad-norm 1 --dp-dev-public)
+check "DP-SGD finetune 1 x 16" logged dp_one.log "$V" finetune "${dpft[@]}" --batch-size 16 --threads 1 -o dp_one
+"${MPIRUN[@]}" "$V" finetune "${dpft[@]}" --batch-size 8 -o dp_two > dp_two.log 2>&1
+check "DP-SGD finetune 2 x 8 (exit $?)" grep -q "best dev checkpoint" dp_two.log
+r=$(compare dp_one dp_two 1 1e-5); check "DP-SGD 2 x 8 equals 1 x 16: $r" test $? -eq 0
+check "DP-SGD: the same privacy.json and sampled batches" python3 -c '
+import json, sys
+a, b = (json.load(open(f"{d}/privacy.json")) for d in ("dp_one", "dp_two"))
+assert a == b and a["expected_batch_size"] == 16 and a["epsilon"] > 0, (a, b)
+rows = lambda d: [(r["dp_steps"], r["dp_batch_size"]) for r in map(json.loads, open(f"{d}/metrics.jsonl")) if "dp_steps" in r]
+assert rows("dp_one") == rows("dp_two") and rows("dp_one"), (rows("dp_one"), rows("dp_two"))'
+"${MPIRUN[@]}" "$V" finetune "${dpft[@]}" --batch-size 8 --zero1 -o dp_zero > dp_zero.log 2>&1
+check "DP-SGD with --zero1 is refused (exit $?)" grep -q "zero1 is not available" dp_zero.log
+
 # The other fine-tunings share the trainer: token classification (loss over the
 # labelled tokens of the global batch), question answering (features of long
 # contexts, an uneven last batch), multi-label and regression; 2 x 8 against

@@ -1,5 +1,5 @@
-/* DP-SGD's fast path (vt_bert_backward_examples, src/train/dp_fast.c)
- * against its exact reference (one forward and backward per example, which
+/* DP-SGD's fast path (vt_bert_backward_examples, vt_bert_backward_bookkeeping,
+ * src/train/dp_fast.c) against its exact reference (one forward and backward per example, which
  * test_dp.c checks against Opacus), on BERT, RoBERTa and DistilBERT sequence
  * classifiers with random weights (biases and LayerNorms perturbed so every
  * gradient is non-trivial), 6 examples of lengths 1 to 30 in a batch padded
@@ -17,7 +17,10 @@
  *   fast private gradient equals the exact one within 1e-4 of each parameter's
  *   largest gradient; the attention key biases' gradients are zero in theory
  *   (softmax ignores a shift shared by a query's scores) and rounding noise in
- *   both, so they are measured against the whole gradient's largest entry. */
+ *   both, so they are measured against the whole gradient's largest entry.
+ * - Book-keeping (the default) equals the two-pass fast path, and the batch
+ *   run as micro-batches of 4 and 2 (gradient accumulation) equals it run at
+ *   once, within 1e-5 of the gradient's largest entry (TOL_SAME). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,9 @@
 #define TMAX 30
 #define LABELS 3
 #define TOL 1e-4
+/* Book-keeping against the two-pass fast path: the same float products in another grouping (one product
+ * over the batch of row-scaled dy against the gradient of the weighted loss), so float rounding only. */
+#define TOL_SAME 1e-5
 
 static const int64_t lengths[N] = {9, 30, 1, 17, 24, 4};
 static const bool arrives_padded[N] = {true, false, false, true, false, true}; /* seq_len TMAX with a mask */
@@ -87,6 +93,12 @@ static vt_bert *make_model(vt_bert_family family) {
     return b;
 }
 
+static double fabs_max_diff(const float *a, const float *b, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
 static double grad_sq_norm(vt_bert *b) {
     size_t n_infos;
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
@@ -135,8 +147,12 @@ static double check_norms(vt_bert *b, examples *e, const char *what) {
 }
 
 /* The private gradient (noise 0) by the exact or the fast path into g. */
-static void dp_gradient(vt_bert *b, examples *e, double c, bool exact, float *g, int64_t *clipped) {
-    vt_dp_options o = {.max_grad_norm = c, .expected_batch = N, .examples = N, .seed = 3, .exact = exact};
+static int64_t micro_batch; /* the DP options' micro_batch in dp_gradient */
+
+static void dp_gradient(vt_bert *b, examples *e, double c, bool exact, vt_dp_fast_method method, float *g,
+                        int64_t *clipped) {
+    vt_dp_options o = {.max_grad_norm = c, .expected_batch = N, .examples = N, .seed = 3, .exact = exact,
+                       .fast_method = method, .micro_batch = micro_batch};
     vt_dp *dp = vt_dp_new(&o, b);
     assert_non_null(dp);
     int64_t rows[N] = {0, 1, 2, 3, 4, 5};
@@ -159,13 +175,27 @@ static void check_family(vt_bert_family family, bool weighted, bool cls_only, co
     int64_t n, clipped_exact, clipped_fast;
     vt_bert_grads(b, &n);
     float *exact = malloc((size_t)n * sizeof *exact), *fast = malloc((size_t)n * sizeof *fast);
-    assert_true(exact && fast);
-    dp_gradient(b, &e, c, true, exact, &clipped_exact);
-    dp_gradient(b, &e, c, false, fast, &clipped_fast);
+    float *two_pass = malloc((size_t)n * sizeof *two_pass);
+    assert_true(exact && fast && two_pass);
+    dp_gradient(b, &e, c, true, VT_DP_BOOKKEEPING, exact, &clipped_exact);
+    dp_gradient(b, &e, c, false, VT_DP_BOOKKEEPING, fast, &clipped_fast);
     assert_int_equal(clipped_exact, clipped_fast);
     assert_true(clipped_fast > 0 && clipped_fast < N); /* both sides of the bound */
     double top = 0, worst = 0;
     for (int64_t i = 0; i < n; i++) top = fmax(top, fabs(exact[i]));
+    micro_batch = 4; /* gradient accumulation: micro-batches of 4 and 2 */
+    dp_gradient(b, &e, c, false, VT_DP_BOOKKEEPING, two_pass, &clipped_fast);
+    micro_batch = 0;
+    assert_int_equal(clipped_exact, clipped_fast);
+    double vs_micro = fabs_max_diff(fast, two_pass, n) / top;
+    printf("    %-34s micro-batches of 4 vs one batch: largest difference %.3g of the largest entry (tol %.0e)\n", what,
+           vs_micro, TOL_SAME);
+    assert_true(vs_micro <= TOL_SAME);
+    dp_gradient(b, &e, c, false, VT_DP_TWO_PASS, two_pass, &clipped_fast);
+    double vs_two_pass = fabs_max_diff(fast, two_pass, n) / top;
+    printf("    %-34s book-keeping vs two passes: largest difference %.3g of the largest entry (tol %.0e)\n", what,
+           vs_two_pass, TOL_SAME);
+    assert_true(vs_two_pass <= TOL_SAME);
     const char *worst_name = "";
     for (size_t k = 0; k < vt_bert_param_count(b); k++) {
         const vt_bert_param *p = vt_bert_param_at(b, k);
@@ -183,6 +213,7 @@ static void check_family(vt_bert_family family, bool weighted, bool cls_only, co
     assert_true(worst <= TOL);
     free(exact);
     free(fast);
+    free(two_pass);
     vt_bert_free(b);
 }
 
@@ -204,6 +235,33 @@ static void test_distilbert(void **state) {
     check_family(VT_FAMILY_DISTILBERT, false, true, "DistilBERT cls_only");
 }
 
+/* In bf16 (the products round dy and x to bf16, 8 significant bits) book-keeping equals the two-pass path
+ * within 2e-2 of the gradient's largest entry: both round the same products' operands, one after scaling
+ * dy by c_i, the other before (a few bf16 roundings apart). */
+static void test_bf16(void **state) {
+    (void)state;
+    vt_bert *b = make_model(VT_FAMILY_BERT);
+    assert_int_equal(vt_bert_set_precision(b, VT_PRECISION_BF16), VT_OK);
+    examples e;
+    make_examples(&e, (int32_t)vt_bert_get_config(b)->pad_token_id, false, true);
+    int64_t n, clipped_bk, clipped_two;
+    vt_bert_grads(b, &n);
+    float *bk = malloc((size_t)n * sizeof *bk), *two = malloc((size_t)n * sizeof *two);
+    assert_true(bk && two);
+    dp_gradient(b, &e, 20.0, false, VT_DP_BOOKKEEPING, bk, &clipped_bk);
+    dp_gradient(b, &e, 20.0, false, VT_DP_TWO_PASS, two, &clipped_two);
+    assert_int_equal(clipped_bk, clipped_two);
+    double top = 0;
+    for (int64_t i = 0; i < n; i++) top = fmax(top, fabs(two[i]));
+    double diff = fabs_max_diff(bk, two, n) / top;
+    printf("    bf16: book-keeping vs two passes (%lld of %d clipped): %.3g of the largest entry (tol 2e-2)\n",
+           (long long)clipped_bk, N, diff);
+    assert_true(diff <= 2e-2);
+    free(bk);
+    free(two);
+    vt_bert_free(b);
+}
+
 /* Per-example passes are refused where they do not apply, with a message. */
 static void test_refusals(void **state) {
     (void)state;
@@ -211,18 +269,31 @@ static void test_refusals(void **state) {
     vt_bert *b = make_model(VT_FAMILY_BERT);
     assert_int_equal(vt_bert_backward_examples(b, NULL, sq), VT_ERR_STATE); /* no forward yet */
     printf("    refused: %s\n", vt_last_error());
+    examples e;
+    make_examples(&e, 0, false, true);
+    vt_bert_batch all = whole_batch(&e);
+    vt_bert_outputs out;
+    double ones[N] = {1, 1, 1, 1, 1, 1};
+    assert_int_equal(vt_bert_forward(b, &all, true, 1, &out), VT_OK);
+    assert_int_equal(vt_bert_bookkeeping_gradient(b, ones), VT_ERR_STATE); /* nothing kept yet */
+    printf("    refused: %s\n", vt_last_error());
+    assert_int_equal(vt_bert_backward_bookkeeping(b, sq), VT_OK);
+    assert_int_equal(vt_bert_bookkeeping_gradient(b, ones), VT_OK);
+    assert_int_equal(vt_bert_bookkeeping_gradient(b, ones), VT_ERR_STATE); /* its rows were scaled: once only */
+    assert_int_equal(vt_bert_backward_bookkeeping(b, sq), VT_OK);
+    assert_int_equal(vt_bert_forward(b, &all, true, 1, &out), VT_OK);
+    assert_int_equal(vt_bert_bookkeeping_gradient(b, ones), VT_ERR_STATE); /* another forward since */
     vt_bert_free(b);
     vt_bert_config c;
-    vt_bert_config_default(&c, VT_BERT_FOR_TOKEN_CLASSIFICATION);
+    vt_bert_config_default(&c, VT_BERT_FOR_QUESTION_ANSWERING);
     c.vocab_size = 40, c.hidden_size = 32, c.num_hidden_layers = 1, c.num_attention_heads = 4;
-    c.intermediate_size = 64, c.max_position_embeddings = 40, c.num_labels = LABELS;
+    c.intermediate_size = 64, c.max_position_embeddings = 40, c.num_labels = 2;
     assert_non_null(b = vt_bert_new(&c, 5));
-    examples e;
     make_examples(&e, 0, false, false);
-    int32_t labels[N][TMAX] = {{0}};
-    vt_bert_batch all = whole_batch(&e);
-    all.labels = &labels[0][0];
-    vt_bert_outputs out;
+    int32_t starts[N] = {0}, ends[N] = {1, 1, 0, 2, 3, 1};
+    all = whole_batch(&e);
+    all.labels = NULL;
+    all.start_positions = starts, all.end_positions = ends;
     assert_int_equal(vt_bert_forward(b, &all, true, 1, &out), VT_OK);
     assert_int_equal(vt_bert_backward_examples(b, NULL, sq), VT_ERR_INVALID_ARG);
     printf("    refused: %s\n", vt_last_error());
@@ -234,6 +305,7 @@ int main(void) {
         cmocka_unit_test(test_bert),
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
+        cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
