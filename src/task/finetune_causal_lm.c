@@ -178,8 +178,9 @@ static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_se
             vt_gpt2_batch in;
             vt_gpt2_outputs out;
             if ((st = fill_batch(&b, train, order + at, n, &in)) != VT_OK) break;
-            if ((st = vt_gpt2_forward(m, &in, true, vt_hash64(o->seed, (uint64_t)micro++), &out)) != VT_OK) break;
-            if ((st = vt_gpt2_backward(m, in_group > 0)) != VT_OK) break;
+            /* forward and backward at once: the head in chunks, no (B*T, V) logits */
+            if ((st = vt_gpt2_train_step(m, &in, vt_hash64(o->seed, (uint64_t)micro++), in_group > 0, &out)) != VT_OK)
+                break;
             for (int64_t r = 0; r < in.batch * in.seq_len; r++) tokens += in.attention_mask[r];
             loss_sum += out.loss;
             loss_n++;
