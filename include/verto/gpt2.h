@@ -162,8 +162,8 @@ VT_API vt_status vt_gpt2_backward(vt_gpt2 *m, bool accumulate);
  * are partial. vt_gpt2_backward does not follow it. */
 VT_API vt_status vt_gpt2_train_step(vt_gpt2 *m, const vt_gpt2_batch *in, uint64_t seed, bool accumulate,
                                     vt_gpt2_outputs *out);
-/* Rows per chunk of vt_gpt2_train_step's head (0, the default: about 2^22
- * logits a chunk, at least 256 rows). VT_ERR_INVALID_ARG when negative. */
+/* Rows per chunk of vt_gpt2_train_step's head (0, the default: 512).
+ * VT_ERR_INVALID_ARG when negative. */
 VT_API vt_status vt_gpt2_set_head_chunk(vt_gpt2 *m, int64_t rows);
 
 /* ---- incremental decoding ---- */

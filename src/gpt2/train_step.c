@@ -15,15 +15,15 @@
 
 #include "gpt2/gpt2_internal.h"
 
-/* Rows per chunk: about 2^22 logits (16 MiB, within a large L3), but no fewer
- * than 256 rows, below which d_wte's product (K = R) reads and writes all of
- * (V, H) too often for its arithmetic. */
-#define CHUNK_LOGITS ((int64_t)1 << 22)
-#define MIN_CHUNK_ROWS 256
+/* Rows per chunk. Each chunk's d_wte += d_logits^T hidden reads and writes all
+ * of (V, H) for a product of depth R, so R must not be small; at 512 rows the
+ * chunk's logits are 100 MB at V = 50257 (the whole batch's of 8 x 1024 tokens:
+ * 1.6 GB), and the step's CPU time measured no higher than with the whole
+ * batch in one chunk (256 rows: about 5% higher; docs/generative.md). */
+#define DEFAULT_CHUNK_ROWS 512
 
 int64_t gpt2_head_chunk_rows(const vt_gpt2 *m, int64_t rows) {
-    int64_t r = m->head_chunk > 0 ? m->head_chunk : CHUNK_LOGITS / m->cfg.vocab_size;
-    if (m->head_chunk <= 0 && r < MIN_CHUNK_ROWS) r = MIN_CHUNK_ROWS;
+    int64_t r = m->head_chunk > 0 ? m->head_chunk : DEFAULT_CHUNK_ROWS;
     return r < rows ? r : rows;
 }
 
