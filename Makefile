@@ -28,8 +28,8 @@ ARCH_AVX512 = -march=x86-64-v4 -mprefer-vector-width=512
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) $(ISA_CFLAGS) -fopenmp -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 # The kernels' loops clamp and test (vk_expf, masks, NaN checks); under gcc's
 # default -ftrapping-math it will not if-convert a comparison and leaves such a
-# loop scalar, GELU, softmax and cross-entropy included. The flag changes no
-# value, only what gcc may vectorise.
+# loop scalar, GELU, softmax and cross-entropy included. The flag allows no
+# reassociation or contraction, only vectorising (docs/performance.md).
 KERNEL_ISA_CFLAGS = -fno-trapping-math
 # BLIS and OpenBLAS (Debian's OpenMP builds) are vt_matmul's other backends;
 # both export cblas_sgemm, and OpenBLAS comes first so that name binds to it.
