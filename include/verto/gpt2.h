@@ -162,7 +162,13 @@ VT_API vt_status vt_gpt2_backward(vt_gpt2 *m, bool accumulate);
  * are partial. vt_gpt2_backward does not follow it. */
 VT_API vt_status vt_gpt2_train_step(vt_gpt2 *m, const vt_gpt2_batch *in, uint64_t seed, bool accumulate,
                                     vt_gpt2_outputs *out);
-/* Rows per chunk of vt_gpt2_train_step's head (0, the default: 512).
+/* The loss of a batch with labels outside training (no dropout), with the
+ * head in chunks as vt_gpt2_train_step's and no logits kept (out->logits
+ * NULL): evaluation's loss and perplexity without (B*T, V) buffers. The loss
+ * and `counted` are vt_gpt2_forward's up to float rounding (the head's rows
+ * are one product per chunk rather than each sequence's own). */
+VT_API vt_status vt_gpt2_loss(vt_gpt2 *m, const vt_gpt2_batch *in, vt_gpt2_outputs *out);
+/* Rows per chunk of vt_gpt2_train_step's and vt_gpt2_loss's head (0, the default: 512).
  * VT_ERR_INVALID_ARG when negative. */
 VT_API vt_status vt_gpt2_set_head_chunk(vt_gpt2 *m, int64_t rows);
 

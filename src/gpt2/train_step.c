@@ -33,9 +33,10 @@ vt_status vt_gpt2_set_head_chunk(vt_gpt2 *m, int64_t rows) {
     return VT_OK;
 }
 
-/* The head and the loss over BT rows of hidden (units[2L].out), leaving the
- * hidden state's gradient in d_out and adding wte's (unless frozen). */
-static vt_status head_and_loss(vt_gpt2 *m, int64_t BT, double *loss, int64_t *counted) {
+/* The head and the loss over BT rows of hidden (units[2L].out); with
+ * backward, leaving the hidden state's gradient in d_out and adding wte's
+ * (unless frozen). */
+static vt_status head_and_loss(vt_gpt2 *m, int64_t BT, bool backward, double *loss, int64_t *counted) {
     const vt_gpt2_config *c = &m->cfg;
     int64_t H = c->n_embd, V = c->vocab_size, R = gpt2_head_chunk_rows(m, BT), total = 0;
     for (int64_t r = 0; r < BT; r++) total += m->targets[r] != GPT2_IGNORE_INDEX;
@@ -53,8 +54,9 @@ static vt_status head_and_loss(vt_gpt2 *m, int64_t BT, double *loss, int64_t *co
         for (int64_t r = first; r < first + rows; r++) n += m->targets[r] != GPT2_IGNORE_INDEX;
         float scale = total ? (float)((double)n / (double)total) : 0.0f;
         if (st == VT_OK)
-            st = vt_softmax_xent(m->logits, m->targets + first, rows, V, NULL, m->logits, scale, &chunk_loss, NULL, NULL);
-        if (st == VT_OK)
+            st = vt_softmax_xent(m->logits, m->targets + first, rows, V, NULL, backward ? m->logits : NULL, scale,
+                                 &chunk_loss, NULL, NULL);
+        if (st == VT_OK && backward)
             st = blk_linear_backward(&ctx, &lm, x, x16, m->logits, m->d_out + first * H, 0.0f, rows);
         if (st != VT_OK) return st;
         sum += chunk_loss * (double)n;
@@ -82,9 +84,29 @@ vt_status vt_gpt2_train_step(vt_gpt2 *m, const vt_gpt2_batch *in, uint64_t seed,
     m->last_seed = seed;
     gpt2_shift_labels(m, in);
     double loss = 0;
-    if ((st = head_and_loss(m, in->batch * in->seq_len, &loss, &out->counted)) != VT_OK) return st;
+    if ((st = head_and_loss(m, in->batch * in->seq_len, true, &loss, &out->counted)) != VT_OK) return st;
     if (!isfinite(loss)) return vt_error(VT_ERR_NUMERIC, "GPT-2 loss is %g", loss);
     out->hidden = m->units[2 * m->cfg.n_layer].out;
     out->loss = loss;
     return gpt2_body_backward(m);
+}
+
+vt_status vt_gpt2_loss(vt_gpt2 *m, const vt_gpt2_batch *in, vt_gpt2_outputs *out) {
+    if (!m || !out) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_loss: no model or outputs given");
+    memset(out, 0, sizeof *out);
+    out->loss = NAN;
+    m->last_has_loss = false;
+    if (in && !in->labels) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_loss: the batch has no labels");
+    vt_status st = gpt2_check_batch(m, in);
+    if (st == VT_OK) st = gpt2_plan(m, in->batch, in->seq_len, false);
+    if (st != VT_OK) return st;
+    gpt2_refresh_params16(m);
+    if ((st = gpt2_body_forward(m, in, false, 0)) != VT_OK) return st;
+    gpt2_shift_labels(m, in);
+    double loss = 0;
+    if ((st = head_and_loss(m, in->batch * in->seq_len, false, &loss, &out->counted)) != VT_OK) return st;
+    if (!isfinite(loss)) return vt_error(VT_ERR_NUMERIC, "GPT-2 loss is %g", loss);
+    out->hidden = m->units[2 * m->cfg.n_layer].out;
+    out->loss = loss;
+    return VT_OK;
 }

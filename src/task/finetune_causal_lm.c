@@ -76,7 +76,7 @@ vt_status vt_clm_set_evaluate(vt_gpt2 *m, const vt_clm_set *set, int64_t batch_s
         int64_t n = (int64_t)(set->n - at) < batch_size ? (int64_t)(set->n - at) : batch_size;
         vt_gpt2_batch in;
         vt_gpt2_outputs out;
-        if ((st = fill_batch(&b, set, order + at, n, &in)) == VT_OK && (st = vt_gpt2_forward(m, &in, false, 0, &out)) == VT_OK) {
+        if ((st = fill_batch(&b, set, order + at, n, &in)) == VT_OK && (st = vt_gpt2_loss(m, &in, &out)) == VT_OK) {
             sum += out.loss * (double)out.counted;
             count += out.counted;
         }

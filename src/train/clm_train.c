@@ -100,7 +100,7 @@ vt_status vt_clm_evaluate(vt_gpt2 *model, vt_pt_clm_reader *eval, int64_t n, int
         vt_status st = vt_pt_clm_batch(eval, first, count, &ids);
         vt_gpt2_batch b = {.batch = count, .seq_len = T, .input_ids = ids, .labels = ids};
         vt_gpt2_outputs out;
-        if (st == VT_OK) st = vt_gpt2_forward(model, &b, false, 0, &out);
+        if (st == VT_OK) st = vt_gpt2_loss(model, &b, &out); /* no (B*T, V) logits */
         if (st != VT_OK) return st;
         sum += out.loss * (double)out.counted;
         counted += out.counted;

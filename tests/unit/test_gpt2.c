@@ -134,8 +134,15 @@ static void test_forward_backward(void **state) {
             assert_true(fabs(step.loss - loss[0]) <= LOSS_TOL);
             check_grads(m, &r, CONFIGS[k], CHUNKS[c] ? "train_step, chunks of 5 rows" : "train_step, one chunk");
         }
-        /* accumulation: a second step adds the same gradients again; halved, they are the reference's */
+        /* the evaluation loss through the chunked head */
         assert_int_equal(vt_gpt2_set_head_chunk(m, 5), VT_OK);
+        vt_gpt2_outputs eval;
+        assert_int_equal(vt_gpt2_loss(m, &in, &eval), VT_OK);
+        printf("%s: vt_gpt2_loss %.9f (chunks of 5 rows), %lld labels\n", CONFIGS[k], eval.loss, (long long)eval.counted);
+        assert_null(eval.logits);
+        assert_int_equal(eval.counted, out.counted);
+        assert_true(fabs(eval.loss - loss[0]) <= LOSS_TOL);
+        /* accumulation: a second step adds the same gradients again; halved, they are the reference's */
         assert_int_equal(vt_gpt2_train_step(m, &in, 1, true, &out), VT_OK);
         int64_t n;
         float *g = vt_gpt2_grads(m, &n);
@@ -349,6 +356,7 @@ static void test_bad_calls(void **state) {
     /* the training step needs labels, and leaves nothing for vt_gpt2_backward */
     in = (vt_gpt2_batch){.batch = 1, .seq_len = 4, .input_ids = ids};
     assert_int_equal(vt_gpt2_train_step(m, &in, 0, false, &out), VT_ERR_INVALID_ARG);
+    assert_int_equal(vt_gpt2_loss(m, &in, &out), VT_ERR_INVALID_ARG);
     labels[2] = 3;
     in.labels = labels;
     assert_int_equal(vt_gpt2_train_step(m, &in, 0, false, &out), VT_OK);
