@@ -168,7 +168,7 @@ VT_API vt_status vt_gpt2_train_step(vt_gpt2 *m, const vt_gpt2_batch *in, uint64_
  * and `counted` are vt_gpt2_forward's up to float rounding (the head's rows
  * are one product per chunk rather than each sequence's own). */
 VT_API vt_status vt_gpt2_loss(vt_gpt2 *m, const vt_gpt2_batch *in, vt_gpt2_outputs *out);
-/* Rows per chunk of vt_gpt2_train_step's and vt_gpt2_loss's head (0, the default: 512).
+/* Rows per chunk of vt_gpt2_train_step's and vt_gpt2_loss's head (0, the default: 1024).
  * VT_ERR_INVALID_ARG when negative. */
 VT_API vt_status vt_gpt2_set_head_chunk(vt_gpt2 *m, int64_t rows);
 

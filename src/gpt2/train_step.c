@@ -16,11 +16,13 @@
 #include "gpt2/gpt2_internal.h"
 
 /* Rows per chunk. Each chunk's d_wte += d_logits^T hidden reads and writes all
- * of (V, H) for a product of depth R, so R must not be small; at 512 rows the
- * chunk's logits are 100 MB at V = 50257 (the whole batch's of 8 x 1024 tokens:
- * 1.6 GB), and the step's CPU time measured no higher than with the whole
- * batch in one chunk (256 rows: about 5% higher; docs/generative.md). */
-#define DEFAULT_CHUNK_ROWS 512
+ * of wte's (V, H) gradient for a product of depth R, so R must not be small:
+ * 256 rows cost about 5% more CPU time than one chunk for the L4/H256 step,
+ * and wall-clock tests under load could not separate 512, 1024 and 2048
+ * (docs/performance.md). 1024 rows hold 206 MB of logits at V = 50257, where
+ * the whole batch of 8 x 1024 tokens held 1.6 GB (and as much again for the
+ * gradient). */
+#define DEFAULT_CHUNK_ROWS 1024
 
 int64_t gpt2_head_chunk_rows(const vt_gpt2 *m, int64_t rows) {
     int64_t r = m->head_chunk > 0 ? m->head_chunk : DEFAULT_CHUNK_ROWS;
