@@ -135,7 +135,7 @@ typedef struct vt_gpt2_batch {
 } vt_gpt2_batch;
 
 typedef struct vt_gpt2_outputs {
-    const float *logits;      /* (B*T, V), valid until the next forward */
+    const float *logits;      /* (B*T, V), valid until the next forward, train step or loss; NULL from those two */
     const float *hidden;      /* (B*T, H) ln_f's output */
     double loss;              /* NAN without labels; 0 when every label is -100 (transformers: NaN) */
     int64_t counted;          /* the labels the loss averaged */
