@@ -25,7 +25,12 @@ else
   ARCH  ?= -mavx2 -mfma
 endif
 ARCH_AVX512 = -march=x86-64-v4 -mprefer-vector-width=512
-CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -fopenmp -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) $(ISA_CFLAGS) -fopenmp -fPIC -fvisibility=hidden $(WARN) -Iinclude -Isrc $(EXTRA_CFLAGS)
+# The kernels' loops clamp and test (vk_expf, masks, NaN checks); under gcc's
+# default -ftrapping-math it will not if-convert a comparison and leaves such a
+# loop scalar, GELU, softmax and cross-entropy included. The flag allows no
+# reassociation or contraction, only vectorising (docs/performance.md).
+KERNEL_ISA_CFLAGS = -fno-trapping-math
 # BLIS and OpenBLAS (Debian's OpenMP builds) are vt_matmul's other backends;
 # both export cblas_sgemm, and OpenBLAS comes first so that name binds to it.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
@@ -52,6 +57,7 @@ CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 KERNEL_ISA_SRC := $(addprefix src/kernels/,activations.c attention.c bf16.c dropout.c layernorm.c losses.c \
                     matvec.c optim_rules.c sum_rows.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(KERNEL_ISA_SRC:%.c=$(BUILD)/obj/%.avx512.o)
+$(KERNEL_ISA_SRC:%.c=$(BUILD)/obj/%.o) $(KERNEL_ISA_SRC:%.c=$(BUILD)/obj/%.avx512.o): ISA_CFLAGS = $(KERNEL_ISA_CFLAGS)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -65,8 +71,8 @@ all: $(BUILD)/libverto.a $(BUILD)/libverto.so $(if $(CLI_SRC),$(BUILD)/verto) $(
 # Objects depend on the flags they were built with: a change of OPT, ARCH,
 # NATIVE or EXTRA_CFLAGS rebuilds them rather than mixing old and new.
 FLAGS_STAMP := $(BUILD)/.cflags
-$(shell mkdir -p $(BUILD) && echo '$(CFLAGS_ALL) $(ARCH_AVX512)' | cmp -s - $(FLAGS_STAMP) || \
-        echo '$(CFLAGS_ALL) $(ARCH_AVX512)' > $(FLAGS_STAMP))
+$(shell mkdir -p $(BUILD) && echo '$(CFLAGS_ALL) $(ARCH_AVX512) $(KERNEL_ISA_CFLAGS)' | cmp -s - $(FLAGS_STAMP) || \
+        echo '$(CFLAGS_ALL) $(ARCH_AVX512) $(KERNEL_ISA_CFLAGS)' > $(FLAGS_STAMP))
 
 $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

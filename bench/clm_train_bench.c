@@ -5,7 +5,11 @@
  * bench/clm_train_compare.sh runs both and gemm_peak in one run. Prints one
  * JSON line (tokens/s counts the B*T input tokens of a step).
  *
- *   build/bench/clm_train_bench --model DIR [--batch 8 --seq 256 --steps 5 --precision fp32|bf16] */
+ *   build/bench/clm_train_bench --model DIR [--batch 8 --seq 256 --steps 5 --precision fp32|bf16]
+ *                               [--head chunked|full] [--chunk ROWS]
+ * --head chunked (default) runs vt_gpt2_train_step, as the training loops do,
+ * with --chunk rows per chunk of the head (0: automatic); full runs
+ * vt_gpt2_forward + vt_gpt2_backward with the whole logits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +19,19 @@
 #include "verto/optim.h"
 
 int main(int argc, char **argv) {
-    static const char *const known[] = {"--model", "--batch", "--seq", "--steps", "--precision", NULL};
+    static const char *const known[] = {"--model", "--batch", "--seq", "--steps", "--precision", "--head", "--chunk", NULL};
     bench_check_opts(argc, argv, known);
     const char *dir = bench_opt(argc, argv, "--model"), *prec = bench_opt(argc, argv, "--precision");
     int64_t B = bench_opt_int(argc, argv, "--batch", 8, 1, 4096), T = bench_opt_int(argc, argv, "--seq", 256, 2, 1 << 20);
     int steps = (int)bench_opt_int(argc, argv, "--steps", 5, 1, 1000);
     bool bf16 = prec && !strcmp(prec, "bf16");
+    const char *head = bench_opt(argc, argv, "--head");
+    bool full = head && !strcmp(head, "full");
+    if (head && !full && strcmp(head, "chunked")) {
+        fprintf(stderr, "error: --head takes chunked or full\n");
+        return 1;
+    }
+    int64_t chunk = bench_opt_int(argc, argv, "--chunk", 0, 0, 1 << 20);
     vt_gpt2 *m = dir ? vt_gpt2_load(dir) : NULL;
     if (!m || (bf16 && vt_gpt2_set_precision(m, VT_PRECISION_BF16) != VT_OK)) {
         fprintf(stderr, "error: %s\n", dir ? vt_last_error() : "--model DIR is required");
@@ -41,6 +52,7 @@ int main(int argc, char **argv) {
     float *grads = vt_gpt2_grads(m, NULL);
     vt_gpt2_params(m, &n);
     vt_optimizer *opt = vt_optimizer_new(&cfg, n, infos, n_infos);
+    vt_gpt2_set_head_chunk(m, chunk);
     int64_t V = vt_gpt2_get_config(m)->vocab_size;
     int32_t *ids = malloc((size_t)(B * T) * sizeof *ids);
     for (int64_t i = 0; i < B * T; i++) ids[i] = (int32_t)((i * 7919 + 17) % V); /* the peer's ids too */
@@ -49,7 +61,9 @@ int main(int argc, char **argv) {
     double t[1000];
     for (int r = -1; r < steps; r++) { /* r = -1: warm-up (oneDNN primitives, the arena) */
         double t0 = bench_now();
-        if (!opt || vt_gpt2_forward(m, &in, true, (uint64_t)r + 2, &o) != VT_OK || vt_gpt2_backward(m, false) != VT_OK ||
+        vt_status st = full ? vt_gpt2_forward(m, &in, true, (uint64_t)r + 2, &o) : VT_OK;
+        if (st == VT_OK) st = full ? vt_gpt2_backward(m, false) : vt_gpt2_train_step(m, &in, (uint64_t)r + 2, false, &o);
+        if (!opt || st != VT_OK ||
             /* vt_gpt2_params each step: it marks the bf16 copy stale, so the next forward sees the update */
             vt_optimizer_step(opt, vt_gpt2_params(m, NULL), grads, NULL) != VT_OK) {
             fprintf(stderr, "error: %s\n", vt_last_error());
@@ -64,8 +78,8 @@ int main(int argc, char **argv) {
     double N = (double)vt_gpt2_num_parameters(m) - (double)c->n_positions * (double)c->n_embd;
     double flops = 6.0 * N * (double)(B * T) + 12.0 * (double)c->n_layer * (double)T * (double)c->n_embd * (double)(B * T);
     printf("{\"engine\": \"verto\", \"precision\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"params\": %lld, "
-           "\"step_ms\": %.2f, \"tokens_per_sec\": %.1f, \"gflops\": %.2f, \"loss\": %.6f}\n",
-           bf16 ? "bf16" : "fp32", (long long)B, (long long)T, (long long)vt_gpt2_num_parameters(m), 1e3 * s.median,
+           "\"head\": \"%s\", \"step_ms\": %.2f, \"tokens_per_sec\": %.1f, \"gflops\": %.2f, \"loss\": %.6f}\n",
+           bf16 ? "bf16" : "fp32", (long long)B, (long long)T, (long long)vt_gpt2_num_parameters(m), full ? "full" : "chunked", 1e3 * s.median,
            (double)(B * T) / s.median, flops / s.median * 1e-9, o.loss);
     vt_optimizer_free(opt);
     vt_gpt2_free(m);

@@ -135,7 +135,7 @@ typedef struct vt_gpt2_batch {
 } vt_gpt2_batch;
 
 typedef struct vt_gpt2_outputs {
-    const float *logits;      /* (B*T, V), valid until the next forward */
+    const float *logits;      /* (B*T, V), valid until the next forward, train step or loss; NULL from those two */
     const float *hidden;      /* (B*T, H) ln_f's output */
     double loss;              /* NAN without labels; 0 when every label is -100 (transformers: NaN) */
     int64_t counted;          /* the labels the loss averaged */
@@ -150,6 +150,27 @@ VT_API vt_status vt_gpt2_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool train
  * accumulate, else overwritten); wte receives both its lookup's and the
  * lm_head's. VT_ERR_STATE without a forward with labels. */
 VT_API vt_status vt_gpt2_backward(vt_gpt2 *m, bool accumulate);
+/* A training step's forward (dropouts seeded by `seed`) and backward in one
+ * call, for training loops that need the loss but not the logits: the tied
+ * lm_head and the cross-entropy run over the B*T rows in chunks, each chunk's
+ * gradient taken at once, so no (B*T, V) logits are held (GPT-2 small at
+ * 8 x 1024 tokens: 1.6 GB each for the logits and their gradient). The loss,
+ * `counted` and the gradients (+= when accumulate, else overwritten) are
+ * those of vt_gpt2_forward(training) + vt_gpt2_backward, up to float
+ * rounding; out->logits is NULL. The batch must have labels. On an error
+ * after the forward began (a non-finite loss: VT_ERR_NUMERIC) the gradients
+ * are partial. vt_gpt2_backward does not follow it. */
+VT_API vt_status vt_gpt2_train_step(vt_gpt2 *m, const vt_gpt2_batch *in, uint64_t seed, bool accumulate,
+                                    vt_gpt2_outputs *out);
+/* The loss of a batch with labels outside training (no dropout), with the
+ * head in chunks as vt_gpt2_train_step's and no logits kept (out->logits
+ * NULL): evaluation's loss and perplexity without (B*T, V) buffers. The loss
+ * and `counted` are vt_gpt2_forward's up to float rounding (the head's rows
+ * are one product per chunk rather than each sequence's own). */
+VT_API vt_status vt_gpt2_loss(vt_gpt2 *m, const vt_gpt2_batch *in, vt_gpt2_outputs *out);
+/* Rows per chunk of vt_gpt2_train_step's and vt_gpt2_loss's head (0, the default: 1024).
+ * VT_ERR_INVALID_ARG when negative. */
+VT_API vt_status vt_gpt2_set_head_chunk(vt_gpt2 *m, int64_t rows);
 
 /* ---- incremental decoding ---- */
 

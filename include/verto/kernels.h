@@ -238,7 +238,8 @@ VT_API vt_status vt_attention_backward(const vt_attention_dims *d, const vt_atte
  * number of counted rows, *correct (may be NULL) how many of them have argmax
  * == label. A label >= classes is VT_ERR_INVALID_ARG naming the row (nothing
  * written). If no row counts (or the counted rows' class weights sum to 0) the
- * loss is 0 and the gradient zero, where PyTorch would give NaN. */
+ * loss is 0 and the gradient zero, where PyTorch would give NaN. dlogits may
+ * be logits itself: the gradient then replaces the logits. */
 VT_API vt_status vt_softmax_xent(const float *logits, const int32_t *labels, int64_t n, int64_t classes,
                                  const float *class_weights, float *dlogits, float grad_scale, double *loss,
                                  int64_t *counted, int64_t *correct);

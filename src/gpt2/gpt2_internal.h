@@ -75,6 +75,9 @@ struct vt_gpt2 {
     vt_arena arena;
     int64_t plan_b, plan_t;
     bool planned;
+    bool plan_logits;           /* the plan holds the whole (B*T, V) logits and d_logits */
+    int64_t plan_chunk;         /* head_chunk when planned */
+    int64_t head_chunk;         /* vt_gpt2_set_head_chunk's rows; 0: automatic */
     int32_t *pos_ids;           /* (B*T) */
     float *zeros;               /* (H) unit 0's residual input */
     float *emb;                 /* (B*T, H) wte + wpe, before dropout */
@@ -82,7 +85,8 @@ struct vt_gpt2 {
     gpt2_layer_acts *acts;      /* (L) */
     float *branch;              /* (B*T, H) a sublayer's output */
     int32_t *targets;           /* (B*T) shifted labels */
-    float *logits, *d_logits;   /* (B*T, V) */
+    float *logits, *d_logits;   /* (B*T, V); with plan_logits false, logits is the chunked head's
+                                   (rows, V) and d_logits NULL */
     vt_bf16 *hidden16;          /* (B*T, H) ln_f's output in bf16 (bf16 only) */
     vt_bf16 *dy16;              /* bf16 scratch of the largest dense output gradient */
     float *d_out, *d_sum, *d_branch; /* (B*T, H) a unit's output's, its residual's, its branch's gradients */
@@ -121,8 +125,21 @@ vt_status gpt2_lora_parse_config(const char *text, size_t len, const char *path,
 /* The file's module name of slot k ("attn.c_attn", ...) and its (in, out). */
 const char *gpt2_lora_module(int k);
 void gpt2_lora_dims(const vt_gpt2 *m, int k, int64_t *in, int64_t *out);
-/* The activations for (B, T) (plan.c). */
-vt_status gpt2_plan(vt_gpt2 *m, int64_t batch, int64_t seq_len);
+/* The activations for (B, T) (model.c), with or without the whole logits. */
+vt_status gpt2_plan(vt_gpt2 *m, int64_t batch, int64_t seq_len, bool with_logits);
+vt_status gpt2_check_batch(const vt_gpt2 *m, const vt_gpt2_batch *in);
+/* The embeddings, blocks and ln_f over the batch (hidden state: units[2L].out). */
+vt_status gpt2_body_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training, uint64_t seed);
+/* From d_out, the hidden state's gradient, back through ln_f, the blocks and
+ * the embeddings of the last forward (m->last). */
+vt_status gpt2_body_backward(vt_gpt2 *m);
+/* The tied lm_head: logits = hidden wte^T, no bias. */
+blk_linear gpt2_lm_head(const vt_gpt2 *m);
+/* targets (B*T) = labels shifted by one, -100 after each sequence's last position. */
+void gpt2_shift_labels(vt_gpt2 *m, const vt_gpt2_batch *in);
+void gpt2_zero_grads(vt_gpt2 *m);
+/* The rows per chunk of the training head (train_step.c) for B*T rows. */
+int64_t gpt2_head_chunk_rows(const vt_gpt2 *m, int64_t rows);
 
 /* The forward without the lm_head, outside training (model.c): the hidden
  * state is units[2L].out, each layer's keys and values in acts[l].attn.qkv. */

@@ -17,7 +17,9 @@
 
 static int64_t max3(int64_t a, int64_t b, int64_t c) { return a > b ? (a > c ? a : c) : (b > c ? b : c); }
 
-static void reserve(vt_gpt2 *m, int64_t B, int64_t T) {
+/* with_logits: the (B*T, V) logits and their gradient for vt_gpt2_forward;
+ * without, vt_gpt2_train_step's chunk of the head's rows in their place. */
+static void reserve(vt_gpt2 *m, int64_t B, int64_t T, bool with_logits) {
     const vt_gpt2_config *c = &m->cfg;
     int64_t H = c->n_embd, I = vt_gpt2_inner(c), A = c->n_head, V = c->vocab_size, L = c->n_layer, BT = B * T;
     m->pos_ids = I32(BT);
@@ -38,10 +40,11 @@ static void reserve(vt_gpt2 *m, int64_t B, int64_t T) {
     }
     m->branch = F32(BT * H);
     m->targets = I32(BT);
-    m->logits = F32(BT * V);
-    m->d_logits = F32(BT * V);
+    int64_t head_rows = with_logits ? BT : gpt2_head_chunk_rows(m, BT);
+    m->logits = F32(head_rows * V);
+    m->d_logits = with_logits ? F32(BT * V) : NULL; /* the chunk's gradient replaces its logits */
     m->hidden16 = BF16(BT * H);
-    m->dy16 = BF16(BT * max3(3 * H, I, V));
+    m->dy16 = BF16(max3(BT * 3 * H, BT * I, head_rows * V));
     m->d_out = F32(BT * H);
     m->d_sum = F32(BT * H);
     m->d_branch = F32(BT * H);
@@ -52,8 +55,11 @@ static void reserve(vt_gpt2 *m, int64_t B, int64_t T) {
     gpt2_lora_reserve(m, BT);
 }
 
-vt_status gpt2_plan(vt_gpt2 *m, int64_t batch, int64_t seq_len) {
-    if (m->planned && m->plan_b == batch && m->plan_t == seq_len) return VT_OK;
+vt_status gpt2_plan(vt_gpt2 *m, int64_t batch, int64_t seq_len, bool with_logits) {
+    /* a plan with the full logits serves the chunked head too */
+    if (m->planned && m->plan_b == batch && m->plan_t == seq_len &&
+        (m->plan_logits || (!with_logits && m->plan_chunk == m->head_chunk)))
+        return VT_OK;
     int64_t L = m->cfg.n_layer;
     if (!m->units && !(m->units = calloc((size_t)(2 * L + 1), sizeof *m->units)))
         return vt_error(VT_ERR_NOMEM, "out of memory planning GPT-2 activations");
@@ -61,17 +67,19 @@ vt_status gpt2_plan(vt_gpt2 *m, int64_t batch, int64_t seq_len) {
         return vt_error(VT_ERR_NOMEM, "out of memory planning GPT-2 activations");
     m->planned = false;
     vt_arena_begin_measure(&m->arena);
-    reserve(m, batch, seq_len);
+    reserve(m, batch, seq_len, with_logits);
     vt_status st = vt_arena_commit(&m->arena);
     if (st != VT_OK) return st;
-    reserve(m, batch, seq_len);
+    reserve(m, batch, seq_len, with_logits);
     m->plan_b = batch;
     m->plan_t = seq_len;
+    m->plan_logits = with_logits;
+    m->plan_chunk = m->head_chunk;
     m->planned = true;
     return VT_OK;
 }
 
-static vt_status check_batch(const vt_gpt2 *m, const vt_gpt2_batch *in) {
+vt_status gpt2_check_batch(const vt_gpt2 *m, const vt_gpt2_batch *in) {
     const vt_gpt2_config *c = &m->cfg;
     if (!in || in->batch < 1 || in->seq_len < 1 || !in->input_ids)
         return vt_error(VT_ERR_INVALID_ARG, "a GPT-2 batch needs input_ids and positive batch and length");
@@ -88,7 +96,7 @@ static vt_status check_batch(const vt_gpt2 *m, const vt_gpt2_batch *in) {
 }
 
 /* Embeddings, blocks and ln_f over the batch; the hidden state is units[2L].out. */
-static vt_status body_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training, uint64_t seed) {
+vt_status gpt2_body_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training, uint64_t seed) {
     const vt_gpt2_config *c = &m->cfg;
     int64_t T = in->seq_len, H = c->n_embd, BT = in->batch * T, L = c->n_layer;
     vt_status st = vt_embedding_forward(in->input_ids, m->w.wte, m->emb, BT, c->vocab_size, H);
@@ -123,16 +131,15 @@ static vt_status body_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training
 }
 
 vt_status gpt2_body(vt_gpt2 *m, const vt_gpt2_batch *in) {
-    vt_status st = check_batch(m, in);
-    if (st == VT_OK) st = gpt2_plan(m, in->batch, in->seq_len);
+    vt_status st = gpt2_check_batch(m, in);
+    if (st == VT_OK) st = gpt2_plan(m, in->batch, in->seq_len, false);
     if (st != VT_OK) return st;
     gpt2_refresh_params16(m);
     m->last_has_loss = false;
-    return body_forward(m, in, false, 0);
+    return gpt2_body_forward(m, in, false, 0);
 }
 
-/* The tied lm_head: logits = hidden wte^T, no bias. */
-static blk_linear lm_head(const vt_gpt2 *m) {
+blk_linear gpt2_lm_head(const vt_gpt2 *m) {
     return gpt2_dense(m, m->w.wte, NULL, m->g.wte, NULL, m->cfg.n_embd, m->cfg.vocab_size);
 }
 
@@ -141,16 +148,16 @@ vt_status vt_gpt2_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training, ui
     memset(out, 0, sizeof *out);
     out->loss = NAN;
     m->last_has_loss = false;
-    vt_status st = check_batch(m, in);
-    if (st == VT_OK) st = gpt2_plan(m, in->batch, in->seq_len);
+    vt_status st = gpt2_check_batch(m, in);
+    if (st == VT_OK) st = gpt2_plan(m, in->batch, in->seq_len, true);
     if (st != VT_OK) return st;
     gpt2_refresh_params16(m);
-    if ((st = body_forward(m, in, training, seed)) != VT_OK) return st;
+    if ((st = gpt2_body_forward(m, in, training, seed)) != VT_OK) return st;
     const vt_gpt2_config *c = &m->cfg;
     int64_t T = in->seq_len, BT = in->batch * T, V = c->vocab_size;
     const float *hidden = m->units[2 * c->n_layer].out;
     blk_ctx ctx = gpt2_ctx(m, training || in->one_product);
-    blk_linear lm = lm_head(m);
+    blk_linear lm = gpt2_lm_head(m);
     if ((st = blk_linear_forward(&ctx, &lm, hidden, m->hidden16, m->logits, BT, T)) != VT_OK) return st;
     out->logits = m->logits;
     out->hidden = hidden;
@@ -158,8 +165,7 @@ vt_status vt_gpt2_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training, ui
     m->last_training = training;
     m->last_seed = seed;
     if (!in->labels) return VT_OK;
-    /* transformers' causal LM loss: position t predicts labels[t + 1] */
-    for (int64_t r = 0; r < BT; r++) m->targets[r] = r % T + 1 < T ? in->labels[r + 1] : GPT2_IGNORE_INDEX;
+    gpt2_shift_labels(m, in);
     double loss = 0;
     if ((st = vt_softmax_xent(m->logits, m->targets, BT, V, NULL, m->d_logits, 1.0f, &loss, &out->counted, NULL)))
         return st;
@@ -169,23 +175,40 @@ vt_status vt_gpt2_forward(vt_gpt2 *m, const vt_gpt2_batch *in, bool training, ui
     return VT_OK;
 }
 
+void gpt2_shift_labels(vt_gpt2 *m, const vt_gpt2_batch *in) {
+    /* transformers' causal LM loss: position t predicts labels[t + 1] */
+    int64_t T = in->seq_len, BT = in->batch * T;
+    for (int64_t r = 0; r < BT; r++) m->targets[r] = r % T + 1 < T ? in->labels[r + 1] : GPT2_IGNORE_INDEX;
+}
+
+void gpt2_zero_grads(vt_gpt2 *m) {
+    memset(m->grads, 0, (size_t)m->n_floats * sizeof(float));
+    if (m->lora) memset(m->lora->grads, 0, (size_t)m->lora->n_floats * sizeof(float));
+}
+
 vt_status vt_gpt2_backward(vt_gpt2 *m, bool accumulate) {
-    if (!m || !m->planned || !m->last_has_loss)
+    if (!m || !m->planned || !m->plan_logits || !m->last_has_loss)
         return vt_error(VT_ERR_STATE, "vt_gpt2_backward needs a forward with labels first");
+    int64_t BT = m->last.batch * m->last.seq_len;
+    if (!accumulate) gpt2_zero_grads(m);
+    blk_ctx ctx = gpt2_ctx(m, true);
+    blk_linear lm = gpt2_lm_head(m);
+    /* d_out: the gradient of the last unit's output, the hidden state */
+    vt_status st = blk_linear_backward(&ctx, &lm, m->units[2 * m->cfg.n_layer].out, m->hidden16, m->d_logits, m->d_out,
+                                       0.0f, BT);
+    return st == VT_OK ? gpt2_body_backward(m) : st;
+}
+
+vt_status gpt2_body_backward(vt_gpt2 *m) {
     const vt_gpt2_config *c = &m->cfg;
     const vt_gpt2_batch *in = &m->last;
     int64_t T = in->seq_len, H = c->n_embd, BT = in->batch * T, L = c->n_layer;
     size_t bytes = (size_t)(BT * H) * sizeof(float);
-    if (!accumulate) memset(m->grads, 0, (size_t)m->n_floats * sizeof(float));
-    if (!accumulate && m->lora) memset(m->lora->grads, 0, (size_t)m->lora->n_floats * sizeof(float));
     bool training = m->last_training;
     float resid = training ? c->resid_pdrop : 0, attn_drop = training ? c->attn_pdrop : 0;
     uint64_t seed = m->last_seed;
     blk_ctx ctx = gpt2_ctx(m, true);
-    blk_linear lm = lm_head(m);
-    /* d_out: the gradient of the last unit's output, the hidden state */
-    vt_status st = blk_linear_backward(&ctx, &lm, m->units[2 * L].out, m->hidden16, m->d_logits, m->d_out, 0.0f, BT);
-    if (st != VT_OK) return st;
+    vt_status st = VT_OK;
     memset(m->d_sum, 0, bytes); /* nothing adds to the last residual stream after it */
     blk_attention_shape shape = {.batch = in->batch, .seq_len = T, .mask = in->attention_mask};
     for (int64_t k = 2 * L; k >= 0; k--) {

@@ -35,8 +35,10 @@ vt_status VK_FN(vt_softmax_xent)(const float *logits,        // (n, classes)
     int64_t n_correct = 0;
 #pragma omp parallel for schedule(static) reduction(+ : loss_sum, n_correct) if (n * classes > 16384)
     for (int64_t i = 0; i < n; i++) {
-        const float *restrict x = logits + i * classes;
-        float *restrict g = dlogits ? dlogits + i * classes : NULL;
+        /* not restrict: dlogits may be logits itself (each g[c] is written
+         * from x[c] alone, and the label's logit is read first) */
+        const float *x = logits + i * classes;
+        float *g = dlogits ? dlogits + i * classes : NULL;
         if (labels[i] < 0) {
             if (g) memset(g, 0, (size_t)classes * sizeof *g);
             continue;
@@ -44,8 +46,9 @@ vt_status VK_FN(vt_softmax_xent)(const float *logits,        // (n, classes)
         float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
         for (int64_t c = 0; c < classes; c++) mx = x[c] > mx ? x[c] : mx;
+        float x_label = x[labels[i]];
         int64_t arg = 0;
-        while (arg < classes - 1 && !(x[arg] == mx)) arg++; /* the first maximum */
+        while (correct && arg < classes - 1 && !(x[arg] == mx)) arg++; /* the first maximum (scalar: only when asked) */
         float s = 0.0f;
         if (g) {
 #pragma omp simd reduction(+ : s)
@@ -58,7 +61,7 @@ vt_status VK_FN(vt_softmax_xent)(const float *logits,        // (n, classes)
             for (int64_t c = 0; c < classes; c++) s += vk_expf(x[c] - mx);
         }
         float w = class_weights ? class_weights[labels[i]] : 1.0f;
-        loss_sum += (double)w * ((double)mx + log((double)s) - (double)x[labels[i]]);
+        loss_sum += (double)w * ((double)mx + log((double)s) - (double)x_label);
         n_correct += arg == labels[i];
         if (g) {
             float f = grad_scale * inv * w, fs = f / s;

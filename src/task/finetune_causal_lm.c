@@ -76,7 +76,7 @@ vt_status vt_clm_set_evaluate(vt_gpt2 *m, const vt_clm_set *set, int64_t batch_s
         int64_t n = (int64_t)(set->n - at) < batch_size ? (int64_t)(set->n - at) : batch_size;
         vt_gpt2_batch in;
         vt_gpt2_outputs out;
-        if ((st = fill_batch(&b, set, order + at, n, &in)) == VT_OK && (st = vt_gpt2_forward(m, &in, false, 0, &out)) == VT_OK) {
+        if ((st = fill_batch(&b, set, order + at, n, &in)) == VT_OK && (st = vt_gpt2_loss(m, &in, &out)) == VT_OK) {
             sum += out.loss * (double)out.counted;
             count += out.counted;
         }
@@ -178,8 +178,9 @@ static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_se
             vt_gpt2_batch in;
             vt_gpt2_outputs out;
             if ((st = fill_batch(&b, train, order + at, n, &in)) != VT_OK) break;
-            if ((st = vt_gpt2_forward(m, &in, true, vt_hash64(o->seed, (uint64_t)micro++), &out)) != VT_OK) break;
-            if ((st = vt_gpt2_backward(m, in_group > 0)) != VT_OK) break;
+            /* forward and backward at once: the head in chunks, no (B*T, V) logits */
+            if ((st = vt_gpt2_train_step(m, &in, vt_hash64(o->seed, (uint64_t)micro++), in_group > 0, &out)) != VT_OK)
+                break;
             for (int64_t r = 0; r < in.batch * in.seq_len; r++) tokens += in.attention_mask[r];
             loss_sum += out.loss;
             loss_n++;

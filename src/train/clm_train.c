@@ -102,7 +102,7 @@ vt_status vt_clm_evaluate(vt_gpt2 *model, vt_pt_clm_reader *eval, int64_t n, int
         vt_status st = vt_pt_clm_batch(eval, first, count, &ids);
         vt_gpt2_batch b = {.batch = count, .seq_len = T, .input_ids = ids, .labels = ids};
         vt_gpt2_outputs out;
-        if (st == VT_OK) st = vt_gpt2_forward(model, &b, false, 0, &out);
+        if (st == VT_OK) st = vt_gpt2_loss(model, &b, &out); /* no (B*T, V) logits */
         if (st != VT_OK) return st;
         sum += out.loss * (double)out.counted;
         counted += out.counted;
@@ -128,10 +128,9 @@ static vt_status train_step(clm_run *r, int64_t step, double *loss, int64_t *tok
         /* Dropout seeded per micro-batch (and rank: rank 0 keeps the one-process draw). */
         uint64_t seed = vt_hash64(o->seed, (uint64_t)index);
         if (r->rank) seed = vt_hash64(seed, (uint64_t)r->rank);
-        if (st == VT_OK) st = vt_gpt2_forward(r->m, &b, true, seed, &out);
-        if (st == VT_OK && !isfinite(out.loss))
-            st = vt_error(VT_ERR_NUMERIC, "step %" PRId64 ": the loss is not finite", step + 1);
-        if (st == VT_OK) st = vt_gpt2_backward(r->m, micro > 0);
+        /* forward and backward at once: the head in chunks, no (B*T, V) logits */
+        if (st == VT_OK) st = vt_gpt2_train_step(r->m, &b, seed, micro > 0, &out);
+        if (st == VT_ERR_NUMERIC) st = vt_error(st, "step %" PRId64 ": the loss is not finite", step + 1);
         if (st == VT_OK) total += out.loss;
     }
     /* A failure on one rank must not leave the others waiting in the reduction: agree on it first. */

@@ -72,7 +72,37 @@ static void io_close(ref_io *r) {
     vt_st_close(r->f);
 }
 
-/* Logits, loss and every gradient of a right-padded batch. */
+/* Every parameter gradient of m against the reference's; returns the worst relative difference. */
+static double check_grads(vt_gpt2 *m, const ref_io *r, const char *config, const char *path) {
+    double worst = 0;
+    for (size_t i = 0; i < vt_gpt2_param_count(m); i++) {
+        vt_gpt2_param *p = vt_gpt2_param_at(m, i);
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", p->name);
+        int64_t n = 0;
+        float *want = ref_f32(r->f, key, &n), *got = p->grad, *tmp = NULL;
+        assert_int_equal(n, p->shape[0] * (p->ndim == 2 ? p->shape[1] : 1));
+        if (vt_gpt2_param_is_conv1d(m, i)) { /* verto (out, in), transformers (in, out) */
+            tmp = malloc((size_t)n * sizeof *tmp);
+            for (int64_t o = 0; o < p->shape[0]; o++)
+                for (int64_t c = 0; c < p->shape[1]; c++) tmp[c * p->shape[0] + o] = got[o * p->shape[1] + c];
+            got = tmp;
+        }
+        double d = rel_max_diff(got, want, n);
+        if (d > worst) worst = d;
+        if (d > GRAD_TOL) fail_msg("%s (%s): gradient of %s off by %.3g (relative)", config, path, p->name, d);
+        free(tmp);
+        free(want);
+    }
+    printf("%s (%s): worst parameter gradient %.3g (relative, tolerance %g)\n", config, path, worst, GRAD_TOL);
+    return worst;
+}
+
+/* Logits, loss and every gradient of a right-padded batch; then the same loss
+ * and gradients through vt_gpt2_train_step's chunked head, with chunks of 5
+ * rows (36 rows: seven full chunks and one of a row; some chunks all padding,
+ * whose labels are -100), of all the rows at once, and accumulated over two
+ * steps (twice the reference). */
 static void test_forward_backward(void **state) {
     (void)state;
     for (size_t k = 0; k < sizeof CONFIGS / sizeof *CONFIGS; k++) {
@@ -91,27 +121,33 @@ static void test_forward_backward(void **state) {
         printf("%s: loss verto %.9f transformers %.9f\n", CONFIGS[k], out.loss, loss[0]);
         assert_true(fabs(out.loss - loss[0]) <= LOSS_TOL);
         assert_int_equal(vt_gpt2_backward(m, false), VT_OK);
-        double worst = 0;
-        for (size_t i = 0; i < vt_gpt2_param_count(m); i++) {
-            vt_gpt2_param *p = vt_gpt2_param_at(m, i);
-            char key[160];
-            snprintf(key, sizeof key, "grad.%s", p->name);
-            int64_t n = 0;
-            float *want = ref_f32(r.f, key, &n), *got = p->grad, *tmp = NULL;
-            assert_int_equal(n, p->shape[0] * (p->ndim == 2 ? p->shape[1] : 1));
-            if (vt_gpt2_param_is_conv1d(m, i)) { /* verto (out, in), transformers (in, out) */
-                tmp = malloc((size_t)n * sizeof *tmp);
-                for (int64_t o = 0; o < p->shape[0]; o++)
-                    for (int64_t c = 0; c < p->shape[1]; c++) tmp[c * p->shape[0] + o] = got[o * p->shape[1] + c];
-                got = tmp;
-            }
-            double d = rel_max_diff(got, want, n);
-            if (d > worst) worst = d;
-            if (d > GRAD_TOL) fail_msg("%s: gradient of %s off by %.3g (relative)", CONFIGS[k], p->name, d);
-            free(tmp);
-            free(want);
+        check_grads(m, &r, CONFIGS[k], "forward + backward");
+        static const int64_t CHUNKS[] = {5, 0};
+        for (size_t c = 0; c < sizeof CHUNKS / sizeof *CHUNKS; c++) {
+            assert_int_equal(vt_gpt2_set_head_chunk(m, CHUNKS[c]), VT_OK);
+            vt_gpt2_outputs step;
+            assert_int_equal(vt_gpt2_train_step(m, &in, 1, false, &step), VT_OK);
+            printf("%s: chunked head (%lld rows): loss %.9f, %lld labels (forward: %lld)\n", CONFIGS[k],
+                   (long long)CHUNKS[c], step.loss, (long long)step.counted, (long long)out.counted);
+            assert_null(step.logits);
+            assert_int_equal(step.counted, out.counted);
+            assert_true(fabs(step.loss - loss[0]) <= LOSS_TOL);
+            check_grads(m, &r, CONFIGS[k], CHUNKS[c] ? "train_step, chunks of 5 rows" : "train_step, one chunk");
         }
-        printf("%s: worst parameter gradient %.3g (relative, tolerance %g)\n", CONFIGS[k], worst, GRAD_TOL);
+        /* the evaluation loss through the chunked head */
+        assert_int_equal(vt_gpt2_set_head_chunk(m, 5), VT_OK);
+        vt_gpt2_outputs eval;
+        assert_int_equal(vt_gpt2_loss(m, &in, &eval), VT_OK);
+        printf("%s: vt_gpt2_loss %.9f (chunks of 5 rows), %lld labels\n", CONFIGS[k], eval.loss, (long long)eval.counted);
+        assert_null(eval.logits);
+        assert_int_equal(eval.counted, out.counted);
+        assert_true(fabs(eval.loss - loss[0]) <= LOSS_TOL);
+        /* accumulation: a second step adds the same gradients again; halved, they are the reference's */
+        assert_int_equal(vt_gpt2_train_step(m, &in, 1, true, &out), VT_OK);
+        int64_t n;
+        float *g = vt_gpt2_grads(m, &n);
+        for (int64_t i = 0; i < n; i++) g[i] *= 0.5f;
+        check_grads(m, &r, CONFIGS[k], "train_step accumulated over two steps, halved");
         free(logits);
         free(loss);
         io_close(&r);
@@ -314,8 +350,19 @@ static void test_bad_calls(void **state) {
     int32_t labels[4] = {1, 2, 77, -100};
     in = (vt_gpt2_batch){.batch = 1, .seq_len = 4, .input_ids = ids, .labels = labels};
     assert_int_equal(vt_gpt2_forward(m, &in, false, 0, &out), VT_ERR_INVALID_ARG);
+    assert_int_equal(vt_gpt2_train_step(m, &in, 0, false, &out), VT_ERR_INVALID_ARG); /* label 77 */
     in.seq_len = 41;
     assert_int_equal(vt_gpt2_forward(m, &in, false, 0, &out), VT_ERR_INVALID_ARG);
+    /* the training step needs labels, and leaves nothing for vt_gpt2_backward */
+    in = (vt_gpt2_batch){.batch = 1, .seq_len = 4, .input_ids = ids};
+    assert_int_equal(vt_gpt2_train_step(m, &in, 0, false, &out), VT_ERR_INVALID_ARG);
+    assert_int_equal(vt_gpt2_loss(m, &in, &out), VT_ERR_INVALID_ARG);
+    labels[2] = 3;
+    in.labels = labels;
+    assert_int_equal(vt_gpt2_train_step(m, &in, 0, false, &out), VT_OK);
+    assert_true(isfinite(out.loss) && out.counted == 2);
+    assert_int_equal(vt_gpt2_backward(m, false), VT_ERR_STATE);
+    assert_int_equal(vt_gpt2_set_head_chunk(m, -1), VT_ERR_INVALID_ARG);
     assert_null(vt_gpt2_cache_new(m, 1, 41));
     vt_gpt2_cache *c = vt_gpt2_cache_new(m, 1, 8);
     int32_t tok[1] = {5};
@@ -349,7 +396,21 @@ static void test_bf16(void **state) {
     assert_int_equal(vt_gpt2_get_precision(m), VT_PRECISION_BF16);
     assert_int_equal(vt_gpt2_forward(m, &in, true, 1, &out), VT_OK);
     assert_int_equal(vt_gpt2_backward(m, false), VT_OK);
-    const float *g16 = vt_gpt2_grads(m, NULL);
+    float *g16 = vt_gpt2_grads(m, NULL);
+    /* the chunked training step in bf16: the same bf16 roundings, summed in another order */
+    double loss16 = out.loss, dot16 = 0, n16a = 0, n16b = 0;
+    float *g16_full = malloc((size_t)n * sizeof *g16_full);
+    memcpy(g16_full, g16, (size_t)n * sizeof *g16_full);
+    assert_int_equal(vt_gpt2_set_head_chunk(m, 5), VT_OK);
+    assert_int_equal(vt_gpt2_train_step(m, &in, 1, false, &out), VT_OK);
+    for (int64_t i = 0; i < n; i++)
+        dot16 += (double)g16_full[i] * g16[i], n16a += (double)g16_full[i] * g16_full[i], n16b += (double)g16[i] * g16[i];
+    printf("bf16: chunked step loss %.6f vs forward %.6f; gradient cosine %.7f\n", out.loss, loss16, dot16 / sqrt(n16a * n16b));
+    assert_true(fabs(out.loss - loss16) <= 1e-5 * fabs(loss16));
+    assert_true(dot16 / sqrt(n16a * n16b) >= 0.99999);
+    memcpy(g16, g16_full, (size_t)n * sizeof *g16_full); /* the comparison below is the forward's */
+    free(g16_full);
+    out.loss = loss16;
     double dot = 0, a2 = 0, b2 = 0;
     for (int64_t i = 0; i < n; i++) dot += (double)g32[i] * g16[i], a2 += (double)g32[i] * g32[i], b2 += (double)g16[i] * g16[i];
     double cosine = dot / sqrt(a2 * b2);
