@@ -8,13 +8,17 @@
  * past a 64-row block of the dense layers' products. "Alone" is the padded
  * path with one sequence of its own length, what verto predict ran before
  * packing. No tolerance: equality is the property. Also: what a packed batch
- * refuses. */
+ * refuses, and vt_task_run's packed rows of a token classifier and of
+ * question answering against each row's padded forward alone (test_task
+ * checks classification and embeddings the same way). */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "verto/bert.h"
 #include "verto/rng.h"
+#include "verto/task.h"
+#include "verto/tokenizer.h"
 #include "vt_test.h"
 
 #define VOCAB 60
@@ -156,12 +160,67 @@ static void test_refusals(void **state) {
     vt_bert_free(m);
 }
 
+/* vt_task_run packs rows of mixed lengths into one batch: each row's token
+ * logits (a token classifier) or start and end logits (question answering)
+ * equal the padded forward of that row alone. */
+static void check_task_rows(vt_bert_arch arch, vt_task_kind kind, vt_task_output what) {
+    static const char *const texts[] = {"free money now !", "lunch", "the meeting is tomorrow , the report and the lunch",
+                                        "click click click to win", "win", "offers , meetings and reports"};
+    enum { N_TEXTS = sizeof texts / sizeof *texts };
+    char *dir = test_tiny_model(arch, 2);
+    vt_task_options opt;
+    vt_task_options_default(&opt);
+    opt.kind = kind;
+    opt.batch_size = 32;
+    vt_task *t = vt_task_load(dir, &opt);
+    if (!t) fail_msg("vt_task_load: %s", vt_last_error());
+    vt_tok_encode_opts eo;
+    vt_tok_encode_opts_default(&eo);
+    eo.max_length = vt_task_max_length(t);
+    vt_tok_encoding enc[N_TEXTS];
+    const vt_tok_encoding *rows[N_TEXTS];
+    float *out[N_TEXTS];
+    for (int i = 0; i < N_TEXTS; i++) {
+        vt_tok_encoding_init(&enc[i]);
+        assert_int_equal(vt_tok_encode(vt_task_tokenizer(t), texts[i], strlen(texts[i]), NULL, 0, &eo, &enc[i]), VT_OK);
+        rows[i] = &enc[i];
+        out[i] = malloc(vt_task_row_floats(t, what, rows[i]) * sizeof(float));
+        assert_non_null(out[i]);
+    }
+    assert_int_equal(vt_task_run(t, what, rows, N_TEXTS, out), VT_OK);
+    int64_t K = vt_task_config(t)->num_labels;
+    for (int i = 0; i < N_TEXTS; i++) {
+        int64_t T = enc[i].len;
+        vt_bert_batch b = {.batch = 1, .seq_len = T, .input_ids = enc[i].ids, .token_type_ids = enc[i].type_ids,
+                           .attention_mask = enc[i].attention_mask};
+        vt_bert_outputs o;
+        assert_int_equal(vt_bert_forward(vt_task_model(t), &b, false, 0, &o), VT_OK);
+        if (what == VT_OUT_TOKENS) {
+            assert_memory_equal(out[i], o.logits, (size_t)(T * K) * sizeof(float));
+        } else {
+            assert_memory_equal(out[i], o.start_logits, (size_t)T * sizeof(float));
+            assert_memory_equal(out[i] + T, o.end_logits, (size_t)T * sizeof(float));
+        }
+        free(out[i]);
+        vt_tok_encoding_free(&enc[i]);
+    }
+    vt_task_free(t);
+    test_remove_dir(dir);
+}
+
+static void test_task_rows(void **state) {
+    (void)state;
+    check_task_rows(VT_BERT_FOR_TOKEN_CLASSIFICATION, VT_TASK_TOKEN_CLASSIFICATION, VT_OUT_TOKENS);
+    check_task_rows(VT_BERT_FOR_QUESTION_ANSWERING, VT_TASK_QUESTION_ANSWERING, VT_OUT_SPAN);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequence_classifier),
         cmocka_unit_test(test_token_outputs),
         cmocka_unit_test(test_embeddings),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_task_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
