@@ -168,7 +168,7 @@ vt_status VK_FN(vt_attention_forward)(const vt_attention_dims *d, const vt_atten
     if (d->offsets && o->mask_kind != VT_MASK_NONE)
         return vt_error(VT_ERR_INVALID_ARG, "packed attention takes no mask: each sequence has only its own tokens");
     vt_par_error err = {0};
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1) /* (pairs of a packed batch differ in cost) */
     for (int64_t item = 0; item < d->batch * d->heads; item++)
         vt_par_error_keep(&err, item, pair_forward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, out));
     return vt_par_error_raise(&err);

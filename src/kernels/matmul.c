@@ -404,7 +404,7 @@ static vt_status seqwise(bool bf16, const void *A, const void *W, const float *b
     size_t elem = bf16 ? sizeof(vt_bf16) : sizeof(float);
     int64_t uniform_blocks = offsets ? 0 : blocks_of(seq_rows);
     vt_par_error err = {0};
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1) /* (blocks of a packed batch differ in rows) */
     for (int64_t item = 0; item < items; item++) {
         int64_t seq = 0, blk = item;
         if (uniform_blocks) {

@@ -35,12 +35,14 @@ static vt_status reserve(vt_task *t, size_t B, size_t T) {
     return t->cells ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for a batch of %zu rows of %zu tokens", B, T);
 }
 
-/* Sorting rows by length, then by position (a total order, so batches do not depend on qsort). */
+/* Sorting rows by length, longest first (a packed batch's threads take their
+ * costliest work first), then by position (a total order, so batches do not
+ * depend on qsort). */
 static const vt_tok_encoding *const *g_rows;
 static int by_length(const void *a, const void *b) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     int32_t lx = g_rows[x]->len, ly = g_rows[y]->len;
-    if (lx != ly) return (lx > ly) - (lx < ly);
+    if (lx != ly) return (lx < ly) - (lx > ly);
     return (x > y) - (x < y);
 }
 
