@@ -19,6 +19,10 @@
 #   3. the same measured run against a server with --max-batch 1, to report
 #      the speed-up of dynamic batching (reported, not asserted: this machine's
 #      cores are shared).
+# With LOAD_PEER=BUILD (a build of another commit), LOAD_ROUNDS (default 3)
+# alternating rounds then run this build, that one (--max-batch 32 each) and
+# this one with --max-batch 1 on the same bodies, for a same-run comparison
+# (reported, not asserted; the answers must still be right).
 # Both servers run their forward passes on one thread (--threads 1,
 # LOAD_THREADS to change): the client shares the machine's cores, and OpenMP
 # threads spinning at barriers against 128 client and connection threads
@@ -298,6 +302,27 @@ check "max-batch 1: zero transport errors" test "$(field errors)" = 0
 check "max-batch 1: zero wrong answers" test "$(field wrong)" = 0
 rps_single=$(field rps)
 check "SIGTERM: exit 0" stop_server
+
+if [ -n "${LOAD_PEER:-}" ]; then # a benchmark: this build against another (e.g. before packing), alternating
+    this=$verto
+    for r in $(seq 1 "${LOAD_ROUNDS:-3}"); do
+        echo "--- round $r of ${LOAD_ROUNDS:-3} (load average $(cut -d' ' -f1 /proc/loadavg))"
+        for run in "$this|--max-batch 32 --max-wait-ms 5|this build, dynamic batching" \
+                   "$LOAD_PEER/verto|--max-batch 32 --max-wait-ms 5|LOAD_PEER, dynamic batching" \
+                   "$this|--max-batch 1 --max-wait-ms 0|this build, --max-batch 1"; do
+            IFS='|' read -r verto opts label <<<"$run"
+            # shellcheck disable=SC2086
+            start_server "$tmp/peer.log" $opts --threads "$threads"
+            run_load "$label"
+            curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/metrics.txt"
+            echo "    mean batch $(awk '$1 == "verto_batch_size_sum" {s = $2} $1 == "verto_batch_size_count" {c = $2}
+                END {printf "%.1f", s / c}' "$tmp/metrics.txt")"
+            check "$label: zero errors and wrong answers" test "$(field errors)$(field wrong)" = 00
+            stop_server
+        done
+    done
+    verto=$this
+fi
 
 echo
 echo "figures: $requests requests over $conns connections: ${rps_batched} requests/s (p50 ${p50} ms, p99 ${p99} ms)" \
