@@ -22,7 +22,8 @@
 # With LOAD_PEER=BUILD (a build of another commit), LOAD_ROUNDS (default 3)
 # alternating rounds then run this build, that one (--max-batch 32 each) and
 # this one with --max-batch 1 on the same bodies, for a same-run comparison
-# (reported, not asserted; the answers must still be right).
+# (reported, not asserted; the answers must still be right). LOAD_MODEL=DIR
+# serves that classifier directory instead of the small one.
 # Both servers run their forward passes on one thread (--threads 1,
 # LOAD_THREADS to change): the client shares the machine's cores, and OpenMP
 # threads spinning at barriers against 128 client and connection threads
@@ -222,10 +223,14 @@ with open(sys.argv[2], "w") as f:
     for l in open(sys.argv[1]): f.write(json.loads(l)["text"] + "\n")' "$tmp/train.jsonl" "$tmp/corpus.txt"
 echo '{"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
        "max_position_embeddings": 64, "vocab_size": 1000}' >"$tmp/cfg.json"
-"$verto" vocab --size 1000 -o "$tmp/vocab.txt" "$tmp/corpus.txt" >/dev/null
-"$verto" init --config-json "$tmp/cfg.json" --vocab "$tmp/vocab.txt" -o "$tmp/base" >/dev/null
-"$verto" finetune --init "$tmp/base" --train "$tmp/train.jsonl" --dev "$tmp/dev.jsonl" -o "$tmp/model" \
-    --epochs 1 --lr 1e-3 --batch-size 8 --max-seq-length 64 >/dev/null 2>&1
+if [ -n "${LOAD_MODEL:-}" ]; then # a benchmark's own classifier directory instead
+    ln -s "$(cd "$LOAD_MODEL" && pwd)" "$tmp/model"
+else
+    "$verto" vocab --size 1000 -o "$tmp/vocab.txt" "$tmp/corpus.txt" >/dev/null
+    "$verto" init --config-json "$tmp/cfg.json" --vocab "$tmp/vocab.txt" -o "$tmp/base" >/dev/null
+    "$verto" finetune --init "$tmp/base" --train "$tmp/train.jsonl" --dev "$tmp/dev.jsonl" -o "$tmp/model" \
+        --epochs 1 --lr 1e-3 --batch-size 8 --max-seq-length 64 >/dev/null 2>&1
+fi
 mkdir "$tmp/bodies"
 n_bodies=$("$py" - "$tmp/bodies" <<'PY'
 import json, random, sys
