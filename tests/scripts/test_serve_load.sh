@@ -22,7 +22,8 @@
 # With LOAD_PEER=BUILD (a build of another commit), LOAD_ROUNDS (default 3)
 # alternating rounds then run this build, that one (--max-batch 32 each) and
 # this one with --max-batch 1 on the same bodies, for a same-run comparison
-# (reported, not asserted; the answers must still be right). LOAD_MODEL=DIR
+# (reported, not asserted; the answers must still be right), and with
+# LOAD_TOKENS=N this one with --max-batch-tokens N too. LOAD_MODEL=DIR
 # serves that classifier directory instead of the small one.
 # Both servers run their forward passes on one thread (--threads 1,
 # LOAD_THREADS to change): the client shares the machine's cores, and OpenMP
@@ -314,9 +315,11 @@ if [ -n "${LOAD_PEER:-}" ]; then # a benchmark: this build against another (e.g.
     this=$verto
     for r in $(seq 1 "${LOAD_ROUNDS:-3}"); do
         echo "--- round $r of ${LOAD_ROUNDS:-3} (load average $(cut -d' ' -f1 /proc/loadavg))"
-        for run in "$this|--max-batch 32 --max-wait-ms 5|this build, dynamic batching" \
-                   "$LOAD_PEER/verto|--max-batch 32 --max-wait-ms 5|LOAD_PEER, dynamic batching" \
-                   "$this|--max-batch 1 --max-wait-ms 0|this build, --max-batch 1"; do
+        runs=("$this|--max-batch 32 --max-wait-ms 5|this build, dynamic batching"
+              "$LOAD_PEER/verto|--max-batch 32 --max-wait-ms 5|LOAD_PEER, dynamic batching"
+              "$this|--max-batch 1 --max-wait-ms 0|this build, --max-batch 1")
+        [ -n "${LOAD_TOKENS:-}" ] && runs+=("$this|--max-batch 32 --max-wait-ms 5 --max-batch-tokens $LOAD_TOKENS|this build, --max-batch-tokens $LOAD_TOKENS")
+        for run in "${runs[@]}"; do
             IFS='|' read -r verto opts label <<<"$run"
             # shellcheck disable=SC2086
             start_server "$tmp/peer.log" $opts --threads "$threads"
