@@ -306,6 +306,19 @@ typedef struct vt_bert_batch {
      * sequence's rows on their own: faster for many short sequences, but a
      * sequence's last bits then depend on its batch (explanations' path points). */
     bool one_product;
+    /* (batch + 1) or NULL. A packed batch (inference only): sequences of
+     * different lengths with no padding, sequence i being rows offsets[i] ..
+     * offsets[i+1] - 1 of input_ids and token_type_ids (offsets[batch] rows
+     * each); offsets[0] = 0, every sequence 1 to vt_bert_max_length tokens;
+     * seq_len is unused. Each sequence attends over its own tokens only, and
+     * its outputs are the bits it gets alone in a batch of one (fp32, bf16
+     * and int8 alike). The outputs are packed the same way: embedding_output,
+     * position_ids and last_hidden_state (offsets[batch], H) (or (B, H) with
+     * cls_only), a token classifier's logits (offsets[batch], num_labels),
+     * start_logits and end_logits (offsets[batch]). Not with labels,
+     * attention_mask, position_ids, embedding_output, one_product, the MLM or
+     * NSP heads, or training (VT_ERR_INVALID_ARG). */
+    const int64_t *offsets;
 } vt_bert_batch;
 
 typedef struct vt_bert_outputs {
@@ -379,7 +392,8 @@ VT_API vt_status vt_bert_input_gradient(vt_bert *b, const float *d_logits, float
 
 /* The attention probabilities of encoder layer `layer` in the last forward,
  * (B, heads, T, T); NULL where that layer computed position 0 only (the last
- * layer of a cls_only batch) or layer is out of range. Valid until the next call. */
+ * layer of a cls_only batch), the forward was packed, or layer is out of
+ * range. Valid until the next call. */
 VT_API const float *vt_bert_attention_probs(const vt_bert *b, int64_t layer);
 
 /* ---- data parallelism (see verto/dist.h) ---- */

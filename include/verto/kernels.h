@@ -92,6 +92,16 @@ VT_API vt_status vt_matmul_seqwise(const float *A, const float *W, const float *
 VT_API vt_status vt_matmul_seqwise_bf16(const vt_bf16 *A, const vt_bf16 *W, const float *bias, float *C,
                                         int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K);
 
+/* vt_matmul_seqwise over packed sequences of different lengths: sequence i
+ * is rows offsets[i] .. offsets[i+1] - 1 of A and C (offsets (n_seq + 1),
+ * offsets[0] = 0, never decreasing), cut into blocks by its own length as
+ * vt_matmul_seqwise cuts a sequence of that length, so each sequence's rows
+ * get the bits they get alone (n_seq 1). VT_ERR_SHAPE for decreasing offsets. */
+VT_API vt_status vt_matmul_packed(const float *A, const float *W, const float *bias, float *C, int64_t n_seq,
+                                  const int64_t *offsets, int64_t N, int64_t K);
+VT_API vt_status vt_matmul_packed_bf16(const vt_bf16 *A, const vt_bf16 *W, const float *bias, float *C,
+                                       int64_t n_seq, const int64_t *offsets, int64_t N, int64_t K);
+
 /* Strides (in floats) of a batch of matrices: element (i, j) of matrix b is
  * at base + b * batch + i * row + j * col. */
 typedef struct vt_strides {
@@ -188,6 +198,13 @@ typedef struct vt_attention_dims {
      * gradients; lets q, k, v live side by side in one fused projection. Head h
      * of token t is at base + (b * len + t) * stride + h * dim. */
     int64_t q_stride, k_stride, v_stride, out_stride;
+    /* (batch + 1) or NULL. Packed sequences of different lengths, no padding:
+     * sequence b is tokens offsets[b] .. offsets[b+1] - 1 of q, k, v (token t
+     * at base + t * stride + h * dim), all of them its keys (kv_len unused);
+     * q_len 1: only its first token asks, and its output is row b of out;
+     * any other q_len: every token asks, out laid out as q. probs holds the
+     * pairs' (tq, tk) blocks one after another in (b, h) order. No mask. */
+    const int64_t *offsets;
 } vt_attention_dims;
 
 typedef struct vt_attention_opts {

@@ -13,7 +13,8 @@
  *     Handlers run on any number of threads: each tokenizes its inputs on its
  *     own thread, queues them and waits on a condition variable; the worker
  *     is the only thread that runs the model. It gathers queued inputs of all
- *     requests into one forward pass of up to max_batch inputs, waiting at
+ *     requests, of any lengths (packed without padding), into one forward
+ *     pass of up to max_batch inputs (and max_batch_tokens tokens), waiting at
  *     most max_wait_ms after the oldest queued input for the batch to fill
  *     (dynamic batching). The model is a vt_task (verto/task.h), so results
  *     are computed by the functions verto predict and verto embed use, and
@@ -123,6 +124,8 @@ typedef struct vt_serve_options {
     size_t max_body_bytes;  /* the limit named in 413 answers (default 1 MiB); the
                                transport enforces it and says so by body_too_large */
     vt_precision precision; /* of the model's matrix products (default fp32) */
+    int max_batch_tokens;   /* tokens per forward pass (its rows' lengths summed; a longer
+                               row runs alone), >= 0; 0: no limit but max_batch (default 0) */
 } vt_serve_options;
 
 VT_API void vt_serve_options_default(vt_serve_options *o);

@@ -7,10 +7,11 @@
  * fine-tunes. Each result is computed by one function whichever front end
  * asks, so verto predict, verto eval, verto serve and a C program agree.
  *
- * Batches never change a result: inputs are batched with others of the same
- * token length only (no padding), and the model computes each sequence's
- * rows on their own (vt_matmul_seqwise), so an input's numbers are those it
- * gets alone, at any batch size and thread count.
+ * Batches never change a result: inputs of any token lengths are packed
+ * into one batch without padding (vt_bert_batch.offsets), each attends over
+ * its own tokens only, and the model computes each sequence's rows on their
+ * own (vt_matmul_packed), so an input's numbers are those it gets alone, at
+ * any batch size and thread count.
  *
  * Two levels:
  *   - whole inputs (vt_task_classify, vt_task_embed, vt_task_fill_mask,
@@ -275,8 +276,10 @@ VT_API void vt_task_rows_free(vt_task_rows *r);
 VT_API size_t vt_task_row_floats(const vt_task *t, vt_task_output what, const vt_tok_encoding *row);
 
 /* Runs n rows through the model; out[i] receives vt_task_row_floats of rows[i].
- * Rows of equal length share forward passes of up to batch_size rows, so each
- * row's outputs are exactly those it gives alone. One caller at a time. */
+ * Rows of any lengths share forward passes of up to batch_size rows, packed
+ * without padding (vt_bert_batch.offsets; VT_OUT_MASKED: rows of equal
+ * length), so each row's outputs are exactly those it gives alone. One
+ * caller at a time. */
 VT_API vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *const *rows, size_t n,
                              float *const *out);
 

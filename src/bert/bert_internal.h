@@ -59,7 +59,11 @@ struct vt_bert {
 
     /* Activations of the last forward, planned per (B, T, P masked positions). */
     vt_arena arena;
-    int64_t plan_b, plan_t, plan_p;
+    int64_t plan_b, plan_rows, plan_probs, plan_p;
+    /* The forward under way when it is packed (vt_bert_batch.offsets): its
+     * offsets (B + 1) and B, for the blocks' context; NULL otherwise. */
+    const int64_t *packed_offsets;
+    int64_t packed_batch;
     bool planned;
     int32_t *pos_ids;             /* (B*T) the position of each token (RoBERTa's count from padding_idx + 1) */
     float *emb_sum;               /* (B*T, H) word + position + type */
@@ -116,6 +120,11 @@ struct vt_bert {
     int64_t mlm_p;                /* positions the MLM head ran at in the last batch */
 };
 
+/* The batch's token rows: B*T, or a packed batch's total. */
+static inline int64_t bert_token_rows(const vt_bert_batch *in) {
+    return in->offsets ? in->offsets[in->batch] : in->batch * in->seq_len;
+}
+
 /* Layout of the parameters for a config (params.c). */
 vt_status bert_build_params(vt_bert *b);
 /* The module of pool_w/pool_b in c's family and architecture ("pooler.dense",
@@ -123,8 +132,11 @@ vt_status bert_build_params(vt_bert *b);
  * the base model's pooler (its output is vt_bert_outputs.pooled). */
 const char *bert_pool_module(const vt_bert_config *c);
 bool bert_pool_is_pooler(const vt_bert_config *c);
-/* Reserves the activations for (B, T, P) (plan.c). */
+/* Reserves the activations for (B, T, P) (plan.c); bert_plan_rows for B
+ * sequences of `rows` token rows in all whose attention probabilities take
+ * `probs` elements per head (a packed batch: the sum of squared lengths). */
 vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_positions);
+vt_status bert_plan_rows(vt_bert *b, int64_t batch, int64_t rows, int64_t probs, int64_t mlm_positions);
 
 /* The step's context for the blocks (precision, training, bf16 scratch). */
 blk_ctx bert_ctx(const vt_bert *b);

@@ -9,17 +9,32 @@
 #include "bert/bert_internal.h"
 #include "verto/rng.h"
 
-/* pos (B*T): transformers' create_position_ids_from_input_ids for RoBERTa
+/* Sequence s's first row and length: s*T and T, or a packed batch's. */
+static void sequence_rows(const vt_bert_batch *in, int64_t s, int64_t *start, int64_t *len) {
+    *start = in->offsets ? in->offsets[s] : s * in->seq_len;
+    *len = in->offsets ? in->offsets[s + 1] - *start : in->seq_len;
+}
+
+/* Row r's sequence and position in it (for messages). */
+static void locate(const vt_bert_batch *in, int64_t r, long long *seq, long long *pos) {
+    int64_t s = in->offsets ? 0 : r / in->seq_len, start, len;
+    for (; in->offsets && r >= in->offsets[s + 1]; s++) {}
+    sequence_rows(in, s, &start, &len);
+    *seq = (long long)s;
+    *pos = (long long)(r - start);
+}
+
+/* pos (rows): transformers' create_position_ids_from_input_ids for RoBERTa
  * (from the ids, not the attention mask), else 0 .. T-1 in each sequence. */
 static vt_status position_ids(const vt_bert *b, const vt_bert_batch *in, int32_t *pos) {
     const vt_bert_config *c = &b->cfg;
-    int64_t T = in->seq_len;
-    if (in->position_ids) {
-        for (int64_t r = 0; r < in->batch * T; r++) {
+    if (in->position_ids) { /* (never packed) */
+        for (int64_t r = 0; r < bert_token_rows(in); r++) {
+            long long s, t;
+            locate(in, r, &s, &t);
             if (in->position_ids[r] < 0 || in->position_ids[r] >= c->max_position_embeddings)
                 return vt_error(VT_ERR_INVALID_ARG, "position_ids: %d at row %lld, position %lld is outside [0, %lld)",
-                                in->position_ids[r], (long long)(r / T), (long long)(r % T),
-                                (long long)c->max_position_embeddings);
+                                in->position_ids[r], s, t, (long long)c->max_position_embeddings);
             pos[r] = in->position_ids[r];
         }
         return VT_OK;
@@ -27,8 +42,10 @@ static vt_status position_ids(const vt_bert *b, const vt_bert_batch *in, int32_t
     bool after_padding = bert_family(c->family)->positions_after_padding;
     for (int64_t s = 0; s < in->batch; s++) {
         int32_t count = 0;
+        int64_t start, T;
+        sequence_rows(in, s, &start, &T);
         for (int64_t t = 0; t < T; t++) {
-            int64_t r = s * T + t;
+            int64_t r = start + t;
             bool real = in->input_ids[r] != c->pad_token_id;
             count += real;
             pos[r] = after_padding ? (int32_t)(c->pad_token_id + (real ? count : 0)) : (int32_t)t;
@@ -42,7 +59,7 @@ static vt_status position_ids(const vt_bert *b, const vt_bert_batch *in, int32_t
 
 vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float drop, uint64_t seed) {
     const vt_bert_config *c = &b->cfg;
-    int64_t T = in->seq_len, H = c->hidden_size, BT = in->batch * T;
+    int64_t H = c->hidden_size, BT = bert_token_rows(in);
     const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL; /* ignored without token types */
     if (in->embedding_output) { /* given: nothing to compute (and nothing to learn below it) */
         memcpy(b->emb_out, in->embedding_output, (size_t)(BT * H) * sizeof(float));
@@ -51,9 +68,12 @@ vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float dro
     vt_status st = vt_embedding_forward(in->input_ids, b->w.word_emb, b->emb_sum, BT, c->vocab_size, H);
     if (st != VT_OK) return vt_error(st, "input_ids: %s", vt_last_error());
     for (int64_t r = 0; types && r < BT; r++)
-        if (types[r] < 0 || types[r] >= c->type_vocab_size)
+        if (types[r] < 0 || types[r] >= c->type_vocab_size) {
+            long long s, t;
+            locate(in, r, &s, &t);
             return vt_error(VT_ERR_INVALID_ARG, "token_type_ids: %d at row %lld, position %lld is outside [0, %lld)",
-                            types[r], (long long)(r / T), (long long)(r % T), (long long)c->type_vocab_size);
+                            types[r], s, t, (long long)c->type_vocab_size);
+        }
     if ((st = position_ids(b, in, b->pos_ids)) != VT_OK) return st;
     const float *type_emb = b->w.type_emb; /* NULL without token types */
 #pragma omp parallel for schedule(static)

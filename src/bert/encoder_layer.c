@@ -49,10 +49,19 @@ vt_status bert_layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, flo
     blk_ctx c = bert_ctx(b);
     blk_attention_shape s = shape_of(in, cls_only);
     int64_t H = b->cfg.hidden_size, T = in->seq_len;
-    int64_t rows = cls_only ? in->batch : in->batch * T, seq_rows = cls_only ? 1 : T; /* after the attention */
+    int64_t rows = cls_only ? in->batch : bert_token_rows(in); /* after the attention */
+    int64_t seq_rows = cls_only ? 1 : in->offsets ? BLK_PACKED : T;
     vt_status st = blk_attention_forward(&c, &k.attn, &s, a->input, &a->attn, b->branch);
     if (st != VT_OK) return st;
-    blk_add_norm_forward(&k.norm1, a->input, cls_only ? T * H : H, b->branch, &a->norm1, rows, H);
+    const float *residual = a->input; /* the rows of the attention's queries */
+    int64_t residual_step = cls_only ? T * H : H;
+    if (cls_only && in->offsets) { /* the first tokens gathered into d_hidden (a packed forward has no backward) */
+        for (int64_t i = 0; i < in->batch; i++)
+            memcpy(b->d_hidden + i * H, a->input + in->offsets[i] * H, (size_t)H * sizeof(float));
+        residual = b->d_hidden;
+        residual_step = H;
+    }
+    blk_add_norm_forward(&k.norm1, residual, residual_step, b->branch, &a->norm1, rows, H);
     if ((st = blk_ffn_forward(&c, &k.ffn, a->norm1.out, &a->ffn, b->branch, rows, seq_rows)) != VT_OK) return st;
     blk_add_norm_forward(&k.norm2, a->norm1.out, H, b->branch, &a->norm2, rows, H);
     return VT_OK;

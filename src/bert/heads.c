@@ -142,7 +142,10 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
     if (b->w.pool_w) {
         blk_linear pool = pooler(b);
         int64_t step = b->last_cls_only ? H : T * H; /* between the sequences' rows 0 */
-        for (int64_t i = 0; i < B; i++) memcpy(b->pool_in + i * H, hidden + i * step, (size_t)H * sizeof(float));
+        for (int64_t i = 0; i < B; i++) {
+            int64_t row0 = in->offsets && !b->last_cls_only ? in->offsets[i] * H : i * step;
+            memcpy(b->pool_in + i * H, hidden + row0, (size_t)H * sizeof(float));
+        }
         bert_dropout_forward(b->pool_in, b->pool_x, b->pool_drop, B * H, pool_input_dropout(b, training),
                              vt_hash64(seed, SITE_CLASSIFIER_INPUT));
         if ((st = blk_linear_forward(&ctx, &pool, b->pool_x, b->pool_in16, b->pooled, B, 1)) != VT_OK) return st;
@@ -178,7 +181,8 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
         const float *x = per_token(c) ? hidden : b->pooled;
         bert_dropout_forward(x, b->cls_in, b->cls_drop, b->cls_rows * H, classifier_dropout(b, training),
                              vt_hash64(seed, SITE_CLASSIFIER));
-        st = blk_linear_forward(&ctx, &head, b->cls_in, b->cls_in16, b->logits, b->cls_rows, b->cls_rows == B ? 1 : T);
+        int64_t seq_rows = !per_token(c) ? 1 : in->offsets ? BLK_PACKED : T;
+        st = blk_linear_forward(&ctx, &head, b->cls_in, b->cls_in16, b->logits, b->cls_rows, seq_rows);
         if (st != VT_OK) return st;
         out->logits = b->logits;
         if ((st = bert_task_loss(b, in, norm, &local, out)) != VT_OK) return st;

@@ -22,6 +22,8 @@ void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int6
 }
 
 blk_ctx bert_ctx(const vt_bert *b) {
+    if (b->packed_offsets) /* a packed forward: its own sequences */
+        return (blk_ctx){.precision = b->precision, .batch = b->packed_batch, .offsets = b->packed_offsets};
     return (blk_ctx){.precision = b->precision, .training = b->last_training || b->last.one_product, .dy16 = b->dy16,
                      .sq_norm = b->ex_sq_norm, .lengths = b->ex_lengths, .batch = b->last.batch,
                      .seq_len = b->last.seq_len, .norms_only = b->ex_sq_norm != NULL,
@@ -42,8 +44,39 @@ void bert_refresh_params16(vt_bert *b) {
     b->params16_fresh = true;
 }
 
+/* A packed batch's extra rules (see vt_bert_batch.offsets); *probs the sum of
+ * its squared lengths (the attention probabilities' elements per head). */
+static vt_status check_packed(const vt_bert *b, const vt_bert_batch *in, bool training, int64_t *probs) {
+    const vt_bert_config *c = &b->cfg;
+    if (in->batch < 1 || !in->input_ids)
+        return vt_error(VT_ERR_INVALID_ARG, "a packed BERT batch needs input_ids and a positive batch");
+    if (training || in->attention_mask || in->position_ids || in->embedding_output || in->one_product ||
+        in->mlm_labels || in->mlm_select || in->nsp_labels || in->labels || in->regression_targets ||
+        in->multi_labels || in->start_positions || in->end_positions)
+        return vt_error(VT_ERR_INVALID_ARG, "a packed batch is for inference on token ids alone (no training, labels, "
+                                            "mask, position ids, given embeddings or one product)");
+    if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
+        return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
+                        vt_bert_config_arch_name(c));
+    if (b->w.mlm_w || b->w.nsp_w)
+        return vt_error(VT_ERR_INVALID_ARG, "%s: packed batches run the task heads and the base model, not the "
+                                            "pretraining heads", vt_bert_config_arch_name(c));
+    if (in->offsets[0] != 0) return vt_error(VT_ERR_INVALID_ARG, "packed batch: offsets[0] is %lld, not 0",
+                                             (long long)in->offsets[0]);
+    *probs = 0;
+    for (int64_t i = 0; i < in->batch; i++) {
+        int64_t n = in->offsets[i + 1] - in->offsets[i];
+        if (n < 1 || n > vt_bert_max_length(c))
+            return vt_error(VT_ERR_INVALID_ARG, "packed batch: sequence %lld has %lld tokens, not 1 to the model's %d",
+                            (long long)i, (long long)n, vt_bert_max_length(c));
+        *probs += n * n;
+    }
+    return VT_OK;
+}
+
 static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
     const vt_bert_config *c = &b->cfg;
+    if (in->offsets) return VT_OK; /* (check_packed) */
     if (in->batch < 1 || in->seq_len < 1 || !in->input_ids)
         return vt_error(VT_ERR_INVALID_ARG, "a BERT batch needs input_ids and positive batch and length");
     if (in->seq_len > vt_bert_max_length(c))
@@ -62,13 +95,15 @@ static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
     return bert_task_check(b, in, &problem);
 }
 
+static vt_status forward_planned(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
+                                 const vt_bert_loss_norm *norm, vt_bert_outputs *out);
+
 vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed, vt_bert_outputs *out) {
     return vt_bert_forward_ex(b, in, training, seed, NULL, out);
 }
 
 vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
                              const vt_bert_loss_norm *norm, vt_bert_outputs *out) {
-    const vt_bert_config *c = &b->cfg;
     memset(out, 0, sizeof *out);
     out->loss = out->mlm_loss = out->nsp_loss = NAN;
     if (training && b->precision == VT_PRECISION_INT8)
@@ -76,9 +111,27 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
                                             "result (verto quantize)");
     vt_status st = check_batch(b, in);
     if (st != VT_OK) return st;
-    int64_t P = b->w.mlm_w ? bert_mlm_positions(in, NULL, NULL) : 0;
-    if ((st = bert_plan(b, in->batch, in->seq_len, P)) != VT_OK) return st;
+    int64_t P = b->w.mlm_w && !in->offsets ? bert_mlm_positions(in, NULL, NULL) : 0, probs = 0;
+    if (in->offsets) {
+        if ((st = check_packed(b, in, training, &probs)) != VT_OK) return st;
+        st = bert_plan_rows(b, in->batch, bert_token_rows(in), probs, 0);
+    } else {
+        st = bert_plan(b, in->batch, in->seq_len, P);
+    }
+    if (st != VT_OK) return st;
     b->mlm_p = P;
+    b->packed_offsets = in->offsets;
+    b->packed_batch = in->batch;
+    st = forward_planned(b, in, training, seed, norm, out);
+    b->packed_offsets = NULL; /* (the blocks' context of later calls is the last batch's) */
+    return st;
+}
+
+/* The forward once the batch is checked and its activations planned. */
+static vt_status forward_planned(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
+                                 const vt_bert_loss_norm *norm, vt_bert_outputs *out) {
+    const vt_bert_config *c = &b->cfg;
+    vt_status st;
     bert_refresh_params16(b);
     int64_t L = c->num_hidden_layers;
     b->last_cls_only = in->cls_only && L > 0;
@@ -132,8 +185,8 @@ vt_status vt_bert_backward_ex(vt_bert *b, bool accumulate, vt_bert_grad_ready_fn
 
 vt_status vt_bert_input_gradient(vt_bert *b, const float *d_logits, float *d_embedding_output) {
     const vt_bert_config *c = &b->cfg;
-    if (!b->planned || !b->last.input_ids)
-        return vt_error(VT_ERR_STATE, "vt_bert_input_gradient needs a forward first");
+    if (!b->planned || !b->last.input_ids || b->last.offsets)
+        return vt_error(VT_ERR_STATE, "vt_bert_input_gradient needs a forward (not packed) first");
     if (!b->w.cls_w)
         return vt_error(VT_ERR_INVALID_ARG, "%s has no task head to take the gradient of",
                         vt_bert_config_arch_name(c));
@@ -153,6 +206,6 @@ vt_status vt_bert_input_gradient(vt_bert *b, const float *d_logits, float *d_emb
 
 const float *vt_bert_attention_probs(const vt_bert *b, int64_t layer) {
     if (!b->planned || layer < 0 || layer >= b->cfg.num_hidden_layers) return NULL;
-    if (b->last_cls_only && layer == b->cfg.num_hidden_layers - 1) return NULL;
+    if ((b->last_cls_only && layer == b->cfg.num_hidden_layers - 1) || b->last.offsets) return NULL;
     return b->acts[layer].attn.probs;
 }

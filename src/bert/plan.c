@@ -1,4 +1,7 @@
-/* The activation arena of a BERT step, planned once per (B, T, P). */
+/* The activation arena of a BERT step, planned once per shape: B sequences,
+ * their token rows (B*T padded, or a packed batch's total), the attention
+ * probabilities' elements per head (B*T*T, or the sum of the squared
+ * lengths), P masked positions. */
 #include <stdlib.h>
 
 #include "bert/bert_internal.h"
@@ -17,10 +20,10 @@ static blk_add_norm_acts add_norm_acts(vt_bert *b, int64_t rows, int64_t H, bool
                                .rstd = F32(rows), .out = F32(rows * H)};
 }
 
-static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
+static void reserve(vt_bert *b, int64_t B, int64_t BT, int64_t S, int64_t P) {
     const vt_bert_config *c = &b->cfg;
     int64_t H = c->hidden_size, I = c->intermediate_size, A = c->num_attention_heads, V = c->vocab_size;
-    int64_t BT = B * T, L = c->num_hidden_layers, labels = c->num_labels;
+    int64_t L = c->num_hidden_layers, labels = c->num_labels;
     bool attn_dropout = c->attention_probs_dropout_prob > 0, hidden_dropout = c->hidden_dropout_prob > 0;
     b->pos_ids = I32(BT);
     b->emb_sum = F32(BT * H);
@@ -32,9 +35,9 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     for (int64_t l = 0; l < L; l++) {
         bert_layer_acts *a = &b->acts[l];
         a->input = l ? b->acts[l - 1].norm2.out : b->emb_out;
-        a->attn = (blk_attention_acts){.x16 = BF16(BT * H), .qkv16 = BF16(BT * 3 * H), .probs16 = BF16(B * A * T * T),
-                                       .ctx16 = BF16(BT * H), .qkv = F32(BT * 3 * H), .probs = F32(B * A * T * T),
-                                       .drop = attn_dropout ? U8(B * A * T * T) : NULL, .ctx = F32(BT * H)};
+        a->attn = (blk_attention_acts){.x16 = BF16(BT * H), .qkv16 = BF16(BT * 3 * H), .probs16 = BF16(A * S),
+                                       .ctx16 = BF16(BT * H), .qkv = F32(BT * 3 * H), .probs = F32(A * S),
+                                       .drop = attn_dropout ? U8(A * S) : NULL, .ctx = F32(BT * H)};
         a->norm1 = add_norm_acts(b, BT, H, hidden_dropout);
         a->ffn = (blk_ffn_acts){.x16 = BF16(BT * H), .inter16 = BF16(BT * I), .inter_pre = F32(BT * I),
                                 .inter = F32(BT * I)};
@@ -91,19 +94,26 @@ static void reserve(vt_bert *b, int64_t B, int64_t T, int64_t P) {
     b->dy16 = BF16(max_i64(max_i64(BT * widest, P * V), b->cls_rows * (labels > H ? labels : H)));
 }
 
-vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_positions) {
-    if (b->planned && b->plan_b == batch && b->plan_t == seq_len && b->plan_p == mlm_positions) return VT_OK;
+vt_status bert_plan_rows(vt_bert *b, int64_t batch, int64_t rows, int64_t probs, int64_t mlm_positions) {
+    if (b->planned && b->plan_b == batch && b->plan_rows == rows && b->plan_probs == probs &&
+        b->plan_p == mlm_positions)
+        return VT_OK;
     if (!b->acts && !(b->acts = calloc((size_t)b->cfg.num_hidden_layers + 1, sizeof *b->acts)))
         return vt_error(VT_ERR_NOMEM, "out of memory planning BERT activations");
     b->planned = false;
     vt_arena_begin_measure(&b->arena);
-    reserve(b, batch, seq_len, mlm_positions);
+    reserve(b, batch, rows, probs, mlm_positions);
     vt_status st = vt_arena_commit(&b->arena);
     if (st != VT_OK) return st;
-    reserve(b, batch, seq_len, mlm_positions);
+    reserve(b, batch, rows, probs, mlm_positions);
     b->plan_b = batch;
-    b->plan_t = seq_len;
+    b->plan_rows = rows;
+    b->plan_probs = probs;
     b->plan_p = mlm_positions;
     b->planned = true;
     return VT_OK;
+}
+
+vt_status bert_plan(vt_bert *b, int64_t batch, int64_t seq_len, int64_t mlm_positions) {
+    return bert_plan_rows(b, batch, batch * seq_len, batch * seq_len * seq_len, mlm_positions);
 }

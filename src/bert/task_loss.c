@@ -137,10 +137,10 @@ static int64_t multi_label_correct(const float *logits, const float *targets, in
 vt_status bert_task_loss(vt_bert *b, const vt_bert_batch *in, const vt_bert_loss_norm *norm,
                          const vt_bert_loss_norm *local, vt_bert_outputs *out) {
     const vt_bert_config *c = &b->cfg;
-    int64_t B = in->batch, T = in->seq_len, L = c->num_labels;
+    int64_t B = in->batch, L = c->num_labels;
     double k = bert_share(norm, local->task, norm ? norm->task : 0);
     if (c->arch == VT_BERT_FOR_QUESTION_ANSWERING) {
-        for (int64_t r = 0; r < B * T; r++) { /* (B*T, 2) -> (B, T) each */
+        for (int64_t r = 0; r < b->cls_rows; r++) { /* (B*T, 2) -> (B, T) each (packed: the token rows) */
             b->qa_start[r] = b->logits[2 * r];
             b->qa_end[r] = b->logits[2 * r + 1];
         }

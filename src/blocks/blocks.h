@@ -39,7 +39,15 @@ typedef struct blk_ctx {
      * needs per example is kept here instead, to be formed with every
      * example's clipping factor once all norms are known (bookkeeping.c). */
     struct blk_kept *kept;
+    /* (batch + 1) or NULL: a packed batch (inference only), sequences of
+     * different lengths with no padding, sequence i being token rows
+     * offsets[i] .. offsets[i+1] - 1; a dense layer's seq_rows BLK_PACKED
+     * says its rows are those. */
+    const int64_t *offsets;
 } blk_ctx;
+
+/* seq_rows of a packed batch's token rows (blk_ctx.offsets). */
+#define BLK_PACKED (-1)
 
 /* ---- DP-SGD book-keeping (Bu et al. 2023): one backward, then the clipped
  * gradients formed from what it kept ---------------------------------------
@@ -123,8 +131,9 @@ vt_status blk_lora_backward(const blk_ctx *c, const blk_linear *l, const float *
                             int64_t rows);
 
 /* The rows are sequences of seq_rows rows each (tokens, or 1 for a row per
- * sequence), or seq_rows is 0 when they belong to no one sequence: outside
- * training each sequence is computed on its own (vt_matmul_seqwise). x16
+ * sequence), or a packed batch's token rows (BLK_PACKED), or seq_rows is 0
+ * when they belong to no one sequence: outside training each sequence is
+ * computed on its own (vt_matmul_seqwise, vt_matmul_packed). x16
  * (rows, in) receives x in bf16 for the backward (bf16 only). */
 vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
                              int64_t rows, int64_t seq_rows);
@@ -219,7 +228,10 @@ typedef struct blk_attention_acts {
 
 /* The shape of a call: B sequences of T tokens, keys masked by mask (B, T)
  * (NULL: none). queries_at_first: only the first token of each sequence asks
- * (T_q = 1; a classifier's last layer, all its pooler reads), y is then (B, H). */
+ * (T_q = 1; a classifier's last layer, all its pooler reads), y is then (B, H).
+ * In a packed batch (blk_ctx.offsets; forward only) x is (offsets[B], H), each
+ * sequence attends over its own tokens, T and mask are unused, and y is
+ * (offsets[B], H) or with queries_at_first (B, H). */
 typedef struct blk_attention_shape {
     int64_t batch, seq_len;
     const int32_t *mask;

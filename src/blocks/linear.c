@@ -4,7 +4,8 @@
  * take bf16 operands and accumulate in f32: the weights come from the model's
  * bf16 copy, the input is rounded into x16 (kept for the weight gradient),
  * and the output gradient into the step's dy16 scratch. Outside training the
- * forward runs each sequence's rows on their own (vt_matmul_seqwise), so a
+ * forward runs each sequence's rows on their own (vt_matmul_seqwise, or
+ * vt_matmul_packed for a packed batch's sequences of mixed lengths), so a
  * text's outputs are the same bits whether it is scored alone or in any
  * batch; training runs one product over the batch.
  *
@@ -20,12 +21,18 @@
 
 static vt_status base_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
                               int64_t rows, int64_t seq_rows) {
-    bool seqwise = seq_rows > 0 && !c->training;
+    bool seqwise = seq_rows > 0 && !c->training, packed = seq_rows == BLK_PACKED;
+    if (packed && (c->training || !c->offsets))
+        return vt_error(VT_ERR_INVALID_ARG, "packed rows are for inference, with their offsets");
     if (c->precision == VT_PRECISION_INT8 && l->W8) return vt_int8_linear(x, l->W8, l->b, y, rows);
-    if (c->precision != VT_PRECISION_BF16)
+    int64_t B = packed ? c->batch : 0; /* (packed: the offsets' sequences) */
+    if (c->precision != VT_PRECISION_BF16) {
+        if (packed) return vt_matmul_packed(x, l->W, l->b, y, B, c->offsets, l->out, l->in);
         return seqwise ? vt_matmul_seqwise(x, l->W, l->b, y, rows / seq_rows, seq_rows, l->out, l->in)
                        : vt_matmul(x, l->W, l->b, y, rows, l->out, l->in, false, true, 0.0f);
+    }
     vt_f32_to_bf16(x, x16, rows * l->in);
+    if (packed) return vt_matmul_packed_bf16(x16, l->W16, l->b, y, B, c->offsets, l->out, l->in);
     return seqwise ? vt_matmul_seqwise_bf16(x16, l->W16, l->b, y, rows / seq_rows, seq_rows, l->out, l->in)
                    : vt_matmul_bf16(x16, l->W16, l->b, y, rows, l->out, l->in, false, true, 0.0f);
 }

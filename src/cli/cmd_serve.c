@@ -362,6 +362,7 @@ static int resolve(const char *host, int port, struct sockaddr_storage *addr, so
 int cmd_serve(int argc, char **argv) {
     const char *dir = NULL, *host = "127.0.0.1", *precision = "fp32";
     int64_t port = 8080, threads = 0, max_batch = 32, max_wait = 5, max_body = 1048576, max_len = 0, max_new_limit = 512;
+    int64_t max_batch_tokens = 0;
     const cli_option opts[] = {
         {"--model", CLI_STRING, &dir, "DIR", "a fine-tuned classifier (or any BERT-family directory, for /v1/embed only; a GPT-2 directory: /v1/completions)"},
         {"--host", CLI_STRING, &host, "ADDR", "address to listen on (default 127.0.0.1: this machine only)"},
@@ -370,6 +371,8 @@ int cmd_serve(int argc, char **argv) {
         {"--precision", CLI_STRING, &precision, "fp32|bf16|int8",
          CLI_PRECISION_HELP "; a GPT-2 model: the weights its decoding steps read, fp32 or bf16"},
         {"--max-batch", CLI_INT, &max_batch, "N", "inputs per forward pass, across requests (default 32)", 1, 65536},
+        {"--max-batch-tokens", CLI_INT, &max_batch_tokens, "N",
+         "tokens per forward pass, its inputs' lengths summed (default 0: no limit but --max-batch)", 0, 1 << 30},
         {"--max-wait-ms", CLI_INT, &max_wait, "MS", "how long a batch may wait to fill (default 5)", 0, 60000},
         {"--max-body-bytes", CLI_INT, &max_body, "N", "largest request body; larger ones get 413 (default 1048576)", 1,
          1 << 30},
@@ -381,7 +384,7 @@ int cmd_serve(int argc, char **argv) {
     int n_args;
     int rc = cli_parse(argc, argv, opts,
                        "verto serve --model DIR [--host 127.0.0.1] [--port 8080] [--threads N] [--max-batch 32] "
-                       "[--max-wait-ms 5] [--max-body-bytes 1048576] [--max-seq-length L] [--precision fp32|bf16|int8]",
+                       "[--max-batch-tokens N] [--max-wait-ms 5] [--max-body-bytes 1048576] [--max-seq-length L] [--precision fp32|bf16|int8]",
                        &args, &n_args);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
     free(args);
@@ -412,6 +415,7 @@ int cmd_serve(int argc, char **argv) {
 
     o.max_batch = (int)max_batch;
     o.max_wait_ms = (int)max_wait;
+    o.max_batch_tokens = (int)max_batch_tokens;
     o.max_seq_length = (int32_t)max_len;
     o.threads = (int)threads;
     o.max_body_bytes = (size_t)max_body;

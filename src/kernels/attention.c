@@ -45,15 +45,35 @@ static void *grow(grow_buf *g, size_t bytes) {
 
 static _Thread_local grow_buf scratch_f32, scratch_bf16;
 
-/* One (sequence b, head h) pair: where its operands start, and its block of
- * probs (q_len, kv_len). */
+/* One (sequence b, head h) pair: its query and key counts, where its
+ * operands start, and its block of probs (tq, tk). */
 typedef struct pair {
-    int64_t b, qo, ko, vo, oo, po;
+    int64_t b, tq, tk, qo, ko, vo, oo, po;
 } pair;
 
+/* Packed sequences (d->offsets): sequence b is tokens offsets[b] ..
+ * offsets[b+1] - 1, its keys all of them, its queries all of them or (q_len
+ * 1) the first only, whose output is then row b; the probs blocks of the
+ * pairs follow each other in (b, h) order. */
+static pair packed_pair_at(const vt_attention_dims *d, int64_t item) {
+    int64_t b = item / d->heads, h = item % d->heads, po = 0;
+    for (int64_t s = 0; s < b; s++) { /* (the earlier sequences' blocks; b is small) */
+        int64_t n = d->offsets[s + 1] - d->offsets[s];
+        po += d->heads * (d->q_len == 1 ? 1 : n) * n;
+    }
+    int64_t t0 = d->offsets[b], tk = d->offsets[b + 1] - t0, tq = d->q_len == 1 ? 1 : tk;
+    return (pair){.b = b, .tq = tq, .tk = tk,
+                  .qo = t0 * d->q_stride + h * d->key_dim,
+                  .ko = t0 * d->k_stride + h * d->key_dim,
+                  .vo = t0 * d->v_stride + h * d->value_dim,
+                  .oo = (d->q_len == 1 ? b : t0) * d->out_stride + h * d->value_dim,
+                  .po = po + h * tq * tk};
+}
+
 static pair pair_at(const vt_attention_dims *d, int64_t item) {
+    if (d->offsets) return packed_pair_at(d, item);
     int64_t b = item / d->heads, h = item % d->heads;
-    return (pair){.b = b,
+    return (pair){.b = b, .tq = d->q_len, .tk = d->kv_len,
                   .qo = b * d->q_len * d->q_stride + h * d->key_dim,
                   .ko = b * d->kv_len * d->k_stride + h * d->key_dim,
                   .vo = b * d->kv_len * d->v_stride + h * d->value_dim,
@@ -81,10 +101,10 @@ static inline bool key_allowed(const vt_attention_dims *d, const vt_attention_op
     return true;
 }
 
-/* P (q_len, kv_len) of sequence b: masked softmax of the scores in place. */
-static void masked_softmax(const vt_attention_dims *d, const vt_attention_opts *o, int64_t b, float *P) {
-    int64_t Tk = d->kv_len;
-    for (int64_t i = 0; i < d->q_len; i++) {
+/* P (tq, tk) of pair x: masked softmax of the scores in place. */
+static void masked_softmax(const vt_attention_dims *d, const vt_attention_opts *o, pair x, float *P) {
+    int64_t b = x.b, Tk = x.tk;
+    for (int64_t i = 0; i < x.tq; i++) {
         float *p = P + i * Tk, max = -INFINITY;
         for (int64_t j = 0; j < Tk; j++) {
             if (!key_allowed(d, o, b, i, j)) p[j] = -INFINITY;
@@ -121,14 +141,14 @@ static void apply_dropout(const float *P, uint8_t *mask, bool draw, int64_t n, i
 
 static vt_status pair_forward(const vt_attention_dims *d, const vt_attention_opts *o, pair x, const float *q,
                               const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out) {
-    int64_t Tq = d->q_len, Tk = d->kv_len, n = Tq * Tk;
+    int64_t Tq = x.tq, Tk = x.tk, n = Tq * Tk;
     bool dropout = o->dropout_rate > 0 && drop_mask;
     const vt_attention_bf16 *x16 = o->bf16;
     float *P = probs + x.po;
     vt_status st = product(Tq, Tk, d->key_dim, o->scale, q + x.qo, x16 ? x16->q + x.qo : NULL, rows_of(d->q_stride),
                            k + x.ko, x16 ? x16->k + x.ko : NULL, cols_of(d->k_stride), 0.0f, P, rows_of(Tk));
     if (st != VT_OK) return st;
-    masked_softmax(d, o, x.b, P);
+    masked_softmax(d, o, x, P);
     const float *Pv = P;                                /* what multiplies V: dropout(P) */
     vt_bf16 *P16 = x16 ? x16->probs + x.po : NULL;
     if (dropout) {
@@ -145,8 +165,10 @@ static vt_status pair_forward(const vt_attention_dims *d, const vt_attention_opt
 
 vt_status VK_FN(vt_attention_forward)(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
                                        const float *k, const float *v, float *probs, uint8_t *drop_mask, float *out) {
+    if (d->offsets && o->mask_kind != VT_MASK_NONE)
+        return vt_error(VT_ERR_INVALID_ARG, "packed attention takes no mask: each sequence has only its own tokens");
     vt_par_error err = {0};
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1) /* (pairs of a packed batch differ in cost) */
     for (int64_t item = 0; item < d->batch * d->heads; item++)
         vt_par_error_keep(&err, item, pair_forward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, out));
     return vt_par_error_raise(&err);
@@ -155,7 +177,7 @@ vt_status VK_FN(vt_attention_forward)(const vt_attention_dims *d, const vt_atten
 static vt_status pair_backward(const vt_attention_dims *d, const vt_attention_opts *o, pair x, const float *q,
                                const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
                                const float *dout, float *dq, float *dk, float *dv) {
-    int64_t Tq = d->q_len, Tk = d->kv_len, n = Tq * Tk, Dv = d->value_dim;
+    int64_t Tq = x.tq, Tk = x.tk, n = Tq * Tk, Dv = d->value_dim;
     bool dropout = o->dropout_rate > 0 && drop_mask;
     const vt_attention_bf16 *x16 = o->bf16;
     const float *P = probs + x.po;
@@ -207,6 +229,8 @@ static vt_status pair_backward(const vt_attention_dims *d, const vt_attention_op
 vt_status VK_FN(vt_attention_backward)(const vt_attention_dims *d, const vt_attention_opts *o, const float *q,
                                         const float *k, const float *v, const float *probs, const uint8_t *drop_mask,
                                         const float *dout, float *dq, float *dk, float *dv) {
+    if (d->offsets && o->mask_kind != VT_MASK_NONE)
+        return vt_error(VT_ERR_INVALID_ARG, "packed attention takes no mask: each sequence has only its own tokens");
     vt_par_error err = {0};
 #pragma omp parallel for schedule(static)
     for (int64_t item = 0; item < d->batch * d->heads; item++)

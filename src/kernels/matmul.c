@@ -376,25 +376,44 @@ static vt_status matmul_strided(bool bf16, int64_t batch, int64_t M, int64_t N, 
  * batch on 2 AVX2 cores, and smaller blocks lose speed). */
 #define SEQ_BLOCK_ROWS 64
 
+/* Sequence i is rows offsets[i] .. offsets[i+1] - 1 (offsets NULL: rows
+ * i * seq_rows ..); its blocks are cut by its own length alone. */
+static int64_t seq_start(const int64_t *offsets, int64_t seq_rows, int64_t i) {
+    return offsets ? offsets[i] : i * seq_rows;
+}
+static int64_t blocks_of(int64_t rows) { return (rows + SEQ_BLOCK_ROWS - 1) / SEQ_BLOCK_ROWS; }
+
 static vt_status seqwise(bool bf16, const void *A, const void *W, const float *bias, float *C, int64_t n_seq,
-                         int64_t seq_rows, int64_t N, int64_t K) {
+                         const int64_t *offsets, int64_t seq_rows, int64_t N, int64_t K) {
     if (n_seq < 0 || seq_rows < 0 || N < 0 || K < 1)
         return vt_error(VT_ERR_SHAPE, "sequence-wise matmul with bad size sequences=%lld rows=%lld N=%lld K=%lld",
                         (long long)n_seq, (long long)seq_rows, (long long)N, (long long)K);
-    if (n_seq == 0 || seq_rows == 0 || N == 0) return VT_OK;
+    int64_t items = 0, total = seq_start(offsets, seq_rows, n_seq);
+    for (int64_t i = 0; i < n_seq; i++) {
+        int64_t n = seq_start(offsets, seq_rows, i + 1) - seq_start(offsets, seq_rows, i);
+        if (n < 0) return vt_error(VT_ERR_SHAPE, "packed matmul: offsets decrease at sequence %lld", (long long)i);
+        items += blocks_of(n);
+    }
+    if (items == 0 || N == 0) return VT_OK;
     if (bf16 && !vt_bf16_native()) { /* widen once here rather than in every block */
         thread_state *t = thread_state_for(0);
-        if (!t || !(A = widen(&t->wide_a, A, n_seq * seq_rows * K)) || !(W = widen(&t->wide_b, W, N * K)))
+        if (!t || !(A = widen(&t->wide_a, A, total * K)) || !(W = widen(&t->wide_b, W, N * K)))
             return vt_last_status();
         bf16 = false;
     }
     size_t elem = bf16 ? sizeof(vt_bf16) : sizeof(float);
-    int64_t nblk = (seq_rows + SEQ_BLOCK_ROWS - 1) / SEQ_BLOCK_ROWS;
+    int64_t uniform_blocks = offsets ? 0 : blocks_of(seq_rows);
     vt_par_error err = {0};
-#pragma omp parallel for schedule(static)
-    for (int64_t item = 0; item < n_seq * nblk; item++) {
-        int64_t seq = item / nblk, blk = item % nblk;
-        int64_t r0 = blk * seq_rows / nblk, r1 = (blk + 1) * seq_rows / nblk, row = seq * seq_rows + r0;
+#pragma omp parallel for schedule(dynamic, 1) /* (blocks of a packed batch differ in rows) */
+    for (int64_t item = 0; item < items; item++) {
+        int64_t seq = 0, blk = item;
+        if (uniform_blocks) {
+            seq = item / uniform_blocks, blk = item % uniform_blocks;
+        } else { /* (a walk over the sequences: there are few) */
+            for (int64_t nb; blk >= (nb = blocks_of(offsets[seq + 1] - offsets[seq])); seq++) blk -= nb;
+        }
+        int64_t s0 = seq_start(offsets, seq_rows, seq), n = seq_start(offsets, seq_rows, seq + 1) - s0;
+        int64_t nblk = blocks_of(n), r0 = blk * n / nblk, r1 = (blk + 1) * n / nblk, row = s0 + r0;
         vt_par_error_keep(&err, item,
                           matmul_2d(bf16, (const char *)A + (size_t)(row * K) * elem, W, bias, C + row * N, r1 - r0,
                                     N, K, false, true, 0.0f));
@@ -407,12 +426,26 @@ vt_status vt_matmul_seqwise(const float *A,    // (n_seq * seq_rows, K)
                             const float *bias, // (N) or NULL
                             float *C,          // (n_seq * seq_rows, N)
                             int64_t n_seq, int64_t seq_rows, int64_t N, int64_t K) {
-    return seqwise(false, A, W, bias, C, n_seq, seq_rows, N, K);
+    return seqwise(false, A, W, bias, C, n_seq, NULL, seq_rows, N, K);
 }
 
 vt_status vt_matmul_seqwise_bf16(const vt_bf16 *A, const vt_bf16 *W, const float *bias, float *C, int64_t n_seq,
                                  int64_t seq_rows, int64_t N, int64_t K) {
-    return seqwise(true, A, W, bias, C, n_seq, seq_rows, N, K);
+    return seqwise(true, A, W, bias, C, n_seq, NULL, seq_rows, N, K);
+}
+
+vt_status vt_matmul_packed(const float *A,         // (offsets[n_seq], K)
+                           const float *W,         // (N, K)
+                           const float *bias,      // (N) or NULL
+                           float *C,               // (offsets[n_seq], N)
+                           int64_t n_seq, const int64_t *offsets, // (n_seq + 1)
+                           int64_t N, int64_t K) {
+    return seqwise(false, A, W, bias, C, n_seq, offsets, 0, N, K);
+}
+
+vt_status vt_matmul_packed_bf16(const vt_bf16 *A, const vt_bf16 *W, const float *bias, float *C, int64_t n_seq,
+                                const int64_t *offsets, int64_t N, int64_t K) {
+    return seqwise(true, A, W, bias, C, n_seq, offsets, 0, N, K);
 }
 
 static pthread_once_t g_bf16_once = PTHREAD_ONCE_INIT;

@@ -6,18 +6,20 @@
  * windows) on their own thread, append the rows to a FIFO and wait on the
  * call's condition variable. The worker thread (the only one that runs the
  * task) batches the oldest queued row with the next queued rows of the same
- * token length and output (from any request), up to max_batch, once max_batch
- * of them are queued or max_wait_ms has passed since the oldest was queued;
- * runs them (vt_task_run), each row's output landing in its call; and wakes
+ * output (from any request, of any token lengths), up to max_batch rows and
+ * max_batch_tokens tokens, once that many are queued or max_wait_ms has
+ * passed since the oldest was queued; runs them (vt_task_run, which packs
+ * them without padding), each row's output landing in its call; and wakes
  * the calls that are complete, whose handlers finish their results
  * (vt_task_scores, vt_task_answer_json, vt_task_normalize) as verto predict
  * and verto embed do.
  *
- * Why the same length: the forward pass is not bit-for-bit invariant to
- * padding (attention over 8 keys and over 16 keys, 8 of them masked, round
- * differently); rows of one length need none, and the model computes each
- * row on its own, so each result is the one the input gives alone. Why the
- * same output: a classification runs the last layer at [CLS] only. */
+ * Why any lengths: a packed batch has no padding (the forward pass is not
+ * bit-for-bit invariant to padding: attention over 8 keys and over 16 keys, 8
+ * of them masked, round differently), each row attends over its own tokens,
+ * and the model computes each row on its own, so each result is the one the
+ * input gives alone. Why the same output: a classification runs the last
+ * layer at [CLS] only. */
 #include <errno.h>
 #include <limits.h>
 #include <omp.h>
@@ -230,6 +232,30 @@ static void set_state(vt_serve *s, vt_serve_state st) {
     pthread_mutex_unlock(&s->lock);
 }
 
+/* The queued rows of output E, oldest first, up to max_batch rows and
+ * max_batch_tokens tokens (the first row whatever its length), of any
+ * lengths (vt_task_run packs them). take: moves them from the queue into
+ * s->batch and returns their count; otherwise returns whether they fill a
+ * batch (a limit reached). Under the lock. */
+static int take_batch(vt_serve *s, vt_task_output E, bool take) {
+    int B = 0;
+    int64_t tokens = 0, budget = s->o.max_batch_tokens > 0 ? s->o.max_batch_tokens : INT64_MAX;
+    for (qnode *q = s->qhead, *next; q && B < s->o.max_batch; q = next) {
+        next = q->next;
+        if (q->c->what != E) continue;
+        if (B && tokens + q->row->len > budget) return take ? B : 1;
+        tokens += q->row->len;
+        B++;
+        if (!take) continue;
+        s->batch[B - 1] = q;
+        if (q->prev) q->prev->next = q->next;
+        else s->qhead = q->next;
+        if (q->next) q->next->prev = q->prev;
+        else s->qtail = q->prev;
+    }
+    return take ? B : B >= s->o.max_batch || tokens >= budget;
+}
+
 static void *worker_main(void *arg) {
     vt_serve *s = arg;
     if (s->o.threads > 0) omp_set_num_threads(s->o.threads);
@@ -253,7 +279,6 @@ static void *worker_main(void *arg) {
             pthread_cond_signal(&job->cv);
             continue;
         }
-        int32_t L = s->qhead->row->len;
         vt_task_output E = s->qhead->c->what;
         if (s->o.max_wait_ms > 0) { /* let the batch fill, up to max_wait_ms after its oldest input */
             double deadline = s->qhead->c->queued_at + s->o.max_wait_ms * 1e-3;
@@ -261,24 +286,10 @@ static void *worker_main(void *arg) {
             ts.tv_sec = (time_t)deadline;
             ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
             if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
-            while (!s->stop) {
-                int same = 0;
-                for (const qnode *q = s->qhead; q && same < s->o.max_batch; q = q->next)
-                    same += q->row->len == L && q->c->what == E;
-                if (same >= s->o.max_batch) break;
+            while (!s->stop && !take_batch(s, E, false))
                 if (pthread_cond_timedwait(&s->work_cv, &s->lock, &ts) == ETIMEDOUT) break;
-            }
         }
-        int B = 0;
-        for (qnode *q = s->qhead, *next; q && B < s->o.max_batch; q = next) {
-            next = q->next;
-            if (q->row->len != L || q->c->what != E) continue;
-            s->batch[B++] = q;
-            if (q->prev) q->prev->next = q->next;
-            else s->qhead = q->next;
-            if (q->next) q->next->prev = q->prev;
-            else s->qtail = q->prev;
-        }
+        int B = take_batch(s, E, true);
         s->queued -= B;
         vt_serve_metrics_queue(s->metrics, s->queued);
         pthread_mutex_unlock(&s->lock);
@@ -304,10 +315,10 @@ vt_serve *vt_serve_start(const char *model_dir, const vt_serve_options *opt) {
     if (opt) o = *opt;
     else vt_serve_options_default(&o);
     if (!model_dir || !*model_dir || o.max_batch < 1 || o.max_batch > 65536 || o.max_wait_ms < 0 ||
-        o.max_wait_ms > 60000 || o.max_seq_length < 0 || o.threads < 0) {
+        o.max_wait_ms > 60000 || o.max_seq_length < 0 || o.threads < 0 || o.max_batch_tokens < 0) {
         vt_error(VT_ERR_INVALID_ARG,
-                 "vt_serve_start: a model directory, max_batch 1..65536, max_wait_ms 0..60000, max_seq_length >= 0 "
-                 "and threads >= 0 are needed");
+                 "vt_serve_start: a model directory, max_batch 1..65536, max_wait_ms 0..60000, max_seq_length >= 0, "
+                 "threads >= 0 and max_batch_tokens >= 0 are needed");
         return NULL;
     }
     vt_serve *s = calloc(1, sizeof *s);

@@ -1,4 +1,6 @@
-/* Rows through the model, batched by length (see verto/task.h: vt_task_run). */
+/* Rows through the model (see verto/task.h: vt_task_run): packed batches of
+ * mixed lengths (vt_bert_batch.offsets), or for the masked LM, which a packed
+ * batch does not run, batches of equal length. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,12 +35,14 @@ static vt_status reserve(vt_task *t, size_t B, size_t T) {
     return t->cells ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for a batch of %zu rows of %zu tokens", B, T);
 }
 
-/* Sorting rows by length, then by position (a total order, so batches do not depend on qsort). */
+/* Sorting rows by length, longest first (a packed batch's threads take their
+ * costliest work first), then by position (a total order, so batches do not
+ * depend on qsort). */
 static const vt_tok_encoding *const *g_rows;
 static int by_length(const void *a, const void *b) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     int32_t lx = g_rows[x]->len, ly = g_rows[y]->len;
-    if (lx != ly) return (lx > ly) - (lx < ly);
+    if (lx != ly) return (lx < ly) - (lx > ly);
     return (x > y) - (x < y);
 }
 
@@ -53,6 +57,41 @@ static void pool(const float *hidden, int64_t T, int64_t H, bool mean, float *ou
         for (int64_t i = 0; i < T; i++) sum += hidden[i * H + h];
         out[h] = (float)(sum / (double)T);
     }
+}
+
+/* Rows idx (B) of different lengths as one packed batch, no padding. */
+static vt_status run_packed(vt_task *t, vt_task_output what, const vt_tok_encoding *const *rows, const size_t *idx,
+                            size_t B, float *const *out) {
+    int64_t H = t->cfg->hidden_size, K = t->cfg->num_labels, *off = t->offsets;
+    off[0] = 0;
+    for (size_t b = 0; b < B; b++) off[b + 1] = off[b] + rows[idx[b]]->len;
+    vt_status st = reserve(t, 1, (size_t)off[B]);
+    if (st != VT_OK) return st;
+    for (size_t b = 0; b < B; b++) {
+        const vt_tok_encoding *e = rows[idx[b]];
+        memcpy(t->ids + off[b], e->ids, (size_t)e->len * sizeof *t->ids);
+        memcpy(t->types + off[b], e->type_ids, (size_t)e->len * sizeof *t->types);
+    }
+    const int32_t *types = t->cfg->type_vocab_size > 1 ? t->types : NULL; /* (as run_batch) */
+    vt_bert_batch batch = {.batch = (int64_t)B, .input_ids = t->ids, .token_type_ids = types, .offsets = off,
+                           .cls_only = what == VT_OUT_LOGITS};
+    vt_bert_outputs o;
+    if ((st = vt_bert_forward(t->model, &batch, false, 0, &o)) != VT_OK) return st;
+    for (size_t b = 0; b < B; b++) {
+        float *dst = out[idx[b]];
+        int64_t T = off[b + 1] - off[b];
+        if (what == VT_OUT_LOGITS) {
+            memcpy(dst, o.logits + b * K, (size_t)K * sizeof *dst);
+        } else if (what == VT_OUT_TOKENS) {
+            memcpy(dst, o.logits + off[b] * K, (size_t)(T * K) * sizeof *dst);
+        } else if (what == VT_OUT_SPAN) { /* start logits (T), then end logits (T) */
+            memcpy(dst, o.start_logits + off[b], (size_t)T * sizeof *dst);
+            memcpy(dst + T, o.end_logits + off[b], (size_t)T * sizeof *dst);
+        } else { /* VT_OUT_CLS, VT_OUT_MEAN */
+            pool(o.last_hidden_state + off[b] * H, T, H, what == VT_OUT_MEAN, dst);
+        }
+    }
+    return VT_OK;
 }
 
 static vt_status run_batch(vt_task *t, vt_task_output what, const vt_tok_encoding *const *rows, const size_t *idx,
@@ -112,8 +151,10 @@ vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *co
     if (t->baseline) return task_baseline_run(t, rows, n, out);
     if (n > t->order_cap) {
         size_t *o = realloc(t->order, n * sizeof *o);
-        if (!o) return vt_error(VT_ERR_NOMEM, "out of memory ordering %zu rows", n);
-        t->order = o;
+        if (o) t->order = o;
+        int64_t *off = o ? realloc(t->offsets, (n + 1) * sizeof *off) : NULL;
+        if (!off) return vt_error(VT_ERR_NOMEM, "out of memory ordering %zu rows", n);
+        t->offsets = off;
         t->order_cap = n;
     }
     for (size_t i = 0; i < n; i++) {
@@ -124,11 +165,14 @@ vt_status vt_task_run(vt_task *t, vt_task_output what, const vt_tok_encoding *co
     }
     g_rows = rows; /* (one caller at a time) */
     qsort(t->order, n, sizeof *t->order, by_length);
+    bool packed = what != VT_OUT_MASKED; /* (a packed batch runs no MLM head) */
     for (size_t start = 0; start < n;) {
-        size_t B = 1;
-        while (start + B < n && B < (size_t)t->batch_size && rows[t->order[start + B]]->len == rows[t->order[start]]->len)
+        size_t B = 1; /* up to batch_size rows: of any lengths packed, of one length otherwise */
+        while (start + B < n && B < (size_t)t->batch_size &&
+               (packed || rows[t->order[start + B]]->len == rows[t->order[start]]->len))
             B++;
-        vt_status st = run_batch(t, what, rows, t->order + start, B, out);
+        vt_status st = packed ? run_packed(t, what, rows, t->order + start, B, out)
+                              : run_batch(t, what, rows, t->order + start, B, out);
         if (st != VT_OK) return st;
         start += B;
     }

@@ -169,7 +169,7 @@ void vt_task_free(vt_task *t) {
     vt_bert_free(t->model);
     vt_tok_free(t->tok);
     vt_baseline_free(t->baseline);
-    free(t->ids), free(t->types), free(t->mask), free(t->select), free(t->order);
+    free(t->ids), free(t->types), free(t->mask), free(t->select), free(t->order), free(t->offsets);
     free(t);
 }
 

@@ -17,6 +17,7 @@ struct vt_task {
     int32_t *ids, *types, *mask, *select; /* (batch, len) */
     size_t cells;
     size_t *order; /* (rows) the rows of a call, by length */
+    int64_t *offsets; /* (order_cap + 1) a packed batch's sequences (vt_bert_batch.offsets) */
     size_t order_cap;
     vt_baseline *baseline;        /* a TF-IDF + logistic regression directory instead of a model (baseline_task.c) */
     vt_bert_config baseline_cfg;  /* its labels, as cfg shows them */

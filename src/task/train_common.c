@@ -32,7 +32,7 @@ vt_status task_load_for_training(const char *init_dir, vt_task_kind kind, int ar
 void task_release(vt_task *t) {
     vt_bert_free(t->model);
     vt_tok_free(t->tok);
-    free(t->ids), free(t->types), free(t->mask), free(t->select), free(t->order);
+    free(t->ids), free(t->types), free(t->mask), free(t->select), free(t->order), free(t->offsets);
 }
 
 int64_t task_row_of(task_order *ord, int64_t k) {

@@ -19,6 +19,12 @@
 #   3. the same measured run against a server with --max-batch 1, to report
 #      the speed-up of dynamic batching (reported, not asserted: this machine's
 #      cores are shared).
+# With LOAD_PEER=BUILD (a build of another commit), LOAD_ROUNDS (default 3)
+# alternating rounds then run this build, that one (--max-batch 32 each) and
+# this one with --max-batch 1 on the same bodies, for a same-run comparison
+# (reported, not asserted; the answers must still be right), and with
+# LOAD_TOKENS=N this one with --max-batch-tokens N too. LOAD_MODEL=DIR
+# serves that classifier directory instead of the small one.
 # Both servers run their forward passes on one thread (--threads 1,
 # LOAD_THREADS to change): the client shares the machine's cores, and OpenMP
 # threads spinning at barriers against 128 client and connection threads
@@ -218,10 +224,14 @@ with open(sys.argv[2], "w") as f:
     for l in open(sys.argv[1]): f.write(json.loads(l)["text"] + "\n")' "$tmp/train.jsonl" "$tmp/corpus.txt"
 echo '{"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
        "max_position_embeddings": 64, "vocab_size": 1000}' >"$tmp/cfg.json"
-"$verto" vocab --size 1000 -o "$tmp/vocab.txt" "$tmp/corpus.txt" >/dev/null
-"$verto" init --config-json "$tmp/cfg.json" --vocab "$tmp/vocab.txt" -o "$tmp/base" >/dev/null
-"$verto" finetune --init "$tmp/base" --train "$tmp/train.jsonl" --dev "$tmp/dev.jsonl" -o "$tmp/model" \
-    --epochs 1 --lr 1e-3 --batch-size 8 --max-seq-length 64 >/dev/null 2>&1
+if [ -n "${LOAD_MODEL:-}" ]; then # a benchmark's own classifier directory instead
+    ln -s "$(cd "$LOAD_MODEL" && pwd)" "$tmp/model"
+else
+    "$verto" vocab --size 1000 -o "$tmp/vocab.txt" "$tmp/corpus.txt" >/dev/null
+    "$verto" init --config-json "$tmp/cfg.json" --vocab "$tmp/vocab.txt" -o "$tmp/base" >/dev/null
+    "$verto" finetune --init "$tmp/base" --train "$tmp/train.jsonl" --dev "$tmp/dev.jsonl" -o "$tmp/model" \
+        --epochs 1 --lr 1e-3 --batch-size 8 --max-seq-length 64 >/dev/null 2>&1
+fi
 mkdir "$tmp/bodies"
 n_bodies=$("$py" - "$tmp/bodies" <<'PY'
 import json, random, sys
@@ -284,6 +294,8 @@ check "the metrics show no other status on /v1/classify" \
     sh -c "! grep '^verto_requests_total{endpoint=\"/v1/classify\"' '$tmp/metrics.txt' | grep -vq 'status=\"200\"'"
 if [ "${VT_SANITIZED:-0}" = 1 ]; then
     echo "  (sanitizer build: resident memory not checked)"
+elif [ -n "${LOAD_MODEL:-}" ]; then # (its packed batches' arena may still be growing to its largest batch)
+    echo "  (LOAD_MODEL: resident memory not checked)"
 else
     check "resident memory flat after warm-up (growth $((rss_after - rss_before)) kB <= 2 MiB + 2%)" \
         test $((rss_after - rss_before)) -le $((2048 + rss_before / 50))
@@ -298,6 +310,29 @@ check "max-batch 1: zero transport errors" test "$(field errors)" = 0
 check "max-batch 1: zero wrong answers" test "$(field wrong)" = 0
 rps_single=$(field rps)
 check "SIGTERM: exit 0" stop_server
+
+if [ -n "${LOAD_PEER:-}" ]; then # a benchmark: this build against another (e.g. before packing), alternating
+    this=$verto
+    for r in $(seq 1 "${LOAD_ROUNDS:-3}"); do
+        echo "--- round $r of ${LOAD_ROUNDS:-3} (load average $(cut -d' ' -f1 /proc/loadavg))"
+        runs=("$this|--max-batch 32 --max-wait-ms 5|this build, dynamic batching"
+              "$LOAD_PEER/verto|--max-batch 32 --max-wait-ms 5|LOAD_PEER, dynamic batching"
+              "$this|--max-batch 1 --max-wait-ms 0|this build, --max-batch 1")
+        [ -n "${LOAD_TOKENS:-}" ] && runs+=("$this|--max-batch 32 --max-wait-ms 5 --max-batch-tokens $LOAD_TOKENS|this build, --max-batch-tokens $LOAD_TOKENS")
+        for run in "${runs[@]}"; do
+            IFS='|' read -r verto opts label <<<"$run"
+            # shellcheck disable=SC2086
+            start_server "$tmp/peer.log" $opts --threads "$threads"
+            run_load "$label"
+            curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/metrics.txt"
+            echo "    mean batch $(awk '$1 == "verto_batch_size_sum" {s = $2} $1 == "verto_batch_size_count" {c = $2}
+                END {printf "%.1f", s / c}' "$tmp/metrics.txt")"
+            check "$label: zero errors and wrong answers" test "$(field errors)$(field wrong)" = 00
+            stop_server
+        done
+    done
+    verto=$this
+fi
 
 echo
 echo "figures: $requests requests over $conns connections: ${rps_batched} requests/s (p50 ${p50} ms, p99 ${p99} ms)" \

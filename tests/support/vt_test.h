@@ -53,7 +53,7 @@ extern const int TEST_TINY_N_WORDS;
 
 /* A model directory in a fresh temporary directory: a random BERT of `arch`
  * (H16, `layers` layers, 2 heads, 24 positions, 3 labels neg/neutral/pos for a
- * sequence classifier) and a vocab.txt of TEST_TINY_WORDS. Free with
+ * sequence classifier, 2 for question answering) and a vocab.txt of TEST_TINY_WORDS. Free with
  * test_remove_dir. */
 char *test_tiny_model(int arch, int layers);
 /* Removes a directory and everything in it, and frees the name. */

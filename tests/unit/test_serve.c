@@ -394,6 +394,72 @@ static void test_engine_answers(void **state) {
     remove_model(dir);
 }
 
+/* Forward passes so far (the metrics' batch count). */
+static long batches_run(vt_serve *s) {
+    vt_serve_response r;
+    vt_serve_handle(s, "GET", "/metrics", NULL, 0, false, &r);
+    const char *count = strstr(r.body, "verto_batch_size_count ");
+    assert_non_null(count);
+    long n = strtol(count + strlen("verto_batch_size_count "), NULL, 10);
+    vt_serve_response_free(&r);
+    return n;
+}
+
+/* Rows of different lengths share a forward pass (packed, no padding), with
+ * the same bytes as each alone; max_batch_tokens splits the passes by their
+ * tokens. 16 concurrent requests (8 classify, 8 embed, 8 different lengths)
+ * into a batcher of 16 waiting 2 s: 2 passes (one per output), where
+ * batching by equal length took one per length and output; with a budget of
+ * 12 tokens, more. */
+static void test_engine_mixed_lengths(void **state) {
+    (void)state;
+    char *dir = make_model(VT_BERT_FOR_SEQUENCE_CLASSIFICATION);
+    vt_serve *s = start(dir, 1, 0, 0);
+    char bodies[2 * N_TEXTS][256], *want[2 * N_TEXTS];
+    for (size_t i = 0; i < 2 * N_TEXTS; i++) {
+        if (i < N_TEXTS) snprintf(bodies[i], sizeof bodies[i], "{\"text\": \"%s\"}", TEXTS[i]);
+        else snprintf(bodies[i], sizeof bodies[i], "{\"text\": \"%s\", \"pooling\": \"mean\"}", TEXTS[i - N_TEXTS]);
+        assert_int_equal(call(s, "POST", i < N_TEXTS ? "/v1/classify" : "/v1/embed", bodies[i], &want[i]), 200);
+    }
+    vt_serve_stop(s);
+    long passes[2];
+    for (int budget = 0; budget < 2; budget++) {
+        vt_serve_options o;
+        vt_serve_options_default(&o);
+        o.max_batch = 2 * N_TEXTS;
+        o.max_wait_ms = 2000;
+        o.max_batch_tokens = budget ? 12 : 0;
+        s = vt_serve_start(dir, &o);
+        assert_non_null(s);
+        assert_int_equal(vt_serve_wait_loaded(s, 30000), VT_SERVE_READY);
+        job jobs[2 * N_TEXTS];
+        pthread_t th[2 * N_TEXTS];
+        for (size_t i = 0; i < 2 * N_TEXTS; i++) {
+            jobs[i] = (job){s, i < N_TEXTS ? "/v1/classify" : "/v1/embed", bodies[i], 0, NULL};
+            assert_int_equal(pthread_create(&th[i], NULL, run_job, &jobs[i]), 0);
+        }
+        for (size_t i = 0; i < 2 * N_TEXTS; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(jobs[i].status, 200);
+            if (strcmp(jobs[i].out, want[i])) fail_msg("packed answer %zu differs:\n%s\n%s", i, jobs[i].out, want[i]);
+            free(jobs[i].out);
+        }
+        passes[budget] = batches_run(s);
+        vt_serve_stop(s);
+    }
+    print_message("16 concurrent requests of 8 lengths: %ld forward passes, %ld with a 12-token budget\n", passes[0],
+                  passes[1]);
+    assert_true(passes[0] >= 2 && passes[0] <= 4); /* (2 unless a thread was slow to queue) */
+    assert_true(passes[1] > passes[0]);
+    for (size_t i = 0; i < 2 * N_TEXTS; i++) free(want[i]);
+    vt_serve_options o;
+    vt_serve_options_default(&o);
+    o.max_batch_tokens = -1;
+    assert_null(vt_serve_start(dir, &o));
+    assert_int_equal(vt_last_status(), VT_ERR_INVALID_ARG);
+    remove_model(dir);
+}
+
 /* The "score" of a classify answer. */
 static double score_of(const char *answer) {
     const char *p = strstr(answer, "\"score\": ");
@@ -525,6 +591,7 @@ int main(void) {
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_engine_answers),
         cmocka_unit_test(test_engine_bf16),
+        cmocka_unit_test(test_engine_mixed_lengths),
         cmocka_unit_test(test_engine_windows),
         cmocka_unit_test(test_engine_embed_only_and_failures),
     };
