@@ -17,13 +17,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$root/bench/generate_tokenizer.py" "$root/tests/data/tokenizer/mixed.txt" 50257 "$work/tok.json" 2>/dev/null
 export OMP_NUM_THREADS=${BENCH_THREADS:-2}
-# Waiting threads sleep rather than spin (both engines run on libgomp): on a
-# machine shared with other jobs, spinning made each of a step's ~70 small
-# parallel regions wait for a descheduled thread (gpt2-mini: 3.9 tokens/s
-# spinning, 86.6 passive, in the same minute). Set OMP_WAIT_POLICY to override.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# Both engines run on libgomp with its default waiting (spin, then sleep): on
+# an idle machine that is the faster (gpt2-small, idle: verto 48.1 / 44.4
+# tokens/s spinning against 30.7 / 35.1 with OMP_WAIT_POLICY=passive,
+# transformers 22.5 / 19.7 against 17.6 / 19.7). On a machine shared with
+# other jobs set OMP_WAIT_POLICY=passive: spinning there made each of a step's
+# ~70 small parallel regions wait for a descheduled thread (gpt2-mini: 3.9
+# tokens/s spinning, 86.6 passive, in the same minute).
 grep -m1 "model name" /proc/cpuinfo || true
-echo "threads: $OMP_NUM_THREADS, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "threads: $OMP_NUM_THREADS, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for size in mini small; do
     "$build/verto" init --config "gpt2-$size" --tokenizer "$work/tok.json" --seed 1 -o "$work/$size" > /dev/null
     for _ in $(seq 1 "$rounds"); do
