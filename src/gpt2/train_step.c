@@ -68,47 +68,41 @@ static vt_status head_and_loss(vt_gpt2 *m, int64_t BT, bool backward, double *lo
     return VT_OK;
 }
 
-vt_status vt_gpt2_train_step(vt_gpt2 *m, const vt_gpt2_batch *in, uint64_t seed, bool accumulate,
-                             vt_gpt2_outputs *out) {
-    if (!m || !out) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_train_step: no model or outputs given");
+/* The body and the chunked head over a labelled batch: training (dropout by
+ * seed, wte's gradient added, d_out left for the body's backward) or not. */
+static vt_status forward_with_loss(vt_gpt2 *m, const vt_gpt2_batch *in, bool training, uint64_t seed,
+                                   bool accumulate, const char *fn, vt_gpt2_outputs *out) {
+    if (!m || !out) return vt_error(VT_ERR_INVALID_ARG, "%s: no model or outputs given", fn);
     memset(out, 0, sizeof *out);
     out->loss = NAN;
     m->last_has_loss = false;
-    if (in && !in->labels) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_train_step: the batch has no labels");
+    if (in && !in->labels) return vt_error(VT_ERR_INVALID_ARG, "%s: the batch has no labels", fn);
     vt_status st = gpt2_check_batch(m, in);
     if (st == VT_OK) st = gpt2_plan(m, in->batch, in->seq_len, false);
     if (st != VT_OK) return st;
     gpt2_refresh_params16(m);
-    if (!accumulate) gpt2_zero_grads(m);
-    if ((st = gpt2_body_forward(m, in, true, seed)) != VT_OK) return st;
-    m->last = *in;
-    m->last_training = true;
-    m->last_seed = seed;
+    if (training && !accumulate) gpt2_zero_grads(m);
+    if ((st = gpt2_body_forward(m, in, training, seed)) != VT_OK) return st;
+    if (training) {
+        m->last = *in;
+        m->last_training = true;
+        m->last_seed = seed;
+    }
     gpt2_shift_labels(m, in);
     double loss = 0;
-    if ((st = head_and_loss(m, in->batch * in->seq_len, true, &loss, &out->counted)) != VT_OK) return st;
-    if (!isfinite(loss)) return vt_error(VT_ERR_NUMERIC, "GPT-2 loss is %g", loss);
-    out->hidden = m->units[2 * m->cfg.n_layer].out;
-    out->loss = loss;
-    return gpt2_body_backward(m);
-}
-
-vt_status vt_gpt2_loss(vt_gpt2 *m, const vt_gpt2_batch *in, vt_gpt2_outputs *out) {
-    if (!m || !out) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_loss: no model or outputs given");
-    memset(out, 0, sizeof *out);
-    out->loss = NAN;
-    m->last_has_loss = false;
-    if (in && !in->labels) return vt_error(VT_ERR_INVALID_ARG, "vt_gpt2_loss: the batch has no labels");
-    vt_status st = gpt2_check_batch(m, in);
-    if (st == VT_OK) st = gpt2_plan(m, in->batch, in->seq_len, false);
-    if (st != VT_OK) return st;
-    gpt2_refresh_params16(m);
-    if ((st = gpt2_body_forward(m, in, false, 0)) != VT_OK) return st;
-    gpt2_shift_labels(m, in);
-    double loss = 0;
-    if ((st = head_and_loss(m, in->batch * in->seq_len, false, &loss, &out->counted)) != VT_OK) return st;
+    if ((st = head_and_loss(m, in->batch * in->seq_len, training, &loss, &out->counted)) != VT_OK) return st;
     if (!isfinite(loss)) return vt_error(VT_ERR_NUMERIC, "GPT-2 loss is %g", loss);
     out->hidden = m->units[2 * m->cfg.n_layer].out;
     out->loss = loss;
     return VT_OK;
+}
+
+vt_status vt_gpt2_train_step(vt_gpt2 *m, const vt_gpt2_batch *in, uint64_t seed, bool accumulate,
+                             vt_gpt2_outputs *out) {
+    vt_status st = forward_with_loss(m, in, true, seed, accumulate, "vt_gpt2_train_step", out);
+    return st == VT_OK ? gpt2_body_backward(m) : st;
+}
+
+vt_status vt_gpt2_loss(vt_gpt2 *m, const vt_gpt2_batch *in, vt_gpt2_outputs *out) {
+    return forward_with_loss(m, in, false, 0, false, "vt_gpt2_loss", out);
 }

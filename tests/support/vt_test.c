@@ -149,6 +149,16 @@ void test_remove_dir(char *dir) {
     free(dir);
 }
 
+float *test_floats(int64_t n) {
+    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+void test_fill_uniform(vt_rng *r, float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vt_rng_uniform(r) - 1);
+}
+
 void ref_matmul(const float *A, const float *B, const float *bias, const float *C0, float *want, int64_t M, int64_t N,
                 int64_t K, bool ta, bool tb, float beta) {
     for (int64_t i = 0; i < M; i++)

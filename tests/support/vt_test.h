@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "verto/rng.h"
 #include "verto/safetensors.h"
 
 /* Opens $VT_REF_DIR/<file> (fails the test if it cannot). Close with vt_st_close. */
@@ -58,6 +59,11 @@ extern const int TEST_TINY_N_WORDS;
 char *test_tiny_model(int arch, int layers);
 /* Removes a directory and everything in it, and frees the name. */
 void test_remove_dir(char *dir);
+
+/* n zeroed floats (at least one), asserted allocated; the caller frees them. */
+float *test_floats(int64_t n);
+/* x[i] uniform in [-1, 1) from r. */
+void test_fill_uniform(vt_rng *r, float *x, int64_t n);
 
 /* want (M, N) = op(A) op(B) + bias + beta * C0, summed in double and rounded
  * to float: the reference every matrix-product test compares against. */

@@ -31,22 +31,12 @@
 static const vt_gemm_backend BACKENDS[] = {VT_GEMM_ONEDNN, VT_GEMM_BLIS, VT_GEMM_OPENBLAS};
 #define N_BACKENDS 3
 
-static float *fmalloc(int64_t n) {
-    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
-static void fill_uniform(vt_rng *r, float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vt_rng_uniform(r) - 1);
-}
-
 /* One product on backend b against the double loops; returns the relative error. */
 static double check_one(vt_rng *r, vt_gemm_backend b, int64_t M, int64_t N, int64_t K, bool ta, bool tb,
                         bool has_bias, float beta) {
-    float *A = fmalloc(M * K), *B = fmalloc(K * N), *bias = fmalloc(N), *C = fmalloc(M * N), *C0 = fmalloc(M * N),
-          *want = fmalloc(M * N);
-    fill_uniform(r, A, M * K), fill_uniform(r, B, K * N), fill_uniform(r, bias, N), fill_uniform(r, C0, M * N);
+    float *A = test_floats(M * K), *B = test_floats(K * N), *bias = test_floats(N), *C = test_floats(M * N), *C0 = test_floats(M * N),
+          *want = test_floats(M * N);
+    test_fill_uniform(r, A, M * K), test_fill_uniform(r, B, K * N), test_fill_uniform(r, bias, N), test_fill_uniform(r, C0, M * N);
     memcpy(C, C0, (size_t)(M * N) * sizeof(float));
     vt_gemm_use(b);
     assert_int_equal(vt_gemm_backend_for(M, N, K, ta, tb), b);
@@ -145,9 +135,9 @@ static void test_bert_shapes(void **state) {
 static void check_seqwise(vt_rng *r, vt_gemm_backend b, int64_t rows, int64_t N, int64_t K) {
     enum { SEQS = 5 };
     int64_t n = SEQS * rows;
-    float *A = fmalloc(n * K), *W = fmalloc(N * K), *bias = fmalloc(N), *C = fmalloc(n * N), *alone = fmalloc(rows * N),
-          *want = fmalloc(rows * N);
-    fill_uniform(r, A, n * K), fill_uniform(r, W, N * K), fill_uniform(r, bias, N);
+    float *A = test_floats(n * K), *W = test_floats(N * K), *bias = test_floats(N), *C = test_floats(n * N), *alone = test_floats(rows * N),
+          *want = test_floats(rows * N);
+    test_fill_uniform(r, A, n * K), test_fill_uniform(r, W, N * K), test_fill_uniform(r, bias, N);
     int threads = omp_get_max_threads();
     vt_gemm_use(b);
     for (int t = 1; t <= 2; t++) {
@@ -193,7 +183,7 @@ static void *thread_main(void *p) {
         int64_t M = 64 + it % 3, N = 48, K = 64 + it % 2;
         float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(K * N) * 4), *C = malloc((size_t)(M * N) * 4),
               *want = malloc((size_t)(M * N) * 4);
-        fill_uniform(&r, A, M * K), fill_uniform(&r, B, K * N);
+        test_fill_uniform(&r, A, M * K), test_fill_uniform(&r, B, K * N);
         if (vt_matmul(A, B, NULL, C, M, N, K, it & 1, false, 0) != VT_OK) job->failures++;
         ref_matmul(A, B, NULL, NULL, want, M, N, K, it & 1, false, 0);
         if (!(rel_max_diff(C, want, M * N) <= TOL)) job->failures++;

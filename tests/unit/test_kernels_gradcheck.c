@@ -34,12 +34,6 @@
 #define GRAD_TOL 2e-3
 #define ACC_FILL 0.25f
 
-static float *fmalloc(int64_t n) {
-    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
 static void fill_uniform(vt_rng *r, float *x, int64_t n, float lo, float hi) {
     for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)vt_rng_uniform(r);
 }
@@ -107,8 +101,8 @@ static void test_activation_grads(void **state) {
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
         act_ctx c = {.act = acts[a], .rows = 3, .cols = 7};
         int64_t n = c.rows * c.cols;
-        c.x = fmalloc(n), c.y = fmalloc(n), c.w = fmalloc(n);
-        float *dx = fmalloc(n);
+        c.x = test_floats(n), c.y = test_floats(n), c.w = test_floats(n);
+        float *dx = test_floats(n);
         fill_uniform(&r, c.x, n, -3, 3);
         fill_uniform(&r, c.w, n, -1, 1);
         for (int64_t i = 0; i < n; i++) /* relu's kink: stay at |x| >= 0.1 */
@@ -143,7 +137,7 @@ static void test_activation_values(void **state) {
     (void)state;
     const vt_activation acts[] = {VT_ACT_LINEAR, VT_ACT_RELU, VT_ACT_GELU, VT_ACT_GELU_TANH, VT_ACT_TANH, VT_ACT_SIGMOID};
     const int64_t n = 40001;
-    float *x = fmalloc(n), *y = fmalloc(n);
+    float *x = test_floats(n), *y = test_floats(n);
     for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
         for (int64_t i = 0; i < n; i++) x[i] = -20.0f + 40.0f * (float)i / (float)(n - 1);
         vt_activation_forward(acts[a], x, y, 1, n);
@@ -205,9 +199,9 @@ static void test_layernorm(void **state) {
     vt_rng_seed(&r, 12);
     ln_ctx c = {.rows = 4, .cols = 9};
     int64_t n = c.rows * c.cols;
-    c.x = fmalloc(n), c.y = fmalloc(n), c.w = fmalloc(n), c.gamma = fmalloc(c.cols), c.beta = fmalloc(c.cols);
-    c.mean = fmalloc(c.rows), c.rstd = fmalloc(c.rows);
-    float *dx = fmalloc(n), *dg = fmalloc(c.cols), *db = fmalloc(c.cols);
+    c.x = test_floats(n), c.y = test_floats(n), c.w = test_floats(n), c.gamma = test_floats(c.cols), c.beta = test_floats(c.cols);
+    c.mean = test_floats(c.rows), c.rstd = test_floats(c.rows);
+    float *dx = test_floats(n), *dg = test_floats(c.cols), *db = test_floats(c.cols);
     fill_uniform(&r, c.x, n, 1, 5); /* a mean far from 0 */
     fill_uniform(&r, c.w, n, -1, 1);
     fill_uniform(&r, c.gamma, c.cols, 0.5f, 1.5f);
@@ -236,8 +230,8 @@ static void test_layernorm(void **state) {
 
     /* parameter gradients spread over several column blocks and threads */
     const int64_t R = 300, C = 130;
-    float *x = fmalloc(R * C), *y = fmalloc(R * C), *g = fmalloc(C), *b = fmalloc(C), *m = fmalloc(R),
-          *rs = fmalloc(R), *dy = fmalloc(R * C), *dgb = fmalloc(C), *dbb = fmalloc(C);
+    float *x = test_floats(R * C), *y = test_floats(R * C), *g = test_floats(C), *b = test_floats(C), *m = test_floats(R),
+          *rs = test_floats(R), *dy = test_floats(R * C), *dgb = test_floats(C), *dbb = test_floats(C);
     fill_uniform(&r, x, R * C, -2, 2), fill_uniform(&r, dy, R * C, -1, 1), fill_uniform(&r, g, C, 0.5f, 1.5f);
     vt_layernorm_forward(x, g, b, y, m, rs, R, C, 1e-12f);
     vt_layernorm_backward(dy, x, g, m, rs, NULL, dgb, dbb, R, C);
@@ -274,8 +268,8 @@ static void test_embedding(void **state) {
     vt_rng_seed(&r, 13);
     const int32_t ids[8] = {3, 0, 3, 5, 1, 3, 0, 2}; /* repeats: the scatter must add */
     emb_ctx c = {.ids = ids, .n = 8, .vocab = 6, .dim = 5};
-    c.table = fmalloc(c.vocab * c.dim), c.out = fmalloc(c.n * c.dim), c.w = fmalloc(c.n * c.dim);
-    float *dt = fmalloc(c.vocab * c.dim);
+    c.table = test_floats(c.vocab * c.dim), c.out = test_floats(c.n * c.dim), c.w = test_floats(c.n * c.dim);
+    float *dt = test_floats(c.vocab * c.dim);
     fill_uniform(&r, c.table, c.vocab * c.dim, -1, 1);
     fill_uniform(&r, c.w, c.n * c.dim, -1, 1);
     emb_objective(&c);
@@ -317,8 +311,8 @@ static void test_dropout(void **state) {
     vt_rng r;
     vt_rng_seed(&r, 14);
     drop_ctx c = {.n = 37, .rate = 0.3f, .seed = 99};
-    c.x = fmalloc(c.n), c.y = fmalloc(c.n), c.w = fmalloc(c.n), c.mask = malloc((size_t)c.n);
-    float *dx = fmalloc(c.n);
+    c.x = test_floats(c.n), c.y = test_floats(c.n), c.w = test_floats(c.n), c.mask = malloc((size_t)c.n);
+    float *dx = test_floats(c.n);
     fill_uniform(&r, c.x, c.n, -2, 2), fill_uniform(&r, c.w, c.n, -1, 1);
     drop_objective(&c);
     fill_const(dx, c.n, ACC_FILL);
@@ -329,7 +323,7 @@ static void test_dropout(void **state) {
     /* mask = (hash_uniform >= rate), y = x * mask / (1 - rate), kept fraction
      * near 1 - rate, and the same at 1 and 2 threads and in place. */
     const int64_t n = 200003;
-    float *x = fmalloc(n), *y1 = fmalloc(n), *y2 = fmalloc(n);
+    float *x = test_floats(n), *y1 = test_floats(n), *y2 = test_floats(n);
     uint8_t *m1 = malloc((size_t)n), *m2 = malloc((size_t)n);
     fill_uniform(&r, x, n, -1, 1);
     int threads = omp_get_max_threads();
@@ -414,14 +408,14 @@ static void att_setup(att_ctx *c, const att_case *tc, vt_rng *r) {
     if (tc->fused) {
         assert_true(tc->Tq == tc->Tk && tc->kd == tc->vd);
         int64_t s = 3 * H * tc->kd;
-        c->buf = fmalloc(B * tc->Tq * s);
+        c->buf = test_floats(B * tc->Tq * s);
         fill_uniform(r, c->buf, B * tc->Tq * s, -1, 1);
         c->q = c->buf, c->k = c->buf + H * tc->kd, c->v = c->buf + 2 * H * tc->kd;
         c->d.q_stride = c->d.k_stride = c->d.v_stride = s;
     } else {
         c->d.q_stride = H * tc->kd, c->d.k_stride = H * tc->kd, c->d.v_stride = H * tc->vd;
-        c->q = fmalloc(B * tc->Tq * H * tc->kd), c->k = fmalloc(B * tc->Tk * H * tc->kd);
-        c->v = fmalloc(B * tc->Tk * H * tc->vd);
+        c->q = test_floats(B * tc->Tq * H * tc->kd), c->k = test_floats(B * tc->Tk * H * tc->kd);
+        c->v = test_floats(B * tc->Tk * H * tc->vd);
         fill_uniform(r, c->q, B * tc->Tq * H * tc->kd, -1, 1);
         fill_uniform(r, c->k, B * tc->Tk * H * tc->kd, -1, 1);
         fill_uniform(r, c->v, B * tc->Tk * H * tc->vd, -1, 1);
@@ -431,11 +425,11 @@ static void att_setup(att_ctx *c, const att_case *tc, vt_rng *r) {
                                .causal = tc->causal, .mask_kind = tc->mask_kind, .mask = c->mask,
                                .dropout_rate = tc->drop, .dropout_seed = 1234};
     int64_t np = B * H * tc->Tq * tc->Tk;
-    c->probs = fmalloc(np);
+    c->probs = test_floats(np);
     c->drop_mask = tc->drop > 0 ? malloc((size_t)np) : NULL;
     c->out_n = B * tc->Tq * c->d.out_stride;
-    c->out = fmalloc(c->out_n);
-    c->w = fmalloc(c->out_n);
+    c->out = test_floats(c->out_n);
+    c->w = test_floats(c->out_n);
     fill_uniform(r, c->w, c->out_n, -1, 1);
 }
 
@@ -517,12 +511,12 @@ static void run_attention_case(const att_case *tc, uint64_t seed) {
     check_attention_forward(&c);
     att_objective(&c);
     const vt_attention_dims *d = &c.d;
-    float *dout = fmalloc(c.out_n);
+    float *dout = test_floats(c.out_n);
     memcpy(dout, c.w, (size_t)c.out_n * sizeof(float));
     char what[128];
     if (tc->fused) {
         int64_t n = d->batch * d->q_len * d->q_stride;
-        float *g = fmalloc(n);
+        float *g = test_floats(n);
         fill_const(g, n, ACC_FILL);
         assert_int_equal(vt_attention_backward(d, &c.o, c.q, c.k, c.v, c.probs, c.drop_mask, dout, g,
                                                g + d->heads * d->key_dim, g + 2 * d->heads * d->key_dim),
@@ -534,7 +528,7 @@ static void run_attention_case(const att_case *tc, uint64_t seed) {
     } else {
         int64_t nq = d->batch * d->q_len * d->q_stride, nk = d->batch * d->kv_len * d->k_stride,
                 nv = d->batch * d->kv_len * d->v_stride;
-        float *gq = fmalloc(nq), *gk = fmalloc(nk), *gv = fmalloc(nv);
+        float *gq = test_floats(nq), *gk = test_floats(nk), *gv = test_floats(nv);
         fill_const(gq, nq, ACC_FILL), fill_const(gk, nk, ACC_FILL), fill_const(gv, nv, ACC_FILL);
         assert_int_equal(vt_attention_backward(d, &c.o, c.q, c.k, c.v, c.probs, c.drop_mask, dout, gq, gk, gv), VT_OK);
         remove_fill(gq, nq), remove_fill(gk, nk), remove_fill(gv, nv);
@@ -616,10 +610,10 @@ static void test_softmax_xent(void **state) {
     const float weights[5] = {0.5f, 1.0f, 2.0f, 1.5f, 0.8f};
     for (int wi = 0; wi < 2; wi++) {
         xent_ctx c = {.labels = labels, .weights = wi ? weights : NULL, .n = 7, .classes = 5, .scale = 0.7f};
-        c.logits = fmalloc(c.n * c.classes);
+        c.logits = test_floats(c.n * c.classes);
         fill_uniform(&r, c.logits, c.n * c.classes, -3, 3);
         c.logits[1 * 5 + 3] = 4; /* row 1 predicted right */
-        float *g = fmalloc(c.n * c.classes);
+        float *g = test_floats(c.n * c.classes);
         fill_const(g, c.n * c.classes, 9.0f); /* losses overwrite */
         int64_t counted = -1, correct = -1, rc, rk;
         double loss;
@@ -689,8 +683,8 @@ static void test_vector_losses(void **state) {
     const char *names[3] = {"bce from logits", "bce from probabilities", "mse"};
     for (int kind = 0; kind < 3; kind++) {
         vec_loss_ctx c = {.n = 9, .kind = kind, .scale = 1.3f};
-        c.x = fmalloc(c.n);
-        float *t = fmalloc(c.n), *g = fmalloc(c.n);
+        c.x = test_floats(c.n);
+        float *t = test_floats(c.n), *g = test_floats(c.n);
         c.t = t;
         if (kind == 1) fill_uniform(&r, c.x, c.n, 0.05f, 0.95f);
         else fill_uniform(&r, c.x, c.n, -4, 4);

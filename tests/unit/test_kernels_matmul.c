@@ -37,26 +37,16 @@
 
 #define MM_TOL 1e-5
 
-static float *fmalloc(int64_t n) {
-    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
-static void fill_uniform(vt_rng *r, float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vt_rng_uniform(r) - 1);
-}
-
 /* Runs one configuration of vt_matmul, or of vt_matmul_bf16 on the operands
  * rounded to bf16; asserts the relative error against double loops on the
  * operands it was given, and returns the error against the unrounded ones. */
 static double check_one(vt_rng *r, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool has_bias, float beta,
                         bool bf16) {
-    float *A = fmalloc(M * K), *B = fmalloc(K * N), *bias = fmalloc(N), *C = fmalloc(M * N), *C0 = fmalloc(M * N),
-          *want = fmalloc(M * N), *want_f32 = fmalloc(M * N);
+    float *A = test_floats(M * K), *B = test_floats(K * N), *bias = test_floats(N), *C = test_floats(M * N), *C0 = test_floats(M * N),
+          *want = test_floats(M * N), *want_f32 = test_floats(M * N);
     vt_bf16 *A16 = calloc((size_t)(M * K) + 1, sizeof *A16), *B16 = calloc((size_t)(K * N) + 1, sizeof *B16);
     assert_true(A16 && B16);
-    fill_uniform(r, A, M * K), fill_uniform(r, B, K * N), fill_uniform(r, bias, N), fill_uniform(r, C0, M * N);
+    test_fill_uniform(r, A, M * K), test_fill_uniform(r, B, K * N), test_fill_uniform(r, bias, N), test_fill_uniform(r, C0, M * N);
     ref_matmul(A, B, has_bias ? bias : NULL, C0, want_f32, M, N, K, ta, tb, beta);
     if (bf16) {
         vt_f32_to_bf16(A, A16, M * K), vt_f32_to_bf16(B, B16, K * N);
@@ -130,7 +120,7 @@ static void *thread_main(void *p) {
         int64_t M = 64 + it % 3, N = 48, K = 64 + it % 2;
         float *A = malloc((size_t)(M * K) * 4), *B = malloc((size_t)(K * N) * 4), *C = malloc((size_t)(M * N) * 4),
               *want = malloc((size_t)(M * N) * 4);
-        fill_uniform(&r, A, M * K), fill_uniform(&r, B, K * N);
+        test_fill_uniform(&r, A, M * K), test_fill_uniform(&r, B, K * N);
         if (vt_matmul(A, B, NULL, C, M, N, K, it & 1, false, 0) != VT_OK) job->failures++;
         ref_matmul(A, B, NULL, NULL, want, M, N, K, it & 1, false, 0);
         if (!(rel_max_diff(C, want, M * N) <= MM_TOL)) job->failures++;
@@ -161,8 +151,8 @@ static void test_sum_rows(void **state) {
     vt_rng r;
     vt_rng_seed(&r, 22);
     const int64_t M = 301, N = 130; /* crosses the 64-column blocks */
-    float *dy = fmalloc(M * N), *db = fmalloc(N);
-    fill_uniform(&r, dy, M * N);
+    float *dy = test_floats(M * N), *db = test_floats(N);
+    test_fill_uniform(&r, dy, M * N);
     for (int64_t j = 0; j < N; j++) db[j] = 0.5f;
     vt_sum_rows(dy, db, M, N);
     double worst = 0;
@@ -241,11 +231,11 @@ static void seqwise(bool bf16, const float *A, const float *W, const vt_bf16 *A1
 static void check_seqwise(vt_rng *r, bool bf16, int64_t rows, int64_t N, int64_t K) {
     enum { SEQS = 9 };
     int64_t n = SEQS * rows;
-    float *A = fmalloc(n * K), *W = fmalloc(N * K), *bias = fmalloc(N), *C = fmalloc(n * N), *alone = fmalloc(rows * N),
-          *want = fmalloc(rows * N);
+    float *A = test_floats(n * K), *W = test_floats(N * K), *bias = test_floats(N), *C = test_floats(n * N), *alone = test_floats(rows * N),
+          *want = test_floats(rows * N);
     vt_bf16 *A16 = calloc((size_t)(n * K), sizeof *A16), *W16 = calloc((size_t)(N * K), sizeof *W16);
     assert_true(A16 && W16);
-    fill_uniform(r, A, n * K), fill_uniform(r, W, N * K), fill_uniform(r, bias, N);
+    test_fill_uniform(r, A, n * K), test_fill_uniform(r, W, N * K), test_fill_uniform(r, bias, N);
     vt_f32_to_bf16(A, A16, n * K), vt_f32_to_bf16(W, W16, N * K);
     if (bf16) { /* the reference works on the rounded operands */
         for (int64_t i = 0; i < n * K; i++) A[i] = vt_bf16_to_f32(A16[i]);

@@ -27,23 +27,13 @@
 
 #define MV_TOL 1e-5
 
-static float *fmalloc(int64_t n) {
-    float *p = calloc((size_t)(n > 0 ? n : 1), sizeof(float));
-    assert_non_null(p);
-    return p;
-}
-
-static void fill_uniform(vt_rng *r, float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(2 * vt_rng_uniform(r) - 1);
-}
-
 /* One shape; returns the error against the unrounded weights. */
 static double check_one(vt_rng *r, int64_t M, int64_t N, int64_t K, bool has_bias, bool accumulate, bool bf16) {
-    float *x = fmalloc(M * K), *W = fmalloc(N * K), *bias = fmalloc(N), *y = fmalloc(M * N), *y0 = fmalloc(M * N),
-          *want = fmalloc(M * N), *want_f32 = fmalloc(M * N);
+    float *x = test_floats(M * K), *W = test_floats(N * K), *bias = test_floats(N), *y = test_floats(M * N), *y0 = test_floats(M * N),
+          *want = test_floats(M * N), *want_f32 = test_floats(M * N);
     vt_bf16 *W16 = calloc((size_t)(N * K) + 1, sizeof *W16);
     assert_non_null(W16);
-    fill_uniform(r, x, M * K), fill_uniform(r, W, N * K), fill_uniform(r, bias, N), fill_uniform(r, y0, M * N);
+    test_fill_uniform(r, x, M * K), test_fill_uniform(r, W, N * K), test_fill_uniform(r, bias, N), test_fill_uniform(r, y0, M * N);
     const float *b = has_bias ? bias : NULL;
     float beta = accumulate ? 1.0f : 0.0f;
     ref_matmul(x, W, b, y0, want_f32, M, N, K, false, true, beta);
@@ -109,10 +99,10 @@ static void test_rows_independent(void **state) {
     enum { M = 5, N = 1001, K = 77 }; /* N * K past the threading threshold */
     vt_rng r;
     vt_rng_seed(&r, 23);
-    float *x = fmalloc(M * K), *W = fmalloc(N * K), *bias = fmalloc(N), *all = fmalloc(M * N), *one = fmalloc(N);
+    float *x = test_floats(M * K), *W = test_floats(N * K), *bias = test_floats(N), *all = test_floats(M * N), *one = test_floats(N);
     vt_bf16 *W16 = calloc((size_t)N * K, sizeof *W16);
     assert_non_null(W16);
-    fill_uniform(&r, x, M * K), fill_uniform(&r, W, N * K), fill_uniform(&r, bias, N);
+    test_fill_uniform(&r, x, M * K), test_fill_uniform(&r, W, N * K), test_fill_uniform(&r, bias, N);
     vt_f32_to_bf16(W, W16, N * K);
     int threads = omp_get_max_threads();
     for (int bf16 = 0; bf16 < 2; bf16++)
