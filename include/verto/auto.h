@@ -93,6 +93,20 @@ VT_API int vt_auto_grid(bool from_scratch, double *lr, int64_t *epochs, int max_
  * left_s; 0 when not even one does (or epoch_s is not a positive number). */
 VT_API int64_t vt_auto_fit_epochs(int64_t planned, double epoch_s, double left_s);
 
+/* The epochs a candidate is planned with: `planned`, or more when the
+ * training set is so small that `planned` epochs of n_train examples in
+ * batches of `batch` make fewer than min_steps optimizer steps (a few dozen
+ * steps leave a classifier at the majority class); at most max_epochs. */
+VT_API int64_t vt_auto_epochs_for(int64_t planned, size_t n_train, int batch, int64_t min_steps, int64_t max_epochs);
+
+/* After the grid, while time is left: the next setting around the best one
+ * so far (best_lr, best_epochs) not in tried_lr/tried_epochs[0..n_tried):
+ * twice the rate, half the rate, then twice the epochs (at most
+ * max_epochs), in that order. Returns false when all of them were tried. */
+VT_API bool vt_auto_next_setting(double best_lr, int64_t best_epochs, const double *tried_lr,
+                                 const int64_t *tried_epochs, int n_tried, int64_t max_epochs, double *lr,
+                                 int64_t *epochs);
+
 typedef struct vt_auto_report {
     const char *train, *dev, *test; /* the files (test may be NULL) */
     const char *init;               /* NULL: none given */

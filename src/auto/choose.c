@@ -58,3 +58,31 @@ int64_t vt_auto_fit_epochs(int64_t planned, double epoch_s, double left_s) {
     double fit = floor(left_s / epoch_s);
     return fit >= (double)planned ? planned : (int64_t)fit;
 }
+
+int64_t vt_auto_epochs_for(int64_t planned, size_t n_train, int batch, int64_t min_steps, int64_t max_epochs) {
+    if (!n_train || batch < 1) return planned;
+    int64_t per_epoch = (int64_t)((n_train + (size_t)batch - 1) / (size_t)batch);
+    int64_t need = (min_steps + per_epoch - 1) / per_epoch;
+    if (need <= planned) return planned;
+    return need < max_epochs ? need : (max_epochs > planned ? max_epochs : planned);
+}
+
+static bool tried(double lr, int64_t epochs, const double *tried_lr, const int64_t *tried_epochs, int n) {
+    for (int i = 0; i < n; i++)
+        if (tried_epochs[i] == epochs && fabs(tried_lr[i] - lr) <= 1e-9 * fabs(lr)) return true;
+    return false;
+}
+
+bool vt_auto_next_setting(double best_lr, int64_t best_epochs, const double *tried_lr, const int64_t *tried_epochs,
+                          int n_tried, int64_t max_epochs, double *lr, int64_t *epochs) {
+    int64_t more = 2 * best_epochs < max_epochs ? 2 * best_epochs : max_epochs;
+    const double next_lr[] = {2 * best_lr, best_lr / 2, best_lr};
+    const int64_t next_epochs[] = {best_epochs, best_epochs, more};
+    for (int i = 0; i < 3; i++) {
+        if (tried(next_lr[i], next_epochs[i], tried_lr, tried_epochs, n_tried)) continue;
+        *lr = next_lr[i];
+        *epochs = next_epochs[i];
+        return true;
+    }
+    return false;
+}

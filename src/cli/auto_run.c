@@ -3,8 +3,9 @@
  * --init directory, or a BERT-tiny pretrained here from scratch on the train
  * and unlabelled text when there is enough of it); a short measured probe of
  * fine-tuning; the learning-rate/epoch search, each candidate given the epochs
- * that fit the time left; the choice on dev; OUT/best; test figures of the
- * chosen model and the baseline; the report. */
+ * that fit the time left, then settings around the best until the time is
+ * spent; the choice on dev; OUT/best; test figures of the chosen model and
+ * the baseline; the report. */
 #include "cli/auto_run.h"
 
 #include <cjson/cJSON.h>
@@ -24,16 +25,26 @@
 #include "verto/metrics_log.h"
 #include "verto/task.h"
 
-enum { MAX_CANDIDATES = 8, MAX_NOTES = 16, MAX_LEN = 128, MAX_WINDOWS = 8, PROBE_TRAIN = 32, PROBE_DEV = 16 };
+enum { MAX_CANDIDATES = 16, MAX_NOTES = 16, MAX_LEN = 128, MAX_WINDOWS = 8, PROBE_TRAIN = 32, PROBE_DEV = 16 };
+enum { BATCH = 16,            /* fine-tuning examples per step */
+       MIN_FINETUNE_STEPS = 200, /* a candidate's epochs are raised to make at least this many steps */
+       MAX_FINETUNE_EPOCHS = 40 };
 #define MIN_TRANSFORMER_S 30.0     /* less left after the baseline: no Transformer candidate is started */
 #define MIN_SCRATCH_BYTES 100000.0 /* text needed to pretrain from scratch (the spam sample has 2.8 MB) */
 #define MIN_PRETRAIN_STEPS 20
+#define MAX_PRETRAIN_STEPS 100000.0
+
+typedef struct ft_settings ft_settings;
 
 typedef struct job {
     const auto_inputs *in;
     auto_clock clock;
     double reserve_s; /* kept back at the end for the test evaluations, OUT/best and the report */
     vt_auto_candidate c[MAX_CANDIDATES];
+    /* (n) each fine-tuning candidate's base and planned setting (base NULL: the baseline) */
+    const ft_settings *base[MAX_CANDIDATES];
+    double lr[MAX_CANDIDATES];
+    int64_t epochs[MAX_CANDIDATES];
     int n;
     char *notes[MAX_NOTES];
     int n_notes;
@@ -80,6 +91,7 @@ static auto_child_result step(job *j, const char *const *args, const char *log_n
 }
 
 static vt_auto_candidate *add_candidate(job *j, const char *name, const char *recipe) {
+    j->base[j->n] = NULL;
     vt_auto_candidate *c = &j->c[j->n++];
     memset(c, 0, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s", name);
@@ -221,7 +233,7 @@ static int64_t pretrain_measured(job *j, const char *init, const char *shards, c
         return 0;
     }
     double s = floor(share * left(j) / per_step);
-    int64_t steps = s > 3000 ? 3000 : (int64_t)s;
+    int64_t steps = s > MAX_PRETRAIN_STEPS ? (int64_t)MAX_PRETRAIN_STEPS : (int64_t)s;
     if (steps < MIN_PRETRAIN_STEPS) {
         note(j, "%s skipped: %.2f s a step (measured over 4 steps), %.0f s left allow %lld steps (< %d)", what,
              per_step, left(j), (long long)steps, MIN_PRETRAIN_STEPS);
@@ -384,12 +396,12 @@ static char *write_dev_probe(job *j, size_t *n) {
     return path;
 }
 
-typedef struct ft_settings {
+struct ft_settings {
     const char *base;
     char base_recipe[400];
     char len_s[16], win_s[16];
     bool from_scratch;
-} ft_settings;
+};
 
 static auto_child_result finetune(job *j, const ft_settings *s, const char *train, const char *dev, const char *out,
                                   double lr, int64_t epochs, const char *max_train, const char *what, char *why,
@@ -397,10 +409,17 @@ static auto_child_result finetune(job *j, const ft_settings *s, const char *trai
     char lr_s[32], ep_s[32];
     snprintf(lr_s, sizeof lr_s, "%g", lr);
     snprintf(ep_s, sizeof ep_s, "%lld", (long long)epochs);
+    char batch_s[16], patience_s[32];
+    snprintf(batch_s, sizeof batch_s, "%d", BATCH);
     const char *args[32] = {"finetune", "--init", s->base, "--train", train, "--dev", dev, "-o", out,
-                            "--epochs", ep_s, "--batch-size", "16", "--lr", lr_s, "--max-seq-length", s->len_s,
+                            "--epochs", ep_s, "--batch-size", batch_s, "--lr", lr_s, "--max-seq-length", s->len_s,
                             "--max-windows", s->win_s, "--seed", "1"};
     int n = 21;
+    if (epochs >= 8) { /* the many epochs of a small training set: stop when dev stops improving */
+        snprintf(patience_s, sizeof patience_s, "%lld", (long long)(epochs / 4 > 3 ? epochs / 4 : 3));
+        args[n++] = "--early-stopping";
+        args[n++] = patience_s;
+    }
     if (max_train) {
         args[n++] = "--max-train-examples";
         args[n++] = max_train;
@@ -409,13 +428,104 @@ static auto_child_result finetune(job *j, const ft_settings *s, const char *trai
     return step(j, args, what, candidate_deadline(j), why, why_size);
 }
 
-/* The search: each (lr, epochs) of the grid with the epochs that fit. */
-static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s_io, int from, int to,
-                     const char *prefix);
+/* One fine-tuning candidate from base s at (lr, planned epochs), named
+ * PREFIX + the settings, with the epochs that fit the time left; *epoch_s
+ * is the estimated time of an epoch, updated when the candidate finishes. */
+static void run_candidate(job *j, const ft_settings *s, const char *cand_root, double lr, int64_t planned,
+                          const char *prefix, double *epoch_s) {
+    char why[512], name[48], recipe[640];
+    snprintf(name, sizeof name, "%sfinetune-lr%g-ep%lld", prefix, lr, (long long)planned);
+    int64_t e = vt_auto_fit_epochs(planned, *epoch_s, left(j));
+    snprintf(recipe, sizeof recipe, "fine-tuned from %s: lr %g, %lld epochs, batch %d, %s tokens x %s windows",
+             s->base_recipe, lr, (long long)(e ? e : planned), BATCH, s->len_s, s->win_s);
+    int i = j->n;
+    vt_auto_candidate *c = add_candidate(j, name, recipe);
+    j->base[i] = s;
+    j->lr[i] = lr;
+    j->epochs[i] = planned;
+    if (!e) {
+        c->state = VT_AUTO_SKIPPED;
+        snprintf(c->note, sizeof c->note, "an epoch takes about %.0f s, %.0f s were left", *epoch_s, fmax(0, left(j)));
+        return;
+    }
+    if (e < planned) snprintf(c->note, sizeof c->note, "%lld of %lld epochs fit the time left", (long long)e,
+                              (long long)planned);
+    c->model_dir = join(cand_root, name);
+    auto_child_result r = finetune(j, s, j->in->train, j->in->dev, c->model_dir, lr, e, NULL, name, why, sizeof why);
+    c->seconds = elapsed(j) - c->start_s;
+    char *metrics = join(c->model_dir, "metrics.jsonl");
+    if (metrics && vt_auto_curve_from_metrics(c, metrics, c->start_s) != VT_OK)
+        fprintf(stderr, "auto: warning: %s\n", vt_last_error());
+    free(metrics);
+    if (r == AUTO_CHILD_FAILED) {
+        c->state = VT_AUTO_FAILED;
+        snprintf(c->note, sizeof c->note, "%s", why);
+        return;
+    }
+    if (r == AUTO_CHILD_DEADLINE) {
+        if (!has_model(c->model_dir)) {
+            c->state = VT_AUTO_STOPPED;
+            snprintf(c->note, sizeof c->note, "%s, before its first epoch ended", why);
+            return;
+        }
+        snprintf(c->note, sizeof c->note, "%s; its best epoch so far is kept", why);
+    }
+    double eval_deadline = candidate_deadline(j) + j->reserve_s / 2;
+    if (evaluate(j, c, j->in->dev, "dev", &c->dev, eval_deadline)) c->state = VT_AUTO_DONE;
+    else c->state = VT_AUTO_FAILED;
+    c->seconds = elapsed(j) - c->start_s;
+    /* measured (early stopping may end it before e epochs: then the estimate is kept) */
+    if (r == AUTO_CHILD_OK && c->seconds / (double)e > *epoch_s) *epoch_s = c->seconds / (double)e;
+}
+
+/* Candidates [from, to) of the grid for base s, each planned with at least
+ * MIN_FINETUNE_STEPS steps. */
+static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s, int from, int to,
+                     const char *prefix) {
+    double lr[4];
+    int64_t epochs[4];
+    int n_grid = vt_auto_grid(s->from_scratch, lr, epochs, 4);
+    for (int g = from; g < to && g < n_grid && j->n < MAX_CANDIDATES; g++) {
+        int64_t planned = vt_auto_epochs_for(epochs[g], j->in->train_data->n, BATCH, MIN_FINETUNE_STEPS,
+                                             MAX_FINETUNE_EPOCHS);
+        bool seen = false; /* raised to the same epochs, two settings of the grid can meet */
+        for (int i = 0; i < j->n; i++) seen |= j->base[i] == s && j->lr[i] == lr[g] && j->epochs[i] == planned;
+        if (!seen) run_candidate(j, s, cand_root, lr[g], planned, prefix, epoch_s);
+    }
+}
+
+/* While time is left after the grid: settings around the best fine-tuned
+ * candidate so far (vt_auto_next_setting), from its base, until none is
+ * left untried or the next does not fit. */
+static void refine(job *j, const ft_settings *continued, const char *cand_root, double *epoch_s) {
+    while (j->n < MAX_CANDIDATES) {
+        int best = j->n > 1 ? vt_auto_choose(j->c + 1, j->n - 1) : -1; /* c[0] is the baseline */
+        if (best < 0) return;
+        best += 1;
+        const ft_settings *s = j->base[best];
+        double tried_lr[MAX_CANDIDATES], lr;
+        int64_t tried_epochs[MAX_CANDIDATES], epochs;
+        int n_tried = 0;
+        for (int i = 0; i < j->n; i++)
+            if (j->base[i] == s) {
+                tried_lr[n_tried] = j->lr[i];
+                tried_epochs[n_tried++] = j->epochs[i];
+            }
+        if (!vt_auto_next_setting(j->lr[best], j->epochs[best], tried_lr, tried_epochs, n_tried, MAX_FINETUNE_EPOCHS,
+                                  &lr, &epochs)) {
+            note(j, "the search ended with %.0f s left: every setting around the best (lr %g, %lld epochs) was tried",
+                 fmax(0, left(j)), j->lr[best], (long long)j->epochs[best]);
+            return;
+        }
+        if (!vt_auto_fit_epochs(epochs, *epoch_s, left(j))) return; /* not even an epoch fits */
+        run_candidate(j, s, cand_root, lr, epochs, s == continued ? "continued-" : "", epoch_s);
+    }
+}
 
 /* The probe, then the search: the grid's first candidate from the base, one
  * from the base after continued pretraining (when --init is a masked LM or an
- * encoder alone and --unlabelled text is given), then the rest of the grid. */
+ * encoder alone and --unlabelled text is given), the rest of the grid, then
+ * settings around the best while time is left. */
 static void search(job *j, const ft_settings *s, const char *cand_root) {
     char why[512];
     size_t n_probe = 0;
@@ -457,68 +567,18 @@ static void search(job *j, const ft_settings *s, const char *cand_root) {
     else if (init && kind != VT_TASK_FILL_MASK && kind != VT_TASK_FEATURES)
         note(j, "continued pretraining of --init not tried: %s is a fine-tuned model (%s), not a masked LM or an "
                 "encoder", init, vt_task_kind_name(kind));
-    else if (init) {
-        ft_settings cont = *s;
-        char *model = continue_pretraining(j, s->len_s, cont.base_recipe, sizeof cont.base_recipe);
-        if (model) {
-            cont.base = model;
+    ft_settings cont = *s;
+    char *continued = NULL;
+    if (init && j->in->n_unlabelled && (kind == VT_TASK_FILL_MASK || kind == VT_TASK_FEATURES)) {
+        continued = continue_pretraining(j, s->len_s, cont.base_recipe, sizeof cont.base_recipe);
+        if (continued) {
+            cont.base = continued;
             run_grid(j, &cont, cand_root, &epoch_s, 0, 1, "continued-");
-            free(model);
         }
     }
     run_grid(j, s, cand_root, &epoch_s, 1, 4, "");
-}
-
-/* Candidates [from, to) of the grid for base s, named PREFIX + the settings;
- * *epoch_s is the estimated time of an epoch, updated as candidates finish. */
-static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s_io, int from, int to,
-                     const char *prefix) {
-    char why[512];
-    double epoch_s = *epoch_s_io;
-    double lr[4];
-    int64_t epochs[4];
-    int n_grid = vt_auto_grid(s->from_scratch, lr, epochs, 4);
-    for (int g = from; g < to && g < n_grid && j->n < MAX_CANDIDATES; g++) {
-        char name[48], recipe[640];
-        snprintf(name, sizeof name, "%sfinetune-lr%g-ep%lld", prefix, lr[g], (long long)epochs[g]);
-        int64_t e = vt_auto_fit_epochs(epochs[g], epoch_s, left(j));
-        snprintf(recipe, sizeof recipe, "fine-tuned from %s: lr %g, %lld epochs, batch 16, %s tokens x %s windows",
-                 s->base_recipe, lr[g], (long long)(e ? e : epochs[g]), s->len_s, s->win_s);
-        vt_auto_candidate *c = add_candidate(j, name, recipe);
-        if (!e) {
-            c->state = VT_AUTO_SKIPPED;
-            snprintf(c->note, sizeof c->note, "an epoch takes about %.0f s, %.0f s were left", epoch_s, fmax(0, left(j)));
-            continue;
-        }
-        if (e < epochs[g]) snprintf(c->note, sizeof c->note, "%lld of %lld epochs fit the time left", (long long)e,
-                                    (long long)epochs[g]);
-        c->model_dir = join(cand_root, name);
-        auto_child_result r = finetune(j, s, j->in->train, j->in->dev, c->model_dir, lr[g], e, NULL, name, why, sizeof why);
-        c->seconds = elapsed(j) - c->start_s;
-        char *metrics = join(c->model_dir, "metrics.jsonl");
-        if (metrics && vt_auto_curve_from_metrics(c, metrics, c->start_s) != VT_OK)
-            fprintf(stderr, "auto: warning: %s\n", vt_last_error());
-        free(metrics);
-        if (r == AUTO_CHILD_FAILED) {
-            c->state = VT_AUTO_FAILED;
-            snprintf(c->note, sizeof c->note, "%s", why);
-            continue;
-        }
-        if (r == AUTO_CHILD_DEADLINE) {
-            if (!has_model(c->model_dir)) {
-                c->state = VT_AUTO_STOPPED;
-                snprintf(c->note, sizeof c->note, "%s, before its first epoch ended", why);
-                continue;
-            }
-            snprintf(c->note, sizeof c->note, "%s; its best epoch so far is kept", why);
-        }
-        double eval_deadline = candidate_deadline(j) + j->reserve_s / 2;
-        if (evaluate(j, c, j->in->dev, "dev", &c->dev, eval_deadline)) c->state = VT_AUTO_DONE;
-        else c->state = VT_AUTO_FAILED;
-        c->seconds = elapsed(j) - c->start_s;
-        if (r == AUTO_CHILD_OK && c->seconds / (double)e > epoch_s) epoch_s = c->seconds / (double)e; /* measured */
-    }
-    *epoch_s_io = epoch_s;
+    refine(j, &cont, cand_root, &epoch_s);
+    free(continued);
 }
 
 /* The base model's positions decide the window length (at most 128). */

@@ -83,6 +83,37 @@ static void test_plan(void **state) {
     assert_true(lr[0] > 1e-4);
 }
 
+static void test_small_sets_and_refinement(void **state) {
+    (void)state;
+    /* 9,000 examples in batches of 16: 563 steps an epoch, the grid's 3 epochs stand */
+    assert_int_equal(vt_auto_epochs_for(3, 9000, 16, 200, 40), 3);
+    /* 100 examples: 7 steps an epoch, 29 epochs make 203 >= 200 steps */
+    assert_int_equal(vt_auto_epochs_for(3, 100, 16, 200, 40), 29);
+    assert_int_equal(vt_auto_epochs_for(3, 10, 16, 200, 40), 40); /* capped */
+    assert_int_equal(vt_auto_epochs_for(50, 10, 16, 200, 40), 50); /* never fewer than planned */
+    assert_int_equal(vt_auto_epochs_for(3, 0, 16, 200, 40), 3);
+
+    double tried_lr[8] = {2e-4, 5e-4}, lr;
+    int64_t tried_ep[8] = {3, 3}, ep;
+    int n = 2;
+    /* around the best (2e-4, 3 epochs): 4e-4, then 1e-4, then 6 epochs, then nothing */
+    const double want_lr[] = {4e-4, 1e-4, 2e-4};
+    const int64_t want_ep[] = {3, 3, 6};
+    for (int k = 0; k < 3; k++) {
+        assert_true(vt_auto_next_setting(2e-4, 3, tried_lr, tried_ep, n, 40, &lr, &ep));
+        assert_true(fabs(lr - want_lr[k]) < 1e-12 && ep == want_ep[k]);
+        tried_lr[n] = lr;
+        tried_ep[n++] = ep;
+    }
+    assert_false(vt_auto_next_setting(2e-4, 3, tried_lr, tried_ep, n, 40, &lr, &ep));
+    /* twice the epochs stops at the cap; at the cap it is the best itself, already tried */
+    tried_lr[0] = 1e-4, tried_ep[0] = 40, tried_lr[1] = 2e-4, tried_ep[1] = 40, tried_lr[2] = 5e-5, tried_ep[2] = 40;
+    assert_false(vt_auto_next_setting(1e-4, 40, tried_lr, tried_ep, 3, 40, &lr, &ep));
+    tried_ep[0] = 30;
+    assert_true(vt_auto_next_setting(1e-4, 30, tried_lr, tried_ep, 1, 40, &lr, &ep));
+    assert_true(fabs(lr - 2e-4) < 1e-12 && ep == 30);
+}
+
 static void test_scores_parse_errors(void **state) {
     (void)state;
     vt_auto_scores s;
@@ -179,6 +210,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_choose_on_dev_only), cmocka_unit_test(test_choose_ties_and_failures),
         cmocka_unit_test(test_plan),               cmocka_unit_test(test_scores_parse_errors),
+        cmocka_unit_test(test_small_sets_and_refinement),
         cmocka_unit_test(test_report),             cmocka_unit_test(test_curve_from_metrics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
