@@ -57,10 +57,15 @@ typedef struct vt_clm_options {
     vt_precision precision;   /* the base's matrix products (LoRA branches stay f32) */
     vt_gpt2_lora_config lora; /* rank 0: full fine-tuning */
     FILE *log;                /* progress lines (NULL: none) */
+    int64_t save_every;       /* updates between checkpoints (0: at each epoch's end only) */
+    int keep_checkpoints;     /* the newest kept (default 2) */
+    bool resume;              /* continue from out_dir's latest checkpoint */
+    const char *args_json;    /* the options as given, recorded in each checkpoint (may be NULL) */
 } vt_clm_options;
 
 /* epochs 1, batch 8, accumulation 1, lr 2e-4, warmup 0, decay 0, clipping 1.0,
- * seed 42, fp32, LoRA r 8, alpha 16, dropout 0.05 on c_attn. */
+ * seed 42, fp32, LoRA r 8, alpha 16, dropout 0.05 on c_attn; checkpoints at
+ * each epoch's end, 2 kept. */
 VT_API void vt_clm_options_default(vt_clm_options *o);
 
 /* Fine-tunes the GPT-2 in model_dir on train with AdamW (no decay on biases
@@ -68,9 +73,19 @@ VT_API void vt_clm_options_default(vt_clm_options *o);
  * token loss) after each epoch when dev has examples, and writes out_dir:
  * adapter_config.json + adapter_model.safetensors (LoRA; base_model_name_or_path
  * = model_dir) or config.json + model.safetensors (rank 0), the tokenizer
- * files of model_dir, and metrics.jsonl. dev may be NULL. */
+ * files of model_dir, and metrics.jsonl. dev may be NULL.
+ *
+ * Checkpoints: out_dir/checkpoint-<update>/ holds the adapter (or the whole
+ * model) as above plus the optimizer's state (verto/checkpoint.h), at every
+ * save_every updates and at each epoch's end. With o->resume the run
+ * continues from the latest one exactly: the data order and dropout of each
+ * micro-batch follow from the seed and its position, so a resumed run's
+ * result equals an uninterrupted one's bit for bit (same threads). SIGINT or
+ * SIGTERM stops the run after the update in progress with a checkpoint,
+ * *stopped set (may be NULL) and VT_OK; the result files are then not
+ * written: --resume finishes the run. */
 VT_API vt_status vt_clm_finetune(const char *model_dir, const vt_clm_set *train, const vt_clm_set *dev,
-                                 const vt_clm_options *o);
+                                 const vt_clm_options *o, bool *stopped);
 /* The mean token loss of m (with any adapter) over set, in batches. */
 VT_API vt_status vt_clm_set_evaluate(vt_gpt2 *m, const vt_clm_set *set, int64_t batch_size, double *loss);
 

@@ -17,7 +17,7 @@ bool cli_wants_causal_lm(int argc, char **argv) {
 typedef struct clm_args {
     vt_clm_options o;
     const char *model, *train, *dev, *task, *targets, *precision, *base_precision, *schedule;
-    int64_t max_len, rank, seed;
+    int64_t max_len, rank, seed, keep;
     double alpha, dropout;
 } clm_args;
 
@@ -43,7 +43,7 @@ static vt_status load_sets(const clm_args *a, vt_clm_set *train, vt_clm_set *dev
 
 int cmd_finetune_causal_lm(int argc, char **argv) {
     clm_args a = {.max_len = 512, .rank = 8, .seed = 42, .alpha = 16, .dropout = 0.05, .targets = "c_attn",
-                  .precision = "fp32", .schedule = "linear"};
+                  .precision = "fp32", .schedule = "linear", .keep = 2};
     vt_clm_options_default(&a.o);
     double lr = a.o.lr, warmup = 0, decay = 0, clip = a.o.max_grad_norm;
     const cli_option opts[] = {
@@ -69,6 +69,9 @@ int cmd_finetune_causal_lm(int argc, char **argv) {
         {"--seed", CLI_INT, &a.seed, "N", "adapter initialisation, data order and dropout (default 42)", 0, 9e15},
         {"--precision", CLI_STRING, &a.precision, "fp32|bf16", "the model's matrix products (LoRA branches stay f32)"},
         {"--base-precision", CLI_STRING, &a.base_precision, "fp32|bf16", "LoRA: the frozen base's matrix products (same as --precision)"},
+        {"--save-every", CLI_INT, &a.o.save_every, "N", "a checkpoint every N updates (default 0: at each epoch's end only)", 0, 1e12},
+        {"--keep-checkpoints", CLI_INT, &a.keep, "N", "the newest N checkpoints kept (default 2)", 1, 1e6},
+        {"--resume", CLI_FLAG, &a.o.resume, NULL, "continue exactly from the latest checkpoint in the output directory (same options)"},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto finetune --task causal-lm --model DIR --train FILE [--dev FILE] -o OUT [options]",
                        NULL, NULL);
@@ -90,16 +93,25 @@ int cmd_finetune_causal_lm(int argc, char **argv) {
     a.o.lora = (vt_gpt2_lora_config){.rank = a.rank, .alpha = (float)a.alpha, .dropout = (float)a.dropout};
     if (a.rank > 0 && vt_gpt2_lora_parse_targets(a.targets, &a.o.lora.targets) != VT_OK)
         return cli_fail("--lora-targets: %s", vt_last_error());
+    a.o.keep_checkpoints = (int)a.keep;
+    char args[512];
+    snprintf(args, sizeof args,
+             "{\"command\": \"finetune\", \"task\": \"causal-lm\", \"epochs\": %lld, \"batch_size\": %lld, "
+             "\"grad_accum\": %lld, \"lr\": %g, \"seed\": %lld, \"lora_rank\": %lld}",
+             (long long)a.o.epochs, (long long)a.o.batch_size, (long long)a.o.grad_accum, lr, (long long)a.seed,
+             (long long)a.rank);
+    a.o.args_json = args;
     vt_clm_set train = {0}, dev = {0};
     vt_status st = load_sets(&a, &train, &dev);
     if (st == VT_OK)
         printf("%zu training and %zu dev examples; %s\n", train.n, dev.n,
                a.rank > 0 ? "LoRA adapter, base frozen" : "full fine-tuning");
-    if (st == VT_OK) st = vt_clm_finetune(a.model, &train, a.dev ? &dev : NULL, &a.o);
+    bool stopped = false;
+    if (st == VT_OK) st = vt_clm_finetune(a.model, &train, a.dev ? &dev : NULL, &a.o, &stopped);
     vt_clm_free(&train);
     vt_clm_free(&dev);
     if (st != VT_OK) return cli_fail("%s", vt_last_error());
-    printf("wrote %s\n", a.o.out_dir);
+    if (!stopped) printf("wrote %s\n", a.o.out_dir);
     return 0;
 }
 

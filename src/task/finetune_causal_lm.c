@@ -2,23 +2,28 @@
  * LoRA adapter or all weights (verto/causal_lm.h): shuffled right-padded
  * batches, AdamW over the trainable buffer (the adapter's, or the model's),
  * gradient accumulation, clipping, a dev loss and perplexity per epoch in
- * metrics.jsonl, and the result written as PEFT or Hugging Face files. */
+ * metrics.jsonl, checkpoints with exact resumption, a clean stop on
+ * SIGINT/SIGTERM, and the result written as PEFT or Hugging Face files. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "verto/causal_lm.h"
+#include "verto/checkpoint.h"
 #include "verto/fileio.h"
 #include "verto/progress.h"
 #include "verto/rng.h"
+
+#include "train/stop_signal.h"
 
 #define IGNORE (-100)
 
 void vt_clm_options_default(vt_clm_options *o) {
     *o = (vt_clm_options){.epochs = 1, .batch_size = 8, .grad_accum = 1, .lr = 2e-4f, .max_grad_norm = 1.0f,
                           .seed = 42, .precision = VT_PRECISION_FP32,
-                          .lora = {.rank = 8, .alpha = 16, .dropout = 0.05f, .targets = VT_GPT2_LORA_C_ATTN}};
+                          .lora = {.rank = 8, .alpha = 16, .dropout = 0.05f, .targets = VT_GPT2_LORA_C_ATTN},
+                          .keep_checkpoints = 2};
 }
 
 /* A right-padded batch of examples order[0..n) of set: ids (n, T) padded with
@@ -121,6 +126,8 @@ static vt_status check_options(const vt_clm_set *train, const vt_clm_options *o)
         return vt_error(VT_ERR_INVALID_ARG, "epochs, batch size and accumulation must be positive");
     if (!(o->lr > 0) || !(o->warmup_ratio >= 0 && o->warmup_ratio <= 1) || !(o->weight_decay >= 0) || !(o->max_grad_norm >= 0))
         return vt_error(VT_ERR_INVALID_ARG, "lr must be positive, warmup ratio in [0, 1], decay and clipping >= 0");
+    if (o->save_every < 0 || o->keep_checkpoints < 1)
+        return vt_error(VT_ERR_INVALID_ARG, "the checkpoint interval must be >= 0 and at least 1 checkpoint kept");
     return VT_OK;
 }
 
@@ -139,8 +146,42 @@ static vt_status check_ids(const vt_gpt2 *m, const vt_clm_set *s, const char *wh
     return VT_OK;
 }
 
-static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_set *dev, const vt_clm_options *o,
-                            FILE *metrics, const char *metrics_path) {
+/* What a checkpoint and the result hold: the adapter (PEFT files naming the
+ * base) or the whole model. */
+typedef struct result_model {
+    vt_gpt2 *m;
+    const char *base_dir;
+} result_model;
+
+static vt_status write_result(const void *p, const char *dir) {
+    const result_model *r = p;
+    return vt_gpt2_lora_get_config(r->m) ? vt_gpt2_lora_save(r->m, dir, r->base_dir) : vt_gpt2_save(r->m, dir);
+}
+
+static vt_status checkpoint(const result_model *r, const vt_clm_options *o, vt_optimizer *opt, int64_t n, int64_t step) {
+    vt_status st = vt_ckpt_save_model(o->out_dir, step, write_result, r, opt, n, r->base_dir, NULL, o->args_json);
+    if (st == VT_OK) st = vt_ckpt_prune(o->out_dir, o->keep_checkpoints);
+    if (st == VT_OK && o->log) fprintf(o->log, "checkpoint %s/checkpoint-%lld\n", o->out_dir, (long long)step);
+    return st;
+}
+
+static void shuffle(size_t *order, size_t n, vt_rng *rng) {
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
+        size_t j = (size_t)vt_rng_below(rng, i), k = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = k;
+    }
+}
+
+/* Trains from update `start` (0, or a resumed checkpoint's, whose optimizer
+ * state ckpt_dir holds) to the end. Every epoch's order is drawn from one
+ * seeded generator and every micro-batch's dropout from its position, so
+ * starting anywhere gives the same updates as running through. */
+static vt_status train_loop(const result_model *res, const vt_clm_set *train, const vt_clm_set *dev,
+                            const vt_clm_options *o, const char *ckpt_dir, FILE *metrics, const char *metrics_path,
+                            bool *stopped) {
+    vt_gpt2 *m = res->m;
     trainable tr = trainable_of(m);
     int64_t batches = (int64_t)((train->n + (size_t)o->batch_size - 1) / (size_t)o->batch_size);
     int64_t updates_per_epoch = (batches + o->grad_accum - 1) / o->grad_accum, total = updates_per_epoch * o->epochs;
@@ -157,20 +198,23 @@ static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_se
     size_t *order = malloc(train->n * sizeof *order);
     clm_batch b = {0};
     vt_status st = opt && order ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for the optimizer");
+    int64_t step = 0, tokens = 0;
+    if (st == VT_OK && ckpt_dir) st = vt_ckpt_load_state(ckpt_dir, opt, tr.n, &step, NULL);
+    if (st == VT_OK && step > total)
+        st = vt_error(VT_ERR_INVALID_ARG, "--resume: %s is at update %lld, past this run's %lld (%lld epochs of %lld)",
+                      ckpt_dir, (long long)step, (long long)total, (long long)o->epochs, (long long)updates_per_epoch);
     vt_rng rng;
     vt_rng_seed(&rng, o->seed ^ 0x5eed);
+    stop_watch watch;
+    stop_watch_begin(&watch);
     double t0 = vt_now();
-    int64_t step = 0, micro = 0, tokens = 0;
     for (int64_t epoch = 1; epoch <= o->epochs && st == VT_OK; epoch++) {
-        for (size_t i = 0; i < train->n; i++) order[i] = i;
-        for (size_t i = train->n; i > 1; i--) { /* Fisher-Yates */
-            size_t j = (size_t)vt_rng_below(&rng, i), k = order[i - 1];
-            order[i - 1] = order[j];
-            order[j] = k;
-        }
+        shuffle(order, train->n, &rng); /* drawn for the epochs a resumed run skips too */
+        int64_t first_update = (epoch - 1) * updates_per_epoch;
+        if (step >= first_update + updates_per_epoch) continue; /* done before the checkpoint */
         double loss_sum = 0;
         int64_t loss_n = 0;
-        for (int64_t bi = 0; bi < batches && st == VT_OK; bi++) {
+        for (int64_t bi = (step - first_update) * o->grad_accum; bi < batches && st == VT_OK; bi++) {
             size_t at = (size_t)(bi * o->batch_size);
             int64_t n = (int64_t)(train->n - at) < o->batch_size ? (int64_t)(train->n - at) : o->batch_size;
             int64_t group = bi / o->grad_accum, in_group = bi % o->grad_accum;
@@ -178,9 +222,9 @@ static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_se
             vt_gpt2_batch in;
             vt_gpt2_outputs out;
             if ((st = fill_batch(&b, train, order + at, n, &in)) != VT_OK) break;
-            /* forward and backward at once: the head in chunks, no (B*T, V) logits */
-            if ((st = vt_gpt2_train_step(m, &in, vt_hash64(o->seed, (uint64_t)micro++), in_group > 0, &out)) != VT_OK)
-                break;
+            /* forward and backward at once: the head in chunks, no (B*T, V) logits; dropout by position */
+            uint64_t micro = (uint64_t)((epoch - 1) * batches + bi);
+            if ((st = vt_gpt2_train_step(m, &in, vt_hash64(o->seed, micro), in_group > 0, &out)) != VT_OK) break;
             for (int64_t r = 0; r < in.batch * in.seq_len; r++) tokens += in.attention_mask[r];
             loss_sum += out.loss;
             loss_n++;
@@ -201,40 +245,90 @@ static vt_status train_loop(vt_gpt2 *m, const vt_clm_set *train, const vt_clm_se
                                 (long long)step, (long long)total, loss, lr);
             loss_sum = 0;
             loss_n = 0;
+            int sig = stop_signal_received();
+            bool epoch_end = step == first_update + updates_per_epoch;
+            if (sig || (o->save_every && step % o->save_every == 0 && !epoch_end))
+                st = checkpoint(res, o, opt, tr.n, step);
+            if (st == VT_OK && sig) {
+                if (o->log) fprintf(o->log, "stopped by signal %d after update %lld; --resume continues from %s/checkpoint-%lld\n",
+                                    sig, (long long)step, o->out_dir, (long long)step);
+                if (stopped) *stopped = true;
+                goto done;
+            }
         }
-        if (st != VT_OK || !dev || dev->n == 0) continue;
-        double dev_loss;
-        if ((st = vt_clm_set_evaluate(m, dev, o->batch_size, &dev_loss)) != VT_OK) break;
-        char line[256];
-        snprintf(line, sizeof line, "{\"step\": %lld, \"eval\": true, \"epoch\": %lld, \"elapsed_s\": %.3f, \"dev_loss\": "
-                 "%.6f, \"dev_perplexity\": %.6f}\n", (long long)step, (long long)epoch, vt_now() - t0, dev_loss,
-                 exp(dev_loss));
-        st = log_line(metrics, metrics_path, line);
-        if (o->log) fprintf(o->log, "epoch %lld: dev loss %.4f perplexity %.3f\n", (long long)epoch, dev_loss, exp(dev_loss));
+        if (st != VT_OK) break;
+        if (dev && dev->n) {
+            double dev_loss;
+            if ((st = vt_clm_set_evaluate(m, dev, o->batch_size, &dev_loss)) != VT_OK) break;
+            char line[256];
+            snprintf(line, sizeof line, "{\"step\": %lld, \"eval\": true, \"epoch\": %lld, \"elapsed_s\": %.3f, "
+                     "\"dev_loss\": %.6f, \"dev_perplexity\": %.6f}\n", (long long)step, (long long)epoch,
+                     vt_now() - t0, dev_loss, exp(dev_loss));
+            if ((st = log_line(metrics, metrics_path, line)) != VT_OK) break;
+            if (o->log) fprintf(o->log, "epoch %lld: dev loss %.4f perplexity %.3f\n", (long long)epoch, dev_loss, exp(dev_loss));
+        }
+        /* after the dev line, so a run resumed here starts the next epoch; the last epoch's result is the output */
+        if (epoch < o->epochs) st = checkpoint(res, o, opt, tr.n, step);
     }
+done:
+    stop_watch_end(&watch);
     batch_free(&b);
     free(order);
     vt_optimizer_free(opt);
     return st;
 }
 
-vt_status vt_clm_finetune(const char *model_dir, const vt_clm_set *train, const vt_clm_set *dev, const vt_clm_options *o) {
+/* The model to train: the base with a fresh adapter, or (resuming) the base
+ * with the checkpoint's adapter, or the checkpoint's whole model. */
+static vt_gpt2 *load_model(const char *model_dir, const char *ckpt_dir, const vt_clm_options *o) {
+    bool lora = o->lora.rank > 0;
+    vt_gpt2 *m = vt_gpt2_load(ckpt_dir && !lora ? ckpt_dir : model_dir);
+    vt_status st = m ? vt_gpt2_set_precision(m, o->precision) : vt_last_status();
+    if (st == VT_OK && lora && !ckpt_dir) st = vt_gpt2_lora_add(m, &o->lora, o->seed);
+    if (st == VT_OK && lora && ckpt_dir && (st = vt_gpt2_lora_load(m, ckpt_dir)) == VT_OK) {
+        const vt_gpt2_lora_config *c = vt_gpt2_lora_get_config(m);
+        if (c->rank != o->lora.rank || c->targets != o->lora.targets || c->alpha != o->lora.alpha)
+            st = vt_error(VT_ERR_INVALID_ARG, "--resume: %s holds an adapter of rank %lld, alpha %g; this run asks for "
+                          "rank %lld, alpha %g (and the same targets): resume with the options it was started with",
+                          ckpt_dir, (long long)c->rank, (double)c->alpha, (long long)o->lora.rank, (double)o->lora.alpha);
+    }
+    if (st == VT_OK && !lora && ckpt_dir && vt_gpt2_lora_get_config(m))
+        st = vt_error(VT_ERR_INVALID_ARG, "--resume: %s holds an adapter; this run is a full fine-tuning", ckpt_dir);
+    if (st != VT_OK) {
+        vt_gpt2_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+vt_status vt_clm_finetune(const char *model_dir, const vt_clm_set *train, const vt_clm_set *dev, const vt_clm_options *o,
+                          bool *stopped) {
+    if (stopped) *stopped = false;
     vt_status st = check_options(train, o);
     if (st != VT_OK) return st;
-    vt_gpt2 *m = vt_gpt2_load(model_dir);
+    char ckpt[4096], metrics[4096];
+    const char *ckpt_dir = NULL;
+    if (o->resume) {
+        if (vt_ckpt_latest(o->out_dir, ckpt, sizeof ckpt) < 0)
+            return vt_error(VT_ERR_INVALID_ARG, "--resume: %s holds no checkpoint", o->out_dir);
+        ckpt_dir = ckpt;
+        if (o->log) fprintf(o->log, "resuming from %s\n", ckpt_dir);
+    }
+    vt_gpt2 *m = load_model(model_dir, ckpt_dir, o);
     if (!m) return vt_last_status();
-    char metrics[4096];
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", o->out_dir);
     if ((st = check_ids(m, train, "training")) == VT_OK) st = check_ids(m, dev, "dev");
-    if (st == VT_OK) st = vt_gpt2_set_precision(m, o->precision);
-    if (st == VT_OK && o->lora.rank > 0) st = vt_gpt2_lora_add(m, &o->lora, o->seed);
     if (st == VT_OK) st = vt_mkdir_p(o->out_dir);
-    FILE *metrics_file = NULL; /* a fresh run's log */
-    if (st == VT_OK && !(metrics_file = fopen(metrics, "w"))) st = vt_error(VT_ERR_IO, "cannot create %s", metrics);
-    if (st == VT_OK) st = train_loop(m, train, dev, o, metrics_file, metrics);
+    FILE *metrics_file = NULL; /* a fresh run's log, or the resumed run's continued */
+    if (st == VT_OK && !(metrics_file = fopen(metrics, ckpt_dir ? "a" : "w")))
+        st = vt_error(VT_ERR_IO, "cannot create %s", metrics);
+    result_model res = {m, model_dir};
+    bool stop = false;
+    if (st == VT_OK) st = train_loop(&res, train, dev, o, ckpt_dir, metrics_file, metrics, &stop);
     if (metrics_file && fclose(metrics_file) != 0 && st == VT_OK) st = vt_error(VT_ERR_IO, "writing %s failed", metrics);
-    if (st == VT_OK) st = o->lora.rank > 0 ? vt_gpt2_lora_save(m, o->out_dir, model_dir) : vt_gpt2_save(m, o->out_dir);
-    if (st == VT_OK) st = vt_bert_copy_tokenizer_files(model_dir, o->out_dir, NULL);
+    if (st == VT_OK && !stop) st = write_result(&res, o->out_dir);
+    if (st == VT_OK && !stop) st = vt_bert_copy_tokenizer_files(model_dir, o->out_dir, NULL);
+    if (stopped) *stopped = stop;
     vt_gpt2_free(m);
     return st;
 }

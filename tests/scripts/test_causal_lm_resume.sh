@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# verto finetune --task causal-lm: checkpoints, exact --resume, and a clean
+# stop on SIGTERM, on a tiny GPT-2 with a byte-level BPE:
+# - a LoRA run (dropout, two targets) and a full fine-tuning run resumed from a
+#   checkpoint inside an epoch and from one at an epoch's end write the same
+#   result, byte for byte, as the run that went through (the data order and
+#   dropout of every micro-batch follow from the seed and its position, the
+#   optimizer's state is in the checkpoint);
+# - SIGTERM stops a run after the update in progress with status 0, a
+#   checkpoint, a message saying how to continue and no result files; --resume
+#   finishes it, and metrics.jsonl then holds every update once, in order;
+# - --resume without a checkpoint, or with another adapter rank: a non-zero
+#   status and a message naming the directory.
+set -uo pipefail
+build=${VT_BUILD:-build}
+V="$(pwd)/$build/verto"
+root=$(pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 1
+. "$root/tests/scripts/check.sh"
+failures=0
+
+python3 "$root/tests/scripts/gpt2_bpe.py" "$root/tests/data/tokenizer/mixed.txt" 300 bpe.json
+python3 - <<'PY'
+import json, random
+random.seed(3)
+words = ["free", "money", "meeting", "lunch", "offer", "report", "ünïcode", "東京", "win", "now"]
+with open("train.jsonl", "w") as f:
+    for i in range(24):
+        body = " ".join(random.choice(words) for _ in range(random.randint(3, 12)))
+        f.write(json.dumps({"prompt": f"Email: {body}\nSubject:", "completion": " " + " ".join(body.split()[:2])},
+                           ensure_ascii=False) + "\n")
+PY
+"$V" init --config gpt2-tiny --tokenizer bpe.json --seed 4 -o base > /dev/null || { echo "  FAILED: init"; exit 1; }
+
+# 24 examples in batches of 4: 6 updates an epoch, 18 in all; checkpoints at 4, 6 (epoch end), 8, 12, 16
+lora=(--lora-rank 4 --lora-dropout 0.1 --lora-targets c_attn,c_fc)
+run() { # OUT EXTRA... (the same options every time; its output into OUT.txt)
+    local out=$1; shift
+    "$V" finetune --task causal-lm --model base --train train.jsonl --epochs 3 --batch-size 4 --lr 3e-3 --seed 7 \
+        --warmup-ratio 0.2 --save-every 4 --keep-checkpoints 10 -o "$out" "$@" > "$out.txt" 2>&1
+}
+check "a LoRA run with checkpoints" run A "${lora[@]}"
+check "checkpoints inside and at the end of epochs" test -f A/checkpoint-4/adapter_model.safetensors \
+    -a -f A/checkpoint-6/trainer_state.safetensors -a -f A/checkpoint-8/adapter_config.json -a -d A/checkpoint-16
+for at in 8 6; do
+    mkdir -p "R$at" && cp -r "A/checkpoint-$at" "R$at/"
+    check "resumed from update $at" run "R$at" "${lora[@]}" --resume
+    check "... the same adapter, byte for byte" cmp A/adapter_model.safetensors "R$at/adapter_model.safetensors"
+done
+check "full fine-tuning with checkpoints" run F --lora-rank 0
+mkdir -p F4 && cp -r F/checkpoint-4 F4/
+check "full fine-tuning resumed from update 4" run F4 --lora-rank 0 --resume
+check "... the same model, byte for byte" cmp F/model.safetensors F4/model.safetensors
+
+# SIGTERM: 20 epochs (120 updates) stopped after the first logged update, then resumed
+"$V" finetune --task causal-lm --model base --train train.jsonl --epochs 20 --batch-size 4 --lr 1e-3 --seed 7 \
+    "${lora[@]}" -o S > S.txt 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do [ -s S/metrics.jsonl ] && break; sleep 0.05; done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+check "SIGTERM: status 0" test "$rc" -eq 0
+check "... a message saying how to continue" grep -q "stopped by signal 15 after update .*--resume continues" S.txt
+check "... a checkpoint and no result files" sh -c 'ls -d S/checkpoint-* > /dev/null && test ! -e S/adapter_model.safetensors'
+"$V" finetune --task causal-lm --model base --train train.jsonl --epochs 20 --batch-size 4 --lr 1e-3 --seed 7 \
+    "${lora[@]}" -o S --resume > S2.txt 2>&1
+check "--resume finishes the stopped run" test -f S/adapter_model.safetensors
+check "metrics.jsonl holds updates 1..120 once, in order" python3 - <<'PY'
+import json
+steps = [r["step"] for r in map(json.loads, open("S/metrics.jsonl")) if "loss" in r]
+assert steps == list(range(1, 121)), steps[:10]
+PY
+
+fails_naming() { # WHAT NEEDLE COMMAND...
+    local what=$1 needle=$2; shift 2
+    "$@" > out.txt 2> err.txt
+    local rc=$?
+    if [ $rc -ne 0 ] && grep -qF -- "$needle" err.txt; then echo "  ok: $what: $(head -c 200 err.txt)"
+    else echo "  FAILED: $what (status $rc): $(cat err.txt)"; failures=$((failures + 1)); fi
+}
+fails_naming "--resume without a checkpoint" "--resume: empty holds no checkpoint" \
+    "$V" finetune --task causal-lm --model base --train train.jsonl -o empty --resume
+fails_naming "--resume with another rank" "R8/checkpoint-16 holds an adapter of rank 4" \
+    "$V" finetune --task causal-lm --model base --train train.jsonl --epochs 3 --batch-size 4 --lora-rank 2 -o R8 --resume
+
+[ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
+echo "all causal-LM resume checks passed"
