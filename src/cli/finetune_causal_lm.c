@@ -5,8 +5,10 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/dist_job.h"
 #include "cli/gpt2_commands.h"
 #include "verto/causal_lm.h"
+#include "verto/dist.h"
 #include "verto/gpt2.h"
 
 bool cli_wants_causal_lm(int argc, char **argv) {
@@ -17,8 +19,8 @@ bool cli_wants_causal_lm(int argc, char **argv) {
 typedef struct clm_args {
     vt_clm_options o;
     const char *model, *train, *dev, *task, *targets, *precision, *base_precision, *schedule;
-    int64_t max_len, rank, seed, keep;
-    double alpha, dropout;
+    int64_t max_len, rank, seed, keep, threads;
+    double alpha, dropout, dist_timeout;
 } clm_args;
 
 /* The end-of-text id: the config's eos_token_id. */
@@ -43,7 +45,7 @@ static vt_status load_sets(const clm_args *a, vt_clm_set *train, vt_clm_set *dev
 
 int cmd_finetune_causal_lm(int argc, char **argv) {
     clm_args a = {.max_len = 512, .rank = 8, .seed = 42, .alpha = 16, .dropout = 0.05, .targets = "c_attn",
-                  .precision = "fp32", .schedule = "linear", .keep = 2};
+                  .precision = "fp32", .schedule = "linear", .keep = 2, .dist_timeout = 300};
     vt_clm_options_default(&a.o);
     double lr = a.o.lr, warmup = 0, decay = 0, clip = a.o.max_grad_norm;
     const cli_option opts[] = {
@@ -72,6 +74,8 @@ int cmd_finetune_causal_lm(int argc, char **argv) {
         {"--save-every", CLI_INT, &a.o.save_every, "N", "a checkpoint every N updates (default 0: at each epoch's end only)", 0, 1e12},
         {"--keep-checkpoints", CLI_INT, &a.keep, "N", "the newest N checkpoints kept (default 2)", 1, 1e6},
         {"--resume", CLI_FLAG, &a.o.resume, NULL, "continue exactly from the latest checkpoint in the output directory (same options)"},
+        {"--threads", CLI_INT, &a.threads, "N", "OpenMP threads (default: all cores, shared by a machine's ranks)", 1, 4096},
+        {"--dist-timeout", CLI_FLOAT, &a.dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto finetune --task causal-lm --model DIR --train FILE [--dev FILE] -o OUT [options]",
                        NULL, NULL);
@@ -89,7 +93,6 @@ int cmd_finetune_causal_lm(int argc, char **argv) {
     a.o.weight_decay = (float)decay;
     a.o.max_grad_norm = (float)clip;
     a.o.seed = (uint64_t)a.seed;
-    a.o.log = stdout;
     a.o.lora = (vt_gpt2_lora_config){.rank = a.rank, .alpha = (float)a.alpha, .dropout = (float)a.dropout};
     if (a.rank > 0 && vt_gpt2_lora_parse_targets(a.targets, &a.o.lora.targets) != VT_OK)
         return cli_fail("--lora-targets: %s", vt_last_error());
@@ -101,18 +104,22 @@ int cmd_finetune_causal_lm(int argc, char **argv) {
              (long long)a.o.epochs, (long long)a.o.batch_size, (long long)a.o.grad_accum, lr, (long long)a.seed,
              (long long)a.rank);
     a.o.args_json = args;
+    vt_status st = cli_join_job(a.dist_timeout, a.threads);
+    if (st != VT_OK) return cli_leave_job(st);
+    const bool lead = vt_dist_rank() == 0;
+    a.o.log = lead ? stdout : NULL;
     vt_clm_set train = {0}, dev = {0};
-    vt_status st = load_sets(&a, &train, &dev);
-    if (st == VT_OK)
-        printf("%zu training and %zu dev examples; %s\n", train.n, dev.n,
-               a.rank > 0 ? "LoRA adapter, base frozen" : "full fine-tuning");
+    st = load_sets(&a, &train, &dev);
+    if (st == VT_OK && lead)
+        printf("%zu training and %zu dev examples; %s; %d rank(s) x %lld examples x %lld accumulation a step\n",
+               train.n, dev.n, a.rank > 0 ? "LoRA adapter, base frozen" : "full fine-tuning", vt_dist_size(),
+               (long long)a.o.batch_size, (long long)a.o.grad_accum);
     bool stopped = false;
     if (st == VT_OK) st = vt_clm_finetune(a.model, &train, a.dev ? &dev : NULL, &a.o, &stopped);
     vt_clm_free(&train);
     vt_clm_free(&dev);
-    if (st != VT_OK) return cli_fail("%s", vt_last_error());
-    if (!stopped) printf("wrote %s\n", a.o.out_dir);
-    return 0;
+    if (st == VT_OK && !stopped && lead) printf("wrote %s\n", a.o.out_dir);
+    return cli_leave_job(st);
 }
 
 int cmd_merge_lora(int argc, char **argv) {

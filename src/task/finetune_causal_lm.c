@@ -3,7 +3,8 @@
  * batches, AdamW over the trainable buffer (the adapter's, or the model's),
  * gradient accumulation, clipping, a dev loss and perplexity per epoch in
  * metrics.jsonl, checkpoints with exact resumption, a clean stop on
- * SIGINT/SIGTERM, and the result written as PEFT or Hugging Face files. */
+ * SIGINT/SIGTERM, data parallelism under MPI, and the result written as PEFT
+ * or Hugging Face files. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "verto/causal_lm.h"
 #include "verto/checkpoint.h"
+#include "verto/dist.h"
 #include "verto/fileio.h"
 #include "verto/progress.h"
 #include "verto/rng.h"
@@ -174,16 +176,43 @@ static void shuffle(size_t *order, size_t n, vt_rng *rng) {
     }
 }
 
+/* Rows of global micro-batch bi that rank r takes: batch_size of every
+ * batch_size x world, fewer (or none) in an epoch's last one. */
+static int64_t rows_of(const vt_clm_set *train, int64_t batch_size, int world, int64_t bi, int r) {
+    int64_t at = (bi * world + r) * batch_size, left = (int64_t)train->n - at;
+    return left <= 0 ? 0 : left < batch_size ? left : batch_size;
+}
+
+/* Sums of the ranks' loss and tokens, and the largest stop signal. */
+static vt_status combine(int world, double *loss_sum, double *tokens, int *signal) {
+    double sums[2] = {*loss_sum, *tokens}, sig = stop_signal_received();
+    if (world > 1) {
+        vt_status st = vt_dist_allreduce_sum_f64(sums, 2);
+        if (st == VT_OK) st = vt_dist_allreduce_max_f64(&sig, 1);
+        if (st != VT_OK) return st;
+    }
+    *loss_sum = sums[0];
+    *tokens = sums[1];
+    *signal = (int)sig;
+    return VT_OK;
+}
+
 /* Trains from update `start` (0, or a resumed checkpoint's, whose optimizer
  * state ckpt_dir holds) to the end. Every epoch's order is drawn from one
- * seeded generator and every micro-batch's dropout from its position, so
- * starting anywhere gives the same updates as running through. */
+ * seeded generator and every micro-batch's dropout from its rows' place in
+ * it, so starting anywhere gives the same updates as running through. Under MPI a
+ * global micro-batch is batch_size rows per rank; an update's gradient is the
+ * mean over the micro-batches of every rank and accumulation step that hold
+ * rows (as transformers' Trainer under DDP); rank 0 writes. */
 static vt_status train_loop(const result_model *res, const vt_clm_set *train, const vt_clm_set *dev,
                             const vt_clm_options *o, const char *ckpt_dir, FILE *metrics, const char *metrics_path,
                             bool *stopped) {
     vt_gpt2 *m = res->m;
     trainable tr = trainable_of(m);
-    int64_t batches = (int64_t)((train->n + (size_t)o->batch_size - 1) / (size_t)o->batch_size);
+    const int rank = vt_dist_rank(), world = vt_dist_size();
+    const bool lead = rank == 0;
+    const int64_t global = o->batch_size * world;
+    int64_t batches = (int64_t)((train->n + (size_t)global - 1) / (size_t)global);
     int64_t updates_per_epoch = (batches + o->grad_accum - 1) / o->grad_accum, total = updates_per_epoch * o->epochs;
     vt_optimizer_config oc;
     vt_optimizer_config_default("adamw", &oc);
@@ -197,81 +226,102 @@ static vt_status train_loop(const result_model *res, const vt_clm_set *train, co
     vt_optimizer *opt = vt_optimizer_new(&oc, tr.n, tr.infos, tr.n_infos);
     size_t *order = malloc(train->n * sizeof *order);
     clm_batch b = {0};
+    vt_dist_reducer *reducer = NULL;
     vt_status st = opt && order ? VT_OK : vt_error(VT_ERR_NOMEM, "out of memory for the optimizer");
-    int64_t step = 0, tokens = 0;
+    int64_t step = 0;
     if (st == VT_OK && ckpt_dir) st = vt_ckpt_load_state(ckpt_dir, opt, tr.n, &step, NULL);
     if (st == VT_OK && step > total)
         st = vt_error(VT_ERR_INVALID_ARG, "--resume: %s is at update %lld, past this run's %lld (%lld epochs of %lld)",
                       ckpt_dir, (long long)step, (long long)total, (long long)o->epochs, (long long)updates_per_epoch);
+    if (st == VT_OK && world > 1) { /* every rank starts from rank 0's weights and state */
+        if (!(reducer = vt_dist_reducer_new(tr.grads, tr.n, (int64_t)1 << 22, NULL))) st = vt_last_status();
+        if (st == VT_OK) st = vt_dist_bcast_f32(tr.params, tr.n, 0);
+        for (int which = 0; which < 2 && st == VT_OK; which++)
+            if (vt_optimizer_state(opt, which)) st = vt_dist_bcast_f32(vt_optimizer_state(opt, which), tr.n, 0);
+    }
     vt_rng rng;
     vt_rng_seed(&rng, o->seed ^ 0x5eed);
     stop_watch watch;
     stop_watch_begin(&watch);
-    double t0 = vt_now();
+    double t0 = vt_now(), tokens = 0;
     for (int64_t epoch = 1; epoch <= o->epochs && st == VT_OK; epoch++) {
         shuffle(order, train->n, &rng); /* drawn for the epochs a resumed run skips too */
         int64_t first_update = (epoch - 1) * updates_per_epoch;
         if (step >= first_update + updates_per_epoch) continue; /* done before the checkpoint */
-        double loss_sum = 0;
-        int64_t loss_n = 0;
-        for (int64_t bi = (step - first_update) * o->grad_accum; bi < batches && st == VT_OK; bi++) {
-            size_t at = (size_t)(bi * o->batch_size);
-            int64_t n = (int64_t)(train->n - at) < o->batch_size ? (int64_t)(train->n - at) : o->batch_size;
-            int64_t group = bi / o->grad_accum, in_group = bi % o->grad_accum;
-            int64_t group_size = (group + 1) * o->grad_accum <= batches ? o->grad_accum : batches - group * o->grad_accum;
-            vt_gpt2_batch in;
-            vt_gpt2_outputs out;
-            if ((st = fill_batch(&b, train, order + at, n, &in)) != VT_OK) break;
-            /* forward and backward at once: the head in chunks, no (B*T, V) logits; dropout by position */
-            uint64_t micro = (uint64_t)((epoch - 1) * batches + bi);
-            if ((st = vt_gpt2_train_step(m, &in, vt_hash64(o->seed, micro), in_group > 0, &out)) != VT_OK) break;
-            for (int64_t r = 0; r < in.batch * in.seq_len; r++) tokens += in.attention_mask[r];
-            loss_sum += out.loss;
-            loss_n++;
-            if (in_group + 1 < group_size) continue;
-            if (group_size > 1) /* the mean of the micro-batches' mean losses, as the Trainer divides by the accumulation */
-                for (int64_t i = 0; i < tr.n; i++) tr.grads[i] /= (float)group_size;
+        for (int64_t g = step - first_update; g < updates_per_epoch && st == VT_OK; g++) {
+            int64_t b0 = g * o->grad_accum, b1 = b0 + o->grad_accum < batches ? b0 + o->grad_accum : batches;
+            int contributing = 0; /* micro-batches of every rank with rows: the gradient's divisor */
+            for (int64_t bi = b0; bi < b1; bi++)
+                for (int r = 0; r < world; r++) contributing += rows_of(train, o->batch_size, world, bi, r) > 0;
+            double loss_sum = 0, group_tokens = 0;
+            bool fresh = true; /* no micro-batch of this rank has written the gradient yet */
+            if (reducer) vt_dist_reducer_begin(reducer);
+            for (int64_t bi = b0; bi < b1 && st == VT_OK; bi++) {
+                int64_t n = rows_of(train, o->batch_size, world, bi, rank);
+                if (!n) continue;
+                vt_gpt2_batch in;
+                vt_gpt2_outputs out;
+                int64_t at = (bi * world + rank) * o->batch_size; /* the first row's place in the epoch's order */
+                if ((st = fill_batch(&b, train, order + at, n, &in)) != VT_OK) break;
+                /* forward and backward at once: the head in chunks, no (B*T, V) logits; dropout drawn by the
+                 * rows' place, so the same rows get the same masks whichever rank or accumulation step runs them */
+                uint64_t seed = vt_hash64(o->seed, (uint64_t)(epoch - 1) * train->n + (uint64_t)at);
+                if ((st = vt_gpt2_train_step(m, &in, seed, !fresh, &out)) != VT_OK) break;
+                fresh = false;
+                for (int64_t r = 0; r < in.batch * in.seq_len; r++) group_tokens += in.attention_mask[r];
+                loss_sum += out.loss;
+            }
+            if (st != VT_OK) break;
+            if (fresh) memset(tr.grads, 0, (size_t)tr.n * sizeof *tr.grads); /* this rank had no rows */
+            int sig = 0;
+            if ((st = combine(world, &loss_sum, &group_tokens, &sig)) != VT_OK) break;
+            if (reducer && (st = vt_dist_reducer_finish(reducer)) != VT_OK) break;
+            if (contributing > 1) /* the mean of the micro-batches' mean losses, as the Trainer divides by the accumulation */
+                for (int64_t i = 0; i < tr.n; i++) tr.grads[i] /= (float)contributing;
             float lr = vt_optimizer_current_lr(opt), norm = 0;
             if ((st = vt_optimizer_step(opt, tr.params, tr.grads, &norm)) != VT_OK) break;
             step++;
-            double elapsed = vt_now() - t0, loss = loss_sum / (double)loss_n;
-            char line[512];
-            snprintf(line, sizeof line,
-                     "{\"step\": %lld, \"epoch\": %lld, \"elapsed_s\": %.3f, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": "
-                     "%.6g, \"tokens_per_sec\": %.1f}\n",
-                     (long long)step, (long long)epoch, elapsed, loss, lr, norm, elapsed > 0 ? tokens / elapsed : 0.0);
-            if ((st = log_line(metrics, metrics_path, line)) != VT_OK) break;
-            if (o->log) fprintf(o->log, "epoch %lld step %lld/%lld loss %.4f lr %.3g\n", (long long)epoch,
-                                (long long)step, (long long)total, loss, lr);
-            loss_sum = 0;
-            loss_n = 0;
-            int sig = stop_signal_received();
+            tokens += group_tokens;
+            double elapsed = vt_now() - t0, loss = loss_sum / contributing;
+            if (lead) {
+                char line[512];
+                snprintf(line, sizeof line,
+                         "{\"step\": %lld, \"epoch\": %lld, \"elapsed_s\": %.3f, \"loss\": %.6f, \"lr\": %.6g, "
+                         "\"grad_norm\": %.6g, \"tokens_per_sec\": %.1f}\n",
+                         (long long)step, (long long)epoch, elapsed, loss, lr, norm, elapsed > 0 ? tokens / elapsed : 0.0);
+                if ((st = log_line(metrics, metrics_path, line)) != VT_OK) break;
+                if (o->log) fprintf(o->log, "epoch %lld step %lld/%lld loss %.4f lr %.3g\n", (long long)epoch,
+                                    (long long)step, (long long)total, loss, lr);
+            }
             bool epoch_end = step == first_update + updates_per_epoch;
-            if (sig || (o->save_every && step % o->save_every == 0 && !epoch_end))
+            if (lead && (sig || (o->save_every && step % o->save_every == 0 && !epoch_end)))
                 st = checkpoint(res, o, opt, tr.n, step);
             if (st == VT_OK && sig) {
-                if (o->log) fprintf(o->log, "stopped by signal %d after update %lld; --resume continues from %s/checkpoint-%lld\n",
-                                    sig, (long long)step, o->out_dir, (long long)step);
+                if (lead && o->log)
+                    fprintf(o->log, "stopped by signal %d after update %lld; --resume continues from %s/checkpoint-%lld\n",
+                            sig, (long long)step, o->out_dir, (long long)step);
                 if (stopped) *stopped = true;
                 goto done;
             }
         }
         if (st != VT_OK) break;
-        if (dev && dev->n) {
+        if (dev && dev->n) { /* every rank evaluates (none waits on rank 0's); rank 0 writes */
             double dev_loss;
             if ((st = vt_clm_set_evaluate(m, dev, o->batch_size, &dev_loss)) != VT_OK) break;
             char line[256];
             snprintf(line, sizeof line, "{\"step\": %lld, \"eval\": true, \"epoch\": %lld, \"elapsed_s\": %.3f, "
                      "\"dev_loss\": %.6f, \"dev_perplexity\": %.6f}\n", (long long)step, (long long)epoch,
                      vt_now() - t0, dev_loss, exp(dev_loss));
-            if ((st = log_line(metrics, metrics_path, line)) != VT_OK) break;
-            if (o->log) fprintf(o->log, "epoch %lld: dev loss %.4f perplexity %.3f\n", (long long)epoch, dev_loss, exp(dev_loss));
+            if (lead && (st = log_line(metrics, metrics_path, line)) != VT_OK) break;
+            if (lead && o->log)
+                fprintf(o->log, "epoch %lld: dev loss %.4f perplexity %.3f\n", (long long)epoch, dev_loss, exp(dev_loss));
         }
         /* after the dev line, so a run resumed here starts the next epoch; the last epoch's result is the output */
-        if (epoch < o->epochs) st = checkpoint(res, o, opt, tr.n, step);
+        if (lead && epoch < o->epochs) st = checkpoint(res, o, opt, tr.n, step);
     }
 done:
     stop_watch_end(&watch);
+    vt_dist_reducer_free(reducer);
     batch_free(&b);
     free(order);
     vt_optimizer_free(opt);
@@ -317,17 +367,18 @@ vt_status vt_clm_finetune(const char *model_dir, const vt_clm_set *train, const 
     vt_gpt2 *m = load_model(model_dir, ckpt_dir, o);
     if (!m) return vt_last_status();
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", o->out_dir);
+    const bool lead = vt_dist_rank() == 0; /* under MPI rank 0 writes */
     if ((st = check_ids(m, train, "training")) == VT_OK) st = check_ids(m, dev, "dev");
-    if (st == VT_OK) st = vt_mkdir_p(o->out_dir);
+    if (st == VT_OK && lead) st = vt_mkdir_p(o->out_dir);
     FILE *metrics_file = NULL; /* a fresh run's log, or the resumed run's continued */
-    if (st == VT_OK && !(metrics_file = fopen(metrics, ckpt_dir ? "a" : "w")))
+    if (st == VT_OK && lead && !(metrics_file = fopen(metrics, ckpt_dir ? "a" : "w")))
         st = vt_error(VT_ERR_IO, "cannot create %s", metrics);
     result_model res = {m, model_dir};
     bool stop = false;
     if (st == VT_OK) st = train_loop(&res, train, dev, o, ckpt_dir, metrics_file, metrics, &stop);
     if (metrics_file && fclose(metrics_file) != 0 && st == VT_OK) st = vt_error(VT_ERR_IO, "writing %s failed", metrics);
-    if (st == VT_OK && !stop) st = write_result(&res, o->out_dir);
-    if (st == VT_OK && !stop) st = vt_bert_copy_tokenizer_files(model_dir, o->out_dir, NULL);
+    if (st == VT_OK && !stop && lead) st = write_result(&res, o->out_dir);
+    if (st == VT_OK && !stop && lead) st = vt_bert_copy_tokenizer_files(model_dir, o->out_dir, NULL);
     if (stopped) *stopped = stop;
     vt_gpt2_free(m);
     return st;

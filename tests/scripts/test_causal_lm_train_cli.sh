@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# verto finetune --task causal-lm: checkpoints, exact --resume, and a clean
-# stop on SIGTERM, on a tiny GPT-2 with a byte-level BPE:
+# verto finetune --task causal-lm's training loop: checkpoints, exact
+# --resume, a clean stop on SIGTERM, and MPI, on a tiny GPT-2 with a
+# byte-level BPE:
 # - a LoRA run (dropout, two targets) and a full fine-tuning run resumed from a
 #   checkpoint inside an epoch and from one at an epoch's end write the same
 #   result, byte for byte, as the run that went through (the data order and
@@ -9,6 +10,12 @@
 # - SIGTERM stops a run after the update in progress with status 0, a
 #   checkpoint, a message saying how to continue and no result files; --resume
 #   finishes it, and metrics.jsonl then holds every update once, in order;
+# - under mpirun, 2 ranks x batch 2 follow 1 rank x batch 2 x --grad-accum 2
+#   (the same rows in each update with the same dropout masks, drawn by the
+#   rows' place in the epoch's order; the gradient the mean of the two
+#   micro-batches' either way; 22 examples, so the epoch's last update has
+#   rows on one rank only): every logged loss within 1e-5 relative and the final
+#   adapter within 1e-5 of the largest weight (sums in another order);
 # - --resume without a checkpoint, or with another adapter rank: a non-zero
 #   status and a message naming the directory.
 set -uo pipefail
@@ -74,6 +81,36 @@ steps = [r["step"] for r in map(json.loads, open("S/metrics.jsonl")) if "loss" i
 assert steps == list(range(1, 121)), steps[:10]
 PY
 
+if command -v mpirun >/dev/null && ldd "$V" 2>/dev/null | grep libmpi >/dev/null; then  # not grep -q: with pipefail, ldd killed by SIGPIPE would read as no MPI
+    export OMPI_MCA_btl_vader_single_copy_mechanism=none
+    MPIRUN=(mpirun --allow-run-as-root --oversubscribe -np 2 -x OMP_NUM_THREADS=1 -x OMPI_MCA_btl_vader_single_copy_mechanism)
+    [ "${VT_SANITIZED:-0}" = 1 ] && MPIRUN+=(-x "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0")
+    head -n 22 train.jsonl > train22.jsonl
+    same=(--model base --train train22.jsonl --epochs 2 --lr 3e-3 --seed 7 --lora-rank 4 --lora-dropout 0.1
+          --lora-targets c_attn,c_fc --warmup-ratio 0.2)
+    check "1 rank x batch 2 x accumulation 2" sh -c "OMP_NUM_THREADS=1 '$V' finetune --task causal-lm ${same[*]} \
+        --batch-size 2 --grad-accum 2 -o one > one.txt 2>&1"
+    check "2 ranks x batch 2" sh -c "${MPIRUN[*]} '$V' finetune --task causal-lm ${same[*]} --batch-size 2 -o two \
+        > two.txt 2>&1"
+    check "... the same losses (1e-5) and adapter (1e-5 of the largest weight)" python3 - <<'PY'
+import json
+from safetensors.numpy import load_file
+def losses(d):
+    return [(r["step"], r["loss"]) for r in map(json.loads, open(f"{d}/metrics.jsonl")) if "loss" in r]
+a, b = losses("one"), losses("two")
+assert len(a) == len(b) == 12 and [s for s, _ in a] == [s for s, _ in b], (a, b)
+worst = max(abs(x - y) / abs(x) for (_, x), (_, y) in zip(a, b))
+wa, wb = load_file("one/adapter_model.safetensors"), load_file("two/adapter_model.safetensors")
+assert wa.keys() == wb.keys()
+scale = max(abs(v).max() for v in wa.values())
+diff = max(abs(wa[k] - wb[k]).max() for k in wa) / scale
+print(f"    losses: max relative difference {worst:.2e}; adapter: {diff:.2e} of the largest weight")
+assert worst <= 1e-5 and diff <= 1e-5
+PY
+else
+    echo "  skipped: MPI (verto built without it or mpirun missing)"
+fi
+
 fails_naming() { # WHAT NEEDLE COMMAND...
     local what=$1 needle=$2; shift 2
     "$@" > out.txt 2> err.txt
@@ -87,4 +124,4 @@ fails_naming "--resume with another rank" "R8/checkpoint-16 holds an adapter of 
     "$V" finetune --task causal-lm --model base --train train.jsonl --epochs 3 --batch-size 4 --lora-rank 2 -o R8 --resume
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
-echo "all causal-LM resume checks passed"
+echo "all causal-LM training checks passed"
