@@ -28,6 +28,7 @@
 #include "verto/export.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "verto/bert.h"
@@ -81,7 +82,34 @@ typedef struct vt_dp_options {
      * once); 0: the whole batch at once. */
     int64_t micro_batch;
     const char *example_unit; /* what one example is, for privacy.json (NULL: "one training row") */
+    const char *covers;       /* which data the guarantee covers, for privacy.json (NULL: the fine-tuning
+                                 training set only) */
 } vt_dp_options;
+
+/* A DP-SGD run as a user asks for it (the --dp- options). */
+typedef struct vt_dp_request {
+    double noise_multiplier; /* S >= 0; ignored when epsilon > 0 */
+    double max_grad_norm;    /* C > 0 */
+    double epsilon;          /* > 0: S is solved so the whole run spends at most this (tolerance 0.01, as Opacus'
+                                get_noise_multiplier) */
+    double delta;            /* in (0, 1); <= 0: 1 / n^1.1 of the n examples */
+    vt_dp_sampling sampling;
+} vt_dp_request;
+
+/* The DP-SGD options of a run of `steps` steps over `examples` examples of
+ * `unit` (covers: see vt_dp_options), each step's logical batch
+ * logical_batch examples (every rank's share; the expected batch is the
+ * smaller of it and examples) run in micro-batches of micro_batch (0: at
+ * once): delta, the noise multiplier (solved for r->epsilon), and in *spent
+ * the epsilon the whole run spends. */
+VT_API vt_status vt_dp_plan(const vt_dp_request *r, int64_t examples, int64_t logical_batch, int64_t micro_batch,
+                            int64_t steps, uint64_t seed, const char *unit, const char *covers, vt_dp_options *dp,
+                            vt_privacy_spent *spent);
+
+/* One line stating a planned run's guarantee for a log ("DP-SGD: noise
+ * multiplier ..., (epsilon E, delta D) for the whole run (privacy.json)"). */
+VT_API void vt_dp_describe(const vt_dp_options *dp, int64_t steps, const vt_privacy_spent *spent, char *buf,
+                           size_t size);
 
 /* Fills one example (row of 0 .. examples-1) as a batch of 1 with its labels. */
 typedef vt_status (*vt_dp_get_example_fn)(void *ctx, int64_t example, vt_bert_batch *batch);

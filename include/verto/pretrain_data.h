@@ -364,6 +364,13 @@ VT_API void vt_pt_run_free(vt_pt_run *r);
  * tokens. Arrays stay valid until the next call. */
 VT_API vt_status vt_pt_run_batch(vt_pt_run *r, int64_t first, int64_t count, vt_bert_batch *out, int64_t *tokens);
 
+/* Training instance `example` (0 .. vt_pt_size(train) - 1, file order) alone
+ * as a batch of 1, its masks (when the shards leave masking to training)
+ * drawn from a seed that follows the instance, so an example is the same
+ * sequence with the same masks whenever it is drawn: DP-SGD's examples
+ * (verto/dp.h). The arrays stay valid until the next call. */
+VT_API vt_status vt_pt_run_example(vt_pt_run *r, int64_t example, vt_bert_batch *out);
+
 /* The share of padding among the positions of every batch handed out so far. */
 VT_API double vt_pt_run_padding(const vt_pt_run *r);
 

@@ -20,6 +20,7 @@ typedef struct options {
     double dist_timeout;
     bool skip_bad;
     const char *dp_sampling;
+    vt_dp_request dp; /* the --dp- options as given */
 } options;
 
 /* Loads train and dev with one label map: the init model's when it is a
@@ -111,7 +112,7 @@ int cmd_finetune(int argc, char **argv) {
     options a = {.max_len = 128, .keep_tail = -1, .max_windows = -1, .seed = 42,
                  .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32", .task = "sequence-classification"};
     vt_finetune_options_default(&a.ft);
-    a.ft.dp_noise_multiplier = -1; /* unset */
+    a.dp.noise_multiplier = -1; /* unset */
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT-family directory (BERT, RoBERTa, XLM-RoBERTa, DistilBERT): pretrained, published, or a classifier"},
         {"--task", CLI_STRING, &a.task, "KIND",
@@ -149,7 +150,7 @@ int cmd_finetune(int argc, char **argv) {
         {"--skip-bad-rows", CLI_FLAG, &a.skip_bad, NULL, "skip and count malformed rows instead of failing"},
         {"--resume", CLI_FLAG, &a.ft.resume, NULL, "continue from the latest checkpoint in the output directory"},
         {"--zero1", CLI_FLAG, &a.ft.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
-        CLI_DP_OPTIONS(a.ft, a.dp_sampling),
+        CLI_DP_OPTIONS(a.ft, a.dp, a.dp_sampling),
         {"--dist-timeout", CLI_FLOAT, &a.dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto finetune --init DIR --train FILE --dev FILE -o OUT [options]", NULL, NULL);
@@ -157,7 +158,7 @@ int cmd_finetune(int argc, char **argv) {
     if (!a.init || !a.train || !a.dev || !a.ft.out_dir) return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (a.class_weights && strcmp(a.class_weights, "auto")) return cli_fail("--class-weights takes only 'auto'");
     if (cli_train_precision(a.precision, &a.ft.precision)) return 1;
-    if (cli_dp_options(&a.ft, a.dp_sampling)) return 1;
+    if (cli_dp_options(&a.ft, &a.dp, a.dp_sampling)) return 1;
     vt_status st = cli_join_job(a.dist_timeout, a.threads);
     if (st != VT_OK) return cli_leave_job(st);
     return run(&a);

@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/dist_job.h"
+#include "cli/dp_args.h"
 #include "verto/dist.h"
 #include "verto/pretrain_data.h"
 #include "verto/trainer.h"
@@ -21,6 +22,17 @@ typedef struct run_ctx {
 static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *batch, int64_t *tokens) {
     return vt_pt_run_batch(((run_ctx *)ctx)->run, first, count, batch, tokens);
 }
+
+/* DP-SGD's examples: one training sequence each (vt_pt_run_example). */
+static vt_status get_example(void *ctx, int64_t example, vt_bert_batch *batch) {
+    return vt_pt_run_example(((run_ctx *)ctx)->run, example, batch);
+}
+
+#define DP_UNIT "one pretraining sequence (an instance of prepare-pretraining)"
+#define DP_COVERS                                                                                                      \
+    "the pretraining sequences of --data, one sequence at a time: a document yields several sequences, and "         \
+    "--dupe-factor copies of each, so a document (or a person's text) of k sequences is protected as a group of "    \
+    "k, epsilon growing about k-fold; not the --eval-data sequences, whose figures metrics.jsonl reports"
 
 static vt_status evaluate(void *ctx, vt_bert *b, vt_eval_result *r) {
     run_ctx *e = ctx;
@@ -82,6 +94,8 @@ int cmd_pretrain(int argc, char **argv) {
     int64_t eval_every = 0, eval_batches = 20, save_every = 0, keep = 3, group_by_length = 0;
     double lr = 1e-4, weight_decay = 0.01, clip = 1.0, dist_timeout = VT_DIST_DEFAULT_TIMEOUT;
     bool resume = false, zero1 = false;
+    vt_dp_request dp_req = {.noise_multiplier = -1}; /* -1: unset */
+    const char *dp_sampling = NULL;
     const cli_option opts[] = {
         {"--init", CLI_STRING, &init, "DIR",
          "model to start from: a verto init directory or any BERT, RoBERTa, XLM-RoBERTa or DistilBERT directory"},
@@ -111,9 +125,12 @@ int cmd_pretrain(int argc, char **argv) {
         {"--resume", CLI_FLAG, &resume, NULL, "continue from the latest checkpoint in the output directory"},
         {"--zero1", CLI_FLAG, &zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
         {"--dist-timeout", CLI_FLOAT, &dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
+        CLI_DP_REQUEST_OPTIONS(dp_req, dp_sampling),
         {0}};
     int rc = cli_parse(argc, argv, opts, "verto pretrain --init DIR --data SHARDS -o OUT [options]", NULL, NULL);
     if (rc != CLI_CONTINUE) return rc == CLI_HELP ? 0 : rc;
+    if (cli_dp_request(&dp_req, dp_sampling, false)) return 1;
+    bool private = dp_req.max_grad_norm > 0;
     if (!init || !out || (!data && steps > 0)) return cli_fail("pretrain needs --init DIR, --data SHARDS and -o OUT");
     vt_precision prec;
     if (cli_train_precision(precision, &prec)) return 1;
@@ -160,6 +177,9 @@ int cmd_pretrain(int argc, char **argv) {
     if (st == VT_OK && !(run = vt_pt_run_new(train, held_out, tok, &ro)))
         st = vt_last_status();
     run_ctx ctx = {.run = run, .eval_batches = eval_batches};
+    if (st == VT_OK && private && zero1 && ranks > 1)
+        st = vt_error(VT_ERR_INVALID_ARG, "DP-SGD with --zero1 is not available (every rank holds the whole private "
+                                          "gradient)");
     if (st == VT_OK) {
         char args[1024];
         snprintf(args, sizeof args,
@@ -191,6 +211,18 @@ int cmd_pretrain(int argc, char **argv) {
         o.evaluate = held_out ? evaluate : NULL;
         o.ctx = &ctx;
         bool lead = vt_dist_rank() == 0;
+        vt_dp_options dp;
+        vt_privacy_spent spent;
+        if (private) /* one example is one pretraining sequence; accumulation runs the sampled batch in micro-batches */
+            st = vt_dp_plan(&dp_req, vt_pt_size(train), batch * accum * ranks, accum > 1 ? batch : 0, steps,
+                            (uint64_t)seed, DP_UNIT, DP_COVERS, &dp, &spent);
+        if (st == VT_OK && private) {
+            o.dp = &dp;
+            o.get_example = get_example;
+            char line[512];
+            vt_dp_describe(&dp, steps, &spent, line, sizeof line);
+            if (lead) printf("%s\n", line);
+        }
         if (lead && !nsp) printf("objective: the masked LM alone (%s)\n", vt_bert_config_arch_name(vt_bert_get_config(model)));
         if (lead && ranks > 1)
             printf("pretraining %s on %lld instances: %lld steps of %lld x %lld ranks x %lld sequences (global batch %lld)\n",
@@ -201,9 +233,9 @@ int cmd_pretrain(int argc, char **argv) {
                    (long long)vt_pt_size(train), (long long)steps, (long long)batch, (long long)accum,
                    (long long)(batch * accum));
         bool stopped = false;
-        st = vt_train(&model, &o, &stopped);
+        if (st == VT_OK) st = vt_train(&model, &o, &stopped);
         if (st == VT_OK && !stopped && lead) printf("wrote %s\n", out);
-        if (st == VT_OK && lead)
+        if (st == VT_OK && lead && !private) /* (DP-SGD's examples come one at a time: no batches to pad) */
             printf("padding: %.1f%% of this run's batch positions%s\n", 100.0 * vt_pt_run_padding(run),
                    group_by_length > 1 ? "" : " (--group-by-length 64 batches sequences of like length)");
     }

@@ -18,6 +18,7 @@ typedef struct options {
     double null_threshold, dist_timeout;
     bool v2, skip_bad;
     const char *dp_sampling;
+    vt_dp_request dp; /* the --dp- options as given */
 } options;
 
 static vt_status load(const options *a, vt_squad *train, vt_squad *dev) {
@@ -60,7 +61,7 @@ int cmd_finetune_qa(int argc, char **argv) {
     options a = {.max_len = 384, .doc_stride = 128, .max_answer = 30, .n_best = 20, .seed = 42,
                  .dist_timeout = VT_DIST_DEFAULT_TIMEOUT, .precision = "fp32"};
     vt_finetune_options_default(&a.ft);
-    a.ft.dp_noise_multiplier = -1; /* unset */
+    a.dp.noise_multiplier = -1; /* unset */
     const cli_option opts[] = {
         {"--init", CLI_STRING, &a.init, "DIR", "any BERT-family directory (BERT, RoBERTa, XLM-RoBERTa, DistilBERT)"},
         {"--task", CLI_STRING, &a.task, "question-answering", "extractive question answering (a span of the context)"},
@@ -87,7 +88,7 @@ int cmd_finetune_qa(int argc, char **argv) {
         {"--skip-bad-rows", CLI_FLAG, &a.skip_bad, NULL, "skip and count malformed questions instead of failing"},
         {"--resume", CLI_FLAG, &a.ft.resume, NULL, "continue from the latest checkpoint in the output directory"},
         {"--zero1", CLI_FLAG, &a.ft.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
-        CLI_DP_OPTIONS(a.ft, a.dp_sampling),
+        CLI_DP_OPTIONS(a.ft, a.dp, a.dp_sampling),
         {"--dist-timeout", CLI_FLOAT, &a.dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};
     int rc = cli_parse(argc, argv, opts,
@@ -97,7 +98,7 @@ int cmd_finetune_qa(int argc, char **argv) {
     if (!a.init || !a.train || !a.dev || !a.ft.out_dir)
         return cli_fail("finetune needs --init DIR, --train FILE, --dev FILE and -o OUT");
     if (cli_train_precision(a.precision, &a.ft.precision)) return 1;
-    if (cli_dp_options(&a.ft, a.dp_sampling)) return 1;
+    if (cli_dp_options(&a.ft, &a.dp, a.dp_sampling)) return 1;
     vt_status st = cli_join_job(a.dist_timeout, a.threads);
     if (st != VT_OK) return cli_leave_job(st);
     return run(&a);

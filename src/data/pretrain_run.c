@@ -7,6 +7,7 @@
 #include "verto/pretrain_data.h"
 
 #define MASK_SALT 0x6d61736bull /* separates masking draws from dropout draws */
+#define EXAMPLE_SALT 0x6578616d706c65ull /* an example's masks (DP-SGD) apart from a sample's */
 
 struct vt_pt_run {
     vt_pt_run_options o;
@@ -98,6 +99,19 @@ vt_status vt_pt_run_batch(vt_pt_run *r, int64_t first, int64_t count, vt_bert_ba
     r->real_tokens += *tokens;
     r->cells += out->batch * out->seq_len;
     return st;
+}
+
+vt_status vt_pt_run_example(vt_pt_run *r, int64_t example, vt_bert_batch *out) {
+    if (!r || !out || example < 0 || example >= vt_pt_size(r->train))
+        return vt_error(VT_ERR_INVALID_ARG, "pretraining example %lld: the training shards hold %lld", (long long)example,
+                        (long long)(r ? vt_pt_size(r->train) : 0));
+    vt_pt_instance inst;
+    vt_rng rng;
+    vt_rng_seed(&rng, vt_hash64(r->o.seed ^ MASK_SALT ^ EXAMPLE_SALT, (uint64_t)example));
+    vt_pt_batcher_reset(r->batcher);
+    vt_status st = vt_pt_get(r->train, example, &inst);
+    if (st == VT_OK) st = vt_pt_batcher_add(r->batcher, &inst, &rng);
+    return st == VT_OK ? vt_pt_batcher_finish(r->batcher, out) : st;
 }
 
 double vt_pt_run_padding(const vt_pt_run *r) {

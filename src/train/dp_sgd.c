@@ -273,9 +273,12 @@ vt_status vt_dp_write_record(const char *out_dir, const vt_dp_options *o, int64_
                  o->noise_multiplier, vt_dp_sample_rate(o), steps, o->max_grad_norm,
                  o->sampling == VT_DP_POISSON ? "poisson" : "shuffle", o->expected_batch, o->examples);
     vt_sb_json_string(&sb, unit);
-    vt_sb_str(&sb, ",\n  \"covers\": \"the fine-tuning training set only (not the pretraining data, not the dev set), "
-                   "at the level of one example (the unit): k examples of one person are protected as a group of k, "
-                   "epsilon growing about k-fold\",\n");
+    vt_sb_str(&sb, ",\n  \"covers\": ");
+    vt_sb_json_string(&sb, o->covers ? o->covers
+                                     : "the fine-tuning training set only (not the pretraining data, not the dev set), "
+                                       "at the level of one example (the unit): k examples of one person are protected "
+                                       "as a group of k, epsilon growing about k-fold");
+    vt_sb_str(&sb, ",\n");
     if (isfinite(spent.epsilon)) vt_sb_printf(&sb, "  \"epsilon\": %.17g,\n", spent.epsilon);
     else vt_sb_str(&sb, "  \"epsilon\": null,\n");
     if (o->delta > 0) vt_sb_printf(&sb, "  \"delta\": %.17g,\n", o->delta);

@@ -1,6 +1,6 @@
-"""Reference for DP-SGD's per-example clipping of token classification and
-question answering (tests/unit/test_dp.c), as gen_dp.py does for a sequence
-classifier.
+"""Reference for DP-SGD's per-example clipping of token classification,
+question answering and pretraining (tests/unit/test_dp.c), as gen_dp.py does
+for a sequence classifier.
 
 Under DP-SGD one example is one sentence (token classification) or one
 feature window (question answering), and its loss is its own: the mean of
@@ -16,6 +16,14 @@ token_type_ids, attention_mask, labels (B, T) with -100 on padding and on
 some tokens, norms, max_grad_norm, grad.<name>) and OUT/dp_qa_model/,
 OUT/dp_qa_ref.safetensors (the same with start_positions and end_positions (B)
 instead of labels).
+
+Pretraining (BertForPreTraining, MLM + NSP; OUT/dp_pt_model/,
+OUT/dp_pt_ref.safetensors with mlm_labels (B, T) and nsp_labels (B)): one
+example is one sequence and its loss its own, the mean cross-entropy of its
+masked positions plus its next-sentence cross-entropy. Opacus' grad samplers
+do not follow the decoder's weight tied to the word embeddings, so each
+example's gradient comes from its own float64 forward and backward, and the
+clipped sum is formed here as DPOptimizer forms it.
 """
 import pathlib
 import sys
@@ -24,7 +32,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from transformers import BertConfig, BertForQuestionAnswering, BertForTokenClassification
+from transformers import BertConfig, BertForPreTraining, BertForQuestionAnswering, BertForTokenClassification
 
 warnings.filterwarnings("ignore")
 from opacus import GradSampleModule  # noqa: E402
@@ -63,14 +71,20 @@ def batch():
     return ids, types, mask, gen
 
 
-def clip_and_save(model, gsm, loss, tensors, path):
-    loss.backward()
-    params = [p for p in gsm.parameters() if p.requires_grad]
-    norms = torch.stack([p.grad_sample.reshape(B, -1).norm(2, dim=1) for p in params], dim=1).norm(2, dim=1)
+def bound_between(norms):
+    """C in the widest gap between middle norms: some examples are clipped, some not."""
     s = norms.sort().values
     k = max(range(1, B - 2), key=lambda j: float(s[j + 1] / s[j]))
     c = float(torch.sqrt(s[k] * s[k + 1]))
     assert s[k] < 0.99 * c and s[k + 1] > 1.01 * c, "the bound must keep clear of every norm"
+    return c
+
+
+def clip_and_save(model, gsm, loss, tensors, path):
+    loss.backward()
+    params = [p for p in gsm.parameters() if p.requires_grad]
+    norms = torch.stack([p.grad_sample.reshape(B, -1).norm(2, dim=1) for p in params], dim=1).norm(2, dim=1)
+    c = bound_between(norms)
     opt = DPOptimizer(torch.optim.SGD(params, lr=0.0), noise_multiplier=0.0, max_grad_norm=c, expected_batch_size=B,
                       loss_reduction="mean")
     assert opt.pre_step()
@@ -118,6 +132,41 @@ def main(out):
            F.cross_entropy(o.end_logits, ends, reduction="none")) / 2
     clip_and_save(model, gsm, own.mean(), dict(common, start_positions=starts.int(), end_positions=ends.int()),
                   out / "dp_qa_ref.safetensors")
+
+    ids, types, mask, gen = batch()
+    pretraining(out, ids, types, mask, gen)
+
+
+def pretraining(out, ids, types, mask, gen):
+    model = make_model(BertForPreTraining, 2, out / "dp_pt_model")
+    mlm = torch.full((B, T), -100)
+    for i, n in enumerate(LENGTHS):  # one to three masked positions of each sequence, never [CLS]
+        for t in range(1, n, 3):
+            mlm[i, t] = int(torch.randint(5, 60, (1,), generator=gen))
+    nsp = torch.tensor([i % 2 for i in range(B)])
+    pos = torch.arange(T).unsqueeze(0)
+    names = [n for n, _ in model.named_parameters()]
+    grads = []
+    for i in range(B):  # each example alone: its own loss, its own gradient
+        model.zero_grad()
+        o = model(input_ids=ids[i:i + 1], token_type_ids=types[i:i + 1], attention_mask=mask[i:i + 1],
+                  position_ids=pos)
+        loss = (F.cross_entropy(o.prediction_logits[0], mlm[i], ignore_index=-100) +
+                F.cross_entropy(o.seq_relationship_logits, nsp[i:i + 1]))
+        loss.backward()
+        grads.append([p.grad.detach().clone() for _, p in model.named_parameters()])
+    norms = torch.stack([torch.sqrt(sum((g * g).sum() for g in gi)) for gi in grads])
+    c = bound_between(norms)
+    tensors = {"input_ids": ids.int(), "token_type_ids": types.int(), "attention_mask": mask.int(),
+               "mlm_labels": mlm.int(), "nsp_labels": nsp.int(), "norms": norms.double(),
+               "max_grad_norm": torch.tensor([c], dtype=torch.float64)}
+    for k, name in enumerate(names):  # DPOptimizer's sum: min(1, C / (||g_i|| + 1e-6)) g_i over i, / B
+        total = sum(min(1.0, c / (float(norms[i]) + 1e-6)) * grads[i][k] for i in range(B)) / B
+        vt = name[len("bert."):] if name.startswith("bert.") else name
+        tensors["grad." + vt] = total.float().contiguous()
+    path = out / "dp_pt_ref.safetensors"
+    save_file(tensors, str(path))
+    print(f"{path.name}: norms {[round(float(x), 4) for x in norms]}, C = {c:.4f}")
 
 
 if __name__ == "__main__":

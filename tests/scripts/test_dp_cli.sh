@@ -13,7 +13,9 @@
 # best-epoch choice leaks), one DP option without the other, class weights.
 # --grad-accum: privacy.json states the logical batch and counts logical steps.
 # Token classification (a sentence per example) and question answering (a
-# feature window per example) train with DP-SGD and record their unit.
+# feature window per example) train with DP-SGD and record their unit; so does
+# pretraining (a sequence of the shards per example: privacy.json's examples
+# are the shards' instances, its epsilon `verto privacy`'s).
 set -euo pipefail
 build=${VT_BUILD:-build}
 verto=$build/verto
@@ -161,6 +163,44 @@ check "class weights are refused for token classification too" refused "class we
 check "a private dev set is refused for question answering" refused "leaks" --task question-answering --init "$tmp/init" \
     --train "$tmp/qa-train.json" --dev "$tmp/qa-dev.json" --dp-noise-multiplier 1 --dp-max-grad-norm 1
 check "an unknown sampling is refused" refused "poisson or shuffle" "${common[@]}" "${dp[@]}" --dp-sampling fixed
+
+# Pretraining: one example is one sequence of the shards (prepare-pretraining's instances).
+head -c 60000 data/spam/train.jsonl | "$py" -c '
+import json, sys
+for line in sys.stdin:
+    try: print(json.loads(line)["text"] + "\n")
+    except ValueError: pass' >"$tmp/pt.txt"
+"$verto" prepare-pretraining --tokenizer "$tmp/init" -o "$tmp/shards" --max-seq-length 48 --dupe-factor 1 --seed 1 -q \
+    "$tmp/pt.txt" >"$tmp/prep.log"
+instances=$(grep -o '[0-9]* instances' "$tmp/prep.log" | grep -o '[0-9]*')
+ptdp=(--init "$tmp/init" --data "$tmp/shards" --steps 3 --lr 1e-3 --log-every 1 --dp-noise-multiplier 1.1 --dp-max-grad-norm 0.5)
+check "pretrain with DP-SGD (batch 4 x --grad-accum 2)" sh -c "'$verto' pretrain $(printf "'%s' " "${ptdp[@]}") \
+    --batch-size 4 --grad-accum 2 -o '$tmp/pt' >'$tmp/pt.log' 2>&1"
+check "the pretrained model is written" test -f "$tmp/pt/model.safetensors"
+check "privacy.json: one sequence an example, its cover, epsilon = verto privacy's" "$py" - "$tmp/pt" "$instances" \
+    "$("$verto" privacy --noise-multiplier 1.1 --sample-rate "$("$py" -c "print(repr(8 / $instances))")" --steps 3 \
+       --delta "$("$py" -c "print(repr($instances ** -1.1))")" --json)" <<'PY'
+import json, sys
+d, n, ref = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+p = json.load(open(f"{d}/privacy.json"))
+assert p["examples"] == n and p["expected_batch_size"] == 8 and p["steps"] == 3, p
+assert abs(p["sample_rate"] - 8 / n) < 1e-15 and abs(p["delta"] - n ** -1.1) < 1e-15, p
+assert p["unit"].startswith("one pretraining sequence") and "dupe-factor" in p["covers"], p
+assert abs(p["epsilon"] - ref["epsilon"]) <= 1e-9 * ref["epsilon"], (p["epsilon"], ref["epsilon"])
+steps = [json.loads(l) for l in open(f"{d}/metrics.jsonl") if '"eval"' not in l]
+assert [s["dp_steps"] for s in steps] == [1, 2, 3] and all(s["epsilon"] > 0 for s in steps), steps
+print(f"    {n} sequences, expected batch 8, epsilon {p['epsilon']:.4g}")
+PY
+pt_refused() { # NEEDLE ARGS...: pretrain exits non-zero with a message naming NEEDLE
+    local needle=$1; shift
+    if "$verto" pretrain --init "$tmp/init" --data "$tmp/shards" --steps 1 "$@" -o "$tmp/pr" >"$tmp/pr.log" 2>&1; then
+        echo "    accepted"; return 1
+    fi
+    grep -q -- "$needle" "$tmp/pr.log" || { echo "    message: $(cat "$tmp/pr.log")"; return 1; }
+}
+check "pretrain: one DP option alone is refused" pt_refused "needs both" --dp-noise-multiplier 1
+check "pretrain: an unknown sampling is refused" pt_refused "poisson or shuffle" --dp-noise-multiplier 1 \
+    --dp-max-grad-norm 1 --dp-sampling fixed
 
 [ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
 echo "dp cli: all checks passed"

@@ -11,7 +11,11 @@
  *   scores leaves the softmax unchanged), so their rounding is measured
  *   against their layer's key weight gradient. The same for a token
  *   classifier and a span extractor (tests/ref/gen_dp_tasks.py: an example's
- *   loss is its own, the mean over its labelled tokens or (start + end) / 2).
+ *   loss is its own, the mean over its labelled tokens or (start + end) / 2),
+ *   and for pretraining (BertForPreTraining: an example is a sequence, its
+ *   loss its masked positions' mean cross-entropy plus its next-sentence
+ *   one; the reference forms each example's gradient by its own float64
+ *   backward, the decoder tied to the word embeddings).
  * - Noise: over 40 draws on that fixed batch, (noisy - clean) x B over every
  *   coordinate has mean 0 and variance S^2 C^2 within 5 standard errors of
  *   their estimators (sigma / sqrt(N) and sigma^2 sqrt(2 / N) for N normal
@@ -45,12 +49,15 @@ static const ref_task TOKENS = {"dp_tok_ref.safetensors", "dp_tok_model", "token
                                 VT_BERT_FOR_TOKEN_CLASSIFICATION, 3};
 static const ref_task SPANS = {"dp_qa_ref.safetensors", "dp_qa_model", "question answering",
                                VT_BERT_FOR_QUESTION_ANSWERING, 2};
+static const ref_task PRETRAINING = {"dp_pt_ref.safetensors", "dp_pt_model", "pretraining (MLM + NSP)",
+                                     VT_BERT_FOR_PRETRAINING, 2};
 
 typedef struct ref_data {
     int64_t n, T;
     vt_bert_arch arch;
     int32_t *ids, *types, *mask, *labels; /* labels (n) or, per token, (n, T) */
     int32_t *starts, *ends;               /* (n) question answering */
+    int32_t *mlm, *nsp;                   /* (n, T) and (n) pretraining */
 } ref_data;
 
 static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *batch) {
@@ -58,6 +65,7 @@ static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *batch) {
     *batch = (vt_bert_batch){.batch = 1, .seq_len = d->T, .input_ids = d->ids + row * d->T,
                              .token_type_ids = d->types + row * d->T, .attention_mask = d->mask + row * d->T};
     if (d->arch == VT_BERT_FOR_QUESTION_ANSWERING) batch->start_positions = d->starts + row, batch->end_positions = d->ends + row;
+    else if (d->arch == VT_BERT_FOR_PRETRAINING) batch->mlm_labels = d->mlm + row * d->T, batch->nsp_labels = d->nsp + row;
     else batch->labels = d->labels + row * (d->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION ? d->T : 1);
     return VT_OK;
 }
@@ -79,8 +87,10 @@ static void read_ref(vt_st_file *f, ref_data *d, double *c) {
     d->ids = ref_i32(f, "input_ids", NULL);
     d->types = ref_i32(f, "token_type_ids", NULL);
     d->mask = ref_i32(f, "attention_mask", NULL);
-    bool spans = vt_st_find(f, "start_positions") != NULL;
-    d->labels = spans ? NULL : ref_i32(f, "labels", NULL);
+    bool spans = vt_st_find(f, "start_positions") != NULL, pretraining = vt_st_find(f, "mlm_labels") != NULL;
+    d->labels = spans || pretraining ? NULL : ref_i32(f, "labels", NULL);
+    d->mlm = pretraining ? ref_i32(f, "mlm_labels", NULL) : NULL;
+    d->nsp = pretraining ? ref_i32(f, "nsp_labels", NULL) : NULL;
     d->starts = spans ? ref_i32(f, "start_positions", NULL) : NULL;
     d->ends = spans ? ref_i32(f, "end_positions", NULL) : NULL;
     float *cf = ref_f32(f, "max_grad_norm", NULL);
@@ -88,7 +98,9 @@ static void read_ref(vt_st_file *f, ref_data *d, double *c) {
     free(cf);
 }
 
-static void free_ref(ref_data *d) { free(d->ids), free(d->types), free(d->mask), free(d->labels), free(d->starts), free(d->ends); }
+static void free_ref(ref_data *d) {
+    free(d->ids), free(d->types), free(d->mask), free(d->labels), free(d->starts), free(d->ends), free(d->mlm), free(d->nsp);
+}
 
 static vt_dp_options options(double noise, double c, int64_t batch, int64_t examples) {
     return (vt_dp_options){.noise_multiplier = noise, .max_grad_norm = c, .expected_batch = batch,
@@ -117,7 +129,8 @@ static void clipped_sum_equals_opacus(const ref_task *task, bool exact) {
     assert_true(above > 0 && above < d.n); /* both sides of the bound are exercised */
     assert_int_equal(info.clipped, above);
     assert_int_equal(info.batch, d.n);
-    assert_true(info.fast == (!exact && task->arch != VT_BERT_FOR_QUESTION_ANSWERING)); /* (spans: exact) */
+    bool fast_kind = task->arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION || task->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
+    assert_true(info.fast == (!exact && fast_kind)); /* (spans and pretraining: exact) */
     double worst = 0;
     const char *worst_name = "";
     for (size_t i = 0; i < vt_bert_param_count(b); i++) {
@@ -157,7 +170,7 @@ static void clipped_sum_equals_opacus(const ref_task *task, bool exact) {
         if (!(rel <= worst)) worst = rel, worst_name = p->name;
         free(want);
     }
-    printf("    %s, %s clipped sum vs Opacus: worst %s %.3g (tol %.0e)\n", task->what, info.fast ? "fast" : "exact",
+    printf("    %s, %s clipped sum vs the float64 reference: worst %s %.3g (tol %.0e)\n", task->what, info.fast ? "fast" : "exact",
            worst_name, worst, CLIP_TOL);
     assert_true(worst <= CLIP_TOL);
     free(norms);
@@ -180,6 +193,7 @@ static void test_task_clipped_sums_equal_opacus(void **state) {
     clipped_sum_equals_opacus(&TOKENS, true);
     clipped_sum_equals_opacus(&TOKENS, false); /* the fast path */
     clipped_sum_equals_opacus(&SPANS, false);  /* (the exact path: a span's softmax reads padded positions) */
+    clipped_sum_equals_opacus(&PRETRAINING, false); /* (the exact path: the tied decoder) */
 }
 
 static void test_noise_statistics(void **state) {
