@@ -21,6 +21,7 @@
 #include "cli/auto_child.h"
 #include "cli/commands.h"
 #include "verto/auto.h"
+#include "verto/checkpoint.h"
 #include "verto/fileio.h"
 #include "verto/metrics_log.h"
 #include "verto/task.h"
@@ -219,9 +220,13 @@ static double step_seconds(const char *run_dir, double fallback) {
 
 /* Pretrains init on the shards into model for the steps that `share` of
  * the time left allows, measured by a 4-step probe run (into probe_dir).
- * Returns the steps run, or 0 with a note (`what` names the stage) saying why not. */
+ * The run is stopped at 1.25 x its share (the probe misjudges a machine whose
+ * load changes); a stopped run's checkpoint is its result. Returns the steps
+ * run with the directory to use in result (model, or its checkpoint), or 0
+ * with a note (`what` names the stage) saying why not. */
 static int64_t pretrain_measured(job *j, const char *init, const char *shards, const char *probe_dir,
-                                 const char *model, const char *lr, double share, const char *what) {
+                                 const char *model, const char *lr, double share, const char *what, char *result,
+                                 size_t result_size) {
     char why[512], steps_s[32], warm_s[32];
     const char *probe_args[] = {"pretrain", "--init", init, "--data", shards, "-o", probe_dir, "--steps", "4",
                                 "--batch-size", "32", "--lr", lr, "--log-every", "1", NULL};
@@ -244,7 +249,17 @@ static int64_t pretrain_measured(job *j, const char *init, const char *shards, c
     const char *args[] = {"pretrain", "--init", init, "--data", shards, "-o", model, "--steps", steps_s,
                           "--batch-size", "32", "--lr", lr, "--warmup-steps", warm_s, "--seed", "1",
                           "--group-by-length", "64", NULL};
-    r = step(j, args, "pretrain", candidate_deadline(j), why, sizeof why);
+    double deadline = fmin(candidate_deadline(j), auto_now() + 1.25 * share * left(j));
+    r = step(j, args, "pretrain", deadline, why, sizeof why);
+    snprintf(result, result_size, "%s", model);
+    if (r == AUTO_CHILD_DEADLINE && !has_model(model)) { /* stopped on SIGTERM: its checkpoint */
+        int64_t done = vt_ckpt_latest(model, result, result_size);
+        if (done > 0 && has_model(result)) {
+            note(j, "%s stopped at its time share after %lld of %lld steps (the machine ran slower than the probe); "
+                    "its checkpoint is the base", what, (long long)done, (long long)steps);
+            return done;
+        }
+    }
     if (r != AUTO_CHILD_OK || !has_model(model)) {
         note(j, "%s did not finish: %s", what, why[0] ? why : "no model written");
         return 0;
@@ -286,7 +301,9 @@ static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
             ok = false;
         }
     }
-    int64_t steps = ok ? pretrain_measured(j, init, shards, probe, model, "5e-4", 0.4, "from-scratch pretraining") : 0;
+    char result[4096];
+    int64_t steps = ok ? pretrain_measured(j, init, shards, probe, model, "5e-4", 0.4, "from-scratch pretraining",
+                                           result, sizeof result) : 0;
     ok = steps > 0;
     if (ok) {
         snprintf(recipe, recipe_size, "BERT-tiny (L2/H128) pretrained here from scratch (4000-token vocabulary, "
@@ -299,11 +316,8 @@ static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
     free(shards);
     free(init);
     free(probe);
-    if (!ok) {
-        free(model);
-        return NULL;
-    }
-    return model;
+    free(model);
+    return ok ? strdup(result) : NULL;
 }
 
 /* Continued (domain-adaptive) pretraining of --init on the training texts
@@ -327,7 +341,9 @@ static char *continue_pretraining(job *j, const char *len_s, char *recipe, size_
             ok = false;
         }
     }
-    int64_t steps = ok ? pretrain_measured(j, j->in->init, shards, probe, model, "1e-4", 0.3, "continued pretraining") : 0;
+    char result[4096];
+    int64_t steps = ok ? pretrain_measured(j, j->in->init, shards, probe, model, "1e-4", 0.3, "continued pretraining",
+                                           result, sizeof result) : 0;
     if (steps > 0)
         snprintf(recipe, recipe_size, "%s after continued MLM+NSP pretraining on the task's text (%lld steps, lr 1e-4, "
                                       "%.0f bytes, %.0f s)",
@@ -335,12 +351,10 @@ static char *continue_pretraining(job *j, const char *len_s, char *recipe, size_
     free(corpus);
     free(shards);
     free(probe);
-    if (steps <= 0) {
-        free(model);
-        return NULL;
-    }
+    free(model);
+    if (steps <= 0) return NULL;
     note(j, "continued pretraining: %s", recipe);
-    return model;
+    return strdup(result);
 }
 
 /* ---- fine-tuning ---- */
