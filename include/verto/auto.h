@@ -76,7 +76,7 @@ VT_API vt_status vt_auto_curve_add(vt_auto_candidate *c, double t, double acc);
 VT_API vt_status vt_auto_curve_from_metrics(vt_auto_candidate *c, const char *metrics_path, double offset_s);
 
 /* The winner among c[0..n): DONE candidates with dev scores only, the best
- * dev accuracy, then the best dev macro F1, then the earliest. -1 when none
+ * dev macro F1, then the best dev accuracy, then the earliest. -1 when none
  * finished. c[i].test is never looked at. */
 VT_API int vt_auto_choose(const vt_auto_candidate *c, int n);
 

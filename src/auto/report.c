@@ -44,7 +44,7 @@ static char *report_json(const vt_auto_report *r) {
     if (r->init) cJSON_AddStringToObject(root, "init", r->init);
     cJSON_AddNumberToObject(root, "budget_s", r->budget_s);
     cJSON_AddNumberToObject(root, "total_s", r->total_s);
-    cJSON_AddStringToObject(root, "chosen_by", "dev accuracy, then dev macro F1, then the earlier candidate");
+    cJSON_AddStringToObject(root, "chosen_by", "dev macro F1, then dev accuracy, then the earlier candidate");
     if (r->chosen >= 0) cJSON_AddStringToObject(root, "chosen", r->c[r->chosen].name);
     else cJSON_AddNullToObject(root, "chosen");
     cJSON *notes = cJSON_AddArrayToObject(root, "notes");
@@ -95,8 +95,8 @@ static char *report_md(const vt_auto_report *r) {
     vt_sb_printf(&b, "Train `%s`, dev `%s`%s%s%s, budget %.0f s, used %.1f s.\n\n", r->train, r->dev,
                  r->test ? ", test `" : "", r->test ? r->test : "", r->test ? "`" : "", r->budget_s, r->total_s);
     if (r->chosen >= 0)
-        vt_sb_printf(&b, "**Chosen: %s** (dev accuracy %.4f; chosen on dev only) — `best/` holds it.\n\n",
-                     r->c[r->chosen].name, r->c[r->chosen].dev.accuracy);
+        vt_sb_printf(&b, "**Chosen: %s** (dev macro F1 %.4f; chosen on dev only) — `best/` holds it.\n\n",
+                     r->c[r->chosen].name, r->c[r->chosen].dev.macro_f1);
     else vt_sb_str(&b, "**No candidate finished.**\n\n");
     for (int i = 0; i < r->n_notes; i++) vt_sb_printf(&b, "- %s\n", r->notes[i]);
     if (r->n_notes) vt_sb_str(&b, "\n");
@@ -164,7 +164,7 @@ static char *report_html(const vt_auto_report *r, const char *svg) {
     if (r->chosen >= 0) {
         vt_sb_str(&b, "<b>Chosen: ");
         vt_xml_text(&b, r->c[r->chosen].name);
-        vt_sb_printf(&b, "</b> (dev accuracy %.4f; chosen on dev only).", r->c[r->chosen].dev.accuracy);
+        vt_sb_printf(&b, "</b> (dev macro F1 %.4f; chosen on dev only).", r->c[r->chosen].dev.macro_f1);
     } else vt_sb_str(&b, "<b>No candidate finished.</b>");
     vt_sb_str(&b, "</p>\n<ul>");
     for (int i = 0; i < r->n_notes; i++) {

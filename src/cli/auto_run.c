@@ -26,7 +26,8 @@
 #include "verto/metrics_log.h"
 #include "verto/task.h"
 
-enum { MAX_CANDIDATES = 16, MAX_NOTES = 16, MAX_LEN = 128, MAX_WINDOWS = 8, PROBE_TRAIN = 32, PROBE_DEV = 16 };
+enum { MAX_CANDIDATES = 16, MAX_NOTES = 16, MAX_LEN = 128, MAX_WINDOWS = 8, PROBE_TRAIN = 32, PROBE_DEV = 16,
+       SELECT_DEV = 500 /* dev examples a candidate's per-epoch evaluation reads (the choice reads all) */ };
 enum { BATCH = 16,            /* fine-tuning examples per step */
        MIN_FINETUNE_STEPS = 200, /* a candidate's epochs are raised to make at least this many steps */
        MAX_FINETUNE_EPOCHS = 40 };
@@ -49,7 +50,9 @@ typedef struct job {
     int n;
     char *notes[MAX_NOTES];
     int n_notes;
-    char *work; /* OUT/work */
+    char *work;       /* OUT/work */
+    char *select_dev; /* WORK/dev-select.jsonl: the candidates' --dev */
+    size_t n_select;  /* its examples */
 } job;
 
 static char *join(const char *a, const char *b) {
@@ -388,13 +391,15 @@ static double p90_tokens(const vt_labelled *t) {
     return p;
 }
 
-/* WORK/dev-probe.jsonl: dev's first examples, for the measured probe run. */
-static char *write_dev_probe(job *j, size_t *n) {
+/* WORK/<name>: at most `max` dev examples, evenly spaced through the file
+ * (dev files are often sorted by label or source), as JSONL; *n how many. */
+static char *write_dev_part(job *j, const char *name, size_t max, size_t *n) {
     const vt_labelled *d = j->in->dev_data;
-    char *path = join(j->work, "dev-probe.jsonl");
+    char *path = join(j->work, name);
     FILE *f = path ? fopen(path, "w") : NULL;
-    *n = d->n < PROBE_DEV ? d->n : PROBE_DEV;
-    for (size_t i = 0; f && i < *n; i++) {
+    *n = d->n < max ? d->n : max;
+    for (size_t k = 0; f && k < *n; k++) {
+        size_t i = k * d->n / *n;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "text", d->text[i]);
         cJSON_AddStringToObject(o, "label", d->id2label[d->label[i]]);
@@ -465,7 +470,7 @@ static void run_candidate(job *j, const ft_settings *s, const char *cand_root, d
     if (e < planned) snprintf(c->note, sizeof c->note, "%lld of %lld epochs fit the time left", (long long)e,
                               (long long)planned);
     c->model_dir = join(cand_root, name);
-    auto_child_result r = finetune(j, s, j->in->train, j->in->dev, c->model_dir, lr, e, NULL, name, why, sizeof why);
+    auto_child_result r = finetune(j, s, j->in->train, j->select_dev, c->model_dir, lr, e, NULL, name, why, sizeof why);
     c->seconds = elapsed(j) - c->start_s;
     char *metrics = join(c->model_dir, "metrics.jsonl");
     if (metrics && vt_auto_curve_from_metrics(c, metrics, c->start_s) != VT_OK)
@@ -543,8 +548,11 @@ static void refine(job *j, const ft_settings *continued, const char *cand_root, 
 static void search(job *j, const ft_settings *s, const char *cand_root) {
     char why[512];
     size_t n_probe = 0;
-    char *dev_probe = write_dev_probe(j, &n_probe), *probe_dir = join(j->work, "finetune-probe");
-    if (!dev_probe || !probe_dir) {
+    char *dev_probe = write_dev_part(j, "dev-probe.jsonl", PROBE_DEV, &n_probe), *probe_dir = join(j->work, "finetune-probe");
+    /* a candidate picks its best epoch on at most SELECT_DEV dev examples: reading a large dev set after each of
+     * a small training set's many epochs would take most of its time */
+    j->select_dev = write_dev_part(j, "dev-select.jsonl", SELECT_DEV, &j->n_select);
+    if (!dev_probe || !probe_dir || !j->select_dev) {
         note(j, "fine-tuning skipped: cannot write %s", j->work);
         free(dev_probe);
         free(probe_dir);
@@ -564,7 +572,7 @@ static void search(job *j, const ft_settings *s, const char *cand_root) {
              r == AUTO_CHILD_DEADLINE ? "did not fit the budget" : why);
         return;
     }
-    size_t n_train = j->in->train_data->n, n_dev = j->in->dev_data->n;
+    size_t n_train = j->in->train_data->n, n_dev = j->n_select;
     size_t probe_train = n_train < PROBE_TRAIN ? n_train : PROBE_TRAIN;
     /* scaled by examples, with a margin of 1.5: texts differ in length (windows), the machine's load varies,
      * and a candidate stopped in its first epoch is time lost */
@@ -712,7 +720,7 @@ int auto_run(const auto_inputs *in) {
         printf("auto: %d candidates in %.1f s of %.0f s\n", j.n, elapsed(&j), in->budget_s);
         for (int i = 0; i < j.n; i++) {
             printf("  %-24s %-8s", j.c[i].name, vt_auto_state_name(j.c[i].state));
-            if (j.c[i].dev.present) printf(" dev accuracy %.4f", j.c[i].dev.accuracy);
+            if (j.c[i].dev.present) printf(" dev macro F1 %.4f accuracy %.4f", j.c[i].dev.macro_f1, j.c[i].dev.accuracy);
             if (j.c[i].test.present) printf("  test accuracy %.4f (not used for choosing)", j.c[i].test.accuracy);
             printf("%s\n", i == chosen ? "  <- chosen" : "");
         }
@@ -723,5 +731,6 @@ int auto_run(const auto_inputs *in) {
     free(best);
     free(cand_root);
     free(j.work);
+    free(j.select_dev);
     return rc;
 }

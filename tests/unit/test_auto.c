@@ -1,6 +1,7 @@
 /* verto auto's decisions and report (verto/auto.h): the choice is made on
  * dev only (a candidate planted best on test but not on dev is not chosen),
- * ties go to the earlier candidate, unfinished candidates never win; the
+ * by macro F1 (a majority-class model does not beat a real one on accuracy),
+ * then accuracy, ties go to the earlier candidate, unfinished candidates never win; the
  * epochs that fit, the windows a long text needs, the parsing of eval's JSON,
  * and the report's files (report.json keeps the eval JSON the figures came
  * from; test figures only for the chosen one and the baseline). Exact
@@ -50,15 +51,21 @@ static void test_choose_on_dev_only(void **state) {
 static void test_choose_ties_and_failures(void **state) {
     (void)state;
     vt_auto_candidate c[4];
-    candidate(&c[0], "baseline", VT_AUTO_DONE, 0.90, 0.80, -1);
-    candidate(&c[1], "same-acc-better-f1", VT_AUTO_DONE, 0.90, 0.85, -1);
-    candidate(&c[2], "same-everything", VT_AUTO_DONE, 0.90, 0.85, -1);
+    candidate(&c[0], "baseline", VT_AUTO_DONE, 0.90, 0.85, -1);
+    candidate(&c[1], "same-f1-better-acc", VT_AUTO_DONE, 0.91, 0.85, -1);
+    candidate(&c[2], "same-everything", VT_AUTO_DONE, 0.91, 0.85, -1);
     candidate(&c[3], "failed-but-scored", VT_AUTO_FAILED, 0.99, 0.99, -1); /* only DONE candidates count */
-    assert_int_equal(vt_auto_choose(c, 4), 1); /* macro F1 breaks the tie; then the earlier one */
+    assert_int_equal(vt_auto_choose(c, 4), 1); /* accuracy breaks the tie; then the earlier one */
     assert_int_equal(vt_auto_choose(c, 0), -1);
     c[0].state = c[1].state = c[2].state = VT_AUTO_SKIPPED;
     assert_int_equal(vt_auto_choose(c, 4), -1);
     for (int i = 0; i < 4; i++) vt_auto_candidate_free(&c[i]);
+    /* macro F1 first: a model answering the majority class of an unbalanced dev set (0.548 accuracy, macro F1
+     * 0.354) does not beat one that reads the text (0.510, 0.505) */
+    candidate(&c[0], "baseline", VT_AUTO_DONE, 0.510, 0.505, -1);
+    candidate(&c[1], "majority", VT_AUTO_DONE, 0.548, 0.354, -1);
+    assert_int_equal(vt_auto_choose(c, 2), 0);
+    for (int i = 0; i < 2; i++) vt_auto_candidate_free(&c[i]);
 }
 
 static void test_plan(void **state) {
