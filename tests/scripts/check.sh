@@ -6,6 +6,17 @@ check() {
     if "$@"; then echo "  ok: $what"; else echo "  FAILED: $what"; failures=$((failures + 1)); fi
 }
 
+# `fails_naming DESCRIPTION NEEDLE COMMAND...` runs a command that must fail:
+# "ok" when its status is non-zero and its stderr holds NEEDLE (run in the
+# current directory: out.txt and err.txt are its output).
+fails_naming() {
+    local what=$1 needle=$2; shift 2
+    "$@" > out.txt 2> err.txt
+    local rc=$?
+    if [ $rc -ne 0 ] && grep -qF -- "$needle" err.txt; then echo "  ok: $what: $(head -c 200 err.txt)"
+    else echo "  FAILED: $what (status $rc): $(cat err.txt)"; failures=$((failures + 1)); fi
+}
+
 # `start_server MODEL_DIR LOG [SERVE OPTIONS...]` starts `$verto serve` on a free port in the
 # background and waits until /healthz answers 200: $server_pid and $port are
 # set (the caller's EXIT trap kills $server_pid). `stop_server` stops it with

@@ -29,16 +29,7 @@ cd "$work" || exit 1
 failures=0
 
 python3 "$root/tests/scripts/gpt2_bpe.py" "$root/tests/data/tokenizer/mixed.txt" 300 bpe.json
-python3 - <<'PY'
-import json, random
-random.seed(3)
-words = ["free", "money", "meeting", "lunch", "offer", "report", "ünïcode", "東京", "win", "now"]
-with open("train.jsonl", "w") as f:
-    for i in range(24):
-        body = " ".join(random.choice(words) for _ in range(random.randint(3, 12)))
-        f.write(json.dumps({"prompt": f"Email: {body}\nSubject:", "completion": " " + " ".join(body.split()[:2])},
-                           ensure_ascii=False) + "\n")
-PY
+python3 "$root/tests/scripts/clm_examples.py" .
 "$V" init --config gpt2-tiny --tokenizer bpe.json --seed 4 -o base > /dev/null || { echo "  FAILED: init"; exit 1; }
 
 # 24 examples in batches of 4: 6 updates an epoch, 18 in all; checkpoints at 4, 6 (epoch end), 8, 12, 16
@@ -111,13 +102,6 @@ else
     echo "  skipped: MPI (verto built without it or mpirun missing)"
 fi
 
-fails_naming() { # WHAT NEEDLE COMMAND...
-    local what=$1 needle=$2; shift 2
-    "$@" > out.txt 2> err.txt
-    local rc=$?
-    if [ $rc -ne 0 ] && grep -qF -- "$needle" err.txt; then echo "  ok: $what: $(head -c 200 err.txt)"
-    else echo "  FAILED: $what (status $rc): $(cat err.txt)"; failures=$((failures + 1)); fi
-}
 fails_naming "--resume without a checkpoint" "--resume: empty holds no checkpoint" \
     "$V" finetune --task causal-lm --model base --train train.jsonl -o empty --resume
 fails_naming "--resume with another rank" "R8/checkpoint-16 holds an adapter of rank 4" \

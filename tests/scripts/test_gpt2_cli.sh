@@ -59,14 +59,7 @@ print(f"    vocabulary {c.vocab_size} (tokenizer {tok.get_vocab_size()}), bos {c
 assert c.vocab_size == tok.get_vocab_size() and c.bos_token_id == c.eos_token_id == eot and c.n_layer == 4
 PY
 
-# Bad input: the command fails, and its message names the file and the key or tensor.
-fails_naming() { # WHAT NEEDLE COMMAND...
-    local what=$1 needle=$2; shift 2
-    "$@" > out.txt 2> err.txt
-    local rc=$?
-    check "$what: non-zero status ($rc) naming $needle: $(head -c 300 err.txt)" \
-        bash -c "[ $rc -ne 0 ] && grep -qF -- '$needle' err.txt"
-}
+# Bad input: the command fails, and its message names the file and the key or tensor (check.sh's fails_naming).
 printf '{"model_type": "gpt2", "n_head": "many"}' > bad.json
 fails_naming "init with a bad key" 'bad.json: key "n_head"' "$V" init --config-json bad.json -o never
 cp -r odd broken

@@ -27,21 +27,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TQDM_DISABLE=1
 failures=0
 
 python3 "$root/tests/scripts/gpt2_bpe.py" "$root/tests/data/tokenizer/mixed.txt" 300 bpe.json
-python3 - <<'PY'
-import json, random
-random.seed(3)
-words = ["free", "money", "meeting", "lunch", "offer", "report", "ünïcode", "東京", "win", "now"]
-rows = []
-for i in range(24):
-    body = " ".join(random.choice(words) for _ in range(random.randint(3, 12)))
-    rows.append({"prompt": f"Email: {body}\nSubject:", "completion": " " + " ".join(body.split()[:2])})
-with open("train.jsonl", "w") as f:
-    for r in rows:
-        f.write(json.dumps(r, ensure_ascii=False) + "\n")
-with open("dev.jsonl", "w") as f:
-    for r in rows[:6]:
-        f.write(json.dumps(r, ensure_ascii=False) + "\n")
-PY
+python3 "$root/tests/scripts/clm_examples.py" .
 "$V" init --config gpt2-tiny --tokenizer bpe.json --seed 4 -o base > /dev/null || { echo "  FAILED: init"; exit 1; }
 
 check "finetune --task causal-lm with LoRA" "$V" finetune --task causal-lm --model base --train train.jsonl --dev dev.jsonl \
@@ -109,13 +95,6 @@ PY
 check "long prompts are cut on the left (a note says how many)" grep -q "lost prompt tokens on the left" short.txt
 
 # Bad input: the command fails, and its message names the file and line (or key).
-fails_naming() { # WHAT NEEDLE COMMAND...
-    local what=$1 needle=$2; shift 2
-    "$@" > out.txt 2> err.txt
-    local rc=$?
-    if [ $rc -ne 0 ] && grep -qF -- "$needle" err.txt; then echo "  ok: $what: $(head -c 200 err.txt)"
-    else echo "  FAILED: $what (status $rc): $(cat err.txt)"; failures=$((failures + 1)); fi
-}
 bad_row() { # NAME ROW NEEDLE
     printf '{"prompt": "a", "completion": "b"}\n%s\n' "$2" > "$1.jsonl"
     fails_naming "$1" "$1.jsonl:2: $3" "$V" finetune --task causal-lm --model base --train "$1.jsonl" -o out_bad
