@@ -8,14 +8,14 @@
 #   scripts/make_spam_split.py --out SPLIT --no-sample
 #   scripts/privacy_spam.sh SPLIT PRETRAINED WORK [BUILD]
 #
-# Every run reads an email's first and last 128 tokens (DP-SGD takes one row
+# Every run reads an email's first and last LEN/2 tokens (DP-SGD takes one row
 # per example: a text read as several windows would be several examples) and
 # keeps its last epoch: a dev set that picks the epoch leaks it, so none is
 # read (the same for the non-private run, to compare like with like). DP-SGD:
 # Poisson sampling at an expected batch of 256 (micro-batches of 32), clipping
 # bound 1, the noise solved for the budget over the run's steps. The
 # environment changes EPOCHS (default 6), LR (default 5e-4, DP and not),
-# CLIP (1), PRECISION (bf16). WORK/table.md and WORK/*.json hold the figures;
+# CLIP (1), PRECISION (bf16), LEN (256). WORK/table.md and WORK/*.json hold the figures;
 # a stage whose output exists is skipped.
 set -euo pipefail
 split=$(cd "${1:?usage: privacy_spam.sh SPLIT PRETRAINED WORK [BUILD]}" && pwd)
@@ -24,11 +24,11 @@ mkdir -p "${3:?usage: privacy_spam.sh SPLIT PRETRAINED WORK [BUILD]}"
 work=$(cd "$3" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 V="$root/${4:-build}/verto"
-epochs=${EPOCHS:-6} lr=${LR:-5e-4} clip=${CLIP:-1} precision=${PRECISION:-bf16}
+epochs=${EPOCHS:-6} lr=${LR:-5e-4} clip=${CLIP:-1} precision=${PRECISION:-bf16} len=${LEN:-256}
 cd "$work"
 
 common=(--init "$pretrained" --train "$split/train.jsonl" --epochs "$epochs" --lr "$lr" --batch-size 32
-        --grad-accum 8 --max-seq-length 256 --keep-tail 128 --max-windows 1 --seed 1 --precision "$precision")
+        --grad-accum 8 --max-seq-length "$len" --keep-tail $((len / 2)) --max-windows 1 --seed 1 --precision "$precision")
 run() { # NAME, extra options...
     local name=$1
     shift
@@ -44,9 +44,9 @@ run eps1 --dp-epsilon 1 --dp-max-grad-norm "$clip"
 [ -s tfidf.json ] || python3 "$root/scripts/baseline_tfidf.py" --train "$split/train.jsonl" --dev "$split/dev.jsonl" \
     --test "$split/test.jsonl" --json > tfidf.json
 
-python3 - "$work" "$epochs" <<'PY' | tee table.md
+python3 - "$work" "$epochs" "$len" <<'PY' | tee table.md
 import json, os, sys
-work, epochs = sys.argv[1], sys.argv[2]
+work, epochs, length = sys.argv[1], sys.argv[2], sys.argv[3]
 def scores(path, tfidf=False):
     r = json.load(open(os.path.join(work, path)))
     return r["accuracy"], r["positive_f1"] if tfidf else r["per_class"]["spam"]["f1"]
@@ -63,7 +63,7 @@ for name, label in (("nonprivate", "verto fine-tuning, no privacy"), ("eps8", "v
                     ("eps1", "verto DP-SGD, epsilon 1")):
     acc, f1 = scores(f"eval-{name}.json")
     g, how = privacy(name)
-    print(f"| {label} ({epochs} epochs) | {g} | {how} | {acc:.4f} | {f1:.4f} | {times.get(name, '').strip()} |")
+    print(f"| {label} ({epochs} epochs, {length} tokens) | {g} | {how} | {acc:.4f} | {f1:.4f} | {times.get(name, '').strip()} |")
 acc, f1 = scores("tfidf.json", tfidf=True)
 print(f"| TF-IDF + logistic regression, C on dev | none | | {acc:.4f} | {f1:.4f} | |")
 PY
