@@ -158,6 +158,7 @@ test-asan: deps deps-python
 	  $(patsubst $(BUILD)/%,build-asan/%,$(TESTS))
 	@$(MAKE) --no-print-directory $(BUILD)/ref/.stamp
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  VT_REF_DIR=$(BUILD)/ref VT_BUILD=build-asan VT_SANITIZED=1 \
 	  tests/run-tests.sh $(patsubst $(BUILD)/%,build-asan/%,$(TESTS)) $(SCRIPT_TESTS)
 

@@ -16,7 +16,10 @@
 # Poisson sampling at an expected batch of 256 (micro-batches of 32), clipping
 # bound 1, the noise solved for the budget over the run's steps. The
 # environment changes EPOCHS (default 6), LR (default 5e-4, DP and not),
-# CLIP (1), PRECISION (bf16), LEN (256). WORK/table.md and WORK/*.json hold the figures;
+# CLIP (1), PRECISION (bf16), LEN (256), FREEZE (default 0: the DP runs
+# train every weight; K: they keep the embeddings and the first K layers
+# frozen, so the noise spreads over fewer coordinates, and a non-private run
+# with the same freezing is added to compare with). WORK/table.md and WORK/*.json hold the figures;
 # a stage whose output exists is skipped.
 set -euo pipefail
 split=$(cd "${1:?usage: privacy_spam.sh SPLIT PRETRAINED WORK [BUILD]}" && pwd)
@@ -25,7 +28,7 @@ mkdir -p "${3:?usage: privacy_spam.sh SPLIT PRETRAINED WORK [BUILD]}"
 work=$(cd "$3" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
 V="$root/${4:-build}/verto"
-epochs=${EPOCHS:-6} lr=${LR:-5e-4} clip=${CLIP:-1} precision=${PRECISION:-bf16} len=${LEN:-256}
+epochs=${EPOCHS:-6} lr=${LR:-5e-4} clip=${CLIP:-1} precision=${PRECISION:-bf16} len=${LEN:-256} freeze=${FREEZE:-0}
 cd "$work"
 
 common=(--init "$pretrained" --train "$split/train.jsonl" --dev "$split/dev.jsonl" --epochs "$epochs" --lr "$lr" --batch-size 32
@@ -40,14 +43,19 @@ run() { # NAME, extra options...
     "$V" eval --model "ft-$name" --data "$split/test.jsonl" --json > "eval-$name.json"
 }
 run nonprivate
-run eps8 --dp-epsilon 8 --dp-max-grad-norm "$clip" --dp-dev-public
-run eps1 --dp-epsilon 1 --dp-max-grad-norm "$clip" --dp-dev-public
+frozen=()
+if [ "$freeze" -gt 0 ]; then
+    frozen=(--freeze-layers "$freeze")
+    run nonprivate-frozen "${frozen[@]}"
+fi
+run eps8 --dp-epsilon 8 --dp-max-grad-norm "$clip" --dp-dev-public "${frozen[@]}"
+run eps1 --dp-epsilon 1 --dp-max-grad-norm "$clip" --dp-dev-public "${frozen[@]}"
 [ -s tfidf.json ] || python3 "$root/scripts/baseline_tfidf.py" --train "$split/train.jsonl" --dev "$split/dev.jsonl" \
     --test "$split/test.jsonl" --json > tfidf.json
 
-python3 - "$work" "$epochs" "$len" <<'PY' | tee table.md
+python3 - "$work" "$epochs" "$len" "$freeze" <<'PY' | tee table.md
 import json, os, sys
-work, epochs, length = sys.argv[1], sys.argv[2], sys.argv[3]
+work, epochs, length, freeze = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 def scores(path, tfidf=False):
     r = json.load(open(os.path.join(work, path)))
     return r["accuracy"], r["positive_f1"] if tfidf else r["per_class"]["spam"]["f1"]
@@ -60,8 +68,12 @@ def privacy(name):
 times = dict(l.split("\t") for l in open(os.path.join(work, "times.tsv")).read().split("\n") if l)
 print("| run | guarantee | DP-SGD | test accuracy | spam F1 | fine-tuning s |")
 print("| --- | --- | --- | --- | --- | --- |")
-for name, label in (("nonprivate", "verto fine-tuning, no privacy"), ("eps8", "verto DP-SGD, epsilon 8"),
-                    ("eps1", "verto DP-SGD, epsilon 1")):
+frozen = f", embeddings and {freeze} layers frozen" if freeze else ""
+for name, label in (("nonprivate", "verto fine-tuning, no privacy, every weight"),
+                    ("nonprivate-frozen", f"verto fine-tuning, no privacy{frozen}"),
+                    ("eps8", f"verto DP-SGD, epsilon 8{frozen}"), ("eps1", f"verto DP-SGD, epsilon 1{frozen}")):
+    if not os.path.exists(os.path.join(work, f"eval-{name}.json")):
+        continue
     acc, f1 = scores(f"eval-{name}.json")
     g, how = privacy(name)
     print(f"| {label} ({epochs} epochs, {length} tokens) | {g} | {how} | {acc:.4f} | {f1:.4f} | {times.get(name, '').strip()} |")
