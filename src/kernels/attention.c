@@ -104,12 +104,14 @@ static inline bool key_allowed(const vt_attention_dims *d, const vt_attention_op
 /* P (tq, tk) of pair x: masked softmax of the scores in place. */
 static void masked_softmax(const vt_attention_dims *d, const vt_attention_opts *o, pair x, float *P) {
     int64_t b = x.b, Tk = x.tk;
+    bool masked = o->causal || o->mask_kind != VT_MASK_NONE;
     for (int64_t i = 0; i < x.tq; i++) {
         float *p = P + i * Tk, max = -INFINITY;
-        for (int64_t j = 0; j < Tk; j++) {
-            if (!key_allowed(d, o, b, i, j)) p[j] = -INFINITY;
-            else if (p[j] > max) max = p[j];
-        }
+        if (masked)
+            for (int64_t j = 0; j < Tk; j++)
+                if (!key_allowed(d, o, b, i, j)) p[j] = -INFINITY;
+#pragma omp simd reduction(max : max) /* (apart from the masking: one scalar loop did both) */
+        for (int64_t j = 0; j < Tk; j++) max = p[j] > max ? p[j] : max;
         if (max == -INFINITY) { /* every key masked: no attention at all */
             memset(p, 0, (size_t)Tk * sizeof(float));
             continue;
@@ -130,13 +132,18 @@ static void masked_softmax(const vt_attention_dims *d, const vt_attention_opts *
 static void apply_dropout(const float *P, uint8_t *mask, bool draw, int64_t n, int64_t base, float rate,
                           uint64_t seed, float *dropped, vt_bf16 *dropped16) {
     float scale = 1.0f / (1.0f - rate);
+    /* One loop per output, none with a branch inside: gcc left the loop that
+     * tested draw, dropped and dropped16 per element scalar (3.5% of a
+     * BERT-mini pretraining step, 9x the hidden states' dropout). */
+    if (draw)
 #pragma omp simd
-    for (int64_t t = 0; t < n; t++) {
-        if (draw) mask[t] = vt_hash_uniform(seed, (uint64_t)(base + t)) >= rate;
-        float x = mask[t] ? P[t] * scale : 0.0f;
-        if (dropped) dropped[t] = x;
-        if (dropped16) dropped16[t] = vk_bf16(x);
-    }
+        for (int64_t t = 0; t < n; t++) mask[t] = vt_hash_uniform(seed, (uint64_t)(base + t)) >= rate;
+    if (dropped)
+#pragma omp simd
+        for (int64_t t = 0; t < n; t++) dropped[t] = mask[t] ? P[t] * scale : 0.0f;
+    if (dropped16)
+#pragma omp simd
+        for (int64_t t = 0; t < n; t++) dropped16[t] = vk_bf16(mask[t] ? P[t] * scale : 0.0f);
 }
 
 static vt_status pair_forward(const vt_attention_dims *d, const vt_attention_opts *o, pair x, const float *q,
