@@ -1,6 +1,8 @@
 /* PEFT LoRA adapter directories for GPT-2 (see verto/gpt2_lora.h):
  * adapter_config.json + adapter_model.safetensors, read, written, and merged
  * into the base weights. */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,8 @@ vt_status gpt2_lora_parse_config(const char *text, size_t len, const char *path,
              r->valuedouble > 65536)
         st = vt_error(VT_ERR_FORMAT, "%s: r must be an integer in [1, 65536]", path);
     else if (!cJSON_IsNumber(alpha)) st = vt_error(VT_ERR_FORMAT, "%s: lora_alpha must be a number", path);
+    else if (!(fabs(alpha->valuedouble) <= FLT_MAX)) /* (a float; larger would be infinite) */
+        st = vt_error(VT_ERR_FORMAT, "%s: lora_alpha %g is out of range", path, alpha->valuedouble);
     else if (drop && !cJSON_IsNumber(drop)) st = vt_error(VT_ERR_FORMAT, "%s: lora_dropout must be a number", path);
     else if (drop && !(drop->valuedouble >= 0 && drop->valuedouble < 1))
         st = vt_error(VT_ERR_FORMAT, "%s: lora_dropout %g is not in [0, 1)", path, drop->valuedouble);
