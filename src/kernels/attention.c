@@ -110,7 +110,7 @@ static void masked_softmax(const vt_attention_dims *d, const vt_attention_opts *
         if (masked)
             for (int64_t j = 0; j < Tk; j++)
                 if (!key_allowed(d, o, b, i, j)) p[j] = -INFINITY;
-#pragma omp simd reduction(max : max) /* (apart from the masking: one scalar loop did both) */
+#pragma omp simd reduction(max : max) /* (its own loop: together with the masking gcc left it scalar) */
         for (int64_t j = 0; j < Tk; j++) max = p[j] > max ? p[j] : max;
         if (max == -INFINITY) { /* every key masked: no attention at all */
             memset(p, 0, (size_t)Tk * sizeof(float));

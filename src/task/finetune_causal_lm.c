@@ -17,6 +17,7 @@
 #include "verto/progress.h"
 #include "verto/rng.h"
 
+#include "train/optim_internal.h"
 #include "train/stop_signal.h"
 
 #define IGNORE (-100)
@@ -276,11 +277,8 @@ static vt_status train_loop(const result_model *res, const vt_clm_set *train, co
             int sig = 0;
             if ((st = combine(world, &loss_sum, &group_tokens, &sig)) != VT_OK) break;
             if (reducer && (st = vt_dist_reducer_finish(reducer)) != VT_OK) break;
-            if (contributing > 1) { /* the mean of the micro-batches' mean losses, as the Trainer divides by the accumulation */
-                float scale = 1.0f / (float)contributing; /* (a whole model's gradient under full fine-tuning: threaded) */
-#pragma omp parallel for simd schedule(static)
-                for (int64_t i = 0; i < tr.n; i++) tr.grads[i] *= scale;
-            }
+            /* the mean of the micro-batches' mean losses, as the Trainer divides by the accumulation */
+            vt_grads_average(tr.grads, tr.n, contributing);
             float lr = vt_optimizer_current_lr(opt), norm = 0;
             if ((st = vt_optimizer_step(opt, tr.params, tr.grads, &norm)) != VT_OK) break;
             step++;

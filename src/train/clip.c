@@ -52,6 +52,12 @@ void vt_seg_scale(float *g, const vt_seg *segs, size_t n_segs, int64_t total, fl
     }
 }
 
+void vt_grads_average(float *g, int64_t n, int64_t parts) {
+    if (parts <= 1 || n <= 0) return;
+    vt_seg all = {.offset = 0, .numel = n, .start = 0};
+    vt_seg_scale(g, &all, 1, n, 1.0f / (float)parts);
+}
+
 float vt_clip_coef(float norm, float max_norm) {
     /* torch evaluates `max_norm / (norm + 1e-6)` as reciprocal(...) * max_norm. */
     float coef = (1.0f / (norm + 1e-6f)) * max_norm;

@@ -12,6 +12,7 @@
 #include "verto/progress.h"
 #include "verto/rng.h"
 #include "verto/tokenizer.h"
+#include "train/optim_internal.h"
 #include "train/stop_signal.h"
 
 #define DEFAULT_BUCKET ((int64_t)1 << 22) /* floats per gradient bucket (16 MiB) */
@@ -153,11 +154,7 @@ static vt_status train_step(clm_run *r, int64_t step, double *loss, int64_t *tok
     *loss = total / (double)(o->grad_accum * r->world);
     int64_t n;
     float *g = vt_gpt2_grads(r->m, &n);
-    if (o->grad_accum * r->world > 1) {
-        float scale = 1.0f / (float)(o->grad_accum * r->world);
-#pragma omp parallel for simd schedule(static)
-        for (int64_t i = 0; i < n; i++) g[i] *= scale;
-    }
+    vt_grads_average(g, n, o->grad_accum * r->world);
     st = vt_optimizer_step(r->opt, vt_gpt2_params(r->m, NULL), g, grad_norm);
     if (st == VT_ERR_NUMERIC) return vt_error(st, "step %" PRId64 ": the gradient is not finite", step + 1);
     return st;

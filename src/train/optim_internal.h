@@ -24,6 +24,10 @@ typedef struct vt_seg {
     bool decay;
 } vt_seg;
 
+/* g (n) multiplied by 1 / parts in parallel: a step's summed gradient made
+ * the mean over its micro-batches (and ranks); nothing when parts <= 1. */
+void vt_grads_average(float *g, int64_t n, int64_t parts);
+
 /* VT_OK, or VT_ERR_INVALID_ARG with a message naming the bad field. */
 vt_status vt_optim_check_config(const vt_optimizer_config *cfg);
 

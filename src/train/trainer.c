@@ -13,6 +13,7 @@
 #include "verto/rng.h"
 #include "verto/trainer.h"
 #include "core/hash.h"
+#include "train/optim_internal.h"
 #include "train/stop_signal.h"
 
 #define DEFAULT_BUCKET ((int64_t)1 << 22) /* floats per gradient bucket (16 MiB) */
@@ -308,11 +309,7 @@ static vt_status train_step(run *r, int64_t step, double *loss, int64_t *tokens,
         n = r->shard_hi - r->shard_lo;
         params += r->shard_lo;
     }
-    if (o->grad_accum > 1) {
-        float scale = 1.0f / (float)o->grad_accum;
-#pragma omp parallel for simd schedule(static)
-        for (int64_t i = 0; i < n; i++) g[i] *= scale;
-    }
+    vt_grads_average(g, n, o->grad_accum);
     if (r->zero) {
         /* Clipping needs the norm over all shards; the shard optimizer does not clip. */
         if ((st = sharded_norm(r, grad_norm)) != VT_OK) return st;
