@@ -306,18 +306,22 @@ typedef struct vt_bert_batch {
      * sequence's rows on their own: faster for many short sequences, but a
      * sequence's last bits then depend on its batch (explanations' path points). */
     bool one_product;
-    /* (batch + 1) or NULL. A packed batch (inference only): sequences of
-     * different lengths with no padding, sequence i being rows offsets[i] ..
-     * offsets[i+1] - 1 of input_ids and token_type_ids (offsets[batch] rows
-     * each); offsets[0] = 0, every sequence 1 to vt_bert_max_length tokens;
-     * seq_len is unused. Each sequence attends over its own tokens only, and
-     * its outputs are the bits it gets alone in a batch of one (fp32, bf16
-     * and int8 alike). The outputs are packed the same way: embedding_output,
-     * position_ids and last_hidden_state (offsets[batch], H) (or (B, H) with
-     * cls_only), a token classifier's logits (offsets[batch], num_labels),
-     * start_logits and end_logits (offsets[batch]). Not with labels,
-     * attention_mask, position_ids, embedding_output, one_product, the MLM or
-     * NSP heads, or training (VT_ERR_INVALID_ARG). */
+    /* (batch + 1) or NULL. A packed batch: sequences of different lengths
+     * with no padding, sequence i being rows offsets[i] .. offsets[i+1] - 1
+     * of input_ids and token_type_ids (offsets[batch] rows each); offsets[0]
+     * = 0, every sequence 1 to vt_bert_max_length tokens; seq_len is unused.
+     * Each sequence attends over its own tokens only. Outside training its
+     * outputs are the bits it gets alone in a batch of one (fp32, bf16 and
+     * int8 alike); in training the loss and gradients are those of the same
+     * sequences padded (up to the sums' order; the dropout masks differ).
+     * The outputs are packed the same way: embedding_output, position_ids and
+     * last_hidden_state (offsets[batch], H) (or (B, H) with cls_only), a
+     * token classifier's logits and labels (offsets[batch], num_labels),
+     * start_logits and end_logits (offsets[batch]). Labels of the sequence
+     * and token classifiers are taken (the offsets must stay valid until the
+     * backward); not attention_mask, position_ids, embedding_output,
+     * one_product, the MLM or NSP heads, question answering's positions
+     * (VT_ERR_INVALID_ARG), or DP-SGD's per-example backward passes. */
     const int64_t *offsets;
 } vt_bert_batch;
 

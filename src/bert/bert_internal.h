@@ -125,6 +125,11 @@ static inline int64_t bert_token_rows(const vt_bert_batch *in) {
     return in->offsets ? in->offsets[in->batch] : in->batch * in->seq_len;
 }
 
+/* Sequence i's first token row: i*T, or a packed batch's offsets[i]. */
+static inline int64_t bert_first_row(const vt_bert_batch *in, int64_t i) {
+    return in->offsets ? in->offsets[i] : i * in->seq_len;
+}
+
 /* Layout of the parameters for a config (params.c). */
 vt_status bert_build_params(vt_bert *b);
 /* The module of pool_w/pool_b in c's family and architecture ("pooler.dense",

@@ -96,7 +96,7 @@ vt_status bert_embeddings_forward(vt_bert *b, const vt_bert_batch *in, float dro
 void bert_embeddings_tables_backward(vt_bert *b, const float *d_sum) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
-    int64_t H = c->hidden_size, BT = in->batch * in->seq_len;
+    int64_t H = c->hidden_size, BT = bert_token_rows(in);
     int64_t pad = c->pad_token_id; /* -1 when there is none */
     vt_embedding_backward_padded(in->input_ids, pad, d_sum, b->g.word_emb, BT, H);
     int64_t pos_pad = bert_family(c->family)->positions_after_padding ? pad : -1;
@@ -109,7 +109,7 @@ void bert_embeddings_tables_backward(vt_bert *b, const float *d_sum) {
 vt_status bert_embeddings_backward(vt_bert *b, float drop) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
-    int64_t T = in->seq_len, H = c->hidden_size, BT = in->batch * T;
+    int64_t H = c->hidden_size, BT = bert_token_rows(in);
     float *d_ln = b->d_res, *d_sum = b->d_res1; /* LayerNorm's output and input */
     memset(d_ln, 0, (size_t)(BT * H) * sizeof(float));
     bert_dropout_backward(b->d_hidden, b->emb_drop, d_ln, BT * H, drop);

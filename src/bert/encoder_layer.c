@@ -5,7 +5,11 @@
  * cls_only (the last layer of a classifier's forward): the attention is asked
  * at position 0 of each sequence only (its keys and values still come from
  * every position), and everything after it has those B rows; the residual
- * reaches the layer's input at position 0 only. */
+ * reaches the layer's input at position 0 only.
+ *
+ * A packed batch (vt_bert_batch.offsets) has the same rows without padding:
+ * sequence i's tokens are rows offsets[i] .. offsets[i+1] - 1, its first
+ * token row offsets[i]. */
 #include <string.h>
 
 #include "bert/bert_internal.h"
@@ -55,7 +59,7 @@ vt_status bert_layer_forward(vt_bert *b, int64_t l, const vt_bert_batch *in, flo
     if (st != VT_OK) return st;
     const float *residual = a->input; /* the rows of the attention's queries */
     int64_t residual_step = cls_only ? T * H : H;
-    if (cls_only && in->offsets) { /* the first tokens gathered into d_hidden (a packed forward has no backward) */
+    if (cls_only && in->offsets) { /* the first tokens gathered into d_hidden (scratch until the backward) */
         for (int64_t i = 0; i < in->batch; i++)
             memcpy(b->d_hidden + i * H, a->input + in->offsets[i] * H, (size_t)H * sizeof(float));
         residual = b->d_hidden;
@@ -73,7 +77,7 @@ vt_status bert_layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop
     bert_layer_acts *a = &b->acts[l];
     blk_ctx c = bert_ctx(b);
     blk_attention_shape s = shape_of(in, cls_only);
-    int64_t H = b->cfg.hidden_size, T = in->seq_len, rows = cls_only ? in->batch : in->batch * T;
+    int64_t H = b->cfg.hidden_size, rows = cls_only ? in->batch : bert_token_rows(in);
     /* d_hidden: the gradient of the output (rows) */
     vt_status st = blk_add_norm_example_norms(&c, &k.norm2, &a->norm2, b->d_hidden, rows, H);
     if (st != VT_OK) return st;
@@ -84,9 +88,9 @@ vt_status bert_layer_backward(vt_bert *b, int64_t l, float drop, float attn_drop
     blk_add_norm_backward(&k.norm1, &a->norm1, b->d_res, b->d_res1, b->d_branch, rows, H);
     /* d_hidden becomes the gradient of the input: the residual's share, then the attention's */
     if (cls_only) {
-        memset(b->d_hidden, 0, (size_t)(in->batch * T * H) * sizeof(float));
+        memset(b->d_hidden, 0, (size_t)(bert_token_rows(in) * H) * sizeof(float));
         for (int64_t r = 0; r < rows; r++)
-            memcpy(b->d_hidden + r * T * H, b->d_res1 + r * H, (size_t)H * sizeof(float));
+            memcpy(b->d_hidden + bert_first_row(in, r) * H, b->d_res1 + r * H, (size_t)H * sizeof(float));
     } else {
         memcpy(b->d_hidden, b->d_res1, (size_t)(rows * H) * sizeof(float));
     }

@@ -83,9 +83,10 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
     bool tokens = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
-    if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens) || in->embedding_output || in->position_ids)
+    if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens) || in->embedding_output || in->position_ids ||
+        in->offsets)
         return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence and token classifiers over "
-                                            "token ids");
+                                            "padded batches of token ids");
     int64_t B = in->batch, L = c->num_labels, per = tokens ? in->seq_len : 1; /* d_logits (B * per, L) */
     if (keep && !b->kept && !(b->kept = calloc(1, sizeof *b->kept)))
         return vt_error(VT_ERR_NOMEM, "out of memory for DP book-keeping");

@@ -141,11 +141,9 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
     vt_status st;
     if (b->w.pool_w) {
         blk_linear pool = pooler(b);
-        int64_t step = b->last_cls_only ? H : T * H; /* between the sequences' rows 0 */
-        for (int64_t i = 0; i < B; i++) {
-            int64_t row0 = in->offsets && !b->last_cls_only ? in->offsets[i] * H : i * step;
-            memcpy(b->pool_in + i * H, hidden + row0, (size_t)H * sizeof(float));
-        }
+        for (int64_t i = 0; i < B; i++) /* the sequences' first rows (row i with cls_only) */
+            memcpy(b->pool_in + i * H, hidden + (b->last_cls_only ? i : bert_first_row(in, i)) * H,
+                   (size_t)H * sizeof(float));
         bert_dropout_forward(b->pool_in, b->pool_x, b->pool_drop, B * H, pool_input_dropout(b, training),
                              vt_hash64(seed, SITE_CLASSIFIER_INPUT));
         if ((st = blk_linear_forward(&ctx, &pool, b->pool_x, b->pool_in16, b->pooled, B, 1)) != VT_OK) return st;
@@ -217,7 +215,7 @@ static vt_status mlm_backward(vt_bert *b, const blk_ctx *ctx) {
 vt_status bert_heads_backward(vt_bert *b) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
-    int64_t B = in->batch, T = in->seq_len, H = c->hidden_size, BT = B * T;
+    int64_t B = in->batch, H = c->hidden_size, BT = bert_token_rows(in);
     blk_ctx ctx = bert_ctx(b);
     bool pooled_grad = false;
     vt_status st;
@@ -248,10 +246,10 @@ vt_status bert_heads_backward(vt_bert *b) {
         vt_activation_backward(pool_act(b), NULL, b->pooled, b->d_pooled, b->d_pool_pre, B, H);
         if ((st = blk_linear_backward(&ctx, &pool, b->pool_x, b->pool_in16, b->d_pool_pre, b->d_pooled, 0.0f, B)))
             return st; /* d_pooled: now the gradient of the pooler's input after its dropout */
-        int64_t step = b->last_cls_only ? H : T * H; /* between the sequences' rows 0 */
         float rate = pool_input_dropout(b, b->last_training);
-        for (int64_t i = 0; i < B; i++) /* += into the first tokens' rows */
-            bert_dropout_backward(b->d_pooled + i * H, b->pool_drop + i * H, b->d_hidden + i * step, H, rate);
+        for (int64_t i = 0; i < B; i++) /* += into the first tokens' rows (row i with cls_only) */
+            bert_dropout_backward(b->d_pooled + i * H, b->pool_drop + i * H,
+                                  b->d_hidden + (b->last_cls_only ? i : bert_first_row(in, i)) * H, H, rate);
     }
     return VT_OK;
 }

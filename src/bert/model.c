@@ -22,12 +22,15 @@ void bert_dropout_backward(const float *dy, const uint8_t *mask, float *dx, int6
 }
 
 blk_ctx bert_ctx(const vt_bert *b) {
-    if (b->packed_offsets) /* a packed forward: its own sequences */
-        return (blk_ctx){.precision = b->precision, .batch = b->packed_batch, .offsets = b->packed_offsets};
-    return (blk_ctx){.precision = b->precision, .training = b->last_training || b->last.one_product, .dy16 = b->dy16,
-                     .sq_norm = b->ex_sq_norm, .lengths = b->ex_lengths, .batch = b->last.batch,
-                     .seq_len = b->last.seq_len, .norms_only = b->ex_sq_norm != NULL,
-                     .kept = b->keeping ? b->kept : NULL};
+    blk_ctx c = {.precision = b->precision, .training = b->last_training || b->last.one_product, .dy16 = b->dy16,
+                 .sq_norm = b->ex_sq_norm, .lengths = b->ex_lengths, .batch = b->last.batch,
+                 .seq_len = b->last.seq_len, .norms_only = b->ex_sq_norm != NULL,
+                 .kept = b->keeping ? b->kept : NULL};
+    if (b->packed_offsets) { /* the last forward's packed batch (per-example passes refuse those) */
+        c.batch = b->packed_batch;
+        c.offsets = b->packed_offsets;
+    }
+    return c;
 }
 
 blk_linear bert_dense(const vt_bert *b, const float *W, const float *bias, float *dW, float *db, int64_t in,
@@ -46,15 +49,14 @@ void bert_refresh_params16(vt_bert *b) {
 
 /* A packed batch's extra rules (see vt_bert_batch.offsets); *probs the sum of
  * its squared lengths (the attention probabilities' elements per head). */
-static vt_status check_packed(const vt_bert *b, const vt_bert_batch *in, bool training, int64_t *probs) {
+static vt_status check_packed(const vt_bert *b, const vt_bert_batch *in, int64_t *probs) {
     const vt_bert_config *c = &b->cfg;
     if (in->batch < 1 || !in->input_ids)
         return vt_error(VT_ERR_INVALID_ARG, "a packed BERT batch needs input_ids and a positive batch");
-    if (training || in->attention_mask || in->position_ids || in->embedding_output || in->one_product ||
-        in->mlm_labels || in->mlm_select || in->nsp_labels || in->labels || in->regression_targets ||
-        in->multi_labels || in->start_positions || in->end_positions)
-        return vt_error(VT_ERR_INVALID_ARG, "a packed batch is for inference on token ids alone (no training, labels, "
-                                            "mask, position ids, given embeddings or one product)");
+    if (in->attention_mask || in->position_ids || in->embedding_output || in->one_product || in->mlm_labels ||
+        in->mlm_select || in->nsp_labels || in->start_positions || in->end_positions)
+        return vt_error(VT_ERR_INVALID_ARG, "a packed batch takes token ids alone (no mask, position ids, given "
+                                            "embeddings, one product, pretraining or question-answering labels)");
     if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
         return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
                         vt_bert_config_arch_name(c));
@@ -71,7 +73,8 @@ static vt_status check_packed(const vt_bert *b, const vt_bert_batch *in, bool tr
                             (long long)i, (long long)n, vt_bert_max_length(c));
         *probs += n * n;
     }
-    return VT_OK;
+    vt_bert_problem problem;
+    return bert_task_check(b, in, &problem);
 }
 
 static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
@@ -113,17 +116,16 @@ vt_status vt_bert_forward_ex(vt_bert *b, const vt_bert_batch *in, bool training,
     if (st != VT_OK) return st;
     int64_t P = b->w.mlm_w && !in->offsets ? bert_mlm_positions(in, NULL, NULL) : 0, probs = 0;
     if (in->offsets) {
-        if ((st = check_packed(b, in, training, &probs)) != VT_OK) return st;
+        if ((st = check_packed(b, in, &probs)) != VT_OK) return st;
         st = bert_plan_rows(b, in->batch, bert_token_rows(in), probs, 0);
     } else {
         st = bert_plan(b, in->batch, in->seq_len, P);
     }
     if (st != VT_OK) return st;
     b->mlm_p = P;
-    b->packed_offsets = in->offsets;
+    b->packed_offsets = in->offsets; /* (kept for the backward) */
     b->packed_batch = in->batch;
-    st = forward_planned(b, in, training, seed, norm, out);
-    b->packed_offsets = NULL; /* (the blocks' context of later calls is the last batch's) */
+    if ((st = forward_planned(b, in, training, seed, norm, out)) != VT_OK) b->packed_offsets = NULL;
     return st;
 }
 

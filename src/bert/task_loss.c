@@ -83,7 +83,7 @@ void bert_task_norm(const vt_bert *b, const vt_bert_batch *in, vt_bert_loss_norm
         return;
     }
     if (c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION) {
-        if (in->labels) out->task = bert_label_weight(in->labels, B * T, L, in->class_weights);
+        if (in->labels) out->task = bert_label_weight(in->labels, bert_token_rows(in), L, in->class_weights);
         return;
     }
     vt_bert_problem p;

@@ -39,10 +39,11 @@ typedef struct blk_ctx {
      * needs per example is kept here instead, to be formed with every
      * example's clipping factor once all norms are known (bookkeeping.c). */
     struct blk_kept *kept;
-    /* (batch + 1) or NULL: a packed batch (inference only), sequences of
-     * different lengths with no padding, sequence i being token rows
-     * offsets[i] .. offsets[i+1] - 1; a dense layer's seq_rows BLK_PACKED
-     * says its rows are those. */
+    /* (batch + 1) or NULL: a packed batch, sequences of different lengths
+     * with no padding, sequence i being token rows offsets[i] ..
+     * offsets[i+1] - 1; a dense layer's seq_rows BLK_PACKED says its rows
+     * are those (outside training each sequence's product on its own). Not
+     * with sq_norm or kept: DP-SGD's per-example passes take padded batches. */
     const int64_t *offsets;
 } blk_ctx;
 
@@ -229,7 +230,7 @@ typedef struct blk_attention_acts {
 /* The shape of a call: B sequences of T tokens, keys masked by mask (B, T)
  * (NULL: none). queries_at_first: only the first token of each sequence asks
  * (T_q = 1; a classifier's last layer, all its pooler reads), y is then (B, H).
- * In a packed batch (blk_ctx.offsets; forward only) x is (offsets[B], H), each
+ * In a packed batch (blk_ctx.offsets) x is (offsets[B], H), each
  * sequence attends over its own tokens, T and mask are unused, and y is
  * (offsets[B], H) or with queries_at_first (B, H). */
 typedef struct blk_attention_shape {

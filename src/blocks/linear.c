@@ -21,9 +21,9 @@
 
 static vt_status base_forward(const blk_ctx *c, const blk_linear *l, const float *x, vt_bf16 *x16, float *y,
                               int64_t rows, int64_t seq_rows) {
-    bool seqwise = seq_rows > 0 && !c->training, packed = seq_rows == BLK_PACKED;
-    if (packed && (c->training || !c->offsets))
-        return vt_error(VT_ERR_INVALID_ARG, "packed rows are for inference, with their offsets");
+    /* (training: one product over all rows, packed or not) */
+    bool seqwise = seq_rows > 0 && !c->training, packed = seq_rows == BLK_PACKED && !c->training;
+    if (packed && !c->offsets) return vt_error(VT_ERR_INVALID_ARG, "packed rows come with their offsets");
     if (c->precision == VT_PRECISION_INT8 && l->W8) return vt_int8_linear(x, l->W8, l->b, y, rows);
     int64_t B = packed ? c->batch : 0; /* (packed: the offsets' sequences) */
     if (c->precision != VT_PRECISION_BF16) {

@@ -47,12 +47,13 @@ vt_status blk_attention_forward(const blk_ctx *c, const blk_attention *at, const
 vt_status blk_attention_backward(const blk_ctx *c, const blk_attention *at, const blk_attention_shape *s,
                                  const float *x, const blk_attention_acts *a, const float *dy, float *d_ctx,
                                  float *d_qkv, float *dx) {
-    int64_t H = at->out.out, BT = s->batch * s->seq_len;
+    int64_t H = at->out.out, BT = c->offsets ? c->offsets[s->batch] : s->batch * s->seq_len;
     vt_attention_dims d;
     vt_attention_opts o;
     vt_attention_bf16 bf16;
     setup(c, at, s, a, &d, &o, &bf16);
-    vt_status st = blk_linear_backward(c, &at->out, a->ctx, a->ctx16, dy, d_ctx, 0.0f, s->batch * d.q_len);
+    int64_t out_rows = d.q_len == 1 ? s->batch : c->offsets ? BT : s->batch * d.q_len; /* the queries' */
+    vt_status st = blk_linear_backward(c, &at->out, a->ctx, a->ctx16, dy, d_ctx, 0.0f, out_rows);
     if (st != VT_OK) return st;
     memset(d_qkv, 0, (size_t)(BT * 3 * H) * sizeof(float));
     if ((st = vt_attention_backward(&d, &o, a->qkv, a->qkv + H, a->qkv + 2 * H, a->probs, a->drop, d_ctx, d_qkv,

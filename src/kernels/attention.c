@@ -239,7 +239,7 @@ vt_status VK_FN(vt_attention_backward)(const vt_attention_dims *d, const vt_atte
     if (d->offsets && o->mask_kind != VT_MASK_NONE)
         return vt_error(VT_ERR_INVALID_ARG, "packed attention takes no mask: each sequence has only its own tokens");
     vt_par_error err = {0};
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 1) /* (as the forward) */
     for (int64_t item = 0; item < d->batch * d->heads; item++)
         vt_par_error_keep(&err, item, pair_backward(d, o, pair_at(d, item), q, k, v, probs, drop_mask, dout, dq, dk, dv));
     return vt_par_error_raise(&err);

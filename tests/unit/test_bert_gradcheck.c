@@ -4,6 +4,8 @@
  * (BCE; BERT and DistilBERT), token classification, question answering (BERT, and DistilBERT with
  * its dropout before qa_outputs; positions past the input ignored, a negative
  * one counted as 0).
+ * The classifiers again on a packed batch (vt_bert_batch.offsets: the same
+ * sequences without their padding), a sequence classifier's with cls_only.
  * Same method and tolerance as test_model_gradcheck.c: float32 model,
  * central differences with h = 1e-2, relative L2 error <= 2e-2 over the
  * sampled coordinates of each tensor. Dropout is on with a fixed seed, so
@@ -29,7 +31,23 @@ typedef struct fixture {
     int32_t ids[B * T], types[B * T], mask[B * T], mlm[B * T], nsp[B], labels[B * T];
     float targets[B * MAX_LABELS], multi[B * MAX_LABELS];
     int32_t start[B], end[B];
+    int64_t offsets[B + 1];
 } fixture;
+
+/* The fixture's rows without their padding: ids, types and token labels
+ * moved up in place, offsets set. */
+static void pack_fixture(fixture *f) {
+    int64_t n = 0;
+    for (int i = 0; i < B; i++) {
+        f->offsets[i] = n;
+        for (int t = 0; t < T; t++)
+            if (f->mask[i * T + t]) {
+                f->ids[n] = f->ids[i * T + t], f->types[n] = f->types[i * T + t];
+                f->labels[n++] = f->labels[i * T + t];
+            }
+    }
+    f->offsets[B] = n;
+}
 
 static void make_fixture(fixture *f, vt_rng *rng, int64_t vocab, int classes) {
     for (int i = 0; i < B * T; i++) {
@@ -74,7 +92,7 @@ static double loss_of(vt_bert *m, const vt_bert_batch *batch) {
 
 /* A tiny model of family and arch; problem picks the sequence classifier's loss. */
 static void check_model_ex(vt_bert_family family, vt_bert_arch arch, int num_labels, vt_bert_problem problem,
-                           const char *label) {
+                           bool packed, const char *label) {
     vt_bert_config c;
     vt_bert_config_default_family(&c, family, arch);
     c.vocab_size = 23;
@@ -89,7 +107,7 @@ static void check_model_ex(vt_bert_family family, vt_bert_arch arch, int num_lab
     /* No padding_idx: the ids are random, the padding id among them, and as
      * nn.Embedding (and so transformers) verto gives the padding row no
      * gradient from the lookup, which finite differences would see. */
-    c.pad_token_id = -1;
+    c.pad_token_id = family == VT_FAMILY_ROBERTA ? 1 : -1; /* (RoBERTa's positions count from it: no id 1 below) */
     c.problem_type = problem;
     c.qa_dropout = 0.3f; /* (DistilBERT's question answering) */
     vt_bert *m = vt_bert_new(&c, 5);
@@ -103,8 +121,14 @@ static void check_model_ex(vt_bert_family family, vt_bert_arch arch, int num_lab
     fixture f;
     assert_true(num_labels <= MAX_LABELS);
     make_fixture(&f, &rng, c.vocab_size, num_labels > 1 ? num_labels : 2);
+    for (int i = 0; c.pad_token_id >= 0 && i < B * T; i++) f.ids[i] += f.ids[i] == c.pad_token_id;
     vt_bert_batch batch = {.batch = B, .seq_len = T, .input_ids = f.ids, .token_type_ids = f.types,
                            .attention_mask = f.mask};
+    if (packed) {
+        pack_fixture(&f);
+        batch = (vt_bert_batch){.batch = B, .input_ids = f.ids, .token_type_ids = f.types, .offsets = f.offsets,
+                                .cls_only = arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION};
+    }
     if (arch == VT_BERT_FOR_PRETRAINING || arch == VT_BERT_FOR_MASKED_LM) batch.mlm_labels = f.mlm;
     if (arch == VT_BERT_FOR_PRETRAINING) batch.nsp_labels = f.nsp;
     if (arch == VT_BERT_FOR_SEQUENCE_CLASSIFICATION) {
@@ -152,7 +176,7 @@ static void check_model_ex(vt_bert_family family, vt_bert_arch arch, int num_lab
 }
 
 static void check_model(vt_bert_arch arch, int num_labels, const char *label) {
-    check_model_ex(VT_FAMILY_BERT, arch, num_labels, VT_PROBLEM_UNSET, label);
+    check_model_ex(VT_FAMILY_BERT, arch, num_labels, VT_PROBLEM_UNSET, false, label);
 }
 
 static void test_pretraining(void **state) { check_model(VT_BERT_FOR_PRETRAINING, 2, "BertForPreTraining: MLM + NSP"); }
@@ -167,19 +191,30 @@ static void test_token_classification(void **state) {
     check_model(VT_BERT_FOR_TOKEN_CLASSIFICATION, 4, "BertForTokenClassification, 4 labels");
 }
 static void test_multi_output_regression(void **state) {
-    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 3, VT_PROBLEM_REGRESSION,
+    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 3, VT_PROBLEM_REGRESSION, false,
                    "BertForSequenceClassification, regression with 3 outputs");
 }
 static void test_multi_label(void **state) {
-    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 4, VT_PROBLEM_MULTI_LABEL,
+    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 4, VT_PROBLEM_MULTI_LABEL, false,
                    "BertForSequenceClassification, multi-label (BCE), 4 labels");
-    check_model_ex(VT_FAMILY_DISTILBERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 3, VT_PROBLEM_MULTI_LABEL,
+    check_model_ex(VT_FAMILY_DISTILBERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 3, VT_PROBLEM_MULTI_LABEL, false,
                    "DistilBertForSequenceClassification, multi-label (BCE), 3 labels");
 }
 static void test_question_answering(void **state) {
-    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_QUESTION_ANSWERING, 2, VT_PROBLEM_UNSET, "BertForQuestionAnswering");
-    check_model_ex(VT_FAMILY_DISTILBERT, VT_BERT_FOR_QUESTION_ANSWERING, 2, VT_PROBLEM_UNSET,
+    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_QUESTION_ANSWERING, 2, VT_PROBLEM_UNSET, false,
+                   "BertForQuestionAnswering");
+    check_model_ex(VT_FAMILY_DISTILBERT, VT_BERT_FOR_QUESTION_ANSWERING, 2, VT_PROBLEM_UNSET, false,
                    "DistilBertForQuestionAnswering (qa_dropout 0.3)");
+}
+static void test_packed(void **state) {
+    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 3, VT_PROBLEM_UNSET, true,
+                   "BertForSequenceClassification, 3 labels, packed, cls_only");
+    check_model_ex(VT_FAMILY_ROBERTA, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 2, VT_PROBLEM_REGRESSION, true,
+                   "RobertaForSequenceClassification, regression with 2 outputs, packed, cls_only");
+    check_model_ex(VT_FAMILY_DISTILBERT, VT_BERT_FOR_SEQUENCE_CLASSIFICATION, 3, VT_PROBLEM_MULTI_LABEL, true,
+                   "DistilBertForSequenceClassification, multi-label (BCE), 3 labels, packed, cls_only");
+    check_model_ex(VT_FAMILY_BERT, VT_BERT_FOR_TOKEN_CLASSIFICATION, 4, VT_PROBLEM_UNSET, true,
+                   "BertForTokenClassification, 4 labels, packed");
 }
 
 int main(void) {
@@ -192,6 +227,7 @@ int main(void) {
         cmocka_unit_test(test_multi_output_regression),
         cmocka_unit_test(test_multi_label),
         cmocka_unit_test(test_question_answering),
+        cmocka_unit_test(test_packed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

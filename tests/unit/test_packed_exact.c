@@ -141,10 +141,20 @@ static void test_refusals(void **state) {
     int64_t off[3] = {0, 4, 10}, bad_start[3] = {1, 4, 10}, empty[3] = {0, 4, 4};
     vt_bert_batch in = {.batch = 2, .input_ids = ids, .offsets = off};
     vt_bert_outputs o;
+    int32_t mask[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, start[2] = {0, 1};
     assert_int_equal(vt_bert_forward(m, &in, false, 0, &o), VT_OK);
-    assert_int_equal(vt_bert_forward(m, &in, true, 0, &o), VT_ERR_INVALID_ARG); /* training */
-    in.labels = labels;
-    assert_int_equal(vt_bert_forward(m, &in, false, 0, &o), VT_ERR_INVALID_ARG);
+    in.labels = labels; /* (training: test_packed_train) */
+    assert_int_equal(vt_bert_forward(m, &in, true, 0, &o), VT_OK);
+    assert_int_equal(vt_bert_backward(m, false), VT_OK);
+    double sq[2];
+    assert_int_equal(vt_bert_backward_examples(m, NULL, sq), VT_ERR_INVALID_ARG); /* DP-SGD: padded batches */
+    in.attention_mask = mask;
+    assert_int_equal(vt_bert_forward(m, &in, true, 0, &o), VT_ERR_INVALID_ARG);
+    in.attention_mask = NULL;
+    in.start_positions = in.end_positions = start;
+    assert_int_equal(vt_bert_forward(m, &in, true, 0, &o), VT_ERR_INVALID_ARG);
+    assert_non_null(strstr(vt_last_error(), "question-answering labels"));
+    in.start_positions = in.end_positions = NULL;
     in.labels = NULL;
     in.offsets = bad_start;
     assert_int_equal(vt_bert_forward(m, &in, false, 0, &o), VT_ERR_INVALID_ARG);
