@@ -396,6 +396,12 @@ typedef struct vt_finetune_options {
     uint64_t seed;         /* head initialisation, data order, dropout (default 42) */
     vt_precision precision; /* fp32 or bf16 (int8 is refused: it is for inference) */
     bool resume, zero1;    /* continue from the latest checkpoint; shard optimizer state (MPI) */
+    /* Training batches padded to their longest row instead of packed (the
+     * rows one after another, each attending over its own length: the same
+     * loss and gradients up to the sums' order, other dropout masks, fewer
+     * FLOPs on rows of mixed lengths). Sequence and token classification;
+     * question answering's windows and DP-SGD's examples are always padded. */
+    bool padded_batches;
     FILE *log;             /* progress lines (NULL: none) */
     /* Differentially private fine-tuning (DP-SGD, verto/dp.h) when
      * dp_max_grad_norm > 0: each step Poisson-samples the training examples

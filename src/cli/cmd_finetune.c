@@ -150,6 +150,9 @@ int cmd_finetune(int argc, char **argv) {
         {"--skip-bad-rows", CLI_FLAG, &a.skip_bad, NULL, "skip and count malformed rows instead of failing"},
         {"--resume", CLI_FLAG, &a.ft.resume, NULL, "continue from the latest checkpoint in the output directory"},
         {"--zero1", CLI_FLAG, &a.ft.zero1, NULL, "under mpirun: shard the optimizer state over the ranks (ZeRO stage 1)"},
+        {"--padded-batches", CLI_FLAG, &a.ft.padded_batches, NULL,
+         "pad each training batch to its longest row instead of packing the rows without padding (same "
+         "gradients, more work; classification and tagging)"},
         CLI_DP_OPTIONS(a.ft, a.dp, a.dp_sampling),
         {"--dist-timeout", CLI_FLOAT, &a.dist_timeout, "SEC", "under mpirun: fail when other ranks stay silent this long (default 300)", 1, 1e6},
         {0}};

@@ -37,7 +37,9 @@ typedef struct source {
     encoded_set train, dev;
     int64_t batch_size;
     task_order order;
-    int32_t *ids, *types, *mask, *labels; /* a training batch (rows, len); labels (rows) */
+    bool padded;                          /* the training batches padded to their longest row, not packed */
+    int32_t *ids, *types, *mask, *labels; /* a training batch (rows, len) or packed; labels (rows) */
+    int64_t *offsets;                     /* (rows + 1) a packed batch's */
     float *targets;                       /* (rows, num_labels): multi-hot labels or regression targets */
     const vt_tok_encoding **batch_rows;   /* (rows) */
     float *class_weights; /* (num_labels) or NULL */
@@ -87,19 +89,24 @@ static void set_labels(source *s, const vt_labelled *d, size_t i, int64_t b) {
     else s->targets[b] = (float)d->target[i];
 }
 
-/* The batch of the count rows in s->batch_rows (their labels set), padded. */
-static vt_status pad_rows(source *s, int64_t count, vt_bert_batch *b, int64_t *tokens) {
-    int64_t T = task_pad_batch(&s->task, s->batch_rows, count, s->ids, s->types, s->mask, tokens);
+/* The batch of the count rows in s->batch_rows (their labels set): packed
+ * without padding, or padded to the longest row. */
+static void batch_of(source *s, int64_t count, bool packed, vt_bert_batch *b, int64_t *tokens) {
     /* One token type (RoBERTa) or none (DistilBERT): a pair's second segment is type 0 too. */
     const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
     vt_label_kind kind = s->train.data->kind;
-    *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = types,
-                         .attention_mask = s->mask, .class_weights = s->class_weights,
-                         .labels = kind == VT_LABEL_SINGLE ? s->labels : NULL,
+    *b = (vt_bert_batch){.batch = count, .input_ids = s->ids, .token_type_ids = types,
+                         .class_weights = s->class_weights, .labels = kind == VT_LABEL_SINGLE ? s->labels : NULL,
                          .multi_labels = kind == VT_LABEL_MULTI ? s->targets : NULL,
                          .regression_targets = kind == VT_LABEL_REGRESSION ? s->targets : NULL,
                          .cls_only = true}; /* a sequence classifier reads position 0 only */
-    return VT_OK;
+    if (packed) {
+        *tokens = task_pack_batch(s->batch_rows, count, s->ids, s->types, s->offsets);
+        b->offsets = s->offsets;
+    } else {
+        b->seq_len = task_pad_batch(&s->task, s->batch_rows, count, s->ids, s->types, s->mask, tokens);
+        b->attention_mask = s->mask;
+    }
 }
 
 static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
@@ -112,7 +119,8 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
         s->batch_rows[k - first] = s->train.rows[r];
         set_labels(s, s->train.data, s->train.text_of[r], k - first);
     }
-    return pad_rows(s, count, b, tokens);
+    batch_of(s, count, !s->padded, b, tokens);
+    return VT_OK;
 }
 
 /* DP-SGD's source: training row `row` alone. */
@@ -122,7 +130,8 @@ static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *b) {
     s->batch_rows[0] = s->train.rows[row];
     set_labels(s, s->train.data, s->train.text_of[row], 0);
     int64_t tokens;
-    return pad_rows(s, 1, b, &tokens);
+    batch_of(s, 1, false, b, &tokens); /* (DP-SGD's per-example passes take padded batches) */
+    return VT_OK;
 }
 
 /* What DP-SGD would leak through here, beyond what every task refuses: refused with the reason. */
@@ -284,7 +293,7 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
                         vt_label_kind_name(train->kind), vt_label_kind_name(dev->kind));
     if (o->balanced_class_weights && train->kind != VT_LABEL_SINGLE)
         return vt_error(VT_ERR_INVALID_ARG, "class weights are for single-label classification");
-    source s = {.batch_size = o->batch_size, .order = {.epoch = -1, .seed = o->seed}};
+    source s = {.batch_size = o->batch_size, .padded = o->padded_batches, .order = {.epoch = -1, .seed = o->seed}};
     vt_status st = load(init_dir, train, o, &s);
     if (st == VT_OK) st = encode_set(&s.task, train, &s.train);
     if (st == VT_OK) st = encode_set(&s.task, dev, &s.dev);
@@ -297,9 +306,11 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
     s.labels = malloc((size_t)o->batch_size * sizeof *s.labels);
     s.targets = malloc((size_t)o->batch_size * (size_t)(train->num_labels > 1 ? train->num_labels : 1) * sizeof *s.targets);
     s.batch_rows = malloc((size_t)o->batch_size * sizeof *s.batch_rows);
+    s.offsets = malloc(((size_t)o->batch_size + 1) * sizeof *s.offsets);
     s.order.n = (int64_t)s.train.n;
     s.order.order = malloc((s.train.n ? s.train.n : 1) * sizeof *s.order.order);
-    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.targets || !s.batch_rows || !s.order.order))
+    if (st == VT_OK &&
+        (!s.ids || !s.types || !s.mask || !s.labels || !s.targets || !s.batch_rows || !s.offsets || !s.order.order))
         st = vt_error(VT_ERR_NOMEM, "out of memory for the training batches");
     if (st == VT_OK && o->balanced_class_weights && !(s.class_weights = balanced_weights(&s.train, train->num_labels)))
         st = vt_error(VT_ERR_NOMEM, "out of memory");
@@ -323,7 +334,7 @@ vt_status vt_task_finetune(const char *init_dir, const vt_labelled *train, const
         if (st == VT_OK && o->log && vt_dist_rank() == 0) fprintf(o->log, "best dev checkpoint in %s\n", o->out_dir);
     }
     free(s.ids), free(s.types), free(s.mask), free(s.labels), free(s.targets), free(s.batch_rows), free(s.order.order);
-    free(s.class_weights);
+    free(s.class_weights), free(s.offsets);
     free_set(&s.train);
     free_set(&s.dev);
     task_release(&s.task);

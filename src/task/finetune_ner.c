@@ -22,7 +22,9 @@ typedef struct source {
     tagged_rows train, dev;
     int64_t batch_size;
     task_order order;
-    int32_t *ids, *types, *mask, *labels; /* a training batch (rows, len) */
+    bool padded;                          /* the training batches padded to their longest row, not packed */
+    int32_t *ids, *types, *mask, *labels; /* a training batch (rows, len) or packed */
+    int64_t *offsets;                     /* (rows + 1) a packed batch's */
     const vt_tok_encoding **batch_rows;   /* (rows) */
     int64_t *batch_sentences;             /* (rows) the sentence each row is */
     char tok_config[192];
@@ -54,17 +56,28 @@ static void free_rows(tagged_rows *r) {
     free(r->labels);
 }
 
-/* The batch of the count sentences in s->batch_sentences, padded, with their token labels. */
-static void pad_sentences(source *s, int64_t count, vt_bert_batch *b, int64_t *tokens) {
+/* The batch of the count sentences in s->batch_sentences with their token
+ * labels: packed without padding, or padded to the longest (the padding's
+ * labels ignored, as -100). */
+static void batch_of(source *s, int64_t count, bool packed, vt_bert_batch *b, int64_t *tokens) {
     const int64_t *which = s->batch_sentences;
     for (int64_t i = 0; i < count; i++) s->batch_rows[i] = &s->train.rows[which[i]];
+    const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
+    *b = (vt_bert_batch){.batch = count, .input_ids = s->ids, .token_type_ids = types, .labels = s->labels};
+    if (packed) {
+        *tokens = task_pack_batch(s->batch_rows, count, s->ids, s->types, s->offsets);
+        for (int64_t i = 0; i < count; i++)
+            memcpy(s->labels + s->offsets[i], s->train.labels[which[i]],
+                   (size_t)s->batch_rows[i]->len * sizeof *s->labels);
+        b->offsets = s->offsets;
+        return;
+    }
     int64_t T = task_pad_batch(&s->task, s->batch_rows, count, s->ids, s->types, s->mask, tokens);
-    for (int64_t i = 0; i < count; i++) /* padding is ignored, as -100 */
+    for (int64_t i = 0; i < count; i++)
         for (int64_t p = 0; p < T; p++)
             s->labels[i * T + p] = p < s->batch_rows[i]->len ? s->train.labels[which[i]][p] : VT_NER_IGNORE;
-    const int32_t *types = s->task.cfg->type_vocab_size > 1 ? s->types : NULL;
-    *b = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = s->ids, .token_type_ids = types,
-                         .attention_mask = s->mask, .labels = s->labels};
+    b->seq_len = T;
+    b->attention_mask = s->mask;
 }
 
 static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batch *b, int64_t *tokens) {
@@ -73,7 +86,7 @@ static vt_status get_batch(void *ctx, int64_t first, int64_t count, vt_bert_batc
         return vt_error(VT_ERR_INVALID_ARG, "batch of %lld rows asked, %lld planned", (long long)count,
                         (long long)s->batch_size);
     for (int64_t k = first; k < first + count; k++) s->batch_sentences[k - first] = task_row_of(&s->order, k);
-    pad_sentences(s, count, b, tokens);
+    batch_of(s, count, !s->padded, b, tokens);
     return VT_OK;
 }
 
@@ -84,7 +97,7 @@ static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *b) {
         return vt_error(VT_ERR_INVALID_ARG, "no training sentence %lld", (long long)row);
     s->batch_sentences[0] = row;
     int64_t tokens;
-    pad_sentences(s, 1, b, &tokens);
+    batch_of(s, 1, false, b, &tokens); /* (DP-SGD's per-example passes take padded batches) */
     return VT_OK;
 }
 
@@ -132,7 +145,8 @@ vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, con
     if (st != VT_OK) return st;
     if (train->n == 0 || !train->tag || !dev->tag)
         return vt_error(VT_ERR_INVALID_ARG, "token classification needs tagged training and dev sentences");
-    source s = {.batch_size = o->batch_size, .order = {.epoch = -1, .seed = o->seed, .n = (int64_t)train->n}};
+    source s = {.batch_size = o->batch_size, .padded = o->padded_batches,
+                .order = {.epoch = -1, .seed = o->seed, .n = (int64_t)train->n}};
     st = task_load_for_training(init_dir, VT_TASK_TOKEN_CLASSIFICATION, VT_BERT_FOR_TOKEN_CLASSIFICATION,
                                           train->num_labels, o, &s.task);
     if (st == VT_OK) st = vt_bert_set_labels(s.task.model, (const char *const *)train->id2label, train->num_labels);
@@ -145,8 +159,10 @@ vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, con
     s.labels = malloc(cells * sizeof *s.labels);
     s.batch_rows = malloc((size_t)o->batch_size * sizeof *s.batch_rows);
     s.batch_sentences = malloc((size_t)o->batch_size * sizeof *s.batch_sentences);
+    s.offsets = malloc(((size_t)o->batch_size + 1) * sizeof *s.offsets);
     s.order.order = malloc((train->n ? train->n : 1) * sizeof *s.order.order);
-    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.batch_rows || !s.batch_sentences || !s.order.order))
+    if (st == VT_OK && (!s.ids || !s.types || !s.mask || !s.labels || !s.batch_rows || !s.batch_sentences ||
+                        !s.offsets || !s.order.order))
         st = vt_error(VT_ERR_NOMEM, "out of memory for the training batches");
     if (st == VT_OK) {
         char args[1024];
@@ -170,6 +186,7 @@ vt_status vt_task_finetune_ner(const char *init_dir, const vt_tagged *train, con
         if (st == VT_OK && o->log && vt_dist_rank() == 0) fprintf(o->log, "best dev checkpoint in %s\n", o->out_dir);
     }
     free(s.ids), free(s.types), free(s.mask), free(s.labels), free(s.batch_rows), free(s.batch_sentences), free(s.order.order);
+    free(s.offsets);
     free_rows(&s.train);
     free_rows(&s.dev);
     task_release(&s.task);

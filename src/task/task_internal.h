@@ -79,6 +79,11 @@ int64_t task_row_of(task_order *ord, int64_t k);
  * returns T, *tokens the real tokens. */
 int64_t task_pad_batch(const vt_task *t, const vt_tok_encoding *const *rows, int64_t count, int32_t *ids,
                        int32_t *types, int32_t *mask, int64_t *tokens);
+/* Lays count rows out one after another, no padding (a packed batch,
+ * vt_bert_batch.offsets): ids, types (offsets[count]), offsets (count + 1);
+ * returns the tokens, offsets[count]. */
+int64_t task_pack_batch(const vt_tok_encoding *const *rows, int64_t count, int32_t *ids, int32_t *types,
+                        int64_t *offsets);
 
 /* The trainer's options for o over `rows` training rows of `examples`
  * examples (epochs over the global batch, evaluation and the best model saved

@@ -62,6 +62,18 @@ int64_t task_pad_batch(const vt_task *t, const vt_tok_encoding *const *rows, int
     return T;
 }
 
+int64_t task_pack_batch(const vt_tok_encoding *const *rows, int64_t count, int32_t *ids, int32_t *types,
+                        int64_t *offsets) {
+    offsets[0] = 0;
+    for (int64_t i = 0; i < count; i++) {
+        int64_t at = offsets[i], len = rows[i]->len;
+        memcpy(ids + at, rows[i]->ids, (size_t)len * sizeof *ids);
+        memcpy(types + at, rows[i]->type_ids, (size_t)len * sizeof *types);
+        offsets[i + 1] = at + len;
+    }
+    return offsets[count];
+}
+
 int64_t task_trainer_options(const vt_finetune_options *o, const char *init_dir, size_t rows, size_t examples,
                              const char *tok_config, char *args, size_t args_size, vt_trainer_options *to) {
     /* An epoch is the training rows once over the global batch (batch x ranks x accumulation). */
