@@ -190,7 +190,7 @@ fuzz: deps $(FUZZERS)
 
 # Benchmarks (bench/, BENCHMARKS.md): BENCH_THREADS (default 2), BENCH_REPEATS,
 # BENCH_QUICK=1 (a smoke test) are read by bench/run.py from the environment.
-BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak matmul_gflops pretrain_bench infer_bench tok_bench dp_bench sampling_bench clm_train_bench \
+BENCH_BINS := $(patsubst %,$(BUILD)/bench/%,gemm_peak matmul_gflops int8_linear_bench pretrain_bench infer_bench tok_bench dp_bench sampling_bench clm_train_bench \
              decode_profile decode_bf16_accuracy)
 $(BUILD)/bench/%: bench/%.c bench/bench_util.c bench/bench_util.h $(BUILD)/libverto.a $(HEADERS)
 	@mkdir -p $(dir $@)

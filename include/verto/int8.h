@@ -39,12 +39,16 @@ extern "C" {
 /* The longest dot product the kernel takes: 255 * 63 * K must stay an int32. */
 #define VT_INT8_MAX_K 65536
 
+/* q reordered for oneDNN's int8 matmul kernel (vt_int8_pack). */
+typedef struct vt_int8_packed vt_int8_packed;
+
 /* A dense weight W (out, in) quantized per output channel. */
 typedef struct vt_int8_weights {
     const int8_t *q;        /* (out, in) in [-VT_INT8_WEIGHT_MAX, VT_INT8_WEIGHT_MAX] */
     const float *scale;     /* (out) W[o][k] ~= scale[o] * q[o][k] */
     const int32_t *row_sum; /* (out) sum_k q[o][k] */
     int64_t out, in;
+    const vt_int8_packed *packed; /* q in the kernel's layout, or NULL (vt_int8_gemm, which lays q out per call) */
 } vt_int8_weights;
 
 /* q (out, in), scale (out), row_sum (out) from W (out, in) by the scheme
@@ -69,6 +73,12 @@ VT_API void vt_int8_quantize_rows(const float *x, uint8_t *q, float *scale, int3
  * qw's codes within [-63, 63]). K <= VT_INT8_MAX_K. */
 VT_API vt_status vt_int8_gemm(const uint8_t *xq, const int8_t *qw, int32_t *acc, int64_t M, int64_t N, int64_t K);
 
+/* w->q laid out once as oneDNN's int8 matmul kernel reads it, for
+ * vt_int8_linear to use through w->packed (the same sums, without copying
+ * the weights on every call). Free with vt_int8_packed_free after the last
+ * use. VT_ERR_UNSUPPORTED if oneDNN refuses (vt_int8_gemm still works). */
+VT_API vt_status vt_int8_pack(const vt_int8_weights *w, vt_int8_packed **out);
+VT_API void vt_int8_packed_free(vt_int8_packed *p);
 /* y (M, N) = sx[r] * w->scale[o] * (acc[r][o] - zx[r] * w->row_sum[o]) + bias[o]
  * (bias (N) or NULL), computed in that order in f32 from the int32
  * difference. acc and y may be the same memory (the epilogue runs in place). */

@@ -51,6 +51,7 @@ static size_t list_mats(const vt_bert *b, bert_int8_mat *m) {
 
 void bert_int8_free(bert_int8 *q) {
     if (!q) return;
+    for (size_t i = 0; q->mats && i < q->n; i++) vt_int8_packed_free((vt_int8_packed *)q->mats[i].w.packed);
     free(q->q);
     free(q->scale);
     free(q->row_sum);
@@ -89,6 +90,18 @@ nomem:
     return NULL;
 }
 
+/* Every matrix's codes laid out for oneDNN's int8 kernel once they are all
+ * set; where oneDNN refuses, that matrix keeps the per-call layout. */
+static vt_status pack_all(bert_int8 *q) {
+    for (size_t i = 0; i < q->n; i++) {
+        vt_int8_packed *p = NULL;
+        vt_status st = vt_int8_pack(&q->mats[i].w, &p);
+        if (st != VT_OK && st != VT_ERR_UNSUPPORTED) return st;
+        q->mats[i].w.packed = p;
+    }
+    return VT_OK;
+}
+
 vt_status bert_int8_quantize(vt_bert *b) {
     bert_int8 *q = alloc_int8(b);
     if (!q) return vt_last_status();
@@ -98,6 +111,7 @@ vt_status bert_int8_quantize(vt_bert *b) {
         int64_t row = m->w.scale - q->scale;
         st = vt_int8_quantize_weights(m->W, (int8_t *)m->w.q, q->scale + row, q->row_sum + row, m->w.out, m->w.in);
     }
+    if (st == VT_OK) st = pack_all(q);
     if (st != VT_OK) {
         bert_int8_free(q);
         return st;
@@ -186,6 +200,8 @@ vt_status bert_int8_finish_load(vt_bert *b, const char *file) {
     }
     free(q->row_read);
     q->row_read = NULL;
+    vt_status st = pack_all(q);
+    if (st != VT_OK) return st;
     b->precision = VT_PRECISION_INT8;
     b->planned = false;
     return VT_OK;

@@ -33,6 +33,7 @@
 #include "verto/platform.h"
 #include "core/hash.h"
 #include "kernels/gemm_backends.h"
+#include "kernels/onednn_internal.h"
 #include "core/par_error.h"
 
 typedef struct mm_key {
@@ -128,6 +129,21 @@ static thread_state *thread_state_for(size_t bytes) {
         }
     }
     return bytes && !grow(&t->scratch, bytes) ? NULL : t;
+}
+
+dnnl_engine_t vt_onednn_engine(void) {
+    pthread_once(&g_once, init_engine);
+    if (g_init_status == dnnl_success) return g_engine;
+    vt_error(VT_ERR_UNSUPPORTED, "oneDNN CPU engine unavailable (%s)", dnnl_status2str(g_init_status));
+    return NULL;
+}
+
+dnnl_stream_t vt_onednn_thread_stream(size_t scratch_bytes, void **scratch) {
+    if (!vt_onednn_engine()) return NULL;
+    thread_state *t = thread_state_for(scratch_bytes);
+    if (!t) return NULL;
+    *scratch = t->scratch.p;
+    return t->stream;
 }
 
 static bool key_eq(const mm_key *a, const mm_key *b) { return !memcmp(a, b, sizeof *a); }

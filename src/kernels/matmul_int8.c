@@ -13,6 +13,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
 
+#include "kernels/int8_packed.h"
 #include "verto/int8.h"
 #include "verto/platform.h"
 
@@ -89,7 +90,7 @@ static void quantize_row(const float *x, uint8_t *q, float *scale, int32_t *zero
 }
 
 void vt_int8_quantize_rows(const float *x, uint8_t *q, float *scale, int32_t *zero, int64_t rows, int64_t cols) {
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols >= 16384)
     for (int64_t r = 0; r < rows; r++) quantize_row(x + r * cols, q + r * cols, scale + r, zero + r, cols);
 }
 
@@ -122,7 +123,7 @@ void vt_int8_dequantize(const int32_t *acc, const float *sx, const int32_t *zx, 
     int64_t N = w->out;
     const float *sw = w->scale;
     const int32_t *rs = w->row_sum;
-#pragma omp parallel for schedule(static) if (M * N > 65536)
+#pragma omp parallel for schedule(static) if (M > 1 && M * N >= 16384)
     for (int64_t r = 0; r < M; r++) {
         const int32_t *a = acc + r * N;
         float *out = y + r * N, s = sx[r];
@@ -141,10 +142,11 @@ void vt_int8_dequantize(const int32_t *acc, const float *sx, const int32_t *zx, 
 /* ---- the per-thread buffer of quantized rows ---- */
 
 typedef struct int8_scratch {
-    uint8_t *q;   /* (rows, in) */
-    float *scale; /* (rows) */
-    int32_t *zero;/* (rows) */
-    size_t q_bytes, rows;
+    uint8_t *q;    /* (rows, in), rows rounded up to VT_INT8_TAIL_STEP */
+    float *scale;  /* (rows) */
+    int32_t *zero; /* (rows) */
+    int32_t *tail; /* (VT_INT8_CHUNK, out): a packed product's last chunk */
+    size_t q_bytes, rows, tail_bytes;
 } int8_scratch;
 
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
@@ -156,13 +158,14 @@ static void free_scratch(void *p) {
     free(s->q);
     free(s->scale);
     free(s->zero);
+    free(s->tail);
     free(s);
 }
 
 static void make_key(void) { g_key_ok = pthread_key_create(&g_key, free_scratch) == 0; }
 
-/* This thread's buffers, grown to (rows, in); NULL with vt_error set. */
-static int8_scratch *scratch_for(int64_t rows, int64_t in) {
+/* This thread's buffers, grown to (rows, in) and a tail of tail_bytes; NULL with vt_error set. */
+static int8_scratch *scratch_for(int64_t rows, int64_t in, size_t tail_bytes) {
     pthread_once(&g_key_once, make_key);
     int8_scratch *s = g_key_ok ? pthread_getspecific(g_key) : NULL;
     if (g_key_ok && !s && (s = calloc(1, sizeof *s)) && pthread_setspecific(g_key, s)) {
@@ -188,6 +191,12 @@ static int8_scratch *scratch_for(int64_t rows, int64_t in) {
         if (!scale || !zero) goto nomem;
         s->rows = (size_t)rows;
     }
+    if (tail_bytes > s->tail_bytes) {
+        int32_t *tail = realloc(s->tail, tail_bytes);
+        if (!tail) goto nomem;
+        s->tail = tail;
+        s->tail_bytes = tail_bytes;
+    }
     return s;
 nomem:
     vt_error(VT_ERR_NOMEM, "out of memory for %lld int8 rows of %lld", (long long)rows, (long long)in);
@@ -199,11 +208,16 @@ vt_status vt_int8_linear(const float *x, // (rows, w->in)
                          float *y, // (rows, w->out)
                          int64_t rows) {
     if (rows <= 0 || w->out == 0) return VT_OK;
-    int8_scratch *s = scratch_for(rows, w->in);
+    bool packed = w->packed && rows < VT_INT8_PACKED_MAX_ROWS;
+    int64_t padded = packed ? (rows + VT_INT8_TAIL_STEP - 1) / VT_INT8_TAIL_STEP * VT_INT8_TAIL_STEP : rows;
+    size_t tail_bytes = packed ? (size_t)(VT_INT8_CHUNK * w->out) * sizeof(int32_t) : 0;
+    int8_scratch *s = scratch_for(padded, w->in, tail_bytes);
     if (!s) return vt_last_status();
     vt_int8_quantize_rows(x, s->q, s->scale, s->zero, rows, w->in);
+    memset(s->q + rows * w->in, 0, (size_t)((padded - rows) * w->in)); /* (the packed product's padding rows) */
     int32_t *acc = (int32_t *)(void *)y; /* the int32 sums are written where their floats go */
-    vt_status st = vt_int8_gemm(s->q, w->q, acc, rows, w->out, w->in);
+    vt_status st = packed ? vt_int8_gemm_packed(s->q, w, acc, s->tail, rows)
+                             : vt_int8_gemm(s->q, w->q, acc, rows, w->out, w->in);
     if (st == VT_OK) vt_int8_dequantize(acc, s->scale, s->zero, w, bias, y, rows);
     return st;
 }

@@ -16,6 +16,10 @@
  *   reference; the same bits for a row alone and in a batch; a NaN row gives
  *   NaN only in its own outputs; within int8's noise of the f32 layer (2% of
  *   the output's scale for these uniform inputs, 8 bits x 7 bits).
+ * - vt_int8_pack: vt_int8_linear on packed weights (oneDNN's matmul
+ *   primitive, rows in chunks of 512, the last padded to a multiple of 8)
+ *   gives the bits of the unpacked path (the BLAS-like GEMM) at every row
+ *   count around the chunk and padding edges, extreme codes included.
  * - vt_int8_check_weights: codes outside [-63, 63] and bad scales are errors
  *   naming the tensor, row and column. */
 #include <math.h>
@@ -211,9 +215,23 @@ static void quantize(qweights *qw, const float *W, int64_t N, int64_t K) {
 }
 
 static void free_q(qweights *qw) {
+    vt_int8_packed_free((vt_int8_packed *)qw->w.packed);
     free(qw->q);
     free(qw->scale);
     free(qw->row_sum);
+}
+
+/* y (M, N) through the packed path must be y_plain's bits. */
+static void check_packed(qweights *qw, const float *x, const float *b, const float *y_plain, int64_t M) {
+    vt_int8_packed *p;
+    assert_int_equal(vt_int8_pack(&qw->w, &p), VT_OK);
+    vt_int8_weights packed = qw->w;
+    packed.packed = p;
+    float *y = xmalloc((size_t)(M * qw->w.out) * sizeof *y);
+    assert_int_equal(vt_int8_linear(x, &packed, b, y, M), VT_OK);
+    assert_memory_equal(y, y_plain, (size_t)(M * qw->w.out) * sizeof *y);
+    vt_int8_packed_free(p);
+    free(y);
 }
 
 static void check_linear(vt_rng *r, int64_t M, int64_t N, int64_t K, bool extremes) {
@@ -242,6 +260,7 @@ static void check_linear(vt_rng *r, int64_t M, int64_t N, int64_t K, bool extrem
     printf("    int8 linear M=%lld N=%lld K=%lld%s: max error / (|product| + |bias|) %.2g (allowed 4 * 2^-24 = %.2g)\n",
            (long long)M, (long long)N, (long long)K, extremes ? " (extreme codes)" : "", worst, 4 * 0x1p-24);
     assert_true(worst <= 4 * 0x1p-24);
+    check_packed(&qw, x, b, y, M);
     /* every row alone: the same bits */
     for (int64_t i = 0; i < M; i += M / 3 + 1) {
         assert_int_equal(vt_int8_linear(x + i * K, &qw.w, b, one, 1), VT_OK);
@@ -272,6 +291,33 @@ static void test_linear(void **state) {
     check_linear(&r, 37, 2304, 768, false);
     check_linear(&r, 3, 3, 5, false);
     check_linear(&r, 30, 768, 3072, true);
+}
+
+/* Row counts around the packed path's chunks (512) and padding (8). */
+static void test_linear_packed_rows(void **state) {
+    (void)state;
+    static const int64_t rows[] = {1, 31, 32, 33, 128, 511, 512, 513, 1100};
+    int64_t N = 96, K = 160, most = 1100;
+    vt_rng r;
+    vt_rng_seed(&r, 13);
+    float *x = xmalloc((size_t)(most * K) * sizeof *x), *W = xmalloc((size_t)(N * K) * sizeof *W);
+    float *b = xmalloc((size_t)N * sizeof *b), *y = xmalloc((size_t)(most * N) * sizeof *y);
+    for (int64_t i = 0; i < most * K; i++) x[i] = (float)(2 * vt_rng_uniform(&r) - 1);
+    for (int64_t i = 0; i < N * K; i++) W[i] = (float)(0.1 * (2 * vt_rng_uniform(&r) - 1));
+    for (int64_t i = 0; i < N; i++) b[i] = (float)(vt_rng_uniform(&r) - 0.5);
+    qweights qw;
+    quantize(&qw, W, N, K);
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        assert_int_equal(vt_int8_linear(x, &qw.w, b, y, rows[i]), VT_OK);
+        check_packed(&qw, x, b, y, rows[i]);
+    }
+    printf("    packed int8 linear: the unpacked bits at %zu row counts from 1 to %lld\n", sizeof rows / sizeof *rows,
+           (long long)most);
+    free_q(&qw);
+    free(x);
+    free(W);
+    free(b);
+    free(y);
 }
 
 static void test_linear_special_rows(void **state) {
@@ -327,6 +373,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_bert_shapes),  cmocka_unit_test(test_gemm_saturation_prone),
         cmocka_unit_test(test_quantize_rows),     cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_linear_packed_rows),
         cmocka_unit_test(test_linear_special_rows), cmocka_unit_test(test_check_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
