@@ -130,6 +130,12 @@ double bert_share(const vt_bert_loss_norm *norm, double local, double global) {
     return global > 0 ? local / global : 0.0;
 }
 
+/* Sequence i's first token among the last layer's rows: row i with
+ * cls_only (the last layer kept only those), else its first token row. */
+static int64_t first_row(const vt_bert *b, const vt_bert_batch *in, int64_t i) {
+    return b->last_cls_only ? i : bert_first_row(in, i);
+}
+
 vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
                              const vt_bert_loss_norm *norm, vt_bert_outputs *out) {
     const vt_bert_config *c = &b->cfg;
@@ -141,9 +147,8 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
     vt_status st;
     if (b->w.pool_w) {
         blk_linear pool = pooler(b);
-        for (int64_t i = 0; i < B; i++) /* the sequences' first rows (row i with cls_only) */
-            memcpy(b->pool_in + i * H, hidden + (b->last_cls_only ? i : bert_first_row(in, i)) * H,
-                   (size_t)H * sizeof(float));
+        for (int64_t i = 0; i < B; i++)
+            memcpy(b->pool_in + i * H, hidden + first_row(b, in, i) * H, (size_t)H * sizeof(float));
         bert_dropout_forward(b->pool_in, b->pool_x, b->pool_drop, B * H, pool_input_dropout(b, training),
                              vt_hash64(seed, SITE_CLASSIFIER_INPUT));
         if ((st = blk_linear_forward(&ctx, &pool, b->pool_x, b->pool_in16, b->pooled, B, 1)) != VT_OK) return st;
@@ -247,9 +252,9 @@ vt_status bert_heads_backward(vt_bert *b) {
         if ((st = blk_linear_backward(&ctx, &pool, b->pool_x, b->pool_in16, b->d_pool_pre, b->d_pooled, 0.0f, B)))
             return st; /* d_pooled: now the gradient of the pooler's input after its dropout */
         float rate = pool_input_dropout(b, b->last_training);
-        for (int64_t i = 0; i < B; i++) /* += into the first tokens' rows (row i with cls_only) */
-            bert_dropout_backward(b->d_pooled + i * H, b->pool_drop + i * H,
-                                  b->d_hidden + (b->last_cls_only ? i : bert_first_row(in, i)) * H, H, rate);
+        for (int64_t i = 0; i < B; i++) /* += into the first tokens' rows */
+            bert_dropout_backward(b->d_pooled + i * H, b->pool_drop + i * H, b->d_hidden + first_row(b, in, i) * H,
+                                  H, rate);
     }
     return VT_OK;
 }

@@ -47,6 +47,17 @@ void bert_refresh_params16(vt_bert *b) {
     b->params16_fresh = true;
 }
 
+/* What a padded and a packed batch ask of the heads alike: cls_only where
+ * the model has a first-token reader, labels its task head takes. */
+static vt_status check_heads(const vt_bert *b, const vt_bert_batch *in) {
+    const vt_bert_config *c = &b->cfg;
+    if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
+        return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
+                        vt_bert_config_arch_name(c));
+    vt_bert_problem problem;
+    return bert_task_check(b, in, &problem);
+}
+
 /* A packed batch's extra rules (see vt_bert_batch.offsets); *probs the sum of
  * its squared lengths (the attention probabilities' elements per head). */
 static vt_status check_packed(const vt_bert *b, const vt_bert_batch *in, int64_t *probs) {
@@ -57,9 +68,6 @@ static vt_status check_packed(const vt_bert *b, const vt_bert_batch *in, int64_t
         in->mlm_select || in->nsp_labels || in->start_positions || in->end_positions)
         return vt_error(VT_ERR_INVALID_ARG, "a packed batch takes token ids alone (no mask, position ids, given "
                                             "embeddings, one product, pretraining or question-answering labels)");
-    if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
-        return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
-                        vt_bert_config_arch_name(c));
     if (b->w.mlm_w || b->w.nsp_w)
         return vt_error(VT_ERR_INVALID_ARG, "%s: packed batches run the task heads and the base model, not the "
                                             "pretraining heads", vt_bert_config_arch_name(c));
@@ -73,8 +81,7 @@ static vt_status check_packed(const vt_bert *b, const vt_bert_batch *in, int64_t
                             (long long)i, (long long)n, vt_bert_max_length(c));
         *probs += n * n;
     }
-    vt_bert_problem problem;
-    return bert_task_check(b, in, &problem);
+    return check_heads(b, in);
 }
 
 static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
@@ -88,14 +95,10 @@ static vt_status check_batch(const vt_bert *b, const vt_bert_batch *in) {
                         bert_family(c->family)->positions_after_padding
                             ? " (max_position_embeddings less pad_token_id + 1)"
                             : " (max_position_embeddings)");
-    if (in->cls_only && c->arch != VT_BERT_MODEL && c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION)
-        return vt_error(VT_ERR_INVALID_ARG, "cls_only needs a BertModel or a sequence classifier, not %s",
-                        vt_bert_config_arch_name(c));
     if ((in->mlm_labels || in->nsp_labels) && c->arch != VT_BERT_FOR_PRETRAINING &&
         !(c->arch == VT_BERT_FOR_MASKED_LM && !in->nsp_labels))
         return vt_error(VT_ERR_INVALID_ARG, "%s has no pretraining heads for MLM/NSP labels", vt_bert_config_arch_name(c));
-    vt_bert_problem problem;
-    return bert_task_check(b, in, &problem);
+    return check_heads(b, in);
 }
 
 static vt_status forward_planned(vt_bert *b, const vt_bert_batch *in, bool training, uint64_t seed,
