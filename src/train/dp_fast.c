@@ -125,8 +125,12 @@ static vt_status batch_clipped_sum(const vt_dp_options *o, vt_bert *b, const int
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
     const float *g = vt_bert_grads(b, NULL);
     for (size_t q = 0; q < n_infos; q++)
-        if (infos[q].trainable)
-            for (int64_t i = infos[q].offset; i < infos[q].offset + infos[q].numel; i++) sum[i] += g[i];
+        if (infos[q].trainable) {
+            double *restrict to = sum + infos[q].offset;
+            const float *restrict from = g + infos[q].offset;
+#pragma omp parallel for schedule(static) if (infos[q].numel >= 65536)
+            for (int64_t i = 0; i < infos[q].numel; i++) to[i] += from[i];
+        }
 out:
     free(sq);
     packed_free(&p);

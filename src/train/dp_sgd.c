@@ -110,27 +110,6 @@ int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffl
     return count;
 }
 
-/* Standard normals, both halves of each Box-Muller draw (the noise covers
- * every trainable coordinate: millions per step, so the sine half counts). */
-typedef struct normals {
-    vt_rng rng;
-    double spare;
-    bool has_spare;
-} normals;
-
-static double next_normal(normals *g) {
-    if (g->has_spare) {
-        g->has_spare = false;
-        return g->spare;
-    }
-    double u1 = vt_rng_uniform(&g->rng), u2 = vt_rng_uniform(&g->rng);
-    if (u1 < 1e-300) u1 = 1e-300;
-    double r = sqrt(-2.0 * log(u1)), a = 2.0 * M_PI * u2;
-    g->spare = r * sin(a);
-    g->has_spare = true;
-    return r * cos(a);
-}
-
 /* Coordinates per noise stream: the flat gradient is cut into chunks of this
  * many, each drawn from its own stream seeded by (seed, step, chunk), so the
  * chunks are drawn in parallel and the noise does not depend on the threads. */
@@ -143,11 +122,15 @@ static void add_noise(const vt_dp *dp, vt_bert *b, int64_t step, float *g) {
     uint64_t stream = vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step);
 #pragma omp parallel for schedule(static)
     for (int64_t k = 0; k < chunks; k++) {
-        normals noise = {0};
-        vt_rng_seed(&noise.rng, vt_hash64(stream, (uint64_t)k));
+        vt_rng noise;
+        vt_rng_seed(&noise, vt_hash64(stream, (uint64_t)k));
         int64_t end = (k + 1) * NOISE_CHUNK < n ? (k + 1) * NOISE_CHUNK : n;
-        for (int64_t i = k * NOISE_CHUNK; i < end; i++)
-            g[i] = (float)((dp->sum[i] + (std > 0 ? std * next_normal(&noise) : 0)) * scale);
+        double z[1024]; /* the chunk's normals, a block at a time (ziggurat: vt_rng_fill_normal) */
+        for (int64_t at = k * NOISE_CHUNK; at < end; at += 1024) {
+            int64_t m = end - at < 1024 ? end - at : 1024;
+            if (std > 0) vt_rng_fill_normal(&noise, z, m);
+            for (int64_t i = 0; i < m; i++) g[at + i] = (float)((dp->sum[at + i] + (std > 0 ? std * z[i] : 0)) * scale);
+        }
     }
     size_t n_infos;
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
