@@ -9,7 +9,10 @@ The model: the preset's shape (bench/peer_common.py), random weights, 2
 labels, dropout 0.1, saved with save_pretrained for verto. The batch: B
 sequences of random word ids, their lengths spread between T/2 and T (padded
 to T, attention mask 0 after), random labels; written as int32 for
-BUILD/bench/dp_bench. Each side times forward + backward (+ per-example
+BUILD/bench/dp_bench. verto's DP step packs the sequences (no padding), as
+its non-private fine-tuning does: its ratio is against its packed
+non-private step (and, as dp_fast_over_plain_padded, its padded one);
+PyTorch and Opacus run the padded batch. Each side times forward + backward (+ per-example
 clipping and noise with multiplier 1, C = 1 for DP), median over --steps
 after 2 warm-up steps, float32, --threads threads each; the optimizer's
 update (the same for all) is left out: Opacus' DPOptimizer.pre_step (clip,
@@ -123,6 +126,7 @@ def main():
            "torch_plain_s": round(torch_plain, 5), "opacus_hooks_s": round(opacus_hooks, 5),
            "opacus_ghost_s": round(opacus_ghost, 5),
            "verto_dp_over_plain": verto["dp_fast_over_plain"],
+           "verto_dp_over_plain_padded": verto["dp_fast_over_plain_padded"],
            "verto_two_pass_over_plain": verto["dp_two_pass_over_plain"],
            "opacus_hooks_over_verto_dp": round(opacus_hooks / verto["dp_fast_s"], 2),
            "opacus_ghost_over_verto_dp": round(opacus_ghost / verto["dp_fast_s"], 2)}

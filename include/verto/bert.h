@@ -319,9 +319,9 @@ typedef struct vt_bert_batch {
      * token classifier's logits and labels (offsets[batch], num_labels),
      * start_logits and end_logits (offsets[batch]). Labels of the sequence
      * and token classifiers are taken (the offsets must stay valid until the
-     * backward); not attention_mask, position_ids, embedding_output,
-     * one_product, the MLM or NSP heads, question answering's positions
-     * (VT_ERR_INVALID_ARG), or DP-SGD's per-example backward passes. */
+     * backward), and DP-SGD's per-example backward passes run on them; not
+     * attention_mask, position_ids, embedding_output, one_product, the MLM
+     * or NSP heads, question answering's positions (VT_ERR_INVALID_ARG). */
     const int64_t *offsets;
 } vt_bert_batch;
 

@@ -46,18 +46,20 @@ static double table_sq_norm(const int32_t *ids, int32_t skip, const float *d, in
 void bert_embeddings_example_norms(const vt_bert *b, const float *d_sum) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
-    int64_t T = in->seq_len, H = c->hidden_size;
+    int64_t T = in->offsets ? 0 : in->seq_len, H = c->hidden_size;
     int32_t pad = (int32_t)c->pad_token_id; /* -1 when there is none: as the backward, pad rows learn nothing */
     int32_t pos_pad = bert_family(c->family)->positions_after_padding ? pad : -1;
     const int32_t *types = c->type_vocab_size > 0 ? in->token_type_ids : NULL;
-    id_row *order = malloc((size_t)T * sizeof *order);
+    int64_t longest = 0; /* (rows an example has at most) */
+    for (int64_t i = 0; i < in->batch; i++) longest = b->ex_lengths[i] > longest ? b->ex_lengths[i] : longest;
+    id_row *order = malloc((size_t)(longest ? longest : 1) * sizeof *order);
     double *acc = malloc((size_t)H * sizeof *acc);
     for (int64_t i = 0; order && acc && i < in->batch; i++) {
-        int64_t n = b->ex_lengths[i];
-        const float *d = d_sum + i * T * H;
-        double s = table_sq_norm(in->input_ids + i * T, pad, d, n, H, order, acc) +
-                   table_sq_norm(b->pos_ids + i * T, pos_pad, d, n, H, order, acc);
-        if (b->g.type_emb) s += table_sq_norm(types ? types + i * T : NULL, -1, d, n, H, order, acc);
+        int64_t n = b->ex_lengths[i], at = in->offsets ? in->offsets[i] : i * T; /* (its first row) */
+        const float *d = d_sum + at * H;
+        double s = table_sq_norm(in->input_ids + at, pad, d, n, H, order, acc) +
+                   table_sq_norm(b->pos_ids + at, pos_pad, d, n, H, order, acc);
+        if (b->g.type_emb) s += table_sq_norm(types ? types + at : NULL, -1, d, n, H, order, acc);
         b->ex_sq_norm[i] += s;
     }
     if (!order || !acc) /* (no error channel here: poison the norms so the caller refuses them) */
@@ -66,9 +68,14 @@ void bert_embeddings_example_norms(const vt_bert *b, const float *d_sum) {
     free(acc);
 }
 
-/* Each example's rows up to its last real token (padding after it has no gradient). */
+/* Each example's rows: a packed sequence's, or up to its last real token
+ * (padding after it has no gradient). */
 static void live_lengths(const vt_bert_batch *in, int64_t *len) {
     for (int64_t i = 0; i < in->batch; i++) {
+        if (in->offsets) {
+            len[i] = in->offsets[i + 1] - in->offsets[i];
+            continue;
+        }
         len[i] = in->attention_mask ? 0 : in->seq_len;
         for (int64_t t = 0; in->attention_mask && t < in->seq_len; t++)
             if (in->attention_mask[i * in->seq_len + t]) len[i] = t + 1;
@@ -83,29 +90,31 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
     bool tokens = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
-    if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens) || in->embedding_output || in->position_ids ||
-        in->offsets)
+    if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens) || in->embedding_output || in->position_ids)
         return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence and token classifiers over "
-                                            "padded batches of token ids");
-    int64_t B = in->batch, L = c->num_labels, per = tokens ? in->seq_len : 1; /* d_logits (B * per, L) */
+                                            "batches of token ids");
+    int64_t B = in->batch, L = c->num_labels;
+    int64_t rows = !tokens ? B : in->offsets ? in->offsets[B] : B * in->seq_len; /* d_logits (rows, L) */
     if (keep && !b->kept && !(b->kept = calloc(1, sizeof *b->kept)))
         return vt_error(VT_ERR_NOMEM, "out of memory for DP book-keeping");
     vt_bert_loss_norm whole;
     vt_bert_loss_norm_of(b, in, &whole);
-    float *saved = malloc((size_t)(B * per * L) * sizeof *saved);
+    float *saved = malloc((size_t)(rows * L) * sizeof *saved);
     int64_t *len = malloc((size_t)B * sizeof *len);
     if (!saved || !len) {
         free(saved), free(len);
         return vt_error(VT_ERR_NOMEM, "out of memory for per-example backward passes");
     }
-    memcpy(saved, b->d_logits, (size_t)(B * per * L) * sizeof *saved);
+    memcpy(saved, b->d_logits, (size_t)(rows * L) * sizeof *saved);
     /* The batch's loss is a mean; example i's own loss divides by its own share of the denominator (a token
      * classifier's: its own counted tokens, so a sentence's loss is the mean over its tokens). */
     bool per_class = in->labels && !in->regression_targets && !in->multi_labels;
     for (int64_t i = 0; i < B; i++) {
-        double own = per_class ? bert_label_weight(in->labels + i * per, per, L, in->class_weights) : (double)L;
+        int64_t at = !tokens ? i : in->offsets ? in->offsets[i] : i * in->seq_len; /* its logits' rows */
+        int64_t per = !tokens ? 1 : in->offsets ? in->offsets[i + 1] - at : in->seq_len;
+        double own = per_class ? bert_label_weight(in->labels + at, per, L, in->class_weights) : (double)L;
         double k = (own > 0 ? whole.task / own : 0) * (weight ? weight[i] : 1.0);
-        for (int64_t j = i * per * L; j < (i + 1) * per * L; j++) b->d_logits[j] = (float)(saved[j] * k);
+        for (int64_t j = at * L; j < (at + per) * L; j++) b->d_logits[j] = (float)(saved[j] * k);
     }
     if (sq_norm) {
         memset(sq_norm, 0, (size_t)B * sizeof *sq_norm);
@@ -124,7 +133,7 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     b->ex_lengths = NULL;
     b->keeping = false;
     b->kept_ready = keep && st == VT_OK;
-    memcpy(b->d_logits, saved, (size_t)(B * per * L) * sizeof *saved);
+    memcpy(b->d_logits, saved, (size_t)(rows * L) * sizeof *saved);
     free(saved);
     free(len);
     for (int64_t i = 0; st == VT_OK && sq_norm && i < B; i++)
@@ -149,8 +158,7 @@ vt_status vt_bert_bookkeeping_gradient(vt_bert *b, const double *weight) {
                                       "forward");
     memset(b->grads, 0, (size_t)b->n_floats * sizeof(float));
     blk_ctx ctx = bert_ctx(b);
-    int64_t B = b->last.batch;
-    vt_status st = blk_kept_apply(&ctx, b->kept, weight, B);
+    vt_status st = blk_kept_apply(&ctx, b->kept, weight);
     if (st == VT_OK && b->kept_emb >= 0) bert_embeddings_tables_backward(b, blk_kept_at(b->kept, b->kept_emb));
     b->kept_ready = false; /* (its rows are scaled now) */
     return st;

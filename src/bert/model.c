@@ -26,7 +26,7 @@ blk_ctx bert_ctx(const vt_bert *b) {
                  .sq_norm = b->ex_sq_norm, .lengths = b->ex_lengths, .batch = b->last.batch,
                  .seq_len = b->last.seq_len, .norms_only = b->ex_sq_norm != NULL,
                  .kept = b->keeping ? b->kept : NULL};
-    if (b->packed_offsets) { /* the last forward's packed batch (per-example passes refuse those) */
+    if (b->packed_offsets) { /* the last forward's packed batch */
         c.batch = b->packed_batch;
         c.offsets = b->packed_offsets;
     }

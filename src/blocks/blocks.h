@@ -42,8 +42,8 @@ typedef struct blk_ctx {
     /* (batch + 1) or NULL: a packed batch, sequences of different lengths
      * with no padding, sequence i being token rows offsets[i] ..
      * offsets[i+1] - 1; a dense layer's seq_rows BLK_PACKED says its rows
-     * are those (outside training each sequence's product on its own). Not
-     * with sq_norm or kept: DP-SGD's per-example passes take padded batches. */
+     * are those (outside training each sequence's product on its own). With
+     * sq_norm and kept too (DP-SGD's per-example norms over packed rows). */
     const int64_t *offsets;
 } blk_ctx;
 
@@ -83,11 +83,11 @@ void blk_kept_free(blk_kept *k);
 /* A new record of rows x width floats (uninitialised); its index in *rec. */
 vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t width, int64_t *rec);
 static inline float *blk_kept_at(const blk_kept *k, int64_t rec) { return k->data + k->recs[rec].at; }
-/* Every kept row scaled by its example's factor (rows / batch rows each;
- * a LayerNorm's rows are its examples), then each dense layer's and
+/* Every kept row scaled by its example's factor (blk_example_rows: a padded
+ * block, packed rows, or one row; a LayerNorm's rows are its examples), then each dense layer's and
  * LayerNorm's gradient added to its slots (+=). BLK_KEPT_ROWS records are
  * scaled only. */
-vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor, int64_t batch);
+vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor);
 
 /* ---- a low-rank adapter (LoRA) on a dense layer ---------------------------
  * y += scale * dropout(x) A^T B^T, as PEFT's lora.Linear computes it; always
@@ -143,8 +143,12 @@ vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float 
 vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
                               const float *dy, float *dx, float dx_beta, int64_t rows);
 
-/* Example i's squared norm of dW and db (rows are the batch's sequences, each
- * rows / batch long), added to c->sq_norm: a sequence's rows by the cheaper of
+/* Example i's rows of a tensor of `rows` rows, the first at *start: one row
+ * when rows is the batch, its tokens in a packed batch (c->offsets), else its
+ * padded block (rows / batch) up to its last real token (c->lengths) rounded
+ * up to 16. */
+int64_t blk_example_rows(const blk_ctx *c, int64_t i, int64_t rows, int64_t *start);
+/* Example i's squared norm of dW and db (its rows: blk_example_rows), added to c->sq_norm: a sequence's rows by the cheaper of
  * the Gram ("ghost norm") form and the materialised dy_i^T x_i; one row as
  * |dy|^2 |x|^2. */
 vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const float *x, const float *dy,

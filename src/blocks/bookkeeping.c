@@ -37,14 +37,16 @@ vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t w
     return VT_OK;
 }
 
-/* Row r of (rows, width) times factor[r / per]. */
-static void scale_rows(float *d, int64_t rows, int64_t width, const double *factor, int64_t per) {
+/* Each example's rows of (rows, width) times its factor: its row, its packed
+ * rows, or its whole padded block. */
+static void scale_rows(const blk_ctx *c, float *d, int64_t rows, int64_t width, const double *factor) {
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
-        float f = (float)factor[r / per];
-        float *restrict row = d + r * width;
+    for (int64_t i = 0; i < c->batch; i++) {
+        float f = (float)factor[i];
+        int64_t at, n = blk_example_rows(c, i, rows, &at);
+        if (!c->offsets && rows != c->batch) n = rows / c->batch;
         if (f != 1.0f)
-            for (int64_t h = 0; h < width; h++) row[h] *= f;
+            for (float *restrict v = d + at * width, *end = d + (at + n) * width; v < end; v++) *v *= f;
     }
 }
 
@@ -72,7 +74,7 @@ static void norm_gradient(const blk_kept_rec *r, const float *kept, const double
     }
 }
 
-vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor, int64_t batch) {
+vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor) {
     for (int64_t n = 0; n < k->n; n++) {
         const blk_kept_rec *r = &k->recs[n];
         float *d = blk_kept_at(k, n);
@@ -80,7 +82,7 @@ vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor, in
             norm_gradient(r, d, factor);
             continue;
         }
-        scale_rows(d, r->rows, r->width, factor, r->rows / batch);
+        scale_rows(c, d, r->rows, r->width, factor);
         if (r->kind == BLK_KEPT_DENSE) {
             vt_status st = dense_gradient(c, r, d);
             if (st != VT_OK) return st;

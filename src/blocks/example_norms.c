@@ -9,11 +9,21 @@
 
 #include "blocks/blocks.h"
 
-/* The rows of example i worth reading: padding past its last real token has
- * no gradient. Rounded up to 16 so that the matrix products see few distinct
- * shapes (oneDNN caches one primitive per shape); the extra rows are zeros of
- * dy and change nothing. */
-static int64_t live_rows(const blk_ctx *c, int64_t i, int64_t per) {
+/* (blocks.h) A padded block stops at the last real token (the padding after
+ * it has no gradient), rounded up to 16 so that the matrix products see few
+ * distinct shapes (oneDNN caches one primitive per shape; the extra rows are
+ * zeros of dy and change nothing). */
+int64_t blk_example_rows(const blk_ctx *c, int64_t i, int64_t rows, int64_t *start) {
+    if (rows == c->batch) {
+        *start = i;
+        return 1;
+    }
+    if (c->offsets) {
+        *start = c->offsets[i];
+        return c->offsets[i + 1] - c->offsets[i];
+    }
+    int64_t per = rows / c->batch;
+    *start = i * per;
     if (per != c->seq_len || !c->lengths) return per;
     int64_t n = (c->lengths[i] + 15) / 16 * 16;
     return n < per ? n : per;
@@ -71,7 +81,7 @@ static vt_status weight_sq_norm(const float *x, const float *d, int64_t n, int64
 vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const float *x, const float *dy,
                                    int64_t rows) {
     if (!c->sq_norm || !l->dW) return VT_OK;
-    int64_t per = rows / c->batch, in = l->in, out = l->out;
+    int64_t in = l->in, out = l->out;
     vt_status st = VT_OK;
 #pragma omp parallel
     {
@@ -82,8 +92,8 @@ vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const 
 #pragma omp for schedule(dynamic)
         for (int64_t i = 0; i < c->batch; i++) {
             if (mine != VT_OK) continue;
-            int64_t n = live_rows(c, i, per);
-            const float *xi = x + i * per * in, *di = dy + i * per * out;
+            int64_t at, n = blk_example_rows(c, i, rows, &at);
+            const float *xi = x + at * in, *di = dy + at * out;
             double w = 0;
             if (n == 1) w = dot(di, di, out) * dot(xi, xi, in);
             else mine = weight_sq_norm(xi, di, n, in, out, &buf, &cap, &w);
@@ -102,7 +112,6 @@ vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const 
 vt_status blk_layernorm_example_norms(const blk_ctx *c, const float *d_out, const float *x, const float *mean,
                                       const float *rstd, int64_t rows, int64_t width, float *dgamma, float *dbeta) {
     if (!c->sq_norm) return VT_OK;
-    int64_t per = rows / c->batch;
     bool no_memory = false;
     float *kept = NULL; /* (batch, 2 width) book-keeping: each example's two sums */
     if (c->kept && dgamma) {
@@ -119,7 +128,8 @@ vt_status blk_layernorm_example_norms(const blk_ctx *c, const float *d_out, cons
         for (int64_t i = 0; i < c->batch; i++) {
             if (!dg) continue;
             for (int64_t h = 0; h < 2 * width; h++) dg[h] = 0;
-            for (int64_t t = i * per; t < i * per + live_rows(c, i, per); t++) {
+            int64_t at, n = blk_example_rows(c, i, rows, &at);
+            for (int64_t t = at; t < at + n; t++) {
                 const float *d = d_out + t * width, *xr = x + t * width;
                 for (int64_t h = 0; h < width; h++) {
                     dg[h] += (double)d[h] * ((xr[h] - mean[t]) * rstd[t]); /* x-hat as the forward had it */

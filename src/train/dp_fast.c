@@ -1,5 +1,7 @@
 /* DP-SGD's fast clipped sum for sequence and token classifiers (see verto/dp.h and
- * docs/privacy.md): the examples padded into one batch, one forward, a
+ * docs/privacy.md): the examples packed into one batch (no padding; padded
+ * to the longest where an example's mask is not its tokens then padding),
+ * one forward, a
  * backward that yields every example's squared gradient norm without its
  * gradient, then the gradient of sum_i c_i loss_i with c_i example i's
  * clipping factor (the gradient is linear in the loss weights, so that is
@@ -14,15 +16,17 @@
 #include "train/dp_internal.h"
 #include "verto/rng.h"
 
-/* The examples as one batch (B, T) padded to the longest, and their labels. */
+/* The examples as one batch, packed (offsets: rows offsets[k] .. offsets[k+1]
+ * - 1 are example k's tokens) or padded to the longest (B, T), and their labels. */
 typedef struct packed {
     vt_bert_batch batch;
-    int32_t *ids, *types, *mask, *labels; /* (B, T) x 3, (B) or per token (B, T) */
+    int32_t *ids, *types, *mask, *labels; /* (rows) x 3 (mask: padded only), (B) or per token (rows) */
     float *targets;                       /* (B, num_labels): regression targets or multi-label targets */
+    int64_t *offsets;                     /* (B + 1) packed, else NULL */
 } packed;
 
 static void packed_free(packed *p) {
-    free(p->ids), free(p->types), free(p->mask), free(p->labels), free(p->targets);
+    free(p->ids), free(p->types), free(p->mask), free(p->labels), free(p->targets), free(p->offsets);
 }
 
 /* Whether an example fits the fast path: a sequence task's labels over token ids. */
@@ -34,14 +38,30 @@ static bool fits(const vt_bert_batch *e) {
 /* Labels that do not count (PyTorch's ignore_index): a token classifier's padding. */
 #define IGNORED_LABEL (-100)
 
-/* Copies example k (a batch of 1) into row k of p; T is p's length. */
-static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t L, int32_t pad, bool per_token) {
+/* How many tokens of e to pack: its mask's leading ones, when the rest of
+ * the mask is zeros (and a token classifier's labels there are ignored, so
+ * dropping them changes no loss); -1 when e cannot be packed. */
+static int64_t packable_length(const vt_bert_batch *e, bool per_token) {
+    int64_t n = e->seq_len;
+    if (e->attention_mask) {
+        n = 0;
+        while (n < e->seq_len && e->attention_mask[n]) n++;
+        for (int64_t t = n; t < e->seq_len; t++)
+            if (e->attention_mask[t] || (per_token && e->labels[t] != IGNORED_LABEL)) return -1;
+    }
+    return n >= 1 ? n : -1;
+}
+
+/* Copies example k (a batch of 1) into p: its n tokens at row `at`, then
+ * (padded) padding up to row at + T. */
+static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t at, int64_t n, int64_t T, int64_t L, int32_t pad,
+                bool per_token) {
     for (int64_t t = 0; t < T; t++) {
-        bool in = t < e->seq_len;
-        p->ids[k * T + t] = in ? e->input_ids[t] : pad;
-        p->types[k * T + t] = in && e->token_type_ids ? e->token_type_ids[t] : 0;
-        p->mask[k * T + t] = in ? (e->attention_mask ? e->attention_mask[t] : 1) : 0;
-        if (per_token) p->labels[k * T + t] = in ? e->labels[t] : IGNORED_LABEL;
+        bool in = t < n;
+        p->ids[at + t] = in ? e->input_ids[t] : pad;
+        p->types[at + t] = in && e->token_type_ids ? e->token_type_ids[t] : 0;
+        if (p->mask) p->mask[at + t] = in ? (e->attention_mask ? e->attention_mask[t] : 1) : 0;
+        if (per_token) p->labels[at + t] = in ? e->labels[t] : IGNORED_LABEL;
     }
     if (e->labels && !per_token) p->labels[k] = e->labels[0];
     const float *targets = e->regression_targets ? e->regression_targets : e->multi_labels;
@@ -51,35 +71,45 @@ static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t T, int64_t
 /* Reads the examples into p; *fit false when one does not fit the fast path. */
 static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t count, vt_dp_get_example_fn get,
                       void *ctx, packed *p, bool *fit) {
-    int64_t T = 0, L = c->num_labels;
-    bool per_token = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
+    int64_t T = 0, L = c->num_labels, tokens = 0;
+    bool per_token = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION, packs = true;
     vt_bert_batch e, first = {0};
     *fit = true;
-    for (int64_t k = 0; k < count && *fit; k++) { /* the longest, and whether all fit */
+    for (int64_t k = 0; k < count && *fit; k++) { /* the longest, and whether all fit and pack */
         vt_status st = get(ctx, rows[k], &e);
         if (st != VT_OK) return st;
         if (k == 0) first = e;
         *fit = fits(&e) && (!per_token || e.labels) && !e.labels == !first.labels && !e.regression_targets == !first.regression_targets &&
                !e.multi_labels == !first.multi_labels;
         if (e.seq_len > T) T = e.seq_len;
+        int64_t n = *fit ? packable_length(&e, per_token) : -1;
+        packs = packs && n > 0;
+        tokens += n;
     }
     if (!*fit) return VT_OK;
-    size_t cells = (size_t)(count * T);
+    size_t cells = (size_t)(packs ? tokens : count * T);
     p->ids = malloc(cells * sizeof *p->ids);
     p->types = malloc(cells * sizeof *p->types);
-    p->mask = malloc(cells * sizeof *p->mask);
+    p->mask = packs ? NULL : malloc(cells * sizeof *p->mask);
+    p->offsets = packs ? malloc((size_t)(count + 1) * sizeof *p->offsets) : NULL;
     p->labels = malloc((per_token ? cells : (size_t)count) * sizeof *p->labels);
     p->targets = malloc((size_t)(count * L) * sizeof *p->targets);
-    if (!p->ids || !p->types || !p->mask || !p->labels || !p->targets)
+    if (!p->ids || !p->types || (!packs && !p->mask) || (packs && !p->offsets) || !p->labels || !p->targets)
         return vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for a batch of %" PRId64 " examples", count);
     int32_t pad = c->pad_token_id >= 0 ? (int32_t)c->pad_token_id : 0;
+    int64_t at = 0;
     for (int64_t k = 0; k < count; k++) { /* again: the source may reuse its buffers between calls */
         vt_status st = get(ctx, rows[k], &e);
         if (st != VT_OK) return st;
-        put(p, k, &e, T, L, pad, per_token);
+        int64_t n = packs ? packable_length(&e, per_token) : e.seq_len;
+        if (packs) p->offsets[k] = at;
+        put(p, k, &e, at, n, packs ? n : T, L, pad, per_token);
+        at += packs ? n : T;
     }
-    p->batch = (vt_bert_batch){.batch = count, .seq_len = T, .input_ids = p->ids, .token_type_ids = p->types,
-                               .attention_mask = p->mask, .labels = first.labels ? p->labels : NULL,
+    if (packs) p->offsets[count] = at;
+    p->batch = (vt_bert_batch){.batch = count, .seq_len = packs ? 0 : T, .input_ids = p->ids,
+                               .token_type_ids = p->types, .attention_mask = p->mask, .offsets = p->offsets,
+                               .labels = first.labels ? p->labels : NULL,
                                .regression_targets = first.regression_targets ? p->targets : NULL,
                                .multi_labels = first.multi_labels ? p->targets : NULL,
                                .class_weights = first.class_weights, .cls_only = first.cls_only};
@@ -119,7 +149,9 @@ static vt_status batch_clipped_sum(const vt_dp_options *o, vt_bert *b, const int
         sq[k] = dp_clip_factor(o->max_grad_norm, sqrt(sq[k]));
         info->clipped += sq[k] < 1.0;
     }
-    for (int64_t r = 0; r < count * p.batch.seq_len; r++) info->tokens += p.mask[r] != 0;
+    if (p.offsets) info->tokens += p.offsets[count];
+    else
+        for (int64_t r = 0; r < count * p.batch.seq_len; r++) info->tokens += p.mask[r] != 0;
     if ((st = keep ? vt_bert_bookkeeping_gradient(b, sq) : vt_bert_backward_examples(b, sq, NULL)) != VT_OK) goto out;
     size_t n_infos;
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);

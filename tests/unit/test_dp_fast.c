@@ -12,7 +12,10 @@
  *
  * - Every example's squared gradient norm equals the exact one's within 1e-4
  *   relative: float32 sums of a few thousand products, against the same in
- *   another order (about 1e-6 relative).
+ *   another order (about 1e-6 relative); for the batch padded and packed.
+ * - vt_dp_gradient packs the examples (their masks are their tokens, then
+ *   padding); one with a hole in its mask keeps the batch padded: both equal
+ *   the exact path within 1e-4.
  * - With noise 0 and C the median norm (some examples clipped, some not), the
  *   fast private gradient equals the exact one within 1e-4 of each parameter's
  *   largest gradient; the attention key biases' gradients are zero in theory
@@ -117,6 +120,19 @@ static vt_bert_batch whole_batch(examples *e) {
                            .class_weights = e->weighted ? e->class_weights : NULL, .cls_only = e->cls_only};
 }
 
+/* The examples packed into one batch: each one's tokens, no padding. */
+static vt_bert_batch packed_batch(examples *e, int32_t *ids, int32_t *types, int64_t *offsets) {
+    offsets[0] = 0;
+    for (int64_t i = 0; i < N; i++) {
+        memcpy(ids + offsets[i], e->ids[i], (size_t)lengths[i] * sizeof *ids);
+        memcpy(types + offsets[i], e->types[i], (size_t)lengths[i] * sizeof *types);
+        offsets[i + 1] = offsets[i] + lengths[i];
+    }
+    return (vt_bert_batch){.batch = N, .input_ids = ids, .token_type_ids = types, .offsets = offsets,
+                           .labels = e->labels, .class_weights = e->weighted ? e->class_weights : NULL,
+                           .cls_only = e->cls_only};
+}
+
 /* Fast norms vs exact ones; returns the median norm. */
 static double check_norms(vt_bert *b, examples *e, const char *what) {
     double exact[N], fast[N];
@@ -128,14 +144,18 @@ static double check_norms(vt_bert *b, examples *e, const char *what) {
         assert_int_equal(vt_bert_backward(b, false), VT_OK);
         exact[i] = grad_sq_norm(b);
     }
-    vt_bert_batch all = whole_batch(e);
-    assert_int_equal(vt_bert_forward(b, &all, true, 1, &out), VT_OK);
-    assert_int_equal(vt_bert_backward_examples(b, NULL, fast), VT_OK);
-    double worst = 0;
-    for (int64_t i = 0; i < N; i++) worst = fmax(worst, fabs(fast[i] - exact[i]) / exact[i]);
-    printf("    %-34s squared norms of lengths 1 and 30: %.4g, %.4g; fast vs exact rel %.3g (tol %.0e)\n", what,
-           exact[2], exact[1], worst, TOL);
-    assert_true(worst <= TOL);
+    int32_t ids[N * TMAX], types[N * TMAX];
+    int64_t offsets[N + 1];
+    for (int packed = 0; packed < 2; packed++) {
+        vt_bert_batch all = packed ? packed_batch(e, ids, types, offsets) : whole_batch(e);
+        assert_int_equal(vt_bert_forward(b, &all, true, 1, &out), VT_OK);
+        assert_int_equal(vt_bert_backward_examples(b, NULL, fast), VT_OK);
+        double worst = 0;
+        for (int64_t i = 0; i < N; i++) worst = fmax(worst, fabs(fast[i] - exact[i]) / exact[i]);
+        printf("    %-34s squared norms of lengths 1 and 30: %.4g, %.4g; fast (%s) vs exact rel %.3g (tol %.0e)\n",
+               what, exact[2], exact[1], packed ? "packed" : "padded", worst, TOL);
+        assert_true(worst <= TOL);
+    }
     double s[N];
     memcpy(s, exact, sizeof s);
     for (int i = 0; i < N; i++) /* (insertion sort) */
@@ -235,6 +255,33 @@ static void test_distilbert(void **state) {
     check_family(VT_FAMILY_DISTILBERT, false, true, "DistilBERT cls_only");
 }
 
+/* An example whose mask has a hole (a token in the middle masked) cannot be
+ * packed: the batch stays padded, and its private gradient still equals the
+ * exact path's. */
+static void test_padded_fast_path(void **state) {
+    (void)state;
+    vt_bert *b = make_model(VT_FAMILY_BERT);
+    examples e;
+    make_examples(&e, (int32_t)vt_bert_get_config(b)->pad_token_id, false, true);
+    e.mask[3][5] = 0; /* example 3 (17 tokens, arriving padded) */
+    int64_t n, clipped_exact, clipped_fast;
+    vt_bert_grads(b, &n);
+    float *exact = malloc((size_t)n * sizeof *exact), *fast = malloc((size_t)n * sizeof *fast);
+    assert_true(exact && fast);
+    dp_gradient(b, &e, 2.0, true, VT_DP_BOOKKEEPING, exact, &clipped_exact);
+    dp_gradient(b, &e, 2.0, false, VT_DP_BOOKKEEPING, fast, &clipped_fast);
+    assert_int_equal(clipped_exact, clipped_fast);
+    double top = 0;
+    for (int64_t i = 0; i < n; i++) top = fmax(top, fabs(exact[i]));
+    double diff = fabs_max_diff(fast, exact, n) / top;
+    printf("    a mask with a hole (padded batch, %lld of %d clipped): fast vs exact %.3g of the largest entry "
+           "(tol %.0e)\n", (long long)clipped_fast, N, diff, TOL);
+    assert_true(diff <= TOL);
+    free(exact);
+    free(fast);
+    vt_bert_free(b);
+}
+
 /* In bf16 (the products round dy and x to bf16, 8 significant bits) book-keeping equals the two-pass path
  * within 2e-2 of the gradient's largest entry: both round the same products' operands, one after scaling
  * dy by c_i, the other before (a few bf16 roundings apart). */
@@ -306,6 +353,7 @@ int main(void) {
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
         cmocka_unit_test(test_bf16),
+        cmocka_unit_test(test_padded_fast_path),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
