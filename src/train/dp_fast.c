@@ -116,8 +116,9 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
     return VT_OK;
 }
 
-/* The clipped gradients of count examples run as one batch, added to sum;
- * *fit false (nothing done) when they do not fit the fast path. */
+/* The clipped gradients of count examples run as one batch, added to sum
+ * (NULL: left in b's gradient); *fit false (nothing done) when they do not
+ * fit the fast path. */
 static vt_status batch_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
                                    vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
                                    vt_dp_step_info *info, bool *fit) {
@@ -153,6 +154,7 @@ static vt_status batch_clipped_sum(const vt_dp_options *o, vt_bert *b, const int
     else
         for (int64_t r = 0; r < count * p.batch.seq_len; r++) info->tokens += p.mask[r] != 0;
     if ((st = keep ? vt_bert_bookkeeping_gradient(b, sq) : vt_bert_backward_examples(b, sq, NULL)) != VT_OK) goto out;
+    if (!sum) goto out; /* (the caller takes the sum from b's gradient) */
     size_t n_infos;
     const vt_param_info *infos = vt_bert_param_infos(b, &n_infos);
     const float *g = vt_bert_grads(b, NULL);
@@ -171,20 +173,27 @@ out:
 
 vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
                               vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
-                              vt_dp_step_info *info, bool *done) {
+                              vt_dp_step_info *info, bool *done, bool *in_grads) {
     const vt_bert_config *c = vt_bert_get_config(b);
     *done = false;
+    if (in_grads) *in_grads = false;
     if (o->exact || count == 0 ||
         (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && c->arch != VT_BERT_FOR_TOKEN_CLASSIFICATION))
         return VT_OK; /* (question answering's softmax runs over padded positions too: an example alone differs) */
     int64_t micro = o->micro_batch > 0 && o->micro_batch < count ? o->micro_batch : count;
     vt_dp_step_info in = {.fast = true};
+    bool whole = in_grads && micro == count; /* one batch: its gradient is the sum */
+    if (!whole) {
+        int64_t n;
+        vt_bert_grads(b, &n);
+        memset(sum, 0, (size_t)n * sizeof *sum);
+    }
     for (int64_t first = 0; first < count; first += micro) {
         int64_t m = count - first < micro ? count - first : micro;
         /* (one batch: the step's dropout seed; micro-batches: each its own masks, any fixed ones keep the guarantee) */
         uint64_t seed = micro == count ? dropout_seed : vt_hash64(dropout_seed, (uint64_t)first);
         bool fit;
-        vt_status st = batch_clipped_sum(o, b, rows + first, m, get, ctx, seed, sum, &in, &fit);
+        vt_status st = batch_clipped_sum(o, b, rows + first, m, get, ctx, seed, whole ? NULL : sum, &in, &fit);
         if (st != VT_OK) return st;
         if (!fit && first == 0) return VT_OK; /* the exact path, from scratch */
         if (!fit) return vt_error(VT_ERR_INVALID_ARG, "DP-SGD: the examples of one batch are of different kinds");
@@ -192,5 +201,6 @@ vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t 
     in.loss /= (double)count;
     *info = in;
     *done = true;
+    if (whole) *in_grads = true;
     return VT_OK;
 }

@@ -115,8 +115,9 @@ int64_t vt_dp_sample(vt_dp *dp, int64_t step, int64_t *rows) { /* dp: the shuffl
  * chunks are drawn in parallel and the noise does not depend on the threads. */
 #define NOISE_CHUNK 16384
 
-/* g = (dp->sum + N(0, S^2 C^2)) / B on the trainable coordinates, 0 on the others. */
-static void add_noise(const vt_dp *dp, vt_bert *b, int64_t step, float *g) {
+/* g = (sum + N(0, S^2 C^2)) / B on the trainable coordinates, 0 on the
+ * others; sum is dp->sum, or g itself when the fast path left it there. */
+static void add_noise(const vt_dp *dp, vt_bert *b, int64_t step, float *g, bool sum_in_g) {
     int64_t n = dp->n_params, chunks = (n + NOISE_CHUNK - 1) / NOISE_CHUNK;
     double std = dp->o.noise_multiplier * dp->o.max_grad_norm, scale = 1.0 / (double)dp->o.expected_batch;
     uint64_t stream = vt_hash64(vt_hash64(dp->o.seed, NOISE_STREAM), (uint64_t)step);
@@ -129,7 +130,10 @@ static void add_noise(const vt_dp *dp, vt_bert *b, int64_t step, float *g) {
         for (int64_t at = k * NOISE_CHUNK; at < end; at += 1024) {
             int64_t m = end - at < 1024 ? end - at : 1024;
             if (std > 0) vt_rng_fill_normal(&noise, z, m);
-            for (int64_t i = 0; i < m; i++) g[at + i] = (float)((dp->sum[at + i] + (std > 0 ? std * z[i] : 0)) * scale);
+            for (int64_t i = 0; i < m; i++) {
+                double sum = sum_in_g ? (double)g[at + i] : dp->sum[at + i];
+                g[at + i] = (float)((sum + (std > 0 ? std * z[i] : 0)) * scale);
+            }
         }
     }
     size_t n_infos;
@@ -185,12 +189,14 @@ vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *row
     int64_t n;
     float *g = vt_bert_grads(b, &n);
     if (n != dp->n_params) return vt_error(VT_ERR_INVALID_ARG, "vt_dp_gradient: the model is not the one the state was made for");
-    memset(dp->sum, 0, (size_t)n * sizeof *dp->sum);
     vt_dp_step_info in = {.batch = count};
     double loss_sum = 0;
-    bool fast;
-    vt_status st = dp_fast_clipped_sum(&dp->o, b, rows, count, get, ctx, dropout_seed, dp->sum, &in, &fast);
+    bool fast, in_grads, ranks = vt_dist_size() > 1; /* (the ranks add up dp->sum: it must hold the sum) */
+    vt_status st = dp_fast_clipped_sum(&dp->o, b, rows, count, get, ctx, dropout_seed, dp->sum, &in, &fast,
+                                       ranks ? NULL : &in_grads);
     if (st != VT_OK) return st;
+    if (ranks) in_grads = false;
+    if (!fast) memset(dp->sum, 0, (size_t)n * sizeof *dp->sum);
     for (int64_t k = 0; k < count && !fast; k++) {
         vt_bert_batch one;
         st = get(ctx, rows[k], &one);
@@ -206,8 +212,8 @@ vt_status vt_dp_gradient(vt_dp *dp, vt_bert *b, int64_t step, const int64_t *row
         for (int64_t t = 0; t < one.seq_len; t++) in.tokens += one.attention_mask ? one.attention_mask[t] != 0 : 1;
     }
     if (!fast) in.loss = count > 0 ? loss_sum / (double)count : NAN;
-    if (vt_dist_size() > 1 && (st = sum_over_ranks(dp, &in)) != VT_OK) return st;
-    add_noise(dp, b, step, g); /* (the same draws on every rank, after the sum: the noise is added once) */
+    if (ranks && (st = sum_over_ranks(dp, &in)) != VT_OK) return st;
+    add_noise(dp, b, step, g, in_grads); /* (the same draws on every rank, after the sum: the noise is added once) */
     if (info) *info = in;
     return VT_OK;
 }
