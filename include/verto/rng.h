@@ -29,7 +29,7 @@ VT_API double vt_rng_uniform(vt_rng *r);
 VT_API uint64_t vt_rng_below(vt_rng *r, uint64_t n);
 /* Standard normal (Box-Muller). */
 VT_API double vt_rng_normal(vt_rng *r);
-/* Standard normal by the ziggurat method: about 7x faster than
+/* Standard normal by the ziggurat method: several times faster than
  * vt_rng_normal, for bulk noise (a different sequence from the same state). */
 VT_API double vt_rng_normal_ziggurat(vt_rng *r);
 /* n standard normals, the same as n calls of vt_rng_normal_ziggurat. */
