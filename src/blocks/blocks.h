@@ -83,10 +83,10 @@ void blk_kept_free(blk_kept *k);
 /* A new record of rows x width floats (uninitialised); its index in *rec. */
 vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t width, int64_t *rec);
 static inline float *blk_kept_at(const blk_kept *k, int64_t rec) { return k->data + k->recs[rec].at; }
-/* Every kept row scaled by its example's factor (blk_example_rows: a padded
- * block, packed rows, or one row; a LayerNorm's rows are its examples), then each dense layer's and
- * LayerNorm's gradient added to its slots (+=). BLK_KEPT_ROWS records are
- * scaled only. */
+/* Every kept row scaled by its example's factor (its padded block, packed
+ * rows or one row; a LayerNorm's rows are its examples), then each dense
+ * layer's and LayerNorm's gradient added to its slots (+=). BLK_KEPT_ROWS
+ * records are scaled only. */
 vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor);
 
 /* ---- a low-rank adapter (LoRA) on a dense layer ---------------------------
@@ -148,9 +148,9 @@ vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float
  * padded block (rows / batch) up to its last real token (c->lengths) rounded
  * up to 16. */
 int64_t blk_example_rows(const blk_ctx *c, int64_t i, int64_t rows, int64_t *start);
-/* Example i's squared norm of dW and db (its rows: blk_example_rows), added to c->sq_norm: a sequence's rows by the cheaper of
- * the Gram ("ghost norm") form and the materialised dy_i^T x_i; one row as
- * |dy|^2 |x|^2. */
+/* Example i's squared norm of dW and db (its rows: blk_example_rows), added
+ * to c->sq_norm: a sequence's rows by the cheaper of the Gram ("ghost norm")
+ * form and the materialised dy_i^T x_i; one row as |dy|^2 |x|^2. */
 vt_status blk_linear_example_norms(const blk_ctx *c, const blk_linear *l, const float *x, const float *dy,
                                    int64_t rows);
 /* The same for a LayerNorm's gamma and beta from the gradient of its output

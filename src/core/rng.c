@@ -1,6 +1,7 @@
 /* xoshiro256** and a splitmix64-based counter hash (see verto/rng.h). */
 #include <math.h>
 
+#include "core/xoshiro.h"
 #include "verto/rng.h"
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -14,20 +15,7 @@ void vt_rng_seed(vt_rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-uint64_t vt_rng_next(vt_rng *r) {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+uint64_t vt_rng_next(vt_rng *r) { return vt_xoshiro_next(r); }
 
 double vt_rng_uniform(vt_rng *r) { return (double)(vt_rng_next(r) >> 11) * 0x1.0p-53; }
 

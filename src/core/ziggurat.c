@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/xoshiro.h"
 #include "verto/rng.h"
 
 #define LAYERS 256
@@ -34,23 +35,9 @@ static void build_tables(void) {
     for (int i = 0; i <= LAYERS; i++) f_edge[i] = density(x_edge[i]);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline double uniform(vt_rng *r) { return (double)(vt_xoshiro_next(r) >> 11) * 0x1.0p-53; }
 
-/* vt_rng_next, inline: the fast path is a handful of instructions around it. */
-static inline uint64_t next_bits(vt_rng *r) {
-    uint64_t *s = r->s, result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-static inline double uniform(vt_rng *r) { return (double)(next_bits(r) >> 11) * 0x1.0p-53; }
-
-/* The rare draws: the tail beyond R (layer 0) or a wedge; *x the draw on success. */
+/* The rare draws: the tail beyond R (layer 0) or a wedge; *out the draw when accepted. */
 static bool slow_draw(vt_rng *r, int i, double x, double *out) {
     if (i == 0) { /* Marsaglia's tail: R + a with a exponential, accepted with probability exp(-a^2 / 2) */
         double a, b;
@@ -76,7 +63,7 @@ static inline double with_sign(double x, uint64_t bits) {
 
 static inline double draw(vt_rng *r) {
     for (;;) {
-        uint64_t bits = next_bits(r);
+        uint64_t bits = vt_xoshiro_next(r);
         int i = (int)(bits & (LAYERS - 1));
         double x = (double)(bits >> 11) * 0x1.0p-53 * x_edge[i]; /* across the layer, from bits i and sign left */
         if (x < x_edge[i + 1]) return with_sign(x, bits);         /* inside the layer below: under the curve */
