@@ -4,14 +4,8 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
-#if defined(__SANITIZE_ADDRESS__) /* gcc */
-#define ASAN_ALLOCATOR 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) /* clang */
-#define ASAN_ALLOCATOR 1
-#endif
-#endif
 
+#include "core/asan.h"
 #include "core/strbuf.h"
 #include "verto/serve.h"
 
@@ -88,7 +82,7 @@ void vt_serve_metrics_queue(vt_serve_metrics *m, int64_t queued) {
  * Unlike resident memory it does not move with the allocator's free lists or
  * the pages it keeps, so it is how a leak shows. */
 static long long heap_in_use_bytes(void) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33) && !defined(ASAN_ALLOCATOR)
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33) && !defined(VT_ASAN_ALLOCATOR)
     struct mallinfo2 mi = mallinfo2();
     return (long long)(mi.uordblks + mi.hblkhd); /* in the heaps + in their own mappings */
 #else

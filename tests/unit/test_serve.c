@@ -13,16 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/asan.h"
 #include "verto/bert.h"
 #include "verto/serve.h"
-
-#if defined(__SANITIZE_ADDRESS__) /* gcc: the metrics leave the heap gauge out under AddressSanitizer */
-#define ASAN_ALLOCATOR 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) /* clang */
-#define ASAN_ALLOCATOR 1
-#endif
-#endif
 #include "verto/tokenizer.h"
 
 /* ---- the parser ------------------------------------------------------- */
@@ -236,7 +229,7 @@ static void test_metrics(void **state) {
        AddressSanitizer, whose allocator glibc does not count, it is left out) */
     long long heap0 = -1, heap1 = -1;
     const char *h = strstr(text, "\nverto_heap_in_use_bytes ");
-#if defined(ASAN_ALLOCATOR)
+#if defined(VT_ASAN_ALLOCATOR)
     assert_null(h);
     free(text);
     vt_serve_metrics_free(m);
