@@ -1,5 +1,6 @@
 /* The body of /v1/completions (see verto/completions.h). */
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,13 +72,15 @@ static vt_status parse_doc(const cJSON *root, vt_completion_request *r) {
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "temperature"))) {
         if ((st = number(v, "temperature", 0, 100, false, &x)) != VT_OK) return st;
-        r->sampling.do_sample = x > 0; /* OpenAI's 0: the likeliest token */
-        r->sampling.temperature = x > 0 ? (float)x : 1.0f;
+        float t = (float)x; /* (a positive double under float's range rounds to 0: the likeliest token too) */
+        r->sampling.do_sample = t > 0; /* OpenAI's 0: the likeliest token */
+        r->sampling.temperature = t > 0 ? t : 1.0f;
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "top_p"))) {
         if ((st = number(v, "top_p", 0, 1, false, &x)) != VT_OK) return st;
-        if (x <= 0) return vt_error(VT_ERR_INVALID_ARG, "\"top_p\" must be in (0, 1]");
         r->sampling.top_p = (float)x;
+        if (!(r->sampling.top_p > 0)) /* (0, or too small for a float) */
+            return vt_error(VT_ERR_INVALID_ARG, "\"top_p\" must be in (0, 1] (and at least %g)", (double)FLT_TRUE_MIN);
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "top_k"))) {
         if ((st = number(v, "top_k", 0, 1e9, true, &x)) != VT_OK) return st;

@@ -99,7 +99,8 @@ long=$(python3 -c 'print("word " * 120)')
 for body in '{"prompt": "hi", "max_tokens": 1e300}' '{"prompt": "hi", "max_tokens": 99999999999}' \
     '{"prompt": "hi", "max_tokens": 101}' "{\"prompt\": \"$long\", \"max_tokens\": 60}" \
     '{"prompt": 5}' '{"prompt": []}' '{"prompt": [""]}' '{"prompt": "hi", "temperature": "hot"}' \
-    '{"prompt": "hi", "temperature": -1}' '{"prompt": "hi", "top_p": 0}' '{"prompt": "hi", "n": 2}' \
+    '{"prompt": "hi", "temperature": -1}' '{"prompt": "hi", "top_p": 0}' '{"prompt": "hi", "top_p": 1e-60}' \
+    '{"prompt": "hi", "n": 2}' \
     '{"prompt": "hi", "stop": ["a", "b", "c", "d", "e"]}' '{"prompt": "hi", "stop": [1]}' \
     '{"prompt": "hi", "stream": "yes"}' '{"prompt": "hi", "frequency": 1}' '{"prompt": "hi", "prompt": "x"}' \
     '{"prompt": "hi", "max_tokens": 0}' '{"prompt": "hi", "seed": -1}' '{"prompt": "hi", "logprobs": 3}' \
