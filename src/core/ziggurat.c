@@ -5,7 +5,7 @@
  * layer below (about 99% of draws) it is accepted at once; otherwise the
  * wedge is decided by the density and the tail sampled by Marsaglia's
  * exponential method. The result is exactly normal up to the tables'
- * rounding, about 9x faster than Box-Muller with libm's log and sincos
+ * rounding, about 7x faster than Box-Muller with libm's log and sincos
  * (DP-SGD draws one normal per trainable coordinate and step). */
 #include <math.h>
 #include <pthread.h>
