@@ -65,7 +65,8 @@ VT_API void vt_sampler_free(vt_sampler *s);
 /* Processes `logits` (V) in place: step 1, then (when o->do_sample) steps
  * 2-4; removed tokens hold -INFINITY. `context` (n_context ids, each in
  * [0, V)) is the sequence so far. VT_ERR_INVALID_ARG for an id out of range
- * (logits untouched then) and VT_ERR_NUMERIC when a logit is NaN. */
+ * (logits untouched then) and VT_ERR_NUMERIC when a logit is NaN (or +inf
+ * when sampling: there is no distribution to draw from). */
 VT_API vt_status vt_sampler_process(vt_sampler *s, float *logits, const int32_t *context, int64_t n_context);
 
 /* Processes `logits` (V, in place) and chooses the next token: the argmax

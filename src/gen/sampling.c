@@ -1,5 +1,6 @@
 /* Logits processing and token choice for generation (see verto/sampling.h):
  * repetition penalty, temperature, top-k, top-p, greedy or seeded draws. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,21 +172,34 @@ static vt_status penalise(vt_sampler *s, float *x, const int32_t *context, int64
         int32_t t = context[i];
         if (s->seen[t]) continue;
         s->seen[t] = 1;
-        x[t] = x[t] < 0 ? x[t] * pen : x[t] / pen;
+        x[t] = x[t] < 0 ? x[t] * pen : fminf(x[t] / pen, FLT_MAX); /* a tiny penalty must not make +inf */
     }
     for (int64_t i = 0; i < n; i++) s->seen[context[i]] = 0;
     return VT_OK;
+}
+
+/* x /= T, as transformers does. When the largest score over T overflows (a
+ * tiny T: 1e-40 on logits of 10), the scores are shifted by their maximum
+ * first -- the softmax is unchanged, and the largest becomes 0 instead of
+ * +inf, so the draw tends to the argmax as T does instead of failing. */
+static void apply_temperature(float *x, int32_t V, float T) {
+    float mx = -INFINITY;
+    for (int32_t i = 0; i < V; i++)
+        if (x[i] > mx) mx = x[i];
+    if (mx == -INFINITY) return; /* nothing left to scale */
+    float shift = isfinite(mx / T) ? 0.0f : mx;
+    for (int32_t i = 0; i < V; i++) x[i] = (x[i] - shift) / T;
 }
 
 vt_status vt_sampler_process(vt_sampler *s, float *x, const int32_t *context, int64_t n_context) {
     if (!s || !x || (n_context > 0 && !context) || n_context < 0)
         return vt_error(VT_ERR_INVALID_ARG, "vt_sampler_process: a sampler, logits and the sequence are needed");
     for (int32_t i = 0; i < s->V; i++)
-        if (isnan(x[i])) return vt_error(VT_ERR_NUMERIC, "logit %d is NaN", (int)i);
+        if (isnan(x[i]) || (s->o.do_sample && x[i] == INFINITY)) /* +inf: no distribution to draw from */
+            return vt_error(VT_ERR_NUMERIC, "logit %d is %s", (int)i, isnan(x[i]) ? "NaN" : "+inf");
     vt_status st = penalise(s, x, context, n_context);
     if (st != VT_OK || !s->o.do_sample) return st;
-    if (s->o.temperature != 1.0f)
-        for (int32_t i = 0; i < s->V; i++) x[i] /= s->o.temperature;
+    if (s->o.temperature != 1.0f) apply_temperature(x, s->V, s->o.temperature);
     if (s->o.top_k == 0 && s->o.top_p >= 1.0f) return VT_OK;
     int64_t n = gather(s, x);
     if (n == 0) return VT_OK;

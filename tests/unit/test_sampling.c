@@ -237,6 +237,46 @@ static void test_bad_input(void **state) {
     vt_sampler_free(s);
 }
 
+/* A temperature or penalty so small that scores over it overflow float: the
+ * draw is the argmax (the limit as T -> 0), not an error or the last token. */
+static void test_tiny_temperature(void **state) {
+    (void)state;
+    vt_sampling_options o;
+    vt_sampling_options_default(&o);
+    o.do_sample = true;
+    o.temperature = 1e-40f;
+    const float cases[][4] = {{1, 3, 2, -5}, {-10, -3, -7, -INFINITY}, {0.5f, 0.5f + 1e-6f, -1e30f, 0}};
+    const int32_t argmax[] = {1, 1, 1};
+    for (int c = 0; c < 3; c++) {
+        vt_sampler *s = vt_sampler_new(&o, 4);
+        for (int64_t row = 0; row < 50; row++) {
+            float x[4];
+            memcpy(x, cases[c], sizeof x);
+            vt_rng rng;
+            vt_sampling_rng(7, row, &rng);
+            int32_t t = -1;
+            assert_int_equal(vt_sampler_next(s, x, NULL, 0, &rng, &t), VT_OK);
+            assert_int_equal(t, argmax[c]);
+        }
+        vt_sampler_free(s);
+    }
+    o.temperature = 1;
+    o.repetition_penalty = 1e-40f; /* the seen token's positive score over it: FLT_MAX, not +inf */
+    o.top_p = 0.5f;
+    vt_sampler *s = vt_sampler_new(&o, 4);
+    const int32_t seen[] = {2};
+    float x[4] = {1, 3, 2, -5};
+    vt_rng rng;
+    vt_sampling_rng(7, 0, &rng);
+    int32_t t = -1;
+    assert_int_equal(vt_sampler_next(s, x, seen, 1, &rng, &t), VT_OK);
+    assert_int_equal(t, 2);
+    float inf[4] = {1, INFINITY, 2, 0}; /* a model's overflow: refused when sampling */
+    assert_int_equal(vt_sampler_next(s, inf, NULL, 0, &rng, &t), VT_ERR_NUMERIC);
+    assert_non_null(strstr(vt_last_error(), "+inf"));
+    vt_sampler_free(s);
+}
+
 static void test_stop_strings(void **state) {
     (void)state;
     const char *stops[] = {"\n\n", "END", ""};
@@ -278,7 +318,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_transformers), cmocka_unit_test(test_draw_frequencies),
         cmocka_unit_test(test_seed_reproduces),      cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_stop_strings),
+        cmocka_unit_test(test_stop_strings),         cmocka_unit_test(test_tiny_temperature),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
