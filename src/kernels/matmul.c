@@ -6,8 +6,12 @@
  * Transposes and batches are expressed as memory strides (no copies), the
  * bias as the primitive's bias argument (always f32), alpha as an output scale and beta as
  * a sum post-op. Primitives are cached per shape, strides, bias?, alpha, beta
- * and threading context in a chained hash table under a mutex; entries live
- * until the process ends. One CPU engine is created on first use.
+ * and threading context in a chained hash table under a mutex. The cache
+ * holds at most VT_MATMUL_CACHE_MAX entries: each is compiled code and descriptors
+ * (~47 kB resident), and unpadded batches bring a new row count with almost
+ * every batch, so a long-running server or training run would otherwise grow
+ * without end. Past the bound the least recently used entry that no thread is
+ * running is destroyed. One CPU engine is created on first use.
  *
  * bf16 where oneDNN has no bf16 matmul (CPUs without AVX-512, or with the ISA
  * capped): the operands are widened to f32 (exact) in a per-thread buffer
@@ -22,6 +26,7 @@
  * scratchpad buffer and stream, freed when the thread exits. */
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +56,8 @@ typedef struct mm_entry {
     dnnl_memory_desc_t a_md, b_md, bias_md, c_md, scratch_md;
     size_t scratch_bytes;
     bool widen; /* a bf16 key run as f32 on widened operands (no bf16 matmul in oneDNN here) */
+    uint64_t last_use; /* g_clock at its latest lookup (under g_lock) */
+    atomic_int users;  /* threads between lookup and release: not evicted while > 0 */
     struct mm_entry *next;
 } mm_entry;
 
@@ -62,6 +69,8 @@ static dnnl_status_t g_init_status = dnnl_success;
 static pthread_key_t g_thread_key; /* -> thread_state */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static mm_entry *g_buckets[MM_BUCKETS];
+static int64_t g_entries;  /* in the table (under g_lock) */
+static uint64_t g_clock;   /* lookups so far (under g_lock) */
 
 /* What one calling thread brings to each execution. */
 typedef struct grow_buf {
@@ -219,12 +228,31 @@ static vt_status create_entry(const mm_key *k, mm_entry *e) {
     return s ? dnnl_fail(s, what, k) : VT_OK;
 }
 
-/* The cached entry for k, created on first use; NULL with vt_error set. */
+/* Destroys the least recently used entry no thread is running (called with
+ * g_lock held). A user's count only rises under g_lock, so one seen at 0
+ * here stays unused. */
+static void evict_one(void) {
+    mm_entry **oldest = NULL;
+    for (int b = 0; b < MM_BUCKETS; b++)
+        for (mm_entry **link = &g_buckets[b]; *link; link = &(*link)->next)
+            if (atomic_load(&(*link)->users) == 0 && (!oldest || (*link)->last_use < (*oldest)->last_use))
+                oldest = link;
+    if (!oldest) return; /* every entry in use: the table stays over the bound until they are released */
+    mm_entry *e = *oldest;
+    *oldest = e->next;
+    dnnl_primitive_destroy(e->prim);
+    free(e);
+    g_entries--;
+}
+
+/* The cached entry for k, created on first use and held for the caller
+ * until release(); NULL with vt_error set. */
 static mm_entry *lookup(const mm_key *k) {
     size_t h = key_hash(k);
     pthread_mutex_lock(&g_lock);
     mm_entry *e = g_buckets[h];
     while (e && !key_eq(&e->key, k)) e = e->next;
+    bool created = false;
     if (!e) {
         e = malloc(sizeof *e);
         if (!e) {
@@ -233,12 +261,28 @@ static mm_entry *lookup(const mm_key *k) {
             free(e);
             e = NULL;
         } else {
+            atomic_init(&e->users, 0);
             e->next = g_buckets[h];
             g_buckets[h] = e;
+            created = true;
         }
     }
+    if (e) {
+        e->last_use = ++g_clock;
+        atomic_fetch_add(&e->users, 1); /* held: the eviction below cannot take it */
+    }
+    if (created && ++g_entries > VT_MATMUL_CACHE_MAX) evict_one();
     pthread_mutex_unlock(&g_lock);
     return e;
+}
+
+static void release(mm_entry *e) { atomic_fetch_sub(&e->users, 1); }
+
+int64_t vt_matmul_cached_primitives(void) {
+    pthread_mutex_lock(&g_lock);
+    int64_t n = g_entries;
+    pthread_mutex_unlock(&g_lock);
+    return n;
 }
 
 /* op(A) @ op(B) is zero when K == 0: C = bias + beta * C. */
@@ -285,13 +329,9 @@ static const float *widen(grow_buf *g, const vt_bf16 *x, int64_t n) {
     return w;
 }
 
-/* Runs the cached primitive for k (M, N, K > 0). */
-static vt_status run(const mm_key *k, const void *A, const void *B, const float *bias, float *C) {
-    pthread_once(&g_once, init_engine);
-    if (g_init_status != dnnl_success)
-        return vt_error(VT_ERR_UNSUPPORTED, "oneDNN CPU engine unavailable (%s)", dnnl_status2str(g_init_status));
-    mm_entry *e = lookup(k);
-    if (!e) return vt_last_status();
+/* Runs e, the held entry for k (M, N, K > 0). */
+static vt_status execute(const mm_entry *e, const mm_key *k, const void *A, const void *B, const float *bias,
+                         float *C) {
     thread_state *t = thread_state_for(e->scratch_bytes);
     if (!t) return vt_last_status();
     if (e->widen && (!(A = widen(&t->wide_a, A, extent(k->batch, k->M, k->K, k->sa))) ||
@@ -319,6 +359,18 @@ static vt_status run(const mm_key *k, const void *A, const void *B, const float 
     if (s == dnnl_success) s = dnnl_stream_wait(t->stream);
     for (int i = 0; i < n_args; i++) dnnl_memory_destroy(args[i].memory);
     return s == dnnl_success ? VT_OK : dnnl_fail(s, "execution", k);
+}
+
+/* Runs the cached primitive for k (M, N, K > 0). */
+static vt_status run(const mm_key *k, const void *A, const void *B, const float *bias, float *C) {
+    pthread_once(&g_once, init_engine);
+    if (g_init_status != dnnl_success)
+        return vt_error(VT_ERR_UNSUPPORTED, "oneDNN CPU engine unavailable (%s)", dnnl_status2str(g_init_status));
+    mm_entry *e = lookup(k);
+    if (!e) return vt_last_status();
+    vt_status st = execute(e, k, A, B, bias, C);
+    release(e);
+    return st;
 }
 
 /* C (M, N) = op(A) op(B) + bias + beta * C on BLIS or OpenBLAS, which have

@@ -5,7 +5,8 @@
  * largest magnitude; fp32 accumulation over K <= 300 terms of order 1 errs by
  * about sqrt(K) * 6e-8 ~ 1e-6 relative, and a wrong transpose, bias or beta
  * errs by O(1). Also: zero sizes, K = 0, negative sizes (an error), primitive
- * reuse from the cache, and concurrent callers.
+ * reuse from the cache, concurrent callers, and the cache's bound (its
+ * least recently used primitives destroyed while other threads run theirs).
  *
  * bf16: the conversion against hand-worked roundings (ties to even, carries
  * into the exponent, overflow to infinity, NaN), and vt_matmul_bf16 against
@@ -31,6 +32,7 @@
 #include <string.h>
 
 #include "vt_test.h"
+#include "kernels/onednn_internal.h"
 #include "verto/kernels.h"
 #include "verto/platform.h"
 #include "verto/rng.h"
@@ -144,6 +146,77 @@ static void test_matmul_threads(void **state) {
         pthread_join(th[i], NULL);
         assert_int_equal(jobs[i].failures, 0);
     }
+}
+
+/* One product of M x 8 x 8 through oneDNN (vt_matmul_strided always is),
+ * against the double loops; returns whether it was right. */
+static bool strided_ok(vt_rng *r, int64_t M) {
+    float A[64 * 8], B[8 * 8], C[64 * 8], want[64 * 8];
+    test_fill_uniform(r, A, M * 8), test_fill_uniform(r, B, 64);
+    vt_strides s8 = {0, 8, 1};
+    if (vt_matmul_strided(1, M, 8, 8, 1.0f, A, s8, B, s8, 0.0f, C, s8) != VT_OK) return false;
+    ref_matmul(A, B, NULL, NULL, want, M, 8, 8, false, false, 0);
+    return rel_max_diff(C, want, M * 8) <= MM_TOL;
+}
+
+typedef struct churn_job {
+    uint64_t seed;
+    int64_t first_alpha; /* each thread its own keys: alpha = first_alpha + i */
+    int failures;
+} churn_job;
+
+/* Products with keys no other thread uses, so entries are created (and old
+ * ones evicted) while the other threads run theirs. */
+static void *churn_main(void *p) {
+    churn_job *job = p;
+    vt_rng r;
+    vt_rng_seed(&r, job->seed);
+    float A[16 * 8], B[8 * 8], C[16 * 8], want[16 * 8];
+    vt_strides s8 = {0, 8, 1};
+    for (int64_t i = 0; i < 400; i++) {
+        float alpha = (float)(job->first_alpha + i);
+        int64_t M = 1 + i % 16;
+        test_fill_uniform(&r, A, M * 8), test_fill_uniform(&r, B, 64);
+        if (vt_matmul_strided(1, M, 8, 8, alpha, A, s8, B, s8, 0.0f, C, s8) != VT_OK) job->failures++;
+        ref_matmul(A, B, NULL, NULL, want, M, 8, 8, false, false, 0);
+        for (int64_t j = 0; j < M * 8; j++) want[j] *= alpha;
+        if (!(rel_max_diff(C, want, M * 8) <= MM_TOL)) job->failures++;
+    }
+    return NULL;
+}
+
+/* More distinct shapes than the cache holds: it stops at its bound, an evicted
+ * shape is rebuilt and right, and eviction under concurrent callers leaves
+ * every result right (ASan sees a primitive destroyed while in use). */
+static void test_matmul_cache_bound(void **state) {
+    (void)state;
+    vt_rng r;
+    vt_rng_seed(&r, 77);
+    int64_t shapes = 0;
+    for (float alpha = 1; vt_matmul_cached_primitives() < VT_MATMUL_CACHE_MAX; alpha++, shapes++) {
+        float A[8], B[64], C[8];
+        test_fill_uniform(&r, A, 8), test_fill_uniform(&r, B, 64);
+        assert_int_equal(vt_matmul_strided(1, 1, 8, 8, alpha, A, (vt_strides){0, 8, 1}, B, (vt_strides){0, 8, 1}, 0.0f,
+                                           C, (vt_strides){0, 8, 1}),
+                         VT_OK);
+    }
+    for (int64_t M = 1; M <= 64; M++) assert_true(strided_ok(&r, M)); /* 64 more keys: past the bound */
+    assert_int_equal(vt_matmul_cached_primitives(), VT_MATMUL_CACHE_MAX);
+    for (int64_t M = 1; M <= 64; M++) assert_true(strided_ok(&r, M)); /* cached or rebuilt, the same answer */
+
+    pthread_t th[4];
+    churn_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (churn_job){.seed = 900 + (uint64_t)i, .first_alpha = 100000 * (i + 1)};
+        assert_int_equal(pthread_create(&th[i], NULL, churn_main, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].failures, 0);
+    }
+    assert_true(vt_matmul_cached_primitives() <= VT_MATMUL_CACHE_MAX);
+    printf("    cache: %lld shapes filled it, bound %d held over 1,600 more from 4 threads\n", (long long)shapes,
+           VT_MATMUL_CACHE_MAX);
 }
 
 static void test_sum_rows(void **state) {
@@ -290,6 +363,7 @@ int main(void) {
         cmocka_unit_test(test_matmul_combos),
         cmocka_unit_test(test_matmul_degenerate),
         cmocka_unit_test(test_matmul_threads),
+        cmocka_unit_test(test_matmul_cache_bound),
         cmocka_unit_test(test_sum_rows),
         cmocka_unit_test(test_bf16_conversion),
         cmocka_unit_test(test_matmul_bf16),
