@@ -93,6 +93,13 @@ VT_API int vt_auto_grid(bool from_scratch, double *lr, int64_t *epochs, int max_
  * left_s; 0 when not even one does (or epoch_s is not a positive number). */
 VT_API int64_t vt_auto_fit_epochs(int64_t planned, double epoch_s, double left_s);
 
+/* When the search ends with left_s seconds left: the share of them to spend
+ * on more pretraining of the base, so that a fine-tuning of about
+ * finetune_s seconds still fits after it (a margin of 1.25 on it, and room
+ * for the pretraining run to overrun its share by 1.25 before it is
+ * stopped). 0 when that leaves less than min_s seconds of pretraining. */
+VT_API double vt_auto_more_pretraining_share(double left_s, double finetune_s, double min_s);
+
 /* The epochs a candidate is planned with: `planned`, or more when the
  * training set is so small that `planned` epochs of n_train examples in
  * batches of `batch` make fewer than min_steps optimizer steps (a few dozen

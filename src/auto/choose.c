@@ -61,6 +61,13 @@ int64_t vt_auto_fit_epochs(int64_t planned, double epoch_s, double left_s) {
     return fit >= (double)planned ? planned : (int64_t)fit;
 }
 
+double vt_auto_more_pretraining_share(double left_s, double finetune_s, double min_s) {
+    if (!(left_s > 0) || !(finetune_s >= 0) || !isfinite(left_s) || !isfinite(finetune_s)) return 0;
+    /* 1.25 x pretraining (its stop) + 1.25 x finetune_s = left_s */
+    double pretrain_s = 0.8 * (left_s - 1.25 * finetune_s);
+    return pretrain_s >= min_s && pretrain_s > 0 ? pretrain_s / left_s : 0;
+}
+
 int64_t vt_auto_epochs_for(int64_t planned, size_t n_train, int batch, int64_t min_steps, int64_t max_epochs) {
     if (!n_train || batch < 1) return planned;
     int64_t per_epoch = (int64_t)((n_train + (size_t)batch - 1) / (size_t)batch);

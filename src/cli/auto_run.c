@@ -3,9 +3,10 @@
  * --init directory, or a BERT-tiny pretrained here from scratch on the train
  * and unlabelled text when there is enough of it); a short measured probe of
  * fine-tuning; the learning-rate/epoch search, each candidate given the epochs
- * that fit the time left, then settings around the best until the time is
- * spent; the choice on dev; OUT/best; test figures of the chosen model and
- * the baseline; the report. */
+ * that fit the time left, then settings around the best; while time is still
+ * left, more pretraining of a base pretrained here and the best setting from
+ * it, and settings around the best again; the choice on dev; OUT/best; test
+ * figures of the chosen model and the baseline; the report. */
 #include "cli/auto_run.h"
 
 #include <cjson/cJSON.h>
@@ -35,8 +36,21 @@ enum { BATCH = 16,            /* fine-tuning examples per step */
 #define MIN_SCRATCH_BYTES 100000.0 /* text needed to pretrain from scratch (the spam sample has 2.8 MB) */
 #define MIN_PRETRAIN_STEPS 20
 #define MAX_PRETRAIN_STEPS 100000.0
+#define MIN_MORE_PRETRAIN_S 30.0 /* time left for more pretraining below this: not worth a run */
+enum { MAX_MORE_ROUNDS = 4, MAX_OWNED = 32 };
 
-typedef struct ft_settings ft_settings;
+/* A base model and how its candidates are fine-tuned. */
+typedef struct ft_settings {
+    const char *base;
+    char base_recipe[400];
+    char len_s[16], win_s[16];
+    bool from_scratch;
+    char prefix[16]; /* of its candidates' names: "", "continued-", "more1-", ... */
+    /* a base pretrained here: its shards and learning rate, for more of it (shards NULL otherwise) */
+    const char *shards;
+    const char *pretrain_lr;
+    int64_t pretrain_steps; /* so far */
+} ft_settings;
 
 typedef struct job {
     const auto_inputs *in;
@@ -53,6 +67,8 @@ typedef struct job {
     char *work;       /* OUT/work */
     char *select_dev; /* WORK/dev-select.jsonl: the candidates' --dev */
     size_t n_select;  /* its examples */
+    char *owned[MAX_OWNED]; /* paths the bases point to, freed at the end */
+    int n_owned;
 } job;
 
 static char *join(const char *a, const char *b) {
@@ -72,6 +88,16 @@ static void note(job *j, const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, "auto: %s\n", buf);
     j->notes[j->n_notes++] = strdup(buf);
+}
+
+/* p, freed with the job (NULL when p is, or when the job holds too many). */
+static char *keep(job *j, char *p) {
+    if (p && j->n_owned == MAX_OWNED) {
+        free(p);
+        return NULL;
+    }
+    if (p) j->owned[j->n_owned++] = p;
+    return p;
 }
 
 static double elapsed(const job *j) { return auto_now() - j->clock.t0; }
@@ -203,6 +229,11 @@ static char *write_corpus(job *j, double *bytes) {
     return path;
 }
 
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 /* Seconds a pretraining step takes: from the probe run's metrics.jsonl (the
  * time between its first and last step, start-up left out), else `fallback`. */
 static double step_seconds(const char *run_dir, double fallback) {
@@ -234,7 +265,7 @@ static int64_t pretrain_measured(job *j, const char *init, const char *shards, c
     const char *probe_args[] = {"pretrain", "--init", init, "--data", shards, "-o", probe_dir, "--steps", "4",
                                 "--batch-size", "32", "--lr", lr, "--log-every", "1", NULL};
     double t = auto_now();
-    auto_child_result r = step(j, probe_args, "pretrain-probe", candidate_deadline(j), why, sizeof why);
+    auto_child_result r = step(j, probe_args, base_name(probe_dir), candidate_deadline(j), why, sizeof why);
     double per_step = step_seconds(probe_dir, (auto_now() - t) / 4);
     if (r != AUTO_CHILD_OK) {
         note(j, "%s: the probe run: %s", what, why);
@@ -253,7 +284,7 @@ static int64_t pretrain_measured(job *j, const char *init, const char *shards, c
                           "--batch-size", "32", "--lr", lr, "--warmup-steps", warm_s, "--seed", "1",
                           "--group-by-length", "64", NULL};
     double deadline = fmin(candidate_deadline(j), auto_now() + 1.25 * share * left(j));
-    r = step(j, args, "pretrain", deadline, why, sizeof why);
+    r = step(j, args, base_name(model), deadline, why, sizeof why); /* logged as WORK/<model's name>.log */
     snprintf(result, result_size, "%s", model);
     if (r == AUTO_CHILD_DEADLINE && !has_model(model)) { /* stopped on SIGTERM: its checkpoint */
         int64_t done = vt_ckpt_latest(model, result, result_size);
@@ -270,24 +301,24 @@ static int64_t pretrain_measured(job *j, const char *init, const char *shards, c
     return steps;
 }
 
-/* Pretrains BERT-tiny on the corpus; returns its directory (malloc'd) or
- * NULL with a note saying why not. */
-static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
+/* Pretrains BERT-tiny on the corpus into s (base, recipe, shards); false
+ * with a note saying why not. */
+static bool pretrain_from_scratch(job *j, ft_settings *s) {
     double bytes = 0;
     char *corpus = write_corpus(j, &bytes);
     if (!corpus) {
         note(j, "from-scratch pretraining skipped: cannot write %s/corpus.txt", j->work);
-        return NULL;
+        return false;
     }
     if (bytes < MIN_SCRATCH_BYTES) {
         note(j, "no --init and only %.0f bytes of text (train + unlabelled; from-scratch pretraining needs %.0f): "
                 "baseline only",
              bytes, MIN_SCRATCH_BYTES);
         free(corpus);
-        return NULL;
+        return false;
     }
     double t_start = auto_now();
-    char *vocab = join(j->work, "vocab.txt"), *shards = join(j->work, "shards"), *init = join(j->work, "bert-init"),
+    char *vocab = join(j->work, "vocab.txt"), *shards = keep(j, join(j->work, "shards")), *init = join(j->work, "bert-init"),
          *probe = join(j->work, "pretrain-probe"), *model = join(j->work, "bert-scratch");
     char why[512];
     bool ok = vocab && shards && init && probe && model;
@@ -297,10 +328,10 @@ static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
     const char *init_args[] = {"init", "--config", "tiny", "--vocab", vocab, "-o", init, "--seed", "1", NULL};
     const char *const *stages[] = {vocab_args, prep_args, init_args};
     const char *names[] = {"vocab", "prepare-pretraining", "init"};
-    for (int s = 0; ok && s < 3; s++) {
-        auto_child_result r = step(j, stages[s], names[s], candidate_deadline(j), why, sizeof why);
+    for (int k = 0; ok && k < 3; k++) {
+        auto_child_result r = step(j, stages[k], names[k], candidate_deadline(j), why, sizeof why);
         if (r != AUTO_CHILD_OK) {
-            note(j, "from-scratch pretraining: %s: %s", names[s], why);
+            note(j, "from-scratch pretraining: %s: %s", names[k], why);
             ok = false;
         }
     }
@@ -309,29 +340,35 @@ static char *pretrain_from_scratch(job *j, char *recipe, size_t recipe_size) {
                                            result, sizeof result) : 0;
     ok = steps > 0;
     if (ok) {
-        snprintf(recipe, recipe_size, "BERT-tiny (L2/H128) pretrained here from scratch (4000-token vocabulary, "
-                                      "%lld MLM+NSP steps on %.0f bytes of text, %.0f s)",
+        snprintf(s->base_recipe, sizeof s->base_recipe,
+                 "BERT-tiny (L2/H128) pretrained here from scratch (4000-token vocabulary, %lld MLM+NSP steps on %.0f "
+                 "bytes of text, %.0f s)",
                  (long long)steps, bytes, auto_now() - t_start);
-        note(j, "base model: %s", recipe);
+        note(j, "base model: %s", s->base_recipe);
+        ok = (s->base = keep(j, strdup(result))) != NULL;
+        s->from_scratch = true;
+        s->shards = shards;
+        s->pretrain_lr = "5e-4";
+        s->pretrain_steps = steps;
     }
     free(corpus);
     free(vocab);
-    free(shards);
     free(init);
     free(probe);
     free(model);
-    return ok ? strdup(result) : NULL;
+    return ok;
 }
 
 /* Continued (domain-adaptive) pretraining of --init on the training texts
  * and the unlabelled files, with the init's own tokenizer and MLM head (a
  * fresh one, which pretrain adds, when the directory is an encoder alone), for
- * the steps 30% of the time left allows. Returns its directory (malloc'd) or
- * NULL with a note. */
-static char *continue_pretraining(job *j, const char *len_s, char *recipe, size_t recipe_size) {
+ * the steps 30% of the time left allows, into cont (base, recipe, shards; its
+ * other settings those of --init's). false with a note when it did not run. */
+static bool continue_pretraining(job *j, ft_settings *cont) {
     double bytes = 0, t_start = auto_now();
+    const char *len_s = cont->len_s;
     char *corpus = write_corpus(j, &bytes);
-    char *shards = join(j->work, "shards-continued"), *probe = join(j->work, "continued-probe"),
+    char *shards = keep(j, join(j->work, "shards-continued")), *probe = join(j->work, "continued-probe"),
          *model = join(j->work, "bert-continued");
     char why[512];
     bool ok = corpus && shards && probe && model;
@@ -347,17 +384,19 @@ static char *continue_pretraining(job *j, const char *len_s, char *recipe, size_
     char result[4096];
     int64_t steps = ok ? pretrain_measured(j, j->in->init, shards, probe, model, "1e-4", 0.3, "continued pretraining",
                                            result, sizeof result) : 0;
-    if (steps > 0)
-        snprintf(recipe, recipe_size, "%s after continued MLM+NSP pretraining on the task's text (%lld steps, lr 1e-4, "
-                                      "%.0f bytes, %.0f s)",
-                 j->in->init, (long long)steps, bytes, auto_now() - t_start);
     free(corpus);
-    free(shards);
     free(probe);
     free(model);
-    if (steps <= 0) return NULL;
-    note(j, "continued pretraining: %s", recipe);
-    return strdup(result);
+    if (steps <= 0 || !(cont->base = keep(j, strdup(result)))) return false;
+    snprintf(cont->base_recipe, sizeof cont->base_recipe,
+             "%s after continued MLM+NSP pretraining on the task's text (%lld steps, lr 1e-4, %.0f bytes, %.0f s)",
+             j->in->init, (long long)steps, bytes, auto_now() - t_start);
+    snprintf(cont->prefix, sizeof cont->prefix, "continued-");
+    cont->shards = shards;
+    cont->pretrain_lr = "1e-4";
+    cont->pretrain_steps = steps;
+    note(j, "continued pretraining: %s", cont->base_recipe);
+    return true;
 }
 
 /* ---- fine-tuning ---- */
@@ -415,13 +454,6 @@ static char *write_dev_part(job *j, const char *name, size_t max, size_t *n) {
     return path;
 }
 
-struct ft_settings {
-    const char *base;
-    char base_recipe[400];
-    char len_s[16], win_s[16];
-    bool from_scratch;
-};
-
 static auto_child_result finetune(job *j, const ft_settings *s, const char *train, const char *dev, const char *out,
                                   double lr, int64_t epochs, const char *max_train, const char *what, char *why,
                                   size_t why_size) {
@@ -447,13 +479,14 @@ static auto_child_result finetune(job *j, const ft_settings *s, const char *trai
     return step(j, args, what, candidate_deadline(j), why, why_size);
 }
 
-/* One fine-tuning candidate from base s at (lr, planned epochs), named
- * PREFIX + the settings, with the epochs that fit the time left; *epoch_s
- * is the estimated time of an epoch, updated when the candidate finishes. */
+/* One fine-tuning candidate from base s at (lr, planned epochs), named by
+ * s's prefix and the settings, with the epochs that fit the time left;
+ * *epoch_s is the estimated time of an epoch, updated when the candidate
+ * finishes. */
 static void run_candidate(job *j, const ft_settings *s, const char *cand_root, double lr, int64_t planned,
-                          const char *prefix, double *epoch_s) {
+                          double *epoch_s) {
     char why[512], name[48], recipe[640];
-    snprintf(name, sizeof name, "%sfinetune-lr%g-ep%lld", prefix, lr, (long long)planned);
+    snprintf(name, sizeof name, "%sfinetune-lr%g-ep%lld", s->prefix, lr, (long long)planned);
     int64_t e = vt_auto_fit_epochs(planned, *epoch_s, left(j));
     snprintf(recipe, sizeof recipe, "fine-tuned from %s: lr %g, %lld epochs, batch %d, %s tokens x %s windows",
              s->base_recipe, lr, (long long)(e ? e : planned), BATCH, s->len_s, s->win_s);
@@ -499,8 +532,7 @@ static void run_candidate(job *j, const ft_settings *s, const char *cand_root, d
 
 /* Candidates [from, to) of the grid for base s, each planned with at least
  * MIN_FINETUNE_STEPS steps. */
-static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s, int from, int to,
-                     const char *prefix) {
+static void run_grid(job *j, const ft_settings *s, const char *cand_root, double *epoch_s, int from, int to) {
     double lr[4];
     int64_t epochs[4];
     int n_grid = vt_auto_grid(s->from_scratch, lr, epochs, 4);
@@ -509,14 +541,14 @@ static void run_grid(job *j, const ft_settings *s, const char *cand_root, double
                                              MAX_FINETUNE_EPOCHS);
         bool seen = false; /* raised to the same epochs, two settings of the grid can meet */
         for (int i = 0; i < j->n; i++) seen |= j->base[i] == s && j->lr[i] == lr[g] && j->epochs[i] == planned;
-        if (!seen) run_candidate(j, s, cand_root, lr[g], planned, prefix, epoch_s);
+        if (!seen) run_candidate(j, s, cand_root, lr[g], planned, epoch_s);
     }
 }
 
 /* While time is left after the grid: settings around the best fine-tuned
  * candidate so far (vt_auto_next_setting), from its base, until none is
  * left untried or the next does not fit. */
-static void refine(job *j, const ft_settings *continued, const char *cand_root, double *epoch_s) {
+static void refine(job *j, const char *cand_root, double *epoch_s) {
     while (j->n < MAX_CANDIDATES) {
         int best = j->n > 1 ? vt_auto_choose(j->c + 1, j->n - 1) : -1; /* c[0] is the baseline */
         if (best < 0) return;
@@ -537,7 +569,70 @@ static void refine(job *j, const ft_settings *continued, const char *cand_root, 
             return;
         }
         if (!vt_auto_fit_epochs(epochs, *epoch_s, left(j))) return; /* not even an epoch fits */
-        run_candidate(j, s, cand_root, lr, epochs, s == continued ? "continued-" : "", epoch_s);
+        run_candidate(j, s, cand_root, lr, epochs, epoch_s);
+    }
+}
+
+/* The best finished candidate fine-tuned from s (an index into j->c), or -1. */
+static int best_from(const job *j, const ft_settings *s) {
+    int best = -1;
+    for (int i = 0; i < j->n; i++)
+        if (j->base[i] == s && j->c[i].state == VT_AUTO_DONE &&
+            (best < 0 || vt_auto_choose((const vt_auto_candidate[]){j->c[best], j->c[i]}, 2) == 1))
+            best = i;
+    return best;
+}
+
+/* When the search ends with time left: more pretraining of `pre` (a base
+ * pretrained here, from scratch or continued; NULL: none, and the time stays
+ * unused), the best setting fine-tuned from the result, then settings around
+ * the best again; repeated, each round continuing the last, while a round
+ * fits. Pretraining is the lever with few labels, so the time goes there. */
+static void spend_time_left(job *j, const ft_settings *pre, const char *cand_root, double *epoch_s) {
+    ft_settings more[MAX_MORE_ROUNDS];
+    for (int round = 0; round < MAX_MORE_ROUNDS && j->n < MAX_CANDIDATES; round++) {
+        const ft_settings *from = round ? &more[round - 1] : pre;
+        int best = from ? best_from(j, from) : -1;
+        if (best < 0) {
+            if (left(j) > MIN_MORE_PRETRAIN_S)
+                note(j, "%.0f s left unused: %s", left(j),
+                     !pre ? "no base was pretrained here to pretrain further (that needs --unlabelled text with "
+                            "--init, or no --init)"
+                          : "no candidate from the pretrained base finished, so there is no setting to repeat");
+            return;
+        }
+        /* the same setting from a better base takes about as long as it did (early stopping included) */
+        double finetune_s = j->c[best].seconds, share = vt_auto_more_pretraining_share(left(j), finetune_s,
+                                                                                       MIN_MORE_PRETRAIN_S);
+        if (share <= 0) {
+            if (left(j) > MIN_MORE_PRETRAIN_S / 3)
+                note(j, "%.0f s left unused: too little for %.0f s more pretraining and the %.0f s fine-tuning after it",
+                     left(j), MIN_MORE_PRETRAIN_S, finetune_s);
+            return;
+        }
+        ft_settings *s = &more[round];
+        *s = *from;
+        char what[64], probe_name[32], model_name[32], result[4096];
+        snprintf(s->prefix, sizeof s->prefix, "more%d-", round + 1);
+        snprintf(what, sizeof what, "more pretraining (round %d)", round + 1);
+        snprintf(probe_name, sizeof probe_name, "more%d-probe", round + 1);
+        snprintf(model_name, sizeof model_name, "bert-more%d", round + 1);
+        char *probe = join(j->work, probe_name), *model = join(j->work, model_name);
+        double t_start = auto_now();
+        int64_t steps = probe && model ? pretrain_measured(j, from->base, from->shards, probe, model, from->pretrain_lr,
+                                                           share, what, result, sizeof result)
+                                       : 0;
+        free(probe);
+        free(model);
+        if (steps <= 0 || !(s->base = keep(j, strdup(result)))) return;
+        s->pretrain_steps = from->pretrain_steps + steps;
+        snprintf(s->base_recipe, sizeof s->base_recipe, "%.260s, then %lld more MLM+NSP steps (lr %s, %.0f s; %lld in all)",
+                 from->base_recipe, (long long)steps, from->pretrain_lr, auto_now() - t_start,
+                 (long long)s->pretrain_steps);
+        note(j, "%s: %lld more steps from %s (%lld in all), then lr %g / %lld epochs from it", what, (long long)steps,
+             from->base, (long long)s->pretrain_steps, j->lr[best], (long long)j->epochs[best]);
+        run_candidate(j, s, cand_root, j->lr[best], j->epochs[best], epoch_s);
+        refine(j, cand_root, epoch_s);
     }
 }
 
@@ -580,7 +675,7 @@ static void search(job *j, const ft_settings *s, const char *cand_root) {
     note(j, "fine-tuning probe: %.1f s for 1 epoch of %zu train + %zu dev examples; an epoch of all %zu + %zu "
             "estimated at %.0f s (x 1.5 margin)",
          t_probe, probe_train, n_probe, n_train, n_dev, epoch_s);
-    run_grid(j, s, cand_root, &epoch_s, 0, 1, "");
+    run_grid(j, s, cand_root, &epoch_s, 0, 1);
     const char *init = j->in->init;
     vt_task_kind kind = VT_TASK_FEATURES;
     if (init && vt_task_kind_of_dir(init, &kind) != VT_OK) vt_clear_error();
@@ -590,17 +685,12 @@ static void search(job *j, const ft_settings *s, const char *cand_root) {
         note(j, "continued pretraining of --init not tried: %s is a fine-tuned model (%s), not a masked LM or an "
                 "encoder", init, vt_task_kind_name(kind));
     ft_settings cont = *s;
-    char *continued = NULL;
-    if (init && j->in->n_unlabelled && (kind == VT_TASK_FILL_MASK || kind == VT_TASK_FEATURES)) {
-        continued = continue_pretraining(j, s->len_s, cont.base_recipe, sizeof cont.base_recipe);
-        if (continued) {
-            cont.base = continued;
-            run_grid(j, &cont, cand_root, &epoch_s, 0, 1, "continued-");
-        }
-    }
-    run_grid(j, s, cand_root, &epoch_s, 1, 4, "");
-    refine(j, &cont, cand_root, &epoch_s);
-    free(continued);
+    bool continued = init && j->in->n_unlabelled && (kind == VT_TASK_FILL_MASK || kind == VT_TASK_FEATURES) &&
+                     continue_pretraining(j, &cont);
+    if (continued) run_grid(j, &cont, cand_root, &epoch_s, 0, 1);
+    run_grid(j, s, cand_root, &epoch_s, 1, 4);
+    refine(j, cand_root, &epoch_s);
+    spend_time_left(j, continued ? &cont : s->shards ? s : NULL, cand_root, &epoch_s);
 }
 
 /* The base model's positions decide the window length (at most 128). */
@@ -682,16 +772,11 @@ int auto_run(const auto_inputs *in) {
         } else {
             ft_settings s = {.base = in->init};
             if (in->init) snprintf(s.base_recipe, sizeof s.base_recipe, "%s", in->init);
-            else {
-                char *model = pretrain_from_scratch(&j, s.base_recipe, sizeof s.base_recipe);
-                s.base = model;
-                s.from_scratch = true;
-            }
+            else pretrain_from_scratch(&j, &s);
             if (s.base) {
                 window_settings(&j, &s);
                 search(&j, &s, cand_root);
             }
-            if (!in->init) free((char *)s.base);
         }
     }
     int chosen = rc ? -1 : vt_auto_choose(j.c, j.n);
@@ -728,6 +813,7 @@ int auto_run(const auto_inputs *in) {
     }
     for (int i = 0; i < j.n; i++) vt_auto_candidate_free(&j.c[i]);
     for (int i = 0; i < j.n_notes; i++) free(j.notes[i]);
+    for (int i = 0; i < j.n_owned; i++) free(j.owned[i]);
     free(best);
     free(cand_root);
     free(j.work);

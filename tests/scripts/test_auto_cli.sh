@@ -115,6 +115,19 @@ check "every finished candidate's dev figures = eval --json on its directory" ev
 check "predict reads best/" sh -c "\"\$0\" predict --model \"\$1/best\" --jsonl --input \"\$2\" > /dev/null" "$verto" "$out" "$tmp/dev.jsonl"
 check "the SVG is in the HTML report" grep -q "<svg" "$out/report.html"
 check "continued pretraining considered (run, or why not)" grep -q "continued pretraining" "$out/report.md"
+check "time left after the search: more pretraining and a candidate from it, or a note saying why not" "$py" - "$out/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+notes = " ".join(r["notes"])
+if "the search ended with" not in notes:
+    sys.exit(0)  # the budget ran out first: nothing was left to spend
+more = [c for c in r["candidates"] if c["name"].startswith("more1-")]
+if more:
+    assert "more MLM+NSP steps" in more[0]["recipe"], more[0]["recipe"]
+    assert "more pretraining (round 1)" in notes, notes
+else:
+    assert "left unused" in notes or "more pretraining (round 1)" in notes, notes
+PY
 check "continued pretraining not refused for the missing MLM head" test -z "$(grep 'continued pretraining of --init not tried' "$out/report.md")"
 
 echo "bad input"

@@ -88,6 +88,14 @@ static void test_plan(void **state) {
     for (int i = 0; i < 4; i++) assert_true(lr[i] >= 2e-5 && lr[i] <= 1e-4 && ep[i] >= 1);
     assert_int_equal(vt_auto_grid(true, lr, ep, 2), 2);
     assert_true(lr[0] > 1e-4);
+    /* more pretraining when the search ends early: 600 s left, a 100 s fine-tuning after it */
+    double share = vt_auto_more_pretraining_share(600, 100, 20);
+    assert_true(fabs(share * 600 - 0.8 * (600 - 125)) < 1e-9);
+    assert_true(1.25 * share * 600 + 1.25 * 100 <= 600 + 1e-9); /* its stop at 1.25 x, then the fine-tuning */
+    assert_true(vt_auto_more_pretraining_share(600, 470, 20) == 0); /* 0.8 x 12.5 s < 20 s */
+    assert_true(vt_auto_more_pretraining_share(100, 100, 0) == 0);  /* the fine-tuning alone does not fit */
+    assert_true(vt_auto_more_pretraining_share(NAN, 10, 0) == 0);
+    assert_true(vt_auto_more_pretraining_share(-1, 10, 0) == 0);
 }
 
 static void test_small_sets_and_refinement(void **state) {
