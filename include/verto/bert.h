@@ -359,9 +359,10 @@ VT_API vt_status vt_bert_forward(vt_bert *b, const vt_bert_batch *batch, bool tr
 VT_API vt_status vt_bert_backward(vt_bert *b, bool accumulate);
 
 /* DP-SGD's per-example passes over the last forward of a sequence or token
- * classifier (with labels, over token ids): each example's own loss is the
- * one it would have alone (a mean over its own labels or labelled tokens,
- * not the batch's).
+ * classifier (with labels, over token ids), or of masked-LM pretraining (a
+ * padded batch with mlm_labels, nsp_labels optional): each example's own
+ * loss is the one it would have alone (a mean over its own labels, labelled
+ * tokens or masked positions, not the batch's).
  * With sq_norm (B) not NULL: sq_norm[i] = the squared norm of example i's
  * gradient over the trainable parameters, computed without forming it (Gram
  * matrices for the dense layers, the touched rows of the embedding tables);

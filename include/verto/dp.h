@@ -6,7 +6,8 @@
  * per-epoch shuffle, which the usual accounting does not cover). Every
  * example's gradient over all trainable parameters is clipped to L2 norm C as
  * Opacus does (scaled by min(1, C / (norm + 1e-6))), and summed: for a
- * sequence or token classifier by default the fast way (one forward of the batch, one
+ * sequence or token classifier, or masked-LM pretraining (with or without
+ * next sentence; every parameter trainable), by default the fast way (one forward of the batch, one
  * backward that yields every example's norm without its gradient and keeps
  * each layer's output gradient, then each layer's clipped gradient formed
  * from the kept rows scaled by their example's factor; see `exact` and
@@ -69,7 +70,8 @@ typedef struct vt_dp_options {
     /* Called after every step (may be NULL): the accountant's seam. */
     void (*on_step)(void *accountant, const vt_dp_progress *p);
     void *accountant;
-    /* false (the default): a sequence or token classifier's batch takes the fast path
+    /* false (the default): a sequence or token classifier's batch, or masked-LM
+     * pretraining's, takes the fast path
      * (dp_fast.c: one forward of the whole batch, a backward that computes
      * every example's gradient norm without its gradient, and the clipped sum
      * as fast_method says); other

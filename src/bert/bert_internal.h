@@ -94,6 +94,8 @@ struct vt_bert {
     int32_t *qa_targets;          /* (2, B) the start and end positions clamped, ignored ones BERT_IGNORE_INDEX */
     int32_t *mlm_pos;             /* (P) flat positions b*T+t the MLM head runs at */
     int32_t *mlm_targets;         /* (P) their labels */
+    int64_t *mlm_groups;          /* (B + 1) DP's per-example norms: sequence i's positions are mlm_groups[i] ..
+                                     mlm_groups[i+1] - 1 of mlm_pos (padded batches: they come in row order) */
     float *mlm_in, *mlm_pre, *mlm_act, *mlm_ln; /* (P, H) */
     float *mlm_mean, *mlm_rstd;   /* (P) */
     float *d_mlm_ln, *d_mlm_act;  /* (P, H) the MLM transform's gradients after and before its LayerNorm */

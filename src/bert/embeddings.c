@@ -124,7 +124,7 @@ vt_status bert_embeddings_backward(vt_bert *b, float drop) {
         bert_embeddings_example_norms(b, d_sum);
         if (!ctx.kept) return VT_OK; /* the norms alone (the tables' gradients are a later pass's) */
         /* book-keeping: d_sum kept, scaled row by row and scattered once the factors are known */
-        if ((st = blk_kept_push(ctx.kept, BLK_KEPT_ROWS, BT, H, &b->kept_emb)) != VT_OK) return st;
+        if ((st = blk_kept_push(ctx.kept, BLK_KEPT_ROWS, BT, H, NULL, &b->kept_emb)) != VT_OK) return st;
         memcpy(blk_kept_at(ctx.kept, b->kept_emb), d_sum, (size_t)(BT * H) * sizeof *d_sum);
         return VT_OK;
     }

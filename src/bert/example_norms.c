@@ -43,6 +43,28 @@ static double table_sq_norm(const int32_t *ids, int32_t skip, const float *d, in
     return s;
 }
 
+/* <A, D> for the word table used twice, as the embeddings (A: row id_t gets
+ * d_t, pad rows none) and as the MLM decoder (D: row v gets sum_p dl_p[v]
+ * h_p over the sequence's masked positions p): sum_t sum_p dl_p[id_t]
+ * (d_t . h_p). Sequence i's squared norm of the table's gradient A + D is
+ * |A|^2 + |D|^2 + 2 <A, D>; the other two come from the table and the
+ * decoder's own norms. */
+static double tied_cross_term(const vt_bert *b, int64_t i, const float *d_sum, int64_t at, int64_t n, int32_t pad) {
+    int64_t H = b->cfg.hidden_size, V = b->cfg.vocab_size;
+    double s = 0;
+    for (int64_t p = b->mlm_groups[i]; p < b->mlm_groups[i + 1]; p++) {
+        const float *h = b->mlm_ln + p * H, *dl = b->d_mlm_logits + p * V;
+        for (int64_t t = at; t < at + n; t++) {
+            int32_t id = b->last.input_ids[t];
+            if (id == pad) continue;
+            double dot = 0;
+            for (int64_t k = 0; k < H; k++) dot += (double)d_sum[t * H + k] * h[k];
+            s += (double)dl[id] * dot;
+        }
+    }
+    return s;
+}
+
 void bert_embeddings_example_norms(const vt_bert *b, const float *d_sum) {
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
@@ -54,12 +76,14 @@ void bert_embeddings_example_norms(const vt_bert *b, const float *d_sum) {
     for (int64_t i = 0; i < in->batch; i++) longest = b->ex_lengths[i] > longest ? b->ex_lengths[i] : longest;
     id_row *order = malloc((size_t)(longest ? longest : 1) * sizeof *order);
     double *acc = malloc((size_t)H * sizeof *acc);
+    bool tied = b->w.mlm_w && in->mlm_labels && b->mlm_p > 0; /* the MLM decoder's norms ran over its groups */
     for (int64_t i = 0; order && acc && i < in->batch; i++) {
         int64_t n = b->ex_lengths[i], at = in->offsets ? in->offsets[i] : i * T; /* (its first row) */
         const float *d = d_sum + at * H;
         double s = table_sq_norm(in->input_ids + at, pad, d, n, H, order, acc) +
                    table_sq_norm(b->pos_ids + at, pos_pad, d, n, H, order, acc);
         if (b->g.type_emb) s += table_sq_norm(types ? types + at : NULL, -1, d, n, H, order, acc);
+        if (tied) s += 2 * tied_cross_term(b, i, d_sum, at, n, pad);
         b->ex_sq_norm[i] += s;
     }
     if (!order || !acc) /* (no error channel here: poison the norms so the caller refuses them) */
@@ -82,6 +106,58 @@ static void live_lengths(const vt_bert_batch *in, int64_t *len) {
     }
 }
 
+/* A loss gradient the per-example passes rescale and then restore: rows of
+ * `width`, from the last forward's mean over the batch. */
+typedef struct loss_grad {
+    float *d;     /* (rows, width) in the model */
+    float *saved; /* its copy */
+    int64_t rows, width;
+} loss_grad;
+
+/* Sets each example's rows of the loss gradients to those of its own loss
+ * (the batch's losses are means; example i's own divides by its own share of
+ * the denominator) times weight[i] (NULL: 1). A classifier's logits, or a
+ * pretraining head's masked positions (the mean over its own) and next-
+ * sentence row. */
+static void own_losses(vt_bert *b, const double *weight, loss_grad *g, int n_grads) {
+    const vt_bert_config *c = &b->cfg;
+    const vt_bert_batch *in = &b->last;
+    vt_bert_loss_norm whole;
+    vt_bert_loss_norm_of(b, in, &whole);
+    for (int k = 0; k < n_grads; k++) memcpy(g[k].saved, g[k].d, (size_t)(g[k].rows * g[k].width) * sizeof(float));
+    int64_t B = in->batch, T = in->seq_len, L = c->num_labels;
+    bool pretraining = c->arch == VT_BERT_FOR_PRETRAINING || c->arch == VT_BERT_FOR_MASKED_LM;
+    bool tokens = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
+    bool per_class = in->labels && !in->regression_targets && !in->multi_labels;
+    for (int64_t i = 0; i < B; i++) {
+        double w = weight ? weight[i] : 1.0;
+        if (pretraining) { /* g[0]: the MLM head's (P, V), g[1]: next sentence's (B, 2) */
+            double own = bert_label_weight(in->mlm_labels + i * T, T, c->vocab_size, NULL);
+            double k = own > 0 ? whole.mlm / own * w : 0;
+            for (int64_t j = b->mlm_groups[i] * g[0].width; j < b->mlm_groups[i + 1] * g[0].width; j++)
+                g[0].d[j] = (float)(g[0].saved[j] * k);
+            if (n_grads > 1)
+                for (int64_t j = 2 * i; j < 2 * i + 2; j++) g[1].d[j] = (float)(g[1].saved[j] * whole.nsp * w);
+            continue;
+        }
+        int64_t at = !tokens ? i : in->offsets ? in->offsets[i] : i * T; /* its logits' rows */
+        int64_t per = !tokens ? 1 : in->offsets ? in->offsets[i + 1] - at : T;
+        double own = per_class ? bert_label_weight(in->labels + at, per, L, in->class_weights) : (double)L;
+        double k = (own > 0 ? whole.task / own : 0) * w;
+        for (int64_t j = at * L; j < (at + per) * L; j++) g[0].d[j] = (float)(g[0].saved[j] * k);
+    }
+}
+
+/* Sequence i's masked positions among the MLM head's rows (b->mlm_groups):
+ * they come in row order i*T + t. */
+static void mlm_groups(vt_bert *b) {
+    int64_t B = b->last.batch, T = b->last.seq_len;
+    for (int64_t i = 0, p = 0; i <= B; i++) {
+        while (p < b->mlm_p && b->mlm_pos[p] < i * T) p++;
+        b->mlm_groups[i] = p;
+    }
+}
+
 /* The per-example backward: with sq_norm the norms (and with keep, what
  * book-keeping needs), otherwise the gradient of sum_i weight[i] loss_i. */
 static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_norm, bool keep) {
@@ -90,32 +166,33 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     const vt_bert_config *c = &b->cfg;
     const vt_bert_batch *in = &b->last;
     bool tokens = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION;
-    if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens) || in->embedding_output || in->position_ids)
-        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence and token classifiers over "
-                                            "batches of token ids");
+    bool pretraining = c->arch == VT_BERT_FOR_PRETRAINING || c->arch == VT_BERT_FOR_MASKED_LM;
+    if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens && !pretraining) || in->embedding_output ||
+        in->position_ids || (pretraining && (in->offsets || !in->mlm_labels)))
+        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence and token classifiers and "
+                                            "masked-LM pretraining (padded, with mlm_labels) over batches of token ids");
     int64_t B = in->batch, L = c->num_labels;
-    int64_t rows = !tokens ? B : in->offsets ? in->offsets[B] : B * in->seq_len; /* d_logits (rows, L) */
     if (keep && !b->kept && !(b->kept = calloc(1, sizeof *b->kept)))
         return vt_error(VT_ERR_NOMEM, "out of memory for DP book-keeping");
-    vt_bert_loss_norm whole;
-    vt_bert_loss_norm_of(b, in, &whole);
-    float *saved = malloc((size_t)(rows * L) * sizeof *saved);
+    loss_grad g[2];
+    int n_grads = 1;
+    if (pretraining) {
+        mlm_groups(b);
+        g[0] = (loss_grad){b->d_mlm_logits, NULL, b->mlm_p, c->vocab_size};
+        if (b->w.nsp_w && in->nsp_labels) g[n_grads++] = (loss_grad){b->d_nsp, NULL, B, 2};
+    } else {
+        g[0] = (loss_grad){b->d_logits, NULL, !tokens ? B : bert_token_rows(in), L}; /* d_logits (rows, L) */
+    }
+    bool no_memory = false;
+    for (int k = 0; k < n_grads; k++)
+        no_memory |= !(g[k].saved = malloc((size_t)(g[k].rows * g[k].width + 1) * sizeof(float)));
     int64_t *len = malloc((size_t)B * sizeof *len);
-    if (!saved || !len) {
-        free(saved), free(len);
+    if (no_memory || !len) {
+        for (int k = 0; k < n_grads; k++) free(g[k].saved);
+        free(len);
         return vt_error(VT_ERR_NOMEM, "out of memory for per-example backward passes");
     }
-    memcpy(saved, b->d_logits, (size_t)(rows * L) * sizeof *saved);
-    /* The batch's loss is a mean; example i's own loss divides by its own share of the denominator (a token
-     * classifier's: its own counted tokens, so a sentence's loss is the mean over its tokens). */
-    bool per_class = in->labels && !in->regression_targets && !in->multi_labels;
-    for (int64_t i = 0; i < B; i++) {
-        int64_t at = !tokens ? i : in->offsets ? in->offsets[i] : i * in->seq_len; /* its logits' rows */
-        int64_t per = !tokens ? 1 : in->offsets ? in->offsets[i + 1] - at : in->seq_len;
-        double own = per_class ? bert_label_weight(in->labels + at, per, L, in->class_weights) : (double)L;
-        double k = (own > 0 ? whole.task / own : 0) * (weight ? weight[i] : 1.0);
-        for (int64_t j = at * L; j < (at + per) * L; j++) b->d_logits[j] = (float)(saved[j] * k);
-    }
+    own_losses(b, weight, g, n_grads);
     if (sq_norm) {
         memset(sq_norm, 0, (size_t)B * sizeof *sq_norm);
         live_lengths(in, len);
@@ -133,8 +210,10 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     b->ex_lengths = NULL;
     b->keeping = false;
     b->kept_ready = keep && st == VT_OK;
-    memcpy(b->d_logits, saved, (size_t)(rows * L) * sizeof *saved);
-    free(saved);
+    for (int k = 0; k < n_grads; k++) {
+        memcpy(g[k].d, g[k].saved, (size_t)(g[k].rows * g[k].width) * sizeof(float));
+        free(g[k].saved);
+    }
     free(len);
     for (int64_t i = 0; st == VT_OK && sq_norm && i < B; i++)
         if (sq_norm[i] < 0) st = vt_error(VT_ERR_NOMEM, "out of memory for the embeddings' per-example norms");

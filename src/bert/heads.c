@@ -195,13 +195,22 @@ vt_status bert_heads_forward(vt_bert *b, const vt_bert_batch *in, bool training,
     return VT_OK;
 }
 
-/* The MLM head's gradient, added to d_hidden at its positions. */
-static vt_status mlm_backward(vt_bert *b, const blk_ctx *ctx) {
+/* The MLM head's gradient, added to d_hidden at its positions. With DP's
+ * per-example norms its rows are grouped by sequence (b->mlm_groups, which
+ * the per-example backward set). */
+static vt_status mlm_backward(vt_bert *b, const blk_ctx *batch_ctx) {
     const vt_bert_config *c = &b->cfg;
     int64_t P = b->mlm_p, H = c->hidden_size;
     blk_linear transform = mlm_transform(b), decoder = mlm_decoder(b);
-    vt_status st = blk_linear_backward(ctx, &decoder, b->mlm_ln, b->mlm_ln16, b->d_mlm_logits, b->d_mlm_ln, 0.0f, P);
-    if (st != VT_OK) return st;
+    blk_ctx grouped = *batch_ctx;
+    if (batch_ctx->sq_norm) grouped.groups = b->mlm_groups;
+    const blk_ctx *ctx = &grouped;
+    vt_status st;
+    if ((st = blk_linear_backward(ctx, &decoder, b->mlm_ln, b->mlm_ln16, b->d_mlm_logits, b->d_mlm_ln, 0.0f, P)))
+        return st;
+    if (ctx->sq_norm && (st = blk_layernorm_example_norms(ctx, b->d_mlm_ln, b->mlm_act, b->mlm_mean, b->mlm_rstd, P,
+                                                          H, b->g.mlm_ln_g, b->g.mlm_ln_b)) != VT_OK)
+        return st;
     zero(b->d_mlm_act, P * H);
     vt_layernorm_backward(b->d_mlm_ln, b->mlm_act, b->w.mlm_ln_g, b->mlm_mean, b->mlm_rstd, b->d_mlm_act, b->g.mlm_ln_g,
                           b->g.mlm_ln_b, P, H);

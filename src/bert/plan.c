@@ -71,6 +71,7 @@ static void reserve(vt_bert *b, int64_t B, int64_t BT, int64_t S, int64_t P) {
     b->qa_targets = qa ? I32(2 * B) : NULL;
     b->mlm_pos = I32(P);
     b->mlm_targets = I32(P);
+    b->mlm_groups = vt_arena_alloc(&b->arena, (size_t)(B + 1) * sizeof(int64_t));
     b->mlm_in = F32(P * H);
     b->mlm_pre = F32(P * H);
     b->mlm_act = F32(P * H);

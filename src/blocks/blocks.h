@@ -45,6 +45,11 @@ typedef struct blk_ctx {
      * are those (outside training each sequence's product on its own). With
      * sq_norm and kept too (DP-SGD's per-example norms over packed rows). */
     const int64_t *offsets;
+    /* (batch + 1) or NULL: rows gathered from the examples' tokens, example
+     * i's being rows groups[i] .. groups[i+1] - 1 (the MLM head's masked
+     * positions); with sq_norm, they decide the examples' rows over any
+     * other rule (a kept record remembers them). */
+    const int64_t *groups;
 } blk_ctx;
 
 /* seq_rows of a packed batch's token rows (blk_ctx.offsets). */
@@ -68,6 +73,7 @@ typedef struct blk_kept_rec {
     const float *x;          /* dense: its input (rows, in) */
     const vt_bf16 *x16;      /* dense, bf16 only: x in bf16 */
     int64_t in;              /* dense: x's width */
+    const int64_t *groups;   /* the context's groups when it was kept (blk_ctx.groups) */
 } blk_kept_rec;
 
 typedef struct blk_kept {
@@ -80,11 +86,14 @@ typedef struct blk_kept {
 /* Forgets the records (keeps the memory for the next step); frees all. */
 void blk_kept_clear(blk_kept *k);
 void blk_kept_free(blk_kept *k);
-/* A new record of rows x width floats (uninitialised); its index in *rec. */
-vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t width, int64_t *rec);
+/* A new record of rows x width floats (uninitialised), its rows grouped by
+ * example as `groups` says (blk_ctx.groups; NULL: the usual rules); its
+ * index in *rec. */
+vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t width, const int64_t *groups,
+                        int64_t *rec);
 static inline float *blk_kept_at(const blk_kept *k, int64_t rec) { return k->data + k->recs[rec].at; }
-/* Every kept row scaled by its example's factor (its padded block, packed
- * rows or one row; a LayerNorm's rows are its examples), then each dense
+/* Every kept row scaled by its example's factor (its group, padded block,
+ * packed rows or one row; a LayerNorm's rows are its examples), then each dense
  * layer's and LayerNorm's gradient added to its slots (+=). BLK_KEPT_ROWS
  * records are scaled only. */
 vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor);
@@ -143,10 +152,10 @@ vt_status blk_linear_forward(const blk_ctx *c, const blk_linear *l, const float 
 vt_status blk_linear_backward(const blk_ctx *c, const blk_linear *l, const float *x, const vt_bf16 *x16,
                               const float *dy, float *dx, float dx_beta, int64_t rows);
 
-/* Example i's rows of a tensor of `rows` rows, the first at *start: one row
- * when rows is the batch, its tokens in a packed batch (c->offsets), else its
- * padded block (rows / batch) up to its last real token (c->lengths) rounded
- * up to 16. */
+/* Example i's rows of a tensor of `rows` rows, the first at *start: its
+ * group (c->groups), one row when rows is the batch, its tokens in a packed
+ * batch (c->offsets), else its padded block (rows / batch) up to its last
+ * real token (c->lengths) rounded up to 16. */
 int64_t blk_example_rows(const blk_ctx *c, int64_t i, int64_t rows, int64_t *start);
 /* Example i's squared norm of dW and db (its rows: blk_example_rows), added
  * to c->sq_norm: a sequence's rows by the cheaper of the Gram ("ghost norm")

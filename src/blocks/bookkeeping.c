@@ -16,7 +16,8 @@ void blk_kept_free(blk_kept *k) {
     *k = (blk_kept){0};
 }
 
-vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t width, int64_t *rec) {
+vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t width, const int64_t *groups,
+                        int64_t *rec) {
     int64_t need = k->used + rows * width;
     if (need > k->cap) { /* doubling: a step after the first finds the room it needs */
         int64_t cap = k->cap ? k->cap : 1 << 20;
@@ -31,20 +32,23 @@ vt_status blk_kept_push(blk_kept *k, blk_kept_kind kind, int64_t rows, int64_t w
         if (!r) return vt_error(VT_ERR_NOMEM, "DP-SGD book-keeping: out of memory");
         k->recs = r, k->rec_cap = cap;
     }
-    k->recs[k->n] = (blk_kept_rec){.kind = kind, .at = k->used, .rows = rows, .width = width};
+    k->recs[k->n] = (blk_kept_rec){.kind = kind, .at = k->used, .rows = rows, .width = width, .groups = groups};
     k->used = need;
     *rec = k->n++;
     return VT_OK;
 }
 
-/* Each example's rows of (rows, width) times its factor: its row, its packed
- * rows, or its whole padded block. */
-static void scale_rows(const blk_ctx *c, float *d, int64_t rows, int64_t width, const double *factor) {
+/* Each example's rows of (rows, width) times its factor: its group, its row,
+ * its packed rows, or its whole padded block. */
+static void scale_rows(const blk_ctx *c, float *d, int64_t rows, int64_t width, const int64_t *groups,
+                       const double *factor) {
+    blk_ctx g = *c;
+    g.groups = groups;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < c->batch; i++) {
         float f = (float)factor[i];
-        int64_t at, n = blk_example_rows(c, i, rows, &at);
-        if (!c->offsets && rows != c->batch) n = rows / c->batch;
+        int64_t at, n = blk_example_rows(&g, i, rows, &at);
+        if (!groups && !c->offsets && rows != c->batch) n = rows / c->batch;
         if (f != 1.0f)
             for (float *restrict v = d + at * width, *end = d + (at + n) * width; v < end; v++) *v *= f;
     }
@@ -82,7 +86,7 @@ vt_status blk_kept_apply(const blk_ctx *c, blk_kept *k, const double *factor) {
             norm_gradient(r, d, factor);
             continue;
         }
-        scale_rows(c, d, r->rows, r->width, factor);
+        scale_rows(c, d, r->rows, r->width, r->groups, factor);
         if (r->kind == BLK_KEPT_DENSE) {
             vt_status st = dense_gradient(c, r, d);
             if (st != VT_OK) return st;

@@ -14,6 +14,10 @@
  * distinct shapes (oneDNN caches one primitive per shape; the extra rows are
  * zeros of dy and change nothing). */
 int64_t blk_example_rows(const blk_ctx *c, int64_t i, int64_t rows, int64_t *start) {
+    if (c->groups) {
+        *start = c->groups[i];
+        return c->groups[i + 1] - c->groups[i];
+    }
     if (rows == c->batch) {
         *start = i;
         return 1;
@@ -116,7 +120,7 @@ vt_status blk_layernorm_example_norms(const blk_ctx *c, const float *d_out, cons
     float *kept = NULL; /* (batch, 2 width) book-keeping: each example's two sums */
     if (c->kept && dgamma) {
         int64_t rec;
-        vt_status st = blk_kept_push(c->kept, BLK_KEPT_NORM, c->batch, 2 * width, &rec);
+        vt_status st = blk_kept_push(c->kept, BLK_KEPT_NORM, c->batch, 2 * width, NULL, &rec);
         if (st != VT_OK) return st;
         c->kept->recs[rec].dW = dgamma, c->kept->recs[rec].db = dbeta;
         kept = blk_kept_at(c->kept, rec);

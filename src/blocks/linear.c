@@ -50,7 +50,7 @@ static vt_status base_backward(const blk_ctx *c, const blk_linear *l, const floa
     if (st != VT_OK) return st;
     if (c->kept && l->dW) { /* book-keeping: dy kept for (c (.) dy)^T x once the factors are known */
         int64_t rec;
-        if ((st = blk_kept_push(c->kept, BLK_KEPT_DENSE, rows, out, &rec)) != VT_OK) return st;
+        if ((st = blk_kept_push(c->kept, BLK_KEPT_DENSE, rows, out, c->groups, &rec)) != VT_OK) return st;
         blk_kept_rec *r = &c->kept->recs[rec];
         r->dW = l->dW, r->db = l->db, r->x = x, r->x16 = x16, r->in = in;
         memcpy(blk_kept_at(c->kept, rec), dy, (size_t)(rows * out) * sizeof *dy);

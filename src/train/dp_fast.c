@@ -1,7 +1,7 @@
-/* DP-SGD's fast clipped sum for sequence and token classifiers (see verto/dp.h and
- * docs/privacy.md): the examples packed into one batch (no padding; padded
- * to the longest where an example's mask is not its tokens then padding),
- * one forward, a
+/* DP-SGD's fast clipped sum for sequence and token classifiers and masked-LM
+ * pretraining (see verto/dp.h and docs/privacy.md): the examples packed into
+ * one batch (no padding; padded to the longest where an example's mask is
+ * not its tokens then padding, and for pretraining's heads), one forward, a
  * backward that yields every example's squared gradient norm without its
  * gradient, then the gradient of sum_i c_i loss_i with c_i example i's
  * clipping factor (the gradient is linear in the loss weights, so that is
@@ -21,18 +21,24 @@
 typedef struct packed {
     vt_bert_batch batch;
     int32_t *ids, *types, *mask, *labels; /* (rows) x 3 (mask: padded only), (B) or per token (rows) */
+    int32_t *mlm, *nsp;                   /* pretraining: (rows) masked-LM labels, (B) next-sentence labels */
     float *targets;                       /* (B, num_labels): regression targets or multi-label targets */
     int64_t *offsets;                     /* (B + 1) packed, else NULL */
 } packed;
 
 static void packed_free(packed *p) {
     free(p->ids), free(p->types), free(p->mask), free(p->labels), free(p->targets), free(p->offsets);
+    free(p->mlm), free(p->nsp);
 }
 
-/* Whether an example fits the fast path: a sequence task's labels over token ids. */
-static bool fits(const vt_bert_batch *e) {
-    return e->batch == 1 && e->input_ids && !e->position_ids && !e->embedding_output && !e->mlm_labels &&
-           !e->nsp_labels && !e->start_positions && (e->labels || e->regression_targets || e->multi_labels);
+/* Whether an example fits the fast path: a sequence task's labels, or
+ * pretraining's, over token ids. */
+static bool fits(const vt_bert_batch *e, bool pretraining) {
+    if (e->batch != 1 || !e->input_ids || e->position_ids || e->embedding_output || e->start_positions ||
+        e->mlm_select)
+        return false;
+    bool task = e->labels || e->regression_targets || e->multi_labels;
+    return pretraining ? e->mlm_labels && !task : task && !e->mlm_labels && !e->nsp_labels;
 }
 
 /* Labels that do not count (PyTorch's ignore_index): a token classifier's padding. */
@@ -62,7 +68,9 @@ static void put(packed *p, int64_t k, const vt_bert_batch *e, int64_t at, int64_
         p->types[at + t] = in && e->token_type_ids ? e->token_type_ids[t] : 0;
         if (p->mask) p->mask[at + t] = in ? (e->attention_mask ? e->attention_mask[t] : 1) : 0;
         if (per_token) p->labels[at + t] = in ? e->labels[t] : IGNORED_LABEL;
+        if (p->mlm) p->mlm[at + t] = in ? e->mlm_labels[t] : IGNORED_LABEL;
     }
+    if (p->nsp && e->nsp_labels) p->nsp[k] = e->nsp_labels[0];
     if (e->labels && !per_token) p->labels[k] = e->labels[0];
     const float *targets = e->regression_targets ? e->regression_targets : e->multi_labels;
     if (targets) memcpy(p->targets + k * L, targets, (size_t)L * sizeof(float));
@@ -73,17 +81,19 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
                       void *ctx, packed *p, bool *fit) {
     int64_t T = 0, L = c->num_labels, tokens = 0;
     bool per_token = c->arch == VT_BERT_FOR_TOKEN_CLASSIFICATION, packs = true;
+    bool pretraining = c->arch == VT_BERT_FOR_PRETRAINING || c->arch == VT_BERT_FOR_MASKED_LM;
     vt_bert_batch e, first = {0};
     *fit = true;
     for (int64_t k = 0; k < count && *fit; k++) { /* the longest, and whether all fit and pack */
         vt_status st = get(ctx, rows[k], &e);
         if (st != VT_OK) return st;
         if (k == 0) first = e;
-        *fit = fits(&e) && (!per_token || e.labels) && !e.labels == !first.labels && !e.regression_targets == !first.regression_targets &&
-               !e.multi_labels == !first.multi_labels;
+        *fit = fits(&e, pretraining) && (!per_token || e.labels) && !e.labels == !first.labels &&
+               !e.regression_targets == !first.regression_targets && !e.multi_labels == !first.multi_labels &&
+               !e.nsp_labels == !first.nsp_labels;
         if (e.seq_len > T) T = e.seq_len;
         int64_t n = *fit ? packable_length(&e, per_token) : -1;
-        packs = packs && n > 0;
+        packs = packs && n > 0 && !pretraining; /* (the pretraining heads read padded batches) */
         tokens += n;
     }
     if (!*fit) return VT_OK;
@@ -94,7 +104,10 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
     p->offsets = packs ? malloc((size_t)(count + 1) * sizeof *p->offsets) : NULL;
     p->labels = malloc((per_token ? cells : (size_t)count) * sizeof *p->labels);
     p->targets = malloc((size_t)(count * L) * sizeof *p->targets);
-    if (!p->ids || !p->types || (!packs && !p->mask) || (packs && !p->offsets) || !p->labels || !p->targets)
+    p->mlm = pretraining ? malloc(cells * sizeof *p->mlm) : NULL;
+    p->nsp = pretraining && first.nsp_labels ? malloc((size_t)count * sizeof *p->nsp) : NULL;
+    if (!p->ids || !p->types || (!packs && !p->mask) || (packs && !p->offsets) || !p->labels || !p->targets ||
+        (pretraining && !p->mlm) || (first.nsp_labels && !p->nsp))
         return vt_error(VT_ERR_NOMEM, "DP-SGD: out of memory for a batch of %" PRId64 " examples", count);
     int32_t pad = c->pad_token_id >= 0 ? (int32_t)c->pad_token_id : 0;
     int64_t at = 0;
@@ -112,7 +125,8 @@ static vt_status pack(const vt_bert_config *c, const int64_t *rows, int64_t coun
                                .labels = first.labels ? p->labels : NULL,
                                .regression_targets = first.regression_targets ? p->targets : NULL,
                                .multi_labels = first.multi_labels ? p->targets : NULL,
-                               .class_weights = first.class_weights, .cls_only = first.cls_only};
+                               .class_weights = first.class_weights, .cls_only = first.cls_only,
+                               .mlm_labels = p->mlm, .nsp_labels = p->nsp};
     return VT_OK;
 }
 
@@ -171,15 +185,25 @@ out:
     return st;
 }
 
+static bool all_trainable(const vt_bert *b) {
+    size_t n;
+    const vt_param_info *infos = vt_bert_param_infos(b, &n);
+    for (size_t q = 0; q < n; q++)
+        if (!infos[q].trainable) return false;
+    return true;
+}
+
 vt_status dp_fast_clipped_sum(const vt_dp_options *o, vt_bert *b, const int64_t *rows, int64_t count,
                               vt_dp_get_example_fn get, void *ctx, uint64_t dropout_seed, double *sum,
                               vt_dp_step_info *info, bool *done, bool *in_grads) {
     const vt_bert_config *c = vt_bert_get_config(b);
     *done = false;
     if (in_grads) *in_grads = false;
+    bool pretraining = c->arch == VT_BERT_FOR_PRETRAINING || c->arch == VT_BERT_FOR_MASKED_LM;
     if (o->exact || count == 0 ||
-        (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && c->arch != VT_BERT_FOR_TOKEN_CLASSIFICATION))
+        (c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && c->arch != VT_BERT_FOR_TOKEN_CLASSIFICATION && !pretraining))
         return VT_OK; /* (question answering's softmax runs over padded positions too: an example alone differs) */
+    if (pretraining && !all_trainable(b)) return VT_OK; /* (a frozen word table still learns as the tied decoder) */
     int64_t micro = o->micro_batch > 0 && o->micro_batch < count ? o->micro_batch : count;
     vt_dp_step_info in = {.fast = true};
     bool whole = in_grads && micro == count; /* one batch: its gradient is the sum */

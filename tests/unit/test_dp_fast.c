@@ -45,17 +45,37 @@ static const bool arrives_padded[N] = {true, false, false, true, false, true}; /
 
 typedef struct examples {
     int32_t ids[N][TMAX], types[N][TMAX], mask[N][TMAX], labels[N];
+    int32_t mlm[N][TMAX], nsp[N]; /* pretraining's labels */
     float class_weights[LABELS];
     bool weighted, cls_only;
+    int pretraining;              /* 0: a classifier's labels; 1: masked LM; 2: masked LM + next sentence */
 } examples;
 
 static vt_status get_example(void *ctx, int64_t row, vt_bert_batch *batch) {
     examples *e = ctx;
     *batch = (vt_bert_batch){.batch = 1, .seq_len = arrives_padded[row] ? TMAX : lengths[row],
                              .input_ids = e->ids[row], .token_type_ids = e->types[row],
-                             .attention_mask = e->mask[row], .labels = e->labels + row,
-                             .class_weights = e->weighted ? e->class_weights : NULL, .cls_only = e->cls_only};
+                             .attention_mask = e->mask[row], .labels = e->pretraining ? NULL : e->labels + row,
+                             .class_weights = e->weighted ? e->class_weights : NULL, .cls_only = e->cls_only,
+                             .mlm_labels = e->pretraining ? e->mlm[row] : NULL,
+                             .nsp_labels = e->pretraining == 2 ? e->nsp + row : NULL};
     return VT_OK;
+}
+
+/* Pretraining's labels: about a third of each example's tokens masked (the
+ * one-token example none: its loss is the next sentence's alone), targets
+ * among the input ids so that the tied decoder's rows meet the embeddings'. */
+static void make_pretraining_labels(examples *e, int kind) {
+    e->pretraining = kind;
+    uint64_t s = 77;
+    for (int64_t i = 0; i < N; i++) {
+        for (int64_t t = 0; t < TMAX; t++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            bool masked = t > 0 && t < lengths[i] && (s >> 40) % 3 == 0;
+            e->mlm[i][t] = masked ? (int32_t)(3 + (s >> 20) % 24) : -100;
+        }
+        e->nsp[i] = (int32_t)(i % 2);
+    }
 }
 
 static void make_examples(examples *e, int32_t pad, bool weighted, bool cls_only) {
@@ -76,9 +96,9 @@ static void make_examples(examples *e, int32_t pad, bool weighted, bool cls_only
     e->cls_only = cls_only;
 }
 
-static vt_bert *make_model(vt_bert_family family) {
+static vt_bert *make_model_for(vt_bert_family family, vt_bert_arch arch) {
     vt_bert_config c;
-    vt_bert_config_default_family(&c, family, VT_BERT_FOR_SEQUENCE_CLASSIFICATION);
+    vt_bert_config_default_family(&c, family, arch);
     c.vocab_size = 40;
     c.hidden_size = 32;
     c.num_hidden_layers = 2;
@@ -94,6 +114,10 @@ static vt_bert *make_model(vt_bert_family family) {
     float *p = vt_bert_params(b, &n);
     for (int64_t i = 0; i < n; i++) p[i] += 0.1f * sinf((float)i); /* non-zero biases, LayerNorms not 1 */
     return b;
+}
+
+static vt_bert *make_model(vt_bert_family family) {
+    return make_model_for(family, VT_BERT_FOR_SEQUENCE_CLASSIFICATION);
 }
 
 static double fabs_max_diff(const float *a, const float *b, int64_t n) {
@@ -116,8 +140,10 @@ static double grad_sq_norm(vt_bert *b) {
 /* The examples padded into one batch (as dp_fast.c does). */
 static vt_bert_batch whole_batch(examples *e) {
     return (vt_bert_batch){.batch = N, .seq_len = TMAX, .input_ids = &e->ids[0][0], .token_type_ids = &e->types[0][0],
-                           .attention_mask = &e->mask[0][0], .labels = e->labels,
-                           .class_weights = e->weighted ? e->class_weights : NULL, .cls_only = e->cls_only};
+                           .attention_mask = &e->mask[0][0], .labels = e->pretraining ? NULL : e->labels,
+                           .class_weights = e->weighted ? e->class_weights : NULL, .cls_only = e->cls_only,
+                           .mlm_labels = e->pretraining ? &e->mlm[0][0] : NULL,
+                           .nsp_labels = e->pretraining == 2 ? e->nsp : NULL};
 }
 
 /* The examples packed into one batch: each one's tokens, no padding. */
@@ -146,12 +172,12 @@ static double check_norms(vt_bert *b, examples *e, const char *what) {
     }
     int32_t ids[N * TMAX], types[N * TMAX];
     int64_t offsets[N + 1];
-    for (int packed = 0; packed < 2; packed++) {
+    for (int packed = 0; packed < (e->pretraining ? 1 : 2); packed++) { /* (pretraining's heads: padded only) */
         vt_bert_batch all = packed ? packed_batch(e, ids, types, offsets) : whole_batch(e);
         assert_int_equal(vt_bert_forward(b, &all, true, 1, &out), VT_OK);
         assert_int_equal(vt_bert_backward_examples(b, NULL, fast), VT_OK);
         double worst = 0;
-        for (int64_t i = 0; i < N; i++) worst = fmax(worst, fabs(fast[i] - exact[i]) / exact[i]);
+        for (int64_t i = 0; i < N; i++) worst = fmax(worst, fabs(fast[i] - exact[i]) / fmax(exact[i], 1e-30));
         printf("    %-34s squared norms of lengths 1 and 30: %.4g, %.4g; fast (%s) vs exact rel %.3g (tol %.0e)\n",
                what, exact[2], exact[1], packed ? "packed" : "padded", worst, TOL);
         assert_true(worst <= TOL);
@@ -187,10 +213,14 @@ static void dp_gradient(vt_bert *b, examples *e, double c, bool exact, vt_dp_fas
     vt_dp_free(dp);
 }
 
-static void check_family(vt_bert_family family, bool weighted, bool cls_only, const char *what) {
-    vt_bert *b = make_model(family);
+/* pretraining: 0, or make_pretraining_labels' kind (the model's arch to match). */
+static void check_family(vt_bert_family family, bool weighted, bool cls_only, int pretraining, const char *what) {
+    vt_bert_arch arch = !pretraining ? VT_BERT_FOR_SEQUENCE_CLASSIFICATION
+                        : pretraining == 1 ? VT_BERT_FOR_MASKED_LM : VT_BERT_FOR_PRETRAINING;
+    vt_bert *b = make_model_for(family, arch);
     examples e;
     make_examples(&e, (int32_t)vt_bert_get_config(b)->pad_token_id, weighted, cls_only);
+    if (pretraining) make_pretraining_labels(&e, pretraining);
     double c = check_norms(b, &e, what);
     int64_t n, clipped_exact, clipped_fast;
     vt_bert_grads(b, &n);
@@ -239,20 +269,30 @@ static void check_family(vt_bert_family family, bool weighted, bool cls_only, co
 
 static void test_bert(void **state) {
     (void)state;
-    check_family(VT_FAMILY_BERT, false, false, "BERT");
-    check_family(VT_FAMILY_BERT, false, true, "BERT cls_only");
-    check_family(VT_FAMILY_BERT, true, true, "BERT class weights");
+    check_family(VT_FAMILY_BERT, false, false, 0, "BERT");
+    check_family(VT_FAMILY_BERT, false, true, 0, "BERT cls_only");
+    check_family(VT_FAMILY_BERT, true, true, 0, "BERT class weights");
 }
 
 static void test_roberta(void **state) {
     (void)state;
-    check_family(VT_FAMILY_ROBERTA, false, true, "RoBERTa cls_only");
-    check_family(VT_FAMILY_ROBERTA, true, false, "RoBERTa class weights");
+    check_family(VT_FAMILY_ROBERTA, false, true, 0, "RoBERTa cls_only");
+    check_family(VT_FAMILY_ROBERTA, true, false, 0, "RoBERTa class weights");
 }
 
 static void test_distilbert(void **state) {
     (void)state;
-    check_family(VT_FAMILY_DISTILBERT, false, true, "DistilBERT cls_only");
+    check_family(VT_FAMILY_DISTILBERT, false, true, 0, "DistilBERT cls_only");
+}
+
+/* Masked-LM pretraining: each sequence's loss its masked positions' mean
+ * cross-entropy (plus its next-sentence one), the decoder tied to the word
+ * embeddings (its norm's cross term with the embeddings' rows). */
+static void test_pretraining(void **state) {
+    (void)state;
+    check_family(VT_FAMILY_BERT, false, false, 2, "BERT MLM + NSP");
+    check_family(VT_FAMILY_BERT, false, false, 1, "BERT MLM");
+    check_family(VT_FAMILY_ROBERTA, false, false, 1, "RoBERTa MLM");
 }
 
 /* The private gradients (noise 0, bound c) by a reference path and another:
@@ -353,6 +393,7 @@ int main(void) {
         cmocka_unit_test(test_bert),
         cmocka_unit_test(test_roberta),
         cmocka_unit_test(test_distilbert),
+        cmocka_unit_test(test_pretraining),
         cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_padded_fast_path),
         cmocka_unit_test(test_refusals),
