@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data/pretrain_internal.h"
 #include "verto/fileio.h"
+
+enum { PT_CACHE_SHARDS = 4 };
+#define PT_CACHE_BYTES ((int64_t)1 << 30) /* more shards are kept only while their files add up to at most this */
 
 struct vt_pt_dataset {
     char *dir;
@@ -19,8 +23,17 @@ struct vt_pt_dataset {
     uint64_t *sums;     /* (n_shards) checksums from the manifest */
     int64_t *start;     /* (n_shards + 1) first instance of each shard in file order */
     int64_t total;
-    vt_pt_shard *cur;   /* the loaded shard */
+    vt_pt_shard *cur;   /* the shard read now (one of cache[]) */
     int32_t cur_index;
+    /* The shards loaded lately, least recently used out first: random access
+     * (vt_pt_get: DP-SGD's sampled sequences) moves between shards, and
+     * parsing one again for each move cost more than the step (a 125 MB
+     * shard); reading in order (vt_pt_next) keeps one, as it needs no more. */
+    vt_pt_shard *cache[PT_CACHE_SHARDS];
+    int32_t cache_index[PT_CACHE_SHARDS];
+    int64_t cache_bytes[PT_CACHE_SHARDS]; /* their files' sizes */
+    uint64_t cache_use[PT_CACHE_SHARDS], clock;
+    int n_cached;
     /* epoch order */
     bool shuffled;
     uint64_t seed;
@@ -48,7 +61,7 @@ void vt_pt_close(vt_pt_dataset *ds) {
     free(ds->start);
     free(ds->shard_order);
     free(ds->inner);
-    vt_pt_shard_free(ds->cur);
+    for (int k = 0; k < ds->n_cached; k++) vt_pt_shard_free(ds->cache[k]);
     free(ds->dir);
     free(ds);
 }
@@ -239,11 +252,41 @@ vt_pt_dataset *vt_pt_open(const char *dir, const vt_wp_vocab *vocab) {
 const vt_pt_info *vt_pt_get_info(const vt_pt_dataset *ds) { return ds ? &ds->info : NULL; }
 int64_t vt_pt_size(const vt_pt_dataset *ds) { return ds ? ds->total : 0; }
 
-static vt_status load_shard(vt_pt_dataset *ds, int32_t s) {
+/* Drops cached shards, least recently used first, until `bytes` more fit the
+ * budget and fewer than `max_shards` are held. */
+static void make_room(vt_pt_dataset *ds, int64_t bytes, int max_shards) {
+    for (;;) {
+        int64_t held = 0;
+        int oldest = -1;
+        for (int k = 0; k < ds->n_cached; k++) {
+            held += ds->cache_bytes[k];
+            if (oldest < 0 || ds->cache_use[k] < ds->cache_use[oldest]) oldest = k;
+        }
+        if (oldest < 0 || (ds->n_cached < max_shards && held + bytes <= PT_CACHE_BYTES)) return;
+        vt_pt_shard_free(ds->cache[oldest]);
+        ds->n_cached--;
+        ds->cache[oldest] = ds->cache[ds->n_cached];
+        ds->cache_index[oldest] = ds->cache_index[ds->n_cached];
+        ds->cache_bytes[oldest] = ds->cache_bytes[ds->n_cached];
+        ds->cache_use[oldest] = ds->cache_use[ds->n_cached];
+    }
+}
+
+/* Makes shard s the current one; at most max_shards stay loaded. */
+static vt_status load_shard(vt_pt_dataset *ds, int32_t s, int max_shards) {
     if (ds->cur_index == s) return VT_OK;
-    vt_pt_shard_free(ds->cur);
+    for (int k = 0; k < ds->n_cached; k++)
+        if (ds->cache_index[k] == s) {
+            ds->cur = ds->cache[k];
+            ds->cur_index = s;
+            ds->cache_use[k] = ++ds->clock;
+            return VT_OK;
+        }
     ds->cur = NULL;
     ds->cur_index = -1;
+    struct stat sb;
+    int64_t bytes = stat(ds->paths[s], &sb) == 0 ? (int64_t)sb.st_size : 0;
+    make_room(ds, bytes, max_shards);
     vt_pt_shard *sh = vt_pt_shard_load(ds->paths[s], ds->info.vocab_size);
     if (!sh) return vt_last_status();
     if (vt_pt_shard_count(sh) != ds->counts[s] || vt_pt_shard_checksum(sh) != ds->sums[s] ||
@@ -252,6 +295,8 @@ static vt_status load_shard(vt_pt_dataset *ds, int32_t s) {
         return vt_error(VT_ERR_FORMAT, "%s does not match the manifest of %s (count, checksum or masking differ)",
                         ds->paths[s], ds->dir);
     }
+    int k = ds->n_cached++;
+    ds->cache[k] = sh, ds->cache_index[k] = s, ds->cache_bytes[k] = bytes, ds->cache_use[k] = ++ds->clock;
     ds->cur = sh;
     ds->cur_index = s;
     return VT_OK;
@@ -267,7 +312,7 @@ vt_status vt_pt_get(vt_pt_dataset *ds, int64_t i, vt_pt_instance *out) {
         if (ds->start[mid] <= i) lo = mid;
         else hi = mid - 1;
     }
-    vt_status st = load_shard(ds, lo);
+    vt_status st = load_shard(ds, lo, PT_CACHE_SHARDS);
     return st != VT_OK ? st : vt_pt_shard_get(ds->cur, i - ds->start[lo], out);
 }
 
@@ -313,7 +358,7 @@ vt_status vt_pt_next(vt_pt_dataset *ds, vt_pt_instance *out, bool *end) {
         return VT_OK;
     }
     int32_t s = ds->shard_order[ds->k];
-    vt_status st = load_shard(ds, s);
+    vt_status st = load_shard(ds, s, 1);
     if (st != VT_OK) return st;
     int64_t j = ds->pos - ds->base;
     if (ds->shuffled) {

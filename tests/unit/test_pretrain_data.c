@@ -371,9 +371,12 @@ static void test_determinism_and_layout(void **state) {
     assert_true(in->masked);
     vt_tok_special sp = vt_tok_special_ids(tok);
     int64_t n = vt_pt_size(ds), tokens = 0;
+    uint64_t *hash = malloc((size_t)n * sizeof *hash);
+    assert_non_null(hash);
     for (int64_t i = 0; i < n; i++) {
         vt_pt_instance x;
         assert_int_equal(vt_pt_get(ds, i, &x), VT_OK);
+        hash[i] = vt_fnv1a64(VT_FNV64_INIT, x.tokens, (size_t)x.n_tokens * 4);
         tokens += x.n_tokens;
         assert_true(x.n_tokens >= 5 && x.n_tokens <= 128);
         assert_int_equal(x.tokens[0], sp.cls);
@@ -389,6 +392,19 @@ static void test_determinism_and_layout(void **state) {
         for (int32_t t = 0; t < x.n_tokens; t++) assert_int_equal(x.segment_ids[t], t > first_sep);
     }
     assert_int_equal(tokens, s1.tokens);
+    /* random access hopping between the shards (DP-SGD's samples: the reader keeps the 4 most recent loaded):
+     * each instance the same as read in order, and one still readable after the others were loaded */
+    assert_true(s1.shards <= 4); /* (so none of them is dropped) */
+    vt_pt_instance kept;
+    assert_int_equal(vt_pt_get(ds, 0, &kept), VT_OK);
+    for (int64_t k = 0; k < n; k++) {
+        int64_t i = k % 2 ? n - 1 - k / 2 : k / 2;
+        vt_pt_instance x;
+        assert_int_equal(vt_pt_get(ds, i, &x), VT_OK);
+        assert_true(vt_fnv1a64(VT_FNV64_INIT, x.tokens, (size_t)x.n_tokens * 4) == hash[i]);
+    }
+    assert_true(vt_fnv1a64(VT_FNV64_INIT, kept.tokens, (size_t)kept.n_tokens * 4) == hash[0]);
+    free(hash);
     /* epoch order: a permutation, the same for the same (seed, epoch), resumable with seek */
     int64_t *seen = calloc((size_t)n, sizeof *seen), *first = malloc((size_t)n * sizeof *first);
     assert_int_equal(vt_pt_shuffle(ds, 5, 0), VT_OK);
