@@ -96,6 +96,7 @@ typedef struct vt_dp_request {
                                 get_noise_multiplier) */
     double delta;            /* in (0, 1); <= 0: 1 / n^1.1 of the n examples */
     vt_dp_sampling sampling;
+    bool exact;              /* each example's gradient by its own forward and backward (vt_dp_options.exact) */
 } vt_dp_request;
 
 /* The DP-SGD options of a run of `steps` steps over `examples` examples of

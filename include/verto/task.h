@@ -421,6 +421,7 @@ typedef struct vt_finetune_options {
                               (as Opacus' get_noise_multiplier, tolerance 0.01); dp_noise_multiplier is then ignored */
     double dp_delta;       /* the delta of the guarantee, in (0, 1); <= 0: 1 / n^1.1 of the n training rows */
     int dp_sampling;       /* VT_DP_POISSON (0, default) or VT_DP_SHUFFLE (the guarantee does not hold as stated) */
+    bool dp_exact;         /* each example's gradient on its own (the reference) instead of the fast path */
     bool dp_dev_public;
 } vt_finetune_options;
 

@@ -8,9 +8,9 @@
 int cli_dp_request(vt_dp_request *r, const char *sampling, bool others_given) {
     bool budget = r->epsilon > 0, noise = r->noise_multiplier >= 0 || budget, clip = r->max_grad_norm > 0;
     if (!noise && !clip) {
-        if (sampling || others_given || r->delta > 0)
-            return cli_fail("--dp-sampling, --dp-delta and --dp-dev-public need --dp-noise-multiplier (or --dp-epsilon) "
-                            "and --dp-max-grad-norm");
+        if (sampling || others_given || r->delta > 0 || r->exact)
+            return cli_fail("--dp-sampling, --dp-delta, --dp-exact and --dp-dev-public need --dp-noise-multiplier (or "
+                            "--dp-epsilon) and --dp-max-grad-norm");
         r->noise_multiplier = 0;
         return 0;
     }
@@ -35,5 +35,6 @@ int cli_dp_options(vt_finetune_options *ft, vt_dp_request *dp, const char *sampl
     ft->dp_epsilon = dp->epsilon;
     ft->dp_delta = dp->delta;
     ft->dp_sampling = dp->sampling;
+    ft->dp_exact = dp->exact;
     return 0;
 }

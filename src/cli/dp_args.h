@@ -25,7 +25,10 @@
      "DP-SGD: the delta of the guarantee (default 1 / n^1.1 of the n training examples)", 1e-300, 0.999999},        \
     {"--dp-sampling", CLI_STRING, &(sampling), "poisson|shuffle",                                                    \
      "DP-SGD batches: each example with probability expected batch / examples (poisson, default; what the "          \
-     "guarantee assumes) or fixed-size shuffled batches (shuffle: the guarantee does not hold as stated)"}
+     "guarantee assumes) or fixed-size shuffled batches (shuffle: the guarantee does not hold as stated)"},          \
+    {"--dp-exact", CLI_FLAG, &(r).exact, NULL,                                                                       \
+     "DP-SGD: each example's gradient by its own forward and backward (the reference the fast path is checked "    \
+     "against; slower) instead of the fast path"}
 
 /* Fine-tuning's entries, writing into ft (a vt_finetune_options, its DP
  * request in dp) and sampling. */

@@ -29,7 +29,8 @@ vt_status task_private_setup(const vt_finetune_options *o, int64_t examples, con
     /* the logical batch: every rank's share of the sample, each run in micro-batches of batch_size */
     int64_t accum = task_grad_accum(o), logical = o->batch_size * accum * vt_dist_size();
     vt_dp_request r = {.noise_multiplier = o->dp_noise_multiplier, .max_grad_norm = o->dp_max_grad_norm,
-                       .epsilon = o->dp_epsilon, .delta = o->dp_delta, .sampling = (vt_dp_sampling)o->dp_sampling};
+                       .epsilon = o->dp_epsilon, .delta = o->dp_delta, .sampling = (vt_dp_sampling)o->dp_sampling,
+                       .exact = o->dp_exact};
     vt_privacy_spent budget;
     vt_status st = vt_dp_plan(&r, examples, logical, accum > 1 ? o->batch_size : 0, to->steps, o->seed, unit, NULL, dp,
                               &budget);

@@ -15,7 +15,7 @@ vt_status vt_dp_plan(const vt_dp_request *r, int64_t examples, int64_t logical_b
                           .expected_batch = logical_batch < examples ? logical_batch : examples, .examples = examples,
                           .sampling = r->sampling, .seed = seed,
                           .delta = r->delta > 0 ? r->delta : pow((double)examples, -1.1),
-                          .micro_batch = micro_batch, .example_unit = unit, .covers = covers};
+                          .micro_batch = micro_batch, .example_unit = unit, .covers = covers, .exact = r->exact};
     vt_status st = VT_OK;
     if (r->epsilon > 0) /* the noise that spends at most epsilon over the run's steps */
         st = vt_privacy_noise_multiplier(r->epsilon, dp->delta, vt_dp_sample_rate(dp), steps, 0.01,

@@ -191,6 +191,25 @@ steps = [json.loads(l) for l in open(f"{d}/metrics.jsonl") if '"eval"' not in l]
 assert [s["dp_steps"] for s in steps] == [1, 2, 3] and all(s["epsilon"] > 0 for s in steps), steps
 print(f"    {n} sequences, expected batch 8, epsilon {p['epsilon']:.4g}")
 PY
+# The fast path (the default) and --dp-exact on the same batch with noise 0 and no dropout: the same clipped
+# gradient, read as the step's gradient norm (float32 sums in two orders: 1e-4 relative).
+cp -r "$tmp/init" "$tmp/init0"
+"$py" -c "
+import json, sys; p = sys.argv[1]; c = json.load(open(p))
+c['hidden_dropout_prob'] = c['attention_probs_dropout_prob'] = 0.0
+json.dump(c, open(p, 'w'))" "$tmp/init0/config.json"
+for path in fast exact; do
+    flag=(); [ $path = exact ] && flag=(--dp-exact)
+    "$verto" pretrain --init "$tmp/init0" --data "$tmp/shards" --steps 1 --batch-size 6 --log-every 1 \
+        --dp-noise-multiplier 0 --dp-max-grad-norm 0.5 --dp-sampling shuffle "${flag[@]}" -o "$tmp/pt-$path" \
+        >"$tmp/pt-$path.log" 2>&1 || cat "$tmp/pt-$path.log"
+done
+check "pretrain: the fast path's clipped gradient = --dp-exact's" "$py" - "$tmp/pt-fast" "$tmp/pt-exact" <<'PY'
+import json, sys
+norm = [json.loads(open(f"{d}/metrics.jsonl").readline())["grad_norm"] for d in sys.argv[1:]]
+assert norm[1] > 0 and abs(norm[0] - norm[1]) <= 1e-4 * norm[1], norm
+print(f"    gradient norm fast {norm[0]:.6g}, exact {norm[1]:.6g}")
+PY
 pt_refused() { # NEEDLE ARGS...: pretrain exits non-zero with a message naming NEEDLE
     local needle=$1; shift
     if "$verto" pretrain --init "$tmp/init" --data "$tmp/shards" --steps 1 "$@" -o "$tmp/pr" >"$tmp/pr.log" 2>&1; then
@@ -199,6 +218,7 @@ pt_refused() { # NEEDLE ARGS...: pretrain exits non-zero with a message naming N
     grep -q -- "$needle" "$tmp/pr.log" || { echo "    message: $(cat "$tmp/pr.log")"; return 1; }
 }
 check "pretrain: one DP option alone is refused" pt_refused "needs both" --dp-noise-multiplier 1
+check "pretrain: --dp-exact without DP-SGD is refused" pt_refused "dp-exact" --dp-exact
 check "pretrain: an unknown sampling is refused" pt_refused "poisson or shuffle" --dp-noise-multiplier 1 \
     --dp-max-grad-norm 1 --dp-sampling fixed
 
