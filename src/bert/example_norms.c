@@ -169,8 +169,9 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     bool pretraining = c->arch == VT_BERT_FOR_PRETRAINING || c->arch == VT_BERT_FOR_MASKED_LM;
     if ((c->arch != VT_BERT_FOR_SEQUENCE_CLASSIFICATION && !tokens && !pretraining) || in->embedding_output ||
         in->position_ids || (pretraining && (in->offsets || !in->mlm_labels)))
-        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence and token classifiers and "
-                                            "masked-LM pretraining (padded, with mlm_labels) over batches of token ids");
+        return vt_error(VT_ERR_INVALID_ARG, "per-example backward passes are for sequence and token classifiers "
+                                            "and masked-LM pretraining (padded, with mlm_labels) over batches of "
+                                            "token ids");
     int64_t B = in->batch, L = c->num_labels;
     if (keep && !b->kept && !(b->kept = calloc(1, sizeof *b->kept)))
         return vt_error(VT_ERR_NOMEM, "out of memory for DP book-keeping");

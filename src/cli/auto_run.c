@@ -318,8 +318,9 @@ static bool pretrain_from_scratch(job *j, ft_settings *s) {
         return false;
     }
     double t_start = auto_now();
-    char *vocab = join(j->work, "vocab.txt"), *shards = keep(j, join(j->work, "shards")), *init = join(j->work, "bert-init"),
-         *probe = join(j->work, "pretrain-probe"), *model = join(j->work, "bert-scratch");
+    char *vocab = join(j->work, "vocab.txt"), *shards = keep(j, join(j->work, "shards")),
+         *init = join(j->work, "bert-init"), *probe = join(j->work, "pretrain-probe"),
+         *model = join(j->work, "bert-scratch");
     char why[512];
     bool ok = vocab && shards && init && probe && model;
     const char *vocab_args[] = {"vocab", "--size", "4000", "-o", vocab, corpus, NULL};
@@ -606,7 +607,8 @@ static void spend_time_left(job *j, const ft_settings *pre, const char *cand_roo
                                                                                        MIN_MORE_PRETRAIN_S);
         if (share <= 0) {
             if (left(j) > MIN_MORE_PRETRAIN_S / 3)
-                note(j, "%.0f s left unused: too little for %.0f s more pretraining and the %.0f s fine-tuning after it",
+                note(j, "%.0f s left unused: too little for %.0f s more pretraining and the %.0f s fine-tuning "
+                        "after it",
                      left(j), MIN_MORE_PRETRAIN_S, finetune_s);
             return;
         }

@@ -115,7 +115,8 @@ check "every finished candidate's dev figures = eval --json on its directory" ev
 check "predict reads best/" sh -c "\"\$0\" predict --model \"\$1/best\" --jsonl --input \"\$2\" > /dev/null" "$verto" "$out" "$tmp/dev.jsonl"
 check "the SVG is in the HTML report" grep -q "<svg" "$out/report.html"
 check "continued pretraining considered (run, or why not)" grep -q "continued pretraining" "$out/report.md"
-check "time left after the search: more pretraining and a candidate from it, or a note saying why not" "$py" - "$out/report.json" <<'PY'
+check "time left after the search: more pretraining and a candidate from it, or a note saying why not" \
+    "$py" - "$out/report.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 notes = " ".join(r["notes"])
