@@ -615,7 +615,7 @@ static void spend_time_left(job *j, const ft_settings *pre, const char *cand_roo
         ft_settings *s = &more[round];
         *s = *from;
         char what[64], probe_name[32], model_name[32], result[4096];
-        snprintf(s->prefix, sizeof s->prefix, "more%d-", round + 1);
+        snprintf(s->prefix, sizeof s->prefix, "more%c-", (char)('1' + round)); /* (rounds 1 to MAX_MORE_ROUNDS < 10) */
         snprintf(what, sizeof what, "more pretraining (round %d)", round + 1);
         snprintf(probe_name, sizeof probe_name, "more%d-probe", round + 1);
         snprintf(model_name, sizeof model_name, "bert-more%d", round + 1);
