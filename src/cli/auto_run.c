@@ -595,21 +595,18 @@ static void spend_time_left(job *j, const ft_settings *pre, const char *cand_roo
         const ft_settings *from = round ? &more[round - 1] : pre;
         int best = from ? best_from(j, from) : -1;
         if (best < 0) {
-            if (left(j) > MIN_MORE_PRETRAIN_S)
-                note(j, "%.0f s left unused: %s", left(j),
-                     !pre ? "no base was pretrained here to pretrain further (that needs --unlabelled text with "
-                            "--init, or no --init)"
-                          : "no candidate from the pretrained base finished, so there is no setting to repeat");
+            note(j, "%.0f s left unused: %s", fmax(0, left(j)),
+                 !pre ? "no base was pretrained here to pretrain further (that needs --unlabelled text with --init, "
+                        "or no --init)"
+                      : "no candidate from the pretrained base finished, so there is no setting to repeat");
             return;
         }
         /* the same setting from a better base takes about as long as it did (early stopping included) */
         double finetune_s = j->c[best].seconds, share = vt_auto_more_pretraining_share(left(j), finetune_s,
                                                                                        MIN_MORE_PRETRAIN_S);
         if (share <= 0) {
-            if (left(j) > MIN_MORE_PRETRAIN_S / 3)
-                note(j, "%.0f s left unused: too little for %.0f s more pretraining and the %.0f s fine-tuning "
-                        "after it",
-                     left(j), MIN_MORE_PRETRAIN_S, finetune_s);
+            note(j, "%.0f s left unused: too little for %.0f s more pretraining and the %.0f s fine-tuning after it",
+                 fmax(0, left(j)), MIN_MORE_PRETRAIN_S, finetune_s);
             return;
         }
         ft_settings *s = &more[round];
