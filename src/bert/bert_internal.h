@@ -120,6 +120,8 @@ struct vt_bert {
     int64_t kept_emb;             /* kept's record of the embeddings' input gradient (B*T, H) */
     uint64_t last_seed;
     int64_t mlm_p;                /* positions the MLM head ran at in the last batch */
+    float *saved_loss_grads;      /* the per-example passes' copy of the loss gradients, grown once, reused */
+    size_t saved_cap;             /* its floats */
 };
 
 /* The batch's token rows: B*T, or a packed batch's total. */

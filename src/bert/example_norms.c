@@ -110,7 +110,7 @@ static void live_lengths(const vt_bert_batch *in, int64_t *len) {
  * `width`, from the last forward's mean over the batch. */
 typedef struct loss_grad {
     float *d;     /* (rows, width) in the model */
-    float *saved; /* its copy */
+    float *saved; /* its copy (in b->saved_loss_grads) */
     int64_t rows, width;
 } loss_grad;
 
@@ -184,12 +184,16 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     } else {
         g[0] = (loss_grad){b->d_logits, NULL, !tokens ? B : bert_token_rows(in), L}; /* d_logits (rows, L) */
     }
-    bool no_memory = false;
+    size_t need = 1; /* the copies, one after the other, in memory the model keeps (a step's is the size of the last) */
+    for (int k = 0; k < n_grads; k++) need += (size_t)(g[k].rows * g[k].width);
+    if (need > b->saved_cap) {
+        free(b->saved_loss_grads);
+        b->saved_cap = (b->saved_loss_grads = malloc(need * sizeof(float))) ? need : 0;
+    }
     for (int k = 0; k < n_grads; k++)
-        no_memory |= !(g[k].saved = malloc((size_t)(g[k].rows * g[k].width + 1) * sizeof(float)));
+        g[k].saved = b->saved_loss_grads ? b->saved_loss_grads + (k ? g[0].rows * g[0].width : 0) : NULL;
     int64_t *len = malloc((size_t)B * sizeof *len);
-    if (no_memory || !len) {
-        for (int k = 0; k < n_grads; k++) free(g[k].saved);
+    if (!b->saved_loss_grads || !len) {
         free(len);
         return vt_error(VT_ERR_NOMEM, "out of memory for per-example backward passes");
     }
@@ -211,10 +215,7 @@ static vt_status examples_backward(vt_bert *b, const double *weight, double *sq_
     b->ex_lengths = NULL;
     b->keeping = false;
     b->kept_ready = keep && st == VT_OK;
-    for (int k = 0; k < n_grads; k++) {
-        memcpy(g[k].d, g[k].saved, (size_t)(g[k].rows * g[k].width) * sizeof(float));
-        free(g[k].saved);
-    }
+    for (int k = 0; k < n_grads; k++) memcpy(g[k].d, g[k].saved, (size_t)(g[k].rows * g[k].width) * sizeof(float));
     free(len);
     for (int64_t i = 0; st == VT_OK && sq_norm && i < B; i++)
         if (sq_norm[i] < 0) st = vt_error(VT_ERR_NOMEM, "out of memory for the embeddings' per-example norms");

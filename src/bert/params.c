@@ -211,6 +211,7 @@ void vt_bert_free(vt_bert *b) {
     vt_arena_free(&b->arena);
     blk_kept_free(b->kept);
     free(b->kept);
+    free(b->saved_loss_grads);
     free(b);
 }
 

@@ -15,6 +15,13 @@
 enum { PT_CACHE_SHARDS = 4 };
 #define PT_CACHE_BYTES ((int64_t)1 << 30) /* more shards are kept only while their files add up to at most this */
 
+typedef struct cached_shard {
+    vt_pt_shard *shard;
+    int32_t index; /* its place among the shards */
+    int64_t bytes; /* its file's size */
+    uint64_t use;  /* the dataset's clock when it was last read */
+} cached_shard;
+
 struct vt_pt_dataset {
     char *dir;
     vt_pt_info info;
@@ -29,11 +36,9 @@ struct vt_pt_dataset {
      * (vt_pt_get: DP-SGD's sampled sequences) moves between shards, and
      * parsing one again for each move cost more than the step (a 125 MB
      * shard); reading in order (vt_pt_next) keeps one, as it needs no more. */
-    vt_pt_shard *cache[PT_CACHE_SHARDS];
-    int32_t cache_index[PT_CACHE_SHARDS];
-    int64_t cache_bytes[PT_CACHE_SHARDS]; /* their files' sizes */
-    uint64_t cache_use[PT_CACHE_SHARDS], clock;
+    cached_shard cache[PT_CACHE_SHARDS];
     int n_cached;
+    uint64_t clock;
     /* epoch order */
     bool shuffled;
     uint64_t seed;
@@ -61,7 +66,7 @@ void vt_pt_close(vt_pt_dataset *ds) {
     free(ds->start);
     free(ds->shard_order);
     free(ds->inner);
-    for (int k = 0; k < ds->n_cached; k++) vt_pt_shard_free(ds->cache[k]);
+    for (int k = 0; k < ds->n_cached; k++) vt_pt_shard_free(ds->cache[k].shard);
     free(ds->dir);
     free(ds);
 }
@@ -259,16 +264,12 @@ static void make_room(vt_pt_dataset *ds, int64_t bytes, int max_shards) {
         int64_t held = 0;
         int oldest = -1;
         for (int k = 0; k < ds->n_cached; k++) {
-            held += ds->cache_bytes[k];
-            if (oldest < 0 || ds->cache_use[k] < ds->cache_use[oldest]) oldest = k;
+            held += ds->cache[k].bytes;
+            if (oldest < 0 || ds->cache[k].use < ds->cache[oldest].use) oldest = k;
         }
         if (oldest < 0 || (ds->n_cached < max_shards && held + bytes <= PT_CACHE_BYTES)) return;
-        vt_pt_shard_free(ds->cache[oldest]);
-        ds->n_cached--;
-        ds->cache[oldest] = ds->cache[ds->n_cached];
-        ds->cache_index[oldest] = ds->cache_index[ds->n_cached];
-        ds->cache_bytes[oldest] = ds->cache_bytes[ds->n_cached];
-        ds->cache_use[oldest] = ds->cache_use[ds->n_cached];
+        vt_pt_shard_free(ds->cache[oldest].shard);
+        ds->cache[oldest] = ds->cache[--ds->n_cached];
     }
 }
 
@@ -276,10 +277,10 @@ static void make_room(vt_pt_dataset *ds, int64_t bytes, int max_shards) {
 static vt_status load_shard(vt_pt_dataset *ds, int32_t s, int max_shards) {
     if (ds->cur_index == s) return VT_OK;
     for (int k = 0; k < ds->n_cached; k++)
-        if (ds->cache_index[k] == s) {
-            ds->cur = ds->cache[k];
+        if (ds->cache[k].index == s) {
+            ds->cur = ds->cache[k].shard;
             ds->cur_index = s;
-            ds->cache_use[k] = ++ds->clock;
+            ds->cache[k].use = ++ds->clock;
             return VT_OK;
         }
     ds->cur = NULL;
@@ -295,8 +296,7 @@ static vt_status load_shard(vt_pt_dataset *ds, int32_t s, int max_shards) {
         return vt_error(VT_ERR_FORMAT, "%s does not match the manifest of %s (count, checksum or masking differ)",
                         ds->paths[s], ds->dir);
     }
-    int k = ds->n_cached++;
-    ds->cache[k] = sh, ds->cache_index[k] = s, ds->cache_bytes[k] = bytes, ds->cache_use[k] = ++ds->clock;
+    ds->cache[ds->n_cached++] = (cached_shard){.shard = sh, .index = s, .bytes = bytes, .use = ++ds->clock};
     ds->cur = sh;
     ds->cur_index = s;
     return VT_OK;

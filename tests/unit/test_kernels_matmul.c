@@ -111,8 +111,23 @@ static void test_matmul_degenerate(void **state) {
 
 typedef struct thread_job {
     uint64_t seed;
+    int64_t first_alpha; /* churn_main: this thread's own keys, alpha = first_alpha + i */
     int failures;
 } thread_job;
+
+/* Runs fn on 4 threads at once, each with its own seed (and keys); none may fail. */
+static void run_four_threads(void *(*fn)(void *), uint64_t first_seed) {
+    pthread_t th[4];
+    thread_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){.seed = first_seed + (uint64_t)i, .first_alpha = 100000 * (i + 1)};
+        assert_int_equal(pthread_create(&th[i], NULL, fn, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].failures, 0);
+    }
+}
 
 static void *thread_main(void *p) {
     thread_job *job = p;
@@ -136,16 +151,7 @@ static void *thread_main(void *p) {
  * its scratchpad with another gives wrong sums here within a few hundred runs. */
 static void test_matmul_threads(void **state) {
     (void)state;
-    pthread_t th[4];
-    thread_job jobs[4];
-    for (int i = 0; i < 4; i++) {
-        jobs[i] = (thread_job){.seed = 500 + (uint64_t)i};
-        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &jobs[i]), 0);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        assert_int_equal(jobs[i].failures, 0);
-    }
+    run_four_threads(thread_main, 500);
 }
 
 /* One product of M x 8 x 8 through oneDNN (vt_matmul_strided always is),
@@ -159,16 +165,10 @@ static bool strided_ok(vt_rng *r, int64_t M) {
     return rel_max_diff(C, want, M * 8) <= MM_TOL;
 }
 
-typedef struct churn_job {
-    uint64_t seed;
-    int64_t first_alpha; /* each thread its own keys: alpha = first_alpha + i */
-    int failures;
-} churn_job;
-
 /* Products with keys no other thread uses, so entries are created (and old
  * ones evicted) while the other threads run theirs. */
 static void *churn_main(void *p) {
-    churn_job *job = p;
+    thread_job *job = p;
     vt_rng r;
     vt_rng_seed(&r, job->seed);
     float A[16 * 8], B[8 * 8], C[16 * 8], want[16 * 8];
@@ -204,16 +204,7 @@ static void test_matmul_cache_bound(void **state) {
     assert_int_equal(vt_matmul_cached_primitives(), VT_MATMUL_CACHE_MAX);
     for (int64_t M = 1; M <= 64; M++) assert_true(strided_ok(&r, M)); /* cached or rebuilt, the same answer */
 
-    pthread_t th[4];
-    churn_job jobs[4];
-    for (int i = 0; i < 4; i++) {
-        jobs[i] = (churn_job){.seed = 900 + (uint64_t)i, .first_alpha = 100000 * (i + 1)};
-        assert_int_equal(pthread_create(&th[i], NULL, churn_main, &jobs[i]), 0);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        assert_int_equal(jobs[i].failures, 0);
-    }
+    run_four_threads(churn_main, 900);
     assert_true(vt_matmul_cached_primitives() <= VT_MATMUL_CACHE_MAX);
     printf("    cache: %lld shapes filled it, bound %d held over 1,600 more from 4 threads\n", (long long)shapes,
            VT_MATMUL_CACHE_MAX);
