@@ -54,8 +54,8 @@ endif
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
-KERNEL_ISA_SRC := $(addprefix src/kernels/,activations.c attention.c bf16.c dropout.c layernorm.c losses.c \
-                    matvec.c optim_rules.c sum_rows.c)
+KERNEL_ISA_SRC := $(addprefix src/kernels/,activations.c attention.c bf16.c dropout.c int8_rows.c layernorm.c \
+                    losses.c matvec.c optim_rules.c sum_rows.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(KERNEL_ISA_SRC:%.c=$(BUILD)/obj/%.avx512.o)
 $(KERNEL_ISA_SRC:%.c=$(BUILD)/obj/%.o) $(KERNEL_ISA_SRC:%.c=$(BUILD)/obj/%.avx512.o): ISA_CFLAGS = $(KERNEL_ISA_CFLAGS)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

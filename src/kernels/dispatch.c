@@ -3,6 +3,7 @@
  * one. A build that compiles every source once (the fuzzers, VK_SINGLE_ISA)
  * has the AVX2 build only. */
 #include "kernels/optim_rules.h"
+#include "verto/int8.h"
 #include "verto/kernels.h"
 #include "verto/platform.h"
 
@@ -44,6 +45,12 @@ VK_VOID(vt_layernorm_backward,
         (const float *dy, const float *x, const float *gamma, const float *mean, const float *rstd, float *dx,
          float *dgamma, float *dbeta, int64_t rows, int64_t cols),
         (dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols))
+VK_VOID(vt_int8_quantize_rows, (const float *x, uint8_t *q, float *scale, int32_t *zero, int64_t rows, int64_t cols),
+        (x, q, scale, zero, rows, cols))
+VK_VOID(vt_int8_dequantize,
+        (const int32_t *acc, const float *sx, const int32_t *zx, const vt_int8_weights *w, const float *bias,
+         float *y, int64_t M),
+        (acc, sx, zx, w, bias, y, M))
 VK_VOID(vt_dropout_forward, (const float *x, float *y, uint8_t *mask, int64_t n, float rate, uint64_t seed),
         (x, y, mask, n, rate, seed))
 VK_VOID(vt_dropout_backward, (const float *dy, const uint8_t *mask, float *dx, int64_t n, float rate),

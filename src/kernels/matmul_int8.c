@@ -1,5 +1,6 @@
-/* int8 dense layers (see verto/int8.h): weight and row quantization, oneDNN's
- * u8 x s8 -> s32 GEMM, and the f32 epilogue that takes the zero points out.
+/* int8 dense layers (see verto/int8.h): weight quantization, oneDNN's
+ * u8 x s8 -> s32 GEMM, and the whole layer (its row quantization and epilogue
+ * are per-ISA kernels, int8_rows.c).
  *
  * dnnl_gemm_u8s8s32 is oneDNN's BLAS-like int8 GEMM: no primitive to cache,
  * it packs the operands itself and threads with OpenMP. Its integer sums are
@@ -62,38 +63,6 @@ vt_status vt_int8_check_weights(const int8_t *q, const float *scale, int32_t *ro
     return VT_OK;
 }
 
-/* One row: its range widened to hold 0, so that 0 (padding, ReLU's zeros) is a code. */
-static void quantize_row(const float *x, uint8_t *q, float *scale, int32_t *zero, int64_t cols) {
-    float lo = 0.0f, hi = 0.0f, probe = 0.0f; /* probe: NaN if any x is NaN or infinite (inf * 0 is NaN) */
-#pragma omp simd reduction(min : lo) reduction(max : hi) reduction(+ : probe)
-    for (int64_t k = 0; k < cols; k++) {
-        lo = x[k] < lo ? x[k] : lo;
-        hi = x[k] > hi ? x[k] : hi;
-        probe += x[k] * 0.0f;
-    }
-    if (probe != 0.0f) {
-        memset(q, 0, (size_t)cols);
-        *scale = NAN;
-        *zero = 0;
-        return;
-    }
-    float s = hi > lo ? (hi - lo) / 255.0f : 1.0f, inv = 1.0f / s;
-    float z = fminf(fmaxf(nearbyintf(-lo * inv), 0.0f), 255.0f);
-#pragma omp simd
-    for (int64_t k = 0; k < cols; k++) {
-        float c = nearbyintf(x[k] * inv) + z;
-        c = c < 0.0f ? 0.0f : c > 255.0f ? 255.0f : c;
-        q[k] = (uint8_t)(int32_t)c;
-    }
-    *scale = s;
-    *zero = (int32_t)z;
-}
-
-void vt_int8_quantize_rows(const float *x, uint8_t *q, float *scale, int32_t *zero, int64_t rows, int64_t cols) {
-#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols >= 16384)
-    for (int64_t r = 0; r < rows; r++) quantize_row(x + r * cols, q + r * cols, scale + r, zero + r, cols);
-}
-
 static pthread_once_t g_cap_once = PTHREAD_ONCE_INIT;
 static void apply_isa_cap(void) { (void)vt_onednn_isa(); } /* creates oneDNN's engine under verto's ISA cap */
 
@@ -116,27 +85,6 @@ vt_status vt_int8_gemm(const uint8_t *xq, // (M, K)
         return vt_error(VT_ERR_UNSUPPORTED, "oneDNN int8 GEMM failed (%s) for M=%lld N=%lld K=%lld",
                         dnnl_status2str(s), (long long)M, (long long)N, (long long)K);
     return VT_OK;
-}
-
-void vt_int8_dequantize(const int32_t *acc, const float *sx, const int32_t *zx, const vt_int8_weights *w,
-                        const float *bias, float *y, int64_t M) {
-    int64_t N = w->out;
-    const float *sw = w->scale;
-    const int32_t *rs = w->row_sum;
-#pragma omp parallel for schedule(static) if (M > 1 && M * N >= 16384)
-    for (int64_t r = 0; r < M; r++) {
-        const int32_t *a = acc + r * N;
-        float *out = y + r * N, s = sx[r];
-        int32_t z = zx[r];
-        /* int32 is enough: z * rs and the difference are at most 255 * 63 * K in size (K <= 65536) */
-#pragma omp simd
-        for (int64_t o = 0; o < N; o++) {
-            int32_t v;
-            memcpy(&v, a + o, sizeof v); /* acc and y may be the same memory: read the int, then write the float */
-            float f = (float)(v - z * rs[o]) * (s * sw[o]) + (bias ? bias[o] : 0.0f);
-            memcpy(out + o, &f, sizeof f);
-        }
-    }
 }
 
 /* ---- the per-thread buffer of quantized rows ---- */
