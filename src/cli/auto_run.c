@@ -482,8 +482,8 @@ static auto_child_result finetune(job *j, const ft_settings *s, const char *trai
 
 /* One fine-tuning candidate from base s at (lr, planned epochs), named by
  * s's prefix and the settings, with the epochs that fit the time left;
- * *epoch_s is the estimated time of an epoch, updated when the candidate
- * finishes. */
+ * *epoch_s is the estimated time of an epoch, measured again when the
+ * candidate finishes. */
 static void run_candidate(job *j, const ft_settings *s, const char *cand_root, double lr, int64_t planned,
                           double *epoch_s) {
     char why[512], name[48], recipe[640];
@@ -527,8 +527,11 @@ static void run_candidate(job *j, const ft_settings *s, const char *cand_root, d
     if (evaluate(j, c, j->in->dev, "dev", &c->dev, eval_deadline)) c->state = VT_AUTO_DONE;
     else c->state = VT_AUTO_FAILED;
     c->seconds = elapsed(j) - c->start_s;
-    /* measured (early stopping may end it before e epochs: then the estimate is kept) */
-    if (r == AUTO_CHILD_OK && c->seconds / (double)e > *epoch_s) *epoch_s = c->seconds / (double)e;
+    /* measured: its time over the epochs it ran (one dev evaluation each; early stopping may stop it before
+     * e), with a small margin. It replaces the probe's estimate, which is far too high where a tiny run is
+     * mostly start-up (State of the Union, 100 labels: 8 s an epoch estimated, 0.6 s measured), and cut
+     * later candidates' epochs for time that was there. */
+    if (r == AUTO_CHILD_OK && c->n_curve > 0) *epoch_s = 1.2 * c->seconds / (double)c->n_curve;
 }
 
 /* Candidates [from, to) of the grid for base s, each planned with at least
@@ -546,14 +549,27 @@ static void run_grid(job *j, const ft_settings *s, const char *cand_root, double
     }
 }
 
+/* The best finished candidate fine-tuned from s (an index into j->c), or -1. */
+static int best_from(const job *j, const ft_settings *s) {
+    int best = -1;
+    for (int i = 0; i < j->n; i++)
+        if (j->base[i] == s && j->c[i].state == VT_AUTO_DONE &&
+            (best < 0 || vt_auto_choose((const vt_auto_candidate[]){j->c[best], j->c[i]}, 2) == 1))
+            best = i;
+    return best;
+}
+
 /* While time is left after the grid: settings around the best fine-tuned
  * candidate so far (vt_auto_next_setting), from its base, until none is
- * left untried or the next does not fit. */
-static void refine(job *j, const char *cand_root, double *epoch_s) {
+ * left untried or the next does not fit. With `only`, around the best from
+ * that base (one just pretrained further), and only settings whose epochs
+ * all fit: a few epochs of a setting say little, and the time left is the
+ * next round's. */
+static void refine(job *j, const ft_settings *only, const char *cand_root, double *epoch_s) {
     while (j->n < MAX_CANDIDATES) {
-        int best = j->n > 1 ? vt_auto_choose(j->c + 1, j->n - 1) : -1; /* c[0] is the baseline */
+        int best = only ? best_from(j, only) : j->n > 1 ? vt_auto_choose(j->c + 1, j->n - 1) : -1;
         if (best < 0) return;
-        best += 1;
+        if (!only) best += 1; /* c[0] is the baseline */
         const ft_settings *s = j->base[best];
         double tried_lr[MAX_CANDIDATES], lr;
         int64_t tried_epochs[MAX_CANDIDATES], epochs;
@@ -569,19 +585,10 @@ static void refine(job *j, const char *cand_root, double *epoch_s) {
                  fmax(0, left(j)), j->lr[best], (long long)j->epochs[best]);
             return;
         }
-        if (!vt_auto_fit_epochs(epochs, *epoch_s, left(j))) return; /* not even an epoch fits */
+        int64_t fit = vt_auto_fit_epochs(epochs, *epoch_s, left(j));
+        if (!fit || (only && fit < epochs)) return; /* not even an epoch fits, or not all of them */
         run_candidate(j, s, cand_root, lr, epochs, epoch_s);
     }
-}
-
-/* The best finished candidate fine-tuned from s (an index into j->c), or -1. */
-static int best_from(const job *j, const ft_settings *s) {
-    int best = -1;
-    for (int i = 0; i < j->n; i++)
-        if (j->base[i] == s && j->c[i].state == VT_AUTO_DONE &&
-            (best < 0 || vt_auto_choose((const vt_auto_candidate[]){j->c[best], j->c[i]}, 2) == 1))
-            best = i;
-    return best;
 }
 
 /* When the search ends with time left: more pretraining of `pre` (a base
@@ -631,7 +638,7 @@ static void spend_time_left(job *j, const ft_settings *pre, const char *cand_roo
         note(j, "%s: %lld more steps from %s (%lld in all), then lr %g / %lld epochs from it", what, (long long)steps,
              from->base, (long long)s->pretrain_steps, j->lr[best], (long long)j->epochs[best]);
         run_candidate(j, s, cand_root, j->lr[best], j->epochs[best], epoch_s);
-        refine(j, cand_root, epoch_s);
+        refine(j, s, cand_root, epoch_s);
     }
 }
 
@@ -688,7 +695,7 @@ static void search(job *j, const ft_settings *s, const char *cand_root) {
                      continue_pretraining(j, &cont);
     if (continued) run_grid(j, &cont, cand_root, &epoch_s, 0, 1);
     run_grid(j, s, cand_root, &epoch_s, 1, 4);
-    refine(j, cand_root, &epoch_s);
+    refine(j, NULL, cand_root, &epoch_s);
     spend_time_left(j, continued ? &cont : s->shards ? s : NULL, cand_root, &epoch_s);
 }
 

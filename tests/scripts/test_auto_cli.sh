@@ -128,6 +128,10 @@ if more:
     assert "more pretraining (round 1)" in notes, notes
 else:
     assert "left unused" in notes or "more pretraining (round 1)" in notes, notes
+# after a round's repeated setting, the settings tried around it on the new base run all their epochs
+for k in range(1, 5):
+    for c in [c for c in r["candidates"] if c["name"].startswith(f"more{k}-")][1:]:
+        assert "epochs fit the time left" not in c.get("note", ""), c
 PY
 check "continued pretraining not refused for the missing MLM head" test -z "$(grep 'continued pretraining of --init not tried' "$out/report.md")"
 
