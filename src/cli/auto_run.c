@@ -594,7 +594,7 @@ static void refine(job *j, const ft_settings *only, const char *cand_root, doubl
 /* When the search ends with time left: more pretraining of `pre` (a base
  * pretrained here, from scratch or continued; NULL: none, and the time stays
  * unused), the best setting fine-tuned from the result, then settings around
- * the best again; repeated, each round continuing the last, while a round
+ * the best from the result; repeated, each round continuing the last, while a round
  * fits. Pretraining is the lever with few labels, so the time goes there. */
 static void spend_time_left(job *j, const ft_settings *pre, const char *cand_root, double *epoch_s) {
     ft_settings more[MAX_MORE_ROUNDS];
